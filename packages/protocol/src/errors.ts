@@ -1,0 +1,80 @@
+/**
+ * Every error code that can travel in an error frame (type 0x09), with what it means.
+ * The same codes appear in the gateway's HTTP error bodies. PROTOCOL.md lists this table
+ * and a test keeps the two in step.
+ */
+export const ErrorCodes = {
+  // Framing: the byte stream itself is wrong. After these the sender's stream cannot be
+  // trusted, so the connection is closed.
+  FRAME_EMPTY: 'Length prefix is 0; a frame needs at least its type byte.',
+  FRAME_TOO_LARGE: 'Length prefix exceeds the maximum frame length.',
+  // Content: the frame was read whole, but its body is wrong. The connection stays open.
+  UNKNOWN_TYPE: 'The type byte is not one this protocol defines.',
+  INVALID_UTF8: 'Text or JSON payload is not valid UTF-8.',
+  INVALID_JSON: 'Payload is not valid JSON.',
+  INVALID_MESSAGE: 'Payload is valid JSON but not the shape this frame type requires.',
+  FRAME_BOUNDARY: 'A WebSocket message must carry exactly one whole frame.',
+  UNEXPECTED_TYPE: 'That frame type is not accepted in this direction or at this point.',
+  UNSUPPORTED_VERSION: 'The hello asked for a protocol version this server does not speak.',
+  // Members and rooms.
+  NAME_INVALID: 'Names are 1-32 letters, digits, "_", "-" or ".".',
+  NAME_TAKEN: 'Another member already uses that name (names are unique, ignoring case).',
+  ROOM_INVALID: 'Room names are 1-32 letters, digits, "_", "-" or ".".',
+  ROOM_NOT_FOUND: 'No such room.',
+  NOT_IN_ROOM: 'The member is not in that room.',
+  NO_SUCH_MEMBER: 'No member with that name or id is connected.',
+  TEXT_TOO_LONG: 'Message text exceeds the maximum text length.',
+  // Files.
+  FILE_TOO_LARGE: 'The offered file exceeds the maximum file size.',
+  FILE_UNKNOWN_TRANSFER: 'No open transfer has that id.',
+  FILE_TRANSFER_EXISTS: 'A transfer with that id is already open on this connection.',
+  FILE_SIZE_MISMATCH: 'More or fewer bytes arrived than the offer announced.',
+  FILE_CHECKSUM_MISMATCH: 'The SHA-256 of the bytes received differs from the one announced.',
+  FILE_ABORTED: 'The transfer was abandoned (sender left, receiver too slow, or aborted).',
+  TOO_MANY_TRANSFERS: 'Too many open file transfers on this connection.',
+  // Limits and liveness.
+  RATE_LIMITED: 'Too many frames too fast; this one was dropped.',
+  SEND_QUEUE_OVERFLOW: 'The member stopped reading and its send queue passed the limit; disconnected.',
+  TOO_MANY_CONNECTIONS: 'The server is at its connection limit.',
+  TOO_MANY_CONNECTIONS_FROM_ADDRESS: 'Too many connections from this IP address.',
+  HEARTBEAT_TIMEOUT: 'Nothing was heard from the member within the heartbeat timeout.',
+  FRAME_TIMEOUT: 'A frame stayed incomplete for longer than the frame timeout (slow sender).',
+  KICKED: 'An administrator removed the member.',
+  SERVER_SHUTTING_DOWN: 'The gateway is stopping or the listener was stopped.',
+  INTERNAL: 'The server failed to handle the request; it has been logged.',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** Codes after which the server closes the connection. */
+export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'FRAME_EMPTY',
+  'FRAME_TOO_LARGE',
+  'UNSUPPORTED_VERSION',
+  'SEND_QUEUE_OVERFLOW',
+  'TOO_MANY_CONNECTIONS',
+  'TOO_MANY_CONNECTIONS_FROM_ADDRESS',
+  'HEARTBEAT_TIMEOUT',
+  'FRAME_TIMEOUT',
+  'KICKED',
+  'SERVER_SHUTTING_DOWN',
+]);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ErrorCodes, value);
+}
+
+/** An error with a stable code, raised by the decoder and by anything that checks messages. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string = ErrorCodes[code], options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+
+  get fatal(): boolean {
+    return FATAL_ERROR_CODES.has(this.code);
+  }
+}

@@ -1,0 +1,37 @@
+export {
+  FrameType,
+  frameTypeName,
+  PROTOCOL_VERSION,
+  LENGTH_PREFIX_BYTES,
+  DEFAULT_MAX_FRAME_LENGTH,
+  FILE_CHUNK_BYTES,
+  type FrameTypeName,
+  type FrameTypeCode,
+} from './frame-types.js';
+export { ErrorCodes, FATAL_ERROR_CODES, ProtocolError, isErrorCode, type ErrorCode } from './errors.js';
+export { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.js';
+export {
+  encodeFrame,
+  encodeMessage,
+  decodeClientMessage,
+  decodeServerMessage,
+  decodeUtf8,
+  isValidName,
+  messageTypeCode,
+  transports,
+  DEFAULT_ROOM,
+  type AnyMessage,
+  type ClientMessage,
+  type ClientMessageOf,
+  type ServerMessage,
+  type ServerMessageOf,
+  type MessageType,
+  type MemberInfo,
+  type ChatEntry,
+  type PrivateEntry,
+  type FileEntry,
+  type HistoryEntry,
+  type Transport,
+  type TextMessage,
+  type FileDataMessage,
+} from './messages.js';
