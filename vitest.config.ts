@@ -1,12 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// `source` makes workspace packages resolve to their TypeScript sources, so tests never
-// run against a stale build.
-const conditions = ['source', 'module', 'node', 'import', 'default'];
-
 export default defineConfig({
-  resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ['source'] } },
+  // `source` makes workspace packages resolve to their TypeScript sources, so tests never
+  // run against a stale build.
+  // The rest are Vite's default server conditions.
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
     projects: [
       {

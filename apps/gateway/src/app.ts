@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { GatewayConfig } from './config.js';
+import { GatewayError } from './errors.js';
+import type { HistoryStore } from './history/history-store.js';
+import { SqliteHistoryStore } from './history/sqlite-history-store.js';
+import { Hub } from './hub/hub.js';
+import type { RoomBus } from './hub/room-bus.js';
+import { adminGuard } from './routes/admin-guard.js';
+import { clientRoutes } from './routes/client-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { listenerRoutes } from './routes/listener-routes.js';
+import { roomRoutes } from './routes/room-routes.js';
+import { tcpListenerPlugin } from './transports/tcp-listener.js';
+import { wsBridgePlugin } from './transports/ws-bridge.js';
+import { webUiPlugin } from './web-ui.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hub: Hub;
+  }
+}
+
+export interface BuildOptions {
+  /** Pino options or false; defaults to the config's log level. */
+  logger?: FastifyServerOptions['logger'];
+  /** Swap the in-process room bus (several nodes) or the SQLite history (tests, other stores). */
+  bus?: RoomBus;
+  history?: HistoryStore;
+}
+
+/** Largest REST request body: operator texts are small. */
+const API_BODY_LIMIT = 256 * 1024;
+
+/**
+ * Builds the gateway without listening: tests use `inject()` or listen on port 0 themselves;
+ * main.ts listens on the configured ports and starts the TCP listener.
+ */
+export async function buildApp(config: GatewayConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const { tlsCert, tlsKey } = config.security;
+  const tlsOptions = tlsCert !== null && tlsKey !== null ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : undefined;
+  const app = Fastify({
+    logger: options.logger ?? { level: config.logLevel },
+    bodyLimit: API_BODY_LIMIT,
+    ...(tlsOptions && { https: tlsOptions }),
+    // Members' sockets are closed by the hub on shutdown; keep-alive HTTP ones should not hold us up.
+    forceCloseConnections: true,
+    // Unknown fields are an error the caller should hear about, not something to drop silently.
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<JsonSchemaToTsProvider>();
+  // The API speaks JSON only; anything else is a 415.
+  app.removeContentTypeParser('text/plain');
+
+  const history = options.history ?? new SqliteHistoryStore(config.dataDir);
+  const hub = new Hub({ config, history, bus: options.bus, log: app.log });
+  app.decorate('hub', hub);
+
+  app.setErrorHandler((error, request, reply) => {
+    const err = error as Error & { code?: string; statusCode?: number; validation?: unknown };
+    if (error instanceof GatewayError) return reply.code(error.statusCode).send({ code: error.code, message: error.message });
+    if (err.validation) return reply.code(400).send({ code: 'VALIDATION_FAILED', message: err.message });
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.code(413).send({ code: 'PAYLOAD_TOO_LARGE', message: `Request bodies are limited to ${API_BODY_LIMIT} bytes.` });
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.code(415).send({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Send the request body as application/json.' });
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return reply.code(400).send({ code: 'INVALID_JSON_BODY', message: 'The request body is not valid JSON.' });
+    }
+    if (err.statusCode !== undefined && err.statusCode < 500) {
+      return reply.code(err.statusCode).send({ code: 'VALIDATION_FAILED', message: err.message });
+    }
+    // Never a stack trace to the caller; the log has it.
+    request.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ code: 'INTERNAL', message: 'The server failed to handle the request; it has been logged.' });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ code: 'NOT_FOUND', message: `No route for ${request.method} ${request.url.split('?')[0]}.` }),
+  );
+
+  const requireAdmin = adminGuard(config.security.adminToken);
+  await app.register(tcpListenerPlugin, { hub, tlsOptions: config.security.tcpTls ? tlsOptions : undefined });
+  await app.register(wsBridgePlugin, { hub });
+  await app.register(
+    async (api) => {
+      await api.register(healthRoutes, { hub });
+      await api.register(listenerRoutes, { requireAdmin });
+      await api.register(clientRoutes, { hub, requireAdmin });
+      await api.register(roomRoutes, { hub });
+    },
+    { prefix: '/api' },
+  );
+  await app.register(webUiPlugin, { root: config.webRoot });
+
+  // Members hear why they are disconnected and their queues drain before sockets close;
+  // then history is committed and closed.
+  app.addHook('preClose', async () => {
+    await hub.close();
+  });
+  app.addHook('onClose', async () => {
+    history.close();
+  });
+  return app;
+}

@@ -1,0 +1,226 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_FRAME_LENGTH } from '@switchboard/protocol';
+
+/** Everything the gateway can be told. `buildApp` takes one of these; `loadConfig` reads it from flags and env. */
+export interface GatewayConfig {
+  http: { host: string; port: number };
+  tcp: { host: string; port: number; backlog: number; autoStart: boolean };
+  /** Folder for the SQLite history database; null keeps history in memory only (tests). */
+  dataDir: string | null;
+  /** Folder of the built web page; null serves no page. */
+  webRoot: string | null;
+  limits: {
+    maxFrameLength: number;
+    maxTextBytes: number;
+    maxFileBytes: number;
+    maxQueueBytes: number;
+    maxConnections: number;
+    maxConnectionsPerIp: number;
+    ratePerSecond: number;
+    rateBurst: number;
+    maxTransfersPerMember: number;
+  };
+  timing: {
+    helloTimeoutMs: number;
+    heartbeatMs: number;
+    frameTimeoutMs: number;
+    closeTimeoutMs: number;
+    fileStallMs: number;
+    shutdownGraceMs: number;
+  };
+  history: { onJoin: number; maxPage: number };
+  security: {
+    adminToken: string | null;
+    /** Extra Origins allowed to open the WebSocket, besides the gateway's own. `*` allows any. */
+    allowedOrigins: string[];
+    tlsCert: string | null;
+    tlsKey: string | null;
+    /** Serve the TCP listener over TLS too (needs tlsCert and tlsKey). */
+    tcpTls: boolean;
+  };
+  logLevel: string;
+}
+
+type Kind = 'string' | 'port' | 'int' | 'bool' | 'list' | 'path';
+
+interface Option {
+  flag: string;
+  kind: Kind;
+  help: string;
+  get: (c: GatewayConfig) => unknown;
+  set: (c: GatewayConfig, v: never) => void;
+}
+
+// One row per setting: the flag, the env var derived from it (SWITCHBOARD_ + upper snake case),
+// the help line and where it lands. --help, flags and env all come from this table.
+const options: Option[] = [
+  opt('http-host', 'string', 'Address the HTTP server (page, /ws, /api) binds to.', (c) => c.http.host, (c, v: string) => (c.http.host = v)),
+  opt('http-port', 'port', 'HTTP port (0 picks a free one).', (c) => c.http.port, (c, v: number) => (c.http.port = v)),
+  opt('tcp-host', 'string', 'Address the TCP chat listener binds to.', (c) => c.tcp.host, (c, v: string) => (c.tcp.host = v)),
+  opt('tcp-port', 'port', 'TCP chat listener port (0 picks a free one).', (c) => c.tcp.port, (c, v: number) => (c.tcp.port = v)),
+  opt('tcp-backlog', 'int', 'Listen backlog: connections the OS queues before accept.', (c) => c.tcp.backlog, (c, v: number) => (c.tcp.backlog = v)),
+  opt('tcp-autostart', 'bool', 'Start the TCP listener at boot (false: start it over REST).', (c) => c.tcp.autoStart, (c, v: boolean) => (c.tcp.autoStart = v)),
+  opt('data-dir', 'path', 'Folder for the history database (history.sqlite). Empty: memory only.', (c) => c.dataDir, (c, v: string | null) => (c.dataDir = v)),
+  opt('web-root', 'path', 'Folder of the built web page. Empty: no page.', (c) => c.webRoot, (c, v: string | null) => (c.webRoot = v)),
+  opt('max-frame-bytes', 'int', 'Largest frame N (type + payload) accepted, checked on the length prefix.', (c) => c.limits.maxFrameLength, (c, v: number) => (c.limits.maxFrameLength = v)),
+  opt('max-text-bytes', 'int', 'Largest chat text, in UTF-8 bytes.', (c) => c.limits.maxTextBytes, (c, v: number) => (c.limits.maxTextBytes = v)),
+  opt('max-file-bytes', 'int', 'Largest file a member may offer.', (c) => c.limits.maxFileBytes, (c, v: number) => (c.limits.maxFileBytes = v)),
+  opt('max-queue-bytes', 'int', 'Per-member send queue; a member that falls this far behind is disconnected.', (c) => c.limits.maxQueueBytes, (c, v: number) => (c.limits.maxQueueBytes = v)),
+  opt('max-connections', 'int', 'Connections in total (TCP + WebSocket).', (c) => c.limits.maxConnections, (c, v: number) => (c.limits.maxConnections = v)),
+  opt('max-connections-per-ip', 'int', 'Connections from one IP address.', (c) => c.limits.maxConnectionsPerIp, (c, v: number) => (c.limits.maxConnectionsPerIp = v)),
+  opt('rate', 'int', 'Frames per second a member may send, sustained (file data excluded).', (c) => c.limits.ratePerSecond, (c, v: number) => (c.limits.ratePerSecond = v)),
+  opt('rate-burst', 'int', 'Frames a member may send in a burst above the rate.', (c) => c.limits.rateBurst, (c, v: number) => (c.limits.rateBurst = v)),
+  opt('max-transfers', 'int', 'Open file transfers per member.', (c) => c.limits.maxTransfersPerMember, (c, v: number) => (c.limits.maxTransfersPerMember = v)),
+  opt('hello-timeout-ms', 'int', 'How long a new connection may take to say hello before it becomes a plain device.', (c) => c.timing.helloTimeoutMs, (c, v: number) => (c.timing.helloTimeoutMs = v)),
+  opt('heartbeat-ms', 'int', 'Silence before a protocol member is pinged; twice this and it is dropped. 0: off.', (c) => c.timing.heartbeatMs, (c, v: number) => (c.timing.heartbeatMs = v)),
+  opt('frame-timeout-ms', 'int', 'How long a started frame may stay incomplete (slowloris guard).', (c) => c.timing.frameTimeoutMs, (c, v: number) => (c.timing.frameTimeoutMs = v)),
+  opt('close-timeout-ms', 'int', 'How long a closing connection may take to flush before it is cut.', (c) => c.timing.closeTimeoutMs, (c, v: number) => (c.timing.closeTimeoutMs = v)),
+  opt('file-stall-ms', 'int', 'How long a file sender waits for a receiver that does not read before dropping it from the transfer.', (c) => c.timing.fileStallMs, (c, v: number) => (c.timing.fileStallMs = v)),
+  opt('shutdown-grace-ms', 'int', 'On SIGTERM/SIGINT, how long to let members drain before exiting.', (c) => c.timing.shutdownGraceMs, (c, v: number) => (c.timing.shutdownGraceMs = v)),
+  opt('history-on-join', 'int', 'Messages of recent history sent to a member joining a room.', (c) => c.history.onJoin, (c, v: number) => (c.history.onJoin = v)),
+  opt('history-max-page', 'int', 'Most history entries one request may return.', (c) => c.history.maxPage, (c, v: number) => (c.history.maxPage = v)),
+  opt('admin-token', 'string', 'Bearer token for admin calls. Unset: admin calls only from loopback.', (c) => c.security.adminToken, (c, v: string) => (c.security.adminToken = v || null)),
+  opt('allowed-origins', 'list', 'Comma-separated Origins allowed to open /ws besides the gateway\'s own; * allows any.', (c) => c.security.allowedOrigins.join(','), (c, v: string[]) => (c.security.allowedOrigins = v)),
+  opt('tls-cert', 'path', 'PEM certificate: serve HTTPS/WSS (and TLS on TCP with --tcp-tls).', (c) => c.security.tlsCert, (c, v: string | null) => (c.security.tlsCert = v)),
+  opt('tls-key', 'path', 'PEM private key for --tls-cert.', (c) => c.security.tlsKey, (c, v: string | null) => (c.security.tlsKey = v)),
+  opt('tcp-tls', 'bool', 'Serve the TCP listener over TLS with --tls-cert/--tls-key.', (c) => c.security.tcpTls, (c, v: boolean) => (c.security.tcpTls = v)),
+  opt('log-level', 'string', 'fatal, error, warn, info, debug, trace or silent.', (c) => c.logLevel, (c, v: string) => (c.logLevel = v)),
+];
+
+function opt<T>(flag: string, kind: Kind, help: string, get: (c: GatewayConfig) => unknown, set: (c: GatewayConfig, v: T) => void): Option {
+  return { flag, kind, help, get, set: set as Option['set'] };
+}
+
+/** The embedded defaults: `npm start` with no flags runs on these. */
+export function defaultConfig(): GatewayConfig {
+  return {
+    http: { host: '127.0.0.1', port: 8080 },
+    tcp: { host: '127.0.0.1', port: 9000, backlog: 511, autoStart: true },
+    dataDir: 'data',
+    webRoot: null,
+    limits: {
+      maxFrameLength: DEFAULT_MAX_FRAME_LENGTH,
+      maxTextBytes: 64 * 1024,
+      maxFileBytes: 50 * 1024 * 1024,
+      maxQueueBytes: 1024 * 1024,
+      maxConnections: 10_000,
+      maxConnectionsPerIp: 1_000,
+      ratePerSecond: 50,
+      rateBurst: 100,
+      maxTransfersPerMember: 4,
+    },
+    timing: {
+      helloTimeoutMs: 500,
+      heartbeatMs: 30_000,
+      frameTimeoutMs: 30_000,
+      closeTimeoutMs: 5_000,
+      fileStallMs: 30_000,
+      shutdownGraceMs: 5_000,
+    },
+    history: { onJoin: 50, maxPage: 500 },
+    security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false },
+    logLevel: 'info',
+  };
+}
+
+export const envName = (flag: string): string => `SWITCHBOARD_${flag.toUpperCase().replaceAll('-', '_')}`;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads flags (which win) and SWITCHBOARD_* environment variables over the defaults. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: GatewayConfig; help: boolean } {
+  const parsed = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      ...Object.fromEntries(options.map((o) => [o.flag, { type: o.kind === 'bool' ? ('boolean' as const) : ('string' as const) }])),
+      ...Object.fromEntries(options.filter((o) => o.kind === 'bool').map((o) => [`no-${o.flag}`, { type: 'boolean' as const }])),
+    },
+  });
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const config = defaultConfig();
+  for (const option of options) {
+    let raw: string | boolean | undefined = env[envName(option.flag)];
+    if (values[option.flag] !== undefined) raw = values[option.flag];
+    if (values[`no-${option.flag}`]) raw = false;
+    if (raw === undefined) continue;
+    option.set(config, convert(option, raw) as never);
+  }
+  validate(config);
+  return { config, help: values.help === true };
+}
+
+function convert(option: Option, raw: string | boolean): unknown {
+  const where = `--${option.flag} (${envName(option.flag)})`;
+  switch (option.kind) {
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new ConfigError(`${where} must be true or false, got "${raw}".`);
+    case 'port':
+    case 'int': {
+      const n = Number(raw);
+      const max = option.kind === 'port' ? 65535 : Number.MAX_SAFE_INTEGER;
+      if (typeof raw !== 'string' || !/^\d+$/.test(raw.trim()) || n > max) {
+        throw new ConfigError(`${where} must be ${option.kind === 'port' ? 'a port from 0 to 65535' : 'a whole number'}, got "${String(raw)}".`);
+      }
+      return n;
+    }
+    case 'list':
+      return String(raw)
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    case 'path':
+      return String(raw).trim() === '' ? null : String(raw);
+    case 'string':
+      return String(raw);
+  }
+}
+
+function validate(c: GatewayConfig): void {
+  const positive: [string, number][] = [
+    ['max-frame-bytes', c.limits.maxFrameLength],
+    ['max-queue-bytes', c.limits.maxQueueBytes],
+    ['max-connections', c.limits.maxConnections],
+    ['max-connections-per-ip', c.limits.maxConnectionsPerIp],
+    ['rate', c.limits.ratePerSecond],
+    ['rate-burst', c.limits.rateBurst],
+    ['history-max-page', c.history.maxPage],
+  ];
+  for (const [flag, value] of positive) {
+    if (value < 1) throw new ConfigError(`--${flag} must be at least 1.`);
+  }
+  if (c.limits.maxFrameLength > 0xffffffff) throw new ConfigError('--max-frame-bytes must fit in 32 bits.');
+  if ((c.security.tlsCert === null) !== (c.security.tlsKey === null)) {
+    throw new ConfigError('--tls-cert and --tls-key go together.');
+  }
+  if (c.security.tcpTls && c.security.tlsCert === null) throw new ConfigError('--tcp-tls needs --tls-cert and --tls-key.');
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(c.logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}.`);
+}
+
+/** The text of --help, generated from the same table the parser uses. */
+export function helpText(): string {
+  const defaults = defaultConfig();
+  const lines = [
+    'Usage: switchboard [options]',
+    '',
+    'Switchboard gateway: a TCP chat listener, a WebSocket bridge at /ws, a REST API at /api and the web page.',
+    'Every option can also be set by the environment variable shown; flags win over the environment.',
+    '',
+  ];
+  for (const o of options) {
+    const value = o.get(defaults);
+    const shown = value === null || value === '' ? '(unset)' : String(value);
+    const flag = o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag} <${o.kind === 'list' ? 'list' : o.kind === 'path' ? 'dir' : o.kind === 'string' ? 'value' : 'n'}>`;
+    lines.push(`  ${flag}`, `      ${o.help}`, `      env ${envName(o.flag)}, default ${shown}`);
+  }
+  lines.push('  -h, --help', '      Show this text.');
+  return lines.join('\n');
+}

@@ -1,0 +1,90 @@
+import { ErrorCodes, type ErrorCode } from '@switchboard/protocol';
+
+/**
+ * Codes the HTTP API adds to the protocol's table. Together with the protocol codes these are
+ * every `code` an HTTP error body can carry; README.md lists them and a test keeps them in step.
+ */
+export const HttpErrorCodes = {
+  VALIDATION_FAILED: 'The request body, parameters or query do not match the route schema.',
+  INVALID_JSON_BODY: 'The request body is not valid JSON.',
+  UNSUPPORTED_MEDIA_TYPE: 'The request body must be application/json.',
+  PAYLOAD_TOO_LARGE: 'The request body is larger than the API accepts.',
+  NOT_FOUND: 'No such route.',
+  CLIENT_NOT_FOUND: 'No connected client has that id.',
+  LISTENER_ALREADY_RUNNING: 'The TCP listener is already listening.',
+  LISTENER_NOT_RUNNING: 'The TCP listener is not listening.',
+  ADDRESS_IN_USE: 'Another process already listens on that host and port.',
+  ADDRESS_NOT_AVAILABLE: 'That host is not an address of this machine.',
+  PERMISSION_DENIED: 'The operating system refused (ports below 1024 need privileges).',
+  TOO_MANY_OPEN_FILES: 'The process ran out of file descriptors (raise ulimit -n).',
+  UNAUTHORIZED: 'Admin calls need `Authorization: Bearer <token>` with the configured token.',
+  FORBIDDEN: 'With no admin token configured, admin calls are accepted from loopback addresses only.',
+  ORIGIN_NOT_ALLOWED: 'The WebSocket upgrade came from an Origin that is not allowed.',
+} as const;
+
+export type HttpErrorCode = keyof typeof HttpErrorCodes;
+export type GatewayErrorCode = ErrorCode | HttpErrorCode;
+
+export const GatewayErrorCodes: Record<GatewayErrorCode, string> = { ...ErrorCodes, ...HttpErrorCodes };
+
+const statusOf: Partial<Record<GatewayErrorCode, number>> = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON_BODY: 400,
+  NAME_INVALID: 400,
+  ROOM_INVALID: 400,
+  TEXT_TOO_LONG: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  ORIGIN_NOT_ALLOWED: 403,
+  NOT_FOUND: 404,
+  CLIENT_NOT_FOUND: 404,
+  ROOM_NOT_FOUND: 404,
+  NO_SUCH_MEMBER: 404,
+  LISTENER_ALREADY_RUNNING: 409,
+  LISTENER_NOT_RUNNING: 409,
+  ADDRESS_IN_USE: 409,
+  NAME_TAKEN: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  ADDRESS_NOT_AVAILABLE: 422,
+  PERMISSION_DENIED: 422,
+  RATE_LIMITED: 429,
+  TOO_MANY_OPEN_FILES: 503,
+  SERVER_SHUTTING_DOWN: 503,
+  INTERNAL: 500,
+};
+
+/** An error the API reports as `{code, message}` with an HTTP status. */
+export class GatewayError extends Error {
+  override readonly name = 'GatewayError';
+  readonly code: GatewayErrorCode;
+  readonly statusCode: number;
+
+  constructor(code: GatewayErrorCode, message: string = GatewayErrorCodes[code], options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.statusCode = statusOf[code] ?? 400;
+  }
+}
+
+/** Turns an OS error from listen() into the operator's words, or undefined if it is not one we know. */
+export function fromListenError(error: unknown, host: string, port: number): GatewayError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${host}:${port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new GatewayError('ADDRESS_IN_USE', `Cannot listen on ${where}: the address is already in use.`, { cause: error });
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new GatewayError('ADDRESS_NOT_AVAILABLE', `Cannot listen on ${where}: ${host} is not an address of this machine.`, { cause: error });
+    case 'EACCES':
+    case 'EPERM':
+      return new GatewayError('PERMISSION_DENIED', `Cannot listen on ${where}: permission denied (ports below 1024 need privileges).`, { cause: error });
+    case 'EMFILE':
+    case 'ENFILE':
+      return new GatewayError('TOO_MANY_OPEN_FILES', `Cannot listen on ${where}: too many open files (raise ulimit -n).`, { cause: error });
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,52 @@
+import type { HistoryEntry, Transport } from '@switchboard/protocol';
+
+export type NewHistoryEntry =
+  | { kind: 'message'; room: string; from: string; transport: Transport; text: string }
+  | { kind: 'private'; from: string; to: string; transport: Transport; text: string }
+  | {
+      kind: 'file';
+      from: string;
+      transport: Transport;
+      name: string;
+      size: number;
+      mime: string;
+      room?: string | undefined;
+      to?: string | undefined;
+    };
+
+/** Who is asking, for queries over "everything I can see": their rooms and their private messages. */
+export interface HistoryViewer {
+  name: string;
+  rooms: readonly string[];
+}
+
+export interface HistoryQuery {
+  room?: string | undefined;
+  viewer?: HistoryViewer | undefined;
+  /** Entries with smaller ids, newest `limit` of them. */
+  before?: number | undefined;
+  /** Entries with larger ids, oldest `limit` of them. */
+  after?: number | undefined;
+  limit: number;
+}
+
+export interface HistoryPage {
+  /** Oldest first. */
+  entries: HistoryEntry[];
+  /** More entries exist beyond this page in the direction asked. */
+  more: boolean;
+}
+
+/**
+ * Where messages are kept. Ids and timestamps are assigned synchronously by append() so a
+ * frame can carry its id at once; the write itself may be batched until flush(), which the
+ * hub calls before it lets any acknowledgement reach a socket.
+ */
+export interface HistoryStore {
+  append<E extends NewHistoryEntry>(entry: E, ts: number): E & { id: number; ts: number };
+  completeFile(id: number, sha256: string): void;
+  query(query: HistoryQuery): HistoryPage;
+  /** Commit everything appended so far. */
+  flush(): void;
+  close(): void;
+}

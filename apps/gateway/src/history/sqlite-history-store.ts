@@ -1,0 +1,175 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { HistoryEntry, Transport } from '@switchboard/protocol';
+import type { HistoryPage, HistoryQuery, HistoryStore, NewHistoryEntry } from './history-store.js';
+
+interface Row {
+  id: number;
+  kind: 'message' | 'private' | 'file';
+  ts: number;
+  room: string | null;
+  sender: string;
+  recipient: string | null;
+  transport: Transport;
+  text: string | null;
+  file_name: string | null;
+  file_size: number | null;
+  file_mime: string | null;
+  file_sha256: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('message', 'private', 'file')),
+  ts INTEGER NOT NULL,
+  room TEXT,
+  sender TEXT NOT NULL,
+  sender_key TEXT NOT NULL,
+  recipient TEXT,
+  recipient_key TEXT,
+  transport TEXT NOT NULL,
+  text TEXT,
+  file_name TEXT,
+  file_size INTEGER,
+  file_mime TEXT,
+  file_sha256 TEXT
+);
+CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_by_recipient ON entries (recipient_key, id) WHERE recipient_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_by_sender ON entries (sender_key, id) WHERE recipient_key IS NOT NULL;
+`;
+
+/**
+ * History in SQLite (WAL). Appends are queued and written in one transaction per flush, which
+ * the hub runs once per event-loop turn before sockets are written: one commit for many
+ * messages, and no acknowledgement leaves before its message is stored.
+ */
+export class SqliteHistoryStore implements HistoryStore {
+  readonly #db: Database.Database;
+  readonly #insert: Database.Statement;
+  readonly #complete: Database.Statement;
+  readonly #insertMany: (rows: unknown[][]) => void;
+  #pending: unknown[][] = [];
+  #nextId: number;
+
+  /** `dataDir` null keeps history in memory for the life of the process. */
+  constructor(dataDir: string | null) {
+    let file = ':memory:';
+    if (dataDir !== null) {
+      mkdirSync(dataDir, { recursive: true });
+      file = join(dataDir, 'history.sqlite');
+    }
+    this.#db = new Database(file);
+    this.#db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a process crash; only a power loss can drop the last commits.
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.exec(SCHEMA);
+    this.#insert = this.#db.prepare(
+      `INSERT INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#complete = this.#db.prepare('UPDATE entries SET file_sha256 = ? WHERE id = ?');
+    this.#insertMany = this.#db.transaction((rows: unknown[][]) => {
+      for (const row of rows) this.#insert.run(row);
+    });
+    const max = this.#db.prepare('SELECT MAX(id) AS max FROM entries').get() as { max: number | null };
+    this.#nextId = (max.max ?? 0) + 1;
+  }
+
+  append<E extends NewHistoryEntry>(entry: E, ts: number): E & { id: number; ts: number } {
+    const id = this.#nextId++;
+    const room = entry.kind === 'private' ? null : (entry.room ?? null);
+    const to = entry.kind === 'message' ? null : (entry.to ?? null);
+    this.#pending.push([
+      id,
+      entry.kind,
+      ts,
+      room,
+      entry.from,
+      entry.from.toLowerCase(),
+      to,
+      to?.toLowerCase() ?? null,
+      entry.transport,
+      entry.kind === 'file' ? null : entry.text,
+      entry.kind === 'file' ? entry.name : null,
+      entry.kind === 'file' ? entry.size : null,
+      entry.kind === 'file' ? entry.mime : null,
+    ]);
+    return { id, ts, ...entry };
+  }
+
+  completeFile(id: number, sha256: string): void {
+    this.flush();
+    this.#complete.run(sha256, id);
+  }
+
+  flush(): void {
+    if (this.#pending.length === 0) return;
+    const rows = this.#pending;
+    this.#pending = [];
+    this.#insertMany(rows);
+  }
+
+  query(q: HistoryQuery): HistoryPage {
+    this.flush();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.room !== undefined) {
+      where.push('room = ?');
+      params.push(q.room);
+    } else if (q.viewer !== undefined) {
+      const key = q.viewer.name.toLowerCase();
+      const rooms = q.viewer.rooms;
+      const roomClause = rooms.length > 0 ? `room IN (${rooms.map(() => '?').join(',')}) OR ` : '';
+      where.push(`(${roomClause}(recipient_key IS NOT NULL AND (sender_key = ? OR recipient_key = ?)))`);
+      params.push(...rooms, key, key);
+    }
+    const ascending = q.after !== undefined && q.before === undefined;
+    if (q.before !== undefined) {
+      where.push('id < ?');
+      params.push(q.before);
+    }
+    if (q.after !== undefined) {
+      where.push('id > ?');
+      params.push(q.after);
+    }
+    const sql = `SELECT id, kind, ts, room, sender, recipient, transport, text, file_name, file_size, file_mime, file_sha256
+      FROM entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ?`;
+    const rows = this.#db.prepare(sql).all(...params, q.limit + 1) as Row[];
+    const more = rows.length > q.limit;
+    if (more) rows.pop();
+    if (!ascending) rows.reverse();
+    return { entries: rows.map(toEntry), more };
+  }
+
+  close(): void {
+    this.flush();
+    this.#db.close();
+  }
+}
+
+function toEntry(row: Row): HistoryEntry {
+  const base = { id: row.id, ts: row.ts, from: row.sender, transport: row.transport };
+  switch (row.kind) {
+    case 'message':
+      return { kind: 'message', ...base, room: row.room ?? '', text: row.text ?? '' };
+    case 'private':
+      return { kind: 'private', ...base, to: row.recipient ?? '', text: row.text ?? '' };
+    case 'file': {
+      const entry: HistoryEntry = {
+        kind: 'file',
+        ...base,
+        name: row.file_name ?? '',
+        size: row.file_size ?? 0,
+        mime: row.file_mime ?? 'application/octet-stream',
+      };
+      if (row.room !== null) entry.room = row.room;
+      if (row.recipient !== null) entry.to = row.recipient;
+      if (row.file_sha256 !== null) entry.sha256 = row.file_sha256;
+      return entry;
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import type { Transport } from '@switchboard/protocol';
+
+/**
+ * What a transport adapter gives the hub for one connection. The hub never sees a socket:
+ * it hands a link whole frames and asks it to pause, end or cut the connection.
+ */
+export interface Link {
+  readonly transport: Transport;
+  /** `ip:port` as members see it (`[::1]:5000` for IPv6). */
+  readonly address: string;
+  /** The remote IP alone, for per-address limits. */
+  readonly ip: string;
+  /** Write whole frames in order. Implementations batch them into as few writes as they can. */
+  write(frames: readonly Uint8Array[]): void;
+  /** Bytes handed to write() that the OS has not taken yet. */
+  readonly bufferedBytes: number;
+  /** Stop reading from the peer (backpressure); resumeInput undoes it. */
+  pauseInput(): void;
+  resumeInput(): void;
+  /** Send what is queued, then close. */
+  end(): void;
+  /** Close now, dropping anything queued. */
+  destroy(): void;
+}

@@ -1,0 +1,9 @@
+export { buildApp, type BuildOptions } from './app.js';
+export { defaultConfig, loadConfig, helpText, ConfigError, type GatewayConfig } from './config.js';
+export { GatewayError, GatewayErrorCodes, HttpErrorCodes, type GatewayErrorCode } from './errors.js';
+export { Hub, SERVER_NAME } from './hub/hub.js';
+export type { Link } from './hub/link.js';
+export { InProcessRoomBus, type RoomBus, type RoomEvent } from './hub/room-bus.js';
+export type { HistoryStore, HistoryQuery, HistoryPage } from './history/history-store.js';
+export { SqliteHistoryStore } from './history/sqlite-history-store.js';
+export type { ListenerStatus } from './transports/tcp-listener.js';

@@ -1,0 +1,101 @@
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
+import { ProtocolError } from '@switchboard/protocol';
+import { GatewayError } from '../errors.js';
+import type { Hub } from '../hub/hub.js';
+import type { AdminRouteOptions } from './listener-routes.js';
+import { client, clientIdParams, errorResponses, okId, operatorText, roomName } from './schemas.js';
+
+export interface ClientRouteOptions extends AdminRouteOptions {
+  hub: Hub;
+}
+
+/** List connected members, kick one, message one or all: the classic server's admin buttons. */
+export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRouteOptions }> = async (app, { hub, requireAdmin }) => {
+  app.get(
+    '/clients',
+    {
+      schema: {
+        summary: 'Connected members, TCP and WebSocket',
+        response: {
+          200: { type: 'object', properties: { clients: { type: 'array', items: client } }, required: ['clients'] },
+          ...errorResponses,
+        },
+      },
+    },
+    async () => ({
+      clients: [...hub.members.values()].map((m) => ({
+        id: m.id,
+        name: m.name,
+        transport: m.transport,
+        address: m.link.address,
+        rooms: m.rooms.map((r) => r.name),
+        connectedAt: new Date(m.connectedAt).toISOString(),
+        legacy: m.legacy,
+        state: m.state,
+        bytesIn: m.bytesIn,
+        bytesOut: m.bytesOut,
+        messagesIn: m.messagesIn,
+        messagesOut: m.messagesOut,
+      })),
+    }),
+  );
+
+  app.post(
+    '/clients/:id/kick',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        summary: 'Disconnect a member, telling it and its rooms why',
+        params: clientIdParams,
+        body: { type: ['object', 'null'], properties: { reason: { type: 'string', maxLength: 500 } }, additionalProperties: false },
+        response: { 200: okId, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!hub.kick(id, request.body?.reason)) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
+      return { ok: true, id };
+    },
+  );
+
+  app.post(
+    '/clients/:id/messages',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        summary: 'Send one member a private notice from the server',
+        params: clientIdParams,
+        body: { type: 'object', properties: { text: operatorText }, required: ['text'], additionalProperties: false },
+        response: { 200: okId, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      if (!hub.tell(id, request.body.text)) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
+      return { ok: true, id };
+    },
+  );
+
+  app.post(
+    '/broadcast',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        summary: 'Send a server notice to one room or to everyone',
+        body: { type: 'object', properties: { text: operatorText, room: roomName }, required: ['text'], additionalProperties: false },
+        response: {
+          200: { type: 'object', properties: { ok: { type: 'boolean' }, delivered: { type: 'integer' } }, required: ['ok', 'delivered'] },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      try {
+        return { ok: true, delivered: hub.broadcast(request.body.text, request.body.room) };
+      } catch (error) {
+        if (error instanceof ProtocolError) throw new GatewayError(error.code, error.message);
+        throw error;
+      }
+    },
+  );
+};

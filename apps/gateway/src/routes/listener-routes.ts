@@ -1,0 +1,60 @@
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
+import { errorResponses, listenerStatus } from './schemas.js';
+
+export interface AdminRouteOptions {
+  requireAdmin: (request: import('fastify').FastifyRequest) => Promise<void>;
+}
+
+/** Start, stop and inspect the TCP listener, like the classic "start listening" endpoint. */
+export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {
+  app.get(
+    '/listener',
+    { schema: { summary: 'TCP listener status', response: { 200: listenerStatus, ...errorResponses } } },
+    async () => app.tcpListener.status(),
+  );
+
+  app.post(
+    '/listener/start',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        summary: 'Start listening for TCP members',
+        body: {
+          type: ['object', 'null'],
+          properties: {
+            host: { type: 'string', minLength: 1, maxLength: 255 },
+            port: { type: 'integer', minimum: 0, maximum: 65535 },
+            backlog: { type: 'integer', minimum: 1, maximum: 65535 },
+          },
+          additionalProperties: false,
+        },
+        response: { 200: listenerStatus, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const body = request.body ?? {};
+      return app.tcpListener.start({
+        ...(body.host !== undefined && { host: body.host }),
+        ...(body.port !== undefined && { port: body.port }),
+        ...(body.backlog !== undefined && { backlog: body.backlog }),
+      });
+    },
+  );
+
+  app.post(
+    '/listener/stop',
+    {
+      preHandler: requireAdmin,
+      schema: {
+        summary: 'Stop accepting TCP members (optionally disconnect those connected)',
+        body: {
+          type: ['object', 'null'],
+          properties: { disconnect: { type: 'boolean' } },
+          additionalProperties: false,
+        },
+        response: { 200: listenerStatus, ...errorResponses },
+      },
+    },
+    async (request) => app.tcpListener.stop({ disconnect: request.body?.disconnect === true }),
+  );
+};

@@ -1,0 +1,98 @@
+// JSON schemas shared by the routes. `as const` lets the type provider derive request types.
+
+export const errorBody = {
+  type: 'object',
+  properties: { code: { type: 'string' }, message: { type: 'string' } },
+  required: ['code', 'message'],
+  additionalProperties: false,
+} as const;
+
+export const listenerStatus = {
+  type: 'object',
+  properties: {
+    listening: { type: 'boolean' },
+    host: { type: 'string' },
+    port: { type: 'integer' },
+    backlog: { type: 'integer' },
+    tls: { type: 'boolean' },
+    since: { type: ['string', 'null'] },
+    connections: { type: 'integer' },
+  },
+  required: ['listening', 'host', 'port', 'backlog', 'tls', 'since', 'connections'],
+  additionalProperties: false,
+} as const;
+
+export const client = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    transport: { type: 'string', enum: ['tcp', 'ws'] },
+    address: { type: 'string' },
+    rooms: { type: 'array', items: { type: 'string' } },
+    connectedAt: { type: 'string' },
+    legacy: { type: 'boolean' },
+    state: { type: 'string' },
+    bytesIn: { type: 'integer' },
+    bytesOut: { type: 'integer' },
+    messagesIn: { type: 'integer' },
+    messagesOut: { type: 'integer' },
+  },
+  required: ['id', 'name', 'transport', 'address', 'rooms', 'connectedAt', 'legacy', 'bytesIn', 'bytesOut', 'messagesIn', 'messagesOut'],
+  additionalProperties: false,
+} as const;
+
+export const room = {
+  type: 'object',
+  properties: { name: { type: 'string' }, members: { type: 'integer' } },
+  required: ['name', 'members'],
+  additionalProperties: false,
+} as const;
+
+/** Text an operator sends: non-empty, bounded (the hub checks the byte limit too). */
+export const operatorText = { type: 'string', minLength: 1, maxLength: 65536 } as const;
+export const roomName = { type: 'string', minLength: 1, maxLength: 32 } as const;
+
+export const okId = {
+  type: 'object',
+  properties: { ok: { type: 'boolean' }, id: { type: 'string' } },
+  required: ['ok', 'id'],
+  additionalProperties: false,
+} as const;
+
+export const clientIdParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+  required: ['id'],
+} as const;
+
+/** Error responses every route may give; listed so the shape is documented and serialized. */
+export const errorResponses = { '4xx': errorBody, '5xx': errorBody } as const;
+
+/** A stored message; which fields are present depends on `kind` (see PROTOCOL.md §6). */
+export const historyEntry = {
+  type: 'object',
+  properties: {
+    kind: { type: 'string', enum: ['message', 'private', 'file'] },
+    id: { type: 'integer' },
+    ts: { type: 'integer' },
+    room: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    transport: { type: 'string', enum: ['tcp', 'ws'] },
+    text: { type: 'string' },
+    name: { type: 'string' },
+    size: { type: 'integer' },
+    mime: { type: 'string' },
+    sha256: { type: 'string' },
+  },
+  required: ['kind', 'id', 'ts', 'from', 'transport'],
+  additionalProperties: false,
+} as const;
+
+export const historyPage = {
+  type: 'object',
+  properties: { entries: { type: 'array', items: historyEntry }, more: { type: 'boolean' } },
+  required: ['entries', 'more'],
+  additionalProperties: false,
+} as const;

@@ -1,0 +1,222 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import fp from 'fastify-plugin';
+import { FrameDecoder } from '@switchboard/protocol';
+import { GatewayError, fromListenError } from '../errors.js';
+import type { Hub, HubLogger } from '../hub/hub.js';
+import type { Link } from '../hub/link.js';
+import { formatAddress } from './address.js';
+
+export interface ListenerSettings {
+  host: string;
+  port: number;
+  backlog: number;
+}
+
+export interface ListenerStatus extends ListenerSettings {
+  listening: boolean;
+  tls: boolean;
+  /** When the listener started, ISO 8601; null while stopped. */
+  since: string | null;
+  /** TCP members connected now (they may outlive a stop). */
+  connections: number;
+}
+
+const KEEPALIVE_MS = 30_000;
+
+/** One accepted TCP socket as the hub sees it. */
+class TcpLink implements Link {
+  readonly transport = 'tcp';
+  readonly address: string;
+  readonly ip: string;
+  #closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly closeTimeoutMs: number,
+  ) {
+    ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
+  }
+
+  write(frames: readonly Uint8Array[]): void {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (frames.length === 1) {
+      socket.write(frames[0]!);
+      return;
+    }
+    // Corked writes leave as one writev: many frames, one syscall.
+    socket.cork();
+    for (const frame of frames) socket.write(frame);
+    socket.uncork();
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  pauseInput(): void {
+    this.socket.pause();
+  }
+
+  resumeInput(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    // A peer that never reads would keep the socket (and its queue) forever.
+    this.#closeTimer ??= setTimeout(() => this.socket.destroy(), this.closeTimeoutMs);
+    this.#closeTimer.unref();
+    this.socket.once('close', () => clearTimeout(this.#closeTimer));
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/**
+ * The TCP chat listener: real listen/accept, started and stopped at run time. Each accepted
+ * socket gets its own streaming decoder and feeds the hub. Stopping closes the listening
+ * socket (new connections are refused); members already connected stay unless asked.
+ */
+export class TcpListener {
+  readonly #hub: Hub;
+  readonly #log: HubLogger;
+  readonly #tlsOptions: tls.TlsOptions | undefined;
+  #settings: ListenerSettings;
+  #server: net.Server | undefined;
+  #since: Date | null = null;
+  #starting = false;
+  readonly #sockets = new Set<net.Socket>();
+
+  constructor(hub: Hub, log: HubLogger, settings: ListenerSettings, tlsOptions?: tls.TlsOptions) {
+    this.#hub = hub;
+    this.#log = log;
+    this.#settings = settings;
+    this.#tlsOptions = tlsOptions;
+  }
+
+  status(): ListenerStatus {
+    const address = this.#server?.address();
+    const port = address !== null && typeof address === 'object' ? address.port : this.#settings.port;
+    return {
+      listening: this.#server !== undefined,
+      host: this.#settings.host,
+      port,
+      backlog: this.#settings.backlog,
+      tls: this.#tlsOptions !== undefined,
+      since: this.#since?.toISOString() ?? null,
+      connections: this.#sockets.size,
+    };
+  }
+
+  async start(overrides: Partial<ListenerSettings> = {}): Promise<ListenerStatus> {
+    if (this.#server !== undefined || this.#starting) {
+      throw new GatewayError('LISTENER_ALREADY_RUNNING', `The TCP listener is already listening on ${this.#settings.host}:${this.status().port}.`);
+    }
+    const settings = { ...this.#settings, ...overrides };
+    this.#starting = true;
+    const onSocket = (socket: net.Socket): void => this.#accept(socket);
+    const server = this.#tlsOptions ? tls.createServer(this.#tlsOptions, onSocket) : net.createServer({ noDelay: true }, onSocket);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: settings.host, port: settings.port, backlog: settings.backlog }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      throw fromListenError(error, settings.host, settings.port) ?? error;
+    } finally {
+      this.#starting = false;
+    }
+    server.on('error', (error) => this.#log.error({ err: error }, 'TCP listener error'));
+    if (this.#tlsOptions) {
+      server.on('tlsClientError', (error, socket) => {
+        this.#log.debug({ err: error, address: socket.remoteAddress }, 'TLS handshake failed');
+      });
+    }
+    this.#server = server;
+    this.#settings = settings;
+    this.#since = new Date();
+    const status = this.status();
+    this.#log.info({ host: status.host, port: status.port, backlog: status.backlog, tls: status.tls }, 'TCP listener started');
+    return status;
+  }
+
+  /** Stops accepting. With `disconnect`, connected TCP members are told and closed too. */
+  async stop(options: { disconnect?: boolean } = {}): Promise<ListenerStatus> {
+    const server = this.#server;
+    if (server === undefined) throw new GatewayError('LISTENER_NOT_RUNNING', 'The TCP listener is not listening.');
+    this.#server = undefined;
+    this.#since = null;
+    // close() stops accepting at once; its callback waits for every connection, which we don't.
+    server.close();
+    if (options.disconnect) {
+      this.#hub.disconnectTransport('tcp', 'The TCP listener was stopped by an administrator.');
+    }
+    this.#log.info({ disconnect: options.disconnect === true }, 'TCP listener stopped');
+    return this.status();
+  }
+
+  /** Closes the listener and every TCP connection (gateway shutdown). */
+  async close(): Promise<void> {
+    if (this.#server !== undefined) await this.stop();
+    const closing = [...this.#sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+    await Promise.all(closing);
+  }
+
+  #accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    // Plain devices are never pinged; keepalive is how their dead connections get noticed.
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    socket.on('error', (error) => this.#log.debug({ err: error }, 'TCP socket error'));
+    const hub = this.#hub;
+    const member = hub.connect(new TcpLink(socket, hub.config.timing.closeTimeoutMs));
+    if (member === undefined) return;
+    const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
+      maxFrameLength: hub.config.limits.maxFrameLength,
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch (error) {
+        hub.protocolError(member, error); // a bad length prefix: fatal
+        return;
+      }
+      hub.noteInput(member, decoder.midFrame);
+    });
+    socket.on('drain', () => hub.drained(member));
+    socket.once('close', () => hub.disconnect(member, 'quit'));
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tcpListener: TcpListener;
+  }
+}
+
+export interface TcpListenerPluginOptions {
+  hub: Hub;
+  tlsOptions?: tls.TlsOptions | undefined;
+}
+
+/** Decorates `fastify.tcpListener`; closes it with the app. It does not start listening by itself. */
+export const tcpListenerPlugin = fp<TcpListenerPluginOptions>(
+  async (fastify, { hub, tlsOptions }) => {
+    const { host, port, backlog } = hub.config.tcp;
+    const listener = new TcpListener(hub, fastify.log, { host, port, backlog }, tlsOptions);
+    fastify.decorate('tcpListener', listener);
+    fastify.addHook('onClose', async () => {
+      await listener.close();
+    });
+  },
+  { name: 'switchboard-tcp-listener', fastify: '5.x' },
+);

@@ -1,0 +1,130 @@
+import type { Socket } from 'node:net';
+import fp from 'fastify-plugin';
+import websocket from '@fastify/websocket';
+import type { FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { FrameType, LENGTH_PREFIX_BYTES, ProtocolError } from '@switchboard/protocol';
+import { GatewayError } from '../errors.js';
+import type { Hub } from '../hub/hub.js';
+import type { Link } from '../hub/link.js';
+import { formatAddress } from './address.js';
+
+const OPEN = 1;
+
+/** One browser (or any WebSocket client) as the hub sees it. Each frame is one binary message. */
+class WsLink implements Link {
+  readonly transport = 'ws';
+  readonly address: string;
+  readonly ip: string;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly raw: Socket,
+    private readonly closeTimeoutMs: number,
+  ) {
+    ({ ip: this.ip, address: this.address } = formatAddress(raw.remoteAddress, raw.remotePort));
+  }
+
+  write(frames: readonly Uint8Array[]): void {
+    if (this.ws.readyState !== OPEN) return;
+    // Corking the TCP socket turns a batch of WebSocket messages into one write.
+    this.raw.cork();
+    for (const frame of frames) this.ws.send(frame);
+    this.raw.uncork();
+  }
+
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  pauseInput(): void {
+    this.ws.pause();
+  }
+
+  resumeInput(): void {
+    this.ws.resume();
+  }
+
+  end(): void {
+    if (this.ws.readyState !== OPEN) return;
+    this.ws.close(1000);
+    const timer = setTimeout(() => this.ws.terminate(), this.closeTimeoutMs);
+    timer.unref();
+    this.ws.once('close', () => clearTimeout(timer));
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+}
+
+/**
+ * An upgrade is allowed when it has no Origin (not a browser), when the Origin is the
+ * gateway's own (same host as the request), or when it is on the configured allowlist.
+ */
+export function originAllowed(request: FastifyRequest, allowlist: readonly string[]): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  if (allowlist.includes('*') || allowlist.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+export interface WsBridgePluginOptions {
+  hub: Hub;
+}
+
+/** The WebSocket bridge at /ws: browsers join the same hub as TCP members, speaking the same frames. */
+export const wsBridgePlugin = fp<WsBridgePluginOptions>(
+  async (fastify, { hub }) => {
+    const { maxFrameLength } = hub.config.limits;
+    await fastify.register(websocket, {
+      options: {
+        // One message carries one frame: the length prefix plus N bytes, and no more.
+        maxPayload: maxFrameLength + LENGTH_PREFIX_BYTES,
+        perMessageDeflate: false,
+      },
+    });
+    const allowlist = hub.config.security.allowedOrigins;
+
+    fastify.get(
+      '/ws',
+      {
+        websocket: true,
+        preValidation: async (request) => {
+          if (!originAllowed(request, allowlist)) {
+            throw new GatewayError('ORIGIN_NOT_ALLOWED', `WebSocket connections from ${request.headers.origin} are not allowed.`);
+          }
+        },
+      },
+      (socket, request) => {
+        const raw = request.socket;
+        const member = hub.connect(new WsLink(socket, raw, hub.config.timing.closeTimeoutMs));
+        if (member === undefined) return;
+        socket.on('message', (data: Buffer, isBinary: boolean) => {
+          if (!isBinary) {
+            // A text message is a chat line, for consoles like wscat. ws has checked its UTF-8.
+            hub.receive(member, FrameType.Text, data);
+            return;
+          }
+          const declared = data.length >= LENGTH_PREFIX_BYTES ? data.readUInt32BE(0) : -1;
+          if (declared < 1 || declared !== data.length - LENGTH_PREFIX_BYTES) {
+            hub.protocolError(
+              member,
+              new ProtocolError('FRAME_BOUNDARY', `A WebSocket message must hold exactly one frame; this one had ${data.length} bytes and a length prefix of ${declared}.`),
+            );
+            return;
+          }
+          hub.receive(member, data[LENGTH_PREFIX_BYTES]!, data.subarray(LENGTH_PREFIX_BYTES + 1));
+        });
+        raw.on('drain', () => hub.drained(member));
+        socket.on('error', (error) => fastify.log.debug({ err: error }, 'WebSocket error'));
+        socket.once('close', () => hub.disconnect(member, 'quit'));
+      },
+    );
+  },
+  { name: 'switchboard-ws-bridge', fastify: '5.x' },
+);

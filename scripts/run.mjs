@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// The one entry point behind `npm start`, `npm test`, `npm run client`, `npm run bench`,
+// `npm run build` and `npm run typecheck`. On a fresh machine with only Node and npm it installs
+// what is missing (pnpm through npx, the workspace's packages, Chromium for the browser tests),
+// rebuilds what is stale, then runs. Plain Node, no dependencies: it runs before anything is installed.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const PNPM = ['-y', 'pnpm@10.34.8'];
+const CHROMIUM = '/usr/bin/chromium';
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+function say(message) {
+  console.log(`\x1b[36m▸ ${message}\x1b[0m`);
+}
+
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
+  if (result.error) throw result.error;
+  if (result.status !== 0) {
+    console.error(`\n✗ ${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+/** Newest modification time of any file under these paths (skipping node_modules and dist). */
+function newest(paths) {
+  let latest = 0;
+  const visit = (path) => {
+    if (!existsSync(path)) return;
+    const stat = statSync(path);
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(path)) if (entry !== 'node_modules' && entry !== 'dist') visit(join(path, entry));
+    } else latest = Math.max(latest, stat.mtimeMs);
+  };
+  paths.forEach((p) => visit(join(root, p)));
+  return latest;
+}
+
+function ensureInstalled() {
+  const marker = join(root, 'node_modules', '.modules.yaml');
+  const manifests = ['pnpm-lock.yaml', 'package.json', 'pnpm-workspace.yaml', 'apps/gateway/package.json', 'apps/web/package.json', 'packages/protocol/package.json', 'packages/client/package.json', 'test/package.json', 'bench/package.json'];
+  if (existsSync(marker) && newest(manifests) <= statSync(marker).mtimeMs) return;
+  say('Installing packages (pnpm through npx)');
+  const frozen = existsSync(join(root, 'pnpm-lock.yaml')) ? ['--frozen-lockfile'] : [];
+  run('npx', [...PNPM, 'install', ...frozen]);
+}
+
+function buildServer() {
+  say('Compiling TypeScript (protocol, client, gateway)');
+  run(bin('tsc'), ['-b']);
+}
+
+function buildWeb({ force = false } = {}) {
+  const output = join(root, 'apps/web/dist/index.html');
+  const inputs = ['apps/web/src', 'apps/web/index.html', 'apps/web/vite.config.ts', 'apps/web/package.json', 'packages/protocol/src'];
+  if (!force && existsSync(output) && newest(inputs) <= statSync(output).mtimeMs) return;
+  say('Building the web page (Vite)');
+  run(bin('vite'), ['build', '--logLevel', 'warn'], { cwd: join(root, 'apps/web') });
+}
+
+function ensureChromium() {
+  if (existsSync(CHROMIUM)) return;
+  if (process.getuid?.() !== 0) {
+    console.error(`✗ The browser tests need Debian's Chromium at ${CHROMIUM}. Install it with: sudo apt-get install -y chromium`);
+    process.exit(1);
+  }
+  say('Installing Chromium (apt-get)');
+  run('apt-get', ['update'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function typecheck() {
+  say('Typechecking sources, tests and the Svelte page');
+  run(bin('tsc'), ['-b']);
+  run(bin('tsc'), ['-p', 'tsconfig.tests.json']);
+  run(join(root, 'apps/web/node_modules/.bin/svelte-check'), ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], { cwd: join(root, 'apps/web') });
+}
+
+/** Runs a long-lived child with our stdio, forwarding SIGINT/SIGTERM so it can shut down gracefully. */
+function exec(command, args) {
+  const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+}
+
+const [task = 'start', ...rest] = process.argv.slice(2);
+// npm passes what follows `--` through; accept it with or without.
+const args = rest[0] === '--' ? rest.slice(1) : rest;
+
+switch (task) {
+  case 'start':
+    ensureInstalled();
+    buildServer();
+    buildWeb();
+    exec(process.execPath, ['apps/gateway/dist/main.js', ...args]);
+    break;
+  case 'client':
+    ensureInstalled();
+    buildServer();
+    exec(process.execPath, ['packages/client/dist/cli.js', ...args]);
+    break;
+  case 'build':
+    ensureInstalled();
+    buildServer();
+    buildWeb({ force: true });
+    break;
+  case 'typecheck':
+    ensureInstalled();
+    typecheck();
+    break;
+  case 'test': {
+    const started = Date.now();
+    ensureInstalled();
+    ensureChromium();
+    typecheck();
+    buildWeb();
+    say('Unit and integration tests (vitest, real sockets)');
+    run(bin('vitest'), ['run', ...args]);
+    say('End-to-end tests (Playwright driving Chromium)');
+    run(bin('playwright'), ['test']);
+    say(`All tests passed in ${Math.round((Date.now() - started) / 1000)} s`);
+    break;
+  }
+  case 'bench':
+    ensureInstalled();
+    buildServer();
+    exec(process.execPath, ['bench/dist/run-bench.js', ...args]);
+    break;
+  default:
+    console.error(`unknown task "${task}": use start, test, client, bench, build or typecheck`);
+    process.exit(2);
+}

@@ -1,0 +1,63 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, defaultConfig, type GatewayConfig } from '@switchboard/gateway';
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  config: GatewayConfig;
+  httpUrl: string;
+  wsUrl: string;
+  tcpPort: number;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+/** A real gateway on ephemeral ports (HTTP and TCP), with its own data directory. */
+export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, options: { keepDataDir?: string } = {}): Promise<RunningGateway> {
+  const dataDir = options.keepDataDir ?? mkdtempSync(join(tmpdir(), 'switchboard-test-'));
+  const base = defaultConfig();
+  const config: GatewayConfig = {
+    ...base,
+    ...overrides,
+    http: { ...base.http, port: 0, ...overrides.http },
+    tcp: { ...base.tcp, port: 0, ...overrides.tcp },
+    limits: { ...base.limits, ...overrides.limits },
+    timing: { ...base.timing, helloTimeoutMs: 150, ...overrides.timing },
+    history: { ...base.history, ...overrides.history },
+    security: { ...base.security, ...overrides.security } as GatewayConfig['security'],
+    dataDir,
+    webRoot: overrides.webRoot ?? null,
+    logLevel: overrides.logLevel ?? 'silent',
+  };
+  const app = await buildApp(config, { logger: config.logLevel === 'silent' ? false : { level: config.logLevel } });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const status = config.tcp.autoStart ? await app.tcpListener.start() : app.tcpListener.status();
+  const { port } = app.server.address() as { port: number };
+  return {
+    app,
+    config,
+    httpUrl: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    tcpPort: status.port,
+    dataDir,
+    async close() {
+      await app.close();
+      if (options.keepDataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** JSON over real HTTP (not inject): status and parsed body. */
+export async function api<T = any>(gateway: { httpUrl: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  const response = await fetch(gateway.httpUrl + path, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
