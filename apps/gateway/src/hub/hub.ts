@@ -170,7 +170,12 @@ export class Hub extends EventEmitter<HubEvents> {
    * Removes a member: out of its rooms (with presence), its name freed, its transfers aborted.
    * With `error`, the member first gets that error frame. Safe to call more than once.
    */
-  disconnect(member: Member, reason: LeaveReason, error?: { code: ErrorCode; message: string }, notice?: string): void {
+  disconnect(
+    member: Member,
+    reason: LeaveReason,
+    error?: { code: ErrorCode; message: string },
+    notice?: { text: string; code: ErrorCode },
+  ): void {
     if (member.state === 'closed') return;
     const wasJoined = member.state === 'joined';
     member.state = 'closed';
@@ -180,7 +185,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const goodbye: Uint8Array[] = member.pending;
     member.pending = [];
     member.pendingBytes = 0;
-    if (notice !== undefined) goodbye.push(this.#noticeFrame(member, notice, error?.code));
+    if (notice !== undefined) goodbye.push(this.#noticeFrame(member, notice.text, notice.code));
     if (error !== undefined) goodbye.push(encodeMessage({ type: 'error', code: error.code, message: error.message, fatal: true }));
     if (reason === 'quit') link.destroy();
     else {
@@ -223,7 +228,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const member = this.#members.get(id);
     if (member === undefined) return false;
     const text = reason ? `You were kicked by an administrator: ${reason}` : 'You were kicked by an administrator.';
-    this.disconnect(member, 'kicked', undefined, text);
+    this.disconnect(member, 'kicked', undefined, { text, code: 'KICKED' });
     return true;
   }
 
@@ -259,7 +264,7 @@ export class Hub extends EventEmitter<HubEvents> {
   shutdown(reason: 'shutdown' = 'shutdown'): void {
     this.#shuttingDown = true;
     for (const member of [...this.#members.values()]) {
-      this.disconnect(member, reason, undefined, 'The gateway is shutting down; please reconnect shortly.');
+      this.disconnect(member, reason, undefined, { text: 'The gateway is shutting down; please reconnect shortly.', code: 'SERVER_SHUTTING_DOWN' });
     }
   }
 
@@ -268,7 +273,7 @@ export class Hub extends EventEmitter<HubEvents> {
     let count = 0;
     for (const member of [...this.#members.values()]) {
       if (member.transport !== transport) continue;
-      this.disconnect(member, 'shutdown', undefined, text);
+      this.disconnect(member, 'shutdown', undefined, { text, code: 'SERVER_SHUTTING_DOWN' });
       count++;
     }
     return count;
