@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { buildApp, defaultConfig, type GatewayConfig } from '@switchboard/gateway';
 
+type GatewayApp = Awaited<ReturnType<typeof buildApp>>;
+
 export interface RunningGateway {
-  app: FastifyInstance;
+  app: GatewayApp;
   config: GatewayConfig;
   httpUrl: string;
   wsUrl: string;
@@ -34,7 +35,7 @@ export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, o
     logLevel: overrides.logLevel ?? 'silent',
   };
   const app = await buildApp(config, { logger: config.logLevel === 'silent' ? false : { level: config.logLevel } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: config.http.host, port: 0 });
   const status = config.tcp.autoStart ? await app.tcpListener.start() : app.tcpListener.status();
   const { port } = app.server.address() as { port: number };
   return {

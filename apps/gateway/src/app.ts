@@ -85,7 +85,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   await app.register(wsBridgePlugin, { hub });
   await app.register(
     async (api) => {
-      await api.register(healthRoutes, { hub });
+      await api.register(healthRoutes, { hub, requireAdmin });
       await api.register(listenerRoutes, { requireAdmin });
       await api.register(clientRoutes, { hub, requireAdmin });
       await api.register(roomRoutes, { hub });

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@switchboard/protocol';
 
@@ -97,7 +98,8 @@ export function defaultConfig(): GatewayConfig {
     http: { host: '127.0.0.1', port: 8080 },
     tcp: { host: '127.0.0.1', port: 9000, backlog: 511, autoStart: true },
     dataDir: 'data',
-    webRoot: null,
+    // apps/web/dist, seen from apps/gateway/src or apps/gateway/dist.
+    webRoot: fileURLToPath(new URL('../../web/dist', import.meta.url)),
     limits: {
       maxFrameLength: DEFAULT_MAX_FRAME_LENGTH,
       maxTextBytes: 64 * 1024,
@@ -218,7 +220,8 @@ export function helpText(): string {
   for (const o of options) {
     const value = o.get(defaults);
     const shown = value === null || value === '' ? '(unset)' : String(value);
-    const flag = o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag} <${o.kind === 'list' ? 'list' : o.kind === 'path' ? 'dir' : o.kind === 'string' ? 'value' : 'n'}>`;
+    const placeholder = o.kind === 'list' ? 'list' : o.kind === 'path' ? (/dir|root/.test(o.flag) ? 'dir' : 'file') : o.kind === 'string' ? 'value' : 'n';
+    const flag = o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag} <${placeholder}>`;
     lines.push(`  ${flag}`, `      ${o.help}`, `      env ${envName(o.flag)}, default ${shown}`);
   }
   lines.push('  -h, --help', '      Show this text.');

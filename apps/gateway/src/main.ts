@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { fileURLToPath } from 'node:url';
 import { buildApp } from './app.js';
 import { ConfigError, helpText, loadConfig, type GatewayConfig } from './config.js';
 import { GatewayError } from './errors.js';
@@ -11,8 +10,6 @@ function readConfig(): GatewayConfig {
       console.log(helpText());
       process.exit(0);
     }
-    // The page built by apps/web, next to this package, unless told otherwise.
-    config.webRoot ??= process.env.SWITCHBOARD_WEB_ROOT === '' ? null : fileURLToPath(new URL('../../web/dist', import.meta.url));
     return config;
   } catch (error) {
     const message = error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? (error as Error).message : String(error);

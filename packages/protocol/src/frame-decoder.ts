@@ -10,6 +10,10 @@ export interface FrameDecoderOptions {
  * Called once per whole frame. `payload` is a view: into the pushed chunk when the frame
  * arrived in one piece (no copy), or into a buffer assembled for a frame that spanned chunks.
  * It stays valid as long as the caller does not overwrite the chunk it pushed.
+ *
+ * If the handler throws, push() rethrows at once and keeps the rest of the chunk unread; the
+ * next push() (an empty chunk will do) reads it first. So a throwing handler never loses
+ * bytes or knocks the decoder off the frame boundaries.
  */
 export type FrameHandler = (type: number, payload: Uint8Array) => void;
 
@@ -22,6 +26,9 @@ const FAILED = 2;
  * whole frames come out whatever the chunking. A bad length prefix is fatal: the decoder
  * throws a ProtocolError once and then ignores further input, since the byte stream can
  * no longer be trusted.
+ *
+ * It keeps views (not copies) of the chunks that hold an unfinished frame, so a chunk must
+ * not be overwritten after it is pushed (Node sockets and WebSockets hand out fresh buffers).
  */
 export class FrameDecoder {
   readonly maxFrameLength: number;
@@ -34,6 +41,10 @@ export class FrameDecoder {
   #frameLength = 0;
   #pieces: Uint8Array[] = [];
   #piecesLength = 0;
+  // The unread rest of a chunk whose handler threw; the next push() reads it first.
+  #held: Uint8Array | undefined;
+  // Counts reset() calls, so push() can tell that a handler reset the decoder mid-chunk.
+  #resets = 0;
 
   constructor(onFrame: FrameHandler, options: FrameDecoderOptions = {}) {
     const max = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
@@ -44,22 +55,37 @@ export class FrameDecoder {
     this.#onFrame = onFrame;
   }
 
-  /** Bytes held for a frame that has not finished arriving (prefix included). */
+  /**
+   * Bytes held and not yet handed out as frames: a frame that has not finished arriving
+   * (prefix included), plus the unread rest of a chunk whose handler threw.
+   */
   get bufferedBytes(): number {
-    return this.#prefixFill + this.#piecesLength + (this.#state === READ_BODY ? LENGTH_PREFIX_BYTES : 0);
+    return (
+      this.#prefixFill +
+      this.#piecesLength +
+      (this.#state === READ_BODY ? LENGTH_PREFIX_BYTES : 0) +
+      (this.#held?.length ?? 0)
+    );
   }
 
-  /** True while part of a frame has arrived and the rest has not. */
+  /** True while bytes are held that have not been handed out as frames (see bufferedBytes). */
   get midFrame(): boolean {
-    return this.#prefixFill > 0 || this.#state === READ_BODY;
+    return this.#prefixFill > 0 || this.#state === READ_BODY || this.#held !== undefined;
   }
 
   /**
    * Feed bytes. Calls the handler for each frame completed by this chunk. Throws a
    * ProtocolError (FRAME_EMPTY or FRAME_TOO_LARGE) on a bad length prefix, before any of
    * that frame's payload is buffered; after that the decoder is failed and ignores input.
+   * An error thrown by the handler passes through (see FrameHandler).
    */
   push(chunk: Uint8Array): void {
+    if (this.#held !== undefined) {
+      // Rare path (a handler threw last time): one copy to read on as a single chunk.
+      chunk = chunk.length === 0 ? this.#held : concat(this.#held, chunk);
+      this.#held = undefined;
+    }
+    const resets = this.#resets;
     let offset = 0;
     const end = chunk.length;
     while (offset < end) {
@@ -83,7 +109,8 @@ export class FrameDecoder {
           const type = chunk[offset]!;
           const payload = chunk.subarray(offset + 1, offset + length);
           offset += length;
-          this.#onFrame(type, payload);
+          this.#deliver(type, payload, chunk, offset);
+          if (this.#resets !== resets) return;
           continue;
         }
         this.#frameLength = length;
@@ -98,7 +125,8 @@ export class FrameDecoder {
           this.#pieces = [];
           this.#piecesLength = 0;
           this.#state = READ_LENGTH;
-          this.#onFrame(body[0]!, body.subarray(1));
+          this.#deliver(body[0]!, body.subarray(1), chunk, offset);
+          if (this.#resets !== resets) return;
         }
       } else {
         return; // FAILED: drop everything.
@@ -106,12 +134,30 @@ export class FrameDecoder {
     }
   }
 
-  /** Forget any partial frame, e.g. when the connection is reused after an error. */
+  /**
+   * Forget every byte held (partial frame, unread rest), e.g. to reuse the decoder after an
+   * error. Called from a handler, it also drops the rest of the chunk being read.
+   */
   reset(): void {
     this.#state = READ_LENGTH;
     this.#prefixFill = 0;
     this.#pieces = [];
     this.#piecesLength = 0;
+    this.#held = undefined;
+    this.#resets++;
+  }
+
+  // The decoder's state is already past this frame when the handler runs. If the handler
+  // throws, what is left of the chunk is kept for the next push(), unless it reset the
+  // decoder: a reset forgets the rest of the chunk too.
+  #deliver(type: number, payload: Uint8Array, chunk: Uint8Array, readTo: number): void {
+    const resets = this.#resets;
+    try {
+      this.#onFrame(type, payload);
+    } catch (error) {
+      if (this.#resets === resets && readTo < chunk.length) this.#held = chunk.subarray(readTo);
+      throw error;
+    }
   }
 
   #checkLength(length: number): void {
@@ -141,5 +187,12 @@ function join(pieces: Uint8Array[], length: number): Uint8Array {
     out.set(piece, at);
     at += piece.length;
   }
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
   return out;
 }

@@ -165,12 +165,21 @@ for (const [name, code] of Object.entries(messageTypeCode)) typeByCode[code] = n
 // ---------------------------------------------------------------------------------------
 
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF as text: stripping it would change what the sender said.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Builds `u32be N | type | payload` where N = 1 + payload length. */
+/**
+ * Builds `u32be N | type | payload` where N = 1 + payload length. A type that is not a
+ * byte, or a frame too long for the length prefix, is a RangeError: those are bugs in the
+ * caller, and writing them would corrupt the stream.
+ */
 export function encodeFrame(type: number, payload: Uint8Array, payloadPrefix?: Uint8Array): Uint8Array {
+  if (!Number.isInteger(type) || type < 0 || type > 0xff) {
+    throw new RangeError(`Frame type must be an integer from 0 to 255, got ${String(type)}.`);
+  }
   const prefixLength = payloadPrefix?.length ?? 0;
   const n = 1 + prefixLength + payload.length;
+  if (n > 0xffffffff) throw new RangeError(`Frame length ${n} does not fit the 4-byte length prefix.`);
   const frame = new Uint8Array(4 + n);
   frame[0] = n >>> 24;
   frame[1] = (n >>> 16) & 0xff;
@@ -201,6 +210,10 @@ export function encodeMessage(message: AnyMessage): Uint8Array {
 }
 
 function u32be(value: number): Uint8Array {
+  // Out-of-range ids would otherwise wrap silently and name another transfer.
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError(`Transfer id must be an integer from 0 to 4294967295, got ${value}.`);
+  }
   return new Uint8Array([value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
 }
 

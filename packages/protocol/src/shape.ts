@@ -10,13 +10,16 @@ function fail(path: string, expected: string): never {
 
 export const str: Check<string> = (v, p) => (typeof v === 'string' ? v : fail(p, 'a string'));
 
+// JSON may spell zero as -0; `+ 0` turns it into plain 0, so a decoded id survives re-encoding
+// unchanged and Object.is(id, 0) holds.
+
 /** A non-negative safe integer (ids, sizes, counts, timestamps). */
 export const uint: Check<number> = (v, p) =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fail(p, 'a non-negative integer');
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v + 0 : fail(p, 'a non-negative integer');
 
 /** An unsigned 32-bit integer (transfer ids travel in 4 bytes). */
 export const u32: Check<number> = (v, p) =>
-  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v : fail(p, 'an integer from 0 to 4294967295');
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff ? v + 0 : fail(p, 'an integer from 0 to 4294967295');
 
 export const bool: Check<boolean> = (v, p) => (typeof v === 'boolean' ? v : fail(p, 'true or false'));
 

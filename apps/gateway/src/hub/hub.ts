@@ -14,7 +14,7 @@ import {
   type ServerMessage,
 } from '@switchboard/protocol';
 import type { GatewayConfig } from '../config.js';
-import type { HistoryStore, NewHistoryEntry } from '../history/history-store.js';
+import type { HistoryPage, HistoryStore, NewHistoryEntry } from '../history/history-store.js';
 import { FileRelay } from './file-relay.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import type { Link } from './link.js';
@@ -47,7 +47,7 @@ export interface HubEvents {
 
 /** Input is paused above this many queued bytes for the member itself or a file's receivers. */
 const HIGH_WATER_BYTES = 256 * 1024;
-/** How often timers (heartbeats, slow frames, stalled files) are checked. */
+/** How often timers (heartbeats, slow frames, stalled files) are checked, at most. */
 const SCAN_INTERVAL_MS = 1000;
 /** Consecutive rate-limited frames after which a member is disconnected. */
 const RATE_STRIKES_TO_DISCONNECT = 200;
@@ -90,7 +90,10 @@ export class Hub extends EventEmitter<HubEvents> {
     );
     this.#files = new FileRelay(this);
     this.#ensureRoom(DEFAULT_ROOM);
-    this.#scanTimer = setInterval(() => this.#scan(), SCAN_INTERVAL_MS);
+    // Check often enough that the shortest configured timeout is kept to within a quarter of itself.
+    const { heartbeatMs, frameTimeoutMs } = this.config.timing;
+    const shortest = Math.min(...[heartbeatMs, frameTimeoutMs].filter((ms) => ms > 0), SCAN_INTERVAL_MS * 4);
+    this.#scanTimer = setInterval(() => this.#scan(), Math.max(25, Math.floor(shortest / 4)));
     this.#scanTimer.unref();
   }
 
@@ -527,8 +530,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#sendRoster(member, room);
     const limit = this.config.history.onJoin;
     if (limit > 0) {
-      const page = this.history.query(since === undefined ? { room: room.name, limit } : { room: room.name, after: since, limit: this.config.history.maxPage });
-      this.deliver(member, encodeMessage({ type: 'history', room: room.name, entries: page.entries, more: page.more }));
+      const query = since === undefined ? { room: room.name, limit } : { room: room.name, after: since, limit: this.config.history.maxPage };
+      this.deliver(member, this.#historyFrame(room.name, this.history.query(query), since !== undefined));
     }
   }
 
@@ -567,9 +570,26 @@ export class Hub extends EventEmitter<HubEvents> {
       after: request.after,
       limit,
     });
-    const reply: ServerMessage = { type: 'history', entries: page.entries, more: page.more };
-    if (request.room !== undefined) reply.room = request.room;
-    this.deliver(member, encodeMessage(reply));
+    const forward = request.after !== undefined && request.before === undefined;
+    this.deliver(member, this.#historyFrame(request.room, page, forward));
+  }
+
+  /**
+   * A history reply that fits in one frame: 500 long messages would not, so entries are
+   * dropped from the far end (oldest when scrolling back, newest when catching up) and
+   * `more` tells the client to ask again.
+   */
+  #historyFrame(room: string | undefined, page: HistoryPage, forward: boolean): Uint8Array {
+    let { entries, more } = page;
+    for (;;) {
+      const reply: ServerMessage = { type: 'history', entries, more };
+      if (room !== undefined) reply.room = room;
+      const frame = encodeMessage(reply);
+      if (frame.length - 4 <= this.config.limits.maxFrameLength || entries.length === 0) return frame;
+      const keep = Math.floor(entries.length / 2);
+      entries = forward ? entries.slice(0, keep) : entries.slice(entries.length - keep);
+      more = true;
+    }
   }
 
   // -------------------------------------------------------------------------------------
@@ -692,8 +712,8 @@ export class Hub extends EventEmitter<HubEvents> {
       }
       if (heartbeatMs > 0 && !member.legacy) {
         const silent = now - member.lastHeardAt;
-        if (silent > 2 * heartbeatMs) {
-          this.disconnect(member, 'timeout', { code: 'HEARTBEAT_TIMEOUT', message: `Nothing heard for ${silent} ms.` });
+        if (member.pingSentAt !== 0 && now - member.pingSentAt > heartbeatMs) {
+          this.disconnect(member, 'timeout', { code: 'HEARTBEAT_TIMEOUT', message: `Nothing heard for ${silent} ms, not even an answer to a ping.` });
           continue;
         }
         if (silent > heartbeatMs && member.pingSentAt === 0) {

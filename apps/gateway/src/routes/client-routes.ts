@@ -43,7 +43,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
   app.post(
     '/clients/:id/kick',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         summary: 'Disconnect a member, telling it and its rooms why',
         params: clientIdParams,
@@ -61,7 +61,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
   app.post(
     '/clients/:id/messages',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         summary: 'Send one member a private notice from the server',
         params: clientIdParams,
@@ -79,7 +79,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
   app.post(
     '/broadcast',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         summary: 'Send a server notice to one room or to everyone',
         body: { type: 'object', properties: { text: operatorText, room: roomName }, required: ['text'], additionalProperties: false },

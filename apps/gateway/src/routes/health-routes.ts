@@ -1,15 +1,26 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
+import { readdirSync } from 'node:fs';
 import type { Hub } from '../hub/hub.js';
 import { SERVER_NAME } from '../hub/hub.js';
 import { errorResponses } from './schemas.js';
 
 export interface HealthRouteOptions {
   hub: Hub;
+  requireAdmin: (request: import('fastify').FastifyRequest) => Promise<void>;
+}
+
+/** Open file descriptors of this process (Linux), or -1 where /proc is not there. */
+function openDescriptors(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return -1;
+  }
 }
 
 const startedAt = Date.now();
 
-export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRouteOptions }> = async (app, { hub }) => {
+export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRouteOptions }> = async (app, { hub, requireAdmin }) => {
   app.get(
     '/health',
     {
@@ -56,5 +67,46 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
       historyLimit: hub.config.history.maxPage,
       adminTokenRequired: hub.config.security.adminToken !== null,
     }),
+  );
+
+  app.get(
+    '/stats',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        summary: 'Process figures an operator watches: members, memory, open descriptors',
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              members: { type: 'integer' },
+              rooms: { type: 'integer' },
+              queuedBytes: { type: 'integer' },
+              rssBytes: { type: 'integer' },
+              heapUsedBytes: { type: 'integer' },
+              openDescriptors: { type: 'integer' },
+              uptimeMs: { type: 'integer' },
+            },
+            required: ['members', 'rooms', 'queuedBytes', 'rssBytes', 'heapUsedBytes', 'openDescriptors', 'uptimeMs'],
+            additionalProperties: false,
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async () => {
+      const memory = process.memoryUsage();
+      let queuedBytes = 0;
+      for (const member of hub.members.values()) queuedBytes += member.queuedBytes;
+      return {
+        members: hub.members.size,
+        rooms: hub.rooms.size,
+        queuedBytes,
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        openDescriptors: openDescriptors(),
+        uptimeMs: Date.now() - startedAt,
+      };
+    },
   );
 };

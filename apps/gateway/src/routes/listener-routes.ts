@@ -16,7 +16,7 @@ export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRo
   app.post(
     '/listener/start',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         summary: 'Start listening for TCP members',
         body: {
@@ -44,7 +44,7 @@ export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRo
   app.post(
     '/listener/stop',
     {
-      preHandler: requireAdmin,
+      onRequest: requireAdmin,
       schema: {
         summary: 'Stop accepting TCP members (optionally disconnect those connected)',
         body: {

@@ -17,8 +17,14 @@ export const listenerStatus = {
     tls: { type: 'boolean' },
     since: { type: ['string', 'null'] },
     connections: { type: 'integer' },
+    lastError: {
+      type: ['object', 'null'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, at: { type: 'string' } },
+      required: ['code', 'message', 'at'],
+      additionalProperties: false,
+    },
   },
-  required: ['listening', 'host', 'port', 'backlog', 'tls', 'since', 'connections'],
+  required: ['listening', 'host', 'port', 'backlog', 'tls', 'since', 'connections', 'lastError'],
   additionalProperties: false,
 } as const;
 

@@ -20,6 +20,8 @@ export interface ListenerStatus extends ListenerSettings {
   since: string | null;
   /** TCP members connected now (they may outlive a stop). */
   connections: number;
+  /** The last error the OS reported on the listening socket (e.g. too many open files), or null. */
+  lastError: { code: string; message: string; at: string } | null;
 }
 
 const KEEPALIVE_MS = 30_000;
@@ -90,6 +92,7 @@ export class TcpListener {
   #server: net.Server | undefined;
   #since: Date | null = null;
   #starting = false;
+  #lastError: ListenerStatus['lastError'] = null;
   readonly #sockets = new Set<net.Socket>();
 
   constructor(hub: Hub, log: HubLogger, settings: ListenerSettings, tlsOptions?: tls.TlsOptions) {
@@ -110,6 +113,7 @@ export class TcpListener {
       tls: this.#tlsOptions !== undefined,
       since: this.#since?.toISOString() ?? null,
       connections: this.#sockets.size,
+      lastError: this.#lastError,
     };
   }
 
@@ -134,7 +138,7 @@ export class TcpListener {
     } finally {
       this.#starting = false;
     }
-    server.on('error', (error) => this.#log.error({ err: error }, 'TCP listener error'));
+    server.on('error', (error) => this.#noteError(error, settings));
     if (this.#tlsOptions) {
       server.on('tlsClientError', (error, socket) => {
         this.#log.debug({ err: error, address: socket.remoteAddress }, 'TLS handshake failed');
@@ -143,6 +147,7 @@ export class TcpListener {
     this.#server = server;
     this.#settings = settings;
     this.#since = new Date();
+    this.#lastError = null;
     const status = this.status();
     this.#log.info({ host: status.host, port: status.port, backlog: status.backlog, tls: status.tls }, 'TCP listener started');
     return status;
@@ -168,6 +173,15 @@ export class TcpListener {
     if (this.#server !== undefined) await this.stop();
     const closing = [...this.#sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
     await Promise.all(closing);
+  }
+
+  /** Errors after listening (accept failing for lack of file descriptors, say) reach the operator. */
+  #noteError(error: unknown, settings: ListenerSettings): void {
+    const known = fromListenError(error, settings.host, settings.port);
+    const code = known?.code ?? (error as NodeJS.ErrnoException).code ?? 'INTERNAL';
+    const message = known?.message.replace(/^Cannot listen on/, 'Listener on') ?? String((error as Error).message);
+    this.#lastError = { code, message, at: new Date().toISOString() };
+    this.#log.error({ err: error, code }, message);
   }
 
   #accept(socket: net.Socket): void {
