@@ -136,8 +136,17 @@ export class Peer {
     this.destroyFn();
   }
 
+  /** What arrived, compactly: runs of the same kind are counted ("message x120"). */
   describe(): string {
-    return this.received.map((m) => (m.type === 'error' ? `error:${m.code}` : m.type === 'text' ? `text:${m.text}` : m.type)).join(', ') || '(nothing)';
+    const runs: [string, number][] = [];
+    for (const m of this.received) {
+      const label = m.type === 'error' ? `error:${m.code}` : m.type === 'text' ? `text:${m.text.slice(0, 40)}` : m.type;
+      const last = runs.at(-1);
+      if (last && last[0] === label) last[1]++;
+      else runs.push([label, 1]);
+    }
+    const shown = runs.slice(-30).map(([label, n]) => (n > 1 ? `${label} x${n}` : label));
+    return (runs.length > 30 ? `(${runs.length - 30} earlier runs) ` : '') + (shown.join(', ') || '(nothing)');
   }
 
   #push(message: ServerMessage): void {

@@ -80,6 +80,16 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     reply.code(404).send({ code: 'NOT_FOUND', message: `No route for ${request.method} ${request.url.split('?')[0]}.` }),
   );
 
+  // Registered before the plugins so it runs first: members hear why they are disconnected
+  // and their queues drain before the WebSocket plugin closes its sockets; then history is
+  // committed and closed.
+  app.addHook('preClose', async () => {
+    await hub.close();
+  });
+  app.addHook('onClose', async () => {
+    history.close();
+  });
+
   const requireAdmin = adminGuard(config.security.adminToken);
   await app.register(tcpListenerPlugin, { hub, tlsOptions: config.security.tcpTls ? tlsOptions : undefined });
   await app.register(wsBridgePlugin, { hub });
@@ -94,13 +104,5 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   );
   await app.register(webUiPlugin, { root: config.webRoot });
 
-  // Members hear why they are disconnected and their queues drain before sockets close;
-  // then history is committed and closed.
-  app.addHook('preClose', async () => {
-    await hub.close();
-  });
-  app.addHook('onClose', async () => {
-    history.close();
-  });
   return app;
 }
