@@ -44,6 +44,8 @@ describe('rooms', () => {
     ben.send({ type: 'leave', room: 'ops' });
     await expect(ann.next('presence', (p) => p.room === 'ops' && p.event === 'leave')).resolves.toMatchObject({ reason: 'left', member: expect.objectContaining({ name: 'ben' }) });
     await expect(ben.next('presence', (p) => p.room === 'ops' && p.event === 'leave')).resolves.toBeDefined();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ben.received.filter((m) => m.type === 'presence' && m.room === 'ops' && m.event === 'leave')).toHaveLength(1);
     ann.send({ type: 'leave', room: 'ops' });
     await ann.next('presence', (p) => p.room === 'ops' && p.event === 'leave');
     ann.send({ type: 'rooms' });

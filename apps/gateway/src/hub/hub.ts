@@ -538,10 +538,10 @@ export class Hub extends EventEmitter<HubEvents> {
   #leave(member: Member, roomName: string): void {
     const room = this.#roomOf(member, roomName);
     member.rooms.splice(member.rooms.indexOf(room), 1);
+    // Announced while the leaver is still in the room, so it hears its own leave too: the
+    // confirmation that the request took effect.
     this.#announce(room, 'leave', member, { reason: 'left' });
     room.members.delete(member);
-    // The leaver hears its own leave too, so it knows the request took effect.
-    if (!member.legacy) this.deliver(member, this.#presenceFrame(room, 'leave', member, { reason: 'left' }));
     this.#dropIfEmpty(room);
   }
 
