@@ -72,25 +72,25 @@ describe('the native client against a real gateway', () => {
     const source = join(work, 'report.bin');
     writeFileSync(source, data);
     const saved = bob.waitFor('file-end', () => true, 20_000);
-    const savedEvent = new Promise<{ path: string; sha256: string }>((resolve) => bob.once('file-saved', resolve));
+    const savedEvent = new Promise<{ path: string | null; sha256: string }>((resolve) => bob.once('file-saved', resolve));
     const result = await runCli(['--name', 'cli-sender'], `/send ${source}\n`);
     expect(result.code).toBe(0);
     await saved;
     const first = await savedEvent;
-    expect(resolve(first.path)).toBe(resolve(downloads, 'report.bin'));
-    expect(createHash('sha256').update(readFileSync(first.path)).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(resolve(first.path!)).toBe(resolve(downloads, 'report.bin'));
+    expect(createHash('sha256').update(readFileSync(first.path!)).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
 
     // A sender that names its file ../../etc/passwd (through the library's name option).
     const mallory = await connect({ host: '127.0.0.1', port: gateway.tcpPort, name: 'mallory' });
     const evil = Buffer.from('root:x:0:0:not really\n');
     const evilPath = join(work, 'evil.txt');
     writeFileSync(evilPath, evil);
-    const secondSaved = new Promise<{ path: string }>((resolve) => bob.once('file-saved', resolve));
+    const secondSaved = new Promise<{ path: string | null }>((resolve) => bob.once('file-saved', resolve));
     await mallory.sendFile(evilPath, { to: 'bob', name: '../../etc/passwd' });
     const second = await secondSaved;
-    expect(resolve(second.path).startsWith(resolve(downloads) + '/')).toBe(true);
+    expect(resolve(second.path!).startsWith(resolve(downloads) + '/')).toBe(true);
     expect(readdirSync(downloads).sort()).toEqual(['passwd', 'report.bin']);
-    expect(readFileSync(second.path)).toEqual(evil);
+    expect(readFileSync(second.path!)).toEqual(evil);
     expect(existsSync(resolve(downloads, '../../etc/passwd'))).toBe(false);
     await mallory.close();
     await bob.close();

@@ -55,7 +55,9 @@ describe('a member that stops reading', () => {
       for (const [i, chatter] of chatters.entries()) {
         chatter.write(Buffer.concat(Array.from({ length: 100 }, (_, k) => encodeMessage({ type: 'message', text: `${i}:${round * 100 + k}:${text}` }))));
       }
-      await sleep(2);
+      // ~10 MB/s: fast for a chat, slow enough that the test's own reader (decoding every
+      // frame while other test files run) keeps up and only the sleeper falls behind.
+      await sleep(40);
       if (round % 5 === 0) peakRss = Math.max(peakRss, gateway.rssBytes());
     }
     // The reader gets every message from every chatter, in each chatter's order.

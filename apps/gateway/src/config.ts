@@ -28,6 +28,8 @@ export interface GatewayConfig {
     closeTimeoutMs: number;
     fileStallMs: number;
     shutdownGraceMs: number;
+    /** Under load, the most a frame waits so that it shares a write with the frames after it. */
+    flushWindowMs: number;
   };
   history: { onJoin: number; maxPage: number };
   security: {
@@ -78,6 +80,7 @@ const options: Option[] = [
   opt('close-timeout-ms', 'int', 'How long a closing connection may take to flush before it is cut.', (c) => c.timing.closeTimeoutMs, (c, v: number) => (c.timing.closeTimeoutMs = v)),
   opt('file-stall-ms', 'int', 'How long a file sender waits for a receiver that does not read before dropping it from the transfer.', (c) => c.timing.fileStallMs, (c, v: number) => (c.timing.fileStallMs = v)),
   opt('shutdown-grace-ms', 'int', 'On SIGTERM/SIGINT, how long to let members drain before exiting.', (c) => c.timing.shutdownGraceMs, (c, v: number) => (c.timing.shutdownGraceMs = v)),
+  opt('flush-window-ms', 'int', 'Under load, how long a frame may wait to share one write with those after it (0: write every turn).', (c) => c.timing.flushWindowMs, (c, v: number) => (c.timing.flushWindowMs = v)),
   opt('history-on-join', 'int', 'Messages of recent history sent to a member joining a room.', (c) => c.history.onJoin, (c, v: number) => (c.history.onJoin = v)),
   opt('history-max-page', 'int', 'Most history entries one request may return.', (c) => c.history.maxPage, (c, v: number) => (c.history.maxPage = v)),
   opt('admin-token', 'string', 'Bearer token for admin calls. Unset: admin calls only from loopback.', (c) => c.security.adminToken, (c, v: string) => (c.security.adminToken = v || null)),
@@ -118,6 +121,7 @@ export function defaultConfig(): GatewayConfig {
       closeTimeoutMs: 5_000,
       fileStallMs: 30_000,
       shutdownGraceMs: 5_000,
+      flushWindowMs: 4,
     },
     history: { onJoin: 50, maxPage: 500 },
     security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false },

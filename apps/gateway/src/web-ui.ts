@@ -11,7 +11,7 @@ export interface WebUiPluginOptions {
 export const webUiPlugin = fp<WebUiPluginOptions>(
   async (fastify, { root }) => {
     if (root !== null && existsSync(join(root, 'index.html'))) {
-      await fastify.register(fastifyStatic, { root, prefix: '/', wildcard: false, index: ['index.html'] });
+      await fastify.register(fastifyStatic, { root, prefix: '/', index: ['index.html'] });
       return;
     }
     fastify.get('/', async (_request, reply) =>

@@ -87,6 +87,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#flusher = new FlushScheduler(
       () => this.history.flush(),
       (member) => this.drained(member),
+      this.config.timing.flushWindowMs,
     );
     this.#files = new FileRelay(this);
     this.#ensureRoom(DEFAULT_ROOM);

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import { FrameDecoder } from '@switchboard/protocol';
 import { GatewayError, fromListenError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
+import { SharedBatch } from '../hub/flush-scheduler.js';
 import type { Link } from '../hub/link.js';
 import { formatAddress } from './address.js';
 
@@ -40,17 +41,11 @@ class TcpLink implements Link {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
   }
 
-  write(frames: readonly Uint8Array[]): void {
+  write(frames: readonly Uint8Array[], batch: SharedBatch = new SharedBatch()): void {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return;
-    if (frames.length === 1) {
-      socket.write(frames[0]!);
-      return;
-    }
-    // Corked writes leave as one writev: many frames, one syscall.
-    socket.cork();
-    for (const frame of frames) socket.write(frame);
-    socket.uncork();
+    // A byte stream keeps no boundaries anyway: one buffer, one write, one system call.
+    socket.write(batch.join(frames));
   }
 
   get bufferedBytes(): number {

@@ -1,0 +1,99 @@
+// The gateway's REST API under /api. Every failure becomes an ApiError with the code the
+// gateway sent ({code, message} bodies), or a local code when there was no such body.
+
+export interface ServerConfig {
+  maxFrameLength: number;
+  maxFileBytes: number;
+  maxTextBytes: number;
+  historyLimit: number;
+  adminTokenRequired: boolean;
+}
+
+export interface ListenerStatus {
+  listening: boolean;
+  host: string;
+  port: number;
+  backlog: number;
+  /** ISO time the listener started, or null when stopped. */
+  since: string | null;
+  connections: number;
+}
+
+export interface ClientInfo {
+  id: string;
+  name: string;
+  transport: 'tcp' | 'ws';
+  address: string;
+  rooms: string[];
+  connectedAt: string;
+  legacy: boolean;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface RoomSummary {
+  name: string;
+  members: number;
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly code: string;
+  /** HTTP status, or 0 when the request never got an answer. */
+  readonly status: number;
+
+  constructor(code: string, message: string, status: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  token?: string | null;
+  signal?: AbortSignal;
+}
+
+export async function requestJson<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.token) headers['authorization'] = `Bearer ${options.token}`;
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: options.body === undefined ? null : JSON.stringify(options.body),
+      signal: options.signal ?? null,
+    });
+  } catch (cause) {
+    throw new ApiError('NETWORK_ERROR', `Could not reach the gateway (${method} ${path}).`, 0, { cause });
+  }
+  const text = await response.text();
+  let json: unknown = undefined;
+  if (text.length > 0) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // Left undefined: handled below as a body that is not the JSON we expect.
+    }
+  }
+  if (!response.ok) {
+    const body = json as { code?: unknown; message?: unknown } | undefined;
+    const code = typeof body?.code === 'string' ? body.code : `HTTP_${response.status}`;
+    const message =
+      typeof body?.message === 'string' ? body.message : `${method} ${path} answered ${response.status} ${response.statusText}.`;
+    throw new ApiError(code, message, response.status);
+  }
+  if (json === undefined) {
+    throw new ApiError('INVALID_RESPONSE', `${method} ${path} did not answer with JSON.`, response.status);
+  }
+  return json as T;
+}
+
+export function fetchServerConfig(): Promise<ServerConfig> {
+  return requestJson<ServerConfig>('GET', '/api/config');
+}
