@@ -35,7 +35,7 @@ export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, o
     logLevel: overrides.logLevel ?? 'silent',
   };
   const app = await buildApp(config, { logger: config.logLevel === 'silent' ? false : { level: config.logLevel } });
-  await app.listen({ host: config.http.host, port: 0 });
+  await app.listen({ host: config.http.host, port: config.http.port });
   const status = config.tcp.autoStart ? await app.tcpListener.start() : app.tcpListener.status();
   const { port } = app.server.address() as { port: number };
   return {
