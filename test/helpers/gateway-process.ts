@@ -22,8 +22,14 @@ export interface GatewayProcess {
  * The real gateway binary (apps/gateway/dist/main.js, built by `tsc -b`) in its own process,
  * so tests can signal it and read its memory and descriptors from /proc.
  */
-export async function spawnGateway(args: string[], env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, [mainJs, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', ...args], {
+export async function spawnGateway(args: string[], env: Record<string, string> = {}, options: { openFileLimit?: number } = {}): Promise<GatewayProcess> {
+  const argv = [mainJs, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', ...args];
+  // `ulimit -n` for the gateway alone, through a shell that then becomes the gateway.
+  const [command, commandArgs] =
+    options.openFileLimit === undefined
+      ? [process.execPath, argv]
+      : ['/bin/sh', ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`, process.execPath, ...argv]];
+  const child = spawn(command, commandArgs, {
     cwd: repoRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -21,6 +21,14 @@ function readConfig(): GatewayConfig {
 const config = readConfig();
 const app = await buildApp(config);
 
+const memberBudget = app.hub.memberDescriptorBudget;
+if (memberBudget < config.limits.maxConnections) {
+  app.log.warn(
+    `The open-file limit allows about ${Math.max(0, memberBudget)} members, fewer than --max-connections ${config.limits.maxConnections}; ` +
+      'raise it (ulimit -n) to serve more.',
+  );
+}
+
 if (config.security.adminToken === null) {
   app.log.warn('No admin token configured (--admin-token / SWITCHBOARD_ADMIN_TOKEN): admin API calls are accepted from loopback addresses only.');
 }

@@ -15,6 +15,7 @@ import {
 } from '@switchboard/protocol';
 import type { GatewayConfig } from '../config.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from '../history/history-store.js';
+import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
 import { FileRelay } from './file-relay.js';
 import { FlushScheduler } from './flush-scheduler.js';
 import type { Link } from './link.js';
@@ -38,11 +39,15 @@ export interface HubOptions {
   bus?: RoomBus;
   log: HubLogger;
   now?: () => number;
+  /** Defaults to the process's `ulimit -n`. */
+  openFileLimit?: number;
 }
 
 export interface HubEvents {
   joined: [member: Member];
   left: [member: Member, reason: LeaveReason];
+  /** A connection was refused for lack of file descriptors (the listener reports it to the operator). */
+  'descriptors-exhausted': [limit: number];
 }
 
 /** Input is paused above this many queued bytes for the member itself or a file's receivers. */
@@ -71,6 +76,8 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #files: FileRelay;
   readonly #flusher: FlushScheduler;
   readonly #scanTimer: NodeJS.Timeout;
+  /** Members allowed by the open-file limit, keeping a reserve for everything else. */
+  readonly memberDescriptorBudget: number;
   #nextMemberId = 1;
   #shuttingDown = false;
 
@@ -80,6 +87,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.history = options.history;
     this.log = options.log;
     this.now = options.now ?? Date.now;
+    this.memberDescriptorBudget = (options.openFileLimit ?? openFileLimit()) - DESCRIPTOR_RESERVE;
     this.#bus = options.bus ?? new InProcessRoomBus();
     this.#bus.subscribe((event) => this.#fanOut(event));
     // History is committed before any socket is written, so an acknowledgement never
@@ -108,9 +116,16 @@ export class Hub extends EventEmitter<HubEvents> {
     let refusal: ErrorCode | undefined;
     if (this.#shuttingDown) refusal = 'SERVER_SHUTTING_DOWN';
     else if (this.#members.size >= limits.maxConnections) refusal = 'TOO_MANY_CONNECTIONS';
+    else if (this.#members.size >= this.memberDescriptorBudget) {
+      refusal = 'TOO_MANY_CONNECTIONS';
+      this.emit('descriptors-exhausted', this.memberDescriptorBudget + DESCRIPTOR_RESERVE);
+    }
     else if ((this.#perIp.get(link.ip) ?? 0) >= limits.maxConnectionsPerIp) refusal = 'TOO_MANY_CONNECTIONS_FROM_ADDRESS';
     if (refusal !== undefined) {
-      link.write([encodeMessage({ type: 'error', code: refusal, message: refusalText(refusal, limits), fatal: true })]);
+      const text = this.#members.size >= this.memberDescriptorBudget && refusal === 'TOO_MANY_CONNECTIONS'
+        ? `The gateway is at its open-file limit (${this.memberDescriptorBudget + DESCRIPTOR_RESERVE}); try again later.`
+        : refusalText(refusal, limits);
+      link.write([encodeMessage({ type: 'error', code: refusal, message: text, fatal: true })]);
       link.end();
       this.log.warn({ address: link.address, code: refusal }, 'connection refused');
       return undefined;

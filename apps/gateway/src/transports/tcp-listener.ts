@@ -95,6 +95,10 @@ export class TcpListener {
     this.#log = log;
     this.#settings = settings;
     this.#tlsOptions = tlsOptions;
+    hub.on('descriptors-exhausted', (limit) => {
+      const error = Object.assign(new Error('too many open files'), { code: 'EMFILE' });
+      this.#noteError(error, this.#settings, `Refusing connections: the process is at its open-file limit (ulimit -n ${limit}); raise it to serve more members.`);
+    });
   }
 
   status(): ListenerStatus {
@@ -171,12 +175,15 @@ export class TcpListener {
   }
 
   /** Errors after listening (accept failing for lack of file descriptors, say) reach the operator. */
-  #noteError(error: unknown, settings: ListenerSettings): void {
+  #noteError(error: unknown, settings: ListenerSettings, text?: string): void {
     const known = fromListenError(error, settings.host, settings.port);
     const code = known?.code ?? (error as NodeJS.ErrnoException).code ?? 'INTERNAL';
-    const message = known?.message.replace(/^Cannot listen on/, 'Listener on') ?? String((error as Error).message);
-    this.#lastError = { code, message, at: new Date().toISOString() };
-    this.#log.error({ err: error, code }, message);
+    const message = text ?? known?.message.replace(/^Cannot listen on/, 'Listener on') ?? String((error as Error).message);
+    const now = Date.now();
+    // Once a second at most: a flood of refused connections should not flood the log.
+    if (this.#lastError?.message === message && now - Date.parse(this.#lastError.at) < 1000) return;
+    this.#lastError = { code, message, at: new Date(now).toISOString() };
+    this.#log.error({ code }, message);
   }
 
   #accept(socket: net.Socket): void {
