@@ -61,3 +61,20 @@ test('the page shows its connection state and reconnects after the gateway resta
     await again.close();
   }
 });
+
+test('scrolling to the top loads older messages from history until the start', async ({ page, gateway }) => {
+  const talker = await Peer.tcp(gateway.tcpPort);
+  await talker.hello('historian');
+  // 90 messages, within the default rate limit's burst.
+  for (let i = 0; i < 90; i++) talker.send({ type: 'message', text: `line ${i}` });
+  await talker.next('message', (m) => m.text === 'line 89');
+  await joinAs(page, gateway, 'reader');
+  const lines = page.locator('[data-testid="message-item"][data-from="historian"]');
+  await expect(lines).toHaveCount(50); // the recent history sent on joining
+  await expect(lines.last().getByTestId('message-text')).toHaveText('line 89');
+  await page.getByTestId('message-list').evaluate((el) => el.scrollTo({ top: 0 }));
+  await expect(lines).toHaveCount(90);
+  await expect(lines.first().getByTestId('message-text')).toHaveText('line 0');
+  await expect(page.getByTestId('history-start')).toBeVisible();
+  talker.end();
+});

@@ -198,7 +198,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (member.state === 'closed') return;
     const wasJoined = member.state === 'joined';
     member.state = 'closed';
-    clearTimeout(member.helloTimer);
+    this.#clearHelloTimer(member);
     const link = member.link;
     // Whatever was queued goes out first, then the goodbye, then the close.
     const goodbye: Uint8Array[] = member.pending;
@@ -365,6 +365,13 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#bus.publish(event);
   }
 
+  /** Cleared and dropped: a cleared Timeout still costs memory while referenced. */
+  #clearHelloTimer(member: Member): void {
+    if (member.helloTimer === undefined) return;
+    clearTimeout(member.helloTimer);
+    member.helloTimer = undefined;
+  }
+
   #unblock(sender: Member, receiver: Member): void {
     sender.blockedBy.delete(receiver);
     if (sender.blockedBy.size === 0 && sender.state !== 'closed') sender.link.resumeInput();
@@ -458,7 +465,7 @@ export class Hub extends EventEmitter<HubEvents> {
   #hello(member: Member, hello: ClientMessageOf<'hello'>): void {
     // Whatever happens next, this connection speaks the protocol: it will not be made a plain
     // device by the hello timer, and a failed hello may be retried.
-    clearTimeout(member.helloTimer);
+    this.#clearHelloTimer(member);
     if (member.state === 'pending') member.legacy = false;
     if (hello.v !== PROTOCOL_VERSION) {
       throw new ProtocolError('UNSUPPORTED_VERSION', `This server speaks protocol version ${PROTOCOL_VERSION}, not ${hello.v}.`);
@@ -469,7 +476,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const name = hello.name ?? member.name;
     if (hello.name !== undefined) this.#checkNameFree(member, hello.name);
     const roomName = this.#checkRoomName(hello.room ?? DEFAULT_ROOM);
-    clearTimeout(member.helloTimer);
+    this.#clearHelloTimer(member);
     const upgrading = member.state === 'joined';
     member.legacy = false;
     if (!upgrading) {
@@ -502,7 +509,7 @@ export class Hub extends EventEmitter<HubEvents> {
   /** A connection that did not say hello in time (or sent something else first) joins as a plain device. */
   #admitLegacy(member: Member): void {
     if (member.state !== 'pending') return;
-    clearTimeout(member.helloTimer);
+    this.#clearHelloTimer(member);
     member.state = 'joined';
     this.#setName(member, member.link.address);
     this.emit('joined', member);
