@@ -6,24 +6,61 @@ import type { Member } from './member.js';
  * encode once, join once, one write per member.
  */
 export class SharedBatch {
+  #stream = new JoinCache((frames) => concat(frames, 0, () => undefined));
+  #webSocket = new JoinCache((frames) => concat(frames, 10, webSocketHeader));
+
+  /** The frames back to back, for a byte stream (TCP). */
+  join(frames: readonly Uint8Array[]): Uint8Array {
+    return frames.length === 1 ? frames[0]! : this.#stream.get(frames);
+  }
+
+  /**
+   * The frames as consecutive WebSocket binary messages, one frame each (server frames are not
+   * masked, so the bytes are the same for every member and can be built once).
+   */
+  joinWebSocket(frames: readonly Uint8Array[]): Uint8Array {
+    return this.#webSocket.get(frames);
+  }
+}
+
+/** Remembers the last joined sequence: the next member usually has exactly the same frames. */
+class JoinCache {
   #frames: readonly Uint8Array[] = [];
   #joined: Uint8Array | undefined;
 
-  join(frames: readonly Uint8Array[]): Uint8Array {
-    if (frames.length === 1) return frames[0]!;
-    if (this.#joined !== undefined && sameFrames(frames, this.#frames)) return this.#joined;
-    let length = 0;
-    for (const frame of frames) length += frame.length;
-    const joined = Buffer.allocUnsafe(length);
-    let at = 0;
-    for (const frame of frames) {
-      joined.set(frame, at);
-      at += frame.length;
+  constructor(private readonly build: (frames: readonly Uint8Array[]) => Uint8Array) {}
+
+  get(frames: readonly Uint8Array[]): Uint8Array {
+    if (this.#joined === undefined || !sameFrames(frames, this.#frames)) {
+      this.#frames = frames;
+      this.#joined = this.build(frames);
     }
-    this.#frames = frames;
-    this.#joined = joined;
-    return joined;
+    return this.#joined;
   }
+}
+
+function concat(frames: readonly Uint8Array[], headerRoom: number, header: (length: number) => Uint8Array | undefined): Uint8Array {
+  let length = 0;
+  for (const frame of frames) length += frame.length + headerRoom;
+  const joined = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const frame of frames) {
+    const head = header(frame.length);
+    if (head !== undefined) {
+      joined.set(head, at);
+      at += head.length;
+    }
+    joined.set(frame, at);
+    at += frame.length;
+  }
+  return joined.subarray(0, at);
+}
+
+/** RFC 6455 §5.2 header of an unmasked, final, binary frame carrying `length` bytes. */
+export function webSocketHeader(length: number): Uint8Array {
+  if (length < 126) return Uint8Array.of(0x82, length);
+  if (length < 65536) return Uint8Array.of(0x82, 126, length >>> 8, length & 0xff);
+  return Uint8Array.of(0x82, 127, 0, 0, 0, 0, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
 }
 
 function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {

@@ -6,6 +6,7 @@ import type { WebSocket } from 'ws';
 import { FrameType, LENGTH_PREFIX_BYTES, ProtocolError } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import { SharedBatch } from '../hub/flush-scheduler.js';
 import type { Link } from '../hub/link.js';
 import { formatAddress } from './address.js';
 
@@ -25,12 +26,12 @@ class WsLink implements Link {
     ({ ip: this.ip, address: this.address } = formatAddress(raw.remoteAddress, raw.remotePort));
   }
 
-  write(frames: readonly Uint8Array[]): void {
+  write(frames: readonly Uint8Array[], batch: SharedBatch = new SharedBatch()): void {
     if (this.ws.readyState !== OPEN) return;
-    // Corking the TCP socket turns a batch of WebSocket messages into one write.
-    this.raw.cork();
-    for (const frame of frames) this.ws.send(frame);
-    this.raw.uncork();
+    // The WebSocket framing of a batch is the same for every browser that gets it, so it is
+    // built once (by the batch) and written straight to the socket: one write per member.
+    // ws itself only writes control frames here (pong, close), never in the middle of ours.
+    this.raw.write(batch.joinWebSocket(frames));
   }
 
   get bufferedBytes(): number {
