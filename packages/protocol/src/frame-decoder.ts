@@ -45,6 +45,8 @@ export class FrameDecoder {
   #held: Uint8Array | undefined;
   // Counts reset() calls, so push() can tell that a handler reset the decoder mid-chunk.
   #resets = 0;
+  // Set by pause(): no more frames are handed out; input is held until resume().
+  #paused = false;
 
   constructor(onFrame: FrameHandler, options: FrameDecoderOptions = {}) {
     const max = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
@@ -80,6 +82,11 @@ export class FrameDecoder {
    * An error thrown by the handler passes through (see FrameHandler).
    */
   push(chunk: Uint8Array): void {
+    if (this.#paused) {
+      // Paused: keep the bytes (the caller should have stopped reading; this is what was in flight).
+      if (chunk.length > 0) this.#held = this.#held === undefined ? chunk : concat(this.#held, chunk);
+      return;
+    }
     if (this.#held !== undefined) {
       // Rare path (a handler threw last time): one copy to read on as a single chunk.
       chunk = chunk.length === 0 ? this.#held : concat(this.#held, chunk);
@@ -111,6 +118,7 @@ export class FrameDecoder {
           offset += length;
           this.#deliver(type, payload, chunk, offset);
           if (this.#resets !== resets) return;
+          if (this.#paused) return this.#hold(chunk, offset);
           continue;
         }
         this.#frameLength = length;
@@ -127,11 +135,35 @@ export class FrameDecoder {
           this.#state = READ_LENGTH;
           this.#deliver(body[0]!, body.subarray(1), chunk, offset);
           if (this.#resets !== resets) return;
+          if (this.#paused) return this.#hold(chunk, offset);
         }
       } else {
         return; // FAILED: drop everything.
       }
     }
+  }
+
+  /**
+   * Backpressure from inside a handler: no frame after the current one is handed out until
+   * resume(); the rest of the chunk (and anything pushed meanwhile) is held, not lost.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Hands out the held frames (the handler may pause again), then reads on as usual. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#held !== undefined) this.push(new Uint8Array(0));
+  }
+
+  #hold(chunk: Uint8Array, readTo: number): void {
+    if (readTo < chunk.length) this.#held = chunk.subarray(readTo);
   }
 
   /**
@@ -144,6 +176,7 @@ export class FrameDecoder {
     this.#pieces = [];
     this.#piecesLength = 0;
     this.#held = undefined;
+    this.#paused = false;
     this.#resets++;
   }
 

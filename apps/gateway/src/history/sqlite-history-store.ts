@@ -19,6 +19,9 @@ interface Row {
   file_sha256: string | null;
 }
 
+/** 13 columns x 64 rows stays far below SQLite's limit on bound parameters. */
+const ROWS_PER_INSERT = 64;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
   id INTEGER PRIMARY KEY,
@@ -48,7 +51,7 @@ CREATE INDEX IF NOT EXISTS entries_by_sender ON entries (sender_key, id) WHERE r
  */
 export class SqliteHistoryStore implements HistoryStore {
   readonly #db: Database.Database;
-  readonly #insert: Database.Statement;
+  readonly #inserts = new Map<number, Database.Statement>();
   readonly #complete: Database.Statement;
   readonly #insertMany: (rows: unknown[][]) => void;
   #pending: unknown[][] = [];
@@ -66,13 +69,14 @@ export class SqliteHistoryStore implements HistoryStore {
     // NORMAL in WAL mode survives a process crash; only a power loss can drop the last commits.
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
-    this.#insert = this.#db.prepare(
-      `INSERT INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
     this.#complete = this.#db.prepare('UPDATE entries SET file_sha256 = ? WHERE id = ?');
+    // One statement per batch of up to ROWS_PER_INSERT rows: far fewer statement runs than
+    // one per message when a flush carries hundreds.
     this.#insertMany = this.#db.transaction((rows: unknown[][]) => {
-      for (const row of rows) this.#insert.run(row);
+      for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
+        const batch = rows.slice(at, at + ROWS_PER_INSERT);
+        this.#insertStatement(batch.length).run(batch.flat());
+      }
     });
     const max = this.#db.prepare('SELECT MAX(id) AS max FROM entries').get() as { max: number | null };
     this.#nextId = (max.max ?? 0) + 1;
@@ -98,6 +102,18 @@ export class SqliteHistoryStore implements HistoryStore {
       entry.kind === 'file' ? entry.mime : null,
     ]);
     return { id, ts, ...entry };
+  }
+
+  #insertStatement(rows: number): Database.Statement {
+    let statement = this.#inserts.get(rows);
+    if (statement === undefined) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      statement = this.#db.prepare(
+        `INSERT INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime) VALUES ${values}`,
+      );
+      this.#inserts.set(rows, statement);
+    }
+    return statement;
   }
 
   completeFile(id: number, sha256: string): void {
@@ -138,11 +154,23 @@ export class SqliteHistoryStore implements HistoryStore {
     const sql = `SELECT id, kind, ts, room, sender, recipient, transport, text, file_name, file_size, file_mime, file_sha256
       FROM entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ?`;
-    const rows = this.#db.prepare(sql).all(...params, q.limit + 1) as Row[];
+    const rows = this.#query(sql).all(...params, q.limit + 1) as Row[];
     const more = rows.length > q.limit;
     if (more) rows.pop();
     if (!ascending) rows.reverse();
     return { entries: rows.map(toEntry), more };
+  }
+
+  #queries = new Map<string, Database.Statement>();
+  #query(sql: string): Database.Statement {
+    let statement = this.#queries.get(sql);
+    if (statement === undefined) {
+      // Few shapes exist (room or viewer, before/after, number of rooms); bound the cache anyway.
+      if (this.#queries.size > 256) this.#queries.clear();
+      statement = this.#db.prepare(sql);
+      this.#queries.set(sql, statement);
+    }
+    return statement;
   }
 
   close(): void {

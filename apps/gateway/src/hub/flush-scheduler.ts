@@ -70,25 +70,46 @@ function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean
 }
 
 /**
- * Writes members' queued frames in batches instead of once per frame. When the hub is idle a
- * flush runs at the end of the current turn (no added latency). When flushes come back to back,
- * the next one waits until `windowMs` after the last, so each member gets one write carrying
- * everything that arrived meanwhile: under load that cuts system calls per delivery several
- * times over, and it never delays a frame by more than the window.
+ * Writes members' queued frames in batches instead of once per frame. How long a flush may
+ * wait for company depends on what the last one cost: a flush that wrote to many members (a
+ * wide fan-out) is worth merging with the next, so the next waits up to ~20 µs per member it
+ * wrote, never more than `windowMs`; a cheap flush (a private message, a bridge round trip) is
+ * followed at once, at the end of the turn. When the hub is idle nothing waits at all.
+ * Under load at K = 200 this cuts system calls per delivery several times over; it never
+ * delays a frame by more than the window.
  *
  * Before any socket is written, `beforeWrite` runs (the history commit), so what a member
  * reads is already stored.
  */
+/** How long the next flush may wait for each member the last one wrote to. */
+const WAIT_PER_WRITE_MS = 0.02;
+
 export class FlushScheduler {
   #dirty: Member[] = [];
   #scheduled = false;
   #lastFlushAt = -Infinity;
+  /** Members written by the last flush: its cost, roughly. */
+  #lastWrites = 0;
 
-  constructor(
-    private readonly beforeWrite: () => void,
-    private readonly afterWrite: (member: Member) => void,
-    private readonly windowMs: number,
-  ) {}
+  readonly #beforeWrite: () => void;
+  readonly #afterWrite: (member: Member) => void;
+  readonly #afterFlush: () => void;
+  readonly #windowMs: number;
+
+  constructor(options: {
+    /** Runs before any socket is written (the history commit). */
+    beforeWrite: () => void;
+    /** Runs after each member's write (its socket backlog is known then). */
+    afterWrite: (member: Member) => void;
+    /** Runs when every outbox has been written. */
+    afterFlush: () => void;
+    windowMs: number;
+  }) {
+    this.#beforeWrite = options.beforeWrite;
+    this.#afterWrite = options.afterWrite;
+    this.#afterFlush = options.afterFlush;
+    this.#windowMs = options.windowMs;
+  }
 
   /** Queue a member's outbox for the next flush. */
   add(member: Member): void {
@@ -100,8 +121,10 @@ export class FlushScheduler {
   schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    const wait = this.#lastFlushAt + this.windowMs - performance.now();
-    if (wait <= 0) setImmediate(this.#run);
+    const window = Math.min(this.#windowMs, this.#lastWrites * WAIT_PER_WRITE_MS);
+    const wait = this.#lastFlushAt + window - performance.now();
+    // Timers do not go below a millisecond: shorter waits are not worth one.
+    if (wait < 1) setImmediate(this.#run);
     else setTimeout(this.#run, wait);
   }
 
@@ -112,10 +135,11 @@ export class FlushScheduler {
   readonly #run = (): void => {
     this.#scheduled = false;
     this.#lastFlushAt = performance.now();
-    this.beforeWrite();
+    this.#beforeWrite();
     const members = this.#dirty;
     this.#dirty = [];
     const batch = new SharedBatch();
+    let writes = 0;
     for (const member of members) {
       member.dirty = false;
       if (member.state === 'closed' || member.overflowed || member.pending.length === 0) continue;
@@ -123,7 +147,10 @@ export class FlushScheduler {
       member.pending = [];
       member.pendingBytes = 0;
       member.link.write(frames, batch);
-      if (member.waiters.size > 0) this.afterWrite(member);
+      writes++;
+      this.#afterWrite(member);
     }
+    this.#lastWrites = writes;
+    this.#afterFlush();
   };
 }

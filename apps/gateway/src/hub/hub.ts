@@ -54,6 +54,11 @@ export interface HubEvents {
 const HIGH_WATER_BYTES = 256 * 1024;
 /** How often timers (heartbeats, slow frames, stalled files) are checked, at most. */
 const SCAN_INTERVAL_MS = 1000;
+/**
+ * When this much is queued in outboxes, waiting for the next flush, the hub is behind its own
+ * input: senders are paused until the flush, instead of anyone being cut off.
+ */
+const INPUT_THROTTLE_BYTES = 16 * 1024 * 1024;
 /** Consecutive rate-limited frames after which a member is disconnected. */
 const RATE_STRIKES_TO_DISCONNECT = 200;
 
@@ -80,6 +85,9 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly memberDescriptorBudget: number;
   #nextMemberId = 1;
   #shuttingDown = false;
+  /** Bytes in all outboxes (delivered, not yet flushed). */
+  #pendingTotal = 0;
+  readonly #throttled: Member[] = [];
 
   constructor(options: HubOptions) {
     super();
@@ -92,11 +100,12 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#bus.subscribe((event) => this.#fanOut(event));
     // History is committed before any socket is written, so an acknowledgement never
     // leaves for a message that is not stored.
-    this.#flusher = new FlushScheduler(
-      () => this.history.flush(),
-      (member) => this.drained(member),
-      this.config.timing.flushWindowMs,
-    );
+    this.#flusher = new FlushScheduler({
+      beforeWrite: () => this.history.flush(),
+      afterWrite: (member) => this.#afterWrite(member),
+      afterFlush: () => this.#afterFlush(),
+      windowMs: this.config.timing.flushWindowMs,
+    });
     this.#files = new FileRelay(this);
     this.#ensureRoom(DEFAULT_ROOM);
     // Check often enough that the shortest configured timeout is kept to within a quarter of itself.
@@ -159,6 +168,12 @@ export class Hub extends EventEmitter<HubEvents> {
       this.protocolError(member, error);
     }
     this.#checkOwnBacklog(member);
+    // (Handling may have closed the member.)
+    if (this.#pendingTotal > INPUT_THROTTLE_BYTES && !member.throttled && !member.isClosed) {
+      member.throttled = true;
+      member.link.pauseInput();
+      this.#throttled.push(member);
+    }
   }
 
   /** A decode or handling error for this member: an error frame, and a disconnect if fatal. */
@@ -180,6 +195,7 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** The link's socket drained: resume whoever waited on this member. */
   drained(member: Member): void {
+    member.socketBacklog = member.link.bufferedBytes;
     if (member.queuedBytes > HIGH_WATER_BYTES / 2) return;
     for (const waiter of member.waiters) this.#unblock(waiter, member);
     member.waiters.clear();
@@ -202,6 +218,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const link = member.link;
     // Whatever was queued goes out first, then the goodbye, then the close.
     const goodbye: Uint8Array[] = member.pending;
+    this.#pendingTotal -= member.pendingBytes;
     member.pending = [];
     member.pendingBytes = 0;
     if (notice !== undefined) goodbye.push(this.#noticeFrame(member, notice.text, notice.code));
@@ -316,12 +333,15 @@ export class Hub extends EventEmitter<HubEvents> {
    */
   deliver(member: Member, frame: Uint8Array): void {
     if (member.state === 'closed' || member.overflowed) return;
-    if (member.queuedBytes + frame.length > this.config.limits.maxQueueBytes) {
+    // Cut off for what its peer has not taken (the socket's backlog), not for the hub's own
+    // lag: outboxes waiting for a flush are bounded by pausing input instead.
+    if (member.socketBacklog + member.pendingBytes + frame.length > this.config.limits.maxQueueBytes && member.socketBacklog > 0) {
       this.#overflow(member);
       return;
     }
     member.pending.push(frame);
     member.pendingBytes += frame.length;
+    this.#pendingTotal += frame.length;
     member.bytesOut += frame.length;
     member.messagesOut++;
     if (!member.dirty) {
@@ -374,7 +394,25 @@ export class Hub extends EventEmitter<HubEvents> {
 
   #unblock(sender: Member, receiver: Member): void {
     sender.blockedBy.delete(receiver);
-    if (sender.blockedBy.size === 0 && sender.state !== 'closed') sender.link.resumeInput();
+    if (sender.blockedBy.size === 0 && !sender.throttled && sender.state !== 'closed') sender.link.resumeInput();
+  }
+
+  /** After a member's outbox was written: what did its socket not take? */
+  #afterWrite(member: Member): void {
+    const backlog = member.link.bufferedBytes;
+    member.socketBacklog = backlog;
+    if (backlog > this.config.limits.maxQueueBytes) this.#overflow(member);
+    else if (member.waiters.size > 0) this.drained(member);
+  }
+
+  /** Every outbox is empty again: let throttled senders go on. */
+  #afterFlush(): void {
+    this.#pendingTotal = 0;
+    if (this.#throttled.length === 0) return;
+    for (const member of this.#throttled.splice(0)) {
+      member.throttled = false;
+      if (member.state !== 'closed' && member.blockedBy.size === 0) member.link.resumeInput();
+    }
   }
 
   #checkOwnBacklog(member: Member): void {
@@ -389,6 +427,7 @@ export class Hub extends EventEmitter<HubEvents> {
     // What is queued will never be read in time: drop it, stop queueing, and disconnect
     // after the current fan-out loop (we may be iterating the member's room right now).
     member.overflowed = true;
+    this.#pendingTotal -= member.pendingBytes;
     member.pending = [];
     member.pendingBytes = 0;
     queueMicrotask(() =>

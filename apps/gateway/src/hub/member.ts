@@ -31,6 +31,10 @@ export class Member {
   dirty = false;
   /** Its queue passed the limit: nothing more is queued; it is being disconnected. */
   overflowed = false;
+  /** Bytes its socket still held after our last write (or at the last drain): what the peer has not taken. */
+  socketBacklog = 0;
+  /** Input paused because the hub's outboxes are full: resumed after the next flush. */
+  throttled = false;
 
   // Backpressure: members whose input is paused until this one drains, and the members
   // (possibly itself) this one waits for.
@@ -63,6 +67,10 @@ export class Member {
     this.connectedAt = now;
     this.lastHeardAt = now;
     this.bucket = bucket;
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
   }
 
   get transport(): Transport {

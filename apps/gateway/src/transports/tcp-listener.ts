@@ -52,12 +52,18 @@ class TcpLink implements Link {
     return this.socket.writableLength;
   }
 
+  /** Set by the listener: pausing stops the decoder mid-chunk as well as the socket. */
+  decoder: FrameDecoder | undefined;
+
   pauseInput(): void {
     this.socket.pause();
+    this.decoder?.pause();
   }
 
   resumeInput(): void {
-    this.socket.resume();
+    this.decoder?.resume();
+    // Handing out the held frames may have paused us again.
+    if (this.decoder?.paused !== true) this.socket.resume();
   }
 
   end(): void {
@@ -194,11 +200,13 @@ export class TcpListener {
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', (error) => this.#log.debug({ err: error }, 'TCP socket error'));
     const hub = this.#hub;
-    const member = hub.connect(new TcpLink(socket, hub.config.timing.closeTimeoutMs));
+    const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs);
+    const member = hub.connect(link);
     if (member === undefined) return;
     const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
       maxFrameLength: hub.config.limits.maxFrameLength,
     });
+    link.decoder = decoder;
     socket.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk);
