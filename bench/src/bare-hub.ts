@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * The floor any Node gateway pays: node:net, a FrameDecoder per socket, and every frame sent
+ * on as the same bytes to every other socket. No JSON, no rooms, no names, no history, no
+ * batching. Usage: node bare-hub.js --port 9100
+ */
+import net from 'node:net';
+import { FrameDecoder, FrameType, encodeFrame } from '@switchboard/protocol';
+
+const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
+if (!Number.isInteger(port) || port <= 0) throw new Error('usage: bare-hub --port <n>');
+
+const sockets = new Set<net.Socket>();
+// An empty welcome tells a client it has been accepted and will receive what others send.
+const welcome = encodeFrame(FrameType.Welcome, new Uint8Array(0));
+
+const server = net.createServer({ noDelay: true }, (socket) => {
+  sockets.add(socket);
+  socket.write(welcome);
+  const decoder = new FrameDecoder((type, payload) => {
+    const frame = encodeFrame(type, payload); // once per frame, not once per receiver
+    for (const other of sockets) if (other !== socket) other.write(frame);
+  });
+  socket.on('data', (chunk) => {
+    try {
+      decoder.push(chunk);
+    } catch {
+      socket.destroy(); // a bad length prefix: the stream cannot be trusted
+    }
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => sockets.delete(socket));
+});
+
+server.listen({ host: '127.0.0.1', port, backlog: 511 }, () => console.log(`bare hub listening on 127.0.0.1:${port}`));
+process.on('SIGTERM', () => process.exit(0));

@@ -1,0 +1,133 @@
+import type { ChildProcess } from 'node:child_process';
+import type { BridgeRun } from './bridge-client.js';
+import { median } from './fanout.js';
+import { treeCpu, treeCpuDelta } from './proc-stats.js';
+import { BRIDGE_CLIENT, ECHO_PEER, freePort, spawnPinned, startHelper, startSwitchboard, type Helper } from './systems.js';
+
+export interface BridgeSettings {
+  rttCount: number;
+  rttWarmup: number;
+  inFlight: number;
+  throughputMs: number;
+  runs: number;
+}
+
+export interface BridgePath {
+  /** `switchboard`, `websockify`, or `switchboard-flush-window-0` (informational). */
+  path: string;
+  label: string;
+  runs: BridgeRun[];
+  rttP50Ms: number;
+  rttP99Ms: number;
+  messagesPerSecond: number;
+  loadedP99Ms: number;
+  clientCpu: number;
+  /** Gateway or websockify CPU while 64 messages were in flight, share of one core. */
+  serverCpu: number;
+}
+
+function summarize(path: string, label: string, runs: BridgeRun[]): BridgePath {
+  return {
+    path,
+    label,
+    runs,
+    rttP50Ms: median(runs.map((r) => r.rttP50Ms)),
+    rttP99Ms: median(runs.map((r) => r.rttP99Ms)),
+    messagesPerSecond: median(runs.map((r) => r.messagesPerSecond)),
+    loadedP99Ms: median(runs.map((r) => r.loadedP99Ms)),
+    clientCpu: median(runs.map((r) => r.clientCpu)),
+    serverCpu: median(runs.map((r) => r.serverCpu ?? NaN)),
+  };
+}
+
+/**
+ * Runs the bridge client against a URL; `onWaiting` starts the peer once the client is in.
+ * The server's CPU (`serverPid` and its children) is read around each loaded phase.
+ */
+async function drive(url: string, mode: 'switchboard' | 'websockify', settings: BridgeSettings, serverPid: number, onWaiting?: () => Promise<unknown>): Promise<BridgeRun[]> {
+  const { child, log } = spawnPinned('generator', `bridge-client-${mode}`, ['node', BRIDGE_CLIENT], { ipc: true });
+  const budgetMs = settings.runs * (settings.throughputMs + 30_000) + 30_000;
+  try {
+    return await new Promise<BridgeRun[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`bridge client (${mode}) took longer than ${budgetMs} ms; log: ${log}`)), budgetMs);
+      const loadCpu: number[] = [];
+      let mark: { cpu: Map<number, number>; at: number } | undefined;
+      child.on('message', (m: { type: string; message?: string; runs?: BridgeRun[]; what?: string }) => {
+        if (m.type === 'mark') {
+          const now = { cpu: treeCpu(serverPid), at: performance.now() };
+          if (m.what === 'load-start') mark = now;
+          else if (mark) loadCpu.push(treeCpuDelta(mark.cpu, now.cpu) / ((now.at - mark.at) / 1000));
+        } else if (m.type === 'waiting') {
+          onWaiting?.().catch((error: Error) => reject(error));
+        } else if (m.type === 'done') {
+          clearTimeout(timer);
+          resolve(m.runs!.map((r, i) => ({ ...r, serverCpu: loadCpu[i] ?? NaN })));
+        } else if (m.type === 'error') {
+          clearTimeout(timer);
+          reject(new Error(`bridge client (${mode}): ${m.message}; log: ${log}`));
+        }
+      });
+      child.on('exit', (code) => reject(new Error(`bridge client (${mode}) exited (${code}); log: ${log}`)));
+      child.send({ type: 'start', url, mode, ...settings });
+    });
+  } finally {
+    stop(child);
+  }
+}
+
+function stop(child: ChildProcess): void {
+  if (child.exitCode === null) child.kill('SIGTERM');
+}
+
+/**
+ * A WebSocket client and a raw TCP echo peer, joined by Switchboard (the peer is a plain
+ * device in `lobby`, alone there with the client) or by websockify (in front of a TCP echo
+ * server). One message in flight for round-trip times, then a window of messages in flight
+ * for throughput.
+ */
+async function throughSwitchboard(path: string, label: string, settings: BridgeSettings, extraFlags: string[]): Promise<BridgePath> {
+  const sb = await startSwitchboard({ extraFlags });
+  let device: Helper | undefined;
+  try {
+    const runs = await drive(`ws://127.0.0.1:${sb.httpPort}/ws`, 'switchboard', settings, sb.pid, async () => {
+      device = await startHelper('generator', 'echo-device', ['node', ECHO_PEER, '--device', `127.0.0.1:${sb.tcpPort}`]);
+    });
+    return summarize(path, label, runs);
+  } finally {
+    await device?.stop();
+    await sb.stop();
+  }
+}
+
+export async function runBridge(settings: BridgeSettings, flushWindowFlag: boolean, log: (line: string) => void): Promise<BridgePath[]> {
+  const results: BridgePath[] = [];
+
+  log('  WebSocket client → Switchboard → plain TCP device (echo) → Switchboard → client');
+  results.push(await throughSwitchboard('switchboard', 'Switchboard (/ws → TCP device)', settings, []));
+  if (flushWindowFlag) {
+    // Informational: the same path with the gateway's documented write batching turned off.
+    log('  … again with --flush-window-ms 0 (informational)');
+    results.push(await throughSwitchboard('switchboard-flush-window-0', 'Switchboard, --flush-window-ms 0 (informational)', settings, ['--flush-window-ms', '0']));
+  }
+
+  log('  WebSocket client → websockify → TCP echo server → websockify → client');
+  const echoPort = await freePort();
+  const wsPort = await freePort();
+  const echo = await startHelper('generator', 'echo-server', ['node', ECHO_PEER, '--listen', String(echoPort)], echoPort);
+  let websockify: Helper | undefined;
+  try {
+    websockify = await startHelper('server', 'websockify', ['websockify', `127.0.0.1:${wsPort}`, `127.0.0.1:${echoPort}`], wsPort);
+    const runs = await drive(`ws://127.0.0.1:${wsPort}/`, 'websockify', settings, websockify.pid);
+    results.push(summarize('websockify', 'websockify (→ TCP echo server)', runs));
+  } finally {
+    await websockify?.stop();
+    await echo.stop();
+  }
+  for (const r of results) {
+    log(
+      `    ${r.label}: round trip p50 ${r.rttP50Ms.toFixed(3)} ms, p99 ${r.rttP99Ms.toFixed(3)} ms (1 in flight); ` +
+        `${r.messagesPerSecond.toFixed(0)} msg/s with ${settings.inFlight} in flight (p99 ${r.loadedP99Ms.toFixed(1)} ms, server CPU ${(r.serverCpu * 100).toFixed(0)} %)`,
+    );
+  }
+  return results;
+}

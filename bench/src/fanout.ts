@@ -1,0 +1,485 @@
+import { nowUs, sleep, sleepUntil } from './clock.js';
+import type { MemberSpec, RunReport, Wire } from './generator-protocol.js';
+import { GeneratorProcess, assignMembers } from './generator-pool.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import { coreBusy, coreTimes, processCpuSeconds, processCpuSplit } from './proc-stats.js';
+import { startSystem, type RunningSystem, type SystemKind, type SwitchboardOptions } from './systems.js';
+
+/** One room of K members, S of them sending, on one system. */
+export interface FanoutCase {
+  id: string;
+  label: string;
+  system: SystemKind;
+  members: number;
+  senders: number;
+  /** Share of members on WebSocket (Switchboard only): 0 or 0.5. */
+  wsShare: number;
+}
+
+export interface Timing {
+  warmupMs: number;
+  measureMs: number;
+  drainMs: number;
+  runs: number;
+  /** Load-generator processes: the first holds the senders, the others the receivers. */
+  generators: number;
+  payloadBytes: number;
+  samples: number;
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export interface RunResult {
+  rate: number;
+  /** The measured window, nowUs() (CLOCK_MONOTONIC µs, as V8 profiles stamp their samples). */
+  windowStartUs: number;
+  windowEndUs: number;
+  pass: boolean;
+  /** Why the run failed (loss, latency, disconnects …); empty when it passed. */
+  failures: string[];
+  /** Messages a second that reached every member, counted by arrival inside the window. */
+  deliveredRate: number;
+  deliveriesPerSecond: number;
+  /** Deliveries over the whole run (warm-up included) against what should have arrived. */
+  expected: number;
+  received: number;
+  missing: number;
+  surplus: number;
+  duplicates: number;
+  unexpected: number;
+  echoes: number;
+  closed: number;
+  closeReasons: Record<string, number>;
+  errorFrames: Record<string, number>;
+  sent: number;
+  sentInWindow: number;
+  latencyMs: LatencySummary;
+  latencyByWireMs: Partial<Record<Wire, LatencySummary>>;
+  /** Server CPU during the window: fraction of one core, and seconds; and its user / kernel parts. */
+  serverCpu: number;
+  serverUserCpu: number;
+  serverSystemCpu: number;
+  serverCpuSeconds: number;
+  deliveriesInWindow: number;
+  generatorCpu: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  sendLatenessP99Ms: number;
+  sendLatenessMaxMs: number;
+  backlogMaxBytes: number;
+  coreBusy: number[];
+  /** CPU (in cores) used by anything but the server and the generators: other processes, softirq. */
+  otherCpu: number;
+  /** Reasons to believe the generator, not the server, limited this run. */
+  generatorBound: string[];
+}
+
+export interface PointResult {
+  rate: number;
+  pass: boolean;
+  runs: RunResult[];
+  /** Medians over the runs. */
+  deliveredRate: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  lossFraction: number;
+  serverCpu: number;
+  serverUserCpu: number;
+  serverSystemCpu: number;
+  generatorCpu: number;
+  cpuSecondsPerMillion: number;
+  generatorBoundRuns: number;
+}
+
+export interface CaseResult {
+  case: FanoutCase;
+  points: PointResult[];
+  /** Highest offered rate delivered in full with p99 ≤ the latency limit (median of runs). */
+  capacity: number | null;
+  /** True when a point at or just above capacity was generator-bound. */
+  capacityGeneratorBound: boolean;
+}
+
+export const P99_LIMIT_MS = 50;
+/** Cores' worth of CPU used by other processes above which a run is repeated. */
+const BUSY_MACHINE_CPU = 0.25;
+
+export function median(values: number[]): number {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+function summarize(h: LatencyHistogram): LatencySummary {
+  const ms = (us: number): number => us / 1000;
+  return {
+    count: h.count,
+    p50: ms(h.percentile(50)),
+    p90: ms(h.percentile(90)),
+    p99: ms(h.percentile(99)),
+    p999: ms(h.percentile(99.9)),
+    max: h.count > 0 ? ms(h.max) : NaN,
+    mean: ms(h.mean),
+  };
+}
+
+function wireOf(c: FanoutCase, index: number): Wire {
+  if (c.system === 'ngircd') return 'irc';
+  if (c.system === 'bare-hub') return 'hub';
+  return c.wsShare > 0 && index % 2 === 1 ? 'sb-ws' : 'sb-tcp';
+}
+
+/**
+ * Member layout: senders spread evenly over the room (alternating TCP and WebSocket in a
+ * mixed room), sample members spread between them (half on each transport when mixed).
+ */
+export function layoutMembers(c: FanoutCase, samples: number, room: (index: number) => string = () => 'bench'): { members: MemberSpec[]; senderIndex: number[] } {
+  const K = c.members;
+  const senderIndex: number[] = [];
+  for (let s = 0; s < c.senders; s++) senderIndex.push(Math.min(K - 1, Math.floor((s * K) / c.senders) + (s % 2)));
+  const senderOf = new Map(senderIndex.map((index, s) => [index, s]));
+  const sampled = new Set<number>();
+  for (let j = 0; j < Math.min(samples, K - c.senders); j++) {
+    let index = Math.floor(((j + 0.5) * K) / samples);
+    index = index - (index % 2) + (j % 2); // alternate parity: half TCP, half WebSocket when mixed
+    while (index < K && (senderOf.has(index) || sampled.has(index))) index += 2;
+    if (index >= K) index = [...Array(K).keys()].find((i) => !senderOf.has(i) && !sampled.has(i))!;
+    sampled.add(index);
+  }
+  const members: MemberSpec[] = [];
+  for (let index = 0; index < K; index++) {
+    const sender = senderOf.get(index) ?? -1;
+    const sample = sampled.has(index);
+    members.push({ index, wire: wireOf(c, index), room: room(index), parse: sample || sender >= 0, sample, sender });
+  }
+  return { members, senderIndex };
+}
+
+/** A system under test with its room of members connected, ready for runs. */
+export class FanoutSession {
+  system!: RunningSystem;
+  generators: GeneratorProcess[] = [];
+  #runId = 0;
+
+  constructor(
+    readonly fanoutCase: FanoutCase,
+    readonly timing: Timing,
+    readonly options: SwitchboardOptions = {},
+  ) {}
+
+  async open(): Promise<void> {
+    const c = this.fanoutCase;
+    this.system = await startSystem(c.system, this.options);
+    const { members, senderIndex } = layoutMembers(c, this.timing.samples);
+    const groups = assignMembers(members, this.timing.generators);
+    this.generators = groups.map((group, i) => new GeneratorProcess(`generator-${c.id}-${i}`, { sender: group.some((m) => m.sender >= 0) }));
+    try {
+      await Promise.all(
+        groups.map((group, i) =>
+          this.generators[i]!.setup({
+            type: 'setup',
+            host: '127.0.0.1',
+            tcpPort: this.system.tcpPort,
+            httpPort: this.system.httpPort,
+            members: group,
+            senderIndex,
+            // ngircd listens with a backlog of 10: more at once would cost SYN retries.
+            concurrency: c.system === 'ngircd' ? 8 : 64,
+            timeoutMs: 30_000,
+            payloadBytes: this.timing.payloadBytes,
+          }),
+        ),
+      );
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+    // Joins make presence traffic (O(K²) for K joins): let it finish before measuring.
+    await waitForQuiet(this.system.pid);
+  }
+
+  async run(rate: number): Promise<RunResult> {
+    const c = this.fanoutCase;
+    const t = this.timing;
+    const durationUs = (t.warmupMs + t.measureMs) * 1000;
+    const totalMessages = Math.max(1, Math.round((rate * durationUs) / 1e6));
+    const t0 = nowUs() + 300_000;
+    const windowStart = t0 + t.warmupMs * 1000;
+    const windowEnd = windowStart + t.measureMs * 1000;
+    const command = {
+      type: 'run' as const,
+      id: ++this.#runId,
+      t0,
+      rate,
+      senders: c.senders,
+      totalMessages,
+      windowStart,
+      windowEnd,
+      drainMs: t.drainMs,
+      maxBacklogBytes: 8 * 1024 * 1024,
+    };
+    const timeoutMs = (durationUs / 1000) + t.drainMs + 60_000;
+    const reports = Promise.all(this.generators.map((g) => g.run(command, timeoutMs)));
+    // The server's CPU and each core's load, read at the window's edges.
+    await sleepUntil(windowStart);
+    const cpu0 = processCpuSplit(this.system.pid);
+    const cores0 = coreTimes();
+    const at0 = nowUs();
+    await sleepUntil(windowEnd);
+    const cpu1 = processCpuSplit(this.system.pid);
+    const cores1 = coreTimes();
+    const windowSeconds = (nowUs() - at0) / 1e6;
+    return combine(rate, c, await reports, {
+      windowStart,
+      windowEnd,
+      serverCpuSeconds: cpu1.user + cpu1.system - cpu0.user - cpu0.system,
+      serverUserSeconds: cpu1.user - cpu0.user,
+      windowSeconds,
+      measureSeconds: t.measureMs / 1000,
+      coreBusy: coreBusy(cores0, cores1),
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.generators.map((g) => g.close()));
+    this.generators = [];
+    await this.system?.stop();
+  }
+}
+
+/** Waits until the server has used under 2 % of a core for 300 ms (or 10 s have passed). */
+export async function waitForQuiet(pid: number, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let last = processCpuSeconds(pid);
+  while (Date.now() < deadline) {
+    await sleep(300);
+    const now = processCpuSeconds(pid);
+    if (now - last <= 0.006) return;
+    last = now;
+  }
+}
+
+function combine(
+  rate: number,
+  c: FanoutCase,
+  reports: RunReport[],
+  window: {
+    windowStart: number;
+    windowEnd: number;
+    serverCpuSeconds: number;
+    serverUserSeconds: number;
+    windowSeconds: number;
+    measureSeconds: number;
+    coreBusy: number[];
+  },
+): RunResult {
+  const sum = (f: (r: RunReport) => number): number => reports.reduce((a, r) => a + f(r), 0);
+  const addAll = (into: Record<string, number>, from: Record<string, number>): void => {
+    for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+  };
+  const latency = new LatencyHistogram();
+  const byWire = new Map<Wire, LatencyHistogram>();
+  const lateness = new LatencyHistogram();
+  const closeReasons: Record<string, number> = {};
+  const errorFrames: Record<string, number> = {};
+  for (const r of reports) {
+    latency.merge(r.latency);
+    lateness.merge(r.sendLateness);
+    for (const [wire, h] of Object.entries(r.latencyByWire)) {
+      let into = byWire.get(wire as Wire);
+      if (!into) byWire.set(wire as Wire, (into = new LatencyHistogram()));
+      into.merge(h);
+    }
+    addAll(closeReasons, r.closeReasons);
+    addAll(errorFrames, r.errorFrames);
+  }
+  const receivers = c.members - 1;
+  const deliveriesInWindow = sum((r) => r.receivedInWindow);
+  const generatorCpu = reports.reduce((a, r) => a + (r.cpuUserUs + r.cpuSystemUs) / Math.max(1, r.windowUs), 0);
+  const result: RunResult = {
+    rate,
+    windowStartUs: window.windowStart,
+    windowEndUs: window.windowEnd,
+    pass: true,
+    failures: [],
+    deliveredRate: deliveriesInWindow / receivers / window.measureSeconds,
+    deliveriesPerSecond: deliveriesInWindow / window.measureSeconds,
+    expected: sum((r) => r.expected),
+    received: sum((r) => r.received),
+    missing: sum((r) => r.missing),
+    surplus: sum((r) => r.surplus),
+    duplicates: sum((r) => r.duplicates),
+    unexpected: sum((r) => r.unexpected),
+    echoes: sum((r) => r.echoes),
+    closed: sum((r) => r.closed),
+    closeReasons,
+    errorFrames,
+    sent: sum((r) => r.sent),
+    sentInWindow: sum((r) => r.sentInWindow),
+    latencyMs: summarize(latency),
+    latencyByWireMs: Object.fromEntries([...byWire].map(([w, h]) => [w, summarize(h)])),
+    serverCpu: window.serverCpuSeconds / window.windowSeconds,
+    serverUserCpu: window.serverUserSeconds / window.windowSeconds,
+    serverSystemCpu: (window.serverCpuSeconds - window.serverUserSeconds) / window.windowSeconds,
+    serverCpuSeconds: window.serverCpuSeconds,
+    deliveriesInWindow,
+    generatorCpu,
+    loopDelayP99Ms: Math.max(...reports.map((r) => r.loopDelayP99Ms)),
+    loopDelayMaxMs: Math.max(...reports.map((r) => r.loopDelayMaxMs)),
+    sendLatenessP99Ms: lateness.percentile(99) / 1000,
+    sendLatenessMaxMs: lateness.max / 1000,
+    backlogMaxBytes: Math.max(...reports.map((r) => r.backlogMaxBytes)),
+    coreBusy: window.coreBusy,
+    otherCpu: window.coreBusy.reduce((a, b) => a + b, 0) - window.serverCpuSeconds / window.windowSeconds - generatorCpu,
+    generatorBound: [],
+  };
+  const f = result.failures;
+  if (result.missing > 0) f.push(`${result.missing} of ${result.expected} deliveries missing`);
+  if (result.surplus > 0 || result.duplicates > 0) f.push(`${result.surplus + result.duplicates} duplicate deliveries`);
+  if (result.unexpected > 0) f.push(`${result.unexpected} unreadable or unknown messages`);
+  if (result.closed > 0) f.push(`${result.closed} members disconnected (${Object.entries(closeReasons).map(([k, v]) => `${v}× ${k}`).join(', ')})`);
+  if (sum((r) => r.backlogOverflow) > 0) f.push('a sender could not write (server not reading)');
+  if (!(result.latencyMs.p99 <= P99_LIMIT_MS)) f.push(`p99 ${result.latencyMs.p99.toFixed(1)} ms > ${P99_LIMIT_MS} ms`);
+  result.pass = f.length === 0;
+  // The generators share one core: near-full use of it, a stalled event loop, or senders
+  // writing late all mean the numbers describe the generator as much as the server.
+  const g = result.generatorBound;
+  if (result.generatorCpu >= 0.9) g.push(`generator CPU ${(result.generatorCpu * 100).toFixed(0)} % of its core`);
+  if (result.loopDelayP99Ms > 20) g.push(`generator event-loop delay p99 ${result.loopDelayP99Ms.toFixed(0)} ms`);
+  if (result.sendLatenessP99Ms > 5) g.push(`senders ${result.sendLatenessP99Ms.toFixed(1)} ms late (p99)`);
+  return result;
+}
+
+function pointOf(rate: number, runs: RunResult[]): PointResult {
+  const m = (f: (r: RunResult) => number): number => median(runs.map(f));
+  return {
+    rate,
+    pass: runs.filter((r) => r.pass).length * 2 > runs.length,
+    runs,
+    deliveredRate: m((r) => r.deliveredRate),
+    p50Ms: m((r) => r.latencyMs.p50),
+    p99Ms: m((r) => r.latencyMs.p99),
+    maxMs: m((r) => r.latencyMs.max),
+    lossFraction: m((r) => (r.expected > 0 ? r.missing / r.expected : 0)),
+    serverCpu: m((r) => r.serverCpu),
+    serverUserCpu: m((r) => r.serverUserCpu),
+    serverSystemCpu: m((r) => r.serverSystemCpu),
+    generatorCpu: m((r) => r.generatorCpu),
+    cpuSecondsPerMillion: m((r) => (r.deliveriesInWindow > 0 ? r.serverCpuSeconds / (r.deliveriesInWindow / 1e6) : NaN)),
+    generatorBoundRuns: runs.filter((r) => r.generatorBound.length > 0).length,
+  };
+}
+
+export interface LadderOptions {
+  rates: number[];
+  /** After the first failing rate, try the geometric midpoint between it and the last pass. */
+  refine: boolean;
+  log: (line: string) => void;
+  /** Reuse a session for every run; it is reopened after a run that lost members or messages. */
+  sessionOptions?: SwitchboardOptions;
+}
+
+/** Measures one rate `runs` times; reopens the session after a run that was not clean. */
+export async function measurePoint(session: FanoutSession, rate: number, log: (line: string) => void): Promise<PointResult> {
+  const runs: RunResult[] = [];
+  let retries = 0;
+  for (let i = 0; i < session.timing.runs; i++) {
+    const r = await session.run(rate);
+    if (r.otherCpu > BUSY_MACHINE_CPU && retries < 2) {
+      // Something else on the machine took a share of the cores: measure again.
+      retries++;
+      log(`    (other processes used ${(r.otherCpu * 100).toFixed(0)} % of a core during that run: repeating it)`);
+      i--;
+      if (!r.pass) {
+        await session.close();
+        await session.open();
+      }
+      continue;
+    }
+    if (r.otherCpu > BUSY_MACHINE_CPU) r.generatorBound.push(`machine busy: other processes used ${(r.otherCpu * 100).toFixed(0)} % of a core`);
+    runs.push(r);
+    log(
+      `    ${session.fanoutCase.label} K=${session.fanoutCase.members} ${rate} msg/s run ${i + 1}: ` +
+        `delivered ${r.deliveredRate.toFixed(0)} msg/s, p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms, ` +
+        `server CPU ${(r.serverCpu * 100).toFixed(0)} %, generators ${(r.generatorCpu * 100).toFixed(0)} %` +
+        (r.pass ? '' : ` — FAIL: ${r.failures.join('; ')}`) +
+        (r.generatorBound.length ? ` [generator-bound: ${r.generatorBound.join('; ')}]` : ''),
+    );
+    const dirty = r.closed > 0 || r.missing > 0 || r.surplus > 0 || !session.system.alive();
+    if (dirty && i + 1 < session.timing.runs) {
+      await session.close();
+      await session.open();
+    }
+  }
+  return pointOf(rate, runs);
+}
+
+/** Steps the offered rate up until the system fails, then refines between pass and fail. */
+export async function runLadder(fanoutCase: FanoutCase, timing: Timing, options: LadderOptions): Promise<CaseResult> {
+  const session = new FanoutSession(fanoutCase, timing, options.sessionOptions);
+  const points: PointResult[] = [];
+  options.log(`  ${fanoutCase.label}, K=${fanoutCase.members}, S=${fanoutCase.senders}`);
+  await session.open();
+  try {
+    let lastPass: number | null = null;
+    let firstFail: number | null = null;
+    for (const rate of options.rates) {
+      const point = await measurePoint(session, rate, options.log);
+      points.push(point);
+      if (!point.pass) {
+        firstFail = rate;
+        break;
+      }
+      lastPass = rate;
+      if (point.runs.some((r) => r.closed > 0 || r.missing > 0)) {
+        await session.close();
+        await session.open();
+      }
+    }
+    if (options.refine && lastPass !== null && firstFail !== null) {
+      const mid = niceRate(Math.sqrt(lastPass * firstFail));
+      if (mid > lastPass && mid < firstFail) {
+        await session.close();
+        await session.open();
+        points.push(await measurePoint(session, mid, options.log));
+      }
+    }
+  } finally {
+    await session.close();
+  }
+  points.sort((a, b) => a.rate - b.rate);
+  let capacity: number | null = null;
+  let capacityGeneratorBound = false;
+  for (const p of points) {
+    if (!p.pass) {
+      capacityGeneratorBound ||= p.generatorBoundRuns > 0;
+      break;
+    }
+    capacity = p.rate;
+    capacityGeneratorBound = p.generatorBoundRuns > 0;
+  }
+  return { case: fanoutCase, points, capacity, capacityGeneratorBound };
+}
+
+/** Rounds to 2 significant digits so rates read well (1414 → 1400). */
+export function niceRate(x: number): number {
+  const p = Math.pow(10, Math.floor(Math.log10(x)) - 1);
+  return Math.round(x / p) * p;
+}
+
+/** Rates doubling from `start` up to `max`. */
+export function doublingRates(start: number, max: number): number[] {
+  const rates: number[] = [];
+  for (let r = start; r <= max; r *= 2) rates.push(r);
+  return rates;
+}

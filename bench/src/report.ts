@@ -1,0 +1,472 @@
+import { writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { CaseResult, PointResult, RunResult } from './fanout.js';
+import { P99_LIMIT_MS } from './fanout.js';
+import type { AllResults, FanoutData, ScenarioFile } from './results-files.js';
+import { rateLatencyChart, type Series } from './svg-chart.js';
+
+const COLORS: Record<string, string> = {
+  'switchboard-tcp': '#1f6feb',
+  'switchboard-mixed': '#8250df',
+  ngircd: '#d1242f',
+  'bare-hub': '#6e7781',
+};
+
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+function ms(n: number): string {
+  if (!Number.isFinite(n)) return '—';
+  return n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0);
+}
+// Readings a tick apart can come out a hair below zero; they mean zero.
+const pct = (n: number): string => (Number.isFinite(n) ? `${Math.max(0, n * 100).toFixed(0)} %` : '—');
+const ratio = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '—');
+const kib = (b: number): string => (Number.isFinite(b) ? `${(b / 1024).toFixed(2)} KiB` : '—');
+const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+function colorOf(c: CaseResult): string {
+  return COLORS[c.case.id.replace(/-k\d+$/, '')] ?? '#333';
+}
+
+function capacityText(c: CaseResult | undefined): string {
+  if (!c) return 'not run';
+  if (c.capacity === null) return 'none (failed at the lowest rate)';
+  const top = c.points.every((p) => p.pass);
+  return `${top ? '≥ ' : ''}${int(c.capacity)} msg/s${c.capacityGeneratorBound ? ' (generator-bound)' : ''}`;
+}
+
+/** The run whose p99 is the median one: its failure reasons describe the point. */
+function medianRun(p: PointResult): RunResult {
+  const sorted = [...p.runs].sort((a, b) => a.latencyMs.p99 - b.latencyMs.p99);
+  return sorted[sorted.length >> 1]!;
+}
+
+function pointNotes(p: PointResult): string {
+  const notes: string[] = [];
+  const failed = p.runs.filter((r) => !r.pass);
+  if (failed.length > 0) {
+    const reasons = new Set(failed.flatMap((r) => r.failures.map((f) => f.replace(/\d[\d,.]*/g, 'n'))));
+    const sample = medianRun(p).failures.length > 0 ? medianRun(p) : failed[0]!;
+    notes.push(`${failed.length}/${p.runs.length} failed: ${sample.failures.join('; ')}${reasons.size > sample.failures.length ? ' …' : ''}`);
+    const codes = Object.entries(sample.errorFrames).map(([k, v]) => `${v}× ${k}`);
+    if (codes.length) notes.push(`error frames: ${codes.join(', ')}`);
+  }
+  if (p.generatorBoundRuns > 0) {
+    const why = p.runs.find((r) => r.generatorBound.length > 0)!.generatorBound.join('; ');
+    notes.push(`generator-bound ${p.generatorBoundRuns}/${p.runs.length} (${why})`);
+  }
+  return notes.join('. ');
+}
+
+function pointTable(c: CaseResult): string[] {
+  const lines = [
+    '| offered msg/s | delivered msg/s | deliveries/s | lost | p50 ms | p99 ms | max ms | server CPU | CPU s per million deliveries | generator CPU | result | notes |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---|',
+  ];
+  for (const p of c.points) {
+    lines.push(
+      `| ${int(p.rate)} | ${int(p.deliveredRate)} | ${int(p.deliveredRate * (c.case.members - 1))} | ${(p.lossFraction * 100).toFixed(p.lossFraction > 0 ? 3 : 0)} % | ` +
+        `${ms(p.p50Ms)} | ${ms(p.p99Ms)} | ${ms(p.maxMs)} | ${pct(p.serverCpu)} | ${Number.isFinite(p.cpuSecondsPerMillion) ? p.cpuSecondsPerMillion.toFixed(3) : '—'} | ${pct(p.generatorCpu)} | ${p.pass ? 'pass' : '**fail**'} | ${pointNotes(p)} |`,
+    );
+  }
+  return lines;
+}
+
+function mixedByWire(c: CaseResult): string[] {
+  const lines = ['| offered msg/s | TCP members p50 / p99 ms | WebSocket members p50 / p99 ms |', '|---:|---:|---:|'];
+  for (const p of c.points) {
+    const r = medianRun(p);
+    const t = r.latencyByWireMs['sb-tcp'];
+    const w = r.latencyByWireMs['sb-ws'];
+    lines.push(`| ${int(p.rate)} | ${t ? `${ms(t.p50)} / ${ms(t.p99)}` : '—'} | ${w ? `${ms(w.p50)} / ${ms(w.p99)}` : '—'} |`);
+  }
+  return lines;
+}
+
+interface Target {
+  what: string;
+  measured: string;
+  pass: boolean | null;
+  note?: string;
+}
+
+function sameRun(a: ScenarioFile<unknown> | undefined, b: ScenarioFile<unknown> | undefined): string {
+  return a && b && a.runId !== b.runId ? ` (figures from two invocations: ${a.runId} and ${b.runId})` : '';
+}
+
+function targets(all: AllResults): Target[] {
+  const t: Target[] = [];
+  const tcp = all.fanoutTcp?.data.cases ?? [];
+  const sb = tcp.find((c) => c.case.id === 'switchboard-tcp-k200');
+  const irc = tcp.find((c) => c.case.id === 'ngircd-k200');
+  const hub = tcp.find((c) => c.case.id === 'bare-hub-k200');
+  if (sb && irc) {
+    const r = (sb.capacity ?? 0) / (irc.capacity ?? NaN);
+    t.push({ what: 'Fan-out capacity, K=200: at least 2× ngircd', measured: `${capacityText(sb)} vs ${capacityText(irc)} = ${ratio(r)}`, pass: r >= 2 });
+  }
+  if (sb && hub) {
+    const above = (sb.capacity ?? 0) > (hub.capacity ?? 0);
+    t.push({ what: 'Fan-out capacity, K=200: above the bare hub', measured: `${capacityText(sb)} vs ${capacityText(hub)} = ${ratio((sb.capacity ?? 0) / (hub.capacity ?? NaN))}`, pass: above });
+  }
+  const eff = all.efficiency?.data;
+  if (eff) {
+    const s = eff.points.find((p) => p.system === 'switchboard');
+    const n = eff.points.find((p) => p.system === 'ngircd');
+    if (s && n) {
+      const r = s.point.cpuSecondsPerMillion / n.point.cpuSecondsPerMillion;
+      t.push({
+        what: 'Server CPU per million deliveries: at most ½ of ngircd’s',
+        measured: `${s.point.cpuSecondsPerMillion.toFixed(3)} vs ${n.point.cpuSecondsPerMillion.toFixed(3)} CPU s at ${int(eff.rate)} msg/s = ${ratio(r)}`,
+        pass: r <= 0.5,
+      });
+    }
+  }
+  const mixed = all.fanoutMixed?.data.cases[0];
+  if (mixed && irc) {
+    const r = (mixed.capacity ?? 0) / (irc.capacity ?? NaN);
+    t.push({
+      what: 'Mixed TCP/WebSocket room, K=200: at least 1.5× ngircd’s TCP-only capacity',
+      measured: `${capacityText(mixed)} vs ${capacityText(irc)} = ${ratio(r)}${sameRun(all.fanoutMixed, all.fanoutTcp)}`,
+      pass: r >= 1.5,
+    });
+  }
+  const bridge = all.bridge?.data.paths;
+  const bs = bridge?.find((p) => p.path === 'switchboard');
+  const bw = bridge?.find((p) => p.path === 'websockify');
+  if (bs && bw) {
+    const r = bs.messagesPerSecond / bw.messagesPerSecond;
+    t.push({ what: 'Bridge: at least 5× websockify’s messages/s (64 in flight)', measured: `${int(bs.messagesPerSecond)} vs ${int(bw.messagesPerSecond)} msg/s = ${ratio(r)}`, pass: r >= 5 });
+    t.push({ what: 'Bridge: lower round-trip p99 than websockify (1 in flight)', measured: `${ms(bs.rttP99Ms)} vs ${ms(bw.rttP99Ms)} ms`, pass: bs.rttP99Ms < bw.rttP99Ms });
+  }
+  const idle = all.idle?.data.results.find((r) => r.case.id === 'switchboard-mixed');
+  if (idle) {
+    t.push({
+      what: 'Idle memory: at most 10 KiB per connection (½ TCP, ½ WebSocket)',
+      measured: `${kib(idle.perConnectionBytes)} over ${int(idle.case.connections)} connections`,
+      pass: idle.perConnectionBytes <= 10 * 1024,
+    });
+  }
+  const codec = all.codec?.data;
+  if (codec) {
+    const tcp64k = codec.figures.find((f) => f.name === 'decode-64k-tcp');
+    const whole64k = codec.figures.find((f) => f.name === 'decode-64k-whole');
+    if (tcp64k) {
+      t.push({
+        what: 'Codec: at least 1 GB/s decoding 64 KiB frames',
+        measured: `${(tcp64k.megabytesPerSecond / 1000).toFixed(2)} GB/s, frames arriving in 64 KiB reads (each spans two and is joined)${whole64k ? `; a frame arriving whole is handed out as a view (${int(whole64k.framesPerSecond)} frames/s)` : ''}`,
+        pass: tcp64k.megabytesPerSecond >= 1000,
+      });
+    }
+    t.push({
+      what: 'Codec: small frames decoded without a copy per frame',
+      measured: `${codec.zeroCopy.views} of ${codec.zeroCopy.frames} 64-byte frames were views into the pushed read`,
+      pass: codec.zeroCopy.pass,
+    });
+  }
+  return t;
+}
+
+function chart(all: AllResults, resultsDir: string): string | undefined {
+  const cases = [...(all.fanoutTcp?.data.cases ?? []), ...(all.fanoutMixed?.data.cases ?? [])].filter((c) => c.case.members === 200);
+  if (cases.length === 0) return undefined;
+  const series: Series[] = cases.map((c) => ({
+    label: c.case.label,
+    color: colorOf(c),
+    points: c.points.map((p) => ({ x: p.deliveredRate, y: p.p99Ms, pass: p.pass, offered: p.rate })),
+  }));
+  const file = join(resultsDir, 'fanout-k200.svg');
+  writeFileSync(file, rateLatencyChart('Fan-out, K = 200 members, S = 10 senders, 64-byte messages', series, P99_LIMIT_MS));
+  return file;
+}
+
+function fanoutSection(title: string, file: ScenarioFile<FanoutData>, intro: string[]): string[] {
+  const out = [`## ${title}`, '', ...intro, ''];
+  const byK = new Map<number, CaseResult[]>();
+  for (const c of file.data.cases) byK.set(c.case.members, [...(byK.get(c.case.members) ?? []), c]);
+  out.push('| system | ' + [...byK.keys()].map((k) => `capacity, K = ${int(k)}`).join(' | ') + ' |');
+  out.push('|---|' + [...byK.keys()].map(() => '---:').join('|') + '|');
+  const labels = [...new Set(file.data.cases.map((c) => c.case.label))];
+  for (const label of labels) {
+    out.push(`| ${label} | ` + [...byK.values()].map((cs) => capacityText(cs.find((c) => c.case.label === label))).join(' | ') + ' |');
+  }
+  out.push('');
+  for (const [k, cases] of byK) {
+    for (const c of cases) {
+      out.push(`### ${c.case.label}, K = ${int(k)}, S = ${c.case.senders}`, '');
+      out.push(...pointTable(c), '');
+      if (c.case.wsShare > 0) out.push('Latency by the receiving member’s transport (median run):', '', ...mixedByWire(c), '');
+    }
+  }
+  return out;
+}
+
+function profileSection(file: ScenarioFile<FanoutData> | undefined): string[] {
+  const prof = file?.data.profile;
+  if (!prof) return [];
+  const s = prof.summary;
+  const out = [
+    `### CPU profile: ${prof.label}, K = ${prof.members}, ${int(prof.rate)} msg/s offered`,
+    '',
+    (s.fromUs !== undefined && Number.isFinite(s.fromUs)
+      ? `\`node --cpu-prof\` on the gateway during one run; only the samples of its ${((s.toUs - s.fromUs) / 1e6).toFixed(1)} s measured window are counted. `
+      : `\`node --cpu-prof\` on the gateway from start to exit. `) +
+      `The profiler saw ${((s.busyMs ?? s.totalMs) / 1000).toFixed(2)} s busy` +
+      (prof.serverCpu !== undefined
+        ? ` where the kernel counted ${pct(prof.serverCpu)} of a core over the window: V8 attributes JavaScript and the native calls JavaScript makes, while what libuv and Node's C++ do between callbacks (reading sockets, polling, stream bookkeeping) shows to it as idle`
+        : '') +
+      `; shares are of the busy time. The profile stays in \`${relative(process.cwd(), prof.file)}\` (Chrome DevTools → Performance → load).`,
+    '',
+    '| where the busy time went | self time | share |',
+    '|---|---:|---:|',
+    ...s.categories.map((c) => `| ${c.name} | ${int(c.selfMs)} ms | ${pct(c.share)} |`),
+    '',
+    '| function (top by self time) | where | self time | share |',
+    '|---|---|---:|---:|',
+    ...s.top.slice(0, 15).map((e) => `| \`${e.name}\` | ${e.where || '(native)'} | ${int(e.selfMs)} ms | ${(e.share * 100).toFixed(1)} % |`),
+    '',
+  ];
+  return out;
+}
+
+/** Facts about each miss, drawn from the figures (no hand-written verdicts: they are re-run). */
+function limits(all: AllResults): string[] {
+  const out: string[] = [];
+  const file = all.fanoutTcp ?? all.fanoutMixed;
+  const describeFirstFail = (c: CaseResult | undefined): void => {
+    if (!c) return;
+    const name = `${c.case.label}, K = ${int(c.case.members)}`;
+    const fail = c.points.find((p) => !p.pass && (c.capacity === null || p.rate > c.capacity));
+    if (!fail) {
+      out.push(`- ${name}: passed every offered rate up to ${int(c.points.at(-1)?.rate ?? NaN)} msg/s; the ladder's top, not the system, bounded it.`);
+      return;
+    }
+    const last = c.points.filter((p) => p.pass && p.rate < fail.rate).at(-1);
+    const r = medianRun(fail);
+    const codes = Object.entries(r.errorFrames).map(([k, v]) => `${v}× ${k}`);
+    const parts: string[] = [];
+    if (last) {
+      parts.push(
+        `at the last passing rate, ${int(last.rate)} msg/s, the server used ${pct(last.serverCpu)} of its core` +
+          (last.serverUserCpu !== undefined ? ` (${pct(last.serverUserCpu)} in user space, ${pct(last.serverSystemCpu)} in the kernel)` : '') +
+          ` with p99 ${ms(last.p99Ms)} ms and the generators at ${pct(last.generatorCpu)}` +
+          (last.serverCpu >= 0.85 ? ': it is CPU-bound there' : ''),
+      );
+    }
+    const collapsed = fail.deliveredRate < fail.rate * 0.01 && r.closed > 0;
+    if (collapsed) {
+      parts.push(
+        `at ${int(fail.rate)} msg/s nothing was delivered in the window: ${r.closed} of ${int(c.case.members)} members were disconnected before it` +
+          (codes.length ? ` (error frames: ${codes.join(', ')})` : '') +
+          '. Past capacity the gateway does not slow down, it cuts everyone off: once the server falls behind, every member’s queue passes `--max-queue-bytes` ' +
+          `(${(file?.machine.gatewayDefaults ?? {})['max-queue-bytes'] ?? 'its default'}) together, members that read as fast as they can included`,
+      );
+    } else {
+      parts.push(
+        `at ${int(fail.rate)} msg/s: ${r.failures.join('; ')}, server CPU ${pct(fail.serverCpu)}, generators ${pct(fail.generatorCpu)}` +
+          (codes.length ? `; error frames: ${codes.join(', ')}` : '') +
+          (fail.generatorBoundRuns > 0 ? ' (generator-bound there too)' : ''),
+      );
+    }
+    out.push(`- ${name}: capacity ${capacityText(c)}; ${parts.join('; ')}.`);
+  };
+  for (const c of all.fanoutTcp?.data.cases ?? []) if (c.case.system === 'switchboard') describeFirstFail(c);
+  for (const c of all.fanoutMixed?.data.cases ?? []) describeFirstFail(c);
+  const bridge = all.bridge?.data;
+  const bs = bridge?.paths.find((p) => p.path === 'switchboard');
+  const bw = bridge?.paths.find((p) => p.path === 'websockify');
+  const b0 = bridge?.paths.find((p) => p.path === 'switchboard-flush-window-0');
+  if (bridge && bs && bw) {
+    const window = (all.bridge!.machine.gatewayDefaults ?? {})['flush-window-ms'];
+    const loaded = medianLoadedP50(bs);
+    const parts = [
+      `Switchboard's round trip with one message in flight is ${ms(bs.rttP50Ms)} ms at p50 (p99 ${ms(bs.rttP99Ms)}), websockify's ${ms(bw.rttP50Ms)} ms (p99 ${ms(bw.rttP99Ms)}); ` +
+        'each Switchboard round trip crosses the hub twice (client → device, device → client), and each crossing is parsed, stored in SQLite, re-encoded and written to two members (the sender gets its acknowledgement), where websockify copies bytes',
+    ];
+    if (b0 && bs.rttP50Ms > 2 * b0.rttP50Ms + 0.5) {
+      parts.push(
+        `the flush window (\`--flush-window-ms\`, ${window ?? '?'} ms by default) accounts for most of the round trip: ${ms(b0.rttP50Ms)} ms at p50 with the window off, so a request/response exchange waits for it on every hop`,
+      );
+    }
+    parts.push(
+      `with ${bridge.settings.inFlight} in flight the gateway used ${pct(bs.serverCpu)} of its core for ${int(bs.messagesPerSecond)} msg/s (websockify ${pct(bw.serverCpu)} for ${int(bw.messagesPerSecond)}): ` +
+        (bs.serverCpu >= 0.9
+          ? 'CPU-bound; websockify relays several frames per WebSocket message and never looks inside them, so 5× its rate would need Switchboard to spend about a tenth of websockify’s CPU per message while doing more work per message'
+          : `not CPU-bound: throughput ≈ in-flight ÷ round trip (${bridge.settings.inFlight} ÷ ${ms(loaded)} ms ≈ ${int(bridge.settings.inFlight / (loaded / 1000))} msg/s), so the per-hop delay bounds it`),
+    );
+    out.push(`- Bridge: ${parts.join('; ')}.`);
+  }
+  return out;
+}
+
+function medianLoadedP50(p: { runs: { loadedP50Ms: number }[] }): number {
+  const v = p.runs.map((r) => r.loadedP50Ms).sort((a, b) => a - b);
+  return v[v.length >> 1] ?? NaN;
+}
+
+function generatorBoundList(all: AllResults): string[] {
+  const out: string[] = [];
+  const files = [all.fanoutTcp, all.fanoutMixed];
+  for (const f of files) {
+    for (const c of f?.data.cases ?? []) {
+      for (const p of c.points) {
+        if (p.generatorBoundRuns === 0) continue;
+        const reasons = [...new Set(p.runs.flatMap((r) => r.generatorBound))];
+        out.push(`- ${c.case.label}, K = ${c.case.members}, ${int(p.rate)} msg/s: ${p.generatorBoundRuns}/${p.runs.length} runs (${reasons.join('; ')})${p.pass ? '' : ' — a failing point: part of the failure may be the generator’s'}`);
+      }
+    }
+  }
+  for (const p of all.efficiency?.data.points ?? []) {
+    if (p.point.generatorBoundRuns > 0) out.push(`- Scenario 3, ${p.label}: ${p.point.generatorBoundRuns}/${p.point.runs.length} runs`);
+  }
+  for (const p of all.bridge?.data.paths ?? []) {
+    if (p.clientCpu >= 0.9) out.push(`- Scenario 4, ${p.label}: the client used ${pct(p.clientCpu)} of its core`);
+  }
+  return out.length > 0 ? out : ['- None: at every point the generators stayed under 90 % of their core, their event-loop delay p99 under 20 ms and their senders under 5 ms late (p99).'];
+}
+
+export function writeReport(all: AllResults, file: string, resultsDir: string): void {
+  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec;
+  if (!first) throw new Error('no results to report');
+  const m = first.machine;
+  const quick = Object.values(all).some((f) => (f as ScenarioFile<unknown>).quick);
+  const runIds = [...new Set(Object.values(all).map((f) => (f as ScenarioFile<unknown>).runId))];
+  const svg = chart(all, resultsDir);
+  const timing = (all.fanoutTcp ?? all.fanoutMixed)?.data.timing;
+  const out: string[] = [
+    '# Switchboard benchmark results',
+    '',
+    `Written by \`npm run bench\` (bench/README.md says how it works). ${runIds.length === 1 ? `One invocation, started ${runIds[0]}.` : `Figures from ${runIds.length} invocations (${runIds.join(', ')}): each section says which.`}`,
+    timing ? `Each fan-out point: ${timing.warmupMs / 1000} s warm-up, ${timing.measureMs / 1000} s measured, ${timing.runs} run${timing.runs > 1 ? 's' : ''} (median reported).` : '',
+    '',
+    ...(quick ? ['> **Quick run** (`--quick`): one short run per point and fewer rates. A smoke test, not a measurement.', ''] : []),
+    '## Machine',
+    '',
+    '| | |',
+    '|---|---|',
+    `| CPU | ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB |`,
+    `| Kernel | ${m.kernel} |`,
+    `| Node.js | ${m.node} |`,
+    `| ngircd | ${m.ngircd} |`,
+    `| websockify | ${m.websockify} |`,
+    `| Switchboard | commit ${m.commit}${m.build ? `; every gateway ran from one snapshot of the build, fingerprint ${m.build}` : ''} |`,
+    `| Pinning | ${m.pinning} |`,
+    `| Open-file limit | ${m.openFiles ?? 'unknown'} per process |`,
+    `| Load average at start | ${m.loadAverage.map((l) => l.toFixed(2)).join(', ')} |`,
+    `| Date | ${m.date} |`,
+    '',
+    '## Targets',
+    '',
+    '| target | measured | verdict |',
+    '|---|---|:---:|',
+    ...targets(all).map((t) => `| ${t.what} | ${t.measured} | ${t.pass === null ? '—' : t.pass ? 'PASS' : '**MISS**'} |`),
+    '',
+    '## How to read the figures',
+    '',
+    '- **Deliveries.** A message counts once for every member of the room other than its sender: K − 1 deliveries per message on every system. ngircd and the bare hub never send a message back to its sender; Switchboard does (the sender’s copy is its acknowledgement). Those echoes are counted apart and left out of every delivery figure.',
+    '- **Offered rate** is the total the S senders send on an open-loop schedule (message g is due at t₀ + g/rate, whatever came back). **Delivered rate** is the deliveries that arrived inside the measured window ÷ (K − 1) ÷ window.',
+    `- **A point passes** when every delivery of the run (warm-up included) arrived, none twice, no member was disconnected, and the p99 latency of messages sent in the window is at most ${P99_LIMIT_MS} ms. Latency = arrival − the message’s intended send time, on one monotonic clock, at 20 sample members; a sender running late shows up as latency. The point’s result is the majority of its runs; its figures are medians. **Capacity** is the highest offered rate that passed, below the first that failed.`,
+    '- **Generator-bound**: the generators’ CPU reached 90 % of their core, their event-loop delay p99 passed 20 ms, or senders wrote more than 5 ms behind schedule (p99). Such points describe the load generator as much as the server.',
+    '- Server CPU is utime + stime of the server process (/proc/<pid>/stat) over the window, as a share of one core.',
+    '',
+  ];
+  if (svg) out.push(`![p99 latency against delivered rate, K = 200](${relative(join(file, '..'), svg)})`, '');
+  if (all.fanoutTcp) {
+    out.push(
+      ...fanoutSection('Scenario 1: fan-out, TCP members', all.fanoutTcp, [
+        `Invocation ${all.fanoutTcp.runId}. K members in one room, S = 10 of them sending 64-byte messages; the offered rate steps up (doubling, then bisecting between the last pass and the first failure) until the system fails.`,
+        'Switchboard members say hello into room `bench` and send `message` frames; ngircd members register and JOIN #bench, then PRIVMSG; the bare hub relays the same frames as Switchboard’s TCP members send.',
+      ]),
+    );
+  }
+  if (all.fanoutMixed) {
+    out.push(
+      ...fanoutSection('Scenario 2: half the members on WebSocket', all.fanoutMixed, [
+        `Invocation ${all.fanoutMixed.runId}. As scenario 1 at K = 200, with every odd-numbered member (half the room, half the senders, half the samples) on WebSocket at /ws, one frame per binary message.`,
+      ]),
+    );
+  }
+  if (all.efficiency) {
+    const e = all.efficiency.data;
+    out.push(
+      '## Scenario 3: server CPU per million deliveries',
+      '',
+      `Invocation ${all.efficiency.runId}. K = ${e.members}, S = 10, ${int(e.rate)} msg/s offered (${e.rateChosenBy}). CPU = utime + stime of the server process over the measured window; deliveries = those that arrived in the window.`,
+      '',
+      '| system | delivered msg/s | deliveries/s | server CPU (user / kernel) | CPU s per million deliveries | p99 ms | result |',
+      '|---|---:|---:|---:|---:|---:|:---:|',
+      ...e.points.map(
+        (p) =>
+          `| ${p.label} | ${int(p.point.deliveredRate)} | ${int(p.point.deliveredRate * (e.members - 1))} | ${pct(p.point.serverCpu)}` +
+          (p.point.serverUserCpu !== undefined ? ` (${pct(p.point.serverUserCpu)} / ${pct(p.point.serverSystemCpu)})` : '') +
+          ` | ${p.point.cpuSecondsPerMillion.toFixed(3)} | ${ms(p.point.p99Ms)} | ${p.point.pass ? 'pass' : '**fail**'} |`,
+      ),
+      '',
+      'Every point of scenarios 1 and 2 has the same figure in its tables: CPU per delivery falls as the rate rises, because batching spreads each write over more messages, so the ratio depends on the rate chosen.',
+      '',
+    );
+  }
+  if (all.bridge) {
+    const b = all.bridge.data;
+    out.push(
+      '## Scenario 4: the browser bridge',
+      '',
+      `Invocation ${all.bridge.runId}. A WebSocket client (the \`ws\` package) and a raw TCP peer. Through Switchboard the peer is a plain device (no hello) alone in \`lobby\` with the client; it echoes each chat line’s text back as a type-0 frame, so each round trip is client → gateway → device → gateway → client (the client also gets its own acknowledgement, ignored). Through websockify the same frame bytes go to a TCP echo server and back. ` +
+        `Round trips: ${int(b.settings.rttCount)} with one message in flight (after ${b.settings.rttWarmup} warm-up); throughput: ${b.settings.inFlight} in flight for ${b.settings.throughputMs / 1000} s. ${b.settings.runs} run(s), median.`,
+      '',
+      '| path | round trip p50 ms | round trip p99 ms | messages/s, 64 in flight | p99 ms under that load | server CPU under that load | client CPU |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      ...b.paths.map((p) => `| ${p.label} | ${ms(p.rttP50Ms)} | ${ms(p.rttP99Ms)} | ${int(p.messagesPerSecond)} | ${ms(p.loadedP99Ms)} | ${pct(p.serverCpu)} | ${pct(p.clientCpu)} |`),
+      '',
+      'websockify relays bytes, not messages: with many in flight it carries several frames per WebSocket message (the client reassembles them), while Switchboard parses, stores and re-encodes each message.',
+      '',
+    );
+  }
+  if (all.idle) {
+    out.push(
+      '## Scenario 5: idle members',
+      '',
+      `Invocation ${all.idle.runId}. Connections that joined and then stay silent, in rooms of 100 (\`idle-<i % 100>\` for Switchboard, \`#idle-<i % 100>\` for ngircd) so join presence does not fan out to every member (O(n²)). Resident memory = VmRSS of the server (/proc/<pid>/status) once started and settled, and again once every member has joined and the join traffic has died down; per connection = the difference ÷ connections. Nothing forces a garbage collection, so garbage from the joins counts against the server.`,
+      '',
+      '| system | connections (TCP / WS) | RSS before | RSS after | per connection | time to connect all |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...all.idle.data.results.map(
+        (r) => `| ${r.case.label} | ${int(r.case.connections)} (${int(r.tcp)} / ${int(r.ws)}) | ${mib(r.rssBeforeBytes)} | ${mib(r.rssAfterBytes)} | ${kib(r.perConnectionBytes)} | ${r.setupSeconds.toFixed(1)} s |`,
+      ),
+      '',
+    );
+    const stats = all.idle.data.results.find((r) => r.case.id === 'switchboard-mixed')?.stats as { heapUsedBytes?: number; members?: number } | undefined;
+    if (stats?.heapUsedBytes !== undefined) {
+      out.push(`Switchboard’s own \`GET /api/stats\` after connecting (½ TCP, ½ WebSocket): ${int(stats.members ?? NaN)} members, V8 heap in use ${mib(stats.heapUsedBytes)}.`, '');
+    }
+  }
+  if (all.codec) {
+    const c = all.codec.data;
+    out.push(
+      '## Scenario 6: codec',
+      '',
+      `Invocation ${all.codec.runId}. @switchboard/protocol alone, one process on the server core; each figure the median of its repeats.`,
+      '',
+      '| measure | frame bytes | frames/s | MB/s |',
+      '|---|---:|---:|---:|',
+      ...c.figures.map((f) => `| ${f.what} | ${int(f.frameBytes)} | ${int(f.framesPerSecond)} | ${int(f.megabytesPerSecond)} |`),
+      '',
+      `Zero-copy check: of ${c.zeroCopy.frames} 64-byte frames pushed in one read, ${c.zeroCopy.views} came out as views into that read’s buffer at their own offset, ${c.zeroCopy.copies} as copies — ${c.zeroCopy.pass ? 'no copy per frame' : '**frames were copied**'}.`,
+      '',
+    );
+  }
+  out.push('## Generator-bound points', '', ...generatorBoundList(all), '');
+  out.push('## What limits it', '', ...limits(all), '', ...profileSection(all.fanoutTcp), ...profileSection(all.fanoutMixed));
+  out.push(
+    '## Gateway settings',
+    '',
+    'Switchboard runs as an operator starts it (`node apps/gateway/dist/main.js`), with a fresh `--data-dir` (history on, SQLite) and only documented flags changed: `--rate 1000000 --rate-burst 1000000` (the per-member limit is far below the load), `--heartbeat-ms 0` (silent receivers), `--max-connections 30000 --max-connections-per-ip 30000` (10,000 idle members from one address), `--web-root ""` (no page), `--log-level warn`. Every other setting is at its default:',
+    '',
+    Object.entries(m.gatewayDefaults ?? {})
+      .filter(([flag]) => !['http-port', 'tcp-port', 'data-dir', 'log-level', 'web-root', 'heartbeat-ms', 'rate', 'rate-burst', 'max-connections', 'max-connections-per-ip', 'admin-token', 'tls-cert', 'tls-key', 'allowed-origins'].includes(flag))
+      .map(([flag, value]) => `\`--${flag}\` ${value}`)
+      .join(', ') + '.',
+    '',
+    'ngircd: `MaxConnections = 0`, `MaxConnectionsIP = 0`, `MaxJoins = 0`, `MaxPenaltyTime = 0` (no command throttling), `PingTimeout = PongTimeout = 600`, `DNS = Ident = PAM = no`, `MaxNickLength = 31` (its maximum). It still handles at most 3 commands per client per loop, by design.',
+    '',
+  );
+  writeFileSync(file, out.filter((l, i, a) => !(l === '' && a[i - 1] === '')).join('\n'));
+}

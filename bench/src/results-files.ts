@@ -1,0 +1,97 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BridgePath, BridgeSettings } from './bridge.js';
+import type { CaseResult, PointResult, Timing } from './fanout.js';
+import type { IdleResult } from './idle.js';
+import type { MachineInfo } from './machine.js';
+import type { ProfileSummary } from './cpu-profile.js';
+
+/** What one scenario leaves in results/: enough to rebuild RESULTS.md without re-running. */
+export interface ScenarioFile<T> {
+  scenario: number;
+  title: string;
+  /** The invocation that produced it (ISO time of its start); ratios across files say so. */
+  runId: string;
+  quick: boolean;
+  machine: MachineInfo;
+  settings: Record<string, unknown>;
+  data: T;
+}
+
+export interface FanoutData {
+  timing: Timing;
+  cases: CaseResult[];
+  profile?: {
+    rate: number;
+    members: number;
+    label: string;
+    summary: ProfileSummary;
+    file: string;
+    /** The profiled run's server CPU (share of a core, from /proc) and verdict. */
+    serverCpu?: number;
+    pass?: boolean;
+  };
+}
+
+export interface EfficiencyData {
+  rate: number;
+  members: number;
+  rateChosenBy: string;
+  points: { label: string; system: string; point: PointResult }[];
+}
+
+export interface BridgeData {
+  settings: BridgeSettings;
+  paths: BridgePath[];
+}
+
+export interface IdleData {
+  results: IdleResult[];
+}
+
+export interface CodecFigure {
+  name: string;
+  what: string;
+  frameBytes: number;
+  framesPerSecond: number;
+  megabytesPerSecond: number;
+  runs: number[];
+}
+
+export interface CodecData {
+  figures: CodecFigure[];
+  zeroCopy: { frames: number; views: number; copies: number; pass: boolean };
+}
+
+export interface AllResults {
+  fanoutTcp?: ScenarioFile<FanoutData>;
+  fanoutMixed?: ScenarioFile<FanoutData>;
+  efficiency?: ScenarioFile<EfficiencyData>;
+  bridge?: ScenarioFile<BridgeData>;
+  idle?: ScenarioFile<IdleData>;
+  codec?: ScenarioFile<CodecData>;
+}
+
+export const FILES = {
+  fanoutTcp: 'scenario-1-fanout-tcp.json',
+  fanoutMixed: 'scenario-2-fanout-mixed.json',
+  efficiency: 'scenario-3-efficiency.json',
+  bridge: 'scenario-4-bridge.json',
+  idle: 'scenario-5-idle.json',
+  codec: 'scenario-6-codec.json',
+} as const satisfies Record<keyof AllResults, string>;
+
+export function writeScenario(resultsDir: string, key: keyof AllResults, file: ScenarioFile<unknown>): void {
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, FILES[key]), JSON.stringify(file, null, 2) + '\n');
+}
+
+export function readAll(resultsDir: string): AllResults {
+  const all: AllResults = {};
+  if (!existsSync(resultsDir)) return all;
+  const present = new Set(readdirSync(resultsDir));
+  for (const [key, name] of Object.entries(FILES) as [keyof AllResults, string][]) {
+    if (present.has(name)) (all as Record<string, unknown>)[key] = JSON.parse(readFileSync(join(resultsDir, name), 'utf8'));
+  }
+  return all;
+}
