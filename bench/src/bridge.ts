@@ -1,8 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import type { BridgeRun } from './bridge-client.js';
 import { median } from './fanout.js';
 import { treeCpu, treeCpuDelta } from './proc-stats.js';
-import { BRIDGE_CLIENT, ECHO_PEER, freePort, spawnPinned, startHelper, startSwitchboard, type Helper } from './systems.js';
+import { BRIDGE_CLIENT, ECHO_PEER, WORK_DIR, freePort, spawnPinned, startHelper, startSwitchboard, type Helper } from './systems.js';
 
 export interface BridgeSettings {
   rttCount: number;
@@ -85,8 +88,8 @@ function stop(child: ChildProcess): void {
  * server). One message in flight for round-trip times, then a window of messages in flight
  * for throughput.
  */
-async function throughSwitchboard(path: string, label: string, settings: BridgeSettings, extraFlags: string[]): Promise<BridgePath> {
-  const sb = await startSwitchboard({ extraFlags });
+async function throughSwitchboard(path: string, label: string, settings: BridgeSettings, extraFlags: string[], cpuProfileDir?: string): Promise<BridgePath> {
+  const sb = await startSwitchboard({ extraFlags, ...(cpuProfileDir !== undefined && { cpuProfileDir }) });
   let device: Helper | undefined;
   try {
     const runs = await drive(`ws://127.0.0.1:${sb.httpPort}/ws`, 'switchboard', settings, sb.pid, async () => {
@@ -97,6 +100,21 @@ async function throughSwitchboard(path: string, label: string, settings: BridgeS
     await device?.stop();
     await sb.stop();
   }
+}
+
+/**
+ * One more Switchboard run of the bridge under `node --cpu-prof`, to say where its time goes
+ * (the whole run: round trips with one in flight, then the loaded phase).
+ */
+export async function profileBridge(settings: BridgeSettings, log: (line: string) => void): Promise<{ summary: ProfileSummary; file: string; serverCpu: number; messagesPerSecond: number }> {
+  const dir = join(WORK_DIR, 'cpu-profile-bridge');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  log('  CPU profile of the gateway on the bridge path (one run)');
+  const result = await throughSwitchboard('switchboard-profile', 'Switchboard (profiled)', { ...settings, runs: 1 }, [], dir);
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`the gateway wrote no CPU profile into ${dir}`);
+  return { summary: summarizeProfile(join(dir, file)), file: join(dir, file), serverCpu: result.serverCpu, messagesPerSecond: result.messagesPerSecond };
 }
 
 export async function runBridge(settings: BridgeSettings, flushWindowFlag: boolean, log: (line: string) => void): Promise<BridgePath[]> {

@@ -227,6 +227,28 @@ function profileSection(file: ScenarioFile<FanoutData> | undefined): string[] {
   return out;
 }
 
+function bridgeProfileSection(all: AllResults): string[] {
+  const prof = all.bridge?.data.profile;
+  if (!prof) return [];
+  const s = prof.summary;
+  return [
+    '### CPU profile: Switchboard on the bridge path',
+    '',
+    `\`node --cpu-prof\` on the gateway for one whole bridge run (round trips with one message in flight, then ${all.bridge!.data.settings.inFlight} in flight: ` +
+      `${int(prof.messagesPerSecond)} msg/s at ${pct(prof.serverCpu)} of a core). The profiler saw ${(s.busyMs / 1000).toFixed(2)} s busy; shares are of the busy time. ` +
+      `The profile stays in \`${relative(process.cwd(), prof.file)}\`.`,
+    '',
+    '| where the busy time went | self time | share |',
+    '|---|---:|---:|',
+    ...s.categories.map((c) => `| ${c.name} | ${int(c.selfMs)} ms | ${pct(c.share)} |`),
+    '',
+    '| function (top by self time) | where | self time | share |',
+    '|---|---|---:|---:|',
+    ...s.top.slice(0, 15).map((e) => `| \`${e.name}\` | ${e.where || '(native)'} | ${int(e.selfMs)} ms | ${(e.share * 100).toFixed(1)} % |`),
+    '',
+  ];
+}
+
 /** Facts about each miss, drawn from the figures (no hand-written verdicts: they are re-run). */
 function limits(all: AllResults): string[] {
   const out: string[] = [];
@@ -454,7 +476,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
     );
   }
   out.push('## Generator-bound points', '', ...generatorBoundList(all), '');
-  out.push('## What limits it', '', ...limits(all), '', ...profileSection(all.fanoutTcp), ...profileSection(all.fanoutMixed));
+  out.push('## What limits it', '', ...limits(all), '', ...profileSection(all.fanoutTcp), ...profileSection(all.fanoutMixed), ...bridgeProfileSection(all));
   out.push(
     '## Gateway settings',
     '',

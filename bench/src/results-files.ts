@@ -43,6 +43,8 @@ export interface EfficiencyData {
 export interface BridgeData {
   settings: BridgeSettings;
   paths: BridgePath[];
+  /** Where the gateway's time goes on the bridge path (node --cpu-prof, one run). */
+  profile?: { summary: ProfileSummary; file: string; serverCpu: number; messagesPerSecond: number };
 }
 
 export interface IdleData {

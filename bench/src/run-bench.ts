@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runBridge, type BridgeSettings } from './bridge.js';
+import { profileBridge, runBridge, type BridgeSettings } from './bridge.js';
 import { sleep } from './clock.js';
 import { summarizeProfile } from './cpu-profile.js';
 import { coreBusy, coreTimes } from './proc-stats.js';
@@ -317,7 +317,8 @@ async function main(): Promise<void> {
       ? { rttCount: 300, rttWarmup: 50, inFlight: 64, throughputMs: 1500, runs: 1 }
       : { rttCount: 2000, rttWarmup: 200, inFlight: 64, throughputMs: 5000, runs: o.runs };
     const paths = await runBridge(bridgeSettings, 'flush-window-ms' in machine.gatewayDefaults, log);
-    writeScenario(resultsDir, 'bridge', scenarioFile(4, 'Bridge', o, machine, runId, { ...bridgeSettings }, { settings: bridgeSettings, paths }));
+    const profile = o.profile ? await profileBridge(bridgeSettings, log) : undefined;
+    writeScenario(resultsDir, 'bridge', scenarioFile(4, 'Bridge', o, machine, runId, { ...bridgeSettings }, { settings: bridgeSettings, paths, ...(profile && { profile }) }));
   }
 
   if (o.scenarios.has(5)) {
