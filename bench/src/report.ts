@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { CaseResult, PointResult, RunResult } from './fanout.js';
 import { P99_LIMIT_MS } from './fanout.js';
+import type { ProfileSummary } from './cpu-profile.js';
 import type { AllResults, FanoutData, ScenarioFile } from './results-files.js';
 import { rateLatencyChart, type Series } from './svg-chart.js';
 
@@ -214,6 +215,14 @@ function profileSection(file: ScenarioFile<FanoutData> | undefined): string[] {
         ? ` where the kernel counted ${pct(prof.serverCpu)} of a core over the window: V8 attributes JavaScript and the native calls JavaScript makes, while what libuv and Node's C++ do between callbacks (reading sockets, polling, stream bookkeeping) shows to it as idle`
         : '') +
       `; shares are of the busy time. The profile stays in \`${relative(process.cwd(), prof.file)}\` (Chrome DevTools → Performance → load).`,
+    ...profileTables(s),
+  ];
+  return out;
+}
+
+/** Where a profile's busy time went: by area, then the top functions. */
+function profileTables(s: ProfileSummary): string[] {
+  return [
     '',
     '| where the busy time went | self time | share |',
     '|---|---:|---:|',
@@ -224,7 +233,6 @@ function profileSection(file: ScenarioFile<FanoutData> | undefined): string[] {
     ...s.top.slice(0, 15).map((e) => `| \`${e.name}\` | ${e.where || '(native)'} | ${int(e.selfMs)} ms | ${(e.share * 100).toFixed(1)} % |`),
     '',
   ];
-  return out;
 }
 
 function bridgeProfileSection(all: AllResults): string[] {
@@ -237,15 +245,7 @@ function bridgeProfileSection(all: AllResults): string[] {
     `\`node --cpu-prof\` on the gateway for one whole bridge run (round trips with one message in flight, then ${all.bridge!.data.settings.inFlight} in flight: ` +
       `${int(prof.messagesPerSecond)} msg/s at ${pct(prof.serverCpu)} of a core). The profiler saw ${(s.busyMs / 1000).toFixed(2)} s busy; shares are of the busy time. ` +
       `The profile stays in \`${relative(process.cwd(), prof.file)}\`.`,
-    '',
-    '| where the busy time went | self time | share |',
-    '|---|---:|---:|',
-    ...s.categories.map((c) => `| ${c.name} | ${int(c.selfMs)} ms | ${pct(c.share)} |`),
-    '',
-    '| function (top by self time) | where | self time | share |',
-    '|---|---|---:|---:|',
-    ...s.top.slice(0, 15).map((e) => `| \`${e.name}\` | ${e.where || '(native)'} | ${int(e.selfMs)} ms | ${(e.share * 100).toFixed(1)} % |`),
-    '',
+    ...profileTables(s),
   ];
 }
 
