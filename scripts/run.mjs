@@ -59,7 +59,7 @@ function buildWeb({ force = false } = {}) {
   const inputs = ['apps/web/src', 'apps/web/index.html', 'apps/web/vite.config.ts', 'apps/web/package.json', 'packages/protocol/src'];
   if (!force && existsSync(output) && newest(inputs) <= statSync(output).mtimeMs) return;
   say('Building the web page (Vite)');
-  run(bin('vite'), ['build', '--logLevel', 'warn'], { cwd: join(root, 'apps/web') });
+  run(join(root, 'apps/web/node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: join(root, 'apps/web') });
 }
 
 function ensureChromium() {
