@@ -42,6 +42,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   const tlsOptions = tlsCert !== null && tlsKey !== null ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : undefined;
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
+    // One line per API call drowns what an operator needs to see; --log-level debug shows the hub's own events.
+    disableRequestLogging: true,
     bodyLimit: API_BODY_LIMIT,
     ...(tlsOptions && { https: tlsOptions }),
     // Members' sockets are closed by the hub on shutdown; keep-alive HTTP ones should not hold us up.
