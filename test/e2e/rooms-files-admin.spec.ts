@@ -20,6 +20,15 @@ test('clicking a member opens a private conversation; private messages go both w
   await expect(page.locator('[data-testid="message-item"][data-kind="private"][data-from="bob"]').getByTestId('message-text')).toHaveText('got it');
   await page.waitForTimeout(100);
   expect(eve.received.some((m) => m.type === 'private')).toBe(false);
+
+  // After a reload the conversation comes back from history, in order.
+  await page.reload();
+  await bob.next('presence', (p) => p.event === 'leave' && p.member.name === 'alice');
+  await joinAs(page, gateway, 'alice');
+  await page.locator('[data-testid="private-tab"][data-name="bob"]').click();
+  const texts = page.locator('[data-testid="message-list"][data-kind="private"] [data-testid="message-text"]');
+  await expect(texts).toHaveText(['just between us', 'got it']);
+  await expect(page.getByTestId('history-start')).toContainText('Private conversation with bob');
   bob.end();
   eve.end();
 });

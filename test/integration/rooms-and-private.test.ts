@@ -93,6 +93,52 @@ describe('private messages', () => {
     for (const p of [tcp, web, bystander]) p.end();
   });
 
+  it('are in history: one conversation with `with`, all of them with `private`, after reconnecting too', async () => {
+    const kim = await Peer.tcp(gateway.tcpPort);
+    const lee = await Peer.ws(gateway.wsUrl);
+    const max = await Peer.tcp(gateway.tcpPort);
+    await kim.hello('hist-kim');
+    await lee.hello('hist-lee');
+    await max.hello('hist-max');
+    kim.send({ type: 'private', to: 'hist-lee', text: 'kim to lee' });
+    await lee.next('private', (m) => m.text === 'kim to lee');
+    lee.send({ type: 'private', to: 'hist-kim', text: 'lee to kim' });
+    await kim.next('private', (m) => m.text === 'lee to kim');
+    max.send({ type: 'private', to: 'hist-kim', text: 'max to kim' });
+    await kim.next('private', (m) => m.text === 'max to kim');
+    kim.send({ type: 'message', room: 'lobby', text: 'kim in lobby' });
+    await kim.next('message', (m) => m.text === 'kim in lobby');
+    kim.end();
+
+    // A new connection under the same name: what a reloaded page does.
+    const again = await Peer.ws(gateway.wsUrl);
+    await again.hello('hist-kim');
+    again.send({ type: 'history', with: 'HIST-LEE', limit: 10 });
+    const withLee = await again.next('history', (h) => h.with !== undefined);
+    expect(withLee).toMatchObject({ with: 'HIST-LEE', more: false });
+    expect(withLee.entries.map((e) => ('text' in e ? e.text : ''))).toEqual(['kim to lee', 'lee to kim']);
+
+    again.send({ type: 'history', private: true, limit: 10 });
+    const all = await again.next('history', (h) => h.private === true);
+    expect(all.entries.map((e) => ('text' in e ? e.text : ''))).toEqual(['kim to lee', 'lee to kim', 'max to kim']);
+    expect(all.entries.every((e) => e.kind === 'private')).toBe(true);
+
+    // Scrolling back one at a time within the conversation.
+    again.send({ type: 'history', with: 'hist-lee', before: withLee.entries[1]!.id, limit: 1 });
+    const older = await again.next('history', (h) => h.with === 'hist-lee');
+    expect(older.entries.map((e) => ('text' in e ? e.text : ''))).toEqual(['kim to lee']);
+
+    // max asks for his conversation with lee: there is none, and kim's is not his to read.
+    max.send({ type: 'history', with: 'hist-lee', limit: 10 });
+    await expect(max.next('history', (h) => h.with === 'hist-lee')).resolves.toMatchObject({ entries: [], more: false });
+
+    again.send({ type: 'history', room: 'lobby', with: 'hist-lee' });
+    await expect(again.next('error')).resolves.toMatchObject({ code: 'INVALID_MESSAGE' });
+    again.send({ type: 'history', with: 'no spaces allowed' });
+    await expect(again.next('error')).resolves.toMatchObject({ code: 'NAME_INVALID' });
+    for (const p of [again, lee, max]) p.end();
+  });
+
   it('reach a plain device as a text line', async () => {
     const device = await Peer.tcp(gateway.tcpPort);
     const sender = await Peer.ws(gateway.wsUrl);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { GatewayConfig } from './config.js';
 import { GatewayError } from './errors.js';
@@ -43,7 +43,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     // One line per API call drowns what an operator needs to see; --log-level debug shows the hub's own events.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: API_BODY_LIMIT,
     ...(tlsOptions && { https: tlsOptions }),
     // Members' sockets are closed by the hub on shutdown; keep-alive HTTP ones should not hold us up.

@@ -68,6 +68,10 @@ export interface CloseInfo {
 
 export interface HistoryQuery {
   room?: string;
+  /** Only the private conversation with this member. */
+  with?: string;
+  /** Only private messages and files, to or from you. */
+  private?: boolean;
   before?: number;
   after?: number;
   limit?: number;
@@ -400,11 +404,18 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
   history(query: HistoryQuery = {}): Promise<HistoryReply> {
     return this.#guard(() => {
       if (query.room !== undefined) checkName(query.room, 'room');
-      const body = definedOnly({ room: query.room, before: query.before, after: query.after, limit: query.limit });
+      if (query.with !== undefined) checkName(query.with, 'member name');
+      const body = definedOnly({ room: query.room, with: query.with, private: query.private, before: query.before, after: query.after, limit: query.limit });
       return this.#request(
         'history',
         { type: 'history', ...body },
-        [(m) => m.type === 'history' && (query.room === undefined || roomMatches(m.room, query.room))],
+        [
+          (m) =>
+            m.type === 'history' &&
+            (query.room === undefined || roomMatches(m.room, query.room)) &&
+            (query.with === undefined || sameName(m.with, query.with)) &&
+            (query.private === undefined || m.private === query.private),
+        ],
         ([r]) => r as HistoryReply,
       );
     });

@@ -65,7 +65,7 @@ const clientBodies = {
   leave: obj({ room: str }),
   rooms: obj({}),
   nick: obj({ name: str }),
-  history: obj({ room: opt(str), before: opt(uint), after: opt(uint), limit: opt(uint) }),
+  history: obj({ room: opt(str), with: opt(str), private: opt(bool), before: opt(uint), after: opt(uint), limit: opt(uint) }),
   'file-offer': obj({ transfer: u32, name: str, size: uint, mime: opt(str), room: opt(str), to: opt(str) }),
   'file-end': obj({ transfer: u32, sha256: str }),
   'file-abort': obj({ transfer: u32, reason: opt(str) }),
@@ -99,7 +99,7 @@ const serverBodies = {
   notice: obj({ text: str, ts: uint, room: opt(str), private: opt(bool), code: opt(errorCode) }),
   error: obj({ code: errorCode, message: str, fatal: opt(bool) }),
   rooms: obj({ rooms: arr(obj({ name: str, members: uint })) }),
-  history: obj({ room: opt(str), entries: arr(historyEntry), more: bool }),
+  history: obj({ room: opt(str), with: opt(str), private: opt(bool), entries: arr(historyEntry), more: bool }),
   'file-offer': obj({
     transfer: u32,
     id: uint,

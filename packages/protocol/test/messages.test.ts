@@ -193,6 +193,7 @@ describe('JSON bodies', () => {
   it('rejects an optional field of the wrong type', () => {
     expect(codeOf(() => client('hello', { v: 1, name: 7 }))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => client('history', { limit: '50' }))).toBe('INVALID_MESSAGE');
+    expect(codeOf(() => client('history', { private: 'yes' }))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => server('notice', { text: 'x', ts: 1, private: 'yes' }))).toBe('INVALID_MESSAGE');
   });
 
@@ -258,6 +259,7 @@ describe('shapes of PROTOCOL.md', () => {
     { type: 'rooms' },
     { type: 'nick', name: 'alice2' },
     { type: 'history', room: 'ops', before: 10, after: 2, limit: 50 },
+    { type: 'history', with: 'bob', private: true, before: 10, limit: 50 },
     { type: 'file-offer', transfer: 7, name: 'report.pdf', size: 48213, mime: 'application/pdf', room: 'ops', to: 'bob' },
     { type: 'file-end', transfer: 7, sha256: 'ab'.repeat(32) },
     { type: 'file-abort', transfer: 7, reason: 'cancelled' },
@@ -275,6 +277,7 @@ describe('shapes of PROTOCOL.md', () => {
     { type: 'error', code: 'NAME_TAKEN', message: 'taken', fatal: true },
     { type: 'rooms', rooms: [{ name: 'lobby', members: 3 }] },
     { type: 'history', room: 'lobby', entries: [{ kind: 'message', ...chat }, { kind: 'private', ...priv }, { kind: 'file', ...file }], more: true },
+    { type: 'history', with: 'bob', private: true, entries: [{ kind: 'private', ...priv }], more: false },
     { type: 'file-offer', transfer: 90, id: 43, from: 'alice', transport: 'tcp', ts: 1, name: 'report.pdf', size: 48213, mime: 'application/pdf', room: 'ops', to: 'bob' },
     { type: 'file-end', transfer: 90, sha256: 'ab'.repeat(32) },
     { type: 'file-abort', transfer: 90, code: 'FILE_ABORTED', reason: 'sender left' },

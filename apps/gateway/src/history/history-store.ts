@@ -20,9 +20,16 @@ export interface HistoryViewer {
   rooms: readonly string[];
 }
 
+/** One member's private entries (messages and files sent privately), or only those with `peer`. */
+export interface PrivateScope {
+  name: string;
+  peer?: string | undefined;
+}
+
 export interface HistoryQuery {
   room?: string | undefined;
   viewer?: HistoryViewer | undefined;
+  privateOf?: PrivateScope | undefined;
   /** Entries with smaller ids, newest `limit` of them. */
   before?: number | undefined;
   /** Entries with larger ids, oldest `limit` of them. */

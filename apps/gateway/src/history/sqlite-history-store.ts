@@ -141,6 +141,16 @@ export class SqliteHistoryStore implements HistoryStore {
       const roomClause = rooms.length > 0 ? `room IN (${rooms.map(() => '?').join(',')}) OR ` : '';
       where.push(`(${roomClause}(recipient_key IS NOT NULL AND (sender_key = ? OR recipient_key = ?)))`);
       params.push(...rooms, key, key);
+    } else if (q.privateOf !== undefined) {
+      const key = q.privateOf.name.toLowerCase();
+      if (q.privateOf.peer === undefined) {
+        where.push('recipient_key IS NOT NULL AND (sender_key = ? OR recipient_key = ?)');
+        params.push(key, key);
+      } else {
+        const peer = q.privateOf.peer.toLowerCase();
+        where.push('((sender_key = ? AND recipient_key = ?) OR (sender_key = ? AND recipient_key = ?))');
+        params.push(key, peer, peer, key);
+      }
     }
     const ascending = q.after !== undefined && q.before === undefined;
     if (q.before !== undefined) {

@@ -12,6 +12,7 @@ import {
   type ClientMessageOf,
   type ErrorCode,
   type ServerMessage,
+  type ServerMessageOf,
 } from '@switchboard/protocol';
 import type { GatewayConfig } from '../config.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from '../history/history-store.js';
@@ -593,7 +594,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const limit = this.config.history.onJoin;
     if (limit > 0) {
       const query = since === undefined ? { room: room.name, limit } : { room: room.name, after: since, limit: this.config.history.maxPage };
-      this.deliver(member, this.#historyFrame(room.name, this.history.query(query), since !== undefined));
+      this.deliver(member, this.#historyFrame({ type: 'history', room: room.name }, this.history.query(query), since !== undefined));
     }
   }
 
@@ -624,16 +625,24 @@ export class Hub extends EventEmitter<HubEvents> {
 
   #sendHistory(member: Member, request: ClientMessageOf<'history'>): void {
     const limit = Math.min(request.limit ?? 50, this.config.history.maxPage);
+    const privately = request.with !== undefined || request.private === true;
+    if (request.room !== undefined && privately) {
+      throw new ProtocolError('INVALID_MESSAGE', 'history takes a room, or with/private for private messages, not both.');
+    }
+    if (request.with !== undefined && !isValidName(request.with)) {
+      throw new ProtocolError('NAME_INVALID', `"${request.with}" is not a valid member name.`);
+    }
     if (request.room !== undefined) this.#existingOrPastRoom(request.room);
     const page = this.history.query({
       room: request.room,
-      viewer: request.room === undefined ? { name: member.name, rooms: member.rooms.map((r) => r.name) } : undefined,
+      viewer: request.room === undefined && !privately ? { name: member.name, rooms: member.rooms.map((r) => r.name) } : undefined,
+      privateOf: privately ? { name: member.name, peer: request.with } : undefined,
       before: request.before,
       after: request.after,
       limit,
     });
     const forward = request.after !== undefined && request.before === undefined;
-    this.deliver(member, this.#historyFrame(request.room, page, forward));
+    this.deliver(member, this.#historyFrame(request, page, forward));
   }
 
   /**
@@ -641,11 +650,14 @@ export class Hub extends EventEmitter<HubEvents> {
    * dropped from the far end (oldest when scrolling back, newest when catching up) and
    * `more` tells the client to ask again.
    */
-  #historyFrame(room: string | undefined, page: HistoryPage, forward: boolean): Uint8Array {
+  #historyFrame(request: ClientMessageOf<'history'>, page: HistoryPage, forward: boolean): Uint8Array {
     let { entries, more } = page;
     for (;;) {
-      const reply: ServerMessage = { type: 'history', entries, more };
-      if (room !== undefined) reply.room = room;
+      const reply: ServerMessageOf<'history'> = { type: 'history', entries, more };
+      // Echo the scope so a client with several requests out can tell the replies apart.
+      if (request.room !== undefined) reply.room = request.room;
+      if (request.with !== undefined) reply.with = request.with;
+      if (request.private !== undefined) reply.private = request.private;
       const frame = encodeMessage(reply);
       if (frame.length - 4 <= this.config.limits.maxFrameLength || entries.length === 0) return frame;
       const keep = Math.floor(entries.length / 2);

@@ -180,8 +180,13 @@ function isLaterStored(line: ChatLine, id: number): boolean {
 }
 
 type HistoryPurpose = 'latest' | 'older' | 'after';
+/** What a history request asked for; the reply repeats room, with and private. */
 interface HistoryRequest {
   room: string | undefined;
+  /** A private conversation's other member. */
+  with?: string;
+  /** Every private message to or from us. */
+  private?: boolean;
   purpose: HistoryPurpose;
 }
 
@@ -366,7 +371,9 @@ export class ChatState {
   /** Opens (or switches to) the private conversation with a member. */
   openPrivate(name: string): void {
     if (this.isMe(name)) return;
-    this.activate(this.#privateWith(name, true)!.key);
+    const conversation = this.#privateWith(name, true)!;
+    this.activate(conversation.key);
+    if (conversation.oldestId === undefined) this.loadOlder(conversation);
   }
 
   closePrivate(key: string): void {
@@ -392,11 +399,12 @@ export class ChatState {
 
   /** Asks for the page of messages before the oldest one shown. */
   loadOlder(conversation: Conversation): void {
-    if (conversation.kind !== 'room' || !conversation.hasOlder || conversation.loadingOlder) return;
+    if (!conversation.hasOlder || conversation.loadingOlder) return;
+    const scope = conversation.kind === 'room' ? { room: conversation.name } : { with: conversation.name };
+    const request: ClientMessageOf<'history'> = { type: 'history', ...scope, limit: HISTORY_PAGE };
     const before = conversation.oldestId;
-    const request: ClientMessageOf<'history'> = { type: 'history', room: conversation.name, limit: HISTORY_PAGE };
     if (before !== undefined) request.before = before;
-    if (this.#send(request, { room: conversation.name, purpose: 'older' })) conversation.setLoadingOlder(true);
+    if (this.#send(request, { room: undefined, ...scope, purpose: 'older' })) conversation.setLoadingOlder(true);
   }
 
   refreshRooms(): void {
@@ -510,6 +518,8 @@ export class ChatState {
       this.#outage = false;
     } else {
       this.activate(this.#room(welcome.room)!.key);
+      // A new session (a reload, another tab) rebuilds its private conversations from history.
+      this.#send({ type: 'history', private: true, limit: HISTORY_PAGE }, { room: undefined, private: true, purpose: 'latest' });
     }
     this.refreshRooms();
     this.#startRoomsTimer();
@@ -617,14 +627,14 @@ export class ChatState {
   }
 
   #onHistory(history: ServerMessageOf<'history'>): void {
-    const request = this.#takeHistoryRequest(history.room);
+    const request = this.#takeHistoryRequest(history);
     const byConversation = new Map<Conversation, StoredLine[]>();
     let newest = 0;
     for (const entry of history.entries) {
       this.#seen(entry.id);
       newest = Math.max(newest, entry.id);
       // Catching up may bring private messages from someone we have no conversation with yet.
-      const conversation = this.#conversationFor(entry, request.purpose === 'after');
+      const conversation = this.#conversationFor(entry, request.purpose === 'after' || request.private === true);
       if (!conversation) continue;
       let lines = byConversation.get(conversation);
       if (!lines) byConversation.set(conversation, (lines = []));
@@ -636,10 +646,13 @@ export class ChatState {
         conversation.addUnread(added.filter((l) => l.id > this.#unreadAbove && !this.isMe(l.from)).length);
       }
     }
-    const room = history.room !== undefined ? this.#room(history.room) : undefined;
-    if (room && request.purpose !== 'after') {
-      room.setHasOlder(history.more);
-      room.setLoadingOlder(false);
+    const scoped =
+      history.room !== undefined ? this.#room(history.room)
+      : history.with !== undefined ? this.#privateWith(history.with, false)
+      : undefined;
+    if (scoped && request.purpose !== 'after') {
+      scoped.setHasOlder(history.more);
+      scoped.setLoadingOlder(false);
     }
     if (request.purpose === 'after' && history.more && newest > 0) {
       const next: ClientMessageOf<'history'> = { type: 'history', after: newest, limit: CATCH_UP_PAGE };
@@ -648,9 +661,14 @@ export class ChatState {
     }
   }
 
-  #takeHistoryRequest(room: string | undefined): HistoryRequest {
-    const at = this.#historyRequests.findIndex((r) => r.room === room);
-    if (at === -1) return { room, purpose: 'latest' };
+  #takeHistoryRequest(reply: ServerMessageOf<'history'>): HistoryRequest {
+    const at = this.#historyRequests.findIndex(
+      (r) =>
+        r.room === reply.room &&
+        (r.with ?? '').toLowerCase() === (reply.with ?? '').toLowerCase() &&
+        (r.private ?? false) === (reply.private ?? false),
+    );
+    if (at === -1) return { room: reply.room, purpose: 'latest' };
     return this.#historyRequests.splice(at, 1)[0]!;
   }
 
@@ -714,6 +732,8 @@ export class ChatState {
     const found = this.#conversations.find((c) => c.kind === 'private' && sameName(c.name, name));
     if (found || !create) return found;
     const conversation = new Conversation('private', `private:${++this.#privateCounter}`, name);
+    // Earlier messages with this member may be stored: the list asks for them when shown.
+    conversation.setHasOlder(true);
     this.#conversations = [...this.#conversations, conversation];
     return conversation;
   }
