@@ -10,19 +10,23 @@ export interface ChatTemplate {
   build(sender: number, seq: number, timeUs: number): Buffer;
 }
 
-/** Switchboard's client `message` frame {"text": payload}; the bare hub relays the same bytes. */
-export function frameTemplate(payloadBytes: number): ChatTemplate {
-  const payload = blankPayload(payloadBytes);
-  const frame = Buffer.from(encodeMessage({ type: 'message', text: payload.toString('latin1') }));
-  const at = frame.indexOf(payload);
+/** Copies of `bytes` with the blank `payload` inside them filled in. */
+function templateAround(bytes: Buffer, payload: Buffer): ChatTemplate {
+  const at = bytes.indexOf(payload);
   return {
     build(sender, seq, timeUs) {
-      const out = Buffer.allocUnsafe(frame.length);
-      frame.copy(out);
+      const out = Buffer.allocUnsafe(bytes.length);
+      bytes.copy(out);
       writePayload(out, at, sender, seq, timeUs);
       return out;
     },
   };
+}
+
+/** Switchboard's client `message` frame {"text": payload}; the bare hub relays the same bytes. */
+export function frameTemplate(payloadBytes: number): ChatTemplate {
+  const payload = blankPayload(payloadBytes);
+  return templateAround(Buffer.from(encodeMessage({ type: 'message', text: payload.toString('latin1') })), payload);
 }
 
 /** The same frame inside one masked binary WebSocket message, as a browser sends it. */
@@ -38,16 +42,7 @@ export function webSocketFrameTemplate(payloadBytes: number): ChatTemplate {
 /** `PRIVMSG #channel :payload` CR LF. */
 export function ircTemplate(channel: string, payloadBytes: number): ChatTemplate {
   const payload = blankPayload(payloadBytes);
-  const line = Buffer.concat([Buffer.from(`PRIVMSG #${channel} :`, 'latin1'), payload, Buffer.from('\r\n')]);
-  const at = line.indexOf(payload);
-  return {
-    build(sender, seq, timeUs) {
-      const out = Buffer.allocUnsafe(line.length);
-      line.copy(out);
-      writePayload(out, at, sender, seq, timeUs);
-      return out;
-    },
-  };
+  return templateAround(Buffer.concat([Buffer.from(`PRIVMSG #${channel} :`, 'latin1'), payload, Buffer.from('\r\n')]), payload);
 }
 
 // A client must mask what it sends (RFC 6455 §5.3). The keys come from a pool of random bytes

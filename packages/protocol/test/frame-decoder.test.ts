@@ -14,6 +14,7 @@ import {
 import { byteByByte, concatBytes, filledBytes, fromHex, randomChunks, seededRandom, splitAt, toHex } from './bytes.js';
 import { seed } from './seed.js';
 import { frameVectors } from './vectors.js';
+import { protocolErrorOf } from './protocol-error.js';
 
 interface Frame {
   type: number;
@@ -28,16 +29,6 @@ function framesOf(chunks: readonly Uint8Array[], maxFrameLength?: number): Frame
   expect(decoder.midFrame).toBe(false);
   expect(decoder.bufferedBytes).toBe(0);
   return frames;
-}
-
-function protocolErrorOf(fn: () => void): ProtocolError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ProtocolError);
-    return error as ProtocolError;
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown');
 }
 
 function u32be(n: number): Uint8Array {

@@ -18,17 +18,12 @@ import {
   type ErrorCode,
 } from '../src/index.js';
 import { fromHex, toHex } from './bytes.js';
+import { protocolErrorOf } from './protocol-error.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
 function codeOf(fn: () => unknown): ErrorCode {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ProtocolError);
-    return (error as ProtocolError).code;
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown');
+  return protocolErrorOf(fn).code;
 }
 
 /** Decodes a JSON body of `type` as a client (or server) would send it. */

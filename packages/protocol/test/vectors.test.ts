@@ -11,6 +11,7 @@ import {
 } from '../src/index.js';
 import { toHex } from './bytes.js';
 import { errorVectors, frameVectors, type Direction } from './vectors.js';
+import { protocolErrorOf } from './protocol-error.js';
 
 function decodeAll(bytes: Uint8Array, direction: Direction): AnyMessage[] {
   const decode = direction === 'client' ? decodeClientMessage : decodeServerMessage;
@@ -19,17 +20,6 @@ function decodeAll(bytes: Uint8Array, direction: Direction): AnyMessage[] {
   decoder.push(bytes);
   expect(decoder.midFrame).toBe(false);
   return messages;
-}
-
-/** Runs `fn` and returns the ProtocolError it throws; fails if it throws anything else or nothing. */
-function protocolErrorOf(fn: () => void): ProtocolError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ProtocolError);
-    return error as ProtocolError;
-  }
-  throw new Error('expected a ProtocolError, nothing was thrown');
 }
 
 describe('frame vectors', () => {

@@ -63,6 +63,9 @@ const INPUT_THROTTLE_BYTES = 16 * 1024 * 1024;
 /** Consecutive rate-limited frames after which a member is disconnected. */
 const RATE_STRIKES_TO_DISCONNECT = 200;
 
+/** What a history reply was asked for; the reply repeats it. */
+type HistoryScope = Pick<ClientMessageOf<'history'>, 'room' | 'with' | 'private'>;
+
 const utf8 = new TextEncoder();
 
 /**
@@ -594,7 +597,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const limit = this.config.history.onJoin;
     if (limit > 0) {
       const query = since === undefined ? { room: room.name, limit } : { room: room.name, after: since, limit: this.config.history.maxPage };
-      this.deliver(member, this.#historyFrame({ type: 'history', room: room.name }, this.history.query(query), since !== undefined));
+      this.deliver(member, this.#historyFrame({ room: room.name }, this.history.query(query), since !== undefined));
     }
   }
 
@@ -650,14 +653,14 @@ export class Hub extends EventEmitter<HubEvents> {
    * dropped from the far end (oldest when scrolling back, newest when catching up) and
    * `more` tells the client to ask again.
    */
-  #historyFrame(request: ClientMessageOf<'history'>, page: HistoryPage, forward: boolean): Uint8Array {
+  #historyFrame(scope: HistoryScope, page: HistoryPage, forward: boolean): Uint8Array {
     let { entries, more } = page;
     for (;;) {
       const reply: ServerMessageOf<'history'> = { type: 'history', entries, more };
       // Echo the scope so a client with several requests out can tell the replies apart.
-      if (request.room !== undefined) reply.room = request.room;
-      if (request.with !== undefined) reply.with = request.with;
-      if (request.private !== undefined) reply.private = request.private;
+      if (scope.room !== undefined) reply.room = scope.room;
+      if (scope.with !== undefined) reply.with = scope.with;
+      if (scope.private !== undefined) reply.private = scope.private;
       const frame = encodeMessage(reply);
       if (frame.length - 4 <= this.config.limits.maxFrameLength || entries.length === 0) return frame;
       const keep = Math.floor(entries.length / 2);

@@ -664,9 +664,8 @@ export class ChatState {
   #takeHistoryRequest(reply: ServerMessageOf<'history'>): HistoryRequest {
     const at = this.#historyRequests.findIndex(
       (r) =>
-        r.room === reply.room &&
-        (r.with ?? '').toLowerCase() === (reply.with ?? '').toLowerCase() &&
-        (r.private ?? false) === (reply.private ?? false),
+        // The server repeats the request's fields as sent.
+        r.room === reply.room && r.with === reply.with && (r.private ?? false) === (reply.private ?? false),
     );
     if (at === -1) return { room: reply.room, purpose: 'latest' };
     return this.#historyRequests.splice(at, 1)[0]!;
