@@ -6,7 +6,7 @@ import { GatewayError } from './errors.js';
 import type { HistoryStore } from './history/history-store.js';
 import { SqliteHistoryStore } from './history/sqlite-history-store.js';
 import { Hub } from './hub/hub.js';
-import type { RoomBus } from './hub/room-bus.js';
+import type { ClusterNode } from './cluster/cluster.js';
 import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -25,8 +25,8 @@ declare module 'fastify' {
 export interface BuildOptions {
   /** Pino options or false; defaults to the config's log level. */
   logger?: FastifyServerOptions['logger'];
-  /** Swap the in-process room bus (several nodes) or the SQLite history (tests, other stores). */
-  bus?: RoomBus;
+  /** This gateway's place in a cluster (default: a cluster of one), or another history store. */
+  cluster?: ClusterNode;
   history?: HistoryStore;
 }
 
@@ -55,7 +55,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.removeContentTypeParser('text/plain');
 
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);
-  const hub = new Hub({ config, history, bus: options.bus, log: app.log });
+  const hub = new Hub({ config, history, cluster: options.cluster, log: app.log });
   app.decorate('hub', hub);
 
   app.setErrorHandler((error, request, reply) => {
@@ -89,7 +89,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     await hub.close();
   });
   app.addHook('onClose', async () => {
-    history.close();
+    hub.history.close();
   });
 
   const requireAdmin = adminGuard(config.security.adminToken);
@@ -100,7 +100,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       await api.register(healthRoutes, { hub, requireAdmin });
       await api.register(listenerRoutes, { requireAdmin });
       await api.register(clientRoutes, { hub, requireAdmin });
-      await api.register(roomRoutes, { hub });
+      await api.register(roomRoutes, { hub, requireAdmin });
     },
     { prefix: '/api' },
   );

@@ -3,6 +3,9 @@
  * The same codes appear in the gateway's HTTP error bodies. PROTOCOL.md lists this table
  * and a test keeps the two in step.
  */
+/** The rule for member and room names, in words: one copy for every message that states it. */
+export const NAME_RULE = '1-32 letters, digits, "_", "-" or "."';
+
 export const ErrorCodes = {
   // Framing: the byte stream itself is wrong. After these the sender's stream cannot be
   // trusted, so the connection is closed.
@@ -17,9 +20,9 @@ export const ErrorCodes = {
   UNEXPECTED_TYPE: 'That frame type is not accepted in this direction or at this point.',
   UNSUPPORTED_VERSION: 'The hello asked for a protocol version this server does not speak.',
   // Members and rooms.
-  NAME_INVALID: 'Names are 1-32 letters, digits, "_", "-" or ".".',
+  NAME_INVALID: `Names are ${NAME_RULE}.`,
   NAME_TAKEN: 'Another member already uses that name (names are unique, ignoring case).',
-  ROOM_INVALID: 'Room names are 1-32 letters, digits, "_", "-" or ".".',
+  ROOM_INVALID: `Room names are ${NAME_RULE}.`,
   ROOM_NOT_FOUND: 'No such room.',
   NOT_IN_ROOM: 'The member is not in that room.',
   NO_SUCH_MEMBER: 'No member with that name or id is connected.',
@@ -68,6 +71,8 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export class ProtocolError extends Error {
   override readonly name = 'ProtocolError';
   readonly code: ErrorCode;
+  /** The `ref` of the request that caused it, repeated in the error frame. */
+  ref: string | undefined;
 
   constructor(code: ErrorCode, message: string = ErrorCodes[code], options?: { cause?: unknown }) {
     super(message, options);

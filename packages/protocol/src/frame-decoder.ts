@@ -1,5 +1,6 @@
 import { DEFAULT_MAX_FRAME_LENGTH, LENGTH_PREFIX_BYTES } from './frame-types.js';
 import { ProtocolError } from './errors.js';
+import { readU32BE } from './bytes.js';
 
 export interface FrameDecoderOptions {
   /** Largest N (type byte + payload) accepted; checked on the length prefix. Default 1 MiB. */
@@ -99,7 +100,7 @@ export class FrameDecoder {
       if (this.#state === READ_LENGTH) {
         let length: number;
         if (this.#prefixFill === 0 && end - offset >= LENGTH_PREFIX_BYTES) {
-          length = readU32(chunk, offset);
+          length = readU32BE(chunk, offset);
           offset += LENGTH_PREFIX_BYTES;
         } else {
           const take = Math.min(LENGTH_PREFIX_BYTES - this.#prefixFill, end - offset);
@@ -108,7 +109,7 @@ export class FrameDecoder {
           offset += take;
           if (this.#prefixFill < LENGTH_PREFIX_BYTES) return;
           this.#prefixFill = 0;
-          length = readU32(this.#prefix, 0);
+          length = readU32BE(this.#prefix, 0);
         }
         this.#checkLength(length);
         if (end - offset >= length) {
@@ -206,10 +207,6 @@ export class FrameDecoder {
       );
     }
   }
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
 function join(pieces: Uint8Array[], length: number): Uint8Array {

@@ -8,7 +8,8 @@ export {
   type FrameTypeName,
   type FrameTypeCode,
 } from './frame-types.js';
-export { ErrorCodes, FATAL_ERROR_CODES, ProtocolError, isErrorCode, type ErrorCode } from './errors.js';
+export { ErrorCodes, FATAL_ERROR_CODES, NAME_RULE, ProtocolError, isErrorCode, type ErrorCode } from './errors.js';
+export { readU32BE, writeU32BE, u32be } from './bytes.js';
 export { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.js';
 export {
   encodeFrame,
@@ -17,6 +18,7 @@ export {
   decodeServerMessage,
   decodeUtf8,
   isValidName,
+  MAX_REF_LENGTH,
   messageTypeCode,
   transports,
   DEFAULT_ROOM,

@@ -1,5 +1,6 @@
 import { FrameType, PROTOCOL_VERSION } from './frame-types.js';
 import { ProtocolError, isErrorCode, type ErrorCode } from './errors.js';
+import { readU32BE, u32be, writeU32BE } from './bytes.js';
 import { arr, bool, obj, oneOf, opt, str, u32, uint, type Check } from './shape.js';
 
 // ---------------------------------------------------------------------------------------
@@ -20,8 +21,10 @@ const memberInfo = obj({
 });
 export type MemberInfo = ReturnType<typeof memberInfo>;
 
-const chatEntry = obj({ id: uint, room: str, from: str, transport: oneOf(...transports), ts: uint, text: str });
-const privateEntry = obj({ id: uint, from: str, to: str, transport: oneOf(...transports), ts: uint, text: str });
+const chatFields = { id: uint, room: str, from: str, transport: oneOf(...transports), ts: uint, text: str };
+const privateFields = { id: uint, from: str, to: str, transport: oneOf(...transports), ts: uint, text: str };
+const chatEntry = obj(chatFields);
+const privateEntry = obj(privateFields);
 const fileEntry = obj({
   id: uint,
   from: str,
@@ -55,25 +58,44 @@ const errorCode: Check<ErrorCode> = (v, p) => {
   throw new ProtocolError('INVALID_MESSAGE', `${p} must be a known error code.`);
 };
 
+/** Longest `ref` a client may attach to a request. */
+export const MAX_REF_LENGTH = 64;
+
+/** A client's label for one request, repeated in every reply and error that request causes. */
+const ref: Check<string> = (v, p) => {
+  if (isRef(v)) return v;
+  throw new ProtocolError('INVALID_MESSAGE', `${p} must be a string of 1 to ${MAX_REF_LENGTH} characters.`);
+};
+
+/** A client request: its fields, plus the optional `ref`. */
+function request<F extends Parameters<typeof obj>[0]>(fields: F) {
+  return obj({ ...fields, ref: opt(ref) });
+}
+
+/** A server frame that may answer a request: its fields, plus the `ref` it repeats. */
+function reply<F extends Parameters<typeof obj>[0]>(fields: F) {
+  return obj({ ...fields, ref: opt(str) });
+}
+
 /** Shapes a client sends. */
 const clientBodies = {
-  hello: obj({ v: uint, name: opt(str), room: opt(str), since: opt(uint) }),
-  message: obj({ room: opt(str), text: str }),
-  private: obj({ to: str, text: str }),
-  roster: obj({ room: opt(str) }),
-  join: obj({ room: str }),
-  leave: obj({ room: str }),
-  rooms: obj({}),
-  nick: obj({ name: str }),
-  history: obj({ room: opt(str), with: opt(str), private: opt(bool), before: opt(uint), after: opt(uint), limit: opt(uint) }),
-  'file-offer': obj({ transfer: u32, name: str, size: uint, mime: opt(str), room: opt(str), to: opt(str) }),
-  'file-end': obj({ transfer: u32, sha256: str }),
-  'file-abort': obj({ transfer: u32, reason: opt(str) }),
+  hello: request({ v: uint, name: opt(str), room: opt(str), since: opt(uint) }),
+  message: request({ room: opt(str), text: str }),
+  private: request({ to: str, text: str }),
+  roster: request({ room: opt(str) }),
+  join: request({ room: str }),
+  leave: request({ room: str }),
+  rooms: request({}),
+  nick: request({ name: str }),
+  history: request({ room: opt(str), with: opt(str), private: opt(bool), before: opt(uint), after: opt(uint), limit: opt(uint) }),
+  'file-offer': request({ transfer: u32, name: str, size: uint, mime: opt(str), room: opt(str), to: opt(str) }),
+  'file-end': request({ transfer: u32, sha256: str }),
+  'file-abort': request({ transfer: u32, reason: opt(str) }),
 };
 
 /** Shapes a server sends. */
 const serverBodies = {
-  welcome: obj({
+  welcome: reply({
     v: uint,
     id: str,
     name: str,
@@ -84,9 +106,9 @@ const serverBodies = {
     maxFileBytes: uint,
     heartbeatMs: uint,
   }),
-  message: chatEntry,
-  private: privateEntry,
-  presence: obj({
+  message: reply(chatFields),
+  private: reply(privateFields),
+  presence: reply({
     room: str,
     event: oneOf('join', 'leave', 'rename'),
     member: memberInfo,
@@ -95,12 +117,12 @@ const serverBodies = {
     previousName: opt(str),
     ts: uint,
   }),
-  roster: obj({ room: str, members: arr(memberInfo) }),
-  notice: obj({ text: str, ts: uint, room: opt(str), private: opt(bool), code: opt(errorCode) }),
-  error: obj({ code: errorCode, message: str, fatal: opt(bool) }),
-  rooms: obj({ rooms: arr(obj({ name: str, members: uint })) }),
-  history: obj({ room: opt(str), with: opt(str), private: opt(bool), entries: arr(historyEntry), more: bool }),
-  'file-offer': obj({
+  roster: reply({ room: str, members: arr(memberInfo) }),
+  notice: reply({ text: str, ts: uint, room: opt(str), private: opt(bool), code: opt(errorCode) }),
+  error: reply({ code: errorCode, message: str, fatal: opt(bool) }),
+  rooms: reply({ rooms: arr(obj({ name: str, members: uint })) }),
+  history: reply({ room: opt(str), with: opt(str), private: opt(bool), entries: arr(historyEntry), more: bool }),
+  'file-offer': reply({
     transfer: u32,
     id: uint,
     from: str,
@@ -112,8 +134,8 @@ const serverBodies = {
     room: opt(str),
     to: opt(str),
   }),
-  'file-end': obj({ transfer: u32, sha256: str }),
-  'file-abort': obj({ transfer: u32, code: errorCode, reason: str }),
+  'file-end': reply({ transfer: u32, sha256: str }),
+  'file-abort': reply({ transfer: u32, code: errorCode, reason: str }),
 };
 
 type Tagged<B> = { [K in keyof B]: { type: K } & (B[K] extends Check<infer T> ? T : never) }[keyof B];
@@ -181,10 +203,7 @@ export function encodeFrame(type: number, payload: Uint8Array, payloadPrefix?: U
   const n = 1 + prefixLength + payload.length;
   if (n > 0xffffffff) throw new RangeError(`Frame length ${n} does not fit the 4-byte length prefix.`);
   const frame = new Uint8Array(4 + n);
-  frame[0] = n >>> 24;
-  frame[1] = (n >>> 16) & 0xff;
-  frame[2] = (n >>> 8) & 0xff;
-  frame[3] = n & 0xff;
+  writeU32BE(frame, 0, n);
   frame[4] = type;
   if (payloadPrefix) frame.set(payloadPrefix, 5);
   frame.set(payload, 5 + prefixLength);
@@ -207,14 +226,6 @@ export function encodeMessage(message: AnyMessage): Uint8Array {
       return encodeFrame(messageTypeCode[type], utf8.encode(JSON.stringify(body)));
     }
   }
-}
-
-function u32be(value: number): Uint8Array {
-  // Out-of-range ids would otherwise wrap silently and name another transfer.
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new RangeError(`Transfer id must be an integer from 0 to 4294967295, got ${value}.`);
-  }
-  return new Uint8Array([value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -242,7 +253,7 @@ function decode(type: number, payload: Uint8Array, bodies: Record<string, Check<
       return { type: 'text', text: decodeUtf8(payload) };
     case 'file-data': {
       if (payload.length < 4) throw new ProtocolError('INVALID_MESSAGE', 'File data needs a 4-byte transfer id.');
-      const transfer = ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0;
+      const transfer = readU32BE(payload, 0);
       return { type: 'file-data', transfer, data: payload.subarray(4) };
     }
     case 'ping':
@@ -263,7 +274,23 @@ function decode(type: number, payload: Uint8Array, bodies: Record<string, Check<
       throw new ProtocolError('INVALID_JSON', `The ${name} payload is not valid JSON.`, { cause });
     }
   }
-  return { type: name, ...check(json, '') } as AnyMessage;
+  try {
+    return { type: name, ...check(json, '') } as AnyMessage;
+  } catch (error) {
+    // A request whose body is wrong still gets its ref back, when the ref itself is sound.
+    if (error instanceof ProtocolError) error.ref ??= refOf(json);
+    throw error;
+  }
+}
+
+/** The `ref` of a JSON body, when it is a sound one. */
+function refOf(json: unknown): string | undefined {
+  const value = typeof json === 'object' && json !== null ? (json as { ref?: unknown }).ref : undefined;
+  return isRef(value) ? value : undefined;
+}
+
+function isRef(value: unknown): value is string {
+  return typeof value === 'string' && value.length >= 1 && value.length <= MAX_REF_LENGTH;
 }
 
 /** Strict UTF-8 decode: malformed bytes are an INVALID_UTF8 error, never U+FFFD. */
@@ -285,7 +312,7 @@ function hex(byte: number): string {
 
 const NAME_PATTERN = /^[\p{L}\p{N}_.-]{1,32}$/u;
 
-/** Member and room names: 1-32 letters, digits, "_", "-" or ".". */
+/** Member and room names: see NAME_RULE. */
 export function isValidName(name: string): boolean {
   return NAME_PATTERN.test(name);
 }

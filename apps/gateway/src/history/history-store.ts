@@ -45,12 +45,14 @@ export interface HistoryPage {
 }
 
 /**
- * Where messages are kept. Ids and timestamps are assigned synchronously by append() so a
- * frame can carry its id at once; the write itself may be batched until flush(), which the
- * hub calls before it lets any acknowledgement reach a socket.
+ * Where messages are kept. Ids come from the cluster's allocator (history-service.ts); the
+ * write itself may be batched until flush(), which the gateway runs before it lets any
+ * acknowledgement reach a socket. Visibility rules are not here: HistoryService holds them.
  */
 export interface HistoryStore {
-  append<E extends NewHistoryEntry>(entry: E, ts: number): E & { id: number; ts: number };
+  append(entry: NewHistoryEntry, id: number, ts: number): void;
+  /** The highest id stored (0 when empty), so ids go on increasing after a restart. */
+  lastId(): number;
   completeFile(id: number, sha256: string): void;
   query(query: HistoryQuery): HistoryPage;
   /** Commit everything appended so far. */

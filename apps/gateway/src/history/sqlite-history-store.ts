@@ -55,7 +55,7 @@ export class SqliteHistoryStore implements HistoryStore {
   readonly #complete: Database.Statement;
   readonly #insertMany: (rows: unknown[][]) => void;
   #pending: unknown[][] = [];
-  #nextId: number;
+  readonly #lastIdAtOpen: number;
 
   /** `dataDir` null keeps history in memory for the life of the process. */
   constructor(dataDir: string | null) {
@@ -79,11 +79,14 @@ export class SqliteHistoryStore implements HistoryStore {
       }
     });
     const max = this.#db.prepare('SELECT MAX(id) AS max FROM entries').get() as { max: number | null };
-    this.#nextId = (max.max ?? 0) + 1;
+    this.#lastIdAtOpen = max.max ?? 0;
   }
 
-  append<E extends NewHistoryEntry>(entry: E, ts: number): E & { id: number; ts: number } {
-    const id = this.#nextId++;
+  lastId(): number {
+    return this.#lastIdAtOpen;
+  }
+
+  append(entry: NewHistoryEntry, id: number, ts: number): void {
     const room = entry.kind === 'private' ? null : (entry.room ?? null);
     const to = entry.kind === 'message' ? null : (entry.to ?? null);
     this.#pending.push([
@@ -101,7 +104,6 @@ export class SqliteHistoryStore implements HistoryStore {
       entry.kind === 'file' ? entry.size : null,
       entry.kind === 'file' ? entry.mime : null,
     ]);
-    return { id, ts, ...entry };
   }
 
   #insertStatement(rows: number): Database.Statement {

@@ -1,7 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
-import { FrameType, ProtocolError, encodeFrame, encodeMessage, type ClientMessageOf, type ErrorCode, type ServerMessage } from '@switchboard/protocol';
-import type { Hub } from './hub.js';
+import { FrameType, ProtocolError, encodeFrame, encodeMessage, u32be, type ClientMessageOf, type ErrorCode, type ServerMessageOf } from '@switchboard/protocol';
+import type { MemberDirectory, MemberRecord } from '../cluster/cluster.js';
+import type { Delivery } from '../delivery/delivery.js';
+import type { HistoryService } from '../history/history-service.js';
 import type { Member } from './member.js';
+import { plainLines } from './plain-lines.js';
+import type { Router } from './router.js';
 
 interface Transfer {
   /** The sender's id for it (unique among the sender's open transfers). */
@@ -10,68 +14,83 @@ interface Transfer {
   serverId: number;
   historyId: number;
   sender: Member;
+  /** Receivers on this node: their reading paces the sender. */
   recipients: Set<Member>;
+  /** Where the frames go beyond this node: the room, or the one member on another node. */
+  remote: { room: string } | { member: MemberRecord } | undefined;
   size: number;
   received: number;
   hash: Hash;
+}
+
+export interface FileLimits {
+  maxFileBytes: number;
+  maxTransfersPerMember: number;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 
 /**
  * Relays files live from a sender to a room or one member. Chunks are forwarded as they come,
- * interleaved with chat, so a big file never holds up anyone's messages. A receiver that falls
- * behind pauses the sender (not the room); one that stays stalled is dropped from the transfer.
+ * interleaved with chat, so a big file never holds up anyone's messages. A receiver on this
+ * node that falls behind pauses the sender (not the room); one that stays stalled is dropped
+ * from the transfer. Receivers on other nodes are paced by their own node.
  */
 export class FileRelay {
-  readonly #hub: Hub;
   readonly #bySender = new Map<Member, Map<number, Transfer>>();
   #nextServerId = 1;
 
-  constructor(hub: Hub) {
-    this.#hub = hub;
-  }
+  constructor(
+    private readonly router: Router,
+    private readonly delivery: Delivery,
+    private readonly directory: MemberDirectory,
+    private readonly history: HistoryService,
+    private readonly limits: FileLimits,
+    private readonly now: () => number,
+  ) {}
 
   offer(sender: Member, offer: ClientMessageOf<'file-offer'>): void {
-    const hub = this.#hub;
-    const { maxFileBytes, maxTransfersPerMember } = hub.config.limits;
+    const { maxFileBytes, maxTransfersPerMember } = this.limits;
     const open = this.#bySender.get(sender) ?? new Map<number, Transfer>();
     if (open.has(offer.transfer)) throw new ProtocolError('FILE_TRANSFER_EXISTS', `Transfer ${offer.transfer} is already open.`);
     if (open.size >= maxTransfersPerMember) throw new ProtocolError('TOO_MANY_TRANSFERS', `At most ${maxTransfersPerMember} transfers may be open at once.`);
-    if (offer.size > maxFileBytes) {
-      throw new ProtocolError('FILE_TOO_LARGE', `The file is ${offer.size} bytes; the limit is ${maxFileBytes} bytes.`);
-    }
+    if (offer.size > maxFileBytes) throw new ProtocolError('FILE_TOO_LARGE', `The file is ${offer.size} bytes; the limit is ${maxFileBytes} bytes.`);
     const name = offer.name.slice(0, 255);
     const mime = offer.mime?.slice(0, 127) || 'application/octet-stream';
-    let recipients: Member[];
+    let local: Member[];
+    let remote: Transfer['remote'];
     let target: { room: string } | { to: string };
     if (offer.to !== undefined) {
-      const to = hub.findByName(offer.to);
+      const to = this.directory.byName(offer.to);
       if (to === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${offer.to}" is connected.`);
-      recipients = to === sender ? [] : [to];
+      const here = this.router.members.get(to.id);
+      local = here === undefined || here === sender ? [] : [here];
+      remote = here === undefined ? { member: to } : undefined;
       target = { to: to.name };
     } else {
-      const room = offer.room === undefined ? sender.currentRoom : hub.rooms.get(offer.room);
+      const room = offer.room === undefined ? sender.currentRoom : this.router.rooms.get(offer.room);
       if (room === undefined || !sender.rooms.includes(room)) {
         throw new ProtocolError('NOT_IN_ROOM', offer.room === undefined ? 'You are not in any room.' : `You are not in room "${offer.room}".`);
       }
-      recipients = [...room.members].filter((m) => m !== sender);
+      local = [...room.members].filter((m) => m !== sender);
+      remote = { room: room.name };
       target = { room: room.name };
     }
-    const entry = hub.store({ kind: 'file', from: sender.name, transport: sender.transport, name, size: offer.size, mime, ...target });
+    const entry = this.history.record({ kind: 'file', from: sender.name, transport: sender.transport, name, size: offer.size, mime, ...target }, this.now());
     const transfer: Transfer = {
       clientId: offer.transfer,
       serverId: this.#nextServerId++ >>> 0,
       historyId: entry.id,
       sender,
-      recipients: new Set(recipients.filter((m) => !m.legacy)),
+      recipients: new Set(local.filter((m) => !m.legacy)),
+      remote,
       size: offer.size,
       received: 0,
       hash: createHash('sha256'),
     };
     open.set(offer.transfer, transfer);
     this.#bySender.set(sender, open);
-    const announce: ServerMessage = {
+    const announce: ServerMessageOf<'file-offer'> = {
       type: 'file-offer',
       transfer: transfer.serverId,
       id: entry.id,
@@ -84,10 +103,11 @@ export class FileRelay {
       ...target,
     };
     const frame = encodeMessage(announce);
-    const line = encodeMessage({ type: 'text', text: `* ${sender.name} sent a file: ${name} (${offer.size} bytes)` });
-    for (const member of recipients) hub.deliver(member, member.legacy ? line : frame);
-    // The sender's copy is its acknowledgement and tells it the history id.
-    if (!sender.legacy) hub.deliver(sender, frame);
+    const line = plainLines.file(sender.name, name, offer.size);
+    for (const member of local) this.router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: line }) : frame);
+    this.#toRemote(transfer, frame, line);
+    // The sender's copy is its acknowledgement: it tells the server's transfer id and the history id.
+    if (!sender.legacy) this.router.deliver(sender, offer.ref === undefined ? frame : encodeMessage({ ...announce, ref: offer.ref }));
   }
 
   data(sender: Member, clientId: number, data: Uint8Array): void {
@@ -98,31 +118,34 @@ export class FileRelay {
     }
     transfer.received += data.length;
     transfer.hash.update(data);
-    if (transfer.recipients.size === 0) return;
     // One frame for every recipient, with the server's transfer id in front of the data.
     const frame = encodeFrame(FrameType.FileData, data, u32be(transfer.serverId));
-    const hub = this.#hub;
     for (const member of transfer.recipients) {
-      hub.deliver(member, frame);
-      if (hub.isBackedUp(member)) hub.block(sender, member);
+      this.router.deliver(member, frame);
+      if (this.delivery.isBackedUp(member)) this.delivery.block(sender, member);
     }
+    this.#toRemote(transfer, frame);
   }
 
   end(sender: Member, end: ClientMessageOf<'file-end'>): void {
     const transfer = this.#get(sender, end.transfer);
     if (transfer.received !== transfer.size) {
-      this.#fail(transfer, 'FILE_SIZE_MISMATCH', `Received ${transfer.received} of the announced ${transfer.size} bytes.`);
+      this.#fail(transfer, 'FILE_SIZE_MISMATCH', `Received ${transfer.received} of the announced ${transfer.size} bytes.`, end.ref);
       return;
     }
     const digest = transfer.hash.digest('hex');
     if (!SHA256_HEX.test(end.sha256) || digest !== end.sha256.toLowerCase()) {
-      this.#fail(transfer, 'FILE_CHECKSUM_MISMATCH', `The bytes received hash to ${digest}, not ${end.sha256}.`);
+      this.#fail(transfer, 'FILE_CHECKSUM_MISMATCH', `The bytes received hash to ${digest}, not ${end.sha256}.`, end.ref);
       return;
     }
     this.#close(transfer);
-    this.#hub.history.completeFile(transfer.historyId, digest);
-    const frame = encodeMessage({ type: 'file-end', transfer: transfer.serverId, sha256: digest });
-    for (const member of transfer.recipients) this.#hub.deliver(member, frame);
+    this.history.completeFile(transfer.historyId, digest);
+    const done: ServerMessageOf<'file-end'> = { type: 'file-end', transfer: transfer.serverId, sha256: digest };
+    const frame = encodeMessage(done);
+    for (const member of transfer.recipients) this.router.deliver(member, frame);
+    this.#toRemote(transfer, frame);
+    // The sender's confirmation that the file arrived whole (PROTOCOL.md §7).
+    this.router.deliver(sender, end.ref === undefined ? frame : encodeMessage({ ...done, ref: end.ref }));
   }
 
   abort(sender: Member, abort: ClientMessageOf<'file-abort'>): void {
@@ -133,12 +156,9 @@ export class FileRelay {
 
   /** A member left: abort what it was sending; stop sending to it. */
   memberLeft(member: Member): void {
-    const open = this.#bySender.get(member);
-    if (open !== undefined) {
-      for (const transfer of [...open.values()]) {
-        this.#close(transfer);
-        this.#tellRecipients(transfer, 'FILE_ABORTED', 'The sender disconnected.');
-      }
+    for (const transfer of [...(this.#bySender.get(member)?.values() ?? [])]) {
+      this.#close(transfer);
+      this.#tellRecipients(transfer, 'FILE_ABORTED', 'The sender disconnected.');
     }
     for (const transfers of this.#bySender.values()) {
       for (const transfer of transfers.values()) transfer.recipients.delete(member);
@@ -147,21 +167,22 @@ export class FileRelay {
 
   /** The sender waited too long for receivers that do not read: drop them from its transfers. */
   releaseStalled(sender: Member): void {
-    const stalled = [...sender.blockedBy].filter((m) => m !== sender);
+    const stalled = [...sender.outbox.blockedBy].filter((m) => m !== sender) as Member[];
     for (const transfer of this.#bySender.get(sender)?.values() ?? []) {
       for (const member of stalled) {
         if (!transfer.recipients.delete(member)) continue;
-        this.#hub.deliver(
-          member,
-          encodeMessage({ type: 'file-abort', transfer: transfer.serverId, code: 'FILE_ABORTED', reason: 'You fell too far behind to receive this file.' }),
-        );
+        const abort: ServerMessageOf<'file-abort'> = { type: 'file-abort', transfer: transfer.serverId, code: 'FILE_ABORTED', reason: 'You fell too far behind to receive this file.' };
+        this.router.deliver(member, encodeMessage(abort));
       }
     }
-    for (const member of stalled) {
-      sender.blockedBy.delete(member);
-      member.waiters.delete(sender);
-    }
-    if (sender.blockedBy.size === 0) sender.link.resumeInput();
+    this.delivery.release(sender, stalled);
+  }
+
+  #toRemote(transfer: Transfer, frame: Uint8Array, line?: string): void {
+    const remote = transfer.remote;
+    if (remote === undefined) return;
+    if ('room' in remote) this.router.publishRoom({ room: remote.room, frame, legacyText: line, except: transfer.sender.id });
+    else this.router.toMember(remote.member, frame, line);
   }
 
   #get(sender: Member, clientId: number): Transfer {
@@ -176,18 +197,17 @@ export class FileRelay {
     if (open?.size === 0) this.#bySender.delete(transfer.sender);
   }
 
-  #fail(transfer: Transfer, code: ErrorCode, message: string): void {
+  #fail(transfer: Transfer, code: ErrorCode, message: string, ref?: string): void {
     this.#close(transfer);
-    this.#hub.sendError(transfer.sender, code, `Transfer ${transfer.clientId}: ${message}`);
+    const error = new ProtocolError(code, `Transfer ${transfer.clientId}: ${message}`);
+    error.ref = ref;
     this.#tellRecipients(transfer, code, message);
+    throw error;
   }
 
   #tellRecipients(transfer: Transfer, code: ErrorCode, reason: string): void {
     const frame = encodeMessage({ type: 'file-abort', transfer: transfer.serverId, code, reason });
-    for (const member of transfer.recipients) this.#hub.deliver(member, frame);
+    for (const member of transfer.recipients) this.router.deliver(member, frame);
+    this.#toRemote(transfer, frame);
   }
-}
-
-function u32be(value: number): Uint8Array {
-  return new Uint8Array([value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
 }

@@ -1,5 +1,7 @@
 import type { MemberInfo, Transport } from '@switchboard/protocol';
-import type { Link } from './link.js';
+import type { MemberRecord } from '../cluster/cluster.js';
+import { Outbox } from '../delivery/outbox.js';
+import type { Link } from '../transports/link.js';
 import type { TokenBucket } from './rate-limiter.js';
 
 export type MemberState = 'pending' | 'joined' | 'closed';
@@ -7,40 +9,28 @@ export type MemberState = 'pending' | 'joined' | 'closed';
 /** Why a member left a room, as presence frames and the admin API tell it. */
 export type LeaveReason = 'left' | 'quit' | 'kicked' | 'timeout' | 'overflow' | 'shutdown' | 'error' | 'rate';
 
+/** A room as one node sees it: its members on this node. */
 export interface Room {
   readonly name: string;
   readonly members: Set<Member>;
   readonly createdAt: number;
 }
 
-/** One connection's place in the hub: who it is, where it is, and what waits to be written to it. */
+/** One connection on this node: who it is, where it is, how alive it is. */
 export class Member {
   readonly id: string;
   readonly link: Link;
   readonly connectedAt: number;
+  /** Written by Delivery only. */
+  readonly outbox = new Outbox();
   name: string;
   state: MemberState = 'pending';
   /** Never said hello: receives type-0 text lines instead of structured frames. */
   legacy = true;
   /** Rooms in the order joined; the last one is the current room. */
   readonly rooms: Room[] = [];
-
-  // Outbox: frames queued this turn, written together by the flush scheduler.
-  pending: Uint8Array[] = [];
-  pendingBytes = 0;
-  dirty = false;
-  /** Its queue passed the limit: nothing more is queued; it is being disconnected. */
-  overflowed = false;
-  /** Bytes its socket still held after our last write (or at the last drain): what the peer has not taken. */
-  socketBacklog = 0;
-  /** Input paused because the hub's outboxes are full: resumed after the next flush. */
-  throttled = false;
-
-  // Backpressure: members whose input is paused until this one drains, and the members
-  // (possibly itself) this one waits for.
-  readonly waiters = new Set<Member>();
-  readonly blockedBy = new Set<Member>();
-  blockedSince = 0;
+  /** Frames that arrived while an earlier one was still being handled (a name claim, say). */
+  held: [type: number, payload: Uint8Array][] | undefined;
 
   // Liveness.
   lastHeardAt: number;
@@ -81,14 +71,14 @@ export class Member {
     return this.rooms[this.rooms.length - 1];
   }
 
-  /** Bytes waiting for this member: in the outbox and in the socket. */
-  get queuedBytes(): number {
-    return this.pendingBytes + this.link.bufferedBytes;
-  }
-
   info(): MemberInfo {
     const info: MemberInfo = { id: this.id, name: this.name, transport: this.transport, address: this.link.address };
     if (this.legacy) info.legacy = true;
     return info;
+  }
+
+  /** What the rest of the cluster knows of it. */
+  record(node: string): MemberRecord {
+    return { ...this.info(), node, rooms: this.rooms.map((r) => r.name) };
   }
 }

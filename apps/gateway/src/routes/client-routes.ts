@@ -53,7 +53,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
     },
     async (request) => {
       const { id } = request.params;
-      if (!hub.kick(id, request.body?.reason)) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
+      if (!(await hub.kick(id, request.body?.reason))) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
       return { ok: true, id };
     },
   );
@@ -71,7 +71,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
     },
     async (request) => {
       const { id } = request.params;
-      if (!hub.tell(id, request.body.text)) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
+      if (!(await hub.tell(id, request.body.text))) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
       return { ok: true, id };
     },
   );

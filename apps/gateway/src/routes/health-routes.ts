@@ -97,7 +97,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
     async () => {
       const memory = process.memoryUsage();
       let queuedBytes = 0;
-      for (const member of hub.members.values()) queuedBytes += member.queuedBytes;
+      for (const member of hub.members.values()) queuedBytes += hub.delivery.queuedFor(member);
       return {
         members: hub.members.size,
         rooms: hub.rooms.size,

@@ -1,15 +1,19 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import { isValidName } from '@switchboard/protocol';
+import { ProtocolError } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import type { AdminRouteOptions } from './listener-routes.js';
 import { errorResponses, historyPage, room } from './schemas.js';
 
-export interface RoomRouteOptions {
+export interface RoomRouteOptions extends AdminRouteOptions {
   hub: Hub;
 }
 
-/** Rooms and stored history. Read-only, so not behind the admin guard. */
-export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub }) => {
+/**
+ * Rooms and stored history. A room's history is public, as it is to any member; history
+ * across rooms, which holds private messages, is for operators (HistoryService holds the rules).
+ */
+export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin }) => {
   app.get(
     '/rooms',
     {
@@ -25,14 +29,15 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     '/history',
     {
       schema: {
-        summary: 'Stored messages, newest last',
+        summary: 'Stored messages, newest last: one room (public), or everything with private messages (admin)',
         querystring: {
           type: 'object',
           properties: {
             room: { type: 'string', minLength: 1, maxLength: 32 },
             before: { type: 'integer', minimum: 1 },
             after: { type: 'integer', minimum: 0 },
-            limit: { type: 'integer', minimum: 1, maximum: hub.config.history.maxPage, default: 50 },
+            // Above the page limit it is clamped, as on the wire (PROTOCOL.md §6).
+            limit: { type: 'integer', minimum: 1, default: 50 },
           },
           additionalProperties: false,
         },
@@ -41,8 +46,14 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     },
     async (request) => {
       const { room: roomName, before, after, limit } = request.query;
-      if (roomName !== undefined && !isValidName(roomName)) throw new GatewayError('ROOM_INVALID', `"${roomName}" is not a valid room name.`);
-      return hub.history.query({ room: roomName, before, after, limit });
+      try {
+        if (roomName !== undefined) return hub.history.room(roomName, { before, after, limit });
+        await requireAdmin(request);
+        return hub.history.forOperator({ before, after, limit });
+      } catch (error) {
+        if (error instanceof ProtocolError) throw new GatewayError(error.code, error.message);
+        throw error;
+      }
     },
   );
 };

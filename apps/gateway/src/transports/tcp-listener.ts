@@ -4,9 +4,9 @@ import fp from 'fastify-plugin';
 import { FrameDecoder } from '@switchboard/protocol';
 import { GatewayError, fromListenError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
-import { SharedBatch } from '../hub/flush-scheduler.js';
-import type { Link } from '../hub/link.js';
 import { formatAddress } from './address.js';
+import type { Link } from './link.js';
+import { JoinCache, joinStream } from './write-batch.js';
 
 export interface ListenerSettings {
   host: string;
@@ -27,6 +27,9 @@ export interface ListenerStatus extends ListenerSettings {
 
 const KEEPALIVE_MS = 30_000;
 
+/** Members of one room get the same frames in a flush: joined once for all TCP members. */
+const streamBatches = new JoinCache(joinStream);
+
 /** One accepted TCP socket as the hub sees it. */
 class TcpLink implements Link {
   readonly transport = 'tcp';
@@ -41,11 +44,11 @@ class TcpLink implements Link {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
   }
 
-  write(frames: readonly Uint8Array[], batch: SharedBatch = new SharedBatch()): void {
+  write(frames: readonly Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return;
     // A byte stream keeps no boundaries anyway: one buffer, one write, one system call.
-    socket.write(batch.join(frames));
+    socket.write(frames.length === 1 ? frames[0]! : streamBatches.get(frames));
   }
 
   get bufferedBytes(): number {
@@ -54,6 +57,8 @@ class TcpLink implements Link {
 
   /** Set by the listener: pausing stops the decoder mid-chunk as well as the socket. */
   decoder: FrameDecoder | undefined;
+  /** Set by the listener: feeds the decoder and reports a bad stream, for reads and resumes alike. */
+  feed: ((work: () => void) => void) | undefined;
 
   pauseInput(): void {
     this.socket.pause();
@@ -61,9 +66,11 @@ class TcpLink implements Link {
   }
 
   resumeInput(): void {
-    this.decoder?.resume();
-    // Handing out the held frames may have paused us again.
-    if (this.decoder?.paused !== true) this.socket.resume();
+    const decoder = this.decoder;
+    if (decoder === undefined || this.feed === undefined) return void this.socket.resume();
+    // Handing out the held frames may meet a bad length prefix, or pause us again.
+    this.feed(() => decoder.resume());
+    if (!decoder.paused && !this.socket.destroyed) this.socket.resume();
   }
 
   end(): void {
@@ -207,15 +214,16 @@ export class TcpListener {
       maxFrameLength: hub.config.limits.maxFrameLength,
     });
     link.decoder = decoder;
-    socket.on('data', (chunk: Buffer) => {
+    link.feed = (work) => {
       try {
-        decoder.push(chunk);
+        work();
       } catch (error) {
         hub.protocolError(member, error); // a bad length prefix: fatal
         return;
       }
       hub.noteInput(member, decoder.midFrame);
-    });
+    };
+    socket.on('data', (chunk: Buffer) => link.feed!(() => decoder.push(chunk)));
     socket.on('drain', () => hub.drained(member));
     socket.once('close', () => hub.disconnect(member, 'quit'));
   }

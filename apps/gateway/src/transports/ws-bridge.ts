@@ -3,14 +3,17 @@ import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
 import type { FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { FrameType, LENGTH_PREFIX_BYTES, ProtocolError } from '@switchboard/protocol';
+import { FrameType, LENGTH_PREFIX_BYTES, ProtocolError, readU32BE } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
-import { SharedBatch } from '../hub/flush-scheduler.js';
-import type { Link } from '../hub/link.js';
 import { formatAddress } from './address.js';
+import type { Link } from './link.js';
+import { JoinCache, joinWebSocket } from './write-batch.js';
 
 const OPEN = 1;
+
+/** The WebSocket framing of a batch is the same for every browser that gets it: built once. */
+const webSocketBatches = new JoinCache(joinWebSocket);
 
 /** One browser (or any WebSocket client) as the hub sees it. Each frame is one binary message. */
 class WsLink implements Link {
@@ -26,12 +29,11 @@ class WsLink implements Link {
     ({ ip: this.ip, address: this.address } = formatAddress(raw.remoteAddress, raw.remotePort));
   }
 
-  write(frames: readonly Uint8Array[], batch: SharedBatch = new SharedBatch()): void {
+  write(frames: readonly Uint8Array[]): void {
     if (this.ws.readyState !== OPEN) return;
-    // The WebSocket framing of a batch is the same for every browser that gets it, so it is
-    // built once (by the batch) and written straight to the socket: one write per member.
-    // ws itself only writes control frames here (pong, close), never in the middle of ours.
-    this.raw.write(batch.joinWebSocket(frames));
+    // Written straight to the socket: one write per member. ws itself only writes control
+    // frames here (pong, close), never in the middle of ours.
+    this.raw.write(webSocketBatches.get(frames));
   }
 
   get bufferedBytes(): number {
@@ -111,7 +113,7 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
             hub.receive(member, FrameType.Text, data);
             return;
           }
-          const declared = data.length >= LENGTH_PREFIX_BYTES ? data.readUInt32BE(0) : -1;
+          const declared = data.length >= LENGTH_PREFIX_BYTES ? readU32BE(data, 0) : -1;
           if (declared < 1 || declared !== data.length - LENGTH_PREFIX_BYTES) {
             hub.protocolError(
               member,

@@ -1,5 +1,4 @@
 import type { Transport } from '@switchboard/protocol';
-import type { SharedBatch } from './flush-scheduler.js';
 
 /**
  * What a transport adapter gives the hub for one connection. The hub never sees a socket:
@@ -11,11 +10,8 @@ export interface Link {
   readonly address: string;
   /** The remote IP alone, for per-address limits. */
   readonly ip: string;
-  /**
-   * Write whole frames in order, in as few writes as the transport allows. Stream transports
-   * join them with `batch`, which shares the joined buffer between members given the same frames.
-   */
-  write(frames: readonly Uint8Array[], batch?: SharedBatch): void;
+  /** Write whole frames in order, in as few writes as the transport allows. */
+  write(frames: readonly Uint8Array[]): void;
   /** Bytes handed to write() that the OS has not taken yet. */
   readonly bufferedBytes: number;
   /** Stop reading from the peer (backpressure); resumeInput undoes it. */

@@ -1,0 +1,94 @@
+import type { MemberInfo } from '@switchboard/protocol';
+
+/**
+ * The cluster seam: everything a hub needs to know or reach beyond its own members. One node
+ * uses the in-process implementation (in-process-cluster.ts); several nodes share one
+ * implementation (the same in-process one in tests, Redis later), and the contract suite in
+ * apps/gateway/test/cluster-contract.test.ts runs the same scenarios against either.
+ */
+export interface ClusterNode {
+  /** This node's id, in logs and in member records. */
+  readonly nodeId: string;
+  readonly names: NameClaims;
+  readonly directory: MemberDirectory;
+  readonly ids: IdAllocator;
+  readonly bus: ClusterBus;
+  close(): Promise<void>;
+}
+
+/** Names are unique across the cluster, ignoring case. */
+export interface NameClaims {
+  /** Claims `name` for member `owner`; false when another member holds it. Claiming your own name again is true. */
+  claim(name: string, owner: string): Promise<boolean>;
+  /** Frees `name` when `owner` holds it. */
+  release(name: string, owner: string): void;
+}
+
+/** Where a member lives and what the others see of it. */
+export interface MemberRecord extends MemberInfo {
+  node: string;
+  /** Rooms in the order joined. */
+  rooms: string[];
+}
+
+/**
+ * Every joined member of the cluster. Reads are synchronous: each node holds a replica that
+ * the implementation keeps current (the in-process one shares a single map).
+ */
+export interface MemberDirectory {
+  /** Adds or replaces a member's record (on join, rename, room change). */
+  put(record: MemberRecord): void;
+  remove(id: string): void;
+  get(id: string): MemberRecord | undefined;
+  byName(name: string): MemberRecord | undefined;
+  /** Members of a room on every node, in the order they joined the cluster. */
+  inRoom(room: string): MemberRecord[];
+  all(): Iterable<MemberRecord>;
+}
+
+/** Ids unique across the cluster. */
+export interface IdAllocator {
+  /** A connection id (`m7`): the REST API's client id, in welcome and rosters. */
+  memberId(): string;
+  /** A message id: increasing, shared by every room, never reused. */
+  messageId(): number;
+}
+
+/** Something said in a room, for the members of that room on other nodes. */
+export interface RoomEvent {
+  room: string;
+  /** The structured frame, encoded once for every protocol member. */
+  frame: Uint8Array;
+  /** The type-0 line for plain devices; absent when they get nothing (file frames). */
+  legacyText?: string | undefined;
+  /** Member id that gets nothing (the sender of a plain device's line, of a file's chunks). */
+  except?: string | undefined;
+}
+
+/** A frame for one member, wherever it lives. */
+export interface MemberEvent {
+  to: string;
+  frame: Uint8Array;
+  /** The line a plain device gets instead; absent: plain devices get nothing. */
+  legacyText?: string | undefined;
+}
+
+/** An operator's action on one member, answered by the node that holds it. */
+export type AdminAction = { kind: 'kick'; member: string; reason?: string | undefined } | { kind: 'tell'; member: string; text: string };
+
+export interface ClusterBus {
+  /** To the room's members on the other nodes (this node fans out to its own). */
+  publishRoom(event: RoomEvent): void;
+  /** To a member on another node. */
+  sendToMember(node: string, event: MemberEvent): void;
+  /** Asks `node` to act on one of its members; false when it has no such member (or did not answer in time). */
+  request(node: string, action: AdminAction): Promise<boolean>;
+  /** The hub registers how it handles what other nodes send. */
+  serve(handlers: ClusterHandlers): void;
+}
+
+export interface ClusterHandlers {
+  room(event: RoomEvent): void;
+  member(event: MemberEvent): void;
+  admin(action: AdminAction): boolean;
+}

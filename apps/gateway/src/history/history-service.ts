@@ -1,0 +1,86 @@
+import { ProtocolError, isValidName, type ClientMessageOf } from '@switchboard/protocol';
+import type { IdAllocator } from '../cluster/cluster.js';
+import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
+
+/** Who reads: a member's name and the rooms it is in. */
+export interface HistoryReader {
+  name: string;
+  rooms: readonly string[];
+}
+
+/** The range of a page: `before` scrolls back, `after` catches up, neither gives the newest. */
+export interface HistoryRange {
+  before?: number | undefined;
+  after?: number | undefined;
+  limit?: number | undefined;
+}
+
+export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'with' | 'private' | 'before' | 'after' | 'limit'>;
+
+/**
+ * The one way into stored history, for the hub and the REST API alike. Its rules:
+ * - a room's messages and file announcements are readable by anyone who names the room
+ *   (members over the protocol, and `GET /api/history?room=` without admin rights);
+ * - private messages and private files only by their sender and recipient (over the protocol,
+ *   by the member's name; issue 12 ties that to accounts and tokens), and by an operator;
+ * - history across all rooms and private conversations at once only by an operator.
+ * Limits are clamped to `maxPage`.
+ */
+export class HistoryService {
+  constructor(
+    private readonly store: HistoryStore,
+    private readonly ids: IdAllocator,
+    readonly maxPage: number,
+  ) {}
+
+  /** Stores an entry under a new id. The write is committed before the next socket write. */
+  record<E extends NewHistoryEntry>(entry: E, ts: number): E & { id: number; ts: number } {
+    const id = this.ids.messageId();
+    this.store.append(entry, id, ts);
+    return { ...entry, id, ts };
+  }
+
+  completeFile(id: number, sha256: string): void {
+    this.store.completeFile(id, sha256);
+  }
+
+  /** Commits what was recorded (the gateway runs it before writing to any socket). */
+  flush(): void {
+    this.store.flush();
+  }
+
+  /** A room's public history. */
+  room(room: string, range: HistoryRange): HistoryPage {
+    if (!isValidName(room)) throw new ProtocolError('ROOM_INVALID', `"${room}" is not a valid room name.`);
+    return this.store.query({ room, ...this.#range(range) });
+  }
+
+  /** What a member asks for over the protocol (PROTOCOL.md §6), within what it may see. */
+  forMember(reader: HistoryReader, request: MemberHistoryRequest): HistoryPage {
+    const privately = request.with !== undefined || request.private === true;
+    if (request.room !== undefined && privately) {
+      throw new ProtocolError('INVALID_MESSAGE', 'history takes a room, or with/private for private messages, not both.');
+    }
+    if (request.with !== undefined && !isValidName(request.with)) {
+      throw new ProtocolError('NAME_INVALID', `"${request.with}" is not a valid member name.`);
+    }
+    if (request.room !== undefined) return this.room(request.room, request);
+    const range = this.#range(request);
+    if (privately) return this.store.query({ privateOf: { name: reader.name, peer: request.with }, ...range });
+    return this.store.query({ viewer: reader, ...range });
+  }
+
+  /** Everything, or one room: the operator's view (REST with admin rights). */
+  forOperator(request: HistoryRange & { room?: string | undefined }): HistoryPage {
+    if (request.room !== undefined) return this.room(request.room, request);
+    return this.store.query(this.#range(request));
+  }
+
+  #range(range: HistoryRange): { before?: number | undefined; after?: number | undefined; limit: number } {
+    return { before: range.before, after: range.after, limit: Math.min(range.limit ?? 50, this.maxPage) };
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}

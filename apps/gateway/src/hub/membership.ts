@@ -1,0 +1,149 @@
+import { NAME_RULE, ProtocolError, encodeMessage, isValidName, type ServerMessageOf } from '@switchboard/protocol';
+import type { ClusterNode } from '../cluster/cluster.js';
+import type { GatewayConfig } from '../config.js';
+import type { HistoryService } from '../history/history-service.js';
+import { historyFrame } from './history-frame.js';
+import type { LeaveReason, Member, Room } from './member.js';
+import { plainLines } from './plain-lines.js';
+import type { Router } from './router.js';
+
+type PresenceExtra = { reason?: LeaveReason; previousName?: string };
+
+/**
+ * Rooms, names and presence: who is where, under which name, and who hears about it. Names
+ * are claimed through the cluster (unique on every node); each member's record in the cluster
+ * directory follows its name and rooms, and rosters are read from the directory.
+ */
+export class Membership {
+  constructor(
+    private readonly router: Router,
+    private readonly node: ClusterNode,
+    private readonly history: HistoryService,
+    private readonly config: GatewayConfig,
+    private readonly now: () => number,
+  ) {}
+
+  checkName(name: string): string {
+    if (!isValidName(name)) throw new ProtocolError('NAME_INVALID', `"${name}" is not a valid name: use ${NAME_RULE}.`);
+    return name;
+  }
+
+  checkRoomName(name: string): string {
+    if (!isValidName(name)) throw new ProtocolError('ROOM_INVALID', `"${name}" is not a valid room name: use ${NAME_RULE}.`);
+    return name;
+  }
+
+  /** Claims `name` for the member across the cluster: true, false (taken), or a promise of either. */
+  claim(member: Member, name: string): boolean | Promise<boolean> {
+    if (name.toLowerCase() === member.name.toLowerCase() && member.state !== 'pending') return true;
+    return this.node.names.claim(name, member.id);
+  }
+
+  /** Takes a claimed name: the old one is freed, the directory and (when joined) the rooms hear of it. */
+  setName(member: Member, name: string, ref?: string): void {
+    const previousName = member.name;
+    if (previousName.toLowerCase() !== name.toLowerCase()) this.node.names.release(previousName, member.id);
+    member.name = name;
+    if (member.state !== 'joined' || previousName === name) return;
+    this.publishRecord(member);
+    for (const room of member.rooms) this.announce(room, 'rename', member, { previousName }, ref);
+    if (member.rooms.length === 0 && !member.legacy) {
+      const notice: ServerMessageOf<'notice'> = { type: 'notice', text: `You are now known as ${name}.`, ts: this.now() };
+      if (ref !== undefined) notice.ref = ref;
+      this.router.deliver(member, encodeMessage(notice));
+    }
+  }
+
+  /** Joins (or makes current) a room; protocol members then get its roster and recent history. */
+  join(member: Member, roomName: string, options: { since?: number | undefined; ref?: string | undefined } = {}): void {
+    const room = this.router.ensureRoom(this.checkRoomName(roomName), this.now());
+    const at = member.rooms.indexOf(room);
+    if (at >= 0) {
+      // Already in it: it becomes the current room.
+      member.rooms.splice(at, 1);
+      member.rooms.push(room);
+    } else {
+      member.rooms.push(room);
+      room.members.add(member);
+      this.publishRecord(member);
+      this.announce(room, 'join', member);
+    }
+    if (member.legacy) return;
+    this.sendRoster(member, room.name, options.ref);
+    const onJoin = this.config.history.onJoin;
+    if (onJoin > 0) {
+      const { since, ref } = options;
+      const page = since === undefined ? this.history.room(room.name, { limit: onJoin }) : this.history.room(room.name, { after: since, limit: this.history.maxPage });
+      this.router.deliver(member, historyFrame({ room: room.name, ref }, page, since !== undefined, this.config.limits.maxFrameLength));
+    }
+  }
+
+  leave(member: Member, roomName: string, ref?: string): void {
+    const room = this.roomOf(member, roomName);
+    member.rooms.splice(member.rooms.indexOf(room), 1);
+    room.members.delete(member);
+    this.publishRecord(member);
+    // The leaver hears its own leave too: the confirmation that the request took effect.
+    this.announce(room, 'leave', member, { reason: 'left' }, ref, true);
+    this.router.dropIfEmpty(room);
+  }
+
+  /** The member is gone: out of its rooms (with presence when it had joined), its name and record freed. */
+  remove(member: Member, reason: LeaveReason, wasJoined: boolean): void {
+    for (const room of member.rooms) {
+      room.members.delete(member);
+      if (wasJoined) this.announce(room, 'leave', member, { reason });
+      this.router.dropIfEmpty(room);
+    }
+    member.rooms.length = 0;
+    this.node.names.release(member.name, member.id);
+    this.node.directory.remove(member.id);
+  }
+
+  /** A room's members on every node. */
+  sendRoster(member: Member, roomName: string, ref?: string): void {
+    const members = this.node.directory.inRoom(roomName).map(({ node: _node, rooms: _rooms, ...info }) => info);
+    const roster: ServerMessageOf<'roster'> = { type: 'roster', room: roomName, members };
+    if (ref !== undefined) roster.ref = ref;
+    this.router.deliver(member, encodeMessage(roster));
+  }
+
+  /** Rooms with members anywhere in the cluster. */
+  roomExists(name: string): boolean {
+    return this.router.rooms.has(name) || this.node.directory.inRoom(name).length > 0;
+  }
+
+  roomOf(member: Member, name: string): Room {
+    const room = this.router.rooms.get(name);
+    if (room === undefined || !member.rooms.includes(room)) throw new ProtocolError('NOT_IN_ROOM', `You are not in room "${name}".`);
+    return room;
+  }
+
+  currentOrThrow(member: Member): Room {
+    const room = member.currentRoom;
+    if (room === undefined) throw new ProtocolError('NOT_IN_ROOM', 'You are not in any room; join one first.');
+    return room;
+  }
+
+  publishRecord(member: Member): void {
+    this.node.directory.put(member.record(this.node.nodeId));
+  }
+
+  /**
+   * Presence to a room on every node. The member's own copy carries its request's ref; a plain
+   * device does not hear its own arrival or departure. With `toSelf`, the member gets its copy
+   * even when it is no longer in the room (a leave).
+   */
+  announce(room: Room, event: 'join' | 'leave' | 'rename', member: Member, extra: PresenceExtra = {}, ref?: string, toSelf = false): void {
+    const body: ServerMessageOf<'presence'> = { type: 'presence', room: room.name, event, member: member.info(), ...extra, ts: this.now() };
+    const legacyText =
+      event === 'join'
+        ? plainLines.join(room.name, member.name)
+        : event === 'leave'
+          ? plainLines.leave(room.name, member.name, extra.reason ?? 'left')
+          : plainLines.rename(room.name, extra.previousName ?? '?', member.name);
+    const ownCopy = !member.legacy && (ref !== undefined || toSelf);
+    this.router.toRoom({ room: room.name, frame: encodeMessage(body), legacyText, except: member.legacy || ownCopy ? member.id : undefined });
+    if (ownCopy) this.router.deliver(member, encodeMessage(ref === undefined ? body : { ...body, ref }));
+  }
+}

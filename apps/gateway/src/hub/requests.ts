@@ -1,0 +1,230 @@
+import {
+  DEFAULT_ROOM,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  encodeMessage,
+  type ClientMessage,
+  type ClientMessageOf,
+  type ServerMessageOf,
+} from '@switchboard/protocol';
+import type { ClusterNode } from '../cluster/cluster.js';
+import type { GatewayConfig } from '../config.js';
+import type { HistoryService } from '../history/history-service.js';
+import type { FileRelay } from './file-relay.js';
+import { historyFrame } from './history-frame.js';
+import type { Member } from './member.js';
+import type { Membership } from './membership.js';
+import { plainLines } from './plain-lines.js';
+import type { Router } from './router.js';
+
+export const SERVER_NAME = 'switchboard/0.1.0';
+
+const utf8 = new TextEncoder();
+
+/** A step that may wait for the cluster (a name claim); the hub holds the member's input meanwhile. */
+export type Handled = void | Promise<void>;
+
+/** Runs `next` with a value now, or after its promise settles. */
+function then<T>(value: T | Promise<T>, next: (value: T) => Handled): Handled {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+/**
+ * What each client request does (PROTOCOL.md §3-§7). Replies carry the request's `ref`.
+ * Errors are thrown as ProtocolError; the hub turns them into error frames with the ref.
+ */
+export class Requests {
+  constructor(
+    private readonly config: GatewayConfig,
+    private readonly node: ClusterNode,
+    private readonly router: Router,
+    private readonly membership: Membership,
+    private readonly history: HistoryService,
+    private readonly files: FileRelay,
+    private readonly now: () => number,
+    /** A member became joined (hello or plain device): the hub tells its listeners. */
+    private readonly joined: (member: Member) => void,
+  ) {}
+
+  handle(member: Member, message: ClientMessage): Handled {
+    if (member.state === 'pending' && message.type !== 'hello') {
+      if (!member.legacy) throw new ProtocolError('UNEXPECTED_TYPE', 'Your hello failed; send hello again before anything else.');
+      // A first frame other than hello: a plain device, which also says what it sent.
+      return then(this.admitPlain(member), () => this.#dispatch(member, message));
+    }
+    return this.#dispatch(member, message);
+  }
+
+  #dispatch(member: Member, message: ClientMessage): Handled {
+    if (member.isClosed) return;
+    const membership = this.membership;
+    switch (message.type) {
+      case 'hello':
+        return this.#hello(member, message);
+      case 'text':
+        return this.#say(member, membership.currentOrThrow(member).name, message.text);
+      case 'message':
+        return this.#say(member, message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name, message.text, message.ref);
+      case 'private':
+        return this.#private(member, message);
+      case 'join':
+        return membership.join(member, message.room, { ref: message.ref });
+      case 'leave':
+        return membership.leave(member, message.room, message.ref);
+      case 'rooms':
+        return this.router.deliver(member, encodeMessage(withRef({ type: 'rooms', rooms: this.listRooms() }, message.ref)));
+      case 'roster': {
+        const room = message.room ?? membership.currentOrThrow(member).name;
+        if (!membership.roomExists(room)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${room}".`);
+        return membership.sendRoster(member, room, message.ref);
+      }
+      case 'nick': {
+        const name = membership.checkName(message.name);
+        return then(membership.claim(member, name), (free) => {
+          if (!free) throw taken(name);
+          if (!member.isClosed) membership.setName(member, name, message.ref);
+        });
+      }
+      case 'history': {
+        const page = this.history.forMember({ name: member.name, rooms: member.rooms.map((r) => r.name) }, message);
+        const forward = message.after !== undefined && message.before === undefined;
+        return this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
+      }
+      case 'ping':
+        return this.router.deliver(member, encodeMessage({ type: 'pong', data: message.data }));
+      case 'pong':
+        return; // lastHeardAt is already updated
+      case 'file-offer':
+        return this.files.offer(member, message);
+      case 'file-data':
+        return this.files.data(member, message.transfer, message.data);
+      case 'file-end':
+        return this.files.end(member, message);
+      case 'file-abort':
+        return this.files.abort(member, message);
+    }
+  }
+
+  listRooms(): { name: string; members: number }[] {
+    const counts = new Map<string, number>();
+    for (const room of this.router.rooms.keys()) counts.set(room, 0);
+    for (const record of this.node.directory.all()) for (const room of record.rooms) counts.set(room, (counts.get(room) ?? 0) + 1);
+    return [...counts].map(([name, members]) => ({ name, members }));
+  }
+
+  #hello(member: Member, hello: ClientMessageOf<'hello'>): Handled {
+    // Whatever happens next, this connection speaks the protocol: it will not be made a plain
+    // device by the hello timer, and a failed hello may be retried.
+    this.#clearHelloTimer(member);
+    const upgrading = member.state === 'joined';
+    if (!upgrading) {
+      member.legacy = false;
+      // What lobby said before the hello is in the history it gets on joining.
+      this.router.takeUndecided(member);
+    }
+    if (hello.v !== PROTOCOL_VERSION) {
+      throw new ProtocolError('UNSUPPORTED_VERSION', `This server speaks protocol version ${PROTOCOL_VERSION}, not ${hello.v}.`);
+    }
+    if (upgrading && !member.legacy) throw new ProtocolError('UNEXPECTED_TYPE', 'This connection already said hello.');
+    const name = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
+    const roomName = this.membership.checkRoomName(hello.room ?? DEFAULT_ROOM);
+    return then(this.membership.claim(member, name), (free) => {
+      if (!free) throw taken(name);
+      if (member.isClosed) return;
+      member.legacy = false;
+      if (!upgrading) {
+        this.membership.setName(member, name);
+        member.state = 'joined';
+      }
+      const rooms = member.rooms.map((r) => r.name);
+      if (!rooms.includes(roomName)) rooms.push(roomName);
+      const welcome: ServerMessageOf<'welcome'> = {
+        type: 'welcome',
+        v: PROTOCOL_VERSION,
+        id: member.id,
+        name,
+        room: roomName,
+        rooms,
+        server: SERVER_NAME,
+        maxFrameLength: this.config.limits.maxFrameLength,
+        maxFileBytes: this.config.limits.maxFileBytes,
+        heartbeatMs: this.config.timing.heartbeatMs,
+      };
+      this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
+      // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
+      if (upgrading) this.membership.setName(member, name);
+      else this.joined(member);
+      this.membership.join(member, roomName, { since: hello.since, ref: hello.ref });
+    });
+  }
+
+  /** A hello arrived that could not be read: still, this connection speaks the protocol. */
+  markSpeaksProtocol(member: Member): void {
+    this.#clearHelloTimer(member);
+    member.legacy = false;
+    this.router.takeUndecided(member);
+  }
+
+  /** A connection that did not say hello in time (or sent something else first) joins as a plain device. */
+  admitPlain(member: Member): Handled {
+    if (member.state !== 'pending') return;
+    this.#clearHelloTimer(member);
+    return then(this.membership.claim(member, member.name), (free) => {
+      if (member.state !== 'pending') return;
+      // An address is unique on one node; across nodes two devices could share one.
+      if (!free) member.name = `${member.name}@${this.node.nodeId}`;
+      member.state = 'joined';
+      this.joined(member);
+      this.membership.join(member, DEFAULT_ROOM);
+      // What lobby said during the hello window, in order, after its own arrival.
+      for (const line of this.router.takeUndecided(member)) this.router.deliver(member, line);
+    });
+  }
+
+  #say(member: Member, room: string, text: string, ref?: string): void {
+    this.#checkText(text);
+    const entry = this.history.record({ kind: 'message', room, from: member.name, transport: member.transport, text }, this.now());
+    const message: ServerMessageOf<'message'> = { type: 'message', id: entry.id, room, from: entry.from, transport: entry.transport, ts: entry.ts, text };
+    const frame = encodeMessage(message);
+    const legacyText = plainLines.chat(room, member.name, text);
+    // Plain devices do not get their own words back: many treat incoming lines as commands.
+    // A sender with a ref gets its own copy, carrying the ref: its acknowledgement.
+    const ownCopy = !member.legacy && ref !== undefined;
+    this.router.toRoom({ room, frame, legacyText, except: member.legacy || ownCopy ? member.id : undefined });
+    if (ownCopy) this.router.deliver(member, encodeMessage({ ...message, ref }));
+  }
+
+  #private(member: Member, request: ClientMessageOf<'private'>): void {
+    this.#checkText(request.text);
+    const target = this.node.directory.byName(request.to);
+    if (target === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${request.to}" is connected.`);
+    const entry = this.history.record({ kind: 'private', from: member.name, to: target.name, transport: member.transport, text: request.text }, this.now());
+    const message: ServerMessageOf<'private'> = { type: 'private', id: entry.id, from: entry.from, to: entry.to, transport: entry.transport, ts: entry.ts, text: request.text };
+    const frame = encodeMessage(message);
+    if (target.id !== member.id) this.router.toMember(target, frame, plainLines.private(member.name, request.text));
+    if (!member.legacy) this.router.deliver(member, request.ref === undefined ? frame : encodeMessage({ ...message, ref: request.ref }));
+  }
+
+  #checkText(text: string): void {
+    const max = this.config.limits.maxTextBytes;
+    // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
+    if (text.length * 3 > max && utf8.encode(text).length > max) {
+      throw new ProtocolError('TEXT_TOO_LONG', `Text is longer than ${max} bytes of UTF-8.`);
+    }
+  }
+
+  /** Cleared and dropped: a cleared Timeout still costs memory while referenced. */
+  #clearHelloTimer(member: Member): void {
+    if (member.helloTimer === undefined) return;
+    clearTimeout(member.helloTimer);
+    member.helloTimer = undefined;
+  }
+}
+
+function taken(name: string): ProtocolError {
+  return new ProtocolError('NAME_TAKEN', `The name "${name}" is taken.`);
+}
+
+function withRef<T extends object>(reply: T, ref: string | undefined): T {
+  return ref === undefined ? reply : { ...reply, ref };
+}

@@ -1,0 +1,116 @@
+import { DEFAULT_ROOM, encodeMessage } from '@switchboard/protocol';
+import type { ClusterHandlers, ClusterNode, MemberEvent, MemberRecord, RoomEvent } from '../cluster/cluster.js';
+import type { Delivery } from '../delivery/delivery.js';
+import type { Member, Room } from './member.js';
+
+/**
+ * Where frames go: to a member here, to a member on another node, to a room across the
+ * cluster. It keeps this node's members and rooms, fans room events out to the local members
+ * (plain devices get the event's line instead), and holds what a new connection's room says
+ * while it has not yet said hello or been made a plain device (the hello window).
+ */
+export class Router {
+  /** This node's connections, by id. */
+  readonly members = new Map<string, Member>();
+  /** Rooms with members on this node. */
+  readonly rooms = new Map<string, Room>();
+  /** Undecided connections and the lines their room said meanwhile (bounded, in order). */
+  readonly #undecided = new Map<Member, { lines: Uint8Array[]; bytes: number }>();
+
+  constructor(
+    private readonly delivery: Delivery,
+    private readonly node: ClusterNode,
+    private readonly maxQueueBytes: number,
+    now: () => number,
+  ) {
+    this.ensureRoom(DEFAULT_ROOM, now());
+  }
+
+  /** Serves what other nodes send; `admin` runs operator actions on local members. */
+  serve(admin: ClusterHandlers['admin']): void {
+    this.node.bus.serve({
+      room: (event) => this.#fanOutLocal(event),
+      member: (event) => {
+        const member = this.members.get(event.to);
+        if (member !== undefined) this.#deliverEvent(member, event);
+      },
+      admin,
+    });
+  }
+
+  /** Queues a frame for a local member and counts it. */
+  deliver(member: Member, frame: Uint8Array): void {
+    member.bytesOut += frame.length;
+    member.messagesOut++;
+    this.delivery.deliver(member, frame);
+  }
+
+  /** To every member of a room, on every node. */
+  toRoom(event: RoomEvent): void {
+    this.#fanOutLocal(event);
+    this.node.bus.publishRoom(event);
+  }
+
+  /** To the room's members on the other nodes only (this node's were served already). */
+  publishRoom(event: RoomEvent): void {
+    this.node.bus.publishRoom(event);
+  }
+
+  /** To one member wherever it lives. */
+  toMember(record: MemberRecord, frame: Uint8Array, legacyText?: string): void {
+    const event: MemberEvent = { to: record.id, frame, legacyText };
+    const local = record.node === this.node.nodeId ? this.members.get(record.id) : undefined;
+    if (local !== undefined) this.#deliverEvent(local, event);
+    else if (record.node !== this.node.nodeId) this.node.bus.sendToMember(record.node, event);
+  }
+
+  ensureRoom(name: string, now: number): Room {
+    let room = this.rooms.get(name);
+    if (room === undefined) {
+      room = { name, members: new Set(), createdAt: now };
+      this.rooms.set(name, room);
+    }
+    return room;
+  }
+
+  dropIfEmpty(room: Room): void {
+    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) this.rooms.delete(room.name);
+  }
+
+  /** A new connection hears its first room (lobby) from now on, kept until it decides. */
+  watchUndecided(member: Member): void {
+    this.#undecided.set(member, { lines: [], bytes: 0 });
+  }
+
+  /** It decided (or left): what lobby said meanwhile, as plain lines, oldest first. */
+  takeUndecided(member: Member): Uint8Array[] {
+    const held = this.#undecided.get(member);
+    this.#undecided.delete(member);
+    return held?.lines ?? [];
+  }
+
+  #deliverEvent(member: Member, event: MemberEvent): void {
+    if (!member.legacy) this.deliver(member, event.frame);
+    else if (event.legacyText !== undefined) this.deliver(member, encodeMessage({ type: 'text', text: event.legacyText }));
+  }
+
+  #fanOutLocal(event: RoomEvent): void {
+    const room = this.rooms.get(event.room);
+    let line: Uint8Array | undefined;
+    if (room !== undefined) {
+      for (const member of room.members) {
+        if (member.id === event.except) continue;
+        if (!member.legacy) this.deliver(member, event.frame);
+        else if (event.legacyText !== undefined) this.deliver(member, (line ??= encodeMessage({ type: 'text', text: event.legacyText })));
+      }
+    }
+    if (event.room !== DEFAULT_ROOM || event.legacyText === undefined || this.#undecided.size === 0) return;
+    for (const held of this.#undecided.values()) {
+      line ??= encodeMessage({ type: 'text', text: event.legacyText });
+      // Within the queue limit a member would have had; past it, later lines are not kept.
+      if (held.bytes + line.length > this.maxQueueBytes) continue;
+      held.lines.push(line);
+      held.bytes += line.length;
+    }
+  }
+}
