@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ClusterNode } from '../src/cluster/cluster.js';
+import { InProcessCluster } from '../src/cluster/in-process-cluster.js';
+import { SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
+import type { Hub } from '../src/hub/hub.js';
+import { connect, settle, testHub } from './memory-link.js';
+
+/**
+ * The cluster contract: several hubs sharing one cluster implementation behave as one chat.
+ * Each implementation of the seam (in-process today, Redis in issue 13) runs these same
+ * scenarios through `makeCluster`: it hands out one ClusterNode per hub.
+ */
+const implementations: [string, () => { node(id: string): ClusterNode }][] = [['in-process', () => new InProcessCluster()]];
+
+describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
+  let hubs: Hub[] = [];
+  afterEach(async () => {
+    await Promise.all(hubs.map((h) => h.close()));
+    hubs = [];
+  });
+
+  /** Three nodes, one cluster, one shared history (as a shared store would be). */
+  function threeNodes(): [Hub, Hub, Hub] {
+    const cluster = makeCluster();
+    const history = new SqliteHistoryStore(null);
+    hubs = ['a', 'b', 'c'].map((id) => testHub({ cluster: cluster.node(id), history }));
+    return hubs as [Hub, Hub, Hub];
+  }
+
+  it('members on three nodes chat in one room, each message once, with increasing ids', async () => {
+    const [a, b, c] = threeNodes();
+    const alice = connect(a, { name: 'alice' });
+    const bob = connect(b, { name: 'bob' }, 'ws');
+    const device = connect(c); // a plain device: no hello
+    await settle(80); // past the hello window
+    alice.send({ type: 'message', text: 'hi from a', ref: 'r1' });
+    bob.send({ type: 'message', text: 'hi from b' });
+    await settle();
+    for (const client of [alice, bob]) expect(client.link.of('message').map((m) => m.text)).toEqual(['hi from a', 'hi from b']);
+    expect(alice.link.of('message')[0]!.ref).toBe('r1'); // the sender's copy carries its ref
+    expect(bob.link.of('message')[0]!.ref).toBeUndefined(); // others' copies do not
+    expect(device.link.lines()).toEqual(expect.arrayContaining(['alice: hi from a', 'bob: hi from b']));
+    const ids = alice.link.of('message').map((m) => m.id);
+    expect(ids[1]).toBeGreaterThan(ids[0]!);
+  });
+
+  it('keeps names unique across nodes, frees them when their member leaves', async () => {
+    const [a, , c] = threeNodes();
+    const alice = connect(a, { name: 'alice' });
+    await settle();
+    const impostor = connect(c, { name: 'ALICE', ref: 'h1' });
+    await settle();
+    expect(impostor.link.of('error')).toEqual([expect.objectContaining({ code: 'NAME_TAKEN', ref: 'h1' })]);
+    a.disconnect(alice.member, 'quit');
+    impostor.send({ type: 'hello', v: 1, name: 'ALICE', ref: 'h2' });
+    await settle();
+    expect(impostor.link.of('welcome')).toEqual([expect.objectContaining({ name: 'ALICE', ref: 'h2' })]);
+  });
+
+  it('rosters and room lists span the nodes; a member gone from one node leaves every roster', async () => {
+    const [a, b, c] = threeNodes();
+    const alice = connect(a, { name: 'alice' });
+    connect(b, { name: 'bob' });
+    const carol = connect(c, { name: 'carol' });
+    await settle();
+    carol.send({ type: 'roster', ref: 'q' });
+    carol.send({ type: 'rooms' });
+    await settle();
+    const roster = carol.link.of('roster').find((r) => r.ref === 'q')!;
+    expect(roster.members.map((m) => m.name).sort()).toEqual(['alice', 'bob', 'carol']);
+    expect(carol.link.of('rooms').at(-1)!.rooms).toEqual([{ name: 'lobby', members: 3 }]);
+    a.disconnect(alice.member, 'quit');
+    await settle();
+    expect(carol.link.of('presence').at(-1)).toEqual(expect.objectContaining({ event: 'leave', reason: 'quit' }));
+    carol.send({ type: 'roster', ref: 'q2' });
+    await settle();
+    expect(carol.link.of('roster').find((r) => r.ref === 'q2')!.members.map((m) => m.name).sort()).toEqual(['bob', 'carol']);
+  });
+
+  it('private messages reach a member on another node, and a plain device as a line', async () => {
+    const [a, b, c] = threeNodes();
+    const alice = connect(a, { name: 'alice' });
+    const bob = connect(b, { name: 'bob' });
+    const device = connect(c);
+    await settle(80);
+    alice.send({ type: 'private', to: 'BOB', text: 'psst', ref: 'p1' });
+    alice.send({ type: 'private', to: device.member.name, text: 'status?' });
+    await settle();
+    expect(bob.link.of('private')).toEqual([expect.objectContaining({ from: 'alice', to: 'bob', text: 'psst' })]);
+    expect(alice.link.of('private').map((p) => p.ref)).toEqual(['p1', undefined]);
+    expect(device.link.lines()).toContain('[private] alice: status?');
+  });
+
+  it('an operator on one node kicks and messages a member on another', async () => {
+    const [a, b, c] = threeNodes();
+    const alice = connect(a, { name: 'alice' });
+    const bob = connect(b, { name: 'bob' });
+    await settle();
+    expect(await c.tell(alice.member.id, 'hello from ops')).toBe(true);
+    expect(await c.kick(alice.member.id, 'testing')).toBe(true);
+    expect(await c.kick('m999', 'nobody')).toBe(false);
+    await settle();
+    expect(alice.link.of('notice').map((n) => n.text)).toEqual(['hello from ops', 'You were kicked by an administrator: testing']);
+    expect(alice.link.ended).toBe(true);
+    expect(bob.link.of('presence').at(-1)).toEqual(expect.objectContaining({ event: 'leave', reason: 'kicked' }));
+    expect(a.members.has(alice.member.id)).toBe(false);
+  });
+
+  it('a file crosses nodes whole; the sender gets the confirmation', async () => {
+    const [a, b] = threeNodes();
+    const alice = connect(a, { name: 'alice' });
+    const bob = connect(b, { name: 'bob' });
+    await settle();
+    const bytes = new Uint8Array(200_000).map((_, i) => (i * 31) & 0xff);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    alice.send({ type: 'file-offer', transfer: 7, name: 'data.bin', size: bytes.length, ref: 'f1' });
+    for (let at = 0; at < bytes.length; at += 65536) alice.send({ type: 'file-data', transfer: 7, data: bytes.subarray(at, at + 65536) });
+    alice.send({ type: 'file-end', transfer: 7, sha256, ref: 'f2' });
+    await settle();
+    const offer = bob.link.of('file-offer')[0]!;
+    expect(offer).toEqual(expect.objectContaining({ name: 'data.bin', size: bytes.length, from: 'alice' }));
+    const received = bob.link.of('file-data').filter((d) => d.transfer === offer.transfer);
+    expect(createHash('sha256').update(Buffer.concat(received.map((d) => d.data))).digest('hex')).toBe(sha256);
+    expect(bob.link.of('file-end')).toEqual([{ type: 'file-end', transfer: offer.transfer, sha256 }]);
+    expect(alice.link.of('file-offer')[0]!.ref).toBe('f1');
+    expect(alice.link.of('file-end')).toEqual([{ type: 'file-end', transfer: offer.transfer, sha256, ref: 'f2' }]);
+  });
+
+  it('history written on one node is read on another, private entries only by their owners', async () => {
+    const [a, b, c] = threeNodes();
+    const alice = connect(a, { name: 'alice' });
+    const bob = connect(b, { name: 'bob' });
+    const eve = connect(c, { name: 'eve' });
+    await settle();
+    alice.send({ type: 'message', text: 'public' });
+    alice.send({ type: 'private', to: 'bob', text: 'secret' });
+    await settle();
+    bob.send({ type: 'history', private: true, ref: 'hb' });
+    eve.send({ type: 'history', private: true, ref: 'he' });
+    eve.send({ type: 'history', room: 'lobby', ref: 'hr' });
+    await settle();
+    const reply = (client: typeof bob, ref: string) => client.link.of('history').find((h) => h.ref === ref)!;
+    expect(reply(bob, 'hb').entries.map((e) => ('text' in e ? e.text : ''))).toEqual(['secret']);
+    expect(reply(eve, 'he').entries).toEqual([]);
+    expect(reply(eve, 'hr').entries.map((e) => ('text' in e ? e.text : ''))).toEqual(['public']);
+  });
+});
