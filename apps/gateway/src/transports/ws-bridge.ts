@@ -105,6 +105,8 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
       },
       (socket, request) => {
         const raw = request.socket;
+        // First, so nothing a client does wrong (a message over maxPayload: close 1009) is logged as our error.
+        socket.on('error', (error) => fastify.log.debug({ err: error }, 'WebSocket error'));
         const member = hub.connect(new WsLink(socket, raw, hub.config.timing.closeTimeoutMs));
         if (member === undefined) return;
         socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -124,7 +126,6 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
           hub.receive(member, data[LENGTH_PREFIX_BYTES]!, data.subarray(LENGTH_PREFIX_BYTES + 1));
         });
         raw.on('drain', () => hub.drained(member));
-        socket.on('error', (error) => fastify.log.debug({ err: error }, 'WebSocket error'));
         socket.once('close', () => hub.disconnect(member, 'quit'));
       },
     );
