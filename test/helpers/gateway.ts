@@ -18,7 +18,10 @@ export interface RunningGateway {
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
 /** A real gateway on ephemeral ports (HTTP and TCP), with its own data directory. */
-export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, options: { keepDataDir?: string } = {}): Promise<RunningGateway> {
+export async function startGateway(
+  overrides: DeepPartial<GatewayConfig> = {},
+  options: { keepDataDir?: string; /** Collects the gateway's log lines (JSON) at the config's level. */ logLines?: string[] } = {},
+): Promise<RunningGateway> {
   const dataDir = options.keepDataDir ?? mkdtempSync(join(tmpdir(), 'switchboard-test-'));
   const base = defaultConfig();
   const config: GatewayConfig = {
@@ -34,7 +37,9 @@ export async function startGateway(overrides: DeepPartial<GatewayConfig> = {}, o
     webRoot: overrides.webRoot ?? null,
     logLevel: overrides.logLevel ?? 'silent',
   };
-  const app = await buildApp(config, { logger: config.logLevel === 'silent' ? false : { level: config.logLevel } });
+  const lines = options.logLines;
+  const logger = lines !== undefined ? { level: config.logLevel, stream: { write: (line: string) => void lines.push(line) } } : config.logLevel === 'silent' ? false : { level: config.logLevel };
+  const app = await buildApp(config, { logger });
   await app.listen({ host: config.http.host, port: config.http.port });
   const status = config.tcp.autoStart ? await app.tcpListener.start() : app.tcpListener.status();
   const { port } = app.server.address() as { port: number };

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { WebSocket } from 'ws';
 import { encodeFrame } from '@switchboard/protocol';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { Peer, sleep } from '../helpers/peer.js';
@@ -66,6 +68,31 @@ describe('request refs', () => {
       peer.destroy();
     });
   }
+});
+
+describe('WebSocket framing mistakes', () => {
+  it('a message over the frame limit is closed with 1009, and the gateway does not log it as its own error', async () => {
+    const lines: string[] = [];
+    const own = await startGateway({ logLevel: 'info' }, { logLines: lines });
+    try {
+      const ws = new WebSocket(own.wsUrl);
+      await new Promise((resolve) => ws.once('open', resolve));
+      const big = Buffer.alloc(own.config.limits.maxFrameLength + 10);
+      big.writeUInt32BE(big.length - 4, 0);
+      ws.send(big);
+      const [code] = (await once(ws, 'close')) as [number];
+      expect(code).toBe(1009);
+      // A zero length prefix on WebSocket: FRAME_BOUNDARY, and the connection stays.
+      const peer = await Peer.ws(own.wsUrl);
+      peer.sendBytes(Uint8Array.of(0, 0, 0, 0));
+      expect(await peer.next('error')).toMatchObject({ code: 'FRAME_BOUNDARY' });
+      expect((await peer.hello('still-here')).name).toBe('still-here');
+      peer.destroy();
+      expect(lines.filter((l) => JSON.parse(l).level >= 50)).toEqual([]);
+    } finally {
+      await own.close();
+    }
+  });
 });
 
 describe('the hello window', () => {

@@ -85,6 +85,12 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
   async (fastify, { hub }) => {
     const { maxFrameLength } = hub.config.limits;
     await fastify.register(websocket, {
+      // Errors on an open WebSocket are the peer's doing (a message over maxPayload, bad
+      // framing): ws closes it with the right code (1009, 1002); they are not the gateway's errors.
+      errorHandler: (error, socket, request) => {
+        request.log.debug({ err: error }, 'WebSocket closed for a protocol error');
+        socket.terminate();
+      },
       options: {
         // One message carries one frame: the length prefix plus N bytes, and no more.
         maxPayload: maxFrameLength + LENGTH_PREFIX_BYTES,
@@ -105,8 +111,6 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
       },
       (socket, request) => {
         const raw = request.socket;
-        // First, so nothing a client does wrong (a message over maxPayload: close 1009) is logged as our error.
-        socket.on('error', (error) => fastify.log.debug({ err: error }, 'WebSocket error'));
         const member = hub.connect(new WsLink(socket, raw, hub.config.timing.closeTimeoutMs));
         if (member === undefined) return;
         socket.on('message', (data: Buffer, isBinary: boolean) => {
