@@ -9,7 +9,7 @@ import type {
   PrivateMessage,
   RoomsReply,
   RosterReply,
-} from './switchboard-client.js';
+} from './client-types.js';
 
 // How the command line shows what the server says. Everything a peer wrote goes through
 // printable() first: chat text must not be able to move the cursor, clear the screen or

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { isValidName } from '@switchboard/protocol';
+import { NAME_RULE, isValidName } from '@switchboard/protocol';
 
 export interface CliOptions {
   host: string;
@@ -75,11 +75,11 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv 
   }
   const name = values.name ?? nonEmpty(env.SWITCHBOARD_NAME);
   if (name !== undefined && !isValidName(name)) {
-    throw new UsageError(`invalid name "${name}": use 1-32 letters, digits, "_", "-" or "."`);
+    throw new UsageError(`invalid name "${name}": use ${NAME_RULE}`);
   }
   const room = values.room;
   if (room !== undefined && !isValidName(room)) {
-    throw new UsageError(`invalid room "${room}": use 1-32 letters, digits, "_", "-" or "."`);
+    throw new UsageError(`invalid room "${room}": use ${NAME_RULE}`);
   }
   if (!values.tls && (values.ca !== undefined || values.insecure)) {
     throw new UsageError('--ca and --insecure only apply with --tls');

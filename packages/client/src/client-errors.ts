@@ -1,3 +1,5 @@
+import { ProtocolError, type ServerMessageOf } from '@switchboard/protocol';
+
 /**
  * Errors the client raises on its own side of the wire. Errors the server reports in an
  * error frame become a ProtocolError from @switchboard/protocol with the server's code, so a
@@ -43,4 +45,11 @@ export function describeSocketError(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code in socketErrorWords) return socketErrorWords[code]!;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** An error frame from the server as the ProtocolError it rejects with (its ref kept). */
+export function serverFailure(frame: ServerMessageOf<'error'>): ProtocolError {
+  const failure = new ProtocolError(frame.code, frame.message);
+  failure.ref = frame.ref;
+  return failure;
 }

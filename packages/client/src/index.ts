@@ -1,25 +1,24 @@
-export {
-  SwitchboardClient,
-  connect,
-  type ConnectOptions,
-  type CloseInfo,
-  type HistoryQuery,
-  type SendFileOptions,
-  type SentFile,
-  type JoinReply,
-  type SwitchboardClientEvents,
-  type WelcomeMessage,
-  type ChatMessage,
-  type PrivateMessage,
-  type PresenceMessage,
-  type RosterReply,
-  type NoticeMessage,
-  type ErrorMessage,
-  type RoomsReply,
-  type HistoryReply,
-  type FileOfferMessage,
-  type ServerMessageType,
-} from './switchboard-client.js';
+export { SwitchboardClient, connect } from './switchboard-client.js';
+export type {
+  ConnectOptions,
+  CloseInfo,
+  HistoryQuery,
+  SendFileOptions,
+  SentFile,
+  JoinReply,
+  SwitchboardClientEvents,
+  WelcomeMessage,
+  ChatMessage,
+  PrivateMessage,
+  PresenceMessage,
+  RosterReply,
+  NoticeMessage,
+  ErrorMessage,
+  RoomsReply,
+  HistoryReply,
+  FileOfferMessage,
+  ServerMessageType,
+} from './client-types.js';
 export { ClientError, ClientErrorCodes, type ClientErrorCode } from './client-errors.js';
 export type { FileProgress, FileSaved, FileAborted } from './file-receiver.js';
 export {

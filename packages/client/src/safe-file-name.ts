@@ -1,53 +1,20 @@
 import { lstatSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { numberedName, sanitizeFileName } from '@switchboard/protocol';
 
 /**
  * A received file's name is the sender's word (PROTOCOL.md §7). Everything here exists so
  * that whatever a sender writes in `name`, the bytes land in a new file directly inside the
- * download directory: no traversal, no hidden files, no device names, no overwriting.
+ * download directory: no traversal, no hidden files, no device names, no overwriting. The
+ * name itself is cleaned by the protocol package's sanitizeFileName (shared with the page);
+ * this file adds the disk: free names, O_EXCL creation, staying inside the directory.
  */
 
-/** Most file systems cap one path component at 255 bytes. */
-export const MAX_FILE_NAME_BYTES = 255;
+export { sanitizeFileName, numberedName, MAX_FILE_NAME_BYTES, FALLBACK_FILE_NAME } from '@switchboard/protocol';
 
-/** What is left when the sender's name sanitizes to nothing. */
-export const FALLBACK_FILE_NAME = 'file';
-
-// C0 and C1 controls (NUL included) and DEL; line/paragraph separators; zero-width space,
-// BOM and the bidirectional overrides and isolates, which can make "gpj.exe" look like
-// "exe.jpg". ZWJ/ZWNJ stay: emoji sequences and Persian text need them.
-const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/gu;
-// Characters Windows refuses in names; ":" would even open an NTFS alternate data stream.
-const WINDOWS_RESERVED = /[<>:"|?*]/g;
-// Windows device names, which stay devices whatever the extension ("CON.txt", "nul .tar.gz").
-const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$|clock\$)$/i;
-// An extension longer than this is treated as part of the stem when a name must be cut.
-const MAX_EXTENSION_BYTES = 32;
 // Give up looking for a free "name (n).ext" after this many; something is wrong by then.
 const MAX_NUMBERED_CANDIDATES = 10_000;
-
-const utf8 = new TextEncoder();
-const byteLength = (s: string): number => utf8.encode(s).length;
-
-/**
- * The sender's file name reduced to one harmless path component: the last component only
- * (split on "/" and "\"), without control or invisible characters, without leading dots
- * (hidden files, "." and ".."), trailing dots or spaces, Windows-reserved characters or
- * device names, at most 255 bytes of UTF-8 (keeping the extension), and "file" when
- * nothing is left. Pure: it does not touch the disk.
- */
-export function sanitizeFileName(untrusted: string): string {
-  const cleaned = String(untrusted).normalize('NFC').replace(INVISIBLE, '');
-  const components = cleaned.split(/[/\\]/).map((c) => c.trim());
-  let name = components.findLast((c) => c.length > 0) ?? '';
-  name = trimDotsAndSpaces(name.replace(WINDOWS_RESERVED, '_'));
-  if (name.length === 0) return FALLBACK_FILE_NAME;
-  const deviceStem = name.split('.')[0]!.trimEnd();
-  if (WINDOWS_DEVICE.test(deviceStem)) name = `_${name}`;
-  name = fitName(name, '', '');
-  return name.length > 0 ? name : FALLBACK_FILE_NAME;
-}
 
 /**
  * The absolute path of a file that may be created for `untrusted` inside `dir`: the
@@ -97,11 +64,6 @@ export async function createUniqueFile(dir: string, untrusted: string, suffix = 
   throw new Error(`No free file name for "${base}" in ${root}.`);
 }
 
-/** "name.ext" for n = 0, else "name (n).ext", then the suffix; cut to fit 255 bytes. */
-export function numberedName(safeName: string, n: number, suffix = ''): string {
-  return fitName(safeName, n === 0 ? '' : ` (${n})`, suffix);
-}
-
 /** Resolves `name` against `root` and insists the result is a direct child of `root`. */
 function insideDir(root: string, name: string): string {
   const full = path.resolve(root, name);
@@ -119,38 +81,4 @@ function pathExists(p: string): boolean {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw error;
   }
-}
-
-function trimDotsAndSpaces(name: string): string {
-  return name.replace(/^[\s.]+/u, '').replace(/[\s.]+$/u, '');
-}
-
-/**
- * stem + marker + extension + suffix in at most 255 bytes: the stem is cut, whole code
- * points at a time, so the extension (what decides how the file opens) survives.
- */
-function fitName(name: string, marker: string, suffix: string): string {
-  const dot = name.lastIndexOf('.');
-  let stem = name;
-  let ext = '';
-  if (dot > 0 && byteLength(name.slice(dot)) <= MAX_EXTENSION_BYTES) {
-    stem = name.slice(0, dot);
-    ext = name.slice(dot);
-  }
-  const tail = marker + ext + suffix;
-  const room = MAX_FILE_NAME_BYTES - byteLength(tail);
-  if (byteLength(stem) > room) {
-    let cut = '';
-    let used = 0;
-    for (const codePoint of stem) {
-      const size = byteLength(codePoint);
-      if (used + size > room) break;
-      cut += codePoint;
-      used += size;
-    }
-    // A cut can end on a dot or space, which Windows would silently drop.
-    stem = cut.replace(/[\s.]+$/u, '');
-    if (stem.length === 0) stem = FALLBACK_FILE_NAME;
-  }
-  return stem + tail;
 }

@@ -71,7 +71,7 @@ describe('switchboard-client (CLI)', () => {
     cli.child.stdin.end('hello\nsecond line\n//slash\n');
     expect(await cli.exited).toBe(0);
     const peer = await arriving;
-    expect(peer.received[0]).toEqual({ type: 'hello', v: 1, name: 'alice' });
+    expect(peer.received[0]).toEqual({ type: 'hello', v: 1, name: 'alice', ref: expect.any(String) });
     expect(peer.all('message').map((m) => m.text)).toEqual(['hello', 'second line', '/slash']);
     expect(cli.stdout()).toMatch(new RegExp(`^${TIME} alice: hello$`, 'm'));
     expect(cli.stdout()).toMatch(new RegExp(`^${TIME} alice: /slash$`, 'm'));
@@ -168,8 +168,8 @@ describe('switchboard-client (CLI)', () => {
     cli.child.stdin.end('/quit\nnever sent\n');
     expect(await cli.exited).toBe(0);
     expect(peer.all('message').map((m) => m.text)).toEqual(['in ops', 'back']);
-    expect(peer.all('join')).toEqual([{ type: 'join', room: 'ops' }]);
-    expect(peer.all('private')).toEqual([{ type: 'private', to: 'bob', text: 'psst' }]);
+    expect(peer.all('join')).toEqual([{ type: 'join', room: 'ops', ref: expect.any(String) }]);
+    expect(peer.all('private')).toEqual([{ type: 'private', to: 'bob', text: 'psst', ref: expect.any(String) }]);
     const out = cli.stdout();
     expect(out).toMatch(new RegExp(`^${TIME} alice: in ops$`, 'm'));
     expect(out).toMatch(new RegExp(`^${TIME} \\[private\\] alice → bob: psst$`, 'm'));
@@ -202,9 +202,9 @@ describe('switchboard-client (CLI)', () => {
     cli.child.stdin.end('/send report.pdf\n');
     expect(await cli.exited).toBe(0);
     const peer = await arriving;
-    expect(peer.all('file-offer')).toEqual([{ type: 'file-offer', transfer: 1, name: 'report.pdf', size: data.length }]);
+    expect(peer.all('file-offer')).toEqual([{ type: 'file-offer', transfer: 1, name: 'report.pdf', size: data.length, ref: expect.any(String) }]);
     expect(Buffer.concat(peer.all('file-data').map((c) => c.data))).toEqual(data);
-    expect(peer.all('file-end')).toEqual([{ type: 'file-end', transfer: 1, sha256: sha256(data) }]);
+    expect(peer.all('file-end')).toEqual([{ type: 'file-end', transfer: 1, sha256: sha256(data), ref: expect.any(String) }]);
     expect(cli.stdout()).toContain(`* sent report.pdf (${data.length} bytes, sha256 ${sha256(data).slice(0, 12)}…)`);
   });
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FILE_CHUNK_BYTES, ProtocolError, encodeFrame, type ServerMessage } from '@switchboard/protocol';
+import { FILE_CHUNK_BYTES, ProtocolError, encodeFrame, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 import {
   ClientError,
   connect,
@@ -96,10 +96,28 @@ async function sendFileToClient(peer: Peer, spec: OfferSpec): Promise<void> {
   if (spec.stopAfter === undefined) await peer.send({ type: 'file-end', transfer, sha256: spec.sha ?? sha256(data) });
 }
 
+/**
+ * Makes the scripted server hold back its answer to the first client frame that `matches`;
+ * the returned function answers it (as the hub would, at that moment).
+ */
+function holdFirst(matches: (message: ClientMessage) => boolean): () => void {
+  let held: (() => void) | undefined;
+  let release = false;
+  const respond = server.respond;
+  server.respond = (peer, message, s) => {
+    if (!held && !release && matches(message)) held = () => respond(peer, message, s);
+    else respond(peer, message, s);
+  };
+  return () => {
+    release = true;
+    held?.();
+  };
+}
+
 describe('connect and hello', () => {
   it('says hello with name, room and since, and resolves after welcome', async () => {
     const { client, peer } = await open({ room: 'ops', since: 5 });
-    expect(await peer.take('hello')).toEqual({ type: 'hello', v: 1, name: 'alice', room: 'ops', since: 5 });
+    expect(await peer.take('hello')).toEqual({ type: 'hello', v: 1, name: 'alice', room: 'ops', since: 5, ref: expect.any(String) });
     expect(client.name).toBe('alice');
     expect(client.id).toBe(peer.id);
     expect(client.room).toBe('ops');
@@ -165,20 +183,72 @@ describe('chat', () => {
     const events: ServerMessage[] = [];
     client.on('message', (m) => events.push(m));
     const echo = await client.say('hello there');
-    expect(await peer.take('message')).toEqual({ type: 'message', text: 'hello there' });
-    expect(echo).toMatchObject({ type: 'message', from: 'alice', room: 'lobby', text: 'hello there' });
+    const sent = await peer.take('message');
+    expect(sent).toEqual({ type: 'message', text: 'hello there', ref: expect.any(String) });
+    expect(echo).toMatchObject({ type: 'message', from: 'alice', room: 'lobby', text: 'hello there', ref: sent.ref });
     expect(events).toEqual([echo]);
   });
 
-  it('attributes an error frame to the oldest waiting request, and emits server-error', async () => {
+  it('gives an error frame to the request whose ref it carries, not the oldest one, and emits server-error', async () => {
+    // The server answers the first request only after the second has failed.
+    const answerFirst = holdFirst((m) => m.type === 'message' && m.text === 'here');
     const { client } = await open();
     const errors: string[] = [];
     client.on('server-error', (e) => errors.push(e.code));
-    const wrong = client.say('not there', 'nowhere');
     const right = client.say('here');
-    await expect(wrong).rejects.toMatchObject({ name: 'ProtocolError', code: 'NOT_IN_ROOM' });
+    const wrong = client.say('not there', 'nowhere');
+    await expect(wrong).rejects.toMatchObject({ name: 'ProtocolError', code: 'NOT_IN_ROOM', ref: expect.any(String) });
+    answerFirst();
     await expect(right).resolves.toMatchObject({ text: 'here' });
     expect(errors).toEqual(['NOT_IN_ROOM']);
+  });
+
+  it('matches replies that come out of order by ref', async () => {
+    const asked: { peer: Peer; ref: string | undefined }[] = [];
+    server.respond = (peer, message, s) => {
+      if (message.type !== 'rooms') return hubResponder(peer, message, s);
+      asked.push({ peer, ref: message.ref });
+      if (asked.length < 2) return;
+      // Answer the second request first, each with a room list of its own.
+      for (const [i, { ref }] of [...asked.entries()].reverse()) void peer.send({ type: 'rooms', rooms: [{ name: `answer${i + 1}`, members: i + 1 }], ...(ref ? { ref } : {}) });
+    };
+    const { client } = await open();
+    const [first, second] = await Promise.all([client.rooms(), client.rooms()]);
+    expect(first.rooms).toEqual([{ name: 'answer1', members: 1 }]);
+    expect(second.rooms).toEqual([{ name: 'answer2', members: 2 }]);
+  });
+
+  it('sends every request with a ref of its own', async () => {
+    const { client, peer } = await open();
+    await Promise.all([client.say('one'), client.say('one'), client.rooms(), client.roster(), client.history(), client.join('ops')]);
+    await client.nick('alice2');
+    const refs = peer.received.filter((m) => m.type !== 'ping' && m.type !== 'pong').map((m) => ('ref' in m ? m.ref : undefined));
+    expect(refs).toHaveLength(8);
+    expect(refs.every((r) => typeof r === 'string' && r.length >= 1 && r.length <= 64)).toBe(true);
+    expect(new Set(refs).size).toBe(refs.length);
+  });
+
+  it('reports an error without a ref as server-error only: waiting requests keep waiting for their own reply', async () => {
+    server.respond = (peer, message, s) => {
+      if (message.type === 'rooms') void peer.error('RATE_LIMITED', 'Too many frames too fast; this one was dropped.');
+      hubResponder(peer, message, s);
+    };
+    const { client } = await open();
+    const errors = nextEvent<ServerMessage>(client, 'server-error');
+    await expect(client.rooms()).resolves.toMatchObject({ rooms: [{ name: 'lobby', members: 1 }] });
+    expect(await errors).toMatchObject({ code: 'RATE_LIMITED' });
+  });
+
+  it('against a server that repeats no refs, an error answers no request: it is a server-error and the request times out', async () => {
+    const old = await ScriptedServer.start({ echoRefs: false });
+    try {
+      const { client } = await open({ requestTimeoutMs: 200 }, old);
+      const errors = nextEvent<ServerMessage>(client, 'server-error');
+      await expect(client.say('x', 'nowhere')).rejects.toMatchObject({ name: 'ClientError', code: 'TIMEOUT' });
+      expect(await errors).toMatchObject({ code: 'NOT_IN_ROOM' });
+    } finally {
+      await old.close();
+    }
   });
 
   it('private() resolves with the echo; an unknown member rejects', async () => {
@@ -186,7 +256,7 @@ describe('chat', () => {
     await open({ name: 'bob' });
     const echo = await client.private('BOB', 'psst');
     expect(echo).toMatchObject({ from: 'alice', to: 'bob', text: 'psst' });
-    expect(await peer.take('private')).toEqual({ type: 'private', to: 'BOB', text: 'psst' });
+    expect(await peer.take('private')).toEqual({ type: 'private', to: 'BOB', text: 'psst', ref: expect.any(String) });
     await expect(client.private('carol', 'hi')).rejects.toMatchObject({ code: 'NO_SUCH_MEMBER' });
   });
 
@@ -208,6 +278,15 @@ describe('chat', () => {
     await client.nick('alice2');
     expect(client.name).toBe('alice2');
     expect(await client.say('renamed')).toMatchObject({ from: 'alice2' });
+  });
+
+  it('nick() in no room resolves on the notice that carries its ref; a taken name rejects', async () => {
+    const { client } = await open();
+    await open({ name: 'bob' });
+    await client.leave('lobby');
+    expect(client.joinedRooms).toEqual([]);
+    await client.nick('alice2');
+    await expect(client.nick('bob')).rejects.toMatchObject({ code: 'NAME_TAKEN' });
   });
 
   it('rooms(), roster() and history() resolve with their replies', async () => {
@@ -519,9 +598,10 @@ describe('sending files', () => {
     const progress: number[] = [];
     const sent = await client.sendFile(file, { onProgress: (n) => progress.push(n) });
     expect(sent).toMatchObject({ transfer: 1, serverTransfer: 90, name: 'data.bin', size: data.length, sha256: sha256(data) });
-    expect(await peer.take('file-offer')).toEqual({ type: 'file-offer', transfer: 1, name: 'data.bin', size: data.length });
-    // sendFile resolves once file-end is written; the server reads it a little later.
-    expect(await peer.take('file-end')).toEqual({ type: 'file-end', transfer: 1, sha256: sha256(data) });
+    expect(peer.all('file-offer')).toEqual([{ type: 'file-offer', transfer: 1, name: 'data.bin', size: data.length, ref: expect.any(String) }]);
+    // sendFile resolved on the server's confirmation, so the server has the file-end already.
+    expect(peer.all('file-end')).toEqual([{ type: 'file-end', transfer: 1, sha256: sha256(data), ref: expect.any(String) }]);
+    expect(server.finished).toHaveLength(1);
     const chunks = peer.all('file-data');
     expect(chunks.map((c) => c.data.length)).toEqual([...Array(5).fill(FILE_CHUNK_BYTES), 77]);
     expect(Buffer.concat(chunks.map((c) => c.data))).toEqual(data);
@@ -548,7 +628,8 @@ describe('sending files', () => {
   it('gives a streaming error to the transfer, not to a chat request waiting at the same time', async () => {
     server.respond = (peer, message, s) => {
       if (message.type === 'file-data') {
-        void peer.error('FILE_UNKNOWN_TRANSFER', 'No such transfer.');
+        // No ref (file-data has none): the message names the transfer, as the gateway's do.
+        void peer.error('FILE_UNKNOWN_TRANSFER', `No open transfer has id ${message.transfer}.`);
         return;
       }
       if (message.type !== 'rooms') hubResponder(peer, message, s);
@@ -558,6 +639,58 @@ describe('sending files', () => {
     const rooms = client.rooms(); // Never answered: it must not take the file error.
     await expect(client.sendFile(file)).rejects.toMatchObject({ code: 'FILE_UNKNOWN_TRANSFER' });
     await expect(rooms).rejects.toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('gives an offer\'s refusal to that offer when two are out at once', async () => {
+    server.maxFileBytes = 1000;
+    // The first offer's echo comes only after the second offer has been refused.
+    const answerFirst = holdFirst((m) => m.type === 'file-offer' && m.name === 'first.bin');
+    server.respond = ((respond) => (peer, message, s) => {
+      respond(peer, message, s);
+      if (message.type === 'file-offer' && message.name === 'second.bin') answerFirst();
+    })(server.respond);
+    const { client, peer } = await open();
+    const first = await fileOf(500, 'first.bin');
+    const second = await fileOf(5000, 'second.bin');
+    const sendingFirst = client.sendFile(first.file);
+    const sendingSecond = client.sendFile(second.file);
+    await expect(sendingSecond).rejects.toMatchObject({ name: 'ProtocolError', code: 'FILE_TOO_LARGE' });
+    await expect(sendingFirst).resolves.toMatchObject({ name: 'first.bin', size: 500, sha256: sha256(first.data) });
+    expect(Buffer.concat(peer.all('file-data').map((c) => c.data))).toEqual(first.data);
+  });
+
+  it('resolves only when the server confirms the file with its own file-end', async () => {
+    let confirm: (() => void) | undefined;
+    server.respond = (peer, message, s) => {
+      if (message.type === 'file-end') confirm = () => hubResponder(peer, message, s);
+      else hubResponder(peer, message, s);
+    };
+    const { client } = await open();
+    const { file, data } = await fileOf(3 * FILE_CHUNK_BYTES);
+    let settled = false;
+    const sending = client.sendFile(file).finally(() => (settled = true));
+    await expect.poll(() => confirm !== undefined).toBe(true);
+    await sleep(100);
+    expect(settled).toBe(false); // Every byte and the file-end are out; no confirmation yet.
+    confirm!();
+    await expect(sending).resolves.toMatchObject({ serverTransfer: 90, sha256: sha256(data) });
+  });
+
+  it('rejects with the server\'s FILE_CHECKSUM_MISMATCH, matched by the file-end\'s ref while chat waits too', async () => {
+    let said: (() => void) | undefined;
+    server.respond = (peer, message, s) => {
+      if (message.type === 'message') said = () => hubResponder(peer, message, s);
+      else if (message.type === 'file-end') void peer.error('FILE_CHECKSUM_MISMATCH', `Transfer ${message.transfer}: the bytes hash to something else.`, false, message.ref);
+      else hubResponder(peer, message, s);
+    };
+    const { client, peer } = await open();
+    const { file } = await fileOf(1000);
+    const chat = client.say('waiting'); // Out before the file, unanswered: it must not take the error.
+    await expect.poll(() => said !== undefined).toBe(true);
+    await expect(client.sendFile(file)).rejects.toMatchObject({ name: 'ProtocolError', code: 'FILE_CHECKSUM_MISMATCH' });
+    said!();
+    await expect(chat).resolves.toMatchObject({ text: 'waiting' });
+    expect(peer.all('file-abort')).toHaveLength(0); // The server ended it; nothing to abort.
   });
 
   it('rejects a missing file or a directory with FILE_UNREADABLE', async () => {

@@ -1,7 +1,8 @@
 // The server side of the client tests: a real net (or tls) server on 127.0.0.1, port 0,
 // that speaks the protocol through @switchboard/protocol's own encoder and decoder. By
 // default it behaves like a very small Switchboard hub (rooms, echo, private, roster,
-// history, files relayed live); a test replaces `respond` to script anything else.
+// history, files relayed live) and repeats each request's `ref` where the gateway does
+// (PROTOCOL.md §3, "Request refs"); a test replaces `respond` to script anything else.
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -27,6 +28,8 @@ export interface ScriptedServerOptions {
   byteAtATime?: boolean;
   /** Serve TLS with this key and certificate (PEM). */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /** false: behave like a server that predates refs and never repeats them. Default true. */
+  echoRefs?: boolean;
 }
 
 interface Transfer {
@@ -63,7 +66,8 @@ export class Peer {
       try {
         message = decodeClientMessage(type, payload.slice());
       } catch (error) {
-        if (error instanceof ProtocolError) this.error(error.code, error.message);
+        // A malformed body whose ref is sound still gets its ref back.
+        if (error instanceof ProtocolError) this.error(error.code, error.message, false, error.ref);
         return;
       }
       this.received.push(message);
@@ -135,23 +139,28 @@ export class Peer {
     return this.#writeChain;
   }
 
-  error(code: ErrorCode, message: string, fatal = false): Promise<void> {
-    return this.send({ type: 'error', code, message, ...(fatal ? { fatal } : {}) });
+  /** An error frame; `ref` names the request that caused it (left out by a server without refs). */
+  error(code: ErrorCode, message: string, fatal = false, ref?: string): Promise<void> {
+    return this.send({ type: 'error', code, message, ...(fatal ? { fatal } : {}), ...this.server.refField(ref) });
   }
 }
 
 /** A tiny hub: enough of PROTOCOL.md for the client to have someone to talk to. */
 export const hubResponder: Responder = (peer, message, server) => {
   const now = Date.now();
+  // The request's ref, to repeat in the replies and errors it causes (as `...ref`).
+  const asked = 'ref' in message ? message.ref : undefined;
+  const ref = server.refField(asked);
+  const fail = (code: ErrorCode, text: string, fatal = false): Promise<void> => peer.error(code, text, fatal, asked);
   switch (message.type) {
     case 'hello': {
       if (message.v !== 1) {
-        void peer.error('UNSUPPORTED_VERSION', 'Only version 1.', true).then(() => peer.socket.end());
+        void fail('UNSUPPORTED_VERSION', 'Only version 1.', true).then(() => peer.socket.end());
         return;
       }
       const name = message.name ?? peer.name;
       if (server.takenNames.has(name.toLowerCase()) || server.peerNamed(name, peer)) {
-        void peer.error('NAME_TAKEN', 'Another member already uses that name.');
+        void fail('NAME_TAKEN', 'Another member already uses that name.');
         return;
       }
       peer.name = name;
@@ -169,8 +178,9 @@ export const hubResponder: Responder = (peer, message, server) => {
         maxFrameLength: 1048576,
         maxFileBytes: server.maxFileBytes,
         heartbeatMs: 0,
+        ...ref,
       });
-      server.enter(peer, room, message.since);
+      server.enter(peer, room, message.since, asked); // The first roster and history repeat the hello's ref too.
       return;
     }
     case 'text':
@@ -180,62 +190,63 @@ export const hubResponder: Responder = (peer, message, server) => {
     case 'message': {
       const room = message.room ?? peer.room;
       if (!room || !peer.rooms.includes(room)) {
-        void peer.error('NOT_IN_ROOM', `You are not in ${room}.`);
+        void fail('NOT_IN_ROOM', `You are not in ${room}.`);
         return;
       }
-      server.say(peer, room, message.text);
+      server.say(peer, room, message.text, asked);
       return;
     }
     case 'private': {
       const to = server.peerNamed(message.to);
       if (!to) {
-        void peer.error('NO_SUCH_MEMBER', `Nobody is called ${message.to}.`);
+        void fail('NO_SUCH_MEMBER', `Nobody is called ${message.to}.`);
         return;
       }
       const entry = { id: server.nextId++, from: peer.name, to: to.name, transport: 'tcp' as const, ts: now, text: message.text };
       server.history.push({ kind: 'private', ...entry });
       for (const p of new Set([peer, to])) {
-        void (p.helloed ? p.send({ type: 'private', ...entry }) : p.send({ type: 'text', text: `[private] ${peer.name}: ${message.text}` }));
+        void (p.helloed ? p.send({ type: 'private', ...entry, ...(p === peer ? ref : {}) }) : p.send({ type: 'text', text: `[private] ${peer.name}: ${message.text}` }));
       }
       return;
     }
     case 'join':
       if (peer.rooms.includes(message.room)) peer.rooms = peer.rooms.filter((r) => r !== message.room);
-      server.enter(peer, message.room);
+      server.enter(peer, message.room, undefined, asked);
       return;
     case 'leave': {
       if (!peer.rooms.includes(message.room)) {
-        void peer.error('NOT_IN_ROOM', `You are not in ${message.room}.`);
+        void fail('NOT_IN_ROOM', `You are not in ${message.room}.`);
         return;
       }
       for (const p of server.membersOf(message.room)) {
-        void p.send({ type: 'presence', room: message.room, event: 'leave', member: peer.info, reason: 'left', ts: now });
+        void p.send({ type: 'presence', room: message.room, event: 'leave', member: peer.info, reason: 'left', ts: now, ...(p === peer ? ref : {}) });
       }
       peer.rooms = peer.rooms.filter((r) => r !== message.room);
       return;
     }
     case 'rooms': {
       const names = [...new Set(server.peers.flatMap((p) => p.rooms))];
-      void peer.send({ type: 'rooms', rooms: names.map((name) => ({ name, members: server.membersOf(name).length })) });
+      void peer.send({ type: 'rooms', rooms: names.map((name) => ({ name, members: server.membersOf(name).length })), ...ref });
       return;
     }
     case 'roster': {
       const room = message.room ?? peer.room ?? 'lobby';
-      void peer.send({ type: 'roster', room, members: server.membersOf(room).map((p) => p.info) });
+      void peer.send({ type: 'roster', room, members: server.membersOf(room).map((p) => p.info), ...ref });
       return;
     }
     case 'nick': {
       if (server.peerNamed(message.name, peer)) {
-        void peer.error('NAME_TAKEN', 'Another member already uses that name.');
+        void fail('NAME_TAKEN', 'Another member already uses that name.');
         return;
       }
       const previousName = peer.name;
       peer.name = message.name;
       for (const room of peer.rooms) {
         for (const p of server.membersOf(room)) {
-          void p.send({ type: 'presence', room, event: 'rename', member: peer.info, previousName, ts: now });
+          void p.send({ type: 'presence', room, event: 'rename', member: peer.info, previousName, ts: now, ...(p === peer ? ref : {}) });
         }
       }
+      if (peer.rooms.length === 0) void peer.send({ type: 'notice', text: `You are now ${peer.name}.`, ts: now, private: true, ...ref });
       return;
     }
     case 'history': {
@@ -245,21 +256,25 @@ export const hubResponder: Responder = (peer, message, server) => {
       const limit = message.limit ?? 50;
       const more = entries.length > limit;
       entries = message.after !== undefined ? entries.slice(0, limit) : entries.slice(-limit);
-      void peer.send({ type: 'history', ...(message.room === undefined ? {} : { room: message.room }), entries, more });
+      void peer.send({ type: 'history', ...(message.room === undefined ? {} : { room: message.room }), entries, more, ...ref });
       return;
     }
     case 'ping':
       void peer.send({ type: 'pong', data: message.data });
       return;
     case 'file-offer': {
+      if (server.transferOf(peer, message.transfer)) {
+        void fail('FILE_TRANSFER_EXISTS', `Transfer ${message.transfer} is already open.`);
+        return;
+      }
       if (message.size > server.maxFileBytes) {
-        void peer.error('FILE_TOO_LARGE', 'Too big.');
+        void fail('FILE_TOO_LARGE', 'Too big.');
         return;
       }
       const room = message.room ?? peer.room ?? 'lobby';
       const to = message.to === undefined ? undefined : server.peerNamed(message.to);
       if (message.to !== undefined && !to) {
-        void peer.error('NO_SUCH_MEMBER', `Nobody is called ${message.to}.`);
+        void fail('NO_SUCH_MEMBER', `Nobody is called ${message.to}.`);
         return;
       }
       const recipients = (to ? [to] : server.membersOf(room).filter((p) => p !== peer)).filter((p) => p.helloed);
@@ -286,13 +301,16 @@ export const hubResponder: Responder = (peer, message, server) => {
         mime: message.mime ?? 'application/octet-stream',
         ...(to ? { to: to.name } : { room }),
       };
-      for (const p of [peer, ...recipients]) void p.send(offer);
+      // The sender's copy is its acknowledgement: it alone carries the ref.
+      void peer.send({ ...offer, ...ref });
+      for (const p of recipients) void p.send(offer);
       return;
     }
     case 'file-data': {
       const transfer = server.transferOf(peer, message.transfer);
       if (!transfer) {
-        void peer.error('FILE_UNKNOWN_TRANSFER', 'No such transfer.');
+        // file-data has no ref: the error names the transfer instead, as the gateway's do.
+        void peer.error('FILE_UNKNOWN_TRANSFER', `No open transfer has id ${message.transfer}.`);
         return;
       }
       transfer.received += message.data.length;
@@ -303,22 +321,31 @@ export const hubResponder: Responder = (peer, message, server) => {
     }
     case 'file-end': {
       const transfer = server.transferOf(peer, message.transfer);
-      if (!transfer) return;
+      if (!transfer) {
+        void fail('FILE_UNKNOWN_TRANSFER', `No open transfer has id ${message.transfer}.`);
+        return;
+      }
       server.transfers = server.transfers.filter((t) => t !== transfer);
       server.finished.push(transfer);
       const digest = transfer.hash.digest('hex');
       if (transfer.received !== transfer.size || digest !== message.sha256) {
         const code = transfer.received !== transfer.size ? 'FILE_SIZE_MISMATCH' : 'FILE_CHECKSUM_MISMATCH';
-        void peer.error(code, 'The file did not arrive intact.');
+        void fail(code, `Transfer ${message.transfer}: the file did not arrive intact.`);
         for (const p of transfer.recipients) void p.send({ type: 'file-abort', transfer: transfer.serverTransfer, code, reason: 'corrupt' });
         return;
       }
-      for (const p of transfer.recipients) void p.send({ type: 'file-end', transfer: transfer.serverTransfer, sha256: digest });
+      const end = { type: 'file-end' as const, transfer: transfer.serverTransfer, sha256: digest };
+      for (const p of transfer.recipients) void p.send(end);
+      // The sender's confirmation: size and checksum verified. Only with refs (a newer server).
+      if (server.echoRefs) void peer.send({ ...end, ...ref });
       return;
     }
     case 'file-abort': {
       const transfer = server.transferOf(peer, message.transfer);
-      if (!transfer) return;
+      if (!transfer) {
+        void fail('FILE_UNKNOWN_TRANSFER', `No open transfer has id ${message.transfer}.`);
+        return;
+      }
       server.transfers = server.transfers.filter((t) => t !== transfer);
       for (const p of transfer.recipients) {
         void p.send({ type: 'file-abort', transfer: transfer.serverTransfer, code: 'FILE_ABORTED', reason: message.reason ?? 'aborted' });
@@ -326,7 +353,7 @@ export const hubResponder: Responder = (peer, message, server) => {
       return;
     }
     default:
-      void peer.error('UNEXPECTED_TYPE', `Not accepted: ${message.type}.`);
+      void fail('UNEXPECTED_TYPE', `Not accepted: ${message.type}.`);
   }
 };
 
@@ -342,6 +369,7 @@ export class ScriptedServer {
 
   respond: Responder;
   readonly byteAtATime: boolean;
+  readonly echoRefs: boolean;
   readonly peers: Peer[] = [];
   readonly takenNames = new Set<string>();
   history: HistoryEntry[] = [];
@@ -357,6 +385,7 @@ export class ScriptedServer {
   private constructor(options: ScriptedServerOptions) {
     this.respond = options.respond ?? hubResponder;
     this.byteAtATime = options.byteAtATime ?? false;
+    this.echoRefs = options.echoRefs ?? true;
     const onSocket = (socket: net.Socket): void => {
       const peer = new Peer(socket, this, this.#nextPeer++);
       this.peers.push(peer);
@@ -393,8 +422,16 @@ export class ScriptedServer {
     return this.transfers.find((t) => t.sender === sender && t.clientTransfer === clientTransfer);
   }
 
-  /** Joins `peer` to `room`: presence to the room, then roster and history to the peer. */
-  enter(peer: Peer, room: string, since?: number): void {
+  /** `{ ref }` to spread into a reply, or nothing (no ref asked, or a server without refs). */
+  refField(ref: string | undefined): { ref?: string } {
+    return ref !== undefined && this.echoRefs ? { ref } : {};
+  }
+
+  /**
+   * Joins `peer` to `room`: presence to the room, then roster and history to the peer, both
+   * carrying the join's `ref`.
+   */
+  enter(peer: Peer, room: string, since?: number, ref?: string): void {
     if (!peer.rooms.includes(room)) peer.rooms.push(room);
     for (const p of this.membersOf(room)) {
       void (p.helloed
@@ -402,17 +439,18 @@ export class ScriptedServer {
         : p.send({ type: 'text', text: `* ${peer.name} joined` }));
     }
     if (!peer.helloed) return;
-    void peer.send({ type: 'roster', room, members: this.membersOf(room).map((p) => p.info) });
+    void peer.send({ type: 'roster', room, members: this.membersOf(room).map((p) => p.info), ...this.refField(ref) });
     const entries = this.history.filter((e) => e.kind !== 'private' && e.room === room && (since === undefined || e.id > since));
-    void peer.send({ type: 'history', room, entries: entries.slice(-50), more: entries.length > 50 });
+    void peer.send({ type: 'history', room, entries: entries.slice(-50), more: entries.length > 50, ...this.refField(ref) });
   }
 
-  say(peer: Peer, room: string, text: string): void {
+  /** `text` from `peer` to the room; the sender's own copy (its acknowledgement) carries `ref`. */
+  say(peer: Peer, room: string, text: string, ref?: string): void {
     const entry = { id: this.nextId++, room, from: peer.name, transport: 'tcp' as const, ts: Date.now(), text };
     this.history.push({ kind: 'message', ...entry });
     for (const p of this.membersOf(room)) {
       void (p.helloed
-        ? p.send({ type: 'message', ...entry })
+        ? p.send({ type: 'message', ...entry, ...(p === peer ? this.refField(ref) : {}) })
         : p.send({ type: 'text', text: room === 'lobby' ? `${peer.name}: ${text}` : `[${room}] ${peer.name}: ${text}` }));
     }
   }
