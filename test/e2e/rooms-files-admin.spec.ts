@@ -131,6 +131,8 @@ test('progress bars: a file arriving slowly shows a receiving bar, and a file th
   expect(sent).toBeLessThan(12 * 1024 * 1024);
   stuck.socket!.resume();
   await expect(page.locator('[data-testid="file-progress"][data-direction="out"]')).toHaveCount(0, { timeout: 20_000 });
+  // Complete only once the server confirmed size and SHA-256 (its file-end back to the sender).
+  await expect(page.locator('[data-testid="file-item"][data-from="watcher"]')).toHaveAttribute('data-state', 'complete');
   sender.end();
   stuck.end();
 });

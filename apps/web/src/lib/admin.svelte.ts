@@ -4,7 +4,10 @@ import {
   ApiError,
   requestJson,
   type ClientInfo,
+  type ClientList,
   type ListenerStatus,
+  type OkId,
+  type RoomList,
   type RoomSummary,
 } from './rest-client.js';
 
@@ -131,7 +134,7 @@ export class AdminState {
   }
 
   async refreshClients(): Promise<void> {
-    const result = await this.#call<{ clients: ClientInfo[] }>('List clients', 'GET', '/api/clients');
+    const result = await this.#call<ClientList>('List clients', 'GET', '/api/clients');
     if (result) {
       this.#clients = [...result.clients].sort((a, b) => a.name.localeCompare(b.name));
       this.#clientsUpdatedAt = Date.now();
@@ -139,7 +142,7 @@ export class AdminState {
   }
 
   async refreshRooms(): Promise<void> {
-    const result = await this.#call<{ rooms: RoomSummary[] }>('List rooms', 'GET', '/api/rooms');
+    const result = await this.#call<RoomList>('List rooms', 'GET', '/api/rooms');
     if (result) this.#rooms = [...result.rooms].sort((a, b) => a.name.localeCompare(b.name));
   }
 
@@ -162,7 +165,7 @@ export class AdminState {
 
   async kick(client: ClientInfo, reason: string): Promise<boolean> {
     const body = reason.trim() === '' ? {} : { reason: reason.trim() };
-    const result = await this.#action<{ ok: true }>('Kick', 'POST', `/api/clients/${encodeURIComponent(client.id)}/kick`, body);
+    const result = await this.#action<OkId>('Kick', 'POST', `/api/clients/${encodeURIComponent(client.id)}/kick`, body);
     if (!result) return false;
     this.#lastResult = `Kicked ${client.name}.`;
     void this.refreshClients();
@@ -170,7 +173,7 @@ export class AdminState {
   }
 
   async message(client: ClientInfo, text: string): Promise<boolean> {
-    const result = await this.#action<{ ok: true }>(
+    const result = await this.#action<OkId>(
       'Message',
       'POST',
       `/api/clients/${encodeURIComponent(client.id)}/messages`,

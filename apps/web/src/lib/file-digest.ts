@@ -1,47 +1,24 @@
-// SHA-256 of a file that arrives (or is read) in chunks. crypto.subtle is fast but one-shot
-// and exists only in secure contexts (https, localhost); elsewhere the pure-TS hash runs
-// incrementally as chunks come.
-import { Sha256, toHex } from './sha256.js';
+// SHA-256 of a file that is read, or arrives, in chunks: each chunk is hashed as it passes, so
+// the page never holds a whole file to hash it. @noble/hashes is incremental (crypto.subtle's
+// digest is one-shot) and works on plain-http origins, where browsers hide crypto.subtle.
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 
 export interface FileDigest {
   update(chunk: Uint8Array): void;
   /** 64 lowercase hex digits. Call once, after the last update. */
-  hex(): Promise<string>;
-}
-
-function subtleCrypto(): SubtleCrypto | undefined {
-  return globalThis.isSecureContext ? globalThis.crypto?.subtle : undefined;
+  hex(): string;
 }
 
 export function createFileDigest(): FileDigest {
-  const subtle = subtleCrypto();
-  if (!subtle) {
-    const hash = new Sha256();
-    return {
-      update: (chunk) => void hash.update(chunk),
-      hex: async () => hash.hex(),
-    };
-  }
-  const chunks: Uint8Array[] = [];
-  let length = 0;
+  const hash = sha256.create();
   return {
-    update(chunk) {
-      chunks.push(chunk);
-      length += chunk.length;
-    },
-    async hex() {
-      const whole = new Uint8Array(length);
-      let at = 0;
-      for (const chunk of chunks) {
-        whole.set(chunk, at);
-        at += chunk.length;
-      }
-      return toHex(new Uint8Array(await subtle.digest('SHA-256', whole)));
-    },
+    update: (chunk) => void hash.update(chunk),
+    hex: () => bytesToHex(hash.digest()),
   };
 }
 
-/** Whether files are hashed by the browser (true) or by the built-in fallback. */
-export function usesNativeDigest(): boolean {
-  return subtleCrypto() !== undefined;
+/** The SHA-256 of bytes already in memory, as 64 lowercase hex digits. */
+export function sha256Hex(data: Uint8Array): string {
+  return bytesToHex(sha256(data));
 }

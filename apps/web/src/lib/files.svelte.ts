@@ -1,128 +1,39 @@
-// File transfers in both directions (PROTOCOL.md §7). Sending: file-offer, wait for the
-// server's echo, 64 KiB file-data chunks paced by the socket's send buffer, file-end with the
-// SHA-256. Receiving: collect chunks, check count and SHA-256, then offer a download.
+// File transfers in both directions (PROTOCOL.md §7). Sending: a file-offer, answered (by ref)
+// with our own copy naming the server's transfer; 64 KiB file-data chunks paced by the socket's
+// send buffer and hashed as they are read; then file-end with the SHA-256, answered by the
+// server's file-end once it has checked size and checksum: only that makes the file sent.
+// Receiving: collect chunks, hashing each as it comes, check count and SHA-256, then offer a
+// download.
 import { FILE_CHUNK_BYTES, type ServerMessage, type ServerMessageOf } from '@switchboard/protocol';
 import { SvelteMap } from 'svelte/reactivity';
 import type { ChatState } from './chat.svelte.js';
 import { ConnectionLostError, type GatewayConnection } from './connection.svelte.js';
 import { createFileDigest, type FileDigest } from './file-digest.js';
+import { FileTransfer } from './file-transfer.svelte.js';
 import { formatBytes } from './format.js';
+import type { Reply, Request, RequestTracker } from './requests.js';
 
-export type TransferDirection = 'out' | 'in';
-export type TransferState = 'offering' | 'sending' | 'receiving' | 'verifying' | 'complete' | 'failed' | 'cancelled';
-
-export interface TransferError {
-  code: string;
-  message: string;
-}
+export type { FileTransfer, TransferDirection, TransferState, TransferError } from './file-transfer.svelte.js';
 
 /** Pause sending while the browser holds more than this many bytes for the socket. */
 const HIGH_WATER_BYTES = 1024 * 1024;
-/** How long to wait for the server to accept an offer. */
+/** How long the server may take to accept an offer. */
 const OFFER_TIMEOUT_MS = 15_000;
-/** After file-end the server may still reject the file; errors this soon after are ours. */
-const LATE_ERROR_WINDOW_MS = 5_000;
-/** Error codes that answer a file-offer. */
-const OFFER_ERRORS = new Set([
-  'FILE_TOO_LARGE',
-  'TOO_MANY_TRANSFERS',
-  'FILE_TRANSFER_EXISTS',
-  'NOT_IN_ROOM',
-  'NO_SUCH_MEMBER',
-  'ROOM_INVALID',
-  'INVALID_MESSAGE',
-]);
-/** Error codes about a transfer whose data is being (or was just) sent. */
-const SENDING_ERRORS = new Set(['FILE_UNKNOWN_TRANSFER', 'FILE_SIZE_MISMATCH', 'FILE_CHECKSUM_MISMATCH', 'FILE_ABORTED']);
-
 /**
- * The file name is the sender's word: keep the last path component, drop control
- * characters, and refuse names that mean something to a file system.
+ * How long the server may take to confirm a file once file-end is sent. The last chunks may
+ * still be on their way, held back by a slow receiver: this is only a safety net.
  */
-export function safeFileName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const base = (name.split(/[\\/]/).pop() ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim();
-  if (base === '' || base === '.' || base === '..' || base.startsWith('.')) return 'download';
-  if (/^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i.test(base)) return `_${base}`;
-  return base;
-}
-
-export class FileTransfer {
-  readonly direction: TransferDirection;
-  readonly name: string;
-  readonly size: number;
-  readonly mime: string;
-  readonly from: string;
-  #state = $state<TransferState>('offering');
-  #done = $state(0);
-  #error = $state.raw<TransferError | null>(null);
-  #url = $state<string | null>(null);
-  #historyId = $state<number | null>(null);
-
-  constructor(direction: TransferDirection, fields: { name: string; size: number; mime: string; from: string }) {
-    this.direction = direction;
-    this.name = safeFileName(fields.name);
-    this.size = fields.size;
-    this.mime = fields.mime;
-    this.from = fields.from;
-    this.#state = direction === 'out' ? 'offering' : 'receiving';
-  }
-
-  get state(): TransferState {
-    return this.#state;
-  }
-  /** Bytes sent or received so far. */
-  get done(): number {
-    return this.#done;
-  }
-  get progress(): number {
-    return this.size === 0 ? (this.#state === 'complete' ? 1 : 0) : Math.min(1, this.#done / this.size);
-  }
-  get error(): TransferError | null {
-    return this.#error;
-  }
-  /** A blob: URL to save the file, once it is complete. */
-  get url(): string | null {
-    return this.#url;
-  }
-  get historyId(): number | null {
-    return this.#historyId;
-  }
-  get inProgress(): boolean {
-    return this.#state === 'offering' || this.#state === 'sending' || this.#state === 'receiving' || this.#state === 'verifying';
-  }
-
-  setState(state: TransferState): void {
-    this.#state = state;
-  }
-  setDone(bytes: number): void {
-    this.#done = bytes;
-  }
-  link(historyId: number): void {
-    this.#historyId = historyId;
-  }
-  complete(url: string): void {
-    this.#url = url;
-    this.#state = 'complete';
-  }
-  fail(code: string, message: string): void {
-    if (!this.inProgress && this.#state !== 'complete') return;
-    this.#error = { code, message };
-    this.#state = code === 'CANCELLED' ? 'cancelled' : 'failed';
-    if (this.#url && this.direction === 'in') {
-      URL.revokeObjectURL(this.#url);
-      this.#url = null;
-    }
-  }
-}
+const CONFIRM_TIMEOUT_MS = 120_000;
+/** file-abort has no answer when it works; an error would come well within this. */
+const ABORT_ERROR_WAIT_MS = 10_000;
 
 interface Outgoing {
   transfer: FileTransfer;
   localId: number;
   controller: AbortController;
-  accepted: { resolve: () => void; reject: (error: Error) => void } | null;
   serverId: number | null;
-  endedAt: number | null;
+  /** file-end was sent: the server has every byte, so there is nothing left to cancel. */
+  ended: boolean;
 }
 
 interface Incoming {
@@ -132,7 +43,8 @@ interface Incoming {
   digest: FileDigest;
 }
 
-class OfferRefusedError extends Error {
+/** The server refused the transfer, or dropped it: nothing to abort on its side. */
+class TransferRefusedError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
     super(message);
@@ -142,18 +54,19 @@ class OfferRefusedError extends Error {
 
 export class FileTransfers {
   #connection: GatewayConnection;
+  #requests: RequestTracker;
   #chat: ChatState;
   #byHistoryId = new SvelteMap<number, FileTransfer>();
   #unlinked = $state.raw<FileTransfer[]>([]);
   #outgoing = new Map<FileTransfer, Outgoing>();
-  #pendingOffers: Outgoing[] = [];
   #incoming = new Map<number, Incoming>();
   #nextLocalId = 1;
   #urls = new Set<string>();
   #unsubscribe: (() => void)[];
 
-  constructor(connection: GatewayConnection, chat: ChatState) {
+  constructor(connection: GatewayConnection, requests: RequestTracker, chat: ChatState) {
     this.#connection = connection;
+    this.#requests = requests;
     this.#chat = chat;
     this.#unsubscribe = [
       connection.onMessage((message) => this.#handle(message)),
@@ -179,12 +92,11 @@ export class FileTransfers {
   /** Sends a file to the active room or private conversation. */
   async send(file: File): Promise<void> {
     const conversation = this.#chat.active;
-    const me = this.#chat.name ?? '';
     const transfer = new FileTransfer('out', {
       name: file.name,
       size: file.size,
       mime: file.type || 'application/octet-stream',
-      from: me,
+      from: this.#chat.name ?? '',
     });
     this.#unlinked = [...this.#unlinked, transfer];
 
@@ -205,9 +117,8 @@ export class FileTransfers {
       transfer,
       localId: this.#nextLocalId,
       controller: new AbortController(),
-      accepted: null,
       serverId: null,
-      endedAt: null,
+      ended: false,
     };
     this.#nextLocalId = this.#nextLocalId >= 0xffffffff ? 1 : this.#nextLocalId + 1;
     this.#outgoing.set(transfer, outgoing);
@@ -215,23 +126,19 @@ export class FileTransfers {
     const generation = this.#connection.generation;
 
     try {
-      const acceptance = new Promise<void>((resolve, reject) => {
-        outgoing.accepted = { resolve, reject };
-      });
       const target = conversation.kind === 'room' ? { room: conversation.name } : { to: conversation.name };
-      const offered = this.#connection.send({
-        type: 'file-offer',
-        transfer: outgoing.localId,
-        name: transfer.name,
-        size: file.size,
-        mime: transfer.mime,
-        ...target,
-      });
-      if (!offered) throw new ConnectionLostError('Not connected to the gateway.');
-      this.#pendingOffers.push(outgoing);
-      await withTimeout(acceptance, OFFER_TIMEOUT_MS, signal);
+      const offer = await this.#ask(
+        { type: 'file-offer', transfer: outgoing.localId, name: transfer.name, size: file.size, mime: transfer.mime, ...target },
+        (reply) => (reply.type === 'file-offer' ? reply : undefined),
+        { timeoutMs: OFFER_TIMEOUT_MS, late: 'The server did not answer the file offer in time.', signal },
+      );
+      outgoing.serverId = offer.transfer;
+      transfer.link(offer.id);
+      this.#byHistoryId.set(offer.id, transfer);
+      this.#unlinked = this.#unlinked.filter((t) => t !== transfer);
 
       transfer.setState('sending');
+      // Hashed as it is read, chunk by chunk: the file is never in memory whole.
       const digest = createFileDigest();
       for (let offset = 0; offset < file.size; offset += FILE_CHUNK_BYTES) {
         await this.#connection.waitForBufferBelow(HIGH_WATER_BYTES, signal);
@@ -244,41 +151,38 @@ export class FileTransfers {
         }
         transfer.setDone(offset + data.length);
       }
-      const sha256 = await digest.hex();
+      const sha256 = digest.hex();
       signal.throwIfAborted();
-      if (!this.#connection.send({ type: 'file-end', transfer: outgoing.localId, sha256 })) {
-        throw new ConnectionLostError();
-      }
-      outgoing.endedAt = Date.now();
-      // "Sent" once the browser has handed every byte to the network.
-      await this.#connection.waitForBufferBelow(0, signal);
+      outgoing.ended = true;
+      transfer.setState('verifying');
+      // Sent once the server says the bytes it got have this size and this SHA-256.
+      await this.#ask(
+        { type: 'file-end', transfer: outgoing.localId, sha256 },
+        (reply) => (reply.type === 'file-end' ? reply : undefined),
+        { timeoutMs: CONFIRM_TIMEOUT_MS, late: 'The server did not confirm the file in time.', signal },
+      );
       const url = URL.createObjectURL(file);
       this.#urls.add(url);
-      if (transfer.state === 'sending') transfer.complete(url);
+      transfer.complete(url);
     } catch (error) {
-      this.#pendingOffers = this.#pendingOffers.filter((o) => o !== outgoing);
       const reason: unknown = signal.aborted ? signal.reason : error;
-      if (reason instanceof OfferRefusedError) {
-        // The server refused or dropped the transfer: nothing to abort on its side.
+      if (reason instanceof TransferRefusedError) {
         transfer.fail(reason.code, reason.message);
       } else if (signal.aborted) {
         transfer.fail('CANCELLED', 'You cancelled this transfer.');
         // Tell the server only if it knows the transfer and the socket it knows it on is still up.
-        if (outgoing.serverId !== null && this.#connection.generation === generation) {
-          this.#connection.send({ type: 'file-abort', transfer: outgoing.localId, reason: 'cancelled by sender' });
-        }
+        if (outgoing.serverId !== null && this.#connection.generation === generation) this.#abort(outgoing, 'cancelled by sender');
       } else if (error instanceof ConnectionLostError) {
-        transfer.fail('CONNECTION_LOST', `${error.message} The file was not completely sent.`);
+        const what = outgoing.ended ? 'The server had not confirmed the file yet.' : 'The file was not completely sent.';
+        transfer.fail('CONNECTION_LOST', `${error.message} ${what}`);
       } else if (error instanceof DOMException && error.name === 'NotReadableError') {
         transfer.fail('FILE_UNREADABLE', `The browser could not read "${transfer.name}" (was it moved or deleted?).`);
-        if (outgoing.serverId !== null) {
-          this.#connection.send({ type: 'file-abort', transfer: outgoing.localId, reason: 'file unreadable' });
-        }
+        if (outgoing.serverId !== null) this.#abort(outgoing, 'file unreadable');
       } else {
         transfer.fail('FILE_ABORTED', error instanceof Error ? error.message : String(error));
       }
     } finally {
-      if (!transfer.inProgress && transfer.state !== 'complete') this.#outgoing.delete(transfer);
+      this.#outgoing.delete(transfer);
     }
   }
 
@@ -286,7 +190,7 @@ export class FileTransfers {
   cancel(transfer: FileTransfer): void {
     const outgoing = this.#outgoing.get(transfer);
     // After file-end the server has the whole file; there is nothing left to stop.
-    if (outgoing && transfer.inProgress && outgoing.endedAt === null) outgoing.controller.abort();
+    if (outgoing && transfer.inProgress && !outgoing.ended) outgoing.controller.abort();
   }
 
   dispose(): void {
@@ -295,10 +199,62 @@ export class FileTransfers {
     this.#urls.clear();
   }
 
+  /**
+   * Sends a request and resolves with the reply `pick` accepts. Rejects with
+   * TransferRefusedError when the server answers with an error or not in time, with
+   * ConnectionLostError when the socket goes, and with the signal's reason when aborted.
+   */
+  #ask<T>(
+    request: Request,
+    pick: (reply: Reply) => T | undefined,
+    options: { timeoutMs: number; late: string; signal: AbortSignal },
+  ): Promise<T> {
+    const { signal } = options;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        if (ref !== null) this.#requests.forget(ref);
+        reject(signal.reason);
+      };
+      const settle = (outcome: () => void) => {
+        signal.removeEventListener('abort', onAbort);
+        outcome();
+      };
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const ref = this.#requests.send(request, {
+        reply: (message) => {
+          const picked = pick(message);
+          if (picked === undefined) return false;
+          settle(() => resolve(picked));
+          return true;
+        },
+        error: (error) => settle(() => reject(new TransferRefusedError(error.code, error.message))),
+        lost: (reason) =>
+          settle(() => reject(reason === 'closed' ? new ConnectionLostError() : new TransferRefusedError('FILE_ABORTED', options.late))),
+        timeoutMs: options.timeoutMs,
+      });
+      if (ref === null) reject(new ConnectionLostError('Not connected to the gateway.'));
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #abort(outgoing: Outgoing, reason: string): void {
+    // The transfer is over on our side either way: an error (the server had already dropped
+    // it) has nothing left to tell the user.
+    this.#requests.send(
+      { type: 'file-abort', transfer: outgoing.localId, reason },
+      { error: () => {}, timeoutMs: ABORT_ERROR_WAIT_MS },
+    );
+  }
+
   #handle(message: ServerMessage): void {
     switch (message.type) {
       case 'file-offer':
-        return this.#onOffer(message);
+        // Our own offers come back as answers to their requests (matched by ref).
+        if (!this.#chat.isMe(message.from)) this.#onOffer(message);
+        return;
       case 'file-data': {
         const incoming = this.#incoming.get(message.transfer);
         if (!incoming) return;
@@ -312,42 +268,31 @@ export class FileTransfers {
         return;
       }
       case 'file-end':
-        void this.#onEnd(message);
+        // One with a ref confirms a file we sent: its request has it.
+        if (message.ref === undefined) this.#onEnd(message);
         return;
       case 'file-abort': {
         const why = message.reason || 'The transfer was abandoned.';
         this.#failIncoming(message.transfer, message.code, why);
         for (const outgoing of this.#outgoing.values()) {
-          if (outgoing.serverId === message.transfer) this.#failOutgoing(outgoing, message.code, why);
+          // Stops the sending loop (or the wait for the confirmation); send() shows why.
+          if (outgoing.serverId === message.transfer) outgoing.controller.abort(new TransferRefusedError(message.code, why));
         }
         return;
       }
-      case 'error':
-        return this.#onError(message);
       default:
         return;
     }
   }
 
   #onOffer(offer: ServerMessageOf<'file-offer'>): void {
-    if (this.#chat.isMe(offer.from)) {
-      // The server answers offers in order, so its echo belongs to our oldest open offer.
-      const outgoing = this.#pendingOffers.shift();
-      if (!outgoing) return;
-      outgoing.serverId = offer.transfer;
-      outgoing.transfer.link(offer.id);
-      this.#byHistoryId.set(offer.id, outgoing.transfer);
-      this.#unlinked = this.#unlinked.filter((t) => t !== outgoing.transfer);
-      outgoing.accepted?.resolve();
-      return;
-    }
     const transfer = new FileTransfer('in', { name: offer.name, size: offer.size, mime: offer.mime, from: offer.from });
     transfer.link(offer.id);
     this.#byHistoryId.set(offer.id, transfer);
     this.#incoming.set(offer.transfer, { transfer, chunks: [], received: 0, digest: createFileDigest() });
   }
 
-  async #onEnd(end: ServerMessageOf<'file-end'>): Promise<void> {
+  #onEnd(end: ServerMessageOf<'file-end'>): void {
     const incoming = this.#incoming.get(end.transfer);
     if (!incoming) return;
     this.#incoming.delete(end.transfer);
@@ -360,7 +305,7 @@ export class FileTransfers {
       return;
     }
     transfer.setState('verifying');
-    const actual = await incoming.digest.hex();
+    const actual = incoming.digest.hex();
     if (actual !== end.sha256.toLowerCase()) {
       transfer.fail(
         'FILE_CHECKSUM_MISMATCH',
@@ -368,37 +313,9 @@ export class FileTransfers {
       );
       return;
     }
-    if (transfer.state !== 'verifying') return; // Aborted meanwhile.
     const url = URL.createObjectURL(new Blob(incoming.chunks as BlobPart[], { type: transfer.mime }));
     this.#urls.add(url);
     transfer.complete(url);
-  }
-
-  #onError(error: ServerMessageOf<'error'>): void {
-    // Error frames carry no transfer id: attribute them by what we are waiting for.
-    const pending = this.#pendingOffers[0];
-    if (pending && OFFER_ERRORS.has(error.code)) {
-      this.#pendingOffers.shift();
-      pending.controller.abort(new OfferRefusedError(error.code, error.message));
-      return;
-    }
-    if (!SENDING_ERRORS.has(error.code)) return;
-    const now = Date.now();
-    for (const outgoing of this.#outgoing.values()) {
-      const sending = outgoing.transfer.state === 'sending';
-      const justEnded = outgoing.endedAt !== null && now - outgoing.endedAt < LATE_ERROR_WINDOW_MS;
-      if (sending || justEnded) {
-        this.#failOutgoing(outgoing, error.code, error.message);
-        return;
-      }
-    }
-  }
-
-  #failOutgoing(outgoing: Outgoing, code: string, message: string): void {
-    // Stop the sending loop (if still running) and show why.
-    outgoing.controller.abort(new OfferRefusedError(code, message));
-    outgoing.transfer.fail(code, message);
-    this.#outgoing.delete(outgoing.transfer);
   }
 
   #failIncoming(serverId: number, code: string, message: string): void {
@@ -409,36 +326,9 @@ export class FileTransfers {
   }
 
   #onClose(): void {
+    // Outgoing transfers learn it from their socket or their pending request.
     for (const serverId of [...this.#incoming.keys()]) {
       this.#failIncoming(serverId, 'CONNECTION_LOST', 'The connection dropped before the file was complete.');
     }
-    for (const outgoing of this.#pendingOffers) outgoing.accepted?.reject(new ConnectionLostError());
-    this.#pendingOffers = [];
   }
-}
-
-function withTimeout(promise: Promise<void>, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      reject(new OfferRefusedError('FILE_ABORTED', 'The server did not answer the file offer in time.'));
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

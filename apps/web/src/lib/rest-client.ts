@@ -1,41 +1,31 @@
 // The gateway's REST API under /api. Every failure becomes an ApiError with the code the
 // gateway sent ({code, message} bodies), or a local code when there was no such body.
+// The body types come from the gateway's route schemas (types only: nothing of the gateway
+// reaches the bundle).
+import type { ErrorBody } from '@switchboard/gateway/api-types';
 
+export type {
+  Client as ClientInfo,
+  ClientList,
+  ErrorBody,
+  HistoryEntry,
+  HistoryPage,
+  ListenerStatus,
+  OkId,
+  Room as RoomSummary,
+  RoomList,
+} from '@switchboard/gateway/api-types';
+
+/**
+ * GET /api/config. Written out here because the gateway declares that route's schema inline
+ * (health-routes.ts), so there is no schema to derive it from yet.
+ */
 export interface ServerConfig {
   maxFrameLength: number;
   maxFileBytes: number;
   maxTextBytes: number;
   historyLimit: number;
   adminTokenRequired: boolean;
-}
-
-export interface ListenerStatus {
-  listening: boolean;
-  host: string;
-  port: number;
-  backlog: number;
-  /** ISO time the listener started, or null when stopped. */
-  since: string | null;
-  connections: number;
-}
-
-export interface ClientInfo {
-  id: string;
-  name: string;
-  transport: 'tcp' | 'ws';
-  address: string;
-  rooms: string[];
-  connectedAt: string;
-  legacy: boolean;
-  bytesIn: number;
-  bytesOut: number;
-  messagesIn: number;
-  messagesOut: number;
-}
-
-export interface RoomSummary {
-  name: string;
-  members: number;
 }
 
 export class ApiError extends Error {
@@ -82,7 +72,7 @@ export async function requestJson<T>(method: 'GET' | 'POST', path: string, optio
     }
   }
   if (!response.ok) {
-    const body = json as { code?: unknown; message?: unknown } | undefined;
+    const body = json as Partial<Record<keyof ErrorBody, unknown>> | undefined;
     const code = typeof body?.code === 'string' ? body.code : `HTTP_${response.status}`;
     const message =
       typeof body?.message === 'string' ? body.message : `${method} ${path} answered ${response.status} ${response.statusText}.`;
