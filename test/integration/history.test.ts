@@ -41,7 +41,11 @@ describe('history in SQLite', () => {
       expect(older.body.more).toBe(false);
       const ops = await api(second, 'GET', '/api/history?room=ops');
       expect(ops.body.entries).toEqual([expect.objectContaining({ kind: 'message', room: 'ops', text: 'ops log', from: 'hist-a', transport: 'tcp' })]);
-      expect((await api(second, 'GET', '/api/history?limit=501')).body.code).toBe('VALIDATION_FAILED');
+      // Above the page limit is taken as the limit, as on the wire (PROTOCOL.md §6).
+      const clamped = await api(second, 'GET', '/api/history?limit=501');
+      expect(clamped.status).toBe(200);
+      expect(clamped.body.entries).toHaveLength(122); // every entry: 120 + the private one + ops
+      expect((await api(second, 'GET', '/api/history?limit=0')).body.code).toBe('VALIDATION_FAILED');
 
       // On joining, a member gets the room's recent history (50 by default).
       const c = await Peer.ws(second.wsUrl);
