@@ -32,6 +32,7 @@ export async function startGateway(
     limits: { ...base.limits, ...overrides.limits },
     timing: { ...base.timing, helloTimeoutMs: 150, ...overrides.timing },
     history: { ...base.history, ...overrides.history },
+    devices: { ...base.devices, ...overrides.devices } as GatewayConfig['devices'],
     security: { ...base.security, ...overrides.security } as GatewayConfig['security'],
     dataDir,
     webRoot: overrides.webRoot ?? null,
@@ -41,7 +42,9 @@ export async function startGateway(
   const logger = lines !== undefined ? { level: config.logLevel, stream: { write: (line: string) => void lines.push(line) } } : config.logLevel === 'silent' ? false : { level: config.logLevel };
   const app = await buildApp(config, { logger });
   await app.listen({ host: config.http.host, port: config.http.port });
-  const status = config.tcp.autoStart ? await app.tcpListener.start() : app.tcpListener.status();
+  await app.listeners.startAll();
+  app.deviceLinks.startAll();
+  const status = app.tcpListener.status();
   const { port } = app.server.address() as { port: number };
   return {
     app,

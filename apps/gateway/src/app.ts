@@ -10,9 +10,11 @@ import type { ClusterNode } from './cluster/cluster.js';
 import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { deviceRoutes } from './routes/device-routes.js';
 import { listenerRoutes } from './routes/listener-routes.js';
 import { roomRoutes } from './routes/room-routes.js';
-import { tcpListenerPlugin } from './transports/tcp-listener.js';
+import { devicesPlugin } from './devices/devices-plugin.js';
+import { devicePipeRoutes } from './transports/device-pipe.js';
 import { wsBridgePlugin } from './transports/ws-bridge.js';
 import { webUiPlugin } from './web-ui.js';
 
@@ -93,12 +95,14 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
 
   const requireAdmin = adminGuard(config.security.adminToken);
-  await app.register(tcpListenerPlugin, { hub, tlsOptions: config.security.tcpTls ? tlsOptions : undefined });
+  await app.register(devicesPlugin, { hub, tlsOptions });
   await app.register(wsBridgePlugin, { hub });
+  await app.register(devicePipeRoutes, { requireAdmin });
   await app.register(
     async (api) => {
       await api.register(healthRoutes, { hub, requireAdmin });
       await api.register(listenerRoutes, { requireAdmin });
+      await api.register(deviceRoutes, { requireAdmin });
       await api.register(clientRoutes, { hub, requireAdmin });
       await api.register(roomRoutes, { hub, requireAdmin });
     },

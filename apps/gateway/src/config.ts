@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@switchboard/protocol';
+import { parseListenUrl, parseTargets } from './devices/device-settings.js';
 
 /** Everything the gateway can be told. `buildApp` takes one of these; `loadConfig` reads it from flags and env. */
 export interface GatewayConfig {
@@ -32,6 +33,14 @@ export interface GatewayConfig {
     flushWindowMs: number;
   };
   history: { onJoin: number; maxPage: number };
+  devices: {
+    /** Listeners beside the default one, as URLs: `line://0.0.0.0:9100?delimiter=%0D%0A&room=plc`. */
+    listen: string[];
+    /** Where outbound device links may dial: `host[/prefix][:port[-port]]`, comma-separated. */
+    targets: string;
+    /** The longest wait between dials of a device that is down. */
+    backoffMaxMs: number;
+  };
   security: {
     adminToken: string | null;
     /** Extra Origins allowed to open the WebSocket, besides the gateway's own. `*` allows any. */
@@ -44,7 +53,7 @@ export interface GatewayConfig {
   logLevel: string;
 }
 
-type Kind = 'string' | 'port' | 'int' | 'bool' | 'list' | 'path';
+type Kind = 'string' | 'port' | 'int' | 'bool' | 'list' | 'path' | 'repeat';
 
 interface Option {
   flag: string;
@@ -83,6 +92,9 @@ const options: Option[] = [
   opt('flush-window-ms', 'int', 'Under load, how long a frame may wait to share one write with those after it (0: write every turn).', (c) => c.timing.flushWindowMs, (c, v: number) => (c.timing.flushWindowMs = v)),
   opt('history-on-join', 'int', 'Messages of recent history sent to a member joining a room.', (c) => c.history.onJoin, (c, v: number) => (c.history.onJoin = v)),
   opt('history-max-page', 'int', 'Most history entries one request may return.', (c) => c.history.maxPage, (c, v: number) => (c.history.maxPage = v)),
+  opt('listen', 'repeat', 'Another listener, as a URL: line://0.0.0.0:9100?delimiter=%0D%0A&room=plc, raw://HOST:PORT?typeByte=true, frame://HOST:PORT. Repeatable; the env var takes several, space-separated.', (c) => c.devices.listen.join(' '), (c, v: string[]) => (c.devices.listen = v)),
+  opt('device-targets', 'string', 'Where outbound device links may dial: host[/prefix][:port[-port]], comma-separated. Default: loopback only.', (c) => c.devices.targets, (c, v: string) => (c.devices.targets = v)),
+  opt('device-backoff-max-ms', 'int', 'Longest wait between dials of a device that is down (exponential backoff with jitter).', (c) => c.devices.backoffMaxMs, (c, v: number) => (c.devices.backoffMaxMs = v)),
   opt('admin-token', 'string', 'Bearer token for admin calls. Unset: admin calls only from loopback.', (c) => c.security.adminToken, (c, v: string) => (c.security.adminToken = v || null)),
   opt('allowed-origins', 'list', 'Comma-separated Origins allowed to open /ws besides the gateway\'s own; * allows any.', (c) => c.security.allowedOrigins.join(','), (c, v: string[]) => (c.security.allowedOrigins = v)),
   opt('tls-cert', 'path', 'PEM certificate: serve HTTPS/WSS (and TLS on TCP with --tcp-tls).', (c) => c.security.tlsCert, (c, v: string | null) => (c.security.tlsCert = v)),
@@ -124,6 +136,7 @@ export function defaultConfig(): GatewayConfig {
       flushWindowMs: 4,
     },
     history: { onJoin: 50, maxPage: 500 },
+    devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000 },
     security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false },
     logLevel: 'info',
   };
@@ -143,14 +156,14 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     allowPositionals: false,
     options: {
       help: { type: 'boolean', short: 'h' },
-      ...Object.fromEntries(options.map((o) => [o.flag, { type: o.kind === 'bool' ? ('boolean' as const) : ('string' as const) }])),
+      ...Object.fromEntries(options.map((o) => [o.flag, { type: o.kind === 'bool' ? ('boolean' as const) : ('string' as const), multiple: o.kind === 'repeat' }])),
       ...Object.fromEntries(options.filter((o) => o.kind === 'bool').map((o) => [`no-${o.flag}`, { type: 'boolean' as const }])),
     },
   });
-  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const config = defaultConfig();
   for (const option of options) {
-    let raw: string | boolean | undefined = env[envName(option.flag)];
+    let raw: string | string[] | boolean | undefined = env[envName(option.flag)];
     if (values[option.flag] !== undefined) raw = values[option.flag];
     if (values[`no-${option.flag}`]) raw = false;
     if (raw === undefined) continue;
@@ -160,13 +173,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   return { config, help: values.help === true };
 }
 
-function convert(option: Option, raw: string | boolean): unknown {
+function convert(option: Option, raw: string | string[] | boolean): unknown {
   const where = `--${option.flag} (${envName(option.flag)})`;
   switch (option.kind) {
     case 'bool':
       if (typeof raw === 'boolean') return raw;
-      if (/^(1|true|yes|on)$/i.test(raw)) return true;
-      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      if (/^(1|true|yes|on)$/i.test(String(raw))) return true;
+      if (/^(0|false|no|off)$/i.test(String(raw))) return false;
       throw new ConfigError(`${where} must be true or false, got "${raw}".`);
     case 'port':
     case 'int': {
@@ -177,6 +190,8 @@ function convert(option: Option, raw: string | boolean): unknown {
       }
       return n;
     }
+    case 'repeat':
+      return Array.isArray(raw) ? raw : String(raw).split(/\s+/).filter(Boolean);
     case 'list':
       return String(raw)
         .split(',')
@@ -207,6 +222,12 @@ function validate(c: GatewayConfig): void {
     throw new ConfigError('--tls-cert and --tls-key go together.');
   }
   if (c.security.tcpTls && c.security.tlsCert === null) throw new ConfigError('--tcp-tls needs --tls-cert and --tls-key.');
+  try {
+    parseTargets(c.devices.targets);
+    c.devices.listen.forEach(parseListenUrl);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(c.logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}.`);
 }
@@ -224,7 +245,7 @@ export function helpText(): string {
   for (const o of options) {
     const value = o.get(defaults);
     const shown = value === null || value === '' ? '(unset)' : String(value);
-    const placeholder = o.kind === 'list' ? 'list' : o.kind === 'path' ? (/dir|root/.test(o.flag) ? 'dir' : 'file') : o.kind === 'string' ? 'value' : 'n';
+    const placeholder = o.kind === 'list' ? 'list' : o.kind === 'repeat' ? 'url' : o.kind === 'path' ? (/dir|root/.test(o.flag) ? 'dir' : 'file') : o.kind === 'string' ? 'value' : 'n';
     const flag = o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag} <${placeholder}>`;
     lines.push(`  ${flag}`, `      ${o.help}`, `      env ${envName(o.flag)}, default ${shown}`);
   }

@@ -20,6 +20,11 @@ export const HttpErrorCodes = {
   UNAUTHORIZED: 'Admin calls need `Authorization: Bearer <token>` with the configured token.',
   FORBIDDEN: 'With no admin token configured, admin calls are accepted from loopback addresses only.',
   ORIGIN_NOT_ALLOWED: 'The WebSocket upgrade came from an Origin that is not allowed.',
+  LISTENER_NOT_FOUND: 'No listener has that id.',
+  LISTENER_EXISTS: 'A listener or device link with that id already exists.',
+  LISTENER_IS_DEFAULT: 'The default listener can be stopped and started, not removed.',
+  DEVICE_NOT_FOUND: 'No device link or device member has that id.',
+  TARGET_NOT_ALLOWED: 'The device is outside --device-targets: the gateway is not an open proxy.',
 } as const;
 
 export type HttpErrorCode = keyof typeof HttpErrorCodes;
@@ -38,6 +43,11 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   ORIGIN_NOT_ALLOWED: 403,
   NOT_FOUND: 404,
   CLIENT_NOT_FOUND: 404,
+  LISTENER_NOT_FOUND: 404,
+  DEVICE_NOT_FOUND: 404,
+  LISTENER_EXISTS: 409,
+  LISTENER_IS_DEFAULT: 409,
+  TARGET_NOT_ALLOWED: 403,
   ROOM_NOT_FOUND: 404,
   NO_SUCH_MEMBER: 404,
   LISTENER_ALREADY_RUNNING: 409,

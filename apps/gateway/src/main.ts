@@ -35,7 +35,8 @@ if (config.security.adminToken === null) {
 
 try {
   await app.listen({ host: config.http.host, port: config.http.port });
-  if (config.tcp.autoStart) await app.tcpListener.start();
+  await app.listeners.startAll();
+  app.deviceLinks.startAll();
 } catch (error) {
   const message = error instanceof GatewayError ? error.message : (error as Error).message;
   app.log.fatal({ code: (error as { code?: string }).code }, message);

@@ -21,8 +21,17 @@ const memberInfo = obj({
 });
 export type MemberInfo = ReturnType<typeof memberInfo>;
 
-const chatFields = { id: uint, room: str, from: str, transport: oneOf(...transports), ts: uint, text: str };
-const privateFields = { id: uint, from: str, to: str, transport: oneOf(...transports), ts: uint, text: str };
+/**
+ * Bytes that are not text travel byte-exact as base64 in `data`; `text` is then their UTF-8
+ * reading (U+FFFD where they are not UTF-8), for display only.
+ */
+const base64: Check<string> = (v, p) => {
+  if (typeof v === 'string' && v.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(v)) return v;
+  throw new ProtocolError('INVALID_MESSAGE', `${p} must be base64 (RFC 4648, with padding).`);
+};
+
+const chatFields = { id: uint, room: str, from: str, transport: oneOf(...transports), ts: uint, text: str, data: opt(base64) };
+const privateFields = { id: uint, from: str, to: str, transport: oneOf(...transports), ts: uint, text: str, data: opt(base64) };
 const chatEntry = obj(chatFields);
 const privateEntry = obj(privateFields);
 const fileEntry = obj({
@@ -80,8 +89,8 @@ function reply<F extends Parameters<typeof obj>[0]>(fields: F) {
 /** Shapes a client sends. */
 const clientBodies = {
   hello: request({ v: uint, name: opt(str), room: opt(str), since: opt(uint) }),
-  message: request({ room: opt(str), text: str }),
-  private: request({ to: str, text: str }),
+  message: request({ room: opt(str), text: str, data: opt(base64) }),
+  private: request({ to: str, text: str, data: opt(base64) }),
   roster: request({ room: opt(str) }),
   join: request({ room: str }),
   leave: request({ room: str }),

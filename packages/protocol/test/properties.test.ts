@@ -198,7 +198,7 @@ function roundTrip<M extends AnyMessage>(messages: M[], fractions: number[], dec
 
 /** The message with its bytes as hex: comparing 70 KB element by element is slow. */
 function comparable(message: AnyMessage): unknown {
-  return 'data' in message ? { ...message, data: toHex(message.data) } : message;
+  return 'data' in message && message.data instanceof Uint8Array ? { ...message, data: toHex(message.data) } : message;
 }
 
 describe('round trip: decode(encode(x)) equals x through a chunked stream', () => {

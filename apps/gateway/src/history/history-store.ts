@@ -1,8 +1,8 @@
 import type { HistoryEntry, Transport } from '@switchboard/protocol';
 
 export type NewHistoryEntry =
-  | { kind: 'message'; room: string; from: string; transport: Transport; text: string }
-  | { kind: 'private'; from: string; to: string; transport: Transport; text: string }
+  | { kind: 'message'; room: string; from: string; transport: Transport; text: string; data?: string | undefined }
+  | { kind: 'private'; from: string; to: string; transport: Transport; text: string; data?: string | undefined }
   | {
       kind: 'file';
       from: string;

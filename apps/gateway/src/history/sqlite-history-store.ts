@@ -17,9 +17,10 @@ interface Row {
   file_size: number | null;
   file_mime: string | null;
   file_sha256: string | null;
+  data: string | null;
 }
 
-/** 13 columns x 64 rows stays far below SQLite's limit on bound parameters. */
+/** 14 columns x 64 rows stays far below SQLite's limit on bound parameters. */
 const ROWS_PER_INSERT = 64;
 
 const SCHEMA = `
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS entries (
   file_name TEXT,
   file_size INTEGER,
   file_mime TEXT,
-  file_sha256 TEXT
+  file_sha256 TEXT,
+  data TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_by_recipient ON entries (recipient_key, id) WHERE recipient_key IS NOT NULL;
@@ -69,6 +71,9 @@ export class SqliteHistoryStore implements HistoryStore {
     // NORMAL in WAL mode survives a process crash; only a power loss can drop the last commits.
     this.#db.pragma('synchronous = NORMAL');
     this.#db.exec(SCHEMA);
+    // Databases from before byte-exact messages: the column is added once, empty.
+    const columns = this.#db.prepare('PRAGMA table_info(entries)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'data')) this.#db.exec('ALTER TABLE entries ADD COLUMN data TEXT');
     this.#complete = this.#db.prepare('UPDATE entries SET file_sha256 = ? WHERE id = ?');
     // One statement per batch of up to ROWS_PER_INSERT rows: far fewer statement runs than
     // one per message when a flush carries hundreds.
@@ -103,15 +108,16 @@ export class SqliteHistoryStore implements HistoryStore {
       entry.kind === 'file' ? entry.name : null,
       entry.kind === 'file' ? entry.size : null,
       entry.kind === 'file' ? entry.mime : null,
+      entry.kind === 'file' ? null : (entry.data ?? null),
     ]);
   }
 
   #insertStatement(rows: number): Database.Statement {
     let statement = this.#inserts.get(rows);
     if (statement === undefined) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
       statement = this.#db.prepare(
-        `INSERT INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime) VALUES ${values}`,
+        `INSERT INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data) VALUES ${values}`,
       );
       this.#inserts.set(rows, statement);
     }
@@ -163,7 +169,7 @@ export class SqliteHistoryStore implements HistoryStore {
       where.push('id > ?');
       params.push(q.after);
     }
-    const sql = `SELECT id, kind, ts, room, sender, recipient, transport, text, file_name, file_size, file_mime, file_sha256
+    const sql = `SELECT id, kind, ts, room, sender, recipient, transport, text, file_name, file_size, file_mime, file_sha256, data
       FROM entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ?`;
     const rows = this.#query(sql).all(...params, q.limit + 1) as Row[];
@@ -195,9 +201,9 @@ function toEntry(row: Row): HistoryEntry {
   const base = { id: row.id, ts: row.ts, from: row.sender, transport: row.transport };
   switch (row.kind) {
     case 'message':
-      return { kind: 'message', ...base, room: row.room ?? '', text: row.text ?? '' };
+      return { kind: 'message', ...base, room: row.room ?? '', text: row.text ?? '', ...(row.data !== null && { data: row.data }) };
     case 'private':
-      return { kind: 'private', ...base, to: row.recipient ?? '', text: row.text ?? '' };
+      return { kind: 'private', ...base, to: row.recipient ?? '', text: row.text ?? '', ...(row.data !== null && { data: row.data }) };
     case 'file': {
       const entry: HistoryEntry = {
         kind: 'file',

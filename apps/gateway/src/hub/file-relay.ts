@@ -107,7 +107,7 @@ export class FileRelay {
     for (const member of local) this.router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: line }) : frame);
     this.#toRemote(transfer, frame, line);
     // The sender's copy is its acknowledgement: it tells the server's transfer id and the history id.
-    if (!sender.legacy) this.router.deliver(sender, offer.ref === undefined ? frame : encodeMessage({ ...announce, ref: offer.ref }));
+    if (sender.speaksProtocol) this.router.deliver(sender, offer.ref === undefined ? frame : encodeMessage({ ...announce, ref: offer.ref }));
   }
 
   data(sender: Member, clientId: number, data: Uint8Array): void {

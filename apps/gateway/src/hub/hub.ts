@@ -112,8 +112,11 @@ export class Hub extends EventEmitter<HubEvents> {
 
   // ---- Connections -------------------------------------------------------------------
 
-  /** Admits a new connection, or refuses it (error frame, then close) and returns undefined. */
-  connect(link: Link): Member | undefined {
+  /**
+   * Admits a new connection, or refuses it (error frame, then close) and returns undefined.
+   * A device link (`link.device`) joins `device.room` at once under `device.name` (default: its address).
+   */
+  connect(link: Link, device?: { name?: string | undefined; room: string }): Member | undefined {
     const refusal = this.#refusal(link);
     if (refusal !== undefined) {
       link.write([encodeMessage({ type: 'error', code: refusal.code, message: refusal.text, fatal: true })]);
@@ -126,6 +129,10 @@ export class Hub extends EventEmitter<HubEvents> {
     const member = new Member(this.node.ids.memberId(), link, new TokenBucket(ratePerSecond, rateBurst, now), now);
     this.#router.members.set(member.id, member);
     this.#perIp.set(link.ip, (this.#perIp.get(link.ip) ?? 0) + 1);
+    if (device !== undefined) {
+      this.#run(member, () => this.#requests.admitDevice(member, device.name ?? link.address, device.room));
+      return member;
+    }
     // Until it says hello or is made a plain device, it keeps what lobby says.
     this.#router.watchUndecided(member);
     member.helloTimer = setTimeout(() => this.#run(member, () => this.#requests.admitPlain(member)), this.config.timing.helloTimeoutMs);
@@ -293,15 +300,9 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
-  /** Disconnects the members of one transport (the TCP listener's "stop and disconnect"). */
-  disconnectTransport(transport: Member['transport'], text: string): number {
-    let count = 0;
-    for (const member of [...this.#router.members.values()]) {
-      if (member.transport !== transport) continue;
-      this.disconnect(member, 'shutdown', undefined, { text, code: 'SERVER_SHUTTING_DOWN' });
-      count++;
-    }
-    return count;
+  /** Tells these members why and disconnects them (a listener's "stop and disconnect"). */
+  disconnectAll(members: Iterable<Member>, text: string): void {
+    for (const member of members) this.disconnect(member, 'shutdown', undefined, { text, code: 'SERVER_SHUTTING_DOWN' });
   }
 
   async close(): Promise<void> {
@@ -382,7 +383,7 @@ export class Hub extends EventEmitter<HubEvents> {
         this.disconnect(member, 'timeout', { code: 'FRAME_TIMEOUT', message: `A frame stayed incomplete for more than ${frameTimeoutMs} ms.` });
         continue;
       }
-      if (heartbeatMs > 0 && !member.legacy) {
+      if (heartbeatMs > 0 && !member.legacy && member.link.device === undefined) {
         const silent = now - member.lastHeardAt;
         if (member.pingSentAt !== 0 && now - member.pingSentAt > heartbeatMs) {
           this.disconnect(member, 'timeout', { code: 'HEARTBEAT_TIMEOUT', message: `Nothing heard for ${silent} ms, not even an answer to a ping.` });

@@ -67,6 +67,14 @@ export class Member {
     return this.link.transport;
   }
 
+  /**
+   * Said hello: gets structured frames, its own words back as acknowledgements, rosters and
+   * history. Plain devices and device links do not: many treat every incoming line as a command.
+   */
+  get speaksProtocol(): boolean {
+    return !this.legacy && this.link.device === undefined;
+  }
+
   get currentRoom(): Room | undefined {
     return this.rooms[this.rooms.length - 1];
   }

@@ -47,7 +47,7 @@ export class Membership {
     if (member.state !== 'joined' || previousName === name) return;
     this.publishRecord(member);
     for (const room of member.rooms) this.announce(room, 'rename', member, { previousName }, ref);
-    if (member.rooms.length === 0 && !member.legacy) {
+    if (member.rooms.length === 0 && member.speaksProtocol) {
       const notice: ServerMessageOf<'notice'> = { type: 'notice', text: `You are now known as ${name}.`, ts: this.now() };
       if (ref !== undefined) notice.ref = ref;
       this.router.deliver(member, encodeMessage(notice));
@@ -68,7 +68,7 @@ export class Membership {
       this.publishRecord(member);
       this.announce(room, 'join', member);
     }
-    if (member.legacy) return;
+    if (!member.speaksProtocol) return;
     this.sendRoster(member, room.name, options.ref);
     const onJoin = this.config.history.onJoin;
     if (onJoin > 0) {
@@ -130,8 +130,8 @@ export class Membership {
   }
 
   /**
-   * Presence to a room on every node. The member's own copy carries its request's ref; a plain
-   * device does not hear its own arrival or departure. With `toSelf`, the member gets its copy
+   * Presence to a room on every node. The member's own copy carries its request's ref; a device
+   * (plain or linked) does not hear its own arrival or departure. With `toSelf`, the member gets its copy
    * even when it is no longer in the room (a leave).
    */
   announce(room: Room, event: 'join' | 'leave' | 'rename', member: Member, extra: PresenceExtra = {}, ref?: string, toSelf = false): void {
@@ -142,8 +142,8 @@ export class Membership {
         : event === 'leave'
           ? plainLines.leave(room.name, member.name, extra.reason ?? 'left')
           : plainLines.rename(room.name, extra.previousName ?? '?', member.name);
-    const ownCopy = !member.legacy && (ref !== undefined || toSelf);
-    this.router.toRoom({ room: room.name, frame: encodeMessage(body), legacyText, except: member.legacy || ownCopy ? member.id : undefined });
+    const ownCopy = member.speaksProtocol && (ref !== undefined || toSelf);
+    this.router.toRoom({ room: room.name, frame: encodeMessage(body), legacyText, except: !member.speaksProtocol || ownCopy ? member.id : undefined });
     if (ownCopy) this.router.deliver(member, encodeMessage(ref === undefined ? body : { ...body, ref }));
   }
 }

@@ -62,9 +62,9 @@ export class Requests {
       case 'hello':
         return this.#hello(member, message);
       case 'text':
-        return this.#say(member, membership.currentOrThrow(member).name, message.text);
+        return this.#say(member, membership.currentOrThrow(member).name, { text: message.text });
       case 'message':
-        return this.#say(member, message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name, message.text, message.ref);
+        return this.#say(member, message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name, said(message), message.ref);
       case 'private':
         return this.#private(member, message);
       case 'join':
@@ -165,6 +165,19 @@ export class Requests {
     this.router.takeUndecided(member);
   }
 
+  /** A device on a line/raw listener or an outbound link: a protocol member at once, its link translating. */
+  admitDevice(member: Member, name: string, room: string): Handled {
+    member.legacy = false;
+    return then(this.membership.claim(member, name), (free) => {
+      if (member.state !== 'pending') return;
+      member.name = free ? name : `${name}@${this.node.nodeId}`;
+      if (!free) this.node.names.claim(member.name, member.id);
+      member.state = 'joined';
+      this.joined(member);
+      this.membership.join(member, room);
+    });
+  }
+
   /** A connection that did not say hello in time (or sent something else first) joins as a plain device. */
   admitPlain(member: Member): Handled {
     if (member.state !== 'pending') return;
@@ -181,32 +194,37 @@ export class Requests {
     });
   }
 
-  #say(member: Member, room: string, text: string, ref?: string): void {
-    this.#checkText(text);
-    const entry = this.history.record({ kind: 'message', room, from: member.name, transport: member.transport, text }, this.now());
+  #say(member: Member, room: string, { text, data }: Said, ref?: string): void {
+    this.#checkText(text, data);
+    const entry = this.history.record({ kind: 'message', room, from: member.name, transport: member.transport, text, data }, this.now());
     const message: ServerMessageOf<'message'> = { type: 'message', id: entry.id, room, from: entry.from, transport: entry.transport, ts: entry.ts, text };
+    if (data !== undefined) message.data = data;
     const frame = encodeMessage(message);
     const legacyText = plainLines.chat(room, member.name, text);
     // Plain devices do not get their own words back: many treat incoming lines as commands.
     // A sender with a ref gets its own copy, carrying the ref: its acknowledgement.
-    const ownCopy = !member.legacy && ref !== undefined;
-    this.router.toRoom({ room, frame, legacyText, except: member.legacy || ownCopy ? member.id : undefined });
+    const ownCopy = member.speaksProtocol && ref !== undefined;
+    this.router.toRoom({ room, frame, legacyText, except: !member.speaksProtocol || ownCopy ? member.id : undefined });
     if (ownCopy) this.router.deliver(member, encodeMessage({ ...message, ref }));
   }
 
   #private(member: Member, request: ClientMessageOf<'private'>): void {
-    this.#checkText(request.text);
+    const { text, data } = said(request);
+    this.#checkText(text, data);
     const target = this.node.directory.byName(request.to);
     if (target === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${request.to}" is connected.`);
-    const entry = this.history.record({ kind: 'private', from: member.name, to: target.name, transport: member.transport, text: request.text }, this.now());
-    const message: ServerMessageOf<'private'> = { type: 'private', id: entry.id, from: entry.from, to: entry.to, transport: entry.transport, ts: entry.ts, text: request.text };
+    const entry = this.history.record({ kind: 'private', from: member.name, to: target.name, transport: member.transport, text, data }, this.now());
+    const message: ServerMessageOf<'private'> = { type: 'private', id: entry.id, from: entry.from, to: entry.to, transport: entry.transport, ts: entry.ts, text };
+    if (data !== undefined) message.data = data;
     const frame = encodeMessage(message);
-    if (target.id !== member.id) this.router.toMember(target, frame, plainLines.private(member.name, request.text));
-    if (!member.legacy) this.router.deliver(member, request.ref === undefined ? frame : encodeMessage({ ...message, ref: request.ref }));
+    if (target.id !== member.id) this.router.toMember(target, frame, plainLines.private(member.name, text));
+    if (member.speaksProtocol) this.router.deliver(member, request.ref === undefined ? frame : encodeMessage({ ...message, ref: request.ref }));
   }
 
-  #checkText(text: string): void {
+  #checkText(text: string, data?: string): void {
     const max = this.config.limits.maxTextBytes;
+    // base64: 4 characters for every 3 bytes.
+    if (data !== undefined && (data.length / 4) * 3 > max + 2) throw new ProtocolError('TEXT_TOO_LONG', `Data is longer than ${max} bytes.`);
     // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
     if (text.length * 3 > max && utf8.encode(text).length > max) {
       throw new ProtocolError('TEXT_TOO_LONG', `Text is longer than ${max} bytes of UTF-8.`);
@@ -219,6 +237,19 @@ export class Requests {
     clearTimeout(member.helloTimer);
     member.helloTimer = undefined;
   }
+}
+
+/** What a member said: text, or bytes (base64 `data`) with their UTF-8 reading as the text. */
+interface Said {
+  text: string;
+  data?: string | undefined;
+}
+
+const lossyUtf8 = new TextDecoder('utf-8');
+
+function said(request: { text: string; data?: string | undefined }): Said {
+  if (request.data === undefined) return { text: request.text };
+  return { text: lossyUtf8.decode(Buffer.from(request.data, 'base64')), data: request.data };
 }
 
 function taken(name: string): ProtocolError {

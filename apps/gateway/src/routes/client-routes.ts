@@ -36,6 +36,11 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
         bytesOut: m.bytesOut,
         messagesIn: m.messagesIn,
         messagesOut: m.messagesOut,
+        ...(m.link.device !== undefined && {
+          framing: m.link.device.framing,
+          ...(m.link.device.listener !== undefined && { listener: m.link.device.listener }),
+          ...(m.link.device.link !== undefined && { outbound: m.link.device.link }),
+        }),
       })),
     }),
   );

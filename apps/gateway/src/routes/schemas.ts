@@ -1,4 +1,5 @@
 // JSON schemas shared by the routes. `as const` lets the type provider derive request types.
+import { deviceOptionsSchema } from '../devices/device-settings.js';
 
 export const errorBody = {
   type: 'object',
@@ -38,7 +39,11 @@ export const client = {
     rooms: { type: 'array', items: { type: 'string' } },
     connectedAt: { type: 'string' },
     legacy: { type: 'boolean' },
-    state: { type: 'string' },
+    state: { type: 'string', enum: ['pending', 'joined', 'closed'] },
+    /** Devices only: how they are framed, and the listener or outbound link they came through. */
+    framing: { type: 'string', enum: ['line', 'raw'] },
+    listener: { type: 'string' },
+    outbound: { type: 'string' },
     bytesIn: { type: 'integer' },
     bytesOut: { type: 'integer' },
     messagesIn: { type: 'integer' },
@@ -101,4 +106,75 @@ export const historyPage = {
   properties: { entries: { type: 'array', items: historyEntry }, more: { type: 'boolean' } },
   required: ['entries', 'more'],
   additionalProperties: false,
+} as const;
+
+const lastError = {
+  type: ['object', 'null'],
+  properties: { code: { type: 'string' }, message: { type: 'string' }, at: { type: 'string' } },
+  required: ['code', 'message', 'at'],
+  additionalProperties: false,
+} as const;
+
+/** A new listener: where, how framed, which room; every device option has a default. */
+export const listenerBody = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' },
+    host: { type: 'string', minLength: 1, maxLength: 255 },
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    backlog: { type: 'integer', minimum: 1, maximum: 65535 },
+    tls: { type: 'boolean' },
+    ...deviceOptionsSchema,
+  },
+  required: ['port'],
+  additionalProperties: false,
+} as const;
+
+export const listenerInfo = {
+  type: 'object',
+  properties: {
+    ...listenerBody.properties,
+    id: { type: 'string' },
+    listening: { type: 'boolean' },
+    since: { type: ['string', 'null'] },
+    connections: { type: 'integer' },
+    lastError,
+  },
+  required: ['id', 'host', 'port', 'backlog', 'framing', 'room', 'tls', 'listening', 'since', 'connections', 'lastError'],
+  additionalProperties: false,
+} as const;
+
+/** A device that is a TCP server, for the gateway to dial. */
+export const deviceBody = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' },
+    name: { type: 'string', minLength: 1, maxLength: 32 },
+    host: { type: 'string', minLength: 1, maxLength: 255 },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    ...deviceOptionsSchema,
+  },
+  required: ['name', 'host', 'port'],
+  additionalProperties: false,
+} as const;
+
+export const deviceInfo = {
+  type: 'object',
+  properties: {
+    ...deviceBody.properties,
+    id: { type: 'string' },
+    state: { type: 'string', enum: ['connecting', 'connected', 'backoff', 'stopped'] },
+    memberId: { type: ['string', 'null'] },
+    attempts: { type: 'integer' },
+    connectedAt: { type: ['string', 'null'] },
+    lastError,
+  },
+  required: ['id', 'name', 'host', 'port', 'framing', 'room', 'state', 'memberId', 'attempts', 'connectedAt', 'lastError'],
+  additionalProperties: false,
+} as const;
+
+export const idParams = {
+  type: 'object',
+  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
+  required: ['id'],
 } as const;

@@ -4,8 +4,18 @@ import type { Transport } from '@switchboard/protocol';
  * What a transport adapter gives the hub for one connection. The hub never sees a socket:
  * it hands a link whole frames and asks it to pause, end or cut the connection.
  */
+/** A device that speaks no Switchboard framing: how it is framed and where it came from. */
+export interface DeviceOrigin {
+  framing: 'line' | 'raw';
+  /** The listener it connected to, or the outbound link that dialed it. */
+  listener?: string | undefined;
+  link?: string | undefined;
+}
+
 export interface Link {
   readonly transport: Transport;
+  /** Set for devices: they join at once (no hello), are never pinged, and get frames translated by their link. */
+  readonly device?: DeviceOrigin | undefined;
   /** `ip:port` as members see it (`[::1]:5000` for IPv6). */
   readonly address: string;
   /** The remote IP alone, for per-address limits. */

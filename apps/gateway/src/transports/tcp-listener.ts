@@ -1,18 +1,13 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import fp from 'fastify-plugin';
-import { FrameDecoder } from '@switchboard/protocol';
+import { acceptDevice } from '../devices/accept-device.js';
+import type { ListenerSettings } from '../devices/device-settings.js';
 import { GatewayError, fromListenError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
-import { formatAddress } from './address.js';
-import type { Link } from './link.js';
-import { JoinCache, joinStream } from './write-batch.js';
+import type { Member } from '../hub/member.js';
+import { acceptFramed } from './tcp-link.js';
 
-export interface ListenerSettings {
-  host: string;
-  port: number;
-  backlog: number;
-}
+export type { ListenerSettings };
 
 export interface ListenerStatus extends ListenerSettings {
   listening: boolean;
@@ -27,70 +22,11 @@ export interface ListenerStatus extends ListenerSettings {
 
 const KEEPALIVE_MS = 30_000;
 
-/** Members of one room get the same frames in a flush: joined once for all TCP members. */
-const streamBatches = new JoinCache(joinStream);
-
-/** One accepted TCP socket as the hub sees it. */
-class TcpLink implements Link {
-  readonly transport = 'tcp';
-  readonly address: string;
-  readonly ip: string;
-  #closeTimer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly closeTimeoutMs: number,
-  ) {
-    ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
-  }
-
-  write(frames: readonly Uint8Array[]): void {
-    const socket = this.socket;
-    if (socket.destroyed || socket.writableEnded) return;
-    // A byte stream keeps no boundaries anyway: one buffer, one write, one system call.
-    socket.write(frames.length === 1 ? frames[0]! : streamBatches.get(frames));
-  }
-
-  get bufferedBytes(): number {
-    return this.socket.writableLength;
-  }
-
-  /** Set by the listener: pausing stops the decoder mid-chunk as well as the socket. */
-  decoder: FrameDecoder | undefined;
-  /** Set by the listener: feeds the decoder and reports a bad stream, for reads and resumes alike. */
-  feed: ((work: () => void) => void) | undefined;
-
-  pauseInput(): void {
-    this.socket.pause();
-    this.decoder?.pause();
-  }
-
-  resumeInput(): void {
-    const decoder = this.decoder;
-    if (decoder === undefined || this.feed === undefined) return void this.socket.resume();
-    // Handing out the held frames may meet a bad length prefix, or pause us again.
-    this.feed(() => decoder.resume());
-    if (!decoder.paused && !this.socket.destroyed) this.socket.resume();
-  }
-
-  end(): void {
-    if (this.socket.destroyed) return;
-    this.socket.end();
-    // A peer that never reads would keep the socket (and its queue) forever.
-    this.#closeTimer ??= setTimeout(() => this.socket.destroy(), this.closeTimeoutMs);
-    this.#closeTimer.unref();
-    this.socket.once('close', () => clearTimeout(this.#closeTimer));
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
-
 /**
- * The TCP chat listener: real listen/accept, started and stopped at run time. Each accepted
- * socket gets its own streaming decoder and feeds the hub. Stopping closes the listening
- * socket (new connections are refused); members already connected stay unless asked.
+ * A TCP listener: real listen/accept, started and stopped at run time. Each accepted socket
+ * joins the hub through its framing: Switchboard's frames (its own streaming decoder), or a
+ * device's lines or raw bytes (a DeviceLink). Stopping closes the listening socket (new
+ * connections are refused); members already connected stay unless asked.
  */
 export class TcpListener {
   readonly #hub: Hub;
@@ -102,26 +38,34 @@ export class TcpListener {
   #starting = false;
   #lastError: ListenerStatus['lastError'] = null;
   readonly #sockets = new Set<net.Socket>();
+  readonly #members = new Set<Member>();
 
   constructor(hub: Hub, log: HubLogger, settings: ListenerSettings, tlsOptions?: tls.TlsOptions) {
     this.#hub = hub;
     this.#log = log;
     this.#settings = settings;
-    this.#tlsOptions = tlsOptions;
+    this.#tlsOptions = settings.tls ? tlsOptions : undefined;
     hub.on('descriptors-exhausted', (limit) => {
       const error = Object.assign(new Error('too many open files'), { code: 'EMFILE' });
       this.#noteError(error, this.#settings, `Refusing connections: the process is at its open-file limit (ulimit -n ${limit}); raise it to serve more members.`);
     });
   }
 
+  get id(): string {
+    return this.#settings.id;
+  }
+
+  get settings(): ListenerSettings {
+    return this.#settings;
+  }
+
   status(): ListenerStatus {
     const address = this.#server?.address();
     const port = address !== null && typeof address === 'object' ? address.port : this.#settings.port;
     return {
+      ...this.#settings,
       listening: this.#server !== undefined,
-      host: this.#settings.host,
       port,
-      backlog: this.#settings.backlog,
       tls: this.#tlsOptions !== undefined,
       since: this.#since?.toISOString() ?? null,
       connections: this.#sockets.size,
@@ -131,7 +75,7 @@ export class TcpListener {
 
   async start(overrides: Partial<ListenerSettings> = {}): Promise<ListenerStatus> {
     if (this.#server !== undefined || this.#starting) {
-      throw new GatewayError('LISTENER_ALREADY_RUNNING', `The TCP listener is already listening on ${this.#settings.host}:${this.status().port}.`);
+      throw new GatewayError('LISTENER_ALREADY_RUNNING', `Listener ${this.#settings.id} is already listening on ${this.#settings.host}:${this.status().port}.`);
     }
     const settings = { ...this.#settings, ...overrides };
     this.#starting = true;
@@ -161,22 +105,20 @@ export class TcpListener {
     this.#since = new Date();
     this.#lastError = null;
     const status = this.status();
-    this.#log.info({ host: status.host, port: status.port, backlog: status.backlog, tls: status.tls }, 'TCP listener started');
+    this.#log.info({ listener: status.id, framing: status.framing, host: status.host, port: status.port, backlog: status.backlog, tls: status.tls }, 'TCP listener started');
     return status;
   }
 
   /** Stops accepting. With `disconnect`, connected TCP members are told and closed too. */
   async stop(options: { disconnect?: boolean } = {}): Promise<ListenerStatus> {
     const server = this.#server;
-    if (server === undefined) throw new GatewayError('LISTENER_NOT_RUNNING', 'The TCP listener is not listening.');
+    if (server === undefined) throw new GatewayError('LISTENER_NOT_RUNNING', `Listener ${this.#settings.id} is not listening.`);
     this.#server = undefined;
     this.#since = null;
     // close() stops accepting at once; its callback waits for every connection, which we don't.
     server.close();
-    if (options.disconnect) {
-      this.#hub.disconnectTransport('tcp', 'The TCP listener was stopped by an administrator.');
-    }
-    this.#log.info({ disconnect: options.disconnect === true }, 'TCP listener stopped');
+    if (options.disconnect) this.#hub.disconnectAll([...this.#members], 'The TCP listener was stopped by an administrator.');
+    this.#log.info({ listener: this.#settings.id, disconnect: options.disconnect === true }, 'TCP listener stopped');
     return this.status();
   }
 
@@ -185,6 +127,11 @@ export class TcpListener {
     if (this.#server !== undefined) await this.stop();
     const closing = [...this.#sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
     await Promise.all(closing);
+  }
+
+  /** A start that failed at boot (a taken port): shown in the status until a start succeeds. */
+  noteStartError(error: unknown): void {
+    this.#noteError(error, this.#settings);
   }
 
   /** Errors after listening (accept failing for lack of file descriptors, say) reach the operator. */
@@ -206,49 +153,10 @@ export class TcpListener {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', (error) => this.#log.debug({ err: error }, 'TCP socket error'));
-    const hub = this.#hub;
-    const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs);
-    const member = hub.connect(link);
+    const settings = this.#settings;
+    const member = settings.framing === 'frame' ? acceptFramed(this.#hub, socket) : acceptDevice(this.#hub, socket, settings, { framing: settings.framing, listener: settings.id });
     if (member === undefined) return;
-    const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
-      maxFrameLength: hub.config.limits.maxFrameLength,
-    });
-    link.decoder = decoder;
-    link.feed = (work) => {
-      try {
-        work();
-      } catch (error) {
-        hub.protocolError(member, error); // a bad length prefix: fatal
-        return;
-      }
-      hub.noteInput(member, decoder.midFrame);
-    };
-    socket.on('data', (chunk: Buffer) => link.feed!(() => decoder.push(chunk)));
-    socket.on('drain', () => hub.drained(member));
-    socket.once('close', () => hub.disconnect(member, 'quit'));
+    this.#members.add(member);
+    socket.once('close', () => this.#members.delete(member));
   }
 }
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    tcpListener: TcpListener;
-  }
-}
-
-export interface TcpListenerPluginOptions {
-  hub: Hub;
-  tlsOptions?: tls.TlsOptions | undefined;
-}
-
-/** Decorates `fastify.tcpListener`; closes it with the app. It does not start listening by itself. */
-export const tcpListenerPlugin = fp<TcpListenerPluginOptions>(
-  async (fastify, { hub, tlsOptions }) => {
-    const { host, port, backlog } = hub.config.tcp;
-    const listener = new TcpListener(hub, fastify.log, { host, port, backlog }, tlsOptions);
-    fastify.decorate('tcpListener', listener);
-    fastify.addHook('onClose', async () => {
-      await listener.close();
-    });
-  },
-  { name: 'switchboard-tcp-listener', fastify: '5.x' },
-);

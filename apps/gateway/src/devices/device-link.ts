@@ -1,0 +1,236 @@
+import { createHash } from 'node:crypto';
+import type net from 'node:net';
+import { FILE_CHUNK_BYTES, decodeServerMessage, encodeMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
+import { plainLines } from '../hub/plain-lines.js';
+import type { DeviceOrigin, Link } from '../transports/link.js';
+import { formatAddress } from '../transports/address.js';
+import type { DeviceMessage, Framing } from './framing.js';
+
+export interface DeviceLinkOptions {
+  origin: DeviceOrigin;
+  framing: Framing;
+  encoding: 'utf8' | 'latin1';
+  /** `alice: …` lines and presence for chat use (netcat); off: the text alone (a robot gets `MoveJ p10`). */
+  senderPrefix: boolean;
+  /** Largest file a device may send or be sent (bytes). */
+  maxFileBytes: number;
+  closeTimeoutMs: number;
+}
+
+/** What the hub is told, as client frames; and how a device link reports its own mistakes. */
+export interface DeviceInput {
+  /** One client frame from the device, as if it had sent it framed. */
+  frame(type: number, payload: Uint8Array): void;
+}
+
+/** Whoever else watches the device's bytes (raw WebSocket pipes, the traffic log). */
+export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array) => void;
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const latin1 = new TextDecoder('latin1');
+const utf8 = new TextEncoder();
+
+/** A fanned-out frame is decoded once for every device that gets it. */
+const decoded = new WeakMap<Uint8Array, ServerMessage>();
+
+/**
+ * A device that speaks no Switchboard framing, as the hub sees it: a member like any other.
+ * Its bytes are cut into messages by its framing and said in its room; what the room says
+ * reaches it as bytes through the same framing. The hub's frames are translated here, at the
+ * edge, so nothing in the hub knows about lines or raw bytes.
+ */
+export class DeviceLink implements Link {
+  readonly transport = 'tcp';
+  readonly address: string;
+  readonly ip: string;
+  readonly device: DeviceOrigin;
+  readonly taps = new Set<DeviceTap>();
+  #input: DeviceInput | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #nextTransfer = 1;
+  /** Files being sent to this device (raw framing with the type byte only): joined on file-end. */
+  readonly #incomingFiles = new Map<number, { chunks: Uint8Array[]; bytes: number }>();
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly options: DeviceLinkOptions,
+  ) {
+    ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
+    this.device = options.origin;
+  }
+
+  /** Runs once when the device's connection closes (raw pipes close with it). */
+  onClose(listener: () => void): void {
+    if (this.socket.destroyed) queueMicrotask(listener);
+    else this.socket.once('close', listener);
+  }
+
+  /** Starts reading: every message the device sends goes to `input`. */
+  attach(input: DeviceInput): void {
+    this.#input = input;
+    this.socket.on('data', (chunk: Buffer) => this.#read(chunk));
+  }
+
+  // ---- Link: the hub writes frames ----
+
+  write(frames: readonly Uint8Array[]): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    const out: Uint8Array[] = [];
+    for (const frame of frames) {
+      let message = decoded.get(frame);
+      if (message === undefined) {
+        message = decodeServerMessage(frame[4]!, frame.subarray(5));
+        decoded.set(frame, message);
+      }
+      const bytes = this.#translate(message);
+      if (bytes !== undefined) out.push(bytes);
+    }
+    if (out.length > 0) this.writeRaw(out.length === 1 ? out[0]! : Buffer.concat(out));
+  }
+
+  /** Bytes straight to the device (a raw pipe writes here), seen by the taps. */
+  writeRaw(bytes: Uint8Array): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    for (const tap of this.taps) tap('out', bytes);
+    this.socket.write(bytes);
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  pauseInput(): void {
+    this.socket.pause();
+  }
+
+  resumeInput(): void {
+    this.socket.resume();
+  }
+
+  end(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), this.options.closeTimeoutMs);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
+  }
+
+  destroy(): void {
+    clearTimeout(this.#idleTimer);
+    this.socket.destroy();
+  }
+
+  // ---- The device's bytes in ----
+
+  #read(chunk: Uint8Array): void {
+    for (const tap of this.taps) tap('in', chunk);
+    const framing = this.options.framing;
+    for (const message of framing.push(chunk)) this.#said(message);
+    clearTimeout(this.#idleTimer);
+    if (framing.pending > 0 && framing.idleMs > 0) {
+      this.#idleTimer = setTimeout(() => {
+        const message = framing.flush();
+        if (message !== undefined) this.#said(message);
+      }, framing.idleMs);
+      this.#idleTimer.unref();
+    }
+  }
+
+  #said(message: DeviceMessage): void {
+    const input = this.#input;
+    if (input === undefined) return;
+    if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
+    if (message.kind === 'file') return this.#sendFile(input, message.bytes);
+    const send = (m: ClientMessage): void => {
+      const frame = encodeMessage(m);
+      input.frame(frame[4]!, frame.subarray(5));
+    };
+    if (this.options.encoding === 'latin1') return send({ type: 'message', text: latin1.decode(message.bytes) });
+    try {
+      send({ type: 'message', text: strictUtf8.decode(message.bytes) });
+    } catch {
+      // Not text: the exact bytes travel as base64, the room sees their UTF-8 reading.
+      send({ type: 'message', text: '', data: Buffer.from(message.bytes).toString('base64') });
+    }
+  }
+
+  /** A `1`-typed send: one whole file, offered to the room in chunks like any member's. */
+  #sendFile(input: DeviceInput, bytes: Uint8Array): void {
+    const transfer = this.#nextTransfer++;
+    const send = (m: ClientMessage): void => {
+      const frame = encodeMessage(m);
+      input.frame(frame[4]!, frame.subarray(5));
+    };
+    send({ type: 'file-offer', transfer, name: `file-${transfer}.bin`, size: bytes.length });
+    for (let at = 0; at < bytes.length; at += FILE_CHUNK_BYTES) send({ type: 'file-data', transfer, data: bytes.subarray(at, at + FILE_CHUNK_BYTES) });
+    send({ type: 'file-end', transfer, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+
+  // ---- The room's frames out, as the device expects them ----
+
+  #translate(message: ServerMessage): Uint8Array | undefined {
+    const prefix = this.options.senderPrefix;
+    switch (message.type) {
+      case 'message':
+      case 'private': {
+        const body = message.data !== undefined ? Buffer.from(message.data, 'base64') : this.#encode(message.text);
+        if (!prefix) return this.#frame(body);
+        const head = message.type === 'private' ? `[private] ${message.from}: ` : plainLines.chat(message.room, message.from, '');
+        return this.#frame(Buffer.concat([this.#encode(head), body]));
+      }
+      case 'presence': {
+        if (!prefix) return undefined;
+        const { room, event, member } = message;
+        const line =
+          event === 'join'
+            ? plainLines.join(room, member.name)
+            : event === 'leave'
+              ? plainLines.leave(room, member.name, message.reason ?? 'left')
+              : plainLines.rename(room, message.previousName ?? '?', member.name);
+        return this.#frame(this.#encode(line));
+      }
+      case 'notice':
+        return prefix || message.code !== undefined ? this.#frame(this.#encode(plainLines.notice(message.text))) : undefined;
+      case 'error':
+        // A device cannot parse error frames: it gets a line it can log.
+        return this.#frame(this.#encode(`ERROR ${message.code}: ${message.message}`));
+      case 'file-offer':
+        if (this.options.framing.carriesFiles && message.size <= this.options.maxFileBytes) {
+          this.#incomingFiles.set(message.transfer, { chunks: [], bytes: 0 });
+        }
+        return prefix ? this.#frame(this.#encode(plainLines.file(message.from, message.name, message.size))) : undefined;
+      case 'file-data': {
+        const file = this.#incomingFiles.get(message.transfer);
+        if (file !== undefined) {
+          file.chunks.push(message.data);
+          file.bytes += message.data.length;
+        }
+        return undefined;
+      }
+      case 'file-end': {
+        const file = this.#incomingFiles.get(message.transfer);
+        this.#incomingFiles.delete(message.transfer);
+        return file === undefined ? undefined : this.options.framing.encode({ kind: 'file', bytes: Buffer.concat(file.chunks) });
+      }
+      case 'file-abort':
+        this.#incomingFiles.delete(message.transfer);
+        return undefined;
+      default:
+        return undefined; // welcome, roster, history, rooms, ping: the hub's bookkeeping, not the device's
+    }
+  }
+
+  #tellDevice(line: string): void {
+    this.writeRaw(this.#frame(this.#encode(line)));
+  }
+
+  #frame(bytes: Uint8Array): Uint8Array {
+    return this.options.framing.encode({ kind: 'text', bytes });
+  }
+
+  #encode(text: string): Uint8Array {
+    return this.options.encoding === 'latin1' ? Buffer.from(text, 'latin1') : utf8.encode(text);
+  }
+}
+

@@ -1,0 +1,198 @@
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { GatewayError } from '../errors.js';
+import type { Hub, HubLogger } from '../hub/hub.js';
+import type { Member } from '../hub/member.js';
+import { acceptDevice } from './accept-device.js';
+import { completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings } from './device-settings.js';
+import type { DeviceLink } from './device-link.js';
+import { SettingsFile } from './settings-file.js';
+
+export type DeviceState = 'connecting' | 'connected' | 'backoff' | 'stopped';
+
+export interface DeviceStatus extends DeviceLinkSettings {
+  state: DeviceState;
+  /** The member id while connected (the REST API's client id). */
+  memberId: string | null;
+  attempts: number;
+  connectedAt: string | null;
+  lastError: { code: string; message: string; at: string } | null;
+}
+
+export type NewDevice = Partial<DeviceLinkSettings> & { name: string; host: string; port: number };
+
+/** The first wait after a failed dial; it doubles up to --device-backoff-max-ms. */
+const FIRST_BACKOFF_MS = 250;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * One device that is a TCP server (many robot controllers are): the gateway dials it, and
+ * while connected it is a member of its room like any other. When it drops or refuses, the
+ * gateway dials again with exponential backoff and jitter.
+ */
+class OutboundDevice {
+  state: DeviceState = 'stopped';
+  attempts = 0;
+  connectedAt: Date | null = null;
+  lastError: DeviceStatus['lastError'] = null;
+  member: Member | undefined;
+  #socket: net.Socket | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly settings: DeviceLinkSettings,
+    private readonly hub: Hub,
+    private readonly log: HubLogger,
+    private readonly backoffMaxMs: number,
+  ) {}
+
+  get link(): DeviceLink | undefined {
+    return this.member?.link as DeviceLink | undefined;
+  }
+
+  status(): DeviceStatus {
+    return {
+      ...this.settings,
+      state: this.state,
+      memberId: this.member?.id ?? null,
+      attempts: this.attempts,
+      connectedAt: this.connectedAt?.toISOString() ?? null,
+      lastError: this.lastError,
+    };
+  }
+
+  start(): void {
+    if (this.state !== 'stopped') return;
+    this.#dial();
+  }
+
+  stop(): void {
+    this.state = 'stopped';
+    clearTimeout(this.#timer);
+    if (this.member !== undefined) this.hub.disconnect(this.member, 'shutdown', undefined, { text: 'The device link was stopped.', code: 'SERVER_SHUTTING_DOWN' });
+    this.#socket?.destroy();
+  }
+
+  #dial(): void {
+    this.state = 'connecting';
+    this.attempts++;
+    const { host, port } = this.settings;
+    const socket = net.connect({ host, port, noDelay: true, timeout: CONNECT_TIMEOUT_MS });
+    this.#socket = socket;
+    socket.once('timeout', () => socket.destroy(Object.assign(new Error(`No answer from ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms.`), { code: 'ETIMEDOUT' })));
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      socket.setKeepAlive(true, 30_000);
+      if (this.state === 'stopped') return void socket.destroy();
+      const settings = this.settings;
+      this.member = acceptDevice(this.hub, socket, settings, { framing: settings.framing === 'raw' ? 'raw' : 'line', link: settings.id }, settings.name);
+      if (this.member === undefined) return;
+      this.state = 'connected';
+      this.connectedAt = new Date();
+      this.attempts = 0;
+      this.lastError = null;
+      this.log.info({ device: settings.id, name: settings.name, host, port }, 'device link connected');
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      this.lastError = { code: error.code ?? 'ERROR', message: error.message, at: new Date().toISOString() };
+    });
+    socket.once('close', () => {
+      this.member = undefined;
+      this.connectedAt = null;
+      if (this.state === 'stopped') return;
+      // Exponential backoff with jitter, so devices that went down together are not dialed in step.
+      const ceiling = Math.min(this.backoffMaxMs, FIRST_BACKOFF_MS * 2 ** Math.min(this.attempts, 16));
+      const wait = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      this.state = 'backoff';
+      this.log.debug({ device: this.settings.id, wait, error: this.lastError?.code }, 'device link down; dialing again');
+      this.#timer = setTimeout(() => this.#dial(), wait);
+      this.#timer.unref();
+    });
+  }
+}
+
+/** The outbound device links, by id; added over REST, stored in devices.json, dialed again after a restart. */
+export class DeviceLinks {
+  readonly #devices = new Map<string, OutboundDevice>();
+  readonly #file: SettingsFile<DeviceLinkSettings>;
+  readonly #targets;
+  #nextId = 1;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly log: HubLogger,
+  ) {
+    this.#targets = parseTargets(hub.config.devices.targets);
+    this.#file = new SettingsFile(hub.config.dataDir === null ? null : join(hub.config.dataDir, 'devices.json'));
+    for (const settings of this.#file.read()) this.#add(completeOptions(settings));
+  }
+
+  list(): DeviceStatus[] {
+    return [...this.#devices.values()].map((d) => d.status());
+  }
+
+  get(id: string): OutboundDevice {
+    const device = this.#devices.get(id);
+    if (device === undefined) throw new GatewayError('DEVICE_NOT_FOUND', `No device link has id "${id}".`);
+    return device;
+  }
+
+  startAll(): void {
+    for (const device of this.#devices.values()) device.start();
+  }
+
+  /** Checks the target (after resolving its name) before any dialing, then dials. */
+  async create(given: NewDevice): Promise<DeviceStatus> {
+    const id = given.id ?? this.#freeId();
+    if (this.#devices.has(id)) throw new GatewayError('LISTENER_EXISTS', `A device link with id "${id}" exists.`);
+    if (given.framing === 'frame') throw new GatewayError('VALIDATION_FAILED', 'A device link is framed by line or raw.');
+    const settings = completeOptions({ ...given, id });
+    let address: string;
+    try {
+      address = net.isIP(settings.host) ? settings.host : (await lookup(settings.host)).address;
+    } catch {
+      throw new GatewayError('TARGET_NOT_ALLOWED', `${settings.host} does not resolve to an address.`);
+    }
+    if (!targetAllowed(this.#targets, address, settings.port)) {
+      throw new GatewayError('TARGET_NOT_ALLOWED', `${settings.host}:${settings.port} is outside --device-targets (${this.hub.config.devices.targets}).`);
+    }
+    const device = this.#add({ ...settings, host: address });
+    device.start();
+    this.#save();
+    return device.status();
+  }
+
+  remove(id: string): void {
+    this.get(id).stop();
+    this.#devices.delete(id);
+    this.#save();
+  }
+
+  /** The link of a device this gateway knows: an outbound link's id, or a line/raw member's id. */
+  findLink(id: string): DeviceLink | undefined {
+    const outbound = this.#devices.get(id)?.link;
+    if (outbound !== undefined) return outbound;
+    const link = this.hub.members.get(id)?.link;
+    return link?.device !== undefined ? (link as DeviceLink) : undefined;
+  }
+
+  close(): void {
+    for (const device of this.#devices.values()) device.stop();
+  }
+
+  #add(settings: DeviceLinkSettings): OutboundDevice {
+    const device = new OutboundDevice(settings, this.hub, this.log, this.hub.config.devices.backoffMaxMs);
+    this.#devices.set(settings.id, device);
+    return device;
+  }
+
+  #freeId(): string {
+    while (this.#devices.has(`d${this.#nextId}`)) this.#nextId++;
+    return `d${this.#nextId++}`;
+  }
+
+  #save(): void {
+    this.#file.write([...this.#devices.values()].map((d) => d.settings));
+  }
+}

@@ -1,0 +1,165 @@
+import net from 'node:net';
+import { DEFAULT_ROOM, isValidName, parseEscapes } from '@switchboard/protocol';
+import { GatewayError } from '../errors.js';
+import { LineFraming, RawFraming, type Framing } from './framing.js';
+
+/** How a socket's bytes become messages (README, "Devices as they are"). */
+export const framings = ['frame', 'line', 'raw'] as const;
+export type FramingName = (typeof framings)[number];
+
+/** What a device socket is framed with and how its members behave; shared by listeners and outbound links. */
+export interface DeviceOptions {
+  framing: FramingName;
+  room: string;
+  /** line: what ends a message, as text with escapes (`\r\n`, `#`, `\x03`). */
+  delimiter: string;
+  maxLineBytes: number;
+  /** line: a partial line that sits this long is a message (0: never). */
+  idleFlushMs: number;
+  encoding: 'utf8' | 'latin1';
+  /** raw: a message ends after this long without bytes. */
+  idleMs: number;
+  /** raw: or at this many bytes (null: no fixed length). */
+  fixedLength: number | null;
+  /** raw: the WinForms client's leading byte, 0 text, 1 file. */
+  typeByte: boolean;
+  /** Members get `alice: …` lines and presence (chat use); off: the text alone. */
+  senderPrefix: boolean;
+  /** Close a device silent for this long (0: never): TCP keepalive takes minutes to see a half-open peer. */
+  idleTimeoutMs: number;
+}
+
+export interface ListenerSettings extends DeviceOptions {
+  id: string;
+  host: string;
+  port: number;
+  backlog: number;
+  tls: boolean;
+}
+
+export interface DeviceLinkSettings extends DeviceOptions {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+}
+
+export const DEVICE_DEFAULTS: DeviceOptions = {
+  framing: 'line',
+  room: DEFAULT_ROOM,
+  delimiter: '\\n',
+  maxLineBytes: 64 * 1024,
+  idleFlushMs: 0,
+  encoding: 'utf8',
+  idleMs: 20,
+  fixedLength: null,
+  typeByte: false,
+  senderPrefix: false,
+  idleTimeoutMs: 0,
+};
+
+/** The JSON schema of the device options (REST bodies, the stored files). */
+export const deviceOptionsSchema = {
+  framing: { type: 'string', enum: ['frame', 'line', 'raw'] },
+  room: { type: 'string', minLength: 1, maxLength: 32 },
+  delimiter: { type: 'string', minLength: 1, maxLength: 64 },
+  maxLineBytes: { type: 'integer', minimum: 1, maximum: 1048576 },
+  idleFlushMs: { type: 'integer', minimum: 0, maximum: 3600000 },
+  encoding: { type: 'string', enum: ['utf8', 'latin1'] },
+  idleMs: { type: 'integer', minimum: 1, maximum: 60000 },
+  fixedLength: { type: ['integer', 'null'], minimum: 1, maximum: 1048576 },
+  typeByte: { type: 'boolean' },
+  senderPrefix: { type: 'boolean' },
+  idleTimeoutMs: { type: 'integer', minimum: 0, maximum: 86400000 },
+} as const;
+
+/** Fills defaults and checks what a schema cannot: the room name, the delimiter's escapes. */
+export function completeOptions<T extends Partial<DeviceOptions>>(given: T, defaults: DeviceOptions = DEVICE_DEFAULTS): T & DeviceOptions {
+  const options = { ...defaults, ...given };
+  if (!isValidName(options.room)) throw new GatewayError('ROOM_INVALID', `"${options.room}" is not a valid room name.`);
+  try {
+    if (parseEscapes(options.delimiter).length === 0) throw new RangeError('The delimiter is empty.');
+  } catch (error) {
+    throw new GatewayError('VALIDATION_FAILED', `delimiter: ${(error as Error).message}`);
+  }
+  return options;
+}
+
+/** The framing for one device connection (each has its own buffers). */
+export function makeFraming(options: DeviceOptions): Framing {
+  if (options.framing === 'raw') return new RawFraming({ idleMs: options.idleMs, fixedLength: options.fixedLength, typeByte: options.typeByte });
+  return new LineFraming({ delimiter: parseEscapes(options.delimiter), maxLineBytes: options.maxLineBytes, idleFlushMs: options.idleFlushMs });
+}
+
+/**
+ * A listener from the command line: `line://0.0.0.0:9100?delimiter=%0D%0A&room=plc`, or
+ * `raw://…?typeByte=true`, `frame://…`. Query fields are the REST body's fields.
+ */
+export function parseListenUrl(text: string): Partial<ListenerSettings> & { host: string; port: number; framing: FramingName } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`--listen ${text}: not a URL like line://0.0.0.0:9100?delimiter=%0D%0A`);
+  }
+  const framing = url.protocol.slice(0, -1) as FramingName;
+  if (!framings.includes(framing)) throw new Error(`--listen ${text}: the scheme must be frame, line or raw`);
+  const port = Number(url.port);
+  if (!Number.isInteger(port) || port < 1) throw new Error(`--listen ${text}: a port is needed`);
+  const settings: Record<string, unknown> = { framing, host: url.hostname.replace(/^\[|\]$/g, ''), port };
+  for (const [key, value] of url.searchParams) {
+    const schema = (deviceOptionsSchema as Record<string, { type: string | readonly string[] }>)[key];
+    if (schema === undefined && key !== 'backlog' && key !== 'id') throw new Error(`--listen ${text}: unknown field "${key}"`);
+    const type = schema?.type ?? (key === 'id' ? 'string' : 'integer');
+    settings[key] = type === 'boolean' ? value === 'true' : type === 'string' || (Array.isArray(type) && value === '') ? value : value === 'null' ? null : Number(value);
+  }
+  return settings as Partial<ListenerSettings> & { host: string; port: number; framing: FramingName };
+}
+
+// ---- Where outbound links may dial (never an open proxy) ----
+
+interface TargetRule {
+  host: string;
+  prefix: number | null;
+  ports: [number, number] | null;
+}
+
+/** `host[/prefix][:port[-port]]`, comma-separated: `127.0.0.1:9200-9299,10.0.0.0/8:502`. */
+export function parseTargets(text: string): TargetRule[] {
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0)
+    .map((part) => {
+      // A bare IPv6 address (`::1`, `fd00::/8`) has no port; with one it is written `[::1]:502`.
+      const [bare, bits] = part.split('/');
+      if (net.isIPv6(bare!) && (bits === undefined || /^\d{1,3}$/.test(bits))) {
+        return { host: bare!, prefix: bits === undefined ? null : Number(bits), ports: null };
+      }
+      const match = /^(\[[^\]]+\]|[^:/]+)(?:\/(\d{1,3}))?(?::(\d{1,5})(?:-(\d{1,5}))?)?$/.exec(part);
+      if (match === null) throw new Error(`--device-targets: "${part}" is not host[/prefix][:port[-port]]`);
+      const [, host, prefix, low, high] = match;
+      return {
+        host: host!.replace(/^\[|\]$/g, ''),
+        prefix: prefix === undefined ? null : Number(prefix),
+        ports: low === undefined ? null : [Number(low), Number(high ?? low)],
+      };
+    });
+}
+
+export const DEFAULT_DEVICE_TARGETS = '127.0.0.0/8,::1';
+
+/** Whether `host:port` is on the allowlist; checked before any dialing. */
+export function targetAllowed(rules: readonly TargetRule[], host: string, port: number): boolean {
+  return rules.some((rule) => {
+    if (rule.ports !== null && (port < rule.ports[0] || port > rule.ports[1])) return false;
+    if (rule.prefix === null) return rule.host.toLowerCase() === host.toLowerCase();
+    return net.isIPv4(rule.host) && net.isIPv4(host) ? inIPv4Block(host, rule.host, rule.prefix) : rule.host === host;
+  });
+}
+
+function inIPv4Block(ip: string, block: string, prefix: number): boolean {
+  const value = (address: string): number => address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const size = 2 ** (32 - Math.min(32, prefix));
+  return Math.floor(value(ip) / size) === Math.floor(value(block) / size);
+}

@@ -1,0 +1,166 @@
+/**
+ * How a device's byte stream is cut into messages, and how a message is written back, for
+ * programs that do not speak Switchboard's length prefix: `line` (a delimiter ends a message)
+ * and `raw` (an idle gap or a fixed length ends one, optionally with the classic WinForms
+ * client's leading type byte). Byte-level only: text encodings are the device link's business.
+ */
+
+export type DeviceMessageKind = 'text' | 'file';
+
+export interface DeviceMessage {
+  kind: DeviceMessageKind;
+  bytes: Uint8Array;
+  /** A line longer than the limit: these are its first bytes, the rest until the delimiter was dropped. */
+  cut?: boolean;
+}
+
+export interface Framing {
+  /** Bytes as they arrive; the whole messages they complete. */
+  push(chunk: Uint8Array): DeviceMessage[];
+  /** Bytes held as an unfinished message. */
+  readonly pending: number;
+  /** How long an unfinished message may sit before `flush()` takes it as whole (0: never). */
+  readonly idleMs: number;
+  /** The unfinished message, taken as whole (after an idle gap). */
+  flush(): DeviceMessage | undefined;
+  /** A message as the device expects it on the wire. */
+  encode(message: DeviceMessage): Uint8Array;
+  /** Whether files travel (the type byte tells them apart); else a device gets text only. */
+  readonly carriesFiles: boolean;
+}
+
+export interface LineOptions {
+  delimiter: Uint8Array;
+  maxLineBytes: number;
+  idleFlushMs: number;
+}
+
+export interface RawOptions {
+  idleMs: number;
+  fixedLength: number | null;
+  typeByte: boolean;
+}
+
+export class LineFraming implements Framing {
+  readonly carriesFiles = false;
+  #held: Uint8Array = new Uint8Array(0);
+  /** Dropping the rest of an overlong line until its delimiter. */
+  #discarding = false;
+
+  constructor(private readonly options: LineOptions) {}
+
+  get pending(): number {
+    return this.#held.length;
+  }
+
+  get idleMs(): number {
+    return this.options.idleFlushMs;
+  }
+
+  push(chunk: Uint8Array): DeviceMessage[] {
+    const { delimiter, maxLineBytes } = this.options;
+    const out: DeviceMessage[] = [];
+    let buffer = concat(this.#held, chunk);
+    // A delimiter may straddle the previous chunk's end: look back that far, no further.
+    let from = Math.max(0, this.#held.length - delimiter.length + 1);
+    for (;;) {
+      const at = indexOf(buffer, delimiter, from);
+      if (at < 0) break;
+      if (this.#discarding) this.#discarding = false;
+      else out.push({ kind: 'text', bytes: buffer.slice(0, Math.min(at, maxLineBytes)), ...(at > maxLineBytes && { cut: true }) });
+      buffer = buffer.subarray(at + delimiter.length);
+      from = 0;
+    }
+    if (this.#discarding) buffer = buffer.subarray(Math.max(0, buffer.length - delimiter.length + 1));
+    else if (buffer.length > maxLineBytes + delimiter.length - 1) {
+      // Too long to be one line even if its delimiter is arriving: cut it here.
+      out.push({ kind: 'text', bytes: buffer.slice(0, maxLineBytes), cut: true });
+      this.#discarding = true;
+      buffer = buffer.subarray(Math.max(0, buffer.length - delimiter.length + 1));
+    }
+    this.#held = buffer.slice();
+    return out;
+  }
+
+  flush(): DeviceMessage | undefined {
+    if (this.#held.length === 0 || this.#discarding) return undefined;
+    const bytes = this.#held;
+    this.#held = new Uint8Array(0);
+    return { kind: 'text', bytes };
+  }
+
+  encode(message: DeviceMessage): Uint8Array {
+    return concat(message.bytes, this.options.delimiter);
+  }
+}
+
+export class RawFraming implements Framing {
+  #held: Uint8Array = new Uint8Array(0);
+
+  constructor(private readonly options: RawOptions) {}
+
+  get carriesFiles(): boolean {
+    return this.options.typeByte;
+  }
+
+  get pending(): number {
+    return this.#held.length;
+  }
+
+  get idleMs(): number {
+    return this.options.idleMs;
+  }
+
+  push(chunk: Uint8Array): DeviceMessage[] {
+    const fixed = this.options.fixedLength;
+    if (fixed === null) {
+      this.#held = concat(this.#held, chunk);
+      return [];
+    }
+    const out: DeviceMessage[] = [];
+    let buffer = concat(this.#held, chunk);
+    while (buffer.length >= fixed) {
+      out.push(this.#message(buffer.slice(0, fixed)));
+      buffer = buffer.subarray(fixed);
+    }
+    this.#held = buffer.slice();
+    return out;
+  }
+
+  flush(): DeviceMessage | undefined {
+    if (this.#held.length === 0) return undefined;
+    const bytes = this.#held;
+    this.#held = new Uint8Array(0);
+    return this.#message(bytes);
+  }
+
+  encode(message: DeviceMessage): Uint8Array {
+    if (!this.options.typeByte) return message.bytes;
+    return concat(Uint8Array.of(message.kind === 'file' ? 1 : 0), message.bytes);
+  }
+
+  /** With the type byte: 0 then text, 1 then a file's bytes (the WinForms client's convention). */
+  #message(bytes: Uint8Array): DeviceMessage {
+    if (!this.options.typeByte || bytes.length === 0) return { kind: 'text', bytes };
+    return { kind: bytes[0] === 1 ? 'file' : 'text', bytes: bytes.subarray(1) };
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0]!;
+  for (let i = haystack.indexOf(first, from); i >= 0 && i <= haystack.length - needle.length; i = haystack.indexOf(first, i + 1)) {
+    let j = 1;
+    while (j < needle.length && haystack[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}

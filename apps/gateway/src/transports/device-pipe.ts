@@ -1,0 +1,48 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { GatewayError } from '../errors.js';
+import type { DeviceTap } from '../devices/device-link.js';
+import { originAllowed } from './ws-bridge.js';
+
+/**
+ * `GET /ws/devices/:id`: a WebSocket whose binary messages are one device's bytes, both ways,
+ * with no chat semantics (what websockify does), but only to devices this gateway knows: an
+ * outbound link (`d1`) or a member of a line/raw listener (`m7`). Admin only, since whoever
+ * holds a pipe writes straight to the device; the room, and any number of pipes, watch it.
+ * Browsers cannot send an Authorization header on an upgrade: they pass `?token=`.
+ */
+export async function devicePipeRoutes(app: FastifyInstance, options: { requireAdmin: (request: FastifyRequest) => Promise<void> }): Promise<void> {
+  const allowlist = app.hub.config.security.allowedOrigins;
+  const maxQueueBytes = app.hub.config.limits.maxQueueBytes;
+  app.get<{ Params: { id: string }; Querystring: { token?: string } }>(
+    '/ws/devices/:id',
+    {
+      websocket: true,
+      preValidation: async (request) => {
+        if (!originAllowed(request, allowlist)) {
+          throw new GatewayError('ORIGIN_NOT_ALLOWED', `WebSocket connections from ${request.headers.origin} are not allowed.`);
+        }
+        const token = request.query.token;
+        if (token !== undefined && request.headers.authorization === undefined) request.headers.authorization = `Bearer ${token}`;
+        await options.requireAdmin(request);
+        if (app.deviceLinks.findLink(request.params.id) === undefined) {
+          throw new GatewayError('DEVICE_NOT_FOUND', `No connected device has id "${request.params.id}".`);
+        }
+      },
+    },
+    (socket: WebSocket, request) => {
+      const link = app.deviceLinks.findLink(request.params.id);
+      if (link === undefined) return void socket.close(1011, 'The device went away.');
+      const tap: DeviceTap = (direction, bytes) => {
+        if (direction !== 'in') return;
+        // A pipe that does not read is cut, not allowed to hold the device's bytes without bound.
+        if (socket.bufferedAmount > maxQueueBytes) return void socket.close(1008, 'The pipe stopped reading.');
+        socket.send(bytes, { binary: true });
+      };
+      link.taps.add(tap);
+      link.onClose(() => socket.close(1001, 'The device disconnected.'));
+      socket.on('message', (data: Buffer) => link.writeRaw(data));
+      socket.once('close', () => link.taps.delete(tap));
+    },
+  );
+}

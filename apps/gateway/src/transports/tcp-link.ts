@@ -1,0 +1,91 @@
+import type net from 'node:net';
+import { FrameDecoder } from '@switchboard/protocol';
+import type { Hub } from '../hub/hub.js';
+import type { Member } from '../hub/member.js';
+import { formatAddress } from './address.js';
+import type { Link } from './link.js';
+import { JoinCache, joinStream } from './write-batch.js';
+
+/** Members of one room get the same frames in a flush: joined once for all TCP members. */
+const streamBatches = new JoinCache(joinStream);
+
+/** One accepted TCP socket as the hub sees it. */
+export class TcpLink implements Link {
+  readonly transport = 'tcp';
+  readonly address: string;
+  readonly ip: string;
+  #closeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly closeTimeoutMs: number,
+  ) {
+    ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
+  }
+
+  write(frames: readonly Uint8Array[]): void {
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    // A byte stream keeps no boundaries anyway: one buffer, one write, one system call.
+    socket.write(frames.length === 1 ? frames[0]! : streamBatches.get(frames));
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Set by the listener: pausing stops the decoder mid-chunk as well as the socket. */
+  decoder: FrameDecoder | undefined;
+  /** Set by the listener: feeds the decoder and reports a bad stream, for reads and resumes alike. */
+  feed: ((work: () => void) => void) | undefined;
+
+  pauseInput(): void {
+    this.socket.pause();
+    this.decoder?.pause();
+  }
+
+  resumeInput(): void {
+    const decoder = this.decoder;
+    if (decoder === undefined || this.feed === undefined) return void this.socket.resume();
+    // Handing out the held frames may meet a bad length prefix, or pause us again.
+    this.feed(() => decoder.resume());
+    if (!decoder.paused && !this.socket.destroyed) this.socket.resume();
+  }
+
+  end(): void {
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    // A peer that never reads would keep the socket (and its queue) forever.
+    this.#closeTimer ??= setTimeout(() => this.socket.destroy(), this.closeTimeoutMs);
+    this.#closeTimer.unref();
+    this.socket.once('close', () => clearTimeout(this.#closeTimer));
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A socket that speaks Switchboard's framing joins the hub through its own decoder. */
+export function acceptFramed(hub: Hub, socket: net.Socket): Member | undefined {
+  const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs);
+  const member = hub.connect(link);
+  if (member === undefined) return undefined;
+  const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
+    maxFrameLength: hub.config.limits.maxFrameLength,
+  });
+  link.decoder = decoder;
+  link.feed = (work) => {
+    try {
+      work();
+    } catch (error) {
+      hub.protocolError(member, error); // a bad length prefix: fatal
+      return;
+    }
+    hub.noteInput(member, decoder.midFrame);
+  };
+  socket.on('data', (chunk: Buffer) => link.feed!(() => decoder.push(chunk)));
+  socket.on('drain', () => hub.drained(member));
+  socket.once('close', () => hub.disconnect(member, 'quit'));
+  return member;
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { parseEscapes } from '@switchboard/protocol';
+import { LineFraming, RawFraming, type DeviceMessage } from '../src/devices/framing.js';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const text = (m: DeviceMessage) => new TextDecoder().decode(m.bytes);
+
+/** Feeds `input` in every split of two chunks, and one byte at a time: the messages must not depend on it. */
+function everySplit(make: () => LineFraming | RawFraming, input: Uint8Array): DeviceMessage[][] {
+  const results: DeviceMessage[][] = [];
+  for (let cut = 0; cut <= input.length; cut++) {
+    const f = make();
+    results.push([...f.push(input.subarray(0, cut)), ...f.push(input.subarray(cut))]);
+  }
+  const f = make();
+  results.push(input.reduce<DeviceMessage[]>((out, b) => [...out, ...f.push(Uint8Array.of(b))], []));
+  return results;
+}
+
+describe('line framing', () => {
+  const crlf = () => new LineFraming({ delimiter: parseEscapes('\\r\\n'), maxLineBytes: 10, idleFlushMs: 0 });
+
+  it('cuts at a two-byte delimiter however the bytes are split', () => {
+    for (const messages of everySplit(crlf, bytes('hello\r\nworld\r\npart'))) {
+      expect(messages.map(text)).toEqual(['hello', 'world']);
+    }
+  });
+
+  it('keeps a lone CR inside a CR LF line', () => {
+    const f = crlf();
+    expect(f.push(bytes('a\rb\r\n')).map(text)).toEqual(['a\rb']);
+  });
+
+  it('cuts an overlong line at the limit, marks it, and drops the rest up to the delimiter', () => {
+    for (const messages of everySplit(crlf, bytes('0123456789ABCDEF\r\nok\r\n'))) {
+      expect(messages.map((m) => [text(m), m.cut === true])).toEqual([
+        ['0123456789', true],
+        ['ok', false],
+      ]);
+    }
+  });
+
+  it('takes an unfinished line as whole on flush (idle), and writes messages with the delimiter', () => {
+    const f = new LineFraming({ delimiter: bytes('#'), maxLineBytes: 100, idleFlushMs: 50 });
+    expect(f.push(bytes('MoveJ p10#READY'))).toHaveLength(1);
+    expect(f.pending).toBe(5);
+    expect(text(f.flush()!)).toBe('READY');
+    expect(f.flush()).toBeUndefined();
+    expect([...f.encode({ kind: 'text', bytes: bytes('go') })]).toEqual([...bytes('go#')]);
+  });
+});
+
+describe('raw framing', () => {
+  it('holds bytes until an idle gap, then takes them as one message', () => {
+    const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: false });
+    expect(f.push(Uint8Array.of(0, 1, 2))).toEqual([]);
+    expect(f.push(Uint8Array.of(0xff, 0x41, 0x42))).toEqual([]);
+    expect([...f.flush()!.bytes]).toEqual([0, 1, 2, 0xff, 0x41, 0x42]);
+  });
+
+  it('cuts fixed-length records however the bytes are split', () => {
+    const make = () => new RawFraming({ idleMs: 20, fixedLength: 4, typeByte: false });
+    for (const messages of everySplit(make, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9))) {
+      expect(messages.map((m) => [...m.bytes])).toEqual([
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+      ]);
+    }
+  });
+
+  it('reads and writes the WinForms type byte: 0 text, 1 file', () => {
+    const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: true });
+    f.push(Uint8Array.of(0, ...bytes('hi')));
+    expect(f.flush()).toEqual({ kind: 'text', bytes: bytes('hi') });
+    f.push(Uint8Array.of(1, 9, 8, 7));
+    expect(f.flush()).toEqual({ kind: 'file', bytes: Uint8Array.of(9, 8, 7) });
+    expect([...f.encode({ kind: 'text', bytes: bytes('ok') })]).toEqual([0, ...bytes('ok')]);
+    expect([...f.encode({ kind: 'file', bytes: Uint8Array.of(5) })]).toEqual([1, 5]);
+  });
+});
