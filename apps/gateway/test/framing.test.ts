@@ -52,14 +52,20 @@ describe('line framing', () => {
 
 describe('raw framing', () => {
   it('holds bytes until an idle gap, then takes them as one message', () => {
-    const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: false });
+    const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: false, maxMessageBytes: 1000 });
     expect(f.push(Uint8Array.of(0, 1, 2))).toEqual([]);
     expect(f.push(Uint8Array.of(0xff, 0x41, 0x42))).toEqual([]);
     expect([...f.flush()!.bytes]).toEqual([0, 1, 2, 0xff, 0x41, 0x42]);
   });
 
+  it('cuts a stream with no pause at the message limit', () => {
+    const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: false, maxMessageBytes: 4 });
+    expect(f.push(Uint8Array.of(1, 2, 3, 4, 5, 6)).map((m) => [...m.bytes])).toEqual([[1, 2, 3, 4]]);
+    expect([...f.flush()!.bytes]).toEqual([5, 6]);
+  });
+
   it('cuts fixed-length records however the bytes are split', () => {
-    const make = () => new RawFraming({ idleMs: 20, fixedLength: 4, typeByte: false });
+    const make = () => new RawFraming({ idleMs: 20, fixedLength: 4, typeByte: false, maxMessageBytes: 1000 });
     for (const messages of everySplit(make, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9))) {
       expect(messages.map((m) => [...m.bytes])).toEqual([
         [1, 2, 3, 4],
@@ -69,7 +75,7 @@ describe('raw framing', () => {
   });
 
   it('reads and writes the WinForms type byte: 0 text, 1 file', () => {
-    const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: true });
+    const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: true, maxMessageBytes: 1000 });
     f.push(Uint8Array.of(0, ...bytes('hi')));
     expect(f.flush()).toEqual({ kind: 'text', bytes: bytes('hi') });
     f.push(Uint8Array.of(1, 9, 8, 7));

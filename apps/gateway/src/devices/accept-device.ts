@@ -12,7 +12,7 @@ import { makeFraming, type DeviceOptions } from './device-settings.js';
 export function acceptDevice(hub: Hub, socket: net.Socket, options: DeviceOptions, origin: DeviceOrigin, name?: string): Member | undefined {
   const link = new DeviceLink(socket, {
     origin,
-    framing: makeFraming(options),
+    framing: makeFraming(options, hub.config.limits.maxTextBytes),
     encoding: options.encoding,
     senderPrefix: options.senderPrefix,
     maxFileBytes: hub.config.limits.maxFileBytes,

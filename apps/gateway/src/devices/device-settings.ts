@@ -85,10 +85,15 @@ export function completeOptions<T extends Partial<DeviceOptions>>(given: T, defa
   return options;
 }
 
-/** The framing for one device connection (each has its own buffers). */
-export function makeFraming(options: DeviceOptions): Framing {
-  if (options.framing === 'raw') return new RawFraming({ idleMs: options.idleMs, fixedLength: options.fixedLength, typeByte: options.typeByte });
-  return new LineFraming({ delimiter: parseEscapes(options.delimiter), maxLineBytes: options.maxLineBytes, idleFlushMs: options.idleFlushMs });
+/**
+ * The framing for one device connection (each has its own buffers). No message is longer than
+ * the gateway's text limit: a raw stream with no pause is cut there, and so is a line.
+ */
+export function makeFraming(options: DeviceOptions, maxTextBytes: number): Framing {
+  if (options.framing === 'raw') {
+    return new RawFraming({ idleMs: options.idleMs, fixedLength: options.fixedLength, typeByte: options.typeByte, maxMessageBytes: maxTextBytes });
+  }
+  return new LineFraming({ delimiter: parseEscapes(options.delimiter), maxLineBytes: Math.min(options.maxLineBytes, maxTextBytes), idleFlushMs: options.idleFlushMs });
 }
 
 /**

@@ -39,6 +39,8 @@ export interface RawOptions {
   idleMs: number;
   fixedLength: number | null;
   typeByte: boolean;
+  /** A device that streams without a pause is cut into messages of this many bytes at most. */
+  maxMessageBytes: number;
 }
 
 export class LineFraming implements Framing {
@@ -112,11 +114,7 @@ export class RawFraming implements Framing {
   }
 
   push(chunk: Uint8Array): DeviceMessage[] {
-    const fixed = this.options.fixedLength;
-    if (fixed === null) {
-      this.#held = concat(this.#held, chunk);
-      return [];
-    }
+    const fixed = this.options.fixedLength ?? this.options.maxMessageBytes;
     const out: DeviceMessage[] = [];
     let buffer = concat(this.#held, chunk);
     while (buffer.length >= fixed) {
