@@ -10,6 +10,7 @@ import type { ClusterNode } from './cluster/cluster.js';
 import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { consoleRoutes } from './routes/console-routes.js';
 import { deviceRoutes } from './routes/device-routes.js';
 import { listenerRoutes } from './routes/listener-routes.js';
 import { roomRoutes } from './routes/room-routes.js';
@@ -103,6 +104,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       await api.register(healthRoutes, { hub, requireAdmin });
       await api.register(listenerRoutes, { requireAdmin });
       await api.register(deviceRoutes, { requireAdmin });
+      await api.register(consoleRoutes, { requireAdmin });
       await api.register(clientRoutes, { hub, requireAdmin });
       await api.register(roomRoutes, { hub, requireAdmin });
     },

@@ -40,6 +40,10 @@ export interface GatewayConfig {
     targets: string;
     /** The longest wait between dials of a device that is down. */
     backoffMaxMs: number;
+    /** Entries of recent traffic kept per device (each at most 4 KiB of its bytes). */
+    trafficEntries: number;
+    /** No auto-reply rule fires more often than this many times a second. */
+    ruleMaxPerSecond: number;
   };
   security: {
     adminToken: string | null;
@@ -95,6 +99,8 @@ const options: Option[] = [
   opt('listen', 'repeat', 'Another listener, as a URL: line://0.0.0.0:9100?delimiter=%0D%0A&room=plc, raw://HOST:PORT?typeByte=true, frame://HOST:PORT. Repeatable; the env var takes several, space-separated.', (c) => c.devices.listen.join(' '), (c, v: string[]) => (c.devices.listen = v)),
   opt('device-targets', 'string', 'Where outbound device links may dial: host[/prefix][:port[-port]], comma-separated. Default: loopback only.', (c) => c.devices.targets, (c, v: string) => (c.devices.targets = v)),
   opt('device-backoff-max-ms', 'int', 'Longest wait between dials of a device that is down (exponential backoff with jitter).', (c) => c.devices.backoffMaxMs, (c, v: number) => (c.devices.backoffMaxMs = v)),
+  opt('traffic-log-entries', 'int', 'Entries of recent traffic kept per device for the console (each at most 4 KiB); 0 keeps none.', (c) => c.devices.trafficEntries, (c, v: number) => (c.devices.trafficEntries = v)),
+  opt('rule-max-per-second', 'int', 'Most times one auto-reply rule may fire in a second (no reply storms between devices).', (c) => c.devices.ruleMaxPerSecond, (c, v: number) => (c.devices.ruleMaxPerSecond = v)),
   opt('admin-token', 'string', 'Bearer token for admin calls. Unset: admin calls only from loopback.', (c) => c.security.adminToken, (c, v: string) => (c.security.adminToken = v || null)),
   opt('allowed-origins', 'list', 'Comma-separated Origins allowed to open /ws besides the gateway\'s own; * allows any.', (c) => c.security.allowedOrigins.join(','), (c, v: string[]) => (c.security.allowedOrigins = v)),
   opt('tls-cert', 'path', 'PEM certificate: serve HTTPS/WSS (and TLS on TCP with --tcp-tls).', (c) => c.security.tlsCert, (c, v: string | null) => (c.security.tlsCert = v)),
@@ -136,7 +142,7 @@ export function defaultConfig(): GatewayConfig {
       flushWindowMs: 4,
     },
     history: { onJoin: 50, maxPage: 500 },
-    devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000 },
+    devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5 },
     security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false },
     logLevel: 'info',
   };

@@ -25,6 +25,8 @@ export const HttpErrorCodes = {
   LISTENER_IS_DEFAULT: 'The default listener can be stopped and started, not removed.',
   DEVICE_NOT_FOUND: 'No device link or device member has that id.',
   TARGET_NOT_ALLOWED: 'The device is outside --device-targets: the gateway is not an open proxy.',
+  RULE_NOT_FOUND: 'No auto-reply rule has that id.',
+  MACRO_NOT_FOUND: 'No macro has that id.',
 } as const;
 
 export type HttpErrorCode = keyof typeof HttpErrorCodes;
@@ -45,6 +47,8 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   CLIENT_NOT_FOUND: 404,
   LISTENER_NOT_FOUND: 404,
   DEVICE_NOT_FOUND: 404,
+  RULE_NOT_FOUND: 404,
+  MACRO_NOT_FOUND: 404,
   LISTENER_EXISTS: 409,
   LISTENER_IS_DEFAULT: 409,
   TARGET_NOT_ALLOWED: 403,

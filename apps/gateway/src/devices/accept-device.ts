@@ -2,14 +2,34 @@ import type net from 'node:net';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
 import type { DeviceOrigin } from '../transports/link.js';
+import type { AutoReplies } from './auto-replies.js';
 import { DeviceLink } from './device-link.js';
 import { makeFraming, type DeviceOptions } from './device-settings.js';
+import type { TrafficLog } from './traffic-log.js';
+
+/** What every device connection is watched by. */
+export interface DeviceServices {
+  traffic: TrafficLog;
+  rules: AutoReplies;
+}
+
+/** Where a device's traffic is kept: what outlives one connection (the link, or the listener and the address). */
+export function trafficKey(origin: DeviceOrigin, ip: string): string {
+  return origin.link !== undefined ? `link:${origin.link}` : `listener:${origin.listener}:${ip}`;
+}
 
 /**
  * A device socket (accepted by a line/raw listener, or dialed by an outbound link) joins the
  * hub as a member of its room, named `name` or by its address.
  */
-export function acceptDevice(hub: Hub, socket: net.Socket, options: DeviceOptions, origin: DeviceOrigin, name?: string): Member | undefined {
+export function acceptDevice(
+  hub: Hub,
+  services: DeviceServices,
+  socket: net.Socket,
+  options: DeviceOptions,
+  origin: DeviceOrigin,
+  name?: string,
+): Member | undefined {
   const link = new DeviceLink(socket, {
     origin,
     framing: makeFraming(options, hub.config.limits.maxTextBytes),
@@ -20,7 +40,10 @@ export function acceptDevice(hub: Hub, socket: net.Socket, options: DeviceOption
   });
   const member = hub.connect(link, { name, room: options.room });
   if (member === undefined) return undefined;
-  link.attach({ frame: (type, payload) => hub.receive(member, type, payload) });
+  const key = trafficKey(origin, link.ip);
+  link.taps.add((direction, bytes, auto) => services.traffic.record(key, direction, bytes, auto));
+  const device = { memberId: member.id, link: origin.link, listener: origin.listener, reply: (bytes: Uint8Array) => link.reply(bytes), get closed() { return link.closed; } };
+  link.attach({ frame: (type, payload) => hub.receive(member, type, payload) }, (bytes) => services.rules.onMessage(device, bytes));
   socket.on('drain', () => hub.drained(member));
   socket.once('close', () => hub.disconnect(member, 'quit'));
   if (options.idleTimeoutMs > 0) {

@@ -23,8 +23,8 @@ export interface DeviceInput {
   frame(type: number, payload: Uint8Array): void;
 }
 
-/** Whoever else watches the device's bytes (raw WebSocket pipes, the traffic log). */
-export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array) => void;
+/** Whoever else watches the device's bytes (raw WebSocket pipes, the traffic log); `auto`: an auto-reply wrote them. */
+export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array, auto: boolean) => void;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
@@ -46,6 +46,7 @@ export class DeviceLink implements Link {
   readonly device: DeviceOrigin;
   readonly taps = new Set<DeviceTap>();
   #input: DeviceInput | undefined;
+  #onMessage: ((bytes: Uint8Array) => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #nextTransfer = 1;
   /** Files being sent to this device (raw framing with the type byte only): joined on file-end. */
@@ -65,9 +66,10 @@ export class DeviceLink implements Link {
     else this.socket.once('close', listener);
   }
 
-  /** Starts reading: every message the device sends goes to `input`. */
-  attach(input: DeviceInput): void {
+  /** Starts reading: every message the device sends goes to `input`, and text messages to `onMessage` too (auto-replies). */
+  attach(input: DeviceInput, onMessage?: (bytes: Uint8Array) => void): void {
     this.#input = input;
+    this.#onMessage = onMessage;
     this.socket.on('data', (chunk: Buffer) => this.#read(chunk));
   }
 
@@ -89,10 +91,19 @@ export class DeviceLink implements Link {
   }
 
   /** Bytes straight to the device (a raw pipe writes here), seen by the taps. */
-  writeRaw(bytes: Uint8Array): void {
+  writeRaw(bytes: Uint8Array, auto = false): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    for (const tap of this.taps) tap('out', bytes);
+    for (const tap of this.taps) tap('out', bytes, auto);
     this.socket.write(bytes);
+  }
+
+  /** An auto-reply: one message through the device's framing (a line listener appends its delimiter). */
+  reply(bytes: Uint8Array): void {
+    this.writeRaw(this.options.framing.encodeReply(bytes), true);
+  }
+
+  get closed(): boolean {
+    return this.socket.destroyed;
   }
 
   get bufferedBytes(): number {
@@ -124,7 +135,7 @@ export class DeviceLink implements Link {
   // ---- The device's bytes in ----
 
   #read(chunk: Uint8Array): void {
-    for (const tap of this.taps) tap('in', chunk);
+    for (const tap of this.taps) tap('in', chunk, false);
     const framing = this.options.framing;
     for (const message of framing.push(chunk)) this.#said(message);
     clearTimeout(this.#idleTimer);
@@ -142,6 +153,7 @@ export class DeviceLink implements Link {
     if (input === undefined) return;
     if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
+    this.#onMessage?.(message.bytes);
     const send = (m: ClientMessage): void => {
       const frame = encodeMessage(m);
       input.frame(frame[4]!, frame.subarray(5));
@@ -191,7 +203,9 @@ export class DeviceLink implements Link {
         return this.#frame(this.#encode(line));
       }
       case 'notice':
-        return prefix || message.code !== undefined ? this.#frame(this.#encode(plainLines.notice(message.text))) : undefined;
+        // An operator's word to this device alone reaches it like a private message; room notices only in chat use.
+        if (prefix || message.code !== undefined) return this.#frame(this.#encode(plainLines.notice(message.text)));
+        return message.private === true ? this.#frame(this.#encode(message.text)) : undefined;
       case 'error':
         // A device cannot parse error frames: it gets a line it can log.
         return this.#frame(this.#encode(`ERROR ${message.code}: ${message.message}`));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
-import { acceptDevice } from './accept-device.js';
+import { acceptDevice, type DeviceServices } from './accept-device.js';
 import { completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings } from './device-settings.js';
 import type { DeviceLink } from './device-link.js';
 import { SettingsFile } from './settings-file.js';
@@ -45,6 +45,7 @@ class OutboundDevice {
     private readonly hub: Hub,
     private readonly log: HubLogger,
     private readonly backoffMaxMs: number,
+    private readonly services: DeviceServices,
   ) {}
 
   get link(): DeviceLink | undefined {
@@ -86,7 +87,7 @@ class OutboundDevice {
       socket.setKeepAlive(true, 30_000);
       if (this.state === 'stopped') return void socket.destroy();
       const settings = this.settings;
-      this.member = acceptDevice(this.hub, socket, settings, { framing: settings.framing === 'raw' ? 'raw' : 'line', link: settings.id }, settings.name);
+      this.member = acceptDevice(this.hub, this.services, socket, settings, { framing: settings.framing === 'raw' ? 'raw' : 'line', link: settings.id }, settings.name);
       if (this.member === undefined) return;
       this.state = 'connected';
       this.connectedAt = new Date();
@@ -122,6 +123,7 @@ export class DeviceLinks {
   constructor(
     private readonly hub: Hub,
     private readonly log: HubLogger,
+    private readonly services: DeviceServices,
   ) {
     this.#targets = parseTargets(hub.config.devices.targets);
     this.#file = new SettingsFile(hub.config.dataDir === null ? null : join(hub.config.dataDir, 'devices.json'));
@@ -182,7 +184,7 @@ export class DeviceLinks {
   }
 
   #add(settings: DeviceLinkSettings): OutboundDevice {
-    const device = new OutboundDevice(settings, this.hub, this.log, this.hub.config.devices.backoffMaxMs);
+    const device = new OutboundDevice(settings, this.hub, this.log, this.hub.config.devices.backoffMaxMs, this.services);
     this.#devices.set(settings.id, device);
     return device;
   }

@@ -2,8 +2,11 @@ import type tls from 'node:tls';
 import fp from 'fastify-plugin';
 import type { Hub } from '../hub/hub.js';
 import type { TcpListener } from '../transports/tcp-listener.js';
+import { AutoReplies } from './auto-replies.js';
 import { DeviceLinks } from './device-links.js';
 import { ListenerRegistry } from './listener-registry.js';
+import { Macros } from './macros.js';
+import { TrafficLog } from './traffic-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,6 +16,12 @@ declare module 'fastify' {
     tcpListener: TcpListener;
     /** Outbound links to devices that are servers. */
     deviceLinks: DeviceLinks;
+    /** Every device's recent traffic. */
+    traffic: TrafficLog;
+    /** Auto-reply rules, run in the gateway. */
+    rules: AutoReplies;
+    /** The console's shared send presets. */
+    macros: Macros;
   }
 }
 
@@ -24,14 +33,22 @@ export interface DevicesPluginOptions {
 /** Listeners and device links; none listens or dials until main.ts (or a test) starts them. */
 export const devicesPlugin = fp<DevicesPluginOptions>(
   async (fastify, { hub, tlsOptions }) => {
-    const listeners = new ListenerRegistry(hub, fastify.log, tlsOptions);
-    const deviceLinks = new DeviceLinks(hub, fastify.log);
+    const { dataDir, devices } = hub.config;
+    const traffic = new TrafficLog(dataDir, devices.trafficEntries);
+    const rules = new AutoReplies(dataDir, devices.ruleMaxPerSecond);
+    const services = { traffic, rules };
+    const listeners = new ListenerRegistry(hub, fastify.log, tlsOptions, services);
+    const deviceLinks = new DeviceLinks(hub, fastify.log, services);
+    fastify.decorate('traffic', traffic);
+    fastify.decorate('rules', rules);
+    fastify.decorate('macros', new Macros(dataDir));
     fastify.decorate('listeners', listeners);
     fastify.decorate('tcpListener', listeners.default);
     fastify.decorate('deviceLinks', deviceLinks);
     fastify.addHook('onClose', async () => {
       deviceLinks.close();
       await listeners.close();
+      traffic.close();
     });
   },
   { name: 'switchboard-devices', fastify: '5.x' },

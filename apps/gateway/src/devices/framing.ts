@@ -25,6 +25,8 @@ export interface Framing {
   flush(): DeviceMessage | undefined;
   /** A message as the device expects it on the wire. */
   encode(message: DeviceMessage): Uint8Array;
+  /** A reply written by hand (an auto-reply): like encode, but a line that already ends with the delimiter keeps just that one. */
+  encodeReply(bytes: Uint8Array): Uint8Array;
   /** Whether files travel (the type byte tells them apart); else a device gets text only. */
   readonly carriesFiles: boolean;
 }
@@ -94,6 +96,12 @@ export class LineFraming implements Framing {
   encode(message: DeviceMessage): Uint8Array {
     return concat(message.bytes, this.options.delimiter);
   }
+
+  encodeReply(bytes: Uint8Array): Uint8Array {
+    const delimiter = this.options.delimiter;
+    const ends = bytes.length >= delimiter.length && indexOf(bytes, delimiter, bytes.length - delimiter.length) >= 0;
+    return ends ? bytes : concat(bytes, delimiter);
+  }
 }
 
 export class RawFraming implements Framing {
@@ -130,6 +138,10 @@ export class RawFraming implements Framing {
     const bytes = this.#held;
     this.#held = new Uint8Array(0);
     return this.#message(bytes);
+  }
+
+  encodeReply(bytes: Uint8Array): Uint8Array {
+    return this.encode({ kind: 'text', bytes });
   }
 
   encode(message: DeviceMessage): Uint8Array {

@@ -3,6 +3,7 @@ import type tls from 'node:tls';
 import { GatewayError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
 import { TcpListener, type ListenerStatus } from '../transports/tcp-listener.js';
+import type { DeviceServices } from './accept-device.js';
 import { completeOptions, parseListenUrl, type ListenerSettings } from './device-settings.js';
 import { SettingsFile } from './settings-file.js';
 
@@ -27,6 +28,7 @@ export class ListenerRegistry {
     private readonly hub: Hub,
     private readonly log: HubLogger,
     private readonly tlsOptions: tls.TlsOptions | undefined,
+    private readonly services: DeviceServices,
   ) {
     const { host, port, backlog } = hub.config.tcp;
     this.#add(completeOptions({ id: DEFAULT_LISTENER_ID, host, port, backlog, tls: hub.config.security.tcpTls, framing: 'frame' as const }));
@@ -101,7 +103,7 @@ export class ListenerRegistry {
   }
 
   #add(settings: ListenerSettings): TcpListener {
-    const listener = new TcpListener(this.hub, this.log, settings, this.tlsOptions);
+    const listener = new TcpListener(this.hub, this.log, settings, this.tlsOptions, this.services);
     this.#listeners.set(settings.id, listener);
     return listener;
   }

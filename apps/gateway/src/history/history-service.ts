@@ -31,12 +31,15 @@ export class HistoryService {
     private readonly store: HistoryStore,
     private readonly ids: IdAllocator,
     readonly maxPage: number,
+    /** Makes sure a commit comes this turn, also when nobody is sent anything. */
+    private readonly scheduleCommit: () => void,
   ) {}
 
-  /** Stores an entry under a new id. The write is committed before the next socket write. */
+  /** Stores an entry under a new id, committed this turn and before the next socket write. */
   record<E extends NewHistoryEntry>(entry: E, ts: number): E & { id: number; ts: number } {
     const id = this.ids.messageId();
     this.store.append(entry, id, ts);
+    this.scheduleCommit();
     return { ...entry, id, ts };
   }
 

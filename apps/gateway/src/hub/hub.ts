@@ -81,7 +81,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const now = (this.now = options.now ?? Date.now);
     this.memberDescriptorBudget = (options.openFileLimit ?? openFileLimit()) - DESCRIPTOR_RESERVE;
     this.node = options.cluster ?? new InProcessCluster(options.history.lastId()).node('local');
-    this.history = new HistoryService(options.history, this.node.ids, config.history.maxPage);
+    this.history = new HistoryService(options.history, this.node.ids, config.history.maxPage, () => this.delivery.schedule());
     this.delivery = new Delivery({
       maxQueueBytes: config.limits.maxQueueBytes,
       flushWindowMs: config.timing.flushWindowMs,

@@ -2,10 +2,38 @@
 // drift from what the gateway sends. Types only: importing this file with `import type` costs
 // nothing at run time.
 import type { FromSchema } from 'json-schema-to-ts';
-import type { client, errorBody, historyEntry, historyPage, listenerStatus, okId, room } from './schemas.js';
+import type {
+  client,
+  deviceBody,
+  deviceInfo,
+  errorBody,
+  historyEntry,
+  historyPage,
+  listenerBody,
+  listenerInfo,
+  listenerStatus,
+  okId,
+  room,
+} from './schemas.js';
 
 /** GET /api/listener, and the answer to POST /api/listener/start and /stop. */
 export type ListenerStatus = FromSchema<typeof listenerStatus>;
+/** One entry of GET /api/listeners, and the answer to POST /api/listeners and its start and stop. */
+export type ListenerInfo = FromSchema<typeof listenerInfo>;
+/** GET /api/listeners. */
+export interface ListenerList {
+  listeners: ListenerInfo[];
+}
+/** The body of POST /api/listeners. */
+export type NewListener = FromSchema<typeof listenerBody>;
+/** One entry of GET /api/devices (an outbound device link), and the answer to POST /api/devices. */
+export type DeviceInfo = FromSchema<typeof deviceInfo>;
+/** GET /api/devices. */
+export interface DeviceList {
+  devices: DeviceInfo[];
+}
+/** The body of POST /api/devices. */
+export type NewDevice = FromSchema<typeof deviceBody>;
 /** One entry of GET /api/clients. */
 export type Client = FromSchema<typeof client>;
 /** GET /api/clients. */

@@ -178,3 +178,67 @@ export const idParams = {
   properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
   required: ['id'],
 } as const;
+
+export const trafficEntry = {
+  type: 'object',
+  properties: {
+    ts: { type: 'integer' },
+    time: { type: 'string' },
+    direction: { type: 'string', enum: ['in', 'out'] },
+    length: { type: 'integer' },
+    hex: { type: 'string' },
+    text: { type: 'string' },
+    auto: { type: 'boolean' },
+  },
+  required: ['ts', 'time', 'direction', 'length', 'hex', 'text', 'auto'],
+  additionalProperties: false,
+} as const;
+
+const ruleScope = {
+  anyOf: [
+    { type: 'string', enum: ['all'] },
+    { type: 'object', properties: { listener: { type: 'string', minLength: 1 } }, required: ['listener'], additionalProperties: false },
+    { type: 'object', properties: { client: { type: 'string', minLength: 1 } }, required: ['client'], additionalProperties: false },
+  ],
+} as const;
+
+const oneString = (key: string) => ({ type: 'object', properties: { [key]: { type: 'string', minLength: 1, maxLength: 1024 } }, required: [key], additionalProperties: false }) as const;
+
+export const ruleBody = {
+  type: 'object',
+  properties: {
+    scope: ruleScope,
+    match: { anyOf: [oneString('equals'), oneString('contains'), oneString('regex'), oneString('hex')] },
+    reply: { anyOf: [{ type: 'string', maxLength: 4096 }, oneString('hex')] },
+    delayMs: { type: 'integer', minimum: 0, maximum: 60000 },
+    enabled: { type: 'boolean' },
+  },
+  required: ['scope', 'match', 'reply'],
+  additionalProperties: false,
+} as const;
+
+export const rule = {
+  type: 'object',
+  properties: { id: { type: 'string' }, ...ruleBody.properties },
+  required: ['id', 'scope', 'match', 'reply', 'delayMs', 'enabled'],
+  additionalProperties: false,
+} as const;
+
+export const macroBody = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 64 },
+    mode: { type: 'string', enum: ['text', 'hex'] },
+    data: { type: 'string', maxLength: 65536 },
+    append: { type: 'string', enum: ['none', 'lf', 'crlf', 'cr', 'listener'] },
+  },
+  required: ['name', 'mode', 'data', 'append'],
+  additionalProperties: false,
+} as const;
+
+export const macro = {
+  type: 'object',
+  properties: { id: { type: 'string' }, ...macroBody.properties },
+  required: ['id', 'name', 'mode', 'data', 'append'],
+  additionalProperties: false,
+} as const;

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { acceptDevice } from '../devices/accept-device.js';
+import { acceptDevice, type DeviceServices } from '../devices/accept-device.js';
 import type { ListenerSettings } from '../devices/device-settings.js';
 import { GatewayError, fromListenError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
@@ -40,7 +40,7 @@ export class TcpListener {
   readonly #sockets = new Set<net.Socket>();
   readonly #members = new Set<Member>();
 
-  constructor(hub: Hub, log: HubLogger, settings: ListenerSettings, tlsOptions?: tls.TlsOptions) {
+  constructor(hub: Hub, log: HubLogger, settings: ListenerSettings, tlsOptions: tls.TlsOptions | undefined, private readonly services: DeviceServices) {
     this.#hub = hub;
     this.#log = log;
     this.#settings = settings;
@@ -154,7 +154,7 @@ export class TcpListener {
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', (error) => this.#log.debug({ err: error }, 'TCP socket error'));
     const settings = this.#settings;
-    const member = settings.framing === 'frame' ? acceptFramed(this.#hub, socket) : acceptDevice(this.#hub, socket, settings, { framing: settings.framing, listener: settings.id });
+    const member = settings.framing === 'frame' ? acceptFramed(this.#hub, socket) : acceptDevice(this.#hub, this.services, socket, settings, { framing: settings.framing, listener: settings.id });
     if (member === undefined) return;
     this.#members.add(member);
     socket.once('close', () => this.#members.delete(member));

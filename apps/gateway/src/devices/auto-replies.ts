@@ -1,0 +1,163 @@
+import { join } from 'node:path';
+import { parseEscapes } from '@switchboard/protocol';
+import { GatewayError } from '../errors.js';
+import { SettingsFile } from './settings-file.js';
+
+export type RuleScope = 'all' | { listener: string } | { client: string };
+export type RuleMatch = { equals: string } | { contains: string } | { regex: string } | { hex: string };
+
+export interface NewRule {
+  scope: RuleScope;
+  match: RuleMatch;
+  /** Text with escapes and {{time}}, {{unixtime}}, {{counter}}; or exact bytes as hex. */
+  reply: string | { hex: string };
+  delayMs?: number;
+  enabled?: boolean;
+}
+
+export interface Rule extends NewRule {
+  id: string;
+  delayMs: number;
+  enabled: boolean;
+}
+
+/** A device a message came from, as rules see it. */
+export interface RuleDevice {
+  /** The member id now (`m7`), and the outbound link's id (`d1`) or the listener it came through. */
+  memberId: string;
+  link?: string | undefined;
+  listener?: string | undefined;
+  /** Sends bytes back through the device's framing (a line listener appends its delimiter). */
+  reply(bytes: Uint8Array): void;
+  readonly closed: boolean;
+}
+
+interface CompiledRule {
+  rule: Rule;
+  test: (text: string, bytes: Uint8Array) => boolean;
+  counter: number;
+  /** Firings in the current second, for the rate cap. */
+  window: { second: number; fired: number };
+}
+
+const lossyUtf8 = new TextDecoder('utf-8');
+
+/**
+ * Canned replies that run in the gateway, with or without a browser open: a message from a
+ * device that matches a rule is answered through the device's own framing. Stored in
+ * <data-dir>/rules.json. No rule fires more than `maxPerSecond` times a second, so two devices
+ * whose rules answer each other cannot start a reply storm.
+ */
+export class AutoReplies {
+  readonly #rules = new Map<string, CompiledRule>();
+  readonly #file: SettingsFile<Rule>;
+  #nextId = 1;
+
+  constructor(
+    dataDir: string | null,
+    readonly maxPerSecond: number,
+    /** Told of each firing (the traffic log marks the reply as automatic). */
+    private readonly fired: (device: RuleDevice, rule: Rule, bytes: Uint8Array) => void = () => {},
+  ) {
+    this.#file = new SettingsFile(dataDir === null ? null : join(dataDir, 'rules.json'));
+    for (const rule of this.#file.read()) this.#rules.set(rule.id, compile(rule));
+  }
+
+  list(): Rule[] {
+    return [...this.#rules.values()].map((c) => c.rule);
+  }
+
+  add(given: NewRule): Rule {
+    while (this.#rules.has(`r${this.#nextId}`)) this.#nextId++;
+    const rule: Rule = { ...given, id: `r${this.#nextId++}`, delayMs: given.delayMs ?? 0, enabled: given.enabled ?? true };
+    this.#rules.set(rule.id, compile(rule)); // throws 400 on a bad regex, hex or escape
+    this.#save();
+    return rule;
+  }
+
+  remove(id: string): void {
+    if (!this.#rules.delete(id)) throw new GatewayError('RULE_NOT_FOUND', `No rule has id "${id}".`);
+    this.#save();
+  }
+
+  /** One message a device sent (after its framing). */
+  onMessage(device: RuleDevice, bytes: Uint8Array): void {
+    if (this.#rules.size === 0) return;
+    const text = lossyUtf8.decode(bytes);
+    const second = Math.floor(Date.now() / 1000);
+    for (const compiled of this.#rules.values()) {
+      const { rule } = compiled;
+      if (!rule.enabled || !inScope(rule.scope, device) || !compiled.test(text, bytes)) continue;
+      if (compiled.window.second !== second) compiled.window = { second, fired: 0 };
+      if (compiled.window.fired >= this.maxPerSecond) continue; // held to the rate cap
+      compiled.window.fired++;
+      compiled.counter++;
+      const reply = replyBytes(rule, compiled.counter);
+      const send = (): void => {
+        if (device.closed) return;
+        device.reply(reply);
+        this.fired(device, rule, reply);
+      };
+      if (rule.delayMs > 0) setTimeout(send, rule.delayMs).unref();
+      else send();
+    }
+  }
+
+  #save(): void {
+    this.#file.write(this.list());
+  }
+}
+
+function inScope(scope: RuleScope, device: RuleDevice): boolean {
+  if (scope === 'all') return true;
+  if ('listener' in scope) return device.listener === scope.listener;
+  return device.memberId === scope.client || device.link === scope.client;
+}
+
+function compile(rule: Rule): CompiledRule {
+  const bad = (message: string): never => {
+    throw new GatewayError('VALIDATION_FAILED', `rule: ${message}`);
+  };
+  let test: CompiledRule['test'];
+  const match = rule.match;
+  if ('equals' in match) test = (text) => text === match.equals;
+  else if ('contains' in match) test = (text) => text.includes(match.contains);
+  else if ('regex' in match) {
+    let pattern: RegExp;
+    try {
+      pattern = new RegExp(match.regex, 'u');
+    } catch (error) {
+      return bad(`match.regex does not compile: ${(error as Error).message}`);
+    }
+    test = (text) => pattern.test(text);
+  } else {
+    const wanted = hexBytes(match.hex) ?? bad('match.hex must be hex bytes, e.g. "02 53 03".');
+    test = (_text, bytes) => bytes.length === wanted.length && wanted.every((b, i) => bytes[i] === b);
+  }
+  if (typeof rule.reply === 'string') {
+    try {
+      parseEscapes(rule.reply);
+    } catch (error) {
+      bad(`reply: ${(error as Error).message}`);
+    }
+  } else if (hexBytes(rule.reply.hex) === undefined) bad('reply.hex must be hex bytes.');
+  return { rule, test, counter: 0, window: { second: 0, fired: 0 } };
+}
+
+/** The reply's bytes, with {{time}}, {{unixtime}} and {{counter}} filled in. */
+function replyBytes(rule: Rule, counter: number): Uint8Array {
+  if (typeof rule.reply !== 'string') return hexBytes(rule.reply.hex)!;
+  const now = new Date();
+  const text = rule.reply
+    .replaceAll('{{time}}', now.toISOString().slice(11, 23))
+    .replaceAll('{{unixtime}}', String(Math.floor(now.getTime() / 1000)))
+    .replaceAll('{{counter}}', String(counter));
+  return parseEscapes(text);
+}
+
+/** `02 53 03`, `025303`, `0x02 0x53`: bytes; undefined when it is not hex. */
+export function hexBytes(text: string): Uint8Array | undefined {
+  const digits = text.replace(/0x/gi, '').replace(/[\s:,-]/g, '');
+  if (digits.length === 0 || digits.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(digits)) return undefined;
+  return Uint8Array.from(digits.match(/../g)!, (pair) => parseInt(pair, 16));
+}

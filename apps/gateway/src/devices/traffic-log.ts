@@ -1,0 +1,120 @@
+import { join } from 'node:path';
+import { SettingsFile } from './settings-file.js';
+
+export type Direction = 'in' | 'out';
+
+export interface TrafficEntry {
+  /** Milliseconds since the epoch. */
+  ts: number;
+  direction: Direction;
+  /** How many bytes passed; `bytes` keeps the first ENTRY_BYTES of them. */
+  length: number;
+  bytes: Uint8Array;
+  /** Written by an auto-reply rule. */
+  auto?: true;
+}
+
+/** The most of one read or write a log entry keeps: a 100 MB stream costs the log its cap, no more. */
+export const ENTRY_BYTES = 4096;
+const SAVE_EVERY_MS = 5_000;
+
+interface StoredLog {
+  key: string;
+  entries: { ts: number; direction: Direction; length: number; bytes: string; auto?: true }[];
+}
+
+/**
+ * Each device's recent traffic, as it passed its socket: bounded per device (`entriesPerDevice`
+ * entries of at most ENTRY_BYTES each), so a console opened later shows what happened before
+ * it. Keyed by what outlives a connection: an outbound link's id, or a listener and the
+ * device's address. Saved to <data-dir>/traffic.json every few seconds while it changes and at
+ * shutdown, and read back at start.
+ */
+export class TrafficLog {
+  readonly #logs = new Map<string, TrafficEntry[]>();
+  readonly #file: SettingsFile<StoredLog>;
+  readonly #timer: NodeJS.Timeout;
+  #dirty = false;
+
+  constructor(
+    dataDir: string | null,
+    readonly entriesPerDevice: number,
+  ) {
+    this.#file = new SettingsFile(dataDir === null ? null : join(dataDir, 'traffic.json'));
+    for (const log of this.#file.read()) {
+      this.#logs.set(
+        log.key,
+        log.entries.slice(-entriesPerDevice).map((e) => ({ ...e, bytes: Buffer.from(e.bytes, 'base64') })),
+      );
+    }
+    this.#timer = setInterval(() => this.save(), SAVE_EVERY_MS);
+    this.#timer.unref();
+  }
+
+  record(key: string, direction: Direction, bytes: Uint8Array, auto = false): void {
+    if (this.entriesPerDevice === 0) return;
+    let log = this.#logs.get(key);
+    if (log === undefined) this.#logs.set(key, (log = []));
+    const entry: TrafficEntry = { ts: Date.now(), direction, length: bytes.length, bytes: bytes.slice(0, ENTRY_BYTES) };
+    if (auto) entry.auto = true;
+    log.push(entry);
+    // Trimmed in steps, not on every entry: amortised O(1) per record.
+    if (log.length > this.entriesPerDevice * 1.25) log.splice(0, log.length - this.entriesPerDevice);
+    this.#dirty = true;
+  }
+
+  /** The newest `limit` entries, oldest first. */
+  entries(key: string, limit = this.entriesPerDevice): TrafficEntry[] {
+    const log = this.#logs.get(key) ?? [];
+    return log.slice(-Math.min(limit, this.entriesPerDevice));
+  }
+
+  save(): void {
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    this.#file.write(
+      [...this.#logs].map(([key, entries]) => ({
+        key,
+        entries: entries.slice(-this.entriesPerDevice).map((e) => ({ ...e, bytes: Buffer.from(e.bytes).toString('base64') })),
+      })),
+    );
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.save();
+  }
+}
+
+/** One entry as the API shows it: hex, and the bytes read as text where printable. */
+export function describeEntry(entry: TrafficEntry): { ts: number; time: string; direction: Direction; length: number; hex: string; text: string; auto: boolean } {
+  const bytes = entry.bytes;
+  return {
+    ts: entry.ts,
+    time: new Date(entry.ts).toISOString(),
+    direction: entry.direction,
+    length: entry.length,
+    hex: Buffer.from(bytes).toString('hex').replace(/(..)(?!$)/g, '$1 '),
+    text: Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join(''),
+    auto: entry.auto === true,
+  };
+}
+
+const csvField = (value: string | number | boolean): string => {
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+
+/** CSV with a header: time, direction, length, hex, text, auto. */
+export function trafficCsv(entries: readonly TrafficEntry[]): string {
+  const rows = entries.map(describeEntry).map((e) => [e.time, e.direction, e.length, e.hex, e.text, e.auto].map(csvField).join(','));
+  return ['time,direction,length,hex,text,auto', ...rows].join('\r\n') + '\r\n';
+}
+
+/** One line per entry, like a terminal tool's log. */
+export function trafficText(entries: readonly TrafficEntry[]): string {
+  return entries
+    .map(describeEntry)
+    .map((e) => `${e.time} ${e.direction === 'in' ? '<-' : '->'} ${String(e.length).padStart(5)}${e.auto ? ' auto' : ''}  ${e.hex}  |${e.text}|`)
+    .join('\n') + '\n';
+}

@@ -1,0 +1,166 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { sleep } from '../helpers/peer.js';
+import { RawSocket } from '../helpers/raw-socket.js';
+
+// Issue 11, the gateway's side of the device console: auto-replies that run with no browser
+// open, their rate cap, the bounded traffic log and its export, shared macros.
+
+const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-console-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const settings = { limits: { ratePerSecond: 100_000, rateBurst: 100_000 } as never, devices: { listen: [], targets: '127.0.0.1', backoffMaxMs: 400, trafficEntries: 200, ruleMaxPerSecond: 5 } };
+
+async function lineListener(gateway: RunningGateway, id: string): Promise<number> {
+  const created = await api(gateway, 'POST', '/api/listeners', { id, port: 0, framing: 'line', delimiter: '\\r\\n' });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body.port;
+}
+
+describe('auto-reply rules', () => {
+  it('answer PING with PONG within 100 ms with no browser open, and survive a restart', async () => {
+    const first = await startGateway(settings, { keepDataDir: dataDir });
+    const port = await lineListener(first, 'plc');
+    const rule = await api(first, 'POST', '/api/rules', { scope: { listener: 'plc' }, match: { equals: 'PING' }, reply: 'PONG\\r\\n' });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    expect(rule.body).toMatchObject({ id: expect.any(String), enabled: true, delayMs: 0 });
+    const device = await RawSocket.connect(port);
+    const sentAt = performance.now();
+    device.write('PING\r\n');
+    expect((await device.until('\r\n', 1000)).toString()).toBe('PONG\r\n'); // the delimiter once, not twice
+    expect(performance.now() - sentAt).toBeLessThan(100);
+    device.destroy();
+    await first.close();
+
+    const second = await startGateway(settings, { keepDataDir: dataDir });
+    try {
+      expect((await api(second, 'GET', '/api/rules')).body.rules).toEqual([expect.objectContaining({ id: rule.body.id, match: { equals: 'PING' } })]);
+      const listener = (await api(second, 'GET', '/api/listeners')).body.listeners.find((l: { id: string }) => l.id === 'plc');
+      const again = await RawSocket.connect(listener.port);
+      again.write('PING\r\n');
+      expect((await again.until('\r\n', 1000)).toString()).toBe('PONG\r\n');
+      // Templates, hex replies and matches.
+      await api(second, 'POST', '/api/rules', { scope: 'all', match: { hex: '02 53 03' }, reply: { hex: '06' } });
+      await api(second, 'POST', '/api/rules', { scope: { client: 'nobody' }, match: { contains: 'X' }, reply: 'never' });
+      await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '^COUNT$' }, reply: 'n={{counter}}' });
+      again.write(Buffer.from([0x02, 0x53, 0x03, 0x0d, 0x0a]));
+      expect([...(await again.take(3))]).toEqual([0x06, 0x0d, 0x0a]);
+      again.write('COUNT\r\nCOUNT\r\nX\r\n');
+      expect((await again.until('n=2\r\n')).toString()).toBe('n=1\r\nn=2\r\n');
+      await sleep(100);
+      expect(again.received.length).toBe(0); // the rule scoped to another client stayed quiet
+      expect((await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '(' }, reply: 'x' })).body.code).toBe('VALIDATION_FAILED');
+      expect((await api(second, 'DELETE', '/api/rules/r999')).status).toBe(404);
+      again.destroy();
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('hold a reply storm between a rule and a device that answers back to the rate cap', async () => {
+    const gateway = await startGateway({ ...settings, dataDir: undefined } as never);
+    try {
+      const port = await lineListener(gateway, 'storm');
+      await api(gateway, 'POST', '/api/rules', { scope: 'all', match: { equals: 'PING' }, reply: 'PONG' });
+      // A device whose own logic answers every PONG with PING: left alone, an endless loop.
+      const device = await RawSocket.connect(port);
+      let pongs = 0;
+      device.socket.on('data', (chunk: Buffer) => {
+        const count = chunk.toString().split('PONG').length - 1;
+        pongs += count;
+        for (let i = 0; i < count; i++) device.write('PING\r\n');
+      });
+      device.write('PING\r\n');
+      await sleep(2100);
+      // 5 a second at most: in a little over two seconds, no more than three windows' worth.
+      expect(pongs).toBeGreaterThanOrEqual(5);
+      expect(pongs).toBeLessThanOrEqual(15);
+      const auto = (await api(gateway, 'GET', `/api/clients/${(await clientOf(gateway)).id}/traffic`)).body.entries.filter((e: { auto: boolean }) => e.auto);
+      expect(auto.length).toBe(pongs); // each firing is in the traffic log, marked as an auto-reply
+      device.destroy();
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+async function clientOf(gateway: RunningGateway): Promise<{ id: string }> {
+  return (await api(gateway, 'GET', '/api/clients')).body.clients.find((c: { framing?: string }) => c.framing !== undefined);
+}
+
+describe('the traffic log', () => {
+  it('exports both directions as JSON, CSV and text', async () => {
+    const gateway = await startGateway(settings);
+    try {
+      const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'raw' });
+      const device = await RawSocket.connect(listener.body.port);
+      device.write(Buffer.of(0x00, 0x01, 0x02, 0xff, 0x41, 0x42));
+      await sleep(100);
+      const { id } = await clientOf(gateway);
+      // What the device is sent shows as "out".
+      const pipe = await api(gateway, 'POST', '/api/clients/' + id + '/messages', { text: 'hello' });
+      expect(pipe.status).toBe(200);
+      await device.until('hello');
+      const json = (await api(gateway, 'GET', `/api/clients/${id}/traffic`)).body;
+      expect(json.entries[0]).toMatchObject({ direction: 'in', length: 6, hex: '00 01 02 ff 41 42', text: '....AB', auto: false });
+      expect(json.entries.some((e: { direction: string }) => e.direction === 'out')).toBe(true);
+      const csv = await fetch(`${gateway.httpUrl}/api/clients/${id}/traffic?format=csv`);
+      expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+      const rows = (await csv.text()).trim().split('\r\n');
+      expect(rows[0]).toBe('time,direction,length,hex,text,auto');
+      expect(rows[1]).toMatch(/^\d{4}-.*Z,in,6,00 01 02 ff 41 42,\.\.\.\.AB,false$/);
+      expect(rows.some((r) => /,out,/.test(r))).toBe(true);
+      const text = await (await fetch(`${gateway.httpUrl}/api/clients/${id}/traffic?format=text&limit=1`)).text();
+      expect(text.trim().split('\n')).toHaveLength(1);
+      expect((await api(gateway, 'GET', '/api/clients/m9999/traffic')).status).toBe(404);
+      device.destroy();
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('stays at its cap, and memory flat, while a device sends 100 MB', async () => {
+    const gateway = await startGateway({ ...settings, history: { onJoin: 0, maxPage: 500 } });
+    try {
+      const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'raw' });
+      const device = await RawSocket.connect(listener.body.port);
+      const chunk = Buffer.alloc(1024 * 1024, 0x41);
+      // Flat: what the first quarter costs (buffers, caches, garbage not yet collected), the
+      // other three quarters do not add to.
+      let afterQuarter = 0;
+      let peak = 0;
+      for (let i = 0; i < 100; i++) {
+        if (!device.socket.write(chunk)) await new Promise((resolve) => device.socket.once('drain', resolve));
+        if (i === 25) afterQuarter = process.memoryUsage().rss;
+        if (i > 25) peak = Math.max(peak, process.memoryUsage().rss);
+      }
+      await sleep(300);
+      const { id } = await clientOf(gateway);
+      const entries = (await api(gateway, 'GET', `/api/clients/${id}/traffic`)).body.entries as { length: number; hex: string }[];
+      expect(entries).toHaveLength(200); // the cap
+      expect(Math.max(...entries.map((e) => e.hex.length))).toBeLessThanOrEqual(4096 * 3); // at most 4 KiB kept of each
+      const grown = (peak - afterQuarter) / 1024 / 1024;
+      expect(grown, `RSS grew ${grown.toFixed(1)} MiB over the last 75 MB`).toBeLessThan(48);
+      device.destroy();
+    } finally {
+      await gateway.close();
+    }
+  }, 60_000);
+});
+
+describe('macros', () => {
+  it('are shared and stored', async () => {
+    const gateway = await startGateway(settings, { keepDataDir: dataDir });
+    try {
+      const saved = await api(gateway, 'POST', '/api/macros', { name: 'status', mode: 'text', data: '\\x02STATUS\\x03', append: 'none' });
+      expect(saved.status).toBe(201);
+      expect((await api(gateway, 'GET', '/api/macros')).body.macros).toContainEqual(saved.body);
+      expect((await api(gateway, 'POST', '/api/macros', { name: 'x', mode: 'morse', data: '', append: 'none' })).status).toBe(400);
+      expect((await api(gateway, 'DELETE', `/api/macros/${saved.body.id}`)).status).toBe(204);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
