@@ -32,7 +32,7 @@ export function acceptDevice(
 ): Member | undefined {
   const link = new DeviceLink(socket, {
     origin,
-    framing: makeFraming(options, hub.config.limits.maxTextBytes),
+    framing: makeFraming(options, hub.config.limits),
     encoding: options.encoding,
     senderPrefix: options.senderPrefix,
     maxFileBytes: hub.config.limits.maxFileBytes,

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { DEFAULT_ROOM, isValidName, parseEscapes } from '@switchboard/protocol';
+import { inBlock } from '../address-match.js';
 import { GatewayError } from '../errors.js';
 import { LineFraming, RawFraming, type Framing } from './framing.js';
 
@@ -87,11 +88,14 @@ export function completeOptions<T extends Partial<DeviceOptions>>(given: T, defa
 
 /**
  * The framing for one device connection (each has its own buffers). No message is longer than
- * the gateway's text limit: a raw stream with no pause is cut there, and so is a line.
+ * the gateway allows: a raw stream with no pause is cut at the text limit (at the file limit
+ * with the type byte, where one message may be a whole file), and so is a line.
  */
-export function makeFraming(options: DeviceOptions, maxTextBytes: number): Framing {
+export function makeFraming(options: DeviceOptions, limits: { maxTextBytes: number; maxFileBytes: number }): Framing {
+  const { maxTextBytes, maxFileBytes } = limits;
   if (options.framing === 'raw') {
-    return new RawFraming({ idleMs: options.idleMs, fixedLength: options.fixedLength, typeByte: options.typeByte, maxMessageBytes: maxTextBytes });
+    const maxMessageBytes = options.typeByte ? maxFileBytes + 1 : maxTextBytes;
+    return new RawFraming({ idleMs: options.idleMs, fixedLength: options.fixedLength, typeByte: options.typeByte, maxMessageBytes });
   }
   return new LineFraming({ delimiter: parseEscapes(options.delimiter), maxLineBytes: Math.min(options.maxLineBytes, maxTextBytes), idleFlushMs: options.idleFlushMs });
 }
@@ -158,13 +162,6 @@ export const DEFAULT_DEVICE_TARGETS = '127.0.0.0/8,::1';
 export function targetAllowed(rules: readonly TargetRule[], host: string, port: number): boolean {
   return rules.some((rule) => {
     if (rule.ports !== null && (port < rule.ports[0] || port > rule.ports[1])) return false;
-    if (rule.prefix === null) return rule.host.toLowerCase() === host.toLowerCase();
-    return net.isIPv4(rule.host) && net.isIPv4(host) ? inIPv4Block(host, rule.host, rule.prefix) : rule.host === host;
+    return inBlock(host, rule.host, rule.prefix);
   });
-}
-
-function inIPv4Block(ip: string, block: string, prefix: number): boolean {
-  const value = (address: string): number => address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-  const size = 2 ** (32 - Math.min(32, prefix));
-  return Math.floor(value(ip) / size) === Math.floor(value(block) / size);
 }
