@@ -19,6 +19,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // Memory checks collect garbage before they measure, so they see what is live.
+          execArgv: ['--expose-gc'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

@@ -33,6 +33,7 @@ export async function startGateway(
     timing: { ...base.timing, helloTimeoutMs: 150, ...overrides.timing },
     history: { ...base.history, ...overrides.history },
     devices: { ...base.devices, ...overrides.devices } as GatewayConfig['devices'],
+    identity: { ...base.identity, ...overrides.identity } as GatewayConfig['identity'],
     security: { ...base.security, ...overrides.security } as GatewayConfig['security'],
     dataDir,
     webRoot: overrides.webRoot ?? null,

@@ -33,9 +33,10 @@ export class Peer {
     this.closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
-  static tcp(port: number, host = '127.0.0.1'): Promise<Peer> {
+  /** `localAddress`: the source address (another 127.x address, to be told apart from other peers). */
+  static tcp(port: number, host = '127.0.0.1', localAddress?: string): Promise<Peer> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host });
+      const socket = net.connect({ port, host, ...(localAddress !== undefined && { localAddress }) });
       const peer = new Peer('tcp', (b) => socket.write(b), () => socket.end(), () => socket.destroy());
       peer.socket = socket;
       const decoder = new FrameDecoder((type, payload) => peer.#push(decodeServerMessage(type, payload)), { maxFrameLength: 64 * 1024 * 1024 });
@@ -79,7 +80,7 @@ export class Peer {
   }
 
   /** Say hello and wait for welcome. */
-  async hello(name?: string, extra: { room?: string; since?: number } = {}): Promise<Of<'welcome'>> {
+  async hello(name?: string, extra: { room?: string; since?: number; token?: string; password?: string } = {}): Promise<Of<'welcome'>> {
     this.send({ type: 'hello', v: 1, ...(name !== undefined && { name }), ...extra });
     return this.next('welcome');
   }

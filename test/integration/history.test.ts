@@ -16,7 +16,7 @@ describe('history in SQLite', () => {
     const a = await Peer.tcp(first.tcpPort);
     const b = await Peer.ws(first.wsUrl);
     await a.hello('hist-a');
-    await b.hello('hist-b');
+    const { token: bToken } = await b.hello('hist-b');
     for (let i = 0; i < 120; i++) a.send({ type: 'message', text: `msg ${i}` });
     a.send({ type: 'private', to: 'hist-b', text: 'a secret' });
     const lastEcho = await a.next('private', (m) => m.text === 'a secret');
@@ -62,7 +62,7 @@ describe('history in SQLite', () => {
 
       // Private history is only for the two people in it.
       const bAgain = await Peer.tcp(second.tcpPort);
-      await bAgain.hello('hist-b');
+      await bAgain.hello(undefined, { token: bToken }); // its token survives the restart too
       bAgain.send({ type: 'history', limit: 500 });
       const mine = await bAgain.next('history', (h) => h.room === undefined);
       expect(mine.entries).toContainEqual(expect.objectContaining({ kind: 'private', text: 'a secret', from: 'hist-a', to: 'hist-b' }));

@@ -97,7 +97,7 @@ describe('private messages', () => {
     const kim = await Peer.tcp(gateway.tcpPort);
     const lee = await Peer.ws(gateway.wsUrl);
     const max = await Peer.tcp(gateway.tcpPort);
-    await kim.hello('hist-kim');
+    const { token } = await kim.hello('hist-kim');
     await lee.hello('hist-lee');
     await max.hello('hist-max');
     kim.send({ type: 'private', to: 'hist-lee', text: 'kim to lee' });
@@ -110,9 +110,17 @@ describe('private messages', () => {
     await kim.next('message', (m) => m.text === 'kim in lobby');
     kim.end();
 
-    // A new connection under the same name: what a reloaded page does.
+    // A newcomer who takes the freed name is someone else: none of kim's conversations are his.
+    const newcomer = await Peer.tcp(gateway.tcpPort);
+    await newcomer.hello('hist-kim');
+    newcomer.send({ type: 'history', private: true, limit: 10 });
+    await expect(newcomer.next('history', (h) => h.private === true)).resolves.toMatchObject({ entries: [] });
+    newcomer.end();
+    await newcomer.waitClosed();
+
+    // A new connection with kim's resume token: what a reloaded page does.
     const again = await Peer.ws(gateway.wsUrl);
-    await again.hello('hist-kim');
+    expect((await again.hello(undefined, { token })).name).toBe('hist-kim');
     again.send({ type: 'history', with: 'HIST-LEE', limit: 10 });
     const withLee = await again.next('history', (h) => h.with !== undefined);
     expect(withLee).toMatchObject({ with: 'HIST-LEE', more: false });

@@ -11,6 +11,9 @@ import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
+import { identityRoutes, redacted } from './routes/identity-routes.js';
+import { Identity } from './identity/identity.js';
+import { IdentityStore } from './identity/identity-store.js';
 import { deviceRoutes } from './routes/device-routes.js';
 import { listenerRoutes } from './routes/listener-routes.js';
 import { roomRoutes } from './routes/room-routes.js';
@@ -58,7 +61,9 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.removeContentTypeParser('text/plain');
 
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);
-  const hub = new Hub({ config, history, cluster: options.cluster, log: app.log });
+  const { registration, requireLogin, requireLoginDevices, tokenTtlDays } = config.identity;
+  const identity = new Identity(new IdentityStore(config.dataDir), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
+  const hub = new Hub({ config, history, cluster: options.cluster, log: app.log, identity });
   app.decorate('hub', hub);
 
   app.setErrorHandler((error, request, reply) => {
@@ -93,9 +98,20 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
   app.addHook('onClose', async () => {
     hub.history.close();
+    identity.store.close();
+  });
+  // The audit log: every change made through the API (who, from where, what, when).
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || reply.statusCode >= 400 || !request.url.startsWith('/api/')) return;
+    identity.store.audit({
+      actor: request.actor ?? 'anonymous',
+      address: request.ip,
+      action: `${request.method} ${request.routeOptions.url ?? request.url}`,
+      detail: { params: request.params, body: redacted(request.body) } as Record<string, unknown>,
+    });
   });
 
-  const requireAdmin = adminGuard(config.security.adminToken);
+  const requireAdmin = adminGuard(config.security.adminToken, identity);
   await app.register(devicesPlugin, { hub, tlsOptions });
   await app.register(wsBridgePlugin, { hub });
   await app.register(devicePipeRoutes, { requireAdmin });
@@ -105,6 +121,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       await api.register(listenerRoutes, { requireAdmin });
       await api.register(deviceRoutes, { requireAdmin });
       await api.register(consoleRoutes, { requireAdmin });
+      await api.register(identityRoutes, { hub, requireAdmin });
       await api.register(clientRoutes, { hub, requireAdmin });
       await api.register(roomRoutes, { hub, requireAdmin });
     },

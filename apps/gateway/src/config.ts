@@ -45,6 +45,13 @@ export interface GatewayConfig {
     /** No auto-reply rule fires more often than this many times a second. */
     ruleMaxPerSecond: number;
   };
+  identity: {
+    /** Who may register an account: anyone (open), operators (admin), nobody (closed). */
+    registration: 'open' | 'admin' | 'closed';
+    requireLogin: boolean;
+    requireLoginDevices: boolean;
+    tokenTtlDays: number;
+  };
   security: {
     adminToken: string | null;
     /** Extra Origins allowed to open the WebSocket, besides the gateway's own. `*` allows any. */
@@ -101,6 +108,10 @@ const options: Option[] = [
   opt('device-backoff-max-ms', 'int', 'Longest wait between dials of a device that is down (exponential backoff with jitter).', (c) => c.devices.backoffMaxMs, (c, v: number) => (c.devices.backoffMaxMs = v)),
   opt('traffic-log-entries', 'int', 'Entries of recent traffic kept per device for the console (each at most 4 KiB); 0 keeps none.', (c) => c.devices.trafficEntries, (c, v: number) => (c.devices.trafficEntries = v)),
   opt('rule-max-per-second', 'int', 'Most times one auto-reply rule may fire in a second (no reply storms between devices).', (c) => c.devices.ruleMaxPerSecond, (c, v: number) => (c.devices.ruleMaxPerSecond = v)),
+  opt('registration', 'string', 'Who may register an account: open (anyone), admin (operators only) or closed.', (c) => c.identity.registration, (c, v: string) => (c.identity.registration = v as GatewayConfig['identity']['registration'])),
+  opt('require-login', 'bool', 'Only accounts may join (plain devices and device links excepted, unless --require-login-devices).', (c) => c.identity.requireLogin, (c, v: boolean) => (c.identity.requireLogin = v)),
+  opt('require-login-devices', 'bool', 'With --require-login: devices without a handshake are refused too (for listeners that face untrusted networks).', (c) => c.identity.requireLoginDevices, (c, v: boolean) => (c.identity.requireLoginDevices = v)),
+  opt('token-ttl-days', 'int', 'How long a resume token (in welcome) stays valid.', (c) => c.identity.tokenTtlDays, (c, v: number) => (c.identity.tokenTtlDays = v)),
   opt('admin-token', 'string', 'Bearer token for admin calls. Unset: admin calls only from loopback.', (c) => c.security.adminToken, (c, v: string) => (c.security.adminToken = v || null)),
   opt('allowed-origins', 'list', 'Comma-separated Origins allowed to open /ws besides the gateway\'s own; * allows any.', (c) => c.security.allowedOrigins.join(','), (c, v: string[]) => (c.security.allowedOrigins = v)),
   opt('tls-cert', 'path', 'PEM certificate: serve HTTPS/WSS (and TLS on TCP with --tcp-tls).', (c) => c.security.tlsCert, (c, v: string | null) => (c.security.tlsCert = v)),
@@ -143,6 +154,7 @@ export function defaultConfig(): GatewayConfig {
     },
     history: { onJoin: 50, maxPage: 500 },
     devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5 },
+    identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
     security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false },
     logLevel: 'info',
   };
@@ -234,6 +246,7 @@ function validate(c: GatewayConfig): void {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+  if (!['open', 'admin', 'closed'].includes(c.identity.registration)) throw new ConfigError('--registration must be open, admin or closed.');
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(c.logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}.`);
 }

@@ -26,6 +26,9 @@ export const HttpErrorCodes = {
   DEVICE_NOT_FOUND: 'No device link or device member has that id.',
   TARGET_NOT_ALLOWED: 'The device is outside --device-targets: the gateway is not an open proxy.',
   RULE_NOT_FOUND: 'No auto-reply rule has that id.',
+  REGISTRATION_CLOSED: 'This gateway takes no new accounts (--registration), or only from operators.',
+  ACCOUNT_NOT_FOUND: 'No account has that name.',
+  BAN_NOT_FOUND: 'No ban has that id.',
   MACRO_NOT_FOUND: 'No macro has that id.',
 } as const;
 
@@ -48,6 +51,13 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   LISTENER_NOT_FOUND: 404,
   DEVICE_NOT_FOUND: 404,
   RULE_NOT_FOUND: 404,
+  ACCOUNT_NOT_FOUND: 404,
+  BAN_NOT_FOUND: 404,
+  REGISTRATION_CLOSED: 403,
+  BANNED: 403,
+  AUTH_REQUIRED: 401,
+  AUTH_FAILED: 401,
+  AUTH_RATE_LIMITED: 429,
   MACRO_NOT_FOUND: 404,
   LISTENER_EXISTS: 409,
   LISTENER_IS_DEFAULT: 409,

@@ -27,6 +27,12 @@ export const ErrorCodes = {
   NOT_IN_ROOM: 'The member is not in that room.',
   NO_SUCH_MEMBER: 'No member with that name or id is connected.',
   TEXT_TOO_LONG: 'Message text exceeds the maximum text length.',
+  // Identity.
+  AUTH_REQUIRED: 'That name is a registered account (or this gateway admits accounts only): sign in with its password or a token.',
+  AUTH_FAILED: 'Wrong password, or a token that is unknown or expired.',
+  AUTH_RATE_LIMITED: 'Too many failed sign-ins from this address or for this name; wait and try again.',
+  BANNED: 'An administrator banned this address, name or account.',
+  SESSION_REPLACED: 'The same identity signed in again elsewhere; this connection was closed.',
   // Files.
   FILE_TOO_LARGE: 'The offered file exceeds the maximum file size.',
   FILE_UNKNOWN_TRANSFER: 'No open transfer has that id.',
@@ -63,6 +69,8 @@ export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'IDLE_TIMEOUT',
   'FRAME_TIMEOUT',
   'KICKED',
+  'BANNED',
+  'SESSION_REPLACED',
   'SERVER_SHUTTING_DOWN',
 ]);
 

@@ -88,7 +88,7 @@ function reply<F extends Parameters<typeof obj>[0]>(fields: F) {
 
 /** Shapes a client sends. */
 const clientBodies = {
-  hello: request({ v: uint, name: opt(str), room: opt(str), since: opt(uint) }),
+  hello: request({ v: uint, name: opt(str), room: opt(str), since: opt(uint), password: opt(str), token: opt(str) }),
   message: request({ room: opt(str), text: str, data: opt(base64) }),
   private: request({ to: str, text: str, data: opt(base64) }),
   roster: request({ room: opt(str) }),
@@ -114,6 +114,12 @@ const serverBodies = {
     maxFrameLength: uint,
     maxFileBytes: uint,
     heartbeatMs: uint,
+    /** Resume token: `hello {token}` reclaims this name and its private history. */
+    token: opt(str),
+    /** The name is a registered account (signed in with its password or its token). */
+    account: opt(bool),
+    /** `admin` for an operator's account. */
+    role: opt(oneOf('user', 'admin')),
   }),
   message: reply(chatFields),
   private: reply(privateFields),

@@ -29,6 +29,8 @@ export interface MemberRecord extends MemberInfo {
   node: string;
   /** Rooms in the order joined. */
   rooms: string[];
+  /** Whom its private history belongs to (never shown to members). */
+  identity: string;
 }
 
 /**
@@ -74,7 +76,12 @@ export interface MemberEvent {
 }
 
 /** An operator's action on one member, answered by the node that holds it. */
-export type AdminAction = { kind: 'kick'; member: string; reason?: string | undefined } | { kind: 'tell'; member: string; text: string };
+export type AdminAction =
+  | { kind: 'kick'; member: string; reason?: string | undefined }
+  | { kind: 'tell'; member: string; text: string }
+  /** The same identity signed in elsewhere: this connection gives way (SESSION_REPLACED). */
+  | { kind: 'replace'; member: string }
+  | { kind: 'ban'; member: string; reason: string };
 
 export interface ClusterBus {
   /** To the room's members on the other nodes (this node fans out to its own). */

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { DEFAULT_ROOM, isValidName, parseEscapes } from '@switchboard/protocol';
 import { inBlock } from '../address-match.js';
 import { GatewayError } from '../errors.js';
+import { deviceOptionsSchema } from '../routes/schemas.js';
 import { LineFraming, RawFraming, type Framing } from './framing.js';
 
 /** How a socket's bytes become messages (README, "Devices as they are"). */
@@ -59,20 +60,6 @@ export const DEVICE_DEFAULTS: DeviceOptions = {
   idleTimeoutMs: 0,
 };
 
-/** The JSON schema of the device options (REST bodies, the stored files). */
-export const deviceOptionsSchema = {
-  framing: { type: 'string', enum: ['frame', 'line', 'raw'] },
-  room: { type: 'string', minLength: 1, maxLength: 32 },
-  delimiter: { type: 'string', minLength: 1, maxLength: 64 },
-  maxLineBytes: { type: 'integer', minimum: 1, maximum: 1048576 },
-  idleFlushMs: { type: 'integer', minimum: 0, maximum: 3600000 },
-  encoding: { type: 'string', enum: ['utf8', 'latin1'] },
-  idleMs: { type: 'integer', minimum: 1, maximum: 60000 },
-  fixedLength: { type: ['integer', 'null'], minimum: 1, maximum: 1048576 },
-  typeByte: { type: 'boolean' },
-  senderPrefix: { type: 'boolean' },
-  idleTimeoutMs: { type: 'integer', minimum: 0, maximum: 86400000 },
-} as const;
 
 /** Fills defaults and checks what a schema cannot: the room name, the delimiter's escapes. */
 export function completeOptions<T extends Partial<DeviceOptions>>(given: T, defaults: DeviceOptions = DEVICE_DEFAULTS): T & DeviceOptions {

@@ -2,9 +2,9 @@ import { ProtocolError, isValidName, type ClientMessageOf } from '@switchboard/p
 import type { IdAllocator } from '../cluster/cluster.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
 
-/** Who reads: a member's name and the rooms it is in. */
+/** Who reads: a member's identity (what its private history belongs to) and the rooms it is in. */
 export interface HistoryReader {
-  name: string;
+  identity: string;
   rooms: readonly string[];
 }
 
@@ -21,8 +21,9 @@ export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'wi
  * The one way into stored history, for the hub and the REST API alike. Its rules:
  * - a room's messages and file announcements are readable by anyone who names the room
  *   (members over the protocol, and `GET /api/history?room=` without admin rights);
- * - private messages and private files only by their sender and recipient (over the protocol,
- *   by the member's name; issue 12 ties that to accounts and tokens), and by an operator;
+ * - private messages and private files only by their sender and recipient, by identity: an
+ *   account's by whoever signs in as it, a guest's by the holder of its token (a later guest who
+ *   takes the freed name sees none of it), and by an operator;
  * - history across all rooms and private conversations at once only by an operator.
  * Limits are clamped to `maxPage`.
  */
@@ -69,7 +70,7 @@ export class HistoryService {
     }
     if (request.room !== undefined) return this.room(request.room, request);
     const range = this.#range(request);
-    if (privately) return this.store.query({ privateOf: { name: reader.name, peer: request.with }, ...range });
+    if (privately) return this.store.query({ privateOf: { identity: reader.identity, peer: request.with }, ...range });
     return this.store.query({ viewer: reader, ...range });
   }
 

@@ -2,7 +2,17 @@ import type { HistoryEntry, Transport } from '@switchboard/protocol';
 
 export type NewHistoryEntry =
   | { kind: 'message'; room: string; from: string; transport: Transport; text: string; data?: string | undefined }
-  | { kind: 'private'; from: string; to: string; transport: Transport; text: string; data?: string | undefined }
+  | {
+      kind: 'private';
+      from: string;
+      to: string;
+      transport: Transport;
+      text: string;
+      data?: string | undefined;
+      /** Whose conversation it is: the identities of both sides (names can be taken over). */
+      fromIdentity: string;
+      toIdentity: string;
+    }
   | {
       kind: 'file';
       from: string;
@@ -12,17 +22,19 @@ export type NewHistoryEntry =
       mime: string;
       room?: string | undefined;
       to?: string | undefined;
+      fromIdentity?: string | undefined;
+      toIdentity?: string | undefined;
     };
 
 /** Who is asking, for queries over "everything I can see": their rooms and their private messages. */
 export interface HistoryViewer {
-  name: string;
+  identity: string;
   rooms: readonly string[];
 }
 
-/** One member's private entries (messages and files sent privately), or only those with `peer`. */
+/** One identity's private entries (messages and files sent privately), or only those with the member named `peer`. */
 export interface PrivateScope {
-  name: string;
+  identity: string;
   peer?: string | undefined;
 }
 

@@ -20,7 +20,7 @@ interface Row {
   data: string | null;
 }
 
-/** 14 columns x 64 rows stays far below SQLite's limit on bound parameters. */
+/** 16 columns x 64 rows stays far below SQLite's limit on bound parameters. */
 const ROWS_PER_INSERT = 64;
 
 const SCHEMA = `
@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS entries (
   file_size INTEGER,
   file_mime TEXT,
   file_sha256 TEXT,
-  data TEXT
+  data TEXT,
+  sender_identity TEXT,
+  recipient_identity TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_by_recipient ON entries (recipient_key, id) WHERE recipient_key IS NOT NULL;
@@ -74,6 +76,12 @@ export class SqliteHistoryStore implements HistoryStore {
     // Databases from before byte-exact messages: the column is added once, empty.
     const columns = this.#db.prepare('PRAGMA table_info(entries)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'data')) this.#db.exec('ALTER TABLE entries ADD COLUMN data TEXT');
+    // Private entries from before identities belong to nobody: only an operator reads them.
+    for (const column of ['sender_identity', 'recipient_identity']) {
+      if (!columns.some((c) => c.name === column)) this.#db.exec(`ALTER TABLE entries ADD COLUMN ${column} TEXT`);
+    }
+    this.#db.exec('CREATE INDEX IF NOT EXISTS entries_by_sender_identity ON entries (sender_identity, id) WHERE sender_identity IS NOT NULL');
+    this.#db.exec('CREATE INDEX IF NOT EXISTS entries_by_recipient_identity ON entries (recipient_identity, id) WHERE recipient_identity IS NOT NULL');
     this.#complete = this.#db.prepare('UPDATE entries SET file_sha256 = ? WHERE id = ?');
     // One statement per batch of up to ROWS_PER_INSERT rows: far fewer statement runs than
     // one per message when a flush carries hundreds.
@@ -109,15 +117,17 @@ export class SqliteHistoryStore implements HistoryStore {
       entry.kind === 'file' ? entry.size : null,
       entry.kind === 'file' ? entry.mime : null,
       entry.kind === 'file' ? null : (entry.data ?? null),
+      entry.kind === 'message' ? null : (entry.fromIdentity ?? null),
+      entry.kind === 'message' ? null : (entry.toIdentity ?? null),
     ]);
   }
 
   #insertStatement(rows: number): Database.Statement {
     let statement = this.#inserts.get(rows);
     if (statement === undefined) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
       statement = this.#db.prepare(
-        `INSERT INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data) VALUES ${values}`,
+        `INSERT INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity) VALUES ${values}`,
       );
       this.#inserts.set(rows, statement);
     }
@@ -144,20 +154,21 @@ export class SqliteHistoryStore implements HistoryStore {
       where.push('room = ?');
       params.push(q.room);
     } else if (q.viewer !== undefined) {
-      const key = q.viewer.name.toLowerCase();
+      const me = q.viewer.identity;
       const rooms = q.viewer.rooms;
       const roomClause = rooms.length > 0 ? `room IN (${rooms.map(() => '?').join(',')}) OR ` : '';
-      where.push(`(${roomClause}(recipient_key IS NOT NULL AND (sender_key = ? OR recipient_key = ?)))`);
-      params.push(...rooms, key, key);
+      where.push(`(${roomClause}(recipient_key IS NOT NULL AND (sender_identity = ? OR recipient_identity = ?)))`);
+      params.push(...rooms, me, me);
     } else if (q.privateOf !== undefined) {
-      const key = q.privateOf.name.toLowerCase();
+      const me = q.privateOf.identity;
       if (q.privateOf.peer === undefined) {
-        where.push('recipient_key IS NOT NULL AND (sender_key = ? OR recipient_key = ?)');
-        params.push(key, key);
+        where.push('recipient_key IS NOT NULL AND (sender_identity = ? OR recipient_identity = ?)');
+        params.push(me, me);
       } else {
+        // Mine, with whoever goes by that name: my side by identity, theirs by name.
         const peer = q.privateOf.peer.toLowerCase();
-        where.push('((sender_key = ? AND recipient_key = ?) OR (sender_key = ? AND recipient_key = ?))');
-        params.push(key, peer, peer, key);
+        where.push('((sender_identity = ? AND recipient_key = ?) OR (recipient_identity = ? AND sender_key = ?))');
+        params.push(me, peer, me, peer);
       }
     }
     const ascending = q.after !== undefined && q.before === undefined;

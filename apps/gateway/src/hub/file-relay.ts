@@ -59,14 +59,14 @@ export class FileRelay {
     const mime = offer.mime?.slice(0, 127) || 'application/octet-stream';
     let local: Member[];
     let remote: Transfer['remote'];
-    let target: { room: string } | { to: string };
+    let target: { room: string } | { to: string; fromIdentity: string; toIdentity: string };
     if (offer.to !== undefined) {
       const to = this.directory.byName(offer.to);
       if (to === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${offer.to}" is connected.`);
       const here = this.router.members.get(to.id);
       local = here === undefined || here === sender ? [] : [here];
       remote = here === undefined ? { member: to } : undefined;
-      target = { to: to.name };
+      target = { to: to.name, fromIdentity: sender.identity, toIdentity: to.identity };
     } else {
       const room = offer.room === undefined ? sender.currentRoom : this.router.rooms.get(offer.room);
       if (room === undefined || !sender.rooms.includes(room)) {
@@ -100,7 +100,7 @@ export class FileRelay {
       name,
       size: offer.size,
       mime,
-      ...target,
+      ...('to' in target ? { to: target.to } : target),
     };
     const frame = encodeMessage(announce);
     const line = plainLines.file(sender.name, name, offer.size);

@@ -7,6 +7,8 @@ import { Delivery } from '../delivery/delivery.js';
 import type { DeliveryTarget } from '../delivery/outbox.js';
 import { HistoryService } from '../history/history-service.js';
 import type { HistoryStore } from '../history/history-store.js';
+import { Identity, bannedError } from '../identity/identity.js';
+import { IdentityStore } from '../identity/identity-store.js';
 import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
 import type { Link } from '../transports/link.js';
 import { FileRelay } from './file-relay.js';
@@ -36,6 +38,8 @@ export interface HubOptions {
   now?: () => number;
   /** Defaults to the process's `ulimit -n`. */
   openFileLimit?: number;
+  /** Accounts, tokens and bans; by default in memory, with open registration. */
+  identity?: Identity;
 }
 
 export interface HubEvents {
@@ -64,6 +68,7 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly now: () => number;
   readonly node: ClusterNode;
   readonly delivery: Delivery;
+  readonly identity: Identity;
   readonly #router: Router;
   readonly #membership: Membership;
   readonly #requests: Requests;
@@ -94,7 +99,9 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#router.serve((action) => this.#adminHere(action));
     this.#membership = new Membership(this.#router, this.node, this.history, config, now);
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now);
-    this.#requests = new Requests(config, this.node, this.#router, this.#membership, this.history, this.#files, now, (m) => this.emit('joined', m));
+    this.identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
+    const replace = (id: string): Promise<boolean> => this.#admin({ kind: 'replace', member: id });
+    this.#requests = new Requests(config, this.node, this.#router, this.#membership, this.history, this.#files, now, (m) => this.emit('joined', m), this.identity, replace);
     // Check often enough that the shortest configured timeout is kept to within a quarter of itself.
     const { heartbeatMs, frameTimeoutMs } = config.timing;
     const shortest = Math.min(...[heartbeatMs, frameTimeoutMs].filter((ms) => ms > 0), SCAN_INTERVAL_MS * 4);
@@ -267,6 +274,11 @@ export class Hub extends EventEmitter<HubEvents> {
     return this.#admin({ kind: 'kick', member: id, reason });
   }
 
+  /** Disconnects a member that a new ban matches (BANNED, with the reason). */
+  async ban(id: string, reason: string): Promise<boolean> {
+    return this.#admin({ kind: 'ban', member: id, reason });
+  }
+
   /** A private notice from the operator to one member on any node. */
   async tell(id: string, text: string): Promise<boolean> {
     return this.#admin({ kind: 'tell', member: id, text });
@@ -322,7 +334,11 @@ export class Hub extends EventEmitter<HubEvents> {
     const member = this.#router.members.get(action.member);
     if (member === undefined || member.isClosed) return false;
     if (action.kind === 'tell') this.#router.deliver(member, this.#noticeFrame(member, action.text, { private: true }));
-    else {
+    else if (action.kind === 'replace') {
+      this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
+    } else if (action.kind === 'ban') {
+      this.disconnect(member, 'banned', { code: 'BANNED', message: action.reason });
+    } else {
       const text = action.reason ? `You were kicked by an administrator: ${action.reason}` : 'You were kicked by an administrator.';
       this.disconnect(member, 'kicked', undefined, { text, code: 'KICKED' });
     }
@@ -335,6 +351,8 @@ export class Hub extends EventEmitter<HubEvents> {
     const limits = this.config.limits;
     const count = this.#router.members.size;
     if (this.#shuttingDown) return { code: 'SERVER_SHUTTING_DOWN', text: 'The gateway is shutting down.' };
+    const ban = this.identity.banFor(link.ip);
+    if (ban !== undefined) return { code: 'BANNED', text: bannedError(ban).message };
     if (count >= limits.maxConnections) {
       return { code: 'TOO_MANY_CONNECTIONS', text: `The server is at its limit of ${limits.maxConnections} connections; try again later.` };
     }

@@ -7,7 +7,7 @@ import type { TokenBucket } from './rate-limiter.js';
 export type MemberState = 'pending' | 'joined' | 'closed';
 
 /** Why a member left a room, as presence frames and the admin API tell it. */
-export type LeaveReason = 'left' | 'quit' | 'kicked' | 'timeout' | 'overflow' | 'shutdown' | 'error' | 'rate';
+export type LeaveReason = 'left' | 'quit' | 'kicked' | 'banned' | 'replaced' | 'timeout' | 'overflow' | 'shutdown' | 'error' | 'rate';
 
 /** A room as one node sees it: its members on this node. */
 export interface Room {
@@ -29,6 +29,11 @@ export class Member {
   legacy = true;
   /** Rooms in the order joined; the last one is the current room. */
   readonly rooms: Room[] = [];
+  /** Whom its private history belongs to: `account:alice`, `guest:…` (from its token), `device:…`. */
+  identity = '';
+  /** The account it signed in as (lower case), or null for guests and devices. */
+  account: string | null = null;
+  role: 'user' | 'admin' | null = null;
   /** Frames that arrived while an earlier one was still being handled (a name claim, say). */
   held: [type: number, payload: Uint8Array][] | undefined;
 
@@ -87,6 +92,6 @@ export class Member {
 
   /** What the rest of the cluster knows of it. */
   record(node: string): MemberRecord {
-    return { ...this.info(), node, rooms: this.rooms.map((r) => r.name) };
+    return { ...this.info(), node, rooms: this.rooms.map((r) => r.name), identity: this.identity };
   }
 }

@@ -102,7 +102,7 @@ export class Membership {
 
   /** A room's members on every node. */
   sendRoster(member: Member, roomName: string, ref?: string): void {
-    const members = this.node.directory.inRoom(roomName).map(({ node: _node, rooms: _rooms, ...info }) => info);
+    const members = this.node.directory.inRoom(roomName).map(({ node: _node, rooms: _rooms, identity: _identity, ...info }) => info);
     const roster: ServerMessageOf<'roster'> = { type: 'roster', room: roomName, members };
     if (ref !== undefined) roster.ref = ref;
     this.router.deliver(member, encodeMessage(roster));

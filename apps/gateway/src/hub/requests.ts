@@ -10,6 +10,7 @@ import {
 import type { ClusterNode } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import type { HistoryService } from '../history/history-service.js';
+import type { Identity, SignedIn } from '../identity/identity.js';
 import type { FileRelay } from './file-relay.js';
 import { historyFrame } from './history-frame.js';
 import type { Member } from './member.js';
@@ -44,6 +45,9 @@ export class Requests {
     private readonly now: () => number,
     /** A member became joined (hello or plain device): the hub tells its listeners. */
     private readonly joined: (member: Member) => void,
+    private readonly identity: Identity,
+    /** Closes another connection of the same identity (a token reclaiming its name); it may live on another node. */
+    private readonly replace: (memberId: string) => Promise<unknown>,
   ) {}
 
   handle(member: Member, message: ClientMessage): Handled {
@@ -80,13 +84,18 @@ export class Requests {
       }
       case 'nick': {
         const name = membership.checkName(message.name);
+        if (member.account !== null) throw new ProtocolError('NAME_INVALID', `Signed in as the account "${member.name}", you keep its name.`);
+        if (this.identity.store.account(name) !== undefined) throw new ProtocolError('AUTH_REQUIRED', `"${name}" is a registered account: sign in as it instead.`);
+        const ban = this.identity.banFor(member.link.ip, name);
+        if (ban !== undefined) throw new ProtocolError('BANNED', `The name "${name}" is banned: ${ban.reason}`);
         return then(membership.claim(member, name), (free) => {
+          this.identity.store.renameToken(member.identity, name); // its token reclaims the new name
           if (!free) throw taken(name);
           if (!member.isClosed) membership.setName(member, name, message.ref);
         });
       }
       case 'history': {
-        const page = this.history.forMember({ name: member.name, rooms: member.rooms.map((r) => r.name) }, message);
+        const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name) }, message);
         const forward = message.after !== undefined && message.before === undefined;
         return this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
       }
@@ -126,11 +135,32 @@ export class Requests {
       throw new ProtocolError('UNSUPPORTED_VERSION', `This server speaks protocol version ${PROTOCOL_VERSION}, not ${hello.v}.`);
     }
     if (upgrading && !member.legacy) throw new ProtocolError('UNEXPECTED_TYPE', 'This connection already said hello.');
-    const name = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
+    const asked = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
     const roomName = this.membership.checkRoomName(hello.room ?? DEFAULT_ROOM);
-    return then(this.membership.claim(member, name), (free) => {
-      if (!free) throw taken(name);
-      if (member.isClosed) return;
+    return then(this.identity.signIn(hello, asked, member.link.ip), (who) =>
+      then(this.#reclaim(member, who), () =>
+        then(this.membership.claim(member, who.name), (free) => {
+          if (!free) throw taken(who.name);
+          if (member.isClosed) return;
+          this.#welcome(member, who, roomName, upgrading, hello);
+        }),
+      ),
+    );
+  }
+
+  /** A token's owner is still connected (a reloaded tab): that connection gives way. */
+  #reclaim(member: Member, who: SignedIn): Handled {
+    const holder = this.node.directory.byName(who.name);
+    if (holder === undefined || holder.id === member.id || holder.identity !== who.identity) return;
+    return this.replace(holder.id).then(() => undefined);
+  }
+
+  #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): void {
+    const name = who.name;
+    member.identity = who.identity;
+    member.account = who.account;
+    member.role = who.role;
+    {
       member.legacy = false;
       if (!upgrading) {
         this.membership.setName(member, name);
@@ -149,13 +179,16 @@ export class Requests {
         maxFrameLength: this.config.limits.maxFrameLength,
         maxFileBytes: this.config.limits.maxFileBytes,
         heartbeatMs: this.config.timing.heartbeatMs,
+        token: who.token,
       };
+      if (who.account !== null) welcome.account = true;
+      if (who.role !== null) welcome.role = who.role;
       this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
       // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
       if (upgrading) this.membership.setName(member, name);
       else this.joined(member);
       this.membership.join(member, roomName, { since: hello.since, ref: hello.ref });
-    });
+    }
   }
 
   /** A hello arrived that could not be read: still, this connection speaks the protocol. */
@@ -168,6 +201,7 @@ export class Requests {
   /** A device on a line/raw listener or an outbound link: a protocol member at once, its link translating. */
   admitDevice(member: Member, name: string, room: string): Handled {
     member.legacy = false;
+    this.#checkDevice(member, name);
     return then(this.membership.claim(member, name), (free) => {
       if (member.state !== 'pending') return;
       member.name = free ? name : `${name}@${this.node.nodeId}`;
@@ -182,6 +216,7 @@ export class Requests {
   admitPlain(member: Member): Handled {
     if (member.state !== 'pending') return;
     this.#clearHelloTimer(member);
+    this.#checkDevice(member, member.name);
     return then(this.membership.claim(member, member.name), (free) => {
       if (member.state !== 'pending') return;
       // An address is unique on one node; across nodes two devices could share one.
@@ -192,6 +227,14 @@ export class Requests {
       // What lobby said during the hello window, in order, after its own arrival.
       for (const line of this.router.takeUndecided(member)) this.router.deliver(member, line);
     });
+  }
+
+  /** A device has no credentials: it is admitted unless devices must sign in too, or its name is banned. */
+  #checkDevice(member: Member, name: string): void {
+    member.identity = `device:${name.toLowerCase()}`;
+    if (this.identity.config.requireLoginDevices) throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only, devices included: say hello with a password.');
+    const ban = this.identity.banFor(member.link.ip, name);
+    if (ban !== undefined) throw new ProtocolError('BANNED', `Banned: ${ban.reason}`);
   }
 
   #say(member: Member, room: string, { text, data }: Said, ref?: string): void {
@@ -213,7 +256,10 @@ export class Requests {
     this.#checkText(text, data);
     const target = this.node.directory.byName(request.to);
     if (target === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${request.to}" is connected.`);
-    const entry = this.history.record({ kind: 'private', from: member.name, to: target.name, transport: member.transport, text, data }, this.now());
+    const entry = this.history.record(
+      { kind: 'private', from: member.name, to: target.name, transport: member.transport, text, data, fromIdentity: member.identity, toIdentity: target.identity },
+      this.now(),
+    );
     const message: ServerMessageOf<'private'> = { type: 'private', id: entry.id, from: entry.from, to: entry.to, transport: entry.transport, ts: entry.ts, text };
     if (data !== undefined) message.data = data;
     const frame = encodeMessage(message);

@@ -1,5 +1,21 @@
 // JSON schemas shared by the routes. `as const` lets the type provider derive request types.
-import { deviceOptionsSchema } from '../devices/device-settings.js';
+// Plain data and no imports: the page derives its REST types from this file (api-types.ts).
+
+/** The device options of listeners and outbound links (REST bodies, the stored files, --listen queries). */
+export const deviceOptionsSchema = {
+  framing: { type: 'string', enum: ['frame', 'line', 'raw'] },
+  room: { type: 'string', minLength: 1, maxLength: 32 },
+  delimiter: { type: 'string', minLength: 1, maxLength: 64 },
+  maxLineBytes: { type: 'integer', minimum: 1, maximum: 1048576 },
+  idleFlushMs: { type: 'integer', minimum: 0, maximum: 3600000 },
+  encoding: { type: 'string', enum: ['utf8', 'latin1'] },
+  idleMs: { type: 'integer', minimum: 1, maximum: 60000 },
+  fixedLength: { type: ['integer', 'null'], minimum: 1, maximum: 1048576 },
+  typeByte: { type: 'boolean' },
+  senderPrefix: { type: 'boolean' },
+  idleTimeoutMs: { type: 'integer', minimum: 0, maximum: 86400000 },
+} as const;
+
 
 export const errorBody = {
   type: 'object',
@@ -92,6 +108,7 @@ export const historyEntry = {
     to: { type: 'string' },
     transport: { type: 'string', enum: ['tcp', 'ws'] },
     text: { type: 'string' },
+    data: { type: 'string' },
     name: { type: 'string' },
     size: { type: 'integer' },
     mime: { type: 'string' },
@@ -149,7 +166,7 @@ export const deviceBody = {
   type: 'object',
   properties: {
     id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' },
-    name: { type: 'string', minLength: 1, maxLength: 32 },
+    name: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[\\p{L}\\p{N}_.-]{1,32}$' },
     host: { type: 'string', minLength: 1, maxLength: 255 },
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     ...deviceOptionsSchema,

@@ -1,0 +1,214 @@
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+/**
+ * scrypt with N = 2^15, r = 8, p = 1 (OWASP's minimum for scrypt), 64-byte keys and a 16-byte
+ * random salt per password: about 50 ms and 32 MiB of memory per hash, on libuv's thread pool.
+ */
+export const SCRYPT = { N: 2 ** 15, r: 8, p: 1, keylen: 64, saltBytes: 16 } as const;
+const scryptOptions: ScryptOptions = { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 64 * 1024 * 1024 };
+
+export type Role = 'user' | 'admin';
+
+export interface Account {
+  name: string;
+  role: Role;
+  createdAt: string;
+}
+
+export type BanKind = 'ip' | 'cidr' | 'name' | 'account';
+
+export interface Ban {
+  id: number;
+  kind: BanKind;
+  value: string;
+  reason: string;
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  /** Who: `token` (the admin token), `account:NAME` (an operator), `loopback` (no token configured), or the caller's own name. */
+  actor: string;
+  /** From where: the caller's IP address. */
+  address: string;
+  action: string;
+  detail: Record<string, unknown>;
+}
+
+/** A resume token's owner: the identity its private history belongs to, and the name it reclaims. */
+export interface TokenOwner {
+  identity: string;
+  name: string;
+  account: string | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS accounts (
+  name_key TEXT PRIMARY KEY, name TEXT NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL,
+  params TEXT NOT NULL, role TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+  hash BLOB PRIMARY KEY, identity TEXT NOT NULL, name TEXT NOT NULL, account TEXT, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bans (
+  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER);
+CREATE TABLE IF NOT EXISTS audit (
+  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, address TEXT NOT NULL,
+  action TEXT NOT NULL, detail TEXT NOT NULL);
+`;
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+function hashPassword(password: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(password.normalize('NFC'), salt, SCRYPT.keylen, scryptOptions, (error, key) => (error ? reject(error) : resolve(key))));
+}
+
+/**
+ * Who may be whom: accounts (scrypt hashes, never the password), resume tokens (only their
+ * SHA-256 is kept), bans and the audit log, in <data-dir>/identity.sqlite.
+ */
+export class IdentityStore {
+  readonly #db: Database.Database;
+
+  constructor(dataDir: string | null) {
+    let file = ':memory:';
+    if (dataDir !== null) {
+      mkdirSync(dataDir, { recursive: true });
+      file = join(dataDir, 'identity.sqlite');
+    }
+    this.#db = new Database(file);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.exec(SCHEMA);
+    this.pruneTokens();
+  }
+
+  // ---- Accounts ----
+
+  account(name: string): Account | undefined {
+    const row = this.#db.prepare('SELECT name, role, created_at FROM accounts WHERE name_key = ?').get(name.toLowerCase()) as
+      | { name: string; role: Role; created_at: number }
+      | undefined;
+    return row && { name: row.name, role: row.role, createdAt: new Date(row.created_at).toISOString() };
+  }
+
+  accounts(): Account[] {
+    return (this.#db.prepare('SELECT name, role, created_at FROM accounts ORDER BY name_key').all() as { name: string; role: Role; created_at: number }[]).map((row) => ({
+      name: row.name,
+      role: row.role,
+      createdAt: new Date(row.created_at).toISOString(),
+    }));
+  }
+
+  /** False when the name is registered already. */
+  async register(name: string, password: string, role: Role): Promise<boolean> {
+    if (this.account(name) !== undefined) return false;
+    const salt = randomBytes(SCRYPT.saltBytes);
+    const hash = await hashPassword(password, salt);
+    const result = this.#db
+      .prepare('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(name.toLowerCase(), name, salt, hash, JSON.stringify({ N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }), role, Date.now());
+    return result.changes === 1;
+  }
+
+  async verify(name: string, password: string): Promise<boolean> {
+    const row = this.#db.prepare('SELECT salt, hash FROM accounts WHERE name_key = ?').get(name.toLowerCase()) as { salt: Buffer; hash: Buffer } | undefined;
+    if (row === undefined) return false;
+    const hash = await hashPassword(password, row.salt);
+    return timingSafeEqual(hash, row.hash);
+  }
+
+  async setPassword(name: string, password: string): Promise<boolean> {
+    const salt = randomBytes(SCRYPT.saltBytes);
+    const hash = await hashPassword(password, salt);
+    const result = this.#db.prepare('UPDATE accounts SET salt = ?, hash = ? WHERE name_key = ?').run(salt, hash, name.toLowerCase());
+    // A new password ends every session of the old one.
+    this.#db.prepare('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
+    return result.changes === 1;
+  }
+
+  deleteAccount(name: string): boolean {
+    this.#db.prepare('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
+    return this.#db.prepare('DELETE FROM accounts WHERE name_key = ?').run(name.toLowerCase()).changes === 1;
+  }
+
+  // ---- Resume tokens ----
+
+  /** A new token for this identity: 256 random bits, base64url; only its SHA-256 is stored. */
+  issueToken(owner: TokenOwner, ttlMs: number): string {
+    const token = randomBytes(32).toString('base64url');
+    this.#db
+      .prepare('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run(sha256(token), owner.identity, owner.name, owner.account, Date.now() + ttlMs);
+    return token;
+  }
+
+  tokenOwner(token: string): TokenOwner | undefined {
+    const row = this.#db.prepare('SELECT identity, name, account, expires_at FROM tokens WHERE hash = ?').get(sha256(token)) as
+      | { identity: string; name: string; account: string | null; expires_at: number }
+      | undefined;
+    if (row === undefined || row.expires_at < Date.now()) return undefined;
+    return { identity: row.identity, name: row.name, account: row.account };
+  }
+
+  /** The token's holder took another name: the token reclaims that one from now on. */
+  renameToken(identity: string, name: string): void {
+    this.#db.prepare('UPDATE tokens SET name = ? WHERE identity = ?').run(name, identity);
+  }
+
+  pruneTokens(): void {
+    this.#db.prepare('DELETE FROM tokens WHERE expires_at < ?').run(Date.now());
+  }
+
+  // ---- Bans ----
+
+  addBan(kind: BanKind, value: string, reason: string, expiresAt: number | null): Ban {
+    const createdAt = Date.now();
+    const id = Number(this.#db.prepare('INSERT INTO bans (kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(kind, value, reason, createdAt, expiresAt).lastInsertRowid);
+    return { id, kind, value, reason, createdAt: new Date(createdAt).toISOString(), expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
+  }
+
+  /** Bans in force (an expired ban lifts by itself). */
+  bans(): Ban[] {
+    const rows = this.#db.prepare('SELECT id, kind, value, reason, created_at, expires_at FROM bans WHERE expires_at IS NULL OR expires_at > ? ORDER BY id').all(Date.now()) as {
+      id: number;
+      kind: BanKind;
+      value: string;
+      reason: string;
+      created_at: number;
+      expires_at: number | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      value: r.value,
+      reason: r.reason,
+      createdAt: new Date(r.created_at).toISOString(),
+      expiresAt: r.expires_at === null ? null : new Date(r.expires_at).toISOString(),
+    }));
+  }
+
+  removeBan(id: number): boolean {
+    return this.#db.prepare('DELETE FROM bans WHERE id = ?').run(id).changes === 1;
+  }
+
+  // ---- Audit ----
+
+  audit(entry: Omit<AuditEntry, 'id' | 'at'>): void {
+    this.#db.prepare('INSERT INTO audit (at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)').run(Date.now(), entry.actor, entry.address, entry.action, JSON.stringify(entry.detail));
+  }
+
+  auditLog(limit: number, before?: number): AuditEntry[] {
+    const rows = this.#db
+      .prepare(`SELECT id, at, actor, address, action, detail FROM audit ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...(before !== undefined ? [before, limit] : [limit])) as { id: number; at: number; actor: string; address: string; action: string; detail: string }[];
+    return rows.reverse().map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actor: r.actor, address: r.address, action: r.action, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

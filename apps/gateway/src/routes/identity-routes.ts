@@ -1,0 +1,174 @@
+import type { FastifyPluginAsyncJsonSchemaToTs, JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
+import type { FastifyRequest } from 'fastify';
+import { NAME_RULE, isValidName } from '@switchboard/protocol';
+import { parseCidr } from '../address-match.js';
+import { GatewayError } from '../errors.js';
+import type { Hub } from '../hub/hub.js';
+import type { BanKind } from '../identity/identity-store.js';
+import type { AdminRouteOptions } from './listener-routes.js';
+import { errorResponses } from './schemas.js';
+
+export interface IdentityRouteOptions extends AdminRouteOptions {
+  hub: Hub;
+}
+
+const password = { type: 'string', minLength: 8, maxLength: 256 } as const;
+const account = {
+  type: 'object',
+  properties: { name: { type: 'string' }, role: { type: 'string', enum: ['user', 'admin'] }, createdAt: { type: 'string' } },
+  required: ['name', 'role', 'createdAt'],
+  additionalProperties: false,
+} as const;
+const ban = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    kind: { type: 'string', enum: ['ip', 'cidr', 'name', 'account'] },
+    value: { type: 'string' },
+    reason: { type: 'string' },
+    createdAt: { type: 'string' },
+    expiresAt: { type: ['string', 'null'] },
+  },
+  required: ['id', 'kind', 'value', 'reason', 'createdAt', 'expiresAt'],
+  additionalProperties: false,
+} as const;
+const nameParams = { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] } as const;
+
+/** Accounts, bans and the audit log (PROTOCOL.md §3 for signing in over the wire). */
+export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: IdentityRouteOptions }> = async (app, { hub, requireAdmin }) => {
+  const { store, config } = hub.identity;
+
+  /** Whether the caller passes the admin guard, without failing the request. */
+  const isAdmin = async (request: FastifyRequest): Promise<boolean> =>
+    requireAdmin(request).then(
+      () => true,
+      () => false,
+    );
+
+  app.post(
+    '/accounts',
+    {
+      schema: {
+        summary: 'Register a name with a password (--registration open: anyone; admin: operators); `role` needs an operator',
+        body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 }, password, role: { type: 'string', enum: ['user', 'admin'] } }, required: ['name', 'password'], additionalProperties: false },
+        response: { 201: account, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { name, role = 'user' } = request.body;
+      const admin = await isAdmin(request);
+      if (hub.config.identity.registration === 'closed') throw new GatewayError('REGISTRATION_CLOSED', 'This gateway takes no new accounts (--registration closed).');
+      if ((config.registration === 'admin' || role === 'admin') && !admin) {
+        throw new GatewayError('REGISTRATION_CLOSED', role === 'admin' ? 'Only an operator can create an operator account.' : 'Only operators create accounts here (--registration admin).');
+      }
+      if (!isValidName(name)) throw new GatewayError('NAME_INVALID', `"${name}" is not a valid name: use ${NAME_RULE}.`);
+      if (!(await store.register(name, request.body.password, role))) throw new GatewayError('NAME_TAKEN', `"${name}" is registered already.`);
+      return reply.code(201).send(store.account(name)!);
+    },
+  );
+
+  await app.register(async (scope) => {
+    const admin = scope.withTypeProvider<JsonSchemaToTsProvider>();
+    admin.addHook('onRequest', requireAdmin);
+
+    admin.get('/accounts', { schema: { summary: 'Accounts', response: { 200: { type: 'object', properties: { accounts: { type: 'array', items: account } }, required: ['accounts'] }, ...errorResponses } } }, async () => ({
+      accounts: store.accounts(),
+    }));
+
+    admin.delete('/accounts/:name', { schema: { summary: 'Delete an account (its sessions end)', params: nameParams, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
+      const { name } = request.params;
+      if (!store.deleteAccount(name)) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${name}".`);
+      for (const member of [...hub.members.values()]) if (member.account === name.toLowerCase()) await hub.kick(member.id, 'your account was deleted');
+      return reply.code(204).send(null);
+    });
+
+    admin.post(
+      '/accounts/:name/password',
+      { schema: { summary: "Reset an account's password (its resume tokens stop working)", params: nameParams, body: { type: 'object', properties: { password }, required: ['password'], additionalProperties: false }, response: { 204: { type: 'null' }, ...errorResponses } } },
+      async (request, reply) => {
+        if (!(await store.setPassword(request.params.name, request.body.password))) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${request.params.name}".`);
+        return reply.code(204).send(null);
+      },
+    );
+
+    admin.get('/bans', { schema: { summary: 'Bans in force', response: { 200: { type: 'object', properties: { bans: { type: 'array', items: ban } }, required: ['bans'] }, ...errorResponses } } }, async () => ({
+      bans: store.bans(),
+    }));
+
+    admin.post(
+      '/bans',
+      {
+        schema: {
+          summary: 'Ban an IP address, a CIDR block, a name or an account; matching members are disconnected',
+          body: {
+            type: 'object',
+            properties: {
+              ip: { type: 'string', maxLength: 64 },
+              cidr: { type: 'string', maxLength: 64 },
+              name: { type: 'string', maxLength: 32 },
+              account: { type: 'string', maxLength: 32 },
+              reason: { type: 'string', minLength: 1, maxLength: 500 },
+              expiresAt: { type: 'string', format: 'date-time' },
+            },
+            required: ['reason'],
+            additionalProperties: false,
+          },
+          response: { 201: ban, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const { reason, expiresAt, ...target } = request.body;
+        const kinds = Object.keys(target) as BanKind[];
+        if (kinds.length !== 1) throw new GatewayError('VALIDATION_FAILED', 'Give exactly one of ip, cidr, name or account.');
+        const kind = kinds[0]!;
+        const value = target[kind]!;
+        if (kind === 'cidr' && parseCidr(value) === undefined) throw new GatewayError('VALIDATION_FAILED', `"${value}" is not a CIDR block like 10.0.0.0/8.`);
+        const until = expiresAt === undefined ? null : Date.parse(expiresAt);
+        const added = store.addBan(kind, value, reason, until);
+        for (const member of [...hub.members.values()]) {
+          if (hub.identity.banFor(member.link.ip, member.name, member.account)?.id === added.id) await hub.ban(member.id, `Banned: ${reason}`);
+        }
+        return reply.code(201).send(added);
+      },
+    );
+
+    admin.delete('/bans/:id', { schema: { summary: 'Lift a ban', params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] }, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
+      if (!store.removeBan(request.params.id)) throw new GatewayError('BAN_NOT_FOUND', `No ban has id ${request.params.id}.`);
+      return reply.code(204).send(null);
+    });
+
+    admin.get(
+      '/audit',
+      {
+        schema: {
+          summary: 'Admin actions: who, from where, what, when (newest last)',
+          querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 }, before: { type: 'integer', minimum: 1 } }, additionalProperties: false },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                entries: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: { id: { type: 'integer' }, at: { type: 'string' }, actor: { type: 'string' }, address: { type: 'string' }, action: { type: 'string' }, detail: { type: 'object', additionalProperties: true } },
+                    required: ['id', 'at', 'actor', 'address', 'action', 'detail'],
+                  },
+                },
+              },
+              required: ['entries'],
+            },
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => ({ entries: store.auditLog(request.query.limit, request.query.before).map((entry) => ({ ...entry, detail: { ...entry.detail } })) }),
+    );
+  });
+};
+
+/** Never a password or a token in the audit log. */
+export function redacted(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, /password|token/i.test(key) ? '[redacted]' : redacted(v)]));
+}
