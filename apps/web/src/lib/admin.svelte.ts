@@ -1,11 +1,19 @@
-// The admin panel's state: the gateway's REST control API (listener, clients, broadcast).
+// The admin panel's state: the gateway's REST control API (the default listener, listeners
+// of any framing, outbound device links, clients, broadcast).
 // A 401 asks the user for the admin token, kept in sessionStorage for this tab only.
 import {
   ApiError,
   requestJson,
   type ClientInfo,
   type ClientList,
+  type DeviceInfo,
+  type DeviceList,
+  type HttpMethod,
+  type ListenerInfo,
+  type ListenerList,
   type ListenerStatus,
+  type NewDevice,
+  type NewListener,
   type OkId,
   type RoomList,
   type RoomSummary,
@@ -20,6 +28,8 @@ export interface AdminFailure {
   code: string;
   message: string;
 }
+
+type Outcome<T> = { ok: true; action: string; value: T } | { ok: false; failure: AdminFailure };
 
 export interface ListenerStartOptions {
   host?: string;
@@ -50,6 +60,8 @@ export class AdminState {
   #listener = $state.raw<ListenerStatus | null>(null);
   #clients = $state.raw<ClientInfo[]>([]);
   #rooms = $state.raw<RoomSummary[]>([]);
+  #listeners = $state.raw<ListenerInfo[]>([]);
+  #devices = $state.raw<DeviceInfo[]>([]);
   #failure = $state.raw<AdminFailure | null>(null);
   #lastResult = $state<string | null>(null);
   #busy = $state<string | null>(null);
@@ -72,6 +84,14 @@ export class AdminState {
   }
   get rooms(): readonly RoomSummary[] {
     return this.#rooms;
+  }
+  /** Every TCP listener (the default one included), by id. */
+  get listeners(): readonly ListenerInfo[] {
+    return this.#listeners;
+  }
+  /** Outbound device links, by id. */
+  get devices(): readonly DeviceInfo[] {
+    return this.#devices;
   }
   /** The last failed call, with the gateway's error code. */
   get failure(): AdminFailure | null {
@@ -108,7 +128,7 @@ export class AdminState {
     this.#failure = null;
   }
 
-  /** Refreshes now and then every 2 s (clients, listener, rooms) until the returned stop(). */
+  /** Refreshes now and then every 2 s (clients, listeners, devices, rooms) until the returned stop(). */
   startPolling(): () => void {
     void this.refresh();
     this.#polling ??= setInterval(() => void this.refresh(), REFRESH_MS);
@@ -122,7 +142,11 @@ export class AdminState {
     if (this.#refreshing) return; // A slow gateway must not pile up requests.
     this.#refreshing = true;
     try {
-      await Promise.all([this.refreshListener(), this.refreshClients(), this.refreshRooms()]);
+      const lists = [this.refreshListener(), this.refreshClients(), this.refreshRooms()];
+      // Listeners and devices are admin-only: while the token is missing or wrong, asking
+      // every 2 s would only repeat the 401 over the failure the user is looking at.
+      if (!this.#needsToken) lists.push(this.refreshListeners(), this.refreshDevices());
+      await Promise.all(lists);
     } finally {
       this.#refreshing = false;
     }
@@ -146,11 +170,22 @@ export class AdminState {
     if (result) this.#rooms = [...result.rooms].sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  async refreshListeners(): Promise<void> {
+    const result = await this.#call<ListenerList>('List listeners', 'GET', '/api/listeners');
+    if (result) this.#listeners = [...result.listeners].sort((a, b) => byId(a.id, b.id));
+  }
+
+  async refreshDevices(): Promise<void> {
+    const result = await this.#call<DeviceList>('List devices', 'GET', '/api/devices');
+    if (result) this.#devices = [...result.devices].sort((a, b) => byId(a.id, b.id));
+  }
+
   async startListener(options: ListenerStartOptions): Promise<boolean> {
     const status = await this.#action<ListenerStatus>('Start listener', 'POST', '/api/listener/start', options);
     if (!status) return false;
     this.#listener = status;
     this.#lastResult = `Listener started on ${status.host}:${status.port}.`;
+    void this.refreshListeners();
     return true;
   }
 
@@ -159,6 +194,66 @@ export class AdminState {
     if (!status) return false;
     this.#listener = status;
     this.#lastResult = disconnect ? 'Listener stopped; TCP members disconnected.' : 'Listener stopped; connected TCP members stay.';
+    void this.refreshClients();
+    void this.refreshListeners();
+    return true;
+  }
+
+  /** Adds a listener and starts it. The failure (the gateway's code and message) is the form's to show. */
+  async addListener(body: NewListener): Promise<AdminFailure | null> {
+    const outcome = await this.#run<ListenerInfo>('Add listener', 'POST', '/api/listeners', body);
+    if (!outcome.ok) return outcome.failure;
+    const added = outcome.value;
+    this.#listeners = [...this.#listeners.filter((l) => l.id !== added.id), added].sort((a, b) => byId(a.id, b.id));
+    this.#lastResult = `Listener ${added.id} (${added.framing}) ${added.listening ? 'listening' : 'added'} on ${added.host}:${added.port}.`;
+    return null;
+  }
+
+  /** Starts or stops one listener by id (the default one too). */
+  async setListening(listener: ListenerInfo, listening: boolean, disconnect = false): Promise<boolean> {
+    const verb = listening ? 'start' : 'stop';
+    const updated = await this.#action<ListenerInfo>(
+      listening ? 'Start listener' : 'Stop listener',
+      'POST',
+      `/api/listeners/${encodeURIComponent(listener.id)}/${verb}`,
+      listening ? {} : { disconnect },
+    );
+    if (!updated) return false;
+    this.#listeners = this.#listeners.map((l) => (l.id === updated.id ? updated : l));
+    this.#lastResult = listening
+      ? `Listener ${updated.id} started on ${updated.host}:${updated.port}.`
+      : `Listener ${updated.id} stopped; ${disconnect ? 'its members were disconnected' : 'connected members stay'}.`;
+    if (updated.id === 'default') void this.refreshListener();
+    void this.refreshClients();
+    return true;
+  }
+
+  async removeListener(listener: ListenerInfo): Promise<boolean> {
+    const outcome = await this.#run<void>('Remove listener', 'DELETE', `/api/listeners/${encodeURIComponent(listener.id)}`);
+    this.#report(outcome);
+    if (!outcome.ok) return false;
+    this.#listeners = this.#listeners.filter((l) => l.id !== listener.id);
+    this.#lastResult = `Listener ${listener.id} removed.`;
+    void this.refreshClients();
+    return true;
+  }
+
+  /** Dials a device that is a TCP server. The failure is the form's to show (TARGET_NOT_ALLOWED…). */
+  async addDevice(body: NewDevice): Promise<AdminFailure | null> {
+    const outcome = await this.#run<DeviceInfo>('Add device', 'POST', '/api/devices', body);
+    if (!outcome.ok) return outcome.failure;
+    const added = outcome.value;
+    this.#devices = [...this.#devices.filter((d) => d.id !== added.id), added].sort((a, b) => byId(a.id, b.id));
+    this.#lastResult = `Device ${added.name} (${added.id}) added: dialing ${added.host}:${added.port}.`;
+    return null;
+  }
+
+  async removeDevice(device: DeviceInfo): Promise<boolean> {
+    const outcome = await this.#run<void>('Remove device', 'DELETE', `/api/devices/${encodeURIComponent(device.id)}`);
+    this.#report(outcome);
+    if (!outcome.ok) return false;
+    this.#devices = this.#devices.filter((d) => d.id !== device.id);
+    this.#lastResult = `Device ${device.name} (${device.id}) removed.`;
     void this.refreshClients();
     return true;
   }
@@ -194,29 +289,52 @@ export class AdminState {
     return true;
   }
 
-  async #action<T>(action: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T | undefined> {
+  /** A button's action: the panel's error line shows its failure. */
+  async #action<T>(action: string, method: HttpMethod, path: string, body?: unknown): Promise<T | undefined> {
+    const outcome = await this.#run<T>(action, method, path, body);
+    return this.#report(outcome);
+  }
+
+  /** A poll: the panel's error line shows its failure. */
+  async #call<T>(action: string, method: HttpMethod, path: string, body?: unknown): Promise<T | undefined> {
+    return this.#report(await this.#request<T>(action, method, path, body));
+  }
+
+  /** Runs what the user asked for: buttons disable meanwhile; the caller decides where a failure shows. */
+  async #run<T>(action: string, method: HttpMethod, path: string, body?: unknown): Promise<Outcome<T>> {
     this.#busy = action;
     this.#lastResult = null;
     try {
-      return await this.#call<T>(action, method, path, body);
+      return await this.#request<T>(action, method, path, body);
     } finally {
       this.#busy = null;
     }
   }
 
-  async #call<T>(action: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T | undefined> {
+  #report<T>(outcome: Outcome<T>): T | undefined {
+    if (!outcome.ok) {
+      this.#failure = outcome.failure;
+      return undefined;
+    }
+    if (this.#failure?.action === outcome.action) this.#failure = null;
+    return outcome.value;
+  }
+
+  async #request<T>(action: string, method: HttpMethod, path: string, body?: unknown): Promise<Outcome<T>> {
     try {
-      const result = await requestJson<T>(method, path, { body, token: this.#token });
-      if (this.#failure?.action === action) this.#failure = null;
-      return result;
+      return { ok: true, action, value: await requestJson<T>(method, path, { body, token: this.#token }) };
     } catch (error) {
       if (error instanceof ApiError) {
         if (error.status === 401) this.#needsToken = true;
-        this.#failure = { action, code: error.code, message: error.message };
-      } else {
-        this.#failure = { action, code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+        return { ok: false, failure: { action, code: error.code, message: error.message } };
       }
-      return undefined;
+      return { ok: false, failure: { action, code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } };
     }
   }
+}
+
+/** `default` first, then l1, l2 … l10 in number order. */
+function byId(a: string, b: string): number {
+  if (a === 'default' || b === 'default') return a === 'default' ? (b === 'default' ? 0 : -1) : 1;
+  return a.localeCompare(b, undefined, { numeric: true });
 }

@@ -3,6 +3,7 @@
 // (history-sync.ts) and requests matched by ref (requests.ts); it also keeps the server's room
 // list (room-directory.svelte.ts), its limits and the error notes shown above the composer.
 import { NAME_RULE, isValidName, type ServerMessage, type ServerMessageOf } from '@switchboard/protocol';
+import { base64FromBytes } from './byte-text.js';
 import type { GatewayConnection } from './connection.svelte.js';
 import type { Conversation } from './conversation.svelte.js';
 import { Conversations } from './conversations.svelte.js';
@@ -178,6 +179,24 @@ export class ChatState {
     return conversation.kind === 'room'
       ? this.#send({ type: 'message', room: conversation.name, text })
       : this.#send({ type: 'private', to: conversation.name, text });
+  }
+
+  /**
+   * Sends exact bytes (typed as hex or escapes) to the active room or private conversation,
+   * as base64 `data` with an empty text: the gateway sets the text (PROTOCOL.md §4), and a
+   * device gets exactly these bytes.
+   */
+  sendBytes(bytes: Uint8Array): boolean {
+    const conversation = this.active;
+    if (!conversation || bytes.length === 0) return false;
+    if (bytes.length > this.maxTextBytes) {
+      this.#errors.report('TEXT_TOO_LONG', `The message is ${bytes.length} bytes; the server accepts at most ${this.maxTextBytes}.`);
+      return false;
+    }
+    const data = base64FromBytes(bytes);
+    return conversation.kind === 'room'
+      ? this.#send({ type: 'message', room: conversation.name, text: '', data })
+      : this.#send({ type: 'private', to: conversation.name, text: '', data });
   }
 
   /** Asks for the page of messages before the oldest one shown. */

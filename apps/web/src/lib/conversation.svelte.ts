@@ -2,10 +2,22 @@
 // one member. Lines are kept in stored-id order, with events (presence, notices) where they
 // happened.
 import type { HistoryEntry, MemberInfo, Transport } from '@switchboard/protocol';
+import { bytesFromBase64 } from './byte-text.js';
 
 /** One line in a conversation. Lines with an `id` are stored messages; the rest are events. */
 export type ChatLine =
-  | { kind: 'message'; key: string; id: number; from: string; transport: Transport; ts: number; text: string }
+  | {
+      kind: 'message';
+      key: string;
+      id: number;
+      from: string;
+      transport: Transport;
+      ts: number;
+      /** With `bytes`: their UTF-8 reading, U+FFFD where they are not UTF-8 (display only). */
+      text: string;
+      /** The exact bytes, when they are not UTF-8 (the message's base64 `data`, PROTOCOL.md §4). */
+      bytes?: Uint8Array;
+    }
   | {
       kind: 'file';
       key: string;
@@ -32,6 +44,7 @@ export type ChatLine =
   | { kind: 'notice'; key: string; ts: number; text: string; scope: 'room' | 'all' | 'private' | 'local'; code?: string };
 
 export type StoredLine = Extract<ChatLine, { id: number }>;
+export type MessageLine = Extract<ChatLine, { kind: 'message' }>;
 
 export type ConversationKind = 'room' | 'private';
 
@@ -159,6 +172,26 @@ export function lineFromEntry(entry: HistoryEntry): StoredLine {
     const { id, from, transport, ts, name, size, mime } = entry;
     return { kind: 'file', key, id, from, transport, ts, name, size, mime, completed: entry.sha256 !== undefined };
   }
-  const { id, from, transport, ts, text } = entry;
-  return { kind: 'message', key, id, from, transport, ts, text };
+  return messageLine(entry);
+}
+
+/** A room or private message (live or stored) as a line; `data` becomes its bytes. */
+export function messageLine(message: {
+  id: number;
+  from: string;
+  transport: Transport;
+  ts: number;
+  text: string;
+  data?: string | undefined;
+}): MessageLine {
+  const { id, from, transport, ts, text, data } = message;
+  const line: MessageLine = { kind: 'message', key: `m${id}`, id, from, transport, ts, text };
+  if (data !== undefined) {
+    try {
+      line.bytes = bytesFromBase64(data);
+    } catch {
+      // The gateway checks `data` is base64; should it not be, the text reading is all there is.
+    }
+  }
+  return line;
 }

@@ -2,7 +2,7 @@
 // each: live frames (messages, private messages, file offers, presence, rosters, notices) and
 // stored messages from history pages land here.
 import type { HistoryEntry, ServerMessageOf } from '@switchboard/protocol';
-import { Conversation, eventKey, lineFromEntry, type ChatLine, type StoredLine } from './conversation.svelte.js';
+import { Conversation, eventKey, lineFromEntry, messageLine, type ChatLine, type StoredLine } from './conversation.svelte.js';
 
 /** Who "you" are, from the session. */
 export interface Identity {
@@ -133,15 +133,13 @@ export class Conversations {
     this.#seen(message.id);
     const conversation = this.room(message.room);
     if (!conversation) return;
-    const { id, from, transport, ts, text } = message;
-    this.#appendLive(conversation, { kind: 'message', key: `m${id}`, id, from, transport, ts, text });
+    this.#appendLive(conversation, messageLine(message));
   }
 
   onPrivate(message: ServerMessageOf<'private'>): void {
     this.#seen(message.id);
     const peer = this.#identity.isMe(message.from) ? message.to : message.from;
-    const { id, from, transport, ts, text } = message;
-    this.#appendLive(this.privateWith(peer, true), { kind: 'message', key: `m${id}`, id, from, transport, ts, text });
+    this.#appendLive(this.privateWith(peer, true), messageLine(message));
   }
 
   onFileOffer(offer: ServerMessageOf<'file-offer'>): void {

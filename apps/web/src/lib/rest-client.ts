@@ -7,10 +7,16 @@ import type { ErrorBody } from '@switchboard/gateway/api-types';
 export type {
   Client as ClientInfo,
   ClientList,
+  DeviceInfo,
+  DeviceList,
   ErrorBody,
   HistoryEntry,
   HistoryPage,
+  ListenerInfo,
+  ListenerList,
   ListenerStatus,
+  NewDevice,
+  NewListener,
   OkId,
   Room as RoomSummary,
   RoomList,
@@ -47,7 +53,10 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-export async function requestJson<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+export type HttpMethod = 'GET' | 'POST' | 'DELETE';
+
+/** A JSON answer, or undefined for `204 No Content` (DELETE). */
+export async function requestJson<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.token) headers['authorization'] = `Bearer ${options.token}`;
@@ -78,6 +87,7 @@ export async function requestJson<T>(method: 'GET' | 'POST', path: string, optio
       typeof body?.message === 'string' ? body.message : `${method} ${path} answered ${response.status} ${response.statusText}.`;
     throw new ApiError(code, message, response.status);
   }
+  if (response.status === 204) return undefined as T;
   if (json === undefined) {
     throw new ApiError('INVALID_RESPONSE', `${method} ${path} did not answer with JSON.`, response.status);
   }
