@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite-file.js';
 import type { HistoryEntry, Transport } from '@switchboard/protocol';
 import type { HistoryPage, HistoryQuery, HistoryStore, NewHistoryEntry } from './history-store.js';
 
@@ -63,15 +62,7 @@ export class SqliteHistoryStore implements HistoryStore {
 
   /** `dataDir` null keeps history in memory for the life of the process. */
   constructor(dataDir: string | null) {
-    let file = ':memory:';
-    if (dataDir !== null) {
-      mkdirSync(dataDir, { recursive: true });
-      file = join(dataDir, 'history.sqlite');
-    }
-    this.#db = new Database(file);
-    this.#db.pragma('journal_mode = WAL');
-    // NORMAL in WAL mode survives a process crash; only a power loss can drop the last commits.
-    this.#db.pragma('synchronous = NORMAL');
+    this.#db = openDatabase(dataDir, 'history.sqlite');
     this.#db.exec(SCHEMA);
     // Databases from before byte-exact messages: the column is added once, empty.
     const columns = this.#db.prepare('PRAGMA table_info(entries)').all() as { name: string }[];

@@ -1,7 +1,6 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite-file.js';
 
 /**
  * scrypt with N = 2^15, r = 8, p = 1 (OWASP's minimum for scrypt), 64-byte keys and a 16-byte
@@ -75,13 +74,7 @@ export class IdentityStore {
   readonly #db: Database.Database;
 
   constructor(dataDir: string | null) {
-    let file = ':memory:';
-    if (dataDir !== null) {
-      mkdirSync(dataDir, { recursive: true });
-      file = join(dataDir, 'identity.sqlite');
-    }
-    this.#db = new Database(file);
-    this.#db.pragma('journal_mode = WAL');
+    this.#db = openDatabase(dataDir, 'identity.sqlite');
     this.#db.exec(SCHEMA);
     this.pruneTokens();
   }
