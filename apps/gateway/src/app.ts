@@ -11,6 +11,8 @@ import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
+import { openApiPlugin } from './routes/openapi.js';
+import { operationsRoutes } from './routes/operations-routes.js';
 import { identityRoutes, redacted } from './routes/identity-routes.js';
 import { Identity } from './identity/identity.js';
 import { IdentityStore } from './identity/identity-store.js';
@@ -112,6 +114,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
 
   const requireAdmin = adminGuard(config.security.adminToken, identity);
+  // Before every route it documents.
+  await openApiPlugin(app, requireAdmin);
   await app.register(devicesPlugin, { hub, tlsOptions });
   await app.register(wsBridgePlugin, { hub });
   await app.register(devicePipeRoutes, { requireAdmin });
@@ -127,6 +131,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     },
     { prefix: '/api' },
   );
+  await app.register(operationsRoutes, { hub, requireAdmin, metricsPublic: config.security.metricsPublic });
   await app.register(webUiPlugin, { root: config.webRoot });
 
   return app;

@@ -31,6 +31,8 @@ export interface GatewayConfig {
     shutdownGraceMs: number;
     /** Under load, the most a frame waits so that it shares a write with the frames after it. */
     flushWindowMs: number;
+    /** On SIGTERM, how long to stay up but not ready before closing. */
+    drainMs: number;
   };
   history: { onJoin: number; maxPage: number };
   devices: {
@@ -60,6 +62,8 @@ export interface GatewayConfig {
     tlsKey: string | null;
     /** Serve the TCP listener over TLS too (needs tlsCert and tlsKey). */
     tcpTls: boolean;
+    /** /metrics without admin rights (for a Prometheus on the same network). */
+    metricsPublic: boolean;
   };
   logLevel: string;
 }
@@ -117,6 +121,8 @@ const options: Option[] = [
   opt('tls-cert', 'path', 'PEM certificate: serve HTTPS/WSS (and TLS on TCP with --tcp-tls).', (c) => c.security.tlsCert, (c, v: string | null) => (c.security.tlsCert = v)),
   opt('tls-key', 'path', 'PEM private key for --tls-cert.', (c) => c.security.tlsKey, (c, v: string | null) => (c.security.tlsKey = v)),
   opt('tcp-tls', 'bool', 'Serve the TCP listener over TLS with --tls-cert/--tls-key.', (c) => c.security.tcpTls, (c, v: boolean) => (c.security.tcpTls = v)),
+  opt('metrics-public', 'bool', 'Serve /metrics without admin rights.', (c) => c.security.metricsPublic, (c, v: boolean) => (c.security.metricsPublic = v)),
+  opt('drain-ms', 'int', 'On SIGTERM, how long /readyz says 503 (and new members are refused) before members are told and the gateway closes: give a load balancer time to stop sending.', (c) => c.timing.drainMs, (c, v: number) => (c.timing.drainMs = v)),
   opt('log-level', 'string', 'fatal, error, warn, info, debug, trace or silent.', (c) => c.logLevel, (c, v: string) => (c.logLevel = v)),
 ];
 
@@ -151,11 +157,12 @@ export function defaultConfig(): GatewayConfig {
       fileStallMs: 30_000,
       shutdownGraceMs: 5_000,
       flushWindowMs: 4,
+      drainMs: 0,
     },
     history: { onJoin: 50, maxPage: 500 },
     devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5 },
     identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
-    security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false },
+    security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false, metricsPublic: false },
     logLevel: 'info',
   };
 }

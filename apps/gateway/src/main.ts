@@ -62,8 +62,11 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => {
     app.log.error('shutdown took too long; exiting');
     process.exit(1);
-  }, config.timing.shutdownGraceMs + 5_000);
+  }, config.timing.drainMs + config.timing.shutdownGraceMs + 5_000);
   force.unref();
+  // Not ready from now on: a load balancer that probes /readyz stops sending before members are told.
+  app.hub.beginShutdown();
+  if (config.timing.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.timing.drainMs));
   await app.close();
   process.exit(0);
 }

@@ -1,6 +1,14 @@
 import type { DeliveryTarget, Outbox } from './outbox.js';
 import { FlushScheduler } from './flush-scheduler.js';
 
+/** What metrics watch: each flush's wait and width, and each history commit. */
+export interface DeliveryObserver {
+  /** A flush wrote `writes` outboxes, the oldest of whose frames had waited `waitedMs`. */
+  flushed(waitedMs: number, writes: number): void;
+  /** The commit before a flush took `ms`. */
+  committed(ms: number): void;
+}
+
 export interface DeliveryOptions {
   /** A member's queue (outbox and socket) may not pass this while its peer is not reading. */
   maxQueueBytes: number;
@@ -46,6 +54,10 @@ export class Delivery {
   /** Members to resume once the flush loop is done. */
   #resumeAfterFlush: DeliveryTarget[] = [];
   #flushing = false;
+  /** When the oldest frame still waiting for a flush was queued. */
+  #oldestQueuedAt = 0;
+  /** Set by the metrics plugin; nothing by default. */
+  observer: DeliveryObserver | undefined;
 
   constructor(options: DeliveryOptions) {
     this.#options = options;
@@ -76,6 +88,7 @@ export class Delivery {
     this.#queuedTotal += frame.length;
     if (!box.dirty) {
       box.dirty = true;
+      if (this.#dirty.length === 0) this.#oldestQueuedAt = performance.now();
       this.#dirty.push(target);
       this.#scheduler.schedule();
     }
@@ -208,7 +221,9 @@ export class Delivery {
   }
 
   #flush(): number {
+    const started = performance.now();
     this.#options.beforeWrite();
+    const committed = performance.now();
     const targets = this.#dirty;
     this.#dirty = [];
     let writes = 0;
@@ -232,6 +247,10 @@ export class Delivery {
       this.#flushing = false;
     }
     this.#queuedTotal = 0;
+    if (this.observer !== undefined) {
+      this.observer.committed(committed - started);
+      if (writes > 0) this.observer.flushed(performance.now() - this.#oldestQueuedAt, writes);
+    }
     // Every outbox is empty again: throttled senders go on, then whoever was unblocked.
     for (const target of this.#throttled.splice(0)) {
       target.outbox.throttled = false;

@@ -60,6 +60,10 @@ export class DeviceLink implements Link {
     this.device = options.origin;
   }
 
+  get listener(): string | undefined {
+    return this.device.listener;
+  }
+
   /** Runs once when the device's connection closes (raw pipes close with it). */
   onClose(listener: () => void): void {
     if (this.socket.destroyed) queueMicrotask(listener);

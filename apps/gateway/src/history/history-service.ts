@@ -84,6 +84,10 @@ export class HistoryService {
     return { before: range.before, after: range.after, limit: Math.min(range.limit ?? 50, this.maxPage) };
   }
 
+  writable(): boolean {
+    return this.store.writable();
+  }
+
   close(): void {
     this.store.close();
   }

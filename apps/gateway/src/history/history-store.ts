@@ -69,5 +69,7 @@ export interface HistoryStore {
   query(query: HistoryQuery): HistoryPage;
   /** Commit everything appended so far. */
   flush(): void;
+  /** Whether a write can be committed now (readiness: disk full, file gone, read-only). */
+  writable(): boolean;
   close(): void;
 }

@@ -193,6 +193,16 @@ export class SqliteHistoryStore implements HistoryStore {
     return statement;
   }
 
+  writable(): boolean {
+    try {
+      // Takes the write lock and lets go: fails on a read-only or vanished database.
+      this.#db.exec('BEGIN IMMEDIATE; ROLLBACK');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   close(): void {
     this.flush();
     this.#db.close();

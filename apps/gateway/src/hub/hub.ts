@@ -18,6 +18,7 @@ import { plainLines } from './plain-lines.js';
 import { TokenBucket } from './rate-limiter.js';
 import { Requests, SERVER_NAME } from './requests.js';
 import { Router } from './router.js';
+import type { HubTotals } from './totals.js';
 
 export { SERVER_NAME };
 
@@ -47,7 +48,10 @@ export interface HubEvents {
   left: [member: Member, reason: LeaveReason];
   /** A connection was refused for lack of file descriptors (the listener reports it to the operator). */
   'descriptors-exhausted': [limit: number];
+  /** An error frame went to a member (metrics count them by code). */
+  'error-sent': [code: ErrorCode];
 }
+
 
 /** How often timers (heartbeats, slow frames, stalled files) are checked, at most. */
 const SCAN_INTERVAL_MS = 1000;
@@ -78,6 +82,7 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Members allowed by the open-file limit, keeping a reserve for everything else. */
   readonly memberDescriptorBudget: number;
   #shuttingDown = false;
+  readonly totals: HubTotals = { framesIn: { tcp: 0, ws: 0 }, bytesIn: { tcp: 0, ws: 0 }, framesOut: { tcp: 0, ws: 0 }, bytesOut: { tcp: 0, ws: 0 } };
 
   constructor(options: HubOptions) {
     super();
@@ -95,7 +100,7 @@ export class Hub extends EventEmitter<HubEvents> {
       overflowed: (target, limit) => this.#overflowed(target, limit),
       now,
     });
-    this.#router = new Router(this.delivery, this.node, config.limits.maxQueueBytes, now);
+    this.#router = new Router(this.delivery, this.node, config.limits.maxQueueBytes, now, this.totals);
     this.#router.serve((action) => this.#adminHere(action));
     this.#membership = new Membership(this.#router, this.node, this.history, config, now);
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now);
@@ -155,6 +160,8 @@ export class Hub extends EventEmitter<HubEvents> {
     member.pingSentAt = 0;
     member.bytesIn += payload.length + 5;
     member.messagesIn++;
+    this.totals.framesIn[member.transport]++;
+    this.totals.bytesIn[member.transport] += payload.length + 5;
     if (type !== FrameType.FileData && !member.bucket.take(now)) {
       this.#rateLimited(member, now);
       return;
@@ -216,6 +223,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   sendError(member: Member, code: ErrorCode, message: string, ref?: string): void {
+    this.emit('error-sent', code);
     const error: ServerMessageOf<'error'> = { type: 'error', code, message };
     if (ref !== undefined) error.ref = ref;
     this.#router.deliver(member, encodeMessage(error));
@@ -247,7 +255,10 @@ export class Hub extends EventEmitter<HubEvents> {
     // Whatever was queued goes out first, then the goodbye, then the close.
     const goodbye = this.delivery.close(member);
     if (notice !== undefined) goodbye.push(this.#noticeFrame(member, notice.text, { code: notice.code }));
-    if (error !== undefined) goodbye.push(encodeMessage({ type: 'error', code: error.code, message: error.message, fatal: true }));
+    if (error !== undefined) {
+      this.emit('error-sent', error.code);
+      goodbye.push(encodeMessage({ type: 'error', code: error.code, message: error.message, fatal: true }));
+    }
     if (reason === 'quit') link.destroy();
     else {
       if (goodbye.length > 0) link.write(goodbye);
@@ -302,6 +313,16 @@ export class Hub extends EventEmitter<HubEvents> {
       reached++;
     }
     return reached;
+  }
+
+  /** Whether a graceful shutdown has begun (readiness fails from then on). */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  /** The first step of a graceful shutdown: new connections are refused and /readyz says so; members stay until shutdown(). */
+  beginShutdown(): void {
+    this.#shuttingDown = true;
   }
 
   /** Tells every member the gateway is stopping and closes them after their queues drain. */

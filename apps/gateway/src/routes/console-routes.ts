@@ -4,11 +4,12 @@ import type { NewRule } from '../devices/auto-replies.js';
 import { describeEntry, trafficCsv, trafficText } from '../devices/traffic-log.js';
 import { GatewayError } from '../errors.js';
 import type { AdminRouteOptions } from './listener-routes.js';
+import { adminOnly } from './openapi.js';
 import { errorResponses, idParams, macro, macroBody, rule, ruleBody, trafficEntry } from './schemas.js';
 
 /** The device console's server side: traffic logs, auto-reply rules, shared macros. All admin. */
 export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {
-  app.addHook('onRequest', requireAdmin);
+  adminOnly(app, requireAdmin);
 
   /** The traffic key of a device member (`m7`) or an outbound link (`d1`, also while it is down). */
   function keyOf(id: string): string {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import type { AdminRouteOptions } from './listener-routes.js';
+import { adminOnly } from './openapi.js';
 import { deviceBody, deviceInfo, errorResponses, idParams, listenerBody, listenerInfo } from './schemas.js';
 
 const listenerList = { type: 'object', properties: { listeners: { type: 'array', items: listenerInfo } }, required: ['listeners'] } as const;
@@ -8,7 +9,7 @@ const stopBody = { type: ['object', 'null'], properties: { disconnect: { type: '
 
 /** Devices as they are: listeners with their own framing, and outbound links to devices that are servers. All admin. */
 export const deviceRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {
-  app.addHook('onRequest', requireAdmin);
+  adminOnly(app, requireAdmin);
 
   app.get('/listeners', { schema: { summary: 'Every TCP listener', response: { 200: listenerList, ...errorResponses } } }, async () => ({
     listeners: app.listeners.list(),

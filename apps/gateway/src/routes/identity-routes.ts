@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { BanKind } from '../identity/identity-store.js';
 import type { AdminRouteOptions } from './listener-routes.js';
+import { adminOnly } from './openapi.js';
 import { errorResponses } from './schemas.js';
 
 export interface IdentityRouteOptions extends AdminRouteOptions {
@@ -69,7 +70,7 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
 
   await app.register(async (scope) => {
     const admin = scope.withTypeProvider<JsonSchemaToTsProvider>();
-    admin.addHook('onRequest', requireAdmin);
+    adminOnly(scope, requireAdmin);
 
     admin.get('/accounts', { schema: { summary: 'Accounts', response: { 200: { type: 'object', properties: { accounts: { type: 'array', items: account } }, required: ['accounts'] }, ...errorResponses } } }, async () => ({
       accounts: store.accounts(),

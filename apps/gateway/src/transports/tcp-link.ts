@@ -19,6 +19,7 @@ export class TcpLink implements Link {
   constructor(
     private readonly socket: net.Socket,
     private readonly closeTimeoutMs: number,
+    readonly listener: string,
   ) {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
   }
@@ -67,8 +68,8 @@ export class TcpLink implements Link {
 }
 
 /** A socket that speaks Switchboard's framing joins the hub through its own decoder. */
-export function acceptFramed(hub: Hub, socket: net.Socket): Member | undefined {
-  const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs);
+export function acceptFramed(hub: Hub, socket: net.Socket, listener: string): Member | undefined {
+  const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs, listener);
   const member = hub.connect(link);
   if (member === undefined) return undefined;
   const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {

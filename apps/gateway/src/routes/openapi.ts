@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import { SERVER_NAME } from '../hub/hub.js';
+
+/** The wire protocol's specification, served by the gateway itself next to the API docs. */
+const PROTOCOL_URL = '/protocol.md';
+const PROTOCOL_FILE = new URL('../../../../packages/protocol/PROTOCOL.md', import.meta.url);
+
+/** The API's sections in /docs, by path; one home for where a route is listed. */
+const TAGS: [RegExp, string, string][] = [
+  [/^\/api\/(health|config|stats)|^\/(livez|readyz|metrics)/, 'operations', 'Liveness, readiness, limits, process figures and Prometheus metrics'],
+  [/^\/api\/listener\b|^\/api\/listeners/, 'listeners', 'TCP listeners: the default one (Switchboard framing) and any with line or raw framing'],
+  [/^\/api\/devices|^\/ws\/devices/, 'devices', 'Outbound links to devices that are TCP servers, and the raw WebSocket pipe'],
+  [/^\/api\/clients\/:id\/traffic|^\/api\/(rules|macros)/, 'console', 'The device console: traffic logs, auto-reply rules, shared macros'],
+  [/^\/api\/(clients|broadcast)/, 'members', 'Connected members: list, kick, message one or all'],
+  [/^\/api\/(rooms|history)/, 'rooms', 'Rooms and stored history'],
+  [/^\/api\/(accounts|bans|audit)/, 'identity', 'Accounts, bans and the audit log'],
+  [/^\/ws$|^\/protocol\.md$/, 'protocol', 'The WebSocket bridge: Switchboard frames, one per binary message'],
+];
+
+/** The bearer-token security requirement, for admin routes. */
+export const ADMIN_SECURITY = [{ admin: [] }];
+
+/**
+ * OpenAPI 3 from the routes' own JSON schemas (@fastify/swagger, registered before the routes
+ * it documents), interactive docs at /docs, the document at /docs/json. Each route gets its
+ * tag here, and admin routes (those guarded by `requireAdmin`, or marked by `adminOnly`) the
+ * admin security scheme.
+ */
+export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request: FastifyRequest) => Promise<void>): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Switchboard',
+        version: SERVER_NAME.split('/')[1] ?? '0',
+        description:
+          'A gateway between browsers and raw TCP programs. Members join over TCP (Switchboard\'s length-prefixed frames, or devices with ' +
+          `line or raw framing) and over the WebSocket bridge at \`/ws\`; the wire protocol is specified in [PROTOCOL.md](${PROTOCOL_URL}). ` +
+          'Errors are `{code, message}` with a stable code. Admin routes take `Authorization: Bearer <admin token>` or an operator\'s session ' +
+          'token; with no admin token configured, loopback callers may use them.',
+      },
+      tags: TAGS.map(([, name, description]) => ({ name, description })),
+      components: {
+        securitySchemes: {
+          admin: { type: 'http', scheme: 'bearer', description: 'The admin token (--admin-token), or the resume token of an operator account.' },
+        },
+      },
+    },
+  });
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (route.url.startsWith('/docs')) return;
+    const schema = (route.schema ??= {}) as { tags?: string[]; security?: unknown };
+    const tag = TAGS.find(([pattern]) => pattern.test(route.url));
+    if (schema.tags === undefined && tag !== undefined) schema.tags = [tag[1]];
+    if ([route.onRequest].flat().includes(requireAdmin)) schema.security = ADMIN_SECURITY;
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  const protocol = readFileSync(PROTOCOL_FILE, 'utf8');
+  app.get('/protocol.md', { schema: { summary: 'PROTOCOL.md: the framed protocol on TCP and WebSocket', response: { 200: { type: 'string' } } } }, async (_request, reply) =>
+    reply.type('text/markdown; charset=utf-8').send(protocol),
+  );
+}
+
+/** Guards every route of a plugin with `requireAdmin`, and says so in the OpenAPI document. */
+export function adminOnly(app: FastifyInstance, requireAdmin: (request: FastifyRequest) => Promise<void>): void {
+  app.addHook('onRequest', requireAdmin);
+  app.addHook('onRoute', (route: RouteOptions) => {
+    (route.schema ??= {}) as object;
+    (route.schema as { security?: unknown }).security = ADMIN_SECURITY;
+  });
+}

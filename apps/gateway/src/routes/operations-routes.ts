@@ -1,0 +1,116 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DEFAULT_LISTENER_ID } from '../devices/listener-registry.js';
+import type { Hub } from '../hub/hub.js';
+import { errorResponses } from './schemas.js';
+
+export interface OperationsOptions {
+  hub: Hub;
+  requireAdmin: (request: FastifyRequest) => Promise<void>;
+  /** --metrics-public: /metrics without admin rights. */
+  metricsPublic: boolean;
+}
+
+const probe = { type: 'object', properties: { status: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } } }, required: ['status'] } as const;
+
+/**
+ * What orchestrators and Prometheus read: `/livez` (the event loop turns), `/readyz` (the
+ * listeners it should have are bound, the history database takes writes, no shutdown has
+ * begun: a load balancer drains it first), and `/metrics` (prom-client: process metrics and
+ * `switchboard_*`, no per-member or per-room labels).
+ */
+export async function operationsRoutes(app: FastifyInstance, { hub, requireAdmin, metricsPublic }: OperationsOptions): Promise<void> {
+  app.get('/livez', { schema: { summary: 'Live while the event loop turns', response: { 200: probe } } }, async () => ({ status: 'live' }));
+
+  app.get('/readyz', { schema: { summary: 'Ready for traffic: listeners bound, history writable, not shutting down (503 otherwise)', response: { 200: probe, 503: probe } } }, async (_request, reply) => {
+    const reasons: string[] = [];
+    if (hub.shuttingDown) reasons.push('shutting down');
+    for (const listener of app.listeners.list()) {
+      const expected = listener.id !== DEFAULT_LISTENER_ID || hub.config.tcp.autoStart;
+      if (expected && !listener.listening) reasons.push(`listener ${listener.id} is not listening${listener.lastError ? `: ${listener.lastError.message}` : ''}`);
+    }
+    if (!hub.history.writable()) reasons.push('the history database does not take writes');
+    return reasons.length === 0 ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reasons });
+  });
+
+  const register = new Registry();
+  collectDefaultMetrics({ register });
+  const metrics = switchboardMetrics(register, hub);
+  app.get(
+    '/metrics',
+    { ...(!metricsPublic && { onRequest: requireAdmin }), schema: { summary: 'Prometheus metrics (text exposition format)', response: { 200: { type: 'string' }, ...errorResponses } } },
+    async (_request, reply) => reply.type(register.contentType).send(await metrics.render()),
+  );
+}
+
+/** The switchboard_* metrics, named by Prometheus conventions (base units, _total counters). */
+function switchboardMetrics(register: Registry, hub: Hub): { render(): Promise<string> } {
+  const registers = [register];
+  /** A counter read from the hub's running totals when scraped. */
+  const totalCounter = (name: string, help: string, read: (transport: 'tcp' | 'ws') => number): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        for (const transport of ['tcp', 'ws'] as const) this.inc({ transport }, read(transport));
+      },
+    });
+  };
+  new Gauge({
+    name: 'switchboard_connections',
+    help: 'Connections now, by transport and by the listener they came through (ws: the WebSocket bridge; outbound: device links).',
+    labelNames: ['transport', 'listener'],
+    registers,
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const member of hub.members.values()) {
+        const listener = member.link.listener ?? (member.link.device?.link !== undefined ? 'outbound' : member.transport);
+        const key = `${member.transport}\u0000${listener}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      for (const [key, count] of counts) {
+        const [transport, listener] = key.split('\u0000');
+        this.set({ transport: transport!, listener: listener! }, count);
+      }
+    },
+  });
+  totalCounter('switchboard_frames_received_total', 'Frames received from members, by transport.', (t) => hub.totals.framesIn[t]);
+  totalCounter('switchboard_received_bytes_total', 'Bytes received from members (frames with their length prefix), by transport.', (t) => hub.totals.bytesIn[t]);
+  totalCounter('switchboard_deliveries_total', 'Frames queued for members (one per member a message reached), by transport.', (t) => hub.totals.framesOut[t]);
+  totalCounter('switchboard_sent_bytes_total', 'Bytes queued for members, by transport.', (t) => hub.totals.bytesOut[t]);
+  new Gauge({
+    name: 'switchboard_queued_bytes',
+    help: 'Bytes waiting for members: in outboxes and in socket buffers.',
+    registers,
+    collect() {
+      let queued = 0;
+      for (const member of hub.members.values()) queued += hub.delivery.queuedFor(member);
+      this.set(queued);
+    },
+  });
+  const fanOut = new Histogram({
+    name: 'switchboard_fanout_latency_seconds',
+    help: 'How long the oldest frame of a flush waited between being queued and being written.',
+    buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers,
+  });
+  const commit = new Histogram({
+    name: 'switchboard_history_write_seconds',
+    help: 'How long a history commit took (one per flush).',
+    buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1],
+    registers,
+  });
+  hub.delivery.observer = {
+    flushed: (waitedMs) => fanOut.observe(waitedMs / 1000),
+    committed: (ms) => commit.observe(ms / 1000),
+  };
+  const disconnected = new Counter({ name: 'switchboard_members_disconnected_total', help: 'Members that left or were cut, by reason (quit, left, kicked, overflow, timeout, rate, ...).', labelNames: ['reason'], registers });
+  hub.on('left', (_member, reason) => disconnected.inc({ reason }));
+  const errors = new Counter({ name: 'switchboard_errors_sent_total', help: 'Error frames sent to members, by code.', labelNames: ['code'], registers });
+  hub.on('error-sent', (code) => errors.inc({ code }));
+  return { render: () => register.metrics() };
+}

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { spawnGateway } from '../helpers/gateway-process.js';
+import { Peer, sleep } from '../helpers/peer.js';
+
+// Issue 14 against a running gateway: OpenAPI and /docs, Prometheus metrics, liveness and readiness.
+
+let gateway: RunningGateway;
+beforeAll(async () => {
+  gateway = await startGateway({ security: { adminToken: 'ops-token' } });
+});
+afterAll(async () => {
+  await gateway.close();
+});
+const admin = { authorization: 'Bearer ops-token' };
+
+/** Every route Fastify has, as full paths with their methods, read from printRoutes()'s tree. */
+function registeredRoutes(tree: string): { path: string; methods: string[] }[] {
+  const routes: { path: string; methods: string[] }[] = [];
+  const stack: string[] = [];
+  for (const line of tree.split('\n')) {
+    const at = line.search(/[^\s│├└─]/);
+    if (at < 0) continue;
+    const depth = Math.floor(at / 4);
+    const [, segment, methods] = /^(\S+)(?: \(([^)]*)\))?/.exec(line.slice(at))!;
+    stack.length = depth;
+    stack.push(segment!);
+    if (methods !== undefined) routes.push({ path: stack.join('').replace(/\/+/g, '/'), methods: methods.split(', ') });
+  }
+  return routes;
+}
+
+describe('OpenAPI', () => {
+  it('/docs/json lists every /api route with its tag, error schema and, for admin routes, the security scheme; /docs renders', async () => {
+    const doc = (await api(gateway, 'GET', '/docs/json')).body;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.info.description).toContain('/protocol.md');
+    expect(doc.components.securitySchemes.admin).toMatchObject({ type: 'http', scheme: 'bearer' });
+    const apiRoutes = registeredRoutes(gateway.app.printRoutes({ commonPrefix: false })).filter((r) => r.path.startsWith('/api/'));
+    expect(apiRoutes.length).toBeGreaterThan(25);
+    for (const { path, methods } of apiRoutes) {
+      const documented = doc.paths[path.replace(/:(\w+)/g, '{$1}')];
+      expect(documented, path).toBeDefined();
+      for (const method of methods.filter((m) => m !== 'HEAD')) {
+        const operation = documented[method.toLowerCase()];
+        expect(operation, `${method} ${path}`).toBeDefined();
+        expect(operation.summary, `${method} ${path}`).toBeTruthy();
+        expect(operation.tags, `${method} ${path}`).toHaveLength(1);
+        expect(operation.responses['4XX'] ?? operation.responses['4xx'], `${method} ${path}: error responses`).toBeDefined();
+      }
+    }
+    expect(doc.paths['/api/clients/{id}/kick'].post.security).toEqual([{ admin: [] }]);
+    expect(doc.paths['/api/rules'].get.security).toEqual([{ admin: [] }]);
+    expect(doc.paths['/api/rooms'].get.security).toBeUndefined();
+    const page = await fetch(`${gateway.httpUrl}/docs/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('swagger');
+    expect(await (await fetch(`${gateway.httpUrl}/protocol.md`)).text()).toContain('# The Switchboard protocol');
+  });
+});
+
+/** A small reader of the Prometheus text exposition format: samples by name and labels, and each family's TYPE. */
+function parseExposition(text: string): { types: Map<string, string>; samples: { name: string; labels: Record<string, string>; value: number }[] } {
+  const types = new Map<string, string>();
+  const samples: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const type = /^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (type) {
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    if (line.startsWith('#')) {
+      expect(line).toMatch(/^# HELP \S+ .+/);
+      continue;
+    }
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$/.exec(line);
+    expect(sample, `not an exposition line: ${line}`).not.toBeNull();
+    const labels = Object.fromEntries([...(sample![2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
+    samples.push({ name: sample![1]!, labels, value: Number(sample![3]) });
+  }
+  return { types, samples };
+}
+
+describe('Prometheus metrics', () => {
+  it('are admin-only, parse as the exposition format, and the counters move with traffic', async () => {
+    expect((await fetch(`${gateway.httpUrl}/metrics`)).status).toBe(401);
+    const scrape = async () => parseExposition(await (await fetch(`${gateway.httpUrl}/metrics`, { headers: admin })).text());
+    const value = (m: Awaited<ReturnType<typeof scrape>>, name: string, labels: Record<string, string> = {}) =>
+      m.samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+    const before = await scrape();
+    expect(before.types.get('switchboard_deliveries_total')).toBe('counter');
+    expect(before.types.get('switchboard_fanout_latency_seconds')).toBe('histogram');
+    expect(before.types.get('process_cpu_seconds_total')).toBe('counter'); // the default process metrics
+    for (const name of before.types.keys()) if (before.types.get(name) === 'counter') expect(name).toMatch(/_total$/);
+
+    const a = await Peer.tcp(gateway.tcpPort);
+    const b = await Peer.ws(gateway.wsUrl);
+    await a.hello('metrics-a');
+    await b.hello('metrics-b');
+    for (let i = 0; i < 20; i++) a.send({ type: 'message', text: `m${i}` });
+    await b.next('message', (m) => m.text === 'm19');
+    a.send({ type: 'join', room: 'not valid' });
+    await a.next('error');
+    const during = await scrape();
+    expect(value(during, 'switchboard_connections', { transport: 'tcp', listener: 'default' })).toBe(1);
+    expect(value(during, 'switchboard_connections', { transport: 'ws' })).toBe(1);
+    expect(value(during, 'switchboard_frames_received_total', { transport: 'tcp' }) - value(before, 'switchboard_frames_received_total', { transport: 'tcp' })).toBeGreaterThanOrEqual(22);
+    expect(value(during, 'switchboard_deliveries_total', { transport: 'ws' }) - value(before, 'switchboard_deliveries_total', { transport: 'ws' })).toBeGreaterThanOrEqual(20);
+    expect(value(during, 'switchboard_errors_sent_total', { code: 'ROOM_INVALID' })).toBe(1);
+    expect(value(during, 'switchboard_fanout_latency_seconds_count')).toBeGreaterThan(value(before, 'switchboard_fanout_latency_seconds_count'));
+    expect(value(during, 'switchboard_history_write_seconds_count')).toBeGreaterThan(0);
+    a.destroy();
+    await b.next('presence', (p) => p.event === 'leave');
+    expect(value(await scrape(), 'switchboard_members_disconnected_total', { reason: 'quit' })).toBeGreaterThanOrEqual(1);
+    b.destroy();
+  });
+});
+
+describe('liveness and readiness', () => {
+  it('/readyz answers 503 from the moment a graceful shutdown starts, while /livez still answers', async () => {
+    const process = await spawnGateway(['--data-dir', '', '--drain-ms', '2000']);
+    try {
+      expect((await fetch(`${process.httpUrl}/readyz`)).status).toBe(200);
+      expect((await fetch(`${process.httpUrl}/livez`)).status).toBe(200);
+      process.child.kill('SIGTERM');
+      await sleep(300);
+      const ready = await fetch(`${process.httpUrl}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ status: 'not ready', reasons: ['shutting down'] });
+      expect((await fetch(`${process.httpUrl}/livez`)).status).toBe(200);
+    } finally {
+      await process.stop();
+    }
+  });
+
+  it('is not ready while a listener it should have is not bound', async () => {
+    const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'line' }, admin);
+    expect((await api(gateway, 'GET', '/readyz')).status).toBe(200);
+    await api(gateway, 'POST', `/api/listeners/${listener.body.id}/stop`, null, admin);
+    const ready = await api(gateway, 'GET', '/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.reasons).toEqual([`listener ${listener.body.id} is not listening`]);
+    await api(gateway, 'DELETE', `/api/listeners/${listener.body.id}`, undefined, admin);
+    expect((await api(gateway, 'GET', '/readyz')).status).toBe(200);
+  });
+});
