@@ -44,7 +44,7 @@ export async function startGateway(
   const app = await buildApp(config, { logger });
   await app.listen({ host: config.http.host, port: config.http.port });
   await app.listeners.startAll();
-  app.deviceLinks.startAll();
+  await app.deviceLinks.startAll();
   const status = app.tcpListener.status();
   const { port } = app.server.address() as { port: number };
   return {

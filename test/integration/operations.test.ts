@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { spawnGateway } from '../helpers/gateway-process.js';
+import { repoRoot, spawnGateway } from '../helpers/gateway-process.js';
 import { Peer, sleep } from '../helpers/peer.js';
 
 // Issue 14 against a running gateway: OpenAPI and /docs, Prometheus metrics, liveness and readiness.
@@ -143,5 +147,52 @@ describe('liveness and readiness', () => {
     expect(ready.body.reasons).toEqual([`listener ${listener.body.id} is not listening`]);
     await api(gateway, 'DELETE', `/api/listeners/${listener.body.id}`, undefined, admin);
     expect((await api(gateway, 'GET', '/readyz')).status).toBe(200);
+  });
+});
+
+describe('the config file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const main = join(repoRoot, 'apps/gateway/dist/main.js');
+  const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+
+  it('a broken file gives one clear line naming the file, the line and the field, and exit code 2', () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, '{\n  "http-port": 8081,\n  "listeners": [\n    { "framing": "line", "port": "nine thousand" }\n  ]\n}\n');
+    const bad = run(['--config', file]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.split('\n')[0]).toBe(`switchboard: ${file}:4: listeners.0.port must be integer.`);
+    writeFileSync(file, '{\n  "http-port": 8081,\n  "admin-tokn": "x"\n}\n');
+    expect(run(['--config', file]).stderr).toContain(`${file}:3: admin-tokn is not a setting this gateway has (see --help).`);
+    writeFileSync(file, '{\n  "http-port": 8081,\n}\n');
+    const syntax = run(['--config', file]);
+    expect(syntax.status).toBe(2);
+    expect(syntax.stderr).toMatch(new RegExp(`^switchboard: ${file.replace(/[.]/g, '\\.')}:3: not valid JSON`));
+  });
+
+  it('holds what the flags hold, listeners and device links included; env and flags override it; --print-config shows the result', async () => {
+    const file = join(dir, 'good.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        'http-port': 0,
+        'tcp-port': 0,
+        'data-dir': '',
+        'rate': 777,
+        'device-targets': '127.0.0.1',
+        'listeners': [{ id: 'plc', framing: 'line', port: 0, delimiter: '\\r\\n', room: 'plc' }],
+      }),
+    );
+    const printed = run(['--config', file, '--rate', '888', '--print-config'], { SWITCHBOARD_RATE_BURST: '999' });
+    expect(printed.status).toBe(0);
+    const shown = JSON.parse(printed.stdout);
+    expect(shown).toMatchObject({ rate: 888, 'rate-burst': 999, 'device-targets': '127.0.0.1', listeners: [{ id: 'plc', framing: 'line' }] });
+    const running = await spawnGateway(['--config', file]);
+    try {
+      const listeners = await (await fetch(`${running.httpUrl}/api/listeners`)).json();
+      expect(listeners.listeners).toContainEqual(expect.objectContaining({ id: 'plc', framing: 'line', delimiter: '\\r\\n', listening: true }));
+    } finally {
+      await running.stop();
+    }
   });
 });

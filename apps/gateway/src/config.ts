@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@switchboard/protocol';
+import { ConfigFileError, readConfigFile, type FlagKind } from './config-file.js';
 import { parseListenUrl, parseTargets } from './devices/device-settings.js';
 
 /** Everything the gateway can be told. `buildApp` takes one of these; `loadConfig` reads it from flags and env. */
@@ -46,6 +47,8 @@ export interface GatewayConfig {
     trafficEntries: number;
     /** No auto-reply rule fires more often than this many times a second. */
     ruleMaxPerSecond: number;
+    /** Listeners and outbound device links from --config (REST body shapes); not stored in the data directory. */
+    fromFile: { listeners: Record<string, unknown>[]; links: Record<string, unknown>[] };
   };
   identity: {
     /** Who may register an account: anyone (open), operators (admin), nobody (closed). */
@@ -68,7 +71,7 @@ export interface GatewayConfig {
   logLevel: string;
 }
 
-type Kind = 'string' | 'port' | 'int' | 'bool' | 'list' | 'path' | 'repeat';
+type Kind = FlagKind;
 
 interface Option {
   flag: string;
@@ -160,7 +163,7 @@ export function defaultConfig(): GatewayConfig {
       drainMs: 0,
     },
     history: { onJoin: 50, maxPage: 500 },
-    devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5 },
+    devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5, fromFile: { listeners: [], links: [] } },
     identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
     security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false, metricsPublic: false },
     logLevel: 'info',
@@ -173,20 +176,42 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Reads flags (which win) and SWITCHBOARD_* environment variables over the defaults. */
-export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: GatewayConfig; help: boolean } {
+/**
+ * Reads the settings: the defaults, then --config's file, then SWITCHBOARD_* environment
+ * variables, then flags (each wins over the ones before).
+ */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): { config: GatewayConfig; help: boolean; print: boolean } {
   const parsed = parseArgs({
     args: argv,
     strict: true,
     allowPositionals: false,
     options: {
       help: { type: 'boolean', short: 'h' },
+      config: { type: 'string' },
+      'print-config': { type: 'boolean' },
       ...Object.fromEntries(options.map((o) => [o.flag, { type: o.kind === 'bool' ? ('boolean' as const) : ('string' as const), multiple: o.kind === 'repeat' }])),
       ...Object.fromEntries(options.filter((o) => o.kind === 'bool').map((o) => [`no-${o.flag}`, { type: 'boolean' as const }])),
     },
   });
   const values = parsed.values as Record<string, string | string[] | boolean | undefined>;
   const config = defaultConfig();
+  const file = (values.config as string | undefined) ?? env.SWITCHBOARD_CONFIG;
+  if (file !== undefined) {
+    let read;
+    try {
+      read = readConfigFile(file, options);
+    } catch (error) {
+      throw new ConfigError((error as ConfigFileError).message);
+    }
+    for (const option of options) {
+      const value = read.flags.get(option.flag);
+      if (value === undefined) continue;
+      // The file's values pass the same conversion as a flag's, so one rule checks both.
+      const raw = Array.isArray(value) ? (option.kind === 'repeat' ? value.map(String) : value.join(',')) : typeof value === 'boolean' ? value : String(value);
+      option.set(config, convert(option, raw as string | string[] | boolean) as never);
+    }
+    config.devices.fromFile = { listeners: read.listeners, links: read.devices };
+  }
   for (const option of options) {
     let raw: string | string[] | boolean | undefined = env[envName(option.flag)];
     if (values[option.flag] !== undefined) raw = values[option.flag];
@@ -195,7 +220,17 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     option.set(config, convert(option, raw) as never);
   }
   validate(config);
-  return { config, help: values.help === true };
+  return { config, help: values.help === true, print: values['print-config'] === true };
+}
+
+/** The settings in force, in the config file's form: what --print-config shows. */
+export function printableConfig(config: GatewayConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const option of options) {
+    const value = option.get(config);
+    out[option.flag] = option.kind === 'repeat' ? config.devices.listen : option.kind === 'list' ? String(value).split(',').filter(Boolean) : value;
+  }
+  return { ...out, listeners: config.devices.fromFile.listeners, devices: config.devices.fromFile.links };
 }
 
 function convert(option: Option, raw: string | string[] | boolean): unknown {
@@ -265,7 +300,9 @@ export function helpText(): string {
     'Usage: switchboard [options]',
     '',
     'Switchboard gateway: a TCP chat listener, a WebSocket bridge at /ws, a REST API at /api and the web page.',
-    'Every option can also be set by the environment variable shown; flags win over the environment.',
+    'Every option can also be set by the environment variable shown, and in a JSON file given with --config (keys are the',
+    'option names; also "listeners" and "devices", arrays shaped like the REST bodies). Flags win over the environment,',
+    'which wins over the file. --print-config shows the result and exits.',
     '',
   ];
   for (const o of options) {
@@ -275,6 +312,7 @@ export function helpText(): string {
     const flag = o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag} <${placeholder}>`;
     lines.push(`  ${flag}`, `      ${o.help}`, `      env ${envName(o.flag)}, default ${shown}`);
   }
+  lines.push('  --config <file>', '      A JSON file of settings (env SWITCHBOARD_CONFIG).', '  --print-config', '      Print the settings in force, as a config file, and exit.');
   lines.push('  -h, --help', '      Show this text.');
   return lines.join('\n');
 }

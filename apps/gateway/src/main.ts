@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 import { buildApp } from './app.js';
-import { ConfigError, helpText, loadConfig, type GatewayConfig } from './config.js';
+import { ConfigError, helpText, loadConfig, printableConfig, type GatewayConfig } from './config.js';
 import { GatewayError } from './errors.js';
 
 function readConfig(): GatewayConfig {
   try {
-    const { config, help } = loadConfig(process.argv.slice(2));
+    const { config, help, print } = loadConfig(process.argv.slice(2));
     if (help) {
       console.log(helpText());
+      process.exit(0);
+    }
+    if (print) {
+      console.log(JSON.stringify(printableConfig(config), null, 2));
       process.exit(0);
     }
     return config;
@@ -36,7 +40,7 @@ if (config.security.adminToken === null) {
 try {
   await app.listen({ host: config.http.host, port: config.http.port });
   await app.listeners.startAll();
-  app.deviceLinks.startAll();
+  await app.deviceLinks.startAll();
 } catch (error) {
   const message = error instanceof GatewayError ? error.message : (error as Error).message;
   app.log.fatal({ code: (error as { code?: string }).code }, message);

@@ -116,6 +116,8 @@ class OutboundDevice {
 /** The outbound device links, by id; added over REST, stored in devices.json, dialed again after a restart. */
 export class DeviceLinks {
   readonly #devices = new Map<string, OutboundDevice>();
+  /** Ids of the links added over REST: the ones devices.json keeps (not those from --config). */
+  readonly #stored = new Set<string>();
   readonly #file: SettingsFile<DeviceLinkSettings>;
   readonly #targets;
   #nextId = 1;
@@ -127,7 +129,7 @@ export class DeviceLinks {
   ) {
     this.#targets = parseTargets(hub.config.devices.targets);
     this.#file = new SettingsFile(hub.config.dataDir === null ? null : join(hub.config.dataDir, 'devices.json'));
-    for (const settings of this.#file.read()) this.#add(completeOptions(settings));
+    for (const settings of this.#file.read()) this.#stored.add(this.#add(completeOptions(settings)).settings.id);
   }
 
   list(): DeviceStatus[] {
@@ -140,12 +142,14 @@ export class DeviceLinks {
     return device;
   }
 
-  startAll(): void {
+  /** Dials the stored links and those from --config (whose targets are checked like any other). */
+  async startAll(): Promise<void> {
     for (const device of this.#devices.values()) device.start();
+    for (const given of this.hub.config.devices.fromFile.links) await this.create(given as NewDevice, { store: false });
   }
 
   /** Checks the target (after resolving its name) before any dialing, then dials. */
-  async create(given: NewDevice): Promise<DeviceStatus> {
+  async create(given: NewDevice, options: { store?: boolean } = {}): Promise<DeviceStatus> {
     const id = given.id ?? this.#freeId();
     if (this.#devices.has(id)) throw new GatewayError('LISTENER_EXISTS', `A device link with id "${id}" exists.`);
     if (given.framing === 'frame') throw new GatewayError('VALIDATION_FAILED', 'A device link is framed by line or raw.');
@@ -161,6 +165,7 @@ export class DeviceLinks {
     }
     const device = this.#add({ ...settings, host: address });
     device.start();
+    if (options.store !== false) this.#stored.add(device.settings.id);
     this.#save();
     return device.status();
   }
@@ -168,6 +173,7 @@ export class DeviceLinks {
   remove(id: string): void {
     this.get(id).stop();
     this.#devices.delete(id);
+    this.#stored.delete(id);
     this.#save();
   }
 
@@ -195,6 +201,6 @@ export class DeviceLinks {
   }
 
   #save(): void {
-    this.#file.write([...this.#devices.values()].map((d) => d.settings));
+    this.#file.write([...this.#stored].map((id) => this.#devices.get(id)!.settings));
   }
 }

@@ -33,6 +33,7 @@ export class ListenerRegistry {
     const { host, port, backlog } = hub.config.tcp;
     this.#add(completeOptions({ id: DEFAULT_LISTENER_ID, host, port, backlog, tls: hub.config.security.tcpTls, framing: 'frame' as const }));
     hub.config.devices.listen.forEach((url, i) => this.#add(this.#complete({ id: `listen-${i + 1}`, ...parseListenUrl(url) })));
+    hub.config.devices.fromFile.listeners.forEach((given, i) => this.#add(this.#complete({ id: `config-${i + 1}`, ...(given as NewListener) })));
     this.#file = new SettingsFile(hub.config.dataDir === null ? null : join(hub.config.dataDir, 'listeners.json'));
     for (const settings of this.#file.read()) {
       this.#add(this.#complete(settings));
