@@ -114,6 +114,11 @@ describe('Prometheus metrics', () => {
     expect(value(during, 'switchboard_errors_sent_total', { code: 'ROOM_INVALID' })).toBe(1);
     expect(value(during, 'switchboard_fanout_latency_seconds_count')).toBeGreaterThan(value(before, 'switchboard_fanout_latency_seconds_count'));
     expect(value(during, 'switchboard_history_write_seconds_count')).toBeGreaterThan(0);
+    // The same totals, as JSON, for the admin panel's charts.
+    const stats = (await api(gateway, 'GET', '/api/stats', undefined, admin)).body;
+    expect(stats.connections).toEqual({ tcp: 1, ws: 1 });
+    expect(stats.deliveries.ws).toBeGreaterThanOrEqual(20);
+    expect(stats.errorsSent).toBeGreaterThanOrEqual(1);
     a.destroy();
     await b.next('presence', (p) => p.event === 'leave');
     expect(value(await scrape(), 'switchboard_members_disconnected_total', { reason: 'quit' })).toBeGreaterThanOrEqual(1);

@@ -82,7 +82,7 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Members allowed by the open-file limit, keeping a reserve for everything else. */
   readonly memberDescriptorBudget: number;
   #shuttingDown = false;
-  readonly totals: HubTotals = { framesIn: { tcp: 0, ws: 0 }, bytesIn: { tcp: 0, ws: 0 }, framesOut: { tcp: 0, ws: 0 }, bytesOut: { tcp: 0, ws: 0 } };
+  readonly totals: HubTotals = { framesIn: { tcp: 0, ws: 0 }, bytesIn: { tcp: 0, ws: 0 }, framesOut: { tcp: 0, ws: 0 }, bytesOut: { tcp: 0, ws: 0 }, errorsSent: 0 };
 
   constructor(options: HubOptions) {
     super();
@@ -223,6 +223,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   sendError(member: Member, code: ErrorCode, message: string, ref?: string): void {
+    this.totals.errorsSent++;
     this.emit('error-sent', code);
     const error: ServerMessageOf<'error'> = { type: 'error', code, message };
     if (ref !== undefined) error.ref = ref;
@@ -256,6 +257,7 @@ export class Hub extends EventEmitter<HubEvents> {
     const goodbye = this.delivery.close(member);
     if (notice !== undefined) goodbye.push(this.#noticeFrame(member, notice.text, { code: notice.code }));
     if (error !== undefined) {
+      this.totals.errorsSent++;
       this.emit('error-sent', error.code);
       goodbye.push(encodeMessage({ type: 'error', code: error.code, message: error.message, fatal: true }));
     }

@@ -5,4 +5,6 @@ export interface HubTotals {
   bytesIn: Record<Transport, number>;
   framesOut: Record<Transport, number>;
   bytesOut: Record<Transport, number>;
+  /** Error frames sent. */
+  errorsSent: number;
 }

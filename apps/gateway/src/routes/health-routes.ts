@@ -86,8 +86,13 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
               heapUsedBytes: { type: 'integer' },
               openDescriptors: { type: 'integer' },
               uptimeMs: { type: 'integer' },
+              /** Connections now, and running totals since start: the admin panel charts their rates. */
+              connections: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
+              framesIn: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
+              deliveries: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
+              errorsSent: { type: 'integer' },
             },
-            required: ['members', 'rooms', 'queuedBytes', 'rssBytes', 'heapUsedBytes', 'openDescriptors', 'uptimeMs'],
+            required: ['members', 'rooms', 'queuedBytes', 'rssBytes', 'heapUsedBytes', 'openDescriptors', 'uptimeMs', 'connections', 'framesIn', 'deliveries', 'errorsSent'],
             additionalProperties: false,
           },
           ...errorResponses,
@@ -97,7 +102,11 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
     async () => {
       const memory = process.memoryUsage();
       let queuedBytes = 0;
-      for (const member of hub.members.values()) queuedBytes += hub.delivery.queuedFor(member);
+      const connections = { tcp: 0, ws: 0 };
+      for (const member of hub.members.values()) {
+        queuedBytes += hub.delivery.queuedFor(member);
+        connections[member.transport]++;
+      }
       return {
         members: hub.members.size,
         rooms: hub.rooms.size,
@@ -106,6 +115,10 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
         heapUsedBytes: memory.heapUsed,
         openDescriptors: openDescriptors(),
         uptimeMs: Date.now() - startedAt,
+        connections,
+        framesIn: { ...hub.totals.framesIn },
+        deliveries: { ...hub.totals.framesOut },
+        errorsSent: hub.totals.errorsSent,
       };
     },
   );
