@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { readdirSync } from 'node:fs';
 import type { Hub } from '../hub/hub.js';
 import { SERVER_NAME } from '../hub/hub.js';
-import { errorResponses } from './schemas.js';
+import { errorResponses, serverConfig, serverStats } from './schemas.js';
 
 export interface HealthRouteOptions {
   hub: Hub;
@@ -45,17 +45,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
       schema: {
         summary: 'Limits a client should know',
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              maxFrameLength: { type: 'integer' },
-              maxFileBytes: { type: 'integer' },
-              maxTextBytes: { type: 'integer' },
-              historyLimit: { type: 'integer' },
-              adminTokenRequired: { type: 'boolean' },
-            },
-            required: ['maxFrameLength', 'maxFileBytes', 'maxTextBytes', 'historyLimit', 'adminTokenRequired'],
-          },
+          200: serverConfig,
           ...errorResponses,
         },
       },
@@ -76,25 +66,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
       schema: {
         summary: 'Process figures an operator watches: members, memory, open descriptors',
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              members: { type: 'integer' },
-              rooms: { type: 'integer' },
-              queuedBytes: { type: 'integer' },
-              rssBytes: { type: 'integer' },
-              heapUsedBytes: { type: 'integer' },
-              openDescriptors: { type: 'integer' },
-              uptimeMs: { type: 'integer' },
-              /** Connections now, and running totals since start: the admin panel charts their rates. */
-              connections: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
-              framesIn: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
-              deliveries: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
-              errorsSent: { type: 'integer' },
-            },
-            required: ['members', 'rooms', 'queuedBytes', 'rssBytes', 'heapUsedBytes', 'openDescriptors', 'uptimeMs', 'connections', 'framesIn', 'deliveries', 'errorsSent'],
-            additionalProperties: false,
-          },
+          200: serverStats,
           ...errorResponses,
         },
       },

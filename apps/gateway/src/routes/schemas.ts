@@ -259,3 +259,37 @@ export const macro = {
   required: ['id', 'name', 'mode', 'data', 'append'],
   additionalProperties: false,
 } as const;
+
+/** GET /api/config: the limits a client should know. */
+export const serverConfig = {
+  type: 'object',
+  properties: {
+    maxFrameLength: { type: 'integer' },
+    maxFileBytes: { type: 'integer' },
+    maxTextBytes: { type: 'integer' },
+    historyLimit: { type: 'integer' },
+    adminTokenRequired: { type: 'boolean' },
+  },
+  required: ['maxFrameLength', 'maxFileBytes', 'maxTextBytes', 'historyLimit', 'adminTokenRequired'],
+  additionalProperties: false,
+} as const;
+
+/** GET /api/stats: process figures, connections now and running totals (the admin panel charts their rates). */
+export const serverStats = {
+  type: 'object',
+  properties: {
+    members: { type: 'integer' },
+    rooms: { type: 'integer' },
+    queuedBytes: { type: 'integer' },
+    rssBytes: { type: 'integer' },
+    heapUsedBytes: { type: 'integer' },
+    openDescriptors: { type: 'integer' },
+    uptimeMs: { type: 'integer' },
+      connections: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
+    framesIn: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
+    deliveries: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
+    errorsSent: { type: 'integer' },
+  },
+  required: ['members', 'rooms', 'queuedBytes', 'rssBytes', 'heapUsedBytes', 'openDescriptors', 'uptimeMs', 'connections', 'framesIn', 'deliveries', 'errorsSent'],
+  additionalProperties: false,
+} as const;
