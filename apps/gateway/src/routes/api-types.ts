@@ -18,6 +18,8 @@ import type {
   room,
   rule,
   ruleBody,
+  serverConfig,
+  serverStats,
   trafficEntry,
 } from './schemas.js';
 
@@ -159,3 +161,8 @@ export type NewMacro = FromSchema<typeof macroBody>;
 export interface MacroList {
   macros: Macro[];
 }
+
+/** GET /api/config. */
+export type ServerConfig = FromSchema<typeof serverConfig>;
+/** GET /api/stats (admin): process figures, connections now, running totals. */
+export type ServerStats = FromSchema<typeof serverStats>;

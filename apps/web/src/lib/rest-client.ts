@@ -2,7 +2,7 @@
 // gateway sent ({code, message} bodies), or a local code when there was no such body.
 // The body types come from the gateway's route schemas (types only: nothing of the gateway
 // reaches the bundle).
-import type { ErrorBody } from '@switchboard/gateway/api-types';
+import type { ErrorBody, ServerConfig } from '@switchboard/gateway/api-types';
 
 export type {
   Client as ClientInfo,
@@ -20,19 +20,10 @@ export type {
   OkId,
   Room as RoomSummary,
   RoomList,
+  ServerConfig,
+  ServerStats,
 } from '@switchboard/gateway/api-types';
 
-/**
- * GET /api/config. Written out here because the gateway declares that route's schema inline
- * (health-routes.ts), so there is no schema to derive it from yet.
- */
-export interface ServerConfig {
-  maxFrameLength: number;
-  maxFileBytes: number;
-  maxTextBytes: number;
-  historyLimit: number;
-  adminTokenRequired: boolean;
-}
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';
