@@ -158,8 +158,8 @@ describe('bans', () => {
     expect((await call('POST', '/api/bans', { name: 'Mallory', reason: 'spam' })).status).toBe(201);
     expect(await victim.next('error')).toMatchObject({ code: 'BANNED', fatal: true });
     const again = await Peer.tcp(gateway.tcpPort);
-    again.send({ type: 'hello', v: 1, name: 'mallory' });
-    expect((await again.next('error')).code).toBe('BANNED');
+    again.send({ type: 'hello', v: 1, name: 'mallory', ref: 'banned-hello' });
+    expect(await again.next('error')).toMatchObject({ code: 'BANNED', fatal: true, ref: 'banned-hello' }); // fatal, and still with its ref
   });
 });
 

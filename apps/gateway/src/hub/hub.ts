@@ -218,7 +218,7 @@ export class Hub extends EventEmitter<HubEvents> {
       this.sendError(member, 'INTERNAL', 'The server failed to handle that frame; it has been logged.', ref);
       return;
     }
-    if (FATAL_ERROR_CODES.has(error.code)) this.disconnect(member, 'error', { code: error.code, message: error.message });
+    if (FATAL_ERROR_CODES.has(error.code)) this.disconnect(member, 'error', { code: error.code, message: error.message, ref: error.ref ?? ref });
     else this.sendError(member, error.code, error.message, error.ref ?? ref);
   }
 
@@ -245,7 +245,7 @@ export class Hub extends EventEmitter<HubEvents> {
    * Removes a member: out of its rooms (with presence), its name freed, its transfers aborted.
    * With `error` or `notice`, the member first gets that frame. Safe to call more than once.
    */
-  disconnect(member: Member, reason: LeaveReason, error?: { code: ErrorCode; message: string }, notice?: { text: string; code: ErrorCode }): void {
+  disconnect(member: Member, reason: LeaveReason, error?: { code: ErrorCode; message: string; ref?: string | undefined }, notice?: { text: string; code: ErrorCode }): void {
     if (member.isClosed) return;
     const wasJoined = member.state === 'joined';
     member.state = 'closed';
@@ -259,7 +259,9 @@ export class Hub extends EventEmitter<HubEvents> {
     if (error !== undefined) {
       this.totals.errorsSent++;
       this.emit('error-sent', error.code);
-      goodbye.push(encodeMessage({ type: 'error', code: error.code, message: error.message, fatal: true }));
+      const frame: ServerMessageOf<'error'> = { type: 'error', code: error.code, message: error.message, fatal: true };
+      if (error.ref !== undefined) frame.ref = error.ref;
+      goodbye.push(encodeMessage(frame));
     }
     if (reason === 'quit') link.destroy();
     else {

@@ -56,6 +56,8 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
       maxTextBytes: hub.config.limits.maxTextBytes,
       historyLimit: hub.config.history.maxPage,
       adminTokenRequired: hub.config.security.adminToken !== null,
+      registration: hub.config.identity.registration,
+      loginRequired: hub.config.identity.requireLogin,
     }),
   );
 

@@ -269,8 +269,12 @@ export const serverConfig = {
     maxTextBytes: { type: 'integer' },
     historyLimit: { type: 'integer' },
     adminTokenRequired: { type: 'boolean' },
+    /** Who may register an account (POST /api/accounts): open, admin or closed. */
+    registration: { type: 'string', enum: ['open', 'admin', 'closed'] },
+    /** Only accounts may join (--require-login). */
+    loginRequired: { type: 'boolean' },
   },
-  required: ['maxFrameLength', 'maxFileBytes', 'maxTextBytes', 'historyLimit', 'adminTokenRequired'],
+  required: ['maxFrameLength', 'maxFileBytes', 'maxTextBytes', 'historyLimit', 'adminTokenRequired', 'registration', 'loginRequired'],
   additionalProperties: false,
 } as const;
 
