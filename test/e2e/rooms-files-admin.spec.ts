@@ -21,10 +21,12 @@ test('clicking a member opens a private conversation; private messages go both w
   await page.waitForTimeout(100);
   expect(eve.received.some((m) => m.type === 'private')).toBe(false);
 
-  // After a reload the conversation comes back from history, in order.
+  // After a reload the tab is alice again (its resume token) and the conversation comes back
+  // from history, in order.
   await page.reload();
   await bob.next('presence', (p) => p.event === 'leave' && p.member.name === 'alice');
-  await joinAs(page, gateway, 'alice');
+  await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'open');
+  await expect(page.getByTestId('my-name')).toHaveText('alice');
   await page.locator('[data-testid="private-tab"][data-name="bob"]').click();
   const texts = page.locator('[data-testid="message-list"][data-kind="private"] [data-testid="message-text"]');
   await expect(texts).toHaveText(['just between us', 'got it']);

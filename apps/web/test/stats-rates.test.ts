@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sampleBetween } from '../src/lib/live-stats.svelte.js';
+import { sampleBetween } from '../src/lib/stats-rates.js';
 
 const stats = (framesIn: number, deliveries: number, errorsSent: number) => ({
   members: 2,

@@ -1,6 +1,8 @@
 // The admin panel's state: the gateway's REST control API (the default listener, listeners
-// of any framing, outbound device links, clients, broadcast).
-// A 401 asks the user for the admin token, kept in sessionStorage for this tab only.
+// of any framing, outbound device links, clients, broadcast, bans, accounts, the audit log).
+// An operator signed in on the page uses its session token; otherwise a 401 asks the user for
+// the admin token, kept in sessionStorage for this tab only.
+import type { Account, AccountList, AuditEntry, AuditLog, Ban, BanList, NewBan } from '@switchboard/gateway/api-types';
 import {
   ApiError,
   requestJson,
@@ -19,8 +21,12 @@ import {
   type RoomSummary,
 } from './rest-client.js';
 
+export type { Account, AuditEntry, Ban, NewBan } from '@switchboard/gateway/api-types';
+
 const TOKEN_KEY = 'switchboard.adminToken';
 const REFRESH_MS = 2000;
+/** Audit entries the panel shows (the newest). */
+const AUDIT_LIMIT = 100;
 
 export interface AdminFailure {
   /** What the user tried, e.g. "Start listener". */
@@ -56,12 +62,17 @@ function writeToken(token: string | null): void {
 
 export class AdminState {
   #token = $state<string | null>(readToken());
+  #sessionToken = $state<string | null>(null);
   #needsToken = $state(false);
   #listener = $state.raw<ListenerStatus | null>(null);
   #clients = $state.raw<ClientInfo[]>([]);
   #rooms = $state.raw<RoomSummary[]>([]);
   #listeners = $state.raw<ListenerInfo[]>([]);
   #devices = $state.raw<DeviceInfo[]>([]);
+  #bans = $state.raw<Ban[]>([]);
+  #accounts = $state.raw<Account[]>([]);
+  #audit = $state.raw<AuditEntry[]>([]);
+  #auditUpdatedAt = $state<number | null>(null);
   #failure = $state.raw<AdminFailure | null>(null);
   #lastResult = $state<string | null>(null);
   #busy = $state<string | null>(null);
@@ -71,6 +82,14 @@ export class AdminState {
 
   get hasToken(): boolean {
     return this.#token !== null;
+  }
+  /** The token admin calls send (the device console's REST calls and raw pipes send it too). */
+  get token(): string | null {
+    return this.#sessionToken ?? this.#token;
+  }
+  /** Calls go out with the signed-in operator's session token (no admin token needed). */
+  get asOperator(): boolean {
+    return this.#sessionToken !== null;
   }
   /** True after a call answered 401: the panel asks for the token. */
   get needsToken(): boolean {
@@ -107,6 +126,33 @@ export class AdminState {
   }
   get clientsUpdatedAt(): number | null {
     return this.#clientsUpdatedAt;
+  }
+  /** Bans in force, newest first. */
+  get bans(): readonly Ban[] {
+    return this.#bans;
+  }
+  /** Registered accounts, by name. */
+  get accounts(): readonly Account[] {
+    return this.#accounts;
+  }
+  /** The newest audit entries, newest first. */
+  get audit(): readonly AuditEntry[] {
+    return this.#audit;
+  }
+  get auditUpdatedAt(): number | null {
+    return this.#auditUpdatedAt;
+  }
+
+  /**
+   * The session token of an operator signed in on the page (null otherwise). While set, it is
+   * the credential every call sends, and the panel asks for no admin token.
+   */
+  useSessionToken(token: string | null): void {
+    if (token === this.#sessionToken) return;
+    this.#sessionToken = token;
+    if (token === null) return;
+    this.#needsToken = false;
+    if (this.#failure?.code === 'UNAUTHORIZED' || this.#failure?.code === 'FORBIDDEN') this.#failure = null;
   }
 
   setToken(token: string): void {
@@ -145,7 +191,9 @@ export class AdminState {
       const lists = [this.refreshListener(), this.refreshClients(), this.refreshRooms()];
       // Listeners and devices are admin-only: while the token is missing or wrong, asking
       // every 2 s would only repeat the 401 over the failure the user is looking at.
-      if (!this.#needsToken) lists.push(this.refreshListeners(), this.refreshDevices());
+      if (!this.#needsToken) {
+        lists.push(this.refreshListeners(), this.refreshDevices(), this.refreshBans(), this.refreshAccounts(), this.refreshAudit());
+      }
       await Promise.all(lists);
     } finally {
       this.#refreshing = false;
@@ -178,6 +226,67 @@ export class AdminState {
   async refreshDevices(): Promise<void> {
     const result = await this.#call<DeviceList>('List devices', 'GET', '/api/devices');
     if (result) this.#devices = [...result.devices].sort((a, b) => byId(a.id, b.id));
+  }
+
+  async refreshBans(): Promise<void> {
+    const result = await this.#call<BanList>('List bans', 'GET', '/api/bans');
+    if (result) this.#bans = [...result.bans].sort((a, b) => b.id - a.id);
+  }
+
+  async refreshAccounts(): Promise<void> {
+    const result = await this.#call<AccountList>('List accounts', 'GET', '/api/accounts');
+    if (result) this.#accounts = [...result.accounts].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async refreshAudit(): Promise<void> {
+    const result = await this.#call<AuditLog>('Read the audit log', 'GET', `/api/audit?limit=${AUDIT_LIMIT}`);
+    if (!result) return;
+    // The gateway answers oldest first; the panel reads from the top.
+    this.#audit = [...result.entries].sort((a, b) => b.id - a.id);
+    this.#auditUpdatedAt = Date.now();
+  }
+
+  /** Bans an address, block, name or account. The failure is the form's to show. */
+  async addBan(body: NewBan): Promise<AdminFailure | null> {
+    const outcome = await this.#run<Ban>('Add ban', 'POST', '/api/bans', body);
+    if (!outcome.ok) return outcome.failure;
+    const added = outcome.value;
+    this.#bans = [added, ...this.#bans.filter((b) => b.id !== added.id)];
+    this.#lastResult = `Banned ${added.kind} ${added.value}; matching members were disconnected.`;
+    void this.refreshAudit();
+    void this.refreshClients();
+    return null;
+  }
+
+  async liftBan(ban: Ban): Promise<boolean> {
+    const outcome = await this.#run<void>('Lift ban', 'DELETE', `/api/bans/${ban.id}`);
+    this.#report(outcome);
+    if (!outcome.ok) return false;
+    this.#bans = this.#bans.filter((b) => b.id !== ban.id);
+    this.#lastResult = `Lifted the ban on ${ban.kind} ${ban.value}.`;
+    void this.refreshAudit();
+    return true;
+  }
+
+  /** Sets a new password; the account's sessions end. The failure is the form's to show. */
+  async resetPassword(account: Account, password: string): Promise<AdminFailure | null> {
+    const outcome = await this.#run<void>('Reset password', 'POST', `/api/accounts/${encodeURIComponent(account.name)}/password`, { password });
+    if (!outcome.ok) return outcome.failure;
+    this.#lastResult = `New password set for ${account.name}; its sessions were ended.`;
+    void this.refreshAudit();
+    void this.refreshClients();
+    return null;
+  }
+
+  async deleteAccount(account: Account): Promise<boolean> {
+    const outcome = await this.#run<void>('Delete account', 'DELETE', `/api/accounts/${encodeURIComponent(account.name)}`);
+    this.#report(outcome);
+    if (!outcome.ok) return false;
+    this.#accounts = this.#accounts.filter((a) => a.name !== account.name);
+    this.#lastResult = `Account ${account.name} deleted; its sessions were ended.`;
+    void this.refreshAudit();
+    void this.refreshClients();
+    return true;
   }
 
   async startListener(options: ListenerStartOptions): Promise<boolean> {
@@ -321,11 +430,16 @@ export class AdminState {
   }
 
   async #request<T>(action: string, method: HttpMethod, path: string, body?: unknown): Promise<Outcome<T>> {
+    const token = this.#sessionToken ?? this.#token;
     try {
-      return { ok: true, action, value: await requestJson<T>(method, path, { body, token: this.#token }) };
+      return { ok: true, action, value: await requestJson<T>(method, path, { body, token }) };
     } catch (error) {
       if (error instanceof ApiError) {
-        if (error.status === 401) this.#needsToken = true;
+        if (error.status === 401) {
+          // An operator's token that stopped working (role taken away) gives way to the admin token.
+          if (token !== null && token === this.#sessionToken) this.#sessionToken = null;
+          this.#needsToken = true;
+        }
         return { ok: false, failure: { action, code: error.code, message: error.message } };
       }
       return { ok: false, failure: { action, code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } };

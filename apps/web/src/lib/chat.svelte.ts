@@ -12,9 +12,9 @@ import { HistorySync } from './history-sync.js';
 import type { ErrorReply, Reply, Request, RequestHandlers, RequestTracker } from './requests.js';
 import { fetchServerConfig, type ServerConfig } from './rest-client.js';
 import { RoomDirectory, type RoomSummary } from './room-directory.svelte.js';
-import { Session, type SessionPhase, type SessionProblem } from './session.svelte.js';
+import { Session, type Role, type SessionPhase, type SessionProblem } from './session.svelte.js';
 
-export type { SessionPhase } from './session.svelte.js';
+export type { Role, SessionPhase, SessionProblem } from './session.svelte.js';
 export type { RoomSummary } from './room-directory.svelte.js';
 export type { ChatErrorNote } from './error-notes.svelte.js';
 
@@ -50,6 +50,8 @@ export class ChatState {
       connection.onMessage((message) => this.#handle(message)),
       requests.onUnmatched((message) => this.#onUnmatched(message)),
     ];
+    // A reloaded tab comes back as the identity it was (its saved resume token).
+    this.#session.resumeSaved();
   }
 
   get phase(): SessionPhase {
@@ -65,6 +67,30 @@ export class ChatState {
   }
   get joinError(): SessionProblem | null {
     return this.#session.joinError;
+  }
+  /** Joining with this tab's saved token (after a reload). */
+  get resuming(): boolean {
+    return this.#session.resuming;
+  }
+  /** Registering a name (POST /api/accounts) before signing in. */
+  get registering(): boolean {
+    return this.#session.registering;
+  }
+  /** The name this tab's saved token belongs to. */
+  get savedName(): string | null {
+    return this.#session.savedName;
+  }
+  /** Signed in as a registered account. */
+  get account(): boolean {
+    return this.#session.account;
+  }
+  /** `admin` for an operator. */
+  get role(): Role | null {
+    return this.#session.role;
+  }
+  /** An operator's session token, which the admin API accepts in place of the admin token. */
+  get operatorToken(): string | null {
+    return this.#session.role === 'admin' ? this.#session.token : null;
   }
   /** Set when the server ended the session for good (kicked); cleared by signing in again. */
   get ended(): SessionProblem | null {
@@ -114,12 +140,22 @@ export class ChatState {
     }
   }
 
-  /** Starts a session under `name`, or retries one the server refused. */
-  signIn(name: string): void {
-    this.#session.signIn(name);
+  /** Starts a session under `name` (with the account's password, if given), or retries one the server refused. */
+  signIn(name: string, password = ''): void {
+    this.#session.signIn(name, password);
   }
 
-  /** Ends the session and forgets its conversations. */
+  /** Registers the name with a password, then signs in. */
+  register(name: string, password: string): Promise<boolean> {
+    return this.#session.register(name, password);
+  }
+
+  /** Stops a join under way (this tab's saved token stays). */
+  cancelJoin(): void {
+    this.#session.cancel();
+  }
+
+  /** Ends the session and forgets its conversations and this tab's resume token. */
   signOut(): void {
     this.#session.signOut();
   }
@@ -256,7 +292,8 @@ export class ChatState {
         return this.#conversations.onRoster(message);
       case 'notice':
         this.#conversations.onNotice(message);
-        if (message.code === 'KICKED') this.#end({ code: message.code, message: message.text });
+        // The same identity signed in elsewhere (another tab): reconnecting would take it back.
+        if (message.code === 'KICKED' || message.code === 'SESSION_REPLACED') this.#end({ code: message.code, message: message.text });
         return;
       case 'rooms':
         return this.#directory.onRooms(message);
@@ -278,7 +315,8 @@ export class ChatState {
       return;
     }
     if (message.type !== 'error') return; // Other frames were handled as they came.
-    if (message.code === 'KICKED') {
+    // BANNED is fatal and comes without a ref, even when it answers the hello.
+    if (message.code === 'KICKED' || message.code === 'BANNED') {
       this.#end({ code: message.code, message: message.message });
       return;
     }

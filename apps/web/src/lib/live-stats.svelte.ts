@@ -1,33 +1,9 @@
 // The admin panel's live charts: /api/stats polled every few seconds, turned into rates and
 // kept for the last minutes. Drawn from the gateway itself: no Grafana needed to see them.
 import { requestJson, type ServerStats } from './rest-client.js';
+import { sampleBetween, type StatsSample } from './stats-rates.js';
 
-export interface StatsSample {
-  /** When it was taken (ms since the epoch). */
-  at: number;
-  /** Frames received from members per second (messages in). */
-  framesInPerSecond: number;
-  /** Frames queued for members per second (deliveries out). */
-  deliveriesPerSecond: number;
-  connectionsTcp: number;
-  connectionsWs: number;
-  queuedBytes: number;
-  errorsPerSecond: number;
-}
-
-/** Rates between two readings of the gateway's running totals. */
-export function sampleBetween(before: ServerStats, after: ServerStats, seconds: number, at: number): StatsSample {
-  const rate = (a: number, b: number): number => (seconds > 0 ? Math.max(0, b - a) / seconds : 0);
-  return {
-    at,
-    framesInPerSecond: rate(before.framesIn.tcp + before.framesIn.ws, after.framesIn.tcp + after.framesIn.ws),
-    deliveriesPerSecond: rate(before.deliveries.tcp + before.deliveries.ws, after.deliveries.tcp + after.deliveries.ws),
-    connectionsTcp: after.connections.tcp,
-    connectionsWs: after.connections.ws,
-    queuedBytes: after.queuedBytes,
-    errorsPerSecond: rate(before.errorsSent, after.errorsSent),
-  };
-}
+export type { StatsSample };
 
 export class LiveStats {
   #samples = $state.raw<StatsSample[]>([]);
