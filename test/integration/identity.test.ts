@@ -160,6 +160,14 @@ describe('bans', () => {
     const again = await Peer.tcp(gateway.tcpPort);
     again.send({ type: 'hello', v: 1, name: 'mallory', ref: 'banned-hello' });
     expect(await again.next('error')).toMatchObject({ code: 'BANNED', fatal: true, ref: 'banned-hello' }); // fatal, and still with its ref
+    // Closed at once on both transports, though its input was held while the hello was checked.
+    const browser = await Peer.ws(gateway.wsUrl);
+    const refusedAt = performance.now();
+    browser.send({ type: 'hello', v: 1, name: 'mallory' });
+    expect((await browser.next('error')).code).toBe('BANNED');
+    await browser.waitClosed(1000);
+    await again.waitClosed(1000);
+    expect(performance.now() - refusedAt).toBeLessThan(1000);
   });
 });
 

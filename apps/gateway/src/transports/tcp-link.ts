@@ -55,6 +55,10 @@ export class TcpLink implements Link {
 
   end(): void {
     if (this.socket.destroyed) return;
+    // Reading may be paused: the peer's FIN must still be read for the socket to close (what
+    // arrives now is dropped: the member is closed).
+    this.decoder?.pause();
+    this.socket.resume();
     this.socket.end();
     // A peer that never reads would keep the socket (and its queue) forever.
     this.#closeTimer ??= setTimeout(() => this.socket.destroy(), this.closeTimeoutMs);

@@ -50,6 +50,8 @@ class WsLink implements Link {
 
   end(): void {
     if (this.ws.readyState !== OPEN) return;
+    // Input may be paused (a held request, backpressure): the peer's close frame must still be read.
+    this.ws.resume();
     this.ws.close(1000);
     const timer = setTimeout(() => this.ws.terminate(), this.closeTimeoutMs);
     timer.unref();
