@@ -1,0 +1,111 @@
+// Auto-reply rules as the console shows and makes them (they run in the gateway; README
+// "The device console's server side").
+import type { NewRule, Rule } from '@switchboard/gateway/api-types';
+import { parseEscapes } from '@switchboard/protocol';
+import { formatHex } from '../byte-text.js';
+import type { DeviceRow } from './device-rows.js';
+import { parseHexInput } from './send-input.js';
+
+export type MatchKind = 'equals' | 'contains' | 'regex' | 'hex';
+export type ScopeKind = 'device' | 'listener' | 'all';
+
+export const MATCH_LABELS: Record<MatchKind, string> = {
+  equals: 'equals',
+  contains: 'contains',
+  regex: 'matches regex',
+  hex: 'is exactly (hex)',
+};
+
+/** The rule's one match field. */
+export function ruleMatch(rule: Pick<Rule, 'match'>): { kind: MatchKind; value: string } {
+  const match = rule.match as Record<string, string>;
+  for (const kind of ['equals', 'contains', 'regex', 'hex'] as const) {
+    if (typeof match[kind] === 'string') return { kind, value: match[kind] };
+  }
+  return { kind: 'equals', value: '' };
+}
+
+export function describeScope(scope: Rule['scope'], row: DeviceRow | null): string {
+  if (scope === 'all') return 'every device';
+  if ('listener' in scope) return `listener ${scope.listener}${row?.listener === scope.listener ? ' (this one’s)' : ''}`;
+  const here = row !== null && (scope.client === row.id || scope.client === row.memberId);
+  return here ? 'this device' : `device ${scope.client}`;
+}
+
+export function describeReply(reply: Rule['reply']): string {
+  return typeof reply === 'string' ? reply : `hex ${reply.hex}`;
+}
+
+/** Whether the rule answers this device. */
+export function appliesTo(rule: Pick<Rule, 'scope'>, row: DeviceRow): boolean {
+  const scope = rule.scope;
+  if (scope === 'all') return true;
+  if ('listener' in scope) return row.listener !== null && scope.listener === row.listener;
+  return scope.client === row.id || (row.memberId !== null && scope.client === row.memberId);
+}
+
+export interface RuleForm {
+  scope: ScopeKind;
+  matchKind: MatchKind;
+  match: string;
+  replyKind: 'text' | 'hex';
+  reply: string;
+  delayMs: number | null;
+}
+
+/**
+ * The body of POST /api/rules for the form, or what is wrong with it. Checked here as the
+ * gateway will (escapes, hex, the regex), so a mistake shows before anything is sent.
+ */
+export function buildRule(form: RuleForm, row: DeviceRow): { ok: true; body: NewRule } | { ok: false; error: string } {
+  let scope: NewRule['scope'];
+  if (form.scope === 'all') scope = 'all';
+  else if (form.scope === 'listener') {
+    if (row.listener === null) return { ok: false, error: 'This device did not come through a listener.' };
+    scope = { listener: row.listener };
+  } else scope = { client: row.id };
+
+  if (form.match === '') return { ok: false, error: 'Say what a message must be to be answered.' };
+  let matchValue = form.match;
+  if (form.matchKind === 'hex') {
+    try {
+      const bytes = parseHexInput(form.match);
+      if (bytes.length === 0) return { ok: false, error: 'The hex to match is empty.' };
+      matchValue = formatHex(bytes);
+    } catch (error) {
+      return { ok: false, error: `Match: ${(error as Error).message}` };
+    }
+  } else if (form.matchKind === 'regex') {
+    try {
+      new RegExp(form.match, 'u');
+    } catch (error) {
+      return { ok: false, error: `The regex does not compile: ${(error as Error).message}` };
+    }
+  }
+
+  let reply: NewRule['reply'];
+  if (form.replyKind === 'hex') {
+    try {
+      const bytes = parseHexInput(form.reply);
+      if (bytes.length === 0) return { ok: false, error: 'The reply is empty.' };
+      reply = { hex: formatHex(bytes) };
+    } catch (error) {
+      return { ok: false, error: `Reply: ${(error as Error).message}` };
+    }
+  } else {
+    if (form.reply === '') return { ok: false, error: 'The reply is empty.' };
+    try {
+      parseEscapes(form.reply);
+    } catch (error) {
+      return { ok: false, error: `Reply: ${(error as Error).message}` };
+    }
+    reply = form.reply;
+  }
+
+  const body: NewRule = { scope, match: { [form.matchKind]: matchValue } as NewRule['match'], reply };
+  if (form.delayMs !== null) {
+    if (!Number.isInteger(form.delayMs) || form.delayMs < 0 || form.delayMs > 60_000) return { ok: false, error: 'The delay is 0 to 60000 ms.' };
+    if (form.delayMs > 0) body.delayMs = form.delayMs;
+  }
+  return { ok: true, body };
+}
