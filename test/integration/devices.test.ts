@@ -104,6 +104,9 @@ describe('a raw listener', () => {
     browser.send({ type: 'private', to: message.from, text: '', data: Buffer.of(0xfe, 0x00).toString('base64') });
     expect([...(await device.take(2))]).toEqual([0xfe, 0x00]);
 
+    // Its counters are what crossed its socket: 6 bytes in; 6 + 2 bytes out in two writes.
+    const counted = (await api(gateway, 'GET', '/api/clients')).body.clients.find((c: { name: string }) => c.name === message.from);
+    expect(counted).toMatchObject({ bytesIn: 6, messagesIn: 1, bytesOut: 8, messagesOut: 2 });
     // A raw WebSocket pipe to the same device: its bytes, both ways, no chat semantics.
     const member = (await api(gateway, 'GET', '/api/clients')).body.clients.find((c: { name: string }) => c.name === message.from);
     const pipe = new WebSocket(`${gateway.wsUrl.replace('/ws', '')}/ws/devices/${member.id}`);

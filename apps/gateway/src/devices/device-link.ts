@@ -45,6 +45,8 @@ export class DeviceLink implements Link {
   readonly ip: string;
   readonly device: DeviceOrigin;
   readonly taps = new Set<DeviceTap>();
+  /** Bytes and messages as they crossed the device's socket (pipes and auto-replies included). */
+  readonly wire = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   #input: DeviceInput | undefined;
   #onMessage: ((bytes: Uint8Array) => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -98,6 +100,8 @@ export class DeviceLink implements Link {
   writeRaw(bytes: Uint8Array, auto = false): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     for (const tap of this.taps) tap('out', bytes, auto);
+    this.wire.bytesOut += bytes.length;
+    this.wire.messagesOut++;
     this.socket.write(bytes);
   }
 
@@ -140,6 +144,7 @@ export class DeviceLink implements Link {
 
   #read(chunk: Uint8Array): void {
     for (const tap of this.taps) tap('in', chunk, false);
+    this.wire.bytesIn += chunk.length;
     const framing = this.options.framing;
     for (const message of framing.push(chunk)) this.#said(message);
     clearTimeout(this.#idleTimer);
@@ -155,6 +160,7 @@ export class DeviceLink implements Link {
   #said(message: DeviceMessage): void {
     const input = this.#input;
     if (input === undefined) return;
+    this.wire.messagesIn++;
     if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
     this.#onMessage?.(message.bytes);

@@ -32,10 +32,11 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
         connectedAt: new Date(m.connectedAt).toISOString(),
         legacy: m.legacy,
         state: m.state,
-        bytesIn: m.bytesIn,
-        bytesOut: m.bytesOut,
-        messagesIn: m.messagesIn,
-        messagesOut: m.messagesOut,
+        // A device's counts are what crossed its socket; everyone else's, the frames.
+        bytesIn: (m.link.wire ?? m).bytesIn,
+        bytesOut: (m.link.wire ?? m).bytesOut,
+        messagesIn: (m.link.wire ?? m).messagesIn,
+        messagesOut: (m.link.wire ?? m).messagesOut,
         ...(m.link.device !== undefined && {
           framing: m.link.device.framing,
           ...(m.link.device.listener !== undefined && { listener: m.link.device.listener }),

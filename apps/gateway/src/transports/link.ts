@@ -16,6 +16,8 @@ export interface Link {
   readonly transport: Transport;
   /** The TCP listener it came through (absent for WebSocket members and outbound links). */
   readonly listener?: string | undefined;
+  /** For devices: what crossed the socket itself (the hub's own counters see translated frames). */
+  readonly wire?: { bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number } | undefined;
   /** Set for devices: they join at once (no hello), are never pinged, and get frames translated by their link. */
   readonly device?: DeviceOrigin | undefined;
   /** `ip:port` as members see it (`[::1]:5000` for IPv6). */
