@@ -78,7 +78,8 @@ function parseExposition(text: string): { types: Map<string, string>; samples: {
       expect(line).toMatch(/^# HELP \S+ .+/);
       continue;
     }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$/.exec(line);
+    // Values are floats as Go's ParseFloat reads them: NaN and Inf in any case (prom-client prints "Nan").
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (-?[0-9.eE+-]+|nan|[+-]?inf)$/i.exec(line);
     expect(sample, `not an exposition line: ${line}`).not.toBeNull();
     const labels = Object.fromEntries([...(sample![2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
     samples.push({ name: sample![1]!, labels, value: Number(sample![3]) });
