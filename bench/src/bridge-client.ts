@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 /**
- * The browser side of the bridge scenario: a WebSocket client (the `ws` package, as a
- * browser-like client) talking to a raw TCP peer either through Switchboard or through
- * websockify. Driven over IPC by run-bench:
+ * The browser side of the bridge scenarios: a WebSocket client (the `ws` package, as a
+ * browser-like client) talking to a raw TCP peer through Switchboard's chat (/ws), through
+ * Switchboard's raw device pipe (/ws/devices/:id) or through websockify. Driven over IPC by
+ * run-bench:
  *
- *   { type: 'start', url, mode: 'switchboard' | 'websockify', rttCount, rttWarmup, inFlight, throughputMs, runs }
+ *   { type: 'start', url, mode: 'switchboard' | 'websockify' | 'pipe', rttCount, rttWarmup, inFlight, throughputMs, runs }
  *
  * Through Switchboard the client says hello and waits in `lobby` until the echo device joins
  * (it reports { type: 'waiting' } so run-bench can start the device). Each message is a chat
  * `message` frame whose text carries a sequence number and send time; the device echoes the
  * text, so the client gets its own acknowledgement and then the device's line. Through
- * websockify the same frame bytes go to an echo server and come back unchanged.
+ * websockify and through the raw pipe (scenario 7) the same frame bytes go to an echo server
+ * and come back unchanged, as a byte stream: a WebSocket message may hold part of a frame or
+ * several.
  */
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { encodeMessage } from '@switchboard/protocol';
 import { nowUs } from './clock.js';
@@ -23,13 +27,22 @@ import { LengthPrefixWalker } from './stream-walkers.js';
 interface Start {
   type: 'start';
   url: string;
-  mode: 'switchboard' | 'websockify';
+  mode: BridgeMode;
   rttCount: number;
   rttWarmup: number;
   inFlight: number;
   throughputMs: number;
   runs: number;
+  /**
+   * Scenario 7: the sends one received WebSocket message causes leave in one write (the TCP
+   * socket is corked while it is handled), as a browser's sends from one task usually do.
+   * Each is still its own WebSocket message. Scenario 4 leaves it off.
+   */
+  batchSends?: boolean;
 }
+
+/** `switchboard`: chat frames over /ws; `websockify` and `pipe`: the frame bytes as a stream. */
+export type BridgeMode = 'switchboard' | 'websockify' | 'pipe';
 
 export interface BridgeRun {
   rttP50Ms: number;
@@ -43,6 +56,20 @@ export interface BridgeRun {
   duplicates: number;
   /** CPU of the gateway or websockify (with its children) during the loaded phase, share of a core; set by run-bench. */
   serverCpu?: number;
+  /** CPU of the generator core's processes (this client and the processes run-bench names) during the loaded phase; set by run-bench when asked. */
+  generatorCpu?: number;
+  /** This client's own share of `generatorCpu`. */
+  loadedClientCpu?: number;
+  /**
+   * CPU that processes other than the server and the generator core's used over the whole run
+   * (both phases), in cores, from /proc/stat; set by run-bench with `generatorCpu`.
+   */
+  otherCpu?: number;
+  /** When the phases ran, µs of CLOCK_MONOTONIC (a CPU profile's samples are stamped on it). */
+  rttFromUs?: number;
+  rttToUs?: number;
+  loadFromUs?: number;
+  loadToUs?: number;
 }
 
 const NAME = 'bridge-client';
@@ -67,9 +94,23 @@ async function main(start: Start): Promise<void> {
   let peerJoined: () => void = () => {};
   const joined = new Promise<void>((resolve) => (peerJoined = resolve));
 
+  // The client's TCP socket (public: the upgrade response's socket), corked around a batch of sends.
+  let tcp: Socket | undefined;
+  ws.once('upgrade', (response) => (tcp = response.socket));
+  const batched = (sends: () => void): void => {
+    if (!start.batchSends || tcp === undefined) return sends();
+    tcp.cork();
+    try {
+      sends();
+    } finally {
+      tcp.uncork();
+    }
+  };
+
   ws.on('message', (data: Buffer) => {
-    if (start.mode === 'websockify') {
-      walker.feed(data, 0, data.length); // websockify relays TCP reads: frames may be split or joined
+    if (start.mode !== 'switchboard') {
+      // websockify and the pipe relay TCP reads: frames may be split or joined.
+      batched(() => walker.feed(data, 0, data.length));
       return;
     }
     const type = data[4];
@@ -102,6 +143,7 @@ async function main(start: Start): Promise<void> {
   for (let run = 0; run < start.runs; run++) {
     // One message in flight: send, wait for the echo, send the next.
     const rtt = new LatencyHistogram();
+    reply({ type: 'mark', what: 'rtt-start', run });
     const cpu0 = process.cpuUsage();
     const t0 = nowUs();
     await new Promise<void>((resolve) => {
@@ -147,10 +189,12 @@ async function main(start: Start): Promise<void> {
           sendOne();
         } else if (outstanding.size === 0) resolve();
       };
-      for (let i = 0; i < start.inFlight; i++) {
-        outstanding.add(seq);
-        sendOne();
-      }
+      batched(() => {
+        for (let i = 0; i < start.inFlight; i++) {
+          outstanding.add(seq);
+          sendOne();
+        }
+      });
     });
     const cpu = process.cpuUsage(cpu0);
     runs.push({
@@ -163,6 +207,10 @@ async function main(start: Start): Promise<void> {
       loadedP99Ms: loaded.percentile(99) / 1000,
       clientCpu: (cpu.user + cpu.system) / (nowUs() - t0),
       duplicates,
+      rttFromUs: t0,
+      rttToUs: begin,
+      loadFromUs: measureFrom,
+      loadToUs: measureTo,
     });
   }
   reply({ type: 'done', runs });

@@ -2,9 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
-import type { BridgeRun } from './bridge-client.js';
+import type { BridgeMode, BridgeRun } from './bridge-client.js';
 import { median } from './fanout.js';
-import { treeCpu, treeCpuDelta } from './proc-stats.js';
+import { coreBusy, coreTimes, treeCpu, treeCpuAgain, treeCpuDelta, type CoreTimes } from './proc-stats.js';
 import { BRIDGE_CLIENT, ECHO_PEER, WORK_DIR, freePort, spawnPinned, startHelper, startSwitchboard, type Helper } from './systems.js';
 
 export interface BridgeSettings {
@@ -13,6 +13,8 @@ export interface BridgeSettings {
   inFlight: number;
   throughputMs: number;
   runs: number;
+  /** The client leaves the sends one received message causes in one write (scenario 7; see bridge-client.ts). */
+  batchSends?: boolean;
 }
 
 export interface BridgePath {
@@ -29,7 +31,7 @@ export interface BridgePath {
   serverCpu: number;
 }
 
-function summarize(path: string, label: string, runs: BridgeRun[]): BridgePath {
+export function summarize(path: string, label: string, runs: BridgeRun[]): BridgePath {
   return {
     path,
     label,
@@ -45,26 +47,60 @@ function summarize(path: string, label: string, runs: BridgeRun[]): BridgePath {
 
 /**
  * Runs the bridge client against a URL; `onWaiting` starts the peer once the client is in.
- * The server's CPU (`serverPid` and its children) is read around each loaded phase.
+ * The server's CPU (`serverPid` and its children) is read around each loaded phase; with
+ * `generatorPids`, so is the generator core's (the client and those processes, e.g. the echo
+ * server) as each run's `generatorCpu`.
  */
-async function drive(url: string, mode: 'switchboard' | 'websockify', settings: BridgeSettings, serverPid: number, onWaiting?: () => Promise<unknown>): Promise<BridgeRun[]> {
+export async function drive(
+  url: string,
+  mode: BridgeMode,
+  settings: BridgeSettings,
+  serverPid: number,
+  onWaiting?: () => Promise<unknown>,
+  generatorPids?: number[],
+): Promise<BridgeRun[]> {
   const { child, log } = spawnPinned('generator', `bridge-client-${mode}`, ['node', BRIDGE_CLIENT], { ipc: true });
   const budgetMs = settings.runs * (settings.throughputMs + 30_000) + 30_000;
   try {
     return await new Promise<BridgeRun[]>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`bridge client (${mode}) took longer than ${budgetMs} ms; log: ${log}`)), budgetMs);
       const loadCpu: number[] = [];
-      let mark: { cpu: Map<number, number>; at: number } | undefined;
+      const generatorCpu: number[] = [];
+      const generators = generatorPids === undefined ? undefined : [child.pid!, ...generatorPids];
+      const generatorTree = (): Map<number, number> => new Map(generators!.flatMap((pid) => [...treeCpu(pid)]));
+      const otherCpu: number[] = [];
+      const clientCpu: number[] = [];
+      type Mark = { cpu: Map<number, number>; generators?: Map<number, number>; cores?: CoreTimes[]; at: number };
+      let runStart: Mark | undefined;
+      let mark: Mark | undefined;
       child.on('message', (m: { type: string; message?: string; runs?: BridgeRun[]; what?: string }) => {
         if (m.type === 'mark') {
-          const now = { cpu: treeCpu(serverPid), at: performance.now() };
-          if (m.what === 'load-start') mark = now;
-          else if (mark) loadCpu.push(treeCpuDelta(mark.cpu, now.cpu) / ((now.at - mark.at) / 1000));
+          // At a window's end the server's processes seen at its start are read too: a child the
+          // /proc listing misses (websockify's, for one) would otherwise count as no CPU.
+          const cpu = m.what === 'load-end' && mark ? treeCpuAgain(serverPid, new Map([...(runStart?.cpu ?? []), ...mark.cpu])) : treeCpu(serverPid);
+          const now: Mark = { cpu, ...(generators && { generators: generatorTree(), cores: coreTimes() }), at: performance.now() };
+          if (m.what === 'rtt-start') runStart = now;
+          else if (m.what === 'load-start') mark = now;
+          else if (m.what === 'load-end' && mark) {
+            const seconds = (now.at - mark.at) / 1000;
+            loadCpu.push(treeCpuDelta(mark.cpu, now.cpu) / seconds);
+            if (mark.generators && now.generators) {
+              generatorCpu.push(treeCpuDelta(mark.generators, now.generators) / seconds);
+              const client = (m: Map<number, number>): Map<number, number> => new Map([[child.pid!, m.get(child.pid!) ?? 0]]);
+              clientCpu.push(treeCpuDelta(client(mark.generators), client(now.generators)) / seconds);
+            }
+            // Whatever else ran on the machine during the whole run (both phases).
+            if (runStart?.generators && runStart.cores && now.generators && now.cores) {
+              const whole = (now.at - runStart.at) / 1000;
+              const busy = coreBusy(runStart.cores, now.cores).reduce((a, b) => a + b, 0);
+              otherCpu.push(busy - treeCpuDelta(runStart.cpu, now.cpu) / whole - treeCpuDelta(runStart.generators, now.generators) / whole);
+            }
+          }
         } else if (m.type === 'waiting') {
           onWaiting?.().catch((error: Error) => reject(error));
         } else if (m.type === 'done') {
           clearTimeout(timer);
-          resolve(m.runs!.map((r, i) => ({ ...r, serverCpu: loadCpu[i] ?? NaN })));
+          resolve(m.runs!.map((r, i) => ({ ...r, serverCpu: loadCpu[i] ?? NaN, ...(generators && { generatorCpu: generatorCpu[i] ?? NaN, loadedClientCpu: clientCpu[i] ?? NaN, otherCpu: otherCpu[i] ?? NaN }) })));
         } else if (m.type === 'error') {
           clearTimeout(timer);
           reject(new Error(`bridge client (${mode}): ${m.message}; log: ${log}`));

@@ -111,7 +111,7 @@ export interface CaseResult {
 
 export const P99_LIMIT_MS = 50;
 /** Cores' worth of CPU used by other processes above which a run is repeated. */
-const BUSY_MACHINE_CPU = 0.25;
+export const BUSY_MACHINE_CPU = 0.25;
 
 export function median(values: number[]): number {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);

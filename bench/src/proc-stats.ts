@@ -62,6 +62,24 @@ export function treeCpuDelta(before: Map<number, number>, after: Map<number, num
   return total;
 }
 
+/**
+ * treeCpu(pid) read again after `before`, with the processes `before` saw and the listing now
+ * misses read too: /proc's children files are not reliable while the children run (proc(5)),
+ * and a child left out of the second reading would drop its CPU from the delta.
+ */
+export function treeCpuAgain(pid: number, before: Map<number, number>): Map<number, number> {
+  const cpu = treeCpu(pid);
+  for (const p of before.keys()) {
+    if (cpu.has(p)) continue;
+    try {
+      cpu.set(p, processCpuSeconds(p));
+    } catch {
+      /* it ended: its last figures are gone */
+    }
+  }
+  return cpu;
+}
+
 /** Resident memory of a process in bytes, from VmRSS in /proc/<pid>/status. */
 export function processRssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

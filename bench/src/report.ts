@@ -3,6 +3,7 @@ import { join, relative } from 'node:path';
 import type { CaseResult, PointResult, RunResult } from './fanout.js';
 import { P99_LIMIT_MS } from './fanout.js';
 import type { ProfileSummary } from './cpu-profile.js';
+import type { PipePath } from './pipe.js';
 import type { AllResults, FanoutData, ScenarioFile } from './results-files.js';
 import { rateLatencyChart, type Series } from './svg-chart.js';
 
@@ -138,6 +139,22 @@ function targets(all: AllResults): Target[] {
     t.push({ what: 'Bridge: at least 5× websockify’s messages/s (64 in flight)', measured: `${int(bs.messagesPerSecond)} vs ${int(bw.messagesPerSecond)} msg/s = ${ratio(r)}`, pass: r >= 5 });
     t.push({ what: 'Bridge: lower round-trip p99 than websockify (1 in flight)', measured: `${ms(bs.rttP99Ms)} vs ${ms(bw.rttP99Ms)} ms`, pass: bs.rttP99Ms < bw.rttP99Ms });
   }
+  const pipe = all.pipe?.data.paths;
+  const ps = pipe?.find((p) => p.path === 'switchboard-pipe');
+  const pw = pipe?.find((p) => p.path === 'websockify');
+  if (ps && pw) {
+    const r = ps.messagesPerSecond / pw.messagesPerSecond;
+    t.push({
+      what: 'Raw pipe (/ws/devices/:id): at least 3× websockify’s messages/s (64 in flight, same echo server)',
+      measured: `${int(ps.messagesPerSecond)} vs ${int(pw.messagesPerSecond)} msg/s = ${ratio(r)}${generatorBoundNote([ps, pw])}`,
+      pass: r >= 3,
+    });
+    t.push({
+      what: 'Raw pipe (/ws/devices/:id): lower round-trip p99 than websockify (1 in flight)',
+      measured: `${ms(ps.rttP99Ms)} vs ${ms(pw.rttP99Ms)} ms${generatorBoundNote([ps, pw].filter((p) => p.noisyRuns > 0) as PipePath[])}`,
+      pass: ps.rttP99Ms < pw.rttP99Ms,
+    });
+  }
   const idle = all.idle?.data.results.find((r) => r.case.id === 'switchboard-mixed');
   if (idle) {
     t.push({
@@ -249,6 +266,23 @@ function bridgeProfileSection(all: AllResults): string[] {
   ];
 }
 
+function pipeProfileSection(all: AllResults): string[] {
+  const prof = all.pipe?.data.profile;
+  if (!prof) return [];
+  const span = (s: ProfileSummary): string => `${((s.toUs - s.fromUs) / 1e6).toFixed(1)} s`;
+  return [
+    '### CPU profile: Switchboard on the raw pipe path',
+    '',
+    `\`node --cpu-prof\` on the gateway for one whole pipe run (${int(prof.messagesPerSecond)} msg/s with ${all.pipe!.data.settings.inFlight} in flight at ${pct(prof.serverCpu)} of a core; round-trip p99 ${ms(prof.rttP99Ms)} ms with one in flight). ` +
+      `Two windows of it are summarized; shares are of the busy time. The profile stays in \`${relative(process.cwd(), prof.file)}\`.`,
+    '',
+    `**${all.pipe!.data.settings.inFlight} in flight** (the measured window, ${span(prof.loaded)}; the profiler saw ${(prof.loaded.busyMs / 1000).toFixed(2)} s busy):`,
+    ...profileTables(prof.loaded),
+    `**One in flight** (round trips, warm-up included, ${span(prof.oneInFlight)}; ${(prof.oneInFlight.busyMs / 1000).toFixed(2)} s busy):`,
+    ...profileTables(prof.oneInFlight),
+  ];
+}
+
 /** Facts about each miss, drawn from the figures (no hand-written verdicts: they are re-run). */
 function limits(all: AllResults): string[] {
   const out: string[] = [];
@@ -316,12 +350,52 @@ function limits(all: AllResults): string[] {
     );
     out.push(`- Bridge: ${parts.join('; ')}.`);
   }
+  const pipe = all.pipe?.data;
+  const ps = pipe?.paths.find((p) => p.path === 'switchboard-pipe');
+  const pw = pipe?.paths.find((p) => p.path === 'websockify');
+  if (pipe && ps && pw) {
+    const loaded = medianLoadedP50(ps);
+    const parts = [
+      `with one message in flight the pipe’s round trip is ${ms(ps.rttP50Ms)} ms at p50 (p99 ${ms(ps.rttP99Ms)}), websockify’s ${ms(pw.rttP50Ms)} ms (p99 ${ms(pw.rttP99Ms)})`,
+      `with ${pipe.settings.inFlight} in flight the gateway used ${pct(ps.serverCpu)} of its core for ${int(ps.messagesPerSecond)} msg/s (websockify ${pct(pw.serverCpu)} for ${int(pw.messagesPerSecond)}), the generator core ${pct(ps.generatorCpu)} (websockify’s run: ${pct(pw.generatorCpu)}): ` +
+        (pipeGeneratorBound(ps)
+          ? 'the generator core, not the gateway, was the limit'
+          : ps.serverCpu >= 0.9
+            ? 'the gateway is CPU-bound'
+            : `neither core is saturated: throughput ≈ in-flight ÷ round trip (${pipe.settings.inFlight} ÷ ${ms(loaded)} ms ≈ ${int(pipe.settings.inFlight / (loaded / 1000))} msg/s)`),
+      `the pipe is not the gateway’s only work on that path: the echo server is a member of \`lobby\` with raw framing, so its bytes are also cut into chat messages (at ${pipe.room.storedMessages > 0 ? `about ${int(pipe.room.meanTextChars)} characters each, ${int(pipe.room.storedMessages)} stored in SQLite history in the last run` : 'none stored'}), each parsed, recorded and offered to the room`,
+    ];
+    const prof = pipe.profile;
+    if (prof) {
+      const top = (s: ProfileSummary): string =>
+        s.top
+          .slice(0, 3)
+          .map((e) => `\`${e.name}\`${e.where ? ` (${e.where.replace(/^.*?(apps|packages)\//, '$1/')})` : ''} ${pct(e.share)}`)
+          .join(', ');
+      parts.push(`in the profiled run the busiest functions with ${pipe.settings.inFlight} in flight were ${top(prof.loaded)} of the busy time; with one in flight ${top(prof.oneInFlight)}`);
+    }
+    out.push(`- Raw pipe: ${parts.join('; ')}.`);
+  }
   return out;
 }
 
 function medianLoadedP50(p: { runs: { loadedP50Ms: number }[] }): number {
   const v = p.runs.map((r) => r.loadedP50Ms).sort((a, b) => a - b);
   return v[v.length >> 1] ?? NaN;
+}
+
+/** Scenario 7's paths whose generator core (client and echo server) was the bottleneck. */
+function pipeGeneratorBound(p: PipePath): boolean {
+  return p.generatorCpu >= 0.9 || p.clientCpu >= 0.9;
+}
+
+function generatorBoundNote(paths: PipePath[]): string {
+  const notes: string[] = [];
+  const bound = paths.filter(pipeGeneratorBound);
+  if (bound.length > 0) notes.push(`generator-bound: ${bound.map((p) => p.path).join(', ')}`);
+  const busy = paths.filter((p) => p.noisyRuns > 0);
+  if (busy.length > 0) notes.push(`machine busy during: ${busy.map((p) => p.path).join(', ')}`);
+  return notes.length === 0 ? '' : ` (${notes.join('; ')})`;
 }
 
 function generatorBoundList(all: AllResults): string[] {
@@ -342,11 +416,15 @@ function generatorBoundList(all: AllResults): string[] {
   for (const p of all.bridge?.data.paths ?? []) {
     if (p.clientCpu >= 0.9) out.push(`- Scenario 4, ${p.label}: the client used ${pct(p.clientCpu)} of its core`);
   }
+  for (const p of all.pipe?.data.paths ?? []) {
+    if (p.noisyRuns > 0) out.push(`- Scenario 7, ${p.label}: ${p.noisyRuns}/${p.runs.length} runs kept with the machine busy (other processes used more than a quarter of a core after two repeats)`);
+    if (pipeGeneratorBound(p)) out.push(`- Scenario 7, ${p.label}: the generator core (client and echo server) used ${pct(p.generatorCpu)} with ${all.pipe!.data.settings.inFlight} in flight (the client ${pct(p.clientCpu)} over the whole run)`);
+  }
   return out.length > 0 ? out : ['- None: at every point the generators stayed under 90 % of their core, their event-loop delay p99 under 20 ms and their senders under 5 ms late (p99).'];
 }
 
 export function writeReport(all: AllResults, file: string, resultsDir: string): void {
-  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec;
+  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec ?? all.pipe;
   if (!first) throw new Error('no results to report');
   const m = first.machine;
   const quick = Object.values(all).some((f) => (f as ScenarioFile<unknown>).quick);
@@ -475,8 +553,27 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       '',
     );
   }
+  if (all.pipe) {
+    const b = all.pipe.data;
+    out.push(
+      '## Scenario 7: the raw WebSocket pipe',
+      '',
+      `Invocation ${all.pipe.runId}. Scenario 4’s WebSocket client and frame bytes, one TCP echo server (\`src/echo-peer.ts --listen\`, on the generator core) and two ways to it, in the same invocation: Switchboard’s \`GET /ws/devices/:id\`, where the echo server is an outbound device link (\`POST /api/devices\`, \`framing: raw\`; the gateway started with \`--device-targets 127.0.0.1:<echo port>\`) and each binary message is the device’s bytes both ways, and websockify in front of the same echo server. Both relay a byte stream: a WebSocket message may hold part of a frame or several, and the client reassembles them. ` +
+        `Round trips: ${int(b.settings.rttCount)} with one message in flight (after ${b.settings.rttWarmup} warm-up); throughput: ${b.settings.inFlight} in flight for ${b.settings.throughputMs / 1000} s. ${b.settings.runs} run(s), median.`,
+      '',
+      '| path | round trip p50 ms | round trip p99 ms | messages/s, 64 in flight | p99 ms under that load | server CPU under that load | generator core under that load: client + echo server (client) | client CPU (whole run) | other processes (whole run) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      ...b.paths.map(
+        (p) =>
+          `| ${p.label} | ${ms(p.rttP50Ms)} | ${ms(p.rttP99Ms)} | ${int(p.messagesPerSecond)} | ${ms(p.loadedP99Ms)} | ${pct(p.serverCpu)} | ${pct(p.generatorCpu)} (${pct(p.loadedClientCpu)})${pipeGeneratorBound(p) ? ', generator-bound' : ''} | ${pct(p.clientCpu)} | ${pct(p.otherCpu)}${p.noisyRuns > 0 ? ` (${p.noisyRuns} busy)` : ''} |`,
+      ),
+      '',
+      `The echo server is also a member of \`lobby\`: with raw framing the bytes it sends are cut into chat messages (after \`idleMs\` of silence, or at the text limit while it never pauses) and said in the room, stored in SQLite history. In the last pipe run that made ${int(b.room.storedMessages)} stored messages of about ${int(b.room.meanTextChars)} characters each. That work is the gateway’s, on the same path, and is measured as it is.`,
+      '',
+    );
+  }
   out.push('## Generator-bound points', '', ...generatorBoundList(all), '');
-  out.push('## What limits it', '', ...limits(all), '', ...profileSection(all.fanoutTcp), ...profileSection(all.fanoutMixed), ...bridgeProfileSection(all));
+  out.push('## What limits it', '', ...limits(all), '', ...profileSection(all.fanoutTcp), ...profileSection(all.fanoutMixed), ...bridgeProfileSection(all), ...pipeProfileSection(all));
   out.push(
     '## Gateway settings',
     '',

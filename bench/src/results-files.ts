@@ -5,6 +5,7 @@ import type { CaseResult, PointResult, Timing } from './fanout.js';
 import type { IdleResult } from './idle.js';
 import type { MachineInfo } from './machine.js';
 import type { ProfileSummary } from './cpu-profile.js';
+import type { PipePath, PipeProfile, PipeRoomSide } from './pipe.js';
 
 /** What one scenario leaves in results/: enough to rebuild RESULTS.md without re-running. */
 export interface ScenarioFile<T> {
@@ -47,6 +48,16 @@ export interface BridgeData {
   profile?: { summary: ProfileSummary; file: string; serverCpu: number; messagesPerSecond: number };
 }
 
+export interface PipeData {
+  settings: BridgeSettings;
+  /** `switchboard-pipe` and `websockify`, in front of one echo server. */
+  paths: PipePath[];
+  /** What the room made of the echo's bytes (raw framing: chat messages stored in history). */
+  room: PipeRoomSide;
+  /** Where the gateway's time goes on the pipe path (node --cpu-prof, one run). */
+  profile?: PipeProfile;
+}
+
 export interface IdleData {
   results: IdleResult[];
 }
@@ -72,6 +83,7 @@ export interface AllResults {
   bridge?: ScenarioFile<BridgeData>;
   idle?: ScenarioFile<IdleData>;
   codec?: ScenarioFile<CodecData>;
+  pipe?: ScenarioFile<PipeData>;
 }
 
 export const FILES = {
@@ -81,6 +93,7 @@ export const FILES = {
   bridge: 'scenario-4-bridge.json',
   idle: 'scenario-5-idle.json',
   codec: 'scenario-6-codec.json',
+  pipe: 'scenario-7-pipe.json',
 } as const satisfies Record<keyof AllResults, string>;
 
 export function writeScenario(resultsDir: string, key: keyof AllResults, file: ScenarioFile<unknown>): void {

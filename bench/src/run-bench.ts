@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { profileBridge, runBridge, type BridgeSettings } from './bridge.js';
+import { profilePipe, runPipe } from './pipe.js';
 import { sleep } from './clock.js';
 import { summarizeProfile } from './cpu-profile.js';
 import { coreBusy, coreTimes } from './proc-stats.js';
@@ -21,12 +22,12 @@ import { BENCH_DIR, CODEC_BENCH, WORK_DIR, cleanWorkDir, gatewayMain, killChildr
 const HELP = `Usage: npm run bench [-- options]
 
 Runs Switchboard's benchmark: fan-out against ngircd and a bare node:net hub, the browser
-bridge against websockify, idle memory and the codec. Writes bench/RESULTS.md, the raw figures
+bridge and the raw device pipe against websockify, idle memory and the codec. Writes bench/RESULTS.md, the raw figures
 in bench/results/*.json and the chart bench/results/fanout-k200.svg.
 
   --quick              A 2-3 minute smoke run (1 run per point, short windows, fewer rates);
                        writes to bench/.work/quick/ instead of bench/.
-  --scenario <n>       Run only scenario n (1-6); repeat or comma-separate for several.
+  --scenario <n>       Run only scenario n (1-7); repeat or comma-separate for several.
                        RESULTS.md is rebuilt from every results/*.json present.
   --runs <n>           Runs per point (default 3; median reported).
   --warmup-ms <n>      Warm-up before each measured window (default 2000).
@@ -40,7 +41,8 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   -h, --help           This text.
 
 Scenarios: 1 fan-out over TCP (K=200 and 1,000), 2 half the members on WebSocket,
-3 CPU per million deliveries, 4 bridge vs websockify, 5 idle memory, 6 codec.`;
+3 CPU per million deliveries, 4 bridge vs websockify, 5 idle memory, 6 codec,
+7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server.`;
 
 function options() {
   const { values } = parseArgs({
@@ -69,11 +71,11 @@ function options() {
   for (const s of values.scenario ?? []) {
     for (const part of s.split(',')) {
       const n = Number(part.trim());
-      if (!Number.isInteger(n) || n < 1 || n > 6) throw new Error(`--scenario takes 1 to 6, got "${part}"`);
+      if (!Number.isInteger(n) || n < 1 || n > 7) throw new Error(`--scenario takes 1 to 7, got "${part}"`);
       scenarios.add(n);
     }
   }
-  if (scenarios.size === 0) [1, 2, 3, 4, 5, 6].forEach((n) => scenarios.add(n));
+  if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7].forEach((n) => scenarios.add(n));
   const quick = values.quick ?? false;
   return {
     help: values.help ?? false,
@@ -310,12 +312,14 @@ async function main(): Promise<void> {
     writeScenario(resultsDir, 'efficiency', scenarioFile(3, 'Efficiency', o, machine, runId, settings, { rate, members: 200, rateChosenBy: chosenBy, points }));
   }
 
+  // Scenarios 4 and 7: the same client, message size, in-flight counts and windows.
+  const bridgeSettings: BridgeSettings = o.quick
+    ? { rttCount: 300, rttWarmup: 50, inFlight: 64, throughputMs: 1500, runs: 1 }
+    : { rttCount: 2000, rttWarmup: 200, inFlight: 64, throughputMs: 5000, runs: o.runs };
+
   if (o.scenarios.has(4)) {
     await waitForQuietMachine(o.quick ? 10_000 : 120_000);
     log('Scenario 4: browser bridge, Switchboard vs websockify');
-    const bridgeSettings: BridgeSettings = o.quick
-      ? { rttCount: 300, rttWarmup: 50, inFlight: 64, throughputMs: 1500, runs: 1 }
-      : { rttCount: 2000, rttWarmup: 200, inFlight: 64, throughputMs: 5000, runs: o.runs };
     const paths = await runBridge(bridgeSettings, 'flush-window-ms' in machine.gatewayDefaults, log);
     const profile = o.profile ? await profileBridge(bridgeSettings, log) : undefined;
     writeScenario(resultsDir, 'bridge', scenarioFile(4, 'Bridge', o, machine, runId, { ...bridgeSettings }, { settings: bridgeSettings, paths, ...(profile && { profile }) }));
@@ -353,6 +357,17 @@ async function main(): Promise<void> {
     for (const f of data.figures) log(`    ${f.name}: ${(f.framesPerSecond / 1e6).toFixed(2)} M frames/s, ${f.megabytesPerSecond.toFixed(0)} MB/s`);
     log(`    small frames as views of the read: ${data.zeroCopy.views}/${data.zeroCopy.frames} ${data.zeroCopy.pass ? '(no copies)' : '(COPIED)'}`);
     writeScenario(resultsDir, 'codec', scenarioFile(6, 'Codec', o, machine, runId, { args }, data));
+  }
+
+  if (o.scenarios.has(7)) {
+    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+    log('Scenario 7: raw WebSocket pipe (/ws/devices/:id) vs websockify, one TCP echo server');
+    // Scenario 4's settings; the client leaves the sends one received message causes in one
+    // write, so the generator core is not what limits a pipe that is 3× websockify.
+    const pipeSettings: BridgeSettings = { ...bridgeSettings, batchSends: true };
+    const { paths, room } = await runPipe(pipeSettings, log);
+    const profile = o.profile ? await profilePipe(pipeSettings, log) : undefined;
+    writeScenario(resultsDir, 'pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
   }
 
   const reportFile = join(o.outDir, 'RESULTS.md');

@@ -29,7 +29,8 @@ export function protocolEntry(): string {
 }
 
 /**
- * Copies the built gateway and protocol (dist/ and package.json) into .work/build-snapshot and
+ * Copies the built gateway and protocol (dist/, package.json and the other files at each
+ * package's top, such as PROTOCOL.md, which the gateway serves) into .work/build-snapshot and
  * runs every Switchboard of this invocation from there: a rebuild of the repository while the
  * bench runs (someone running tsc or the tests) cannot mix two builds into one set of figures.
  * Dependencies are links to the installed packages. Returns a fingerprint of the copied code.
@@ -40,7 +41,10 @@ export function snapshotBuilds(): string {
   const hash = createHash('sha256');
   for (const pkg of ['apps/gateway', 'packages/protocol']) {
     cpSync(join(REPO_DIR, pkg, 'dist'), join(root, pkg, 'dist'), { recursive: true });
-    cpSync(join(REPO_DIR, pkg, 'package.json'), join(root, pkg, 'package.json'));
+    // package.json and the package's other top-level files: the gateway serves PROTOCOL.md.
+    for (const entry of readdirSync(join(REPO_DIR, pkg), { withFileTypes: true })) {
+      if (entry.isFile()) cpSync(join(REPO_DIR, pkg, entry.name), join(root, pkg, entry.name));
+    }
     for (const file of listFiles(join(root, pkg, 'dist')).filter((f) => f.endsWith('.js')).sort()) {
       hash.update(relative(root, file));
       hash.update(readFileSync(file));
