@@ -137,7 +137,10 @@ describe('the traffic log', () => {
       let afterQuarter = 0;
       for (let i = 0; i < 100; i++) {
         if (!device.socket.write(chunk)) await new Promise((resolve) => device.socket.once('drain', resolve));
-        if (i === 25) afterQuarter = live();
+        if (i === 25) {
+          await sleep(300); // settled: nothing of the first quarter still in flight
+          afterQuarter = live();
+        }
       }
       await sleep(300);
       const atEnd = live();

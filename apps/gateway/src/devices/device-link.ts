@@ -48,6 +48,8 @@ export class DeviceLink implements Link {
   /** Bytes and messages as they crossed the device's socket (pipes and auto-replies included). */
   readonly wire = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   #input: DeviceInput | undefined;
+  /** Writes this turn go out together (cork until the turn ends): one system call, not one per message. */
+  #corked = false;
   #onMessage: ((bytes: Uint8Array) => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #nextTransfer = 1;
@@ -102,6 +104,14 @@ export class DeviceLink implements Link {
     for (const tap of this.taps) tap('out', bytes, auto);
     this.wire.bytesOut += bytes.length;
     this.wire.messagesOut++;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(bytes);
   }
 

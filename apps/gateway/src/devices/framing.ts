@@ -105,7 +105,9 @@ export class LineFraming implements Framing {
 }
 
 export class RawFraming implements Framing {
-  #held: Uint8Array = new Uint8Array(0);
+  /** The unfinished message as the reads that brought it: joined once, when it is whole. */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
 
   constructor(private readonly options: RawOptions) {}
 
@@ -114,7 +116,7 @@ export class RawFraming implements Framing {
   }
 
   get pending(): number {
-    return this.#held.length;
+    return this.#heldBytes;
   }
 
   get idleMs(): number {
@@ -123,21 +125,32 @@ export class RawFraming implements Framing {
 
   push(chunk: Uint8Array): DeviceMessage[] {
     const fixed = this.options.fixedLength ?? this.options.maxMessageBytes;
+    this.#held.push(chunk.slice()); // the reader may reuse its buffer
+    this.#heldBytes += chunk.length;
+    if (this.#heldBytes < fixed) return [];
     const out: DeviceMessage[] = [];
-    let buffer = concat(this.#held, chunk);
+    let buffer = this.#take();
     while (buffer.length >= fixed) {
-      out.push(this.#message(buffer.slice(0, fixed)));
+      out.push(this.#message(buffer.subarray(0, fixed)));
       buffer = buffer.subarray(fixed);
     }
-    this.#held = buffer.slice();
+    if (buffer.length > 0) {
+      this.#held = [buffer];
+      this.#heldBytes = buffer.length;
+    }
     return out;
   }
 
   flush(): DeviceMessage | undefined {
-    if (this.#held.length === 0) return undefined;
-    const bytes = this.#held;
-    this.#held = new Uint8Array(0);
-    return this.#message(bytes);
+    return this.#heldBytes === 0 ? undefined : this.#message(this.#take());
+  }
+
+  /** Everything held, as one buffer; nothing is held after. */
+  #take(): Uint8Array {
+    const joined = this.#held.length === 1 ? this.#held[0]! : Buffer.concat(this.#held, this.#heldBytes);
+    this.#held = [];
+    this.#heldBytes = 0;
+    return joined;
   }
 
   encodeReply(bytes: Uint8Array): Uint8Array {
