@@ -1,4 +1,5 @@
 import type { DeliveryTarget, Outbox } from './outbox.js';
+import type { HubTotals } from '../hub/totals.js';
 import { FlushScheduler } from './flush-scheduler.js';
 
 /** What metrics watch: each flush's wait and width, and each history commit. */
@@ -19,6 +20,8 @@ export interface DeliveryOptions {
   /** A member stopped reading and passed its queue limit: the hub disconnects it. */
   overflowed: (target: DeliveryTarget, limit: number) => void;
   now?: () => number;
+  /** Frames and bytes written, by transport: counted once per write, not once per frame. */
+  totals?: Pick<HubTotals, 'framesOut' | 'bytesOut'>;
 }
 
 /** Input is paused above this many queued bytes for the member itself or a file's receivers. */
@@ -234,6 +237,12 @@ export class Delivery {
         box.dirty = false;
         if (box.closed || box.overflowed || box.frames.length === 0) continue;
         const frames = box.frames;
+        const totals = this.#options.totals;
+        if (totals !== undefined) {
+          const transport = target.link.transport;
+          totals.framesOut[transport] += frames.length;
+          totals.bytesOut[transport] += box.bytes;
+        }
         box.frames = [];
         box.bytes = 0;
         target.link.write(frames);

@@ -99,8 +99,9 @@ export class Hub extends EventEmitter<HubEvents> {
       beforeWrite: () => this.history.flush(),
       overflowed: (target, limit) => this.#overflowed(target, limit),
       now,
+      totals: this.totals,
     });
-    this.#router = new Router(this.delivery, this.node, config.limits.maxQueueBytes, now, this.totals);
+    this.#router = new Router(this.delivery, this.node, config.limits.maxQueueBytes, now);
     this.#router.serve((action) => this.#adminHere(action));
     this.#membership = new Membership(this.#router, this.node, this.history, config, now);
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now);

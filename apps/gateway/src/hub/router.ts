@@ -1,7 +1,6 @@
 import { DEFAULT_ROOM, encodeMessage } from '@switchboard/protocol';
 import type { ClusterHandlers, ClusterNode, MemberEvent, MemberRecord, RoomEvent } from '../cluster/cluster.js';
 import type { Delivery } from '../delivery/delivery.js';
-import type { HubTotals } from './totals.js';
 import type { Member, Room } from './member.js';
 
 /**
@@ -23,7 +22,6 @@ export class Router {
     private readonly node: ClusterNode,
     private readonly maxQueueBytes: number,
     now: () => number,
-    private readonly totals: HubTotals,
   ) {
     this.ensureRoom(DEFAULT_ROOM, now());
   }
@@ -44,8 +42,6 @@ export class Router {
   deliver(member: Member, frame: Uint8Array): void {
     member.bytesOut += frame.length;
     member.messagesOut++;
-    this.totals.framesOut[member.transport]++;
-    this.totals.bytesOut[member.transport] += frame.length;
     this.delivery.deliver(member, frame);
   }
 

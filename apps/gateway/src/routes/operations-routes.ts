@@ -80,8 +80,8 @@ function switchboardMetrics(register: Registry, hub: Hub): { render(): Promise<s
   });
   totalCounter('switchboard_frames_received_total', 'Frames received from members, by transport.', (t) => hub.totals.framesIn[t]);
   totalCounter('switchboard_received_bytes_total', 'Bytes received from members (frames with their length prefix), by transport.', (t) => hub.totals.bytesIn[t]);
-  totalCounter('switchboard_deliveries_total', 'Frames queued for members (one per member a message reached), by transport.', (t) => hub.totals.framesOut[t]);
-  totalCounter('switchboard_sent_bytes_total', 'Bytes queued for members, by transport.', (t) => hub.totals.bytesOut[t]);
+  totalCounter('switchboard_deliveries_total', 'Frames written to members (one per member a message reached), by transport.', (t) => hub.totals.framesOut[t]);
+  totalCounter('switchboard_sent_bytes_total', 'Bytes written to members, by transport.', (t) => hub.totals.bytesOut[t]);
   new Gauge({
     name: 'switchboard_queued_bytes',
     help: 'Bytes waiting for members: in outboxes and in socket buffers.',
