@@ -134,17 +134,27 @@ describe('the traffic log', () => {
         const { heapUsed, arrayBuffers } = process.memoryUsage();
         return heapUsed + arrayBuffers;
       };
+      const { id } = await clientOf(gateway);
+      /** Waits until the gateway has read `bytes` from the device (its wire counter), then a little for the last of it to pass. */
+      const readBy = async (bytes: number): Promise<void> => {
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline) {
+          const client = (await api(gateway, 'GET', '/api/clients')).body.clients.find((c: { id: string }) => c.id === id);
+          if (client.bytesIn >= bytes) break;
+          await sleep(50);
+        }
+        await sleep(200);
+      };
       let afterQuarter = 0;
       for (let i = 0; i < 100; i++) {
         if (!device.socket.write(chunk)) await new Promise((resolve) => device.socket.once('drain', resolve));
         if (i === 25) {
-          await sleep(300); // settled: nothing of the first quarter still in flight
+          await readBy(26 * chunk.length); // settled: nothing of the first quarter still in flight
           afterQuarter = live();
         }
       }
-      await sleep(300);
+      await readBy(100 * chunk.length);
       const atEnd = live();
-      const { id } = await clientOf(gateway);
       const entries = (await api(gateway, 'GET', `/api/clients/${id}/traffic`)).body.entries as { length: number; hex: string }[];
       expect(entries).toHaveLength(200); // the cap
       expect(Math.max(...entries.map((e) => e.hex.length))).toBeLessThanOrEqual(4096 * 3); // at most 4 KiB kept of each
