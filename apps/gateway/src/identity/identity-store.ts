@@ -72,6 +72,14 @@ function hashPassword(password: string, salt: Buffer): Promise<Buffer> {
  */
 export class IdentityStore {
   readonly #db: Database.Database;
+  /** Prepared once each: a hello runs several of these, and a statement holds native memory until collected. */
+  readonly #statements = new Map<string, Database.Statement>();
+
+  #sql(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
+    return statement;
+  }
 
   constructor(dataDir: string | null) {
     this.#db = openDatabase(dataDir, 'identity.sqlite');
@@ -82,14 +90,14 @@ export class IdentityStore {
   // ---- Accounts ----
 
   account(name: string): Account | undefined {
-    const row = this.#db.prepare('SELECT name, role, created_at FROM accounts WHERE name_key = ?').get(name.toLowerCase()) as
+    const row = this.#sql('SELECT name, role, created_at FROM accounts WHERE name_key = ?').get(name.toLowerCase()) as
       | { name: string; role: Role; created_at: number }
       | undefined;
     return row && { name: row.name, role: row.role, createdAt: new Date(row.created_at).toISOString() };
   }
 
   accounts(): Account[] {
-    return (this.#db.prepare('SELECT name, role, created_at FROM accounts ORDER BY name_key').all() as { name: string; role: Role; created_at: number }[]).map((row) => ({
+    return (this.#sql('SELECT name, role, created_at FROM accounts ORDER BY name_key').all() as { name: string; role: Role; created_at: number }[]).map((row) => ({
       name: row.name,
       role: row.role,
       createdAt: new Date(row.created_at).toISOString(),
@@ -108,7 +116,7 @@ export class IdentityStore {
   }
 
   async verify(name: string, password: string): Promise<boolean> {
-    const row = this.#db.prepare('SELECT salt, hash FROM accounts WHERE name_key = ?').get(name.toLowerCase()) as { salt: Buffer; hash: Buffer } | undefined;
+    const row = this.#sql('SELECT salt, hash FROM accounts WHERE name_key = ?').get(name.toLowerCase()) as { salt: Buffer; hash: Buffer } | undefined;
     if (row === undefined) return false;
     const hash = await hashPassword(password, row.salt);
     return timingSafeEqual(hash, row.hash);
@@ -117,15 +125,15 @@ export class IdentityStore {
   async setPassword(name: string, password: string): Promise<boolean> {
     const salt = randomBytes(SCRYPT.saltBytes);
     const hash = await hashPassword(password, salt);
-    const result = this.#db.prepare('UPDATE accounts SET salt = ?, hash = ? WHERE name_key = ?').run(salt, hash, name.toLowerCase());
+    const result = this.#sql('UPDATE accounts SET salt = ?, hash = ? WHERE name_key = ?').run(salt, hash, name.toLowerCase());
     // A new password ends every session of the old one.
-    this.#db.prepare('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
+    this.#sql('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
     return result.changes === 1;
   }
 
   deleteAccount(name: string): boolean {
-    this.#db.prepare('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
-    return this.#db.prepare('DELETE FROM accounts WHERE name_key = ?').run(name.toLowerCase()).changes === 1;
+    this.#sql('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
+    return this.#sql('DELETE FROM accounts WHERE name_key = ?').run(name.toLowerCase()).changes === 1;
   }
 
   // ---- Resume tokens ----
@@ -140,7 +148,7 @@ export class IdentityStore {
   }
 
   tokenOwner(token: string): TokenOwner | undefined {
-    const row = this.#db.prepare('SELECT identity, name, account, expires_at FROM tokens WHERE hash = ?').get(sha256(token)) as
+    const row = this.#sql('SELECT identity, name, account, expires_at FROM tokens WHERE hash = ?').get(sha256(token)) as
       | { identity: string; name: string; account: string | null; expires_at: number }
       | undefined;
     if (row === undefined || row.expires_at < Date.now()) return undefined;
@@ -149,24 +157,24 @@ export class IdentityStore {
 
   /** The token's holder took another name: the token reclaims that one from now on. */
   renameToken(identity: string, name: string): void {
-    this.#db.prepare('UPDATE tokens SET name = ? WHERE identity = ?').run(name, identity);
+    this.#sql('UPDATE tokens SET name = ? WHERE identity = ?').run(name, identity);
   }
 
   pruneTokens(): void {
-    this.#db.prepare('DELETE FROM tokens WHERE expires_at < ?').run(Date.now());
+    this.#sql('DELETE FROM tokens WHERE expires_at < ?').run(Date.now());
   }
 
   // ---- Bans ----
 
   addBan(kind: BanKind, value: string, reason: string, expiresAt: number | null): Ban {
     const createdAt = Date.now();
-    const id = Number(this.#db.prepare('INSERT INTO bans (kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(kind, value, reason, createdAt, expiresAt).lastInsertRowid);
+    const id = Number(this.#sql('INSERT INTO bans (kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(kind, value, reason, createdAt, expiresAt).lastInsertRowid);
     return { id, kind, value, reason, createdAt: new Date(createdAt).toISOString(), expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
   }
 
   /** Bans in force (an expired ban lifts by itself). */
   bans(): Ban[] {
-    const rows = this.#db.prepare('SELECT id, kind, value, reason, created_at, expires_at FROM bans WHERE expires_at IS NULL OR expires_at > ? ORDER BY id').all(Date.now()) as {
+    const rows = this.#sql('SELECT id, kind, value, reason, created_at, expires_at FROM bans WHERE expires_at IS NULL OR expires_at > ? ORDER BY id').all(Date.now()) as {
       id: number;
       kind: BanKind;
       value: string;
@@ -185,13 +193,13 @@ export class IdentityStore {
   }
 
   removeBan(id: number): boolean {
-    return this.#db.prepare('DELETE FROM bans WHERE id = ?').run(id).changes === 1;
+    return this.#sql('DELETE FROM bans WHERE id = ?').run(id).changes === 1;
   }
 
   // ---- Audit ----
 
   audit(entry: Omit<AuditEntry, 'id' | 'at'>): void {
-    this.#db.prepare('INSERT INTO audit (at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)').run(Date.now(), entry.actor, entry.address, entry.action, JSON.stringify(entry.detail));
+    this.#sql('INSERT INTO audit (at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)').run(Date.now(), entry.actor, entry.address, entry.action, JSON.stringify(entry.detail));
   }
 
   auditLog(limit: number, before?: number): AuditEntry[] {
