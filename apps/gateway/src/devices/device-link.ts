@@ -174,10 +174,7 @@ export class DeviceLink implements Link {
     if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
     this.#onMessage?.(message.bytes);
-    const send = (m: ClientMessage): void => {
-      const frame = encodeMessage(m);
-      input.frame(frame[4]!, frame.subarray(5));
-    };
+    const send = (m: ClientMessage): void => this.#send(input, m);
     if (this.options.encoding === 'latin1') return send({ type: 'message', text: latin1.decode(message.bytes) });
     try {
       send({ type: 'message', text: strictUtf8.decode(message.bytes) });
@@ -190,13 +187,16 @@ export class DeviceLink implements Link {
   /** A `1`-typed send: one whole file, offered to the room in chunks like any member's. */
   #sendFile(input: DeviceInput, bytes: Uint8Array): void {
     const transfer = this.#nextTransfer++;
-    const send = (m: ClientMessage): void => {
-      const frame = encodeMessage(m);
-      input.frame(frame[4]!, frame.subarray(5));
-    };
+    const send = (m: ClientMessage): void => this.#send(input, m);
     send({ type: 'file-offer', transfer, name: `file-${transfer}.bin`, size: bytes.length });
     for (let at = 0; at < bytes.length; at += FILE_CHUNK_BYTES) send({ type: 'file-data', transfer, data: bytes.subarray(at, at + FILE_CHUNK_BYTES) });
     send({ type: 'file-end', transfer, sha256: createHash('sha256').update(bytes).digest('hex') });
+  }
+
+  /** One client message from the device, as if it had sent it framed. */
+  #send(input: DeviceInput, message: ClientMessage): void {
+    const frame = encodeMessage(message);
+    input.frame(frame[4]!, frame.subarray(5));
   }
 
   // ---- The room's frames out, as the device expects them ----
@@ -213,14 +213,7 @@ export class DeviceLink implements Link {
       }
       case 'presence': {
         if (!prefix) return undefined;
-        const { room, event, member } = message;
-        const line =
-          event === 'join'
-            ? plainLines.join(room, member.name)
-            : event === 'leave'
-              ? plainLines.leave(room, member.name, message.reason ?? 'left')
-              : plainLines.rename(room, message.previousName ?? '?', member.name);
-        return this.#frame(this.#encode(line));
+        return this.#frame(this.#encode(plainLines.presence(message.room, message.event, message.member.name, message)));
       }
       case 'notice':
         // An operator's word to this device alone reaches it like a private message; room notices only in chat use.

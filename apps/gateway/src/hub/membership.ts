@@ -136,12 +136,7 @@ export class Membership {
    */
   announce(room: Room, event: 'join' | 'leave' | 'rename', member: Member, extra: PresenceExtra = {}, ref?: string, toSelf = false): void {
     const body: ServerMessageOf<'presence'> = { type: 'presence', room: room.name, event, member: member.info(), ...extra, ts: this.now() };
-    const legacyText =
-      event === 'join'
-        ? plainLines.join(room.name, member.name)
-        : event === 'leave'
-          ? plainLines.leave(room.name, member.name, extra.reason ?? 'left')
-          : plainLines.rename(room.name, extra.previousName ?? '?', member.name);
+    const legacyText = plainLines.presence(room.name, event, member.name, extra);
     const ownCopy = member.speaksProtocol && (ref !== undefined || toSelf);
     this.router.toRoom({ room: room.name, frame: encodeMessage(body), legacyText, except: !member.speaksProtocol || ownCopy ? member.id : undefined });
     if (ownCopy) this.router.deliver(member, encodeMessage(ref === undefined ? body : { ...body, ref }));

@@ -3,7 +3,7 @@ import { ProtocolError } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { AdminRouteOptions } from './listener-routes.js';
-import { client, clientIdParams, errorResponses, okId, operatorText, roomName } from './schemas.js';
+import { client, errorResponses, idParams, okId, operatorText, roomName } from './schemas.js';
 
 export interface ClientRouteOptions extends AdminRouteOptions {
   hub: Hub;
@@ -52,7 +52,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
       onRequest: requireAdmin,
       schema: {
         summary: 'Disconnect a member, telling it and its rooms why',
-        params: clientIdParams,
+        params: idParams,
         body: { type: ['object', 'null'], properties: { reason: { type: 'string', maxLength: 500 } }, additionalProperties: false },
         response: { 200: okId, ...errorResponses },
       },
@@ -70,7 +70,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
       onRequest: requireAdmin,
       schema: {
         summary: 'Send one member a private notice from the server',
-        params: clientIdParams,
+        params: idParams,
         body: { type: 'object', properties: { text: operatorText }, required: ['text'], additionalProperties: false },
         response: { 200: okId, ...errorResponses },
       },

@@ -87,11 +87,6 @@ export const okId = {
   additionalProperties: false,
 } as const;
 
-export const clientIdParams = {
-  type: 'object',
-  properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
-  required: ['id'],
-} as const;
 
 /** Error responses every route may give; listed so the shape is documented and serialized. */
 export const errorResponses = { '4xx': errorBody, '5xx': errorBody } as const;
@@ -190,6 +185,7 @@ export const deviceInfo = {
   additionalProperties: false,
 } as const;
 
+/** `:id` in a path: a client, listener, device link, rule or macro. */
 export const idParams = {
   type: 'object',
   properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
