@@ -119,14 +119,14 @@ switch (task) {
     typecheck();
     buildWeb();
     say('Unit and integration tests (vitest, real sockets)');
-    // The churn soak measures the gateway's memory over two minutes: it runs on its own, after
-    // the rest, so other test files' load does not decide its peak.
-    const soak = 'test/integration/churn-soak.test.ts';
+    // Tests that measure the gateway's memory run on their own, after the rest, so other test
+    // files' load does not decide what they measure.
+    const alone = ['test/integration/churn-soak.test.ts', 'test/integration/console.test.ts'];
     const only = args.filter((a) => !a.startsWith('-'));
-    run(bin('vitest'), ['run', ...args, ...(only.length === 0 ? ['--exclude', soak] : [])]);
+    run(bin('vitest'), ['run', ...args, ...(only.length === 0 ? alone.flatMap((file) => ['--exclude', file]) : [])]);
     if (only.length === 0) {
-      say('Churn soak on its own (vitest)');
-      run(bin('vitest'), ['run', ...args, soak]);
+      say('Memory tests on their own (vitest)');
+      run(bin('vitest'), ['run', ...args, ...alone]);
     }
     say('End-to-end tests (Playwright driving Chromium)');
     run(bin('playwright'), ['test']);
