@@ -62,15 +62,23 @@ function buildWeb({ force = false } = {}) {
   run(join(root, 'apps/web/node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: join(root, 'apps/web') });
 }
 
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return;
+/** Debian packages the tests run for real: Chromium (browser tests) and redis-server (several gateways on one Redis). */
+const TEST_PACKAGES = [
+  ['chromium', CHROMIUM],
+  ['redis-server', '/usr/bin/redis-server'],
+];
+
+function ensureTestPackages() {
+  const missing = TEST_PACKAGES.filter(([, path]) => !existsSync(path)).map(([name]) => name);
+  if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
-    console.error(`✗ The browser tests need Debian's Chromium at ${CHROMIUM}. Install it with: sudo apt-get install -y chromium`);
+    console.error(`✗ The tests need Debian's ${missing.join(' and ')}. Install with: sudo apt-get install -y ${missing.join(' ')}`);
     process.exit(1);
   }
-  say('Installing Chromium (apt-get)');
-  run('apt-get', ['update'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  say(`Installing ${missing.join(' and ')} (apt-get)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update'], { env });
+  run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env });
 }
 
 function typecheck() {
@@ -115,7 +123,7 @@ switch (task) {
   case 'test': {
     const started = Date.now();
     ensureInstalled();
-    ensureChromium();
+    ensureTestPackages();
     typecheck();
     buildWeb();
     say('Unit and integration tests (vitest, real sockets)');

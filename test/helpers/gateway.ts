@@ -35,6 +35,7 @@ export async function startGateway(
     devices: { ...base.devices, ...overrides.devices } as GatewayConfig['devices'],
     identity: { ...base.identity, ...overrides.identity } as GatewayConfig['identity'],
     security: { ...base.security, ...overrides.security } as GatewayConfig['security'],
+    cluster: { ...base.cluster, ...overrides.cluster } as GatewayConfig['cluster'],
     dataDir,
     webRoot: overrides.webRoot ?? null,
     logLevel: overrides.logLevel ?? 'silent',

@@ -77,7 +77,7 @@ describe('admin over REST', () => {
     await expect(a.next('notice', (n) => n.text === 'just you')).resolves.toMatchObject({ private: true });
 
     const toOps = await api(gateway, 'POST', '/api/broadcast', { text: 'ops meeting', room: 'ops' });
-    expect(toOps.body).toEqual({ ok: true, delivered: 1 });
+    expect(toOps.body).toEqual({ ok: true, delivered: 1, unanswered: [] });
     await expect(b.next('notice', (n) => n.text === 'ops meeting')).resolves.toMatchObject({ room: 'ops' });
 
     const all = await api(gateway, 'POST', '/api/broadcast', { text: 'everyone' });

@@ -5,7 +5,8 @@ import type { GatewayConfig } from './config.js';
 import { GatewayError } from './errors.js';
 import type { HistoryStore } from './history/history-store.js';
 import { SqliteHistoryStore } from './history/sqlite-history-store.js';
-import { Hub } from './hub/hub.js';
+import { Hub, type HubLogger } from './hub/hub.js';
+import { RedisCluster } from './cluster/redis-cluster.js';
 import type { ClusterNode } from './cluster/cluster.js';
 import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
@@ -38,6 +39,12 @@ export interface BuildOptions {
   history?: HistoryStore;
 }
 
+/** With --redis-url: this gateway joins the others on that Redis (README, "Running several gateways"). */
+async function joinCluster(config: GatewayConfig, history: HistoryStore, log: HubLogger): Promise<ClusterNode> {
+  const { redisUrl, nodeId, heartbeatMs, timeoutMs, historyRetention } = config.cluster;
+  return RedisCluster.start({ url: redisUrl!, nodeId, heartbeatMs, timeoutMs, historyRetention, lastHistoryId: history.lastId(), log });
+}
+
 /** Largest REST request body: operator texts are small. */
 const API_BODY_LIMIT = 256 * 1024;
 
@@ -63,9 +70,10 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.removeContentTypeParser('text/plain');
 
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);
+  const cluster = options.cluster ?? (config.cluster.redisUrl === null ? undefined : await joinCluster(config, history, app.log));
   const { registration, requireLogin, requireLoginDevices, tokenTtlDays } = config.identity;
   const identity = new Identity(new IdentityStore(config.dataDir), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
-  const hub = new Hub({ config, history, cluster: options.cluster, log: app.log, identity });
+  const hub = new Hub({ config, history, cluster, log: app.log, identity });
   app.decorate('hub', hub);
 
   app.setErrorHandler((error, request, reply) => {

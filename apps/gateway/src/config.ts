@@ -68,6 +68,18 @@ export interface GatewayConfig {
     /** /metrics without admin rights (for a Prometheus on the same network). */
     metricsPublic: boolean;
   };
+  /** Several gateways on one Redis (absent URL: one gateway, nothing shared). */
+  cluster: {
+    redisUrl: string | null;
+    /** This node's name in logs, member ids and /api/clients; null: generated at start. */
+    nodeId: string | null;
+    /** How often a node says it is alive; one silent for 1.5 of these is lost. */
+    heartbeatMs: number;
+    /** How long a message waits for Redis, and an operator's request for another node. */
+    timeoutMs: number;
+    /** Entries kept in the Redis history stream (about; trimmed with MAXLEN ~). */
+    historyRetention: number;
+  };
   logLevel: string;
 }
 
@@ -126,6 +138,11 @@ const options: Option[] = [
   opt('tcp-tls', 'bool', 'Serve the TCP listener over TLS with --tls-cert/--tls-key.', (c) => c.security.tcpTls, (c, v: boolean) => (c.security.tcpTls = v)),
   opt('metrics-public', 'bool', 'Serve /metrics without admin rights.', (c) => c.security.metricsPublic, (c, v: boolean) => (c.security.metricsPublic = v)),
   opt('drain-ms', 'int', 'On SIGTERM, how long /readyz says 503 (and new members are refused) before members are told and the gateway closes: give a load balancer time to stop sending.', (c) => c.timing.drainMs, (c, v: number) => (c.timing.drainMs = v)),
+  opt('redis-url', 'string', 'Join every other gateway on this Redis (redis://host:port/db): one chat across them. Unset: a single gateway.', (c) => c.cluster.redisUrl, (c, v: string) => (c.cluster.redisUrl = v || null)),
+  opt('node-id', 'string', 'This gateway\'s name in the cluster (letters, digits, - and _; at most 32). Unset: generated at start.', (c) => c.cluster.nodeId, (c, v: string) => (c.cluster.nodeId = v || null)),
+  opt('node-heartbeat-ms', 'int', 'How often a gateway tells the cluster it is alive; one silent for 1.5 of these is lost and its members leave (reason node-lost).', (c) => c.cluster.heartbeatMs, (c, v: number) => (c.cluster.heartbeatMs = v)),
+  opt('cluster-timeout-ms', 'int', 'How long a message waits for Redis before its sender gets CLUSTER_UNAVAILABLE, and an operator\'s request waits for another gateway.', (c) => c.cluster.timeoutMs, (c, v: number) => (c.cluster.timeoutMs = v)),
+  opt('history-retention', 'int', 'Entries kept in the cluster\'s history stream in Redis, from which a gateway fills its own history (about: trimmed with MAXLEN ~).', (c) => c.cluster.historyRetention, (c, v: number) => (c.cluster.historyRetention = v)),
   opt('log-level', 'string', 'fatal, error, warn, info, debug, trace or silent.', (c) => c.logLevel, (c, v: string) => (c.logLevel = v)),
 ];
 
@@ -165,6 +182,7 @@ export function defaultConfig(): GatewayConfig {
     history: { onJoin: 50, maxPage: 500 },
     devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5, fromFile: { listeners: [], links: [] } },
     identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
+    cluster: { redisUrl: null, nodeId: null, heartbeatMs: 4_000, timeoutMs: 2_000, historyRetention: 100_000 },
     security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false, metricsPublic: false },
     logLevel: 'info',
   };
@@ -273,6 +291,9 @@ function validate(c: GatewayConfig): void {
     ['rate', c.limits.ratePerSecond],
     ['rate-burst', c.limits.rateBurst],
     ['history-max-page', c.history.maxPage],
+    ['node-heartbeat-ms', c.cluster.heartbeatMs],
+    ['cluster-timeout-ms', c.cluster.timeoutMs],
+    ['history-retention', c.cluster.historyRetention],
   ];
   for (const [flag, value] of positive) {
     if (value < 1) throw new ConfigError(`--${flag} must be at least 1.`);
@@ -288,6 +309,10 @@ function validate(c: GatewayConfig): void {
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+  if (c.cluster.nodeId !== null && !/^[A-Za-z0-9_-]{1,32}$/.test(c.cluster.nodeId)) {
+    throw new ConfigError('--node-id takes letters, digits, - and _, at most 32 of them.');
+  }
+  if (c.cluster.redisUrl !== null && !/^rediss?:\/\//.test(c.cluster.redisUrl)) throw new ConfigError('--redis-url must start with redis:// or rediss://.');
   if (!['open', 'admin', 'closed'].includes(c.identity.registration)) throw new ConfigError('--registration must be open, admin or closed.');
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(c.logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}.`);

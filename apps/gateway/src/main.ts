@@ -23,7 +23,11 @@ function readConfig(): GatewayConfig {
 }
 
 const config = readConfig();
-const app = await buildApp(config);
+const app = await buildApp(config).catch((error: unknown) => {
+  // Redis unreachable at start, a data directory that cannot be opened: one line, no stack.
+  console.error(`switchboard: ${(error as Error).message}`);
+  process.exit(1);
+});
 
 const memberBudget = app.hub.memberDescriptorBudget;
 if (memberBudget < config.limits.maxConnections) {

@@ -1,40 +1,89 @@
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type RedisProcess } from '../../../test/helpers/redis.js';
 import type { ClusterNode } from '../src/cluster/cluster.js';
 import { InProcessCluster } from '../src/cluster/in-process-cluster.js';
-import { SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
+import { RedisCluster } from '../src/cluster/redis-cluster.js';
 import type { Hub } from '../src/hub/hub.js';
-import { connect, settle, testHub } from './memory-link.js';
+import { connect, settle as wait, testHub } from './memory-link.js';
 
 /**
  * The cluster contract: several hubs sharing one cluster implementation behave as one chat.
- * Each implementation of the seam (in-process today, Redis in issue 13) runs these same
- * scenarios through `makeCluster`: it hands out one ClusterNode per hub.
+ * Each implementation of the seam runs these same scenarios: it hands out one ClusterNode per
+ * hub, and each hub keeps its own history store (filled through the cluster's log), as
+ * separate gateway processes do.
  */
-const implementations: [string, () => { node(id: string): ClusterNode }][] = [['in-process', () => new InProcessCluster()]];
+interface Implementation {
+  node(id: string): Promise<ClusterNode>;
+  /** A node dies without a word (kill -9). */
+  lose(hub: Hub): Promise<void>;
+  /** How long its traffic takes to cross nodes, at most. */
+  settleMs: number;
+}
+
+let redis: RedisProcess | undefined;
+let clusterNumber = 0;
+const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
+const implementations: [string, () => Implementation][] = [
+  [
+    'in-process',
+    () => {
+      const cluster = new InProcessCluster();
+      return { node: async (id) => cluster.node(id), lose: async (hub) => cluster.lose(hub.node.nodeId), settleMs: 5 };
+    },
+  ],
+  [
+    'redis',
+    () => {
+      // Each test its own key prefix on the one redis-server: clusters that cannot see each other.
+      const prefix = `contract${++clusterNumber}:`;
+      return {
+        node: (id) => RedisCluster.start({ url: redis!.url, nodeId: id, heartbeatMs: 400, timeoutMs: 1000, historyRetention: 1000, lastHistoryId: 0, log: quiet, prefix }),
+        // Its connections cut with no goodbye, as a killed process's would be.
+        lose: async (hub) => (hub.node as RedisCluster).crash(),
+        settleMs: 60,
+      };
+    },
+  ],
+];
+
+beforeAll(async () => {
+  redis = await startRedis({ appendfsync: 'everysec' });
+});
+afterAll(async () => {
+  await redis?.close();
+});
 
 describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
   let hubs: Hub[] = [];
+  let implementation: Implementation;
   afterEach(async () => {
     await Promise.all(hubs.map((h) => h.close()));
     hubs = [];
   });
 
-  /** Three nodes, one cluster, one shared history (as a shared store would be). */
-  function threeNodes(): [Hub, Hub, Hub] {
-    const cluster = makeCluster();
-    const history = new SqliteHistoryStore(null);
-    hubs = ['a', 'b', 'c'].map((id) => testHub({ cluster: cluster.node(id), history }));
+  /** Traffic crosses nodes within the implementation's time (at least `ms`). */
+  const settle = (ms = 0): Promise<void> => wait(Math.max(ms, implementation.settleMs));
+
+  /** Three nodes, one cluster, each with its own history. */
+  async function threeNodes(): Promise<[Hub, Hub, Hub]> {
+    implementation = makeCluster();
+    const nodes = await Promise.all(['a', 'b', 'c'].map((id) => implementation.node(id)));
+    hubs = nodes.map((cluster) => testHub({ cluster }));
+    await settle();
     return hubs as [Hub, Hub, Hub];
   }
 
   it('members on three nodes chat in one room, each message once, with increasing ids', async () => {
-    const [a, b, c] = threeNodes();
+    const [a, b, c] = await threeNodes();
     const alice = connect(a, { name: 'alice' });
     const bob = connect(b, { name: 'bob' }, 'ws');
     const device = connect(c); // a plain device: no hello
     await settle(80); // past the hello window
     alice.send({ type: 'message', text: 'hi from a', ref: 'r1' });
+    // One after the other: sent at the same moment on two nodes, two messages may reach members in either order (their ids say which was stored first).
+    await settle();
     bob.send({ type: 'message', text: 'hi from b' });
     await settle();
     for (const client of [alice, bob]) expect(client.link.of('message').map((m) => m.text)).toEqual(['hi from a', 'hi from b']);
@@ -46,20 +95,21 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
   });
 
   it('keeps names unique across nodes, frees them when their member leaves', async () => {
-    const [a, , c] = threeNodes();
+    const [a, , c] = await threeNodes();
     const alice = connect(a, { name: 'alice' });
     await settle();
     const impostor = connect(c, { name: 'ALICE', ref: 'h1' });
     await settle();
     expect(impostor.link.of('error')).toEqual([expect.objectContaining({ code: 'NAME_TAKEN', ref: 'h1' })]);
     a.disconnect(alice.member, 'quit');
+    await settle(); // the name is freed as the node hears the member leave
     impostor.send({ type: 'hello', v: 1, name: 'ALICE', ref: 'h2' });
     await settle();
     expect(impostor.link.of('welcome')).toEqual([expect.objectContaining({ name: 'ALICE', ref: 'h2' })]);
   });
 
   it('rosters and room lists span the nodes; a member gone from one node leaves every roster', async () => {
-    const [a, b, c] = threeNodes();
+    const [a, b, c] = await threeNodes();
     const alice = connect(a, { name: 'alice' });
     connect(b, { name: 'bob' });
     const carol = connect(c, { name: 'carol' });
@@ -79,7 +129,7 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
   });
 
   it('private messages reach a member on another node, and a plain device as a line', async () => {
-    const [a, b, c] = threeNodes();
+    const [a, b, c] = await threeNodes();
     const alice = connect(a, { name: 'alice' });
     const bob = connect(b, { name: 'bob' });
     const device = connect(c);
@@ -93,7 +143,7 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
   });
 
   it('an operator on one node kicks and messages a member on another', async () => {
-    const [a, b, c] = threeNodes();
+    const [a, b, c] = await threeNodes();
     const alice = connect(a, { name: 'alice' });
     const bob = connect(b, { name: 'bob' });
     await settle();
@@ -108,7 +158,7 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
   });
 
   it('a file crosses nodes whole; the sender gets the confirmation', async () => {
-    const [a, b] = threeNodes();
+    const [a, b] = await threeNodes();
     const alice = connect(a, { name: 'alice' });
     const bob = connect(b, { name: 'bob' });
     await settle();
@@ -128,7 +178,7 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
   });
 
   it('history written on one node is read on another, private entries only by their owners', async () => {
-    const [a, b, c] = threeNodes();
+    const [a, b, c] = await threeNodes();
     const alice = connect(a, { name: 'alice' });
     const bob = connect(b, { name: 'bob' });
     const eve = connect(c, { name: 'eve' });
@@ -144,5 +194,35 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
     expect(reply(bob, 'hb').entries.map((e) => ('text' in e ? e.text : ''))).toEqual(['secret']);
     expect(reply(eve, 'he').entries).toEqual([]);
     expect(reply(eve, 'hr').entries.map((e) => ('text' in e ? e.text : ''))).toEqual(['public']);
+  });
+
+  it('a node that dies: its members leave every roster with reason node-lost, their names are free, the rest chat on', async () => {
+    const [a, b, c] = await threeNodes();
+    const alice = connect(a, { name: 'alice' });
+    connect(b, { name: 'bob' });
+    const carol = connect(c, { name: 'carol' });
+    await settle();
+    await implementation.lose(b);
+    hubs = [a, c];
+    await settle(1000); // past 1.5 heartbeats and a sweep
+    for (const client of [alice, carol]) {
+      expect(client.link.of('presence').filter((p) => p.event === 'leave')).toEqual([expect.objectContaining({ member: expect.objectContaining({ name: 'bob' }), reason: 'node-lost' })]);
+    }
+    carol.send({ type: 'roster', ref: 'r' });
+    const newBob = connect(c, { name: 'bob', ref: 'h' });
+    alice.send({ type: 'message', text: 'still here' });
+    await settle();
+    expect(carol.link.of('roster').find((r) => r.ref === 'r')!.members.map((m) => m.name).sort()).toEqual(['alice', 'carol']);
+    expect(newBob.link.of('welcome')).toEqual([expect.objectContaining({ name: 'bob', ref: 'h' })]);
+    expect(carol.link.of('message').map((m) => m.text)).toEqual(['still here']);
+  });
+
+  it('an operator message to everyone reaches every node, and says which nodes did not answer', async () => {
+    const [a, b, c] = await threeNodes();
+    const clients = [connect(a, { name: 'alice' }), connect(b, { name: 'bob' }), connect(c, { name: 'carol' })];
+    await settle();
+    expect(await a.broadcast('maintenance at noon')).toEqual({ delivered: 3, unanswered: [] });
+    await settle();
+    for (const client of clients) expect(client.link.of('notice').map((n) => n.text)).toEqual(['maintenance at noon']);
   });
 });

@@ -11,6 +11,7 @@ const client = (fields: Partial<ClientInfo> & { id: string }): ClientInfo => ({
   connectedAt: '2026-11-22T00:00:00.000Z',
   legacy: false,
   state: 'joined',
+  node: 'local',
   bytesIn: 10,
   bytesOut: 20,
   messagesIn: 1,

@@ -1,4 +1,5 @@
 import type { MemberInfo } from '@switchboard/protocol';
+import type { NewHistoryEntry } from '../history/history-store.js';
 
 /**
  * The cluster seam: everything a hub needs to know or reach beyond its own members. One node
@@ -13,6 +14,9 @@ export interface ClusterNode {
   readonly directory: MemberDirectory;
   readonly ids: IdAllocator;
   readonly bus: ClusterBus;
+  readonly log: MessageLog;
+  /** Whether the cluster takes messages now (false while Redis is unreachable), and why not. */
+  status(): { ok: boolean; detail?: string };
   close(): Promise<void>;
 }
 
@@ -31,6 +35,13 @@ export interface MemberRecord extends MemberInfo {
   rooms: string[];
   /** Whom its private history belongs to (never shown to members). */
   identity: string;
+  /** When it connected (ms since the epoch). */
+  connectedAt: number;
+}
+
+/** What members see of a record: its MemberInfo, without where it lives or whose it is. */
+export function memberInfoOf({ id, name, transport, address, legacy }: MemberRecord): MemberInfo {
+  return legacy === undefined ? { id, name, transport, address } : { id, name, transport, address, legacy };
 }
 
 /**
@@ -50,10 +61,25 @@ export interface MemberDirectory {
 
 /** Ids unique across the cluster. */
 export interface IdAllocator {
-  /** A connection id (`m7`): the REST API's client id, in welcome and rosters. */
+  /** A connection id (`m7`; `b.m7` on node b of a Redis cluster): the REST API's client id, in welcome and rosters. */
   memberId(): string;
-  /** A message id: increasing, shared by every room, never reused. */
-  messageId(): number;
+}
+
+/** What the log carries: an entry under its id, or a file's checksum once the file is whole. */
+export type LogRecord = { id: number; ts: number; entry: NewHistoryEntry } | { id: number; sha256: string };
+
+/**
+ * The cluster's record of what was said. `append` gives an entry its message id (increasing,
+ * shared by every room and node, never reused) and returns once the entry is as durable as the
+ * cluster makes it; every other node's `follow` handler gets it, in id order, for its own
+ * replica of the history. In process it answers at once; over Redis it is a promise, which
+ * rejects with CLUSTER_UNAVAILABLE when the entry could not be stored.
+ */
+export interface MessageLog {
+  append(entry: NewHistoryEntry, ts: number): number | Promise<number>;
+  completeFile(id: number, sha256: string): void;
+  /** What other nodes logged, for this node's history replica. */
+  follow(handler: (record: LogRecord) => void): void;
 }
 
 /** Something said in a room, for the members of that room on other nodes. */
@@ -83,6 +109,12 @@ export type AdminAction =
   | { kind: 'replace'; member: string }
   | { kind: 'ban'; member: string; reason: string };
 
+/** An operator's notice to every member of one node. */
+export interface Announcement {
+  kind: 'announce';
+  text: string;
+}
+
 export interface ClusterBus {
   /** To the room's members on the other nodes (this node fans out to its own). */
   publishRoom(event: RoomEvent): void;
@@ -90,6 +122,10 @@ export interface ClusterBus {
   sendToMember(node: string, event: MemberEvent): void;
   /** Asks `node` to act on one of its members; false when it has no such member (or did not answer in time). */
   request(node: string, action: AdminAction): Promise<boolean>;
+  /** Asks `node` to tell all its members: how many it reached, or undefined when it did not answer in time. */
+  announce(node: string, announcement: Announcement): Promise<number | undefined>;
+  /** The other nodes alive now. */
+  peers(): string[];
   /** The hub registers how it handles what other nodes send. */
   serve(handlers: ClusterHandlers): void;
 }
@@ -98,4 +134,7 @@ export interface ClusterHandlers {
   room(event: RoomEvent): void;
   member(event: MemberEvent): void;
   admin(action: AdminAction): boolean;
+  announce(announcement: Announcement): number;
+  /** Another node stopped answering: its members are gone (already out of the directory). */
+  nodeLost(node: string, members: MemberRecord[]): void;
 }

@@ -1,4 +1,5 @@
-import type { AdminAction, ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, MemberDirectory, MemberRecord, MemberEvent, NameClaims, RoomEvent } from './cluster.js';
+import type { AdminAction, ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, LogRecord, MemberEvent, MessageLog, NameClaims, RoomEvent } from './cluster.js';
+import { DirectoryReplica } from './directory-replica.js';
 
 /**
  * The cluster seam in one process: the default for a single gateway, and the reference that
@@ -7,11 +8,10 @@ import type { AdminAction, ClusterBus, ClusterHandlers, ClusterNode, IdAllocator
  */
 export class InProcessCluster {
   readonly #names = new Map<string, string>();
-  readonly #records = new Map<string, MemberRecord>();
-  readonly #byName = new Map<string, MemberRecord>();
-  /** Room name → its members' records by id, in the order they joined the room. */
-  readonly #byRoom = new Map<string, Map<string, MemberRecord>>();
+  readonly #directory = new DirectoryReplica();
   readonly #nodes = new Map<string, ClusterHandlers | undefined>();
+  /** Each node's history replica, fed what the other nodes log. */
+  readonly #followers = new Map<string, (record: LogRecord) => void>();
   #nextMember = 1;
   #lastMessageId: number;
 
@@ -28,17 +28,23 @@ export class InProcessCluster {
       claim: async (name, owner) => cluster.#claim(name, owner),
       release: (name, owner) => cluster.#release(name, owner),
     };
-    const directory: MemberDirectory = {
-      put: (record) => cluster.#put(record),
-      remove: (id) => cluster.#remove(id),
-      get: (id) => cluster.#records.get(id),
-      byName: (name) => cluster.#byName.get(name.toLowerCase()),
-      inRoom: (room) => [...(cluster.#byRoom.get(room)?.values() ?? [])],
-      all: () => cluster.#records.values(),
-    };
+    const directory = this.#directory;
     const ids: IdAllocator = {
       memberId: () => `m${cluster.#nextMember++}`,
-      messageId: () => ++cluster.#lastMessageId,
+    };
+    const replicate = (record: LogRecord): void => {
+      for (const [id, follow] of cluster.#followers) if (id !== nodeId) follow(record);
+    };
+    const log: MessageLog = {
+      append: (entry, ts) => {
+        const id = ++cluster.#lastMessageId;
+        replicate({ id, ts, entry });
+        return id;
+      },
+      completeFile: (id, sha256) => replicate({ id, sha256 }),
+      follow: (handler) => {
+        cluster.#followers.set(nodeId, handler);
+      },
     };
     const bus: ClusterBus = {
       publishRoom: (event: RoomEvent) => {
@@ -46,6 +52,8 @@ export class InProcessCluster {
       },
       sendToMember: (node: string, event: MemberEvent) => cluster.#nodes.get(node)?.member(event),
       request: async (node: string, action: AdminAction) => cluster.#nodes.get(node)?.admin(action) ?? false,
+      announce: async (node, announcement) => cluster.#nodes.get(node)?.announce(announcement),
+      peers: () => [...cluster.#nodes.keys()].filter((id) => id !== nodeId),
       serve: (handlers) => {
         cluster.#nodes.set(nodeId, handlers);
       },
@@ -56,12 +64,24 @@ export class InProcessCluster {
       directory,
       ids,
       bus,
+      log,
+      status: () => ({ ok: true }),
       close: async () => {
         // A node that leaves takes its members with it (a Redis node's records would expire).
-        for (const record of [...cluster.#records.values()]) if (record.node === nodeId) cluster.#remove(record.id);
+        directory.removeNode(nodeId);
         cluster.#nodes.delete(nodeId);
+        cluster.#followers.delete(nodeId);
       },
     };
+  }
+
+  /** A node dies without a word (kill -9): the others are told, its members and names are gone. */
+  lose(nodeId: string): void {
+    const gone = this.#directory.removeNode(nodeId);
+    for (const [name, owner] of this.#names) if (gone.some((record) => record.id === owner)) this.#names.delete(name);
+    this.#nodes.delete(nodeId);
+    this.#followers.delete(nodeId);
+    for (const handlers of this.#nodes.values()) handlers?.nodeLost(nodeId, gone);
   }
 
   #claim(name: string, owner: string): boolean {
@@ -75,34 +95,5 @@ export class InProcessCluster {
   #release(name: string, owner: string): void {
     const key = name.toLowerCase();
     if (this.#names.get(key) === owner) this.#names.delete(key);
-  }
-
-  #put(record: MemberRecord): void {
-    const previous = this.#records.get(record.id);
-    if (previous !== undefined) {
-      if (this.#byName.get(previous.name.toLowerCase()) === previous) this.#byName.delete(previous.name.toLowerCase());
-      for (const room of previous.rooms) if (!record.rooms.includes(room)) this.#leaveRoom(room, record.id);
-    }
-    this.#records.set(record.id, record);
-    this.#byName.set(record.name.toLowerCase(), record);
-    for (const room of record.rooms) {
-      let members = this.#byRoom.get(room);
-      if (members === undefined) this.#byRoom.set(room, (members = new Map()));
-      members.set(record.id, record); // replaces in place: the join order stays
-    }
-  }
-
-  #leaveRoom(room: string, id: string): void {
-    const members = this.#byRoom.get(room);
-    members?.delete(id);
-    if (members?.size === 0) this.#byRoom.delete(room);
-  }
-
-  #remove(id: string): void {
-    const record = this.#records.get(id);
-    if (record === undefined) return;
-    this.#records.delete(id);
-    for (const room of record.rooms) this.#leaveRoom(room, id);
-    if (this.#byName.get(record.name.toLowerCase()) === record) this.#byName.delete(record.name.toLowerCase());
   }
 }

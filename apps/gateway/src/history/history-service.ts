@@ -1,5 +1,5 @@
 import { ProtocolError, isValidName, type ClientMessageOf } from '@switchboard/protocol';
-import type { IdAllocator } from '../cluster/cluster.js';
+import type { LogRecord, MessageLog } from '../cluster/cluster.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
 
 /** Who reads: a member's identity (what its private history belongs to) and the rooms it is in. */
@@ -14,6 +14,8 @@ export interface HistoryRange {
   after?: number | undefined;
   limit?: number | undefined;
 }
+
+export type Recorded<E extends NewHistoryEntry> = E & { id: number; ts: number };
 
 export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'with' | 'private' | 'before' | 'after' | 'limit'>;
 
@@ -30,22 +32,38 @@ export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'wi
 export class HistoryService {
   constructor(
     private readonly store: HistoryStore,
-    private readonly ids: IdAllocator,
+    private readonly log: MessageLog,
     readonly maxPage: number,
     /** Makes sure a commit comes this turn, also when nobody is sent anything. */
     private readonly scheduleCommit: () => void,
-  ) {}
+  ) {
+    // What other nodes logged joins this node's replica, so every node reads the whole history.
+    log.follow((record) => this.#replicate(record));
+  }
 
-  /** Stores an entry under a new id, committed this turn and before the next socket write. */
-  record<E extends NewHistoryEntry>(entry: E, ts: number): E & { id: number; ts: number } {
-    const id = this.ids.messageId();
+  /**
+   * Logs an entry under a new id (through the cluster: at once in process, a promise over
+   * Redis) and stores it, committed this turn and before the next socket write.
+   */
+  record<E extends NewHistoryEntry>(entry: E, ts: number): Recorded<E> | Promise<Recorded<E>> {
+    const id = this.log.append(entry, ts);
+    return typeof id === 'number' ? this.#store(entry, id, ts) : id.then((id) => this.#store(entry, id, ts));
+  }
+
+  #store<E extends NewHistoryEntry>(entry: E, id: number, ts: number): Recorded<E> {
     this.store.append(entry, id, ts);
     this.scheduleCommit();
     return { ...entry, id, ts };
   }
 
+  #replicate(record: LogRecord): void {
+    if ('sha256' in record) this.store.completeFile(record.id, record.sha256);
+    else this.#store(record.entry, record.id, record.ts);
+  }
+
   completeFile(id: number, sha256: string): void {
     this.store.completeFile(id, sha256);
+    this.log.completeFile(id, sha256);
   }
 
   /** Commits what was recorded (the gateway runs it before writing to any socket). */

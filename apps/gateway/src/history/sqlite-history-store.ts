@@ -118,7 +118,7 @@ export class SqliteHistoryStore implements HistoryStore {
     if (statement === undefined) {
       const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
       statement = this.#db.prepare(
-        `INSERT INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity) VALUES ${values}`,
+        `INSERT OR IGNORE INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity) VALUES ${values}`,
       );
       this.#inserts.set(rows, statement);
     }

@@ -3,6 +3,7 @@ import { FrameType, ProtocolError, encodeFrame, encodeMessage, u32be, type Clien
 import type { MemberDirectory, MemberRecord } from '../cluster/cluster.js';
 import type { Delivery } from '../delivery/delivery.js';
 import type { HistoryService } from '../history/history-service.js';
+import { andThen, type Handled } from './handled.js';
 import type { Member } from './member.js';
 import { plainLines } from './plain-lines.js';
 import type { Router } from './router.js';
@@ -38,7 +39,6 @@ const SHA256_HEX = /^[0-9a-f]{64}$/i;
  */
 export class FileRelay {
   readonly #bySender = new Map<Member, Map<number, Transfer>>();
-  #nextServerId = 1;
 
   constructor(
     private readonly router: Router,
@@ -49,7 +49,7 @@ export class FileRelay {
     private readonly now: () => number,
   ) {}
 
-  offer(sender: Member, offer: ClientMessageOf<'file-offer'>): void {
+  offer(sender: Member, offer: ClientMessageOf<'file-offer'>): Handled {
     const { maxFileBytes, maxTransfersPerMember } = this.limits;
     const open = this.#bySender.get(sender) ?? new Map<number, Transfer>();
     if (open.has(offer.transfer)) throw new ProtocolError('FILE_TRANSFER_EXISTS', `Transfer ${offer.transfer} is already open.`);
@@ -76,38 +76,42 @@ export class FileRelay {
       remote = { room: room.name };
       target = { room: room.name };
     }
-    const entry = this.history.record({ kind: 'file', from: sender.name, transport: sender.transport, name, size: offer.size, mime, ...target }, this.now());
-    const transfer: Transfer = {
-      clientId: offer.transfer,
-      serverId: this.#nextServerId++ >>> 0,
-      historyId: entry.id,
-      sender,
-      recipients: new Set(local.filter((m) => !m.legacy)),
-      remote,
-      size: offer.size,
-      received: 0,
-      hash: createHash('sha256'),
-    };
-    open.set(offer.transfer, transfer);
-    this.#bySender.set(sender, open);
-    const announce: ServerMessageOf<'file-offer'> = {
-      type: 'file-offer',
-      transfer: transfer.serverId,
-      id: entry.id,
-      from: sender.name,
-      transport: sender.transport,
-      ts: entry.ts,
-      name,
-      size: offer.size,
-      mime,
-      ...('to' in target ? { to: target.to } : target),
-    };
-    const frame = encodeMessage(announce);
-    const line = plainLines.file(sender.name, name, offer.size);
-    for (const member of local) this.router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: line }) : frame);
-    this.#toRemote(transfer, frame, line);
-    // The sender's copy is its acknowledgement: it tells the server's transfer id and the history id.
-    if (sender.speaksProtocol) this.router.deliver(sender, offer.ref === undefined ? frame : encodeMessage({ ...announce, ref: offer.ref }));
+    return andThen(this.history.record({ kind: 'file', from: sender.name, transport: sender.transport, name, size: offer.size, mime, ...target }, this.now()), (entry) => {
+      if (sender.isClosed) return; // it left while the cluster logged the offer
+      local = local.filter((m) => !m.isClosed);
+      const transfer: Transfer = {
+        clientId: offer.transfer,
+        // The history id: unique across the cluster, so transfers from two nodes never share one.
+        serverId: entry.id >>> 0,
+        historyId: entry.id,
+        sender,
+        recipients: new Set(local.filter((m) => !m.legacy)),
+        remote,
+        size: offer.size,
+        received: 0,
+        hash: createHash('sha256'),
+      };
+      open.set(offer.transfer, transfer);
+      this.#bySender.set(sender, open);
+      const announce: ServerMessageOf<'file-offer'> = {
+        type: 'file-offer',
+        transfer: transfer.serverId,
+        id: entry.id,
+        from: sender.name,
+        transport: sender.transport,
+        ts: entry.ts,
+        name,
+        size: offer.size,
+        mime,
+        ...('to' in target ? { to: target.to } : target),
+      };
+      const frame = encodeMessage(announce);
+      const line = plainLines.file(sender.name, name, offer.size);
+      for (const member of local) this.router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: line }) : frame);
+      this.#toRemote(transfer, frame, line);
+      // The sender's copy is its acknowledgement: it tells the server's transfer id and the history id.
+      if (sender.speaksProtocol) this.router.deliver(sender, offer.ref === undefined ? frame : encodeMessage({ ...announce, ref: offer.ref }));
+    });
   }
 
   data(sender: Member, clientId: number, data: Uint8Array): void {

@@ -90,8 +90,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.log = options.log;
     const now = (this.now = options.now ?? Date.now);
     this.memberDescriptorBudget = (options.openFileLimit ?? openFileLimit()) - DESCRIPTOR_RESERVE;
-    this.node = options.cluster ?? new InProcessCluster(options.history.lastId()).node('local');
-    this.history = new HistoryService(options.history, this.node.ids, config.history.maxPage, () => this.delivery.schedule());
+    this.node = options.cluster ?? new InProcessCluster(options.history.lastId()).node(config.cluster.nodeId ?? 'local');
+    this.history = new HistoryService(options.history, this.node.log, config.history.maxPage, () => this.delivery.schedule());
     this.delivery = new Delivery({
       maxQueueBytes: config.limits.maxQueueBytes,
       flushWindowMs: config.timing.flushWindowMs,
@@ -102,7 +102,14 @@ export class Hub extends EventEmitter<HubEvents> {
       totals: this.totals,
     });
     this.#router = new Router(this.delivery, this.node, config.limits.maxQueueBytes, now);
-    this.#router.serve((action) => this.#adminHere(action));
+    this.#router.serve({
+      admin: (action) => this.#adminHere(action),
+      announce: ({ text }) => this.#announceHere(text),
+      nodeLost: (node, records) => {
+        this.log.warn({ node, members: records.length }, 'a gateway node stopped answering: its members left with reason node-lost');
+        this.#membership.nodeLost(records);
+      },
+    });
     this.#membership = new Membership(this.#router, this.node, this.history, config, now);
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now);
     this.identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
@@ -300,16 +307,26 @@ export class Hub extends EventEmitter<HubEvents> {
     return this.#admin({ kind: 'tell', member: id, text });
   }
 
-  /** A notice from the operator to one room (on every node), or to every member of this node once. */
-  broadcast(text: string, roomName?: string): number {
-    const ts = this.now();
+  /**
+   * A notice from the operator to one room, or to every member, on every node. Nodes that did
+   * not answer in time are named in `unanswered` (their members may or may not have it).
+   */
+  async broadcast(text: string, roomName?: string): Promise<{ delivered: number; unanswered: string[] }> {
     if (roomName !== undefined) {
       if (!this.#membership.roomExists(roomName)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${roomName}".`);
-      const frame = encodeMessage({ type: 'notice', text, ts, room: roomName });
+      const frame = encodeMessage({ type: 'notice', text, ts: this.now(), room: roomName });
       this.#router.toRoom({ room: roomName, frame, legacyText: plainLines.notice(text) });
-      return this.node.directory.inRoom(roomName).length;
+      return { delivered: this.node.directory.inRoom(roomName).length, unanswered: [] };
     }
-    const frame = encodeMessage({ type: 'notice', text, ts });
+    const peers = this.node.bus.peers();
+    const answers = await Promise.all(peers.map((node) => this.node.bus.announce(node, { kind: 'announce', text })));
+    const unanswered = peers.filter((_node, i) => answers[i] === undefined);
+    return { delivered: answers.reduce<number>((sum, n) => sum + (n ?? 0), this.#announceHere(text)), unanswered };
+  }
+
+  /** The notice to every joined member of this node; how many it reached. */
+  #announceHere(text: string): number {
+    const frame = encodeMessage({ type: 'notice', text, ts: this.now() });
     const line = encodeMessage({ type: 'text', text: plainLines.notice(text) });
     let reached = 0;
     for (const member of this.#router.members.values()) {

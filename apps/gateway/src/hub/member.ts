@@ -7,7 +7,7 @@ import type { TokenBucket } from './rate-limiter.js';
 export type MemberState = 'pending' | 'joined' | 'closed';
 
 /** Why a member left a room, as presence frames and the admin API tell it. */
-export type LeaveReason = 'left' | 'quit' | 'kicked' | 'banned' | 'replaced' | 'timeout' | 'overflow' | 'shutdown' | 'error' | 'rate';
+export type LeaveReason = 'left' | 'quit' | 'kicked' | 'banned' | 'replaced' | 'timeout' | 'overflow' | 'shutdown' | 'error' | 'rate' | 'node-lost';
 
 /** A room as one node sees it: its members on this node. */
 export interface Room {
@@ -92,6 +92,6 @@ export class Member {
 
   /** What the rest of the cluster knows of it. */
   record(node: string): MemberRecord {
-    return { ...this.info(), node, rooms: this.rooms.map((r) => r.name), identity: this.identity };
+    return { ...this.info(), node, rooms: this.rooms.map((r) => r.name), identity: this.identity, connectedAt: this.connectedAt };
   }
 }

@@ -1,5 +1,5 @@
 import { NAME_RULE, ProtocolError, encodeMessage, isValidName, type ServerMessageOf } from '@switchboard/protocol';
-import type { ClusterNode } from '../cluster/cluster.js';
+import { memberInfoOf, type ClusterNode, type MemberRecord } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import type { HistoryService } from '../history/history-service.js';
 import { historyFrame } from './history-frame.js';
@@ -100,9 +100,22 @@ export class Membership {
     this.node.directory.remove(member.id);
   }
 
+  /** Another node died: each node tells its own members that the lost node's members left, with reason node-lost. */
+  nodeLost(records: readonly MemberRecord[]): void {
+    const ts = this.now();
+    for (const record of records) {
+      const member = memberInfoOf(record);
+      for (const room of record.rooms) {
+        if (!this.router.rooms.has(room)) continue;
+        const body: ServerMessageOf<'presence'> = { type: 'presence', room, event: 'leave', member, reason: 'node-lost', ts };
+        this.router.toLocalRoom({ room, frame: encodeMessage(body), legacyText: plainLines.presence(room, 'leave', member.name, { reason: 'node-lost' }) });
+      }
+    }
+  }
+
   /** A room's members on every node. */
   sendRoster(member: Member, roomName: string, ref?: string): void {
-    const members = this.node.directory.inRoom(roomName).map(({ node: _node, rooms: _rooms, identity: _identity, ...info }) => info);
+    const members = this.node.directory.inRoom(roomName).map(memberInfoOf);
     const roster: ServerMessageOf<'roster'> = { type: 'roster', room: roomName, members };
     if (ref !== undefined) roster.ref = ref;
     this.router.deliver(member, encodeMessage(roster));

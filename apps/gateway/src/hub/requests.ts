@@ -12,6 +12,7 @@ import type { GatewayConfig } from '../config.js';
 import type { HistoryService } from '../history/history-service.js';
 import type { Identity, SignedIn } from '../identity/identity.js';
 import type { FileRelay } from './file-relay.js';
+import { andThen, type Handled } from './handled.js';
 import { historyFrame } from './history-frame.js';
 import type { Member } from './member.js';
 import type { Membership } from './membership.js';
@@ -22,13 +23,6 @@ export const SERVER_NAME = 'switchboard/0.1.0';
 
 const utf8 = new TextEncoder();
 
-/** A step that may wait for the cluster (a name claim); the hub holds the member's input meanwhile. */
-export type Handled = void | Promise<void>;
-
-/** Runs `next` with a value now, or after its promise settles. */
-function then<T>(value: T | Promise<T>, next: (value: T) => Handled): Handled {
-  return value instanceof Promise ? value.then(next) : next(value);
-}
 
 /**
  * What each client request does (PROTOCOL.md §3-§7). Replies carry the request's `ref`.
@@ -54,7 +48,7 @@ export class Requests {
     if (member.state === 'pending' && message.type !== 'hello') {
       if (!member.legacy) throw new ProtocolError('UNEXPECTED_TYPE', 'Your hello failed; send hello again before anything else.');
       // A first frame other than hello: a plain device, which also says what it sent.
-      return then(this.admitPlain(member), () => this.#dispatch(member, message));
+      return andThen(this.admitPlain(member), () => this.#dispatch(member, message));
     }
     return this.#dispatch(member, message);
   }
@@ -88,7 +82,7 @@ export class Requests {
         if (this.identity.store.account(name) !== undefined) throw new ProtocolError('AUTH_REQUIRED', `"${name}" is a registered account: sign in as it instead.`);
         const ban = this.identity.banFor(member.link.ip, name);
         if (ban !== undefined) throw new ProtocolError('BANNED', `The name "${name}" is banned: ${ban.reason}`);
-        return then(membership.claim(member, name), (free) => {
+        return andThen(membership.claim(member, name), (free) => {
           this.identity.store.renameToken(member.identity, name); // its token reclaims the new name
           if (!free) throw taken(name);
           if (!member.isClosed) membership.setName(member, name, message.ref);
@@ -137,9 +131,9 @@ export class Requests {
     if (upgrading && !member.legacy) throw new ProtocolError('UNEXPECTED_TYPE', 'This connection already said hello.');
     const asked = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
     const roomName = this.membership.checkRoomName(hello.room ?? DEFAULT_ROOM);
-    return then(this.identity.signIn(hello, asked, member.link.ip), (who) =>
-      then(this.#reclaim(member, who), () =>
-        then(this.membership.claim(member, who.name), (free) => {
+    return andThen(this.identity.signIn(hello, asked, member.link.ip), (who) =>
+      andThen(this.#reclaim(member, who), () =>
+        andThen(this.membership.claim(member, who.name), (free) => {
           if (!free) throw taken(who.name);
           if (member.isClosed) return;
           this.#welcome(member, who, roomName, upgrading, hello);
@@ -202,7 +196,7 @@ export class Requests {
   admitDevice(member: Member, name: string, room: string): Handled {
     member.legacy = false;
     this.#checkDevice(member, name);
-    return then(this.membership.claim(member, name), (free) => {
+    return andThen(this.membership.claim(member, name), (free) => {
       if (member.state !== 'pending') return;
       member.name = free ? name : `${name}@${this.node.nodeId}`;
       if (!free) this.node.names.claim(member.name, member.id);
@@ -217,7 +211,7 @@ export class Requests {
     if (member.state !== 'pending') return;
     this.#clearHelloTimer(member);
     this.#checkDevice(member, member.name);
-    return then(this.membership.claim(member, member.name), (free) => {
+    return andThen(this.membership.claim(member, member.name), (free) => {
       if (member.state !== 'pending') return;
       // An address is unique on one node; across nodes two devices could share one.
       if (!free) member.name = `${member.name}@${this.node.nodeId}`;
@@ -237,34 +231,34 @@ export class Requests {
     if (ban !== undefined) throw new ProtocolError('BANNED', `Banned: ${ban.reason}`);
   }
 
-  #say(member: Member, room: string, { text, data }: Said, ref?: string): void {
+  #say(member: Member, room: string, { text, data }: Said, ref?: string): Handled {
     this.#checkText(text, data);
-    const entry = this.history.record({ kind: 'message', room, from: member.name, transport: member.transport, text, data }, this.now());
-    const message: ServerMessageOf<'message'> = { type: 'message', id: entry.id, room, from: entry.from, transport: entry.transport, ts: entry.ts, text };
-    if (data !== undefined) message.data = data;
-    const frame = encodeMessage(message);
-    const legacyText = plainLines.chat(room, member.name, text);
-    // Plain devices do not get their own words back: many treat incoming lines as commands.
-    // A sender with a ref gets its own copy, carrying the ref: its acknowledgement.
-    const ownCopy = member.speaksProtocol && ref !== undefined;
-    this.router.toRoom({ room, frame, legacyText, except: !member.speaksProtocol || ownCopy ? member.id : undefined });
-    if (ownCopy) this.router.deliver(member, encodeMessage({ ...message, ref }));
+    return andThen(this.history.record({ kind: 'message', room, from: member.name, transport: member.transport, text, data }, this.now()), (entry) => {
+      const message: ServerMessageOf<'message'> = { type: 'message', id: entry.id, room, from: entry.from, transport: entry.transport, ts: entry.ts, text };
+      if (data !== undefined) message.data = data;
+      const frame = encodeMessage(message);
+      const legacyText = plainLines.chat(room, entry.from, text);
+      // Plain devices do not get their own words back: many treat incoming lines as commands.
+      // A sender with a ref gets its own copy, carrying the ref: its acknowledgement.
+      const ownCopy = member.speaksProtocol && ref !== undefined;
+      this.router.toRoom({ room, frame, legacyText, except: !member.speaksProtocol || ownCopy ? member.id : undefined });
+      if (ownCopy && !member.isClosed) this.router.deliver(member, encodeMessage({ ...message, ref }));
+    });
   }
 
-  #private(member: Member, request: ClientMessageOf<'private'>): void {
+  #private(member: Member, request: ClientMessageOf<'private'>): Handled {
     const { text, data } = said(request);
     this.#checkText(text, data);
     const target = this.node.directory.byName(request.to);
     if (target === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${request.to}" is connected.`);
-    const entry = this.history.record(
-      { kind: 'private', from: member.name, to: target.name, transport: member.transport, text, data, fromIdentity: member.identity, toIdentity: target.identity },
-      this.now(),
-    );
-    const message: ServerMessageOf<'private'> = { type: 'private', id: entry.id, from: entry.from, to: entry.to, transport: entry.transport, ts: entry.ts, text };
-    if (data !== undefined) message.data = data;
-    const frame = encodeMessage(message);
-    if (target.id !== member.id) this.router.toMember(target, frame, plainLines.private(member.name, text));
-    if (member.speaksProtocol) this.router.deliver(member, request.ref === undefined ? frame : encodeMessage({ ...message, ref: request.ref }));
+    const entry = { kind: 'private', from: member.name, to: target.name, transport: member.transport, text, data, fromIdentity: member.identity, toIdentity: target.identity } as const;
+    return andThen(this.history.record(entry, this.now()), (entry) => {
+      const message: ServerMessageOf<'private'> = { type: 'private', id: entry.id, from: entry.from, to: entry.to, transport: entry.transport, ts: entry.ts, text };
+      if (data !== undefined) message.data = data;
+      const frame = encodeMessage(message);
+      if (target.id !== member.id) this.router.toMember(target, frame, plainLines.private(entry.from, text));
+      if (member.speaksProtocol && !member.isClosed) this.router.deliver(member, request.ref === undefined ? frame : encodeMessage({ ...message, ref: request.ref }));
+    });
   }
 
   #checkText(text: string, data?: string): void {

@@ -26,15 +26,15 @@ export class Router {
     this.ensureRoom(DEFAULT_ROOM, now());
   }
 
-  /** Serves what other nodes send; `admin` runs operator actions on local members. */
-  serve(admin: ClusterHandlers['admin']): void {
+  /** Serves what other nodes send: frames it routes itself, the rest (operator actions, a lost node) to the hub's `handlers`. */
+  serve(handlers: Omit<ClusterHandlers, 'room' | 'member'>): void {
     this.node.bus.serve({
       room: (event) => this.#fanOutLocal(event),
       member: (event) => {
         const member = this.members.get(event.to);
         if (member !== undefined) this.#deliverEvent(member, event);
       },
-      admin,
+      ...handlers,
     });
   }
 
@@ -49,6 +49,11 @@ export class Router {
   toRoom(event: RoomEvent): void {
     this.#fanOutLocal(event);
     this.node.bus.publishRoom(event);
+  }
+
+  /** To the room's members on this node only (what every node says for itself, as a lost node's departures). */
+  toLocalRoom(event: RoomEvent): void {
+    this.#fanOutLocal(event);
   }
 
   /** To the room's members on the other nodes only (this node's were served already). */

@@ -23,26 +23,33 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
       },
     },
     async () => ({
-      clients: [...hub.members.values()].map((m) => ({
-        id: m.id,
-        name: m.name,
-        transport: m.transport,
-        address: m.link.address,
-        rooms: m.rooms.map((r) => r.name),
-        connectedAt: new Date(m.connectedAt).toISOString(),
-        legacy: m.legacy,
-        state: m.state,
-        // A device's counts are what crossed its socket; everyone else's, the frames.
-        bytesIn: (m.link.wire ?? m).bytesIn,
-        bytesOut: (m.link.wire ?? m).bytesOut,
-        messagesIn: (m.link.wire ?? m).messagesIn,
-        messagesOut: (m.link.wire ?? m).messagesOut,
-        ...(m.link.device !== undefined && {
-          framing: m.link.device.framing,
-          ...(m.link.device.listener !== undefined && { listener: m.link.device.listener }),
-          ...(m.link.device.link !== undefined && { outbound: m.link.device.link }),
-        }),
-      })),
+      clients: [
+        ...[...hub.members.values()].map((m) => ({
+          id: m.id,
+          node: hub.node.nodeId,
+          name: m.name,
+          transport: m.transport,
+          address: m.link.address,
+          rooms: m.rooms.map((r) => r.name),
+          connectedAt: new Date(m.connectedAt).toISOString(),
+          legacy: m.legacy,
+          state: m.state,
+          // A device's counts are what crossed its socket; everyone else's, the frames.
+          bytesIn: (m.link.wire ?? m).bytesIn,
+          bytesOut: (m.link.wire ?? m).bytesOut,
+          messagesIn: (m.link.wire ?? m).messagesIn,
+          messagesOut: (m.link.wire ?? m).messagesOut,
+          ...(m.link.device !== undefined && {
+            framing: m.link.device.framing,
+            ...(m.link.device.listener !== undefined && { listener: m.link.device.listener }),
+            ...(m.link.device.link !== undefined && { outbound: m.link.device.link }),
+          }),
+        })),
+        // Members of the other nodes, from this node's replica of the cluster directory.
+        ...[...hub.node.directory.all()]
+          .filter((record) => record.node !== hub.node.nodeId)
+          .map(({ identity: _identity, legacy, connectedAt, ...record }) => ({ ...record, legacy: legacy ?? false, state: 'joined' as const, connectedAt: new Date(connectedAt).toISOString() })),
+      ],
     }),
   );
 
@@ -90,14 +97,22 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
         summary: 'Send a server notice to one room or to everyone',
         body: { type: 'object', properties: { text: operatorText, room: roomName }, required: ['text'], additionalProperties: false },
         response: {
-          200: { type: 'object', properties: { ok: { type: 'boolean' }, delivered: { type: 'integer' } }, required: ['ok', 'delivered'] },
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              delivered: { type: 'integer', description: 'Members reached on the nodes that answered' },
+              unanswered: { type: 'array', items: { type: 'string' }, description: 'Cluster nodes that did not answer in time (empty on one node)' },
+            },
+            required: ['ok', 'delivered', 'unanswered'],
+          },
           ...errorResponses,
         },
       },
     },
     async (request) => {
       try {
-        return { ok: true, delivered: hub.broadcast(request.body.text, request.body.room) };
+        return { ok: true, ...(await hub.broadcast(request.body.text, request.body.room)) };
       } catch (error) {
         if (error instanceof ProtocolError) throw new GatewayError(error.code, error.message);
         throw error;

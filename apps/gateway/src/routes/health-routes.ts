@@ -29,14 +29,31 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
         response: {
           200: {
             type: 'object',
-            properties: { status: { type: 'string' }, version: { type: 'string' }, uptimeMs: { type: 'integer' }, members: { type: 'integer' } },
-            required: ['status', 'version', 'uptimeMs', 'members'],
+            properties: {
+              status: { type: 'string', enum: ['ok', 'degraded'], description: 'degraded: the cluster (Redis) is unreachable; messages are refused with CLUSTER_UNAVAILABLE' },
+              version: { type: 'string' },
+              uptimeMs: { type: 'integer' },
+              members: { type: 'integer', description: 'Connections on this node' },
+              node: { type: 'string', description: 'This gateway node' },
+              cluster: { type: 'string', description: 'Why the status is degraded' },
+            },
+            required: ['status', 'version', 'uptimeMs', 'members', 'node'],
           },
           ...errorResponses,
         },
       },
     },
-    async () => ({ status: 'ok', version: SERVER_NAME, uptimeMs: Date.now() - startedAt, members: hub.members.size }),
+    async () => {
+      const cluster = hub.node.status();
+      return {
+        status: cluster.ok ? ('ok' as const) : ('degraded' as const),
+        version: SERVER_NAME,
+        uptimeMs: Date.now() - startedAt,
+        members: hub.members.size,
+        node: hub.node.nodeId,
+        ...(cluster.detail !== undefined && { cluster: cluster.detail }),
+      };
+    },
   );
 
   app.get(

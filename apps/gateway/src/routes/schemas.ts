@@ -60,12 +60,15 @@ export const client = {
     framing: { type: 'string', enum: ['line', 'raw'] },
     listener: { type: 'string' },
     outbound: { type: 'string' },
+    /** The gateway node that holds the connection (several gateways on one Redis). */
+    node: { type: 'string' },
+    /** Counts are known to the node that holds the connection: absent for members of other nodes. */
     bytesIn: { type: 'integer' },
     bytesOut: { type: 'integer' },
     messagesIn: { type: 'integer' },
     messagesOut: { type: 'integer' },
   },
-  required: ['id', 'name', 'transport', 'address', 'rooms', 'connectedAt', 'legacy', 'bytesIn', 'bytesOut', 'messagesIn', 'messagesOut'],
+  required: ['id', 'name', 'transport', 'address', 'rooms', 'connectedAt', 'legacy', 'node'],
   additionalProperties: false,
 } as const;
 

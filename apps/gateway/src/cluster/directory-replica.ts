@@ -1,0 +1,83 @@
+import type { MemberDirectory, MemberRecord } from './cluster.js';
+
+/**
+ * The member directory as one node holds it: records by id, by name (ignoring case) and by
+ * room, in the order members joined. The in-process cluster shares one; each Redis node keeps
+ * its own, kept current from what the other nodes publish.
+ */
+export class DirectoryReplica implements MemberDirectory {
+  readonly #records = new Map<string, MemberRecord>();
+  readonly #byName = new Map<string, MemberRecord>();
+  /** Room name → its members' records by id, in the order they joined the room. */
+  readonly #byRoom = new Map<string, Map<string, MemberRecord>>();
+
+  put(record: MemberRecord): void {
+    const previous = this.#records.get(record.id);
+    if (previous !== undefined) {
+      if (this.#byName.get(previous.name.toLowerCase()) === previous) this.#byName.delete(previous.name.toLowerCase());
+      for (const room of previous.rooms) if (!record.rooms.includes(room)) this.#leaveRoom(room, record.id);
+    }
+    this.#records.set(record.id, record);
+    this.#byName.set(record.name.toLowerCase(), record);
+    for (const room of record.rooms) {
+      let members = this.#byRoom.get(room);
+      if (members === undefined) this.#byRoom.set(room, (members = new Map()));
+      members.set(record.id, record); // replaces in place: the join order stays
+    }
+  }
+
+  remove(id: string): MemberRecord | undefined {
+    const record = this.#records.get(id);
+    if (record === undefined) return undefined;
+    this.#records.delete(id);
+    for (const room of record.rooms) this.#leaveRoom(room, id);
+    if (this.#byName.get(record.name.toLowerCase()) === record) this.#byName.delete(record.name.toLowerCase());
+    return record;
+  }
+
+  get(id: string): MemberRecord | undefined {
+    return this.#records.get(id);
+  }
+
+  byName(name: string): MemberRecord | undefined {
+    return this.#byName.get(name.toLowerCase());
+  }
+
+  inRoom(room: string): MemberRecord[] {
+    return [...(this.#byRoom.get(room)?.values() ?? [])];
+  }
+
+  all(): Iterable<MemberRecord> {
+    return this.#records.values();
+  }
+
+  /** The records of one node. */
+  ofNode(node: string): MemberRecord[] {
+    return [...this.#records.values()].filter((record) => record.node === node);
+  }
+
+  /** Drops every record of a node; returns what was dropped. */
+  removeNode(node: string): MemberRecord[] {
+    const gone = this.ofNode(node);
+    for (const record of gone) this.remove(record.id);
+    return gone;
+  }
+
+  /** A node's whole state, as it republished it (after Redis came back): its records replace what this replica held. */
+  replaceNode(node: string, records: readonly MemberRecord[]): void {
+    const keep = new Set(records.map((record) => record.id));
+    for (const record of this.ofNode(node)) if (!keep.has(record.id)) this.remove(record.id);
+    for (const record of records) this.put(record);
+  }
+
+  /** Nodes with members in this replica. */
+  nodes(): Set<string> {
+    return new Set([...this.#records.values()].map((record) => record.node));
+  }
+
+  #leaveRoom(room: string, id: string): void {
+    const members = this.#byRoom.get(room);
+    members?.delete(id);
+    if (members?.size === 0) this.#byRoom.delete(room);
+  }
+}

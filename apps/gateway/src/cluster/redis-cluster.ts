@@ -1,0 +1,508 @@
+import { randomBytes } from 'node:crypto';
+import { createClient, type RedisClientType } from '@redis/client';
+import { ProtocolError } from '@switchboard/protocol';
+import type { NewHistoryEntry } from '../history/history-store.js';
+import type { HubLogger } from '../hub/hub.js';
+import type { AdminAction, Announcement, ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, LogRecord, MemberDirectory, MemberEvent, MemberRecord, MessageLog, NameClaims, RoomEvent } from './cluster.js';
+import { DirectoryReplica } from './directory-replica.js';
+import { APPEND, CLAIM, HEARTBEAT, RAISE_COUNTER, RELEASE, SWEEP, type Script } from './redis-scripts.js';
+
+export interface RedisClusterOptions {
+  url: string;
+  /** Default: a random one, so two processes never share one by accident. */
+  nodeId?: string | null | undefined;
+  heartbeatMs: number;
+  /** How long a message waits for Redis, and a request for another node. */
+  timeoutMs: number;
+  /** Entries kept in the history stream (MAXLEN ~). */
+  historyRetention: number;
+  /** The highest message id this node's own history holds: ids go on above it. */
+  lastHistoryId: number;
+  log: HubLogger;
+  /** Key and channel prefix: several clusters can share one Redis. */
+  prefix?: string;
+}
+
+/** What travels on the pub/sub channels: a small JSON header, then a frame's bytes where there is one. */
+type Header =
+  | { k: 'room'; from: string; room: string; legacyText?: string | undefined; except?: string | undefined }
+  | { k: 'put'; from: string; record: MemberRecord }
+  | { k: 'remove'; from: string; id: string }
+  | { k: 'sync'; from: string; records: MemberRecord[] }
+  | { k: 'lost'; from: string; node: string }
+  | { k: 'member'; from: string; to: string; legacyText?: string | undefined }
+  | { k: 'admin'; from: string; ask: number; action: AdminAction }
+  | { k: 'announce'; from: string; ask: number; text: string }
+  | { k: 'answer'; from: string; ask: number; value: boolean | number };
+
+function envelope(header: Header, payload?: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const out = Buffer.allocUnsafe(4 + json.length + (payload?.length ?? 0));
+  out.writeUInt32BE(json.length, 0);
+  json.copy(out, 4);
+  if (payload !== undefined) out.set(payload, 4 + json.length);
+  return out;
+}
+
+function openEnvelope(message: Buffer): { header: Header; payload: Uint8Array } {
+  const length = message.readUInt32BE(0);
+  return { header: JSON.parse(message.toString('utf8', 4, 4 + length)) as Header, payload: message.subarray(4 + length) };
+}
+
+function unavailable(why: string): ProtocolError {
+  return new ProtocolError('CLUSTER_UNAVAILABLE', `The gateways' Redis is unreachable (${why}); this was not taken. Try again shortly.`);
+}
+
+/** A command that did not answer in time: rejected (it may still land; the caller was told it did not). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+type Client = RedisClientType<{}, {}, {}, 2>;
+
+/**
+ * The cluster seam over Redis: several gateways, one chat. What lives where:
+ * - history: one Redis stream (`log`), trimmed to `historyRetention` entries; each entry is
+ *   appended with its message id by one script (APPEND), so ids increase across the cluster
+ *   and stream order is id order. Every node reads the stream into its own SQLite history,
+ *   from where its members and REST read; a node that was away reads on from where it was.
+ * - live traffic: pub/sub, one `bus` channel every node hears (room events, directory changes,
+ *   lost nodes) and one channel per node (private messages and files, operator requests).
+ *   A room event is published once per room, not per member; a node drops its own echoes.
+ * - names: one key each, claimed by script, expiring unless their node's heartbeat renews them.
+ * - the directory: each node's records in a hash, replicated to every node's DirectoryReplica.
+ * - liveness: a sorted set of nodes by the Redis time of their last heartbeat; one silent for
+ *   1.5 heartbeats is swept, its names freed, and every node says its members left (node-lost).
+ * Three connections: commands, subscriptions, and the blocking stream reader.
+ */
+export class RedisCluster implements ClusterNode {
+  readonly nodeId: string;
+  /** The directory as the hub sees it: reads from this node's replica, its own members' changes written through to Redis. */
+  readonly directory: MemberDirectory;
+  readonly #replica = new DirectoryReplica();
+  readonly names: NameClaims;
+  readonly ids: IdAllocator;
+  readonly bus: ClusterBus;
+  readonly log: MessageLog;
+  readonly #options: RedisClusterOptions;
+  readonly #keys: { counter: string; stream: string; nodes: string; names: string; members: string };
+  readonly #channels: { bus: string; node: (id: string) => string };
+  readonly #command: Client;
+  readonly #subscriber: Client;
+  readonly #reader: Client;
+  #handlers: ClusterHandlers | undefined;
+  #follower: ((record: LogRecord) => void) | undefined;
+  /** This node's name claims: key → owner value, renewed by the heartbeat and claimed again after Redis comes back. */
+  readonly #claims = new Map<string, string>();
+  readonly #asks = new Map<number, (value: boolean | number | undefined) => void>();
+  #nextAsk = 1;
+  #nextMember = 1;
+  /** The highest message id this node has stored or seen: if Redis comes back without its data, ids go on above it. */
+  #highestId: number;
+  #closed = false;
+  /** No sweeping until then: after Redis comes back every node needs a heartbeat's time to say it is alive. */
+  #sweepAfter = 0;
+  #lastErrorLog = 0;
+  readonly #timers: NodeJS.Timeout[] = [];
+
+  private constructor(options: RedisClusterOptions) {
+    this.#options = options;
+    this.#highestId = options.lastHistoryId;
+    this.nodeId = options.nodeId ?? `n${randomBytes(3).toString('hex')}`;
+    const prefix = options.prefix ?? 'switchboard:';
+    this.#keys = {
+      counter: `${prefix}message-id`,
+      stream: `${prefix}log`,
+      nodes: `${prefix}nodes`,
+      names: `${prefix}names:${this.nodeId}`,
+      members: `${prefix}members:${this.nodeId}`,
+    };
+    this.#channels = { bus: `${prefix}bus`, node: (id) => `${prefix}node:${id}` };
+    // Commands fail at once while Redis is away (no offline queue): a message is refused, never queued and acknowledged later.
+    this.#command = createClient({
+      url: options.url,
+      RESP: 2,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: options.timeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
+    }) as Client;
+    this.#subscriber = this.#command.duplicate() as Client;
+    this.#reader = this.#command.duplicate() as Client;
+    for (const [role, client] of [['commands', this.#command], ['subscriptions', this.#subscriber], ['stream reader', this.#reader]] as const) {
+      // An 'error' event without a listener would end the process.
+      client.on('error', (error: Error) => this.#logError(role, error));
+    }
+    // Back after an outage: say we are alive, publish our state again, read everyone else's.
+    this.#subscriber.on('ready', () => {
+      if (!this.#closed) void this.#resync('Redis connection is back');
+    });
+
+    const cluster = this;
+    const replica = this.#replica;
+    this.directory = {
+      put: (record) => cluster.#put(record),
+      remove: (id) => cluster.#remove(id),
+      get: (id) => replica.get(id),
+      byName: (name) => replica.byName(name),
+      inRoom: (room) => replica.inRoom(room),
+      all: () => replica.all(),
+    };
+    this.names = {
+      claim: (name, owner) => cluster.#claim(name, owner),
+      release: (name, owner) => cluster.#release(name, owner),
+    };
+    this.ids = { memberId: () => `${cluster.nodeId}.m${cluster.#nextMember++}` };
+    this.bus = {
+      publishRoom: (event: RoomEvent) => cluster.#publish(cluster.#channels.bus, { k: 'room', from: cluster.nodeId, room: event.room, legacyText: event.legacyText, except: event.except }, event.frame),
+      sendToMember: (node: string, event: MemberEvent) =>
+        cluster.#publish(cluster.#channels.node(node), { k: 'member', from: cluster.nodeId, to: event.to, legacyText: event.legacyText }, event.frame),
+      request: async (node: string, action: AdminAction) => (await cluster.#ask(node, (ask) => ({ k: 'admin', from: cluster.nodeId, ask, action }))) === true,
+      announce: async (node: string, announcement: Announcement) => {
+        const value = await cluster.#ask(node, (ask) => ({ k: 'announce', from: cluster.nodeId, ask, text: announcement.text }));
+        return typeof value === 'number' ? value : undefined;
+      },
+      peers: () => [...cluster.#replica.nodes()].filter((node) => node !== cluster.nodeId),
+      serve: (handlers) => {
+        cluster.#handlers = handlers;
+      },
+    };
+    this.log = {
+      append: (entry, ts) => cluster.#append(entry, ts),
+      completeFile: (id, sha256) => cluster.#logCompletion(id, sha256),
+      follow: (handler) => {
+        cluster.#follower = handler;
+        void cluster.#follow();
+      },
+    };
+  }
+
+  /** Connects to Redis and joins the cluster; rejects when Redis cannot be reached within the timeout. */
+  static async start(options: RedisClusterOptions): Promise<RedisCluster> {
+    const cluster = new RedisCluster(options);
+    const connectWithin = options.timeoutMs * 5;
+    try {
+      await withTimeout(Promise.all([cluster.#command.connect(), cluster.#subscriber.connect(), cluster.#reader.connect()]), connectWithin, `connecting to ${options.url}`);
+      await cluster.#subscriber.subscribe([cluster.#channels.bus, cluster.#channels.node(cluster.nodeId)], (message: Buffer) => cluster.#received(message), true);
+      await cluster.#resync('joined');
+    } catch (error) {
+      await cluster.close();
+      throw new Error(`Cannot join the cluster on ${options.url}: ${(error as Error).message}`);
+    }
+    const { heartbeatMs } = options;
+    cluster.#every(heartbeatMs, () => cluster.#heartbeat());
+    cluster.#every(Math.max(50, Math.floor(heartbeatMs / 4)), () => cluster.#sweep());
+    options.log.info({ node: cluster.nodeId, redis: options.url }, 'joined the cluster');
+    return cluster;
+  }
+
+  status(): { ok: boolean; detail?: string } {
+    if (this.#command.isReady && this.#subscriber.isReady && this.#reader.isReady) return { ok: true };
+    return { ok: false, detail: `Redis at ${this.#options.url} is unreachable; messages are refused with CLUSTER_UNAVAILABLE until it is back` };
+  }
+
+  /** Tests: the process dies here and now (kill -9): connections cut, nothing said, nothing cleaned up. */
+  crash(): void {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    for (const client of [this.#reader, this.#subscriber, this.#command]) if (client.isOpen) client.destroy();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    for (const settle of this.#asks.values()) settle(undefined);
+    this.#asks.clear();
+    // A clean leave: the others need not wait for the sweep (members already left one by one).
+    if (this.#command.isReady) {
+      await Promise.allSettled([
+        this.#command.sendCommand(['ZREM', this.#keys.nodes, this.nodeId]),
+        this.#command.sendCommand(['DEL', this.#keys.members, this.#keys.names, ...this.#claims.keys()]),
+      ]);
+    }
+    for (const client of [this.#reader, this.#subscriber, this.#command]) {
+      if (client.isOpen) client.destroy();
+    }
+  }
+
+  // ---- Names -------------------------------------------------------------------------
+
+  #nameKey(name: string): string {
+    return `${this.#options.prefix ?? 'switchboard:'}name:${name.toLowerCase()}`;
+  }
+
+  async #claim(name: string, owner: string): Promise<boolean> {
+    const key = this.#nameKey(name);
+    const value = `${this.nodeId}|${owner}`;
+    let claimed: unknown;
+    try {
+      claimed = await withTimeout(this.#run(CLAIM, [key, this.#keys.names], [value, String(this.#ttl())]), this.#options.timeoutMs, 'claiming a name');
+    } catch (error) {
+      throw unavailable((error as Error).message);
+    }
+    if (Number(claimed) !== 1) return false;
+    this.#claims.set(key, value);
+    return true;
+  }
+
+  #release(name: string, owner: string): void {
+    const key = this.#nameKey(name);
+    const value = `${this.nodeId}|${owner}`;
+    if (this.#claims.get(key) !== value) return;
+    this.#claims.delete(key);
+    this.#run(RELEASE, [key, this.#keys.names], [value]).catch((error: Error) => this.#logError('releasing a name', error));
+  }
+
+  /** Claims and member hashes live this long without a heartbeat. */
+  #ttl(): number {
+    return this.#options.heartbeatMs * 2;
+  }
+
+  // ---- The directory -------------------------------------------------------------------
+
+  /** Our records go to Redis and every node; a write lost while Redis is away is made good by #resync. */
+  #put(record: MemberRecord): void {
+    this.#replica.put(record);
+    if (record.node !== this.nodeId) return;
+    this.#send(['HSET', this.#keys.members, record.id, JSON.stringify(record)]);
+    this.#publish(this.#channels.bus, { k: 'put', from: this.nodeId, record });
+  }
+
+  #remove(id: string): void {
+    const record = this.#replica.remove(id);
+    if (record === undefined || record.node !== this.nodeId) return;
+    this.#send(['HDEL', this.#keys.members, id]);
+    this.#publish(this.#channels.bus, { k: 'remove', from: this.nodeId, id });
+  }
+
+  /**
+   * Says this node is alive, publishes its whole state again (names, records) and reads every
+   * other node's: at start, after Redis comes back, and when the others had given it up.
+   */
+  async #resync(why: string): Promise<void> {
+    if (!this.#command.isReady) return;
+    this.#sweepAfter = Date.now() + this.#options.heartbeatMs * 2;
+    try {
+      await this.#run(RAISE_COUNTER, [this.#keys.counter], [String(this.#highestId)]);
+      await this.#run(HEARTBEAT, [this.#keys.nodes, this.#keys.names, this.#keys.members], [this.nodeId, String(this.#ttl())]);
+      for (const [key, value] of this.#claims) {
+        const claimed = await this.#run(CLAIM, [key, this.#keys.names], [value, String(this.#ttl())]);
+        if (Number(claimed) !== 1) this.#options.log.warn({ node: this.nodeId, name: key }, 'a name this node held was claimed by another node while Redis was away');
+      }
+      const own = this.#replica.ofNode(this.nodeId);
+      await this.#command.sendCommand(['DEL', this.#keys.members]);
+      if (own.length > 0) await this.#command.sendCommand(['HSET', this.#keys.members, ...own.flatMap((record) => [record.id, JSON.stringify(record)])]);
+      this.#publish(this.#channels.bus, { k: 'sync', from: this.nodeId, records: own });
+      const live = new Set((await this.#command.sendCommand(['ZRANGE', this.#keys.nodes, '0', '-1'])) as string[]);
+      for (const node of live) {
+        if (node === this.nodeId) continue;
+        const values = (await this.#command.sendCommand(['HVALS', `${this.#options.prefix ?? 'switchboard:'}members:${node}`])) as string[];
+        this.#replica.replaceNode(node, values.map((value) => JSON.parse(value) as MemberRecord));
+      }
+      // Nodes that went away while we could not hear it.
+      for (const node of this.#replica.nodes()) if (node !== this.nodeId && !live.has(node)) this.#lost(node);
+      this.#options.log.info({ node: this.nodeId, nodes: live.size, why }, 'cluster state synchronised');
+    } catch (error) {
+      this.#logError('synchronising with the cluster', error as Error);
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (!this.#command.isReady) return;
+    try {
+      const added = await this.#run(HEARTBEAT, [this.#keys.nodes, this.#keys.names, this.#keys.members], [this.nodeId, String(this.#ttl())]);
+      // The others gave this node up (it stalled, or Redis lost its data): it tells them again.
+      if (Number(added) === 1) await this.#resync('the cluster had given this node up');
+    } catch (error) {
+      this.#logError('heartbeat', error as Error);
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    if (!this.#command.isReady || Date.now() < this.#sweepAfter) return;
+    try {
+      const lost = (await this.#run(SWEEP, [this.#keys.nodes], [String(Math.floor(this.#options.heartbeatMs * 1.5)), this.#options.prefix ?? 'switchboard:'])) as string[];
+      for (const node of lost) {
+        this.#lost(node);
+        this.#publish(this.#channels.bus, { k: 'lost', from: this.nodeId, node });
+      }
+    } catch (error) {
+      this.#logError('looking for lost nodes', error as Error);
+    }
+  }
+
+  #lost(node: string): void {
+    if (node === this.nodeId) return; // our next heartbeat puts us back
+    const gone = this.#replica.removeNode(node);
+    this.#options.log.warn({ node, members: gone.length }, 'a gateway node was lost');
+    this.#handlers?.nodeLost(node, gone);
+  }
+
+  // ---- Pub/sub -------------------------------------------------------------------------
+
+  #publish(channel: string, header: Header, payload?: Uint8Array): void {
+    this.#send(['PUBLISH', channel, envelope(header, payload)]);
+  }
+
+  /** A command whose answer nobody waits for; its failure is logged (Redis being away is reported once, by status). */
+  #send(args: (string | Buffer)[]): void {
+    if (!this.#command.isReady) return;
+    this.#command.sendCommand(args).catch((error: Error) => this.#logError(String(args[0]), error));
+  }
+
+  #received(message: Buffer): void {
+    let opened: ReturnType<typeof openEnvelope>;
+    try {
+      opened = openEnvelope(message);
+    } catch (error) {
+      this.#logError('reading a cluster message', error as Error);
+      return;
+    }
+    const { header, payload } = opened;
+    if (header.from === this.nodeId) return; // our own echo
+    const handlers = this.#handlers;
+    switch (header.k) {
+      case 'room':
+        return handlers?.room({ room: header.room, frame: payload, legacyText: header.legacyText, except: header.except });
+      case 'member':
+        return handlers?.member({ to: header.to, frame: payload, legacyText: header.legacyText });
+      case 'put':
+        return this.#replica.put(header.record);
+      case 'remove':
+        this.#replica.remove(header.id);
+        return;
+      case 'sync':
+        return this.#replica.replaceNode(header.from, header.records);
+      case 'lost':
+        return this.#lost(header.node);
+      case 'admin':
+        return this.#answer(header.from, header.ask, handlers?.admin(header.action) ?? false);
+      case 'announce':
+        return this.#answer(header.from, header.ask, handlers?.announce({ kind: 'announce', text: header.text }) ?? 0);
+      case 'answer': {
+        const settle = this.#asks.get(header.ask);
+        this.#asks.delete(header.ask);
+        return settle?.(header.value);
+      }
+    }
+  }
+
+  #answer(to: string, ask: number, value: boolean | number): void {
+    this.#publish(this.#channels.node(to), { k: 'answer', from: this.nodeId, ask, value });
+  }
+
+  /** A request to another node, answered by it; undefined when nobody answered in time. */
+  async #ask(node: string, header: (ask: number) => Header): Promise<boolean | number | undefined> {
+    if (!this.#command.isReady) return undefined;
+    const ask = this.#nextAsk++;
+    const answer = new Promise<boolean | number | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#asks.delete(ask);
+        resolve(undefined);
+      }, this.#options.timeoutMs);
+      this.#asks.set(ask, (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      });
+    });
+    try {
+      const listeners = Number(await this.#command.sendCommand(['PUBLISH', this.#channels.node(node), envelope(header(ask))]));
+      // Nobody subscribed: the node is gone; no need to wait out the timeout.
+      if (listeners === 0) this.#asks.get(ask)?.(undefined);
+    } catch {
+      this.#asks.get(ask)?.(undefined);
+    }
+    return answer;
+  }
+
+  // ---- History -------------------------------------------------------------------------
+
+  async #append(entry: NewHistoryEntry, ts: number): Promise<number> {
+    if (!this.#command.isReady) throw unavailable('not connected');
+    try {
+      const args = [String(this.#options.historyRetention), this.nodeId, String(ts), JSON.stringify(entry)];
+      const id = Number(await withTimeout(this.#run(APPEND, [this.#keys.counter, this.#keys.stream], args), this.#options.timeoutMs, 'storing a message'));
+      this.#highestId = Math.max(this.#highestId, id);
+      return id;
+    } catch (error) {
+      throw unavailable((error as Error).message);
+    }
+  }
+
+  #logCompletion(id: number, sha256: string): void {
+    this.#send(['XADD', this.#keys.stream, 'MAXLEN', '~', String(this.#options.historyRetention), '*', 'n', this.nodeId, 'i', String(id), 's', sha256]);
+  }
+
+  /**
+   * Reads the history stream into this node's history, from the oldest entry kept (the local
+   * store ignores what it has) and then as entries come. After a Redis outage it reads on from
+   * the last entry it saw, so nothing logged meanwhile is missed.
+   */
+  async #follow(): Promise<void> {
+    let last = '0-0';
+    while (!this.#closed) {
+      let reply: unknown;
+      try {
+        reply = await this.#reader.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(this.#options.heartbeatMs), 'STREAMS', this.#keys.stream, last]);
+      } catch (error) {
+        if (this.#closed) return;
+        this.#logError('reading the history stream', error as Error);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      if (reply === null) continue;
+      // RESP2: [[stream, [[entryId, [field, value, ...]], ...]]]
+      for (const [, entries] of reply as [string, [string, string[]][]][]) {
+        for (const [entryId, fields] of entries) {
+          last = entryId;
+          const record = parseLogEntry(fields);
+          if (record === undefined) continue;
+          this.#highestId = Math.max(this.#highestId, record.id);
+          this.#follower?.(record);
+        }
+      }
+    }
+  }
+
+  // ---- Plumbing ------------------------------------------------------------------------
+
+  /** Runs a script by its hash, loading it when Redis does not have it (first use, or after a restart). */
+  async #run(script: Script, keys: string[], args: string[]): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.#command.sendCommand(['EVALSHA', script.sha, ...tail]);
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      return this.#command.sendCommand(['EVAL', script.source, ...tail]);
+    }
+  }
+
+  #every(ms: number, task: () => Promise<void>): void {
+    const timer = setInterval(() => void task(), ms);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+
+  /** At most one line every few seconds: an outage must not flood the log. */
+  #logError(what: string, error: Error): void {
+    const now = Date.now();
+    if (now - this.#lastErrorLog < 5_000) return;
+    this.#lastErrorLog = now;
+    this.#options.log.warn({ node: this.nodeId, err: error.message }, `cluster: ${what} failed`);
+  }
+}
+
+function parseLogEntry(fields: string[]): LogRecord | undefined {
+  const values = new Map<string, string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) values.set(fields[i]!, fields[i + 1]!);
+  const id = Number(values.get('i'));
+  if (!Number.isSafeInteger(id)) return undefined;
+  const sha256 = values.get('s');
+  if (sha256 !== undefined) return { id, sha256 };
+  const entry = values.get('e');
+  if (entry === undefined) return undefined;
+  return { id, ts: Number(values.get('t')), entry: JSON.parse(entry) as NewHistoryEntry };
+}

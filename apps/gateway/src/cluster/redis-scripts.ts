@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The Lua scripts a Redis node runs: each is one atomic step on the Redis server, so two
+ * nodes never see half of another's change. Times come from Redis's own clock (TIME), so the
+ * nodes' clocks need not agree. They touch keys that KEYS does not list (a node's names), so
+ * they run on one Redis server (or primary), not on Redis Cluster.
+ */
+export interface Script {
+  source: string;
+  sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * A message id and the history entry under it, in one step: the id counter and the stream
+ * cannot disagree, and stream order is id order.
+ * KEYS: counter, stream. ARGV: max length, node, ts, entry (JSON).
+ */
+export const APPEND = script(`
+local id = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
+return id`);
+
+/** Ids go on from the highest this node stored (a single gateway joining a cluster keeps its history). KEYS: counter. ARGV: last id. */
+export const RAISE_COUNTER = script(`
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1`);
+
+/**
+ * Claims a name for an owner unless another holds it; the claim expires unless its node
+ * refreshes it (HEARTBEAT). KEYS: name key, the node's set of name keys. ARGV: owner value, ttl ms.
+ */
+export const CLAIM = script(`
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], KEYS[1])
+return 1`);
+
+/** Frees a name its owner holds. KEYS: name key, the node's set. ARGV: owner value. */
+export const RELEASE = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('SREM', KEYS[2], KEYS[1])
+return 1`);
+
+/**
+ * The node is alive: its time in the node set, its names and member hash live on. Returns 1
+ * when the node was not in the set (it is new, or others gave it up for lost and it must
+ * publish its state again). KEYS: node set, the node's name set, its member hash. ARGV: node, ttl ms.
+ */
+export const HEARTBEAT = script(`
+${NOW}
+local added = redis.call('ZADD', KEYS[1], now, ARGV[1])
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('PEXPIRE', key, ARGV[2]) end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return added`);
+
+/**
+ * Nodes silent for longer than ARGV[1] ms are gone: out of the node set, their names and
+ * member hashes deleted. Returns their ids (each lost node is returned to one caller only).
+ * KEYS: node set. ARGV: silence ms, key prefix.
+ */
+export const SWEEP = script(`
+${NOW}
+local lost = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
+for _, node in ipairs(lost) do
+  redis.call('ZREM', KEYS[1], node)
+  local names = ARGV[2] .. 'names:' .. node
+  for _, key in ipairs(redis.call('SMEMBERS', names)) do
+    local holder = redis.call('GET', key)
+    if holder and string.sub(holder, 1, #node + 1) == node .. '|' then redis.call('DEL', key) end
+  end
+  redis.call('DEL', names, ARGV[2] .. 'members:' .. node)
+end
+return lost`);

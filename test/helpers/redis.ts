@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Debian's redis-server (`npm test` installs it when missing). */
+export const REDIS_SERVER = '/usr/bin/redis-server';
+
+export interface RedisProcess {
+  url: string;
+  port: number;
+  dir: string;
+  /** Stops it (SIGTERM: a clean shutdown that keeps the AOF) and waits for the exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port and directory (it reloads the AOF). */
+  restart(): Promise<void>;
+  /** Stops it and removes its directory. */
+  close(): Promise<void>;
+  /** Redis's own CPU time so far (user + system, seconds), from /proc. */
+  cpuSeconds(): number;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A real redis-server on a free loopback port, with its own temporary directory. `appendonly
+ * yes` with `appendfsync always` by default: the persistence the cluster's no-loss promise needs.
+ */
+export async function startRedis(options: { appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always', '--protected-mode', 'no'];
+  let child: ChildProcess | undefined;
+  let log = '';
+  const launch = async (): Promise<void> => {
+    child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (chunk) => (log += chunk));
+    child.stderr!.on('data', (chunk) => (log += chunk));
+    try {
+      await waitForPort(port, 10_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${log}`);
+    }
+  };
+  const halt = async (): Promise<void> => {
+    const running = child;
+    if (running === undefined || running.exitCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGTERM');
+    const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await launch();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    stop: halt,
+    restart: launch,
+    async close() {
+      await halt();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    cpuSeconds() {
+      const pid = child?.pid;
+      if (pid === undefined) return 0;
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
+  };
+}

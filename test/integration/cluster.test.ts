@@ -1,0 +1,224 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FILE_CHUNK_BYTES, type ServerMessage } from '@switchboard/protocol';
+import { api } from '../helpers/gateway.js';
+import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { Peer, sleep } from '../helpers/peer.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+
+/**
+ * Several gateway processes on one real redis-server (issue 13): one chat across them, a node
+ * killed with SIGKILL, Redis stopped and started again. Loopback only; every wait is bounded.
+ */
+const HEARTBEAT_MS = 1000;
+
+let redis: RedisProcess | undefined;
+const gateways: GatewayProcess[] = [];
+const peers: Peer[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const peer of peers.splice(0)) peer.destroy();
+  await Promise.all(gateways.splice(0).map((g) => g.stop('SIGKILL')));
+  await redis?.close();
+  redis = undefined;
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function node(id: string): Promise<GatewayProcess & { wsUrl: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `switchboard-node-${id}-`));
+  dirs.push(dir);
+  const gateway = await spawnGateway([
+    '--redis-url', redis!.url, '--node-id', id, '--node-heartbeat-ms', String(HEARTBEAT_MS), '--data-dir', dir, '--hello-timeout-ms', '150', '--max-file-bytes', String(8 * 1024 * 1024),
+  ]);
+  gateways.push(gateway);
+  return Object.assign(gateway, { wsUrl: gateway.httpUrl.replace('http', 'ws') + '/ws' });
+}
+
+async function member(peer: Promise<Peer>, name?: string): Promise<Peer> {
+  const connected = await peer;
+  peers.push(connected);
+  if (name !== undefined) await connected.hello(name);
+  return connected;
+}
+
+type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
+
+/** Acknowledged ids that a node's history does not hold, after giving its replica up to 3 s to catch up. */
+async function missingFromHistory(gateway: { httpUrl: string }, acknowledged: number[]): Promise<number[]> {
+  const deadline = Date.now() + 3_000;
+  for (;;) {
+    const history = await api<{ entries: { id: number }[] }>(gateway, 'GET', '/api/history?room=lobby&limit=500');
+    const stored = new Set(history.body.entries.map((entry) => entry.id));
+    const missing = acknowledged.filter((id) => !stored.has(id));
+    if (missing.length === 0 || Date.now() > deadline) return missing;
+    await sleep(100);
+  }
+}
+
+describe('several gateways on one Redis', () => {
+  it('a TCP member on A, a WebSocket member on B and a plain device on C share one chat: rooms, private messages, a 5 MiB file, names, rosters, kicks', async () => {
+    redis = await startRedis();
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const alice = await member(Peer.tcp(a.tcpPort), 'alice');
+    const bob = await member(Peer.ws(b.wsUrl), 'bob');
+    const device = await member(Peer.tcp(c.tcpPort));
+    await alice.next('presence', (p) => p.event === 'join' && p.member.name === 'bob');
+    await bob.next('presence', (p) => p.event === 'join' && p.member.legacy === true); // the device, after its hello window
+
+    alice.send({ type: 'message', text: 'from a', ref: 'm1' });
+    const acked = await alice.next('message', (m) => m.ref === 'm1');
+    await expect(bob.next('message', (m) => m.text === 'from a')).resolves.toMatchObject({ id: acked.id, from: 'alice' });
+    await expect(device.waitForLine((line) => line === 'alice: from a')).resolves.toBeDefined();
+    bob.send({ type: 'message', text: 'from b' });
+    await expect(alice.next('message', (m) => m.text === 'from b')).resolves.toMatchObject({ from: 'bob', transport: 'ws' });
+    await device.waitForLine((line) => line === 'bob: from b');
+    device.send({ type: 'text', text: 'STATUS OK' });
+    const fromDevice = await alice.next('message', (m) => m.text === 'STATUS OK');
+    await expect(bob.next('message', (m) => m.text === 'STATUS OK')).resolves.toMatchObject({ id: fromDevice.id, from: fromDevice.from });
+    expect(fromDevice.id).toBeGreaterThan(acked.id);
+
+    alice.send({ type: 'private', to: 'bob', text: 'psst' });
+    await expect(bob.next('private')).resolves.toMatchObject({ from: 'alice', to: 'bob', text: 'psst' });
+
+    // 5 MiB from A to B, checksum verified by the gateway and by the receiver.
+    const file = randomBytes(5 * 1024 * 1024);
+    const sha256 = createHash('sha256').update(file).digest('hex');
+    alice.send({ type: 'file-offer', transfer: 1, name: 'big.bin', size: file.length, to: 'bob' });
+    for (let at = 0; at < file.length; at += FILE_CHUNK_BYTES) {
+      alice.send({ type: 'file-data', transfer: 1, data: file.subarray(at, at + FILE_CHUNK_BYTES) });
+      if ((at / FILE_CHUNK_BYTES) % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    alice.send({ type: 'file-end', transfer: 1, sha256, ref: 'f' });
+    const offer = await bob.next('file-offer', (o) => o.from === 'alice');
+    const end = await bob.next('file-end', (e) => e.transfer === offer.transfer, 20_000);
+    const chunks = bob.received.filter((m): m is Of<'file-data'> => m.type === 'file-data' && m.transfer === offer.transfer);
+    expect(createHash('sha256').update(Buffer.concat(chunks.map((chunk) => Buffer.from(chunk.data)))).digest('hex')).toBe(sha256);
+    expect(end.sha256).toBe(sha256);
+    await expect(alice.next('file-end', (e) => e.ref === 'f')).resolves.toMatchObject({ sha256 });
+
+    // A name held on A is taken on C.
+    const impostor = await member(Peer.tcp(c.tcpPort));
+    impostor.send({ type: 'hello', v: 1, name: 'ALICE', ref: 'h' });
+    await expect(impostor.next('error')).resolves.toMatchObject({ code: 'NAME_TAKEN', ref: 'h' });
+
+    // C lists every node's members, each with its node.
+    const { body } = await api<{ clients: { id: string; name: string; node: string; transport: string }[] }>(c, 'GET', '/api/clients');
+    const byName = new Map(body.clients.map((client) => [client.name, client]));
+    expect(byName.get('alice')).toMatchObject({ node: 'a', transport: 'tcp' });
+    expect(byName.get('bob')).toMatchObject({ node: 'b', transport: 'ws' });
+    expect(byName.get(fromDevice.from)).toMatchObject({ node: 'c', transport: 'tcp' });
+    const rooms = await api<{ rooms: { name: string; members: number }[] }>(b, 'GET', '/api/rooms');
+    expect(rooms.body.rooms.find((room) => room.name === 'lobby')!.members).toBe(3);
+
+    // A kick sent to C removes the member on A; everyone hears it once.
+    const kicked = await api(c, 'POST', `/api/clients/${byName.get('alice')!.id}/kick`, { reason: 'from c' });
+    expect(kicked.status).toBe(200);
+    await alice.waitClosed();
+    await expect(bob.next('presence', (p) => p.event === 'leave' && p.member.name === 'alice')).resolves.toMatchObject({ reason: 'kicked' });
+    // An operator's notice to everyone, from B, reaches A's and C's members; nobody failed to answer.
+    const told = await api<{ delivered: number; unanswered: string[] }>(b, 'POST', '/api/broadcast', { text: 'all hands' });
+    expect(told.body).toEqual({ ok: true, delivered: 2, unanswered: [] }); // bob and the device (alice was kicked; the impostor never joined)
+    await device.waitForLine((line) => line.includes('all hands'));
+    // Nobody saw a member or a message twice.
+    const joins = bob.received.filter((m): m is Of<'presence'> => m.type === 'presence' && m.event === 'join').map((p) => p.member.id);
+    expect(new Set(joins).size).toBe(joins.length);
+    const ids = bob.received.filter((m): m is Of<'message'> => m.type === 'message').map((m) => m.id);
+    expect(new Set(ids).size).toBe(ids.length);
+  }, 60_000);
+
+  it('kill -9 of node B: its members leave A and C within two heartbeats (node-lost), A and C chat on, A holds all B acknowledged', async () => {
+    redis = await startRedis();
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const alice = await member(Peer.tcp(a.tcpPort), 'alice');
+    const bob = await member(Peer.ws(b.wsUrl), 'bob');
+    const carol = await member(Peer.ws(c.wsUrl), 'carol');
+    await alice.next('presence', (p) => p.event === 'join' && p.member.name === 'carol');
+    const acknowledged: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      bob.send({ type: 'message', text: `b${i}`, ref: `b${i}` });
+      acknowledged.push((await bob.next('message', (m) => m.ref === `b${i}`)).id);
+    }
+    const killedAt = Date.now();
+    await b.stop('SIGKILL');
+    const [leftA, leftC] = await Promise.all([alice, carol].map((peer) => peer.next('presence', (p) => p.event === 'leave' && p.member.name === 'bob', 4 * HEARTBEAT_MS)));
+    const lostAfterMs = Date.now() - killedAt;
+    expect(leftA).toMatchObject({ reason: 'node-lost' });
+    expect(leftC).toMatchObject({ reason: 'node-lost' });
+    expect(lostAfterMs).toBeLessThanOrEqual(2 * HEARTBEAT_MS);
+    console.log(`node B lost after ${lostAfterMs} ms (heartbeat ${HEARTBEAT_MS} ms)`);
+
+    alice.send({ type: 'message', text: 'still here' });
+    await expect(carol.next('message', (m) => m.text === 'still here')).resolves.toMatchObject({ from: 'alice' });
+    // Bob's name is free again.
+    const bob2 = await member(Peer.tcp(c.tcpPort));
+    await expect(bob2.hello('bob')).resolves.toMatchObject({ name: 'bob' });
+    // Every message B acknowledged is in A's history.
+    expect(await missingFromHistory(a, acknowledged)).toEqual([]);
+  }, 60_000);
+
+  it('Redis stopped for 5 s and started again (AOF): senders get CLUSTER_UNAVAILABLE meanwhile, nothing acknowledged is lost, chat resumes within 5 s', async () => {
+    redis = await startRedis();
+    const [a, c] = [await node('a'), await node('c')];
+    const alice = await member(Peer.tcp(a.tcpPort), 'alice');
+    const carol = await member(Peer.ws(c.wsUrl), 'carol');
+    await alice.next('presence', (p) => p.event === 'join' && p.member.name === 'carol');
+    const acknowledged: number[] = [];
+    let n = 0;
+    const say = async (peer: Peer): Promise<Of<'message'> | Of<'error'>> => {
+      const ref = `r${n++}`;
+      peer.send({ type: 'message', text: ref, ref });
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const reply = peer.received.find((m): m is Of<'message'> | Of<'error'> => (m.type === 'message' || m.type === 'error') && m.ref === ref);
+        if (reply !== undefined) {
+          if (reply.type === 'message') acknowledged.push(reply.id);
+          return reply;
+        }
+        if (Date.now() > deadline) throw new Error(`no answer to ${ref}; got ${peer.describe()}`);
+        await sleep(10);
+      }
+    };
+    for (let i = 0; i < 10; i++) expect((await say(alice)).type).toBe('message');
+
+    await redis.stop();
+    const downAt = Date.now();
+    const refused: string[] = [];
+    while (Date.now() - downAt < 5_000) {
+      const reply = await say(alice);
+      if (reply.type === 'error') refused.push(reply.code);
+      await sleep(250);
+    }
+    expect(refused.length).toBeGreaterThan(10);
+    expect(new Set(refused)).toEqual(new Set(['CLUSTER_UNAVAILABLE']));
+    const health = await api<{ status: string; cluster?: string }>(a, 'GET', '/api/health');
+    expect(health.body.status).toBe('degraded');
+
+    await redis.restart();
+    const upAt = Date.now();
+    let back: number | undefined;
+    while (Date.now() - upAt < 10_000) {
+      if ((await say(alice)).type === 'message') {
+        back = Date.now() - upAt;
+        break;
+      }
+      await sleep(100);
+    }
+    expect(back).toBeDefined();
+    expect(back!).toBeLessThanOrEqual(5_000);
+    console.log(`chat resumed ${back} ms after Redis came back; ${refused.length} sends refused while it was down`);
+    // Live traffic crosses nodes again (subscriptions are back), and each message arrives once.
+    alice.send({ type: 'message', text: 'after the restart' });
+    await expect(carol.next('message', (m) => m.text === 'after the restart', 5_000)).resolves.toMatchObject({ from: 'alice' });
+    expect((await api<{ status: string }>(a, 'GET', '/api/health')).body.status).toBe('ok');
+    // Nothing acknowledged is missing, on either node (C reads the stream on from where it was, within a second or so).
+    for (const gateway of [a, c]) expect(await missingFromHistory(gateway, acknowledged)).toEqual([]);
+    const ids = carol.received.filter((m): m is Of<'message'> => m.type === 'message').map((m) => m.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const joins = carol.received.filter((m): m is Of<'presence'> => m.type === 'presence' && m.event === 'join').map((p) => p.member.id);
+    expect(new Set(joins).size).toBe(joins.length);
+  }, 60_000);
+});
