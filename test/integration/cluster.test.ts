@@ -114,6 +114,17 @@ describe('several gateways on one Redis', () => {
     const rooms = await api<{ rooms: { name: string; members: number }[] }>(b, 'GET', '/api/rooms');
     expect(rooms.body.rooms.find((room) => room.name === 'lobby')!.members).toBe(3);
 
+    // The nodes, and an operator on C acting on A's listener with ?node=.
+    const listed = await api<{ node: string; nodes: { id: string; members: number; self: boolean }[] }>(c, 'GET', '/api/nodes');
+    expect(listed.body).toEqual({ node: 'c', nodes: [{ id: 'a', members: 1, self: false }, { id: 'b', members: 1, self: false }, { id: 'c', members: 1, self: true }] });
+    const remoteListener = await api<{ listeners: { id: string; port: number; listening: boolean }[] }>(c, 'GET', '/api/listeners?node=a');
+    expect(remoteListener.body.listeners.find((l) => l.id === 'default')).toMatchObject({ port: a.tcpPort, listening: true });
+    expect((await api(c, 'POST', '/api/listeners/default/stop?node=a')).status).toBe(200);
+    expect((await api<{ listening: boolean }>(a, 'GET', '/api/listener')).body.listening).toBe(false);
+    expect((await api(c, 'POST', '/api/listeners/default/start?node=a')).status).toBe(200);
+    expect((await api<{ listening: boolean }>(a, 'GET', '/api/listener')).body.listening).toBe(true);
+    await expect(api(c, 'GET', '/api/listeners?node=zz')).resolves.toMatchObject({ status: 404, body: { code: 'NODE_NOT_FOUND' } });
+
     // A kick sent to C removes the member on A; everyone hears it once.
     const kicked = await api(c, 'POST', `/api/clients/${byName.get('alice')!.id}/kick`, { reason: 'from c' });
     expect(kicked.status).toBe(200);
@@ -144,6 +155,9 @@ describe('several gateways on one Redis', () => {
     }
     const killedAt = Date.now();
     await b.stop('SIGKILL');
+    // Before the loss is noticed (at least half a heartbeat away), a notice to everyone is a partial answer naming B.
+    const told = await api<{ delivered: number; unanswered: string[] }>(a, 'POST', '/api/broadcast', { text: 'anyone there?' });
+    expect(told.body).toEqual({ ok: true, delivered: 2, unanswered: ['b'] });
     const [leftA, leftC] = await Promise.all([alice, carol].map((peer) => peer.next('presence', (p) => p.event === 'leave' && p.member.name === 'bob', 4 * HEARTBEAT_MS)));
     const lostAfterMs = Date.now() - killedAt;
     expect(leftA).toMatchObject({ reason: 'node-lost' });

@@ -10,6 +10,7 @@ import { RedisCluster } from './cluster/redis-cluster.js';
 import type { ClusterNode } from './cluster/cluster.js';
 import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
+import { clusterRoutes, forwardToNode, serveForwardedCalls } from './routes/cluster-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { openApiPlugin } from './routes/openapi.js';
@@ -129,6 +130,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   await app.register(devicePipeRoutes, { requireAdmin });
   await app.register(
     async (api) => {
+      api.addHook('preValidation', forwardToNode(hub, requireAdmin));
+      await api.register(clusterRoutes, { hub, requireAdmin });
       await api.register(healthRoutes, { hub, requireAdmin });
       await api.register(listenerRoutes, { requireAdmin });
       await api.register(deviceRoutes, { requireAdmin });
@@ -141,6 +144,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   );
   await app.register(operationsRoutes, { hub, requireAdmin, metricsPublic: config.security.metricsPublic });
   await app.register(webUiPlugin, { root: config.webRoot });
+  serveForwardedCalls(app, hub);
 
   return app;
 }

@@ -30,6 +30,8 @@ export const HttpErrorCodes = {
   ACCOUNT_NOT_FOUND: 'No account has that name.',
   BAN_NOT_FOUND: 'No ban has that id.',
   MACRO_NOT_FOUND: 'No macro has that id.',
+  NODE_NOT_FOUND: 'No live gateway node of this cluster has that id (`?node=`).',
+  NODE_UNAVAILABLE: 'The gateway node named by `?node=` did not answer in time.',
 } as const;
 
 export type HttpErrorCode = keyof typeof HttpErrorCodes;
@@ -76,6 +78,9 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   TOO_MANY_OPEN_FILES: 503,
   SERVER_SHUTTING_DOWN: 503,
   INTERNAL: 500,
+  NODE_NOT_FOUND: 404,
+  NODE_UNAVAILABLE: 504,
+  CLUSTER_UNAVAILABLE: 503,
 };
 
 /** An error the API reports as `{code, message}` with an HTTP status. */

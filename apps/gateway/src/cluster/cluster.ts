@@ -126,8 +126,29 @@ export interface ClusterBus {
   announce(node: string, announcement: Announcement): Promise<number | undefined>;
   /** The other nodes alive now. */
   peers(): string[];
+  /** An operator's REST call run on another node (`?node=`); undefined when it did not answer in time. */
+  forward(node: string, call: ForwardedCall): Promise<ForwardedReply | undefined>;
+  /** The REST API registers how this node runs calls forwarded to it. */
+  serveCalls(handler: (call: ForwardedCall) => Promise<ForwardedReply>): void;
   /** The hub registers how it handles what other nodes send. */
   serve(handlers: ClusterHandlers): void;
+}
+
+/** A REST call an operator made on one node for another (`?node=b`), run there as if made there. */
+export interface ForwardedCall {
+  method: string;
+  /** Path and query, without `node`. */
+  url: string;
+  body?: unknown;
+  /** The caller's Authorization header (the same admin token works on every node). */
+  authorization?: string | undefined;
+}
+
+export interface ForwardedReply {
+  status: number;
+  /** The response as sent (JSON, or CSV and text from the traffic export). */
+  body: string;
+  contentType?: string | undefined;
 }
 
 export interface ClusterHandlers {

@@ -1,4 +1,4 @@
-import type { AdminAction, ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, LogRecord, MemberEvent, MessageLog, NameClaims, RoomEvent } from './cluster.js';
+import type { AdminAction, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberEvent, MessageLog, NameClaims, RoomEvent } from './cluster.js';
 import { DirectoryReplica } from './directory-replica.js';
 
 /**
@@ -12,6 +12,7 @@ export class InProcessCluster {
   readonly #nodes = new Map<string, ClusterHandlers | undefined>();
   /** Each node's history replica, fed what the other nodes log. */
   readonly #followers = new Map<string, (record: LogRecord) => void>();
+  readonly #calls = new Map<string, (call: ForwardedCall) => Promise<ForwardedReply>>();
   #nextMember = 1;
   #lastMessageId: number;
 
@@ -54,6 +55,10 @@ export class InProcessCluster {
       request: async (node: string, action: AdminAction) => cluster.#nodes.get(node)?.admin(action) ?? false,
       announce: async (node, announcement) => cluster.#nodes.get(node)?.announce(announcement),
       peers: () => [...cluster.#nodes.keys()].filter((id) => id !== nodeId),
+      forward: async (node, call) => cluster.#calls.get(node)?.(call),
+      serveCalls: (handler) => {
+        cluster.#calls.set(nodeId, handler);
+      },
       serve: (handlers) => {
         cluster.#nodes.set(nodeId, handlers);
       },
@@ -71,6 +76,7 @@ export class InProcessCluster {
         directory.removeNode(nodeId);
         cluster.#nodes.delete(nodeId);
         cluster.#followers.delete(nodeId);
+        cluster.#calls.delete(nodeId);
       },
     };
   }
@@ -81,6 +87,7 @@ export class InProcessCluster {
     for (const [name, owner] of this.#names) if (gone.some((record) => record.id === owner)) this.#names.delete(name);
     this.#nodes.delete(nodeId);
     this.#followers.delete(nodeId);
+    this.#calls.delete(nodeId);
     for (const handlers of this.#nodes.values()) handlers?.nodeLost(nodeId, gone);
   }
 

@@ -3,7 +3,7 @@ import { createClient, type RedisClientType } from '@redis/client';
 import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
 import type { HubLogger } from '../hub/hub.js';
-import type { AdminAction, Announcement, ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, LogRecord, MemberDirectory, MemberEvent, MemberRecord, MessageLog, NameClaims, RoomEvent } from './cluster.js';
+import type { AdminAction, Announcement, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberDirectory, MemberEvent, MemberRecord, MessageLog, NameClaims, RoomEvent } from './cluster.js';
 import { DirectoryReplica } from './directory-replica.js';
 import { APPEND, CLAIM, HEARTBEAT, RAISE_COUNTER, RELEASE, SWEEP, type Script } from './redis-scripts.js';
 
@@ -33,7 +33,8 @@ type Header =
   | { k: 'member'; from: string; to: string; legacyText?: string | undefined }
   | { k: 'admin'; from: string; ask: number; action: AdminAction }
   | { k: 'announce'; from: string; ask: number; text: string }
-  | { k: 'answer'; from: string; ask: number; value: boolean | number };
+  | { k: 'call'; from: string; ask: number; call: ForwardedCall }
+  | { k: 'answer'; from: string; ask: number; value: unknown };
 
 function envelope(header: Header, payload?: Uint8Array): Buffer {
   const json = Buffer.from(JSON.stringify(header));
@@ -98,7 +99,10 @@ export class RedisCluster implements ClusterNode {
   #follower: ((record: LogRecord) => void) | undefined;
   /** This node's name claims: key → owner value, renewed by the heartbeat and claimed again after Redis comes back. */
   readonly #claims = new Map<string, string>();
-  readonly #asks = new Map<number, (value: boolean | number | undefined) => void>();
+  readonly #asks = new Map<number, (value: unknown) => void>();
+  #serveCall: ((call: ForwardedCall) => Promise<ForwardedReply>) | undefined;
+  /** Nodes in the node set at the last sweep (or sync), this one included. */
+  #live = new Set<string>();
   #nextAsk = 1;
   #nextMember = 1;
   /** The highest message id this node has stored or seen: if Redis comes back without its data, ids go on above it. */
@@ -164,7 +168,11 @@ export class RedisCluster implements ClusterNode {
         const value = await cluster.#ask(node, (ask) => ({ k: 'announce', from: cluster.nodeId, ask, text: announcement.text }));
         return typeof value === 'number' ? value : undefined;
       },
-      peers: () => [...cluster.#replica.nodes()].filter((node) => node !== cluster.nodeId),
+      peers: () => [...cluster.#live].filter((node) => node !== cluster.nodeId),
+      forward: async (node, call) => (await cluster.#ask(node, (ask) => ({ k: 'call', from: cluster.nodeId, ask, call }))) as ForwardedReply | undefined,
+      serveCalls: (handler) => {
+        cluster.#serveCall = handler;
+      },
       serve: (handlers) => {
         cluster.#handlers = handlers;
       },
@@ -297,6 +305,7 @@ export class RedisCluster implements ClusterNode {
       if (own.length > 0) await this.#command.sendCommand(['HSET', this.#keys.members, ...own.flatMap((record) => [record.id, JSON.stringify(record)])]);
       this.#publish(this.#channels.bus, { k: 'sync', from: this.nodeId, records: own });
       const live = new Set((await this.#command.sendCommand(['ZRANGE', this.#keys.nodes, '0', '-1'])) as string[]);
+      this.#live = live;
       for (const node of live) {
         if (node === this.nodeId) continue;
         const values = (await this.#command.sendCommand(['HVALS', `${this.#options.prefix ?? 'switchboard:'}members:${node}`])) as string[];
@@ -321,14 +330,18 @@ export class RedisCluster implements ClusterNode {
     }
   }
 
+  /** Finds lost nodes (not while the others may still be coming back) and refreshes which nodes are live. */
   async #sweep(): Promise<void> {
-    if (!this.#command.isReady || Date.now() < this.#sweepAfter) return;
+    if (!this.#command.isReady) return;
     try {
-      const lost = (await this.#run(SWEEP, [this.#keys.nodes], [String(Math.floor(this.#options.heartbeatMs * 1.5)), this.#options.prefix ?? 'switchboard:'])) as string[];
-      for (const node of lost) {
-        this.#lost(node);
-        this.#publish(this.#channels.bus, { k: 'lost', from: this.nodeId, node });
+      if (Date.now() >= this.#sweepAfter) {
+        const lost = (await this.#run(SWEEP, [this.#keys.nodes], [String(Math.floor(this.#options.heartbeatMs * 1.5)), this.#options.prefix ?? 'switchboard:'])) as string[];
+        for (const node of lost) {
+          this.#lost(node);
+          this.#publish(this.#channels.bus, { k: 'lost', from: this.nodeId, node });
+        }
       }
+      this.#live = new Set((await this.#command.sendCommand(['ZRANGE', this.#keys.nodes, '0', '-1'])) as string[]);
     } catch (error) {
       this.#logError('looking for lost nodes', error as Error);
     }
@@ -336,6 +349,7 @@ export class RedisCluster implements ClusterNode {
 
   #lost(node: string): void {
     if (node === this.nodeId) return; // our next heartbeat puts us back
+    this.#live.delete(node);
     const gone = this.#replica.removeNode(node);
     this.#options.log.warn({ node, members: gone.length }, 'a gateway node was lost');
     this.#handlers?.nodeLost(node, gone);
@@ -370,11 +384,13 @@ export class RedisCluster implements ClusterNode {
       case 'member':
         return handlers?.member({ to: header.to, frame: payload, legacyText: header.legacyText });
       case 'put':
+        this.#live.add(header.from);
         return this.#replica.put(header.record);
       case 'remove':
         this.#replica.remove(header.id);
         return;
       case 'sync':
+        this.#live.add(header.from);
         return this.#replica.replaceNode(header.from, header.records);
       case 'lost':
         return this.#lost(header.node);
@@ -382,6 +398,17 @@ export class RedisCluster implements ClusterNode {
         return this.#answer(header.from, header.ask, handlers?.admin(header.action) ?? false);
       case 'announce':
         return this.#answer(header.from, header.ask, handlers?.announce({ kind: 'announce', text: header.text }) ?? 0);
+      case 'call': {
+        const { from, ask, call } = header;
+        const serve = this.#serveCall;
+        const failed = (message: string): ForwardedReply => ({ status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'INTERNAL', message }) });
+        if (serve === undefined) return this.#answer(from, ask, failed('That node does not serve its API yet.'));
+        void serve(call).then(
+          (reply) => this.#answer(from, ask, reply),
+          (error: Error) => this.#answer(from, ask, failed(error.message)),
+        );
+        return;
+      }
       case 'answer': {
         const settle = this.#asks.get(header.ask);
         this.#asks.delete(header.ask);
@@ -390,15 +417,15 @@ export class RedisCluster implements ClusterNode {
     }
   }
 
-  #answer(to: string, ask: number, value: boolean | number): void {
+  #answer(to: string, ask: number, value: unknown): void {
     this.#publish(this.#channels.node(to), { k: 'answer', from: this.nodeId, ask, value });
   }
 
   /** A request to another node, answered by it; undefined when nobody answered in time. */
-  async #ask(node: string, header: (ask: number) => Header): Promise<boolean | number | undefined> {
+  async #ask(node: string, header: (ask: number) => Header): Promise<unknown> {
     if (!this.#command.isReady) return undefined;
     const ask = this.#nextAsk++;
-    const answer = new Promise<boolean | number | undefined>((resolve) => {
+    const answer = new Promise<unknown>((resolve) => {
       const timer = setTimeout(() => {
         this.#asks.delete(ask);
         resolve(undefined);
