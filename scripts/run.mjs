@@ -62,10 +62,11 @@ function buildWeb({ force = false } = {}) {
   run(join(root, 'apps/web/node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: join(root, 'apps/web') });
 }
 
-/** Debian packages the tests run for real: Chromium (browser tests) and redis-server (several gateways on one Redis). */
+/** Debian packages the tests run for real: Chromium (browser tests), redis-server and HAProxy (several gateways on one Redis, behind the README's load balancer). */
 const TEST_PACKAGES = [
   ['chromium', CHROMIUM],
   ['redis-server', '/usr/bin/redis-server'],
+  ['haproxy', '/usr/sbin/haproxy'],
 ];
 
 function ensureTestPackages() {

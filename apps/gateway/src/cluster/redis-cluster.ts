@@ -193,7 +193,7 @@ export class RedisCluster implements ClusterNode {
     const connectWithin = options.timeoutMs * 5;
     try {
       await withTimeout(Promise.all([cluster.#command.connect(), cluster.#subscriber.connect(), cluster.#reader.connect()]), connectWithin, `connecting to ${options.url}`);
-      await cluster.#subscriber.subscribe([cluster.#channels.bus, cluster.#channels.node(cluster.nodeId)], (message: Buffer) => cluster.#received(message), true);
+      await cluster.#subscriber.subscribe([cluster.#channels.bus, cluster.#channels.node(cluster.nodeId)], (message: Buffer) => cluster.#receivedSafely(message), true);
       await cluster.#resync('joined');
     } catch (error) {
       await cluster.close();
@@ -231,9 +231,9 @@ export class RedisCluster implements ClusterNode {
         this.#command.sendCommand(['DEL', this.#keys.members, this.#keys.names, ...this.#claims.keys()]),
       ]);
     }
-    for (const client of [this.#reader, this.#subscriber, this.#command]) {
-      if (client.isOpen) client.destroy();
-    }
+    // The reader is blocked in XREAD: cut it. The others finish what is pending (members' goodbyes) first.
+    if (this.#reader.isOpen) this.#reader.destroy();
+    await Promise.allSettled([this.#subscriber, this.#command].map((client) => (client.isReady ? client.close() : client.isOpen ? Promise.resolve(client.destroy()) : undefined)));
   }
 
   // ---- Names -------------------------------------------------------------------------
@@ -367,15 +367,17 @@ export class RedisCluster implements ClusterNode {
     this.#command.sendCommand(args).catch((error: Error) => this.#logError(String(args[0]), error));
   }
 
-  #received(message: Buffer): void {
-    let opened: ReturnType<typeof openEnvelope>;
+  /** A bad message, or a handler that throws, is logged: it must not reach node-redis (nor end the process). */
+  #receivedSafely(message: Buffer): void {
     try {
-      opened = openEnvelope(message);
+      this.#received(message);
     } catch (error) {
-      this.#logError('reading a cluster message', error as Error);
-      return;
+      this.#logError('handling a cluster message', error as Error);
     }
-    const { header, payload } = opened;
+  }
+
+  #received(message: Buffer): void {
+    const { header, payload } = openEnvelope(message);
     if (header.from === this.nodeId) return; // our own echo
     const handlers = this.#handlers;
     switch (header.k) {
