@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
@@ -78,6 +79,22 @@ export function originAllowed(request: FastifyRequest, allowlist: readonly strin
   }
 }
 
+/**
+ * Lets the upgrade's HTTP request go once the WebSocket is open. As @fastify/websocket leaves
+ * it, the socket keeps the upgrade's ServerResponse and the WebSocket an error listener that
+ * holds the request and reply: headers, a logger and both objects, about 4 KiB for every
+ * open browser for as long as it stays. The replacement listener does what the plugin's
+ * errorHandler did: a WebSocket error is the peer's doing, so it is closed.
+ */
+export function forgetUpgradeRequest(socket: WebSocket, raw: Socket, onError: (error: Error) => void): void {
+  (raw as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.detachSocket(raw);
+  socket.removeAllListeners('error');
+  socket.on('error', (error) => {
+    onError(error);
+    socket.terminate();
+  });
+}
+
 export interface WsBridgePluginOptions {
   hub: Hub;
 }
@@ -113,6 +130,7 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
       },
       (socket, request) => {
         const raw = request.socket;
+        forgetUpgradeRequest(socket, raw, (error) => hub.log.debug({ err: error }, 'WebSocket closed for a protocol error'));
         const member = hub.connect(new WsLink(socket, raw, hub.config.timing.closeTimeoutMs));
         if (member === undefined) return;
         socket.on('message', (data: Buffer, isBinary: boolean) => {
