@@ -109,8 +109,7 @@ export class IdentityStore {
     if (this.account(name) !== undefined) return false;
     const salt = randomBytes(SCRYPT.saltBytes);
     const hash = await hashPassword(password, salt);
-    const result = this.#db
-      .prepare('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const result = this.#sql('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(name.toLowerCase(), name, salt, hash, JSON.stringify({ N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }), role, Date.now());
     return result.changes === 1;
   }
@@ -141,8 +140,7 @@ export class IdentityStore {
   /** A new token for this identity: 256 random bits, base64url; only its SHA-256 is stored. */
   issueToken(owner: TokenOwner, ttlMs: number): string {
     const token = randomBytes(32).toString('base64url');
-    this.#db
-      .prepare('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)')
+    this.#sql('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)')
       .run(sha256(token), owner.identity, owner.name, owner.account, Date.now() + ttlMs);
     return token;
   }
@@ -203,8 +201,7 @@ export class IdentityStore {
   }
 
   auditLog(limit: number, before?: number): AuditEntry[] {
-    const rows = this.#db
-      .prepare(`SELECT id, at, actor, address, action, detail FROM audit ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
+    const rows = this.#sql(`SELECT id, at, actor, address, action, detail FROM audit ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
       .all(...(before !== undefined ? [before, limit] : [limit])) as { id: number; at: number; actor: string; address: string; action: string; detail: string }[];
     return rows.reverse().map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actor: r.actor, address: r.address, action: r.action, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
