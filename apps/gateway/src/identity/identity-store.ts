@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS audit (
   action TEXT NOT NULL, detail TEXT NOT NULL);
 `;
 
+/**
+ * The identity database's page cache. What a hello touches is small (an account lookup, the
+ * bans, one token row), and a token's hash is random, so a larger cache would only end up
+ * holding every token page ever written.
+ */
+export const IDENTITY_CACHE_KIB = 2048;
+
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 function hashPassword(password: string, salt: Buffer): Promise<Buffer> {
@@ -82,7 +89,7 @@ export class IdentityStore {
   }
 
   constructor(dataDir: string | null) {
-    this.#db = openDatabase(dataDir, 'identity.sqlite');
+    this.#db = openDatabase(dataDir, 'identity.sqlite', IDENTITY_CACHE_KIB);
     this.#db.exec(SCHEMA);
     this.pruneTokens();
   }
