@@ -6,8 +6,14 @@ import Database from 'better-sqlite3';
  * A SQLite database in the data directory (WAL), or in memory when there is none (tests,
  * `--data-dir ''`). NORMAL sync in WAL mode survives a process crash; only a power loss can
  * drop the last commits.
+ *
+ * `cacheKiB` bounds the connection's page cache. better-sqlite3 builds SQLite with a 16 MiB
+ * default (SQLITE_DEFAULT_CACHE_SIZE=-16000), and a cache keeps every page it has read or
+ * written until it is full: a growing database (history, tokens) filled it a page at a time, so
+ * the gateway's resident memory grew by up to 16 MiB per database long after start-up. Each
+ * store sets what its working set needs instead.
  */
-export function openDatabase(dataDir: string | null, fileName: string): Database.Database {
+export function openDatabase(dataDir: string | null, fileName: string, cacheKiB: number): Database.Database {
   let file = ':memory:';
   if (dataDir !== null) {
     mkdirSync(dataDir, { recursive: true });
@@ -16,5 +22,6 @@ export function openDatabase(dataDir: string | null, fileName: string): Database
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  db.pragma(`cache_size = -${Math.trunc(cacheKiB)}`);
   return db;
 }

@@ -22,6 +22,13 @@ interface Row {
 /** 16 columns x 64 rows stays far below SQLite's limit on bound parameters. */
 const ROWS_PER_INSERT = 64;
 
+/**
+ * The history database's page cache. Appends write the ends of the table and its indexes, and
+ * readers ask for recent pages: that working set is a few hundred KiB however large the file
+ * grows, so 4 MiB keeps it and older pages besides.
+ */
+export const HISTORY_CACHE_KIB = 4096;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (
   id INTEGER PRIMARY KEY,
@@ -62,7 +69,7 @@ export class SqliteHistoryStore implements HistoryStore {
 
   /** `dataDir` null keeps history in memory for the life of the process. */
   constructor(dataDir: string | null) {
-    this.#db = openDatabase(dataDir, 'history.sqlite');
+    this.#db = openDatabase(dataDir, 'history.sqlite', HISTORY_CACHE_KIB);
     this.#db.exec(SCHEMA);
     // Databases from before byte-exact messages: the column is added once, empty.
     const columns = this.#db.prepare('PRAGMA table_info(entries)').all() as { name: string }[];

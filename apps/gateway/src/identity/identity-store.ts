@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS accounts (
   params TEXT NOT NULL, role TEXT NOT NULL, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (
   hash BLOB PRIMARY KEY, identity TEXT NOT NULL, name TEXT NOT NULL, account TEXT, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tokens_by_expiry ON tokens (expires_at);
 CREATE TABLE IF NOT EXISTS bans (
   id INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
   created_at INTEGER NOT NULL, expires_at INTEGER);
@@ -59,6 +60,16 @@ CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, address TEXT NOT NULL,
   action TEXT NOT NULL, detail TEXT NOT NULL);
 `;
+
+/**
+ * The identity database's page cache. What a hello touches is small (an account lookup, the
+ * bans, one token row), and a token's hash is random, so a larger cache would only end up
+ * holding every token page ever written.
+ */
+export const IDENTITY_CACHE_KIB = 2048;
+
+/** Expired tokens are deleted at most this often while the gateway runs (each hello issues one). */
+export const TOKEN_PRUNE_EVERY_MS = 3_600_000;
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
@@ -75,15 +86,21 @@ export class IdentityStore {
   /** Prepared once each: a hello runs several of these, and a statement holds native memory until collected. */
   readonly #statements = new Map<string, Database.Statement>();
 
+  /** When expired tokens are next deleted (tokens are only added by issueToken, which prunes on its way). */
+  #nextPruneAt = 0;
+  readonly #pruneEveryMs: number;
+
   #sql(sql: string): Database.Statement {
     let statement = this.#statements.get(sql);
     if (statement === undefined) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
     return statement;
   }
 
-  constructor(dataDir: string | null) {
-    this.#db = openDatabase(dataDir, 'identity.sqlite');
+  /** `pruneEveryMs`: how often, at most, issuing a token also deletes the expired ones (hourly by default). */
+  constructor(dataDir: string | null, options: { pruneEveryMs?: number } = {}) {
+    this.#db = openDatabase(dataDir, 'identity.sqlite', IDENTITY_CACHE_KIB);
     this.#db.exec(SCHEMA);
+    this.#pruneEveryMs = options.pruneEveryMs ?? TOKEN_PRUNE_EVERY_MS;
     this.pruneTokens();
   }
 
@@ -109,8 +126,7 @@ export class IdentityStore {
     if (this.account(name) !== undefined) return false;
     const salt = randomBytes(SCRYPT.saltBytes);
     const hash = await hashPassword(password, salt);
-    const result = this.#db
-      .prepare('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const result = this.#sql('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(name.toLowerCase(), name, salt, hash, JSON.stringify({ N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }), role, Date.now());
     return result.changes === 1;
   }
@@ -140,9 +156,9 @@ export class IdentityStore {
 
   /** A new token for this identity: 256 random bits, base64url; only its SHA-256 is stored. */
   issueToken(owner: TokenOwner, ttlMs: number): string {
+    if (Date.now() >= this.#nextPruneAt) this.pruneTokens();
     const token = randomBytes(32).toString('base64url');
-    this.#db
-      .prepare('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)')
+    this.#sql('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)')
       .run(sha256(token), owner.identity, owner.name, owner.account, Date.now() + ttlMs);
     return token;
   }
@@ -160,8 +176,11 @@ export class IdentityStore {
     this.#sql('UPDATE tokens SET name = ? WHERE identity = ?').run(name, identity);
   }
 
+  /** Deletes expired tokens: at start, and while running at most every `pruneEveryMs`, so the table holds one TTL of sign-ins, not every one ever made. */
   pruneTokens(): void {
-    this.#sql('DELETE FROM tokens WHERE expires_at < ?').run(Date.now());
+    const now = Date.now();
+    this.#sql('DELETE FROM tokens WHERE expires_at < ?').run(now);
+    this.#nextPruneAt = now + this.#pruneEveryMs;
   }
 
   // ---- Bans ----
@@ -203,8 +222,7 @@ export class IdentityStore {
   }
 
   auditLog(limit: number, before?: number): AuditEntry[] {
-    const rows = this.#db
-      .prepare(`SELECT id, at, actor, address, action, detail FROM audit ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
+    const rows = this.#sql(`SELECT id, at, actor, address, action, detail FROM audit ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
       .all(...(before !== undefined ? [before, limit] : [limit])) as { id: number; at: number; actor: string; address: string; action: string; detail: string }[];
     return rows.reverse().map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actor: r.actor, address: r.address, action: r.action, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
