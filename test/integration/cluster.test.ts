@@ -235,4 +235,39 @@ describe('several gateways on one Redis', () => {
     const joins = carol.received.filter((m): m is Of<'presence'> => m.type === 'presence' && m.event === 'join').map((p) => p.member.id);
     expect(new Set(joins).size).toBe(joins.length);
   }, 60_000);
+
+  it('accounts, resume tokens and bans are the same on every gateway', async () => {
+    redis = await startRedis();
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    expect((await api(a, 'POST', '/api/accounts', { name: 'olga', password: 'correct horse battery' })).status).toBe(201);
+    await sleep(50); // sent to every gateway before the API answered; applied as each reads its bus
+    // Registered on A, signed in on B with the password.
+    const onB = await member(Peer.tcp(b.tcpPort));
+    onB.send({ type: 'hello', v: 1, name: 'olga', ref: 'h' });
+    await expect(onB.next('error')).resolves.toMatchObject({ code: 'AUTH_REQUIRED', ref: 'h' }); // a registered name needs its password
+    const viaPassword = await member(Peer.tcp(b.tcpPort));
+    const welcome = await viaPassword.hello('olga', { password: 'correct horse battery' });
+    expect(welcome).toMatchObject({ name: 'olga', account: true });
+    viaPassword.destroy();
+    await sleep(200);
+    // The token B issued resumes the session on C.
+    const viaToken = await member(Peer.ws(c.httpUrl.replace('http', 'ws') + '/ws'));
+    await expect(viaToken.hello(undefined, { token: welcome.token })).resolves.toMatchObject({ name: 'olga', account: true });
+    expect((await api<{ accounts: { name: string }[] }>(c, 'GET', '/api/accounts')).body.accounts.map((x) => x.name)).toEqual(['olga']);
+    // A ban added on C disconnects the member it names on A, and is refused on B.
+    const mallory = await member(Peer.tcp(a.tcpPort), 'mallory');
+    const banned = await api<{ id: number }>(c, 'POST', '/api/bans', { name: 'mallory', reason: 'spam' });
+    expect(banned.status).toBe(201);
+    await sleep(50);
+    await expect(mallory.next('error', (e) => e.code === 'BANNED')).resolves.toMatchObject({ fatal: true });
+    await mallory.waitClosed();
+    const again = await member(Peer.tcp(b.tcpPort));
+    again.send({ type: 'hello', v: 1, name: 'mallory', ref: 'm' });
+    await expect(again.next('error')).resolves.toMatchObject({ code: 'BANNED', ref: 'm' });
+    // Lifted on A: B admits the name again.
+    expect((await api(a, 'DELETE', `/api/bans/${banned.body.id}`)).status).toBe(204);
+    await sleep(200);
+    const later = await member(Peer.tcp(b.tcpPort));
+    await expect(later.hello('mallory')).resolves.toMatchObject({ name: 'mallory' });
+  }, 60_000);
 });

@@ -73,7 +73,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);
   const cluster = options.cluster ?? (config.cluster.redisUrl === null ? undefined : await joinCluster(config, history, app.log));
   const { registration, requireLogin, requireLoginDevices, tokenTtlDays } = config.identity;
-  const identity = new Identity(new IdentityStore(config.dataDir), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
+  const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster?.identity }), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
   const hub = new Hub({ config, history, cluster, log: app.log, identity });
   app.decorate('hub', hub);
 

@@ -1,5 +1,6 @@
 import type { MemberInfo } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
+import type { IdentityChange, SharedIdentity } from '../identity/shared-identity.js';
 
 /**
  * The cluster seam: everything a hub needs to know or reach beyond its own members. One node
@@ -15,6 +16,8 @@ export interface ClusterNode {
   readonly ids: IdAllocator;
   readonly bus: ClusterBus;
   readonly log: MessageLog;
+  /** Accounts, bans and tokens shared by every node (absent: a single gateway keeps its own). */
+  readonly identity?: SharedIdentity | undefined;
   /** Whether the cluster takes messages now (false while Redis is unreachable), and why not. */
   status(): { ok: boolean; detail?: string };
   close(): Promise<void>;

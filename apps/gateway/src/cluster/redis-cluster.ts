@@ -4,7 +4,9 @@ import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
 import type { HubLogger } from '../hub/hub.js';
 import type { AdminAction, Announcement, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberDirectory, MemberEvent, MemberRecord, MessageLog, NameClaims, RoomEvent } from './cluster.js';
+import type { IdentityChange } from '../identity/shared-identity.js';
 import { DirectoryReplica } from './directory-replica.js';
+import { RedisIdentity } from './redis-identity.js';
 import { APPEND, CLAIM, HEARTBEAT, RAISE_COUNTER, RELEASE, SWEEP, type Script } from './redis-scripts.js';
 
 export interface RedisClusterOptions {
@@ -34,6 +36,7 @@ type Header =
   | { k: 'admin'; from: string; ask: number; action: AdminAction }
   | { k: 'announce'; from: string; ask: number; text: string }
   | { k: 'call'; from: string; ask: number; call: ForwardedCall }
+  | { k: 'identity'; from: string; change: IdentityChange }
   | { k: 'answer'; from: string; ask: number; value: unknown };
 
 function envelope(header: Header, payload?: Uint8Array): Buffer {
@@ -89,6 +92,7 @@ export class RedisCluster implements ClusterNode {
   readonly ids: IdAllocator;
   readonly bus: ClusterBus;
   readonly log: MessageLog;
+  readonly identity: RedisIdentity;
   readonly #options: RedisClusterOptions;
   readonly #keys: { counter: string; stream: string; nodes: string; names: string; members: string };
   readonly #channels: { bus: string; node: (id: string) => string };
@@ -177,6 +181,14 @@ export class RedisCluster implements ClusterNode {
         cluster.#handlers = handlers;
       },
     };
+    this.identity = new RedisIdentity({
+      prefix,
+      ready: () => cluster.#command.isReady,
+      command: (args) => cluster.#command.sendCommand(args),
+      run: (script, keys, args) => cluster.#run(script, keys, args),
+      broadcast: (change) => cluster.#publish(cluster.#channels.bus, { k: 'identity', from: cluster.nodeId, change }),
+      logError: (what, error) => cluster.#logError(what, error),
+    });
     this.log = {
       append: (entry, ts) => cluster.#append(entry, ts),
       completeFile: (id, sha256) => cluster.#logCompletion(id, sha256),
@@ -311,6 +323,7 @@ export class RedisCluster implements ClusterNode {
         const values = (await this.#command.sendCommand(['HVALS', `${this.#options.prefix ?? 'switchboard:'}members:${node}`])) as string[];
         this.#replica.replaceNode(node, values.map((value) => JSON.parse(value) as MemberRecord));
       }
+      await this.identity.resync();
       // Nodes that went away while we could not hear it.
       for (const node of this.#replica.nodes()) if (node !== this.nodeId && !live.has(node)) this.#lost(node);
       this.#options.log.info({ node: this.nodeId, nodes: live.size, why }, 'cluster state synchronised');
@@ -400,6 +413,8 @@ export class RedisCluster implements ClusterNode {
         return this.#answer(header.from, header.ask, handlers?.admin(header.action) ?? false);
       case 'announce':
         return this.#answer(header.from, header.ask, handlers?.announce({ kind: 'announce', text: header.text }) ?? 0);
+      case 'identity':
+        return this.identity.received(header.change);
       case 'call': {
         const { from, ask, call } = header;
         const serve = this.#serveCall;

@@ -81,3 +81,22 @@ for _, node in ipairs(lost) do
   redis.call('DEL', names, ARGV[2] .. 'members:' .. node)
 end
 return lost`);
+
+/** The token holder took another name: each of its tokens reclaims that one. KEYS: its token set. ARGV: token key prefix, name. */
+export const RENAME_TOKENS = script(`
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. hash
+  local value = redis.call('GET', key)
+  if value then
+    local token = cjson.decode(value)
+    token.name = ARGV[2]
+    redis.call('SET', key, cjson.encode(token), 'KEEPTTL')
+  end
+end
+return 1`);
+
+/** Ends every session of an account (a new password, a deleted account). KEYS: its token set. ARGV: token key prefix. */
+export const REVOKE_TOKENS = script(`
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('DEL', ARGV[1] .. hash) end
+redis.call('DEL', KEYS[1])
+return 1`);

@@ -113,6 +113,12 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#membership = new Membership(this.#router, this.node, this.history, config, now);
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now);
     this.identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
+    // A ban added on another gateway: the members it matches here go, as they would on that gateway.
+    this.identity.store.onRemoteBan = (ban) => {
+      for (const member of [...this.#router.members.values()]) {
+        if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id) this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
+      }
+    };
     const replace = (id: string): Promise<boolean> => this.#admin({ kind: 'replace', member: id });
     this.#requests = new Requests(config, this.node, this.#router, this.#membership, this.history, this.#files, now, (m) => this.emit('joined', m), this.identity, replace);
     // Check often enough that the shortest configured timeout is kept to within a quarter of itself.

@@ -1,6 +1,8 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { GatewayError } from '../errors.js';
 import { openDatabase } from '../sqlite-file.js';
+import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from './shared-identity.js';
 
 /**
  * scrypt with N = 2^15, r = 8, p = 1 (OWASP's minimum for scrypt), 64-byte keys and a 16-byte
@@ -73,6 +75,26 @@ export const TOKEN_PRUNE_EVERY_MS = 3_600_000;
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
+interface AccountSqlRow {
+  name_key: string;
+  name: string;
+  salt: Buffer;
+  hash: Buffer;
+  params: string;
+  role: Role;
+  created_at: number;
+}
+
+const accountRow = (r: AccountSqlRow): AccountRow => ({
+  nameKey: r.name_key,
+  name: r.name,
+  salt: r.salt.toString('base64'),
+  hash: r.hash.toString('base64'),
+  params: r.params,
+  role: r.role,
+  createdAt: r.created_at,
+});
+
 function hashPassword(password: string, salt: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => scrypt(password.normalize('NFC'), salt, SCRYPT.keylen, scryptOptions, (error, key) => (error ? reject(error) : resolve(key))));
 }
@@ -97,11 +119,46 @@ export class IdentityStore {
   }
 
   /** `pruneEveryMs`: how often, at most, issuing a token also deletes the expired ones (hourly by default). */
-  constructor(dataDir: string | null, options: { pruneEveryMs?: number } = {}) {
+  readonly #shared: SharedIdentity | undefined;
+  #sharing: Promise<void> = Promise.resolve();
+  /** Bans another gateway added: the hub disconnects the members they match here. */
+  onRemoteBan: ((ban: Ban) => void) | undefined;
+
+  /**
+   * `pruneEveryMs`: how often, at most, issuing a token also deletes the expired ones (hourly by
+   * default). `shared`: the cluster's identity, when several gateways share one (README,
+   * "Running several gateways").
+   */
+  constructor(dataDir: string | null, options: { pruneEveryMs?: number; shared?: SharedIdentity | undefined } = {}) {
     this.#db = openDatabase(dataDir, 'identity.sqlite', IDENTITY_CACHE_KIB);
     this.#db.exec(SCHEMA);
     this.#pruneEveryMs = options.pruneEveryMs ?? TOKEN_PRUNE_EVERY_MS;
     this.pruneTokens();
+    this.#shared = options.shared;
+    this.#shared?.follow({ apply: (change) => this.#apply(change), merge: (accounts, bans) => this.#merge(accounts, bans) });
+  }
+
+  /** Changes other gateways must see are refused while the cluster cannot take them. */
+  #checkShared(): void {
+    if (this.#shared !== undefined && !this.#shared.available()) {
+      throw new GatewayError('CLUSTER_UNAVAILABLE', "The gateways' Redis is unreachable: accounts and bans cannot change until it is back.");
+    }
+  }
+
+  #share(change: IdentityChange): void {
+    if (this.#shared === undefined) return;
+    const sent = this.#shared.changed(change);
+    this.#sharing = this.#sharing.then(() => sent);
+  }
+
+  /** Resolves once the changes made so far have been sent to every gateway (at once without a cluster): the API answers after it. */
+  shared(): Promise<void> {
+    return this.#sharing;
+  }
+
+  #accountRow(nameKey: string): AccountRow | undefined {
+    const row = this.#sql('SELECT * FROM accounts WHERE name_key = ?').get(nameKey) as AccountSqlRow | undefined;
+    return row && accountRow(row);
   }
 
   // ---- Accounts ----
@@ -123,11 +180,13 @@ export class IdentityStore {
 
   /** False when the name is registered already. */
   async register(name: string, password: string, role: Role): Promise<boolean> {
+    this.#checkShared();
     if (this.account(name) !== undefined) return false;
     const salt = randomBytes(SCRYPT.saltBytes);
     const hash = await hashPassword(password, salt);
     const result = this.#sql('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(name.toLowerCase(), name, salt, hash, JSON.stringify({ N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }), role, Date.now());
+    if (result.changes === 1) this.#share({ kind: 'account', account: this.#accountRow(name.toLowerCase())! });
     return result.changes === 1;
   }
 
@@ -139,17 +198,28 @@ export class IdentityStore {
   }
 
   async setPassword(name: string, password: string): Promise<boolean> {
+    this.#checkShared();
     const salt = randomBytes(SCRYPT.saltBytes);
     const hash = await hashPassword(password, salt);
     const result = this.#sql('UPDATE accounts SET salt = ?, hash = ? WHERE name_key = ?').run(salt, hash, name.toLowerCase());
     // A new password ends every session of the old one.
     this.#sql('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
+    if (result.changes === 1) {
+      this.#share({ kind: 'account', account: this.#accountRow(name.toLowerCase())! });
+      this.#share({ kind: 'tokens-revoked', account: name.toLowerCase() });
+    }
     return result.changes === 1;
   }
 
   deleteAccount(name: string): boolean {
+    this.#checkShared();
     this.#sql('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
-    return this.#sql('DELETE FROM accounts WHERE name_key = ?').run(name.toLowerCase()).changes === 1;
+    const deleted = this.#sql('DELETE FROM accounts WHERE name_key = ?').run(name.toLowerCase()).changes === 1;
+    if (deleted) {
+      this.#share({ kind: 'account-deleted', nameKey: name.toLowerCase() });
+      this.#share({ kind: 'tokens-revoked', account: name.toLowerCase() });
+    }
+    return deleted;
   }
 
   // ---- Resume tokens ----
@@ -158,9 +228,31 @@ export class IdentityStore {
   issueToken(owner: TokenOwner, ttlMs: number): string {
     if (Date.now() >= this.#nextPruneAt) this.pruneTokens();
     const token = randomBytes(32).toString('base64url');
-    this.#sql('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)')
-      .run(sha256(token), owner.identity, owner.name, owner.account, Date.now() + ttlMs);
+    const hash = sha256(token);
+    const expiresAt = Date.now() + ttlMs;
+    this.#sql('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)').run(hash, owner.identity, owner.name, owner.account, expiresAt);
+    this.#share({ kind: 'token', token: { hash: hash.toString('hex'), ...owner, expiresAt } });
     return token;
+  }
+
+  /** A token this gateway holds, or (in a cluster) one another gateway issued, kept here from then on. */
+  async findToken(token: string): Promise<TokenOwner | undefined> {
+    const local = this.tokenOwner(token);
+    if (local !== undefined || this.#shared === undefined) return local;
+    const row = await this.#shared.tokenByHash(sha256(token).toString('hex')).catch(() => undefined);
+    if (row === undefined || row.expiresAt < Date.now()) return undefined;
+    this.#putToken(row);
+    return { identity: row.identity, name: row.name, account: row.account };
+  }
+
+  #putToken(row: TokenRow): void {
+    this.#sql('INSERT OR REPLACE INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)').run(
+      Buffer.from(row.hash, 'hex'),
+      row.identity,
+      row.name,
+      row.account,
+      row.expiresAt,
+    );
   }
 
   tokenOwner(token: string): TokenOwner | undefined {
@@ -174,6 +266,7 @@ export class IdentityStore {
   /** The token's holder took another name: the token reclaims that one from now on. */
   renameToken(identity: string, name: string): void {
     this.#sql('UPDATE tokens SET name = ? WHERE identity = ?').run(name, identity);
+    this.#share({ kind: 'tokens-renamed', identity, name });
   }
 
   /** Deletes expired tokens: at start, and while running at most every `pruneEveryMs`, so the table holds one TTL of sign-ins, not every one ever made. */
@@ -186,8 +279,12 @@ export class IdentityStore {
   // ---- Bans ----
 
   addBan(kind: BanKind, value: string, reason: string, expiresAt: number | null): Ban {
+    this.#checkShared();
     const createdAt = Date.now();
-    const id = Number(this.#sql('INSERT INTO bans (kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(kind, value, reason, createdAt, expiresAt).lastInsertRowid);
+    // In a cluster two gateways may add a ban at once: the id is the time with random low digits, not a local counter.
+    const chosen = this.#shared === undefined ? null : createdAt * 1000 + Math.floor(Math.random() * 1000);
+    const id = Number(this.#sql('INSERT INTO bans (id, kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(chosen, kind, value, reason, createdAt, expiresAt).lastInsertRowid);
+    this.#share({ kind: 'ban', ban: { id, kind, value, reason, createdAt, expiresAt } });
     return { id, kind, value, reason, createdAt: new Date(createdAt).toISOString(), expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
   }
 
@@ -212,7 +309,70 @@ export class IdentityStore {
   }
 
   removeBan(id: number): boolean {
-    return this.#sql('DELETE FROM bans WHERE id = ?').run(id).changes === 1;
+    this.#checkShared();
+    const removed = this.#sql('DELETE FROM bans WHERE id = ?').run(id).changes === 1;
+    if (removed) this.#share({ kind: 'ban-lifted', id });
+    return removed;
+  }
+
+  // ---- Other gateways' changes ----
+
+  #apply(change: IdentityChange): void {
+    switch (change.kind) {
+      case 'account':
+        return this.#putAccount(change.account);
+      case 'account-deleted':
+        this.#sql('DELETE FROM accounts WHERE name_key = ?').run(change.nameKey);
+        return;
+      case 'ban': {
+        this.#putBan(change.ban);
+        const ban = this.bans().find((b) => b.id === change.ban.id);
+        if (ban !== undefined) this.onRemoteBan?.(ban);
+        return;
+      }
+      case 'ban-lifted':
+        this.#sql('DELETE FROM bans WHERE id = ?').run(change.id);
+        return;
+      case 'token':
+        return this.#putToken(change.token);
+      case 'tokens-renamed':
+        this.#sql('UPDATE tokens SET name = ? WHERE identity = ?').run(change.name, change.identity);
+        return;
+      case 'tokens-revoked':
+        this.#sql('DELETE FROM tokens WHERE account = ?').run(change.account);
+        return;
+    }
+  }
+
+  #putAccount(a: AccountRow): void {
+    this.#sql('INSERT OR REPLACE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+      a.nameKey,
+      a.name,
+      Buffer.from(a.salt, 'base64'),
+      Buffer.from(a.hash, 'base64'),
+      a.params,
+      a.role,
+      a.createdAt,
+    );
+  }
+
+  #putBan(b: BanRow): void {
+    this.#sql('INSERT OR REPLACE INTO bans (id, kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(b.id, b.kind, b.value, b.reason, b.createdAt, b.expiresAt);
+  }
+
+  /** The cluster's accounts and bans win; ours that it lacks (made before this gateway joined) go up to it. */
+  #merge(accounts: AccountRow[], bans: BanRow[]): { accounts: AccountRow[]; bans: BanRow[] } {
+    const theirAccounts = new Set(accounts.map((a) => a.nameKey));
+    const theirBans = new Set(bans.map((b) => b.id));
+    const ours = (this.#sql('SELECT * FROM accounts').all() as AccountSqlRow[]).map(accountRow).filter((a) => !theirAccounts.has(a.nameKey));
+    const ourBans = (this.#sql('SELECT id, kind, value, reason, created_at, expires_at FROM bans').all() as { id: number; kind: BanRow['kind']; value: string; reason: string; created_at: number; expires_at: number | null }[])
+      .filter((b) => !theirBans.has(b.id))
+      .map((b) => ({ id: b.id, kind: b.kind, value: b.value, reason: b.reason, createdAt: b.created_at, expiresAt: b.expires_at }));
+    this.#db.transaction(() => {
+      for (const account of accounts) this.#putAccount(account);
+      for (const ban of bans) this.#putBan(ban);
+    })();
+    return { accounts: ours, bans: ourBans };
   }
 
   // ---- Audit ----

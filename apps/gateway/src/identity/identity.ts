@@ -44,7 +44,7 @@ export class Identity {
   async signIn(hello: Pick<ClientMessageOf<'hello'>, 'password' | 'token'>, name: string, ip: string): Promise<SignedIn> {
     if (hello.token !== undefined) {
       this.#checkRate(ip, name);
-      const owner = this.store.tokenOwner(hello.token);
+      const owner = await this.store.findToken(hello.token);
       if (owner === undefined) {
         this.#fail(ip, name);
         throw new ProtocolError('AUTH_FAILED', 'That token is unknown or expired: sign in again.');

@@ -30,7 +30,7 @@ export function adminGuard(token: string | null, identity: Identity): (request: 
       return;
     }
     const bearer = /^Bearer (\S+)$/.exec(header)?.[1];
-    const owner = bearer === undefined ? undefined : identity.store.tokenOwner(bearer);
+    const owner = bearer === undefined ? undefined : await identity.store.findToken(bearer);
     if (owner?.account != null && identity.store.account(owner.account)?.role === 'admin') {
       request.actor = `account:${owner.account}`;
       return;

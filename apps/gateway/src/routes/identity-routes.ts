@@ -64,6 +64,7 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
       }
       if (!isValidName(name)) throw new GatewayError('NAME_INVALID', `"${name}" is not a valid name: use ${NAME_RULE}.`);
       if (!(await store.register(name, request.body.password, role))) throw new GatewayError('NAME_TAKEN', `"${name}" is registered already.`);
+      await store.shared(); // in force on every gateway of a cluster before the caller hears it is done
       return reply.code(201).send(store.account(name)!);
     },
   );
@@ -79,7 +80,10 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
     admin.delete('/accounts/:name', { schema: { summary: 'Delete an account (its sessions end)', params: nameParams, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
       const { name } = request.params;
       if (!store.deleteAccount(name)) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${name}".`);
-      for (const member of [...hub.members.values()]) if (member.account === name.toLowerCase()) await hub.kick(member.id, 'your account was deleted');
+      await store.shared();
+      // Its members on every gateway (the directory knows whose each connection is).
+      const identity = `account:${name.toLowerCase()}`;
+      for (const record of [...hub.node.directory.all()]) if (record.identity === identity) await hub.kick(record.id, 'your account was deleted');
       return reply.code(204).send(null);
     });
 
@@ -88,6 +92,7 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
       { schema: { summary: "Reset an account's password (its resume tokens stop working)", params: nameParams, body: { type: 'object', properties: { password }, required: ['password'], additionalProperties: false }, response: { 204: { type: 'null' }, ...errorResponses } } },
       async (request, reply) => {
         if (!(await store.setPassword(request.params.name, request.body.password))) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${request.params.name}".`);
+        await store.shared();
         return reply.code(204).send(null);
       },
     );
@@ -129,12 +134,14 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
         for (const member of [...hub.members.values()]) {
           if (hub.identity.banFor(member.link.ip, member.name, member.account)?.id === added.id) await hub.ban(member.id, `Banned: ${reason}`);
         }
+        await store.shared();
         return reply.code(201).send(added);
       },
     );
 
     admin.delete('/bans/:id', { schema: { summary: 'Lift a ban', params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] }, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
       if (!store.removeBan(request.params.id)) throw new GatewayError('BAN_NOT_FOUND', `No ban has id ${request.params.id}.`);
+      await store.shared();
       return reply.code(204).send(null);
     });
 
