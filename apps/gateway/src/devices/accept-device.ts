@@ -14,7 +14,7 @@ export interface DeviceServices {
 }
 
 /** Where a device's traffic is kept: what outlives one connection (the link, or the listener and the address). */
-export function trafficKey(origin: DeviceOrigin, ip: string): string {
+export function trafficKey(origin: Pick<DeviceOrigin, 'link' | 'listener'>, ip: string): string {
   return origin.link !== undefined ? `link:${origin.link}` : `listener:${origin.listener}:${ip}`;
 }
 

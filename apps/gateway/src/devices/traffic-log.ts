@@ -53,10 +53,14 @@ export class TrafficLog {
 
   record(key: string, direction: Direction, bytes: Uint8Array, auto = false): void {
     if (this.entriesPerDevice === 0) return;
+    this.append(key, trafficEntry(direction, bytes, auto));
+  }
+
+  /** An entry made earlier (a plain device's reads, held until the hub decided what it is). */
+  append(key: string, entry: TrafficEntry): void {
+    if (this.entriesPerDevice === 0) return;
     let log = this.#logs.get(key);
     if (log === undefined) this.#logs.set(key, (log = []));
-    const entry: TrafficEntry = { ts: Date.now(), direction, length: bytes.length, bytes: bytes.slice(0, ENTRY_BYTES) };
-    if (auto) entry.auto = true;
     log.push(entry);
     // Trimmed in steps, not on every entry: amortised O(1) per record.
     if (log.length > this.entriesPerDevice * 1.25) log.splice(0, log.length - this.entriesPerDevice);
@@ -84,6 +88,13 @@ export class TrafficLog {
     clearInterval(this.#timer);
     this.save();
   }
+}
+
+/** An entry for bytes that pass now: a copy of at most ENTRY_BYTES of them (the caller may reuse its buffer). */
+export function trafficEntry(direction: Direction, bytes: Uint8Array, auto = false): TrafficEntry {
+  const entry: TrafficEntry = { ts: Date.now(), direction, length: bytes.length, bytes: bytes.slice(0, ENTRY_BYTES) };
+  if (auto) entry.auto = true;
+  return entry;
 }
 
 /** One entry as the API shows it: hex, and the bytes read as text where printable. */
