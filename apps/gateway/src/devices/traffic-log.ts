@@ -1,4 +1,6 @@
-import { join } from 'node:path';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { SettingsFile } from './settings-file.js';
 
 export type Direction = 'in' | 'out';
@@ -18,9 +20,17 @@ export interface TrafficEntry {
 export const ENTRY_BYTES = 4096;
 const SAVE_EVERY_MS = 5_000;
 
+interface StoredEntry {
+  ts: number;
+  direction: Direction;
+  length: number;
+  bytes: string;
+  auto?: true;
+}
+
 interface StoredLog {
   key: string;
-  entries: { ts: number; direction: Direction; length: number; bytes: string; auto?: true }[];
+  entries: StoredEntry[];
 }
 
 /**
@@ -29,25 +39,37 @@ interface StoredLog {
  * it. Keyed by what outlives a connection: an outbound link's id, or a listener and the
  * device's address. Saved to <data-dir>/traffic.json every few seconds while it changes and at
  * shutdown, and read back at start.
+ *
+ * Saving costs the hot path little: each entry is turned into JSON once in its life (cached),
+ * a log that did not change since the last save reuses its JSON whole, and the file is written
+ * by the thread pool (temporary file, then rename), not on the event loop.
  */
 export class TrafficLog {
   readonly #logs = new Map<string, TrafficEntry[]>();
-  readonly #file: SettingsFile<StoredLog>;
+  readonly #path: string | null;
   readonly #timer: NodeJS.Timeout;
+  /** Each entry's JSON, made at its first save. */
+  readonly #entryJson = new WeakMap<TrafficEntry, string>();
+  /** Each log's JSON as last saved, while it has not changed. */
+  readonly #logJson = new Map<string, string>();
   #dirty = false;
+  #writing = false;
+  #closed = false;
+  /** The last save that failed (a full disk, say): tried again at the next interval. */
+  lastSaveError: string | null = null;
 
   constructor(
     dataDir: string | null,
     readonly entriesPerDevice: number,
   ) {
-    this.#file = new SettingsFile(dataDir === null ? null : join(dataDir, 'traffic.json'));
-    for (const log of this.#file.read()) {
+    this.#path = dataDir === null ? null : join(dataDir, 'traffic.json');
+    for (const log of new SettingsFile<StoredLog>(this.#path).read()) {
       this.#logs.set(
         log.key,
         log.entries.slice(-entriesPerDevice).map((e) => ({ ...e, bytes: Buffer.from(e.bytes, 'base64') })),
       );
     }
-    this.#timer = setInterval(() => this.save(), SAVE_EVERY_MS);
+    this.#timer = setInterval(() => void this.save(), SAVE_EVERY_MS);
     this.#timer.unref();
   }
 
@@ -64,6 +86,7 @@ export class TrafficLog {
     log.push(entry);
     // Trimmed in steps, not on every entry: amortised O(1) per record.
     if (log.length > this.entriesPerDevice * 1.25) log.splice(0, log.length - this.entriesPerDevice);
+    this.#logJson.delete(key);
     this.#dirty = true;
   }
 
@@ -73,20 +96,64 @@ export class TrafficLog {
     return log.slice(-Math.min(limit, this.entriesPerDevice));
   }
 
-  save(): void {
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    this.#file.write(
-      [...this.#logs].map(([key, entries]) => ({
-        key,
-        entries: entries.slice(-this.entriesPerDevice).map((e) => ({ ...e, bytes: Buffer.from(e.bytes).toString('base64') })),
-      })),
-    );
+  /** Writes the logs if they changed, off the event loop; resolves when the file is in place. */
+  async save(): Promise<void> {
+    if (!this.#dirty || this.#writing || this.#closed || this.#path === null) return;
+    const text = this.#serialize();
+    const temporary = `${this.#path}.tmp`;
+    this.#writing = true;
+    try {
+      await mkdir(dirname(this.#path), { recursive: true });
+      await writeFile(temporary, text);
+      // close() wrote the final state meanwhile: this older one must not replace it.
+      if (this.#closed) await rm(temporary, { force: true });
+      else await rename(temporary, this.#path);
+      this.lastSaveError = null;
+    } catch (error) {
+      this.#dirty = true;
+      this.lastSaveError = (error as Error).message;
+    } finally {
+      this.#writing = false;
+    }
   }
 
+  /** At shutdown: the last state, written before close() returns. */
   close(): void {
     clearInterval(this.#timer);
-    this.save();
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#dirty || this.#path === null) return;
+    mkdirSync(dirname(this.#path), { recursive: true });
+    const temporary = `${this.#path}.closing`;
+    writeFileSync(temporary, this.#serialize());
+    renameSync(temporary, this.#path);
+  }
+
+  /** The file's text; clears the dirty mark (a save that fails sets it again). */
+  #serialize(): string {
+    this.#dirty = false;
+    const parts: string[] = [];
+    for (const [key, log] of this.#logs) {
+      let json = this.#logJson.get(key);
+      if (json === undefined) {
+        const entries = log.length > this.entriesPerDevice ? log.slice(-this.entriesPerDevice) : log;
+        json = `{"key":${JSON.stringify(key)},"entries":[${entries.map((e) => this.#json(e)).join(',')}]}`;
+        this.#logJson.set(key, json);
+      }
+      parts.push(json);
+    }
+    return `[${parts.join(',\n')}]\n`;
+  }
+
+  #json(entry: TrafficEntry): string {
+    let json = this.#entryJson.get(entry);
+    if (json === undefined) {
+      const stored: StoredEntry = { ts: entry.ts, direction: entry.direction, length: entry.length, bytes: Buffer.from(entry.bytes).toString('base64') };
+      if (entry.auto) stored.auto = true;
+      json = JSON.stringify(stored);
+      this.#entryJson.set(entry, json);
+    }
+    return json;
   }
 }
 
