@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type net from 'node:net';
-import { FILE_CHUNK_BYTES, decodeServerMessage, encodeMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
+import { FILE_CHUNK_BYTES, decodeServerMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 import { plainLines } from '../hub/plain-lines.js';
 import type { DeviceOrigin, Link } from '../transports/link.js';
 import { formatAddress } from '../transports/address.js';
@@ -17,10 +17,10 @@ export interface DeviceLinkOptions {
   closeTimeoutMs: number;
 }
 
-/** What the hub is told, as client frames; and how a device link reports its own mistakes. */
+/** What the hub is told: client messages, as if the device had sent them framed. */
 export interface DeviceInput {
-  /** One client frame from the device, as if it had sent it framed. */
-  frame(type: number, payload: Uint8Array): void;
+  /** One client message from the device; `bytes`: what it took on the device's socket. */
+  message(message: ClientMessage, bytes: number): void;
 }
 
 /** Whoever else watches the device's bytes (raw WebSocket pipes, the traffic log); `auto`: an auto-reply wrote them. */
@@ -174,29 +174,27 @@ export class DeviceLink implements Link {
     if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
     this.#onMessage?.(message.bytes);
-    const send = (m: ClientMessage): void => this.#send(input, m);
-    if (this.options.encoding === 'latin1') return send({ type: 'message', text: latin1.decode(message.bytes) });
+    const bytes = message.bytes;
+    if (this.options.encoding === 'latin1') return input.message({ type: 'message', text: latin1.decode(bytes) }, bytes.length);
+    let text: string;
     try {
-      send({ type: 'message', text: strictUtf8.decode(message.bytes) });
+      text = strictUtf8.decode(bytes);
     } catch {
       // Not text: the exact bytes travel as base64, the room sees their UTF-8 reading.
-      send({ type: 'message', text: '', data: Buffer.from(message.bytes).toString('base64') });
+      return input.message({ type: 'message', text: '', data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64') }, bytes.length);
     }
+    input.message({ type: 'message', text }, bytes.length);
   }
 
   /** A `1`-typed send: one whole file, offered to the room in chunks like any member's. */
   #sendFile(input: DeviceInput, bytes: Uint8Array): void {
     const transfer = this.#nextTransfer++;
-    const send = (m: ClientMessage): void => this.#send(input, m);
-    send({ type: 'file-offer', transfer, name: `file-${transfer}.bin`, size: bytes.length });
-    for (let at = 0; at < bytes.length; at += FILE_CHUNK_BYTES) send({ type: 'file-data', transfer, data: bytes.subarray(at, at + FILE_CHUNK_BYTES) });
-    send({ type: 'file-end', transfer, sha256: createHash('sha256').update(bytes).digest('hex') });
-  }
-
-  /** One client message from the device, as if it had sent it framed. */
-  #send(input: DeviceInput, message: ClientMessage): void {
-    const frame = encodeMessage(message);
-    input.frame(frame[4]!, frame.subarray(5));
+    input.message({ type: 'file-offer', transfer, name: `file-${transfer}.bin`, size: bytes.length }, 0);
+    for (let at = 0; at < bytes.length; at += FILE_CHUNK_BYTES) {
+      const data = bytes.subarray(at, at + FILE_CHUNK_BYTES);
+      input.message({ type: 'file-data', transfer, data }, data.length);
+    }
+    input.message({ type: 'file-end', transfer, sha256: createHash('sha256').update(bytes).digest('hex') }, 0);
   }
 
   // ---- The room's frames out, as the device expects them ----
