@@ -33,11 +33,16 @@ const checkpoint = () => {
 const timer = setInterval(checkpoint, workerData.everyMs);
 parentPort.on('message', () => {
   clearInterval(timer);
-  checkpoint();
   db.close();
+  const closed = new Int32Array(workerData.closed);
+  Atomics.store(closed, 0, 1);
+  Atomics.notify(closed, 0);
   parentPort.close();
 });
 `;
+
+/** The longest close() waits for the worker to let go of the database. */
+const CLOSE_WAIT_MS = 5000;
 
 /**
  * Checkpoints a WAL database from a worker thread with its own connection. A checkpoint copies
@@ -50,11 +55,13 @@ parentPort.on('message', () => {
  */
 export class WalCheckpointer {
   readonly #worker: Worker;
+  /** Set to 1 by the worker once its connection is closed. */
+  readonly #workerClosed = new Int32Array(new SharedArrayBuffer(4));
   #closed = false;
 
   constructor(file: string, onError: (message: string) => void) {
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, file, everyMs: CHECKPOINT_EVERY_MS, restartPages: RESTART_PAGES } });
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, file, everyMs: CHECKPOINT_EVERY_MS, restartPages: RESTART_PAGES, closed: this.#workerClosed.buffer } });
     this.#worker.on('message', (message: { error?: string }) => {
       if (message.error !== undefined) onError(message.error);
     });
@@ -63,10 +70,15 @@ export class WalCheckpointer {
     this.#worker.unref();
   }
 
-  /** A last checkpoint, then the worker's connection closes and the thread ends. */
+  /**
+   * Closes the worker's connection and waits for it (a pass under way finishes first), so that
+   * the writer's own close, the last connection's, checkpoints everything and removes the WAL
+   * before the data directory is given back.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#worker.postMessage('close');
+    Atomics.wait(this.#workerClosed, 0, 0, CLOSE_WAIT_MS);
   }
 }
