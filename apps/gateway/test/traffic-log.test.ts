@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,11 +26,11 @@ describe('TrafficLog', () => {
     log.record('listener:l1:127.0.0.1', 'in', Buffer.from([0, 1, 2, 0xff]));
     log.record('link:d1', 'out', Buffer.alloc(5000, 0x41), true);
     await log.save();
-    const first = readFileSync(join(dir, 'traffic.json'), 'utf8');
+    const first = readFileSync(join(dir, 'traffic.bin'));
     // Only the newest `entriesPerDevice` of a log are kept in the file.
     for (let i = 0; i < 5; i++) log.record('listener:l1:127.0.0.1', 'out', Buffer.of(i));
     await log.save();
-    expect(readFileSync(join(dir, 'traffic.json'), 'utf8')).not.toBe(first);
+    expect(readFileSync(join(dir, 'traffic.bin')).equals(first)).toBe(false);
     const again = new TrafficLog(dir, 3);
     try {
       expect(hexes(again, 'listener:l1:127.0.0.1')).toEqual(['out:02:1', 'out:03:1', 'out:04:1']);
@@ -58,5 +58,22 @@ describe('TrafficLog', () => {
     } finally {
       again.close();
     }
+  });
+
+  it('reads the JSON file of earlier versions once, and a damaged file is an error that names it', async () => {
+    const dir = dataDir();
+    const old = [{ key: 'link:d1', entries: [{ ts: 5, direction: 'in', length: 3, bytes: Buffer.of(1, 2, 3).toString('base64') }] }];
+    writeFileSync(join(dir, 'traffic.json'), JSON.stringify(old));
+    const log = new TrafficLog(dir, 10);
+    expect(hexes(log, 'link:d1')).toEqual(['in:010203:3']);
+    log.record('link:d1', 'out', Buffer.of(4));
+    await log.save();
+    log.close();
+    expect(existsSync(join(dir, 'traffic.json'))).toBe(false);
+    const again = new TrafficLog(dir, 10);
+    expect(hexes(again, 'link:d1')).toEqual(['in:010203:3', 'out:04:1']);
+    again.close();
+    writeFileSync(join(dir, 'traffic.bin'), readFileSync(join(dir, 'traffic.bin')).subarray(0, 30));
+    expect(() => new TrafficLog(dir, 10)).toThrow(/traffic\.bin cannot be read: it ends inside an entry/);
   });
 });
