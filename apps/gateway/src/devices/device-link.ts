@@ -26,6 +26,9 @@ export interface DeviceInput {
 /** Whoever else watches the device's bytes (raw WebSocket pipes, the traffic log); `auto`: an auto-reply wrote them. */
 export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array, auto: boolean) => void;
 
+/** A turn's writes to a device totalling less than this are joined into one buffer. */
+const JOIN_WRITES_BELOW = 64 * 1024;
+
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
 const utf8 = new TextEncoder();
@@ -48,8 +51,9 @@ export class DeviceLink implements Link {
   /** Bytes and messages as they crossed the device's socket (pipes and auto-replies included). */
   readonly wire = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   #input: DeviceInput | undefined;
-  /** Writes this turn go out together (cork until the turn ends): one system call, not one per message. */
-  #corked = false;
+  /** Writes this turn, written together when the turn ends: one socket write and one system call, not one per message. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
   #onMessage: ((bytes: Uint8Array) => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #nextTransfer = 1;
@@ -104,16 +108,28 @@ export class DeviceLink implements Link {
     for (const tap of this.taps) tap('out', bytes, auto);
     this.wire.bytesOut += bytes.length;
     this.wire.messagesOut++;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(bytes);
+    if (this.#pending.length === 0) process.nextTick(this.#flushWrites);
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
   }
+
+  /** The turn's writes as one: small ones joined (a copy is cheaper than a stream write each), large ones gathered. */
+  readonly #flushWrites = (): void => {
+    const pending = this.#pending;
+    const bytes = this.#pendingBytes;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (pending.length === 1) socket.write(pending[0]!);
+    else if (bytes <= JOIN_WRITES_BELOW) socket.write(Buffer.concat(pending, bytes));
+    else {
+      socket.cork();
+      for (const chunk of pending) socket.write(chunk);
+      socket.uncork();
+    }
+  };
 
   /** An auto-reply: one message through the device's framing (a line listener appends its delimiter). */
   reply(bytes: Uint8Array): void {
@@ -125,7 +141,7 @@ export class DeviceLink implements Link {
   }
 
   get bufferedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.#pendingBytes;
   }
 
   pauseInput(): void {
@@ -139,6 +155,7 @@ export class DeviceLink implements Link {
   end(): void {
     clearTimeout(this.#idleTimer);
     if (this.socket.destroyed) return;
+    this.#flushWrites(); // what was written this turn goes before the end
     this.socket.end();
     const timer = setTimeout(() => this.socket.destroy(), this.options.closeTimeoutMs);
     timer.unref();
