@@ -223,9 +223,11 @@ export class Requests {
       if (!free) member.name = `${member.name}@${this.node.nodeId}`;
       member.state = 'joined';
       this.joined(member);
+      // Taken before it joins: its own arrival is not among the lines (PROTOCOL.md §2).
+      const held = this.router.takeUndecided(member);
       this.membership.join(member, DEFAULT_ROOM);
       // What lobby said during the hello window, in order, after its own arrival.
-      for (const line of this.router.takeUndecided(member)) this.router.deliver(member, line);
+      for (const line of held) this.router.deliver(member, line);
     });
   }
 
