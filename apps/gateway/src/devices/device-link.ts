@@ -174,13 +174,17 @@ export class DeviceLink implements Link {
     this.wire.bytesIn += chunk.length;
     const framing = this.options.framing;
     for (const message of framing.push(chunk)) this.#said(message);
-    clearTimeout(this.#idleTimer);
     if (framing.pending > 0 && framing.idleMs > 0) {
-      this.#idleTimer = setTimeout(() => {
-        const message = framing.flush();
-        if (message !== undefined) this.#said(message);
-      }, framing.idleMs);
-      this.#idleTimer.unref();
+      // One timer for the link, started again on each read that leaves bytes held (no new
+      // timer per read); one that goes off with nothing held does nothing.
+      if (this.#idleTimer !== undefined) this.#idleTimer.refresh();
+      else {
+        this.#idleTimer = setTimeout(() => {
+          const message = framing.flush();
+          if (message !== undefined) this.#said(message);
+        }, framing.idleMs);
+        this.#idleTimer.unref();
+      }
     }
   }
 
