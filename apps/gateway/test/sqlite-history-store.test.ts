@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
+import { WalCheckpointer } from '../src/history/wal-checkpointer.js';
 
 // The WAL is checkpointed by a worker thread, not inside the commits on the event loop.
 
@@ -45,4 +46,15 @@ describe('SqliteHistoryStore on disk', () => {
       again.close();
     }
   }, 30_000);
+
+  it('says when the checkpoint worker fails, and close() does not wait for a worker that is gone', async () => {
+    const errors: string[] = [];
+    const checkpointer = new WalCheckpointer(join(tmpdir(), 'no-such-directory-for-switchboard', 'history.sqlite'), (message) => errors.push(message));
+    for (let i = 0; i < 100 && errors.length === 0; i++) await sleep(20);
+    expect(errors.join(' ')).toMatch(/directory|open/i);
+    await sleep(50);
+    const started = performance.now();
+    checkpointer.close();
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });

@@ -66,6 +66,8 @@ export class WalCheckpointer {
       if (message.error !== undefined) onError(message.error);
     });
     this.#worker.on('error', (error) => onError(error.message));
+    // A worker that died (it could not open the database, say) has nothing to close: close() does not wait for it.
+    this.#worker.on('exit', () => Atomics.store(this.#workerClosed, 0, 1));
     // It never keeps the process alive: a WAL left behind is read back at the next open.
     this.#worker.unref();
   }
