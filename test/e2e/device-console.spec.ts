@@ -339,7 +339,7 @@ test('10,000 entries: the DOM holds a window of them, scrolling and switching to
   }
 });
 
-test('a plain device (frames, no hello) is listed; its console sends text as a notice and says why there is no byte log', async ({ page, gateway }) => {
+test('a plain device (frames, no hello) is listed with the gateway’s log of its frames; its console sends text as a notice', async ({ page, gateway }) => {
   const device = await connect(gateway.tcpPort);
   try {
     // One frame: length 3, type 0 (text), "hi": a plain device's first words.
@@ -353,11 +353,21 @@ test('a plain device (frames, no hello) is listed; its console sends text as a n
     await expect(console).toHaveAttribute('data-pipe', 'none');
     await expect(page.getByTestId('console-note')).toContainText('no raw pipe');
     await expect(page.getByTestId('send-mode-hex')).toBeDisabled();
+    // What it sent before the console opened, from the gateway's log: the whole frame.
+    await expect(rows(page, 'in')).toHaveCount(1);
+    await expect(rows(page, 'in').first()).toHaveAttribute('data-hex', '00 00 00 03 00 68 69');
     const before = device.received().length;
     await page.getByTestId('send-input').fill('reboot please');
     await page.getByTestId('send-button').click();
     await expect.poll(() => device.received().subarray(before).toString('latin1')).toContain('reboot please');
+    // Listed once, as the frame the device got (the gateway's log), not as what was typed.
     await expect(rows(page, 'out')).toHaveCount(1);
+    const got = device.received().subarray(before);
+    await expect(rows(page, 'out').first()).toHaveAttribute('data-hex', got.toString('hex').replace(/(..)(?!$)/g, '$1 '));
+    // Later frames arrive with the next poll of the log.
+    device.socket.write(Buffer.from([0, 0, 0, 3, 0, 0x6f, 0x6b]));
+    await expect(rows(page, 'in')).toHaveCount(2);
+    await expect(rows(page, 'in').last()).toHaveAttribute('data-hex', '00 00 00 03 00 6f 6b');
   } finally {
     device.close();
   }

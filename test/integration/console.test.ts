@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { sleep } from '../helpers/peer.js';
+import { Peer, sleep } from '../helpers/peer.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 
 // Issue 11, the gateway's side of the device console: auto-replies that run with no browser
@@ -118,6 +118,69 @@ describe('the traffic log', () => {
       device.destroy();
     } finally {
       await gateway.close();
+    }
+  });
+
+  it('is kept for a plain device (frames, no hello): what crossed its socket both ways, by listener and address, across a restart', async () => {
+    const plainDir = mkdtempSync(join(tmpdir(), 'switchboard-plain-'));
+    const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0, 0, 0, Buffer.byteLength(text) + 1, 0]), Buffer.from(text)]);
+    const hexOf = (bytes: Buffer): string => bytes.toString('hex').replace(/(..)(?!$)/g, '$1 ');
+    type Entry = { direction: string; hex: string; length: number };
+    const traffic = async (gateway: RunningGateway, id: string): Promise<{ status: number; body: { entries: Entry[]; code?: string } }> =>
+      api(gateway, 'GET', `/api/clients/${id}/traffic`);
+    const first = await startGateway(settings, { keepDataDir: plainDir });
+    try {
+      // A protocol client on the same listener, from the same address: not a device, no log.
+      const person = await Peer.ws(first.wsUrl);
+      await person.hello('web');
+      const native = await Peer.tcp(first.tcpPort);
+      const welcome = await native.hello('native');
+      expect(await traffic(first, welcome.id)).toMatchObject({ status: 404, body: { code: 'DEVICE_NOT_FOUND' } });
+
+      // The device's first frame in two reads: held while undecided, logged once it is a plain device.
+      const device = await RawSocket.connect(first.tcpPort);
+      const said = frame('temp=21.5 C');
+      device.write(said.subarray(0, 3));
+      await sleep(30);
+      device.write(said.subarray(3));
+      await person.next('message', (m) => m.text === 'temp=21.5 C');
+      const clients = (await api(first, 'GET', '/api/clients')).body.clients as { id: string; legacy?: boolean; name: string }[];
+      const plain = clients.find((c) => c.legacy === true)!;
+      expect(plain.name).toMatch(/^127\.0\.0\.1:\d+$/);
+      person.send({ type: 'message', text: 'hi device' });
+      const line = await device.until('web: hi device');
+      const log = await traffic(first, plain.id);
+      expect(log.status).toBe(200);
+      const incoming = log.body.entries.filter((e) => e.direction === 'in');
+      expect(incoming.map((e) => e.hex).join(' ')).toBe(hexOf(said));
+      expect(log.body.entries.filter((e) => e.direction === 'out').map((e) => e.hex).join(' ')).toBe(hexOf(line));
+      expect(log.body.entries.map((e) => e.direction).join(' ')).toMatch(/^(in )+out$/); // in the order they crossed
+      expect(line.toString('latin1')).not.toContain('joined'); // its own arrival is not sent back to it
+      // Nothing of the protocol client's hello is in it.
+      expect(log.body.entries.some((e) => Buffer.from(e.hex.replaceAll(' ', ''), 'hex').includes('native'))).toBe(false);
+      device.destroy();
+      native.destroy();
+      person.destroy();
+    } finally {
+      await first.close();
+    }
+
+    // After a restart the same address on the same listener has its log back, and adds to it.
+    const second = await startGateway(settings, { keepDataDir: plainDir });
+    try {
+      const again = await RawSocket.connect(second.tcpPort);
+      again.write(frame('back'));
+      let id: string | undefined;
+      for (let i = 0; i < 100 && id === undefined; i++) {
+        await sleep(20);
+        id = ((await api(second, 'GET', '/api/clients')).body.clients as { id: string; legacy?: boolean; state?: string }[]).find((c) => c.legacy === true && c.state === 'joined')?.id;
+      }
+      const log = await traffic(second, id!);
+      expect(log.body.entries.filter((e) => e.direction === 'in').map((e) => e.hex).join(' ')).toBe(hexOf(Buffer.concat([frame('temp=21.5 C'), frame('back')])));
+      again.destroy();
+    } finally {
+      await second.close();
+      rmSync(plainDir, { recursive: true, force: true });
     }
   });
 

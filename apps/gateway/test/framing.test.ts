@@ -50,6 +50,34 @@ describe('line framing', () => {
   });
 });
 
+describe('line framing in many reads', () => {
+  it('gives the same lines (cuts included) and the same unfinished rest whatever the reads, for 1-3 byte delimiters', () => {
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const alphabet = bytes('abENDE\r\n#');
+    for (const delimiter of ['\\r\\n', 'END', '#']) {
+      for (let round = 0; round < 300; round++) {
+        const input = Uint8Array.from({ length: 1 + random(60) }, () => alphabet[random(alphabet.length)]!);
+        const make = () => new LineFraming({ delimiter: parseEscapes(delimiter), maxLineBytes: 8, idleFlushMs: 10 });
+        const whole = make();
+        const expected = [...whole.push(input), whole.flush()].map((m) => m && [text(m), m.cut === true]);
+        const split = make();
+        const got: (DeviceMessage | undefined)[] = [];
+        for (let at = 0; at < input.length; ) {
+          const size = 1 + random(6);
+          got.push(...split.push(input.slice(at, at + size)));
+          at += size;
+        }
+        got.push(split.flush());
+        expect(got.map((m) => m && [text(m), m.cut === true]), `${delimiter} ${JSON.stringify(new TextDecoder().decode(input))}`).toEqual(expected);
+      }
+    }
+  });
+});
+
 describe('raw framing', () => {
   it('holds bytes until an idle gap, then takes them as one message', () => {
     const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: false, maxMessageBytes: 1000 });

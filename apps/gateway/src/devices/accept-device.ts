@@ -14,7 +14,7 @@ export interface DeviceServices {
 }
 
 /** Where a device's traffic is kept: what outlives one connection (the link, or the listener and the address). */
-export function trafficKey(origin: DeviceOrigin, ip: string): string {
+export function trafficKey(origin: Pick<DeviceOrigin, 'link' | 'listener'>, ip: string): string {
   return origin.link !== undefined ? `link:${origin.link}` : `listener:${origin.listener}:${ip}`;
 }
 
@@ -43,7 +43,7 @@ export function acceptDevice(
   const key = trafficKey(origin, link.ip);
   link.taps.add((direction, bytes, auto) => services.traffic.record(key, direction, bytes, auto));
   const device = { memberId: member.id, link: origin.link, listener: origin.listener, reply: (bytes: Uint8Array) => link.reply(bytes), get closed() { return link.closed; } };
-  link.attach({ frame: (type, payload) => hub.receive(member, type, payload) }, (bytes) => services.rules.onMessage(device, bytes));
+  link.attach({ message: (message, bytes) => hub.receiveMessage(member, message, bytes) }, (bytes) => services.rules.onMessage(device, bytes));
   socket.on('drain', () => hub.drained(member));
   socket.once('close', () => hub.disconnect(member, 'quit'));
   if (options.idleTimeoutMs > 0) {

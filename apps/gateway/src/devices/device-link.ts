@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type net from 'node:net';
-import { FILE_CHUNK_BYTES, decodeServerMessage, encodeMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
+import { FILE_CHUNK_BYTES, decodeServerMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 import { plainLines } from '../hub/plain-lines.js';
 import type { DeviceOrigin, Link } from '../transports/link.js';
 import { formatAddress } from '../transports/address.js';
@@ -17,14 +17,17 @@ export interface DeviceLinkOptions {
   closeTimeoutMs: number;
 }
 
-/** What the hub is told, as client frames; and how a device link reports its own mistakes. */
+/** What the hub is told: client messages, as if the device had sent them framed. */
 export interface DeviceInput {
-  /** One client frame from the device, as if it had sent it framed. */
-  frame(type: number, payload: Uint8Array): void;
+  /** One client message from the device; `bytes`: what it took on the device's socket. */
+  message(message: ClientMessage, bytes: number): void;
 }
 
 /** Whoever else watches the device's bytes (raw WebSocket pipes, the traffic log); `auto`: an auto-reply wrote them. */
 export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array, auto: boolean) => void;
+
+/** A turn's writes to a device totalling less than this are joined into one buffer. */
+const JOIN_WRITES_BELOW = 64 * 1024;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const latin1 = new TextDecoder('latin1');
@@ -48,8 +51,9 @@ export class DeviceLink implements Link {
   /** Bytes and messages as they crossed the device's socket (pipes and auto-replies included). */
   readonly wire = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   #input: DeviceInput | undefined;
-  /** Writes this turn go out together (cork until the turn ends): one system call, not one per message. */
-  #corked = false;
+  /** Writes this turn, written together when the turn ends: one socket write and one system call, not one per message. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
   #onMessage: ((bytes: Uint8Array) => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #nextTransfer = 1;
@@ -104,16 +108,28 @@ export class DeviceLink implements Link {
     for (const tap of this.taps) tap('out', bytes, auto);
     this.wire.bytesOut += bytes.length;
     this.wire.messagesOut++;
-    if (!this.#corked) {
-      this.#corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(bytes);
+    if (this.#pending.length === 0) process.nextTick(this.#flushWrites);
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.length;
   }
+
+  /** The turn's writes as one: small ones joined (a copy is cheaper than a stream write each), large ones gathered. */
+  readonly #flushWrites = (): void => {
+    const pending = this.#pending;
+    const bytes = this.#pendingBytes;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const socket = this.socket;
+    if (socket.destroyed || socket.writableEnded) return;
+    if (pending.length === 1) socket.write(pending[0]!);
+    else if (bytes <= JOIN_WRITES_BELOW) socket.write(Buffer.concat(pending, bytes));
+    else {
+      socket.cork();
+      for (const chunk of pending) socket.write(chunk);
+      socket.uncork();
+    }
+  };
 
   /** An auto-reply: one message through the device's framing (a line listener appends its delimiter). */
   reply(bytes: Uint8Array): void {
@@ -125,7 +141,7 @@ export class DeviceLink implements Link {
   }
 
   get bufferedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.#pendingBytes;
   }
 
   pauseInput(): void {
@@ -139,6 +155,7 @@ export class DeviceLink implements Link {
   end(): void {
     clearTimeout(this.#idleTimer);
     if (this.socket.destroyed) return;
+    this.#flushWrites(); // what was written this turn goes before the end
     this.socket.end();
     const timer = setTimeout(() => this.socket.destroy(), this.options.closeTimeoutMs);
     timer.unref();
@@ -157,13 +174,17 @@ export class DeviceLink implements Link {
     this.wire.bytesIn += chunk.length;
     const framing = this.options.framing;
     for (const message of framing.push(chunk)) this.#said(message);
-    clearTimeout(this.#idleTimer);
     if (framing.pending > 0 && framing.idleMs > 0) {
-      this.#idleTimer = setTimeout(() => {
-        const message = framing.flush();
-        if (message !== undefined) this.#said(message);
-      }, framing.idleMs);
-      this.#idleTimer.unref();
+      // One timer for the link, started again on each read that leaves bytes held (no new
+      // timer per read); one that goes off with nothing held does nothing.
+      if (this.#idleTimer !== undefined) this.#idleTimer.refresh();
+      else {
+        this.#idleTimer = setTimeout(() => {
+          const message = framing.flush();
+          if (message !== undefined) this.#said(message);
+        }, framing.idleMs);
+        this.#idleTimer.unref();
+      }
     }
   }
 
@@ -174,29 +195,27 @@ export class DeviceLink implements Link {
     if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
     this.#onMessage?.(message.bytes);
-    const send = (m: ClientMessage): void => this.#send(input, m);
-    if (this.options.encoding === 'latin1') return send({ type: 'message', text: latin1.decode(message.bytes) });
+    const bytes = message.bytes;
+    if (this.options.encoding === 'latin1') return input.message({ type: 'message', text: latin1.decode(bytes) }, bytes.length);
+    let text: string;
     try {
-      send({ type: 'message', text: strictUtf8.decode(message.bytes) });
+      text = strictUtf8.decode(bytes);
     } catch {
       // Not text: the exact bytes travel as base64, the room sees their UTF-8 reading.
-      send({ type: 'message', text: '', data: Buffer.from(message.bytes).toString('base64') });
+      return input.message({ type: 'message', text: '', data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64') }, bytes.length);
     }
+    input.message({ type: 'message', text }, bytes.length);
   }
 
   /** A `1`-typed send: one whole file, offered to the room in chunks like any member's. */
   #sendFile(input: DeviceInput, bytes: Uint8Array): void {
     const transfer = this.#nextTransfer++;
-    const send = (m: ClientMessage): void => this.#send(input, m);
-    send({ type: 'file-offer', transfer, name: `file-${transfer}.bin`, size: bytes.length });
-    for (let at = 0; at < bytes.length; at += FILE_CHUNK_BYTES) send({ type: 'file-data', transfer, data: bytes.subarray(at, at + FILE_CHUNK_BYTES) });
-    send({ type: 'file-end', transfer, sha256: createHash('sha256').update(bytes).digest('hex') });
-  }
-
-  /** One client message from the device, as if it had sent it framed. */
-  #send(input: DeviceInput, message: ClientMessage): void {
-    const frame = encodeMessage(message);
-    input.frame(frame[4]!, frame.subarray(5));
+    input.message({ type: 'file-offer', transfer, name: `file-${transfer}.bin`, size: bytes.length }, 0);
+    for (let at = 0; at < bytes.length; at += FILE_CHUNK_BYTES) {
+      const data = bytes.subarray(at, at + FILE_CHUNK_BYTES);
+      input.message({ type: 'file-data', transfer, data }, data.length);
+    }
+    input.message({ type: 'file-end', transfer, sha256: createHash('sha256').update(bytes).digest('hex') }, 0);
   }
 
   // ---- The room's frames out, as the device expects them ----

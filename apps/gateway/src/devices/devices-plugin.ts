@@ -1,6 +1,7 @@
 import type tls from 'node:tls';
 import fp from 'fastify-plugin';
 import type { Hub } from '../hub/hub.js';
+import { TcpLink } from '../transports/tcp-link.js';
 import type { TcpListener } from '../transports/tcp-listener.js';
 import { AutoReplies } from './auto-replies.js';
 import { DeviceLinks } from './device-links.js';
@@ -39,6 +40,10 @@ export const devicesPlugin = fp<DevicesPluginOptions>(
     const services = { traffic, rules };
     const listeners = new ListenerRegistry(hub, fastify.log, tlsOptions, services);
     const deviceLinks = new DeviceLinks(hub, fastify.log, services);
+    // A framed connection the hub made a plain device (or that said hello): its tap logs, or lets go.
+    hub.on('joined', (member) => {
+      if (member.link instanceof TcpLink) member.link.tap?.decided();
+    });
     fastify.decorate('traffic', traffic);
     fastify.decorate('rules', rules);
     fastify.decorate('macros', new Macros(dataDir));

@@ -15,7 +15,7 @@ export interface DeviceMessage {
 }
 
 export interface Framing {
-  /** Bytes as they arrive; the whole messages they complete. */
+  /** Bytes as they arrive (the framing may keep them: the caller must not change them later); the whole messages they complete. */
   push(chunk: Uint8Array): DeviceMessage[];
   /** Bytes held as an unfinished message. */
   readonly pending: number;
@@ -47,14 +47,16 @@ export interface RawOptions {
 
 export class LineFraming implements Framing {
   readonly carriesFiles = false;
-  #held: Uint8Array = new Uint8Array(0);
+  /** The unfinished line as the reads that brought it: joined once, when a delimiter or the limit comes. */
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
   /** Dropping the rest of an overlong line until its delimiter. */
   #discarding = false;
 
   constructor(private readonly options: LineOptions) {}
 
   get pending(): number {
-    return this.#held.length;
+    return this.#heldBytes;
   }
 
   get idleMs(): number {
@@ -63,10 +65,18 @@ export class LineFraming implements Framing {
 
   push(chunk: Uint8Array): DeviceMessage[] {
     const { delimiter, maxLineBytes } = this.options;
+    // A read in the middle of a long line (no delimiter in it or across its start, still
+    // within the limit) is only kept: a line in many reads is joined once, not once per read.
+    if (this.#heldBytes > 0 && !this.#discarding && this.#heldBytes + chunk.length <= maxLineBytes && indexOf(chunk, delimiter, 0) < 0 && !this.#straddles(chunk)) {
+      this.#held.push(chunk);
+      this.#heldBytes += chunk.length;
+      return [];
+    }
     const out: DeviceMessage[] = [];
-    let buffer = concat(this.#held, chunk);
+    const heldBytes = this.#heldBytes;
+    let buffer = heldBytes === 0 ? chunk : Buffer.concat([...this.#held, chunk], heldBytes + chunk.length);
     // A delimiter may straddle the previous chunk's end: look back that far, no further.
-    let from = Math.max(0, this.#held.length - delimiter.length + 1);
+    let from = Math.max(0, heldBytes - delimiter.length + 1);
     for (;;) {
       const at = indexOf(buffer, delimiter, from);
       if (at < 0) break;
@@ -82,14 +92,30 @@ export class LineFraming implements Framing {
       this.#discarding = true;
       buffer = buffer.subarray(Math.max(0, buffer.length - delimiter.length + 1));
     }
-    this.#held = buffer.slice();
+    this.#held = buffer.length === 0 ? [] : [buffer.slice()];
+    this.#heldBytes = buffer.length;
     return out;
   }
 
+  /** Whether a delimiter begins in what is held and ends in `chunk`. */
+  #straddles(chunk: Uint8Array): boolean {
+    const reach = this.options.delimiter.length - 1;
+    if (reach === 0) return false;
+    const tail: number[] = [];
+    for (let i = this.#held.length - 1; i >= 0 && tail.length < reach; i--) {
+      const part = this.#held[i]!;
+      for (let j = part.length - 1; j >= 0 && tail.length < reach; j--) tail.unshift(part[j]!);
+    }
+    const probe = concat(Uint8Array.from(tail), chunk.subarray(0, reach));
+    const at = indexOf(probe, this.options.delimiter, 0);
+    return at >= 0 && at < tail.length;
+  }
+
   flush(): DeviceMessage | undefined {
-    if (this.#held.length === 0 || this.#discarding) return undefined;
-    const bytes = this.#held;
-    this.#held = new Uint8Array(0);
+    if (this.#heldBytes === 0 || this.#discarding) return undefined;
+    const bytes = this.#held.length === 1 ? this.#held[0]! : Buffer.concat(this.#held, this.#heldBytes);
+    this.#held = [];
+    this.#heldBytes = 0;
     return { kind: 'text', bytes };
   }
 
@@ -125,7 +151,8 @@ export class RawFraming implements Framing {
 
   push(chunk: Uint8Array): DeviceMessage[] {
     const fixed = this.options.fixedLength ?? this.options.maxMessageBytes;
-    this.#held.push(chunk.slice()); // the reader may reuse its buffer
+    // Kept as it is, not copied: a socket's reads are fresh buffers that nobody writes to again.
+    this.#held.push(chunk);
     this.#heldBytes += chunk.length;
     if (this.#heldBytes < fixed) return [];
     const out: DeviceMessage[] = [];

@@ -1,4 +1,6 @@
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { SettingsFile } from './settings-file.js';
 
 export type Direction = 'in' | 'out';
@@ -18,45 +20,68 @@ export interface TrafficEntry {
 export const ENTRY_BYTES = 4096;
 const SAVE_EVERY_MS = 5_000;
 
+/** The JSON file of earlier versions: read once if there is no traffic.bin yet. */
 interface StoredLog {
   key: string;
   entries: { ts: number; direction: Direction; length: number; bytes: string; auto?: true }[];
 }
 
+/** traffic.bin: "SBTRAFFIC1\n", then per device a key record and its entries (integers big-endian). */
+const MAGIC = Buffer.from('SBTRAFFIC1\n');
+/** Key record: u16 key length, key (UTF-8), u32 entry count. */
+/** Entry: f64 ts, u8 flags (1: out, 2: auto), u32 length, u16 bytes kept, then those bytes. */
+const ENTRY_HEAD = 8 + 1 + 4 + 2;
+
 /**
  * Each device's recent traffic, as it passed its socket: bounded per device (`entriesPerDevice`
  * entries of at most ENTRY_BYTES each), so a console opened later shows what happened before
  * it. Keyed by what outlives a connection: an outbound link's id, or a listener and the
- * device's address. Saved to <data-dir>/traffic.json every few seconds while it changes and at
+ * device's address. Saved to <data-dir>/traffic.bin every few seconds while it changes and at
  * shutdown, and read back at start.
+ *
+ * Saving costs the event loop little: the file is the entries' bytes as they are, behind a few
+ * bytes of header each (no base64, no JSON), handed to the thread pool in one gathered write
+ * (temporary file, then rename).
  */
 export class TrafficLog {
   readonly #logs = new Map<string, TrafficEntry[]>();
-  readonly #file: SettingsFile<StoredLog>;
+  readonly #path: string | null;
   readonly #timer: NodeJS.Timeout;
   #dirty = false;
+  #writing = false;
+  #closed = false;
+  #oldJson: string | undefined;
+  /** The last save that failed (a full disk, say): tried again at the next interval. */
+  lastSaveError: string | null = null;
 
   constructor(
     dataDir: string | null,
     readonly entriesPerDevice: number,
   ) {
-    this.#file = new SettingsFile(dataDir === null ? null : join(dataDir, 'traffic.json'));
-    for (const log of this.#file.read()) {
-      this.#logs.set(
-        log.key,
-        log.entries.slice(-entriesPerDevice).map((e) => ({ ...e, bytes: Buffer.from(e.bytes, 'base64') })),
-      );
+    this.#path = dataDir === null ? null : join(dataDir, 'traffic.bin');
+    if (dataDir !== null) {
+      let logs = readTrafficFile(this.#path!);
+      if (logs === undefined) {
+        // Written by an earlier version: read once, removed after the first save.
+        this.#oldJson = join(dataDir, 'traffic.json');
+        logs = readJsonFile(this.#oldJson);
+      }
+      for (const [key, entries] of logs) this.#logs.set(key, entries.slice(-entriesPerDevice));
     }
-    this.#timer = setInterval(() => this.save(), SAVE_EVERY_MS);
+    this.#timer = setInterval(() => void this.save(), SAVE_EVERY_MS);
     this.#timer.unref();
   }
 
   record(key: string, direction: Direction, bytes: Uint8Array, auto = false): void {
     if (this.entriesPerDevice === 0) return;
+    this.append(key, trafficEntry(direction, bytes, auto));
+  }
+
+  /** An entry made earlier (a plain device's reads, held until the hub decided what it is). */
+  append(key: string, entry: TrafficEntry): void {
+    if (this.entriesPerDevice === 0) return;
     let log = this.#logs.get(key);
     if (log === undefined) this.#logs.set(key, (log = []));
-    const entry: TrafficEntry = { ts: Date.now(), direction, length: bytes.length, bytes: bytes.slice(0, ENTRY_BYTES) };
-    if (auto) entry.auto = true;
     log.push(entry);
     // Trimmed in steps, not on every entry: amortised O(1) per record.
     if (log.length > this.entriesPerDevice * 1.25) log.splice(0, log.length - this.entriesPerDevice);
@@ -69,21 +94,129 @@ export class TrafficLog {
     return log.slice(-Math.min(limit, this.entriesPerDevice));
   }
 
-  save(): void {
-    if (!this.#dirty) return;
-    this.#dirty = false;
-    this.#file.write(
-      [...this.#logs].map(([key, entries]) => ({
-        key,
-        entries: entries.slice(-this.entriesPerDevice).map((e) => ({ ...e, bytes: Buffer.from(e.bytes).toString('base64') })),
-      })),
-    );
+  /** Writes the logs if they changed, off the event loop; resolves when the file is in place. */
+  async save(): Promise<void> {
+    if (!this.#dirty || this.#writing || this.#closed || this.#path === null) return;
+    const buffers = this.#serialize();
+    const temporary = `${this.#path}.tmp`;
+    this.#writing = true;
+    try {
+      await mkdir(dirname(this.#path), { recursive: true });
+      const file = await open(temporary, 'w');
+      try {
+        await file.writev(buffers);
+      } finally {
+        await file.close();
+      }
+      // close() wrote the final state meanwhile: this older one must not replace it.
+      if (this.#closed) await rm(temporary, { force: true });
+      else await rename(temporary, this.#path);
+      if (this.#oldJson !== undefined) await rm(this.#oldJson, { force: true });
+      this.#oldJson = undefined;
+      this.lastSaveError = null;
+    } catch (error) {
+      this.#dirty = true;
+      this.lastSaveError = (error as Error).message;
+    } finally {
+      this.#writing = false;
+    }
   }
 
+  /** At shutdown: the last state, written before close() returns. */
   close(): void {
     clearInterval(this.#timer);
-    this.save();
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#dirty || this.#path === null) return;
+    mkdirSync(dirname(this.#path), { recursive: true });
+    const temporary = `${this.#path}.closing`;
+    writeFileSync(temporary, Buffer.concat(this.#serialize()));
+    renameSync(temporary, this.#path);
   }
+
+  /** The file as buffers for one gathered write: small headers, and each entry's own bytes; clears the dirty mark. */
+  #serialize(): Uint8Array[] {
+    this.#dirty = false;
+    const out: Uint8Array[] = [MAGIC];
+    for (const [key, log] of this.#logs) {
+      const entries = log.length > this.entriesPerDevice ? log.slice(-this.entriesPerDevice) : log;
+      const name = Buffer.from(key);
+      const heads = Buffer.allocUnsafe(2 + name.length + 4 + entries.length * ENTRY_HEAD);
+      heads.writeUInt16BE(name.length, 0);
+      name.copy(heads, 2);
+      heads.writeUInt32BE(entries.length, 2 + name.length);
+      let at = 2 + name.length + 4;
+      out.push(heads.subarray(0, at));
+      for (const entry of entries) {
+        const start = at;
+        heads.writeDoubleBE(entry.ts, at);
+        heads[at + 8] = (entry.direction === 'out' ? 1 : 0) | (entry.auto ? 2 : 0);
+        heads.writeUInt32BE(entry.length, at + 9);
+        heads.writeUInt16BE(entry.bytes.length, at + 13);
+        at += ENTRY_HEAD;
+        out.push(heads.subarray(start, at), entry.bytes);
+      }
+    }
+    return out;
+  }
+}
+
+/** traffic.bin's logs, or undefined when there is no such file. A damaged file is an error naming it. */
+function readTrafficFile(path: string): [string, TrafficEntry[]][] | undefined {
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const logs: [string, TrafficEntry[]][] = [];
+  try {
+    if (!data.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('it does not start like a traffic log');
+    let at = MAGIC.length;
+    const need = (bytes: number, what: string): void => {
+      if (at + bytes > data.length) throw new Error(`it ends inside ${what}`);
+    };
+    while (at < data.length) {
+      need(2, 'a key');
+      const keyLength = data.readUInt16BE(at);
+      need(2 + keyLength + 4, 'a key');
+      const key = data.toString('utf8', at + 2, at + 2 + keyLength);
+      const count = data.readUInt32BE(at + 2 + keyLength);
+      at += 2 + keyLength + 4;
+      const entries: TrafficEntry[] = [];
+      for (let i = 0; i < count; i++) {
+        need(ENTRY_HEAD, 'an entry');
+        const kept = data.readUInt16BE(at + 13);
+        need(ENTRY_HEAD + kept, 'an entry');
+        const flags = data[at + 8]!;
+        const entry: TrafficEntry = {
+          ts: data.readDoubleBE(at),
+          direction: flags & 1 ? 'out' : 'in',
+          length: data.readUInt32BE(at + 9),
+          bytes: Uint8Array.prototype.slice.call(data, at + ENTRY_HEAD, at + ENTRY_HEAD + kept),
+        };
+        if (flags & 2) entry.auto = true;
+        entries.push(entry);
+        at += ENTRY_HEAD + kept;
+      }
+      logs.push([key, entries]);
+    }
+  } catch (error) {
+    throw new Error(`${path} cannot be read: ${(error as Error).message}`);
+  }
+  return logs;
+}
+
+function readJsonFile(path: string): [string, TrafficEntry[]][] {
+  return new SettingsFile<StoredLog>(path).read().map((log) => [log.key, log.entries.map((e) => ({ ...e, bytes: Buffer.from(e.bytes, 'base64') }))]);
+}
+
+/** An entry for bytes that pass now: a copy of at most ENTRY_BYTES of them (the caller may reuse its buffer). */
+export function trafficEntry(direction: Direction, bytes: Uint8Array, auto = false): TrafficEntry {
+  const entry: TrafficEntry = { ts: Date.now(), direction, length: bytes.length, bytes: bytes.slice(0, ENTRY_BYTES) };
+  if (auto) entry.auto = true;
+  return entry;
 }
 
 /** One entry as the API shows it: hex, and the bytes read as text where printable. */

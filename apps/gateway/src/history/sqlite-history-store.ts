@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite-file.js';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 import type { HistoryEntry, Transport } from '@switchboard/protocol';
 import type { HistoryPage, HistoryQuery, HistoryStore, NewHistoryEntry } from './history-store.js';
 
@@ -57,7 +58,8 @@ CREATE INDEX IF NOT EXISTS entries_by_sender ON entries (sender_key, id) WHERE r
 /**
  * History in SQLite (WAL). Appends are queued and written in one transaction per flush, which
  * the hub runs once per event-loop turn before sockets are written: one commit for many
- * messages, and no acknowledgement leaves before its message is stored.
+ * messages, and no acknowledgement leaves before its message is stored. The WAL is
+ * checkpointed by a worker thread (WalCheckpointer), not inside those commits.
  */
 export class SqliteHistoryStore implements HistoryStore {
   readonly #db: Database.Database;
@@ -66,6 +68,7 @@ export class SqliteHistoryStore implements HistoryStore {
   readonly #insertMany: (rows: unknown[][]) => void;
   #pending: unknown[][] = [];
   readonly #lastIdAtOpen: number;
+  #checkpointer: WalCheckpointer | undefined;
 
   /** `dataDir` null keeps history in memory for the life of the process. */
   constructor(dataDir: string | null) {
@@ -91,6 +94,13 @@ export class SqliteHistoryStore implements HistoryStore {
     });
     const max = this.#db.prepare('SELECT MAX(id) AS max FROM entries').get() as { max: number | null };
     this.#lastIdAtOpen = max.max ?? 0;
+    if (dataDir !== null) {
+      // Checkpoints off the event loop; should the worker fail, the writer checkpoints itself again, as by default.
+      this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
+      this.#checkpointer = new WalCheckpointer(this.#db.name, () => {
+        if (this.#db.open) this.#db.pragma('wal_autocheckpoint = 1000');
+      });
+    }
   }
 
   lastId(): number {
@@ -212,6 +222,7 @@ export class SqliteHistoryStore implements HistoryStore {
 
   close(): void {
     this.flush();
+    this.#checkpointer?.close();
     this.#db.close();
   }
 }

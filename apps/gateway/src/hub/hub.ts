@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { FATAL_ERROR_CODES, FrameType, ProtocolError, decodeClientMessage, encodeMessage, type ErrorCode, type ServerMessageOf } from '@switchboard/protocol';
+import { FATAL_ERROR_CODES, FrameType, ProtocolError, decodeClientMessage, encodeMessage, messageTypeCode, type ClientMessage, type ErrorCode, type ServerMessageOf } from '@switchboard/protocol';
 import type { AdminAction, ClusterNode } from '../cluster/cluster.js';
 import { InProcessCluster } from '../cluster/in-process-cluster.js';
 import type { GatewayConfig } from '../config.js';
@@ -168,29 +168,42 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** A whole frame arrived from a member. Never throws. */
   receive(member: Member, type: number, payload: Uint8Array): void {
+    this.#receive(member, type, payload, payload.length + 5);
+  }
+
+  /**
+   * A message a device link made itself (its framing cut the device's bytes): handled as if it
+   * had come framed, without being encoded only to be decoded again. `bytes`: what it took on
+   * the device's socket. Never throws.
+   */
+  receiveMessage(member: Member, message: ClientMessage, bytes: number): void {
+    this.#receive(member, messageTypeCode[message.type], message, bytes);
+  }
+
+  #receive(member: Member, type: number, input: Uint8Array | ClientMessage, bytes: number): void {
     if (member.isClosed) return;
     const now = this.now();
     member.lastHeardAt = now;
     member.pingSentAt = 0;
-    member.bytesIn += payload.length + 5;
+    member.bytesIn += bytes;
     member.messagesIn++;
     this.totals.framesIn[member.transport]++;
-    this.totals.bytesIn[member.transport] += payload.length + 5;
+    this.totals.bytesIn[member.transport] += bytes;
     if (type !== FrameType.FileData && !member.bucket.take(now)) {
       this.#rateLimited(member, now);
       return;
     }
     member.rateStrikes = 0;
     // An earlier frame is still waiting for the cluster: this one waits its turn.
-    if (member.held !== undefined) member.held.push([type, payload]);
-    else this.#handle(member, type, payload);
+    if (member.held !== undefined) member.held.push([type, input]);
+    else this.#handle(member, type, input);
     this.delivery.afterInput(member);
   }
 
-  #handle(member: Member, type: number, payload: Uint8Array): void {
+  #handle(member: Member, type: number, input: Uint8Array | ClientMessage): void {
     let ref: string | undefined;
     try {
-      const message = decodeClientMessage(type, payload);
+      const message = input instanceof Uint8Array ? decodeClientMessage(type, input) : input;
       ref = 'ref' in message ? message.ref : undefined;
       this.#run(member, () => this.#requests.handle(member, message), ref);
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { MemberInfo, Transport } from '@switchboard/protocol';
+import type { ClientMessage, MemberInfo, Transport } from '@switchboard/protocol';
 import type { MemberRecord } from '../cluster/cluster.js';
 import { Outbox } from '../delivery/outbox.js';
 import type { Link } from '../transports/link.js';
@@ -34,8 +34,8 @@ export class Member {
   /** The account it signed in as (lower case), or null for guests and devices. */
   account: string | null = null;
   role: 'user' | 'admin' | null = null;
-  /** Frames that arrived while an earlier one was still being handled (a name claim, say). */
-  held: [type: number, payload: Uint8Array][] | undefined;
+  /** Frames (or a device link's messages) that arrived while an earlier one was still being handled (a name claim, say). */
+  held: [type: number, input: Uint8Array | ClientMessage][] | undefined;
 
   // Liveness.
   lastHeardAt: number;

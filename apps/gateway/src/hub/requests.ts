@@ -217,9 +217,11 @@ export class Requests {
       if (!free) member.name = `${member.name}@${this.node.nodeId}`;
       member.state = 'joined';
       this.joined(member);
+      // Taken before it joins: its own arrival is not among the lines (PROTOCOL.md §2).
+      const held = this.router.takeUndecided(member);
       this.membership.join(member, DEFAULT_ROOM);
       // What lobby said during the hello window, in order, after its own arrival.
-      for (const line of this.router.takeUndecided(member)) this.router.deliver(member, line);
+      for (const line of held) this.router.deliver(member, line);
     });
   }
 
@@ -264,7 +266,11 @@ export class Requests {
   #checkText(text: string, data?: string): void {
     const max = this.config.limits.maxTextBytes;
     // base64: 4 characters for every 3 bytes.
-    if (data !== undefined && (data.length / 4) * 3 > max + 2) throw new ProtocolError('TEXT_TOO_LONG', `Data is longer than ${max} bytes.`);
+    if (data !== undefined) {
+      // With data, the text is the server's reading of it (U+FFFD, 3 bytes, per stray byte): PROTOCOL.md §4 limits the bytes.
+      if ((data.length / 4) * 3 > max + 2) throw new ProtocolError('TEXT_TOO_LONG', `Data is longer than ${max} bytes.`);
+      return;
+    }
     // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
     if (text.length * 3 > max && utf8.encode(text).length > max) {
       throw new ProtocolError('TEXT_TOO_LONG', `Text is longer than ${max} bytes of UTF-8.`);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { trafficKey } from '../devices/accept-device.js';
 import type { NewRule } from '../devices/auto-replies.js';
+import { plainDeviceKey } from '../devices/plain-device-log.js';
 import { describeEntry, trafficCsv, trafficText } from '../devices/traffic-log.js';
 import { GatewayError } from '../errors.js';
 import type { AdminRouteOptions } from './listener-routes.js';
@@ -11,10 +12,13 @@ import { errorResponses, idParams, macro, macroBody, rule, ruleBody, trafficEntr
 export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {
   adminOnly(app, requireAdmin);
 
-  /** The traffic key of a device member (`m7`) or an outbound link (`d1`, also while it is down). */
+  /** The traffic key of a device member (`m7`: a line/raw listener's, or a plain device) or an outbound link (`d1`, also while it is down). */
   function keyOf(id: string): string {
-    const link = app.hub.members.get(id)?.link;
+    const member = app.hub.members.get(id);
+    const link = member?.link;
     if (link?.device !== undefined) return trafficKey(link.device, link.ip);
+    const plain = member === undefined ? undefined : plainDeviceKey(member);
+    if (plain !== undefined) return plain;
     if (app.deviceLinks.list().some((d) => d.id === id)) return `link:${id}`;
     throw new GatewayError('DEVICE_NOT_FOUND', `No device member or device link has id "${id}".`);
   }

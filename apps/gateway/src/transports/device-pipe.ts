@@ -2,7 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { GatewayError } from '../errors.js';
 import type { DeviceTap } from '../devices/device-link.js';
+import { joinWebSocket, webSocketHeader } from './write-batch.js';
 import { originAllowed } from './ws-bridge.js';
+
+const OPEN = 1;
+/** Smaller device reads are copied behind their header (one buffer); larger ones go out as two. */
+const JOIN_BELOW = 16 * 1024;
 
 /**
  * `GET /ws/devices/:id`: a WebSocket whose binary messages are one device's bytes, both ways,
@@ -33,11 +38,19 @@ export async function devicePipeRoutes(app: FastifyInstance, options: { requireA
     (socket: WebSocket, request) => {
       const link = app.deviceLinks.findLink(request.params.id);
       if (link === undefined) return void socket.close(1011, 'The device went away.');
+      const raw = request.socket;
       const tap: DeviceTap = (direction, bytes) => {
-        if (direction !== 'in') return;
+        if (direction !== 'in' || socket.readyState !== OPEN) return;
         // A pipe that does not read is cut, not allowed to hold the device's bytes without bound.
         if (socket.bufferedAmount > maxQueueBytes) return void socket.close(1008, 'The pipe stopped reading.');
-        socket.send(bytes, { binary: true });
+        // Framed here and written straight to the socket, one write per message, as the /ws
+        // bridge does (ws's sender costs a cork, two writes and an options object each).
+        // ws itself only writes control frames (pong, close), never inside one of ours.
+        if (bytes.length <= JOIN_BELOW) return void raw.write(joinWebSocket([bytes]));
+        raw.cork();
+        raw.write(webSocketHeader(bytes.length));
+        raw.write(bytes);
+        raw.uncork();
       };
       link.taps.add(tap);
       link.onClose(() => socket.close(1001, 'The device disconnected.'));

@@ -2,6 +2,9 @@ import type net from 'node:net';
 import { FrameDecoder } from '@switchboard/protocol';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
+import { trafficKey } from '../devices/accept-device.js';
+import { PlainDeviceLog, type WireTap } from '../devices/plain-device-log.js';
+import type { TrafficLog } from '../devices/traffic-log.js';
 import { formatAddress } from './address.js';
 import type { Link } from './link.js';
 import { JoinCache, joinStream } from './write-batch.js';
@@ -24,11 +27,16 @@ export class TcpLink implements Link {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
   }
 
+  /** Set while the connection may be a plain device: sees its bytes both ways (its traffic log). */
+  tap: WireTap | undefined;
+
   write(frames: readonly Uint8Array[]): void {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return;
     // A byte stream keeps no boundaries anyway: one buffer, one write, one system call.
-    socket.write(frames.length === 1 ? frames[0]! : streamBatches.get(frames));
+    const bytes = frames.length === 1 ? frames[0]! : streamBatches.get(frames);
+    if (this.tap !== undefined && !this.tap.wrote(bytes)) this.tap = undefined;
+    socket.write(bytes);
   }
 
   get bufferedBytes(): number {
@@ -72,10 +80,12 @@ export class TcpLink implements Link {
 }
 
 /** A socket that speaks Switchboard's framing joins the hub through its own decoder. */
-export function acceptFramed(hub: Hub, socket: net.Socket, listener: string): Member | undefined {
+export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, traffic?: TrafficLog): Member | undefined {
   const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs, listener);
   const member = hub.connect(link);
   if (member === undefined) return undefined;
+  // It may turn out a plain device (no hello): then its traffic is logged like a device's.
+  if (traffic !== undefined && traffic.entriesPerDevice > 0) link.tap = new PlainDeviceLog(traffic, member, trafficKey({ listener }, link.ip));
   const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
     maxFrameLength: hub.config.limits.maxFrameLength,
   });
@@ -89,7 +99,11 @@ export function acceptFramed(hub: Hub, socket: net.Socket, listener: string): Me
     }
     hub.noteInput(member, decoder.midFrame);
   };
-  socket.on('data', (chunk: Buffer) => link.feed!(() => decoder.push(chunk)));
+  socket.on('data', (chunk: Buffer) => {
+    // Seen before it is handled: the frame that decides what the connection is comes first in the log.
+    if (link.tap !== undefined && !link.tap.read(chunk)) link.tap = undefined;
+    link.feed!(() => decoder.push(chunk));
+  });
   socket.on('drain', () => hub.drained(member));
   socket.once('close', () => hub.disconnect(member, 'quit'));
   return member;

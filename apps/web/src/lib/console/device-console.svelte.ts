@@ -3,9 +3,10 @@
 // auto-replies and what the room says to the device show too), the view over it (text or hex,
 // filter, pause), sending and timed repeats.
 //
-// Plain devices (members that speak Switchboard's frames without a hello) have no raw pipe and
-// no byte log in the gateway: their console sends text as a private notice
-// (POST /api/clients/:id/messages) and lists only what it sent.
+// Plain devices (members that speak Switchboard's frames without a hello) have no raw pipe: their
+// console shows the gateway's log alone (whole frames as they crossed the socket, headers
+// included), and sends text as a private notice (POST /api/clients/:id/messages), which the log
+// then shows as the frame the device got.
 import type { TrafficPage } from '@switchboard/gateway/api-types';
 import { formatHex } from '../byte-text.js';
 import type { DeviceRow } from './device-rows.js';
@@ -222,12 +223,9 @@ export class DeviceConsole {
   start(): void {
     if (this.plain) {
       this.#pipe = 'none';
-      this.#loading = false;
       this.#pipeNote =
-        'A plain device speaks Switchboard’s frames: the gateway keeps no byte log and has no raw pipe for it. What you send goes to it as a private notice (text), and only what this console sent is listed.';
-      return;
-    }
-    this.#openPipe();
+        'A plain device speaks Switchboard’s frames: it has no raw pipe. Its log is the gateway’s, polled each second: whole frames, 5-byte header included. What you send goes to it as a private notice (text).';
+    } else this.#openPipe();
     void this.#seed();
   }
 
@@ -457,12 +455,12 @@ export class DeviceConsole {
       this.#sendError = 'The device is not connected: nothing was sent.';
       return false;
     }
-    this.#add([this.#item('out', bytes, 'local')]);
+    // Not listed here: the gateway's log shows the frame the device got, read at once.
     void this.#owner.request('Send to the device', 'POST', `/api/clients/${encodeURIComponent(this.row.memberId ?? this.id)}/messages`, { text }).then((outcome) => {
       if (!outcome.ok) {
         this.#sendError = `${outcome.failure.code}: ${outcome.failure.message}`;
         this.#repeater?.stop('stopped');
-      }
+      } else if (this.#reconciler.seeded) void this.#poll();
     });
     return true;
   }
