@@ -60,10 +60,10 @@ function grow(store: 'history' | 'identity', dir: string): { grewMiB: number; fi
 }
 
 describe.runIf(process.platform === 'linux' && existsSync('/proc/self/smaps'))('SQLite page caches', () => {
-  it('history: 80,000 messages grow the file past 20 MiB and the C heap by less than 10 MiB', () => {
+  it('history: 80,000 messages grow the file past 15 MiB (the cache is 4) and the C heap by less than 10 MiB', () => {
     const { grewMiB, fileMiB } = grow('history', join(dataDir, 'history'));
     console.log(`history.sqlite ${fileMiB.toFixed(1)} MiB; C heap grew ${grewMiB.toFixed(1)} MiB`);
-    expect(fileMiB).toBeGreaterThan(20);
+    expect(fileMiB).toBeGreaterThan(15);
     expect(grewMiB).toBeLessThan(10);
   }, 60_000);
 
