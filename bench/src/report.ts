@@ -163,6 +163,17 @@ function targets(all: AllResults): Target[] {
       pass: idle.perConnectionBytes <= 10 * 1024,
     });
   }
+  const crowd = all.crowd?.data;
+  if (crowd) {
+    const limited = crowd.limitedBy !== undefined ? ` (${int(crowd.members)} of the ${int(crowd.requested)} asked: ${crowd.limitedBy})` : '';
+    t.push({
+      what: 'A crowd of 100,000 idle members on one node (½ TCP, ½ WebSocket)',
+      measured: `${int(crowd.members)} held${limited}`,
+      pass: crowd.members >= 100_000,
+    });
+    t.push({ what: 'Crowd: at most 8 KiB of gateway RSS per idle connection', measured: `${kib(crowd.perConnectionBytes)} over ${int(crowd.members)} connections`, pass: crowd.perConnectionBytes <= 8 * 1024 });
+    t.push({ what: 'Crowd: the active room’s p99 at most 50 ms at 1,000 msg/s while the crowd is connected', measured: `${ms(crowd.p99DuringMs)} ms (${ms(crowd.p99BeforeMs)} ms before the crowd)`, pass: crowd.p99DuringMs <= 50 });
+  }
   const codec = all.codec?.data;
   if (codec) {
     const tcp64k = codec.figures.find((f) => f.name === 'decode-64k-tcp');
@@ -424,7 +435,7 @@ function generatorBoundList(all: AllResults): string[] {
 }
 
 export function writeReport(all: AllResults, file: string, resultsDir: string): void {
-  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec ?? all.pipe;
+  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec ?? all.pipe ?? all.crowd;
   if (!first) throw new Error('no results to report');
   const m = first.machine;
   const quick = Object.values(all).some((f) => (f as ScenarioFile<unknown>).quick);
@@ -569,6 +580,20 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       ),
       '',
       `The echo server is also a member of \`lobby\`: with raw framing the bytes it sends are cut into chat messages (after \`idleMs\` of silence, or at the text limit while it never pauses) and said in the room, stored in SQLite history. In the last pipe run that made ${int(b.room.storedMessages)} stored messages of about ${int(b.room.meanTextChars)} characters each. That work is the gateway’s, on the same path, and is measured as it is.`,
+      '',
+    );
+  }
+  if (all.crowd) {
+    const c = all.crowd.data;
+    out.push(
+      '## Scenario 9: a crowd of idle members',
+      '',
+      `Invocation ${all.crowd.runId}. One gateway; an active room of 200 members (10 senders) from the load generator, then a crowd of idle members (\`c<i>\` in rooms \`crowd-<i % 100>\`, every second one on WebSocket) from ${c.processes} crowd process(es) on the generator core, from ${c.sources.length} loopback source addresses (${c.sources[0]}–${c.sources.at(-1)}) so that no address runs out of its 28,000-odd ephemeral ports. Open-file limit of this machine: soft ${int(c.openFileLimit.soft)}, hard ${int(c.openFileLimit.hard)}; the bench gives every child the soft limit and sizes the crowd to fit under the hard one (raising the hard limit needs root with CAP_SYS_RESOURCE, or the container's or systemd's nofile setting).` +
+        (c.limitedBy !== undefined ? ` **This run held ${int(c.members)} members instead of ${int(c.requested)}: ${c.limitedBy}.**` : ''),
+      '',
+      '| members held | failed | set-up | gateway RSS before → after | gateway RSS per connection | kernel per connection, both ends: socket buffers (/proc/net/sockstat) + socket slab (/proc/slabinfo) | active room p99 alone | active room p99 among the crowd |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+      `| ${int(c.members)} | ${int(c.failed)} | ${c.setupSeconds.toFixed(0)} s | ${(c.rssBeforeBytes / 2 ** 20).toFixed(1)} → ${(c.rssAfterBytes / 2 ** 20).toFixed(1)} MiB | ${kib(c.perConnectionBytes)} | ${kib(c.kernelPerConnectionBytes)} + ${kib(c.slabPerConnectionBytes ?? 0)} | ${ms(c.p99BeforeMs)} ms | ${ms(c.p99DuringMs)} ms |`,
       '',
     );
   }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { BridgePath, BridgeSettings } from './bridge.js';
 import type { CaseResult, PointResult, Timing } from './fanout.js';
+import type { CrowdResult } from './crowd.js';
 import type { IdleResult } from './idle.js';
 import type { MachineInfo } from './machine.js';
 import type { ProfileSummary } from './cpu-profile.js';
@@ -84,9 +85,11 @@ export interface AllResults {
   idle?: ScenarioFile<IdleData>;
   codec?: ScenarioFile<CodecData>;
   pipe?: ScenarioFile<PipeData>;
+  crowd?: ScenarioFile<CrowdResult>;
 }
 
 export const FILES = {
+  crowd: 'scenario-9-crowd.json',
   fanoutTcp: 'scenario-1-fanout-tcp.json',
   fanoutMixed: 'scenario-2-fanout-mixed.json',
   efficiency: 'scenario-3-efficiency.json',

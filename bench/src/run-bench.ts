@@ -12,6 +12,7 @@ import { sleep } from './clock.js';
 import { summarizeProfile } from './cpu-profile.js';
 import { coreBusy, coreTimes } from './proc-stats.js';
 import { FanoutSession, doublingRates, measurePoint, runLadder, type CaseResult, type FanoutCase, type PointResult, type Timing } from './fanout.js';
+import { measureCrowd } from './crowd.js';
 import { measureIdle, type IdleCase, type IdleResult } from './idle.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { ensurePeers } from './prerequisites.js';
@@ -27,7 +28,8 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
 
   --quick              A 2-3 minute smoke run (1 run per point, short windows, fewer rates);
                        writes to bench/.work/quick/ instead of bench/.
-  --scenario <n>       Run only scenario n (1-7); repeat or comma-separate for several.
+  --scenario <n>       Run only scenario n (1-7, 9); repeat or comma-separate for several.
+  --crowd <n>          Idle members for scenario 9 (default 100,000; --quick 2,000), capped by the open-file limit.
                        RESULTS.md is rebuilt from every results/*.json present.
   --runs <n>           Runs per point (default 3; median reported).
   --warmup-ms <n>      Warm-up before each measured window (default 2000).
@@ -49,6 +51,7 @@ function options() {
     options: {
       quick: { type: 'boolean', default: false },
       scenario: { type: 'string', multiple: true },
+      crowd: { type: 'string' },
       runs: { type: 'string' },
       'warmup-ms': { type: 'string' },
       'measure-ms': { type: 'string' },
@@ -71,11 +74,11 @@ function options() {
   for (const s of values.scenario ?? []) {
     for (const part of s.split(',')) {
       const n = Number(part.trim());
-      if (!Number.isInteger(n) || n < 1 || n > 7) throw new Error(`--scenario takes 1 to 7, got "${part}"`);
+      if (!Number.isInteger(n) || n < 1 || n > 9 || n === 8) throw new Error(`--scenario takes 1 to 7 or 9, got "${part}"`);
       scenarios.add(n);
     }
   }
-  if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7].forEach((n) => scenarios.add(n));
+  if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7, 9].forEach((n) => scenarios.add(n));
   const quick = values.quick ?? false;
   return {
     help: values.help ?? false,
@@ -87,6 +90,7 @@ function options() {
     measureMs: int('measure-ms', values['measure-ms'], quick ? 1500 : 4000),
     generators: int('generators', values.generators, 2),
     efficiencyRate: values['efficiency-rate'] === undefined ? undefined : int('efficiency-rate', values['efficiency-rate'], 1000),
+    crowd: int('crowd', values.crowd, quick ? 2_000 : 100_000),
     profile: !(values['no-profile'] ?? false),
     outDir: values.out ?? (quick ? join(WORK_DIR, 'quick') : BENCH_DIR),
   };
@@ -369,6 +373,13 @@ async function main(): Promise<void> {
     const profile = o.profile ? await profilePipe(pipeSettings, log) : undefined;
     writeScenario(resultsDir, 'pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
   }
+  if (o.scenarios.has(9)) {
+    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+    log(`Scenario 9: ${o.crowd.toLocaleString('en-US')} idle members (½ TCP, ½ WebSocket) and an active room of 200 at 1,000 msg/s among them`);
+    const data = await measureCrowd(o.crowd, timing, log);
+    writeScenario(resultsDir, 'crowd', scenarioFile(9, 'A crowd of idle members', o, machine, runId, { requested: o.crowd }, data));
+  }
+
 
   const reportFile = join(o.outDir, 'RESULTS.md');
   writeReport(readAll(resultsDir), reportFile, resultsDir);
