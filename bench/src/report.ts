@@ -490,21 +490,40 @@ function clusterSection(file: ScenarioFile<ClusterData>): string[] {
   const common = commonRate(d.cases);
   const at = (c: CaseResult | undefined): PointResult | undefined => c?.points.find((p) => p.rate === common?.rate);
   out.push(
-    `| case | capacity | at ${common ? int(common.rate) : '—'} msg/s${common && !common.allPassed ? ' (not passed by every case)' : ''}: p50 / p99 ms | gateway CPU | Redis CPU | gateway CPU s per million deliveries | Redis CPU s per million deliveries | gateway + Redis | gateway µs per message | Redis µs per message |`,
+    `At ${common ? int(common.rate) : '—'} msg/s offered, ${common && !common.allPassed ? 'the lowest rate every case ran (no rate was passed by every case)' : 'the highest rate every case passed'}: medians over the runs, [min – max] under them.`,
+    '',
+    `| case | capacity | p50 / p99 ms | gateway CPU | Redis CPU | gateway CPU s per million deliveries | Redis CPU s per million deliveries | gateway + Redis | gateway µs per message | Redis µs per message |`,
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const c of d.cases) {
     const p = at(c);
     const pm = p ? perMessage(p) : undefined;
     const each = p ? medianRun(p).gatewayCpu : undefined;
+    // Spread over the runs: [min – max].
+    const spread = (f: (r: RunResult) => number | undefined, digits: number): string => {
+      const v = (p?.runs ?? []).map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
+      return v.length > 1 ? `<br>[${Math.min(...v).toFixed(digits)} – ${Math.max(...v).toFixed(digits)}]` : '';
+    };
+    const perM = (seconds: number | undefined, r: RunResult): number | undefined => (seconds === undefined || r.deliveriesInWindow === 0 ? undefined : seconds / (r.deliveriesInWindow / 1e6));
     out.push(
-      `| ${c.case.label} | ${capacityText(c)} | ${p ? `${ms(p.p50Ms)} / ${ms(p.p99Ms)}${p.pass ? '' : ' (fail)'}` : '—'} | ` +
+      `| ${c.case.label} | ${capacityText(c)} | ${p ? `${ms(p.p50Ms)} / ${ms(p.p99Ms)}${p.pass ? '' : ' (fail)'}${spread((r) => r.latencyMs.p99, 1).replace('<br>[', '<br>p99 [')}` : '—'} | ` +
         `${p ? pct(p.serverCpu) + (each && each.length > 1 ? ` (${each.map(pct).join(' + ')})` : '') : '—'} | ${p?.redisCpu !== undefined ? pct(p.redisCpu) : '—'} | ` +
-        `${p ? p.cpuSecondsPerMillion.toFixed(3) : '—'} | ${p?.redisCpuSecondsPerMillion !== undefined ? p.redisCpuSecondsPerMillion.toFixed(3) : '—'} | ` +
-        `${p ? (p.cpuSecondsPerMillion + (p.redisCpuSecondsPerMillion ?? 0)).toFixed(3) : '—'} | ${pm ? pm.gatewayUs.toFixed(1) : '—'} | ${pm && Number.isFinite(pm.redisUs) ? pm.redisUs.toFixed(1) : '—'} |`,
+        `${p ? p.cpuSecondsPerMillion.toFixed(3) + spread((r) => perM(r.serverCpuSeconds, r), 3) : '—'} | ${p?.redisCpuSecondsPerMillion !== undefined ? p.redisCpuSecondsPerMillion.toFixed(3) + spread((r) => perM(r.redisCpuSeconds, r), 3) : '—'} | ` +
+        `${p ? (p.cpuSecondsPerMillion + (p.redisCpuSecondsPerMillion ?? 0)).toFixed(3) : '—'} | ${pm ? pm.gatewayUs.toFixed(1) + spread((r) => usPerMessage(r.serverCpuSeconds, r), 1) : '—'} | ${pm && Number.isFinite(pm.redisUs) ? pm.redisUs.toFixed(1) + spread((r) => (r.redisCpuSeconds === undefined ? undefined : usPerMessage(r.redisCpuSeconds, r)), 1) : '—'} |`,
     );
   }
   out.push('');
+  const allRuns = d.cases.flatMap((c) => c.points.flatMap((p) => p.runs));
+  const busyRuns = allRuns.filter((r) => r.otherCpu > 0.25);
+  if (allRuns.length > 0) {
+    out.push(
+      `The machine ${busyRuns.length > 0 ? 'was shared' : 'was quiet'}: in ${busyRuns.length} of the ${allRuns.length} runs kept, other processes used more than a quarter of a core (over every run kept, median ${pct(medianOf(allRuns.map((r) => r.otherCpu)))} of a core, at most ${pct(Math.max(...allRuns.map((r) => r.otherCpu)))}); such runs were measured up to three times and then kept, flagged. ` +
+        (busyRuns.length > allRuns.length / 4
+          ? 'With the load generator’s core shared too, latency and so capacity say more about the machine than about the gateways; CPU seconds per delivery are less disturbed (a process’s CPU time counts only while it runs), though not untouched (caches, context switches).'
+          : ''),
+      '',
+    );
+  }
   const p1 = at(r1);
   const p2 = at(r2);
   if (p1 && p2) {
@@ -559,13 +578,31 @@ function clusterEstimate(cases: CaseResult[], rate: number | undefined, one: Cas
   const fail2 = r2!.points.find((p) => !p.pass && (r2!.capacity === null || p.rate > r2!.capacity));
   const lastPass2 = r2!.points.filter((p) => p.pass).at(-1);
   const coreAt = (p: PointResult): string => `${pct(p.serverCpu + (p.redisCpu ?? 0))} (gateways ${pct(p.serverCpu)}, Redis ${pct(p.redisCpu ?? NaN)})`;
+  const top2 = r2!.points.filter((p) => p.pass && p.rate > rate).at(-1);
+  // What Redis's commands themselves took (INFO commandstats; EVALSHA includes its INCR and XADD).
+  const commandUs = (p: PointResult): number => {
+    const r = medianRun(p);
+    const cmds = r.redisInfo?.commands;
+    if (!cmds) return NaN;
+    const usec = Object.entries(cmds).filter(([n]) => !['info', 'incr', 'xadd'].includes(n)).reduce((a, [, v]) => a + v.usec, 0);
+    return usec / (r.deliveredRate * ((r.windowEndUs - r.windowStartUs) / 1e6));
+  };
+  const cmd1 = commandUs(p1);
+  const top1 = top2 ? r1!.points.find((p) => p.rate === top2.rate) : undefined;
   const out = [
     `From the figures at ${int(rate)} msg/s (K = ${K}), per message that reached the room: ` +
       (m0 ? `one gateway without Redis spent ${m0.gatewayUs.toFixed(1)} µs of CPU; ` : '') +
       `one gateway on Redis ${m1.gatewayUs.toFixed(1)} µs, and Redis ${m1.redisUs.toFixed(1)} µs; two gateways ${m2.gatewayUs.toFixed(1)} µs together, and Redis ${m2.redisUs.toFixed(1)} µs. ` +
       `Each message costs Redis one script (INCR + XADD, appended to the AOF and fsynced) and one PUBLISH on the one channel every gateway hears, and each gateway then reads it back from the stream (XREAD, in batches) and hears it on the channel. ` +
+      (Number.isFinite(cmd1) ? `Of Redis’s ${m1.redisUs.toFixed(1)} µs with one gateway, executing the commands took ${cmd1.toFixed(1)} µs (\`INFO commandstats\`); the rest is reading and writing the sockets, the event loop, and writing and fsyncing the AOF once per event-loop turn, which at this rate holds few messages. ` : '') +
       `So Redis’s CPU per message is about a + b·N for N gateways: a ≈ ${a.toFixed(1)} µs for the message published and b ≈ ${bRaw < 0 ? `0 µs (the two-gateway run measured ${(-bRaw).toFixed(1)} µs less than the one-gateway run: the per-gateway share is below what these runs resolve)` : `${b.toFixed(1)} µs`} per gateway subscribed. ` +
       `The gateways together spend G + (N − 1)·f: G ≈ ${G1.toFixed(1)} µs (the deliveries, ${((G1 / (K - 1)) * 1000).toFixed(0)} ns each, plus the message’s own handling), and f ≈ ${fRaw < 0 ? `0 µs (measured ${fRaw.toFixed(1)})` : `${f.toFixed(1)} µs`} for every further gateway, which hears every message of every room on the shared channel and stores every message of the stream in its own SQLite history, whether or not it has a member in that room.`,
+    '',
+    `These are costs at ${int(rate)} msg/s; per message both sides cost less at higher rates, where more messages share each socket write, each event-loop turn and each fsync (Redis fsyncs the AOF once per turn for every command of that turn)` +
+      (top2
+        ? `: at ${int(top2.rate)} msg/s, the two-gateway case’s highest pass, Redis spent ${perMessage(top2).redisUs.toFixed(1)} µs per message with two gateways${top1 ? ` and ${perMessage(top1).redisUs.toFixed(1)} µs with one` : ''}, the gateways ${perMessage(top2).gatewayUs.toFixed(1)} µs together. `
+        : '. ') +
+      'The ceilings below are therefore a floor for this room size, not a forecast.',
     '',
     'Each gateway on a core of its own and Redis on another, with this room’s traffic spread evenly, the ceilings in messages a second are (Redis’s main thread is one core; its ceiling is at 100 % of it, so a real deployment stops well before):',
     '',
@@ -574,7 +611,7 @@ function clusterEstimate(cases: CaseResult[], rate: number | undefined, one: Cas
     ...rows,
     '',
     (crossover !== undefined
-      ? `On these figures Redis becomes the limit at about **N = ${crossover} gateways**, near ${int(redisCeiling(crossover))} messages a second (${int(redisCeiling(crossover) * (K - 1))} deliveries a second in rooms of ${K}). `
+      ? `On these figures Redis becomes the limit at about **N = ${crossover} gateways**, near ${int(redisCeiling(crossover))} messages a second (${int(redisCeiling(crossover) * (K - 1))} deliveries a second in rooms of ${K}); b is the difference of two measured figures (see their spread above), so take N as an order of magnitude: with b twice as large it roughly halves. `
       : `On these figures the gateways stay the limit up to 1,024 of them: the per-gateway cost f makes their ceiling level off at 1 ÷ f ≈ ${f > 0 ? int(1e6 / f) : '∞'} messages a second, below Redis’s. `) +
       (f > 0 ? `Long before that the shared channel flattens the gateways’ side: however many gateways, none can carry more than 1 ÷ f ≈ ${int(1e6 / f)} messages a second, because every gateway handles every message. ` : '') +
       'Rooms with fewer members move the limit towards Redis (a message costs Redis the same, its deliveries fewer), larger rooms away from it. ' +

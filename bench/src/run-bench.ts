@@ -389,7 +389,7 @@ async function main(): Promise<void> {
     await waitForQuietMachine(o.quick ? 10_000 : 120_000);
     log('Scenario 8: two gateways on one Redis against one gateway (K=200, S=10, members split by index parity)');
     // Quick: two rates, so the three cases fit in well under a minute.
-    const ladder: Ladder = o.quick ? { rates: [4000, 32000], refineSteps: 0 } : ladderFor(o, 200);
+    const ladder: Ladder = o.quick ? { rates: [1000, 8000], refineSteps: 0 } : ladderFor(o, 200);
     const cases: CaseResult[] = [];
     for (const c of clusterCases(200)) cases.push(await capacity(c, timing, ladder));
     const pinning = machine.pinning.startsWith('server on core')
