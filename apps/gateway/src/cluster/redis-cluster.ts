@@ -468,7 +468,9 @@ export class RedisCluster implements ClusterNode {
     if (!this.#command.isReady) throw unavailable('not connected');
     try {
       const args = [String(this.#options.historyRetention), this.nodeId, String(ts), JSON.stringify(entry)];
-      const id = Number(await withTimeout(this.#run(APPEND, [this.#keys.counter, this.#keys.stream], args), this.#options.timeoutMs, 'storing a message'));
+      // EVAL, not EVALSHA: a NOSCRIPT retry (first use, or after a Redis restart) would let later messages pass it, and a member's messages must be stored in the order sent.
+      const appended = this.#command.sendCommand(['EVAL', APPEND.source, '2', this.#keys.counter, this.#keys.stream, ...args]);
+      const id = Number(await withTimeout(appended, this.#options.timeoutMs, 'storing a message'));
       this.#highestId = Math.max(this.#highestId, id);
       return id;
     } catch (error) {

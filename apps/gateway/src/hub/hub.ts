@@ -53,6 +53,11 @@ export interface HubEvents {
 }
 
 
+/** Chat frames whose storing (over Redis) may overlap the member's next ones: their replies keep their order. */
+const PIPELINED: ReadonlySet<number> = new Set([FrameType.Text, FrameType.Message, FrameType.Private]);
+/** At most this many of a member's messages wait for the cluster at once; past it, input pauses. */
+const MAX_STORING = 64;
+
 /** How often timers (heartbeats, slow frames, stalled files) are checked, at most. */
 const SCAN_INTERVAL_MS = 1000;
 /** Consecutive rate-limited frames after which a member is disconnected. */
@@ -194,10 +199,20 @@ export class Hub extends EventEmitter<HubEvents> {
       return;
     }
     member.rateStrikes = 0;
-    // An earlier frame is still waiting for the cluster: this one waits its turn.
+    // An earlier frame is still waiting for the cluster: this one waits its turn. Chat messages
+    // may follow chat messages still being stored (their order is kept by the one Redis
+    // connection); anything else waits until those are done.
     if (member.held !== undefined) member.held.push([type, input]);
+    else if (member.storing > 0 && !(PIPELINED.has(type) && member.storing < MAX_STORING)) this.#holdUntilStored(member, [type, input]);
     else this.#handle(member, type, input);
     this.delivery.afterInput(member);
+  }
+
+  /** Holds a frame (and those after it) until the member's messages in flight are stored. */
+  #holdUntilStored(member: Member, frame: [number, Uint8Array | ClientMessage]): void {
+    member.held = [frame];
+    member.waitingForStores = true;
+    this.delivery.hold(member);
   }
 
   #handle(member: Member, type: number, input: Uint8Array | ClientMessage): void {
@@ -205,7 +220,7 @@ export class Hub extends EventEmitter<HubEvents> {
     try {
       const message = input instanceof Uint8Array ? decodeClientMessage(type, input) : input;
       ref = 'ref' in message ? message.ref : undefined;
-      this.#run(member, () => this.#requests.handle(member, message), ref);
+      this.#run(member, () => this.#requests.handle(member, message), ref, PIPELINED.has(type));
     } catch (error) {
       // A hello that does not parse still says this connection speaks the protocol.
       if (type === FrameType.Hello && member.state === 'pending') this.#requests.markSpeaksProtocol(member);
@@ -213,29 +228,58 @@ export class Hub extends EventEmitter<HubEvents> {
     }
   }
 
-  /** Runs a handler; one that waits (a name claim) holds the member's later frames until it is done. */
-  #run(member: Member, handler: () => void | Promise<void>, ref?: string): void {
+  /**
+   * Runs a handler; one that waits (a name claim) holds the member's later frames until it is
+   * done. A chat message that waits for the cluster to store it (Redis) does not: the member's
+   * next messages are sent after it, and their replies come back in the same order (`pipelined`).
+   */
+  #run(member: Member, handler: () => void | Promise<void>, ref?: string, pipelined = false): void {
     const pending = handler();
     if (pending === undefined) return;
+    if (pipelined) {
+      member.storing++;
+      pending
+        .catch((error: unknown) => this.protocolError(member, error, ref))
+        .finally(() => {
+          member.storing--;
+          if (member.storing === 0 && member.waitingForStores) {
+            member.waitingForStores = false;
+            this.#replayHeld(member);
+          }
+        });
+      return;
+    }
     member.held = [];
     this.delivery.hold(member);
-    pending
-      .catch((error: unknown) => this.protocolError(member, error, ref))
-      .finally(() => {
-        const held = member.held ?? [];
-        member.held = undefined;
-        this.delivery.unhold(member);
-        for (let i = 0; i < held.length; i++) {
-          if (member.isClosed) return;
-          const waiting = member.held as Member['held']; // set again when a replayed frame waits too
-          if (waiting !== undefined) {
-            waiting.push(...held.slice(i)); // another wait began: the rest wait for it
-            return;
-          }
-          const [type, payload] = held[i]!;
-          this.#handle(member, type, payload);
+    pending.catch((error: unknown) => this.protocolError(member, error, ref)).finally(() => this.#replayHeld(member));
+  }
+
+  /**
+   * What arrived while the member was held, handled in order (until something holds it again).
+   * Input resumes only after: a paused link hands out what it kept at once, and that comes after.
+   */
+  #replayHeld(member: Member): void {
+    const held = member.held ?? [];
+    member.held = undefined;
+    try {
+      for (let i = 0; i < held.length; i++) {
+        if (member.isClosed) return;
+        const waiting = member.held as Member['held']; // set again when a replayed frame waits too
+        if (waiting !== undefined) {
+          waiting.push(...held.slice(i)); // another wait began: the rest wait for it
+          return;
         }
-      });
+        const [type, input] = held[i]!;
+        if (member.storing > 0 && !(PIPELINED.has(type) && member.storing < MAX_STORING)) {
+          this.#holdUntilStored(member, [type, input]);
+          member.held!.push(...held.slice(i + 1));
+          return;
+        }
+        this.#handle(member, type, input);
+      }
+    } finally {
+      this.delivery.unhold(member);
+    }
   }
 
   /** A decode or handling error for this member: an error frame (with the request's ref), and a disconnect if fatal. */

@@ -36,6 +36,10 @@ export class Member {
   role: 'user' | 'admin' | null = null;
   /** Frames (or a device link's messages) that arrived while an earlier one was still being handled (a name claim, say). */
   held: [type: number, input: Uint8Array | ClientMessage][] | undefined;
+  /** Chat messages of this member the cluster is still storing (Redis): pipelined, replies in order. */
+  storing = 0;
+  /** `held` waits for `storing` to reach 0, not for a handler. */
+  waitingForStores = false;
 
   // Liveness.
   lastHeardAt: number;
