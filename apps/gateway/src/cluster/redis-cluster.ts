@@ -39,18 +39,30 @@ type Header =
   | { k: 'identity'; from: string; change: IdentityChange }
   | { k: 'answer'; from: string; ask: number; value: unknown };
 
+/**
+ * [u8 n][n bytes: sending node][u32 m][m bytes: header JSON][payload]: the sender comes first,
+ * so a node drops its own echoes (every node hears the bus, itself included) without parsing.
+ */
 function envelope(header: Header, payload?: Uint8Array): Buffer {
+  const from = Buffer.from(header.from);
   const json = Buffer.from(JSON.stringify(header));
-  const out = Buffer.allocUnsafe(4 + json.length + (payload?.length ?? 0));
-  out.writeUInt32BE(json.length, 0);
-  json.copy(out, 4);
-  if (payload !== undefined) out.set(payload, 4 + json.length);
+  const out = Buffer.allocUnsafe(1 + from.length + 4 + json.length + (payload?.length ?? 0));
+  out[0] = from.length;
+  from.copy(out, 1);
+  out.writeUInt32BE(json.length, 1 + from.length);
+  json.copy(out, 5 + from.length);
+  if (payload !== undefined) out.set(payload, 5 + from.length + json.length);
   return out;
 }
 
+function senderOf(message: Buffer): string {
+  return message.toString('latin1', 1, 1 + message[0]!);
+}
+
 function openEnvelope(message: Buffer): { header: Header; payload: Uint8Array } {
-  const length = message.readUInt32BE(0);
-  return { header: JSON.parse(message.toString('utf8', 4, 4 + length)) as Header, payload: message.subarray(4 + length) };
+  const at = 1 + message[0]!;
+  const length = message.readUInt32BE(at);
+  return { header: JSON.parse(message.toString('utf8', at + 4, at + 4 + length)) as Header, payload: message.subarray(at + 4 + length) };
 }
 
 function unavailable(why: string): ProtocolError {
@@ -115,6 +127,8 @@ export class RedisCluster implements ClusterNode {
   /** No sweeping until then: after Redis comes back every node needs a heartbeat's time to say it is alive. */
   #sweepAfter = 0;
   #lastErrorLog = 0;
+  /** This process's tag in the history stream: its own entries (stored already) are skipped unread; a restarted node reads its earlier ones. */
+  readonly #writer = randomBytes(6).toString('hex');
   readonly #timers: NodeJS.Timeout[] = [];
 
   private constructor(options: RedisClusterOptions) {
@@ -135,6 +149,9 @@ export class RedisCluster implements ClusterNode {
       url: options.url,
       RESP: 2,
       disableOfflineQueue: true,
+      // No per-command AbortSignal timer (node-redis's default, a tenth of the gateway's CPU per
+      // message in a profile): the commands that must answer in time have their own deadline.
+      commandOptions: { timeout: 0 },
       socket: { connectTimeout: options.timeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
     }) as Client;
     this.#subscriber = this.#command.duplicate() as Client;
@@ -390,8 +407,8 @@ export class RedisCluster implements ClusterNode {
   }
 
   #received(message: Buffer): void {
+    if (senderOf(message) === this.nodeId) return; // our own echo
     const { header, payload } = openEnvelope(message);
-    if (header.from === this.nodeId) return; // our own echo
     const handlers = this.#handlers;
     switch (header.k) {
       case 'room':
@@ -467,7 +484,7 @@ export class RedisCluster implements ClusterNode {
   async #append(entry: NewHistoryEntry, ts: number): Promise<number> {
     if (!this.#command.isReady) throw unavailable('not connected');
     try {
-      const args = [String(this.#options.historyRetention), this.nodeId, String(ts), JSON.stringify(entry)];
+      const args = [String(this.#options.historyRetention), this.#writer, String(ts), JSON.stringify(entry)];
       // EVAL, not EVALSHA: a NOSCRIPT retry (first use, or after a Redis restart) would let later messages pass it, and a member's messages must be stored in the order sent.
       const appended = this.#command.sendCommand(['EVAL', APPEND.source, '2', this.#keys.counter, this.#keys.stream, ...args]);
       const id = Number(await withTimeout(appended, this.#options.timeoutMs, 'storing a message'));
@@ -479,7 +496,7 @@ export class RedisCluster implements ClusterNode {
   }
 
   #logCompletion(id: number, sha256: string): void {
-    this.#send(['XADD', this.#keys.stream, 'MAXLEN', '~', String(this.#options.historyRetention), '*', 'n', this.nodeId, 'i', String(id), 's', sha256]);
+    this.#send(['XADD', this.#keys.stream, 'MAXLEN', '~', String(this.#options.historyRetention), '*', 'n', this.#writer, 'i', String(id), 's', sha256]);
   }
 
   /**
@@ -504,6 +521,7 @@ export class RedisCluster implements ClusterNode {
       for (const [, entries] of reply as [string, [string, string[]][]][]) {
         for (const [entryId, fields] of entries) {
           last = entryId;
+          if (fields[0] === 'n' && fields[1] === this.#writer) continue; // stored when it was appended
           const record = parseLogEntry(fields);
           if (record === undefined) continue;
           this.#highestId = Math.max(this.#highestId, record.id);

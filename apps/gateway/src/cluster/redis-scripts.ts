@@ -20,7 +20,7 @@ const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + m
 /**
  * A message id and the history entry under it, in one step: the id counter and the stream
  * cannot disagree, and stream order is id order.
- * KEYS: counter, stream. ARGV: max length, node, ts, entry (JSON).
+ * KEYS: counter, stream. ARGV: max length, writer (the appending process), ts, entry (JSON).
  */
 export const APPEND = script(`
 local id = redis.call('INCR', KEYS[1])
