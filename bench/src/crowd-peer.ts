@@ -1,5 +1,5 @@
 /**
- * A crowd of idle members for scenario 9, in one child process driven over IPC: it opens
+ * A crowd of idle members for scenario 12, in one child process driven over IPC: it opens
  * `count` connections (a share of them WebSocket), each says hello into one of 100 rooms and
  * then only answers pings, from several loopback source addresses so that the 28,000-odd
  * ephemeral ports of one address do not run out.

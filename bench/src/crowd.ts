@@ -8,7 +8,7 @@ import { processRssBytes } from './proc-stats.js';
 import { getJson, spawnPinned } from './systems.js';
 
 /**
- * Scenario 9: a crowd of idle members on one gateway (half TCP, half WebSocket, from several
+ * Scenario 12: a crowd of idle members on one gateway (half TCP, half WebSocket, from several
  * loopback source addresses), the gateway's resident memory and the kernel's socket memory per
  * connection, and the p99 of an active room of 200 members at 1,000 msg/s before and while the
  * crowd is connected.

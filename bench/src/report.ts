@@ -831,7 +831,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
   if (all.crowd) {
     const c = all.crowd.data;
     out.push(
-      '## Scenario 9: a crowd of idle members',
+      '## Scenario 12: a crowd of idle members',
       '',
       `Invocation ${all.crowd.runId}. One gateway; an active room of 200 members (10 senders) from the load generator, then a crowd of idle members (\`c<i>\` in rooms \`crowd-<i % 100>\`, every second one on WebSocket) from ${c.processes} crowd process(es) on the generator core, from ${c.sources.length} loopback source addresses (${c.sources[0]}–${c.sources.at(-1)}) so that no address runs out of its 28,000-odd ephemeral ports. Open-file limit of this machine: soft ${int(c.openFileLimit.soft)}, hard ${int(c.openFileLimit.hard)}; the bench gives every child the soft limit and sizes the crowd to fit under the hard one (raising the hard limit needs root with CAP_SYS_RESOURCE, or the container's or systemd's nofile setting).` +
         (c.limitedBy !== undefined ? ` **This run held ${int(c.members)} members instead of ${int(c.requested)}: ${c.limitedBy}.**` : ''),

@@ -99,7 +99,7 @@ export interface AllResults {
 }
 
 export const FILES = {
-  crowd: 'scenario-9-crowd.json',
+  crowd: 'scenario-12-crowd.json',
   fanoutTcp: 'scenario-1-fanout-tcp.json',
   fanoutMixed: 'scenario-2-fanout-mixed.json',
   efficiency: 'scenario-3-efficiency.json',
