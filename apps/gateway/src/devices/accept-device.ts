@@ -37,6 +37,8 @@ export function acceptDevice(
     senderPrefix: options.senderPrefix,
     maxFileBytes: hub.config.limits.maxFileBytes,
     closeTimeoutMs: hub.config.timing.closeTimeoutMs,
+    // A listener's members share its settings; an outbound link's are its own.
+    translatedAlike: origin.listener !== undefined ? options : undefined,
   });
   const member = hub.connect(link, { name, room: options.room });
   if (member === undefined) return undefined;

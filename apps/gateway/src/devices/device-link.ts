@@ -15,6 +15,11 @@ export interface DeviceLinkOptions {
   /** Largest file a device may send or be sent (bytes). */
   maxFileBytes: number;
   closeTimeoutMs: number;
+  /**
+   * Devices translated alike (the members of one listener share its settings object): a
+   * fanned-out frame becomes their bytes once, not once per device.
+   */
+  translatedAlike?: object | undefined;
 }
 
 /** What the hub is told: client messages, as if the device had sent them framed. */
@@ -35,6 +40,10 @@ const utf8 = new TextEncoder();
 
 /** A fanned-out frame is decoded once for every device that gets it. */
 const decoded = new WeakMap<Uint8Array, ServerMessage>();
+/** ...and translated once for every group of devices translated alike (null: they get nothing). */
+const translated = new WeakMap<Uint8Array, WeakMap<object, Uint8Array | null>>();
+/** Frames whose bytes depend on the frame and the settings only (files keep per-device state). */
+const SAME_FOR_ALIKE = new Set<ServerMessage['type']>(['message', 'private', 'presence', 'notice', 'error']);
 
 /**
  * A device that speaks no Switchboard framing, as the hub sees it: a member like any other.
@@ -96,7 +105,7 @@ export class DeviceLink implements Link {
         message = decodeServerMessage(frame[4]!, frame.subarray(5));
         decoded.set(frame, message);
       }
-      const bytes = this.#translate(message);
+      const bytes = this.#translateShared(frame, message);
       if (bytes !== undefined) out.push(bytes);
     }
     if (out.length > 0) this.writeRaw(out.length === 1 ? out[0]! : Buffer.concat(out));
@@ -219,6 +228,18 @@ export class DeviceLink implements Link {
   }
 
   // ---- The room's frames out, as the device expects them ----
+
+  #translateShared(frame: Uint8Array, message: ServerMessage): Uint8Array | undefined {
+    const alike = this.options.translatedAlike;
+    if (alike === undefined || !SAME_FOR_ALIKE.has(message.type)) return this.#translate(message);
+    let forFrame = translated.get(frame);
+    const known = forFrame?.get(alike);
+    if (known !== undefined) return known ?? undefined;
+    const bytes = this.#translate(message);
+    if (forFrame === undefined) translated.set(frame, (forFrame = new WeakMap()));
+    forFrame.set(alike, bytes ?? null);
+    return bytes;
+  }
 
   #translate(message: ServerMessage): Uint8Array | undefined {
     const prefix = this.options.senderPrefix;
