@@ -2,8 +2,9 @@ import { nowUs, sleep, sleepUntil } from './clock.js';
 import type { MemberSpec, RunReport, Wire } from './generator-protocol.js';
 import { GeneratorProcess, assignMembers } from './generator-pool.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import { coreBusy, coreTimes, processCpuSeconds, processCpuSplit } from './proc-stats.js';
-import { startSystem, type RunningSystem, type SystemKind, type SwitchboardOptions } from './systems.js';
+import { coreBusy, coreTimes, processCpuSeconds, processCpuSplit, treeCpu, treeCpuAgain, treeCpuDelta } from './proc-stats.js';
+import { redisInfo, redisInfoDelta, type RedisInfo } from './redis-stats.js';
+import { serverPids, startSystem, type RunningSystem, type SystemKind, type SwitchboardOptions } from './systems.js';
 
 /** One room of K members, S of them sending, on one system. */
 export interface FanoutCase {
@@ -14,6 +15,8 @@ export interface FanoutCase {
   senders: number;
   /** Share of members on WebSocket (Switchboard only): 0 or 0.5. */
   wsShare: number;
+  /** Switchboard only: a Redis and this many gateways on it, member i on gateway i mod gateways. */
+  cluster?: { gateways: number };
 }
 
 export interface Timing {
@@ -63,7 +66,7 @@ export interface RunResult {
   sentInWindow: number;
   latencyMs: LatencySummary;
   latencyByWireMs: Partial<Record<Wire, LatencySummary>>;
-  /** Server CPU during the window: fraction of one core, and seconds; and its user / kernel parts. */
+  /** Server CPU during the window (every gateway of a cluster, summed): fraction of one core, and seconds; and its user / kernel parts. */
   serverCpu: number;
   serverUserCpu: number;
   serverSystemCpu: number;
@@ -76,8 +79,15 @@ export interface RunResult {
   sendLatenessMaxMs: number;
   backlogMaxBytes: number;
   coreBusy: number[];
-  /** CPU (in cores) used by anything but the server and the generators: other processes, softirq. */
+  /** CPU (in cores) used by anything but the server (gateways and Redis) and the generators: other processes, softirq. */
   otherCpu: number;
+  /** A cluster: each gateway's CPU (fraction of a core), in node order. */
+  gatewayCpu?: number[];
+  /** A cluster: Redis's CPU (redis-server and any child it forked, e.g. an AOF rewrite) over the window. */
+  redisCpu?: number;
+  redisCpuSeconds?: number;
+  /** A cluster: Redis's INFO (commandstats, AOF, clients) over the window; undefined if it did not answer. */
+  redisInfo?: RedisInfo;
   /** Reasons to believe the generator, not the server, limited this run. */
   generatorBound: string[];
 }
@@ -98,6 +108,10 @@ export interface PointResult {
   generatorCpu: number;
   cpuSecondsPerMillion: number;
   generatorBoundRuns: number;
+  /** A cluster: Redis's CPU (median share of a core), its CPU seconds per million deliveries and µs per message delivered. */
+  redisCpu?: number;
+  redisCpuSecondsPerMillion?: number;
+  redisUsPerMessage?: number;
 }
 
 export interface CaseResult {
@@ -160,7 +174,7 @@ export function layoutMembers(c: FanoutCase, samples: number, room: (index: numb
   for (let index = 0; index < K; index++) {
     const sender = senderOf.get(index) ?? -1;
     const sample = sampled.has(index);
-    members.push({ index, wire: wireOf(c, index), room: room(index), parse: sample || sender >= 0, sample, sender });
+    members.push({ index, wire: wireOf(c, index), room: room(index), parse: sample || sender >= 0, sample, sender, ...(c.cluster && { node: index % c.cluster.gateways }) });
   }
   return { members, senderIndex };
 }
@@ -179,7 +193,7 @@ export class FanoutSession {
 
   async open(): Promise<void> {
     const c = this.fanoutCase;
-    this.system = await startSystem(c.system, this.options);
+    this.system = await startSystem(c.system, c.cluster ? { ...this.options, cluster: c.cluster } : this.options);
     const { members, senderIndex } = layoutMembers(c, this.timing.samples);
     const groups = assignMembers(members, this.timing.generators);
     this.generators = groups.map((group, i) => new GeneratorProcess(`generator-${c.id}-${i}`, { sender: group.some((m) => m.sender >= 0) }));
@@ -191,6 +205,7 @@ export class FanoutSession {
             host: '127.0.0.1',
             tcpPort: this.system.tcpPort,
             httpPort: this.system.httpPort,
+            ...(this.system.nodes && { nodes: this.system.nodes.map((n) => ({ tcpPort: n.tcpPort, httpPort: n.httpPort })) }),
             members: group,
             senderIndex,
             // ngircd listens with a backlog of 10: more at once would cost SYN retries.
@@ -205,7 +220,7 @@ export class FanoutSession {
       throw error;
     }
     // Joins make presence traffic (O(K²) for K joins): let it finish before measuring.
-    await waitForQuiet(this.system.pid);
+    await waitForQuiet([...serverPids(this.system), ...(this.system.redis ? [this.system.redis.pid] : [])]);
   }
 
   async run(rate: number): Promise<RunResult> {
@@ -230,24 +245,40 @@ export class FanoutSession {
     };
     const timeoutMs = (durationUs / 1000) + t.drainMs + 60_000;
     const reports = Promise.all(this.generators.map((g) => g.run(command, timeoutMs)));
-    // The server's CPU and each core's load, read at the window's edges.
+    // The server's CPU (every gateway's, and Redis's) and each core's load, read at the window's edges.
+    const pids = serverPids(this.system);
+    const redis = this.system.redis;
     await sleepUntil(windowStart);
-    const cpu0 = processCpuSplit(this.system.pid);
+    const cpu0 = pids.map(processCpuSplit);
+    const redis0 = redis ? treeCpu(redis.pid) : undefined;
     const cores0 = coreTimes();
     const at0 = nowUs();
+    const info0 = redis ? redisInfo(redis.port).catch(() => undefined) : undefined;
     await sleepUntil(windowEnd);
-    const cpu1 = processCpuSplit(this.system.pid);
+    const cpu1 = pids.map(processCpuSplit);
+    const redis1 = redis ? treeCpuAgain(redis.pid, redis0!) : undefined;
     const cores1 = coreTimes();
     const windowSeconds = (nowUs() - at0) / 1e6;
-    return combine(rate, c, await reports, {
+    const info1 = redis ? await redisInfo(redis.port).catch(() => undefined) : undefined;
+    const before = await info0;
+    const gatewaySeconds = cpu1.map((a, i) => a.user + a.system - cpu0[i]!.user - cpu0[i]!.system);
+    const result = combine(rate, c, await reports, {
       windowStart,
       windowEnd,
-      serverCpuSeconds: cpu1.user + cpu1.system - cpu0.user - cpu0.system,
-      serverUserSeconds: cpu1.user - cpu0.user,
+      serverCpuSeconds: gatewaySeconds.reduce((a, b) => a + b, 0),
+      serverUserSeconds: cpu1.reduce((a, x, i) => a + x.user - cpu0[i]!.user, 0),
+      redisCpuSeconds: redis0 && redis1 ? treeCpuDelta(redis0, redis1) : 0,
       windowSeconds,
       measureSeconds: t.measureMs / 1000,
       coreBusy: coreBusy(cores0, cores1),
     });
+    if (redis) {
+      result.gatewayCpu = gatewaySeconds.map((s) => s / windowSeconds);
+      result.redisCpuSeconds = treeCpuDelta(redis0!, redis1!);
+      result.redisCpu = result.redisCpuSeconds / windowSeconds;
+      if (before && info1) result.redisInfo = redisInfoDelta(before, info1);
+    }
+    return result;
   }
 
   async close(): Promise<void> {
@@ -257,13 +288,15 @@ export class FanoutSession {
   }
 }
 
-/** Waits until the server has used under 2 % of a core for 300 ms (or 10 s have passed). */
-export async function waitForQuiet(pid: number, limitMs = 10_000): Promise<void> {
+/** Waits until the server (its processes together) has used under 2 % of a core for 300 ms (or 10 s have passed). */
+export async function waitForQuiet(pids: number | number[], limitMs = 10_000): Promise<void> {
+  const all = typeof pids === 'number' ? [pids] : pids;
+  const cpu = (): number => all.reduce((a, pid) => a + processCpuSeconds(pid), 0);
   const deadline = Date.now() + limitMs;
-  let last = processCpuSeconds(pid);
+  let last = cpu();
   while (Date.now() < deadline) {
     await sleep(300);
-    const now = processCpuSeconds(pid);
+    const now = cpu();
     if (now - last <= 0.006) return;
     last = now;
   }
@@ -278,6 +311,8 @@ function combine(
     windowEnd: number;
     serverCpuSeconds: number;
     serverUserSeconds: number;
+    /** Redis's CPU over the window (0 without one): not the server's, but not "other" load either. */
+    redisCpuSeconds: number;
     windowSeconds: number;
     measureSeconds: number;
     coreBusy: number[];
@@ -340,7 +375,7 @@ function combine(
     sendLatenessMaxMs: lateness.max / 1000,
     backlogMaxBytes: Math.max(...reports.map((r) => r.backlogMaxBytes)),
     coreBusy: window.coreBusy,
-    otherCpu: window.coreBusy.reduce((a, b) => a + b, 0) - window.serverCpuSeconds / window.windowSeconds - generatorCpu,
+    otherCpu: window.coreBusy.reduce((a, b) => a + b, 0) - (window.serverCpuSeconds + window.redisCpuSeconds) / window.windowSeconds - generatorCpu,
     generatorBound: [],
   };
   const f = result.failures;
@@ -377,6 +412,12 @@ function pointOf(rate: number, runs: RunResult[]): PointResult {
     generatorCpu: m((r) => r.generatorCpu),
     cpuSecondsPerMillion: m((r) => (r.deliveriesInWindow > 0 ? r.serverCpuSeconds / (r.deliveriesInWindow / 1e6) : NaN)),
     generatorBoundRuns: runs.filter((r) => r.generatorBound.length > 0).length,
+    ...(runs.some((r) => r.redisCpu !== undefined) && {
+      redisCpu: m((r) => r.redisCpu ?? NaN),
+      redisCpuSecondsPerMillion: m((r) => (r.deliveriesInWindow > 0 ? (r.redisCpuSeconds ?? NaN) / (r.deliveriesInWindow / 1e6) : NaN)),
+      // Messages that reached the room in the window: deliveries ÷ (K − 1) = delivered rate × window.
+      redisUsPerMessage: m((r) => ((r.redisCpuSeconds ?? NaN) * 1e6) / (r.deliveredRate * ((r.windowEndUs - r.windowStartUs) / 1e6))),
+    }),
   };
 }
 
@@ -411,7 +452,10 @@ export async function measurePoint(session: FanoutSession, rate: number, log: (l
     log(
       `    ${session.fanoutCase.label} K=${session.fanoutCase.members} ${rate} msg/s run ${i + 1}: ` +
         `delivered ${r.deliveredRate.toFixed(0)} msg/s, p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms, ` +
-        `server CPU ${(r.serverCpu * 100).toFixed(0)} %, generators ${(r.generatorCpu * 100).toFixed(0)} %` +
+        `server CPU ${(r.serverCpu * 100).toFixed(0)} %` +
+        (r.gatewayCpu && r.gatewayCpu.length > 1 ? ` (${r.gatewayCpu.map((g) => `${(g * 100).toFixed(0)} %`).join(' + ')})` : '') +
+        (r.redisCpu !== undefined ? `, Redis ${(r.redisCpu * 100).toFixed(0)} %` : '') +
+        `, generators ${(r.generatorCpu * 100).toFixed(0)} %` +
         (r.pass ? '' : ` — FAIL: ${r.failures.join('; ')}`) +
         (r.generatorBound.length ? ` [generator-bound: ${r.generatorBound.join('; ')}]` : ''),
     );

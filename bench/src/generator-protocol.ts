@@ -24,6 +24,8 @@ export interface MemberSpec {
   sample: boolean;
   /** Sender ordinal 0..S-1, or -1 for a member that only receives. */
   sender: number;
+  /** Which gateway it connects to: an index into SetupCommand.nodes (absent: tcpPort/httpPort). */
+  node?: number;
 }
 
 export interface SetupCommand {
@@ -33,6 +35,8 @@ export interface SetupCommand {
   tcpPort: number;
   /** HTTP port of Switchboard (for /ws). */
   httpPort: number;
+  /** Several gateways sharing one Redis (scenario 8): each member's `node` picks its ports here. */
+  nodes?: { tcpPort: number; httpPort: number }[];
   members: MemberSpec[];
   /** Member index of each sender ordinal (all senders, not only this process's). */
   senderIndex: number[];

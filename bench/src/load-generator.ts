@@ -60,6 +60,15 @@ abstract class Member implements UnitSink {
     }
   }
 
+  /** The gateway this member talks to (one of several in a cluster). */
+  get tcpPort(): number {
+    return this.spec.node === undefined ? this.setup.tcpPort : this.setup.nodes![this.spec.node]!.tcpPort;
+  }
+
+  get httpPort(): number {
+    return this.spec.node === undefined ? this.setup.httpPort : this.setup.nodes![this.spec.node]!.httpPort;
+  }
+
   abstract unit(buf: Buffer, start: number, end: number): void;
   protected abstract onConnect(): void;
   protected abstract feed(buf: Buffer, n: number): void;
@@ -200,7 +209,7 @@ class SwitchboardWsMember extends Member {
   #head: Buffer | null = Buffer.alloc(0);
 
   protected onConnect(): void {
-    this.socket.write(upgradeRequest(this.setup.host, this.setup.httpPort, '/ws'));
+    this.socket.write(upgradeRequest(this.setup.host, this.httpPort, '/ws'));
   }
 
   protected feed(buf: Buffer, n: number): void {
@@ -332,7 +341,7 @@ async function setup(cmd: SetupCommand): Promise<void> {
   const worker = async (): Promise<void> => {
     while (next < members.length) {
       const m = members[next++]!;
-      await m.open(m.spec.wire === 'sb-ws' ? cmd.httpPort : cmd.tcpPort);
+      await m.open(m.spec.wire === 'sb-ws' ? m.httpPort : m.tcpPort);
     }
   };
   await Promise.all(Array.from({ length: Math.min(cmd.concurrency, members.length) }, worker));

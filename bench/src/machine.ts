@@ -12,6 +12,8 @@ export interface MachineInfo {
   node: string;
   ngircd: string;
   websockify: string;
+  /** redis-server (scenario 8); absent in files written before it. */
+  redis?: string;
   commit: string;
   /** sha256 (first 12 hex digits) of the gateway and protocol builds every Switchboard ran from. */
   build?: string;
@@ -61,6 +63,7 @@ export function machineInfo(build?: string): MachineInfo {
     node: process.version,
     ngircd: `${ngircd} (Debian ${debianVersion('ngircd')})`,
     websockify: `websockify ${debianVersion('websockify')} (Debian), Python ${run('python3', ['--version']).replace('Python ', '')}`,
+    redis: `${/v=(\S+)/.exec(run('redis-server', ['--version']))?.[1] ?? 'unknown'} (Debian ${debianVersion('redis-server')})`,
     commit: `${head}${dirty ? ' + uncommitted changes in apps/ or packages/' : ''}`,
     build,
     pinning:

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-/** Debian packages the peers come from, and the program each one installs. */
+/** Debian packages the peers (and scenario 8's Redis) come from, and the program each one installs. */
 const PACKAGES = [
   { pkg: 'ngircd', program: 'ngircd' },
   { pkg: 'websockify', program: 'websockify' },
+  { pkg: 'redis-server', program: 'redis-server' },
 ] as const;
 
 function onPath(program: string): boolean {
@@ -12,7 +13,7 @@ function onPath(program: string): boolean {
 }
 
 /**
- * Makes sure ngircd and websockify are installed: as root, with apt-get (one update, one
+ * Makes sure ngircd, websockify and redis-server are installed: as root, with apt-get (one update, one
  * install); otherwise it stops with the command to run.
  */
 export function ensurePeers(log: (line: string) => void): void {
@@ -20,7 +21,7 @@ export function ensurePeers(log: (line: string) => void): void {
   if (missing.length === 0) return;
   const command = `apt-get install -y ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
-    throw new Error(`The bench compares Switchboard with ${missing.join(' and ')} (Debian packages), which are not installed.\nInstall them with: sudo apt-get update && sudo ${command}`);
+    throw new Error(`The bench needs ${missing.join(' and ')} (Debian packages), which are not installed.\nInstall them with: sudo apt-get update && sudo ${command}`);
   }
   if (!onPath('apt-get')) {
     throw new Error(`The bench needs the Debian packages ${missing.join(', ')}, and this machine has no apt-get. Install them by other means and run again.`);

@@ -4,7 +4,7 @@ import type { CaseResult, PointResult, RunResult } from './fanout.js';
 import { P99_LIMIT_MS } from './fanout.js';
 import type { ProfileSummary } from './cpu-profile.js';
 import type { PipePath } from './pipe.js';
-import type { AllResults, FanoutData, ScenarioFile } from './results-files.js';
+import type { AllResults, ClusterData, FanoutData, ScenarioFile } from './results-files.js';
 import { rateLatencyChart, type Series } from './svg-chart.js';
 
 const COLORS: Record<string, string> = {
@@ -379,6 +379,212 @@ function limits(all: AllResults): string[] {
   return out;
 }
 
+// ---- Scenario 8: several gateways on one Redis ------------------------------------------
+
+/** Scenario 8's rate every case passed (the highest such ladder rate), or the lowest all measured. */
+function commonRate(cases: CaseResult[]): { rate: number; allPassed: boolean } | undefined {
+  const rates = [...new Set(cases.flatMap((c) => c.points.map((p) => p.rate)))].sort((a, b) => a - b);
+  const measuredByAll = rates.filter((r) => cases.every((c) => c.points.some((p) => p.rate === r)));
+  const passedByAll = measuredByAll.filter((r) => cases.every((c) => c.points.some((p) => p.rate === r && p.pass)));
+  if (passedByAll.length > 0) return { rate: Math.max(...passedByAll), allPassed: true };
+  return measuredByAll.length > 0 ? { rate: measuredByAll[0]!, allPassed: false } : undefined;
+}
+
+/** µs of CPU per message that reached the room: CPU seconds ÷ (delivered rate × window). */
+function usPerMessage(cpuSeconds: number, r: RunResult): number {
+  return (cpuSeconds * 1e6) / (r.deliveredRate * ((r.windowEndUs - r.windowStartUs) / 1e6));
+}
+
+function medianOf(values: number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[v.length >> 1]! : (v[(v.length >> 1) - 1]! + v[v.length >> 1]!) / 2;
+}
+
+/** Per-message figures of one case at one point: medians over its runs. */
+function perMessage(p: PointResult): { gatewayUs: number; redisUs: number } {
+  return {
+    gatewayUs: medianOf(p.runs.map((r) => usPerMessage(r.serverCpuSeconds, r))),
+    redisUs: p.redisUsPerMessage ?? NaN,
+  };
+}
+
+function clusterPointTable(c: CaseResult): string[] {
+  const lines = [
+    '| offered msg/s | delivered msg/s | lost | p50 ms | p99 ms | gateway CPU (each) | Redis CPU | gateway CPU s per million deliveries | Redis CPU s per million deliveries | generator CPU | result | notes |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---|',
+  ];
+  for (const p of c.points) {
+    const each = medianRun(p).gatewayCpu;
+    lines.push(
+      `| ${int(p.rate)} | ${int(p.deliveredRate)} | ${(p.lossFraction * 100).toFixed(p.lossFraction > 0 ? 3 : 0)} % | ${ms(p.p50Ms)} | ${ms(p.p99Ms)} | ` +
+        `${pct(p.serverCpu)}${each && each.length > 1 ? ` (${each.map(pct).join(' + ')})` : ''} | ${p.redisCpu !== undefined ? pct(p.redisCpu) : '—'} | ` +
+        `${Number.isFinite(p.cpuSecondsPerMillion) ? p.cpuSecondsPerMillion.toFixed(3) : '—'} | ${p.redisCpuSecondsPerMillion !== undefined ? p.redisCpuSecondsPerMillion.toFixed(3) : '—'} | ` +
+        `${pct(p.generatorCpu)} | ${p.pass ? 'pass' : '**fail**'} | ${pointNotes(p)} |`,
+    );
+  }
+  return lines;
+}
+
+/** Redis's commands per message at one point (the median run's INFO commandstats over the window). */
+function redisCommandRows(cases: { label: string; point: PointResult }[]): string[] {
+  const names = new Set<string>();
+  const perCase = cases.map(({ label, point }) => {
+    const r = medianRun(point);
+    const messages = r.deliveredRate * ((r.windowEndUs - r.windowStartUs) / 1e6);
+    const cmds = r.redisInfo?.commands ?? {};
+    for (const n of Object.keys(cmds)) if (n !== 'info') names.add(n);
+    return { label, cmds, messages, r };
+  });
+  const order = ['evalsha', 'incr', 'xadd', 'publish', 'xread'];
+  const sorted = [...names].sort((a, b) => (order.indexOf(a) < 0 ? 99 : order.indexOf(a)) - (order.indexOf(b) < 0 ? 99 : order.indexOf(b)) || a.localeCompare(b));
+  const lines = [
+    '| command | ' + perCase.map((c) => `${c.label}: calls per message`).join(' | ') + ' | ' + perCase.map((c) => `${c.label}: µs per message`).join(' | ') + ' |',
+    '|---|' + perCase.map(() => '---:').join('|') + '|' + perCase.map(() => '---:').join('|') + '|',
+  ];
+  for (const n of sorted) {
+    lines.push(
+      `| ${n.toUpperCase()}${n === 'incr' || n === 'xadd' ? ' (inside the script)' : ''} | ` +
+        perCase.map((c) => (c.cmds[n] ? (c.cmds[n]!.calls / c.messages).toFixed(3) : '—')).join(' | ') +
+        ' | ' +
+        perCase.map((c) => (c.cmds[n] ? (c.cmds[n]!.usec / c.messages).toFixed(2) : '—')).join(' | ') +
+        ' |',
+    );
+  }
+  lines.push(
+    '| **all commands (EVALSHA counts the script’s INCR and XADD)** | | ' +
+      perCase.map(() => '').join(' | ') +
+      perCase
+        .map((c) => {
+          const total = Object.entries(c.cmds)
+            .filter(([n]) => n !== 'info' && n !== 'incr' && n !== 'xadd')
+            .reduce((a, [, v]) => a + v.usec, 0);
+          return (total / c.messages).toFixed(2);
+        })
+        .join(' | ') +
+      ' |',
+  );
+  lines.push(
+    '| **Redis CPU from /proc (commands, reading and writing sockets, AOF write + fsync)** | | ' +
+      perCase.map(() => '').join(' | ') +
+      perCase.map((c) => (c.r.redisCpuSeconds !== undefined ? usPerMessage(c.r.redisCpuSeconds, c.r).toFixed(2) : '—')).join(' | ') +
+      ' |',
+  );
+  return lines;
+}
+
+function clusterSection(file: ScenarioFile<ClusterData>): string[] {
+  const d = file.data;
+  const one = d.cases.find((c) => !c.case.cluster);
+  const r1 = d.cases.find((c) => c.case.cluster?.gateways === 1);
+  const r2 = d.cases.find((c) => c.case.cluster?.gateways === 2);
+  const out = [
+    '## Scenario 8: several gateways on one Redis',
+    '',
+    `Invocation ${file.runId}. Scenario 1’s room (K = ${d.cases[0]?.case.members ?? 200}, S = 10, 64-byte messages, the same ladder and pass rule) three ways in one invocation: one gateway without Redis (scenario 1’s Switchboard), one gateway with \`--redis-url\`, and two gateways (\`--node-id a\`, \`b\`) on one Redis with member i on gateway i mod 2 — half the senders and half the sample members on each, so every message reaches half the room through Redis. ` +
+      `Each gateway has the bench’s flags (Gateway settings, below) plus \`--redis-url\` and \`--node-id\`. Redis is Debian’s redis-server ${file.machine.redis ?? ''}, started fresh for each session on a loopback port with its data in \`bench/.work\`: \`${d.redisFlags.map((f) => (f === '' ? '""' : f)).join(' ')}\`, the persistence under which the README promises that an acknowledged message survives \`kill -9\` of Redis. ` +
+      `Pinning: ${d.pinning}. So two gateways here do not get a core each: the capacity column says what the cluster’s extra work costs on one core, and the CPU columns say what it costs per delivery. ` +
+      'Gateway CPU is utime + stime of every gateway summed; Redis CPU is redis-server’s (and any child it forks, such as an AOF rewrite) over the same window, counted apart. Per message = CPU ÷ messages that reached the room in the window.',
+    '',
+  ];
+  const common = commonRate(d.cases);
+  const at = (c: CaseResult | undefined): PointResult | undefined => c?.points.find((p) => p.rate === common?.rate);
+  out.push(
+    `| case | capacity | at ${common ? int(common.rate) : '—'} msg/s${common && !common.allPassed ? ' (not passed by every case)' : ''}: p50 / p99 ms | gateway CPU | Redis CPU | gateway CPU s per million deliveries | Redis CPU s per million deliveries | gateway + Redis | gateway µs per message | Redis µs per message |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const c of d.cases) {
+    const p = at(c);
+    const pm = p ? perMessage(p) : undefined;
+    const each = p ? medianRun(p).gatewayCpu : undefined;
+    out.push(
+      `| ${c.case.label} | ${capacityText(c)} | ${p ? `${ms(p.p50Ms)} / ${ms(p.p99Ms)}${p.pass ? '' : ' (fail)'}` : '—'} | ` +
+        `${p ? pct(p.serverCpu) + (each && each.length > 1 ? ` (${each.map(pct).join(' + ')})` : '') : '—'} | ${p?.redisCpu !== undefined ? pct(p.redisCpu) : '—'} | ` +
+        `${p ? p.cpuSecondsPerMillion.toFixed(3) : '—'} | ${p?.redisCpuSecondsPerMillion !== undefined ? p.redisCpuSecondsPerMillion.toFixed(3) : '—'} | ` +
+        `${p ? (p.cpuSecondsPerMillion + (p.redisCpuSecondsPerMillion ?? 0)).toFixed(3) : '—'} | ${pm ? pm.gatewayUs.toFixed(1) : '—'} | ${pm && Number.isFinite(pm.redisUs) ? pm.redisUs.toFixed(1) : '—'} |`,
+    );
+  }
+  out.push('');
+  const p1 = at(r1);
+  const p2 = at(r2);
+  if (p1 && p2) {
+    out.push(
+      `What Redis did per message at ${int(common!.rate)} msg/s (\`INFO commandstats\` over the median run’s window; Redis times a command’s execution only, so the last row, from /proc, also holds the socket reads and writes, the event loop and the AOF write and fsync):`,
+      '',
+      ...redisCommandRows([
+        { label: 'one gateway', point: p1 },
+        { label: 'two gateways', point: p2 },
+      ]),
+      '',
+    );
+  }
+  for (const c of d.cases) out.push(`### ${c.case.label}, K = ${int(c.case.members)}, S = ${c.case.senders}`, '', ...clusterPointTable(c), '');
+  out.push('### How far N gateways on one Redis go', '', ...clusterEstimate(d.cases, common?.rate, one, r1, r2), '');
+  return out;
+}
+
+/**
+ * The estimate, from the figures: Redis CPU per message = a + b·N (a per message published,
+ * b per gateway subscribed), gateway CPU per message summed over N gateways = G + (N − 1)·f.
+ */
+function clusterEstimate(cases: CaseResult[], rate: number | undefined, one: CaseResult | undefined, r1: CaseResult | undefined, r2: CaseResult | undefined): string[] {
+  const p0 = one?.points.find((p) => p.rate === rate);
+  const p1 = r1?.points.find((p) => p.rate === rate);
+  const p2 = r2?.points.find((p) => p.rate === rate);
+  if (rate === undefined || !p1 || !p2) return ['Not enough figures for an estimate: the one- and two-gateway cases on Redis share no measured rate.'];
+  const m0 = p0 ? perMessage(p0) : undefined;
+  const m1 = perMessage(p1);
+  const m2 = perMessage(p2);
+  const K = cases[0]!.case.members;
+  // Redis: R(N) = a + b·N from N = 1 and N = 2.
+  const bRaw = m2.redisUs - m1.redisUs;
+  const b = Math.max(bRaw, 0);
+  const a = m1.redisUs - b;
+  // Gateways: total(N) = G1 + (N − 1)·f.
+  const fRaw = m2.gatewayUs - m1.gatewayUs;
+  const f = Math.max(fRaw, 0);
+  const G1 = m1.gatewayUs;
+  const redisCeiling = (n: number): number => 1e6 / (a + b * n);
+  const gatewayCeiling = (n: number): number => (n * 1e6) / (G1 + (n - 1) * f);
+  let crossover: number | undefined;
+  for (let n = 1; n <= 1024; n++) {
+    if (gatewayCeiling(n) >= redisCeiling(n)) {
+      crossover = n;
+      break;
+    }
+  }
+  const rows = [1, 2, 4, 8, 16, 32, 64].map(
+    (n) => `| ${n} | ${int(gatewayCeiling(n))} | ${int(redisCeiling(n))} | ${gatewayCeiling(n) < redisCeiling(n) ? 'the gateways' : '**Redis**'} |`,
+  );
+  const fail2 = r2!.points.find((p) => !p.pass && (r2!.capacity === null || p.rate > r2!.capacity));
+  const lastPass2 = r2!.points.filter((p) => p.pass).at(-1);
+  const coreAt = (p: PointResult): string => `${pct(p.serverCpu + (p.redisCpu ?? 0))} (gateways ${pct(p.serverCpu)}, Redis ${pct(p.redisCpu ?? NaN)})`;
+  const out = [
+    `From the figures at ${int(rate)} msg/s (K = ${K}), per message that reached the room: ` +
+      (m0 ? `one gateway without Redis spent ${m0.gatewayUs.toFixed(1)} µs of CPU; ` : '') +
+      `one gateway on Redis ${m1.gatewayUs.toFixed(1)} µs, and Redis ${m1.redisUs.toFixed(1)} µs; two gateways ${m2.gatewayUs.toFixed(1)} µs together, and Redis ${m2.redisUs.toFixed(1)} µs. ` +
+      `Each message costs Redis one script (INCR + XADD, appended to the AOF and fsynced) and one PUBLISH on the one channel every gateway hears, and each gateway then reads it back from the stream (XREAD, in batches) and hears it on the channel. ` +
+      `So Redis’s CPU per message is about a + b·N for N gateways: a ≈ ${a.toFixed(1)} µs for the message published and b ≈ ${bRaw < 0 ? `0 µs (the two-gateway run measured ${(-bRaw).toFixed(1)} µs less than the one-gateway run: the per-gateway share is below what these runs resolve)` : `${b.toFixed(1)} µs`} per gateway subscribed. ` +
+      `The gateways together spend G + (N − 1)·f: G ≈ ${G1.toFixed(1)} µs (the deliveries, ${((G1 / (K - 1)) * 1000).toFixed(0)} ns each, plus the message’s own handling), and f ≈ ${fRaw < 0 ? `0 µs (measured ${fRaw.toFixed(1)})` : `${f.toFixed(1)} µs`} for every further gateway, which hears every message of every room on the shared channel and stores every message of the stream in its own SQLite history, whether or not it has a member in that room.`,
+    '',
+    'Each gateway on a core of its own and Redis on another, with this room’s traffic spread evenly, the ceilings in messages a second are (Redis’s main thread is one core; its ceiling is at 100 % of it, so a real deployment stops well before):',
+    '',
+    '| gateways N | the gateways’ ceiling: N ÷ (G + (N − 1)·f) | Redis’s ceiling: 1 ÷ (a + b·N) | the limit |',
+    '|---:|---:|---:|:---|',
+    ...rows,
+    '',
+    (crossover !== undefined
+      ? `On these figures Redis becomes the limit at about **N = ${crossover} gateways**, near ${int(redisCeiling(crossover))} messages a second (${int(redisCeiling(crossover) * (K - 1))} deliveries a second in rooms of ${K}). `
+      : `On these figures the gateways stay the limit up to 1,024 of them: the per-gateway cost f makes their ceiling level off at 1 ÷ f ≈ ${f > 0 ? int(1e6 / f) : '∞'} messages a second, below Redis’s. `) +
+      (f > 0 ? `Long before that the shared channel flattens the gateways’ side: however many gateways, none can carry more than 1 ÷ f ≈ ${int(1e6 / f)} messages a second, because every gateway handles every message. ` : '') +
+      'Rooms with fewer members move the limit towards Redis (a message costs Redis the same, its deliveries fewer), larger rooms away from it. ' +
+      `${fail2 ? `On this machine the two gateways and Redis shared one core: at ${int(fail2.rate)} msg/s, the first rate the two-gateway case failed, that core was ${coreAt(fail2)} busy${lastPass2 ? `, and at ${int(lastPass2.rate)} msg/s ${coreAt(lastPass2)}` : ''}; each member has one message at a time waiting for Redis (its later frames are held to keep its order), so a sender’s rate is also bounded by the round trip to Redis with its fsync. ` : ''}`,
+    '',
+    'What then. First, stop every gateway hearing everything: publish each room on its own channel (`room:<name>`) and have a gateway subscribe only to the rooms it has members in, so b and f are paid per gateway *in the room*, not per gateway; with Redis 7’s sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`) those channels are spread by hash slot over the shards of a Redis Cluster instead of every message being broadcast across the whole cluster bus, as plain `PUBLISH` is there. Second, shard the history: one stream per room (or per group of rooms, `{room}` hash tags keep a room’s counter and stream in one slot) so the append script runs on the shard that owns the room, and a gateway reads (XREAD) only the streams of rooms it serves; ids then increase per room rather than across the whole chat, and the scripts that touch keys outside their KEYS (a node’s names) need reshaping for Redis Cluster. With both, Redis’s work per message no longer grows with the number of gateways, and the total grows with the number of shards.',
+  ];
+  return out;
+}
+
 function medianLoadedP50(p: { runs: { loadedP50Ms: number }[] }): number {
   const v = p.runs.map((r) => r.loadedP50Ms).sort((a, b) => a - b);
   return v[v.length >> 1] ?? NaN;
@@ -400,7 +606,7 @@ function generatorBoundNote(paths: PipePath[]): string {
 
 function generatorBoundList(all: AllResults): string[] {
   const out: string[] = [];
-  const files = [all.fanoutTcp, all.fanoutMixed];
+  const files = [all.fanoutTcp, all.fanoutMixed, all.cluster];
   for (const f of files) {
     for (const c of f?.data.cases ?? []) {
       for (const p of c.points) {
@@ -424,7 +630,7 @@ function generatorBoundList(all: AllResults): string[] {
 }
 
 export function writeReport(all: AllResults, file: string, resultsDir: string): void {
-  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec ?? all.pipe;
+  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec ?? all.pipe ?? all.cluster;
   if (!first) throw new Error('no results to report');
   const m = first.machine;
   const quick = Object.values(all).some((f) => (f as ScenarioFile<unknown>).quick);
@@ -447,6 +653,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
     `| Node.js | ${m.node} |`,
     `| ngircd | ${m.ngircd} |`,
     `| websockify | ${m.websockify} |`,
+    ...(all.cluster?.machine.redis ? [`| Redis | ${all.cluster.machine.redis} |`] : []),
     `| Switchboard | commit ${m.commit}${m.build ? `; every gateway ran from one snapshot of the build, fingerprint ${m.build}` : ''} |`,
     `| Pinning | ${m.pinning} |`,
     `| Open-file limit | ${m.openFiles ?? 'unknown'} per process |`,
@@ -572,6 +779,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       '',
     );
   }
+  if (all.cluster) out.push(...clusterSection(all.cluster));
   out.push('## Generator-bound points', '', ...generatorBoundList(all), '');
   out.push('## What limits it', '', ...limits(all), '', ...profileSection(all.fanoutTcp), ...profileSection(all.fanoutMixed), ...bridgeProfileSection(all), ...pipeProfileSection(all));
   out.push(

@@ -58,6 +58,15 @@ export interface PipeData {
   profile?: PipeProfile;
 }
 
+/** Scenario 8: one gateway, one gateway on Redis, two gateways on one Redis; the same room and ladder. */
+export interface ClusterData {
+  timing: Timing;
+  cases: CaseResult[];
+  /** How Redis ran (its flags) and where everything was pinned. */
+  redisFlags: string[];
+  pinning: string;
+}
+
 export interface IdleData {
   results: IdleResult[];
 }
@@ -84,6 +93,7 @@ export interface AllResults {
   idle?: ScenarioFile<IdleData>;
   codec?: ScenarioFile<CodecData>;
   pipe?: ScenarioFile<PipeData>;
+  cluster?: ScenarioFile<ClusterData>;
 }
 
 export const FILES = {
@@ -94,6 +104,7 @@ export const FILES = {
   idle: 'scenario-5-idle.json',
   codec: 'scenario-6-codec.json',
   pipe: 'scenario-7-pipe.json',
+  cluster: 'scenario-8-cluster.json',
 } as const satisfies Record<keyof AllResults, string>;
 
 export function writeScenario(resultsDir: string, key: keyof AllResults, file: ScenarioFile<unknown>): void {

@@ -16,18 +16,19 @@ import { measureIdle, type IdleCase, type IdleResult } from './idle.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { ensurePeers } from './prerequisites.js';
 import { writeReport } from './report.js';
-import { readAll, writeScenario, type CodecData, type EfficiencyData, type FanoutData, type ScenarioFile } from './results-files.js';
-import { BENCH_DIR, CODEC_BENCH, WORK_DIR, cleanWorkDir, gatewayMain, killChildren, pinSelf, protocolEntry, snapshotBuilds, spawnPinned } from './systems.js';
+import { readAll, writeScenario, type ClusterData, type CodecData, type EfficiencyData, type FanoutData, type ScenarioFile } from './results-files.js';
+import { BENCH_DIR, CODEC_BENCH, REDIS_FLAGS, WORK_DIR, cleanWorkDir, gatewayMain, killChildren, pinSelf, protocolEntry, snapshotBuilds, spawnPinned } from './systems.js';
 
 const HELP = `Usage: npm run bench [-- options]
 
 Runs Switchboard's benchmark: fan-out against ngircd and a bare node:net hub, the browser
-bridge and the raw device pipe against websockify, idle memory and the codec. Writes bench/RESULTS.md, the raw figures
+bridge and the raw device pipe against websockify, idle memory, the codec, and two gateways on
+one Redis against one gateway. Writes bench/RESULTS.md, the raw figures
 in bench/results/*.json and the chart bench/results/fanout-k200.svg.
 
   --quick              A 2-3 minute smoke run (1 run per point, short windows, fewer rates);
                        writes to bench/.work/quick/ instead of bench/.
-  --scenario <n>       Run only scenario n (1-7); repeat or comma-separate for several.
+  --scenario <n>       Run only scenario n (1-8); repeat or comma-separate for several.
                        RESULTS.md is rebuilt from every results/*.json present.
   --runs <n>           Runs per point (default 3; median reported).
   --warmup-ms <n>      Warm-up before each measured window (default 2000).
@@ -42,7 +43,9 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
 
 Scenarios: 1 fan-out over TCP (K=200 and 1,000), 2 half the members on WebSocket,
 3 CPU per million deliveries, 4 bridge vs websockify, 5 idle memory, 6 codec,
-7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server.`;
+7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server,
+8 cluster: K=200 split over two gateways on one Redis (redis-server, appendfsync always)
+against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart.`;
 
 function options() {
   const { values } = parseArgs({
@@ -71,11 +74,11 @@ function options() {
   for (const s of values.scenario ?? []) {
     for (const part of s.split(',')) {
       const n = Number(part.trim());
-      if (!Number.isInteger(n) || n < 1 || n > 7) throw new Error(`--scenario takes 1 to 7, got "${part}"`);
+      if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`--scenario takes 1 to 8, got "${part}"`);
       scenarios.add(n);
     }
   }
-  if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7].forEach((n) => scenarios.add(n));
+  if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7, 8].forEach((n) => scenarios.add(n));
   const quick = values.quick ?? false;
   return {
     help: values.help ?? false,
@@ -126,6 +129,18 @@ function tcpCases(members: number): FanoutCase[] {
     { id: `switchboard-tcp-k${members}`, label: 'Switchboard (TCP)', system: 'switchboard', members, senders: 10, wsShare: 0 },
     { id: `ngircd-k${members}`, label: 'ngircd', system: 'ngircd', members, senders: 10, wsShare: 0 },
     { id: `bare-hub-k${members}`, label: 'bare node:net hub', system: 'bare-hub', members, senders: 10, wsShare: 0 },
+  ];
+}
+
+/**
+ * Scenario 8: the same room on one gateway (scenario 1's case), one gateway on Redis, and two
+ * gateways on one Redis with member i on gateway i mod 2 (half the senders and samples on each).
+ */
+function clusterCases(members: number): FanoutCase[] {
+  return [
+    { id: `switchboard-tcp-k${members}`, label: 'one gateway, no Redis', system: 'switchboard', members, senders: 10, wsShare: 0 },
+    { id: `switchboard-redis-1-k${members}`, label: 'one gateway on Redis', system: 'switchboard', members, senders: 10, wsShare: 0, cluster: { gateways: 1 } },
+    { id: `switchboard-redis-2-k${members}`, label: 'two gateways on one Redis', system: 'switchboard', members, senders: 10, wsShare: 0, cluster: { gateways: 2 } },
   ];
 }
 
@@ -368,6 +383,20 @@ async function main(): Promise<void> {
     const { paths, room } = await runPipe(pipeSettings, log);
     const profile = o.profile ? await profilePipe(pipeSettings, log) : undefined;
     writeScenario(resultsDir, 'pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
+  }
+
+  if (o.scenarios.has(8)) {
+    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+    log('Scenario 8: two gateways on one Redis against one gateway (K=200, S=10, members split by index parity)');
+    // Quick: two rates, so the three cases fit in well under a minute.
+    const ladder: Ladder = o.quick ? { rates: [4000, 32000], refineSteps: 0 } : ladderFor(o, 200);
+    const cases: CaseResult[] = [];
+    for (const c of clusterCases(200)) cases.push(await capacity(c, timing, ladder));
+    const pinning = machine.pinning.startsWith('server on core')
+      ? `every gateway and redis-server on the server core (${machine.pinning.split(',')[0]!.replace('server on ', '')}), as one gateway is: the cases compare the work each costs on one core`
+      : machine.pinning;
+    const data: ClusterData = { timing, cases, redisFlags: REDIS_FLAGS, pinning };
+    writeScenario(resultsDir, 'cluster', scenarioFile(8, 'Several gateways on one Redis', o, machine, runId, { ...settings, ladder }, data));
   }
 
   const reportFile = join(o.outDir, 'RESULTS.md');

@@ -130,7 +130,7 @@ export function spawnPinned(
 export function cleanWorkDir(): void {
   if (!existsSync(WORK_DIR)) return;
   for (const entry of readdirSync(WORK_DIR)) {
-    if (entry === 'logs' || entry === 'build-snapshot' || entry.startsWith('switchboard-data-') || entry.startsWith('ngircd-')) {
+    if (entry === 'logs' || entry === 'build-snapshot' || entry.startsWith('switchboard-data-') || entry.startsWith('ngircd-') || entry.startsWith('redis-')) {
       rmSync(join(WORK_DIR, entry), { recursive: true, force: true });
     }
   }
@@ -197,9 +197,18 @@ export interface RunningSystem {
   /** Switchboard's HTTP port (/ws, /api); 0 for the others. */
   httpPort: number;
   log: string;
-  /** Whether the process is still running. */
+  /** Whether the process is still running (every gateway, and Redis, for a cluster). */
   alive(): boolean;
   stop(): Promise<void>;
+  /** Several gateways on one Redis (scenario 8): each one's pid and ports; `pid`, `tcpPort` and `httpPort` are the first's. */
+  nodes?: { id: string; pid: number; tcpPort: number; httpPort: number; log: string }[];
+  /** The Redis the gateways share. */
+  redis?: RedisServer;
+}
+
+/** The pids of a system's gateways (one, except for a cluster), whose CPU is the server's. */
+export function serverPids(system: RunningSystem): number[] {
+  return system.nodes?.map((n) => n.pid) ?? [system.pid];
 }
 
 export interface SwitchboardOptions {
@@ -207,6 +216,83 @@ export interface SwitchboardOptions {
   cpuProfileDir?: string;
   /** More documented gateway flags (appended after the bench's own). */
   extraFlags?: string[];
+  /** Start a Redis and this many gateways on it (`--redis-url`, `--node-id a, b, …`); unset: one gateway, no Redis. */
+  cluster?: { gateways: number };
+}
+
+/**
+ * How the bench runs Redis: the persistence the README's no-loss promise needs (an
+ * acknowledged message survives kill -9 of Redis), no RDB snapshots, loopback only.
+ */
+export const REDIS_FLAGS = ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''];
+
+export interface RedisServer {
+  pid: number;
+  port: number;
+  url: string;
+  log: string;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+/** Debian's redis-server on a free loopback port, its data in a fresh folder under .work, pinned to the server core. */
+export async function startRedis(): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = join(WORK_DIR, `redis-${process.pid}-${port}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const { child, log } = spawnPinned('server', 'redis', ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', ...REDIS_FLAGS]);
+  try {
+    await waitForPort(port, child, log);
+  } catch (error) {
+    await stopChild(child);
+    throw new Error(`redis-server did not start: ${(error as Error).message}`);
+  }
+  return {
+    pid: child.pid!,
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    log,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: async () => {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A Redis and `gateways` Switchboards on it, each as startSwitchboard starts one plus
+ * `--redis-url` and `--node-id` (a, b, …). The first gateway's pid and ports stand for the system.
+ */
+async function startSwitchboardCluster(gateways: number, options: SwitchboardOptions): Promise<RunningSystem> {
+  const redis = await startRedis();
+  const nodes: RunningSystem[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await redis.stop();
+  };
+  try {
+    for (let i = 0; i < gateways; i++) {
+      const id = String.fromCharCode(0x61 + i);
+      nodes.push(await startSwitchboard({ ...options, cluster: undefined, extraFlags: ['--redis-url', redis.url, '--node-id', id, ...(options.extraFlags ?? [])] }));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const first = nodes[0]!;
+  return {
+    kind: 'switchboard',
+    pid: first.pid,
+    tcpPort: first.tcpPort,
+    httpPort: first.httpPort,
+    log: first.log,
+    nodes: nodes.map((n, i) => ({ id: String.fromCharCode(0x61 + i), pid: n.pid, tcpPort: n.tcpPort, httpPort: n.httpPort, log: n.log })),
+    redis,
+    alive: () => redis.alive() && nodes.every((n) => n.alive()),
+    stop,
+  };
 }
 
 /**
@@ -216,6 +302,7 @@ export interface SwitchboardOptions {
  * idle scenario. History stays on.
  */
 export async function startSwitchboard(options: SwitchboardOptions = {}): Promise<RunningSystem> {
+  if (options.cluster) return startSwitchboardCluster(options.cluster.gateways, options);
   const httpPort = await freePort();
   const tcpPort = await freePort();
   const dataDir = join(WORK_DIR, `switchboard-data-${process.pid}-${tcpPort}`);
