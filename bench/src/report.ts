@@ -319,6 +319,31 @@ function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
       );
     }
   }
+  // What moves the ratio: the same servers with the generator core loaded by a spinning process.
+  const burnRows: string[] = [];
+  for (const rate of rates) {
+    const med = (id: string, burn: boolean): number => medianOf(invs.flatMap((d) => effPoints(d, id, rate, burn)).map((p) => p.cpuSecondsPerMillion));
+    const sb = med('switchboard-tcp-k200', false);
+    const irc = med('ngircd-k200', false);
+    const sbB = med('switchboard-tcp-k200', true);
+    const ircB = med('ngircd-k200', true);
+    const sb0 = med('switchboard-tcp-flush0-k200', false);
+    if (Number.isFinite(sbB) && Number.isFinite(ircB)) {
+      burnRows.push(`| ${int(rate)} | ${sb.toFixed(2)} / ${irc.toFixed(2)} = ${ratio(sb / irc)} | ${sbB.toFixed(2)} / ${ircB.toFixed(2)} = ${ratio(sbB / ircB)} | ${sb0.toFixed(2)} / ${irc.toFixed(2)} = ${ratio(sb0 / irc)} |`);
+    }
+  }
+  if (burnRows.length > 0) {
+    out.push(
+      '',
+      '### What moves the CPU ratio',
+      '',
+      'The same two servers measured again with a process spinning on the generator core at the generators’ priority, so the generators get about half of it (the state of a generator at 99 %: receivers read late and in bigger gulps, senders write late), and Switchboard without its flush window (one write per member per event-loop turn, as ngircd writes per message). Medians over the invocations; Switchboard ÷ ngircd CPU s per million deliveries:',
+      '',
+      '| offered msg/s | generators with headroom | generator core loaded | Switchboard --flush-window-ms 0 vs ngircd, with headroom |',
+      '|---:|---:|---:|---:|',
+      ...burnRows,
+    );
+  }
   out.push(
     '',
     'CPU per delivery falls as the rate rises wherever writes are batched (Switchboard’s flush window, the corked hub): each write carries more messages. So the ratio to ngircd depends on the rate, on the flush window (latency traded for CPU), and on whether the generator keeps up: see “What moves the CPU ratio” below.',
