@@ -1,5 +1,5 @@
 import { nowUs, sleep, sleepUntil } from './clock.js';
-import type { MemberSpec, RunReport, Wire } from './generator-protocol.js';
+import type { MemberSpec, Route, RunReport, Wire } from './generator-protocol.js';
 import { GeneratorProcess, assignMembers } from './generator-pool.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { coreBusy, coreTimes, processCpuSeconds, processCpuSplit, treeCpu, treeCpuAgain, treeCpuDelta } from './proc-stats.js';
@@ -17,6 +17,16 @@ export interface FanoutCase {
   wsShare: number;
   /** Switchboard only: a Redis and this many gateways on it, member i on gateway i mod gateways. */
   cluster?: { gateways: number };
+  /**
+   * What is said where: one room of K (the default); `many-rooms`: 50 rooms of about 20, each
+   * member in 3, each sender speaking in its 3 rooms in turn; `private`: pairs (2i, 2i+1), every
+   * member sending private messages to its partner.
+   */
+  workload?: 'room' | 'many-rooms' | 'private';
+  /** Switchboard only: every member on a line listener (--listen line://…?room=bench): text lines, no hello. */
+  line?: boolean;
+  /** Further documented gateway flags for this case (e.g. --flush-window-ms 0). */
+  gatewayFlags?: string[];
 }
 
 export interface Timing {
@@ -51,6 +61,8 @@ export interface RunResult {
   /** Messages a second that reached every member, counted by arrival inside the window. */
   deliveredRate: number;
   deliveriesPerSecond: number;
+  /** Deliveries one message makes (K − 1 in one room; the mean over routes otherwise). */
+  deliveriesPerMessage?: number;
   /** Deliveries over the whole run (warm-up included) against what should have arrived. */
   expected: number;
   received: number;
@@ -107,7 +119,11 @@ export interface PointResult {
   serverSystemCpu: number;
   generatorCpu: number;
   cpuSecondsPerMillion: number;
+  /** Median deliveries per second in the window (delivered rate × deliveries per message). */
+  deliveriesPerSecond?: number;
   generatorBoundRuns: number;
+  /** Runs whose generator core stayed under HEADROOM_CPU (their CPU per delivery is reported as measured with headroom). */
+  headroomRuns?: number;
   /** A cluster: Redis's CPU (median share of a core), its CPU seconds per million deliveries and µs per message delivered. */
   redisCpu?: number;
   redisCpuSecondsPerMillion?: number;
@@ -117,6 +133,8 @@ export interface PointResult {
 export interface CaseResult {
   case: FanoutCase;
   points: PointResult[];
+  /** The first failing rate measured again with one more generator process: did it pass then? */
+  moreGenerators?: { generators: number; point: PointResult };
   /** Highest offered rate delivered in full with p99 ≤ the latency limit (median of runs). */
   capacity: number | null;
   /** True when a point at or just above capacity was generator-bound. */
@@ -124,6 +142,8 @@ export interface CaseResult {
 }
 
 export const P99_LIMIT_MS = 50;
+/** Generator core use below which a run counts as measured with headroom (issue 15: about 70 %). */
+export const HEADROOM_CPU = 0.7;
 /** Cores' worth of CPU used by other processes above which a run is repeated. */
 export const BUSY_MACHINE_CPU = 0.25;
 
@@ -149,34 +169,79 @@ function summarize(h: LatencyHistogram): LatencySummary {
 
 function wireOf(c: FanoutCase, index: number): Wire {
   if (c.system === 'ngircd') return 'irc';
-  if (c.system === 'bare-hub') return 'hub';
+  if (c.system === 'bare-hub' || c.system === 'bare-hub-corked') return 'hub';
+  if (c.line) return 'sb-line';
   return c.wsShare > 0 && index % 2 === 1 ? 'sb-ws' : 'sb-tcp';
+}
+
+export const MANY_ROOMS = { rooms: 50, roomSize: 20, roomsPerMember: 3 };
+
+/** Members, senders and routes of a workload (see FanoutCase.workload). */
+function workloadLayout(c: FanoutCase): { members: number; senderIndex: number[]; rooms: (index: number) => string[]; routes: Route[][] } {
+  const K = c.members;
+  if (c.workload === 'private') {
+    const senderIndex = Array.from({ length: K - (K % 2) }, (_, i) => i);
+    return { members: K, senderIndex, rooms: () => ['bench'], routes: senderIndex.map((i) => [{ to: i ^ 1 }]) };
+  }
+  if (c.workload === 'many-rooms') {
+    const { rooms: R, roomSize, roomsPerMember: P } = MANY_ROOMS;
+    // Slots t = 0 … K·P − 1: member ⌊t / P⌋ in room t mod R; K = ⌈R·size / P⌉, so rooms hold size or size + 1.
+    const roomsOf = (index: number): string[] => Array.from({ length: P }, (_, j) => `r${(index * P + j) % R}`);
+    const members: number[][] = Array.from({ length: R }, () => []);
+    for (let i = 0; i < K; i++) for (let j = 0; j < P; j++) members[(i * P + j) % R]!.push(i);
+    const senderIndex = Array.from({ length: c.senders }, (_, s) => Math.min(K - 1, Math.floor((s * K) / c.senders)));
+    const routes = senderIndex.map((i) => roomsOf(i).map((room) => ({ room, members: members[Number(room.slice(1))]! })));
+    void roomSize;
+    return { members: K, senderIndex, rooms: roomsOf, routes };
+  }
+  const senderIndex: number[] = [];
+  for (let s = 0; s < c.senders; s++) senderIndex.push(Math.min(K - 1, Math.floor((s * K) / c.senders) + (s % 2)));
+  const all = Array.from({ length: K }, (_, i) => i);
+  return { members: K, senderIndex, rooms: () => ['bench'], routes: senderIndex.map(() => [{ room: 'bench', members: all }]) };
+}
+
+/** Deliveries one message makes on average: each sender's routes in turn, its own copy not counted. */
+export function deliveriesPerMessage(routes: Route[][], senderIndex: number[]): number {
+  let sum = 0;
+  routes.forEach((rs, s) => (sum += rs.reduce((a, r) => a + ('to' in r ? 1 : r.members.length - (r.members.includes(senderIndex[s]!) ? 1 : 0)), 0) / rs.length));
+  return sum / routes.length;
 }
 
 /**
  * Member layout: senders spread evenly over the room (alternating TCP and WebSocket in a
  * mixed room), sample members spread between them (half on each transport when mixed).
  */
-export function layoutMembers(c: FanoutCase, samples: number, room: (index: number) => string = () => 'bench'): { members: MemberSpec[]; senderIndex: number[] } {
+export function layoutMembers(c: FanoutCase, samples: number): { members: MemberSpec[]; senderIndex: number[]; routes: Route[][]; deliveriesPerMessage: number } {
   const K = c.members;
-  const senderIndex: number[] = [];
-  for (let s = 0; s < c.senders; s++) senderIndex.push(Math.min(K - 1, Math.floor((s * K) / c.senders) + (s % 2)));
+  const { senderIndex, rooms, routes } = workloadLayout(c);
   const senderOf = new Map(senderIndex.map((index, s) => [index, s]));
   const sampled = new Set<number>();
-  for (let j = 0; j < Math.min(samples, K - c.senders); j++) {
+  for (let j = 0; j < Math.min(samples, K - senderIndex.length); j++) {
     let index = Math.floor(((j + 0.5) * K) / samples);
     index = index - (index % 2) + (j % 2); // alternate parity: half TCP, half WebSocket when mixed
     while (index < K && (senderOf.has(index) || sampled.has(index))) index += 2;
     if (index >= K) index = [...Array(K).keys()].find((i) => !senderOf.has(i) && !sampled.has(i))!;
     sampled.add(index);
   }
+  // When every member sends (pairs talking), the samples are senders too.
+  for (let j = 0; sampled.size < samples && j < samples && senderIndex.length >= K - 1; j++) sampled.add(Math.min(K - 1, Math.floor(((j + 0.5) * K) / samples)));
   const members: MemberSpec[] = [];
   for (let index = 0; index < K; index++) {
     const sender = senderOf.get(index) ?? -1;
     const sample = sampled.has(index);
-    members.push({ index, wire: wireOf(c, index), room: room(index), parse: sample || sender >= 0, sample, sender, ...(c.cluster && { node: index % c.cluster.gateways }) });
+    const [room, ...moreRooms] = rooms(index);
+    members.push({
+      index,
+      wire: wireOf(c, index),
+      room: room!,
+      ...(moreRooms.length > 0 && { moreRooms }),
+      parse: true,
+      sample,
+      sender,
+      ...(c.cluster && { node: index % c.cluster.gateways }),
+    });
   }
-  return { members, senderIndex };
+  return { members, senderIndex, routes, deliveriesPerMessage: deliveriesPerMessage(routes, senderIndex) };
 }
 
 /** A system under test with its room of members connected, ready for runs. */
@@ -184,6 +249,8 @@ export class FanoutSession {
   system!: RunningSystem;
   generators: GeneratorProcess[] = [];
   #runId = 0;
+  #deliveriesPerMessage = 0;
+  #senders = 0;
 
   constructor(
     readonly fanoutCase: FanoutCase,
@@ -193,8 +260,16 @@ export class FanoutSession {
 
   async open(): Promise<void> {
     const c = this.fanoutCase;
-    this.system = await startSystem(c.system, c.cluster ? { ...this.options, cluster: c.cluster } : this.options);
-    const { members, senderIndex } = layoutMembers(c, this.timing.samples);
+    const options: SwitchboardOptions = {
+      ...this.options,
+      ...(c.cluster && { cluster: c.cluster }),
+      ...(c.line && { lineRoom: 'bench' }),
+      ...(c.gatewayFlags && { extraFlags: [...(this.options.extraFlags ?? []), ...c.gatewayFlags] }),
+    };
+    this.system = await startSystem(c.system, options);
+    const { members, senderIndex, routes, deliveriesPerMessage: dpm } = layoutMembers(c, this.timing.samples);
+    this.#deliveriesPerMessage = dpm;
+    this.#senders = senderIndex.length;
     const groups = assignMembers(members, this.timing.generators);
     this.generators = groups.map((group, i) => new GeneratorProcess(`generator-${c.id}-${i}`, { sender: group.some((m) => m.sender >= 0) }));
     try {
@@ -206,8 +281,10 @@ export class FanoutSession {
             tcpPort: this.system.tcpPort,
             httpPort: this.system.httpPort,
             ...(this.system.nodes && { nodes: this.system.nodes.map((n) => ({ tcpPort: n.tcpPort, httpPort: n.httpPort })) }),
+            ...(this.system.linePort !== undefined && { linePort: this.system.linePort }),
             members: group,
             senderIndex,
+            routes,
             // ngircd listens with a backlog of 10: more at once would cost SYN retries.
             concurrency: c.system === 'ngircd' ? 8 : 64,
             timeoutMs: 30_000,
@@ -236,7 +313,7 @@ export class FanoutSession {
       id: ++this.#runId,
       t0,
       rate,
-      senders: c.senders,
+      senders: this.#senders,
       totalMessages,
       windowStart,
       windowEnd,
@@ -262,7 +339,7 @@ export class FanoutSession {
     const info1 = redis ? await redisInfo(redis.port).catch(() => undefined) : undefined;
     const before = await info0;
     const gatewaySeconds = cpu1.map((a, i) => a.user + a.system - cpu0[i]!.user - cpu0[i]!.system);
-    const result = combine(rate, c, await reports, {
+    const result = combine(rate, c, this.#deliveriesPerMessage, await reports, {
       windowStart,
       windowEnd,
       serverCpuSeconds: gatewaySeconds.reduce((a, b) => a + b, 0),
@@ -305,6 +382,7 @@ export async function waitForQuiet(pids: number | number[], limitMs = 10_000): P
 function combine(
   rate: number,
   c: FanoutCase,
+  receivers: number,
   reports: RunReport[],
   window: {
     windowStart: number;
@@ -338,7 +416,6 @@ function combine(
     addAll(closeReasons, r.closeReasons);
     addAll(errorFrames, r.errorFrames);
   }
-  const receivers = c.members - 1;
   const deliveriesInWindow = sum((r) => r.receivedInWindow);
   const generatorCpu = reports.reduce((a, r) => a + (r.cpuUserUs + r.cpuSystemUs) / Math.max(1, r.windowUs), 0);
   const result: RunResult = {
@@ -349,6 +426,7 @@ function combine(
     failures: [],
     deliveredRate: deliveriesInWindow / receivers / window.measureSeconds,
     deliveriesPerSecond: deliveriesInWindow / window.measureSeconds,
+    deliveriesPerMessage: receivers,
     expected: sum((r) => r.expected),
     received: sum((r) => r.received),
     missing: sum((r) => r.missing),
@@ -411,7 +489,9 @@ function pointOf(rate: number, runs: RunResult[]): PointResult {
     serverSystemCpu: m((r) => r.serverSystemCpu),
     generatorCpu: m((r) => r.generatorCpu),
     cpuSecondsPerMillion: m((r) => (r.deliveriesInWindow > 0 ? r.serverCpuSeconds / (r.deliveriesInWindow / 1e6) : NaN)),
+    deliveriesPerSecond: m((r) => r.deliveriesPerSecond),
     generatorBoundRuns: runs.filter((r) => r.generatorBound.length > 0).length,
+    headroomRuns: runs.filter((r) => r.generatorCpu < HEADROOM_CPU && r.generatorBound.length === 0).length,
     ...(runs.some((r) => r.redisCpu !== undefined) && {
       redisCpu: m((r) => r.redisCpu ?? NaN),
       redisCpuSecondsPerMillion: m((r) => (r.deliveriesInWindow > 0 ? (r.redisCpuSeconds ?? NaN) / (r.deliveriesInWindow / 1e6) : NaN)),

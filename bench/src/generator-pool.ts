@@ -71,11 +71,16 @@ export class GeneratorProcess {
   }
 }
 
-/** Splits members over processes: senders in the first, the rest spread over the others. */
+/** Splits members over processes: senders in the first, the rest spread over the others (all spread when most members send). */
 export function assignMembers(members: MemberSpec[], processes: number): MemberSpec[][] {
   const groups: MemberSpec[][] = Array.from({ length: Math.max(1, processes) }, () => []);
   if (groups.length === 1) {
     groups[0]!.push(...members);
+    return groups;
+  }
+  // Every member a sender (pairs talking): spread them all, each process sends for its own.
+  if (members.filter((m) => m.sender >= 0).length * 2 > members.length) {
+    members.forEach((m, i) => groups[i % groups.length]!.push(m));
     return groups;
   }
   let next = 1;

@@ -10,7 +10,8 @@ export type Wire =
   | 'sb-tcp' // Switchboard over TCP: hello, then message frames
   | 'sb-ws' // Switchboard over WebSocket (/ws): the same frames, one per binary message
   | 'irc' // ngircd: NICK/USER/JOIN, then PRIVMSG lines
-  | 'hub'; // the bare node:net hub: the same frames as sb-tcp, no hello
+  | 'hub' // the bare node:net hub: the same frames as sb-tcp, no hello
+  | 'sb-line'; // Switchboard's line listener (--listen line://…?room=…): text lines, no hello, no echo
 
 export interface MemberSpec {
   /** Global member number (0..K-1); carried in the payload as the sender. */
@@ -18,7 +19,9 @@ export interface MemberSpec {
   wire: Wire;
   /** Room (channel for IRC) the member joins. */
   room: string;
-  /** Read every message's payload (latency, loss, duplicates) instead of only counting. */
+  /** Further rooms it joins after the first (Switchboard: join frames; IRC: one JOIN of every channel). */
+  moreRooms?: string[];
+  /** Always true now: every member reads each payload's sender and sequence (loss and duplicates per message). */
   parse: boolean;
   /** Counts toward the latency percentiles. */
   sample: boolean;
@@ -27,6 +30,9 @@ export interface MemberSpec {
   /** Which gateway it connects to: an index into SetupCommand.nodes (absent: tcpPort/httpPort). */
   node?: number;
 }
+
+/** A message's destination: a room (with the member indexes in it) or one member (a private message). */
+export type Route = { room: string; members: number[] } | { to: number };
 
 export interface SetupCommand {
   type: 'setup';
@@ -37,9 +43,16 @@ export interface SetupCommand {
   httpPort: number;
   /** Several gateways sharing one Redis (scenario 8): each member's `node` picks its ports here. */
   nodes?: { tcpPort: number; httpPort: number }[];
+  /** Switchboard's line listener port (members on wire sb-line). */
+  linePort?: number;
   members: MemberSpec[];
   /** Member index of each sender ordinal (all senders, not only this process's). */
   senderIndex: number[];
+  /**
+   * Where each sender's messages go: the message with sequence q of sender ordinal s goes to
+   * routes[s][q % routes[s].length]. Every member derives from it which messages it must get.
+   */
+  routes: Route[][];
   /** Connections opened at once (ngircd's listen backlog is 10). */
   concurrency: number;
   timeoutMs: number;

@@ -70,6 +70,7 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
           httpPort: system.httpPort,
           members: group,
           senderIndex: [],
+          routes: [],
           concurrency: c.system === 'ngircd' ? 8 : 32,
           timeoutMs: 60_000,
           payloadBytes: 64,

@@ -9,9 +9,9 @@ import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { encodeMessage } from '@switchboard/protocol';
 import { nowUs } from './clock.js';
-import type { GeneratorCommand, GeneratorReport, MemberSpec, RunCommand, RunReport, SetupCommand, Wire } from './generator-protocol.js';
+import type { GeneratorCommand, GeneratorReport, MemberSpec, Route, RunCommand, RunReport, SetupCommand, Wire } from './generator-protocol.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import { frameTemplate, ircTemplate, maskedBinaryMessage, upgradeRequest, webSocketFrameTemplate, type ChatTemplate } from './outgoing.js';
+import { frameTemplate, ircTemplate, lineTemplate, maskedBinaryMessage, upgradeRequest, webSocketFrameTemplate, type ChatTemplate } from './outgoing.js';
 import { findPayload, payloadSender, payloadSeq, payloadTime } from './payload.js';
 import { LengthPrefixWalker, LineWalker, WebSocketFrameWalker, httpHeadEnd, webSocketPayloadOffset, type UnitSink } from './stream-walkers.js';
 
@@ -43,9 +43,15 @@ abstract class Member implements UnitSink {
   duplicates = 0;
   unexpected = 0;
   expected = 0;
-  seen: Uint8Array[] = [];
+  /** Per sender ordinal: a bit per sequence number, set when it arrived (undefined: nothing expected from that sender). */
+  seen: (Uint32Array | undefined)[] = [];
+  /** Per sender ordinal: which of its routes reach this member (undefined: none). */
+  wants: (Uint8Array | undefined)[] = [];
+  /** Messages each sender sends this run. */
+  sentBy = new Int32Array(0);
   stopped = false;
-  template: ChatTemplate | undefined;
+  /** A sender's bytes for each of its routes (message q uses templates[q % length]). */
+  templates: ChatTemplate[] = [];
   readonly hist: LatencyHistogram | undefined;
   #settle: ((error?: Error) => void) | undefined;
 
@@ -126,13 +132,11 @@ abstract class Member implements UnitSink {
     this.#settle?.(new Error(`member ${this.spec.index} (${this.spec.wire}): ${reason}`));
   }
 
-  /** A chat message somewhere in buf[start, end). */
+  /**
+   * A chat message somewhere in buf[start, end). Every member reads its sender and sequence
+   * (fixed-width digits), so a loss and a duplicate at one member are both counted, not netted.
+   */
   protected chat(buf: Buffer, start: number, end: number): void {
-    if (!this.spec.parse) {
-      this.received++;
-      if (readNow >= windowStart && readNow < windowEnd) this.receivedInWindow++;
-      return;
-    }
     const at = findPayload(buf, start, end);
     if (at < 0) {
       this.unexpected++;
@@ -146,15 +150,22 @@ abstract class Member implements UnitSink {
     const ordinal = sender < senderOrdinal.length ? senderOrdinal[sender]! : -1;
     const seq = payloadSeq(buf, at);
     const seen = ordinal >= 0 ? this.seen[ordinal] : undefined;
-    if (seen === undefined || seq >= seen.length) {
+    if (seen === undefined || seq >= this.sentBy[ordinal]!) {
       this.unexpected++;
       return;
     }
-    if (seen[seq] !== 0) {
+    const wants = this.wants[ordinal]!;
+    if (wants[seq % wants.length] === 0) {
+      this.unexpected++; // sent somewhere this member is not
+      return;
+    }
+    const word = seq >>> 5;
+    const bit = 1 << (seq & 31);
+    if ((seen[word]! & bit) !== 0) {
       this.duplicates++;
       return;
     }
-    seen[seq] = 1;
+    seen[word] = seen[word]! | bit;
     this.received++;
     if (readNow >= windowStart && readNow < windowEnd) this.receivedInWindow++;
     if (this.hist !== undefined) {
@@ -165,6 +176,19 @@ abstract class Member implements UnitSink {
         latency.record(us);
       }
     }
+  }
+
+  #histories = 0;
+
+  /**
+   * A history frame: the last thing hello and join answer. After the first, join the member's
+   * further rooms; ready once every room has answered.
+   */
+  protected joined(write: (frame: Uint8Array) => void): void {
+    if (this.state !== 'handshake') return;
+    const more = this.spec.moreRooms ?? [];
+    if (++this.#histories === 1) for (const room of more) write(encodeMessage({ type: 'join', room }));
+    if (this.#histories >= 1 + more.length) this.ready();
   }
 
   protected errorFrame(json: string): void {
@@ -179,7 +203,8 @@ abstract class Member implements UnitSink {
   }
 
   sendChat(seq: number, dueUs: number): void {
-    this.socket.write(this.template!.build(this.spec.index, seq, dueUs));
+    const t = this.templates;
+    this.socket.write(t[t.length === 1 ? 0 : seq % t.length]!.build(this.spec.index, seq, dueUs));
   }
 }
 
@@ -197,8 +222,8 @@ class SwitchboardTcpMember extends Member {
 
   unit(buf: Buffer, start: number, end: number): void {
     const type = buf[start + 4];
-    if (type === 0x04) this.chat(buf, start + 5, end);
-    else if (type === 0x10) this.ready(); // history comes last after hello
+    if (type === 0x04 || type === 0x05) this.chat(buf, start + 5, end);
+    else if (type === 0x10) this.joined((frame) => this.socket.write(frame));
     else if (type === 0x09) this.errorFrame(buf.toString('utf8', start + 5, end));
   }
 }
@@ -237,8 +262,8 @@ class SwitchboardWsMember extends Member {
     const at = start + webSocketPayloadOffset(buf, start);
     if (opcode === 0x2) {
       const type = buf[at + 4];
-      if (type === 0x04) this.chat(buf, at + 5, end);
-      else if (type === 0x10) this.ready();
+      if (type === 0x04 || type === 0x05) this.chat(buf, at + 5, end);
+      else if (type === 0x10) this.joined((frame) => this.socket.write(maskedBinaryMessage(frame)));
       else if (type === 0x09) this.errorFrame(buf.toString('utf8', at + 5, end));
     } else if (opcode === 0x8) {
       this.fail('WebSocket closed by server');
@@ -254,6 +279,7 @@ class SwitchboardWsMember extends Member {
 /** ngircd: register, join the channel, then PRIVMSG lines. */
 class IrcMember extends Member {
   readonly walker = new LineWalker(this);
+  #names = 0;
 
   protected onConnect(): void {
     const nick = `b${this.spec.index}`;
@@ -276,8 +302,8 @@ class IrcMember extends Member {
       }
       if (this.state !== 'handshake') return;
       const code = buf.toString('latin1', c, c + 3);
-      if (code === '001') this.socket.write(`JOIN #${this.spec.room}\r\n`);
-      else if (code === '366') this.ready(); // end of NAMES: joined
+      if (code === '001') this.socket.write(`JOIN ${[this.spec.room, ...(this.spec.moreRooms ?? [])].map((r) => `#${r}`).join(',')}\r\n`);
+      else if (code === '366' && ++this.#names >= 1 + (this.spec.moreRooms?.length ?? 0)) this.ready(); // end of NAMES: joined
       else if (code[0] === '4' || code[0] === '5') this.fail(`IRC error: ${buf.toString('latin1', start, end).trim()}`);
       return;
     }
@@ -307,6 +333,24 @@ class HubMember extends Member {
   }
 }
 
+/** Switchboard's line listener: no handshake; every line from it is a chat message (the text alone, no echo). */
+class LineMember extends Member {
+  readonly walker = new LineWalker(this);
+
+  protected onConnect(): void {
+    this.ready();
+  }
+
+  protected feed(buf: Buffer, n: number): void {
+    this.walker.feed(buf, 0, n);
+  }
+
+  unit(buf: Buffer, start: number, end: number): void {
+    if (buf[start] === 0x45 && buf.toString('latin1', start, start + 6) === 'ERROR ') this.errorFrame(JSON.stringify({ code: buf.toString('latin1', start + 6, end).split(':')[0] }));
+    else this.chat(buf, start, end);
+  }
+}
+
 let members: Member[] = [];
 let senders: (Member | undefined)[] = [];
 
@@ -322,15 +366,16 @@ async function setup(cmd: SetupCommand): Promise<void> {
           ? new SwitchboardWsMember(spec, cmd)
           : spec.wire === 'irc'
             ? new IrcMember(spec, cmd)
-            : new HubMember(spec, cmd);
-    if (spec.sender >= 0) {
-      m.template =
-        spec.wire === 'sb-ws'
-          ? webSocketFrameTemplate(cmd.payloadBytes)
-          : spec.wire === 'irc'
-            ? ircTemplate(spec.room, cmd.payloadBytes)
-            : frameTemplate(cmd.payloadBytes);
-    }
+            : spec.wire === 'sb-line'
+              ? new LineMember(spec, cmd)
+              : new HubMember(spec, cmd);
+    if (spec.sender >= 0) m.templates = cmd.routes[spec.sender]!.map((route) => templateFor(spec, route, cmd.payloadBytes));
+    // Which of each sender's routes reach this member.
+    m.wants = cmd.routes.map((rs, s) => {
+      if (cmd.senderIndex[s] === spec.index) return undefined;
+      const w = Uint8Array.from(rs, (r) => ('to' in r ? r.to === spec.index : r.members.includes(spec.index)) ? 1 : 0);
+      return w.some((x) => x === 1) ? w : undefined;
+    });
     return m;
   });
   senders = [];
@@ -341,11 +386,28 @@ async function setup(cmd: SetupCommand): Promise<void> {
   const worker = async (): Promise<void> => {
     while (next < members.length) {
       const m = members[next++]!;
-      await m.open(m.spec.wire === 'sb-ws' ? m.httpPort : m.tcpPort);
+      await m.open(m.spec.wire === 'sb-ws' ? m.httpPort : m.spec.wire === 'sb-line' ? cmd.linePort! : m.tcpPort);
     }
   };
   await Promise.all(Array.from({ length: Math.min(cmd.concurrency, members.length) }, worker));
   send({ type: 'ready', members: members.length, setupMs: (nowUs() - started) / 1000 });
+}
+
+/** The bytes a sender writes for one route on its wire. */
+function templateFor(spec: MemberSpec, route: Route, payloadBytes: number): ChatTemplate {
+  if (spec.wire === 'irc') return ircTemplate('to' in route ? `b${route.to}` : `#${route.room}`, payloadBytes);
+  if (spec.wire === 'sb-line') {
+    if ('to' in route || route.room !== spec.room) throw new Error('a line member only speaks in its listener\'s room');
+    return lineTemplate(payloadBytes);
+  }
+  // A room is named unless it is the member's only one (after joins the current room is the last joined).
+  const target = 'to' in route ? { to: `b${route.to}` } : route.room === spec.room && !spec.moreRooms?.length ? {} : { room: route.room };
+  return spec.wire === 'sb-ws' ? webSocketFrameTemplate(payloadBytes, target) : frameTemplate(payloadBytes, target);
+}
+
+/** How many q in [0, n) have q mod L = j. */
+function countResidue(n: number, L: number, j: number): number {
+  return j < n ? Math.floor((n - 1 - j) / L) + 1 : 0;
 }
 
 /** Messages sent by sender ordinal s when G messages are spread over S senders. */
@@ -368,8 +430,14 @@ async function run(cmd: RunCommand): Promise<void> {
   for (const m of members) {
     m.received = m.receivedInWindow = m.echoes = m.duplicates = m.unexpected = 0;
     m.stopped = false;
-    m.expected = G - (m.spec.sender >= 0 ? sentBy(m.spec.sender, G, S) : 0);
-    m.seen = m.spec.parse ? Array.from({ length: S }, (_, s) => new Uint8Array(sentBy(s, G, S))) : [];
+    m.sentBy = Int32Array.from({ length: S }, (_, s) => sentBy(s, G, S));
+    m.expected = 0;
+    m.seen = m.wants.map((w, s) => {
+      if (w === undefined) return undefined;
+      const n = m.sentBy[s]!;
+      for (let j = 0; j < w.length; j++) if (w[j] === 1) m.expected += countResidue(n, w.length, j);
+      return new Uint32Array(Math.ceil(n / 32));
+    });
   }
 
   // Window measurements of this process itself.

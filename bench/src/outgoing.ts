@@ -23,15 +23,30 @@ function templateAround(bytes: Buffer, payload: Buffer): ChatTemplate {
   };
 }
 
-/** Switchboard's client `message` frame {"text": payload}; the bare hub relays the same bytes. */
-export function frameTemplate(payloadBytes: number): ChatTemplate {
+/**
+ * Switchboard's client `message` frame {"text": payload} (to the current room), {"room", "text"}
+ * (to another of the member's rooms), or a `private` frame {"to", "text"}; the bare hub relays
+ * the same bytes.
+ */
+export function frameTemplate(payloadBytes: number, target: { room?: string; to?: string } = {}): ChatTemplate {
   const payload = blankPayload(payloadBytes);
-  return templateAround(Buffer.from(encodeMessage({ type: 'message', text: payload.toString('latin1') })), payload);
+  const text = payload.toString('latin1');
+  const frame =
+    target.to !== undefined
+      ? encodeMessage({ type: 'private', to: target.to, text })
+      : encodeMessage(target.room !== undefined ? { type: 'message', room: target.room, text } : { type: 'message', text });
+  return templateAround(Buffer.from(frame), payload);
+}
+
+/** A text line (Switchboard's line listener): the payload and LF. */
+export function lineTemplate(payloadBytes: number): ChatTemplate {
+  const payload = blankPayload(payloadBytes);
+  return templateAround(Buffer.concat([payload, Buffer.from('\n')]), payload);
 }
 
 /** The same frame inside one masked binary WebSocket message, as a browser sends it. */
-export function webSocketFrameTemplate(payloadBytes: number): ChatTemplate {
-  const inner = frameTemplate(payloadBytes);
+export function webSocketFrameTemplate(payloadBytes: number, target: { room?: string; to?: string } = {}): ChatTemplate {
+  const inner = frameTemplate(payloadBytes, target);
   return {
     build(sender, seq, timeUs) {
       return maskedBinaryMessage(inner.build(sender, seq, timeUs));
@@ -39,10 +54,10 @@ export function webSocketFrameTemplate(payloadBytes: number): ChatTemplate {
   };
 }
 
-/** `PRIVMSG #channel :payload` CR LF. */
-export function ircTemplate(channel: string, payloadBytes: number): ChatTemplate {
+/** `PRIVMSG <target> :payload` CR LF; the target is `#channel` or a nick. */
+export function ircTemplate(target: string, payloadBytes: number): ChatTemplate {
   const payload = blankPayload(payloadBytes);
-  return templateAround(Buffer.concat([Buffer.from(`PRIVMSG #${channel} :`, 'latin1'), payload, Buffer.from('\r\n')]), payload);
+  return templateAround(Buffer.concat([Buffer.from(`PRIVMSG ${target} :`, 'latin1'), payload, Buffer.from('\r\n')]), payload);
 }
 
 // A client must mask what it sends (RFC 6455 §5.3). The keys come from a pool of random bytes

@@ -18,6 +18,8 @@ export interface ScenarioFile<T> {
   machine: MachineInfo;
   settings: Record<string, unknown>;
   data: T;
+  /** Every invocation of this scenario in one `--invocations N` run, oldest first (`data` is the last one's). */
+  invocations?: { runId: string; data: T }[];
 }
 
 export interface FanoutData {
@@ -36,10 +38,14 @@ export interface FanoutData {
 }
 
 export interface EfficiencyData {
+  /** The first rate (older files had only one). */
   rate: number;
+  /** Every offered rate measured (issue 15: 1,000 and 4,000 msg/s at least). */
+  rates?: number[];
   members: number;
   rateChosenBy: string;
-  points: { label: string; system: string; point: PointResult }[];
+  /** One per system and rate; `burn`: measured with a spinning process beside the generators on their core. */
+  points: { label: string; system: string; id?: string; rate?: number; burn?: boolean; point: PointResult }[];
 }
 
 export interface BridgeData {
@@ -96,6 +102,9 @@ export interface AllResults {
   pipe?: ScenarioFile<PipeData>;
   crowd?: ScenarioFile<CrowdResult>;
   cluster?: ScenarioFile<ClusterData>;
+  manyRooms?: ScenarioFile<FanoutData>;
+  privatePairs?: ScenarioFile<FanoutData>;
+  lineDevices?: ScenarioFile<FanoutData>;
 }
 
 export const FILES = {
@@ -108,6 +117,9 @@ export const FILES = {
   codec: 'scenario-6-codec.json',
   pipe: 'scenario-7-pipe.json',
   cluster: 'scenario-8-cluster.json',
+  manyRooms: 'scenario-9-many-rooms.json',
+  privatePairs: 'scenario-10-private.json',
+  lineDevices: 'scenario-11-line-devices.json',
 } as const satisfies Record<keyof AllResults, string>;
 
 export function writeScenario(resultsDir: string, key: keyof AllResults, file: ScenarioFile<unknown>): void {

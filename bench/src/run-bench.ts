@@ -17,8 +17,8 @@ import { measureIdle, type IdleCase, type IdleResult } from './idle.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { ensurePeers } from './prerequisites.js';
 import { writeReport } from './report.js';
-import { readAll, writeScenario, type ClusterData, type CodecData, type EfficiencyData, type FanoutData, type ScenarioFile } from './results-files.js';
-import { BENCH_DIR, CODEC_BENCH, REDIS_FLAGS, WORK_DIR, cleanWorkDir, gatewayMain, killChildren, pinSelf, protocolEntry, snapshotBuilds, spawnPinned } from './systems.js';
+import { readAll, writeScenario, type AllResults, type ClusterData, type CodecData, type EfficiencyData, type FanoutData, type ScenarioFile } from './results-files.js';
+import { BENCH_DIR, CODEC_BENCH, NICE, REDIS_FLAGS, WORK_DIR, cleanWorkDir, gatewayMain, killChildren, pinSelf, protocolEntry, snapshotBuilds, spawnPinned, type SwitchboardOptions } from './systems.js';
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -36,18 +36,30 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --warmup-ms <n>      Warm-up before each measured window (default 2000).
   --measure-ms <n>     Measured window of each run (default 4000).
   --generators <n>     Load-generator processes (default 2: senders, receivers).
-  --efficiency-rate <n>  Offered rate for scenario 3 (default: the highest rate every system
-                       passed in scenario 1 of this invocation, else 1000).
+  --efficiency-rate <n>  Offered rate(s) for scenario 3; repeat or comma-separate (default:
+                       1000 and 4000 msg/s).
+  --burn-generator-core  Scenario 3 also measures Switchboard and ngircd with a spinning
+                       process beside the generators on their core (what a loaded generator
+                       does to the servers' CPU per delivery).
+  --invocations <n>    Run the selected scenarios n times (default 1); RESULTS.md shows the
+                       min / median / max over the invocations.
+  --seed-history <n>   Start every Switchboard from a history database already holding n
+                       messages (default 0: a fresh one).
+  --no-generator-check Skip measuring each case's first failing rate again with one more
+                       generator process.
   --no-profile         Skip the CPU profile of the gateway.
   --out <dir>          Write RESULTS.md and results/ here instead.
   --report-only        Rebuild RESULTS.md and the chart from results/*.json; run nothing.
   -h, --help           This text.
 
-Scenarios: 1 fan-out over TCP (K=200 and 1,000), 2 half the members on WebSocket,
+Scenarios: 1 fan-out over TCP (K=200 and 1,000; bare hub plain and corked), 2 half the members on WebSocket,
 3 CPU per million deliveries, 4 bridge vs websockify, 5 idle memory, 6 codec,
 7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server,
 8 cluster: K=200 split over two gateways on one Redis (redis-server, appendfsync always)
-against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart.`;
+against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart,
+9 many rooms (50 rooms of about 20, each member in 3; TCP, ½ WebSocket, ngircd channels),
+10 private messages (100 pairs talking; PRIVMSG nick for ngircd),
+11 line-mode devices (a room of line members on --listen line://… against ngircd).`;
 
 function options() {
   const { values } = parseArgs({
@@ -59,7 +71,11 @@ function options() {
       'warmup-ms': { type: 'string' },
       'measure-ms': { type: 'string' },
       generators: { type: 'string' },
-      'efficiency-rate': { type: 'string' },
+      'efficiency-rate': { type: 'string', multiple: true },
+      'burn-generator-core': { type: 'boolean', default: false },
+      invocations: { type: 'string' },
+      'seed-history': { type: 'string' },
+      'no-generator-check': { type: 'boolean', default: false },
       'no-profile': { type: 'boolean', default: false },
       out: { type: 'string' },
       'report-only': { type: 'boolean', default: false },
@@ -77,11 +93,11 @@ function options() {
   for (const s of values.scenario ?? []) {
     for (const part of s.split(',')) {
       const n = Number(part.trim());
-      if (!Number.isInteger(n) || n < 1 || n > 12 || (n > 8 && n < 12)) throw new Error(`--scenario takes 1 to 8 or 12, got "${part}"`);
+      if (!Number.isInteger(n) || n < 1 || n > 12) throw new Error(`--scenario takes 1 to 12, got "${part}"`);
       scenarios.add(n);
     }
   }
-  if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7, 8, 12].forEach((n) => scenarios.add(n));
+  if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].forEach((n) => scenarios.add(n));
   const quick = values.quick ?? false;
   return {
     help: values.help ?? false,
@@ -92,7 +108,11 @@ function options() {
     warmupMs: int('warmup-ms', values['warmup-ms'], quick ? 700 : 2000),
     measureMs: int('measure-ms', values['measure-ms'], quick ? 1500 : 4000),
     generators: int('generators', values.generators, 2),
-    efficiencyRate: values['efficiency-rate'] === undefined ? undefined : int('efficiency-rate', values['efficiency-rate'], 1000),
+    efficiencyRates: values['efficiency-rate'] === undefined ? undefined : values['efficiency-rate'].flatMap((v) => v.split(',')).map((v) => int('efficiency-rate', v.trim(), 1000)),
+    burnGeneratorCore: values['burn-generator-core'] ?? false,
+    invocations: int('invocations', values.invocations, 1),
+    seedHistory: int('seed-history', values['seed-history'], 0, 0),
+    generatorCheck: !(values['no-generator-check'] ?? false),
     crowd: int('crowd', values.crowd, quick ? 2_000 : 100_000),
     profile: !(values['no-profile'] ?? false),
     outDir: values.out ?? (quick ? join(WORK_DIR, 'quick') : BENCH_DIR),
@@ -133,6 +153,41 @@ function tcpCases(members: number): FanoutCase[] {
     { id: `switchboard-tcp-k${members}`, label: 'Switchboard (TCP)', system: 'switchboard', members, senders: 10, wsShare: 0 },
     { id: `ngircd-k${members}`, label: 'ngircd', system: 'ngircd', members, senders: 10, wsShare: 0 },
     { id: `bare-hub-k${members}`, label: 'bare node:net hub', system: 'bare-hub', members, senders: 10, wsShare: 0 },
+    { id: `bare-hub-corked-k${members}`, label: 'bare node:net hub, corked', system: 'bare-hub-corked', members, senders: 10, wsShare: 0 },
+  ];
+}
+
+/** Scenario 3's systems: scenario 1's, and Switchboard without its flush window (matched latency). */
+function efficiencyCases(): FanoutCase[] {
+  const [sb, ...rest] = tcpCases(200);
+  return [sb!, { ...sb!, id: 'switchboard-tcp-flush0-k200', label: 'Switchboard (TCP), --flush-window-ms 0', gatewayFlags: ['--flush-window-ms', '0'] }, ...rest];
+}
+
+/** Scenario 9: 50 rooms of about 20, each member in 3 (K = 334), 50 senders each speaking in its 3 rooms in turn. */
+function manyRoomCases(): FanoutCase[] {
+  const base = { members: 334, senders: 50, workload: 'many-rooms' as const };
+  return [
+    { id: 'switchboard-tcp-rooms', label: 'Switchboard (TCP)', system: 'switchboard', wsShare: 0, ...base },
+    { id: 'switchboard-mixed-rooms', label: 'Switchboard (½ TCP, ½ WebSocket)', system: 'switchboard', wsShare: 0.5, ...base },
+    { id: 'ngircd-rooms', label: 'ngircd', system: 'ngircd', wsShare: 0, ...base },
+  ];
+}
+
+/** Scenario 10: 100 pairs, each member sending private messages to its partner. */
+function privateCases(): FanoutCase[] {
+  const base = { members: 200, senders: 200, workload: 'private' as const };
+  return [
+    { id: 'switchboard-tcp-private', label: 'Switchboard (TCP)', system: 'switchboard', wsShare: 0, ...base },
+    { id: 'switchboard-mixed-private', label: 'Switchboard (½ TCP, ½ WebSocket)', system: 'switchboard', wsShare: 0.5, ...base },
+    { id: 'ngircd-private', label: 'ngircd', system: 'ngircd', wsShare: 0, ...base },
+  ];
+}
+
+/** Scenario 11: one room of K = 200 line devices (S = 10) on a line listener, against ngircd's #bench. */
+function lineCases(): FanoutCase[] {
+  return [
+    { id: 'switchboard-line-k200', label: 'Switchboard (line listener)', system: 'switchboard', members: 200, senders: 10, wsShare: 0, line: true },
+    { id: 'ngircd-line-k200', label: 'ngircd', system: 'ngircd', members: 200, senders: 10, wsShare: 0 },
   ];
 }
 
@@ -165,12 +220,12 @@ function ladderFor(o: Options, members: number): Ladder {
 
 /** runLadder, then extra bisection steps between the last pass and the first fail. */
 async function capacity(c: FanoutCase, timing: Timing, ladder: Ladder): Promise<CaseResult> {
-  let result = await runLadder(c, timing, { rates: ladder.rates, refine: ladder.refineSteps > 0, log });
+  let result = await runLadder(c, timing, { rates: ladder.rates, refine: ladder.refineSteps > 0, log, sessionOptions });
   // If even the first rate failed, step down so the chart has a passing point.
   let lowest = ladder.rates[0]!;
   for (let i = 0; i < 3 && result.capacity === null; i++) {
     lowest = Math.round(lowest / 2);
-    const lower = await runLadder(c, timing, { rates: [lowest], refine: false, log });
+    const lower = await runLadder(c, timing, { rates: [lowest], refine: false, log, sessionOptions });
     result = merge(result, lower.points);
   }
   for (let step = 1; step < ladder.refineSteps && result.capacity !== null; step++) {
@@ -178,12 +233,26 @@ async function capacity(c: FanoutCase, timing: Timing, ladder: Ladder): Promise<
     if (!fail) break;
     const mid = Math.round(Math.sqrt(result.capacity * fail.rate) / 100) * 100;
     if (mid <= result.capacity || mid >= fail.rate || result.points.some((p) => p.rate === mid)) break;
-    const extra = await runLadder(c, timing, { rates: [mid], refine: false, log });
+    const extra = await runLadder(c, timing, { rates: [mid], refine: false, log, sessionOptions });
     result = merge(result, extra.points);
+  }
+  if (generatorCheck) {
+    // Was the generator the limit? The first failing rate again, with one more generator process.
+    const fail = result.points.find((p) => !p.pass && (result.capacity === null || p.rate > result.capacity));
+    if (fail) {
+      const more = { ...timing, generators: timing.generators + 1 };
+      const check = await runLadder(c, more, { rates: [fail.rate], refine: false, log, sessionOptions });
+      result.moreGenerators = { generators: more.generators, point: check.points[0]! };
+      log(`    with ${more.generators} generator processes ${fail.rate} msg/s ${check.points[0]!.pass ? 'PASSES: the generator was part of the limit' : 'fails too'}`);
+    }
   }
   log(`  → ${c.label} K=${c.members}: capacity ${result.capacity ?? 'none'} msg/s${result.capacityGeneratorBound ? ' (generator-bound)' : ''}`);
   return result;
 }
+
+// Set from the options in main(): every session's Switchboard options, and the generator check.
+let sessionOptions: SwitchboardOptions = {};
+let generatorCheck = true;
 
 function merge(result: CaseResult, more: CaseResult['points']): CaseResult {
   const points = [...result.points, ...more].sort((a, b) => a.rate - b.rate);
@@ -211,13 +280,35 @@ function profileRate(c: CaseResult, ladder: Ladder): number {
   return below.length > 0 ? Math.max(...below) : Math.max(...passing);
 }
 
+/**
+ * A history database that already holds `messages` messages: a gateway with 200 members in
+ * `bench` is sent them at 32,000 msg/s, then stopped; its data directory is the seed every later
+ * Switchboard of the invocation starts from (a copy each).
+ */
+async function seedHistory(messages: number, timing: Timing): Promise<string> {
+  const rate = 32_000;
+  const ms = Math.max(2000, Math.round((messages / rate) * 1000));
+  log(`Seeding a history database with about ${messages.toLocaleString('en-US')} messages (${(ms / 1000).toFixed(0)} s at ${rate} msg/s)`);
+  const c: FanoutCase = { id: 'seed', label: 'seed', system: 'switchboard', members: 200, senders: 10, wsShare: 0 };
+  const session = new FanoutSession(c, { ...timing, warmupMs: 500, measureMs: ms - 500, runs: 1 }, { keepDataDir: true });
+  await session.open();
+  let dir: string;
+  try {
+    await session.run(rate);
+    dir = session.system.dataDir!;
+  } finally {
+    await session.close();
+  }
+  return dir;
+}
+
 /** One run of the gateway under `node --cpu-prof`, summarized. */
 async function profileGateway(c: FanoutCase, timing: Timing, rate: number): Promise<FanoutData['profile']> {
   const dir = join(WORK_DIR, `cpu-profile-${c.id}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   log(`  CPU profile of the gateway: ${c.label}, K=${c.members}, ${rate} msg/s`);
-  const session = new FanoutSession(c, { ...timing, runs: 1 }, { cpuProfileDir: dir });
+  const session = new FanoutSession(c, { ...timing, runs: 1 }, { ...sessionOptions, cpuProfileDir: dir });
   await session.open();
   let point: PointResult;
   try {
@@ -255,7 +346,7 @@ async function main(): Promise<void> {
   pinSelf();
   const build = snapshotBuilds();
   const machine = machineInfo(build);
-  const runId = machine.date;
+  let runId = machine.date;
   const resultsDir = join(o.outDir, 'results');
   mkdirSync(resultsDir, { recursive: true });
   const timing: Timing = {
@@ -269,15 +360,23 @@ async function main(): Promise<void> {
   };
   log(`Switchboard bench${o.quick ? ' (quick)' : ''}: scenarios ${[...o.scenarios].join(', ')}; ${machine.cpuModel}, ${machine.cores} cores; ${machine.pinning}`);
   log(`Writing to ${o.outDir}; Switchboard runs from a snapshot of its build (${build})`);
-  const settings = { timing, quick: o.quick };
-  let efficiencyRate = o.efficiencyRate;
-  let efficiencyRateSource =
-    o.efficiencyRate !== undefined
-      ? '--efficiency-rate'
-      : o.scenarios.has(1)
-        ? 'the default: no rate was passed by every system in scenario 1'
-        : 'the default: scenario 1 did not run in this invocation';
+  const settings = { timing, quick: o.quick, invocations: o.invocations, seedHistory: o.seedHistory };
+  generatorCheck = o.generatorCheck;
+  if (o.seedHistory > 0) sessionOptions = { seedDataDir: await seedHistory(o.seedHistory, timing) };
+  const efficiencyRates = o.efficiencyRates ?? (o.quick ? [1000, 4000] : [1000, 4000]);
+  const efficiencyRateSource = o.efficiencyRates !== undefined ? '--efficiency-rate' : 'the default (issue 15: 1,000 and 4,000 msg/s)';
+  // Every invocation of each scenario, so RESULTS.md can show the spread.
+  const history = new Map<keyof AllResults, { runId: string; data: unknown }[]>();
+  const save = (key: keyof AllResults, file: ScenarioFile<unknown>): void => {
+    const list = history.get(key) ?? [];
+    list.push({ runId: file.runId, data: file.data });
+    history.set(key, list);
+    writeScenario(resultsDir, key, { ...file, invocations: list });
+  };
 
+  for (let invocation = 1; invocation <= o.invocations; invocation++) {
+  if (invocation > 1) runId = new Date().toISOString();
+  if (o.invocations > 1) log(`Invocation ${invocation} of ${o.invocations} (${runId})`);
   if (o.scenarios.has(1)) {
     await waitForQuietMachine(o.quick ? 10_000 : 120_000);
     log('Scenario 1: fan-out, TCP members (K=200' + (o.quick ? '' : ' and 1,000') + ', S=10, 64-byte messages)');
@@ -287,18 +386,8 @@ async function main(): Promise<void> {
     }
     const data: FanoutData = { timing, cases };
     const sb = cases.find((c) => c.case.id === 'switchboard-tcp-k200');
-    if (o.profile && sb) data.profile = await profileGateway(sb.case, timing, profileRate(sb, ladderFor(o, 200)));
-    writeScenario(resultsDir, 'fanoutTcp', scenarioFile(1, 'Fan-out, TCP members', o, machine, runId, settings, data));
-    if (efficiencyRate === undefined) {
-      // A rate every system carries: the highest rate every K=200 system passed.
-      const k200 = cases.filter((c) => c.case.members === 200);
-      const rates = [...new Set(k200.flatMap((c) => c.points.map((p) => p.rate)))];
-      const passedByAll = rates.filter((r) => k200.every((c) => c.points.some((p) => p.rate === r && p.pass)));
-      if (passedByAll.length > 0) {
-        efficiencyRate = Math.max(...passedByAll);
-        efficiencyRateSource = 'the highest rate every system passed at K=200 in scenario 1';
-      }
-    }
+    if (o.profile && sb && invocation === o.invocations) data.profile = await profileGateway(sb.case, timing, profileRate(sb, ladderFor(o, 200)));
+    save('fanoutTcp', scenarioFile(1, 'Fan-out, TCP members', o, machine, runId, settings, data));
   }
 
   if (o.scenarios.has(2)) {
@@ -307,28 +396,33 @@ async function main(): Promise<void> {
     const c = mixedCase(200);
     const result = await capacity(c, timing, ladderFor(o, 200));
     const data: FanoutData = { timing, cases: [result] };
-    if (o.profile) data.profile = await profileGateway(c, timing, profileRate(result, ladderFor(o, 200)));
-    writeScenario(resultsDir, 'fanoutMixed', scenarioFile(2, 'Fan-out, half the members on WebSocket', o, machine, runId, settings, data));
+    if (o.profile && invocation === o.invocations) data.profile = await profileGateway(c, timing, profileRate(result, ladderFor(o, 200)));
+    save('fanoutMixed', scenarioFile(2, 'Fan-out, half the members on WebSocket', o, machine, runId, settings, data));
   }
 
   if (o.scenarios.has(3)) {
     await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    const chosenBy = efficiencyRateSource;
-    const rate = efficiencyRate ?? 1000;
-    log(`Scenario 3: server CPU per million deliveries at ${rate} msg/s, K=200`);
+    log(`Scenario 3: server CPU per million deliveries at ${efficiencyRates.join(', ')} msg/s, K=200`);
     const points: EfficiencyData['points'] = [];
-    for (const c of tcpCases(200)) {
-      const session = new FanoutSession({ ...c, id: `${c.id}-efficiency` }, timing);
+    const measure = async (c: FanoutCase, burn: boolean): Promise<void> => {
+      const session = new FanoutSession({ ...c, id: `${c.id}-efficiency${burn ? '-burn' : ''}` }, timing, sessionOptions);
       await session.open();
+      // A process spinning on the generator core at the generators' priority: a loaded generator.
+      const burner = burn ? spawnPinned('generator', 'burn', ['node', '-e', 'for(;;){}'], { nice: NICE }).child : undefined;
       try {
-        const point = await measurePoint(session, rate, log);
-        points.push({ label: c.label, system: c.system, point });
-        log(`    ${c.label}: ${point.cpuSecondsPerMillion.toFixed(2)} CPU s per million deliveries (server ${(point.serverCpu * 100).toFixed(0)} % of a core)`);
+        for (const rate of efficiencyRates) {
+          const point = await measurePoint(session, rate, log);
+          points.push({ label: c.label, system: c.system, id: c.id, rate, ...(burn && { burn }), point });
+          log(`    ${c.label}${burn ? ' (generator core loaded)' : ''} ${rate} msg/s: ${point.cpuSecondsPerMillion.toFixed(2)} CPU s per million deliveries (server ${(point.serverCpu * 100).toFixed(0)} % of a core, generators ${(point.generatorCpu * 100).toFixed(0)} %)`);
+        }
       } finally {
+        burner?.kill('SIGKILL');
         await session.close();
       }
-    }
-    writeScenario(resultsDir, 'efficiency', scenarioFile(3, 'Efficiency', o, machine, runId, settings, { rate, members: 200, rateChosenBy: chosenBy, points }));
+    };
+    for (const c of efficiencyCases()) await measure(c, false);
+    if (o.burnGeneratorCore) for (const c of efficiencyCases().filter((x) => x.id === 'switchboard-tcp-k200' || x.id === 'ngircd-k200')) await measure(c, true);
+    save('efficiency', scenarioFile(3, 'Efficiency', o, machine, runId, settings, { rate: efficiencyRates[0]!, rates: efficiencyRates, members: 200, rateChosenBy: efficiencyRateSource, points }));
   }
 
   // Scenarios 4 and 7: the same client, message size, in-flight counts and windows.
@@ -341,7 +435,7 @@ async function main(): Promise<void> {
     log('Scenario 4: browser bridge, Switchboard vs websockify');
     const paths = await runBridge(bridgeSettings, 'flush-window-ms' in machine.gatewayDefaults, log);
     const profile = o.profile ? await profileBridge(bridgeSettings, log) : undefined;
-    writeScenario(resultsDir, 'bridge', scenarioFile(4, 'Bridge', o, machine, runId, { ...bridgeSettings }, { settings: bridgeSettings, paths, ...(profile && { profile }) }));
+    save('bridge', scenarioFile(4, 'Bridge', o, machine, runId, { ...bridgeSettings }, { settings: bridgeSettings, paths, ...(profile && { profile }) }));
   }
 
   if (o.scenarios.has(5)) {
@@ -361,7 +455,7 @@ async function main(): Promise<void> {
     ];
     const results: IdleResult[] = [];
     for (const c of cases) results.push(await measureIdle(c, o.generators, log));
-    writeScenario(resultsDir, 'idle', scenarioFile(5, 'Idle members', o, machine, runId, { connections: n, roomSize: 100 }, { results }));
+    save('idle', scenarioFile(5, 'Idle members', o, machine, runId, { connections: n, roomSize: 100 }, { results }));
   }
 
   if (o.scenarios.has(6)) {
@@ -375,7 +469,7 @@ async function main(): Promise<void> {
     const data = JSON.parse(out) as CodecData;
     for (const f of data.figures) log(`    ${f.name}: ${(f.framesPerSecond / 1e6).toFixed(2)} M frames/s, ${f.megabytesPerSecond.toFixed(0)} MB/s`);
     log(`    small frames as views of the read: ${data.zeroCopy.views}/${data.zeroCopy.frames} ${data.zeroCopy.pass ? '(no copies)' : '(COPIED)'}`);
-    writeScenario(resultsDir, 'codec', scenarioFile(6, 'Codec', o, machine, runId, { args }, data));
+    save('codec', scenarioFile(6, 'Codec', o, machine, runId, { args }, data));
   }
 
   if (o.scenarios.has(7)) {
@@ -386,7 +480,7 @@ async function main(): Promise<void> {
     const pipeSettings: BridgeSettings = { ...bridgeSettings, batchSends: true };
     const { paths, room } = await runPipe(pipeSettings, log);
     const profile = o.profile ? await profilePipe(pipeSettings, log) : undefined;
-    writeScenario(resultsDir, 'pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
+    save('pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
   }
   if (o.scenarios.has(12)) {
     await waitForQuietMachine(o.quick ? 10_000 : 120_000);
@@ -407,7 +501,29 @@ async function main(): Promise<void> {
       ? `every gateway and redis-server on the server core (${machine.pinning.split(',')[0]!.replace('server on ', '')}), as one gateway is: the cases compare the work each costs on one core`
       : machine.pinning;
     const data: ClusterData = { timing, cases, redisFlags: REDIS_FLAGS, pinning };
-    writeScenario(resultsDir, 'cluster', scenarioFile(8, 'Several gateways on one Redis', o, machine, runId, { ...settings, ladder }, data));
+    save('cluster', scenarioFile(8, 'Several gateways on one Redis', o, machine, runId, { ...settings, ladder }, data));
+  }
+
+  for (const [n, title, key, cases, profileId] of [
+    [9, 'Many rooms', 'manyRooms', manyRoomCases(), 'switchboard-tcp-rooms'],
+    [10, 'Private messages', 'privatePairs', privateCases(), 'switchboard-tcp-private'],
+    [11, 'Line-mode devices', 'lineDevices', lineCases(), 'switchboard-line-k200'],
+  ] as const) {
+    if (!o.scenarios.has(n)) continue;
+    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+    log(`Scenario ${n}: ${title.toLowerCase()}`);
+    const ladder: Ladder = o.quick ? { rates: [2000, 8000, 32000], refineSteps: 0 } : { rates: doublingRates(1000, 256_000), refineSteps: 2 };
+    const results: CaseResult[] = [];
+    for (const c of cases) results.push(await capacity(c, timing, ladder));
+    const data: FanoutData = { timing, cases: results };
+    const sb = results.find((c) => c.case.id === profileId)!;
+    const irc = results.find((c) => c.case.system === 'ngircd');
+    // Profiled when Switchboard misses its target (2× ngircd's capacity), at the last invocation.
+    if (o.profile && invocation === o.invocations && irc && (sb.capacity ?? 0) < 2 * (irc.capacity ?? 0)) {
+      data.profile = await profileGateway(sb.case, timing, profileRate(sb, ladder));
+    }
+    save(key, scenarioFile(n, title, o, machine, runId, settings, data));
+  }
   }
 
   const reportFile = join(o.outDir, 'RESULTS.md');

@@ -188,7 +188,7 @@ async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
   clearTimeout(timer);
 }
 
-export type SystemKind = 'switchboard' | 'ngircd' | 'bare-hub';
+export type SystemKind = 'switchboard' | 'ngircd' | 'bare-hub' | 'bare-hub-corked';
 
 export interface RunningSystem {
   kind: SystemKind;
@@ -196,6 +196,10 @@ export interface RunningSystem {
   tcpPort: number;
   /** Switchboard's HTTP port (/ws, /api); 0 for the others. */
   httpPort: number;
+  /** Switchboard's line listener (started with SwitchboardOptions.lineRoom). */
+  linePort?: number;
+  /** Switchboard's --data-dir. */
+  dataDir?: string;
   log: string;
   /** Whether the process is still running (every gateway, and Redis, for a cluster). */
   alive(): boolean;
@@ -218,6 +222,12 @@ export interface SwitchboardOptions {
   extraFlags?: string[];
   /** Start a Redis and this many gateways on it (`--redis-url`, `--node-id a, b, …`); unset: one gateway, no Redis. */
   cluster?: { gateways: number };
+  /** Also listen for line devices (`--listen line://127.0.0.1:<port>?room=<lineRoom>`). */
+  lineRoom?: string;
+  /** Leave the data directory in place when the gateway stops (to seed later ones from it). */
+  keepDataDir?: boolean;
+  /** Start from a copy of this data directory (a history database that already holds messages) instead of an empty one. */
+  seedDataDir?: string;
 }
 
 /**
@@ -307,7 +317,10 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   const tcpPort = await freePort();
   const dataDir = join(WORK_DIR, `switchboard-data-${process.pid}-${tcpPort}`);
   rmSync(dataDir, { recursive: true, force: true });
+  if (options.seedDataDir) cpSync(options.seedDataDir, dataDir, { recursive: true });
   mkdirSync(dataDir, { recursive: true });
+  const linePort = options.lineRoom !== undefined ? await freePort() : undefined;
+  const lineFlags = linePort !== undefined ? ['--listen', `line://127.0.0.1:${linePort}?room=${options.lineRoom}`] : [];
   const node = options.cpuProfileDir ? ['node', '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node'];
   // V8's sampling thread starves on a core the main thread keeps busy, and then samples mostly
   // the idle moments: a profiled gateway may use both cores (its main thread stays on the
@@ -316,10 +329,12 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     ...node,
     gatewayMain(),
     ...switchboardFlags(httpPort, tcpPort, dataDir),
+    ...lineFlags,
     ...(options.extraFlags ?? []),
   ], options.cpuProfileDir ? { cores: `${SERVER_CORE},${GENERATOR_CORE}` } : {});
   try {
     await waitForPort(tcpPort, child, log);
+    if (linePort !== undefined) await waitForPort(linePort, child, log);
     await waitForHealth(httpPort);
   } catch (error) {
     await stopChild(child);
@@ -330,11 +345,13 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     pid: child.pid!,
     tcpPort,
     httpPort,
+    ...(linePort !== undefined && { linePort }),
+    dataDir,
     log,
     alive: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
       await stopChild(child);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!options.keepDataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -451,9 +468,9 @@ export async function startNgircd(): Promise<RunningSystem> {
   };
 }
 
-export async function startBareHub(): Promise<RunningSystem> {
+export async function startBareHub(corked = false): Promise<RunningSystem> {
   const tcpPort = await freePort();
-  const { child, log } = spawnPinned('server', 'bare-hub', ['node', join(DIST, 'bare-hub.js'), '--port', String(tcpPort)]);
+  const { child, log } = spawnPinned('server', corked ? 'bare-hub-corked' : 'bare-hub', ['node', join(DIST, 'bare-hub.js'), '--port', String(tcpPort), ...(corked ? ['--cork'] : [])]);
   try {
     await waitForPort(tcpPort, child, log);
   } catch (error) {
@@ -461,7 +478,7 @@ export async function startBareHub(): Promise<RunningSystem> {
     throw new Error(`the bare hub did not start: ${(error as Error).message}`);
   }
   return {
-    kind: 'bare-hub',
+    kind: corked ? 'bare-hub-corked' : 'bare-hub',
     pid: child.pid!,
     tcpPort,
     httpPort: 0,
@@ -474,7 +491,7 @@ export async function startBareHub(): Promise<RunningSystem> {
 export function startSystem(kind: SystemKind, options: SwitchboardOptions = {}): Promise<RunningSystem> {
   if (kind === 'switchboard') return startSwitchboard(options);
   if (kind === 'ngircd') return startNgircd();
-  return startBareHub();
+  return startBareHub(kind === 'bare-hub-corked');
 }
 
 /** A helper process (echo peer, websockify) that only needs starting and stopping. */
