@@ -856,7 +856,7 @@ function generatorBoundList(all: AllResults): string[] {
 }
 
 export function writeReport(all: AllResults, file: string, resultsDir: string): void {
-  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec ?? all.pipe ?? all.crowd ?? all.cluster;
+  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec ?? all.pipe ?? all.crowd ?? all.cluster ?? all.manyRooms ?? all.privatePairs ?? all.lineDevices;
   if (!first) throw new Error('no results to report');
   const m = first.machine;
   const quick = Object.values(all).some((f) => (f as ScenarioFile<unknown>).quick);
