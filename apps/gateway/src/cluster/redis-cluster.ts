@@ -4,10 +4,11 @@ import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
 import type { HubLogger } from '../hub/hub.js';
 import type { AdminAction, Announcement, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberDirectory, MemberEvent, MemberRecord, MessageLog, NameClaims, RoomEvent } from './cluster.js';
-import type { IdentityChange } from '../identity/shared-identity.js';
 import { DirectoryReplica } from './directory-replica.js';
+import { envelope, openEnvelope, senderOf, withTimeout, type Header } from './redis-envelope.js';
 import { RedisIdentity } from './redis-identity.js';
-import { APPEND, CLAIM, HEARTBEAT, RAISE_COUNTER, RELEASE, SWEEP, type Script } from './redis-scripts.js';
+import { RedisMembership } from './redis-membership.js';
+import { APPEND, CLAIM, RELEASE, type Script } from './redis-scripts.js';
 
 export interface RedisClusterOptions {
   url: string;
@@ -25,57 +26,8 @@ export interface RedisClusterOptions {
   prefix?: string;
 }
 
-/** What travels on the pub/sub channels: a small JSON header, then a frame's bytes where there is one. */
-type Header =
-  | { k: 'room'; from: string; room: string; legacyText?: string | undefined; except?: string | undefined }
-  | { k: 'put'; from: string; record: MemberRecord }
-  | { k: 'remove'; from: string; id: string }
-  | { k: 'sync'; from: string; records: MemberRecord[] }
-  | { k: 'lost'; from: string; node: string }
-  | { k: 'member'; from: string; to: string; legacyText?: string | undefined }
-  | { k: 'admin'; from: string; ask: number; action: AdminAction }
-  | { k: 'announce'; from: string; ask: number; text: string }
-  | { k: 'call'; from: string; ask: number; call: ForwardedCall }
-  | { k: 'identity'; from: string; change: IdentityChange }
-  | { k: 'answer'; from: string; ask: number; value: unknown };
-
-/**
- * [u8 n][n bytes: sending node][u32 m][m bytes: header JSON][payload]: the sender comes first,
- * so a node drops its own echoes (every node hears the bus, itself included) without parsing.
- */
-function envelope(header: Header, payload?: Uint8Array): Buffer {
-  const from = Buffer.from(header.from);
-  const json = Buffer.from(JSON.stringify(header));
-  const out = Buffer.allocUnsafe(1 + from.length + 4 + json.length + (payload?.length ?? 0));
-  out[0] = from.length;
-  from.copy(out, 1);
-  out.writeUInt32BE(json.length, 1 + from.length);
-  json.copy(out, 5 + from.length);
-  if (payload !== undefined) out.set(payload, 5 + from.length + json.length);
-  return out;
-}
-
-function senderOf(message: Buffer): string {
-  return message.toString('latin1', 1, 1 + message[0]!);
-}
-
-function openEnvelope(message: Buffer): { header: Header; payload: Uint8Array } {
-  const at = 1 + message[0]!;
-  const length = message.readUInt32BE(at);
-  return { header: JSON.parse(message.toString('utf8', at + 4, at + 4 + length)) as Header, payload: message.subarray(at + 4 + length) };
-}
-
 function unavailable(why: string): ProtocolError {
   return new ProtocolError('CLUSTER_UNAVAILABLE', `The gateways' Redis is unreachable (${why}); this was not taken. Try again shortly.`);
-}
-
-/** A command that did not answer in time: rejected (it may still land; the caller was told it did not). */
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 type Client = RedisClientType<{}, {}, {}, 2>;
@@ -93,6 +45,7 @@ type Client = RedisClientType<{}, {}, {}, 2>;
  * - the directory: each node's records in a hash, replicated to every node's DirectoryReplica.
  * - liveness: a sorted set of nodes by the Redis time of their last heartbeat; one silent for
  *   1.5 heartbeats is swept, its names freed, and every node says its members left (node-lost).
+ *   RedisMembership (redis-membership.ts) keeps it; the bus's wire format is redis-envelope.ts.
  * Three connections: commands, subscriptions, and the blocking stream reader.
  */
 export class RedisCluster implements ClusterNode {
@@ -117,19 +70,16 @@ export class RedisCluster implements ClusterNode {
   readonly #claims = new Map<string, string>();
   readonly #asks = new Map<number, (value: unknown) => void>();
   #serveCall: ((call: ForwardedCall) => Promise<ForwardedReply>) | undefined;
-  /** Nodes in the node set at the last sweep (or sync), this one included. */
-  #live = new Set<string>();
   #nextAsk = 1;
   #nextMember = 1;
   /** The highest message id this node has stored or seen: if Redis comes back without its data, ids go on above it. */
   #highestId: number;
   #closed = false;
-  /** No sweeping until then: after Redis comes back every node needs a heartbeat's time to say it is alive. */
-  #sweepAfter = 0;
   #lastErrorLog = 0;
   /** This process's tag in the history stream: its own entries (stored already) are skipped unread; a restarted node reads its earlier ones. */
   readonly #writer = randomBytes(6).toString('hex');
-  readonly #timers: NodeJS.Timeout[] = [];
+  /** Which nodes are live; heartbeat, sweep and resync. */
+  readonly #membership: RedisMembership;
 
   private constructor(options: RedisClusterOptions) {
     this.#options = options;
@@ -162,7 +112,7 @@ export class RedisCluster implements ClusterNode {
     }
     // Back after an outage: say we are alive, publish our state again, read everyone else's.
     this.#subscriber.on('ready', () => {
-      if (!this.#closed) void this.#resync('Redis connection is back');
+      if (!this.#closed) void this.#membership.resync('Redis connection is back');
     });
 
     const cluster = this;
@@ -189,7 +139,7 @@ export class RedisCluster implements ClusterNode {
         const value = await cluster.#ask(node, (ask) => ({ k: 'announce', from: cluster.nodeId, ask, text: announcement.text }));
         return typeof value === 'number' ? value : undefined;
       },
-      peers: () => [...cluster.#live].filter((node) => node !== cluster.nodeId),
+      peers: () => cluster.#membership.peers(),
       forward: async (node, call) => (await cluster.#ask(node, (ask) => ({ k: 'call', from: cluster.nodeId, ask, call }))) as ForwardedReply | undefined,
       serveCalls: (handler) => {
         cluster.#serveCall = handler;
@@ -214,6 +164,24 @@ export class RedisCluster implements ClusterNode {
         void cluster.#follow();
       },
     };
+    this.#membership = new RedisMembership({
+      nodeId: this.nodeId,
+      prefix,
+      heartbeatMs: options.heartbeatMs,
+      ttlMs: this.#ttl(),
+      keys: this.#keys,
+      replica: this.#replica,
+      claims: this.#claims,
+      highestId: () => cluster.#highestId,
+      ready: () => cluster.#command.isReady,
+      command: (args) => cluster.#command.sendCommand(args),
+      run: (script, keys, args) => cluster.#run(script, keys, args),
+      publish: (header) => cluster.#publish(cluster.#channels.bus, header),
+      resyncIdentity: () => cluster.identity.resync(),
+      nodeLost: (node, records) => cluster.#handlers?.nodeLost(node, records),
+      log: options.log,
+      logError: (what, error) => cluster.#logError(what, error),
+    });
   }
 
   /** Connects to Redis and joins the cluster; rejects when Redis cannot be reached within the timeout. */
@@ -223,14 +191,12 @@ export class RedisCluster implements ClusterNode {
     try {
       await withTimeout(Promise.all([cluster.#command.connect(), cluster.#subscriber.connect(), cluster.#reader.connect()]), connectWithin, `connecting to ${options.url}`);
       await cluster.#subscriber.subscribe([cluster.#channels.bus, cluster.#channels.node(cluster.nodeId)], (message: Buffer) => cluster.#receivedSafely(message), true);
-      await cluster.#resync('joined');
+      await cluster.#membership.resync('joined');
     } catch (error) {
       await cluster.close();
       throw new Error(`Cannot join the cluster on ${options.url}: ${(error as Error).message}`);
     }
-    const { heartbeatMs } = options;
-    cluster.#every(heartbeatMs, () => cluster.#heartbeat());
-    cluster.#every(Math.max(50, Math.floor(heartbeatMs / 4)), () => cluster.#sweep());
+    cluster.#membership.start();
     options.log.info({ node: cluster.nodeId, redis: options.url }, 'joined the cluster');
     return cluster;
   }
@@ -243,14 +209,14 @@ export class RedisCluster implements ClusterNode {
   /** Tests: the process dies here and now (kill -9): connections cut, nothing said, nothing cleaned up. */
   crash(): void {
     this.#closed = true;
-    for (const timer of this.#timers) clearInterval(timer);
+    this.#membership.stop();
     for (const client of [this.#reader, this.#subscriber, this.#command]) if (client.isOpen) client.destroy();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const timer of this.#timers) clearInterval(timer);
+    this.#membership.stop();
     for (const settle of this.#asks.values()) settle(undefined);
     this.#asks.clear();
     // A clean leave: the others need not wait for the sweep (members already left one by one).
@@ -300,7 +266,7 @@ export class RedisCluster implements ClusterNode {
 
   // ---- The directory -------------------------------------------------------------------
 
-  /** Our records go to Redis and every node; a write lost while Redis is away is made good by #resync. */
+  /** Our records go to Redis and every node; a write lost while Redis is away is made good by the membership's resync. */
   #put(record: MemberRecord): void {
     this.#replica.put(record);
     if (record.node !== this.nodeId) return;
@@ -313,76 +279,6 @@ export class RedisCluster implements ClusterNode {
     if (record === undefined || record.node !== this.nodeId) return;
     this.#send(['HDEL', this.#keys.members, id]);
     this.#publish(this.#channels.bus, { k: 'remove', from: this.nodeId, id });
-  }
-
-  /**
-   * Says this node is alive, publishes its whole state again (names, records) and reads every
-   * other node's: at start, after Redis comes back, and when the others had given it up.
-   */
-  async #resync(why: string): Promise<void> {
-    if (!this.#command.isReady) return;
-    this.#sweepAfter = Date.now() + this.#options.heartbeatMs * 2;
-    try {
-      await this.#run(RAISE_COUNTER, [this.#keys.counter], [String(this.#highestId)]);
-      await this.#run(HEARTBEAT, [this.#keys.nodes, this.#keys.names, this.#keys.members], [this.nodeId, String(this.#ttl())]);
-      for (const [key, value] of this.#claims) {
-        const claimed = await this.#run(CLAIM, [key, this.#keys.names], [value, String(this.#ttl())]);
-        if (Number(claimed) !== 1) this.#options.log.warn({ node: this.nodeId, name: key }, 'a name this node held was claimed by another node while Redis was away');
-      }
-      const own = this.#replica.ofNode(this.nodeId);
-      await this.#command.sendCommand(['DEL', this.#keys.members]);
-      if (own.length > 0) await this.#command.sendCommand(['HSET', this.#keys.members, ...own.flatMap((record) => [record.id, JSON.stringify(record)])]);
-      this.#publish(this.#channels.bus, { k: 'sync', from: this.nodeId, records: own });
-      const live = new Set((await this.#command.sendCommand(['ZRANGE', this.#keys.nodes, '0', '-1'])) as string[]);
-      this.#live = live;
-      for (const node of live) {
-        if (node === this.nodeId) continue;
-        const values = (await this.#command.sendCommand(['HVALS', `${this.#options.prefix ?? 'switchboard:'}members:${node}`])) as string[];
-        this.#replica.replaceNode(node, values.map((value) => JSON.parse(value) as MemberRecord));
-      }
-      await this.identity.resync();
-      // Nodes that went away while we could not hear it.
-      for (const node of this.#replica.nodes()) if (node !== this.nodeId && !live.has(node)) this.#lost(node);
-      this.#options.log.info({ node: this.nodeId, nodes: live.size, why }, 'cluster state synchronised');
-    } catch (error) {
-      this.#logError('synchronising with the cluster', error as Error);
-    }
-  }
-
-  async #heartbeat(): Promise<void> {
-    if (!this.#command.isReady) return;
-    try {
-      const added = await this.#run(HEARTBEAT, [this.#keys.nodes, this.#keys.names, this.#keys.members], [this.nodeId, String(this.#ttl())]);
-      // The others gave this node up (it stalled, or Redis lost its data): it tells them again.
-      if (Number(added) === 1) await this.#resync('the cluster had given this node up');
-    } catch (error) {
-      this.#logError('heartbeat', error as Error);
-    }
-  }
-
-  /** Finds lost nodes (not while the others may still be coming back) and refreshes which nodes are live. */
-  async #sweep(): Promise<void> {
-    if (!this.#command.isReady) return;
-    try {
-      if (Date.now() >= this.#sweepAfter) {
-        const lost = (await this.#run(SWEEP, [this.#keys.nodes], [String(Math.floor(this.#options.heartbeatMs * 1.5)), this.#options.prefix ?? 'switchboard:'])) as string[];
-        for (const node of lost) {
-          this.#lost(node);
-          this.#publish(this.#channels.bus, { k: 'lost', from: this.nodeId, node });
-        }
-      }
-      this.#live = new Set((await this.#command.sendCommand(['ZRANGE', this.#keys.nodes, '0', '-1'])) as string[]);
-    } catch (error) {
-      this.#logError('looking for lost nodes', error as Error);
-    }
-  }
-
-  #lost(node: string): void {
-    if (node === this.nodeId) return; // our next heartbeat puts us back
-    this.#live.delete(node);
-    const gone = this.#replica.removeNode(node);
-    this.#options.log.warn({ node, members: gone.length }, 'a gateway node was lost');
-    this.#handlers?.nodeLost(node, gone);
   }
 
   // ---- Pub/sub -------------------------------------------------------------------------
@@ -416,16 +312,16 @@ export class RedisCluster implements ClusterNode {
       case 'member':
         return handlers?.member({ to: header.to, frame: payload, legacyText: header.legacyText });
       case 'put':
-        this.#live.add(header.from);
+        this.#membership.heard(header.from);
         return this.#replica.put(header.record);
       case 'remove':
         this.#replica.remove(header.id);
         return;
       case 'sync':
-        this.#live.add(header.from);
+        this.#membership.heard(header.from);
         return this.#replica.replaceNode(header.from, header.records);
       case 'lost':
-        return this.#lost(header.node);
+        return this.#membership.lost(header.node);
       case 'admin':
         return this.#answer(header.from, header.ask, handlers?.admin(header.action) ?? false);
       case 'announce':
@@ -542,12 +438,6 @@ export class RedisCluster implements ClusterNode {
       if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
       return this.#command.sendCommand(['EVAL', script.source, ...tail]);
     }
-  }
-
-  #every(ms: number, task: () => Promise<void>): void {
-    const timer = setInterval(() => void task(), ms);
-    timer.unref();
-    this.#timers.push(timer);
   }
 
   /** At most one line every few seconds: an outage must not flood the log. */

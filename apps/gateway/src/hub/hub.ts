@@ -12,6 +12,7 @@ import { IdentityStore } from '../identity/identity-store.js';
 import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
 import type { Link } from '../transports/link.js';
 import { FileRelay } from './file-relay.js';
+import { InputGate, isPipelined } from './input-gate.js';
 import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
@@ -52,12 +53,6 @@ export interface HubEvents {
   'error-sent': [code: ErrorCode];
 }
 
-
-/** Chat frames whose storing (over Redis) may overlap the member's next ones: their replies keep their order. */
-const PIPELINED: ReadonlySet<number> = new Set([FrameType.Text, FrameType.Message, FrameType.Private]);
-/** At most this many of a member's messages wait for the cluster at once; past it, input pauses. */
-const MAX_STORING = 64;
-
 /** How often timers (heartbeats, slow frames, stalled files) are checked, at most. */
 const SCAN_INTERVAL_MS = 1000;
 /** Consecutive rate-limited frames after which a member is disconnected. */
@@ -68,7 +63,8 @@ const RATE_STRIKES_TO_DISCONNECT = 200;
  * handler; operators act through it. It knows nothing of TCP or WebSocket (transports hand it
  * Links), and nothing of other nodes (the cluster seam does). Its parts, one rule each:
  * Delivery (queues and flow control), Router (where frames go), Membership (rooms, names,
- * presence), Requests (what each frame does), FileRelay (files), HistoryService (who reads what).
+ * presence), Requests (what each frame does), FileRelay (files), HistoryService (who reads what),
+ * InputGate (a member's frames in order while earlier ones wait).
  */
 export class Hub extends EventEmitter<HubEvents> {
   readonly config: GatewayConfig;
@@ -82,6 +78,7 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #membership: Membership;
   readonly #requests: Requests;
   readonly #files: FileRelay;
+  readonly #input: InputGate;
   readonly #perIp = new Map<string, number>();
   readonly #scanTimer: NodeJS.Timeout;
   /** Members allowed by the open-file limit, keeping a reserve for everything else. */
@@ -106,6 +103,11 @@ export class Hub extends EventEmitter<HubEvents> {
       now,
       totals: this.totals,
     });
+    this.#input = new InputGate(
+      this.delivery,
+      (member, type, input) => this.#handle(member, type, input),
+      (member, error, ref) => this.protocolError(member, error, ref),
+    );
     this.#router = new Router(this.delivery, this.node, config.limits.maxQueueBytes, now);
     this.#router.serve({
       admin: (action) => this.#adminHere(action),
@@ -161,12 +163,12 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#router.members.set(member.id, member);
     this.#perIp.set(link.ip, (this.#perIp.get(link.ip) ?? 0) + 1);
     if (device !== undefined) {
-      this.#run(member, () => this.#requests.admitDevice(member, device.name ?? link.address, device.room));
+      this.#input.run(member, () => this.#requests.admitDevice(member, device.name ?? link.address, device.room));
       return member;
     }
     // Until it says hello or is made a plain device, it keeps what lobby says.
     this.#router.watchUndecided(member);
-    member.helloTimer = setTimeout(() => this.#run(member, () => this.#requests.admitPlain(member)), this.config.timing.helloTimeoutMs);
+    member.helloTimer = setTimeout(() => this.#input.run(member, () => this.#requests.admitPlain(member)), this.config.timing.helloTimeoutMs);
     member.helloTimer.unref();
     return member;
   }
@@ -199,20 +201,8 @@ export class Hub extends EventEmitter<HubEvents> {
       return;
     }
     member.rateStrikes = 0;
-    // An earlier frame is still waiting for the cluster: this one waits its turn. Chat messages
-    // may follow chat messages still being stored (their order is kept by the one Redis
-    // connection); anything else waits until those are done.
-    if (member.held !== undefined) member.held.push([type, input]);
-    else if (member.storing > 0 && !(PIPELINED.has(type) && member.storing < MAX_STORING)) this.#holdUntilStored(member, [type, input]);
-    else this.#handle(member, type, input);
+    this.#input.receive(member, type, input);
     this.delivery.afterInput(member);
-  }
-
-  /** Holds a frame (and those after it) until the member's messages in flight are stored. */
-  #holdUntilStored(member: Member, frame: [number, Uint8Array | ClientMessage]): void {
-    member.held = [frame];
-    member.waitingForStores = true;
-    this.delivery.hold(member);
   }
 
   #handle(member: Member, type: number, input: Uint8Array | ClientMessage): void {
@@ -220,65 +210,11 @@ export class Hub extends EventEmitter<HubEvents> {
     try {
       const message = input instanceof Uint8Array ? decodeClientMessage(type, input) : input;
       ref = 'ref' in message ? message.ref : undefined;
-      this.#run(member, () => this.#requests.handle(member, message), ref, PIPELINED.has(type));
+      this.#input.run(member, () => this.#requests.handle(member, message), ref, isPipelined(type));
     } catch (error) {
       // A hello that does not parse still says this connection speaks the protocol.
       if (type === FrameType.Hello && member.state === 'pending') this.#requests.markSpeaksProtocol(member);
       this.protocolError(member, error, ref);
-    }
-  }
-
-  /**
-   * Runs a handler; one that waits (a name claim) holds the member's later frames until it is
-   * done. A chat message that waits for the cluster to store it (Redis) does not: the member's
-   * next messages are sent after it, and their replies come back in the same order (`pipelined`).
-   */
-  #run(member: Member, handler: () => void | Promise<void>, ref?: string, pipelined = false): void {
-    const pending = handler();
-    if (pending === undefined) return;
-    if (pipelined) {
-      member.storing++;
-      pending
-        .catch((error: unknown) => this.protocolError(member, error, ref))
-        .finally(() => {
-          member.storing--;
-          if (member.storing === 0 && member.waitingForStores) {
-            member.waitingForStores = false;
-            this.#replayHeld(member);
-          }
-        });
-      return;
-    }
-    member.held = [];
-    this.delivery.hold(member);
-    pending.catch((error: unknown) => this.protocolError(member, error, ref)).finally(() => this.#replayHeld(member));
-  }
-
-  /**
-   * What arrived while the member was held, handled in order (until something holds it again).
-   * Input resumes only after: a paused link hands out what it kept at once, and that comes after.
-   */
-  #replayHeld(member: Member): void {
-    const held = member.held ?? [];
-    member.held = undefined;
-    try {
-      for (let i = 0; i < held.length; i++) {
-        if (member.isClosed) return;
-        const waiting = member.held as Member['held']; // set again when a replayed frame waits too
-        if (waiting !== undefined) {
-          waiting.push(...held.slice(i)); // another wait began: the rest wait for it
-          return;
-        }
-        const [type, input] = held[i]!;
-        if (member.storing > 0 && !(PIPELINED.has(type) && member.storing < MAX_STORING)) {
-          this.#holdUntilStored(member, [type, input]);
-          member.held!.push(...held.slice(i + 1));
-          return;
-        }
-        this.#handle(member, type, input);
-      }
-    } finally {
-      this.delivery.unhold(member);
     }
   }
 

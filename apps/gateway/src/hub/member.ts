@@ -1,7 +1,8 @@
-import type { ClientMessage, MemberInfo, Transport } from '@switchboard/protocol';
+import type { MemberInfo, Transport } from '@switchboard/protocol';
 import type { MemberRecord } from '../cluster/cluster.js';
 import { Outbox } from '../delivery/outbox.js';
 import type { Link } from '../transports/link.js';
+import { MemberInput } from './input-gate.js';
 import type { TokenBucket } from './rate-limiter.js';
 
 export type MemberState = 'pending' | 'joined' | 'closed';
@@ -34,12 +35,8 @@ export class Member {
   /** The account it signed in as (lower case), or null for guests and devices. */
   account: string | null = null;
   role: 'user' | 'admin' | null = null;
-  /** Frames (or a device link's messages) that arrived while an earlier one was still being handled (a name claim, say). */
-  held: [type: number, input: Uint8Array | ClientMessage][] | undefined;
-  /** Chat messages of this member the cluster is still storing (Redis): pipelined, replies in order. */
-  storing = 0;
-  /** `held` waits for `storing` to reach 0, not for a handler. */
-  waitingForStores = false;
+  /** Its frames held while earlier ones wait, and its messages still being stored: the InputGate's alone. */
+  readonly input = new MemberInput();
 
   // Liveness.
   lastHeardAt: number;

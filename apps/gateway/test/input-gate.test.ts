@@ -1,0 +1,99 @@
+import { FrameType } from '@switchboard/protocol';
+import { describe, expect, it } from 'vitest';
+import type { Delivery } from '../src/delivery/delivery.js';
+import { InputGate, MemberInput, isPipelined } from '../src/hub/input-gate.js';
+import type { Member } from '../src/hub/member.js';
+
+/**
+ * A gate over a fake member and delivery. Each frame carries its number in its first byte;
+ * `send(type, n, true)` makes its handler wait until `finish(n)`. `log` has the frames handled
+ * and the holds and unholds, in the order they happened.
+ */
+function gate() {
+  const log: (number | 'hold' | 'unhold')[] = [];
+  let holds = 0;
+  const delivery = {
+    hold: () => (holds++, log.push('hold')),
+    unhold: () => (holds--, log.push('unhold')),
+  } as unknown as Delivery;
+  const member = { input: new MemberInput(), isClosed: false } as unknown as Member;
+  const waiting = new Set<number>();
+  const finishers = new Map<number, () => void>();
+  const input: InputGate = new InputGate(
+    delivery,
+    (m, type, frame) => {
+      const n = (frame as Uint8Array)[0]!;
+      log.push(n);
+      input.run(m, () => (waiting.has(n) ? new Promise<void>((resolve) => finishers.set(n, resolve)) : undefined), undefined, isPipelined(type));
+    },
+    () => undefined,
+  );
+  return {
+    log,
+    holds: () => holds,
+    send(type: number, n: number, waits = false) {
+      if (waits) waiting.add(n);
+      input.receive(member, type, Uint8Array.of(n));
+    },
+    async finish(n: number) {
+      finishers.get(n)!();
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
+}
+
+describe('input gate', () => {
+  it('holds what follows a request that waits (a name claim), replays it in order, and only then resumes input', async () => {
+    const g = gate();
+    g.send(FrameType.Nick, 1, true);
+    g.send(FrameType.Message, 2);
+    g.send(FrameType.Join, 3);
+    expect(g.log).toEqual([1, 'hold']);
+    await g.finish(1);
+    expect(g.log).toEqual([1, 'hold', 2, 3, 'unhold']);
+    expect(g.holds()).toBe(0);
+  });
+
+  it('lets chat messages follow messages still being stored; anything else waits for all of them, and what comes after it too', async () => {
+    const g = gate();
+    g.send(FrameType.Message, 1, true);
+    g.send(FrameType.Text, 2, true);
+    g.send(FrameType.Private, 3, true);
+    expect(g.log).toEqual([1, 2, 3]);
+    g.send(FrameType.Join, 4);
+    g.send(FrameType.Message, 5);
+    expect(g.log).toEqual([1, 2, 3, 'hold']);
+    await g.finish(1);
+    await g.finish(3);
+    expect(g.log).toEqual([1, 2, 3, 'hold']);
+    await g.finish(2);
+    expect(g.log).toEqual([1, 2, 3, 'hold', 4, 5, 'unhold']);
+    expect(g.holds()).toBe(0);
+  });
+
+  it('stores at most 64 messages of a member at once; the next waits until all of them are stored', async () => {
+    const g = gate();
+    for (let n = 1; n <= 64; n++) g.send(FrameType.Message, n, true);
+    g.send(FrameType.Message, 65);
+    expect(g.log.at(-1)).toBe('hold');
+    expect(g.log).not.toContain(65);
+    for (let n = 1; n < 64; n++) await g.finish(n);
+    expect(g.log).not.toContain(65);
+    await g.finish(64);
+    expect(g.log.slice(-2)).toEqual([65, 'unhold']);
+    expect(g.holds()).toBe(0);
+  });
+
+  it('a replayed frame that waits again holds the rest behind it', async () => {
+    const g = gate();
+    g.send(FrameType.Nick, 1, true);
+    g.send(FrameType.Nick, 2, true);
+    g.send(FrameType.Message, 3);
+    await g.finish(1);
+    expect(g.log).toEqual([1, 'hold', 2, 'hold', 'unhold']);
+    expect(g.holds()).toBe(1);
+    await g.finish(2);
+    expect(g.log).toEqual([1, 'hold', 2, 'hold', 'unhold', 3, 'unhold']);
+    expect(g.holds()).toBe(0);
+  });
+});
