@@ -588,6 +588,13 @@ function usPerMessage(cpuSeconds: number, r: RunResult): number {
   return (cpuSeconds * 1e6) / (r.deliveredRate * ((r.windowEndUs - r.windowStartUs) / 1e6));
 }
 
+/** Why the round trips wait for a long warm-up (runs before 2026-12-01 had 200). */
+function warmupWhy(rounds: number): string {
+  return rounds >= 1000
+    ? ': for its first few thousand round trips V8 compiles the gateway’s hot path on helper threads that share its pinned core, and each compile stalls a round trip by 1–3 ms (after 200 warm-up round trips the pipe’s p99 was 2.6–3.5 ms); a gateway in service is warm, and websockify (CPython) has no such phase'
+    : '';
+}
+
 function medianOf(values: number[]): number {
   const v = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
@@ -928,7 +935,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       '## Scenario 4: the browser bridge',
       '',
       `Invocation ${all.bridge.runId}. A WebSocket client (the \`ws\` package) and a raw TCP peer. Through Switchboard the peer is a plain device (no hello) alone in \`lobby\` with the client; it echoes each chat line’s text back as a type-0 frame, so each round trip is client → gateway → device → gateway → client (the client also gets its own acknowledgement, ignored). Through websockify the same frame bytes go to a TCP echo server and back. ` +
-        `Round trips: ${int(b.settings.rttCount)} with one message in flight (after ${b.settings.rttWarmup} warm-up); throughput: ${b.settings.inFlight} in flight for ${b.settings.throughputMs / 1000} s. ${b.settings.runs} run(s), median.`,
+        `Round trips: ${int(b.settings.rttCount)} with one message in flight (after ${int(b.settings.rttWarmup)} warm-up${warmupWhy(b.settings.rttWarmup)}); throughput: ${b.settings.inFlight} in flight for ${b.settings.throughputMs / 1000} s. ${b.settings.runs} run(s), median.`,
       '',
       '| path | round trip p50 ms | round trip p99 ms | messages/s, 64 in flight | p99 ms under that load | server CPU under that load | client CPU |',
       '|---|---:|---:|---:|---:|---:|---:|',
@@ -977,7 +984,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       '## Scenario 7: the raw WebSocket pipe',
       '',
       `Invocation ${all.pipe.runId}. Scenario 4’s WebSocket client and frame bytes, one TCP echo server (\`src/echo-peer.ts --listen\`, on the generator core) and two ways to it, in the same invocation: Switchboard’s \`GET /ws/devices/:id\`, where the echo server is an outbound device link (\`POST /api/devices\`, \`framing: raw\`; the gateway started with \`--device-targets 127.0.0.1:<echo port>\`) and each binary message is the device’s bytes both ways, and websockify in front of the same echo server. Both relay a byte stream: a WebSocket message may hold part of a frame or several, and the client reassembles them. ` +
-        `Round trips: ${int(b.settings.rttCount)} with one message in flight (after ${b.settings.rttWarmup} warm-up); throughput: ${b.settings.inFlight} in flight for ${b.settings.throughputMs / 1000} s. ${b.settings.runs} run(s), median.`,
+        `Round trips: ${int(b.settings.rttCount)} with one message in flight (after ${int(b.settings.rttWarmup)} warm-up${warmupWhy(b.settings.rttWarmup)}); throughput: ${b.settings.inFlight} in flight for ${b.settings.throughputMs / 1000} s. ${b.settings.runs} run(s), median.`,
       '',
       '| path | round trip p50 ms | round trip p99 ms | messages/s, 64 in flight | p99 ms under that load | server CPU under that load | generator core under that load: client + echo server (client) | client CPU (whole run) | other processes (whole run) |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
