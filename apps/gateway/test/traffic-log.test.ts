@@ -20,6 +20,20 @@ function dataDir(): string {
 const hexes = (log: TrafficLog, key: string): string[] => log.entries(key).map((e) => `${e.direction}:${Buffer.from(e.bytes).toString('hex')}:${e.length}`);
 
 describe('TrafficLog', () => {
+  it('keeps at most 4 KiB of each read in memory, not the read it came in', () => {
+    const log = new TrafficLog(null, 10);
+    const read = Buffer.alloc(64 * 1024, 0x41); // a socket read: a buffer of its own
+    log.record('d', 'in', read);
+    log.record('d', 'in', read.subarray(100, 200)); // a line cut out of a bigger read
+    log.record('d', 'in', Uint8Array.of(1, 2, 3)); // small and whole: kept as it is
+    const [big, line, small] = log.entries('d');
+    expect(big).toMatchObject({ length: 65536 });
+    expect(big!.bytes.length).toBe(4096);
+    expect(big!.bytes.buffer.byteLength).toBe(4096); // a copy: the 64 KiB read is not kept alive
+    expect(line!.bytes.buffer.byteLength).toBe(100);
+    expect(Buffer.from(small!.bytes).toString('hex')).toBe('010203');
+  });
+
   it('saves asynchronously what changed, and reads it back byte-exact', async () => {
     const dir = dataDir();
     const log = new TrafficLog(dir, 3);

@@ -242,9 +242,15 @@ function readJsonFile(path: string): [string, TrafficEntry[]][] {
   return new SettingsFile<StoredLog>(path).read().map((log) => [log.key, log.entries.map((e) => ({ ...e, bytes: Buffer.from(e.bytes, 'base64') }))]);
 }
 
-/** An entry for bytes that pass now: a copy of at most ENTRY_BYTES of them (the caller may reuse its buffer). */
+/**
+ * An entry for bytes that pass now, keeping at most ENTRY_BYTES of them. Passing bytes are never
+ * written to again, so a view of them is kept when it holds its whole buffer; a view of a part
+ * would keep the rest alive too (a 64 KiB read for 4 KiB shown), so that part is copied.
+ */
 export function trafficEntry(direction: Direction, bytes: Uint8Array, auto = false): TrafficEntry {
-  const entry: TrafficEntry = { ts: Date.now(), direction, length: bytes.length, bytes: bytes.slice(0, ENTRY_BYTES) };
+  const kept = bytes.subarray(0, ENTRY_BYTES);
+  const own = kept.byteLength === kept.buffer.byteLength ? kept : Uint8Array.prototype.slice.call(kept);
+  const entry: TrafficEntry = { ts: Date.now(), direction, length: bytes.length, bytes: own };
   if (auto) entry.auto = true;
   return entry;
 }
