@@ -1,8 +1,8 @@
 import { FrameType } from '@switchboard/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../src/delivery/delivery.js';
-import { InputGate, MemberInput, isPipelined } from '../src/hub/input-gate.js';
-import type { Member } from '../src/hub/member.js';
+import { InputGate, isPipelined } from '../src/hub/input-gate.js';
+import { MemberInput, type Member } from '../src/hub/member.js';
 
 /**
  * A gate over a fake member and delivery. Each frame carries its number in its first byte;

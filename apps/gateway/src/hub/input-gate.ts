@@ -4,10 +4,7 @@
  */
 import { FrameType, type ClientMessage } from '@switchboard/protocol';
 import type { Delivery } from '../delivery/delivery.js';
-import type { Member } from './member.js';
-
-/** A frame as it arrived (type and payload), or a device link's message already made. */
-export type HeldFrame = [type: number, input: Uint8Array | ClientMessage];
+import type { HeldFrame, Member, MemberInput } from './member.js';
 
 /** Chat frames whose storing (over Redis) may overlap the member's next ones: their replies keep their order. */
 const PIPELINED: ReadonlySet<number> = new Set([FrameType.Text, FrameType.Message, FrameType.Private]);
@@ -17,16 +14,6 @@ const MAX_STORING = 64;
 /** Whether a frame of this type may be handled while the member's earlier chat messages are still being stored. */
 export function isPipelined(type: number): boolean {
   return PIPELINED.has(type);
-}
-
-/** One member's input as the gate sees it (each Member has one; only the gate writes it). */
-export class MemberInput {
-  /** Frames (or a device link's messages) that arrived while an earlier one was still being handled (a name claim, say). */
-  held: HeldFrame[] | undefined;
-  /** Chat messages of this member the cluster is still storing (Redis): pipelined, replies in order. */
-  storing = 0;
-  /** `held` waits for `storing` to reach 0, not for a handler. */
-  waitingForStores = false;
 }
 
 export class InputGate {

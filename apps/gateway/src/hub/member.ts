@@ -1,9 +1,21 @@
-import type { MemberInfo, Transport } from '@switchboard/protocol';
+import type { ClientMessage, MemberInfo, Transport } from '@switchboard/protocol';
 import type { MemberRecord } from '../cluster/cluster.js';
 import { Outbox } from '../delivery/outbox.js';
 import type { Link } from '../transports/link.js';
-import { MemberInput } from './input-gate.js';
 import type { TokenBucket } from './rate-limiter.js';
+
+/** A frame as it arrived (type and payload), or a device link's message already made. */
+export type HeldFrame = [type: number, input: Uint8Array | ClientMessage];
+
+/** One member's input as the gate sees it (each Member has one; only the InputGate writes it). */
+export class MemberInput {
+  /** Frames (or a device link's messages) that arrived while an earlier one was still being handled (a name claim, say). */
+  held: HeldFrame[] | undefined;
+  /** Chat messages of this member the cluster is still storing (Redis): pipelined, replies in order. */
+  storing = 0;
+  /** `held` waits for `storing` to reach 0, not for a handler. */
+  waitingForStores = false;
+}
 
 export type MemberState = 'pending' | 'joined' | 'closed';
 
