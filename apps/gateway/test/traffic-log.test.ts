@@ -20,18 +20,42 @@ function dataDir(): string {
 const hexes = (log: TrafficLog, key: string): string[] => log.entries(key).map((e) => `${e.direction}:${Buffer.from(e.bytes).toString('hex')}:${e.length}`);
 
 describe('TrafficLog', () => {
-  it('keeps at most 4 KiB of each read in memory, not the read it came in', () => {
+  it('keeps a copy of at most 4 KiB of each read, not the read it came in', () => {
     const log = new TrafficLog(null, 10);
     const read = Buffer.alloc(64 * 1024, 0x41); // a socket read: a buffer of its own
     log.record('d', 'in', read);
-    log.record('d', 'in', read.subarray(100, 200)); // a line cut out of a bigger read
-    log.record('d', 'in', Uint8Array.of(1, 2, 3)); // small and whole: kept as it is
-    const [big, line, small] = log.entries('d');
-    expect(big).toMatchObject({ length: 65536 });
+    const small = Buffer.of(1, 2, 3);
+    log.record('d', 'out', small, true);
+    read[0] = 0x42; // the caller's buffers are not the log's
+    small[0] = 9;
+    const [big, kept] = log.entries('d');
+    expect(big).toMatchObject({ direction: 'in', length: 65536 });
     expect(big!.bytes.length).toBe(4096);
-    expect(big!.bytes.buffer.byteLength).toBe(4096); // a copy: the 64 KiB read is not kept alive
-    expect(line!.bytes.buffer.byteLength).toBe(100);
-    expect(Buffer.from(small!.bytes).toString('hex')).toBe('010203');
+    expect(big!.bytes.every((b) => b === 0x41)).toBe(true);
+    expect(kept).toMatchObject({ direction: 'out', length: 3, auto: true });
+    expect(Buffer.from(kept!.bytes).toString('hex')).toBe('010203');
+  });
+
+  it('is a ring: entries of every size come back byte-exact as it grows, wraps and drops the oldest', () => {
+    // A model (the plain list of the newest entries) against the ring, with sizes from 0 to past 4 KiB.
+    const capacity = 50;
+    const log = new TrafficLog(null, capacity);
+    const model: { length: number; bytes: Buffer }[] = [];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 2_000; i++) {
+      const length = i % 97 === 0 ? 5000 : next() % (i < 1000 ? 300 : 4200);
+      const bytes = Buffer.alloc(length, i % 256);
+      log.record('d', i % 2 ? 'out' : 'in', bytes);
+      model.push({ length, bytes: bytes.subarray(0, 4096) });
+      if (i % 37 === 0 || i === 1999) {
+        const want = model.slice(-capacity);
+        const got = log.entries('d');
+        expect(got.map((e) => e.length)).toEqual(want.map((e) => e.length));
+        expect(got.every((e, k) => Buffer.from(e.bytes).equals(want[k]!.bytes))).toBe(true);
+        expect(log.entries('d', 3).map((e) => e.length)).toEqual(want.slice(-3).map((e) => e.length));
+      }
+    }
   });
 
   it('saves asynchronously what changed, and reads it back byte-exact', async () => {

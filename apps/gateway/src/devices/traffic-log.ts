@@ -2,22 +2,10 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SettingsFile } from './settings-file.js';
+import { ENTRY_BYTES, ENTRY_HEAD, TrafficRing, type Direction, type TrafficEntry } from './traffic-ring.js';
 
-export type Direction = 'in' | 'out';
+export { ENTRY_BYTES, type Direction, type TrafficEntry } from './traffic-ring.js';
 
-export interface TrafficEntry {
-  /** Milliseconds since the epoch. */
-  ts: number;
-  direction: Direction;
-  /** How many bytes passed; `bytes` keeps the first ENTRY_BYTES of them. */
-  length: number;
-  bytes: Uint8Array;
-  /** Written by an auto-reply rule. */
-  auto?: true;
-}
-
-/** The most of one read or write a log entry keeps: a 100 MB stream costs the log its cap, no more. */
-export const ENTRY_BYTES = 4096;
 const SAVE_EVERY_MS = 5_000;
 /** A save heads about this many entries, then lets the event loop run before the next devices. */
 const ENTRIES_PER_SLICE = 1_000;
@@ -30,9 +18,7 @@ interface StoredLog {
 
 /** traffic.bin: "SBTRAFFIC1\n", then per device a key record and its entries (integers big-endian). */
 const MAGIC = Buffer.from('SBTRAFFIC1\n');
-/** Key record: u16 key length, key (UTF-8), u32 entry count. */
-/** Entry: f64 ts, u8 flags (1: out, 2: auto), u32 length, u16 bytes kept, then those bytes. */
-const ENTRY_HEAD = 8 + 1 + 4 + 2;
+/** Key record: u16 key length, key (UTF-8), u32 entry count; then the entries (ENTRY_HEAD, see traffic-ring.ts). */
 
 /**
  * Each device's recent traffic, as it passed its socket: bounded per device (`entriesPerDevice`
@@ -46,7 +32,7 @@ const ENTRY_HEAD = 8 + 1 + 4 + 2;
  * and handed to the thread pool in one gathered write (temporary file, then rename).
  */
 export class TrafficLog {
-  readonly #logs = new Map<string, TrafficEntry[]>();
+  readonly #logs = new Map<string, TrafficRing>();
   readonly #path: string | null;
   readonly #timer: NodeJS.Timeout;
   #dirty = false;
@@ -68,7 +54,8 @@ export class TrafficLog {
         this.#oldJson = join(dataDir, 'traffic.json');
         logs = readJsonFile(this.#oldJson);
       }
-      for (const [key, entries] of logs) this.#logs.set(key, entries.slice(-entriesPerDevice));
+      for (const [key, entries] of logs) for (const entry of entries.slice(-entriesPerDevice)) this.append(key, entry);
+      this.#dirty = false;
     }
     this.#timer = setInterval(() => void this.save(), SAVE_EVERY_MS);
     this.#timer.unref();
@@ -76,24 +63,26 @@ export class TrafficLog {
 
   record(key: string, direction: Direction, bytes: Uint8Array, auto = false): void {
     if (this.entriesPerDevice === 0) return;
-    this.append(key, trafficEntry(direction, bytes, auto));
+    this.#log(key).push(Date.now(), direction, bytes, bytes.length, auto);
+    this.#dirty = true;
   }
 
   /** An entry made earlier (a plain device's reads, held until the hub decided what it is). */
   append(key: string, entry: TrafficEntry): void {
     if (this.entriesPerDevice === 0) return;
-    let log = this.#logs.get(key);
-    if (log === undefined) this.#logs.set(key, (log = []));
-    log.push(entry);
-    // Trimmed in steps, not on every entry: amortised O(1) per record.
-    if (log.length > this.entriesPerDevice * 1.25) log.splice(0, log.length - this.entriesPerDevice);
+    this.#log(key).push(entry.ts, entry.direction, entry.bytes, entry.length, entry.auto === true);
     this.#dirty = true;
   }
 
   /** The newest `limit` entries, oldest first. */
   entries(key: string, limit = this.entriesPerDevice): TrafficEntry[] {
-    const log = this.#logs.get(key) ?? [];
-    return log.slice(-Math.min(limit, this.entriesPerDevice));
+    return this.#logs.get(key)?.entries(Math.min(limit, this.entriesPerDevice)) ?? [];
+  }
+
+  #log(key: string): TrafficRing {
+    let log = this.#logs.get(key);
+    if (log === undefined) this.#logs.set(key, (log = new TrafficRing(this.entriesPerDevice)));
+    return log;
   }
 
   /** Writes the logs if they changed, off the event loop; resolves when the file is in place. */
@@ -168,26 +157,15 @@ export class TrafficLog {
   }
 
   /** One device's key record and entries onto `out`, as one buffer (few buffers make a cheap gathered write); how many entries. */
-  #serializeLog(key: string, log: readonly TrafficEntry[], out: Uint8Array[]): number {
-    const entries = log.length > this.entriesPerDevice ? log.slice(-this.entriesPerDevice) : log;
+  #serializeLog(key: string, log: TrafficRing, out: Uint8Array[]): number {
     const name = Buffer.from(key);
-    let size = 2 + name.length + 4;
-    for (const entry of entries) size += ENTRY_HEAD + entry.bytes.length;
-    const record = Buffer.allocUnsafe(size);
+    const record = Buffer.allocUnsafe(2 + name.length + 4 + log.encodedSize(log.size));
     record.writeUInt16BE(name.length, 0);
     name.copy(record, 2);
-    record.writeUInt32BE(entries.length, 2 + name.length);
-    let at = 2 + name.length + 4;
-    for (const entry of entries) {
-      record.writeDoubleBE(entry.ts, at);
-      record[at + 8] = (entry.direction === 'out' ? 1 : 0) | (entry.auto ? 2 : 0);
-      record.writeUInt32BE(entry.length, at + 9);
-      record.writeUInt16BE(entry.bytes.length, at + 13);
-      record.set(entry.bytes, at + ENTRY_HEAD);
-      at += ENTRY_HEAD + entry.bytes.length;
-    }
+    record.writeUInt32BE(log.size, 2 + name.length);
+    log.encodeInto(log.size, record, 2 + name.length + 4);
     out.push(record);
-    return entries.length;
+    return log.size;
   }
 }
 

@@ -1,0 +1,169 @@
+/** The most of one read or write a log entry keeps: a 100 MB stream costs the log its cap, no more. */
+export const ENTRY_BYTES = 4096;
+/** A new ring's byte store; it doubles as the device's entries need, up to capacity × ENTRY_BYTES. */
+const FIRST_BYTES = 16 * 1024;
+const FIRST_SLOTS = 64;
+/** Per entry in the metadata ring: time, where its bytes start (absolute), its length, kept bytes × 4 + flags. */
+const FIELDS = 4;
+/** An entry in traffic.bin: f64 ts, u8 flags (1: out, 2: auto), u32 length, u16 bytes kept, then those bytes. */
+export const ENTRY_HEAD = 8 + 1 + 4 + 2;
+const OUT = 1;
+const AUTO = 2;
+
+export type Direction = 'in' | 'out';
+
+export interface TrafficEntry {
+  /** Milliseconds since the epoch. */
+  ts: number;
+  direction: Direction;
+  /** How many bytes passed; `bytes` keeps the first ENTRY_BYTES of them. */
+  length: number;
+  bytes: Uint8Array;
+  /** Written by an auto-reply rule. */
+  auto?: true;
+}
+
+/**
+ * One device's newest `capacity` entries, in two rings written over in place: the entries'
+ * numbers in a Float64Array and their bytes in one byte store. Why not an object and a buffer
+ * per entry: on a busy device (a raw pipe relays thousands of reads and writes a second) each
+ * entry lived long enough to reach V8's old generation, and collecting them there was a
+ * mark-compact every ~100 ms. A ring allocates nothing per entry. Both rings start small and
+ * double when full until they hold `capacity` entries of ENTRY_BYTES, so a quiet device costs
+ * little; after that the oldest entry makes room.
+ */
+export class TrafficRing {
+  #meta = new Float64Array(0);
+  #bytes = new Uint8Array(0);
+  /** The oldest entry's slot, and how many there are. */
+  #first = 0;
+  #count = 0;
+  /** Where the next entry's bytes go, counted from the ring's start (byte store index: modulo its size). */
+  #head = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Keeps the first ENTRY_BYTES of `bytes` (copied: the caller's buffer is not kept). */
+  push(ts: number, direction: Direction, bytes: Uint8Array, length = bytes.length, auto = false): void {
+    if (this.capacity === 0) return;
+    const kept = Math.min(bytes.length, ENTRY_BYTES);
+    if (this.#count === this.#slots) {
+      if (this.#slots < this.capacity) this.#growMeta();
+      else this.#dropOldest();
+    }
+    while (this.#head + kept - this.#tail > this.#bytes.length) {
+      if (this.#bytes.length < this.capacity * ENTRY_BYTES) this.#growBytes(kept);
+      else this.#dropOldest();
+    }
+    if (kept > 0) {
+      const store = this.#bytes;
+      const at = this.#head % store.length;
+      const before = Math.min(kept, store.length - at); // what fits before the store wraps
+      store.set(before === bytes.length ? bytes : bytes.subarray(0, before), at);
+      if (before < kept) store.set(bytes.subarray(before, kept), 0);
+    }
+    const slot = ((this.#first + this.#count) % this.#slots) * FIELDS;
+    const meta = this.#meta;
+    meta[slot] = ts;
+    meta[slot + 1] = this.#head;
+    meta[slot + 2] = length;
+    meta[slot + 3] = kept * 4 + (direction === 'out' ? OUT : 0) + (auto ? AUTO : 0);
+    this.#head += kept;
+    this.#count++;
+  }
+
+  /** The newest `limit` entries, oldest first, each with a copy of its bytes. */
+  entries(limit = this.#count): TrafficEntry[] {
+    const out: TrafficEntry[] = [];
+    for (let i = Math.max(0, this.#count - limit); i < this.#count; i++) {
+      const slot = ((this.#first + i) % this.#slots) * FIELDS;
+      const meta = this.#meta;
+      const bytes = new Uint8Array(Math.floor(meta[slot + 3]! / 4));
+      this.#copyOut(meta[slot + 1]!, bytes, 0);
+      const entry: TrafficEntry = { ts: meta[slot]!, direction: meta[slot + 3]! & OUT ? 'out' : 'in', length: meta[slot + 2]!, bytes };
+      if (meta[slot + 3]! & AUTO) entry.auto = true;
+      out.push(entry);
+    }
+    return out;
+  }
+
+  /** The bytes encodeInto takes for the newest `limit` entries. */
+  encodedSize(limit: number): number {
+    let size = 0;
+    this.#each(limit, (slot) => (size += ENTRY_HEAD + Math.floor(this.#meta[slot + 3]! / 4)));
+    return size;
+  }
+
+  /** The newest `limit` entries as traffic.bin has them, written into `record` from `at`; where they end. */
+  encodeInto(limit: number, record: Buffer, at: number): number {
+    const meta = this.#meta;
+    this.#each(limit, (slot) => {
+      const kept = Math.floor(meta[slot + 3]! / 4);
+      record.writeDoubleBE(meta[slot]!, at);
+      record[at + 8] = meta[slot + 3]! & 3;
+      record.writeUInt32BE(meta[slot + 2]!, at + 9);
+      record.writeUInt16BE(kept, at + 13);
+      this.#copyOut(meta[slot + 1]!, record, at + ENTRY_HEAD, kept);
+      at += ENTRY_HEAD + kept;
+    });
+    return at;
+  }
+
+  #each(limit: number, visit: (slot: number) => void): void {
+    for (let i = Math.max(0, this.#count - limit); i < this.#count; i++) visit(((this.#first + i) % this.#slots) * FIELDS);
+  }
+
+  get #slots(): number {
+    return this.#meta.length / FIELDS;
+  }
+
+  /** Where the oldest entry's bytes start (the head when there are none). */
+  get #tail(): number {
+    return this.#count === 0 ? this.#head : this.#meta[this.#first * FIELDS + 1]!;
+  }
+
+  #copyOut(start: number, into: Uint8Array, at: number, length = into.length - at): void {
+    if (length === 0) return;
+    const store = this.#bytes;
+    const from = start % store.length;
+    const before = Math.min(length, store.length - from);
+    into.set(store.subarray(from, from + before), at);
+    if (before < length) into.set(store.subarray(0, length - before), at + before);
+  }
+
+  #dropOldest(): void {
+    this.#first = (this.#first + 1) % this.#slots;
+    this.#count--;
+  }
+
+  /** Twice the slots (at most capacity), the entries moved to the front in order. */
+  #growMeta(): void {
+    const slots = Math.min(this.capacity, Math.max(FIRST_SLOTS, this.#slots * 2));
+    const meta = new Float64Array(slots * FIELDS);
+    for (let i = 0; i < this.#count; i++) {
+      const slot = ((this.#first + i) % this.#slots) * FIELDS;
+      meta.set(this.#meta.subarray(slot, slot + FIELDS), i * FIELDS);
+    }
+    this.#meta = meta;
+    this.#first = 0;
+  }
+
+  /** A store twice the size (at most capacity × ENTRY_BYTES) with the live bytes moved to its start. */
+  #growBytes(need: number): void {
+    const size = Math.min(this.capacity * ENTRY_BYTES, Math.max(FIRST_BYTES, this.#bytes.length * 2, need));
+    const bytes = new Uint8Array(size);
+    const tail = this.#tail;
+    if (this.#head > tail) this.#copyOut(tail, bytes, 0, this.#head - tail);
+    const meta = this.#meta;
+    for (let i = 0; i < this.#count; i++) {
+      const start = ((this.#first + i) % this.#slots) * FIELDS + 1;
+      meta[start] = meta[start]! - tail;
+    }
+    this.#head -= tail;
+    this.#bytes = bytes;
+  }
+}
