@@ -153,6 +153,14 @@ export class DeviceLink implements Link {
     return this.socket.writableLength + this.#pendingBytes;
   }
 
+  /** Runs `listener` once what was written to the device has left for it (a raw pipe waits for this). */
+  whenDrained(listener: () => void): void {
+    if (this.socket.destroyed) return;
+    this.#flushWrites();
+    if (this.socket.writableLength === 0) queueMicrotask(listener);
+    else this.socket.once('drain', listener);
+  }
+
   pauseInput(): void {
     this.socket.pause();
   }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { GatewayError } from '../errors.js';
 import type { DeviceTap } from '../devices/device-link.js';
+import { readPipeFrames } from './pipe-reader.js';
 import { joinWebSocket, webSocketHeader } from './write-batch.js';
 import { originAllowed } from './ws-bridge.js';
 
@@ -18,7 +19,7 @@ const JOIN_BELOW = 16 * 1024;
  */
 export async function devicePipeRoutes(app: FastifyInstance, options: { requireAdmin: (request: FastifyRequest) => Promise<void> }): Promise<void> {
   const allowlist = app.hub.config.security.allowedOrigins;
-  const maxQueueBytes = app.hub.config.limits.maxQueueBytes;
+  const { maxQueueBytes, maxFrameLength } = app.hub.config.limits;
   app.get<{ Params: { id: string }; Querystring: { token?: string } }>(
     '/ws/devices/:id',
     {
@@ -54,7 +55,23 @@ export async function devicePipeRoutes(app: FastifyInstance, options: { requireA
       };
       link.taps.add(tap);
       link.onClose(() => socket.close(1001, 'The device disconnected.'));
-      socket.on('message', (data: Buffer) => link.writeRaw(data));
+      // A device slower than the pipe's writer: the pipe is not read until the device has taken
+      // what it was given (the socket's own flow control reaches the browser), never buffered without bound.
+      let waiting = false;
+      const toDevice = (bytes: Uint8Array): void => {
+        link.writeRaw(bytes);
+        if (waiting || link.bufferedBytes <= maxQueueBytes) return;
+        waiting = true;
+        raw.pause();
+        link.whenDrained(() => {
+          waiting = false;
+          raw.resume();
+        });
+      };
+      // Binary frames are read by the pipe itself, the payloads of one read written at once;
+      // what ws reads (text, fragments, big frames) comes as messages.
+      readPipeFrames(socket, raw, maxFrameLength, toDevice);
+      socket.on('message', (data: Buffer) => toDevice(data));
       socket.once('close', () => link.taps.delete(tap));
     },
   );
