@@ -21,7 +21,6 @@ import type { Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
 
-const utf8 = new TextEncoder();
 
 
 /**
@@ -271,8 +270,9 @@ export class Requests {
       if ((data.length / 4) * 3 > max + 2) throw new ProtocolError('TEXT_TOO_LONG', `Data is longer than ${max} bytes.`);
       return;
     }
-    // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
-    if (text.length * 3 > max && utf8.encode(text).length > max) {
+    // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes. Then counted, not encoded
+    // (encoding a device's 64 KiB message to measure it was a 64 KiB copy thrown away).
+    if (text.length * 3 > max && Buffer.byteLength(text, 'utf8') > max) {
       throw new ProtocolError('TEXT_TOO_LONG', `Text is longer than ${max} bytes of UTF-8.`);
     }
   }
