@@ -555,7 +555,9 @@ function limits(all: AllResults): string[] {
           ? 'the generator core, not the gateway, was the limit'
           : ps.serverCpu >= 0.9
             ? 'the gateway is CPU-bound'
-            : `neither core is saturated: throughput ≈ in-flight ÷ round trip (${pipe.settings.inFlight} ÷ ${ms(loaded)} ms ≈ ${int(pipe.settings.inFlight / (loaded / 1000))} msg/s)`),
+            : `neither core is saturated: throughput ≈ in-flight ÷ round trip (${pipe.settings.inFlight} ÷ ${ms(loaded)} ms ≈ ${int(pipe.settings.inFlight / (loaded / 1000))} msg/s). ` +
+              `The two cores’ shares add up to ${pct(ps.serverCpu + ps.generatorCpu)} of one: the ${pipe.settings.inFlight} messages travel as one batch (the client’s sends leave in one write, the gateway writes them to the device in one, the echo answers in one read), so the gateway and the generator take turns, ` +
+              'and each round trip has four cross-core wake-ups. On this virtual machine each is a virtual CPU halted and woken by the host, whose cost moves with the host’s load: that is why this figure spreads far more than websockify’s, which is CPU-bound and never idles'),
       `the pipe is not the gateway’s only work on that path: the echo server is a member of \`lobby\` with raw framing, so its bytes are also cut into chat messages (at ${pipe.room.storedMessages > 0 ? `about ${int(pipe.room.meanTextChars)} characters each, ${int(pipe.room.storedMessages)} stored in SQLite history in the last run` : 'none stored'}), each parsed, recorded and offered to the room`,
     ];
     const prof = pipe.profile;
