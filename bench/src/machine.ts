@@ -17,6 +17,8 @@ export interface MachineInfo {
   commit: string;
   /** sha256 (first 12 hex digits) of the gateway and protocol builds every Switchboard ran from. */
   build?: string;
+  /** Extra flags the gateway's node ran with (SWITCHBOARD_BENCH_NODE_FLAGS); absent: none. */
+  gatewayNodeFlags?: string;
   pinning: string;
   /** Open-file limit the servers and generators get (ulimit -n 65536, or the hard limit). */
   openFiles: string;
@@ -66,6 +68,7 @@ export function machineInfo(build?: string): MachineInfo {
     redis: `${/v=(\S+)/.exec(run('redis-server', ['--version']))?.[1] ?? 'unknown'} (Debian ${debianVersion('redis-server')})`,
     commit: `${head}${dirty ? ' + uncommitted changes in apps/ or packages/' : ''}`,
     build,
+    ...(process.env.SWITCHBOARD_BENCH_NODE_FLAGS?.trim() && { gatewayNodeFlags: process.env.SWITCHBOARD_BENCH_NODE_FLAGS.trim() }),
     pinning:
       (CAN_PIN
         ? `server on core ${SERVER_CORE}, load generators and the coordinator on core ${GENERATOR_CORE} (taskset)`

@@ -895,7 +895,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
     `| ngircd | ${m.ngircd} |`,
     `| websockify | ${m.websockify} |`,
     ...(all.cluster?.machine.redis ? [`| Redis | ${all.cluster.machine.redis} |`] : []),
-    `| Switchboard | commit ${m.commit}${m.build ? `; every gateway ran from one snapshot of the build, fingerprint ${m.build}` : ''} |`,
+    `| Switchboard | commit ${m.commit}${m.build ? `; every gateway ran from one snapshot of the build, fingerprint ${m.build}` : ''}${m.gatewayNodeFlags ? `; **the gateway's node ran with \`${m.gatewayNodeFlags}\`** (SWITCHBOARD_BENCH_NODE_FLAGS)` : ''} |`,
     `| Pinning | ${m.pinning} |`,
     `| Open-file limit | ${m.openFiles ?? 'unknown'} per process |`,
     `| Load average at start | ${m.loadAverage.map((l) => l.toFixed(2)).join(', ')} |`,

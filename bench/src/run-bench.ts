@@ -360,6 +360,7 @@ async function main(): Promise<void> {
   };
   log(`Switchboard bench${o.quick ? ' (quick)' : ''}: scenarios ${[...o.scenarios].join(', ')}; ${machine.cpuModel}, ${machine.cores} cores; ${machine.pinning}`);
   log(`Writing to ${o.outDir}; Switchboard runs from a snapshot of its build (${build})`);
+  if (machine.gatewayNodeFlags) log(`The gateway's node runs with ${machine.gatewayNodeFlags} (SWITCHBOARD_BENCH_NODE_FLAGS)`);
   const settings = { timing, quick: o.quick, invocations: o.invocations, seedHistory: o.seedHistory };
   generatorCheck = o.generatorCheck;
   if (o.seedHistory > 0) sessionOptions = { seedDataDir: await seedHistory(o.seedHistory, timing) };

@@ -321,7 +321,10 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   mkdirSync(dataDir, { recursive: true });
   const linePort = options.lineRoom !== undefined ? await freePort() : undefined;
   const lineFlags = linePort !== undefined ? ['--listen', `line://127.0.0.1:${linePort}?room=${options.lineRoom}`] : [];
-  const node = options.cpuProfileDir ? ['node', '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node'];
+  // Extra flags for the gateway's node only (an A/B of V8 settings); V8 flags such as
+  // --initial-old-space-size are not allowed in NODE_OPTIONS.
+  const nodeFlags = (process.env.SWITCHBOARD_BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+  const node = options.cpuProfileDir ? ['node', ...nodeFlags, '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node', ...nodeFlags];
   // V8's sampling thread starves on a core the main thread keeps busy, and then samples mostly
   // the idle moments: a profiled gateway may use both cores (its main thread stays on the
   // one the generators leave free).
