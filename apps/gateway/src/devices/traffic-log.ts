@@ -202,7 +202,7 @@ function readTrafficFile(path: string): [string, TrafficEntry[]][] | undefined {
           ts: data.readDoubleBE(at),
           direction: flags & 1 ? 'out' : 'in',
           length: data.readUInt32BE(at + 9),
-          bytes: Uint8Array.prototype.slice.call(data, at + ENTRY_HEAD, at + ENTRY_HEAD + kept),
+          bytes: data.subarray(at + ENTRY_HEAD, at + ENTRY_HEAD + kept), // a view: the ring copies it
         };
         if (flags & 2) entry.auto = true;
         entries.push(entry);

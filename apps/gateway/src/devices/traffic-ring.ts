@@ -79,22 +79,21 @@ export class TrafficRing {
   /** The newest `limit` entries, oldest first, each with a copy of its bytes. */
   entries(limit = this.#count): TrafficEntry[] {
     const out: TrafficEntry[] = [];
-    for (let i = Math.max(0, this.#count - limit); i < this.#count; i++) {
-      const slot = ((this.#first + i) % this.#slots) * FIELDS;
-      const meta = this.#meta;
-      const bytes = new Uint8Array(Math.floor(meta[slot + 3]! / 4));
+    const meta = this.#meta;
+    this.#each(limit, (slot) => {
+      const bytes = new Uint8Array(this.#kept(slot));
       this.#copyOut(meta[slot + 1]!, bytes, 0);
       const entry: TrafficEntry = { ts: meta[slot]!, direction: meta[slot + 3]! & OUT ? 'out' : 'in', length: meta[slot + 2]!, bytes };
       if (meta[slot + 3]! & AUTO) entry.auto = true;
       out.push(entry);
-    }
+    });
     return out;
   }
 
   /** The bytes encodeInto takes for the newest `limit` entries. */
   encodedSize(limit: number): number {
     let size = 0;
-    this.#each(limit, (slot) => (size += ENTRY_HEAD + Math.floor(this.#meta[slot + 3]! / 4)));
+    this.#each(limit, (slot) => (size += ENTRY_HEAD + this.#kept(slot)));
     return size;
   }
 
@@ -102,7 +101,7 @@ export class TrafficRing {
   encodeInto(limit: number, record: Buffer, at: number): number {
     const meta = this.#meta;
     this.#each(limit, (slot) => {
-      const kept = Math.floor(meta[slot + 3]! / 4);
+      const kept = this.#kept(slot);
       record.writeDoubleBE(meta[slot]!, at);
       record[at + 8] = meta[slot + 3]! & 3;
       record.writeUInt32BE(meta[slot + 2]!, at + 9);
@@ -111,6 +110,11 @@ export class TrafficRing {
       at += ENTRY_HEAD + kept;
     });
     return at;
+  }
+
+  /** How many of its bytes the entry in `slot` keeps (the packed field's upper part). */
+  #kept(slot: number): number {
+    return Math.floor(this.#meta[slot + 3]! / 4);
   }
 
   #each(limit: number, visit: (slot: number) => void): void {

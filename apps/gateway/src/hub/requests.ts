@@ -21,8 +21,6 @@ import type { Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
 
-
-
 /**
  * What each client request does (PROTOCOL.md §3-§7). Replies carry the request's `ref`.
  * Errors are thrown as ProtocolError; the hub turns them into error frames with the ref.
