@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { CAN_PIN, GENERATOR_CORE, NICE, REPO_DIR, SENDER_NICE, SERVER_CORE, gatewayMain } from './systems.js';
+import { CAN_PIN, GATEWAY_NODE_FLAGS, GENERATOR_CORE, NICE, REPO_DIR, SENDER_NICE, SERVER_CORE, gatewayMain } from './systems.js';
 
 export interface MachineInfo {
   date: string;
@@ -68,7 +68,7 @@ export function machineInfo(build?: string): MachineInfo {
     redis: `${/v=(\S+)/.exec(run('redis-server', ['--version']))?.[1] ?? 'unknown'} (Debian ${debianVersion('redis-server')})`,
     commit: `${head}${dirty ? ' + uncommitted changes in apps/ or packages/' : ''}`,
     build,
-    ...(process.env.SWITCHBOARD_BENCH_NODE_FLAGS?.trim() && { gatewayNodeFlags: process.env.SWITCHBOARD_BENCH_NODE_FLAGS.trim() }),
+    ...(GATEWAY_NODE_FLAGS.length > 0 && { gatewayNodeFlags: GATEWAY_NODE_FLAGS.join(' ') }),
     pinning:
       (CAN_PIN
         ? `server on core ${SERVER_CORE}, load generators and the coordinator on core ${GENERATOR_CORE} (taskset)`

@@ -321,10 +321,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   mkdirSync(dataDir, { recursive: true });
   const linePort = options.lineRoom !== undefined ? await freePort() : undefined;
   const lineFlags = linePort !== undefined ? ['--listen', `line://127.0.0.1:${linePort}?room=${options.lineRoom}`] : [];
-  // Extra flags for the gateway's node only (an A/B of V8 settings); V8 flags such as
-  // --initial-old-space-size are not allowed in NODE_OPTIONS.
-  const nodeFlags = (process.env.SWITCHBOARD_BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
-  const node = options.cpuProfileDir ? ['node', ...nodeFlags, '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node', ...nodeFlags];
+  const node = options.cpuProfileDir ? ['node', ...GATEWAY_NODE_FLAGS, '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node', ...GATEWAY_NODE_FLAGS];
   // V8's sampling thread starves on a core the main thread keeps busy, and then samples mostly
   // the idle moments: a profiled gateway may use both cores (its main thread stays on the
   // one the generators leave free).
@@ -358,6 +355,13 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     },
   };
 }
+
+/**
+ * Extra flags for the gateway's node only (SWITCHBOARD_BENCH_NODE_FLAGS, space-separated), for an
+ * A/B of V8 settings: V8 flags such as --initial-old-space-size are not allowed in NODE_OPTIONS.
+ * RESULTS.md names them (machine.ts).
+ */
+export const GATEWAY_NODE_FLAGS: readonly string[] = (process.env.SWITCHBOARD_BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
 
 /** The gateway flags the bench uses (shown in RESULTS.md). */
 export function switchboardFlags(httpPort: number | string, tcpPort: number | string, dataDir: string): string[] {
