@@ -133,7 +133,10 @@ describe('the raw pipe reads frames itself', () => {
     dev.socket.destroy();
   });
 
-  it('stops reading a pipe whose device does not read, and loses nothing when it reads again', async () => {
+  it.each([
+    ['binary frames the pipe reads itself', 64 * 1024],
+    ['frames past 64 KiB, read by ws', 100 * 1024],
+  ])('stops reading a pipe whose device does not read, and loses nothing when it reads again (%s)', async (_what, chunkBytes) => {
     const created = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'raw', room: 'slow-device' });
     const slow = net.connect({ port: created.body.port, host: '127.0.0.1' });
     slow.pause(); // reads nothing for now
@@ -144,8 +147,8 @@ describe('the raw pipe reads frames itself', () => {
     }
     const pipe = new WebSocket(`${gateway.httpUrl.replace('http', 'ws')}/ws/devices/${member!.id}`);
     await new Promise((resolve, reject) => pipe.once('open', resolve).once('error', reject));
-    const chunk = randomBytes(64 * 1024);
-    const total = 320; // 20 MiB
+    const chunk = randomBytes(chunkBytes);
+    const total = Math.ceil((20 * 2 ** 20) / chunkBytes); // 20 MiB
     for (let i = 0; i < total; i++) pipe.send(chunk);
     await sleep(1000);
     // What the gateway took from the pipe: its own queue is bounded, the rest waits in TCP buffers.

@@ -57,12 +57,15 @@ export async function devicePipeRoutes(app: FastifyInstance, options: { requireA
       link.onClose(() => socket.close(1001, 'The device disconnected.'));
       // A device slower than the pipe's writer: the pipe is not read until the device has taken
       // what it was given (the socket's own flow control reaches the browser), never buffered without bound.
+      // Paused again on every write past the bound, not only the first: ws resumes the socket
+      // when its own receiver drains (for the messages it reads), which may come first.
       let waiting = false;
       const toDevice = (bytes: Uint8Array): void => {
         link.writeRaw(bytes);
-        if (waiting || link.bufferedBytes <= maxQueueBytes) return;
-        waiting = true;
+        if (link.bufferedBytes <= maxQueueBytes) return;
         raw.pause();
+        if (waiting) return;
+        waiting = true;
         link.whenDrained(() => {
           waiting = false;
           raw.resume();
