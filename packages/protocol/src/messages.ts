@@ -198,7 +198,7 @@ const typeByCode: (MessageType | undefined)[] = [];
 for (const [name, code] of Object.entries(messageTypeCode)) typeByCode[code] = name as MessageType;
 
 // ---------------------------------------------------------------------------------------
-// Encoding: one path. Every frame is built by encodeFrame().
+// Encoding: one path. Every frame's header is written by emptyFrame().
 // ---------------------------------------------------------------------------------------
 
 const utf8 = new TextEncoder();
@@ -211,25 +211,59 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * caller, and writing them would corrupt the stream.
  */
 export function encodeFrame(type: number, payload: Uint8Array, payloadPrefix?: Uint8Array): Uint8Array {
+  const prefixLength = payloadPrefix?.length ?? 0;
+  const frame = emptyFrame(type, prefixLength + payload.length);
+  if (payloadPrefix) frame.set(payloadPrefix, 5);
+  frame.set(payload, 5 + prefixLength);
+  return frame;
+}
+
+/** A frame whose payload is `text` in UTF-8, encoded straight into it (no payload buffer to copy). */
+function encodeTextFrame(type: number, text: string): Uint8Array {
+  // Most JSON is ASCII: one UTF-8 byte per character, so the frame is sized by the length.
+  const guess = emptyFrame(type, text.length);
+  const { read, written } = utf8.encodeInto(text, guess.subarray(5));
+  if (read === text.length) return guess;
+  // Not all ASCII: the part encoded so far is kept and the rest is counted, for an exact frame.
+  const frame = emptyFrame(type, written + utf8Length(text, read));
+  frame.set(guess.subarray(5, 5 + written), 5);
+  utf8.encodeInto(text.slice(read), frame.subarray(5 + written));
+  return frame;
+}
+
+/** `u32be N | type` and room for the payload: the one place a frame's header is written. */
+function emptyFrame(type: number, payloadLength: number): Uint8Array {
   if (!Number.isInteger(type) || type < 0 || type > 0xff) {
     throw new RangeError(`Frame type must be an integer from 0 to 255, got ${String(type)}.`);
   }
-  const prefixLength = payloadPrefix?.length ?? 0;
-  const n = 1 + prefixLength + payload.length;
+  const n = 1 + payloadLength;
   if (n > 0xffffffff) throw new RangeError(`Frame length ${n} does not fit the 4-byte length prefix.`);
   const frame = new Uint8Array(4 + n);
   writeU32BE(frame, 0, n);
   frame[4] = type;
-  if (payloadPrefix) frame.set(payloadPrefix, 5);
-  frame.set(payload, 5 + prefixLength);
   return frame;
+}
+
+/** UTF-8 bytes of `text` from `from` on, as TextEncoder writes them (a lone surrogate becomes U+FFFD: 3 bytes). */
+function utf8Length(text: string, from: number): number {
+  let bytes = 0;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /** Encodes a message as one whole frame, length prefix included. */
 export function encodeMessage(message: AnyMessage): Uint8Array {
   switch (message.type) {
     case 'text':
-      return encodeFrame(FrameType.Text, utf8.encode(message.text));
+      return encodeTextFrame(FrameType.Text, message.text);
     case 'file-data':
       return encodeFrame(FrameType.FileData, message.data, u32be(message.transfer));
     case 'ping':
@@ -238,7 +272,7 @@ export function encodeMessage(message: AnyMessage): Uint8Array {
       return encodeFrame(FrameType.Pong, message.data);
     default: {
       const { type, ...body } = message;
-      return encodeFrame(messageTypeCode[type], utf8.encode(JSON.stringify(body)));
+      return encodeTextFrame(messageTypeCode[type], JSON.stringify(body));
     }
   }
 }

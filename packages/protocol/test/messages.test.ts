@@ -88,6 +88,34 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return Uint8Array.from(parts.flatMap((p) => [...p]));
 }
 
+describe('text encoded straight into its frame', () => {
+  // The encoder sizes a frame by the text's length and writes the UTF-8 into it; text that is
+  // not all ASCII takes the exact size. Each must give the bytes TextEncoder gives, no more.
+  const texts = [
+    '',
+    'plain ASCII',
+    'a\u0000b', // JSON escapes it: still ASCII
+    'é', // 2 bytes
+    'aé', // a 2-byte character that does not fit what is left of the guess
+    'éa',
+    '€ and 中文', // 3 bytes each
+    'x🎉y', // a surrogate pair: 4 bytes
+    '🎉', // the pair is the whole text
+    'lone \ud800 high', // a lone surrogate: U+FFFD, 3 bytes
+    'lone \udc00 low',
+    'ends high \ud83c',
+    'x'.repeat(70_000) + 'é'.repeat(3),
+  ];
+  it.each(texts)('text frame of %j', (text) => {
+    expect(toHex(encodeMessage({ type: 'text', text }))).toBe(toHex(encodeFrame(FrameType.Text, utf8(text))));
+  });
+  it.each(texts)('JSON frame of %j', (text) => {
+    const message = { type: 'message', id: 1, room: 'lobby', from: 'ann', transport: 'tcp', ts: 2, text } as const;
+    const { type, ...body } = message;
+    expect(toHex(encodeMessage(message))).toBe(toHex(encodeFrame(messageTypeCode[type], utf8(JSON.stringify(body)))));
+  });
+});
+
 describe('frame types by direction', () => {
   const clientOnly = ['hello', 'join', 'leave', 'nick'] as const;
   const serverOnly = ['welcome', 'presence', 'notice', 'error'] as const;
