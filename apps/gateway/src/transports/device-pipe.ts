@@ -3,12 +3,14 @@ import type { WebSocket } from 'ws';
 import { GatewayError } from '../errors.js';
 import type { DeviceTap } from '../devices/device-link.js';
 import { readPipeFrames } from './pipe-reader.js';
-import { joinWebSocket, webSocketHeader } from './write-batch.js';
+import { webSocketHeader } from './write-batch.js';
 import { originAllowed } from './ws-bridge.js';
 
 const OPEN = 1;
 /** Smaller device reads are copied behind their header (one buffer); larger ones go out as two. */
 const JOIN_BELOW = 16 * 1024;
+/** A WebSocket header of a message under 64 KiB. */
+const MAX_HEADER_BYTES = 4;
 
 /**
  * `GET /ws/devices/:id`: a WebSocket whose binary messages are one device's bytes, both ways,
@@ -40,6 +42,9 @@ export async function devicePipeRoutes(app: FastifyInstance, options: { requireA
       const link = app.deviceLinks.findLink(request.params.id);
       if (link === undefined) return void socket.close(1011, 'The device went away.');
       const raw = request.socket;
+      // Where a small read is framed: used again as long as each write leaves at once (the
+      // kernel took it all, so the socket keeps no reference), else the next read gets a new one.
+      let scratch: Buffer | undefined;
       const tap: DeviceTap = (direction, bytes) => {
         if (direction !== 'in' || socket.readyState !== OPEN) return;
         // A pipe that does not read is cut, not allowed to hold the device's bytes without bound.
@@ -47,7 +52,15 @@ export async function devicePipeRoutes(app: FastifyInstance, options: { requireA
         // Framed here and written straight to the socket, one write per message, as the /ws
         // bridge does (ws's sender costs a cork, two writes and an options object each).
         // ws itself only writes control frames (pong, close), never inside one of ours.
-        if (bytes.length <= JOIN_BELOW) return void raw.write(joinWebSocket([bytes]));
+        if (bytes.length <= JOIN_BELOW) {
+          scratch ??= Buffer.allocUnsafe(JOIN_BELOW + MAX_HEADER_BYTES);
+          const head = webSocketHeader(bytes.length);
+          scratch.set(head, 0);
+          scratch.set(bytes, head.length);
+          raw.write(scratch.subarray(0, head.length + bytes.length));
+          if (raw.writableLength > 0) scratch = undefined;
+          return;
+        }
         raw.cork();
         raw.write(webSocketHeader(bytes.length));
         raw.write(bytes);

@@ -44,11 +44,13 @@ export function readPipeFrames(ws: WebSocket, socket: Socket, maxPayload: number
   const onData = (chunk: Buffer): void => {
     const buf = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
     carry = undefined;
-    let out: Buffer | undefined;
-    let from = 0; // the part of `out` not delivered yet
+    // Payloads are unmasked in place, each moved down over the headers before it: the read is
+    // this reader's alone (ws's listener is off), and writing stays behind reading, since every
+    // frame has at least 6 header bytes. No buffer per read; the device gets views of it.
+    let from = 0; // unmasked bytes not delivered yet: buf[from, o)
     let o = 0;
     const flush = (): void => {
-      if (o > from) deliver(out!.subarray(from, o));
+      if (o > from) deliver(buf.subarray(from, o));
       from = o;
     };
     let at = 0;
@@ -81,11 +83,12 @@ export function readPipeFrames(ws: WebSocket, socket: Socket, maxPayload: number
         flush();
         if (!receiver.write(buf.subarray(at, end))) socket.pause();
         at = end;
+        // ws may keep the control frame's bytes (a pong echoes them): nothing is written over them.
+        o = from = end;
         // After a close frame ws reads no more (it stops its own listener): neither does this.
         if (opcode === 0x08) return void socket.removeListener('data', onData);
         continue;
       }
-      out ??= Buffer.allocUnsafe(buf.length - at);
       const m0 = buf[mask]!;
       const m1 = buf[mask + 1]!;
       const m2 = buf[mask + 2]!;
@@ -93,14 +96,14 @@ export function readPipeFrames(ws: WebSocket, socket: Socket, maxPayload: number
       let i = mask + 4;
       const whole = i + (length & ~3);
       while (i < whole) {
-        out[o++] = buf[i++]! ^ m0;
-        out[o++] = buf[i++]! ^ m1;
-        out[o++] = buf[i++]! ^ m2;
-        out[o++] = buf[i++]! ^ m3;
+        buf[o++] = buf[i++]! ^ m0;
+        buf[o++] = buf[i++]! ^ m1;
+        buf[o++] = buf[i++]! ^ m2;
+        buf[o++] = buf[i++]! ^ m3;
       }
-      if (i < end) out[o++] = buf[i++]! ^ m0;
-      if (i < end) out[o++] = buf[i++]! ^ m1;
-      if (i < end) out[o++] = buf[i++]! ^ m2;
+      if (i < end) buf[o++] = buf[i++]! ^ m0;
+      if (i < end) buf[o++] = buf[i++]! ^ m1;
+      if (i < end) buf[o++] = buf[i++]! ^ m2;
       at = end;
     }
     flush();
