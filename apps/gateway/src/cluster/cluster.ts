@@ -88,7 +88,7 @@ export interface MessageLog {
 /** Something said in a room, for the members of that room on other nodes. */
 export interface RoomEvent {
   room: string;
-  /** The structured frame, encoded once for every protocol member. */
+  /** The structured frame, encoded once for every protocol member (may be a getter that encodes it on first use). */
   frame: Uint8Array;
   /** The type-0 line for plain devices; absent when they get nothing (file frames). */
   legacyText?: string | undefined;

@@ -235,12 +235,15 @@ export class Requests {
     return andThen(this.history.record({ kind: 'message', room, from: member.name, transport: member.transport, text, data }, this.now()), (entry) => {
       const message: ServerMessageOf<'message'> = { type: 'message', id: entry.id, room, from: entry.from, transport: entry.transport, ts: entry.ts, text };
       if (data !== undefined) message.data = data;
-      const frame = encodeMessage(message);
       const legacyText = plainLines.chat(room, entry.from, text);
       // Plain devices do not get their own words back: many treat incoming lines as commands.
       // A sender with a ref gets its own copy, carrying the ref: its acknowledgement.
       const ownCopy = member.speaksProtocol && ref !== undefined;
-      this.router.toRoom({ room, frame, legacyText, except: !member.speaksProtocol || ownCopy ? member.id : undefined });
+      // Encoded when the first member needs it, once: a room where nobody else listens (a
+      // device watched only through its pipe) never pays for it.
+      let frame: Uint8Array | undefined;
+      const except = !member.speaksProtocol || ownCopy ? member.id : undefined;
+      this.router.toRoom({ room, legacyText, except, get frame() { return (frame ??= encodeMessage(message)); } });
       if (ownCopy && !member.isClosed) this.router.deliver(member, encodeMessage({ ...message, ref }));
     });
   }
