@@ -89,6 +89,32 @@ describe('a raw listener', () => {
     browser.destroy();
   });
 
+  it('decodes a message that came in several reads, a character split between two, and keeps bytes that are not text exact', async () => {
+    // Each write arrives as a read of its own (30 ms apart, under the 300 ms idle gap that ends a message).
+    const listener = await addListener({ framing: 'raw', idleMs: 300 });
+    const browser = await Peer.ws(gateway.wsUrl);
+    await browser.hello('reads-web');
+    const device = await RawSocket.connect(listener.port);
+    await browser.next('presence', (p) => p.event === 'join' && p.member.name.startsWith('127.0.0.1:'));
+    const writeApart = async (...reads: number[][]) => {
+      for (const read of reads) {
+        device.write(Buffer.from(read));
+        await sleep(30);
+      }
+    };
+    await writeApart([0x68, 0xc3], [0xa9, 0x6c], [0x6c, 0x6f]); // "h", é split as c3 | a9, "llo"
+    expect((await browser.next('message', (m) => m.from.startsWith('127.0.0.1:'))).text).toBe('héllo');
+    await sleep(350);
+    await writeApart([0xc3], [0x28]); // a lead byte, then no continuation: not UTF-8
+    expect(bytesOf((await browser.next('message', (m) => m.from.startsWith('127.0.0.1:'))).data)).toEqual([0xc3, 0x28]);
+    await sleep(350);
+    // Nothing of the failed decode is carried into the next message.
+    await writeApart([0x41], [0x42]);
+    expect((await browser.next('message', (m) => m.from.startsWith('127.0.0.1:'))).text).toBe('AB');
+    device.destroy();
+    browser.destroy();
+  });
+
   it('carries bytes that are not UTF-8 from device to browser and back unchanged', async () => {
     const listener = await addListener({ framing: 'raw' });
     const browser = await Peer.ws(gateway.wsUrl);

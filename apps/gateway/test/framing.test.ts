@@ -86,6 +86,20 @@ describe('raw framing', () => {
     expect([...f.flush()!.bytes]).toEqual([0, 1, 2, 0xff, 0x41, 0x42]);
   });
 
+  it('keeps a message as the reads that brought it, joined only when its bytes are asked for', () => {
+    const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: false, maxMessageBytes: 5 });
+    const reads = [Uint8Array.of(1, 2), Uint8Array.of(3), Uint8Array.of(4, 5, 6, 7)];
+    expect(f.push(reads[0]!)).toEqual([]);
+    expect(f.push(reads[1]!)).toEqual([]);
+    const [message] = f.push(reads[2]!);
+    // Views of the reads, not copies: the first two whole, the third cut at the limit.
+    expect(message!.parts!.map((p) => [...p])).toEqual([[1, 2], [3], [4, 5]]);
+    expect(message!.parts![0]!.buffer).toBe(reads[0]!.buffer);
+    expect(message!.parts![2]!.buffer).toBe(reads[2]!.buffer);
+    expect([...message!.bytes]).toEqual([1, 2, 3, 4, 5]);
+    expect([...f.flush()!.bytes]).toEqual([6, 7]);
+  });
+
   it('cuts a stream with no pause at the message limit', () => {
     const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: false, maxMessageBytes: 4 });
     expect(f.push(Uint8Array.of(1, 2, 3, 4, 5, 6)).map((m) => [...m.bytes])).toEqual([[1, 2, 3, 4]]);
@@ -104,10 +118,16 @@ describe('raw framing', () => {
 
   it('reads and writes the WinForms type byte: 0 text, 1 file', () => {
     const f = new RawFraming({ idleMs: 20, fixedLength: null, typeByte: true, maxMessageBytes: 1000 });
+    const plain = (m: DeviceMessage | undefined) => m && { kind: m.kind, bytes: [...m.bytes] };
     f.push(Uint8Array.of(0, ...bytes('hi')));
-    expect(f.flush()).toEqual({ kind: 'text', bytes: bytes('hi') });
+    expect(plain(f.flush())).toEqual({ kind: 'text', bytes: [...bytes('hi')] });
     f.push(Uint8Array.of(1, 9, 8, 7));
-    expect(f.flush()).toEqual({ kind: 'file', bytes: Uint8Array.of(9, 8, 7) });
+    expect(plain(f.flush())).toEqual({ kind: 'file', bytes: [9, 8, 7] });
+    // The type byte alone in its read, the rest in the next ones.
+    f.push(Uint8Array.of(1));
+    f.push(Uint8Array.of(6, 5));
+    f.push(Uint8Array.of(4));
+    expect(plain(f.flush())).toEqual({ kind: 'file', bytes: [6, 5, 4] });
     expect([...f.encode({ kind: 'text', bytes: bytes('ok') })]).toEqual([0, ...bytes('ok')]);
     expect([...f.encode({ kind: 'file', bytes: Uint8Array.of(5) })]).toEqual([1, 5]);
   });

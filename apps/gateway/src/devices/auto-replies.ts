@@ -81,8 +81,9 @@ export class AutoReplies {
   }
 
   /** One message a device sent (after its framing). */
-  onMessage(device: RuleDevice, bytes: Uint8Array): void {
+  onMessage(device: RuleDevice, message: { readonly bytes: Uint8Array }): void {
     if (this.#rules.size === 0) return;
+    const bytes = message.bytes; // joined only now, when a rule may look at it
     const text = lossyUtf8.decode(bytes);
     const second = Math.floor(Date.now() / 1000);
     for (const compiled of this.#rules.values()) {

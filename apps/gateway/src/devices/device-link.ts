@@ -4,7 +4,7 @@ import { FILE_CHUNK_BYTES, decodeServerMessage, type ClientMessage, type ServerM
 import { plainLines } from '../hub/plain-lines.js';
 import type { DeviceOrigin, Link } from '../transports/link.js';
 import { formatAddress } from '../transports/address.js';
-import type { DeviceMessage, Framing } from './framing.js';
+import { partsOf, type DeviceMessage, type Framing } from './framing.js';
 
 export interface DeviceLinkOptions {
   origin: DeviceOrigin;
@@ -35,6 +35,16 @@ export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array, auto: boole
 const JOIN_WRITES_BELOW = 64 * 1024;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Strict UTF-8 of bytes in pieces (a character may straddle two): throws where they are not text. */
+function decodeUtf8(parts: readonly Uint8Array[]): string {
+  if (parts.length === 1) return strictUtf8.decode(parts[0]);
+  // A decoder of its own: one that threw midway would carry a half character into the next message.
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let text = '';
+  for (let i = 0; i < parts.length - 1; i++) text += decoder.decode(parts[i], { stream: true });
+  return text + decoder.decode(parts[parts.length - 1]);
+}
 const latin1 = new TextDecoder('latin1');
 const utf8 = new TextEncoder();
 
@@ -63,7 +73,7 @@ export class DeviceLink implements Link {
   /** Writes this turn, written together when the turn ends: one socket write and one system call, not one per message. */
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
-  #onMessage: ((bytes: Uint8Array) => void) | undefined;
+  #onMessage: ((message: DeviceMessage) => void) | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
   #nextTransfer = 1;
   /** Files being sent to this device (raw framing with the type byte only): joined on file-end. */
@@ -88,7 +98,7 @@ export class DeviceLink implements Link {
   }
 
   /** Starts reading: every message the device sends goes to `input`, and text messages to `onMessage` too (auto-replies). */
-  attach(input: DeviceInput, onMessage?: (bytes: Uint8Array) => void): void {
+  attach(input: DeviceInput, onMessage?: (message: DeviceMessage) => void): void {
     this.#input = input;
     this.#onMessage = onMessage;
     this.socket.on('data', (chunk: Buffer) => this.#read(chunk));
@@ -211,17 +221,21 @@ export class DeviceLink implements Link {
     this.wire.messagesIn++;
     if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
-    this.#onMessage?.(message.bytes);
-    const bytes = message.bytes;
-    if (this.options.encoding === 'latin1') return input.message({ type: 'message', text: latin1.decode(bytes) }, bytes.length);
+    this.#onMessage?.(message);
+    // A message that came in several reads is decoded read by read, never joined (see HeldMessage).
+    const parts = partsOf(message);
+    let length = 0;
+    for (const part of parts) length += part.length;
+    if (this.options.encoding === 'latin1') return input.message({ type: 'message', text: parts.map((part) => latin1.decode(part)).join('') }, length);
     let text: string;
     try {
-      text = strictUtf8.decode(bytes);
+      text = decodeUtf8(parts);
     } catch {
       // Not text: the exact bytes travel as base64, the room sees their UTF-8 reading.
-      return input.message({ type: 'message', text: '', data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64') }, bytes.length);
+      const bytes = message.bytes;
+      return input.message({ type: 'message', text: '', data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64') }, length);
     }
-    input.message({ type: 'message', text }, bytes.length);
+    input.message({ type: 'message', text }, length);
   }
 
   /** A `1`-typed send: one whole file, offered to the room in chunks like any member's. */

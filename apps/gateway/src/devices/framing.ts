@@ -9,9 +9,38 @@ export type DeviceMessageKind = 'text' | 'file';
 
 export interface DeviceMessage {
   kind: DeviceMessageKind;
+  /** Its bytes in one buffer. */
   bytes: Uint8Array;
+  /**
+   * The same bytes as the reads that brought them, when it came in several (a raw message cut
+   * from a stream): a reader that can take them piece by piece need not join them.
+   */
+  readonly parts?: readonly Uint8Array[];
   /** A line longer than the limit: these are its first bytes, the rest until the delimiter was dropped. */
   cut?: boolean;
+}
+
+/** The pieces of a message's bytes, in order (one when it has no `parts`). */
+export function partsOf(message: DeviceMessage): readonly Uint8Array[] {
+  return message.parts ?? [message.bytes];
+}
+
+/**
+ * A raw message kept as the reads that brought it, joined only when `bytes` is asked for: a
+ * streaming device's 64 KiB messages are decoded piece by piece, and a buffer per message,
+ * allocated and dropped at once, is what made V8 run full collections on a busy pipe.
+ */
+class HeldMessage implements DeviceMessage {
+  #bytes: Uint8Array | undefined;
+
+  constructor(
+    readonly kind: DeviceMessageKind,
+    readonly parts: readonly Uint8Array[],
+  ) {}
+
+  get bytes(): Uint8Array {
+    return (this.#bytes ??= this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
+  }
 }
 
 export interface Framing {
@@ -131,7 +160,7 @@ export class LineFraming implements Framing {
 }
 
 export class RawFraming implements Framing {
-  /** The unfinished message as the reads that brought it: joined once, when it is whole. */
+  /** The unfinished message as the reads that brought them: never joined here. */
   #held: Uint8Array[] = [];
   #heldBytes = 0;
 
@@ -152,32 +181,35 @@ export class RawFraming implements Framing {
   push(chunk: Uint8Array): DeviceMessage[] {
     const fixed = this.options.fixedLength ?? this.options.maxMessageBytes;
     // Kept as it is, not copied: a socket's reads are fresh buffers that nobody writes to again.
-    this.#held.push(chunk);
+    if (chunk.length > 0) this.#held.push(chunk);
     this.#heldBytes += chunk.length;
-    if (this.#heldBytes < fixed) return [];
     const out: DeviceMessage[] = [];
-    let buffer = this.#take();
-    while (buffer.length >= fixed) {
-      out.push(this.#message(buffer.subarray(0, fixed)));
-      buffer = buffer.subarray(fixed);
-    }
-    if (buffer.length > 0) {
-      this.#held = [buffer];
-      this.#heldBytes = buffer.length;
-    }
+    while (this.#heldBytes >= fixed) out.push(this.#message(this.#take(fixed)));
     return out;
   }
 
   flush(): DeviceMessage | undefined {
-    return this.#heldBytes === 0 ? undefined : this.#message(this.#take());
+    return this.#heldBytes === 0 ? undefined : this.#message(this.#take(this.#heldBytes));
   }
 
-  /** Everything held, as one buffer; nothing is held after. */
-  #take(): Uint8Array {
-    const joined = this.#held.length === 1 ? this.#held[0]! : Buffer.concat(this.#held, this.#heldBytes);
-    this.#held = [];
-    this.#heldBytes = 0;
-    return joined;
+  /** The first `n` bytes held, as views of the reads that brought them; they are held no more. */
+  #take(n: number): Uint8Array[] {
+    const parts: Uint8Array[] = [];
+    let wanted = n;
+    while (wanted > 0) {
+      const head = this.#held[0]!;
+      if (head.length <= wanted) {
+        parts.push(head);
+        this.#held.shift();
+        wanted -= head.length;
+      } else {
+        parts.push(head.subarray(0, wanted));
+        this.#held[0] = head.subarray(wanted);
+        wanted = 0;
+      }
+    }
+    this.#heldBytes -= n;
+    return parts;
   }
 
   encodeReply(bytes: Uint8Array): Uint8Array {
@@ -190,9 +222,13 @@ export class RawFraming implements Framing {
   }
 
   /** With the type byte: 0 then text, 1 then a file's bytes (the WinForms client's convention). */
-  #message(bytes: Uint8Array): DeviceMessage {
-    if (!this.options.typeByte || bytes.length === 0) return { kind: 'text', bytes };
-    return { kind: bytes[0] === 1 ? 'file' : 'text', bytes: bytes.subarray(1) };
+  #message(parts: Uint8Array[]): DeviceMessage {
+    const first = parts[0];
+    if (!this.options.typeByte || first === undefined) return new HeldMessage('text', parts);
+    const kind = first[0] === 1 ? 'file' : 'text';
+    if (first.length === 1) parts.shift();
+    else parts[0] = first.subarray(1);
+    return new HeldMessage(kind, parts);
   }
 }
 
