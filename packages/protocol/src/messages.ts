@@ -1,6 +1,6 @@
 import { FrameType, PROTOCOL_VERSION } from './frame-types.js';
 import { ProtocolError, isErrorCode, type ErrorCode } from './errors.js';
-import { readU32BE, u32be, writeU32BE } from './bytes.js';
+import { readU32BE, u32be, utf8Length, writeU32BE } from './bytes.js';
 import { arr, bool, obj, oneOf, opt, str, u32, uint, type Check } from './shape.js';
 
 // ---------------------------------------------------------------------------------------
@@ -242,21 +242,6 @@ function emptyFrame(type: number, payloadLength: number): Uint8Array {
   writeU32BE(frame, 0, n);
   frame[4] = type;
   return frame;
-}
-
-/** UTF-8 bytes of `text` from `from` on, as TextEncoder writes them (a lone surrogate becomes U+FFFD: 3 bytes). */
-function utf8Length(text: string, from: number): number {
-  let bytes = 0;
-  for (let i = from; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
 }
 
 /** Encodes a message as one whole frame, length prefix included. */

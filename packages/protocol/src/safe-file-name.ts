@@ -1,9 +1,10 @@
 /**
  * A file name from file-offer is the sender's word (PROTOCOL.md §7). sanitizeFileName reduces
  * it to one harmless path component; the Node client and the page both save files under
- * that name. Pure and runtime-neutral: no file system, no Buffer (UTF-8 lengths come from
- * TextEncoder).
+ * that name. Pure and runtime-neutral: no file system, no Buffer (UTF-8 lengths are counted
+ * by utf8Length).
  */
+import { utf8Length } from './bytes.js';
 
 /** Most file systems cap one path component at 255 bytes. */
 export const MAX_FILE_NAME_BYTES = 255;
@@ -22,8 +23,6 @@ const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|
 // An extension longer than this is treated as part of the stem when a name must be cut.
 const MAX_EXTENSION_BYTES = 32;
 
-const utf8 = new TextEncoder();
-const byteLength = (s: string): number => utf8.encode(s).length;
 
 /**
  * The sender's file name reduced to one harmless path component: the last component only
@@ -64,17 +63,17 @@ function fitName(name: string, marker: string, suffix: string): string {
   const dot = name.lastIndexOf('.');
   let stem = name;
   let ext = '';
-  if (dot > 0 && byteLength(name.slice(dot)) <= MAX_EXTENSION_BYTES) {
+  if (dot > 0 && utf8Length(name.slice(dot)) <= MAX_EXTENSION_BYTES) {
     stem = name.slice(0, dot);
     ext = name.slice(dot);
   }
   const tail = marker + ext + suffix;
-  const room = MAX_FILE_NAME_BYTES - byteLength(tail);
-  if (byteLength(stem) > room) {
+  const room = MAX_FILE_NAME_BYTES - utf8Length(tail);
+  if (utf8Length(stem) > room) {
     let cut = '';
     let used = 0;
     for (const codePoint of stem) {
-      const size = byteLength(codePoint);
+      const size = utf8Length(codePoint);
       if (used + size > room) break;
       cut += codePoint;
       used += size;

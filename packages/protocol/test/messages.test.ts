@@ -14,6 +14,7 @@ import {
   isErrorCode,
   isValidName,
   messageTypeCode,
+  utf8Length,
   type AnyMessage,
   type ErrorCode,
 } from '../src/index.js';
@@ -108,6 +109,10 @@ describe('text encoded straight into its frame', () => {
   ];
   it.each(texts)('text frame of %j', (text) => {
     expect(toHex(encodeMessage({ type: 'text', text }))).toBe(toHex(encodeFrame(FrameType.Text, utf8(text))));
+  });
+  it.each(texts)('utf8Length of %j is what TextEncoder writes', (text) => {
+    expect(utf8Length(text)).toBe(utf8(text).length);
+    expect(utf8Length(text, 1)).toBe(utf8(text.slice(1)).length);
   });
   it.each(texts)('JSON frame of %j', (text) => {
     const message = { type: 'message', id: 1, room: 'lobby', from: 'ann', transport: 'tcp', ts: 2, text } as const;

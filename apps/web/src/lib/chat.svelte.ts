@@ -2,7 +2,7 @@
 // the conversations and their messages (conversations.svelte.ts), history pages
 // (history-sync.ts) and requests matched by ref (requests.ts); it also keeps the server's room
 // list (room-directory.svelte.ts), its limits and the error notes shown above the composer.
-import { NAME_RULE, isValidName, type ServerMessage, type ServerMessageOf } from '@switchboard/protocol';
+import { NAME_RULE, isValidName, utf8Length, type ServerMessage, type ServerMessageOf } from '@switchboard/protocol';
 import { base64FromBytes } from './byte-text.js';
 import type { GatewayConnection } from './connection.svelte.js';
 import type { Conversation } from './conversation.svelte.js';
@@ -206,7 +206,7 @@ export class ChatState {
   sendText(text: string): boolean {
     const conversation = this.active;
     if (!conversation || text.trim().length === 0) return false;
-    const bytes = new TextEncoder().encode(text).length;
+    const bytes = utf8Length(text);
     if (bytes > this.maxTextBytes) {
       this.#errors.report('TEXT_TOO_LONG', `The message is ${bytes} bytes; the server accepts at most ${this.maxTextBytes}.`);
       return false;
