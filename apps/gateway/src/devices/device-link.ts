@@ -35,6 +35,8 @@ export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array, auto: boole
 const JOIN_WRITES_BELOW = 64 * 1024;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const latin1 = new TextDecoder('latin1');
+const utf8 = new TextEncoder();
 
 /** Strict UTF-8 of bytes in pieces (a character may straddle two): throws where they are not text. */
 function decodeUtf8(parts: readonly Uint8Array[]): string {
@@ -45,8 +47,6 @@ function decodeUtf8(parts: readonly Uint8Array[]): string {
   for (let i = 0; i < parts.length - 1; i++) text += decoder.decode(parts[i], { stream: true });
   return text + decoder.decode(parts[parts.length - 1]);
 }
-const latin1 = new TextDecoder('latin1');
-const utf8 = new TextEncoder();
 
 /** A fanned-out frame is decoded once for every device that gets it. */
 const decoded = new WeakMap<Uint8Array, ServerMessage>();

@@ -16,9 +16,11 @@ interface StoredLog {
   entries: { ts: number; direction: Direction; length: number; bytes: string; auto?: true }[];
 }
 
-/** traffic.bin: "SBTRAFFIC1\n", then per device a key record and its entries (integers big-endian). */
+/**
+ * traffic.bin: "SBTRAFFIC1\n", then per device a key record and its entries (integers big-endian).
+ * Key record: u16 key length, key (UTF-8), u32 entry count; then the entries (ENTRY_HEAD, see traffic-ring.ts).
+ */
 const MAGIC = Buffer.from('SBTRAFFIC1\n');
-/** Key record: u16 key length, key (UTF-8), u32 entry count; then the entries (ENTRY_HEAD, see traffic-ring.ts). */
 
 /**
  * Each device's recent traffic, as it passed its socket: bounded per device (`entriesPerDevice`
