@@ -82,12 +82,15 @@ const PAGE_CSP = {
 export async function buildApp(config: GatewayConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
   const { tlsCert, tlsKey } = config.security;
   const tlsOptions = tlsCert !== null && tlsKey !== null ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : undefined;
+  // How often Node looks for requests past --http-request-timeout-ms (its default, 30 s, would
+  // let a slow sender hold its socket that much longer).
+  const serverOptions = { connectionsCheckingInterval: Math.min(1_000, config.timing.httpRequestTimeoutMs) };
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     // One line per API call drowns what an operator needs to see; --log-level debug shows the hub's own events.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: API_BODY_LIMIT,
-    ...(tlsOptions && { https: tlsOptions }),
+    ...(tlsOptions ? { https: { ...tlsOptions, ...serverOptions } } : { http: serverOptions }),
     // Members' sockets are closed by the hub on shutdown; keep-alive HTTP ones should not hold us up.
     forceCloseConnections: true,
     // Unknown fields are an error the caller should hear about, not something to drop silently.

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import os from 'node:os';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayConfig } from './config.js';
 import { GatewayError } from './errors.js';
 
@@ -95,20 +95,27 @@ export class HostPolicy {
  * browser would otherwise send it with the user's loopback address or session).
  */
 export function requestGuard(app: FastifyInstance, policy: HostPolicy): void {
-  app.addHook('onRequest', async (request: FastifyRequest) => {
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const refuse = (error: GatewayError): never => {
+      // A refused WebSocket upgrade: its socket belongs to no HTTP parser any more (and
+      // @fastify/websocket only closes those it marked in a later hook), so it is closed once
+      // the answer is written.
+      if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket?.destroy());
+      throw error;
+    };
     const path = request.url.split('?')[0]!;
     if (!PROBES.has(path) && !policy.hostAllowed(request.headers.host)) {
-      throw new GatewayError('HOST_NOT_ALLOWED', `This gateway does not answer to the host name "${request.headers.host}"; add it with --allowed-hosts.`);
+      refuse(new GatewayError('HOST_NOT_ALLOWED', `This gateway does not answer to the host name "${request.headers.host}"; add it with --allowed-hosts.`));
     }
     if (!STATE_CHANGING.has(request.method)) return;
     const { origin } = request.headers;
     if (!policy.originAllowed(origin, request.headers.host)) {
-      throw new GatewayError('CROSS_ORIGIN_REFUSED', `${request.method} from a page of ${origin} is refused; add its origin with --allowed-origins.`);
+      refuse(new GatewayError('CROSS_ORIGIN_REFUSED', `${request.method} from a page of ${origin} is refused; add its origin with --allowed-origins.`));
     }
     // A browser that sent no Origin still says where the call came from.
     const site = request.headers['sec-fetch-site'];
     if (origin === undefined && site !== undefined && site !== 'same-origin' && site !== 'none') {
-      throw new GatewayError('CROSS_ORIGIN_REFUSED', `${request.method} from another site (Sec-Fetch-Site: ${site}) is refused.`);
+      refuse(new GatewayError('CROSS_ORIGIN_REFUSED', `${request.method} from another site (Sec-Fetch-Site: ${site}) is refused.`));
     }
   });
 }
