@@ -62,12 +62,16 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
     if (schema.tags === undefined && tag !== undefined) schema.tags = [tag[1]];
     if ([route.onRequest].flat().includes(requireAdmin)) schema.security = ADMIN_SECURITY;
   });
-  // Swagger UI runs inline scripts the page's policy forbids: its own policy (hashes of those
-  // scripts), still never framed and without upgrade-insecure-requests (a plain-HTTP gateway).
+  // Swagger UI's own policy (its scripts are files; it sets inline styles as it draws), still
+  // never framed, and without upgrade-insecure-requests (a gateway on plain HTTP is normal).
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
-    transformStaticCSP: (header) => header.replace("frame-ancestors 'self'", "frame-ancestors 'none'").replace(/\s*upgrade-insecure-requests;?/, ''),
+    transformStaticCSP: (header) =>
+      header
+        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+        .replace(/style-src 'self' https:[^;]*;/, "style-src 'self' 'unsafe-inline';")
+        .replace(/\s*upgrade-insecure-requests;?/, ''),
   });
   const protocol = readFileSync(PROTOCOL_FILE, 'utf8');
   app.get('/protocol.md', { schema: { summary: 'PROTOCOL.md: the framed protocol on TCP and WebSocket', response: { 200: { type: 'string' } } } }, async (_request, reply) =>
