@@ -271,7 +271,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
 export function printableConfig(config: GatewayConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const option of options) {
-    const value = option.get(config);
+    // --public-read unset means "follow --require-login": shown as the value in force, which a file can hold.
+    const value = option.flag === 'public-read' ? publicReadOn(config) : option.get(config);
     out[option.flag] = option.kind === 'repeat' ? config.devices.listen : option.kind === 'list' ? String(value).split(',').filter(Boolean) : value;
   }
   return { ...out, listeners: config.devices.fromFile.listeners, devices: config.devices.fromFile.links };
