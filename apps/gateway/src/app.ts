@@ -57,8 +57,8 @@ const API_BODY_LIMIT = 256 * 1024;
 
 /**
  * What the built page needs and no more: its own scripts (no inline ones), inline styles
- * (Svelte's transitions write <style> and style attributes), images and media from blob: and
- * data: URLs (file previews), fetch and WebSocket to its own origin, and no framing by anyone.
+ * (Svelte writes style attributes and transition <style>s), images from data: (the favicon) and
+ * blob: URLs, fetch and WebSocket to its own origin, and no framing by anyone.
  */
 const PAGE_CSP = {
   defaultSrc: ["'self'"],
@@ -105,6 +105,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     requestTimeoutMs: config.timing.httpRequestTimeoutMs,
   });
   httpConnections.attach(app.server);
+  httpConnections.onRefused = (refused, reason) =>
+    app.log.warn({ refused }, `HTTP connections refused at the cap (--max-http-connections, --max-http-connections-per-ip): ${reason}`);
   app.decorate('httpConnections', httpConnections);
 
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);

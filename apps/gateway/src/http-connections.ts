@@ -53,6 +53,9 @@ export class HttpConnections {
   refused = 0;
   /** In total, at most a quarter of the open-file limit: the rest stays for members. */
   readonly max: number;
+  /** Told (at most once a minute) that connections are being refused, for the operator's log. */
+  onRefused: ((refusedSoFar: number, reason: string) => void) | undefined;
+  #lastToldAt = -Infinity;
 
   constructor(
     readonly limits: HttpConnectionLimits,
@@ -87,10 +90,13 @@ export class HttpConnections {
     const over = this.#open >= this.max ? 'TOO_MANY_CONNECTIONS' : fromIp >= this.limits.maxPerIp ? 'TOO_MANY_CONNECTIONS_FROM_ADDRESS' : undefined;
     if (over !== undefined) {
       this.refused++;
-      const body = JSON.stringify({
-        code: over,
-        message: over === 'TOO_MANY_CONNECTIONS' ? `The gateway has ${this.max} HTTP connections open.` : `Your address has ${this.limits.maxPerIp} HTTP connections open.`,
-      });
+      const message = over === 'TOO_MANY_CONNECTIONS' ? `The gateway has ${this.max} HTTP connections open.` : `Your address has ${this.limits.maxPerIp} HTTP connections open.`;
+      const body = JSON.stringify({ code: over, message });
+      const now = Date.now();
+      if (now - this.#lastToldAt >= 60_000) {
+        this.#lastToldAt = now;
+        this.onRefused?.(this.refused, over === 'TOO_MANY_CONNECTIONS' ? message : `${ip}: ${message}`);
+      }
       // Answered and closed before any request is read: the descriptor is free again at once.
       // A fresh socket's small write goes to the kernel at once, before the close.
       socket.on('error', () => undefined);
