@@ -13,6 +13,7 @@ from typing import Any
 from switchboard_client import Client
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+MAIN_README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def first_python_example() -> str:
@@ -44,3 +45,7 @@ def test_the_readme_example_runs_as_printed(gateway: Any, unique: Any) -> None:
     lines = stdout.splitlines()
     assert "py-example: hello from Python" in lines
     assert f"{talker.name}: hi, example" in lines
+
+
+def test_the_main_readme_shows_the_same_example() -> None:
+    assert "```python\n" + first_python_example() + "```" in MAIN_README.read_text("utf-8")
