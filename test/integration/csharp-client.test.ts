@@ -85,12 +85,15 @@ describe('the C# client', () => {
       rmSync(work, { recursive: true, force: true });
     });
 
-    it('chats in one room with a plain TCP device and the Node client: online list, all, one, files, history, errors, heartbeats, reconnect', async () => {
+    it('chats in one room with a plain TCP device and the Node client: online list, all, one, files, history, errors, sign-in, heartbeats, reconnect', async () => {
       const wait = 60_000;
       const bob = await connect({ port: gateway.tcpPort, name: 'node-bob', downloadDir: work });
       const deviceArrived = bob.waitFor('presence', (p) => p.event === 'join' && /^127\.0\.0\.1:\d+$/.test(p.member.name), 10_000);
       const device = await RawSocket.connect(gateway.tcpPort);
       await deviceArrived;
+
+      const account = await fetch(`${gateway.httpUrl}/api/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cs-member', password: 'correct horse' }) });
+      expect(account.status).toBe(201);
 
       const hello = bob.waitFor('message', (m) => m.text === 'hello from C#' && m.from === 'cs-alice', wait);
       const run = mono(['SelfTest.exe', 'chat', String(gateway.tcpPort), 'node-bob']);

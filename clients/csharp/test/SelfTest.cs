@@ -189,6 +189,19 @@ static class SelfTest
         catch (SwitchboardException error) { code = error.Code; }
         Check(code == "NAME_TAKEN", "a taken name is NAME_TAKEN (got " + code + ")");
 
+        Step("sign in");
+        foreach (string password in new[] { null, "wrong horse" })
+        {
+            code = "none";
+            try { await new SwitchboardClient("127.0.0.1", port).ConnectAsync(new ConnectOptions { Name = "cs-member", Password = password, Room = "members" }); }
+            catch (SwitchboardException error) { code = error.Code; }
+            Check(code == (password == null ? "AUTH_REQUIRED" : "AUTH_FAILED"), "a registered name without its password is refused (got " + code + ")");
+        }
+        var member = new SwitchboardClient("127.0.0.1", port);
+        Message signedIn = await member.ConnectAsync(new ConnectOptions { Name = "cs-member", Password = "correct horse", Room = "members" });
+        Check(signedIn.Body.GetBool("account") && member.Name == "cs-member" && member.Room == "members", "the right password signs in to the account");
+        await member.CloseAsync();
+
         Step("heartbeats");
         await Task.Delay(1500); // the gateway pings after 400 ms of silence and drops after 800
         Check(client.IsOpen, "still connected after a silence the heartbeat would not forgive unanswered");

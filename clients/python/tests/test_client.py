@@ -179,3 +179,17 @@ def test_a_plain_device_gets_text_lines(gateway: Any, unique: Any) -> None:
         assert heard["from"].startswith("127.0.0.1:")
         alice.say("hi device")
         assert device.wait_for("text", lambda t: t["text"] == f"{alice.name}: hi device")
+
+
+def test_a_token_signs_in_as_the_same_member_and_replaces_the_old_session(gateway: Any, unique: Any) -> None:
+    name = unique("twice")
+    first = Client("127.0.0.1", gateway.tcp_port, name=name)
+    assert first.token is not None
+    with Client("127.0.0.1", gateway.tcp_port, token=first.token) as second:
+        assert second.name == name and second.token is not None
+        assert list(first) is not None and not first.is_open  # iteration ends with the connection
+        assert first.close_reason is not None and first.close_reason.code == "SESSION_REPLACED"
+        with pytest.raises(SwitchboardError) as closed:
+            first.say("from the replaced session")
+        assert closed.value.code == "SESSION_REPLACED"
+    first.close()

@@ -53,21 +53,21 @@ class _WebSocketTransport:
         self._socket = socket
 
     async def read(self) -> bytes:
-        import websockets
+        from websockets.exceptions import ConnectionClosed as SocketClosed
 
         try:
             message = await self._socket.recv()
-        except websockets.ConnectionClosed:
+        except SocketClosed:
             return b""
         # A text message would be a bridge convenience for consoles; servers send binary frames.
         return message if isinstance(message, bytes) else b""
 
     async def write(self, frame: bytes) -> None:
-        import websockets
+        from websockets.exceptions import ConnectionClosed as SocketClosed
 
         try:
             await self._socket.send(frame)
-        except websockets.ConnectionClosed as error:
+        except SocketClosed as error:
             raise OSError(str(error)) from error
 
     async def close(self) -> None:
@@ -348,7 +348,8 @@ class AsyncClient:
                 import websockets
             except ImportError as error:
                 raise SwitchboardError("CONNECT_FAILED", 'WebSocket URLs need the websockets package: pip install "switchboard-client[websocket]"') from error
-            return _WebSocketTransport(await websockets.connect(self.url, max_size=None))
+            # websockets exports connect lazily (typed checkers cannot see it); every version has it.
+            return _WebSocketTransport(await websockets.connect(self.url, max_size=None))  # type: ignore[attr-defined]
         reader, writer = await asyncio.open_connection(self.host, self.port)
         return _TcpTransport(reader, writer)
 
@@ -380,8 +381,13 @@ class AsyncClient:
         return await self._wait(*self._session.request(body, expects), self.request_timeout)
 
     async def _wait(self, pending: Request, frame: bytes, timeout: float) -> List[Message]:
-        done = asyncio.get_running_loop().create_future()
-        pending.add_done_callback(lambda _: done.done() or done.set_result(None))
+        done: "asyncio.Future[None]" = asyncio.get_running_loop().create_future()
+
+        def settle(_: Request) -> None:
+            if not done.done():
+                done.set_result(None)
+
+        pending.add_done_callback(settle)
         try:
             await self._send(frame)
         except SwitchboardError as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -144,8 +145,6 @@ class Client:
 
     def send_bytes(self, data: bytes, room: Optional[str] = None) -> Message:
         """Sends bytes that are not text (to a device on a line or raw listener): ``data`` in base64."""
-        import base64
-
         body: Message = {"type": "message", "text": "", "data": base64.b64encode(data).decode("ascii")}
         if room is not None:
             body["room"] = room

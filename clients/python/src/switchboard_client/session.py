@@ -41,9 +41,9 @@ class Request:
         self.replies: List[Message] = []
         self.error: Optional[SwitchboardError] = None
         self.done = False
-        self._callbacks: List[Callable[["Request"], None]] = []
+        self._callbacks: List[Callable[["Request"], object]] = []
 
-    def add_done_callback(self, callback: Callable[["Request"], None]) -> None:
+    def add_done_callback(self, callback: Callable[["Request"], object]) -> None:
         if self.done:
             callback(self)
         else:
