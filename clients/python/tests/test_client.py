@@ -25,6 +25,10 @@ def test_chat_in_a_room_and_privately(gateway: Any, unique: Any) -> None:
         assert mine is not None and mine["to"] == bob_name
         assert bob.wait_for("private", lambda m: m["text"] == "psst")["from"] == alice_name
         assert alice.last_id is not None and alice.last_id >= mine["id"]
+        raw = alice.send_bytes(b"\x00\x01\xffAB")
+        assert raw["data"] == "AAH/QUI="
+        assert bob.wait_for("message", lambda m: m.get("data") == "AAH/QUI=")["text"] == "\x00\x01\ufffdAB"
+        assert alice.say("Grüße ✓")["text"] == "Grüße ✓"  # type: ignore[index]
 
 
 def test_rooms_roster_leave_and_nick(gateway: Any, unique: Any) -> None:
