@@ -78,7 +78,9 @@ describe('the C# client', () => {
     const work = mkdtempSync(join(tmpdir(), 'switchboard-csharp-chat-'));
     beforeAll(async () => {
       // Pings after 400 ms of silence: the chat's pauses only survive if pings are answered.
-      gateway = await startGateway({ timing: { heartbeatMs: 400 } });
+      // A long hello timeout: Mono's first hello, compiled just in time on a loaded machine,
+      // may take longer than the helper's 150 ms (it would join as a plain device, then rename).
+      gateway = await startGateway({ timing: { heartbeatMs: 400, helloTimeoutMs: 5_000 } });
     });
     afterAll(async () => {
       await gateway.close();
@@ -90,6 +92,7 @@ describe('the C# client', () => {
       const bob = await connect({ port: gateway.tcpPort, name: 'node-bob', downloadDir: work });
       const deviceArrived = bob.waitFor('presence', (p) => p.event === 'join' && /^127\.0\.0\.1:\d+$/.test(p.member.name), 10_000);
       const device = await RawSocket.connect(gateway.tcpPort);
+      device.write(encodeMessage({ type: 'text', text: 'device online' })); // a first frame that is not hello: a plain device at once
       await deviceArrived;
 
       const account = await fetch(`${gateway.httpUrl}/api/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cs-member', password: 'correct horse' }) });

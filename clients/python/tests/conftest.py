@@ -31,7 +31,7 @@ class Gateway:
         self.data_dir = tempfile.TemporaryDirectory(prefix="switchboard-py-")
         node = os.environ.get("SWITCHBOARD_NODE", "node")
         args = [node, str(MAIN_JS), "--http-port", "0", "--tcp-port", "0", "--data-dir", self.data_dir.name,
-                "--web-root", "", "--log-level", "warn", "--hello-timeout-ms", "150", *extra]
+                "--web-root", "", "--log-level", "warn", *extra]
         self.process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.output: List[str] = []
         found = threading.Event()
