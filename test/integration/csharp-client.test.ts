@@ -77,17 +77,16 @@ describe('the C# client', () => {
     let gateway: RunningGateway;
     const work = mkdtempSync(join(tmpdir(), 'switchboard-csharp-chat-'));
     beforeAll(async () => {
-      // Pings after 400 ms of silence: the chat's pauses only survive if pings are answered.
       // A long hello timeout: Mono's first hello, compiled just in time on a loaded machine,
       // may take longer than the helper's 150 ms (it would join as a plain device, then rename).
-      gateway = await startGateway({ timing: { heartbeatMs: 400, helloTimeoutMs: 5_000 } });
+      gateway = await startGateway({ timing: { helloTimeoutMs: 5_000 } });
     });
     afterAll(async () => {
       await gateway.close();
       rmSync(work, { recursive: true, force: true });
     });
 
-    it('chats in one room with a plain TCP device and the Node client: online list, all, one, files, history, errors, sign-in, heartbeats, reconnect', async () => {
+    it('chats in one room with a plain TCP device and the Node client: online list, all, one, files, history, errors, sign-in, reconnect', async () => {
       const wait = 60_000;
       const bob = await connect({ port: gateway.tcpPort, name: 'node-bob', downloadDir: work });
       const deviceArrived = bob.waitFor('presence', (p) => p.event === 'join' && /^127\.0\.0\.1:\d+$/.test(p.member.name), 10_000);
@@ -100,14 +99,18 @@ describe('the C# client', () => {
 
       const hello = bob.waitFor('message', (m) => m.text === 'hello from C#' && m.from === 'cs-alice', wait);
       const run = mono(['SelfTest.exe', 'chat', String(gateway.tcpPort), 'node-bob']);
-      await hello;
+      // Each wait ends early, with the program's output, if the C# side stops first.
+      const exitedEarly = run.then((r) => Promise.reject(new Error(`SelfTest chat ended first (exit ${r.code}):\n${r.stdout}${r.stderr}`)));
+      exitedEarly.catch(() => undefined);
+      const meanwhile = <T>(step: Promise<T>): Promise<T> => Promise.race([step, exitedEarly]);
+      await meanwhile(hello);
       const privately = bob.waitFor('private', (m) => m.text === 'psst from C#' && m.from === 'cs-alice', wait);
       await bob.say('hi C#');
       device.write(encodeMessage({ type: 'text', text: 'device line' }));
-      await privately;
+      await meanwhile(privately);
       const saved = new Promise<{ name: string; sha256: string; path: string | null }>((resolve) => bob.once('file-saved', resolve));
       await bob.private('cs-alice', 'psst back');
-      const file = await saved;
+      const file = await meanwhile(saved);
       const content = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 7) % 251);
       expect(file.name).toBe('from-csharp.bin');
       expect(file.sha256).toBe(createHash('sha256').update(content).digest('hex'));
@@ -116,7 +119,7 @@ describe('the C# client', () => {
       const path = join(work, 'from-node.txt');
       writeFileSync(path, 'file from node');
       await bob.sendFile(path, { to: 'cs-alice' });
-      await back;
+      await meanwhile(back);
 
       const result = await run;
       expect(result.stderr).toBe('');
@@ -142,6 +145,18 @@ describe('the C# client', () => {
       await bob.close();
       device.socket.destroy();
     }, 120_000);
+
+    it('answers the heartbeat: silent for 2 s on a gateway that pings after 400 ms and drops 400 ms later', async () => {
+      const quick = await startGateway({ timing: { heartbeatMs: 400, helloTimeoutMs: 5_000 } });
+      try {
+        const result = await mono(['SelfTest.exe', 'heartbeat', String(quick.tcpPort)]);
+        expect(result.stderr).toBe('');
+        expect(result.stdout.trim()).toBe('PASS');
+        expect(result.code).toBe(0);
+      } finally {
+        await quick.close();
+      }
+    }, 60_000);
 
     it('the console sample connects, shows who is online, sends to all, to one, and a file', async () => {
       const carol = await connect({ port: gateway.tcpPort, name: 'node-carol', downloadDir: work });

@@ -143,7 +143,7 @@ namespace Switchboard.Client
             closing = true;
             try { client.Client.Shutdown(SocketShutdown.Send); }
             catch (Exception) { /* already gone */ }
-            if (await Task.WhenAny(reading, Task.Delay(GracefulCloseMs)).ConfigureAwait(false) != reading) client.Close();
+            if (!await CompletesWithin(reading, GracefulCloseMs).ConfigureAwait(false)) client.Close();
             await reading.ConfigureAwait(false);
             client.Close();
             tcp = null;
@@ -344,9 +344,9 @@ namespace Switchboard.Client
                 if (!open) throw CloseReason ?? new SwitchboardException("CLOSED", "The connection is closed.");
                 waiters.Add(waiter);
             }
-            Task done = await Task.WhenAny(waiter.Completion.Task, Task.Delay(timeoutMs)).ConfigureAwait(false);
+            bool arrived = await CompletesWithin(waiter.Completion.Task, timeoutMs).ConfigureAwait(false);
             lock (gate) waiters.Remove(waiter);
-            if (done != waiter.Completion.Task) throw new SwitchboardException("TIMEOUT", "No \"" + type + "\" within " + timeoutMs + " ms.");
+            if (!arrived) throw new SwitchboardException("TIMEOUT", "No \"" + type + "\" within " + timeoutMs + " ms.");
             return await waiter.Completion.Task.ConfigureAwait(false);
         }
 
@@ -360,7 +360,7 @@ namespace Switchboard.Client
             try
             {
                 Task connecting = client.ConnectAsync(Host, Port);
-                if (await Task.WhenAny(connecting, Task.Delay(ConnectTimeoutMs)).ConfigureAwait(false) != connecting)
+                if (!await CompletesWithin(connecting, ConnectTimeoutMs).ConfigureAwait(false))
                     throw new TimeoutException("no connection within " + ConnectTimeoutMs + " ms");
                 await connecting.ConfigureAwait(false);
             }
@@ -506,7 +506,7 @@ namespace Switchboard.Client
             {
                 pending.Fail(error);
             }
-            if (await Task.WhenAny(pending.Task, Task.Delay(timeoutMs)).ConfigureAwait(false) != pending.Task)
+            if (!await CompletesWithin(pending.Task, timeoutMs).ConfigureAwait(false))
                 pending.Fail(new SwitchboardException("TIMEOUT", "No answer to " + pending.Kind + " within " + timeoutMs + " ms."));
             lock (gate)
             {
@@ -514,6 +514,21 @@ namespace Switchboard.Client
                 pings.Remove(pending.Ref);
             }
             return await pending.Task.ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Whether task completes within timeoutMs. The timer is cancelled as soon as it is not
+        /// needed: Mono's timer thread can fail at process exit while timers are still pending.
+        /// </summary>
+        static async Task<bool> CompletesWithin(Task task, int timeoutMs)
+        {
+            using (var cancel = new CancellationTokenSource())
+            {
+                Task timeout = Task.Delay(timeoutMs, cancel.Token);
+                Task first = await Task.WhenAny(task, timeout).ConfigureAwait(false);
+                cancel.Cancel();
+                return first == task;
+            }
         }
 
         async Task WriteAsync(byte[] frame)
