@@ -181,6 +181,14 @@ static class SelfTest
         Check(texts.Contains("hello from C#") && texts.Contains("hi C#"), "history holds the chat");
         Check(client.LastId.HasValue && client.LastId >= echo.Body.GetLong("id"), "the last id seen is tracked");
 
+        Step("rooms");
+        JoinReply joined = await client.JoinAsync("cs-room");
+        Check(joined.Roster["room"] == "cs-room" && client.Room == "cs-room" && client.Rooms.SequenceEqual(new[] { "lobby", "cs-room" }), "join makes the room current");
+        Check((await client.ListRoomsAsync()).Any(r => r.GetString("name") == "cs-room" && r.GetLong("members") == 1), "the room list shows the new room");
+        Check((await client.SayAsync("in my room"))["room"] == "cs-room", "say goes to the current room");
+        Message left = await client.LeaveAsync("cs-room");
+        Check(left["reason"] == "left" && client.Room == "lobby", "leave returns our presence and lobby is current again");
+
         Step("errors");
         string code = "none";
         try { await client.PrivateAsync("nobody-here", "hello?"); }
@@ -190,6 +198,10 @@ static class SelfTest
         try { await new SwitchboardClient("127.0.0.1", port).ConnectAsync(new ConnectOptions { Name = peer.ToUpperInvariant() }); }
         catch (SwitchboardException error) { code = error.Code; }
         Check(code == "NAME_TAKEN", "a taken name is NAME_TAKEN (got " + code + ")");
+        code = "none";
+        try { await client.SendFileAsync(new MemoryStream(), 60L * 1024 * 1024, new FileSendOptions { Name = "huge.bin" }); }
+        catch (SwitchboardException error) { code = error.Code; }
+        Check(code == "FILE_TOO_LARGE", "a file over the limit is refused on its offer, before any data is read (got " + code + ")");
 
         Step("sign in");
         foreach (string password in new[] { null, "wrong horse" })
@@ -205,10 +217,21 @@ static class SelfTest
         await member.CloseAsync();
 
         Step("reconnect");
+        var histories = new List<Message>();
+        client.MessageReceived += (sender, e) => { if (e.Message.Type == "history") lock (histories) histories.Add(e.Message); };
         await client.CloseAsync();
         Check(!client.IsOpen, "closed");
         Message again = await client.ReconnectAsync();
         Check(again["name"] == "cs-alice" && client.Name == "cs-alice" && client.Token == again["token"], "reconnect resumes with the newest token");
+        Message missed = null;
+        for (int i = 0; i < 200 && missed == null; i++)
+        {
+            lock (histories) missed = histories.FirstOrDefault(h => h.Ref == again.Ref);
+            if (missed == null) await Task.Delay(50);
+        }
+        // Nothing was said while we were away: with since, lobby's first history is empty
+        // (without it, it would be the chat above).
+        Check(missed != null && missed.Body.GetArray("entries").Count == 0, "the first history after a reconnect holds only what was missed");
         await client.SayAsync("back again");
         await client.CloseAsync();
     }
