@@ -30,9 +30,10 @@ export const ErrorCodes = {
   // Identity.
   AUTH_REQUIRED: 'That name is a registered account (or this gateway admits accounts only): sign in with its password or a token.',
   AUTH_FAILED: 'Wrong password, or a token that is unknown or expired.',
-  AUTH_RATE_LIMITED: 'Too many failed sign-ins from this address or for this name; wait and try again.',
+  AUTH_RATE_LIMITED: 'Too many failed sign-ins (or admin-token guesses) from this address or for this name; wait and try again.',
   BANNED: 'An administrator banned this address, name or account.',
   SESSION_REPLACED: 'The same identity signed in again elsewhere; this connection was closed.',
+  SESSION_REVOKED: "The account's password was reset or the account deleted: its sessions and resume tokens ended; sign in again.",
   // Files.
   FILE_TOO_LARGE: 'The offered file exceeds the maximum file size.',
   FILE_UNKNOWN_TRANSFER: 'No open transfer has that id.',
@@ -73,6 +74,7 @@ export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'KICKED',
   'BANNED',
   'SESSION_REPLACED',
+  'SESSION_REVOKED',
   'SERVER_SHUTTING_DOWN',
 ]);
 

@@ -110,6 +110,8 @@ export type AdminAction =
   | { kind: 'tell'; member: string; text: string }
   /** The same identity signed in elsewhere: this connection gives way (SESSION_REPLACED). */
   | { kind: 'replace'; member: string }
+  /** Its account's password was reset or the account deleted: the session ends (SESSION_REVOKED). */
+  | { kind: 'revoke'; member: string; text: string }
   | { kind: 'ban'; member: string; reason: string };
 
 /** An operator's notice to every member of one node. */

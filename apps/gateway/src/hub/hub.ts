@@ -296,6 +296,16 @@ export class Hub extends EventEmitter<HubEvents> {
     return this.#admin({ kind: 'kick', member: id, reason });
   }
 
+  /**
+   * Ends every session of an identity on every node (a password reset, a deleted account),
+   * telling each why with a SESSION_REVOKED notice. How many it closed.
+   */
+  async revokeSessions(identity: string, text: string): Promise<number> {
+    const records = [...this.node.directory.all()].filter((record) => record.identity === identity);
+    const closed = await Promise.all(records.map((record) => this.#admin({ kind: 'revoke', member: record.id, text })));
+    return closed.filter(Boolean).length;
+  }
+
   /** Disconnects a member that a new ban matches (BANNED, with the reason). */
   async ban(id: string, reason: string): Promise<boolean> {
     return this.#admin({ kind: 'ban', member: id, reason });
@@ -378,6 +388,8 @@ export class Hub extends EventEmitter<HubEvents> {
     if (action.kind === 'tell') this.#router.deliver(member, this.#noticeFrame(member, action.text, { private: true }));
     else if (action.kind === 'replace') {
       this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
+    } else if (action.kind === 'revoke') {
+      this.disconnect(member, 'kicked', undefined, { text: action.text, code: 'SESSION_REVOKED' });
     } else if (action.kind === 'ban') {
       this.disconnect(member, 'banned', { code: 'BANNED', message: action.reason });
     } else {
