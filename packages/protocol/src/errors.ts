@@ -4,7 +4,7 @@
  * and a test keeps the two in step.
  */
 /** The rule for member and room names, in words: one copy for every message that states it. */
-export const NAME_RULE = '1-32 letters, digits, "_", "-" or "."';
+export const NAME_RULE = '1-32 letters, digits, "_", "-" or ".", none of them invisible';
 
 export const ErrorCodes = {
   // Framing: the byte stream itself is wrong. After these the sender's stream cannot be

