@@ -146,7 +146,9 @@ describe('item 3: a hello that leaves mid-hash claims nothing', () => {
     for (let i = 0; i < 3; i++) {
       const quitter = await Peer.tcp(gateway.tcpPort);
       quitter.send({ type: 'hello', v: 1, name: 'fay', password: PASSWORD });
-      quitter.destroy(); // gone before the hash (tens of ms) can finish
+      // Gone once the hello is read but before its hash (tens of ms) can finish.
+      await sleep(5 * i);
+      quitter.destroy();
       await quitter.waitClosed();
     }
     await sleep(400); // every hash has finished by now
