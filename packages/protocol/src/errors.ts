@@ -21,7 +21,7 @@ export const ErrorCodes = {
   UNSUPPORTED_VERSION: 'The hello asked for a protocol version this server does not speak.',
   // Members and rooms.
   NAME_INVALID: `Names are ${NAME_RULE}.`,
-  NAME_TAKEN: 'Another member already uses that name (names are unique, ignoring case).',
+  NAME_TAKEN: 'Another member already uses that name or one that looks like it (names are unique by look-alike key), or an account has registered it.',
   ROOM_INVALID: `Room names are ${NAME_RULE}.`,
   ROOM_NOT_FOUND: 'No such room.',
   NOT_IN_ROOM: 'The member is not in that room.',
