@@ -6,8 +6,9 @@ import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServerMessage } from '@switchboard/protocol';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { repoRoot } from '../helpers/gateway-process.js';
+import { repoRoot, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { Peer, sleep } from '../helpers/peer.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 /** The gateway's own SQLite binding, to write a database as an older release left it. */
 const Database = createRequire(join(repoRoot, 'apps/gateway/package.json'))('better-sqlite3') as new (file: string) => {
@@ -391,3 +392,62 @@ async function fromAddress(localAddress: string, path: string, headers: Record<s
     request.end();
   });
 }
+
+describe('several gateways on one Redis', () => {
+  let redis: RedisProcess | undefined;
+  const processes: GatewayProcess[] = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(processes.map((g) => g.stop('SIGKILL')));
+    await redis?.close();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function clusterNode(id: string): Promise<GatewayProcess> {
+    const dir = mkdtempSync(join(tmpdir(), `switchboard-idnode-${id}-`));
+    dirs.push(dir);
+    const gateway = await spawnGateway(['--redis-url', redis!.url, '--node-id', id, '--node-heartbeat-ms', '1000', '--data-dir', dir, '--hello-timeout-ms', '150']);
+    processes.push(gateway);
+    return gateway;
+  }
+
+  it('rotation, sign-out and a password reset hold on every gateway; the reset closes a session on another gateway', async () => {
+    redis = await startRedis();
+    const [a, b] = [await clusterNode('a'), await clusterNode('b')];
+    expect((await api(a, 'POST', '/api/accounts', { name: 'quinn', password: PASSWORD })).status).toBe(201);
+    await sleep(100);
+    const first = await Peer.tcp(b.tcpPort);
+    const t1 = (await first.hello('quinn', { password: PASSWORD })).token!;
+    first.destroy();
+    await sleep(200);
+    // t1 (issued on B) used on A, its successor used on B: t1 is then dead on A too.
+    const onA = await Peer.tcp(a.tcpPort);
+    const t2 = (await onA.hello(undefined, { token: t1 })).token!;
+    onA.destroy();
+    await sleep(200);
+    const onB = await Peer.tcp(b.tcpPort);
+    const t3 = (await onB.hello(undefined, { token: t2 })).token!;
+    await sleep(200);
+    const stale = await Peer.tcp(a.tcpPort);
+    expect(await helloOutcome(stale, { token: t1 })).toBe('AUTH_FAILED');
+    stale.destroy();
+
+    // The password reset on A closes quinn's session on B, with the reason, and kills t3 everywhere.
+    expect((await api(a, 'POST', '/api/accounts/quinn/password', { password: 'quinn has a new one' })).status).toBe(204);
+    expect(await onB.next('notice', (n) => n.code === 'SESSION_REVOKED', 10_000)).toMatchObject({ code: 'SESSION_REVOKED' });
+    await onB.waitClosed();
+    const afterReset = await Peer.tcp(b.tcpPort);
+    expect(await helloOutcome(afterReset, { token: t3 })).toBe('AUTH_FAILED');
+    afterReset.received.length = 0;
+
+    // Signed out on B, a token issued on A stops on A.
+    const fresh = await Peer.tcp(a.tcpPort);
+    const t4 = (await fresh.hello('quinn', { password: 'quinn has a new one' })).token!;
+    fresh.destroy();
+    expect((await api(b, 'POST', '/api/sessions/sign-out', undefined, { authorization: `Bearer ${t4}` })).status).toBe(204);
+    await sleep(200);
+    const signedOut = await Peer.tcp(a.tcpPort);
+    expect(await helloOutcome(signedOut, { token: t4 })).toBe('AUTH_FAILED');
+    for (const p of [afterReset, signedOut]) p.destroy();
+  }, 60_000);
+});
