@@ -48,8 +48,8 @@ describe('accounts', () => {
     expect(welcome).toMatchObject({ name: 'alice', account: true, token: expect.stringMatching(/^[\w-]{43}$/) });
     peer.destroy();
 
-    // A guessing attacker: 20 wrong passwords in a row, from an address of its own (the
-    // address is locked out for a minute afterwards, for every name).
+    // A guessing attacker: 20 wrong passwords in a row, from an address of its own (that
+    // address is locked out of this name for a minute afterwards; the owner elsewhere is not).
     const guesser = await Peer.tcp(gateway.tcpPort, '127.0.0.1', '127.0.0.9');
     const codes: string[] = [];
     for (let i = 0; i < 20; i++) {
