@@ -18,8 +18,8 @@ describe('the failure table', () => {
       // The victim's guesser is limited...
       for (let i = 0; i < 10; i++) expect(await codeOf(identity.signIn({ token: `bad-${i}` }, 'victim', '192.0.2.1'))).toBe('AUTH_FAILED');
       expect(await codeOf(identity.signIn({ token: 'bad' }, 'victim', '192.0.2.1'))).toBe('AUTH_RATE_LIMITED');
-      // ...then fills the table with fresh names from fresh addresses (three counters each)...
-      const spray = Math.ceil(MAX_FAILURE_KEYS / 3) + 100;
+      // ...then fills the table with bad tokens from fresh addresses (two counters each)...
+      const spray = Math.ceil(MAX_FAILURE_KEYS / 2) + 100;
       const codes = new Map<string, number>();
       for (let i = 0; i < spray; i++) {
         const code = await codeOf(identity.signIn({ token: 'bad' }, `n${i}`, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`));

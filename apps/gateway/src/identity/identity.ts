@@ -54,7 +54,8 @@ export class Identity {
     const ttl = this.config.tokenTtlMs;
     if (hello.token !== undefined) {
       const used = hello.token;
-      const owner = await this.#attempt(ip, name, () => this.store.findToken(used));
+      // Counted per address only: a token names nobody until it is found.
+      const owner = await this.#attempt(ip, undefined, () => this.store.findToken(used));
       if (owner.account === null) {
         // A guest's token: only while guests are admitted, and never for a name since registered.
         if (this.config.requireLogin) throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only: register, then sign in.');
@@ -85,7 +86,7 @@ export class Identity {
    * reserved before it runs, so parallel attempts cannot all slip under the limit; undefined
    * from `check` is a failure (AUTH_FAILED with `failure`).
    */
-  async #attempt<T>(ip: string, name: string, check: () => Promise<T | undefined>, failure = 'That token is unknown or expired: sign in again.'): Promise<T> {
+  async #attempt<T>(ip: string, name: string | undefined, check: () => Promise<T | undefined>, failure = 'That token is unknown or expired: sign in again.'): Promise<T> {
     const reservation = this.#attempts.reserve(signInLimits(ip, name));
     if ('full' in reservation) {
       throw new ProtocolError('AUTH_RATE_LIMITED', reservation.full === undefined
@@ -128,9 +129,19 @@ export class Identity {
 
 }
 
-/** What one sign-in attempt is counted under (MAX_FAILURES and the two after it). */
-function signInLimits(ip: string, name: string): AttemptLimit[] {
+/**
+ * What one sign-in attempt is counted under (MAX_FAILURES and the two after it). A token
+ * attempt (no name) counts per address alone: a name-wide counter for tokens would let anyone
+ * stop every token sign-in.
+ */
+function signInLimits(ip: string, name: string | undefined): AttemptLimit[] {
   const address = attemptAddress(ip);
+  if (name === undefined) {
+    return [
+      { key: `address-token:${address}`, max: MAX_FAILURES },
+      { key: `address:${address}`, max: MAX_FAILURES_PER_ADDRESS },
+    ];
+  }
   const nameKey = lookAlikeKey(name);
   return [
     { key: `address-name:${address} ${nameKey}`, max: MAX_FAILURES },
