@@ -175,6 +175,20 @@ describe('item 4: a registered name is the account’s alone', () => {
     for (const p of [returning, owner]) p.destroy();
   });
 
+  it('a guest still holding a name when its account signs in gives way, told why (NAME_RECLAIMED)', async () => {
+    const squatter = await Peer.tcp(gateway.tcpPort);
+    await squatter.hello('tess');
+    const witness = await Peer.tcp(gateway.tcpPort);
+    await witness.hello('uma');
+    await register('tess');
+    const owner = await Peer.ws(gateway.wsUrl);
+    expect(await owner.hello('tess', { password: PASSWORD })).toMatchObject({ name: 'tess', account: true });
+    expect(await squatter.next('notice', (n) => n.code === 'NAME_RECLAIMED')).toMatchObject({ code: 'NAME_RECLAIMED' });
+    await squatter.waitClosed();
+    await expect(witness.next('presence', (p) => p.event === 'leave' && p.member.name === 'tess' && p.reason === 'replaced')).resolves.toBeDefined();
+    for (const p of [witness, owner]) p.destroy();
+  });
+
   it('a nick refused with NAME_TAKEN does not re-point the token', async () => {
     const holder = await Peer.tcp(gateway.tcpPort);
     await holder.hello('hank');

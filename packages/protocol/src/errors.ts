@@ -34,6 +34,7 @@ export const ErrorCodes = {
   BANNED: 'An administrator banned this address, name or account.',
   SESSION_REPLACED: 'The same identity signed in again elsewhere; this connection was closed.',
   SESSION_REVOKED: "The account's password was reset or the account deleted: its sessions and resume tokens ended; sign in again.",
+  NAME_RECLAIMED: 'You held this name as a guest; its registered account signed in, so this connection was closed.',
   // Files.
   FILE_TOO_LARGE: 'The offered file exceeds the maximum file size.',
   FILE_UNKNOWN_TRANSFER: 'No open transfer has that id.',
@@ -75,6 +76,7 @@ export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'BANNED',
   'SESSION_REPLACED',
   'SESSION_REVOKED',
+  'NAME_RECLAIMED',
   'SERVER_SHUTTING_DOWN',
 ]);
 

@@ -126,7 +126,12 @@ export class Hub extends EventEmitter<HubEvents> {
         if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id) this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
       }
     };
-    const replace = (id: string): Promise<boolean> => this.#admin({ kind: 'replace', member: id });
+    const replace = (id: string, reclaimedName?: string): Promise<boolean> =>
+      this.#admin(
+        reclaimedName === undefined
+          ? { kind: 'replace', member: id }
+          : { kind: 'revoke', member: id, code: 'NAME_RECLAIMED', text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.` },
+      );
     this.#requests = new Requests(config, this.node, this.#router, this.#membership, this.history, this.#files, now, (m) => this.emit('joined', m), this.identity, replace);
     // Check often enough that the shortest configured timeout is kept to within a quarter of itself.
     const { heartbeatMs, frameTimeoutMs } = config.timing;
@@ -310,7 +315,7 @@ export class Hub extends EventEmitter<HubEvents> {
    */
   async revokeSessions(identity: string, text: string): Promise<number> {
     const records = [...this.node.directory.all()].filter((record) => record.identity === identity);
-    const closed = await Promise.all(records.map((record) => this.#admin({ kind: 'revoke', member: record.id, text })));
+    const closed = await Promise.all(records.map((record) => this.#admin({ kind: 'revoke', member: record.id, text, code: 'SESSION_REVOKED' })));
     return closed.filter(Boolean).length;
   }
 
@@ -397,7 +402,7 @@ export class Hub extends EventEmitter<HubEvents> {
     else if (action.kind === 'replace') {
       this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
     } else if (action.kind === 'revoke') {
-      this.disconnect(member, 'kicked', undefined, { text: action.text, code: 'SESSION_REVOKED' });
+      this.disconnect(member, action.code === 'NAME_RECLAIMED' ? 'replaced' : 'kicked', undefined, { text: action.text, code: action.code });
     } else if (action.kind === 'ban') {
       this.disconnect(member, 'banned', { code: 'BANNED', message: action.reason });
     } else {

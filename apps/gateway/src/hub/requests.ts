@@ -40,8 +40,11 @@ export class Requests {
     /** A member became joined (hello or plain device): the hub tells its listeners. */
     private readonly joined: (member: Member) => void,
     private readonly identity: Identity,
-    /** Closes another connection of the same identity (a token reclaiming its name); it may live on another node. */
-    private readonly replace: (memberId: string) => Promise<unknown>,
+    /**
+     * Closes another connection of the same identity (a token reclaiming its name), or with
+     * `reclaimedName` a guest holding the name of the account signing in; it may live on another node.
+     */
+    private readonly replace: (memberId: string, reclaimedName?: string) => Promise<unknown>,
   ) {}
 
   handle(member: Member, message: ClientMessage): Handled {
@@ -159,11 +162,16 @@ export class Requests {
     );
   }
 
-  /** A token's owner is still connected (a reloaded tab): that connection gives way. */
+  /**
+   * A token's owner is still connected (a reloaded tab): that connection gives way. So does a
+   * guest holding the name of the account signing in (taken before it was registered): a
+   * registered name is its account's alone.
+   */
   #reclaim(member: Member, who: SignedIn): Handled {
     const holder = this.node.directory.byName(who.name);
-    if (holder === undefined || holder.id === member.id || holder.identity !== who.identity) return;
-    return this.replace(holder.id).then(() => undefined);
+    if (holder === undefined || holder.id === member.id) return;
+    if (holder.identity === who.identity) return this.replace(holder.id).then(() => undefined);
+    if (who.account !== null && holder.identity.startsWith('guest:')) return this.replace(holder.id, who.name).then(() => undefined);
   }
 
   #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): void {

@@ -294,7 +294,10 @@ export class ChatState {
         this.#conversations.onNotice(message);
         // The same identity signed in elsewhere (another tab): reconnecting would take it back.
         // SESSION_REVOKED: a password reset or a deleted account; the saved token is dead too.
-        if (message.code === 'KICKED' || message.code === 'SESSION_REPLACED' || message.code === 'SESSION_REVOKED') this.#end({ code: message.code, message: message.text });
+        // NAME_RECLAIMED: our guest name's registered owner signed in.
+        if (message.code === 'KICKED' || message.code === 'SESSION_REPLACED' || message.code === 'SESSION_REVOKED' || message.code === 'NAME_RECLAIMED') {
+          this.#end({ code: message.code, message: message.text });
+        }
         return;
       case 'rooms':
         return this.#directory.onRooms(message);
