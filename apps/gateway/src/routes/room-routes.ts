@@ -3,17 +3,20 @@ import { ProtocolError } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { AdminRouteOptions } from './listener-routes.js';
+import { ADMIN_SECURITY } from './openapi.js';
 import { errorResponses, historyPage, room } from './schemas.js';
 
 export interface RoomRouteOptions extends AdminRouteOptions {
   hub: Hub;
+  /** --public-read: one room's history without admin rights. */
+  publicRead: boolean;
 }
 
 /**
  * Rooms and stored history. A room's history is public, as it is to any member; history
  * across rooms, which holds private messages, is for operators (HistoryService holds the rules).
  */
-export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin }) => {
+export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin, publicRead }) => {
   app.get(
     '/rooms',
     {
@@ -29,7 +32,10 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     '/history',
     {
       schema: {
-        summary: 'Stored messages, newest last: one room (public), or everything with private messages (admin)',
+        summary: publicRead
+          ? 'Stored messages, newest last: one room (public: --public-read), or everything with private messages (admin)'
+          : 'Stored messages, newest last: one room, or everything with private messages (admin; --no-public-read)',
+        ...(!publicRead && { security: ADMIN_SECURITY }),
         querystring: {
           type: 'object',
           properties: {
@@ -47,6 +53,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     async (request) => {
       const { room: roomName, before, after, limit } = request.query;
       try {
+        if (!publicRead) await requireAdmin(request);
         if (roomName !== undefined) return hub.history.room(roomName, { before, after, limit });
         await requireAdmin(request);
         return hub.history.forOperator({ before, after, limit });
