@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@switchboard/client';
 import type { ServerMessage } from '@switchboard/protocol';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { repoRoot, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
@@ -329,6 +330,25 @@ describe('item 20: resume tokens rotate, and sign-out revokes them', () => {
     expect(await helloOutcome(stale, { token: t3 })).toBe('AUTH_FAILED');
     expect((await api(gateway, 'POST', '/api/sessions/sign-out', undefined, {})).body).toMatchObject({ code: 'UNAUTHORIZED' });
     stale.destroy();
+  });
+});
+
+describe('item 20 with the Node client', () => {
+  it('signs in with a password, then with the newest token each time', async () => {
+    await register('nora');
+    const first = await connect({ port: gateway.tcpPort, name: 'nora', password: PASSWORD });
+    const t1 = first.token!;
+    await first.close();
+    await sleep(50);
+    const second = await connect({ port: gateway.tcpPort, token: t1 });
+    expect(second.name).toBe('nora');
+    expect(second.token).not.toBe(t1);
+    const t2 = second.token!;
+    await second.close();
+    await sleep(50);
+    const third = await connect({ port: gateway.tcpPort, token: t2 });
+    expect(third.welcome).toMatchObject({ name: 'nora', account: true });
+    await third.close();
   });
 });
 
