@@ -412,6 +412,20 @@ describe('item 11: --require-login cannot be skipped', () => {
   }
 });
 
+describe('--require-login-devices and the hello window', () => {
+  it('a silent TCP connection is refused with AUTH_REQUIRED when its hello window ends, and the gateway goes on', async () => {
+    const strict = await startGateway({ identity: { requireLogin: true, requireLoginDevices: true } as never });
+    try {
+      const silent = await Peer.tcp(strict.tcpPort);
+      expect(await silent.next('error', () => true, 5000)).toMatchObject({ code: 'AUTH_REQUIRED' });
+      expect((await api(strict, 'GET', '/api/health')).status).toBe(200);
+      silent.destroy();
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
 /** A GET from another source address on 127/8 (undici's fetch cannot choose one). */
 async function fromAddress(localAddress: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
   const http = await import('node:http');
