@@ -110,6 +110,11 @@ export type AdminAction =
   | { kind: 'tell'; member: string; text: string }
   /** The same identity signed in elsewhere: this connection gives way (SESSION_REPLACED). */
   | { kind: 'replace'; member: string }
+  /**
+   * The session ends with a notice saying why: its account's password was reset or the account
+   * deleted (SESSION_REVOKED), or it held as a guest a name whose account signed in (NAME_RECLAIMED).
+   */
+  | { kind: 'revoke'; member: string; text: string; code: 'SESSION_REVOKED' | 'NAME_RECLAIMED' }
   | { kind: 'ban'; member: string; reason: string };
 
 /** An operator's notice to every member of one node. */

@@ -1,3 +1,4 @@
+import { lookAlikeKey } from '../identity/look-alike.js';
 import { randomBytes } from 'node:crypto';
 import { createClient, type RedisClientType } from '@redis/client';
 import { ProtocolError } from '@switchboard/protocol';
@@ -234,7 +235,8 @@ export class RedisCluster implements ClusterNode {
   // ---- Names -------------------------------------------------------------------------
 
   #nameKey(name: string): string {
-    return `${this.#options.prefix ?? 'switchboard:'}name:${name.toLowerCase()}`;
+    // Look-alike names (Cyrillic а for Latin a) are one name: README, "Identity".
+    return `${this.#options.prefix ?? 'switchboard:'}name:${lookAlikeKey(name)}`;
   }
 
   async #claim(name: string, owner: string): Promise<boolean> {

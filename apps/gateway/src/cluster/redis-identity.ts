@@ -1,5 +1,5 @@
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from '../identity/shared-identity.js';
-import { RENAME_TOKENS, REVOKE_TOKENS, type Script } from './redis-scripts.js';
+import { RENAME_TOKENS, REVOKE_TOKEN, REVOKE_TOKENS, ROTATE_TOKEN, type Script } from './redis-scripts.js';
 
 /** What the identity needs of the cluster's Redis connection. */
 export interface RedisPort {
@@ -17,11 +17,11 @@ export interface RedisPort {
  * two hashes (`accounts`, `bans`) that every gateway copies whole into its SQLite at start and
  * after Redis comes back, and keeps current from the changes others broadcast. Tokens are one
  * key each (`token:<sha256>`, expiring with the token) plus a set per identity for renames and
- * revocations; a gateway fetches one when it is presented there for the first time.
+ * revocations and a set per token of the tokens it replaced (rotation); a gateway fetches one when it is presented there for the first time.
  */
 export class RedisIdentity implements SharedIdentity {
   #handlers: Parameters<SharedIdentity['follow']>[0] | undefined;
-  readonly #keys: { accounts: string; bans: string; token: string; tokensOf: (identity: string) => string };
+  readonly #keys: { accounts: string; bans: string; token: string; tokensOf: (identity: string) => string; predecessors: (hash: string) => string };
 
   constructor(private readonly port: RedisPort) {
     this.#keys = {
@@ -29,6 +29,8 @@ export class RedisIdentity implements SharedIdentity {
       bans: `${port.prefix}bans`,
       token: `${port.prefix}token:`,
       tokensOf: (identity) => `${port.prefix}tokens-of:${identity}`,
+      // The tokens a token replaced, still in their grace (TOKEN_GRACE_MS): they stop when it is used.
+      predecessors: (hash) => `${port.prefix}token-predecessors:${hash}`,
     };
   }
 
@@ -106,7 +108,13 @@ export class RedisIdentity implements SharedIdentity {
         await run(RENAME_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token, change.name]);
         return;
       case 'tokens-revoked':
-        await run(REVOKE_TOKENS, [this.#keys.tokensOf(`account:${change.account}`)], [this.#keys.token]);
+        await run(REVOKE_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token]);
+        return;
+      case 'token-rotated':
+        await run(ROTATE_TOKEN, [this.#keys.token + change.hash, this.#keys.predecessors(change.hash), this.#keys.predecessors(change.successor)], [this.#keys.token, change.hash, change.successor, String(change.expiresAt)]);
+        return;
+      case 'token-revoked':
+        await run(REVOKE_TOKEN, [this.#keys.token + change.hash, this.#keys.predecessors(change.hash)], [this.#keys.token]);
         return;
     }
   }

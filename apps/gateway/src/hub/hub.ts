@@ -126,7 +126,12 @@ export class Hub extends EventEmitter<HubEvents> {
         if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id) this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
       }
     };
-    const replace = (id: string): Promise<boolean> => this.#admin({ kind: 'replace', member: id });
+    const replace = (id: string, reclaimedName?: string): Promise<boolean> =>
+      this.#admin(
+        reclaimedName === undefined
+          ? { kind: 'replace', member: id }
+          : { kind: 'revoke', member: id, code: 'NAME_RECLAIMED', text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.` },
+      );
     this.#requests = new Requests(config, this.node, this.#router, this.#membership, this.history, this.#files, now, (m) => this.emit('joined', m), this.identity, replace);
     // Check often enough that the shortest configured timeout is kept to within a quarter of itself.
     const { heartbeatMs, frameTimeoutMs } = config.timing;
@@ -168,7 +173,15 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // Until it says hello or is made a plain device, it keeps what lobby says.
     this.#router.watchUndecided(member);
-    member.helloTimer = setTimeout(() => this.#input.run(member, () => this.#requests.admitPlain(member)), this.config.timing.helloTimeoutMs);
+    member.helloTimer = setTimeout(() => {
+      // A refusal (devices must sign in, a banned name, a browser under --require-login) is an
+      // error frame like any other: thrown from a timer it would take the process down.
+      try {
+        this.#input.run(member, () => this.#requests.admitPlain(member));
+      } catch (error) {
+        this.protocolError(member, error);
+      }
+    }, this.config.timing.helloTimeoutMs);
     member.helloTimer.unref();
     return member;
   }
@@ -296,6 +309,16 @@ export class Hub extends EventEmitter<HubEvents> {
     return this.#admin({ kind: 'kick', member: id, reason });
   }
 
+  /**
+   * Ends every session of an identity on every node (a password reset, a deleted account),
+   * telling each why with a SESSION_REVOKED notice. How many it closed.
+   */
+  async revokeSessions(identity: string, text: string): Promise<number> {
+    const records = [...this.node.directory.all()].filter((record) => record.identity === identity);
+    const closed = await Promise.all(records.map((record) => this.#admin({ kind: 'revoke', member: record.id, text, code: 'SESSION_REVOKED' })));
+    return closed.filter(Boolean).length;
+  }
+
   /** Disconnects a member that a new ban matches (BANNED, with the reason). */
   async ban(id: string, reason: string): Promise<boolean> {
     return this.#admin({ kind: 'ban', member: id, reason });
@@ -378,6 +401,8 @@ export class Hub extends EventEmitter<HubEvents> {
     if (action.kind === 'tell') this.#router.deliver(member, this.#noticeFrame(member, action.text, { private: true }));
     else if (action.kind === 'replace') {
       this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
+    } else if (action.kind === 'revoke') {
+      this.disconnect(member, action.code === 'NAME_RECLAIMED' ? 'replaced' : 'kicked', undefined, { text: action.text, code: action.code });
     } else if (action.kind === 'ban') {
       this.disconnect(member, 'banned', { code: 'BANNED', message: action.reason });
     } else {

@@ -1,6 +1,7 @@
 import { NAME_RULE, ProtocolError, encodeMessage, isValidName, type ServerMessageOf } from '@switchboard/protocol';
 import { memberInfoOf, type ClusterNode, type MemberRecord } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
+import { lookAlikeKey } from '../identity/look-alike.js';
 import type { HistoryService } from '../history/history-service.js';
 import { historyFrame } from './history-frame.js';
 import type { LeaveReason, Member, Room } from './member.js';
@@ -33,16 +34,26 @@ export class Membership {
     return name;
   }
 
-  /** Claims `name` for the member across the cluster: true, false (taken), or a promise of either. */
+  /**
+   * Claims `name` for the member across the cluster: true, false (taken), or a promise of either.
+   * A member that closed before the claim settled gets none: the name is given back at once.
+   */
   claim(member: Member, name: string): boolean | Promise<boolean> {
-    if (name.toLowerCase() === member.name.toLowerCase() && member.state !== 'pending') return true;
-    return this.node.names.claim(name, member.id);
+    if (lookAlikeKey(name) === lookAlikeKey(member.name) && member.state !== 'pending') return true;
+    if (member.isClosed) return false;
+    return this.node.names.claim(name, member.id).then((free) => {
+      if (free && member.isClosed) {
+        this.node.names.release(name, member.id);
+        return false;
+      }
+      return free;
+    });
   }
 
   /** Takes a claimed name: the old one is freed, the directory and (when joined) the rooms hear of it. */
   setName(member: Member, name: string, ref?: string): void {
     const previousName = member.name;
-    if (previousName.toLowerCase() !== name.toLowerCase()) this.node.names.release(previousName, member.id);
+    if (lookAlikeKey(previousName) !== lookAlikeKey(name)) this.node.names.release(previousName, member.id);
     member.name = name;
     if (member.state !== 'joined' || previousName === name) return;
     this.publishRecord(member);

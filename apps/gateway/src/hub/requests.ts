@@ -21,6 +21,9 @@ import type { Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
 
+/** What a member without an account may send on a gateway with --require-login: what a device does. */
+const DEVICE_REQUESTS: ReadonlySet<ClientMessage['type']> = new Set(['hello', 'text', 'message', 'ping', 'pong']);
+
 /**
  * What each client request does (PROTOCOL.md §3-§7). Replies carry the request's `ref`.
  * Errors are thrown as ProtocolError; the hub turns them into error frames with the ref.
@@ -37,17 +40,32 @@ export class Requests {
     /** A member became joined (hello or plain device): the hub tells its listeners. */
     private readonly joined: (member: Member) => void,
     private readonly identity: Identity,
-    /** Closes another connection of the same identity (a token reclaiming its name); it may live on another node. */
-    private readonly replace: (memberId: string) => Promise<unknown>,
+    /**
+     * Closes another connection of the same identity (a token reclaiming its name), or with
+     * `reclaimedName` a guest holding the name of the account signing in; it may live on another node.
+     */
+    private readonly replace: (memberId: string, reclaimedName?: string) => Promise<unknown>,
   ) {}
 
   handle(member: Member, message: ClientMessage): Handled {
     if (member.state === 'pending' && message.type !== 'hello') {
       if (!member.legacy) throw new ProtocolError('UNEXPECTED_TYPE', 'Your hello failed; send hello again before anything else.');
+      this.#checkSignedIn(member, message);
       // A first frame other than hello: a plain device, which also says what it sent.
       return andThen(this.admitPlain(member), () => this.#dispatch(member, message));
     }
+    this.#checkSignedIn(member, message);
     return this.#dispatch(member, message);
+  }
+
+  /**
+   * With --require-login, a member without an account (a plain device or a device link, which
+   * never sign in) may speak in its room and nothing more: no history, private messages, files,
+   * rooms or names. A hello is how to become more.
+   */
+  #checkSignedIn(member: Member, message: ClientMessage): void {
+    if (!this.identity.config.requireLogin || member.account !== null || DEVICE_REQUESTS.has(message.type)) return;
+    throw new ProtocolError('AUTH_REQUIRED', `This gateway admits accounts only: sign in (hello with a password or token) before sending ${message.type}.`);
   }
 
   #dispatch(member: Member, message: ClientMessage): Handled {
@@ -76,13 +94,16 @@ export class Requests {
       case 'nick': {
         const name = membership.checkName(message.name);
         if (member.account !== null) throw new ProtocolError('NAME_INVALID', `Signed in as the account "${member.name}", you keep its name.`);
-        if (this.identity.store.account(name) !== undefined) throw new ProtocolError('AUTH_REQUIRED', `"${name}" is a registered account: sign in as it instead.`);
+        const account = this.identity.store.account(name);
+        if (account !== undefined) throw new ProtocolError('AUTH_REQUIRED', `"${name}" is the registered account "${account.name}": sign in as it instead.`);
         const ban = this.identity.banFor(member.link.ip, name);
         if (ban !== undefined) throw new ProtocolError('BANNED', `The name "${name}" is banned: ${ban.reason}`);
         return andThen(membership.claim(member, name), (free) => {
-          this.identity.store.renameToken(member.identity, name); // its token reclaims the new name
           if (!free) throw taken(name);
-          if (!member.isClosed) membership.setName(member, name, message.ref);
+          if (member.isClosed) return;
+          // Only a name it now holds: its token reclaims that one from now on.
+          this.identity.store.renameToken(member.identity, name);
+          membership.setName(member, name, message.ref);
         });
       }
       case 'history': {
@@ -129,21 +150,28 @@ export class Requests {
     const asked = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
     const roomName = this.membership.checkRoomName(hello.room ?? DEFAULT_ROOM);
     return andThen(this.identity.signIn(hello, asked, member.link.ip), (who) =>
-      andThen(this.#reclaim(member, who), () =>
-        andThen(this.membership.claim(member, who.name), (free) => {
+      andThen(this.#reclaim(member, who), () => {
+        // Closed while the password was hashed: nothing is claimed for a connection that is gone.
+        if (member.isClosed) return;
+        return andThen(this.membership.claim(member, who.name), (free) => {
           if (!free) throw taken(who.name);
           if (member.isClosed) return;
           this.#welcome(member, who, roomName, upgrading, hello);
-        }),
-      ),
+        });
+      }),
     );
   }
 
-  /** A token's owner is still connected (a reloaded tab): that connection gives way. */
+  /**
+   * A token's owner is still connected (a reloaded tab): that connection gives way. So does a
+   * guest holding the name of the account signing in (taken before it was registered): a
+   * registered name is its account's alone.
+   */
   #reclaim(member: Member, who: SignedIn): Handled {
     const holder = this.node.directory.byName(who.name);
-    if (holder === undefined || holder.id === member.id || holder.identity !== who.identity) return;
-    return this.replace(holder.id).then(() => undefined);
+    if (holder === undefined || holder.id === member.id) return;
+    if (holder.identity === who.identity) return this.replace(holder.id).then(() => undefined);
+    if (who.account !== null && holder.identity.startsWith('guest:')) return this.replace(holder.id, who.name).then(() => undefined);
   }
 
   #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): void {
@@ -170,7 +198,7 @@ export class Requests {
         maxFrameLength: this.config.limits.maxFrameLength,
         maxFileBytes: this.config.limits.maxFileBytes,
         heartbeatMs: this.config.timing.heartbeatMs,
-        token: who.token,
+        token: who.token(),
       };
       if (who.account !== null) welcome.account = true;
       if (who.role !== null) welcome.role = who.role;
@@ -207,6 +235,11 @@ export class Requests {
   admitPlain(member: Member): Handled {
     if (member.state !== 'pending') return;
     this.#clearHelloTimer(member);
+    if (member.transport === 'ws' && this.identity.config.requireLogin) {
+      // A browser is no device: with --require-login it signs in or hears nothing.
+      this.router.takeUndecided(member);
+      throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only: say hello with a password or token.');
+    }
     this.#checkDevice(member, member.name);
     return andThen(this.membership.claim(member, member.name), (free) => {
       if (member.state !== 'pending') return;

@@ -11,6 +11,8 @@ export interface AccountRow {
   params: string;
   role: Role;
   createdAt: number;
+  /** What its private history belongs to; absent from gateways older than account identities (then `account:<nameKey>`). */
+  identity?: string;
 }
 
 export interface BanRow {
@@ -29,6 +31,8 @@ export interface TokenRow {
   name: string;
   account: string | null;
   expiresAt: number;
+  /** The SHA-256 (hex) of the token that replaced it, while it is in its grace (TOKEN_GRACE_MS). */
+  rotatedTo?: string;
 }
 
 /** One change to who may be whom, as every gateway of a cluster applies it. */
@@ -39,8 +43,12 @@ export type IdentityChange =
   | { kind: 'ban-lifted'; id: number }
   | { kind: 'token'; token: TokenRow }
   | { kind: 'tokens-renamed'; identity: string; name: string }
-  /** A new password or a deleted account ends the account's sessions. */
-  | { kind: 'tokens-revoked'; account: string };
+  /** A token was used and replaced by `successor`: it works until `expiresAt`, the ones it replaced stop. */
+  | { kind: 'token-rotated'; hash: string; successor: string; expiresAt: number }
+  /** Signed out: the token and the ones it replaced stop. */
+  | { kind: 'token-revoked'; hash: string }
+  /** A new password or a deleted account ends the account's sessions (every token of its identity). */
+  | { kind: 'tokens-revoked'; identity: string };
 
 /**
  * Identity shared by the gateways of a cluster (Redis: cluster/redis-identity.ts). Each gateway
