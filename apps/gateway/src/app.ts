@@ -23,6 +23,7 @@ import { IdentityStore } from './identity/identity-store.js';
 import { deviceRoutes } from './routes/device-routes.js';
 import { listenerRoutes } from './routes/listener-routes.js';
 import { roomRoutes } from './routes/room-routes.js';
+import { searchRoutes } from './routes/search-routes.js';
 import { devicesPlugin } from './devices/devices-plugin.js';
 import { devicePipeRoutes } from './transports/device-pipe.js';
 import { wsBridgePlugin } from './transports/ws-bridge.js';
@@ -189,6 +190,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       await api.register(identityRoutes, { hub, requireAdmin });
       await api.register(clientRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
       await api.register(roomRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
+      await api.register(searchRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
     },
     { prefix: '/api' },
   );

@@ -23,6 +23,7 @@ export const FrameType = {
   FileOffer: 0x11,
   FileEnd: 0x12,
   FileAbort: 0x13,
+  Search: 0x14,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;

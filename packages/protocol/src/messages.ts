@@ -100,6 +100,7 @@ const clientBodies = {
   'file-offer': request({ transfer: u32, name: str, size: uint, mime: opt(str), room: opt(str), to: opt(str) }),
   'file-end': request({ transfer: u32, sha256: str }),
   'file-abort': request({ transfer: u32, reason: opt(str) }),
+  search: request({ q: str, room: opt(str), before: opt(uint), limit: opt(uint) }),
 };
 
 /** Shapes a server sends. */
@@ -151,6 +152,7 @@ const serverBodies = {
   }),
   'file-end': reply({ transfer: u32, sha256: str }),
   'file-abort': reply({ transfer: u32, code: errorCode, reason: str }),
+  search: reply({ q: str, room: opt(str), entries: arr(historyEntry), more: bool }),
 };
 
 type Tagged<B> = { [K in keyof B]: { type: K } & (B[K] extends Check<infer T> ? T : never) }[keyof B];
@@ -190,6 +192,7 @@ export const messageTypeCode = {
   'file-offer': FrameType.FileOffer,
   'file-end': FrameType.FileEnd,
   'file-abort': FrameType.FileAbort,
+  search: FrameType.Search,
 } as const satisfies Record<AnyMessage['type'], number>;
 
 export type MessageType = keyof typeof messageTypeCode;

@@ -134,7 +134,7 @@ describe('frame types by direction', () => {
   });
 
   it('rejects every undefined type byte with UNKNOWN_TYPE, both ways', () => {
-    for (let type = 0x14; type <= 0xff; type++) {
+    for (let type = 0x15; type <= 0xff; type++) {
       expect(codeOf(() => decodeClientMessage(type, new Uint8Array(0)))).toBe('UNKNOWN_TYPE');
       expect(codeOf(() => decodeServerMessage(type, new Uint8Array(0)))).toBe('UNKNOWN_TYPE');
     }
@@ -291,6 +291,7 @@ describe('shapes of PROTOCOL.md', () => {
     { type: 'file-offer', transfer: 7, name: 'report.pdf', size: 48213, mime: 'application/pdf', room: 'ops', to: 'bob' },
     { type: 'file-end', transfer: 7, sha256: 'ab'.repeat(32) },
     { type: 'file-abort', transfer: 7, reason: 'cancelled' },
+    { type: 'search', q: 'pump pressure', room: 'ops', before: 90, limit: 20 },
   ];
   const chat = { id: 42, room: 'lobby', from: 'alice', transport: 'tcp', ts: 1763769600000, text: 'hi' } as const;
   const priv = { id: 43, from: 'alice', to: 'bob', transport: 'ws', ts: 1763769600001, text: 'psst' } as const;
@@ -309,6 +310,7 @@ describe('shapes of PROTOCOL.md', () => {
     { type: 'file-offer', transfer: 90, id: 43, from: 'alice', transport: 'tcp', ts: 1, name: 'report.pdf', size: 48213, mime: 'application/pdf', room: 'ops', to: 'bob' },
     { type: 'file-end', transfer: 90, sha256: 'ab'.repeat(32) },
     { type: 'file-abort', transfer: 90, code: 'FILE_ABORTED', reason: 'sender left' },
+    { type: 'search', q: 'pump', room: 'ops', entries: [{ kind: 'message', ...chat }, { kind: 'file', ...file }], more: true },
   ];
 
   it.each(clientExamples)('client $type survives encode and decode with every field', (message) => {

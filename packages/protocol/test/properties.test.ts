@@ -123,6 +123,7 @@ function messageArbitraries(text: fc.Arbitrary<string>, bytes: fc.Arbitrary<Uint
     'file-offer': rec({ type: tag('file-offer'), transfer: u32, name: text, size: uint, mime: text, room: text, to: text }, ['mime', 'room', 'to']),
     'file-end': rec({ type: tag('file-end'), transfer: u32, sha256: text }),
     'file-abort': rec({ type: tag('file-abort'), transfer: u32, reason: text }, ['reason']),
+    search: rec({ type: tag('search'), q: text, room: text, before: uint, limit: uint }, ['room', 'before', 'limit']),
   };
 
   const serverArbitraries: { [T in ServerMessage['type']]: fc.Arbitrary<ServerMessageOf<T>> } = {
@@ -167,6 +168,7 @@ function messageArbitraries(text: fc.Arbitrary<string>, bytes: fc.Arbitrary<Uint
     ),
     'file-end': rec({ type: tag('file-end'), transfer: u32, sha256: text }),
     'file-abort': rec({ type: tag('file-abort'), transfer: u32, code: errorCode, reason: text }),
+    search: rec({ type: tag('search'), q: text, room: text, entries: fc.array(historyEntry, { maxLength: 4 }), more: fc.boolean() }, ['room']),
   };
 
   const client: fc.Arbitrary<ClientMessage> = fc.oneof(...Object.values(clientArbitraries));

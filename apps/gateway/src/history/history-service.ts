@@ -1,6 +1,30 @@
-import { ProtocolError, isValidName, type ClientMessageOf } from '@switchboard/protocol';
+import { ProtocolError, isValidName, type ClientMessageOf, type HistoryEntry } from '@switchboard/protocol';
 import type { LogRecord, MessageLog } from '../cluster/cluster.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
+
+/**
+ * Who searches: an operator (everything), a member or a resume token's holder by identity
+ * (rooms and its own private conversations), or nobody in particular (rooms only).
+ */
+export type Searcher = { operator: true } | { operator: false; identity: string | null };
+
+export type SearchRequest = Pick<ClientMessageOf<'search'>, 'q' | 'room' | 'before' | 'limit'>;
+
+/** Longest search text, in characters. */
+export const MAX_SEARCH_LENGTH = 256;
+/** Hits per page: the default, and the most one request gets. */
+export const SEARCH_PAGE = 20;
+export const MAX_SEARCH_PAGE = 100;
+/** Words of a search used (each a prefix), and the longest word. */
+const MAX_SEARCH_WORDS = 16;
+const MAX_WORD_LENGTH = 64;
+/** Pages of hits one search reads at most while leaving out rooms the searcher may not read. */
+const SEARCH_PAGES = 8;
+
+/** The words of a search as the index splits texts: letters, digits and their marks. */
+export function searchWords(q: string): string[] {
+  return (q.match(/[\p{L}\p{N}\p{M}]+/gu) ?? []).slice(0, MAX_SEARCH_WORDS).map((word) => word.slice(0, MAX_WORD_LENGTH));
+}
 
 /** Who reads: a member's identity (what its private history belongs to) and the rooms it is in. */
 export interface HistoryReader {
@@ -90,6 +114,41 @@ export class HistoryService {
     const range = this.#range(request);
     if (privately) return this.store.query({ privateOf: { identity: reader.identity, peer: request.with }, ...range });
     return this.store.query({ viewer: reader, ...range });
+  }
+
+  /**
+   * Full-text search over what the searcher may read (README, "Search"): the rooms' messages
+   * and files (those `room()` lets anyone read), its own private conversations by identity, and
+   * everything for an operator. Newest hits first; `before` continues from the oldest one got.
+   */
+  search(searcher: Searcher, request: SearchRequest): HistoryPage {
+    if (request.q.length === 0 || request.q.length > MAX_SEARCH_LENGTH) {
+      throw new ProtocolError('INVALID_MESSAGE', `q must be 1 to ${MAX_SEARCH_LENGTH} characters.`);
+    }
+    if (request.room !== undefined && !isValidName(request.room)) throw new ProtocolError('ROOM_INVALID', `"${request.room}" is not a valid room name.`);
+    const limit = Math.max(1, Math.min(request.limit ?? SEARCH_PAGE, MAX_SEARCH_PAGE));
+    const scope = searcher.operator ? ('everything' as const) : { privateOf: searcher.identity };
+    const words = searchWords(request.q);
+    if (request.room !== undefined && !this.#mayReadRoom(searcher, request.room)) return { entries: [], more: false };
+    // Room hits pass the same room rule as reading the room; a bounded number of pages is
+    // searched for enough of them (`more` then says to ask again from the last one got).
+    const entries: HistoryEntry[] = [];
+    let before = request.before;
+    for (let page = 0; page < SEARCH_PAGES; page++) {
+      const found = this.store.search({ words, room: request.room, scope, before, limit: limit - entries.length });
+      for (const entry of found.entries) {
+        const room = entry.kind === 'private' ? undefined : entry.room;
+        if (searcher.operator || room === undefined || this.#mayReadRoom(searcher, room)) entries.push(entry);
+      }
+      before = found.entries.at(-1)?.id;
+      if (!found.more || entries.length >= limit || before === undefined) return { entries, more: found.more };
+    }
+    return { entries, more: true };
+  }
+
+  /** Whether a room's history is readable by the searcher: as `room()`, by anyone today. */
+  #mayReadRoom(_searcher: Searcher, room: string): boolean {
+    return isValidName(room);
   }
 
   /** Everything, or one room: the operator's view (REST with admin rights). */

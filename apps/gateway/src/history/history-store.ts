@@ -49,6 +49,21 @@ export interface HistoryQuery {
   limit: number;
 }
 
+/**
+ * A full-text search (SQLite FTS5) over message texts and file names. `scope` says whose
+ * entries may match: every entry (an operator), room entries only (`privateOf: null`), or room
+ * entries and one identity's private ones. Newest first.
+ */
+export interface SearchQuery {
+  /** Words to find (each as a prefix); all of them must occur. */
+  words: readonly string[];
+  room?: string | undefined;
+  scope: 'everything' | { privateOf: string | null };
+  /** Entries with smaller ids (the next page of hits). */
+  before?: number | undefined;
+  limit: number;
+}
+
 export interface HistoryPage {
   /** Oldest first. */
   entries: HistoryEntry[];
@@ -67,6 +82,8 @@ export interface HistoryStore {
   lastId(): number;
   completeFile(id: number, sha256: string): void;
   query(query: HistoryQuery): HistoryPage;
+  /** Newest first; `more` when older hits exist. */
+  search(query: SearchQuery): HistoryPage;
   /** Commit everything appended so far. */
   flush(): void;
   /** Whether a write can be committed now (readiness: disk full, file gone, read-only). */

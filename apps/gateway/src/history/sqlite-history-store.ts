@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite-file.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 import type { HistoryEntry, Transport } from '@switchboard/protocol';
-import type { HistoryPage, HistoryQuery, HistoryStore, NewHistoryEntry } from './history-store.js';
+import type { HistoryPage, HistoryQuery, HistoryStore, NewHistoryEntry, SearchQuery } from './history-store.js';
 
 interface Row {
   id: number;
@@ -54,6 +54,18 @@ CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS N
 `;
 
 /**
+ * Full-text search (README, "Search"): an FTS5 index over the texts and file names of
+ * `entries`, kept by a trigger in the same transaction as each insert. External content: the
+ * words are indexed, the texts are not stored twice. Diacritics are folded (cafe finds café).
+ */
+const SEARCH_SCHEMA = `
+CREATE VIRTUAL TABLE entries_search USING fts5(text, file_name, content='entries', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN
+  INSERT INTO entries_search (rowid, text, file_name) VALUES (new.id, new.text, new.file_name);
+END;
+`;
+
+/**
  * History in SQLite (WAL). Appends are queued and written in one transaction per flush, which
  * the hub runs once per event-loop turn before sockets are written: one commit for many
  * messages, and no acknowledgement leaves before its message is stored. The WAL is
@@ -84,6 +96,7 @@ export class SqliteHistoryStore implements HistoryStore {
     // Private history is read by identity (those two indexes); the name-keyed indexes of older
     // databases served no query and cost each private row two more B-tree inserts.
     this.#db.exec('DROP INDEX IF EXISTS entries_by_recipient; DROP INDEX IF EXISTS entries_by_sender');
+    this.#createSearchIndex();
     this.#complete = this.#db.prepare('UPDATE entries SET file_sha256 = ? WHERE id = ?');
     // One statement per batch of up to ROWS_PER_INSERT rows: far fewer statement runs than
     // one per message when a flush carries hundreds.
@@ -106,6 +119,47 @@ export class SqliteHistoryStore implements HistoryStore {
 
   lastId(): number {
     return this.#lastIdAtOpen;
+  }
+
+  /** The search index, built once from what a database from before it already holds. */
+  #createSearchIndex(): void {
+    const exists = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'entries_search'").get() !== undefined;
+    if (exists) return;
+    this.#db.transaction(() => {
+      this.#db.exec(SEARCH_SCHEMA);
+      this.#db.exec("INSERT INTO entries_search (entries_search) VALUES ('rebuild')");
+    })();
+  }
+
+  search(q: SearchQuery): HistoryPage {
+    this.flush();
+    if (q.words.length === 0) return { entries: [], more: false };
+    // Each word a quoted prefix ("word"*): what the searcher typed is never FTS5 syntax.
+    const match = q.words.map((word) => `"${word.replaceAll('"', '""')}"*`).join(' ');
+    const where = ['entries_search MATCH ?'];
+    const params: unknown[] = [match];
+    if (q.room !== undefined) {
+      where.push('e.room = ?');
+      params.push(q.room);
+    }
+    if (q.scope !== 'everything') {
+      if (q.scope.privateOf === null) where.push('e.room IS NOT NULL');
+      else {
+        where.push('(e.room IS NOT NULL OR (e.recipient_key IS NOT NULL AND (e.sender_identity = ? OR e.recipient_identity = ?)))');
+        params.push(q.scope.privateOf, q.scope.privateOf);
+      }
+    }
+    if (q.before !== undefined) {
+      where.push('e.id < ?');
+      params.push(q.before);
+    }
+    const sql = `SELECT e.id, e.kind, e.ts, e.room, e.sender, e.recipient, e.transport, e.text, e.file_name, e.file_size, e.file_mime, e.file_sha256, e.data
+      FROM entries_search JOIN entries e ON e.id = entries_search.rowid
+      WHERE ${where.join(' AND ')} ORDER BY e.id DESC LIMIT ?`;
+    const rows = this.#query(sql).all(...params, q.limit + 1) as Row[];
+    const more = rows.length > q.limit;
+    if (more) rows.pop();
+    return { entries: rows.map(toEntry), more };
   }
 
   append(entry: NewHistoryEntry, id: number, ts: number): void {

@@ -24,3 +24,17 @@ export function historyFrame(scope: HistoryScope, page: HistoryPage, forward: bo
     more = true;
   }
 }
+
+/** A search reply that fits in one frame: the oldest hits are dropped, and `more` says to ask again with `before`. */
+export function searchFrame(request: Pick<ClientMessageOf<'search'>, 'q' | 'room' | 'ref'>, page: HistoryPage, maxFrameLength: number): Uint8Array {
+  let { entries, more } = page;
+  for (;;) {
+    const reply: ServerMessageOf<'search'> = { type: 'search', q: request.q, entries, more };
+    if (request.room !== undefined) reply.room = request.room;
+    if (request.ref !== undefined) reply.ref = request.ref;
+    const frame = encodeMessage(reply);
+    if (frame.length - 4 <= maxFrameLength || entries.length === 0) return frame;
+    entries = entries.slice(0, Math.floor(entries.length / 2));
+    more = true;
+  }
+}

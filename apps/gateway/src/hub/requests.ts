@@ -13,7 +13,7 @@ import type { HistoryService } from '../history/history-service.js';
 import type { Identity, SignedIn } from '../identity/identity.js';
 import type { FileRelay } from './file-relay.js';
 import { andThen, type Handled } from './handled.js';
-import { historyFrame } from './history-frame.js';
+import { historyFrame, searchFrame } from './history-frame.js';
 import type { Member } from './member.js';
 import type { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
@@ -110,6 +110,10 @@ export class Requests {
         const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name) }, message);
         const forward = message.after !== undefined && message.before === undefined;
         return this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
+      }
+      case 'search': {
+        const searcher = member.role === 'admin' ? { operator: true as const } : { operator: false as const, identity: member.identity };
+        return this.router.deliver(member, searchFrame(message, this.history.search(searcher, message), this.config.limits.maxFrameLength));
       }
       case 'ping':
         return this.router.deliver(member, encodeMessage({ type: 'pong', data: message.data }));

@@ -1,0 +1,67 @@
+import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
+import { ProtocolError } from '@switchboard/protocol';
+import { GatewayError } from '../errors.js';
+import { MAX_SEARCH_LENGTH, SEARCH_PAGE, type Searcher } from '../history/history-service.js';
+import type { Hub } from '../hub/hub.js';
+import type { RoomRouteOptions } from './room-routes.js';
+import { errorResponses, historyEntry } from './schemas.js';
+
+const searchPage = {
+  type: 'object',
+  properties: { q: { type: 'string' }, entries: { type: 'array', items: historyEntry }, more: { type: 'boolean' } },
+  required: ['q', 'entries', 'more'],
+  additionalProperties: false,
+} as const;
+
+/**
+ * `GET /api/search?q=`: full-text search of stored history (README, "Search"), by the rules of
+ * the `search` request (PROTOCOL.md §6). Who reads what comes from the credentials: a member's
+ * resume token reads what that member may read, an operator (admin token or an operator's
+ * token) everything, and a caller without credentials the rooms only (public read).
+ */
+export const searchRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin, publicRead }) => {
+  app.get(
+    '/search',
+    {
+      schema: {
+        summary: 'Search stored messages and file names: a member\'s resume token reads what that member may read, an operator everything, no credentials the rooms',
+        querystring: {
+          type: 'object',
+          properties: {
+            q: { type: 'string', minLength: 1, maxLength: MAX_SEARCH_LENGTH, description: 'Words to find (each as a prefix; all must occur)' },
+            room: { type: 'string', minLength: 1, maxLength: 32 },
+            before: { type: 'integer', minimum: 1, description: 'Hits older than this id (the next page)' },
+            limit: { type: 'integer', minimum: 1, default: SEARCH_PAGE, description: 'At most 100' },
+          },
+          required: ['q'],
+          additionalProperties: false,
+        },
+        response: { 200: searchPage, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const searcher = await searcherOf(request.headers.authorization);
+      try {
+        return { q: request.query.q, ...hub.history.search(searcher, request.query) };
+      } catch (error) {
+        if (error instanceof ProtocolError) throw new GatewayError(error.code, error.message);
+        throw error;
+      }
+
+      async function searcherOf(header: string | undefined): Promise<Searcher> {
+        const bearer = header === undefined ? undefined : /^Bearer (\S+)$/.exec(header)?.[1];
+        const owner = bearer === undefined ? undefined : await hub.identity.store.findToken(bearer);
+        if (owner !== undefined) {
+          const operator = owner.account !== null && hub.identity.store.account(owner.account)?.role === 'admin';
+          return operator ? { operator: true } : { operator: false, identity: owner.identity };
+        }
+        // Other credentials must be the admin token (or, with none configured, a loopback caller).
+        if (header !== undefined || !publicRead) {
+          await requireAdmin(request);
+          return { operator: true };
+        }
+        return { operator: false, identity: null };
+      }
+    },
+  );
+};
