@@ -32,6 +32,7 @@ export async function startGateway(
     limits: { ...base.limits, ...overrides.limits },
     timing: { ...base.timing, helloTimeoutMs: 150, ...overrides.timing },
     history: { ...base.history, ...overrides.history },
+    files: { ...base.files, ...overrides.files },
     devices: { ...base.devices, ...overrides.devices } as GatewayConfig['devices'],
     identity: { ...base.identity, ...overrides.identity } as GatewayConfig['identity'],
     security: { ...base.security, ...overrides.security } as GatewayConfig['security'],

@@ -24,6 +24,8 @@ import { deviceRoutes } from './routes/device-routes.js';
 import { listenerRoutes } from './routes/listener-routes.js';
 import { roomRoutes } from './routes/room-routes.js';
 import { searchRoutes } from './routes/search-routes.js';
+import { fileRoutes } from './routes/file-routes.js';
+import { FileStore } from './files/file-store.js';
 import { devicesPlugin } from './devices/devices-plugin.js';
 import { devicePipeRoutes } from './transports/device-pipe.js';
 import { wsBridgePlugin } from './transports/ws-bridge.js';
@@ -114,7 +116,11 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   const cluster = options.cluster ?? (config.cluster.redisUrl === null ? undefined : await joinCluster(config, history, app.log));
   const { registration, requireLogin, requireLoginDevices, tokenTtlDays } = config.identity;
   const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster?.identity }), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
-  const hub = new Hub({ config, history, cluster, log: app.log, identity });
+  // Files kept for later: on by default, wherever there is a data directory to keep them in.
+  const { store, maxFileBytes, maxRoomBytes, maxTotalBytes, retentionDays } = config.files;
+  const fileStore =
+    store && config.dataDir !== null ? new FileStore(config.dataDir, { maxFileBytes, maxRoomBytes, maxTotalBytes, retentionMs: retentionDays * 86_400_000 }) : undefined;
+  const hub = new Hub({ config, history, cluster, log: app.log, identity, fileStore });
   app.decorate('hub', hub);
 
   app.setErrorHandler((error, request, reply) => {
@@ -160,6 +166,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   });
   app.addHook('onClose', async () => {
     hub.history.close();
+    fileStore?.close();
     identity.store.close();
   });
   // The audit log: every change made through the API (who, from where, what, when).
@@ -191,6 +198,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       await api.register(clientRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
       await api.register(roomRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
       await api.register(searchRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
+      await api.register(fileRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
     },
     { prefix: '/api' },
   );

@@ -43,6 +43,14 @@ export interface GatewayConfig {
     httpRequestTimeoutMs: number;
   };
   history: { onJoin: number; maxPage: number };
+  /** Files kept for later in `<data-dir>/files` (README, "Files kept"). */
+  files: {
+    store: boolean;
+    maxFileBytes: number;
+    maxRoomBytes: number;
+    maxTotalBytes: number;
+    retentionDays: number;
+  };
   devices: {
     /** Listeners beside the default one, as URLs: `line://0.0.0.0:9100?delimiter=%0D%0A&room=plc`. */
     listen: string[];
@@ -137,6 +145,11 @@ const options: Option[] = [
   opt('http-request-timeout-ms', 'int', 'The most an HTTP request may take to arrive, headers and body (slow senders are cut with 408).', (c) => c.timing.httpRequestTimeoutMs, (c, v: number) => (c.timing.httpRequestTimeoutMs = v)),
   opt('history-on-join', 'int', 'Messages of recent history sent to a member joining a room.', (c) => c.history.onJoin, (c, v: number) => (c.history.onJoin = v)),
   opt('history-max-page', 'int', 'Most history entries one request may return.', (c) => c.history.maxPage, (c, v: number) => (c.history.maxPage = v)),
+  opt('file-store', 'bool', 'Keep completed files in <data-dir>/files for later download (GET /api/files); off: files are relayed live only.', (c) => c.files.store, (c, v: boolean) => (c.files.store = v)),
+  opt('file-store-max-file-bytes', 'int', 'Largest file kept (larger ones are still relayed).', (c) => c.files.maxFileBytes, (c, v: number) => (c.files.maxFileBytes = v)),
+  opt('file-store-room-bytes', 'int', 'Bytes of files kept per room; past it the room\'s oldest files go.', (c) => c.files.maxRoomBytes, (c, v: number) => (c.files.maxRoomBytes = v)),
+  opt('file-store-total-bytes', 'int', 'Bytes of files kept in all; past it the oldest files go.', (c) => c.files.maxTotalBytes, (c, v: number) => (c.files.maxTotalBytes = v)),
+  opt('file-store-days', 'int', 'Days a kept file stays; 0: until the limits push it out.', (c) => c.files.retentionDays, (c, v: number) => (c.files.retentionDays = v)),
   opt('listen', 'repeat', 'Another listener, as a URL: line://0.0.0.0:9100?delimiter=%0D%0A&room=plc, raw://HOST:PORT?typeByte=true, frame://HOST:PORT. Repeatable; the env var takes several, space-separated.', (c) => c.devices.listen.join(' '), (c, v: string[]) => (c.devices.listen = v)),
   opt('device-targets', 'string', 'Where outbound device links may dial: host[/prefix][:port[-port]], comma-separated. Default: loopback only.', (c) => c.devices.targets, (c, v: string) => (c.devices.targets = v)),
   opt('device-backoff-max-ms', 'int', 'Longest wait between dials of a device that is down (exponential backoff with jitter).', (c) => c.devices.backoffMaxMs, (c, v: number) => (c.devices.backoffMaxMs = v)),
@@ -201,6 +214,7 @@ export function defaultConfig(): GatewayConfig {
       httpRequestTimeoutMs: 30_000,
     },
     history: { onJoin: 50, maxPage: 500 },
+    files: { store: true, maxFileBytes: 50 * 1024 * 1024, maxRoomBytes: 1024 * 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 * 1024, retentionDays: 30 },
     devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5, fromFile: { listeners: [], links: [] } },
     identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
     cluster: { redisUrl: null, nodeId: null, heartbeatMs: 4_000, timeoutMs: 2_000, historyRetention: 100_000 },

@@ -35,6 +35,7 @@ export const HttpErrorCodes = {
   MACRO_NOT_FOUND: 'No macro has that id.',
   NODE_NOT_FOUND: 'No live gateway node of this cluster has that id (`?node=`).',
   NODE_UNAVAILABLE: 'The gateway node named by `?node=` did not answer in time.',
+  FILE_NOT_FOUND: 'No kept file has that id that you may read (never kept, removed by the limits or retention, or --no-file-store).',
 } as const;
 
 export type HttpErrorCode = keyof typeof HttpErrorCodes;
@@ -86,6 +87,7 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   INTERNAL: 500,
   NODE_NOT_FOUND: 404,
   NODE_UNAVAILABLE: 504,
+  FILE_NOT_FOUND: 404,
   CLUSTER_UNAVAILABLE: 503,
 };
 

@@ -146,6 +146,16 @@ export class HistoryService {
     return { entries, more: true };
   }
 
+  /**
+   * Whether a stored entry (a kept file, say) is readable: a room's by whoever may read the
+   * room, a private one by its two sides (by identity), everything by an operator.
+   */
+  mayRead(reader: Searcher, entry: { room: string | null; fromIdentity: string | null; toIdentity: string | null }): boolean {
+    if (reader.operator) return true;
+    if (entry.room !== null) return this.#mayReadRoom(reader, entry.room);
+    return reader.identity !== null && (entry.fromIdentity === reader.identity || entry.toIdentity === reader.identity);
+  }
+
   /** Whether a room's history is readable by the searcher: as `room()`, by anyone today. */
   #mayReadRoom(_searcher: Searcher, room: string): boolean {
     return isValidName(room);

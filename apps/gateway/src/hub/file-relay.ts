@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { FrameType, ProtocolError, encodeFrame, encodeMessage, u32be, type ClientMessageOf, type ErrorCode, type ServerMessageOf } from '@switchboard/protocol';
 import type { MemberDirectory, MemberRecord } from '../cluster/cluster.js';
 import type { Delivery } from '../delivery/delivery.js';
+import type { FileStore, FileWriter } from '../files/file-store.js';
 import type { HistoryService } from '../history/history-service.js';
 import { andThen, type Handled } from './handled.js';
 import type { Member } from './member.js';
@@ -22,6 +23,8 @@ interface Transfer {
   size: number;
   received: number;
   hash: Hash;
+  /** The copy kept for later (--file-store), when the store takes a file this size. */
+  copy: FileWriter | null;
 }
 
 export interface FileLimits {
@@ -47,6 +50,8 @@ export class FileRelay {
     private readonly history: HistoryService,
     private readonly limits: FileLimits,
     private readonly now: () => number,
+    private readonly store: FileStore | null = null,
+    private readonly log?: { warn(obj: object, msg: string): void },
   ) {}
 
   offer(sender: Member, offer: ClientMessageOf<'file-offer'>): Handled {
@@ -79,6 +84,20 @@ export class FileRelay {
     return andThen(this.history.record({ kind: 'file', from: sender.name, transport: sender.transport, name, size: offer.size, mime, ...target }, this.now()), (entry) => {
       if (sender.isClosed) return; // it left while the cluster logged the offer
       local = local.filter((m) => !m.isClosed);
+      const privately = 'to' in target ? target : undefined;
+      const copy =
+        this.store?.begin({
+          id: entry.id,
+          name,
+          size: offer.size,
+          mime,
+          from: sender.name,
+          ts: entry.ts,
+          room: privately === undefined ? (target as { room: string }).room : null,
+          to: privately?.to ?? null,
+          fromIdentity: privately?.fromIdentity ?? null,
+          toIdentity: privately?.toIdentity ?? null,
+        }) ?? null;
       const transfer: Transfer = {
         clientId: offer.transfer,
         // The history id: unique across the cluster, so transfers from two nodes never share one.
@@ -90,6 +109,7 @@ export class FileRelay {
         size: offer.size,
         received: 0,
         hash: createHash('sha256'),
+        copy,
       };
       open.set(offer.transfer, transfer);
       this.#bySender.set(sender, open);
@@ -122,6 +142,7 @@ export class FileRelay {
     }
     transfer.received += data.length;
     transfer.hash.update(data);
+    transfer.copy?.write(data);
     // One frame for every recipient, with the server's transfer id in front of the data.
     const frame = encodeFrame(FrameType.FileData, data, u32be(transfer.serverId));
     for (const member of transfer.recipients) {
@@ -142,8 +163,14 @@ export class FileRelay {
       this.#fail(transfer, 'FILE_CHECKSUM_MISMATCH', `The bytes received hash to ${digest}, not ${end.sha256}.`, end.ref);
       return;
     }
+    // Kept only now: the bytes passed the sender's SHA-256.
+    const copy = transfer.copy;
+    transfer.copy = null;
     this.#close(transfer);
     this.history.completeFile(transfer.historyId, digest);
+    copy?.complete(digest, (error) => {
+      if (error) this.log?.warn({ err: error, file: transfer.historyId }, 'a completed file could not be kept (--file-store)');
+    });
     const done: ServerMessageOf<'file-end'> = { type: 'file-end', transfer: transfer.serverId, sha256: digest };
     const frame = encodeMessage(done);
     for (const member of transfer.recipients) this.router.deliver(member, frame);
@@ -195,7 +222,10 @@ export class FileRelay {
     return transfer;
   }
 
+  /** The transfer is over: a copy still being written is one that did not complete, and goes. */
   #close(transfer: Transfer): void {
+    transfer.copy?.abort();
+    transfer.copy = null;
     const open = this.#bySender.get(transfer.sender);
     open?.delete(transfer.clientId);
     if (open?.size === 0) this.#bySender.delete(transfer.sender);

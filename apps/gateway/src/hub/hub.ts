@@ -11,6 +11,7 @@ import { Identity, bannedError } from '../identity/identity.js';
 import { IdentityStore } from '../identity/identity-store.js';
 import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
 import type { Link } from '../transports/link.js';
+import type { FileStore } from '../files/file-store.js';
 import { FileRelay } from './file-relay.js';
 import { InputGate, isPipelined } from './input-gate.js';
 import { Member, type LeaveReason, type Room } from './member.js';
@@ -42,6 +43,8 @@ export interface HubOptions {
   openFileLimit?: number;
   /** Accounts, tokens and bans; by default in memory, with open registration. */
   identity?: Identity;
+  /** Where completed files are kept for later (--file-store); none: files are relayed only. */
+  fileStore?: FileStore | undefined;
 }
 
 export interface HubEvents {
@@ -69,6 +72,8 @@ const RATE_STRIKES_TO_DISCONNECT = 200;
 export class Hub extends EventEmitter<HubEvents> {
   readonly config: GatewayConfig;
   readonly history: HistoryService;
+  /** Files kept for later (GET /api/files), or null with --no-file-store or no data directory. */
+  readonly fileStore: FileStore | null;
   readonly log: HubLogger;
   readonly now: () => number;
   readonly node: ClusterNode;
@@ -118,7 +123,8 @@ export class Hub extends EventEmitter<HubEvents> {
       },
     });
     this.#membership = new Membership(this.#router, this.node, this.history, config, now);
-    this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now);
+    this.fileStore = options.fileStore ?? null;
+    this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now, this.fileStore, options.log);
     this.identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
     // A ban added on another gateway: the members it matches here go, as they would on that gateway.
     this.identity.store.onRemoteBan = (ban) => {

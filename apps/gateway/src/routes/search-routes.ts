@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { ProtocolError } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
-import { MAX_SEARCH_LENGTH, SEARCH_PAGE, type Searcher } from '../history/history-service.js';
+import { MAX_SEARCH_LENGTH, SEARCH_PAGE } from '../history/history-service.js';
 import type { Hub } from '../hub/hub.js';
+import { readerOf } from './reader.js';
 import type { RoomRouteOptions } from './room-routes.js';
 import { errorResponses, historyEntry } from './schemas.js';
 
@@ -40,27 +41,12 @@ export const searchRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRoute
       },
     },
     async (request) => {
-      const searcher = await searcherOf(request.headers.authorization);
+      const searcher = await readerOf(request, hub, requireAdmin, publicRead);
       try {
         return { q: request.query.q, ...hub.history.search(searcher, request.query) };
       } catch (error) {
         if (error instanceof ProtocolError) throw new GatewayError(error.code, error.message);
         throw error;
-      }
-
-      async function searcherOf(header: string | undefined): Promise<Searcher> {
-        const bearer = header === undefined ? undefined : /^Bearer (\S+)$/.exec(header)?.[1];
-        const owner = bearer === undefined ? undefined : await hub.identity.store.findToken(bearer);
-        if (owner !== undefined) {
-          const operator = owner.account !== null && hub.identity.store.account(owner.account)?.role === 'admin';
-          return operator ? { operator: true } : { operator: false, identity: owner.identity };
-        }
-        // Other credentials must be the admin token (or, with none configured, a loopback caller).
-        if (header !== undefined || !publicRead) {
-          await requireAdmin(request);
-          return { operator: true };
-        }
-        return { operator: false, identity: null };
       }
     },
   );
