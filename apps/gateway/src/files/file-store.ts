@@ -259,7 +259,8 @@ export class FileWriter {
   /** The transfer failed or was stopped: nothing is kept. */
   abort(): void {
     this.done();
+    // Once closed: a stream destroyed before it opened still creates its file.
+    this.#stream.once('close', () => rmSync(this.part, { force: true }));
     this.#stream.destroy();
-    rmSync(this.part, { force: true });
   }
 }

@@ -88,6 +88,10 @@ export class ChatState {
   get role(): Role | null {
     return this.#session.role;
   }
+  /** This session's resume token: over REST it reads what this member may read (kept files). */
+  get sessionToken(): string | null {
+    return this.#session.token;
+  }
   /** An operator's session token, which the admin API accepts in place of the admin token. */
   get operatorToken(): string | null {
     return this.#session.role === 'admin' ? this.#session.token : null;
