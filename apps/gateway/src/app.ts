@@ -60,7 +60,7 @@ const API_BODY_LIMIT = 256 * 1024;
 
 /**
  * What the built page needs and no more: its own scripts (no inline ones), inline styles
- * (Svelte writes style attributes and transition <style>s), images from data: (the favicon) and
+ * (Svelte writes style attributes and transition <style>s), images from itself, data: and
  * blob: URLs, fetch and WebSocket to its own origin, and no framing by anyone.
  */
 const PAGE_CSP = {

@@ -20,6 +20,8 @@ export const webUiPlugin = fp<WebUiPluginOptions>(
   async (fastify, { root }) => {
     if (root !== null && existsSync(join(root, 'index.html'))) {
       await fastify.register(fastifyStatic, { root, prefix: '/', index: ['index.html'] });
+      // Browsers ask for /favicon.ico on pages without a <link rel=icon> (/docs, /protocol.md).
+      fastify.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/favicon.svg', 301));
       for (const url of PAGE_ROUTES) {
         fastify.get(url, { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').sendFile('index.html'));
       }
