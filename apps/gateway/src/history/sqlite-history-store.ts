@@ -53,18 +53,24 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS NOT NULL;
 `;
 
+/** Characters of a message's text the search index takes: the words of a chat line, not a device's megabytes. */
+export const SEARCH_INDEXED_CHARS = 4096;
+
 /**
- * Full-text search (README, "Search"): an FTS5 index over the texts and file names of
- * `entries`, kept by a trigger in the same transaction as each insert. External content: the
- * words are indexed, the texts are not stored twice. Diacritics are folded (cafe finds café).
+ * Full-text search (README, "Search"): an FTS5 index over message texts and file names, kept by
+ * a trigger in the same transaction as each insert. Contentless: the texts stay in `entries`
+ * only (hits are read from there by rowid). Indexed: the first SEARCH_INDEXED_CHARS characters
+ * of a text; not the text of a message sent as bytes (`data`: a device's binary, whose text is
+ * only its display). Diacritics are folded (cafe finds café).
  */
+const SEARCH_INDEXED = (row: string): string =>
+  `CASE WHEN ${row}.data IS NULL THEN substr(${row}.text, 1, ${SEARCH_INDEXED_CHARS}) END, ${row}.file_name`;
 const SEARCH_SCHEMA = `
-CREATE VIRTUAL TABLE entries_search USING fts5(text, file_name, content='entries', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE entries_search USING fts5(text, file_name, content='', tokenize='unicode61 remove_diacritics 2');
 CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN
-  INSERT INTO entries_search (rowid, text, file_name) VALUES (new.id, new.text, new.file_name);
+  INSERT INTO entries_search (rowid, text, file_name) VALUES (new.id, ${SEARCH_INDEXED('new')});
 END;
 `;
-
 /**
  * History in SQLite (WAL). Appends are queued and written in one transaction per flush, which
  * the hub runs once per event-loop turn before sockets are written: one commit for many
@@ -127,7 +133,7 @@ export class SqliteHistoryStore implements HistoryStore {
     if (exists) return;
     this.#db.transaction(() => {
       this.#db.exec(SEARCH_SCHEMA);
-      this.#db.exec("INSERT INTO entries_search (entries_search) VALUES ('rebuild')");
+      this.#db.exec(`INSERT INTO entries_search (rowid, text, file_name) SELECT id, ${SEARCH_INDEXED('entries')} FROM entries`);
     })();
   }
 
