@@ -47,6 +47,7 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   TEXT_TOO_LONG: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  ROOM_FORBIDDEN: 403,
   ORIGIN_NOT_ALLOWED: 403,
   NOT_FOUND: 404,
   CLIENT_NOT_FOUND: 404,

@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
 import { acceptDevice, type DeviceServices } from './accept-device.js';
-import { completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings } from './device-settings.js';
+import { closeDeviceRoom, completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings } from './device-settings.js';
 import type { DeviceLink } from './device-link.js';
 import { SettingsFile } from './settings-file.js';
 
@@ -190,6 +190,7 @@ export class DeviceLinks {
   }
 
   #add(settings: DeviceLinkSettings): OutboundDevice {
+    closeDeviceRoom(this.hub, settings.room);
     const device = new OutboundDevice(settings, this.hub, this.log, this.hub.config.devices.backoffMaxMs, this.services);
     this.#devices.set(settings.id, device);
     return device;

@@ -1,7 +1,9 @@
 import net from 'node:net';
-import { DEFAULT_ROOM, isValidName, parseEscapes } from '@switchboard/protocol';
+import { isValidName, parseEscapes } from '@switchboard/protocol';
 import { inBlock } from '../address-match.js';
 import { GatewayError } from '../errors.js';
+import type { Hub } from '../hub/hub.js';
+import { DEVICE_ROOM_DEFAULT } from '../hub/room-access.js';
 import { deviceOptionsSchema } from '../routes/schemas.js';
 import { LineFraming, RawFraming, type Framing } from './framing.js';
 
@@ -46,9 +48,24 @@ export interface DeviceLinkSettings extends DeviceOptions {
   port: number;
 }
 
+/**
+ * Where line/raw listeners and device links put their devices unless told: a room of their own,
+ * not lobby, since a room with devices in it is closed to all but operators until an operator
+ * opens it (closeDeviceRoom), and lobby is where everyone chats.
+ */
+export const DEVICE_ROOM = 'devices';
+
+/**
+ * A room a line/raw listener or a device link puts devices in is open to operators only, unless
+ * its access was set (PUT /api/rooms/:name, --config): a device acts on every line it hears.
+ */
+export function closeDeviceRoom(hub: Hub, room: string): void {
+  hub.identity.store.configureRoomAccess({ room, ...DEVICE_ROOM_DEFAULT }, { unlessSet: true });
+}
+
 export const DEVICE_DEFAULTS: DeviceOptions = {
   framing: 'line',
-  room: DEFAULT_ROOM,
+  room: DEVICE_ROOM,
   delimiter: '\\n',
   maxLineBytes: 64 * 1024,
   idleFlushMs: 0,

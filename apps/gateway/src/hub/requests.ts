@@ -17,6 +17,7 @@ import { historyFrame } from './history-frame.js';
 import type { Member } from './member.js';
 import type { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
+import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from './room-access.js';
 import type { Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
@@ -57,12 +58,16 @@ export class Requests {
       case 'hello':
         return this.#hello(member, message);
       case 'text':
-        return this.#say(member, membership.currentOrThrow(member).name, { text: message.text });
-      case 'message':
-        return this.#say(member, message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name, said(message), message.ref);
+        return this.#say(member, this.#mayUse(member, membership.currentOrThrow(member).name, 'speak in it'), { text: message.text });
+      case 'message': {
+        const room = message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name;
+        return this.#say(member, this.#mayUse(member, room, 'speak in it'), said(message), message.ref);
+      }
       case 'private':
+        this.#mayAddress(member, message.to);
         return this.#private(member, message);
       case 'join':
+        this.#mayUse(member, membership.checkRoomName(message.room), 'join it');
         return membership.join(member, message.room, { ref: message.ref });
       case 'leave':
         return membership.leave(member, message.room, message.ref);
@@ -71,6 +76,7 @@ export class Requests {
       case 'roster': {
         const room = message.room ?? membership.currentOrThrow(member).name;
         if (!membership.roomExists(room)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${room}".`);
+        this.#mayUse(member, room, 'see who is in it');
         return membership.sendRoster(member, room, message.ref);
       }
       case 'nick': {
@@ -86,7 +92,7 @@ export class Requests {
         });
       }
       case 'history': {
-        const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name) }, message);
+        const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name), visitor: member }, message);
         const forward = message.after !== undefined && message.before === undefined;
         return this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
       }
@@ -95,6 +101,8 @@ export class Requests {
       case 'pong':
         return; // lastHeardAt is already updated
       case 'file-offer':
+        if (message.to !== undefined) this.#mayAddress(member, message.to);
+        else this.#mayUse(member, message.room ?? membership.currentOrThrow(member).name, 'send files to it');
         return this.files.offer(member, message);
       case 'file-data':
         return this.files.data(member, message.transfer, message.data);
@@ -129,7 +137,7 @@ export class Requests {
     const asked = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
     const roomName = this.membership.checkRoomName(hello.room ?? DEFAULT_ROOM);
     return andThen(this.identity.signIn(hello, asked, member.link.ip), (who) =>
-      andThen(this.#reclaim(member, who), () =>
+      andThen(this.#reclaim(member, this.#mayEnter(who, roomName, who)), () =>
         andThen(this.membership.claim(member, who.name), (free) => {
           if (!free) throw taken(who.name);
           if (member.isClosed) return;
@@ -137,6 +145,25 @@ export class Requests {
         }),
       ),
     );
+  }
+
+  /** Who may join a room and speak in it (hub/room-access.ts); a device speaks in the room its listener or link put it in. */
+  #mayUse(member: Member, room: string, what: string): string {
+    if (member.link.device !== undefined) return room;
+    return this.#mayEnter(member, room, room, what);
+  }
+
+  #mayEnter<T>(visitor: RoomVisitor, room: string, pass: T, what = 'join it'): T {
+    const setting = this.identity.store.roomAccess(room) ?? OPEN_ROOM;
+    if (!admits(setting, visitor)) throw roomForbidden(room, setting, what);
+    return pass;
+  }
+
+  /** Addressing a device is commanding it: only who may speak in each of its rooms may. */
+  #mayAddress(member: Member, to: string): void {
+    const target = this.node.directory.byName(to);
+    if (target === undefined || !target.identity.startsWith('device:') || member.link.device !== undefined) return;
+    for (const room of target.rooms) this.#mayEnter(member, room, undefined, `address "${target.name}" in it`);
   }
 
   /** A token's owner is still connected (a reloaded tab): that connection gives way. */

@@ -1,3 +1,4 @@
+import type { RoomAccessRow } from '../hub/room-access.js';
 import type { Role } from './identity-store.js';
 
 /** An account as stored: the scrypt salt and hash, never the password. */
@@ -40,7 +41,9 @@ export type IdentityChange =
   | { kind: 'token'; token: TokenRow }
   | { kind: 'tokens-renamed'; identity: string; name: string }
   /** A new password or a deleted account ends the account's sessions. */
-  | { kind: 'tokens-revoked'; account: string };
+  | { kind: 'tokens-revoked'; account: string }
+  /** Who may join and speak in a room (hub/room-access.ts). */
+  | { kind: 'room-access'; row: RoomAccessRow };
 
 /**
  * Identity shared by the gateways of a cluster (Redis: cluster/redis-identity.ts). Each gateway

@@ -1,0 +1,207 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { Peer, sleep } from '../helpers/peer.js';
+import { RawSocket } from '../helpers/raw-socket.js';
+
+// Issue 22 from an attacker's view, rooms and devices: who may command a machine, and what a
+// device's connection may hold or inherit. Real sockets, a real gateway.
+
+const TOKEN = 'rooms-admin-token';
+const admin = { authorization: `Bearer ${TOKEN}` };
+
+/** A device that is a TCP server (a robot controller): every byte it is sent, and how many connections it took. */
+async function robotController(port = 0): Promise<{ server: net.Server; port: number; connections: RawSocket[]; accepted: () => number }> {
+  const connections: RawSocket[] = [];
+  let accepted = 0;
+  const server = net.createServer((socket) => {
+    accepted++;
+    connections.push(RawSocket.of(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, port: (server.address() as net.AddressInfo).port, connections, accepted: () => accepted };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+async function linkState(gateway: RunningGateway, id: string): Promise<{ state: string; lastError: { code: string } | null }> {
+  const listed = await api(gateway, 'GET', '/api/devices', undefined, admin);
+  return listed.body.devices.find((d: { id: string }) => d.id === id);
+}
+
+async function account(gateway: RunningGateway, name: string, role: 'user' | 'admin' = 'user'): Promise<void> {
+  const created = await api(gateway, 'POST', '/api/accounts', { name, password: 'correct horse battery', role }, admin);
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+}
+
+describe('room access control: who may command a device', () => {
+  let gateway: RunningGateway;
+  let robot: Awaited<ReturnType<typeof robotController>>;
+  let linkId: string;
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-rooms-'));
+
+  beforeAll(async () => {
+    gateway = await startGateway({ security: { adminToken: TOKEN } as never, devices: { targets: '127.0.0.1', backoffMaxMs: 400 } as never }, { keepDataDir: dataDir });
+    robot = await robotController();
+    const created = await api(gateway, 'POST', '/api/devices', { name: 'robot1', host: '127.0.0.1', port: robot.port, framing: 'line', delimiter: '\\r\\n', room: 'cell1' }, admin);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    linkId = created.body.id;
+    await until('the robot link', async () => ((await linkState(gateway, linkId)).state === 'connected' ? true : undefined));
+    await account(gateway, 'opal', 'admin');
+    await account(gateway, 'alice');
+    await account(gateway, 'bob');
+  });
+  afterAll(async () => {
+    await gateway.close();
+    robot.connections.forEach((c) => c.destroy());
+    robot.server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('an anonymous browser cannot join a device room, read it, address its device or say anything to it; an operator can, and the robot gets exactly the operator\'s bytes', async () => {
+    const mallory = await Peer.ws(gateway.wsUrl);
+    // A hello straight into the device room is refused, and the connection may try again elsewhere.
+    mallory.send({ type: 'hello', v: 1, name: 'mallory', room: 'cell1', ref: 'h1' });
+    expect(await mallory.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'h1' });
+    await mallory.hello('mallory');
+    mallory.send({ type: 'join', room: 'cell1', ref: 'j1' });
+    expect(await mallory.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'j1' });
+    mallory.send({ type: 'private', to: 'robot1', text: 'MoveJ evil', ref: 'p1' });
+    expect(await mallory.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'p1' });
+    mallory.send({ type: 'private', to: 'ROBOT1', text: '', data: Buffer.from('STOP\r\n').toString('base64'), ref: 'p2' });
+    expect(await mallory.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'p2' });
+    mallory.send({ type: 'file-offer', transfer: 1, name: 'prog.mod', size: 4, to: 'robot1', ref: 'f1' });
+    expect(await mallory.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'f1' });
+    mallory.send({ type: 'message', room: 'cell1', text: 'MoveJ evil', ref: 'm1' });
+    expect(await mallory.next('error')).toMatchObject({ code: 'NOT_IN_ROOM', ref: 'm1' });
+    mallory.send({ type: 'history', room: 'cell1', ref: 'y1' });
+    expect(await mallory.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'y1' });
+    mallory.send({ type: 'roster', room: 'cell1', ref: 'r1' });
+    expect(await mallory.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'r1' });
+    // Over REST: the room's history needs someone the room admits.
+    expect(await api(gateway, 'GET', '/api/history?room=cell1')).toMatchObject({ status: 403, body: { code: 'ROOM_FORBIDDEN' } });
+    expect((await api(gateway, 'GET', '/api/history?room=cell1', undefined, admin)).status).toBe(200);
+    // The restriction is visible, and only an operator changes it.
+    const rooms = (await api(gateway, 'GET', '/api/rooms')).body.rooms;
+    expect(rooms).toContainEqual({ name: 'cell1', members: 1, access: 'operators' });
+    expect(rooms).toContainEqual(expect.objectContaining({ name: 'lobby', access: 'anyone' }));
+    expect(await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'anyone' })).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
+
+    // A signed-in user who is not an operator is refused too.
+    const bob = await Peer.ws(gateway.wsUrl);
+    await bob.hello('bob', { password: 'correct horse battery' });
+    bob.send({ type: 'join', room: 'cell1', ref: 'j2' });
+    expect(await bob.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'j2' });
+
+    const opal = await Peer.ws(gateway.wsUrl);
+    await opal.hello('opal', { password: 'correct horse battery', room: 'cell1' });
+    opal.send({ type: 'message', text: 'MoveJ p10', ref: 'o1' });
+    await opal.next('message', (m) => m.ref === 'o1');
+    opal.send({ type: 'private', to: 'robot1', text: 'STOP', ref: 'o2' });
+    await opal.next('private', (m) => m.ref === 'o2');
+    // Exactly the operator's two commands, in order, and nothing of mallory's or bob's before them.
+    expect((await robot.connections[0]!.take('MoveJ p10\r\nSTOP\r\n'.length)).toString()).toBe('MoveJ p10\r\nSTOP\r\n');
+    await sleep(100);
+    expect(robot.connections[0]!.received.length).toBe(0);
+    for (const peer of [mallory, bob, opal]) peer.destroy();
+  });
+
+  it('named accounts: the room admits them and operators; a change takes out members it no longer admits; the setting survives a restart', async () => {
+    expect(await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'named' }, admin)).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+    expect(await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'everyone' }, admin)).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED' } });
+    const set = await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'named', accounts: ['Alice'] }, admin);
+    expect(set).toMatchObject({ status: 200, body: { name: 'cell1', access: 'named', accounts: ['alice'] } });
+
+    const alice = await Peer.ws(gateway.wsUrl);
+    await alice.hello('alice', { password: 'correct horse battery', room: 'cell1' });
+    const bob = await Peer.ws(gateway.wsUrl);
+    await bob.hello('bob', { password: 'correct horse battery' });
+    bob.send({ type: 'join', room: 'cell1', ref: 'j' });
+    expect(await bob.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'j' });
+    bob.send({ type: 'private', to: 'robot1', text: 'HOME' });
+    await bob.next('error', (e) => e.code === 'ROOM_FORBIDDEN');
+    alice.send({ type: 'message', text: 'MoveL p20', ref: 'a' });
+    await alice.next('message', (m) => m.ref === 'a');
+    expect((await robot.connections[0]!.until('MoveL p20\r\n')).toString()).toBe('MoveL p20\r\n');
+
+    // Alice is no longer named: she is taken out at once, and cannot speak there any more.
+    await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'operators' }, admin);
+    expect(await alice.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN' });
+    expect(await alice.next('presence', (p) => p.member.name === 'alice')).toMatchObject({ event: 'leave', reason: 'kicked', room: 'cell1' });
+    alice.send({ type: 'message', room: 'cell1', text: 'MoveL p30', ref: 'b' });
+    expect(await alice.next('error', (e) => e.ref === 'b')).toMatchObject({ code: 'NOT_IN_ROOM' });
+    await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'named', accounts: ['alice'] }, admin);
+    await sleep(100);
+    expect(robot.connections[0]!.received.length).toBe(0);
+    alice.destroy();
+    bob.destroy();
+
+    // A restart keeps it (identity.sqlite), and GET /api/rooms shows it before anyone joins.
+    await gateway.close();
+    gateway = await startGateway({ security: { adminToken: TOKEN } as never, devices: { targets: '127.0.0.1', backoffMaxMs: 400 } as never }, { keepDataDir: dataDir });
+    expect((await api(gateway, 'GET', '/api/rooms')).body.rooms).toContainEqual(expect.objectContaining({ name: 'cell1', access: 'named', accounts: ['alice'] }));
+    const guest = await Peer.ws(gateway.wsUrl);
+    await guest.hello('guest');
+    guest.send({ type: 'join', room: 'cell1', ref: 'g' });
+    expect(await guest.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'g' });
+    guest.destroy();
+  });
+
+  it('accounts: any signed-in account, not a guest; a plain TCP client is refused the same way', async () => {
+    await api(gateway, 'PUT', '/api/rooms/ops', { access: 'accounts' }, admin);
+    const guest = await Peer.tcp(gateway.tcpPort);
+    await guest.hello('tcp-guest');
+    guest.send({ type: 'join', room: 'ops', ref: 'g' });
+    expect(await guest.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'g' });
+    const bob = await Peer.tcp(gateway.tcpPort);
+    await bob.hello('bob', { password: 'correct horse battery', room: 'ops' });
+    guest.destroy();
+    bob.destroy();
+  });
+});
+
+describe('device rooms by default', () => {
+  it('a line listener without a room puts its devices in "devices", open to operators only; a config file can open a room', async () => {
+    const gateway = await startGateway({ security: { adminToken: TOKEN } as never, rooms: { lab: { access: 'anyone' } } as never });
+    try {
+      const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'line' }, admin);
+      expect(listener.body.room).toBe('devices');
+      const lab = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'line', room: 'lab' }, admin);
+      const plc = await RawSocket.connect(listener.body.port);
+      const labDevice = await RawSocket.connect(lab.body.port);
+      const rooms = () => api(gateway, 'GET', '/api/rooms').then((r) => r.body.rooms as { name: string; members: number; access: string }[]);
+      await until('both devices', async () => ((await rooms()).filter((r) => (r.name === 'devices' || r.name === 'lab') && r.members === 1).length === 2 ? true : undefined));
+      expect(await rooms()).toContainEqual({ name: 'devices', members: 1, access: 'operators' });
+      expect(await rooms()).toContainEqual({ name: 'lab', members: 1, access: 'anyone' });
+
+      const guest = await Peer.ws(gateway.wsUrl);
+      await guest.hello('guest');
+      guest.send({ type: 'join', room: 'devices', ref: 'd' });
+      expect(await guest.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'd' });
+      // The room the config file opened: the guest's words reach that device, exactly.
+      guest.send({ type: 'join', room: 'lab' });
+      await guest.next('roster', (r) => r.room === 'lab');
+      guest.send({ type: 'message', text: 'MEASURE', ref: 'm' });
+      await guest.next('message', (m) => m.ref === 'm');
+      expect((await labDevice.until('\n')).toString()).toBe('MEASURE\n');
+      await sleep(100);
+      expect(plc.received.length).toBe(0);
+      guest.destroy();
+      plc.destroy();
+      labDevice.destroy();
+    } finally {
+      await gateway.close();
+    }
+  });
+});
