@@ -29,7 +29,7 @@ async function openRoom(room: string): Promise<void> {
   expect((await api(gateway, 'PUT', `/api/rooms/${room}`, { access: 'anyone' })).status).toBe(200);
 }
 
-async function addListener(body: { room?: string } & object): Promise<{ id: string; port: number }> {
+async function addListener(body: object): Promise<{ id: string; port: number }> {
   const response = await api(gateway, 'POST', '/api/listeners', { port: 0, ...body });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   expect(response.body.listening).toBe(true);

@@ -205,3 +205,40 @@ describe('device rooms by default', () => {
     }
   });
 });
+
+describe('a plain device\'s private history', () => {
+  it('does not pass to the next connection from the same address and port', async () => {
+    const gateway = await startGateway();
+    try {
+      const first = await Peer.tcp(gateway.tcpPort);
+      const port = first.socket!.localPort!;
+      const address = `127.0.0.1:${port}`;
+      // A text frame first, no hello: a plain device named by its address.
+      first.send({ type: 'text', text: 'hello from the plain device' });
+      const alice = await Peer.ws(gateway.wsUrl);
+      await alice.hello('alice');
+      await until('the plain device', async () => ((await api(gateway, 'GET', '/api/clients')).body.clients.some((c: { name: string }) => c.name === address) ? true : undefined));
+      alice.send({ type: 'private', to: address, text: 'the door code is 4711', ref: 'p' });
+      await alice.next('private', (m) => m.ref === 'p');
+      await first.waitForLine((line) => line.includes('4711'));
+      // The server closes it (a kick), so the address and port are free to take again at once.
+      const id = (await api(gateway, 'GET', '/api/clients')).body.clients.find((c: { name: string }) => c.name === address).id;
+      expect((await api(gateway, 'POST', `/api/clients/${id}/kick`, {})).status).toBe(200);
+      await first.waitClosed();
+      await until('the name freed', async () => ((await api(gateway, 'GET', '/api/clients')).body.clients.some((c: { name: string }) => c.name === address) ? undefined : true));
+
+      const second = await Peer.tcp(gateway.tcpPort, '127.0.0.1', undefined, port);
+      expect(second.socket!.localPort).toBe(port);
+      // Its first frame asks for "its" private history: it is a new device, with none.
+      second.send({ type: 'history', private: true, ref: 'h' });
+      const page = await second.next('history', (h) => h.ref === 'h');
+      expect(page.entries).toEqual([]);
+      second.send({ type: 'history', with: 'alice', ref: 'w' });
+      expect((await second.next('history', (h) => h.ref === 'w')).entries).toEqual([]);
+      second.destroy();
+      alice.destroy();
+    } finally {
+      await gateway.close();
+    }
+  });
+});

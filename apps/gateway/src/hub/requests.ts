@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_ROOM,
   PROTOCOL_VERSION,
@@ -251,7 +252,11 @@ export class Requests {
 
   /** A device has no credentials: it is admitted unless devices must sign in too, or its name is banned. */
   #checkDevice(member: Member, name: string): void {
-    member.identity = `device:${name.toLowerCase()}`;
+    // An outbound link's device is one machine whatever the connection (named by the link); any
+    // other device is named by its address, which the next connection from that address and
+    // port takes: its private history is this connection's alone.
+    const key = name.toLowerCase();
+    member.identity = member.link.device?.link !== undefined ? `device:${key}` : `device:${key}#${randomBytes(9).toString('base64url')}`;
     if (this.identity.config.requireLoginDevices) throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only, devices included: say hello with a password.');
     const ban = this.identity.banFor(member.link.ip, name);
     if (ban !== undefined) throw new ProtocolError('BANNED', `Banned: ${ban.reason}`);
