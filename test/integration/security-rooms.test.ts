@@ -242,3 +242,82 @@ describe('a plain device\'s private history', () => {
     }
   });
 });
+
+describe('a device link\'s name', () => {
+  it('is the link\'s while it exists, in backoff too: an impostor gets NAME_TAKEN and commands for robot1 reach only the robot', async () => {
+    const gateway = await startGateway({ devices: { targets: '127.0.0.1', backoffMaxMs: 300 } as never });
+    let robot = await robotController();
+    try {
+      await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'anyone' });
+      const created = await api(gateway, 'POST', '/api/devices', { name: 'robot1', host: '127.0.0.1', port: robot.port, framing: 'line', delimiter: '#', room: 'cell1' });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      await until('the robot link', async () => ((await linkState(gateway, created.body.id)).state === 'connected' ? true : undefined));
+      // Another link (or anyone) may not take the name either.
+      expect(await api(gateway, 'POST', '/api/devices', { name: 'Robot1', host: '127.0.0.1', port: robot.port, room: 'cell1' })).toMatchObject({ status: 409, body: { code: 'NAME_TAKEN' } });
+
+      // The robot goes down; its link backs off.
+      robot.connections.forEach((c) => c.destroy());
+      await new Promise((resolve) => robot.server.close(resolve));
+      await until('backoff', async () => (/backoff|connecting/.test((await linkState(gateway, created.body.id)).state) ? true : undefined));
+
+      const impostor = await Peer.tcp(gateway.tcpPort);
+      impostor.send({ type: 'hello', v: 1, name: 'robot1', room: 'cell1', ref: 'h' });
+      expect(await impostor.next('error')).toMatchObject({ code: 'NAME_TAKEN', ref: 'h' });
+      const ws = await Peer.ws(gateway.wsUrl);
+      ws.send({ type: 'hello', v: 1, name: 'ROBOT1', ref: 'h' });
+      expect(await ws.next('error')).toMatchObject({ code: 'NAME_TAKEN', ref: 'h' });
+      await impostor.hello('not-a-robot', { room: 'cell1' });
+      impostor.send({ type: 'nick', name: 'robot1', ref: 'n' });
+      expect(await impostor.next('error', (e) => e.ref === 'n')).toMatchObject({ code: 'NAME_TAKEN' });
+
+      const operator = await Peer.ws(gateway.wsUrl);
+      await operator.hello('operator', { room: 'cell1' });
+      operator.send({ type: 'private', to: 'robot1', text: 'MoveJ p1', ref: 'early' });
+      expect(await operator.next('error', (e) => e.ref === 'early')).toMatchObject({ code: 'NO_SUCH_MEMBER' });
+
+      // Back on the same port: the device is robot1 again (not robot1@local), and gets exactly what is sent to robot1.
+      robot = await robotController(robot.port);
+      await operator.next('presence', (p) => p.event === 'join' && p.member.name === 'robot1', 8000);
+      operator.send({ type: 'private', to: 'robot1', text: 'MoveJ p10', ref: 'p' });
+      await operator.next('private', (m) => m.ref === 'p');
+      expect((await robot.connections[0]!.until('#')).toString()).toBe('MoveJ p10#');
+      expect(impostor.received.filter((m) => m.type === 'private')).toEqual([]);
+      for (const peer of [impostor, ws, operator]) peer.destroy();
+    } finally {
+      await gateway.close();
+      robot.connections.forEach((c) => c.destroy());
+      robot.server.close();
+    }
+  });
+});
+
+describe('device links stored before a restart', () => {
+  it('are checked against the --device-targets in force: outside them, refused with a code and never dialed', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-targets-'));
+    const robot = await robotController();
+    try {
+      const first = await startGateway({ devices: { targets: '127.0.0.1', backoffMaxMs: 300 } as never }, { keepDataDir: dataDir });
+      const created = await api(first, 'POST', '/api/devices', { id: 'arm', name: 'arm', host: '127.0.0.1', port: robot.port });
+      expect(created.status).toBe(201);
+      await until('the first dial', () => (robot.accepted() === 1 ? true : undefined));
+      await first.close();
+      robot.connections.forEach((c) => c.destroy());
+
+      const logLines: string[] = [];
+      const second = await startGateway({ logLevel: 'warn', devices: { targets: '127.0.0.2/32', backoffMaxMs: 300 } as never }, { keepDataDir: dataDir, logLines });
+      try {
+        const arm = await linkState(second, 'arm');
+        expect(arm).toMatchObject({ state: 'stopped', lastError: { code: 'TARGET_NOT_ALLOWED' } });
+        expect(logLines.some((line) => line.includes('TARGET_NOT_ALLOWED') && line.includes('"device":"arm"'))).toBe(true);
+        await sleep(700); // more than two backoffs: still nothing dialed
+        expect(robot.accepted()).toBe(1);
+        expect((await linkState(second, 'arm')).state).toBe('stopped');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      robot.server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

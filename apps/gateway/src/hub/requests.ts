@@ -221,7 +221,10 @@ export class Requests {
   admitDevice(member: Member, name: string, room: string): Handled {
     member.legacy = false;
     this.#checkDevice(member, name);
-    return andThen(this.membership.claim(member, name), (free) => {
+    // An outbound link holds its name while it exists (DeviceLinks): its device takes it under the link's claim.
+    const link = member.link.device?.link;
+    const claim = link === undefined ? this.membership.claim(member, name) : this.node.names.claim(name, linkNameOwner(link));
+    return andThen(claim, (free) => {
       if (member.state !== 'pending') return;
       member.name = free ? name : `${name}@${this.node.nodeId}`;
       if (!free) this.node.names.claim(member.name, member.id);
@@ -329,6 +332,11 @@ const lossyUtf8 = new TextDecoder('utf-8');
 function said(request: { text: string; data?: string | undefined }): Said {
   if (request.data === undefined) return { text: request.text };
   return { text: lossyUtf8.decode(Buffer.from(request.data, 'base64')), data: request.data };
+}
+
+/** Who holds an outbound link's name in the cluster's name claims while the link exists, connected or not. */
+export function linkNameOwner(linkId: string): string {
+  return `link:${linkId}`;
 }
 
 function taken(name: string): ProtocolError {
