@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { spawnGateway } from '../helpers/gateway-process.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 
@@ -318,6 +319,45 @@ describe('device links stored before a restart', () => {
     } finally {
       robot.server.close();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an auto-reply rule\'s pattern', () => {
+  it('(a+)+$ against a line of 34 a and a b does not hold the gateway: /api/health answers, and the device gets exactly its replies', async () => {
+    // Its own process: on an engine that backtracks, this line would hold the event loop for minutes.
+    const gateway = await spawnGateway([]);
+    try {
+      const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'line', room: 'plc' });
+      expect(listener.status).toBe(201);
+      const rule = await api(gateway, 'POST', '/api/rules', { scope: { listener: listener.body.id }, match: { regex: '(a+)+$' }, reply: 'MATCH' });
+      expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+      const device = await RawSocket.connect(listener.body.port);
+      device.write(`${'a'.repeat(34)}b\n`);
+      const health = await fetch(`${gateway.httpUrl}/api/health`, { signal: AbortSignal.timeout(10_000) });
+      expect(health.status).toBe(200);
+      device.write('aaa\n');
+      // One reply, for the line that matches; none for the one that does not.
+      expect((await device.until('MATCH\n')).toString()).toBe('MATCH\n');
+      expect((await fetch(`${gateway.httpUrl}/api/health`, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
+      expect(device.received.length).toBe(0);
+      device.destroy();
+    } finally {
+      await gateway.stop('SIGKILL');
+    }
+  }, 30_000);
+
+  it('a pattern RE2 cannot run in linear time (a backreference, a lookahead) is refused at creation with RULE_PATTERN_INVALID', async () => {
+    const gateway = await startGateway();
+    try {
+      for (const regex of ['(a)\\1', 'a(?=b)', '(?<!x)y', '(']) {
+        const refused = await api(gateway, 'POST', '/api/rules', { scope: 'all', match: { regex }, reply: 'x' });
+        expect(refused, regex).toMatchObject({ status: 400, body: { code: 'RULE_PATTERN_INVALID' } });
+      }
+      expect((await api(gateway, 'GET', '/api/rules')).body.rules).toEqual([]);
+      expect((await api(gateway, 'POST', '/api/rules', { scope: 'all', match: { regex: '^T(EMP|MP) [0-9.]+$' }, reply: 'OK' })).status).toBe(201);
+    } finally {
+      await gateway.close();
     }
   });
 });
