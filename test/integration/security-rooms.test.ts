@@ -358,3 +358,46 @@ describe('an auto-reply rule\'s pattern', () => {
     }
   });
 });
+
+describe('a raw listener with the type byte', () => {
+  it('bounds what connections streaming files may hold together: past the bound a file is refused with a code, and memory stays bounded', async () => {
+    const gateway = await spawnGateway(['--rate', '100000', '--rate-burst', '100000']);
+    const devices: RawSocket[] = [];
+    try {
+      const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'raw', typeByte: true, idleMs: 20_000, room: 'shop' });
+      expect(listener.status).toBe(201);
+      const before = gateway.rssBytes();
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, gateway.rssBytes())), 20);
+      const STREAMS = 6;
+      const BYTES = 40 * 1024 * 1024;
+      const piece = Buffer.alloc(1024 * 1024, 0x42);
+      await Promise.all(
+        Array.from({ length: STREAMS }, async () => {
+          const device = await RawSocket.connect(listener.body.port);
+          devices.push(device);
+          // A `1`-typed send: one file of 40 MiB, as the WinForms client would stream it. The idle gap
+          // that ends it (20 s) does not come before the devices close: the file is never finished.
+          device.write(Buffer.of(1));
+          for (let sent = 0; sent < BYTES; sent += piece.length) {
+            if (!device.socket.write(piece)) await new Promise((resolve) => device.socket.once('drain', resolve));
+          }
+        }),
+      );
+      const refusal = Buffer.concat([Buffer.of(0), Buffer.from("ERROR FILE_TOO_LARGE: devices' unfinished files are at the gateway's limit; this file was refused, send it again")]);
+      // 64 MiB hold at most one of these files at once: the others are told, with exactly this.
+      await until('the refusals', () => (devices.filter((d) => d.received.length >= refusal.length).length >= STREAMS - 1 ? true : undefined), 20_000);
+      clearInterval(sampler);
+      const refused = devices.filter((d) => d.received.equals(refusal)).length;
+      expect(refused).toBeGreaterThanOrEqual(STREAMS - 1);
+      expect(devices.every((d) => d.received.length === 0 || d.received.equals(refusal))).toBe(true);
+      // Without the bound each connection held its whole file (6 × 40 MiB); now about 64 MiB in all.
+      console.log(`RSS ${Math.round(before / 2 ** 20)} MiB before, ${Math.round(peak / 2 ** 20)} MiB at most`);
+      expect(peak - before).toBeLessThan(160 * 1024 * 1024);
+      expect((await fetch(`${gateway.httpUrl}/api/health`)).status).toBe(200);
+    } finally {
+      devices.forEach((d) => d.destroy());
+      await gateway.stop('SIGKILL');
+    }
+  }, 60_000);
+});

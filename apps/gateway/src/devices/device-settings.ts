@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import { DEVICE_ROOM_DEFAULT } from '../hub/room-access.js';
 import { deviceOptionsSchema } from '../routes/schemas.js';
-import { LineFraming, RawFraming, type Framing } from './framing.js';
+import { HeldBudget, LineFraming, RawFraming, type Framing } from './framing.js';
 
 /** How a socket's bytes become messages (README, "Devices as they are"). */
 export const framings = ['frame', 'line', 'raw'] as const;
@@ -78,6 +78,13 @@ export const DEVICE_DEFAULTS: DeviceOptions = {
 };
 
 
+/** What raw connections' unfinished files may hold together, at least (one file of --max-file-bytes always fits). */
+export const DEVICE_FILES_HELD_BYTES = 64 * 1024 * 1024;
+
+export function deviceFileBudget(maxFileBytes: number): HeldBudget {
+  return new HeldBudget(Math.max(DEVICE_FILES_HELD_BYTES, maxFileBytes + 1));
+}
+
 /** Fills defaults and checks what a schema cannot: the room name, the delimiter's escapes. */
 export function completeOptions<T extends Partial<DeviceOptions>>(given: T, defaults: DeviceOptions = DEVICE_DEFAULTS): T & DeviceOptions {
   const options = { ...defaults, ...given };
@@ -95,11 +102,13 @@ export function completeOptions<T extends Partial<DeviceOptions>>(given: T, defa
  * the gateway allows: a raw stream with no pause is cut at the text limit (at the file limit
  * with the type byte, where one message may be a whole file), and so is a line.
  */
-export function makeFraming(options: DeviceOptions, limits: { maxTextBytes: number; maxFileBytes: number }): Framing {
+export function makeFraming(options: DeviceOptions, limits: { maxTextBytes: number; maxFileBytes: number }, fileBudget?: HeldBudget): Framing {
   const { maxTextBytes, maxFileBytes } = limits;
   if (options.framing === 'raw') {
-    const maxMessageBytes = options.typeByte ? maxFileBytes + 1 : maxTextBytes;
-    return new RawFraming({ idleMs: options.idleMs, fixedLength: options.fixedLength, typeByte: options.typeByte, maxMessageBytes });
+    // With the type byte, text is cut at the text limit like any raw stream; a file is held whole (it has no length) within the shared budget.
+    const { idleMs, fixedLength, typeByte } = options;
+    const maxMessageBytes = typeByte ? maxTextBytes + 1 : maxTextBytes;
+    return new RawFraming({ idleMs, fixedLength, typeByte, maxMessageBytes, maxFileMessageBytes: maxFileBytes + 1, fileBudget });
   }
   return new LineFraming({ delimiter: parseEscapes(options.delimiter), maxLineBytes: Math.min(options.maxLineBytes, maxTextBytes), idleFlushMs: options.idleFlushMs });
 }
