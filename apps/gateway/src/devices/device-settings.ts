@@ -60,7 +60,8 @@ export const DEVICE_ROOM = 'devices';
  * its access was set (PUT /api/rooms/:name, --config): a device acts on every line it hears.
  */
 export function closeDeviceRoom(hub: Hub, room: string): void {
-  hub.identity.store.configureRoomAccess({ room, ...DEVICE_ROOM_DEFAULT }, { unlessSet: true });
+  // Members already there that it does not admit leave it (a listener added for a busy room).
+  if (hub.identity.store.configureRoomAccess({ room, ...DEVICE_ROOM_DEFAULT }, { unlessSet: true })) hub.roomAccessChanged(room);
 }
 
 export const DEVICE_DEFAULTS: DeviceOptions = {

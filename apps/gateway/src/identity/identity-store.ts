@@ -346,10 +346,11 @@ export class IdentityStore {
    * From --config, or a device room's default where nobody set one (`unlessSet`): never
    * refused, so a gateway that starts while Redis is down still closes its rooms here.
    */
-  configureRoomAccess(row: RoomAccessRow, options: { unlessSet?: boolean } = {}): void {
-    if (options.unlessSet === true && this.#roomAccess.has(row.room)) return;
+  configureRoomAccess(row: RoomAccessRow, options: { unlessSet?: boolean } = {}): boolean {
+    if (options.unlessSet === true && this.#roomAccess.has(row.room)) return false;
     this.#putRoomAccess(row);
     if (this.#shared?.available()) this.#share({ kind: 'room-access', row });
+    return true;
   }
 
   #putRoomAccess(row: RoomAccessRow): void {
