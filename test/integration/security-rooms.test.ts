@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { spawnGateway } from '../helpers/gateway-process.js';
+import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { startRedis } from '../helpers/redis.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 
@@ -398,6 +399,58 @@ describe('a raw listener with the type byte', () => {
     } finally {
       devices.forEach((d) => d.destroy());
       await gateway.stop('SIGKILL');
+    }
+  }, 60_000);
+});
+
+describe('room access across a cluster', () => {
+  it('a device room closed on one gateway is closed on the others, an opening reaches the device across them, and a gateway that joins later has both', async () => {
+    const redis = await startRedis({ appendfsync: 'everysec' });
+    const gateways: GatewayProcess[] = [];
+    const dirs: string[] = [];
+    const node = async (id: string) => {
+      const dir = mkdtempSync(join(tmpdir(), `switchboard-rooms-${id}-`));
+      dirs.push(dir);
+      const gateway = await spawnGateway(['--redis-url', redis.url, '--node-id', id, '--node-heartbeat-ms', '1000', '--data-dir', dir]);
+      gateways.push(gateway);
+      return Object.assign(gateway, { wsUrl: gateway.httpUrl.replace('http', 'ws') + '/ws' });
+    };
+    const peers: Peer[] = [];
+    const roomsOf = async (gateway: { httpUrl: string }) => (await api(gateway, 'GET', '/api/rooms')).body.rooms as { name: string; access: string }[];
+    try {
+      const a = await node('a');
+      const b = await node('b');
+      const listener = await api(a, 'POST', '/api/listeners', { port: 0, framing: 'line', room: 'cell1' });
+      expect(listener.status).toBe(201);
+      const device = await RawSocket.connect(listener.body.port);
+      await until('b to know', async () => ((await roomsOf(b)).some((r) => r.name === 'cell1' && r.access === 'operators') ? true : undefined));
+      const deviceName = await until('the device', async () => (await api(a, 'GET', '/api/clients')).body.clients.find((c: { listener?: string }) => c.listener === listener.body.id)?.name as string | undefined);
+
+      const guest = await Peer.ws(b.wsUrl);
+      peers.push(guest);
+      await guest.hello('guest-on-b');
+      guest.send({ type: 'join', room: 'cell1', ref: 'j' });
+      expect(await guest.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'j' });
+      guest.send({ type: 'private', to: deviceName, text: 'STOP', ref: 'p' });
+      expect(await guest.next('error', (e) => e.ref === 'p')).toMatchObject({ code: 'ROOM_FORBIDDEN' });
+
+      expect((await api(b, 'PUT', '/api/rooms/cell1', { access: 'anyone' })).status).toBe(200);
+      await until('a to know', async () => ((await roomsOf(a)).some((r) => r.name === 'cell1' && r.access === 'anyone') ? true : undefined));
+      guest.send({ type: 'join', room: 'cell1' });
+      await guest.next('roster', (r) => r.room === 'cell1');
+      guest.send({ type: 'message', text: 'GO', ref: 'm' });
+      await guest.next('message', (m) => m.ref === 'm');
+      // Exactly the message that was allowed, and nothing of the refused ones before it.
+      expect((await device.until('\n')).toString()).toBe('GO\n');
+
+      const c = await node('c');
+      await until('c to have it', async () => ((await roomsOf(c)).some((r) => r.name === 'cell1' && r.access === 'anyone') ? true : undefined));
+      device.destroy();
+    } finally {
+      peers.forEach((p) => p.destroy());
+      await Promise.all(gateways.map((g) => g.stop('SIGKILL')));
+      await redis.close();
+      dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
     }
   }, 60_000);
 });
