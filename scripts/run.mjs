@@ -62,15 +62,30 @@ function buildWeb({ force = false } = {}) {
   run(join(root, 'apps/web/node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: join(root, 'apps/web') });
 }
 
-/** Debian packages the tests run for real: Chromium (browser tests), redis-server and HAProxy (several gateways on one Redis, behind the README's load balancer). */
+const SYSTEM_PYTHON = '/usr/bin/python3';
+const pythonImports = (modules) => () => existsSync(SYSTEM_PYTHON) && spawnSync(SYSTEM_PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0;
+
+/**
+ * Debian packages the tests run for real: Chromium (browser tests), redis-server and HAProxy
+ * (several gateways on one Redis, behind the README's load balancer), Python with venv, pytest,
+ * setuptools and websockets (clients/python), Mono's mcs and runtime (clients/csharp). Each with
+ * a file it installs, or a check that it is there.
+ */
 const TEST_PACKAGES = [
   ['chromium', CHROMIUM],
   ['redis-server', '/usr/bin/redis-server'],
   ['haproxy', '/usr/sbin/haproxy'],
+  ['python3-venv', pythonImports('venv, ensurepip')],
+  ['python3-pytest', pythonImports('pytest')],
+  ['python3-setuptools', pythonImports('setuptools')],
+  ['python3-websockets', pythonImports('websockets')],
+  ['mono-mcs', '/usr/bin/mcs'],
+  ['mono-runtime', '/usr/bin/mono'],
 ];
 
 function ensureTestPackages() {
-  const missing = TEST_PACKAGES.filter(([, path]) => !existsSync(path)).map(([name]) => name);
+  const installed = (check) => (typeof check === 'function' ? check() : existsSync(check));
+  const missing = TEST_PACKAGES.filter(([, check]) => !installed(check)).map(([name]) => name);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
     console.error(`✗ The tests need Debian's ${missing.join(' and ')}. Install with: sudo apt-get install -y ${missing.join(' ')}`);
@@ -80,6 +95,20 @@ function ensureTestPackages() {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update'], { env });
   run('apt-get', ['install', '-y', '--no-install-recommends', ...missing], { env });
+}
+
+/**
+ * The Python client's tests: pytest in a virtual environment (clients/python/.venv, made once,
+ * seeing the system's pytest and websockets) with the package installed from the tree, against
+ * gateways the tests start from apps/gateway/dist.
+ */
+function testPythonClient() {
+  const venv = join(root, 'clients/python/.venv');
+  const python = join(venv, 'bin/python');
+  if (!existsSync(python)) run(SYSTEM_PYTHON, ['-m', 'venv', '--system-site-packages', venv]);
+  // No build isolation and no index: everything the build needs is already on the machine.
+  run(python, ['-m', 'pip', 'install', '--quiet', '--no-index', '--no-build-isolation', '--no-deps', './clients/python']);
+  run(python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'clients/python/tests']);
 }
 
 function typecheck() {
@@ -139,6 +168,8 @@ switch (task) {
         say(`On its own: ${file} (vitest)`);
         run(bin('vitest'), ['run', ...args, file]);
       }
+      say('Python client (pytest in clients/python/.venv, real gateways)');
+      testPythonClient();
     }
     say('End-to-end tests (Playwright driving Chromium)');
     run(bin('playwright'), ['test']);

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import helmet from '@fastify/helmet';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
-import type { GatewayConfig } from './config.js';
+import { publicReadOn, type GatewayConfig } from './config.js';
 import { GatewayError } from './errors.js';
+import { HttpConnections } from './http-connections.js';
+import { HostPolicy, requestGuard } from './request-guard.js';
 import type { HistoryStore } from './history/history-store.js';
 import { SqliteHistoryStore } from './history/sqlite-history-store.js';
 import { Hub, type HubLogger } from './hub/hub.js';
@@ -29,6 +32,7 @@ import { webUiPlugin } from './web-ui.js';
 declare module 'fastify' {
   interface FastifyInstance {
     hub: Hub;
+    httpConnections: HttpConnections;
   }
 }
 
@@ -53,18 +57,41 @@ async function joinCluster(config: GatewayConfig, history: HistoryStore, log: Hu
 const API_BODY_LIMIT = 256 * 1024;
 
 /**
+ * What the built page needs and no more: its own scripts (no inline ones), inline styles
+ * (Svelte writes style attributes and transition <style>s), images from data: (the favicon) and
+ * blob: URLs, fetch and WebSocket to its own origin, and no framing by anyone.
+ */
+const PAGE_CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  mediaSrc: ["'self'", 'blob:'],
+  fontSrc: ["'self'", 'data:'],
+  connectSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
+
+/**
  * Builds the gateway without listening: tests use `inject()` or listen on port 0 themselves;
  * main.ts listens on the configured ports and starts the TCP listener.
  */
 export async function buildApp(config: GatewayConfig, options: BuildOptions = {}): Promise<FastifyInstance> {
   const { tlsCert, tlsKey } = config.security;
   const tlsOptions = tlsCert !== null && tlsKey !== null ? { cert: readFileSync(tlsCert), key: readFileSync(tlsKey) } : undefined;
+  // How often Node looks for requests past --http-request-timeout-ms (its default, 30 s, would
+  // let a slow sender hold its socket that much longer).
+  const serverOptions = { connectionsCheckingInterval: Math.min(1_000, config.timing.httpRequestTimeoutMs) };
   const app = Fastify({
     logger: options.logger ?? { level: config.logLevel },
     // One line per API call drowns what an operator needs to see; --log-level debug shows the hub's own events.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: API_BODY_LIMIT,
-    ...(tlsOptions && { https: tlsOptions }),
+    ...(tlsOptions ? { https: { ...tlsOptions, ...serverOptions } } : { http: serverOptions }),
     // Members' sockets are closed by the hub on shutdown; keep-alive HTTP ones should not hold us up.
     forceCloseConnections: true,
     // Unknown fields are an error the caller should hear about, not something to drop silently.
@@ -72,6 +99,16 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   }).withTypeProvider<JsonSchemaToTsProvider>();
   // The API speaks JSON only; anything else is a 415.
   app.removeContentTypeParser('text/plain');
+  const httpConnections = new HttpConnections({
+    max: config.limits.maxHttpConnections,
+    maxPerIp: config.limits.maxHttpConnectionsPerIp,
+    idleTimeoutMs: config.timing.httpIdleTimeoutMs,
+    requestTimeoutMs: config.timing.httpRequestTimeoutMs,
+  });
+  httpConnections.attach(app.server);
+  httpConnections.onRefused = (refused, reason) =>
+    app.log.warn({ refused }, `HTTP connections refused at the cap (--max-http-connections, --max-http-connections-per-ip): ${reason}`);
+  app.decorate('httpConnections', httpConnections);
 
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);
   const cluster = options.cluster ?? (config.cluster.redisUrl === null ? undefined : await joinCluster(config, history, app.log));
@@ -102,6 +139,17 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     request.log.error({ err: error }, 'request failed');
     return reply.code(500).send({ code: 'INTERNAL', message: 'The server failed to handle the request; it has been logged.' });
   });
+  // Before every route: the security headers (CSP, nosniff, no framing) on every answer, then
+  // Host (DNS rebinding), then Origin for state changes (CSRF).
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: PAGE_CSP },
+    frameguard: { action: 'deny' },
+    // HSTS only where there is HTTPS to insist on.
+    strictTransportSecurity: tlsOptions === undefined ? false : { maxAge: 31_536_000, includeSubDomains: false },
+  });
+  const hostPolicy = new HostPolicy(config);
+  app.decorate('hostPolicy', hostPolicy);
+  requestGuard(app, hostPolicy);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ code: 'NOT_FOUND', message: `No route for ${request.method} ${request.url.split('?')[0]}.` }),
   );
@@ -142,8 +190,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       await api.register(deviceRoutes, { requireAdmin });
       await api.register(consoleRoutes, { requireAdmin });
       await api.register(identityRoutes, { hub, requireAdmin });
-      await api.register(clientRoutes, { hub, requireAdmin });
-      await api.register(roomRoutes, { hub, requireAdmin });
+      await api.register(clientRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
+      await api.register(roomRoutes, { hub, requireAdmin, publicRead: publicReadOn(config) });
     },
     { prefix: '/api' },
   );

@@ -22,6 +22,9 @@ export interface GatewayConfig {
     ratePerSecond: number;
     rateBurst: number;
     maxTransfersPerMember: number;
+    /** HTTP connections (page, API, WebSocket upgrades still in HTTP) in total, and from one address. */
+    maxHttpConnections: number;
+    maxHttpConnectionsPerIp: number;
   };
   timing: {
     helloTimeoutMs: number;
@@ -34,6 +37,10 @@ export interface GatewayConfig {
     flushWindowMs: number;
     /** On SIGTERM, how long to stay up but not ready before closing. */
     drainMs: number;
+    /** An HTTP connection with no request under way is closed after this long (keep-alive included). */
+    httpIdleTimeoutMs: number;
+    /** The most an HTTP request may take to arrive (headers and body). */
+    httpRequestTimeoutMs: number;
   };
   history: { onJoin: number; maxPage: number };
   /** Rooms' access from --config, applied at every start (README, "Rooms and who may use them"). */
@@ -61,8 +68,12 @@ export interface GatewayConfig {
   };
   security: {
     adminToken: string | null;
-    /** Extra Origins allowed to open the WebSocket, besides the gateway's own. `*` allows any. */
+    /** Extra Origins allowed to open the WebSocket and call the API, besides the gateway's own. `*` allows any. */
     allowedOrigins: string[];
+    /** Host names served besides loopback names and the listen address (DNS rebinding guard). `*` allows any. */
+    allowedHosts: string[];
+    /** GET /api/clients and /api/history?room= without admin rights; null: on unless --require-login. */
+    publicRead: boolean | null;
     tlsCert: string | null;
     tlsKey: string | null;
     /** Serve the TCP listener over TLS too (needs tlsCert and tlsKey). */
@@ -114,6 +125,8 @@ const options: Option[] = [
   opt('max-connections-per-ip', 'int', 'Connections from one IP address.', (c) => c.limits.maxConnectionsPerIp, (c, v: number) => (c.limits.maxConnectionsPerIp = v)),
   opt('rate', 'int', 'Frames per second a member may send, sustained (file data excluded).', (c) => c.limits.ratePerSecond, (c, v: number) => (c.limits.ratePerSecond = v)),
   opt('rate-burst', 'int', 'Frames a member may send in a burst above the rate.', (c) => c.limits.rateBurst, (c, v: number) => (c.limits.rateBurst = v)),
+  opt('max-http-connections', 'int', 'HTTP connections in total (page, API; a WebSocket counts as a member once open). More are answered 503 and closed.', (c) => c.limits.maxHttpConnections, (c, v: number) => (c.limits.maxHttpConnections = v)),
+  opt('max-http-connections-per-ip', 'int', 'HTTP connections from one IP address.', (c) => c.limits.maxHttpConnectionsPerIp, (c, v: number) => (c.limits.maxHttpConnectionsPerIp = v)),
   opt('max-transfers', 'int', 'Open file transfers per member.', (c) => c.limits.maxTransfersPerMember, (c, v: number) => (c.limits.maxTransfersPerMember = v)),
   opt('hello-timeout-ms', 'int', 'How long a new connection may take to say hello before it becomes a plain device.', (c) => c.timing.helloTimeoutMs, (c, v: number) => (c.timing.helloTimeoutMs = v)),
   opt('heartbeat-ms', 'int', 'Silence before a protocol member is pinged; twice this and it is dropped. 0: off.', (c) => c.timing.heartbeatMs, (c, v: number) => (c.timing.heartbeatMs = v)),
@@ -122,6 +135,8 @@ const options: Option[] = [
   opt('file-stall-ms', 'int', 'How long a file sender waits for a receiver that does not read before dropping it from the transfer.', (c) => c.timing.fileStallMs, (c, v: number) => (c.timing.fileStallMs = v)),
   opt('shutdown-grace-ms', 'int', 'On SIGTERM/SIGINT, how long to let members drain before exiting.', (c) => c.timing.shutdownGraceMs, (c, v: number) => (c.timing.shutdownGraceMs = v)),
   opt('flush-window-ms', 'int', 'Under load, how long a frame may wait to share one write with those after it (0: write every turn).', (c) => c.timing.flushWindowMs, (c, v: number) => (c.timing.flushWindowMs = v)),
+  opt('http-idle-timeout-ms', 'int', 'An HTTP connection with no request under way is closed after this long (keep-alive too).', (c) => c.timing.httpIdleTimeoutMs, (c, v: number) => (c.timing.httpIdleTimeoutMs = v)),
+  opt('http-request-timeout-ms', 'int', 'The most an HTTP request may take to arrive, headers and body (slow senders are cut with 408).', (c) => c.timing.httpRequestTimeoutMs, (c, v: number) => (c.timing.httpRequestTimeoutMs = v)),
   opt('history-on-join', 'int', 'Messages of recent history sent to a member joining a room.', (c) => c.history.onJoin, (c, v: number) => (c.history.onJoin = v)),
   opt('history-max-page', 'int', 'Most history entries one request may return.', (c) => c.history.maxPage, (c, v: number) => (c.history.maxPage = v)),
   opt('listen', 'repeat', 'Another listener, as a URL: line://0.0.0.0:9100?delimiter=%0D%0A&room=plc, raw://HOST:PORT?typeByte=true, frame://HOST:PORT. Repeatable; the env var takes several, space-separated.', (c) => c.devices.listen.join(' '), (c, v: string[]) => (c.devices.listen = v)),
@@ -135,6 +150,8 @@ const options: Option[] = [
   opt('token-ttl-days', 'int', 'How long a resume token (in welcome) stays valid.', (c) => c.identity.tokenTtlDays, (c, v: number) => (c.identity.tokenTtlDays = v)),
   opt('admin-token', 'string', 'Bearer token for admin calls. Unset: admin calls only from loopback.', (c) => c.security.adminToken, (c, v: string) => (c.security.adminToken = v || null)),
   opt('allowed-origins', 'list', 'Comma-separated Origins allowed to open /ws besides the gateway\'s own; * allows any.', (c) => c.security.allowedOrigins.join(','), (c, v: string[]) => (c.security.allowedOrigins = v)),
+  opt('allowed-hosts', 'list', 'Comma-separated host names the HTTP server answers to besides loopback names and the listen address (on 0.0.0.0/::, also this machine\'s addresses and hostname); others get 421 (DNS rebinding guard). * allows any.', (c) => c.security.allowedHosts.join(','), (c, v: string[]) => (c.security.allowedHosts = v)),
+  opt('public-read', 'bool', 'GET /api/clients and /api/history?room= without admin rights (members\' addresses, rooms\' history). Default: on, off with --require-login.', (c) => c.security.publicRead, (c, v: boolean) => (c.security.publicRead = v)),
   opt('tls-cert', 'path', 'PEM certificate: serve HTTPS/WSS (and TLS on TCP with --tcp-tls).', (c) => c.security.tlsCert, (c, v: string | null) => (c.security.tlsCert = v)),
   opt('tls-key', 'path', 'PEM private key for --tls-cert.', (c) => c.security.tlsKey, (c, v: string | null) => (c.security.tlsKey = v)),
   opt('tcp-tls', 'bool', 'Serve the TCP listener over TLS with --tls-cert/--tls-key.', (c) => c.security.tcpTls, (c, v: boolean) => (c.security.tcpTls = v)),
@@ -170,6 +187,8 @@ export function defaultConfig(): GatewayConfig {
       ratePerSecond: 50,
       rateBurst: 100,
       maxTransfersPerMember: 4,
+      maxHttpConnections: 1_000,
+      maxHttpConnectionsPerIp: 100,
     },
     timing: {
       helloTimeoutMs: 500,
@@ -180,15 +199,22 @@ export function defaultConfig(): GatewayConfig {
       shutdownGraceMs: 5_000,
       flushWindowMs: 4,
       drainMs: 0,
+      httpIdleTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 30_000,
     },
     history: { onJoin: 50, maxPage: 500 },
     rooms: {},
     devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5, fromFile: { listeners: [], links: [] } },
     identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
     cluster: { redisUrl: null, nodeId: null, heartbeatMs: 4_000, timeoutMs: 2_000, historyRetention: 100_000 },
-    security: { adminToken: null, allowedOrigins: [], tlsCert: null, tlsKey: null, tcpTls: false, metricsPublic: false },
+    security: { adminToken: null, allowedOrigins: [], allowedHosts: [], publicRead: null, tlsCert: null, tlsKey: null, tcpTls: false, metricsPublic: false },
     logLevel: 'info',
   };
+}
+
+/** --public-read in force: as set, else on unless --require-login. */
+export function publicReadOn(config: Pick<GatewayConfig, 'security' | 'identity'>): boolean {
+  return config.security.publicRead ?? !config.identity.requireLogin;
 }
 
 export const envName = (flag: string): string => `SWITCHBOARD_${flag.toUpperCase().replaceAll('-', '_')}`;
@@ -249,7 +275,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
 export function printableConfig(config: GatewayConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const option of options) {
-    const value = option.get(config);
+    // --public-read unset means "follow --require-login": shown as the value in force, which a file can hold.
+    const value = option.flag === 'public-read' ? publicReadOn(config) : option.get(config);
     out[option.flag] = option.kind === 'repeat' ? config.devices.listen : option.kind === 'list' ? String(value).split(',').filter(Boolean) : value;
   }
   return { ...out, listeners: config.devices.fromFile.listeners, devices: config.devices.fromFile.links, rooms: config.rooms };
@@ -292,6 +319,10 @@ function validate(c: GatewayConfig): void {
     ['max-queue-bytes', c.limits.maxQueueBytes],
     ['max-connections', c.limits.maxConnections],
     ['max-connections-per-ip', c.limits.maxConnectionsPerIp],
+    ['max-http-connections', c.limits.maxHttpConnections],
+    ['max-http-connections-per-ip', c.limits.maxHttpConnectionsPerIp],
+    ['http-idle-timeout-ms', c.timing.httpIdleTimeoutMs],
+    ['http-request-timeout-ms', c.timing.httpRequestTimeoutMs],
     ['rate', c.limits.ratePerSecond],
     ['rate-burst', c.limits.rateBurst],
     ['history-max-page', c.history.maxPage],
@@ -336,7 +367,7 @@ export function helpText(): string {
   ];
   for (const o of options) {
     const value = o.get(defaults);
-    const shown = value === null || value === '' ? '(unset)' : String(value);
+    const shown = o.flag === 'public-read' && value === null ? 'on (off with --require-login)' : value === null || value === '' ? '(unset)' : String(value);
     const placeholder = o.kind === 'list' ? 'list' : o.kind === 'repeat' ? 'url' : o.kind === 'path' ? (/dir|root/.test(o.flag) ? 'dir' : 'file') : o.kind === 'string' ? 'value' : 'n';
     const flag = o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag} <${placeholder}>`;
     lines.push(`  ${flag}`, `      ${o.help}`, `      env ${envName(o.flag)}, default ${shown}`);

@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS tokens (
   hash BLOB PRIMARY KEY, identity TEXT NOT NULL, name TEXT NOT NULL, account TEXT, expires_at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tokens_by_expiry ON tokens (expires_at);
 CREATE TABLE IF NOT EXISTS bans (
-  id INTEGER PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
   created_at INTEGER NOT NULL, expires_at INTEGER);
 CREATE TABLE IF NOT EXISTS room_access (
   room TEXT PRIMARY KEY, access TEXT NOT NULL, accounts TEXT NOT NULL);
@@ -139,6 +139,7 @@ export class IdentityStore {
   constructor(dataDir: string | null, options: { pruneEveryMs?: number; shared?: SharedIdentity | undefined } = {}) {
     this.#db = openDatabase(dataDir, 'identity.sqlite', IDENTITY_CACHE_KIB);
     this.#db.exec(SCHEMA);
+    this.#banIdsNeverReused();
     this.#pruneEveryMs = options.pruneEveryMs ?? TOKEN_PRUNE_EVERY_MS;
     this.pruneTokens();
     for (const r of this.#sql('SELECT room, access, accounts FROM room_access').all() as { room: string; access: RoomAccessRow['access']; accounts: string }[]) {
@@ -288,11 +289,30 @@ export class IdentityStore {
 
   // ---- Bans ----
 
+  /**
+   * A ban id names one ban forever (an audit entry, an operator's note): AUTOINCREMENT never
+   * hands out an id again, even the highest one after it is lifted. Older databases made the
+   * table without it and are rebuilt once.
+   */
+  #banIdsNeverReused(): void {
+    const { sql } = this.#db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'bans'").get() as { sql: string };
+    if (/AUTOINCREMENT/i.test(sql)) return;
+    this.#db.transaction(() => {
+      this.#db.exec(`ALTER TABLE bans RENAME TO bans_old;
+        CREATE TABLE bans (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER);
+        INSERT INTO bans SELECT id, kind, value, reason, created_at, expires_at FROM bans_old;
+        DROP TABLE bans_old;`);
+    })();
+  }
+
   addBan(kind: BanKind, value: string, reason: string, expiresAt: number | null): Ban {
     this.#checkShared();
     const createdAt = Date.now();
-    // In a cluster two gateways may add a ban at once: the id is the time with random low digits, not a local counter.
-    const chosen = this.#shared === undefined ? null : createdAt * 1000 + Math.floor(Math.random() * 1000);
+    // In a cluster two gateways may add a ban at once: the id is the time with random low digits,
+    // not a local counter, and above every id this gateway has seen (its own and the others'), so
+    // a clock set back does not bring an old id round again.
+    const seen = (this.#sql("SELECT seq FROM sqlite_sequence WHERE name = 'bans'").get() as { seq: number } | undefined)?.seq ?? 0;
+    const chosen = this.#shared === undefined ? null : Math.max(createdAt * 1000 + Math.floor(Math.random() * 1000), seen + 1);
     const id = Number(this.#sql('INSERT INTO bans (id, kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(chosen, kind, value, reason, createdAt, expiresAt).lastInsertRowid);
     this.#share({ kind: 'ban', ban: { id, kind, value, reason, createdAt, expiresAt } });
     return { id, kind, value, reason, createdAt: new Date(createdAt).toISOString(), expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError, type ClientMessageOf } from '@switchboard/protocol';
-import { inBlock, parseCidr, plainAddress } from '../address-match.js';
+import { addressMatches, inBlock, parseAddressRule, parseCidr, plainAddress } from '../address-match.js';
 import type { Ban, IdentityStore, Role } from './identity-store.js';
 
 export interface IdentityConfig {
@@ -76,8 +76,10 @@ export class Identity {
   banFor(ip: string, name?: string, account?: string | null): Ban | undefined {
     return this.store.bans().find((ban) => {
       switch (ban.kind) {
-        case 'ip':
-          return plainAddress(ip) === plainAddress(ban.value);
+        case 'ip': {
+          const rule = parseAddressRule(ban.value, { prefix: 'none' });
+          return rule !== undefined && addressMatches(ip, rule);
+        }
         case 'cidr': {
           const cidr = parseCidr(ban.value);
           return cidr !== undefined && inBlock(ip, cidr.block, cidr.prefix);

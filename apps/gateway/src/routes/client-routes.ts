@@ -7,15 +7,18 @@ import { client, errorResponses, idParams, okId, operatorText, roomName } from '
 
 export interface ClientRouteOptions extends AdminRouteOptions {
   hub: Hub;
+  /** --public-read: the member list (with addresses) without admin rights. */
+  publicRead: boolean;
 }
 
 /** List connected members, kick one, message one or all: the classic server's admin buttons. */
-export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRouteOptions }> = async (app, { hub, requireAdmin }) => {
+export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRouteOptions }> = async (app, { hub, requireAdmin, publicRead }) => {
   app.get(
     '/clients',
     {
+      ...(!publicRead && { onRequest: requireAdmin }),
       schema: {
-        summary: 'Connected members, TCP and WebSocket',
+        summary: publicRead ? 'Connected members, TCP and WebSocket (public: --public-read)' : 'Connected members, TCP and WebSocket',
         response: {
           200: { type: 'object', properties: { clients: { type: 'array', items: client } }, required: ['clients'] },
           ...errorResponses,

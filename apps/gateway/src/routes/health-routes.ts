@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import { readdirSync } from 'node:fs';
+import { descriptorPressure, openDescriptors } from '../http-connections.js';
 import type { Hub } from '../hub/hub.js';
 import { SERVER_NAME } from '../hub/hub.js';
 import { errorResponses, serverConfig, serverStats } from './schemas.js';
@@ -7,15 +7,6 @@ import { errorResponses, serverConfig, serverStats } from './schemas.js';
 export interface HealthRouteOptions {
   hub: Hub;
   requireAdmin: (request: import('fastify').FastifyRequest) => Promise<void>;
-}
-
-/** Open file descriptors of this process (Linux), or -1 where /proc is not there. */
-function openDescriptors(): number {
-  try {
-    return readdirSync('/proc/self/fd').length;
-  } catch {
-    return -1;
-  }
 }
 
 const startedAt = Date.now();
@@ -30,14 +21,30 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
           200: {
             type: 'object',
             properties: {
-              status: { type: 'string', enum: ['ok', 'degraded'], description: 'degraded: the cluster (Redis) is unreachable; messages are refused with CLUSTER_UNAVAILABLE' },
+              status: {
+                type: 'string',
+                enum: ['ok', 'degraded'],
+                description: 'degraded: the cluster (Redis) is unreachable (messages are refused with CLUSTER_UNAVAILABLE), or open descriptors are above 90 % of the limit',
+              },
               version: { type: 'string' },
               uptimeMs: { type: 'integer' },
               members: { type: 'integer', description: 'Connections on this node' },
               node: { type: 'string', description: 'This gateway node' },
               cluster: { type: 'string', description: 'Why the status is degraded' },
+              descriptors: {
+                type: 'object',
+                description: 'File descriptors: open now, the limit (ulimit -n; null where unknown), and whether open is above 90 % of it',
+                properties: { open: { type: 'integer' }, limit: { type: ['integer', 'null'] }, pressure: { type: 'boolean' } },
+                required: ['open', 'limit', 'pressure'],
+              },
+              httpConnections: {
+                type: 'object',
+                description: 'HTTP connections open now (WebSockets count as members once open), the cap in total, and how many were refused at a cap since the start',
+                properties: { open: { type: 'integer' }, max: { type: 'integer' }, refused: { type: 'integer' } },
+                required: ['open', 'max', 'refused'],
+              },
             },
-            required: ['status', 'version', 'uptimeMs', 'members', 'node'],
+            required: ['status', 'version', 'uptimeMs', 'members', 'node', 'descriptors', 'httpConnections'],
           },
           ...errorResponses,
         },
@@ -45,13 +52,17 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
     },
     async () => {
       const cluster = hub.node.status();
+      const descriptors = descriptorPressure();
+      const { httpConnections } = app;
       return {
-        status: cluster.ok ? ('ok' as const) : ('degraded' as const),
+        status: cluster.ok && !descriptors.pressure ? ('ok' as const) : ('degraded' as const),
         version: SERVER_NAME,
         uptimeMs: Date.now() - startedAt,
         members: hub.members.size,
         node: hub.node.nodeId,
         ...(cluster.detail !== undefined && { cluster: cluster.detail }),
+        descriptors: { ...descriptors },
+        httpConnections: { open: httpConnections.open, max: httpConnections.max, refused: httpConnections.refused },
       };
     },
   );

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncJsonSchemaToTs, JsonSchemaToTsProvider } from '@fastify/type-provider-json-schema-to-ts';
 import type { FastifyRequest } from 'fastify';
 import { NAME_RULE, isValidName } from '@switchboard/protocol';
-import { parseCidr } from '../address-match.js';
+import { parseAddressRule } from '../address-match.js';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { BanKind } from '../identity/identity-store.js';
@@ -128,7 +128,13 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
         if (kinds.length !== 1) throw new GatewayError('VALIDATION_FAILED', 'Give exactly one of ip, cidr, name or account.');
         const kind = kinds[0]!;
         const value = target[kind]!;
-        if (kind === 'cidr' && parseCidr(value) === undefined) throw new GatewayError('VALIDATION_FAILED', `"${value}" is not a CIDR block like 10.0.0.0/8.`);
+        // Parsed as the matcher will parse it: a value that could never match is refused, not stored.
+        if (kind === 'ip' && parseAddressRule(value, { prefix: 'none' }) === undefined) {
+          throw new GatewayError('BAN_INVALID', `"${value}" is not an IPv4 or IPv6 address like 192.0.2.7 or 2001:db8::7.`);
+        }
+        if (kind === 'cidr' && parseAddressRule(value, { prefix: 'required' }) === undefined) {
+          throw new GatewayError('BAN_INVALID', `"${value}" is not a CIDR block like 10.0.0.0/8 or 2001:db8::/32.`);
+        }
         const until = expiresAt === undefined ? null : Date.parse(expiresAt);
         const added = store.addBan(kind, value, reason, until);
         for (const member of [...hub.members.values()]) {

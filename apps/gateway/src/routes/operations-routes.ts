@@ -35,7 +35,7 @@ export async function operationsRoutes(app: FastifyInstance, { hub, requireAdmin
 
   const register = new Registry();
   collectDefaultMetrics({ register });
-  const metrics = switchboardMetrics(register, hub);
+  const metrics = switchboardMetrics(register, hub, app);
   app.get(
     '/metrics',
     { ...(!metricsPublic && { onRequest: requireAdmin }), schema: { summary: 'Prometheus metrics (text exposition format)', response: { 200: { type: 'string' }, ...errorResponses } } },
@@ -44,8 +44,26 @@ export async function operationsRoutes(app: FastifyInstance, { hub, requireAdmin
 }
 
 /** The switchboard_* metrics, named by Prometheus conventions (base units, _total counters). */
-function switchboardMetrics(register: Registry, hub: Hub): { render(): Promise<string> } {
+function switchboardMetrics(register: Registry, hub: Hub, app: FastifyInstance): { render(): Promise<string> } {
   const registers = [register];
+  // Descriptors themselves are process_open_fds and process_max_fds (prom-client's defaults).
+  new Gauge({
+    name: 'switchboard_http_connections',
+    help: 'HTTP connections open now (page, API, WebSocket upgrades not yet open), against --max-http-connections.',
+    registers,
+    collect() {
+      this.set(app.httpConnections.open);
+    },
+  });
+  new Counter({
+    name: 'switchboard_http_connections_refused_total',
+    help: 'HTTP connections answered 503 and closed at once, for being over the total or per-address cap.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(app.httpConnections.refused);
+    },
+  });
   /** A counter read from the hub's running totals when scraped. */
   const totalCounter = (name: string, help: string, read: (transport: 'tcp' | 'ws') => number): void => {
     new Counter({

@@ -5,10 +5,13 @@ import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import { OPEN_ROOM, normalAccess, type RoomAccess, type RoomVisitor } from '../hub/room-access.js';
 import type { AdminRouteOptions } from './listener-routes.js';
+import { ADMIN_SECURITY } from './openapi.js';
 import { errorResponses, historyPage, room, roomAccessBody } from './schemas.js';
 
 export interface RoomRouteOptions extends AdminRouteOptions {
   hub: Hub;
+  /** --public-read: one room's history without admin rights. */
+  publicRead: boolean;
 }
 
 /**
@@ -16,7 +19,7 @@ export interface RoomRouteOptions extends AdminRouteOptions {
  * room (anyone, unless it is restricted); history across rooms, which holds private messages, is
  * for operators (HistoryService holds the rules).
  */
-export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin }) => {
+export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin, publicRead }) => {
   const store = hub.identity.store;
   const withAccess = (name: string, members: number): { name: string; members: number } & RoomAccess => ({ name, members, ...normalAccess(store.roomAccess(name) ?? OPEN_ROOM) });
 
@@ -77,7 +80,10 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     '/history',
     {
       schema: {
-        summary: 'Stored messages, newest last: one room (whoever may join it), or everything with private messages (admin)',
+        summary: publicRead
+          ? 'Stored messages, newest last: one room (whoever the room admits: anyone, unless it is restricted), or everything with private messages (admin)'
+          : 'Stored messages, newest last: one room, or everything with private messages (admin; --no-public-read)',
+        ...(!publicRead && { security: ADMIN_SECURITY }),
         querystring: {
           type: 'object',
           properties: {
@@ -95,6 +101,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     async (request) => {
       const { room: roomName, before, after, limit } = request.query;
       try {
+        if (!publicRead) await requireAdmin(request);
         if (roomName !== undefined) return hub.history.roomFor(await visitorOf(request), roomName, { before, after, limit });
         await requireAdmin(request);
         return hub.history.forOperator({ before, after, limit });

@@ -20,14 +20,14 @@ const MAX_HEADER_BYTES = 4;
  * Browsers cannot send an Authorization header on an upgrade: they pass `?token=`.
  */
 export async function devicePipeRoutes(app: FastifyInstance, options: { requireAdmin: (request: FastifyRequest) => Promise<void> }): Promise<void> {
-  const allowlist = app.hub.config.security.allowedOrigins;
+  const policy = app.hostPolicy;
   const { maxQueueBytes, maxFrameLength } = app.hub.config.limits;
   app.get<{ Params: { id: string }; Querystring: { token?: string } }>(
     '/ws/devices/:id',
     {
       websocket: true,
       preValidation: async (request) => {
-        if (!originAllowed(request, allowlist)) {
+        if (!originAllowed(request, policy)) {
           throw new GatewayError('ORIGIN_NOT_ALLOWED', `WebSocket connections from ${request.headers.origin} are not allowed.`);
         }
         const token = request.query.token;

@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import { FrameType, LENGTH_PREFIX_BYTES, ProtocolError, readU32BE } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import type { HostPolicy } from '../request-guard.js';
 import { formatAddress } from './address.js';
 import type { Link } from './link.js';
 import { JoinCache, joinWebSocket } from './write-batch.js';
@@ -65,18 +66,13 @@ class WsLink implements Link {
 }
 
 /**
- * An upgrade is allowed when it has no Origin (not a browser), when the Origin is the
- * gateway's own (same host as the request), or when it is on the configured allowlist.
+ * An upgrade is allowed when it has no Origin (not a browser), when the Origin is on the
+ * configured allowlist, or when it is the gateway's own page under a host name the gateway is
+ * known by: never merely because it matches the request's Host, which a DNS-rebinding page
+ * sets to its own name (request-guard.ts).
  */
-export function originAllowed(request: FastifyRequest, allowlist: readonly string[]): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true;
-  if (allowlist.includes('*') || allowlist.includes(origin)) return true;
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    return false;
-  }
+export function originAllowed(request: FastifyRequest, policy: HostPolicy): boolean {
+  return policy.originAllowed(request.headers.origin, request.headers.host);
 }
 
 /**
@@ -116,14 +112,14 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
         perMessageDeflate: false,
       },
     });
-    const allowlist = hub.config.security.allowedOrigins;
+    const policy = fastify.hostPolicy;
 
     fastify.get(
       '/ws',
       {
         websocket: true,
         preValidation: async (request) => {
-          if (!originAllowed(request, allowlist)) {
+          if (!originAllowed(request, policy)) {
             throw new GatewayError('ORIGIN_NOT_ALLOWED', `WebSocket connections from ${request.headers.origin} are not allowed.`);
           }
         },

@@ -11,6 +11,7 @@ import { ConnectionLostError, type GatewayConnection } from './connection.svelte
 import { createFileDigest, type FileDigest } from './file-digest.js';
 import { FileTransfer } from './file-transfer.svelte.js';
 import { formatBytes } from './format.js';
+import { savedFileUrl } from './saved-file.js';
 import type { Reply, Request, RequestTracker } from './requests.js';
 
 export type { FileTransfer, TransferDirection, TransferState, TransferError } from './file-transfer.svelte.js';
@@ -161,7 +162,8 @@ export class FileTransfers {
         (reply) => (reply.type === 'file-end' ? reply : undefined),
         { timeoutMs: CONFIRM_TIMEOUT_MS, late: 'The server did not confirm the file in time.', signal },
       );
-      const url = URL.createObjectURL(file);
+      // Not the File itself: its own type (text/html…) would make the link a page of this origin.
+      const url = savedFileUrl([file]);
       this.#urls.add(url);
       transfer.complete(url);
     } catch (error) {
@@ -313,7 +315,8 @@ export class FileTransfers {
       );
       return;
     }
-    const url = URL.createObjectURL(new Blob(incoming.chunks as BlobPart[], { type: transfer.mime }));
+    // The sender's mime is shown on the card, never given to the blob (saved-file.ts says why).
+    const url = savedFileUrl(incoming.chunks as BlobPart[]);
     this.#urls.add(url);
     transfer.complete(url);
   }
