@@ -173,6 +173,27 @@ describe('room access control: who may command a device', () => {
   });
 });
 
+describe('named accounts and a deleted account', () => {
+  it('whoever registers a deleted account\'s name next is not admitted where the account was named', async () => {
+    const gateway = await startGateway({ security: { adminToken: TOKEN } as never });
+    try {
+      await account(gateway, 'carol');
+      await account(gateway, 'dave');
+      expect((await api(gateway, 'PUT', '/api/rooms/vault', { access: 'named', accounts: ['carol', 'dave'] }, admin)).status).toBe(200);
+      expect((await api(gateway, 'DELETE', '/api/accounts/carol', undefined, admin)).status).toBe(204);
+      expect((await api(gateway, 'POST', '/api/accounts', { name: 'Carol', password: 'another horse battery' })).status).toBe(201);
+      const newcomer = await Peer.ws(gateway.wsUrl);
+      await newcomer.hello('Carol', { password: 'another horse battery' });
+      newcomer.send({ type: 'join', room: 'vault', ref: 'j' });
+      expect(await newcomer.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'j' });
+      expect((await api(gateway, 'GET', '/api/rooms')).body.rooms).toContainEqual({ name: 'vault', members: 0, access: 'named', accounts: ['dave'] });
+      newcomer.destroy();
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
 describe('device rooms by default', () => {
   it('a line listener without a room puts its devices in "devices", open to operators only; a config file can open a room', async () => {
     const gateway = await startGateway({ security: { adminToken: TOKEN } as never, rooms: { lab: { access: 'anyone' } } as never });

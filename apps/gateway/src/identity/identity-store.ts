@@ -229,6 +229,7 @@ export class IdentityStore {
     if (deleted) {
       this.#share({ kind: 'account-deleted', nameKey: name.toLowerCase() });
       this.#share({ kind: 'tokens-revoked', account: name.toLowerCase() });
+      this.#forgetInRooms(name.toLowerCase());
     }
     return deleted;
   }
@@ -371,6 +372,16 @@ export class IdentityStore {
     this.#putRoomAccess(row);
     if (this.#shared?.available()) this.#share({ kind: 'room-access', row });
     return true;
+  }
+
+  /** A deleted account leaves the rooms that name it: whoever registers the name next is someone else. */
+  #forgetInRooms(account: string): void {
+    for (const row of this.#roomAccess.values()) {
+      if (row.access !== 'named' || !(row.accounts ?? []).includes(account)) continue;
+      const kept: RoomAccessRow = { ...row, accounts: row.accounts!.filter((a) => a !== account) };
+      this.#putRoomAccess(kept);
+      this.#share({ kind: 'room-access', row: kept });
+    }
   }
 
   #putRoomAccess(row: RoomAccessRow): void {
