@@ -97,7 +97,7 @@ describe('admin over REST', () => {
     const a = await Peer.tcp(gateway.tcpPort);
     await a.hello('roomy', { room: 'listed-room' });
     const { body } = await api(gateway, 'GET', '/api/rooms');
-    expect(body.rooms).toEqual(expect.arrayContaining([{ name: 'lobby', members: expect.any(Number) }, { name: 'listed-room', members: 1 }]));
+    expect(body.rooms).toEqual(expect.arrayContaining([{ name: 'lobby', members: expect.any(Number), access: 'anyone' }, { name: 'listed-room', members: 1, access: 'anyone' }]));
     a.end();
   });
 });

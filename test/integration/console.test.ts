@@ -51,7 +51,7 @@ describe('auto-reply rules', () => {
       expect((await again.until('n=2\r\n')).toString()).toBe('n=1\r\nn=2\r\n');
       await sleep(100);
       expect(again.received.length).toBe(0); // the rule scoped to another client stayed quiet
-      expect((await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '(' }, reply: 'x' })).body.code).toBe('VALIDATION_FAILED');
+      expect((await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '(' }, reply: 'x' })).body.code).toBe('RULE_PATTERN_INVALID');
       expect((await api(second, 'DELETE', '/api/rules/r999')).status).toBe(404);
       again.destroy();
     } finally {

@@ -4,6 +4,7 @@ import type { Member } from '../hub/member.js';
 import type { DeviceOrigin } from '../transports/link.js';
 import type { AutoReplies } from './auto-replies.js';
 import { DeviceLink } from './device-link.js';
+import type { HeldBudget } from './framing.js';
 import { makeFraming, type DeviceOptions } from './device-settings.js';
 import type { TrafficLog } from './traffic-log.js';
 
@@ -11,6 +12,8 @@ import type { TrafficLog } from './traffic-log.js';
 export interface DeviceServices {
   traffic: TrafficLog;
   rules: AutoReplies;
+  /** What raw connections' unfinished files hold together (framing.ts, HeldBudget). */
+  fileBudget?: HeldBudget | undefined;
 }
 
 /** Where a device's traffic is kept: what outlives one connection (the link, or the listener and the address). */
@@ -32,7 +35,7 @@ export function acceptDevice(
 ): Member | undefined {
   const link = new DeviceLink(socket, {
     origin,
-    framing: makeFraming(options, hub.config.limits),
+    framing: makeFraming(options, hub.config.limits, services.fileBudget),
     encoding: options.encoding,
     senderPrefix: options.senderPrefix,
     maxFileBytes: hub.config.limits.maxFileBytes,

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { RE2JS } from 're2js';
 import { parseEscapes } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import { SettingsFile } from './settings-file.js';
@@ -60,7 +61,15 @@ export class AutoReplies {
     private readonly fired: (device: RuleDevice, rule: Rule, bytes: Uint8Array) => void = () => {},
   ) {
     this.#file = new SettingsFile(dataDir === null ? null : join(dataDir, 'rules.json'));
-    for (const rule of this.#file.read()) this.#rules.set(rule.id, compile(rule));
+    for (const rule of this.#file.read()) {
+      try {
+        this.#rules.set(rule.id, compile(rule));
+      } catch (error) {
+        // A pattern stored before patterns were RE2's (a backreference, a lookahead): kept, disabled, for its owner to see in GET /api/rules.
+        if ((error as GatewayError).code !== 'RULE_PATTERN_INVALID') throw error;
+        this.#rules.set(rule.id, { rule: { ...rule, enabled: false }, test: () => false, counter: 0, window: { second: 0, fired: 0 } });
+      }
+    }
   }
 
   list(): Rule[] {
@@ -124,11 +133,14 @@ function compile(rule: Rule): CompiledRule {
   if ('equals' in match) test = (text) => text === match.equals;
   else if ('contains' in match) test = (text) => text.includes(match.contains);
   else if ('regex' in match) {
-    let pattern: RegExp;
+    // RE2 (re2js, pure JS): matching takes time linear in the message, so no pattern can hold
+    // the event loop (`(a+)+$` against `aaaa…ab` took V8's engine seconds). What RE2 cannot
+    // do in linear time (backreferences, lookaround) is refused here.
+    let pattern: RE2JS;
     try {
-      pattern = new RegExp(match.regex, 'u');
+      pattern = RE2JS.compile(match.regex);
     } catch (error) {
-      return bad(`match.regex does not compile: ${(error as Error).message}`);
+      throw new GatewayError('RULE_PATTERN_INVALID', `rule: match.regex is not a pattern RE2 takes (no backreferences or lookaround): ${(error as Error).message}`);
     }
     test = (text) => pattern.test(text);
   } else {

@@ -102,6 +102,7 @@ export class DeviceLink implements Link {
     this.#input = input;
     this.#onMessage = onMessage;
     this.socket.on('data', (chunk: Buffer) => this.#read(chunk));
+    this.socket.once('close', () => this.options.framing.discard?.());
   }
 
   // ---- Link: the hub writes frames ----
@@ -220,6 +221,8 @@ export class DeviceLink implements Link {
     if (input === undefined) return;
     this.wire.messagesIn++;
     if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
+    if (message.refused === 'too-large') return this.#tellDevice(`ERROR FILE_TOO_LARGE: a file longer than ${this.options.maxFileBytes} bytes was refused`);
+    if (message.refused === 'busy') return this.#tellDevice('ERROR FILE_TOO_LARGE: devices\' unfinished files are at the gateway\'s limit; this file was refused, send it again');
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
     this.#onMessage?.(message);
     // A message that came in several reads is decoded read by read, never joined (see HeldMessage).

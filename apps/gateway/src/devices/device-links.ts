@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
+import { linkNameOwner } from '../hub/requests.js';
 import { acceptDevice, type DeviceServices } from './accept-device.js';
-import { completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings } from './device-settings.js';
+import { closeDeviceRoom, completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings } from './device-settings.js';
 import type { DeviceLink } from './device-link.js';
 import { SettingsFile } from './settings-file.js';
 
@@ -46,6 +47,8 @@ class OutboundDevice {
     private readonly log: HubLogger,
     private readonly backoffMaxMs: number,
     private readonly services: DeviceServices,
+    /** Whether --device-targets in force allows dialing there: checked before every dial, a stored link's too. */
+    private readonly allowed: (host: string, port: number) => boolean,
   ) {}
 
   get link(): DeviceLink | undefined {
@@ -73,12 +76,29 @@ class OutboundDevice {
     clearTimeout(this.#timer);
     if (this.member !== undefined) this.hub.disconnect(this.member, 'shutdown', undefined, { text: 'The device link was stopped.', code: 'SERVER_SHUTTING_DOWN' });
     this.#socket?.destroy();
+    this.hub.node.names.release(this.settings.name, linkNameOwner(this.settings.id));
+  }
+
+  /**
+   * Holds the device's name for as long as the link exists, down or in backoff too, so nobody
+   * else can be `robot1` and get robot1's commands. False when a member has it already.
+   */
+  reserveName(): Promise<boolean> {
+    return this.hub.node.names.claim(this.settings.name, linkNameOwner(this.settings.id));
   }
 
   #dial(): void {
+    const { host, port } = this.settings;
+    if (!this.allowed(host, port)) {
+      // Stored under other targets (before a restart with narrower --device-targets): never dialed now.
+      this.state = 'stopped';
+      const message = `${host}:${port} is outside --device-targets: the link is not dialed.`;
+      this.lastError = { code: 'TARGET_NOT_ALLOWED', message, at: new Date().toISOString() };
+      this.log.warn({ device: this.settings.id, name: this.settings.name, host, port, code: 'TARGET_NOT_ALLOWED' }, message);
+      return;
+    }
     this.state = 'connecting';
     this.attempts++;
-    const { host, port } = this.settings;
     const socket = net.connect({ host, port, noDelay: true, timeout: CONNECT_TIMEOUT_MS });
     this.#socket = socket;
     socket.once('timeout', () => socket.destroy(Object.assign(new Error(`No answer from ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms.`), { code: 'ETIMEDOUT' })));
@@ -144,7 +164,10 @@ export class DeviceLinks {
 
   /** Dials the stored links and those from --config (whose targets are checked like any other). */
   async startAll(): Promise<void> {
-    for (const device of this.#devices.values()) device.start();
+    for (const device of this.#devices.values()) {
+      if (!(await device.reserveName().catch(() => false))) this.log.warn({ device: device.settings.id, name: device.settings.name }, 'a member has this device link\'s name: the device will join under another');
+      device.start();
+    }
     for (const given of this.hub.config.devices.fromFile.links) await this.create(given as NewDevice, { store: false });
   }
 
@@ -164,6 +187,10 @@ export class DeviceLinks {
       throw new GatewayError('TARGET_NOT_ALLOWED', `${settings.host}:${settings.port} is outside --device-targets (${this.hub.config.devices.targets}).`);
     }
     const device = this.#add({ ...settings, host: address });
+    if (!(await device.reserveName())) {
+      this.#devices.delete(id);
+      throw new GatewayError('NAME_TAKEN', `A member is named "${settings.name}": a device link's name is its own while the link exists.`);
+    }
     device.start();
     if (options.store !== false) this.#stored.add(device.settings.id);
     this.#save();
@@ -190,7 +217,9 @@ export class DeviceLinks {
   }
 
   #add(settings: DeviceLinkSettings): OutboundDevice {
-    const device = new OutboundDevice(settings, this.hub, this.log, this.hub.config.devices.backoffMaxMs, this.services);
+    closeDeviceRoom(this.hub, settings.room);
+    const allowed = (host: string, port: number): boolean => targetAllowed(this.#targets, host, port);
+    const device = new OutboundDevice(settings, this.hub, this.log, this.hub.config.devices.backoffMaxMs, this.services, allowed);
     this.#devices.set(settings.id, device);
     return device;
   }

@@ -1,9 +1,11 @@
 import net from 'node:net';
-import { DEFAULT_ROOM, isValidName, parseEscapes } from '@switchboard/protocol';
+import { isValidName, parseEscapes } from '@switchboard/protocol';
 import { inBlock } from '../address-match.js';
 import { GatewayError } from '../errors.js';
+import type { Hub } from '../hub/hub.js';
+import { DEVICE_ROOM_DEFAULT } from '../hub/room-access.js';
 import { deviceOptionsSchema } from '../routes/schemas.js';
-import { LineFraming, RawFraming, type Framing } from './framing.js';
+import { HeldBudget, LineFraming, RawFraming, type Framing } from './framing.js';
 
 /** How a socket's bytes become messages (README, "Devices as they are"). */
 export const framings = ['frame', 'line', 'raw'] as const;
@@ -46,9 +48,25 @@ export interface DeviceLinkSettings extends DeviceOptions {
   port: number;
 }
 
+/**
+ * Where line/raw listeners and device links put their devices unless told: a room of their own,
+ * not lobby, since a room with devices in it is closed to all but operators until an operator
+ * opens it (closeDeviceRoom), and lobby is where everyone chats.
+ */
+export const DEVICE_ROOM = 'devices';
+
+/**
+ * A room a line/raw listener or a device link puts devices in is open to operators only, unless
+ * its access was set (PUT /api/rooms/:name, --config): a device acts on every line it hears.
+ */
+export function closeDeviceRoom(hub: Hub, room: string): void {
+  // Members already there that it does not admit leave it (a listener added for a busy room).
+  if (hub.identity.store.configureRoomAccess({ room, ...DEVICE_ROOM_DEFAULT }, { unlessSet: true })) hub.roomAccessChanged(room);
+}
+
 export const DEVICE_DEFAULTS: DeviceOptions = {
   framing: 'line',
-  room: DEFAULT_ROOM,
+  room: DEVICE_ROOM,
   delimiter: '\\n',
   maxLineBytes: 64 * 1024,
   idleFlushMs: 0,
@@ -60,6 +78,13 @@ export const DEVICE_DEFAULTS: DeviceOptions = {
   idleTimeoutMs: 0,
 };
 
+
+/** What raw connections' unfinished files may hold together, at least (one file of --max-file-bytes always fits). */
+export const DEVICE_FILES_HELD_BYTES = 64 * 1024 * 1024;
+
+export function deviceFileBudget(maxFileBytes: number): HeldBudget {
+  return new HeldBudget(Math.max(DEVICE_FILES_HELD_BYTES, maxFileBytes + 1));
+}
 
 /** Fills defaults and checks what a schema cannot: the room name, the delimiter's escapes. */
 export function completeOptions<T extends Partial<DeviceOptions>>(given: T, defaults: DeviceOptions = DEVICE_DEFAULTS): T & DeviceOptions {
@@ -78,11 +103,13 @@ export function completeOptions<T extends Partial<DeviceOptions>>(given: T, defa
  * the gateway allows: a raw stream with no pause is cut at the text limit (at the file limit
  * with the type byte, where one message may be a whole file), and so is a line.
  */
-export function makeFraming(options: DeviceOptions, limits: { maxTextBytes: number; maxFileBytes: number }): Framing {
+export function makeFraming(options: DeviceOptions, limits: { maxTextBytes: number; maxFileBytes: number }, fileBudget?: HeldBudget): Framing {
   const { maxTextBytes, maxFileBytes } = limits;
   if (options.framing === 'raw') {
-    const maxMessageBytes = options.typeByte ? maxFileBytes + 1 : maxTextBytes;
-    return new RawFraming({ idleMs: options.idleMs, fixedLength: options.fixedLength, typeByte: options.typeByte, maxMessageBytes });
+    // With the type byte, text is cut at the text limit like any raw stream; a file is held whole (it has no length) within the shared budget.
+    const { idleMs, fixedLength, typeByte } = options;
+    const maxMessageBytes = typeByte ? maxTextBytes + 1 : maxTextBytes;
+    return new RawFraming({ idleMs, fixedLength, typeByte, maxMessageBytes, maxFileMessageBytes: maxFileBytes + 1, fileBudget });
   }
   return new LineFraming({ delimiter: parseEscapes(options.delimiter), maxLineBytes: Math.min(options.maxLineBytes, maxTextBytes), idleFlushMs: options.idleFlushMs });
 }

@@ -5,6 +5,7 @@ import { TcpLink } from '../transports/tcp-link.js';
 import type { TcpListener } from '../transports/tcp-listener.js';
 import { AutoReplies } from './auto-replies.js';
 import { DeviceLinks } from './device-links.js';
+import { deviceFileBudget } from './device-settings.js';
 import { ListenerRegistry } from './listener-registry.js';
 import { Macros } from './macros.js';
 import { TrafficLog } from './traffic-log.js';
@@ -37,7 +38,7 @@ export const devicesPlugin = fp<DevicesPluginOptions>(
     const { dataDir, devices } = hub.config;
     const traffic = new TrafficLog(dataDir, devices.trafficEntries);
     const rules = new AutoReplies(dataDir, devices.ruleMaxPerSecond);
-    const services = { traffic, rules };
+    const services = { traffic, rules, fileBudget: deviceFileBudget(hub.config.limits.maxFileBytes) };
     const listeners = new ListenerRegistry(hub, fastify.log, tlsOptions, services);
     const deviceLinks = new DeviceLinks(hub, fastify.log, services);
     // A framed connection the hub made a plain device (or that said hello): its tap logs, or lets go.

@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
 import { TcpListener, type ListenerStatus } from '../transports/tcp-listener.js';
 import type { DeviceServices } from './accept-device.js';
-import { completeOptions, parseListenUrl, type ListenerSettings } from './device-settings.js';
+import { closeDeviceRoom, completeOptions, parseListenUrl, type ListenerSettings } from './device-settings.js';
 import { SettingsFile } from './settings-file.js';
 
 export const DEFAULT_LISTENER_ID = 'default';
@@ -104,6 +104,7 @@ export class ListenerRegistry {
   }
 
   #add(settings: ListenerSettings): TcpListener {
+    if (settings.framing !== 'frame') closeDeviceRoom(this.hub, settings.room);
     const listener = new TcpListener(this.hub, this.log, settings, this.tlsOptions, this.services);
     this.#listeners.set(settings.id, listener);
     return listener;

@@ -18,6 +18,7 @@ import { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
 import { TokenBucket } from './rate-limiter.js';
 import { Requests, SERVER_NAME } from './requests.js';
+import { OPEN_ROOM, admits } from './room-access.js';
 import { Router } from './router.js';
 import type { HubTotals } from './totals.js';
 
@@ -121,6 +122,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now);
     this.identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
     // A ban added on another gateway: the members it matches here go, as they would on that gateway.
+    this.history.roomAccess = (room) => this.identity.store.roomAccess(room) ?? OPEN_ROOM;
+    this.identity.store.onRemoteRoomAccess = (row) => this.roomAccessChanged(row.room);
     this.identity.store.onRemoteBan = (ban) => {
       for (const member of [...this.#router.members.values()]) {
         if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id) this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
@@ -302,6 +305,22 @@ export class Hub extends EventEmitter<HubEvents> {
 
   listRooms(): { name: string; members: number }[] {
     return this.#requests.listRooms();
+  }
+
+  /**
+   * A room's access changed (here or on another gateway): this gateway's members it no longer
+   * admits are taken out of it (ROOM_FORBIDDEN, then presence leave with reason `kicked`).
+   * Devices stay: their listener or link put them there.
+   */
+  roomAccessChanged(roomName: string): void {
+    const room = this.#router.rooms.get(roomName);
+    if (room === undefined) return;
+    const setting = this.identity.store.roomAccess(roomName) ?? OPEN_ROOM;
+    for (const member of [...room.members]) {
+      if (member.link.device !== undefined || member.isClosed || admits(setting, member)) continue;
+      this.sendError(member, 'ROOM_FORBIDDEN', `Room "${roomName}" was restricted: you are no longer in it.`);
+      this.#membership.evict(member, room);
+    }
   }
 
   /** Kicks a member on any node; false when nobody has that id. */

@@ -99,6 +99,15 @@ export class Membership {
     this.router.dropIfEmpty(room);
   }
 
+  /** Out of a room it may no longer be in (its access changed): like a leave, with reason `kicked`. */
+  evict(member: Member, room: Room): void {
+    member.rooms.splice(member.rooms.indexOf(room), 1);
+    room.members.delete(member);
+    this.publishRecord(member);
+    this.announce(room, 'leave', member, { reason: 'kicked' }, undefined, true);
+    this.router.dropIfEmpty(room);
+  }
+
   /** The member is gone: out of its rooms (with presence when it had joined), its name and record freed. */
   remove(member: Member, reason: LeaveReason, wasJoined: boolean): void {
     for (const room of member.rooms) {

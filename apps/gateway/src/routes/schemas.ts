@@ -72,10 +72,22 @@ export const client = {
   additionalProperties: false,
 } as const;
 
+/** Who may join a room, read its history and speak in it (README, "Rooms and who may use them"). */
+export const roomAccessBody = {
+  type: 'object',
+  properties: {
+    access: { type: 'string', enum: ['anyone', 'accounts', 'operators', 'named'] },
+    /** With `named`: the accounts it admits (operators always are). */
+    accounts: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[\\p{L}\\p{N}_.-]{1,32}$' } },
+  },
+  required: ['access'],
+  additionalProperties: false,
+} as const;
+
 export const room = {
   type: 'object',
-  properties: { name: { type: 'string' }, members: { type: 'integer' } },
-  required: ['name', 'members'],
+  properties: { name: { type: 'string' }, members: { type: 'integer' }, ...roomAccessBody.properties },
+  required: ['name', 'members', 'access'],
   additionalProperties: false,
 } as const;
 
