@@ -35,6 +35,9 @@ export function acceptDevice(
     framing: makeFraming(options, hub.config.limits),
     encoding: options.encoding,
     senderPrefix: options.senderPrefix,
+    hears: options.hears,
+    notices: options.notices,
+    rate: options.rate,
     maxFileBytes: hub.config.limits.maxFileBytes,
     closeTimeoutMs: hub.config.timing.closeTimeoutMs,
     // A listener's members share its settings; an outbound link's are its own.

@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
 import { acceptDevice, type DeviceServices } from './accept-device.js';
-import { completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings } from './device-settings.js';
+import { completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings, type GivenOptions } from './device-settings.js';
 import type { DeviceLink } from './device-link.js';
 import { SettingsFile } from './settings-file.js';
 
@@ -20,7 +20,7 @@ export interface DeviceStatus extends DeviceLinkSettings {
   lastError: { code: string; message: string; at: string } | null;
 }
 
-export type NewDevice = Partial<DeviceLinkSettings> & { name: string; host: string; port: number };
+export type NewDevice = Omit<Partial<DeviceLinkSettings>, 'rate'> & GivenOptions & { name: string; host: string; port: number };
 
 /** The first wait after a failed dial; it doubles up to --device-backoff-max-ms. */
 const FIRST_BACKOFF_MS = 250;

@@ -4,13 +4,13 @@ import { GatewayError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
 import { TcpListener, type ListenerStatus } from '../transports/tcp-listener.js';
 import type { DeviceServices } from './accept-device.js';
-import { completeOptions, parseListenUrl, type ListenerSettings } from './device-settings.js';
+import { completeOptions, parseListenUrl, type GivenOptions, type ListenerSettings } from './device-settings.js';
 import { SettingsFile } from './settings-file.js';
 
 export const DEFAULT_LISTENER_ID = 'default';
 
 /** What an operator gives to add a listener; the rest has defaults. */
-export type NewListener = Partial<ListenerSettings> & { port: number };
+export type NewListener = Omit<Partial<ListenerSettings>, 'rate'> & GivenOptions & { port: number };
 
 /**
  * Every TCP listener of this gateway, by id: `default` (Switchboard's framing, --tcp-*),
@@ -99,7 +99,7 @@ export class ListenerRegistry {
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
   }
 
-  #complete(given: Partial<ListenerSettings> & { id: string; port: number }): ListenerSettings {
+  #complete(given: NewListener & { id: string }): ListenerSettings {
     return completeOptions({ host: '127.0.0.1', backlog: 511, tls: false, ...given });
   }
 

@@ -14,6 +14,16 @@ export const deviceOptionsSchema = {
   typeByte: { type: 'boolean' },
   senderPrefix: { type: 'boolean' },
   idleTimeoutMs: { type: 'integer', minimum: 0, maximum: 86400000 },
+  /** Whose words in its room a device hears (README, "Who a device hears"). */
+  hears: { type: 'string', enum: ['people', 'everyone', 'addressed'] },
+  /** Presence, server notices and error lines reach the device too. */
+  notices: { type: 'boolean' },
+  /** Messages a second it may send, and at once; past it the device is paused, not cut. */
+  rate: {
+    type: 'object',
+    properties: { perSecond: { type: 'integer', minimum: 1, maximum: 100000 }, burst: { type: 'integer', minimum: 1, maximum: 100000 } },
+    additionalProperties: false,
+  },
 } as const;
 
 
