@@ -43,7 +43,8 @@ describe('auto-reply rules', () => {
       expect((await again.until('\r\n', 1000)).toString()).toBe('PONG\r\n');
       // Templates, hex replies and matches.
       await api(second, 'POST', '/api/rules', { scope: 'all', match: { hex: '02 53 03' }, reply: { hex: '06' } });
-      await api(second, 'POST', '/api/rules', { scope: { client: 'nobody' }, match: { contains: 'X' }, reply: 'never' });
+      await api(second, 'POST', '/api/rules', { scope: { link: 'nobody' }, match: { contains: 'X' }, reply: 'never' });
+      expect((await api(second, 'POST', '/api/rules', { scope: { client: 'nobody' }, match: { contains: 'X' }, reply: 'never' })).body.code).toBe('DEVICE_NOT_FOUND');
       await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '^COUNT$' }, reply: 'n={{counter}}' });
       again.write(Buffer.from([0x02, 0x53, 0x03, 0x0d, 0x0a]));
       expect([...(await again.take(3))]).toEqual([0x06, 0x0d, 0x0a]);

@@ -1,4 +1,7 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { encodeMessage } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -282,4 +285,95 @@ describe('the raw pipe', () => {
     expect(warnings).not.toContain('MaxListenersExceededWarning');
     device.destroy();
   }, 120_000);
+});
+
+describe('rules bound to what lasts', () => {
+  /** A device that is a TCP server, keeping what it received; it may be stopped and started again on the same port. */
+  async function deviceServer(port = 0): Promise<{ port: number; received: () => string; say(text: string): void; connected: () => boolean; close(): Promise<void> }> {
+    let received = '';
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+      socket.once('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      received: () => received,
+      say: (text) => sockets.forEach((s) => s.write(text)),
+      connected: () => sockets.size > 0,
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        return new Promise((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+
+  it('a rule made for a PLC answers only the PLC after a restart with the devices reconnecting in reverse order; one stored with a member id is refused', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-rules-'));
+    let plc = await deviceServer();
+    const robot = await deviceServer();
+    const first = await startGateway({ devices }, { keepDataDir: dataDir });
+    const linkState = async (gw: RunningGateway, id: string) => ((await api(gw, 'GET', '/api/devices')).body.devices as { id: string; state: string; memberId: string | null }[]).find((d) => d.id === id)!;
+    const connected = async (gw: RunningGateway, id: string) => {
+      for (let i = 0; i < 400; i++) {
+        const state = await linkState(gw, id);
+        if (state.state === 'connected') return state.memberId!;
+        await sleep(25);
+      }
+      throw new Error(`link ${id} did not connect`);
+    };
+    try {
+      const add = async (name: string, port: number) => (await api(first, 'POST', '/api/devices', { name, host: '127.0.0.1', port, framing: 'line', room: 'cell' })).body.id as string;
+      const plcLink = await add('plc', plc.port);
+      const plcMember = await connected(first, plcLink);
+      const robotLink = await add('robot1', robot.port);
+      await connected(first, robotLink);
+      // The console makes a rule for the device it shows: the gateway stores it against the link.
+      const rule = await api(first, 'POST', '/api/rules', { scope: { client: plcMember }, match: { equals: 'STATUS' }, reply: 'ACK' });
+      expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+      expect(rule.body.scope).toEqual({ link: plcLink });
+      plc.say('STATUS\n');
+      await until(() => plc.received() === 'ACK\n', 'the first ACK');
+    } finally {
+      await first.close();
+    }
+    // Rules stored by an earlier version against client ids: a link's id is kept, a member's refused.
+    const file = join(dataDir, 'rules.json');
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as object[];
+    stored.push({ id: 'r7', scope: { client: 'm1' }, match: { equals: 'STATUS' }, reply: 'WRONG', delayMs: 0, enabled: true });
+    writeFileSync(file, JSON.stringify(stored));
+
+    // The PLC is down at the restart: the robot connects first and gets the first member id.
+    await plc.close();
+    const logLines: string[] = [];
+    const second = await startGateway({ devices, logLevel: 'warn' }, { keepDataDir: dataDir, logLines });
+    try {
+      const robotMember = await connected(second, 'd2');
+      expect(robotMember).toBe('m1');
+      plc = await deviceServer(plc.port);
+      await connected(second, 'd1');
+      await until(() => plc.connected() && robot.connected(), 'both devices connected');
+      robot.say('STATUS\n');
+      plc.say('STATUS\n');
+      await until(() => plc.received() === 'ACK\n', 'the PLC to be answered');
+      // The robot said the same: no rule is its; the operator's word to it is all it gets.
+      expect((await api(second, 'POST', `/api/clients/${robotMember}/messages`, { text: 'END' })).status).toBe(200);
+      await until(() => robot.received().endsWith('END\n'), 'END at the robot');
+      expect(robot.received()).toBe('END\n');
+      expect(plc.received()).toBe('ACK\n');
+      expect((await api(second, 'GET', '/api/rules')).body.rules).toEqual([expect.objectContaining({ id: 'r1', scope: { link: 'd1' } })]);
+      expect(logLines.some((l) => l.includes('auto-reply rule r7 is not run') && l.includes('client m1'))).toBe(true);
+      // The refused rule stays in the file for an operator to fix; new rules never take its id.
+      expect(JSON.parse(readFileSync(file, 'utf8'))).toContainEqual(expect.objectContaining({ id: 'r7', scope: { client: 'm1' } }));
+      expect((await api(second, 'POST', '/api/rules', { scope: 'all', match: { equals: 'x' }, reply: 'y' })).body.id).toBe('r8');
+    } finally {
+      await second.close();
+      await plc.close();
+      await robot.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

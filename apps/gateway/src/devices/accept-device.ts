@@ -47,7 +47,7 @@ export function acceptDevice(
   if (member === undefined) return undefined;
   const key = trafficKey(origin, link.ip);
   link.taps.add((direction, bytes, auto) => services.traffic.record(key, direction, bytes, auto));
-  const device = { memberId: member.id, link: origin.link, listener: origin.listener, reply: (bytes: Uint8Array) => link.reply(bytes), get closed() { return link.closed; } };
+  const device = { memberId: member.id, link: origin.link, listener: origin.listener, address: link.ip, port: link.port, reply: (bytes: Uint8Array) => link.reply(bytes), get closed() { return link.closed; } };
   link.attach({ message: (message, bytes) => hub.receiveMessage(member, message, bytes) }, (message) => services.rules.onMessage(device, message));
   socket.on('drain', () => hub.drained(member));
   socket.once('close', () => hub.disconnect(member, 'quit'));

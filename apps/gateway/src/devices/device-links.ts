@@ -136,6 +136,11 @@ export class DeviceLinks {
     return [...this.#devices.values()].map((d) => d.status());
   }
 
+  /** Whether `id` is a device link's, stored or from --config (dialed or not yet). */
+  has(id: string): boolean {
+    return this.#devices.has(id) || this.hub.config.devices.fromFile.links.some((given) => (given as { id?: unknown }).id === id);
+  }
+
   get(id: string): OutboundDevice {
     const device = this.#devices.get(id);
     if (device === undefined) throw new GatewayError('DEVICE_NOT_FOUND', `No device link has id "${id}".`);

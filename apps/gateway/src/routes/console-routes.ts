@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import { trafficKey } from '../devices/accept-device.js';
-import type { NewRule } from '../devices/auto-replies.js';
+import type { GivenScope, NewRule, RuleScope } from '../devices/auto-replies.js';
 import { plainDeviceKey } from '../devices/plain-device-log.js';
 import { describeEntry, trafficCsv, trafficText } from '../devices/traffic-log.js';
 import { GatewayError } from '../errors.js';
@@ -21,6 +21,17 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
     if (plain !== undefined) return plain;
     if (app.deviceLinks.list().some((d) => d.id === id)) return `link:${id}`;
     throw new GatewayError('DEVICE_NOT_FOUND', `No device member or device link has id "${id}".`);
+  }
+
+  /** A rule's `{client}` scope as what outlives the connection: the link, or the listener and the device's address. */
+  function lastingScope(scope: GivenScope): RuleScope {
+    if (typeof scope !== 'object' || !('client' in scope)) return scope;
+    const id = scope.client;
+    if (app.deviceLinks.list().some((d) => d.id === id)) return { link: id };
+    const link = app.hub.members.get(id)?.link;
+    if (link?.device?.link !== undefined) return { link: link.device.link };
+    if (link?.device?.listener !== undefined) return { listener: link.device.listener, address: link.ip };
+    throw new GatewayError('DEVICE_NOT_FOUND', `No line/raw device member or device link has id "${id}".`);
   }
 
   app.get(
@@ -65,7 +76,7 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
   app.post(
     '/rules',
     { schema: { summary: 'Add an auto-reply rule (runs in the gateway, stored)', body: ruleBody, response: { 201: rule, ...errorResponses } } },
-    async (request, reply) => reply.code(201).send(app.rules.add(request.body as NewRule)),
+    async (request, reply) => reply.code(201).send(app.rules.add(request.body as NewRule, lastingScope)),
   );
 
   app.delete('/rules/:id', { schema: { summary: 'Remove a rule', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {

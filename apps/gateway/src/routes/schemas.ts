@@ -220,12 +220,21 @@ export const trafficEntry = {
   additionalProperties: false,
 } as const;
 
+/** Which devices a rule answers, by what outlives a connection (never a member id: those are reused after a restart). */
+const lastingScope = [
+  { type: 'string', enum: ['all'] },
+  {
+    type: 'object',
+    properties: { listener: { type: 'string', minLength: 1 }, address: { type: 'string', minLength: 1, maxLength: 64 }, port: { type: 'integer', minimum: 1, maximum: 65535 } },
+    required: ['listener'],
+    additionalProperties: false,
+  },
+  { type: 'object', properties: { link: { type: 'string', minLength: 1 } }, required: ['link'], additionalProperties: false },
+] as const;
+
+/** As given: `{client: id}` too (a device member or a link, as the console knows it), stored as a listener and address, or a link. */
 const ruleScope = {
-  anyOf: [
-    { type: 'string', enum: ['all'] },
-    { type: 'object', properties: { listener: { type: 'string', minLength: 1 } }, required: ['listener'], additionalProperties: false },
-    { type: 'object', properties: { client: { type: 'string', minLength: 1 } }, required: ['client'], additionalProperties: false },
-  ],
+  anyOf: [...lastingScope, { type: 'object', properties: { client: { type: 'string', minLength: 1 } }, required: ['client'], additionalProperties: false }],
 } as const;
 
 const oneString = (key: string) => ({ type: 'object', properties: { [key]: { type: 'string', minLength: 1, maxLength: 1024 } }, required: [key], additionalProperties: false }) as const;
@@ -245,7 +254,7 @@ export const ruleBody = {
 
 export const rule = {
   type: 'object',
-  properties: { id: { type: 'string' }, ...ruleBody.properties },
+  properties: { id: { type: 'string' }, ...ruleBody.properties, scope: { anyOf: lastingScope } },
   required: ['id', 'scope', 'match', 'reply', 'delayMs', 'enabled'],
   additionalProperties: false,
 } as const;
