@@ -6,6 +6,7 @@ import { encodeMessage } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { spawnGateway } from '../helpers/gateway-process.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 
@@ -374,6 +375,39 @@ describe('rules bound to what lasts', () => {
       await plc.close();
       await robot.close();
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a SIGTERM', () => {
+  it('closes a line device and a device link with no gateway words on their sockets', async () => {
+    const robot = await new Promise<{ server: net.Server; port: number; socket: Promise<RawSocket> }>((resolve) => {
+      let accepted!: (socket: RawSocket) => void;
+      const socket = new Promise<RawSocket>((r) => (accepted = r));
+      const server = net.createServer((s) => accepted(RawSocket.of(s)));
+      server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as net.AddressInfo).port, socket }));
+    });
+    const child = await spawnGateway(['--listen', 'line://127.0.0.1:0?room=plc&id=plc', '--drain-ms', '0']);
+    try {
+      const listeners = (await api(child, 'GET', '/api/listeners')).body.listeners as { id: string; port: number }[];
+      const device = await RawSocket.connect(listeners.find((l) => l.id === 'plc')!.port);
+      const name = `127.0.0.1:${device.socket.localPort}`;
+      expect((await api(child, 'POST', '/api/devices', { name: 'robot1', host: '127.0.0.1', port: robot.port, framing: 'line', delimiter: '#', room: 'plc' })).status).toBe(201);
+      const robotSocket = await robot.socket;
+      for (let i = 0; i < 200; i++) {
+        const clients = (await api(child, 'GET', '/api/clients')).body.clients as { name: string }[];
+        if (clients.some((c) => c.name === name) && clients.some((c) => c.name === 'robot1')) break;
+        await sleep(25);
+      }
+      expect(await child.stop('SIGTERM')).toBe(0);
+      for (const socket of [device, robotSocket]) {
+        await until(() => socket.closed, 'the gateway to close the device');
+        // Not "* server: The gateway is shutting down…" taken as a command: nothing at all.
+        expect(socket.received.toString('latin1')).toBe('');
+      }
+    } finally {
+      await child.stop('SIGKILL');
+      robot.server.close();
     }
   });
 });

@@ -131,7 +131,8 @@ export function parseListenUrl(text: string): Omit<Partial<ListenerSettings>, 'r
   const framing = url.protocol.slice(0, -1) as FramingName;
   if (!framings.includes(framing)) throw new Error(`--listen ${text}: the scheme must be frame, line or raw`);
   const port = Number(url.port);
-  if (!Number.isInteger(port) || port < 1) throw new Error(`--listen ${text}: a port is needed`);
+  // Port 0: any free port, as a REST body may ask (the listener's status says which).
+  if (url.port === '' || !Number.isInteger(port) || port < 0) throw new Error(`--listen ${text}: a port is needed`);
   const settings: Record<string, unknown> = { framing, host: url.hostname.replace(/^\[|\]$/g, ''), port };
   for (const [key, value] of url.searchParams) {
     if (key === 'rate') {
