@@ -35,6 +35,7 @@ const link: DeviceInfo = {
   attempts: 1,
   connectedAt: null,
   lastError: null,
+  nextDialAt: null,
 };
 
 describe('the rows of the Devices view', () => {

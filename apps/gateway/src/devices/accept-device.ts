@@ -13,9 +13,13 @@ export interface DeviceServices {
   rules: AutoReplies;
 }
 
-/** Where a device's traffic is kept: what outlives one connection (the link, or the listener and the address). */
-export function trafficKey(origin: Pick<DeviceOrigin, 'link' | 'listener'>, ip: string): string {
-  return origin.link !== undefined ? `link:${origin.link}` : `listener:${origin.listener}:${ip}`;
+/**
+ * Where a device's traffic is kept: an outbound link's one log (its connections, dials and
+ * backoffs in it), or one log per connection of a listener's device (listener, `ip:port`, and
+ * when it connected), so a second connection's bytes never land in another's log.
+ */
+export function trafficKey(origin: Pick<DeviceOrigin, 'link' | 'listener'>, address: string, connectedAt: number): string {
+  return origin.link !== undefined ? `link:${origin.link}` : `listener:${origin.listener}:${address}@${connectedAt}`;
 }
 
 /**
@@ -45,7 +49,10 @@ export function acceptDevice(
   });
   const member = hub.connect(link, { name, room: options.room });
   if (member === undefined) return undefined;
-  const key = trafficKey(origin, link.ip);
+  const key = trafficKey(origin, link.address, member.connectedAt);
+  services.traffic.open(key);
+  services.traffic.event(key, origin.link !== undefined ? `connected to ${link.address}` : `connected from ${link.address}`);
+  socket.once('close', () => services.traffic.event(key, 'disconnected'));
   link.taps.add((direction, bytes, auto) => services.traffic.record(key, direction, bytes, auto));
   const device = { memberId: member.id, link: origin.link, listener: origin.listener, address: link.ip, port: link.port, reply: (bytes: Uint8Array) => link.reply(bytes), get closed() { return link.closed; } };
   link.attach({ message: (message, bytes) => hub.receiveMessage(member, message, bytes) }, (message) => services.rules.onMessage(device, message));

@@ -75,7 +75,10 @@ export class DeviceLink implements Link {
   readonly ip: string;
   readonly device: DeviceOrigin;
   readonly taps = new Set<DeviceTap>();
-  /** Bytes and messages as they crossed the device's socket (pipes and auto-replies included). */
+  /**
+   * Bytes, reads and writes as they crossed the device's socket (pipes and auto-replies
+   * included): one count per entry of its traffic log, so the console's counters match its log.
+   */
   readonly wire = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   #input: DeviceInput | undefined;
   /** Writes this turn, written together when the turn ends: one socket write and one system call, not one per message. */
@@ -233,6 +236,7 @@ export class DeviceLink implements Link {
   #read(chunk: Uint8Array): void {
     for (const tap of this.taps) tap('in', chunk, false);
     this.wire.bytesIn += chunk.length;
+    this.wire.messagesIn++;
     const framing = this.options.framing;
     for (const message of framing.push(chunk)) this.#paced(message);
     if (framing.pending > 0 && framing.idleMs > 0) {
@@ -280,7 +284,6 @@ export class DeviceLink implements Link {
   #said(message: DeviceMessage): void {
     const input = this.#input;
     if (input === undefined) return;
-    this.wire.messagesIn++;
     if (message.cut && this.options.notices) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
     this.#onMessage?.(message);

@@ -18,6 +18,8 @@ export interface DeviceStatus extends DeviceLinkSettings {
   attempts: number;
   connectedAt: string | null;
   lastError: { code: string; message: string; at: string } | null;
+  /** In backoff: when it dials again (ISO 8601); else null. */
+  nextDialAt: string | null;
 }
 
 export type NewDevice = Omit<Partial<DeviceLinkSettings>, 'rate'> & GivenOptions & { name: string; host: string; port: number };
@@ -39,6 +41,7 @@ class OutboundDevice {
   member: Member | undefined;
   #socket: net.Socket | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #nextDialAt: Date | null = null;
 
   constructor(
     readonly settings: DeviceLinkSettings,
@@ -60,7 +63,21 @@ class OutboundDevice {
       attempts: this.attempts,
       connectedAt: this.connectedAt?.toISOString() ?? null,
       lastError: this.lastError,
+      nextDialAt: this.#nextDialAt?.toISOString() ?? null,
     };
+  }
+
+  /** Its traffic log: dials and backoffs are in it, between its connections' bytes. */
+  #event(text: string): void {
+    this.services.traffic.event(`link:${this.settings.id}`, text);
+  }
+
+  /** In backoff: dials now instead of waiting (an operator knows the device is back). */
+  dialNow(): boolean {
+    if (this.state !== 'backoff') return false;
+    clearTimeout(this.#timer);
+    this.#dial();
+    return true;
   }
 
   start(): void {
@@ -77,8 +94,10 @@ class OutboundDevice {
 
   #dial(): void {
     this.state = 'connecting';
+    this.#nextDialAt = null;
     this.attempts++;
     const { host, port } = this.settings;
+    this.#event(`dialing ${host}:${port} (attempt ${this.attempts})`);
     const socket = net.connect({ host, port, noDelay: true, timeout: CONNECT_TIMEOUT_MS });
     this.#socket = socket;
     socket.once('timeout', () => socket.destroy(Object.assign(new Error(`No answer from ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms.`), { code: 'ETIMEDOUT' })));
@@ -106,6 +125,8 @@ class OutboundDevice {
       const ceiling = Math.min(this.backoffMaxMs, FIRST_BACKOFF_MS * 2 ** Math.min(this.attempts, 16));
       const wait = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
       this.state = 'backoff';
+      this.#nextDialAt = new Date(Date.now() + wait);
+      this.#event(`${this.lastError === null ? 'down' : `${this.lastError.code}: ${this.lastError.message}`}; dialing again in ${wait} ms`);
       this.log.debug({ device: this.settings.id, wait, error: this.lastError?.code }, 'device link down; dialing again');
       this.#timer = setTimeout(() => this.#dial(), wait);
       this.#timer.unref();
@@ -172,6 +193,13 @@ export class DeviceLinks {
     device.start();
     if (options.store !== false) this.#stored.add(device.settings.id);
     this.#save();
+    return device.status();
+  }
+
+  /** A link in backoff dials now; LINK_NOT_IN_BACKOFF when it is connected, connecting or stopped. */
+  dialNow(id: string): DeviceStatus {
+    const device = this.get(id);
+    if (!device.dialNow()) throw new GatewayError('LINK_NOT_IN_BACKOFF', `Device link "${id}" is ${device.state}, not waiting to dial again.`);
     return device.status();
   }
 

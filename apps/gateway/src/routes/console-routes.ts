@@ -16,7 +16,7 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
   function keyOf(id: string): string {
     const member = app.hub.members.get(id);
     const link = member?.link;
-    if (link?.device !== undefined) return trafficKey(link.device, link.ip);
+    if (link?.device !== undefined) return trafficKey(link.device, link.address, member!.connectedAt);
     const plain = member === undefined ? undefined : plainDeviceKey(member);
     if (plain !== undefined) return plain;
     if (app.deviceLinks.list().some((d) => d.id === id)) return `link:${id}`;
@@ -38,17 +38,26 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
     '/clients/:id/traffic',
     {
       schema: {
-        summary: "A device's recent traffic: JSON, CSV (time, direction, length, hex, text, auto) or text",
+        summary: "A device's recent traffic, in the gateway's order (seq): JSON (with connection events), CSV (time, direction, length, hex, text, auto) or text",
         params: idParams,
         querystring: {
           type: 'object',
-          properties: { format: { type: 'string', enum: ['json', 'csv', 'text'], default: 'json' }, limit: { type: 'integer', minimum: 1 } },
+          properties: {
+            format: { type: 'string', enum: ['json', 'csv', 'text'], default: 'json' },
+            limit: { type: 'integer', minimum: 1 },
+            /** Only entries with a greater `seq`, oldest first (a console follows the log with it). */
+            after: { type: 'integer', minimum: -1 },
+          },
           additionalProperties: false,
         },
         response: {
           200: {
             anyOf: [
-              { type: 'object', properties: { entries: { type: 'array', items: trafficEntry }, cap: { type: 'integer' } }, required: ['entries', 'cap'] },
+              {
+                type: 'object',
+                properties: { entries: { type: 'array', items: trafficEntry }, cap: { type: 'integer' }, next: { type: 'integer' } },
+                required: ['entries', 'cap', 'next'],
+              },
               { type: 'string' },
             ],
           },
@@ -57,14 +66,15 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
       },
     },
     async (request, reply) => {
-      const entries = app.traffic.entries(keyOf(request.params.id), request.query.limit);
+      const key = keyOf(request.params.id);
+      const entries = app.traffic.entries(key, request.query.limit, request.query.after);
       switch (request.query.format) {
         case 'csv':
           return reply.type('text/csv; charset=utf-8').send(trafficCsv(entries));
         case 'text':
           return reply.type('text/plain; charset=utf-8').send(trafficText(entries));
         default:
-          return { entries: entries.map(describeEntry), cap: app.traffic.entriesPerDevice };
+          return { entries: entries.map(describeEntry), cap: app.traffic.entriesPerDevice, next: app.traffic.nextSeq(key) };
       }
     },
   );

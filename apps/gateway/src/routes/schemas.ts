@@ -193,8 +193,10 @@ export const deviceInfo = {
     attempts: { type: 'integer' },
     connectedAt: { type: ['string', 'null'] },
     lastError,
+    /** In backoff: when it dials again; else null. */
+    nextDialAt: { type: ['string', 'null'] },
   },
-  required: ['id', 'name', 'host', 'port', 'framing', 'room', 'state', 'memberId', 'attempts', 'connectedAt', 'lastError'],
+  required: ['id', 'name', 'host', 'port', 'framing', 'room', 'state', 'memberId', 'attempts', 'connectedAt', 'lastError', 'nextDialAt'],
   additionalProperties: false,
 } as const;
 
@@ -205,18 +207,21 @@ export const idParams = {
   required: ['id'],
 } as const;
 
+/** One entry of a device's traffic log: bytes (in, out), or an event of the connection (its text in `text`). */
 export const trafficEntry = {
   type: 'object',
   properties: {
+    /** Its place in the log, given by the gateway: the order to show entries in. */
+    seq: { type: 'integer' },
     ts: { type: 'integer' },
     time: { type: 'string' },
-    direction: { type: 'string', enum: ['in', 'out'] },
+    direction: { type: 'string', enum: ['in', 'out', 'event'] },
     length: { type: 'integer' },
     hex: { type: 'string' },
     text: { type: 'string' },
     auto: { type: 'boolean' },
   },
-  required: ['ts', 'time', 'direction', 'length', 'hex', 'text', 'auto'],
+  required: ['seq', 'ts', 'time', 'direction', 'length', 'hex', 'text', 'auto'],
   additionalProperties: false,
 } as const;
 

@@ -88,7 +88,7 @@ export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, tra
   const member = hub.connect(link);
   if (member === undefined) return undefined;
   // It may turn out a plain device (no hello): then its traffic is logged like a device's.
-  if (traffic !== undefined && traffic.entriesPerDevice > 0) link.tap = new PlainDeviceLog(traffic, member, trafficKey({ listener }, link.ip));
+  if (traffic !== undefined && traffic.entriesPerDevice > 0) link.tap = new PlainDeviceLog(traffic, member, trafficKey({ listener }, link.address, member.connectedAt));
   const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
     maxFrameLength: hub.config.limits.maxFrameLength,
   });
@@ -108,6 +108,9 @@ export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, tra
     link.feed!(() => decoder.push(chunk));
   });
   socket.on('drain', () => hub.drained(member));
-  socket.once('close', () => hub.disconnect(member, 'quit'));
+  socket.once('close', () => {
+    link.tap?.closed();
+    hub.disconnect(member, 'quit');
+  });
   return member;
 }
