@@ -343,4 +343,37 @@ describe('the console tells the truth', () => {
       await gateway.close();
     }
   });
+
+  it('ids people can rely on: a given listener id is kept, generated ids are never handed out again, a delimiter is escaped text everywhere', async () => {
+    const idsDir = mkdtempSync(join(tmpdir(), 'switchboard-ids-'));
+    const withListen = { ...settings, devices: { ...settings.devices, listen: ['line://127.0.0.1:0?delimiter=%0D%0A&id=crlf'] } };
+    const first = await startGateway(withListen, { keepDataDir: idsDir });
+    try {
+      const given = await api(first, 'POST', '/api/listeners', { id: 'plc-line', port: 0, framing: 'line', delimiter: '\\r\\n' });
+      expect(given.status, JSON.stringify(given.body)).toBe(201);
+      expect(given.body).toMatchObject({ id: 'plc-line', delimiter: '\\r\\n' });
+      expect((await api(first, 'POST', '/api/listeners', { id: 'plc-line', port: 0 })).body.code).toBe('LISTENER_EXISTS');
+      const a = (await api(first, 'POST', '/api/listeners', { port: 0 })).body.id;
+      const b = (await api(first, 'POST', '/api/listeners', { port: 0 })).body.id;
+      expect([a, b]).toEqual(['l1', 'l2']);
+      expect((await api(first, 'DELETE', `/api/listeners/${b}`)).status).toBe(204);
+      expect((await api(first, 'POST', '/api/listeners', { port: 0 })).body.id).toBe('l3');
+      expect((await api(first, 'DELETE', '/api/listeners/l3')).status).toBe(204);
+      const rule = (await api(first, 'POST', '/api/rules', { scope: 'all', match: { equals: 'x' }, reply: 'y' })).body.id;
+      expect((await api(first, 'DELETE', `/api/rules/${rule}`)).status).toBe(204);
+      // The --listen delimiter %0D%0A is listed as a REST body gives it.
+      const listed = (await api(first, 'GET', '/api/listeners')).body.listeners as { id: string; delimiter: string }[];
+      expect(listed.find((l) => l.id === 'crlf')?.delimiter).toBe('\\r\\n');
+    } finally {
+      await first.close();
+    }
+    const second = await startGateway(withListen, { keepDataDir: idsDir });
+    try {
+      expect((await api(second, 'POST', '/api/listeners', { port: 0 })).body.id).toBe('l4');
+      expect((await api(second, 'POST', '/api/rules', { scope: 'all', match: { equals: 'x' }, reply: 'y' })).body.id).toBe('r2');
+    } finally {
+      await second.close();
+      rmSync(idsDir, { recursive: true, force: true });
+    }
+  });
 });

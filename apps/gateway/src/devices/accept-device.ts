@@ -4,13 +4,15 @@ import type { Member } from '../hub/member.js';
 import type { DeviceOrigin } from '../transports/link.js';
 import type { AutoReplies } from './auto-replies.js';
 import { DeviceLink } from './device-link.js';
+import type { IdCounter } from './id-counter.js';
 import { makeFraming, type DeviceOptions } from './device-settings.js';
 import type { TrafficLog } from './traffic-log.js';
 
-/** What every device connection is watched by. */
+/** What every device connection is watched by, and the ids operators' additions get. */
 export interface DeviceServices {
   traffic: TrafficLog;
   rules: AutoReplies;
+  ids: IdCounter;
 }
 
 /**

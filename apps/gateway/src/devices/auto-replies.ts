@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { parseEscapes } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
+import type { IdCounter } from './id-counter.js';
 import { SettingsFile } from './settings-file.js';
 
 /**
@@ -65,6 +66,7 @@ export class AutoReplies {
   /** Rules stored with a member id that could not be made lasting: not run, kept in the file as they were for an operator to fix. */
   readonly #refused: StoredRule[] = [];
   #nextId = 1;
+  readonly #ids: IdCounter | undefined;
 
   constructor(
     dataDir: string | null,
@@ -72,7 +74,7 @@ export class AutoReplies {
     /** Told of each firing (the traffic log marks the reply as automatic). */
     private readonly fired: (device: RuleDevice, rule: Rule, bytes: Uint8Array) => void = () => {},
     /** Rules stored by earlier versions: which ids are device links, and where refusals are logged. */
-    stored: { isLink: (id: string) => boolean; log: { warn(obj: object, msg: string): void } } = { isLink: () => false, log: { warn: () => {} } },
+    stored: { isLink: (id: string) => boolean; log: { warn(obj: object, msg: string): void }; ids?: IdCounter } = { isLink: () => false, log: { warn: () => {} } },
   ) {
     this.#file = new SettingsFile(dataDir === null ? null : join(dataDir, 'rules.json'));
     let migrated = false;
@@ -92,7 +94,9 @@ export class AutoReplies {
         }
       } else this.#rules.set(rule.id, compile(rule as Rule));
       this.#nextId = Math.max(this.#nextId, idNumber(rule.id) + 1);
+      stored.ids?.seen(rule.id);
     }
+    this.#ids = stored.ids;
     if (migrated) this.#save();
   }
 
@@ -103,7 +107,8 @@ export class AutoReplies {
   /** Adds a rule; `lasting` turns a `{client}` scope into a link's or a listener's (the route knows the members). */
   add(given: NewRule, lasting: (scope: GivenScope) => RuleScope = lastingOnly): Rule {
     while (this.#rules.has(`r${this.#nextId}`)) this.#nextId++;
-    const rule: Rule = { ...given, scope: lasting(given.scope), id: `r${this.#nextId++}`, delayMs: given.delayMs ?? 0, enabled: given.enabled ?? true };
+    const id = this.#ids?.next('r', (taken) => this.#rules.has(taken) || this.#refused.some((r) => r.id === taken)) ?? `r${this.#nextId++}`;
+    const rule: Rule = { ...given, scope: lasting(given.scope), id, delayMs: given.delayMs ?? 0, enabled: given.enabled ?? true };
     this.#rules.set(rule.id, compile(rule)); // throws 400 on a bad regex, hex or escape
     this.#save();
     return rule;

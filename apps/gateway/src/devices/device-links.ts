@@ -141,7 +141,6 @@ export class DeviceLinks {
   readonly #stored = new Set<string>();
   readonly #file: SettingsFile<DeviceLinkSettings>;
   readonly #targets;
-  #nextId = 1;
 
   constructor(
     private readonly hub: Hub,
@@ -150,7 +149,10 @@ export class DeviceLinks {
   ) {
     this.#targets = parseTargets(hub.config.devices.targets);
     this.#file = new SettingsFile(hub.config.dataDir === null ? null : join(hub.config.dataDir, 'devices.json'));
-    for (const settings of this.#file.read()) this.#stored.add(this.#add(completeOptions(settings)).settings.id);
+    for (const settings of this.#file.read()) {
+      this.#stored.add(this.#add(completeOptions(settings)).settings.id);
+      services.ids.seen(settings.id);
+    }
   }
 
   list(): DeviceStatus[] {
@@ -176,8 +178,9 @@ export class DeviceLinks {
 
   /** Checks the target (after resolving its name) before any dialing, then dials. */
   async create(given: NewDevice, options: { store?: boolean } = {}): Promise<DeviceStatus> {
-    const id = given.id ?? this.#freeId();
-    if (this.#devices.has(id)) throw new GatewayError('LISTENER_EXISTS', `A device link with id "${id}" exists.`);
+    if (given.id !== undefined && this.#devices.has(given.id)) throw new GatewayError('LISTENER_EXISTS', `A device link with id "${given.id}" exists.`);
+    const id = given.id ?? this.services.ids.next('d', (taken) => this.#devices.has(taken));
+    this.services.ids.seen(id);
     if (given.framing === 'frame') throw new GatewayError('VALIDATION_FAILED', 'A device link is framed by line or raw.');
     const settings = completeOptions({ ...given, id });
     let address: string;
@@ -226,11 +229,6 @@ export class DeviceLinks {
     const device = new OutboundDevice(settings, this.hub, this.log, this.hub.config.devices.backoffMaxMs, this.services);
     this.#devices.set(settings.id, device);
     return device;
-  }
-
-  #freeId(): string {
-    while (this.#devices.has(`d${this.#nextId}`)) this.#nextId++;
-    return `d${this.#nextId++}`;
   }
 
   #save(): void {

@@ -6,6 +6,7 @@ import type { TcpListener } from '../transports/tcp-listener.js';
 import type { DeviceServices } from './accept-device.js';
 import { AutoReplies } from './auto-replies.js';
 import { DeviceLinks } from './device-links.js';
+import { IdCounter } from './id-counter.js';
 import { ListenerRegistry } from './listener-registry.js';
 import { Macros } from './macros.js';
 import { TrafficLog } from './traffic-log.js';
@@ -39,10 +40,11 @@ export const devicesPlugin = fp<DevicesPluginOptions>(
     const traffic = new TrafficLog(dataDir, devices.trafficEntries);
     // The rules come after the links (a rule stored against a link's id is kept, one against a
     // member's refused); nothing reads them until a device connects, after startAll.
-    const services = { traffic } as DeviceServices;
+    const ids = new IdCounter(dataDir);
+    const services = { traffic, ids } as DeviceServices;
     const listeners = new ListenerRegistry(hub, fastify.log, tlsOptions, services);
     const deviceLinks = new DeviceLinks(hub, fastify.log, services);
-    const rules = (services.rules = new AutoReplies(dataDir, devices.ruleMaxPerSecond, undefined, { isLink: (id) => deviceLinks.has(id), log: fastify.log }));
+    const rules = (services.rules = new AutoReplies(dataDir, devices.ruleMaxPerSecond, undefined, { isLink: (id) => deviceLinks.has(id), log: fastify.log, ids }));
     // A framed connection the hub made a plain device (or that said hello): its tap logs, or lets go.
     hub.on('joined', (member) => {
       if (member.link instanceof TcpLink) member.link.tap?.decided();
