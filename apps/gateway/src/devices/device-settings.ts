@@ -95,6 +95,12 @@ export const DEVICE_DEFAULTS: DeviceOptions = {
 export function completeOptions<T extends GivenOptions>(given: T, defaults: DeviceOptions = DEVICE_DEFAULTS): Omit<T, 'rate'> & DeviceOptions {
   const options = { ...defaults, ...given, rate: { ...defaults.rate, ...given.rate } };
   if (!isValidName(options.room)) throw new GatewayError('ROOM_INVALID', `"${options.room}" is not a valid room name.`);
+  // What a schema checks for REST bodies, checked again for --listen and stored files.
+  if (!hearings.includes(options.hears)) throw new GatewayError('VALIDATION_FAILED', `hears: "${options.hears}" is not one of ${hearings.join(', ')}.`);
+  const { perSecond, burst } = options.rate;
+  if (!(Number.isInteger(perSecond) && perSecond >= 1 && Number.isInteger(burst) && burst >= 1)) {
+    throw new GatewayError('VALIDATION_FAILED', 'rate: perSecond and burst are whole numbers of messages, at least 1.');
+  }
   try {
     if (parseEscapes(options.delimiter).length === 0) throw new RangeError('The delimiter is empty.');
   } catch (error) {
