@@ -11,6 +11,9 @@ describe('--listen', () => {
     expect(parseListenUrl('line://0.0.0.0:9100?delimiter=%5Cr%5Cn').delimiter).toBe('\\r\\n');
     expect(parseListenUrl('line://0.0.0.0:9100?delimiter=%03').delimiter).toBe('\\x03');
     expect(parseListenUrl('line://0.0.0.0:9100?delimiter=%23').delimiter).toBe('#');
+    // A REST body or config file that gives the bytes themselves ("\r\n" in JSON) is shown the same way.
+    expect(completeOptions({ delimiter: '\r\n' }).delimiter).toBe('\\r\\n');
+    expect(completeOptions({ delimiter: '\\r\\n' }).delimiter).toBe('\\r\\n');
     for (const text of ['\r\n', '#', '\x03\x00', 'a\\b']) expect(parseEscapes(escapeBytes(text))).toEqual(new TextEncoder().encode(text));
   });
 

@@ -94,6 +94,9 @@ export const DEVICE_DEFAULTS: DeviceOptions = {
 /** Fills defaults and checks what a schema cannot: the room name, the delimiter's escapes. */
 export function completeOptions<T extends GivenOptions>(given: T, defaults: DeviceOptions = DEVICE_DEFAULTS): Omit<T, 'rate'> & DeviceOptions {
   const options = { ...defaults, ...given, rate: { ...defaults.rate, ...given.rate } };
+  // A delimiter given as its bytes (a config file's "\r\n" in JSON) is kept and shown as the
+  // escapes that mean the same bytes, as everywhere else; with a backslash it is escapes already.
+  if (/[\x00-\x1f\x7f]/.test(options.delimiter) && !options.delimiter.includes('\\')) options.delimiter = escapeBytes(options.delimiter);
   if (!isValidName(options.room)) throw new GatewayError('ROOM_INVALID', `"${options.room}" is not a valid room name.`);
   // What a schema checks for REST bodies, checked again for --listen and stored files.
   if (!hearings.includes(options.hears)) throw new GatewayError('VALIDATION_FAILED', `hears: "${options.hears}" is not one of ${hearings.join(', ')}.`);
