@@ -58,8 +58,8 @@ describe('a line listener', () => {
     browser.destroy();
   });
 
-  it('cuts a line longer than maxLineBytes, tells the device, and goes on', async () => {
-    const listener = await addListener({ framing: 'line', maxLineBytes: 8 });
+  it('cuts a line longer than maxLineBytes, tells the device (it asked for notices), and goes on', async () => {
+    const listener = await addListener({ framing: 'line', maxLineBytes: 8, notices: true });
     const browser = await Peer.ws(gateway.wsUrl);
     await browser.hello('cutter-web', { room: 'devices' });
     const device = await RawSocket.connect(listener.port);

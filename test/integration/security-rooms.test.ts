@@ -386,7 +386,7 @@ describe('a raw listener with the type byte', () => {
     const gateway = await spawnGateway(['--rate', '100000', '--rate-burst', '100000']);
     const devices: RawSocket[] = [];
     try {
-      const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'raw', typeByte: true, idleMs: 20_000, room: 'shop' });
+      const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'raw', typeByte: true, idleMs: 20_000, room: 'shop', notices: true });
       expect(listener.status).toBe(201);
       const before = gateway.rssBytes();
       let peak = before;

@@ -15,7 +15,6 @@ import { FileRelay } from './file-relay.js';
 import { InputGate, isPipelined } from './input-gate.js';
 import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
-import { plainLines } from './plain-lines.js';
 import { TokenBucket } from './rate-limiter.js';
 import { Requests, SERVER_NAME } from './requests.js';
 import { OPEN_ROOM, admits } from './room-access.js';
@@ -212,7 +211,9 @@ export class Hub extends EventEmitter<HubEvents> {
     member.messagesIn++;
     this.totals.framesIn[member.transport]++;
     this.totals.bytesIn[member.transport] += bytes;
-    if (type !== FrameType.FileData && !member.bucket.take(now)) {
+    // A line/raw/link device is throttled by its link (paused, never cut: README, "Devices are
+    // throttled"); everyone else keeps the flood rule.
+    if (type !== FrameType.FileData && member.link.device === undefined && !member.bucket.take(now)) {
       this.#rateLimited(member, now);
       return;
     }
@@ -278,7 +279,8 @@ export class Hub extends EventEmitter<HubEvents> {
     const link = member.link;
     // Whatever was queued goes out first, then the goodbye, then the close.
     const goodbye = this.delivery.close(member);
-    if (notice !== undefined) goodbye.push(this.#noticeFrame(member, notice.text, { code: notice.code }));
+    const said = notice === undefined ? undefined : this.#noticeFrame(member, notice.text, { code: notice.code });
+    if (said !== undefined) goodbye.push(said);
     if (error !== undefined) {
       this.totals.errorsSent++;
       this.emit('error-sent', error.code);
@@ -356,8 +358,9 @@ export class Hub extends EventEmitter<HubEvents> {
     if (roomName !== undefined) {
       if (!this.#membership.roomExists(roomName)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${roomName}".`);
       const frame = encodeMessage({ type: 'notice', text, ts: this.now(), room: roomName });
-      this.#router.toRoom({ room: roomName, frame, legacyText: plainLines.notice(text) });
-      return { delivered: this.node.directory.inRoom(roomName).length, unanswered: [] };
+      // Plain devices get room text only (PROTOCOL.md §2); device links pass it on when asked (`notices`).
+      this.#router.toRoom({ room: roomName, frame });
+      return { delivered: this.node.directory.inRoom(roomName).filter((record) => record.legacy !== true).length, unanswered: [] };
     }
     const peers = this.node.bus.peers();
     const answers = await Promise.all(peers.map((node) => this.node.bus.announce(node, { kind: 'announce', text })));
@@ -368,11 +371,11 @@ export class Hub extends EventEmitter<HubEvents> {
   /** The notice to every joined member of this node; how many it reached. */
   #announceHere(text: string): number {
     const frame = encodeMessage({ type: 'notice', text, ts: this.now() });
-    const line = encodeMessage({ type: 'text', text: plainLines.notice(text) });
     let reached = 0;
     for (const member of this.#router.members.values()) {
-      if (member.state !== 'joined') continue;
-      this.#router.deliver(member, member.legacy ? line : frame);
+      // Plain devices get room text only (PROTOCOL.md §2).
+      if (member.state !== 'joined' || member.legacy) continue;
+      this.#router.deliver(member, frame);
       reached++;
     }
     return reached;
@@ -417,7 +420,10 @@ export class Hub extends EventEmitter<HubEvents> {
   #adminHere(action: AdminAction): boolean {
     const member = this.#router.members.get(action.member);
     if (member === undefined || member.isClosed) return false;
-    if (action.kind === 'tell') this.#router.deliver(member, this.#noticeFrame(member, action.text, { private: true }));
+    if (action.kind === 'tell') {
+      // To a plain device the operator's words alone, as a text line (what the console previews).
+      this.#router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: action.text }) : this.#noticeFrame(member, action.text, { private: true })!);
+    }
     else if (action.kind === 'replace') {
       this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
     } else if (action.kind === 'revoke') {
@@ -460,8 +466,9 @@ export class Hub extends EventEmitter<HubEvents> {
     this.disconnect(member, 'overflow', { code: 'SEND_QUEUE_OVERFLOW', message: `Your send queue passed ${limit} bytes because you stopped reading; disconnected.` });
   }
 
-  #noticeFrame(member: Member, text: string, extra: { code?: ErrorCode; private?: boolean } = {}): Uint8Array {
-    if (member.legacy) return encodeMessage({ type: 'text', text: plainLines.notice(text) });
+  /** A notice for a member; none for a plain device, which gets room text only (PROTOCOL.md §2). */
+  #noticeFrame(member: Member, text: string, extra: { code?: ErrorCode; private?: boolean } = {}): Uint8Array | undefined {
+    if (member.legacy) return undefined;
     return encodeMessage({ type: 'notice', text, ts: this.now(), ...extra });
   }
 

@@ -19,7 +19,7 @@ import type { Member } from './member.js';
 import type { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
 import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from './room-access.js';
-import type { Router } from './router.js';
+import { originOf, type Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
 
@@ -147,6 +147,9 @@ export class Requests {
     // device by the hello timer, and a failed hello may be retried.
     this.#clearHelloTimer(member);
     const upgrading = member.state === 'joined';
+    // It speaks the protocol: it hears everyone, as any member that said hello.
+    member.hears = undefined;
+    member.heardDevice = false;
     if (!upgrading) {
       member.legacy = false;
       // What lobby said before the hello is in the history it gets on joining.
@@ -248,6 +251,7 @@ export class Requests {
   /** A device on a line/raw listener or an outbound link: a protocol member at once, its link translating. */
   admitDevice(member: Member, name: string, room: string): Handled {
     member.legacy = false;
+    member.hears = member.link.hears ?? 'people';
     this.#checkDevice(member, name);
     // An outbound link holds its name while it exists (DeviceLinks): its device takes it under the link's claim.
     const link = member.link.device?.link;
@@ -271,6 +275,7 @@ export class Requests {
       this.router.takeUndecided(member);
       throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only: say hello with a password or token.');
     }
+    member.hears = member.link.hears ?? 'people';
     this.#checkDevice(member, member.name);
     return andThen(this.membership.claim(member, member.name), (free) => {
       if (member.state !== 'pending') return;
@@ -311,7 +316,7 @@ export class Requests {
       // device watched only through its pipe) never pays for it.
       let frame: Uint8Array | undefined;
       const except = !member.speaksProtocol || ownCopy ? member.id : undefined;
-      this.router.toRoom({ room, legacyText, except, get frame() { return (frame ??= encodeMessage(message)); } });
+      this.router.toRoom({ room, legacyText, except, origin: originOf(member), get frame() { return (frame ??= encodeMessage(message)); } });
       if (ownCopy && !member.isClosed) this.router.deliver(member, encodeMessage({ ...message, ref }));
     });
   }
