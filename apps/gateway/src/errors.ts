@@ -2,7 +2,7 @@ import { ErrorCodes, type ErrorCode } from '@switchboard/protocol';
 
 /**
  * Codes the HTTP API adds to the protocol's table. Together with the protocol codes these are
- * every `code` an HTTP error body can carry; README.md lists them and a test keeps them in step.
+ * every `code` an HTTP error body can carry; docs/rest-api.md lists them and a test keeps them in step.
  */
 export const HttpErrorCodes = {
   VALIDATION_FAILED: 'The request body, parameters or query do not match the route schema.',
