@@ -132,8 +132,13 @@ describe('several gateways on one Redis', () => {
     await expect(bob.next('presence', (p) => p.event === 'leave' && p.member.name === 'alice')).resolves.toMatchObject({ reason: 'kicked' });
     // An operator's notice to everyone, from B, reaches A's and C's members; nobody failed to answer.
     const told = await api<{ delivered: number; unanswered: string[] }>(b, 'POST', '/api/broadcast', { text: 'all hands' });
-    expect(told.body).toEqual({ ok: true, delivered: 2, unanswered: [] }); // bob and the device (alice was kicked; the impostor never joined)
-    await device.waitForLine((line) => line.includes('all hands'));
+    // bob only: alice was kicked, the impostor never joined, and a plain device gets no server notices (PROTOCOL.md §2).
+    expect(told.body).toEqual({ ok: true, delivered: 1, unanswered: [] });
+    await expect(bob.next('notice', (n) => n.text === 'all hands')).resolves.toMatchObject({ text: 'all hands' });
+    // What bob says next reaches the device on C; the notice before it never did.
+    bob.send({ type: 'message', text: 'after the notice', ref: 'n' });
+    await device.waitForLine((line) => line.includes('after the notice'));
+    expect(device.lines.filter((line) => line.includes('all hands'))).toEqual([]);
     // Nobody saw a member or a message twice.
     const joins = bob.received.filter((m): m is Of<'presence'> => m.type === 'presence' && m.event === 'join').map((p) => p.member.id);
     expect(new Set(joins).size).toBe(joins.length);

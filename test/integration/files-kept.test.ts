@@ -121,6 +121,20 @@ describe('files kept for later', () => {
     expect((await list({ authorization: 'Bearer wrong' })).status).toBe(401);
   });
 
+  it('a file in a room that does not admit the caller is neither listed nor downloaded', async () => {
+    alice.send({ type: 'join', room: 'vault' });
+    await alice.next('roster', (r) => r.room === 'vault');
+    const vaultBytes = randomBytes(2_000);
+    const vaultFile = await sendFile(alice, 9, 'vault.bin', vaultBytes, { room: 'vault' });
+    await kept(vaultFile);
+    expect((await api(gateway, 'PUT', '/api/rooms/vault', { access: 'operators' }, admin)).status).toBe(200);
+    for (const headers of [{}, { authorization: `Bearer ${tokens.carol}` }] as Record<string, string>[]) {
+      expect((await list(headers)).body.files.map((f) => f.id)).not.toContain(vaultFile);
+      expect((await download(vaultFile, headers)).response.status).toBe(404);
+    }
+    expect((await download(vaultFile, admin)).bytes.equals(vaultBytes)).toBe(true);
+  });
+
   it('keeps nothing of a transfer that fails its checksum, is stopped, or is larger than the limit; leaves no partial file', async () => {
     const bad = randomBytes(3_000);
     const badId = await sendFile(alice, 3, 'bad.bin', bad, {}, sha(randomBytes(8)));

@@ -9,7 +9,7 @@ import { Peer, sleep } from '../helpers/peer.js';
 import { freePort, startRedis, type RedisProcess } from '../helpers/redis.js';
 
 /**
- * The README's HAProxy configuration, as printed there (ports moved to free ones), in front of
+ * The HAProxy configuration of docs/several-gateways.md, as printed there (ports moved to free ones), in front of
  * three gateways on one Redis: what an operator copies works.
  */
 const HAPROXY = '/usr/sbin/haproxy';
@@ -28,8 +28,8 @@ beforeAll(async () => {
   }
   front.tcp = await freePort();
   front.http = await freePort();
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  let config = /```haproxy\n([\s\S]*?)```/.exec(readme)![1]!;
+  const page = readFileSync(join(repoRoot, 'docs', 'several-gateways.md'), 'utf8');
+  let config = /```haproxy\n([\s\S]*?)```/.exec(page)![1]!;
   config = config.replace('127.0.0.1:9000', `127.0.0.1:${front.tcp}`).replace('127.0.0.1:8080', `127.0.0.1:${front.http}`);
   gateways.forEach((gateway, i) => {
     config = config.replace(`127.0.0.1:900${i + 1}`, `127.0.0.1:${gateway.tcpPort}`).replace(`127.0.0.1:808${i + 1}`, `127.0.0.1:${new URL(gateway.httpUrl).port}`);
@@ -52,7 +52,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe("the README's load balancer in front of three gateways", () => {
+describe("the docs' load balancer in front of three gateways", () => {
   it('spreads TCP members and browsers over the gateways, and they chat as one room', async () => {
     const tcp = await Promise.all([0, 1, 2].map(() => Peer.tcp(front.tcp)));
     const web = await Peer.ws(`ws://127.0.0.1:${front.http}/ws`, { origin: `http://127.0.0.1:${front.http}` });

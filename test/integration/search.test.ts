@@ -106,6 +106,31 @@ describe('the search request', () => {
   });
 });
 
+describe('restricted rooms', () => {
+  it('a room that does not admit the searcher is not searched; an account it names and an operator find it', async () => {
+    await api(gateway, 'POST', '/api/accounts', { name: 'dora', password: PASSWORD }, admin);
+    const dora = await Peer.ws(gateway.wsUrl);
+    const doraToken = (await dora.hello('dora', { password: PASSWORD })).token!;
+    dora.send({ type: 'join', room: 'vault' });
+    await dora.next('roster', (r) => r.room === 'vault');
+    dora.send({ type: 'message', room: 'vault', text: 'vault combination pressure 9' });
+    await dora.next('message', (m) => m.text.startsWith('vault combination'));
+    expect((await api(gateway, 'PUT', '/api/rooms/vault', { access: 'named', accounts: ['dora'] }, admin)).status).toBe(200);
+
+    expect((await search(carol, { q: 'combination' }, 'v1')).entries).toEqual([]);
+    carol.send({ type: 'search', q: 'combination', room: 'vault', ref: 'v2' });
+    expect(await carol.next('error', (m) => m.ref === 'v2')).toMatchObject({ code: 'ROOM_FORBIDDEN' });
+    expect(texts((await search(dora, { q: 'combination' }, 'v3')).entries as Hit[])).toEqual(['vault combination pressure 9']);
+    const get = (headers: Record<string, string>) => api<{ entries: Hit[] }>(gateway, 'GET', '/api/search?q=combination', undefined, headers);
+    expect((await get({})).body.entries).toEqual([]);
+    expect((await get({ authorization: `Bearer ${carolToken}` })).body.entries).toEqual([]);
+    expect(texts((await get({ authorization: `Bearer ${doraToken}` })).body.entries)).toEqual(['vault combination pressure 9']);
+    expect(texts((await get(admin)).body.entries)).toEqual(['vault combination pressure 9']);
+    expect((await api(gateway, 'GET', '/api/search?q=combination&room=vault')).body).toMatchObject({ code: 'ROOM_FORBIDDEN' });
+    dora.destroy();
+  });
+});
+
 describe('GET /api/search', () => {
   const get = (query: string, headers: Record<string, string> = {}) => api<{ code?: string; q: string; entries: Hit[]; more: boolean }>(gateway, 'GET', `/api/search?${query}`, undefined, headers);
 

@@ -2,7 +2,7 @@ import { ErrorCodes, type ErrorCode } from '@switchboard/protocol';
 
 /**
  * Codes the HTTP API adds to the protocol's table. Together with the protocol codes these are
- * every `code` an HTTP error body can carry; README.md lists them and a test keeps them in step.
+ * every `code` an HTTP error body can carry; docs/rest-api.md lists them and a test keeps them in step.
  */
 export const HttpErrorCodes = {
   VALIDATION_FAILED: 'The request body, parameters or query do not match the route schema.',
@@ -27,8 +27,10 @@ export const HttpErrorCodes = {
   LISTENER_EXISTS: 'A listener or device link with that id already exists.',
   LISTENER_IS_DEFAULT: 'The default listener can be stopped and started, not removed.',
   DEVICE_NOT_FOUND: 'No device link or device member has that id.',
+  LINK_NOT_IN_BACKOFF: 'The device link is not waiting to dial again (it is connected, connecting or stopped).',
   TARGET_NOT_ALLOWED: 'The device is outside --device-targets: the gateway is not an open proxy.',
   RULE_NOT_FOUND: 'No auto-reply rule has that id.',
+  RULE_PATTERN_INVALID: 'A rule\'s regex does not compile in RE2 (linear-time matching: no backreferences or lookaround).',
   REGISTRATION_CLOSED: 'This gateway takes no new accounts (--registration), or only from operators.',
   ACCOUNT_NOT_FOUND: 'No account has that name.',
   BAN_NOT_FOUND: 'No ban has that id.',
@@ -51,6 +53,7 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   TEXT_TOO_LONG: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
+  ROOM_FORBIDDEN: 403,
   ORIGIN_NOT_ALLOWED: 403,
   CROSS_ORIGIN_REFUSED: 403,
   HOST_NOT_ALLOWED: 421,
@@ -60,6 +63,7 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   LISTENER_NOT_FOUND: 404,
   DEVICE_NOT_FOUND: 404,
   RULE_NOT_FOUND: 404,
+  RULE_PATTERN_INVALID: 400,
   ACCOUNT_NOT_FOUND: 404,
   BAN_NOT_FOUND: 404,
   REGISTRATION_CLOSED: 403,
@@ -70,6 +74,7 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   MACRO_NOT_FOUND: 404,
   LISTENER_EXISTS: 409,
   LISTENER_IS_DEFAULT: 409,
+  LINK_NOT_IN_BACKOFF: 409,
   TARGET_NOT_ALLOWED: 403,
   ROOM_NOT_FOUND: 404,
   NO_SUCH_MEMBER: 404,

@@ -5,7 +5,7 @@ import fp from 'fastify-plugin';
 import fastifyStatic from '@fastify/static';
 
 /**
- * The page's own addresses (README, "The web page"): each answers with the page, which opens
+ * The page's own addresses (docs/chat.md, "The web page"): each answers with the page, which opens
  * the view it names. Nothing under /api, /ws, /docs or the probes: those keep their answers
  * (and an unknown /api path its 404 JSON).
  */

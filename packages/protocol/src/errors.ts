@@ -25,6 +25,7 @@ export const ErrorCodes = {
   ROOM_INVALID: `Room names are ${NAME_RULE}.`,
   ROOM_NOT_FOUND: 'No such room.',
   NOT_IN_ROOM: 'The member is not in that room.',
+  ROOM_FORBIDDEN: 'The room is restricted (accounts, operators or named accounts only): you may not join it, read it, speak in it or address its devices.',
   NO_SUCH_MEMBER: 'No member with that name or id is connected.',
   TEXT_TOO_LONG: 'Message text exceeds the maximum text length.',
   // Identity.

@@ -94,7 +94,16 @@ export interface RoomEvent {
   legacyText?: string | undefined;
   /** Member id that gets nothing (the sender of a plain device's line, of a file's chunks). */
   except?: string | undefined;
+  /**
+   * Who said it, for devices' `hears` (every node filters its own devices): `person` (a member
+   * that said hello, a browser, a plain framed device, the console), `device` (a line/raw/link
+   * device), `relay` (a device's words right after it heard a device: no device hears them).
+   * Absent: the gateway's own words (presence, notices), which are no one's words.
+   */
+  origin?: RoomEventOrigin | undefined;
 }
+
+export type RoomEventOrigin = 'person' | 'device' | 'relay';
 
 /** A frame for one member, wherever it lives. */
 export interface MemberEvent {

@@ -1,3 +1,4 @@
+import type { RoomAccessRow } from '../hub/room-access.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from '../identity/shared-identity.js';
 import { RENAME_TOKENS, REVOKE_TOKEN, REVOKE_TOKENS, ROTATE_TOKEN, type Script } from './redis-scripts.js';
 
@@ -21,12 +22,13 @@ export interface RedisPort {
  */
 export class RedisIdentity implements SharedIdentity {
   #handlers: Parameters<SharedIdentity['follow']>[0] | undefined;
-  readonly #keys: { accounts: string; bans: string; token: string; tokensOf: (identity: string) => string; predecessors: (hash: string) => string };
+  readonly #keys: { accounts: string; bans: string; rooms: string; token: string; tokensOf: (identity: string) => string; predecessors: (hash: string) => string };
 
   constructor(private readonly port: RedisPort) {
     this.#keys = {
       accounts: `${port.prefix}accounts`,
       bans: `${port.prefix}bans`,
+      rooms: `${port.prefix}room-access`,
       token: `${port.prefix}token:`,
       tokensOf: (identity) => `${port.prefix}tokens-of:${identity}`,
       // The tokens a token replaced, still in their grace (TOKEN_GRACE_MS): they stop when it is used.
@@ -78,6 +80,8 @@ export class RedisIdentity implements SharedIdentity {
       await this.port.command(['HSETNX', this.#keys.bans, String(ban.id), JSON.stringify(ban)]);
       this.port.broadcast({ kind: 'ban', ban });
     }
+    // Rooms' access: the cluster's settings win, as accounts' do.
+    for (const value of (await this.port.command(['HVALS', this.#keys.rooms])) as string[]) handlers.apply({ kind: 'room-access', row: JSON.parse(value) as RoomAccessRow });
   }
 
   async #write(change: IdentityChange): Promise<void> {
@@ -106,6 +110,9 @@ export class RedisIdentity implements SharedIdentity {
       }
       case 'tokens-renamed':
         await run(RENAME_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token, change.name]);
+        return;
+      case 'room-access':
+        await command(['HSET', this.#keys.rooms, change.row.room, JSON.stringify(change.row)]);
         return;
       case 'tokens-revoked':
         await run(REVOKE_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token]);

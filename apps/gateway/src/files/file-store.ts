@@ -83,7 +83,7 @@ const toStored = (r: Row): StoredFile => ({
 const PRUNE_EVERY_MS = 3_600_000;
 
 /**
- * Files kept for later (README, "Files kept"): the relay writes a transfer's bytes here as they
+ * Files kept for later (docs/chat.md, "Files kept"): the relay writes a transfer's bytes here as they
  * pass, and only a transfer that completed with the SHA-256 its sender announced is kept (the
  * relay checks it); the rest is deleted. Past the per-room or total limit the oldest files go
  * first; past the retention period they go too.

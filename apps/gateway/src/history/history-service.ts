@@ -1,12 +1,13 @@
 import { ProtocolError, isValidName, type ClientMessageOf, type HistoryEntry } from '@switchboard/protocol';
 import type { LogRecord, MessageLog } from '../cluster/cluster.js';
+import { OPEN_ROOM, admits, roomForbidden, type RoomAccess, type RoomVisitor } from '../hub/room-access.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
 
 /**
  * Who searches: an operator (everything), a member or a resume token's holder by identity
  * (rooms and its own private conversations), or nobody in particular (rooms only).
  */
-export type Searcher = { operator: true } | { operator: false; identity: string | null };
+export type Searcher = { operator: true } | { operator: false; identity: string | null; visitor: RoomVisitor };
 
 export type SearchRequest = Pick<ClientMessageOf<'search'>, 'q' | 'room' | 'before' | 'limit'>;
 
@@ -30,6 +31,8 @@ export function searchWords(q: string): string[] {
 export interface HistoryReader {
   identity: string;
   rooms: readonly string[];
+  /** Its account and role: what decides which restricted rooms it may read. */
+  visitor: RoomVisitor;
 }
 
 /** The range of a page: `before` scrolls back, `after` catches up, neither gives the newest. */
@@ -45,8 +48,9 @@ export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'wi
 
 /**
  * The one way into stored history, for the hub and the REST API alike. Its rules:
- * - a room's messages and file announcements are readable by anyone who names the room
- *   (members over the protocol, and `GET /api/history?room=` without admin rights);
+ * - a room's messages and file announcements are readable by whoever may join the room
+ *   (members over the protocol, and `GET /api/history?room=`): anyone, unless the room is
+ *   restricted (hub/room-access.ts);
  * - private messages and private files only by their sender and recipient, by identity: an
  *   account's by whoever signs in as it, a guest's by the holder of its token (a later guest who
  *   takes the freed name sees none of it), and by an operator;
@@ -54,6 +58,9 @@ export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'wi
  * Limits are clamped to `maxPage`.
  */
 export class HistoryService {
+  /** A room's access setting (the hub points it at the identity store's). */
+  roomAccess: (room: string) => RoomAccess = () => OPEN_ROOM;
+
   constructor(
     private readonly store: HistoryStore,
     private readonly log: MessageLog,
@@ -95,7 +102,16 @@ export class HistoryService {
     this.store.flush();
   }
 
-  /** A room's public history. */
+  /** A room's history for a reader who may not yet have been admitted to it: ROOM_FORBIDDEN unless the room admits it. */
+  roomFor(visitor: RoomVisitor, room: string, range: HistoryRange): HistoryPage {
+    if (isValidName(room)) {
+      const setting = this.roomAccess(room);
+      if (!admits(setting, visitor)) throw roomForbidden(room, setting, 'read its history');
+    }
+    return this.room(room, range);
+  }
+
+  /** A room's history, for a member already admitted to it, or an operator. */
   room(room: string, range: HistoryRange): HistoryPage {
     if (!isValidName(room)) throw new ProtocolError('ROOM_INVALID', `"${room}" is not a valid room name.`);
     return this.store.query({ room, ...this.#range(range) });
@@ -110,16 +126,16 @@ export class HistoryService {
     if (request.with !== undefined && !isValidName(request.with)) {
       throw new ProtocolError('NAME_INVALID', `"${request.with}" is not a valid member name.`);
     }
-    if (request.room !== undefined) return this.room(request.room, request);
+    if (request.room !== undefined) return this.roomFor(reader.visitor, request.room, request);
     const range = this.#range(request);
     if (privately) return this.store.query({ privateOf: { identity: reader.identity, peer: request.with }, ...range });
     return this.store.query({ viewer: reader, ...range });
   }
 
   /**
-   * Full-text search over what the searcher may read (README, "Search"): the rooms' messages
-   * and files (those `room()` lets anyone read), its own private conversations by identity, and
-   * everything for an operator. Newest hits first; `before` continues from the oldest one got.
+   * Full-text search over what the searcher may read (docs/chat.md, "Search"): the messages and
+   * files of every room that admits it (as `roomFor()`), its own private conversations by
+   * identity, and everything for an operator. A `room` that does not admit it is ROOM_FORBIDDEN. Newest hits first; `before` continues from the oldest one got.
    */
   search(searcher: Searcher, request: SearchRequest): HistoryPage {
     if (request.q.length === 0 || request.q.length > MAX_SEARCH_LENGTH) {
@@ -129,7 +145,7 @@ export class HistoryService {
     const limit = Math.max(1, Math.min(request.limit ?? SEARCH_PAGE, MAX_SEARCH_PAGE));
     const scope = searcher.operator ? ('everything' as const) : { privateOf: searcher.identity };
     const words = searchWords(request.q);
-    if (request.room !== undefined && !this.#mayReadRoom(searcher, request.room)) return { entries: [], more: false };
+    if (request.room !== undefined && !this.#mayReadRoom(searcher, request.room)) throw roomForbidden(request.room, this.roomAccess(request.room), 'search its history');
     // Room hits pass the same room rule as reading the room; a bounded number of pages is
     // searched for enough of them (`more` then says to ask again from the last one got).
     const entries: HistoryEntry[] = [];
@@ -156,9 +172,9 @@ export class HistoryService {
     return reader.identity !== null && (entry.fromIdentity === reader.identity || entry.toIdentity === reader.identity);
   }
 
-  /** Whether a room's history is readable by the searcher: as `room()`, by anyone today. */
-  #mayReadRoom(_searcher: Searcher, room: string): boolean {
-    return isValidName(room);
+  /** Whether a room's history is readable by the searcher: as `roomFor()`, whoever the room admits. */
+  #mayReadRoom(searcher: Searcher, room: string): boolean {
+    return searcher.operator || (isValidName(room) && admits(this.roomAccess(room), searcher.visitor));
   }
 
   /** Everything, or one room: the operator's view (REST with admin rights). */

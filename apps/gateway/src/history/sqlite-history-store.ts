@@ -57,7 +57,7 @@ CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS N
 export const SEARCH_INDEXED_CHARS = 4096;
 
 /**
- * Full-text search (README, "Search"): an FTS5 index over message texts and file names, kept by
+ * Full-text search (docs/chat.md, "Search"): an FTS5 index over message texts and file names, kept by
  * a trigger in the same transaction as each insert. Contentless: the texts stay in `entries`
  * only (hits are read from there by rowid). Indexed: the first SEARCH_INDEXED_CHARS characters
  * of a text; not the text of a message sent as bytes (`data`: a device's binary, whose text is

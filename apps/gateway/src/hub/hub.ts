@@ -16,9 +16,9 @@ import { FileRelay } from './file-relay.js';
 import { InputGate, isPipelined } from './input-gate.js';
 import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
-import { plainLines } from './plain-lines.js';
 import { TokenBucket } from './rate-limiter.js';
 import { Requests, SERVER_NAME } from './requests.js';
+import { OPEN_ROOM, admits } from './room-access.js';
 import { Router } from './router.js';
 import type { HubTotals } from './totals.js';
 
@@ -127,6 +127,8 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now, this.fileStore, options.log);
     this.identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
     // A ban added on another gateway: the members it matches here go, as they would on that gateway.
+    this.history.roomAccess = (room) => this.identity.store.roomAccess(room) ?? OPEN_ROOM;
+    this.identity.store.onRemoteRoomAccess = (row) => this.roomAccessChanged(row.room);
     this.identity.store.onRemoteBan = (ban) => {
       for (const member of [...this.#router.members.values()]) {
         if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id) this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
@@ -215,7 +217,9 @@ export class Hub extends EventEmitter<HubEvents> {
     member.messagesIn++;
     this.totals.framesIn[member.transport]++;
     this.totals.bytesIn[member.transport] += bytes;
-    if (type !== FrameType.FileData && !member.bucket.take(now)) {
+    // A line/raw/link device is throttled by its link (paused, never cut: README, "Devices are
+    // throttled"); everyone else keeps the flood rule.
+    if (type !== FrameType.FileData && member.link.device === undefined && !member.bucket.take(now)) {
       this.#rateLimited(member, now);
       return;
     }
@@ -281,7 +285,8 @@ export class Hub extends EventEmitter<HubEvents> {
     const link = member.link;
     // Whatever was queued goes out first, then the goodbye, then the close.
     const goodbye = this.delivery.close(member);
-    if (notice !== undefined) goodbye.push(this.#noticeFrame(member, notice.text, { code: notice.code }));
+    const said = notice === undefined ? undefined : this.#noticeFrame(member, notice.text, { code: notice.code });
+    if (said !== undefined) goodbye.push(said);
     if (error !== undefined) {
       this.totals.errorsSent++;
       this.emit('error-sent', error.code);
@@ -308,6 +313,22 @@ export class Hub extends EventEmitter<HubEvents> {
 
   listRooms(): { name: string; members: number }[] {
     return this.#requests.listRooms();
+  }
+
+  /**
+   * A room's access changed (here or on another gateway): this gateway's members it no longer
+   * admits are taken out of it (ROOM_FORBIDDEN, then presence leave with reason `kicked`).
+   * Devices stay: their listener or link put them there.
+   */
+  roomAccessChanged(roomName: string): void {
+    const room = this.#router.rooms.get(roomName);
+    if (room === undefined) return;
+    const setting = this.identity.store.roomAccess(roomName) ?? OPEN_ROOM;
+    for (const member of [...room.members]) {
+      if (member.link.device !== undefined || member.isClosed || admits(setting, member)) continue;
+      this.sendError(member, 'ROOM_FORBIDDEN', `Room "${roomName}" was restricted: you are no longer in it.`);
+      this.#membership.evict(member, room);
+    }
   }
 
   /** Kicks a member on any node; false when nobody has that id. */
@@ -343,8 +364,9 @@ export class Hub extends EventEmitter<HubEvents> {
     if (roomName !== undefined) {
       if (!this.#membership.roomExists(roomName)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${roomName}".`);
       const frame = encodeMessage({ type: 'notice', text, ts: this.now(), room: roomName });
-      this.#router.toRoom({ room: roomName, frame, legacyText: plainLines.notice(text) });
-      return { delivered: this.node.directory.inRoom(roomName).length, unanswered: [] };
+      // Plain devices get room text only (PROTOCOL.md §2); device links pass it on when asked (`notices`).
+      this.#router.toRoom({ room: roomName, frame });
+      return { delivered: this.node.directory.inRoom(roomName).filter((record) => record.legacy !== true).length, unanswered: [] };
     }
     const peers = this.node.bus.peers();
     const answers = await Promise.all(peers.map((node) => this.node.bus.announce(node, { kind: 'announce', text })));
@@ -355,11 +377,11 @@ export class Hub extends EventEmitter<HubEvents> {
   /** The notice to every joined member of this node; how many it reached. */
   #announceHere(text: string): number {
     const frame = encodeMessage({ type: 'notice', text, ts: this.now() });
-    const line = encodeMessage({ type: 'text', text: plainLines.notice(text) });
     let reached = 0;
     for (const member of this.#router.members.values()) {
-      if (member.state !== 'joined') continue;
-      this.#router.deliver(member, member.legacy ? line : frame);
+      // Plain devices get room text only (PROTOCOL.md §2).
+      if (member.state !== 'joined' || member.legacy) continue;
+      this.#router.deliver(member, frame);
       reached++;
     }
     return reached;
@@ -404,7 +426,10 @@ export class Hub extends EventEmitter<HubEvents> {
   #adminHere(action: AdminAction): boolean {
     const member = this.#router.members.get(action.member);
     if (member === undefined || member.isClosed) return false;
-    if (action.kind === 'tell') this.#router.deliver(member, this.#noticeFrame(member, action.text, { private: true }));
+    if (action.kind === 'tell') {
+      // To a plain device the operator's words alone, as a text line (what the console previews).
+      this.#router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: action.text }) : this.#noticeFrame(member, action.text, { private: true })!);
+    }
     else if (action.kind === 'replace') {
       this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
     } else if (action.kind === 'revoke') {
@@ -447,8 +472,9 @@ export class Hub extends EventEmitter<HubEvents> {
     this.disconnect(member, 'overflow', { code: 'SEND_QUEUE_OVERFLOW', message: `Your send queue passed ${limit} bytes because you stopped reading; disconnected.` });
   }
 
-  #noticeFrame(member: Member, text: string, extra: { code?: ErrorCode; private?: boolean } = {}): Uint8Array {
-    if (member.legacy) return encodeMessage({ type: 'text', text: plainLines.notice(text) });
+  /** A notice for a member; none for a plain device, which gets room text only (PROTOCOL.md §2). */
+  #noticeFrame(member: Member, text: string, extra: { code?: ErrorCode; private?: boolean } = {}): Uint8Array | undefined {
+    if (member.legacy) return undefined;
     return encodeMessage({ type: 'notice', text, ts: this.now(), ...extra });
   }
 

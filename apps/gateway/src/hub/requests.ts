@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_ROOM,
   PROTOCOL_VERSION,
@@ -17,7 +18,8 @@ import { historyFrame, searchFrame } from './history-frame.js';
 import type { Member } from './member.js';
 import type { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
-import type { Router } from './router.js';
+import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from './room-access.js';
+import { originOf, type Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
 
@@ -75,12 +77,16 @@ export class Requests {
       case 'hello':
         return this.#hello(member, message);
       case 'text':
-        return this.#say(member, membership.currentOrThrow(member).name, { text: message.text });
-      case 'message':
-        return this.#say(member, message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name, said(message), message.ref);
+        return this.#say(member, this.#mayUse(member, membership.currentOrThrow(member).name, 'speak in it'), { text: message.text });
+      case 'message': {
+        const room = message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name;
+        return this.#say(member, this.#mayUse(member, room, 'speak in it'), said(message), message.ref);
+      }
       case 'private':
+        this.#mayAddress(member, message.to);
         return this.#private(member, message);
       case 'join':
+        this.#mayUse(member, membership.checkRoomName(message.room), 'join it');
         return membership.join(member, message.room, { ref: message.ref });
       case 'leave':
         return membership.leave(member, message.room, message.ref);
@@ -89,6 +95,7 @@ export class Requests {
       case 'roster': {
         const room = message.room ?? membership.currentOrThrow(member).name;
         if (!membership.roomExists(room)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${room}".`);
+        this.#mayUse(member, room, 'see who is in it');
         return membership.sendRoster(member, room, message.ref);
       }
       case 'nick': {
@@ -107,12 +114,12 @@ export class Requests {
         });
       }
       case 'history': {
-        const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name) }, message);
+        const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name), visitor: member }, message);
         const forward = message.after !== undefined && message.before === undefined;
         return this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
       }
       case 'search': {
-        const searcher = member.role === 'admin' ? { operator: true as const } : { operator: false as const, identity: member.identity };
+        const searcher = member.role === 'admin' ? { operator: true as const } : { operator: false as const, identity: member.identity, visitor: member };
         return this.router.deliver(member, searchFrame(message, this.history.search(searcher, message), this.config.limits.maxFrameLength));
       }
       case 'ping':
@@ -120,6 +127,8 @@ export class Requests {
       case 'pong':
         return; // lastHeardAt is already updated
       case 'file-offer':
+        if (message.to !== undefined) this.#mayAddress(member, message.to);
+        else this.#mayUse(member, message.room ?? membership.currentOrThrow(member).name, 'send files to it');
         return this.files.offer(member, message);
       case 'file-data':
         return this.files.data(member, message.transfer, message.data);
@@ -142,6 +151,9 @@ export class Requests {
     // device by the hello timer, and a failed hello may be retried.
     this.#clearHelloTimer(member);
     const upgrading = member.state === 'joined';
+    // It speaks the protocol: it hears everyone, as any member that said hello.
+    member.hears = undefined;
+    member.heardDevice = false;
     if (!upgrading) {
       member.legacy = false;
       // What lobby said before the hello is in the history it gets on joining.
@@ -154,7 +166,7 @@ export class Requests {
     const asked = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
     const roomName = this.membership.checkRoomName(hello.room ?? DEFAULT_ROOM);
     return andThen(this.identity.signIn(hello, asked, member.link.ip), (who) =>
-      andThen(this.#reclaim(member, who), () => {
+      andThen(this.#reclaim(member, this.#mayEnter(who, roomName, who)), () => {
         // Closed while the password was hashed: nothing is claimed for a connection that is gone.
         if (member.isClosed) return;
         return andThen(this.membership.claim(member, who.name), (free) => {
@@ -164,6 +176,25 @@ export class Requests {
         });
       }),
     );
+  }
+
+  /** Who may join a room and speak in it (hub/room-access.ts); a device speaks in the room its listener or link put it in. */
+  #mayUse(member: Member, room: string, what: string): string {
+    if (member.link.device !== undefined) return room;
+    return this.#mayEnter(member, room, room, what);
+  }
+
+  #mayEnter<T>(visitor: RoomVisitor, room: string, pass: T, what = 'join it'): T {
+    const setting = this.identity.store.roomAccess(room) ?? OPEN_ROOM;
+    if (!admits(setting, visitor)) throw roomForbidden(room, setting, what);
+    return pass;
+  }
+
+  /** Addressing a device is commanding it: only who may speak in each of its rooms may. */
+  #mayAddress(member: Member, to: string): void {
+    const target = this.node.directory.byName(to);
+    if (target === undefined || !target.identity.startsWith('device:') || member.link.device !== undefined) return;
+    for (const room of target.rooms) this.#mayEnter(member, room, undefined, `address "${target.name}" in it`);
   }
 
   /**
@@ -224,8 +255,12 @@ export class Requests {
   /** A device on a line/raw listener or an outbound link: a protocol member at once, its link translating. */
   admitDevice(member: Member, name: string, room: string): Handled {
     member.legacy = false;
+    member.hears = member.link.hears ?? 'people';
     this.#checkDevice(member, name);
-    return andThen(this.membership.claim(member, name), (free) => {
+    // An outbound link holds its name while it exists (DeviceLinks): its device takes it under the link's claim.
+    const link = member.link.device?.link;
+    const claim = link === undefined ? this.membership.claim(member, name) : this.node.names.claim(name, linkNameOwner(link));
+    return andThen(claim, (free) => {
       if (member.state !== 'pending') return;
       member.name = free ? name : `${name}@${this.node.nodeId}`;
       if (!free) this.node.names.claim(member.name, member.id);
@@ -244,6 +279,7 @@ export class Requests {
       this.router.takeUndecided(member);
       throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only: say hello with a password or token.');
     }
+    member.hears = member.link.hears ?? 'people';
     this.#checkDevice(member, member.name);
     return andThen(this.membership.claim(member, member.name), (free) => {
       if (member.state !== 'pending') return;
@@ -261,7 +297,11 @@ export class Requests {
 
   /** A device has no credentials: it is admitted unless devices must sign in too, or its name is banned. */
   #checkDevice(member: Member, name: string): void {
-    member.identity = `device:${name.toLowerCase()}`;
+    // An outbound link's device is one machine whatever the connection (named by the link); any
+    // other device is named by its address, which the next connection from that address and
+    // port takes: its private history is this connection's alone.
+    const key = name.toLowerCase();
+    member.identity = member.link.device?.link !== undefined ? `device:${key}` : `device:${key}#${randomBytes(9).toString('base64url')}`;
     if (this.identity.config.requireLoginDevices) throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only, devices included: say hello with a password.');
     const ban = this.identity.banFor(member.link.ip, name);
     if (ban !== undefined) throw new ProtocolError('BANNED', `Banned: ${ban.reason}`);
@@ -280,7 +320,7 @@ export class Requests {
       // device watched only through its pipe) never pays for it.
       let frame: Uint8Array | undefined;
       const except = !member.speaksProtocol || ownCopy ? member.id : undefined;
-      this.router.toRoom({ room, legacyText, except, get frame() { return (frame ??= encodeMessage(message)); } });
+      this.router.toRoom({ room, legacyText, except, origin: originOf(member), get frame() { return (frame ??= encodeMessage(message)); } });
       if (ownCopy && !member.isClosed) this.router.deliver(member, encodeMessage({ ...message, ref }));
     });
   }
@@ -334,6 +374,11 @@ const lossyUtf8 = new TextDecoder('utf-8');
 function said(request: { text: string; data?: string | undefined }): Said {
   if (request.data === undefined) return { text: request.text };
   return { text: lossyUtf8.decode(Buffer.from(request.data, 'base64')), data: request.data };
+}
+
+/** Who holds an outbound link's name in the cluster's name claims while the link exists, connected or not. */
+export function linkNameOwner(linkId: string): string {
+  return `link:${linkId}`;
 }
 
 function taken(name: string): ProtocolError {

@@ -2,6 +2,7 @@ import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } 
 import type Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
 import { openDatabase } from '../sqlite-file.js';
+import type { RoomAccessRow } from '../hub/room-access.js';
 import { lookAlikeKey } from './look-alike.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from './shared-identity.js';
 
@@ -75,6 +76,8 @@ CREATE INDEX IF NOT EXISTS tokens_by_expiry ON tokens (expires_at);
 CREATE TABLE IF NOT EXISTS bans (
   id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
   created_at INTEGER NOT NULL, expires_at INTEGER);
+CREATE TABLE IF NOT EXISTS room_access (
+  room TEXT PRIMARY KEY, access TEXT NOT NULL, accounts TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, address TEXT NOT NULL,
   action TEXT NOT NULL, detail TEXT NOT NULL);
@@ -148,6 +151,10 @@ export class IdentityStore {
   #sharing: Promise<void> = Promise.resolve();
   /** Bans another gateway added: the hub disconnects the members they match here. */
   onRemoteBan: ((ban: Ban) => void) | undefined;
+  /** Rooms' access settings, read on every message: kept in memory, written through. */
+  readonly #roomAccess = new Map<string, RoomAccessRow>();
+  /** A room's access another gateway changed: the hub removes the members it no longer admits. */
+  onRemoteRoomAccess: ((row: RoomAccessRow) => void) | undefined;
 
   /**
    * `pruneEveryMs`: how often, at most, issuing a token also deletes the expired ones (hourly by
@@ -161,6 +168,9 @@ export class IdentityStore {
     this.#migrate();
     this.#pruneEveryMs = options.pruneEveryMs ?? TOKEN_PRUNE_EVERY_MS;
     this.pruneTokens();
+    for (const r of this.#sql('SELECT room, access, accounts FROM room_access').all() as { room: string; access: RoomAccessRow['access']; accounts: string }[]) {
+      this.#roomAccess.set(r.room, { room: r.room, access: r.access, ...(r.access === 'named' && { accounts: JSON.parse(r.accounts) as string[] }) });
+    }
     this.#shared = options.shared;
     this.#shared?.follow({ apply: (change) => this.#apply(change), merge: (accounts, bans) => this.#merge(accounts, bans) });
   }
@@ -289,6 +299,7 @@ export class IdentityStore {
     this.#sql('DELETE FROM accounts WHERE name_key = ?').run(account.nameKey);
     this.#share({ kind: 'account-deleted', nameKey: account.nameKey });
     this.#share({ kind: 'tokens-revoked', identity });
+    this.#forgetInRooms(account.nameKey);
     return identity;
   }
 
@@ -440,6 +451,49 @@ export class IdentityStore {
     return removed;
   }
 
+  // ---- Rooms' access ----
+
+  roomAccess(room: string): RoomAccessRow | undefined {
+    return this.#roomAccess.get(room);
+  }
+
+  roomAccessAll(): RoomAccessRow[] {
+    return [...this.#roomAccess.values()];
+  }
+
+  /** Sets a room's access (an operator's call: refused while the cluster cannot take it). */
+  setRoomAccess(row: RoomAccessRow): void {
+    this.#checkShared();
+    this.#putRoomAccess(row);
+    this.#share({ kind: 'room-access', row });
+  }
+
+  /**
+   * From --config, or a device room's default where nobody set one (`unlessSet`): never
+   * refused, so a gateway that starts while Redis is down still closes its rooms here.
+   */
+  configureRoomAccess(row: RoomAccessRow, options: { unlessSet?: boolean } = {}): boolean {
+    if (options.unlessSet === true && this.#roomAccess.has(row.room)) return false;
+    this.#putRoomAccess(row);
+    if (this.#shared?.available()) this.#share({ kind: 'room-access', row });
+    return true;
+  }
+
+  /** A deleted account leaves the rooms that name it: whoever registers the name next is someone else. */
+  #forgetInRooms(account: string): void {
+    for (const row of this.#roomAccess.values()) {
+      if (row.access !== 'named' || !(row.accounts ?? []).includes(account)) continue;
+      const kept: RoomAccessRow = { ...row, accounts: row.accounts!.filter((a) => a !== account) };
+      this.#putRoomAccess(kept);
+      this.#share({ kind: 'room-access', row: kept });
+    }
+  }
+
+  #putRoomAccess(row: RoomAccessRow): void {
+    this.#sql('INSERT OR REPLACE INTO room_access (room, access, accounts) VALUES (?, ?, ?)').run(row.room, row.access, JSON.stringify(row.accounts ?? []));
+    this.#roomAccess.set(row.room, row);
+  }
+
   // ---- Other gateways' changes ----
 
   #apply(change: IdentityChange): void {
@@ -469,6 +523,10 @@ export class IdentityStore {
         return;
       case 'tokens-revoked':
         this.#sql('DELETE FROM tokens WHERE identity = ?').run(change.identity);
+        return;
+      case 'room-access':
+        this.#putRoomAccess(change.row);
+        this.onRemoteRoomAccess?.(change.row);
         return;
     }
   }

@@ -1,3 +1,4 @@
+import type { RoomAccessRow } from '../hub/room-access.js';
 import type { Role } from './identity-store.js';
 
 /** An account as stored: the scrypt salt and hash, never the password. */
@@ -48,7 +49,9 @@ export type IdentityChange =
   /** Signed out: the token and the ones it replaced stop. */
   | { kind: 'token-revoked'; hash: string }
   /** A new password or a deleted account ends the account's sessions (every token of its identity). */
-  | { kind: 'tokens-revoked'; identity: string };
+  | { kind: 'tokens-revoked'; identity: string }
+  /** Who may join and speak in a room (hub/room-access.ts). */
+  | { kind: 'room-access'; row: RoomAccessRow };
 
 /**
  * Identity shared by the gateways of a cluster (Redis: cluster/redis-identity.ts). Each gateway

@@ -41,7 +41,7 @@ function contentDisposition(name: string): string {
 }
 
 /**
- * Files kept for later (README, "Files kept"): listed and downloaded by the rules of history
+ * Files kept for later (docs/chat.md, "Files kept"): listed and downloaded by the rules of history
  * (HistoryService.mayRead) for the caller `readerOf` names. A download is always an attachment
  * of type application/octet-stream, never something a browser would render.
  */

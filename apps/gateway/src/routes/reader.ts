@@ -4,7 +4,8 @@ import type { Hub } from '../hub/hub.js';
 
 /**
  * Who an HTTP caller reads stored history as (search, kept files): a member's resume token
- * (`Authorization: Bearer <token>`) reads what that member may read, an operator's token or the
+ * (`Authorization: Bearer <token>`) reads what that member may read (rooms that admit its
+ * account, hub/room-access.ts), an operator's token or the
  * admin token everything, and a caller without credentials the rooms only (--public-read; else
  * it must pass the admin guard, which lets loopback callers in when no admin token is set).
  */
@@ -13,13 +14,13 @@ export async function readerOf(request: FastifyRequest, hub: Hub, requireAdmin: 
   const bearer = header === undefined ? undefined : /^Bearer (\S+)$/.exec(header)?.[1];
   const owner = bearer === undefined ? undefined : await hub.identity.store.findToken(bearer);
   if (owner !== undefined) {
-    const operator = owner.account !== null && hub.identity.store.account(owner.account)?.role === 'admin';
-    return operator ? { operator: true } : { operator: false, identity: owner.identity };
+    const role = owner.account === null ? null : (hub.identity.store.account(owner.account)?.role ?? null);
+    return role === 'admin' ? { operator: true } : { operator: false, identity: owner.identity, visitor: { account: owner.account, role } };
   }
   // Other credentials must be the admin token (or, with none configured, a loopback caller).
   if (header !== undefined || !publicRead) {
     await requireAdmin(request);
     return { operator: true };
   }
-  return { operator: false, identity: null };
+  return { operator: false, identity: null, visitor: { account: null, role: null } };
 }

@@ -15,7 +15,7 @@ const searchPage = {
 } as const;
 
 /**
- * `GET /api/search?q=`: full-text search of stored history (README, "Search"), by the rules of
+ * `GET /api/search?q=`: full-text search of stored history (docs/chat.md, "Search"), by the rules of
  * the `search` request (PROTOCOL.md §6). Who reads what comes from the credentials: a member's
  * resume token reads what that member may read, an operator (admin token or an operator's
  * token) everything, and a caller without credentials the rooms only (public read).

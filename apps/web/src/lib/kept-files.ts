@@ -1,4 +1,4 @@
-// Files the gateway kept for later (README, "Files kept"): fetched over REST with this
+// Files the gateway kept for later (docs/chat.md, "Files kept"): fetched over REST with this
 // session's resume token, which reads what this member may read, and saved as a download.
 import { savedFileUrl } from './saved-file.js';
 

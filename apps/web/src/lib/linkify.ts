@@ -1,4 +1,4 @@
-// Web addresses in a message become links (README, "The web page"): only http: and https:
+// Web addresses in a message become links (docs/chat.md, "The web page"): only http: and https:
 // (never javascript:, data: or anything else a click could run), rendered by the component as
 // <a rel="noopener noreferrer"> with the text as text, never HTML.
 

@@ -1,4 +1,4 @@
-// The page's addresses (README, "The web page"): each view has a path, so a reload, a bookmark
+// The page's addresses (docs/chat.md, "The web page"): each view has a path, so a reload, a bookmark
 // or the back button lands on the same view. Pure functions: parsed and written the same way
 // by the router and by its tests. The gateway answers the same paths with the page (web-ui.ts).
 

@@ -1,6 +1,6 @@
 // Where a search's words occur in a hit's text, as parts to render as text (never HTML): the
 // gateway matches each word as a prefix of a word of the text, case and diacritics aside
-// (README, "Search"), and the page marks the same places.
+// (docs/chat.md, "Search"), and the page marks the same places.
 
 export interface TextPart {
   text: string;

@@ -1,4 +1,4 @@
-// The page's search (README, "Search"): asks the gateway with the `search` request
+// The page's search (docs/chat.md, "Search"): asks the gateway with the `search` request
 // (PROTOCOL.md §6), keeps the hits, and opens one in context: its room or private conversation,
 // with older pages loaded until the message is there, scrolled to it and marked.
 import { getContext, setContext, tick } from 'svelte';
