@@ -15,7 +15,7 @@ const TAGS: [RegExp, string, string][] = [
   [/^\/api\/devices|^\/ws\/devices/, 'devices', 'Outbound links to devices that are TCP servers, and the raw WebSocket pipe'],
   [/^\/api\/clients\/:id\/traffic|^\/api\/(rules|macros)/, 'console', 'The device console: traffic logs, auto-reply rules, shared macros'],
   [/^\/api\/(clients|broadcast)/, 'members', 'Connected members: list, kick, message one or all'],
-  [/^\/api\/(rooms|history|search)/, 'rooms', 'Rooms, stored history and search'],
+  [/^\/api\/(rooms|history|search|files)/, 'rooms', 'Rooms, stored history, search and kept files'],
   [/^\/api\/(accounts|bans|audit|sessions)/, 'identity', 'Accounts, sign-out, bans and the audit log'],
   [/^\/api\/nodes/, 'cluster', 'Several gateways on one Redis: the nodes; any /api call takes ?node= to run on another node'],
   [/^\/ws$|^\/protocol\.md$/, 'protocol', 'The WebSocket bridge: Switchboard frames, one per binary message'],
