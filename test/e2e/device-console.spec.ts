@@ -460,8 +460,9 @@ test('the live console and a reload show the same rows in the same order while a
     expect(live.filter((r) => r.endsWith(' true'))).toHaveLength(4);
 
     await page.reload();
-    await page.getByTestId('devices-toggle').click();
-    await page.locator('[data-testid="device-item"][data-framing="raw"]').click();
+    // The address (/devices/<id>) keeps the Devices view and this device's console over the reload.
+    await expect(page.getByTestId('devices-view')).toBeVisible();
+    await expect(page.getByTestId('device-console')).toBeVisible();
     await expect(rows(page)).toHaveCount(16);
     expect(await shownRows(page)).toEqual(live);
   } finally {

@@ -12,7 +12,7 @@ namespace Switchboard.Client
         static readonly string[] Names =
         {
             "text", "file-data", "hello", "welcome", "message", "private", "presence", "roster", "notice", "error",
-            "ping", "pong", "join", "leave", "rooms", "nick", "history", "file-offer", "file-end", "file-abort",
+            "ping", "pong", "join", "leave", "rooms", "nick", "history", "file-offer", "file-end", "file-abort", "search",
         };
 
         /// <summary>The type name of a frame type byte, or null for a type this client does not know.</summary>

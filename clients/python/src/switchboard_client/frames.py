@@ -40,6 +40,7 @@ FRAME_TYPES: Dict[str, int] = {
     "file-offer": 0x11,
     "file-end": 0x12,
     "file-abort": 0x13,
+    "search": 0x14,
 }
 FRAME_NAMES: Dict[int, str] = {number: name for name, number in FRAME_TYPES.items()}
 
