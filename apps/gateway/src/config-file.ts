@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { deviceBody, listenerBody, roomAccessBody } from './routes/schemas.js';
+import { deviceBody, listenerBody, roomAccessBody } from './settings-schemas.js';
 
 /**
  * `--config switchboard.json`: everything the flags hold, by the flags' names

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient, type RedisClientType } from '@redis/client';
 import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
-import type { HubLogger } from '../hub/hub.js';
+import type { HubLogger } from '../logger.js';
 import type { AdminAction, Announcement, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberDirectory, MemberEvent, MemberRecord, MessageLog, NameClaims, RoomEvent } from './cluster.js';
 import { DirectoryReplica } from './directory-replica.js';
 import { envelope, openEnvelope, senderOf, withTimeout, type Header } from './redis-envelope.js';

@@ -1,4 +1,4 @@
-import type { RoomAccessRow } from '../hub/room-access.js';
+import type { RoomAccessRow } from '../room-access.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from '../identity/shared-identity.js';
 import { RENAME_TOKENS, REVOKE_TOKEN, REVOKE_TOKENS, ROTATE_TOKEN, type Script } from './redis-scripts.js';
 

@@ -3,8 +3,8 @@ import { isValidName, parseEscapes } from '@switchboard/protocol';
 import { inBlock } from '../address-match.js';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
-import { DEVICE_ROOM_DEFAULT } from '../hub/room-access.js';
-import { deviceOptionsSchema } from '../routes/schemas.js';
+import { DEVICE_ROOM_DEFAULT } from '../room-access.js';
+import { deviceOptionsSchema } from '../settings-schemas.js';
 import { HeldBudget, LineFraming, RawFraming, type Framing } from './framing.js';
 
 /**

@@ -9,6 +9,7 @@ import { HistoryService } from '../history/history-service.js';
 import type { HistoryStore } from '../history/history-store.js';
 import { Identity, bannedError } from '../identity/identity.js';
 import { IdentityStore } from '../identity/identity-store.js';
+import type { HubLogger } from '../logger.js';
 import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
 import type { Link } from '../transports/link.js';
 import { FileRelay } from './file-relay.js';
@@ -17,19 +18,11 @@ import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
 import { TokenBucket } from './rate-limiter.js';
 import { Requests, SERVER_NAME } from './requests.js';
-import { OPEN_ROOM, admits } from './room-access.js';
+import { OPEN_ROOM, admits } from '../room-access.js';
 import { Router } from './router.js';
 import type { HubTotals } from './totals.js';
 
 export { SERVER_NAME };
-
-/** A minimal logger shape (pino's), so the hub does not depend on Fastify. */
-export interface HubLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
 
 export interface HubOptions {
   config: GatewayConfig;

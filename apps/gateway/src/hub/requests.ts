@@ -18,7 +18,7 @@ import { historyFrame } from './history-frame.js';
 import type { Member } from './member.js';
 import type { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
-import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from './room-access.js';
+import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from '../room-access.js';
 import { originOf, type Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
@@ -174,7 +174,7 @@ export class Requests {
     );
   }
 
-  /** Who may join a room and speak in it (hub/room-access.ts); a device speaks in the room its listener or link put it in. */
+  /** Who may join a room and speak in it (room-access.ts); a device speaks in the room its listener or link put it in. */
   #mayUse(member: Member, room: string, what: string): string {
     if (member.link.device !== undefined) return room;
     return this.#mayEnter(member, room, room, what);

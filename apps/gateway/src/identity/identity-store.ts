@@ -2,7 +2,7 @@ import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } 
 import type Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
 import { openDatabase } from '../sqlite-file.js';
-import type { RoomAccessRow } from '../hub/room-access.js';
+import type { RoomAccessRow } from '../room-access.js';
 import { lookAlikeKey } from './look-alike.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from './shared-identity.js';
 
