@@ -12,6 +12,7 @@ import { Hub } from './hub/hub.js';
 import type { HubLogger } from './logger.js';
 import { normalAccess } from './room-access.js';
 import type { ClusterNode } from './cluster/cluster.js';
+import { InProcessCluster } from './cluster/in-process-cluster.js';
 import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
 import { clusterRoutes, forwardToNode, serveForwardedCalls } from './routes/cluster-routes.js';
@@ -112,9 +113,10 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.decorate('httpConnections', httpConnections);
 
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);
-  const cluster = options.cluster ?? (config.cluster.redisUrl === null ? undefined : await joinCluster(config, history, app.log));
+  // By default a cluster of one, in process; its log starts after what the history holds.
+  const cluster = options.cluster ?? (config.cluster.redisUrl === null ? new InProcessCluster(history.lastId()).node(config.cluster.nodeId ?? 'local') : await joinCluster(config, history, app.log));
   const { registration, requireLogin, requireLoginDevices, tokenTtlDays } = config.identity;
-  const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster?.identity }), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
+  const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster.identity }), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
   // Rooms' access from --config: what the operator wrote is in force at every start.
   for (const [room, access] of Object.entries(config.rooms)) identity.store.configureRoomAccess({ room, ...normalAccess(access) });
   const hub = new Hub({ config, history, cluster, log: app.log, identity });

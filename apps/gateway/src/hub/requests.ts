@@ -26,28 +26,53 @@ export const SERVER_NAME = 'switchboard/0.1.0';
 /** What a member without an account may send on a gateway with --require-login: what a device does. */
 const DEVICE_REQUESTS: ReadonlySet<ClientMessage['type']> = new Set(['hello', 'text', 'message', 'ping', 'pong']);
 
+/** What the hub hands Requests: its parts, and two ways back to the hub. */
+export interface RequestsOptions {
+  config: GatewayConfig;
+  node: ClusterNode;
+  router: Router;
+  membership: Membership;
+  history: HistoryService;
+  files: FileRelay;
+  now: () => number;
+  /** A member became joined (hello or plain device): the hub tells its listeners. */
+  joined: (member: Member) => void;
+  identity: Identity;
+  /**
+   * Closes another connection of the same identity (a token reclaiming its name), or with
+   * `reclaimedName` a guest holding the name of the account signing in; it may live on another node.
+   */
+  replace: (memberId: string, reclaimedName?: string) => Promise<unknown>;
+}
+
 /**
  * What each client request does (PROTOCOL.md §3-§7). Replies carry the request's `ref`.
  * Errors are thrown as ProtocolError; the hub turns them into error frames with the ref.
  */
 export class Requests {
-  constructor(
-    private readonly config: GatewayConfig,
-    private readonly node: ClusterNode,
-    private readonly router: Router,
-    private readonly membership: Membership,
-    private readonly history: HistoryService,
-    private readonly files: FileRelay,
-    private readonly now: () => number,
-    /** A member became joined (hello or plain device): the hub tells its listeners. */
-    private readonly joined: (member: Member) => void,
-    private readonly identity: Identity,
-    /**
-     * Closes another connection of the same identity (a token reclaiming its name), or with
-     * `reclaimedName` a guest holding the name of the account signing in; it may live on another node.
-     */
-    private readonly replace: (memberId: string, reclaimedName?: string) => Promise<unknown>,
-  ) {}
+  private readonly config: GatewayConfig;
+  private readonly node: ClusterNode;
+  private readonly router: Router;
+  private readonly membership: Membership;
+  private readonly history: HistoryService;
+  private readonly files: FileRelay;
+  private readonly now: () => number;
+  private readonly joined: RequestsOptions['joined'];
+  private readonly identity: Identity;
+  private readonly replace: RequestsOptions['replace'];
+
+  constructor(options: RequestsOptions) {
+    this.config = options.config;
+    this.node = options.node;
+    this.router = options.router;
+    this.membership = options.membership;
+    this.history = options.history;
+    this.files = options.files;
+    this.now = options.now;
+    this.joined = options.joined;
+    this.identity = options.identity;
+    this.replace = options.replace;
+  }
 
   handle(member: Member, message: ClientMessage): Handled {
     if (member.state === 'pending' && message.type !== 'hello') {
