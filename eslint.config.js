@@ -1,0 +1,61 @@
+// One lint configuration for the whole workspace: typescript-eslint's type-checked rules where
+// types exist (they catch floating promises and unsafe `any`, which tests miss), Svelte's own
+// rules for the page. Formatting is Prettier's job, not ESLint's.
+import js from '@eslint/js';
+import svelte from 'eslint-plugin-svelte';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    ignores: ['**/node_modules/', '**/dist/', 'bench/results/', 'clients/', 'test-results/', 'playwright-report/', '**/*.cjs', 'apps/web/svelte.config.js'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  ...svelte.configs['flat/recommended'],
+  {
+    languageOptions: {
+      globals: { ...globals.node, ...globals.browser },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.mjs', 'apps/web/*.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+        extraFileExtensions: ['.svelte'],
+      },
+    },
+  },
+  {
+    // Tests, the page's tests and the tools' configs are typechecked by tsconfig.tests.json, not by a package's tsconfig.
+    files: ['packages/*/test/**', 'apps/gateway/test/**', 'apps/web/test/**', 'test/**', 'vitest.config.ts', 'playwright.config.ts'],
+    languageOptions: { parserOptions: { projectService: false, project: ['./tsconfig.tests.json'] } },
+    rules: {
+      // Tests read JSON bodies and frames as `any` on purpose and assert on them: the assertion is the check.
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      // Playwright fixtures are declared with an empty pattern when they take no other fixture.
+      'no-empty-pattern': 'off',
+    },
+  },
+  {
+    rules: {
+      // Where it pays: floating promises, unsafe any, impossible conditions. Not where it only
+      // restyles deliberate code: `!` after a checked lookup, numbers in template strings,
+      // `return void-call` in handlers, async functions kept async for their callers' signature.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
+      '@typescript-eslint/no-confusing-void-expression': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    files: ['**/*.svelte', '**/*.svelte.ts'],
+    languageOptions: { parserOptions: { parser: tseslint.parser } },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);
