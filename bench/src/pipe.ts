@@ -86,7 +86,7 @@ async function addEchoDevice(httpPort: number, echoPort: number): Promise<string
 
 async function roomSide(httpPort: number): Promise<PipeRoomSide> {
   // A fresh history with nothing else said in it: the newest id is the count.
-  const page = (await getJson(httpPort, '/api/history?room=lobby&limit=20')) as { entries?: { id: number; text?: string }[] };
+  const page = (await getJson(httpPort, '/api/history?room=devices&limit=20')) as { entries?: { id: number; text?: string }[] };
   const messages = page.entries ?? [];
   const last = messages.at(-1);
   return {

@@ -336,6 +336,11 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     await waitForPort(tcpPort, child, log);
     if (linePort !== undefined) await waitForPort(linePort, child, log);
     await waitForHealth(httpPort);
+    // Line devices and chat members share this room on purpose: a device room is operators-only until opened.
+    if (options.lineRoom !== undefined) {
+      const opened = await fetch(`http://127.0.0.1:${httpPort}/api/rooms/${options.lineRoom}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ access: 'anyone' }) });
+      if (opened.status !== 200) throw new Error(`PUT /api/rooms/${options.lineRoom} answered ${opened.status}`);
+    }
   } catch (error) {
     await stopChild(child);
     throw new Error(`Switchboard did not start: ${(error as Error).message}`);

@@ -138,20 +138,27 @@ test('a raw device: its bytes as hex with offsets and as text, \\x02STATUS\\x03 
     await expect.poll(() => device.received().length).toBe(19);
     await page.waitForTimeout(300);
     expect([...device.received().subarray(14)]).toEqual([5, 5, 5, 5, 5]);
-    await expect(page.locator('[data-testid="traffic-row"][data-direction="out"][data-hex="05"]')).toHaveCount(5);
+    // The log shows what the gateway wrote: five 05s, in one write each or, when two sends reached
+    // the pipe in one read under load, together (the pipe is a byte stream, as TCP is).
+    const fives = page.locator('[data-testid="traffic-row"][data-direction="out"]');
+    await expect
+      .poll(async () => (await fives.evaluateAll((els) => els.filter((el) => /^05( 05)*$/.test(el.getAttribute('data-hex') ?? '')).map((el) => Number(el.getAttribute('data-length'))))).reduce((a, b) => a + b, 0))
+      .toBe(5);
 
     // Export: the CSV has both directions with hex.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('log-export-csv').click()]);
     expect(download.suggestedFilename()).toMatch(/^switchboard-127\.0\.0\.1_\d+-.+\.csv$/);
     const csv = readFileSync(await download.path(), 'utf8').split('\r\n');
-    expect(csv[0]).toBe('time,direction,length,hex,text');
-    expect(csv).toContainEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z,in,6,00 01 02 ff 41 42,\.\.\.\.AB$/));
-    expect(csv).toContainEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z,out,8,02 53 54 41 54 55 53 03,\.STATUS\.$/));
-    expect(csv.filter((line) => /,out,1,05,\.$/.test(line))).toHaveLength(5);
+    expect(csv[0]).toBe('time,direction,length,hex,text,auto');
+    expect(csv).toContainEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z,in,6,00 01 02 ff 41 42,\.\.\.\.AB,false$/));
+    expect(csv).toContainEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z,out,8,02 53 54 41 54 55 53 03,\.STATUS\.,false$/));
+    expect(csv).toContainEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z,out,6,50 4f 4e 47 0d 0a,PONG\.\.,true$/));
+    const fivesInCsv = csv.map((line) => /,out,(\d+),05( 05)*,\.+,false$/.exec(line)).filter((m) => m !== null);
+    expect(fivesInCsv.reduce((sum, m) => sum + Number(m[1]), 0)).toBe(5);
 
     const [jsonl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('log-export-jsonl').click()]);
     const objects = readFileSync(await jsonl.path(), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { direction: string; hex: string });
-    expect(objects).toHaveLength(11);
+    expect(objects).toHaveLength(6 + fivesInCsv.length); // the same entries as the CSV
     expect(objects[0]).toMatchObject({ direction: 'in', hex: '00 01 02 ff 41 42', text: '\\0\\x01\\x02\\xffAB' });
     const [text] = await Promise.all([page.waitForEvent('download'), page.getByTestId('log-export-text').click()]);
     expect(readFileSync(await text.path(), 'utf8')).toContain('->     8  02 53 54 41 54 55 53 03  |\\x02STATUS\\x03|');
@@ -289,6 +296,7 @@ test('10,000 entries: the DOM holds a window of them, scrolling and switching to
     const entries = Array.from({ length: 10_000 }, (_, i) => {
       const text = `entry ${String(i).padStart(5, '0')}${i % 7 === 0 ? ' with a longer tail of readable text to wrap onto more lines' : ''}`;
       return {
+        seq: i,
         ts: start + i * 10,
         time: new Date(start + i * 10).toISOString(),
         direction: i % 3 === 0 ? 'out' : 'in',
@@ -298,7 +306,8 @@ test('10,000 entries: the DOM holds a window of them, scrolling and switching to
         auto: false,
       };
     });
-    const body = JSON.stringify({ entries, cap: 10_000 });
+    const body = JSON.stringify({ entries, cap: 10_000, next: 10_000 });
+    // Every read, the first and those that follow it (?after=), gets the same log: nothing is added twice.
     await page.route(`**/api/clients/${id}/traffic**`, (route) => route.fulfill({ contentType: 'application/json', body }));
 
     await openConsole(page, gateway);
@@ -358,8 +367,11 @@ test('a plain device (frames, no hello) is listed with the gateway’s log of it
     await expect(rows(page, 'in').first()).toHaveAttribute('data-hex', '00 00 00 03 00 68 69');
     const before = device.received().length;
     await page.getByTestId('send-input').fill('reboot please');
+    // The preview is exactly what the device's socket gets: one type-0 frame with the text alone.
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 14, 0]), Buffer.from('reboot please')]);
+    await expect(page.getByTestId('send-preview')).toHaveAttribute('data-hex', frame.toString('hex').replace(/(..)(?!$)/g, '$1 '));
     await page.getByTestId('send-button').click();
-    await expect.poll(() => device.received().subarray(before).toString('latin1')).toContain('reboot please');
+    await expect.poll(() => device.received().subarray(before).toString('hex')).toBe(frame.toString('hex'));
     // Listed once, as the frame the device got (the gateway's log), not as what was typed.
     await expect(rows(page, 'out')).toHaveCount(1);
     const got = device.received().subarray(before);
@@ -411,6 +423,88 @@ test('an outbound device link: its console follows it by link id, across a drop 
     await expect(rows(page, 'in').last()).toHaveAttribute('data-hex', '41 47 41 49 4e 23');
   } finally {
     for (const socket of accepted) socket.destroy();
+    await new Promise<void>((resolve) => robot.close(() => resolve()));
+  }
+});
+
+/** The log's rows as the page shows them, top to bottom: their gateway number, direction, bytes and whether an auto-reply wrote them. */
+async function shownRows(page: Page): Promise<string[]> {
+  return page
+    .locator('[data-testid="traffic-row"], [data-testid="traffic-event"]')
+    .evaluateAll((els) => els.map((el) => `${el.getAttribute('data-seq')} ${el.getAttribute('data-direction')} ${el.getAttribute('data-hex')} ${el.getAttribute('data-auto')}`));
+}
+
+test('the live console and a reload show the same rows in the same order while an auto-reply fires', async ({ page, gateway }) => {
+  const { device } = await rawDevice(gateway);
+  await api(gateway, 'POST', '/api/rules', { scope: 'all', match: { equals: 'PING' }, reply: 'PONG' });
+  try {
+    await openConsole(page, gateway);
+    // The connection's own log: its connect event first.
+    await expect(page.getByTestId('traffic-event').first()).toContainText('connected from 127.0.0.1:');
+    for (let i = 0; i < 4; i++) {
+      device.socket.write('PING');
+      await expect.poll(() => device.received().toString().split('PONG').length - 1).toBe(i + 1);
+      device.socket.write(`reading ${i}`);
+      await expect(rows(page, 'in')).toHaveCount(2 * (i + 1));
+      // The page sends too, through the pipe, while the rule answers in the gateway.
+      await page.getByTestId('send-input').fill(`ack ${i}`);
+      await page.getByTestId('send-button').click();
+    }
+    await expect(rows(page, 'out')).toHaveCount(8);
+    const live = await shownRows(page);
+    // Numbered by the gateway, each once, in its order; every auto-reply right below its PING.
+    expect(live.map((r) => Number(r.split(' ')[0]))).toEqual(live.map((_r, i) => i));
+    live.forEach((row, i) => {
+      if (row.endsWith(' true')) expect(live[i - 1]).toMatch(/ in 50 49 4e 47 false$/);
+    });
+    expect(live.filter((r) => r.endsWith(' true'))).toHaveLength(4);
+
+    await page.reload();
+    await page.getByTestId('devices-toggle').click();
+    await page.locator('[data-testid="device-item"][data-framing="raw"]').click();
+    await expect(rows(page)).toHaveCount(16);
+    expect(await shownRows(page)).toEqual(live);
+  } finally {
+    device.close();
+  }
+});
+
+test('a link in backoff shows when it dials next, and "dial now" dials now', async ({ page, gateway }) => {
+  // A port where nothing listens yet: the link fails, and its waits double (up to 10 s here).
+  const port = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const added = await api<{ id: string }>(gateway, 'POST', '/api/devices', { name: 'late-robot', host: '127.0.0.1', port, framing: 'line', delimiter: '#' });
+  expect(added.status).toBe(201);
+  await expect
+    .poll(async () => (await api<{ devices: { attempts: number; state: string }[] }>(gateway, 'GET', '/api/devices')).body.devices[0]!, { timeout: 15_000 })
+    .toMatchObject({ state: 'backoff', attempts: 4 });
+  const robot = net.createServer((socket) => socket.on('error', () => {}));
+  try {
+    await page.goto(gateway.httpUrl + '/');
+    await page.getByTestId('devices-toggle').click();
+    const item = page.locator(`[data-testid="device-item"][data-id="${added.body.id}"]`);
+    await item.click();
+    const countdown = page.getByTestId('link-next-dial');
+    await expect(countdown).toHaveText(/^Dials again in \d+ s$/);
+    const first = Number(/(\d+)/.exec((await countdown.textContent()) ?? '')![1]);
+    await expect(countdown).toHaveText(new RegExp(`^Dials again in (?!${first} s)\\d+ s$`)); // it counts down
+    // The log has the link's dials and backoffs.
+    await expect(page.getByTestId('traffic-event').filter({ hasText: `dialing 127.0.0.1:${port}` }).first()).toBeVisible();
+    await expect(page.getByTestId('traffic-event').filter({ hasText: 'ECONNREFUSED' }).first()).toBeVisible();
+    await new Promise<void>((resolve) => robot.listen(port, '127.0.0.1', resolve));
+    const clickedAt = Date.now();
+    await page.getByTestId('link-dial-now').click();
+    await expect(item).toHaveAttribute('data-state', 'connected', { timeout: 3000 });
+    expect(Date.now() - clickedAt).toBeLessThan(3000);
+    await expect(page.getByTestId('device-console')).toHaveAttribute('data-pipe', 'open');
+    await expect(page.getByTestId('link-backoff')).toHaveCount(0);
+    await expect(page.getByTestId('traffic-event').filter({ hasText: `connected to 127.0.0.1:${port}` })).toHaveCount(1);
+  } finally {
+    await api(gateway, 'DELETE', `/api/devices/${added.body.id}`);
     await new Promise<void>((resolve) => robot.close(() => resolve()));
   }
 });

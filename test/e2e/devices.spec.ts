@@ -43,12 +43,17 @@ test('a raw listener added in the admin panel: a TCP program’s bytes show as h
   page,
   gateway,
 }) => {
+  // Devices start in an operators-only room of their own; this test is about bytes between a
+  // device and the chat, so it puts the device in lobby, opened on purpose (security-rooms.test.ts
+  // tests the closed default).
+  expect((await api(gateway, 'PUT', '/api/rooms/lobby', { access: 'anyone' })).status).toBe(200);
   await joinAs(page, gateway, 'operator');
   await openAdmin(page);
   const port = await freePort();
 
   await page.getByTestId('listener-add-toggle').click();
   await page.getByTestId('listener-add-framing').selectOption('raw');
+  await page.getByTestId('listener-add-room').fill('lobby');
   await page.getByTestId('listener-add-port').fill(String(port));
   await page.getByTestId('listener-add-host').fill('127.0.0.1');
   await page.getByTestId('listener-add-submit').click();
@@ -141,6 +146,8 @@ test('a device link added in the admin panel connects, its lines reach the room,
   expect(added.status).toBe(201);
 
   try {
+    // The robot goes to lobby, opened on purpose: device rooms are operators-only by default.
+    expect((await api(gateway, 'PUT', '/api/rooms/lobby', { access: 'anyone' })).status).toBe(200);
     await joinAs(page, gateway, 'operator');
     await openAdmin(page);
     await expect(page.locator(`[data-testid="listener-row"][data-port="${listenerPort}"]`)).toHaveAttribute('data-framing', 'line');
@@ -158,6 +165,7 @@ test('a device link added in the admin panel connects, its lines reach the room,
     await page.getByTestId('device-add-port').fill(String(robotPort));
     await page.getByTestId('device-add-framing').selectOption('line');
     await page.getByTestId('device-add-delimiter').fill('\\n');
+    await page.getByTestId('device-add-room').fill('lobby');
     await page.getByTestId('device-add-submit').click();
     await expect(page.getByTestId('device-add-error')).toHaveCount(0);
     const row = page.locator('[data-testid="device-row"][data-name="robot1"]');

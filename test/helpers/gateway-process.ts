@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,7 +24,11 @@ export interface GatewayProcess {
  * so tests can signal it and read its memory and descriptors from /proc.
  */
 export async function spawnGateway(args: string[], env: Record<string, string> = {}, options: { openFileLimit?: number } = {}): Promise<GatewayProcess> {
-  const argv = [mainJs, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', ...args];
+  // A data directory of its own unless the test names one (or its config file does): the default,
+  // ./data in the repository, would carry stored links, rules and history from one test (and one
+  // run) into the next.
+  const ownData = args.includes('--data-dir') || args.includes('--config') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'switchboard-gateway-'))];
+  const argv = [mainJs, '--http-port', '0', '--tcp-port', '0', '--log-level', 'warn', ...ownData, ...args];
   // `ulimit -n` for the gateway alone, through a shell that then becomes the gateway.
   const [command, commandArgs] =
     options.openFileLimit === undefined

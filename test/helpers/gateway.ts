@@ -36,6 +36,7 @@ export async function startGateway(
     identity: { ...base.identity, ...overrides.identity } as GatewayConfig['identity'],
     security: { ...base.security, ...overrides.security } as GatewayConfig['security'],
     cluster: { ...base.cluster, ...overrides.cluster } as GatewayConfig['cluster'],
+    rooms: (overrides.rooms ?? base.rooms) as GatewayConfig['rooms'],
     dataDir,
     webRoot: overrides.webRoot ?? null,
     logLevel: overrides.logLevel ?? 'silent',

@@ -33,10 +33,10 @@ export class Peer {
     this.closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
-  /** `localAddress`: the source address (another 127.x address, to be told apart from other peers). */
-  static tcp(port: number, host = '127.0.0.1', localAddress?: string): Promise<Peer> {
+  /** `localAddress`: the source address (another 127.x address, to be told apart from other peers); `localPort`: its port. */
+  static tcp(port: number, host = '127.0.0.1', localAddress?: string, localPort?: number): Promise<Peer> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host, ...(localAddress !== undefined && { localAddress }) });
+      const socket = net.connect({ port, host, ...(localAddress !== undefined && { localAddress }), ...(localPort !== undefined && { localPort }) });
       const peer = new Peer('tcp', (b) => socket.write(b), () => socket.end(), () => socket.destroy());
       peer.socket = socket;
       const decoder = new FrameDecoder((type, payload) => peer.#push(decodeServerMessage(type, payload)), { maxFrameLength: 64 * 1024 * 1024 });

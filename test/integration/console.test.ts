@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,7 +44,8 @@ describe('auto-reply rules', () => {
       expect((await again.until('\r\n', 1000)).toString()).toBe('PONG\r\n');
       // Templates, hex replies and matches.
       await api(second, 'POST', '/api/rules', { scope: 'all', match: { hex: '02 53 03' }, reply: { hex: '06' } });
-      await api(second, 'POST', '/api/rules', { scope: { client: 'nobody' }, match: { contains: 'X' }, reply: 'never' });
+      await api(second, 'POST', '/api/rules', { scope: { link: 'nobody' }, match: { contains: 'X' }, reply: 'never' });
+      expect((await api(second, 'POST', '/api/rules', { scope: { client: 'nobody' }, match: { contains: 'X' }, reply: 'never' })).body.code).toBe('DEVICE_NOT_FOUND');
       await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '^COUNT$' }, reply: 'n={{counter}}' });
       again.write(Buffer.from([0x02, 0x53, 0x03, 0x0d, 0x0a]));
       expect([...(await again.take(3))]).toEqual([0x06, 0x0d, 0x0a]);
@@ -51,7 +53,7 @@ describe('auto-reply rules', () => {
       expect((await again.until('n=2\r\n')).toString()).toBe('n=1\r\nn=2\r\n');
       await sleep(100);
       expect(again.received.length).toBe(0); // the rule scoped to another client stayed quiet
-      expect((await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '(' }, reply: 'x' })).body.code).toBe('VALIDATION_FAILED');
+      expect((await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '(' }, reply: 'x' })).body.code).toBe('RULE_PATTERN_INVALID');
       expect((await api(second, 'DELETE', '/api/rules/r999')).status).toBe(404);
       again.destroy();
     } finally {
@@ -104,7 +106,10 @@ describe('the traffic log', () => {
       expect(pipe.status).toBe(200);
       await device.until('hello');
       const json = (await api(gateway, 'GET', `/api/clients/${id}/traffic`)).body;
-      expect(json.entries[0]).toMatchObject({ direction: 'in', length: 6, hex: '00 01 02 ff 41 42', text: '....AB', auto: false });
+      // The connection's own log: its connect event first, then its bytes, numbered in the gateway's order.
+      expect(json.entries[0]).toMatchObject({ seq: 0, direction: 'event', text: `connected from 127.0.0.1:${device.socket.localPort}` });
+      expect(json.entries[1]).toMatchObject({ seq: 1, direction: 'in', length: 6, hex: '00 01 02 ff 41 42', text: '....AB', auto: false });
+      expect(json.next).toBe(json.entries.length);
       expect(json.entries.some((e: { direction: string }) => e.direction === 'out')).toBe(true);
       const csv = await fetch(`${gateway.httpUrl}/api/clients/${id}/traffic?format=csv`);
       expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
@@ -154,7 +159,7 @@ describe('the traffic log', () => {
       const incoming = log.body.entries.filter((e) => e.direction === 'in');
       expect(incoming.map((e) => e.hex).join(' ')).toBe(hexOf(said));
       expect(log.body.entries.filter((e) => e.direction === 'out').map((e) => e.hex).join(' ')).toBe(hexOf(line));
-      expect(log.body.entries.map((e) => e.direction).join(' ')).toMatch(/^(in )+out$/); // in the order they crossed
+      expect(log.body.entries.map((e) => e.direction).join(' ')).toMatch(/^event (in )+out$/); // in the order they crossed
       expect(line.toString('latin1')).not.toContain('joined'); // its own arrival is not sent back to it
       // Nothing of the protocol client's hello is in it.
       expect(log.body.entries.some((e) => Buffer.from(e.hex.replaceAll(' ', ''), 'hex').includes('native'))).toBe(false);
@@ -165,7 +170,7 @@ describe('the traffic log', () => {
       await first.close();
     }
 
-    // After a restart the same address on the same listener has its log back, and adds to it.
+    // After a restart a new connection from the same address has a log of its own (the first one's stays in traffic.bin).
     const second = await startGateway(settings, { keepDataDir: plainDir });
     try {
       const again = await RawSocket.connect(second.tcpPort);
@@ -176,7 +181,7 @@ describe('the traffic log', () => {
         id = ((await api(second, 'GET', '/api/clients')).body.clients as { id: string; legacy?: boolean; state?: string }[]).find((c) => c.legacy === true && c.state === 'joined')?.id;
       }
       const log = await traffic(second, id!);
-      expect(log.body.entries.filter((e) => e.direction === 'in').map((e) => e.hex).join(' ')).toBe(hexOf(Buffer.concat([frame('temp=21.5 C'), frame('back')])));
+      expect(log.body.entries.filter((e) => e.direction === 'in').map((e) => e.hex).join(' ')).toBe(hexOf(frame('back')));
       again.destroy();
     } finally {
       await second.close();
@@ -252,6 +257,123 @@ describe('macros', () => {
       expect((await api(gateway, 'DELETE', `/api/macros/${saved.body.id}`)).status).toBe(204);
     } finally {
       await gateway.close();
+    }
+  });
+});
+
+describe('the console tells the truth', () => {
+  it("a second connection of a device from the same address has a log of its own: its burst is not in the first one's", async () => {
+    const gateway = await startGateway(settings);
+    try {
+      const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'line', room: 'two' });
+      const first = await RawSocket.connect(listener.body.port);
+      const second = await RawSocket.connect(listener.body.port);
+      const idOf = async (socket: RawSocket) => {
+        for (let i = 0; i < 100; i++) {
+          const found = ((await api(gateway, 'GET', '/api/clients')).body.clients as { id: string; address: string }[]).find((c) => c.address === `127.0.0.1:${socket.socket.localPort}`);
+          if (found !== undefined) return found.id;
+          await sleep(20);
+        }
+        throw new Error('no member');
+      };
+      const [a, b] = [await idOf(first), await idOf(second)];
+      first.write('one\n');
+      second.write('burst 1\nburst 2\nburst 3\n');
+      const texts = async (id: string) => {
+        for (let i = 0; i < 100; i++) {
+          const entries = (await api(gateway, 'GET', `/api/clients/${id}/traffic`)).body.entries as { direction: string; text: string }[];
+          if (entries.some((e) => e.direction === 'in')) return entries.map((e) => `${e.direction} ${e.text}`);
+          await sleep(20);
+        }
+        throw new Error('no traffic');
+      };
+      expect(await texts(a)).toEqual([`event connected from 127.0.0.1:${first.socket.localPort}`, 'in one.']);
+      expect(await texts(b)).toEqual([`event connected from 127.0.0.1:${second.socket.localPort}`, 'in burst 1.burst 2.burst 3.']);
+      first.destroy();
+      second.destroy();
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("a link's log has its dials, backoffs and connections; in backoff it says when it dials next, and dial now dials now", async () => {
+    const gateway = await startGateway({ ...settings, devices: { ...settings.devices, backoffMaxMs: 60_000 } });
+    const server = net.createServer((socket) => socket.on('error', () => {}));
+    try {
+      // A free port where nothing listens yet.
+      const port = await new Promise<number>((resolve) => {
+        const probe = net.createServer().listen(0, '127.0.0.1', () => {
+          const { port } = probe.address() as net.AddressInfo;
+          probe.close(() => resolve(port));
+        });
+      });
+      const created = await api(gateway, 'POST', '/api/devices', { name: 'late-robot', host: '127.0.0.1', port, framing: 'line' });
+      expect(created.status).toBe(201);
+      const id = created.body.id as string;
+      // Waits are doubled each failure: wait for one of at least two seconds.
+      let status: { state: string; attempts: number; nextDialAt: string | null } | undefined;
+      for (let i = 0; i < 400; i++) {
+        status = (await api(gateway, 'GET', '/api/devices')).body.devices[0];
+        if (status!.state === 'backoff' && status!.attempts >= 4) break;
+        await sleep(25);
+      }
+      expect(status).toMatchObject({ state: 'backoff' });
+      const next = Date.parse(status!.nextDialAt!);
+      expect(next - Date.now()).toBeGreaterThan(500);
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      const dialed = await api(gateway, 'POST', `/api/devices/${id}/dial`);
+      expect(dialed.status, JSON.stringify(dialed.body)).toBe(200);
+      expect(dialed.body).toMatchObject({ nextDialAt: null });
+      for (let i = 0; i < 200 && status!.state !== 'connected'; i++) {
+        await sleep(10);
+        status = (await api(gateway, 'GET', '/api/devices')).body.devices[0];
+      }
+      expect(status!.state).toBe('connected');
+      expect(Date.now()).toBeLessThan(next); // it did not wait for its timer
+      expect((await api(gateway, 'POST', `/api/devices/${id}/dial`)).body.code).toBe('LINK_NOT_IN_BACKOFF');
+      const log = (await api(gateway, 'GET', `/api/clients/${id}/traffic`)).body.entries as { seq: number; direction: string; text: string }[];
+      const events = log.filter((e) => e.direction === 'event').map((e) => e.text);
+      expect(events[0]).toBe(`dialing 127.0.0.1:${port} (attempt 1)`);
+      expect(events[1]).toMatch(/^ECONNREFUSED: .*; dialing again in \d+ ms$/);
+      expect(events.at(-2)).toMatch(/^dialing 127\.0\.0\.1:\d+ \(attempt \d+\)$/);
+      expect(events.at(-1)).toBe(`connected to 127.0.0.1:${port}`);
+      expect(log.map((e) => e.seq)).toEqual(log.map((_e, i) => log[0]!.seq + i));
+    } finally {
+      server.close();
+      await gateway.close();
+    }
+  });
+
+  it('ids people can rely on: a given listener id is kept, generated ids are never handed out again, a delimiter is escaped text everywhere', async () => {
+    const idsDir = mkdtempSync(join(tmpdir(), 'switchboard-ids-'));
+    const withListen = { ...settings, devices: { ...settings.devices, listen: ['line://127.0.0.1:0?delimiter=%0D%0A&id=crlf'] } };
+    const first = await startGateway(withListen, { keepDataDir: idsDir });
+    try {
+      const given = await api(first, 'POST', '/api/listeners', { id: 'plc-line', port: 0, framing: 'line', delimiter: '\\r\\n' });
+      expect(given.status, JSON.stringify(given.body)).toBe(201);
+      expect(given.body).toMatchObject({ id: 'plc-line', delimiter: '\\r\\n' });
+      expect((await api(first, 'POST', '/api/listeners', { id: 'plc-line', port: 0 })).body.code).toBe('LISTENER_EXISTS');
+      const a = (await api(first, 'POST', '/api/listeners', { port: 0 })).body.id;
+      const b = (await api(first, 'POST', '/api/listeners', { port: 0 })).body.id;
+      expect([a, b]).toEqual(['l1', 'l2']);
+      expect((await api(first, 'DELETE', `/api/listeners/${b}`)).status).toBe(204);
+      expect((await api(first, 'POST', '/api/listeners', { port: 0 })).body.id).toBe('l3');
+      expect((await api(first, 'DELETE', '/api/listeners/l3')).status).toBe(204);
+      const rule = (await api(first, 'POST', '/api/rules', { scope: 'all', match: { equals: 'x' }, reply: 'y' })).body.id;
+      expect((await api(first, 'DELETE', `/api/rules/${rule}`)).status).toBe(204);
+      // The --listen delimiter %0D%0A is listed as a REST body gives it.
+      const listed = (await api(first, 'GET', '/api/listeners')).body.listeners as { id: string; delimiter: string }[];
+      expect(listed.find((l) => l.id === 'crlf')?.delimiter).toBe('\\r\\n');
+    } finally {
+      await first.close();
+    }
+    const second = await startGateway(withListen, { keepDataDir: idsDir });
+    try {
+      expect((await api(second, 'POST', '/api/listeners', { port: 0 })).body.id).toBe('l4');
+      expect((await api(second, 'POST', '/api/rules', { scope: 'all', match: { equals: 'x' }, reply: 'y' })).body.id).toBe('r2');
+    } finally {
+      await second.close();
+      rmSync(idsDir, { recursive: true, force: true });
     }
   });
 });

@@ -21,10 +21,19 @@ afterAll(async () => {
   await gateway.close();
 });
 
+/**
+ * A room with devices in it is open to operators only until an operator says otherwise
+ * (security-rooms.test.ts tests that); these tests are about framing, with guests in the room.
+ */
+async function openRoom(room: string): Promise<void> {
+  expect((await api(gateway, 'PUT', `/api/rooms/${room}`, { access: 'anyone' })).status).toBe(200);
+}
+
 async function addListener(body: object): Promise<{ id: string; port: number }> {
   const response = await api(gateway, 'POST', '/api/listeners', { port: 0, ...body });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   expect(response.body.listening).toBe(true);
+  await openRoom(response.body.room);
   return response.body;
 }
 
@@ -49,10 +58,10 @@ describe('a line listener', () => {
     browser.destroy();
   });
 
-  it('cuts a line longer than maxLineBytes, tells the device, and goes on', async () => {
-    const listener = await addListener({ framing: 'line', maxLineBytes: 8 });
+  it('cuts a line longer than maxLineBytes, tells the device (it asked for notices), and goes on', async () => {
+    const listener = await addListener({ framing: 'line', maxLineBytes: 8, notices: true });
     const browser = await Peer.ws(gateway.wsUrl);
-    await browser.hello('cutter-web');
+    await browser.hello('cutter-web', { room: 'devices' });
     const device = await RawSocket.connect(listener.port);
     await sleep(50);
     device.write('0123456789ABCDEF\nok\n');
@@ -93,7 +102,7 @@ describe('a raw listener', () => {
     // Each write arrives as a read of its own (30 ms apart, under the 300 ms idle gap that ends a message).
     const listener = await addListener({ framing: 'raw', idleMs: 300 });
     const browser = await Peer.ws(gateway.wsUrl);
-    await browser.hello('reads-web');
+    await browser.hello('reads-web', { room: 'devices' });
     const device = await RawSocket.connect(listener.port);
     await browser.next('presence', (p) => p.event === 'join' && p.member.name.startsWith('127.0.0.1:'));
     const writeApart = async (...reads: number[][]) => {
@@ -118,7 +127,7 @@ describe('a raw listener', () => {
   it('carries bytes that are not UTF-8 from device to browser and back unchanged', async () => {
     const listener = await addListener({ framing: 'raw' });
     const browser = await Peer.ws(gateway.wsUrl);
-    await browser.hello('hex-web');
+    await browser.hello('hex-web', { room: 'devices' });
     const device = await RawSocket.connect(listener.port);
     await browser.next('presence', (p) => p.event === 'join' && p.member.name.startsWith('127.0.0.1:'));
     device.write(Buffer.of(0x00, 0x01, 0x02, 0xff, 0x41, 0x42));
@@ -223,6 +232,7 @@ describe('an outbound device link', () => {
 
   it('dials a robot, relays both ways, and dials it again after it was killed and restarted', async () => {
     const robot = await robotController();
+    await openRoom('cell1');
     const browser = await Peer.ws(gateway.wsUrl);
     await browser.hello('operator', { room: 'cell1' });
     const created = await api(gateway, 'POST', '/api/devices', {
@@ -287,7 +297,7 @@ describe('after a restart', () => {
       expect(listener.status).toBe(201);
       expect((await api(first, 'POST', '/api/devices', { id: 'arm', name: 'arm', host: '127.0.0.1', port: robotPort })).status).toBe(201);
       const readiesOn = async (gateway: RunningGateway) =>
-        (await api(gateway, 'GET', '/api/history?room=lobby')).body.entries.filter((e: { from: string; text: string }) => e.from === 'arm' && e.text === 'READY');
+        (await api(gateway, 'GET', '/api/history?room=devices')).body.entries.filter((e: { from: string; text: string }) => e.from === 'arm' && e.text === 'READY');
       for (let i = 0; i < 50 && (await readiesOn(first)).length < 1; i++) await sleep(50);
       await first.close();
 

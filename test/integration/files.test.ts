@@ -57,9 +57,11 @@ describe('files', () => {
     // The sender's own copy of the offer is its acknowledgement; it gets no chunks back.
     await expect(sender.next('file-offer')).resolves.toMatchObject({ from: 'file-sender' });
     expect(sender.received.some((m) => m.type === 'file-data')).toBe(false);
-    // Plain devices hear that a file was sent but get no binary data.
-    await expect(device.waitForLine((l) => l.startsWith('* file-sender sent a file: payload.bin'))).resolves.toBeDefined();
-    expect(device.received.some((m) => m.type === 'file-data')).toBe(false);
+    // Plain devices get room text only: no line about the file, and no binary data (PROTOCOL.md §2).
+    sender.send({ type: 'message', text: 'after the file' });
+    await device.waitForLine((l) => l === 'file-sender: after the file');
+    expect(device.lines.filter((l) => l.includes('sent a file'))).toEqual([]);
+    expect(device.received.some((m) => m.type === 'file-data' || m.type === 'file-offer')).toBe(false);
     // History keeps the announcement with its checksum.
     const history = await api(gateway, 'GET', '/api/history?room=lobby');
     expect(history.body.entries).toContainEqual(expect.objectContaining({ kind: 'file', name: 'payload.bin', size: data.length, sha256: expected }));

@@ -9,6 +9,7 @@ import { HostPolicy, requestGuard } from './request-guard.js';
 import type { HistoryStore } from './history/history-store.js';
 import { SqliteHistoryStore } from './history/sqlite-history-store.js';
 import { Hub, type HubLogger } from './hub/hub.js';
+import { normalAccess } from './hub/room-access.js';
 import type { ClusterNode } from './cluster/cluster.js';
 import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
@@ -113,6 +114,8 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   const cluster = options.cluster ?? (config.cluster.redisUrl === null ? undefined : await joinCluster(config, history, app.log));
   const { registration, requireLogin, requireLoginDevices, tokenTtlDays } = config.identity;
   const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster?.identity }), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
+  // Rooms' access from --config: what the operator wrote is in force at every start.
+  for (const [room, access] of Object.entries(config.rooms)) identity.store.configureRoomAccess({ room, ...normalAccess(access) });
   const hub = new Hub({ config, history, cluster, log: app.log, identity });
   app.decorate('hub', hub);
 

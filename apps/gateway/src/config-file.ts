@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { deviceBody, listenerBody } from './routes/schemas.js';
+import { deviceBody, listenerBody, roomAccessBody } from './routes/schemas.js';
 
 /**
  * `--config switchboard.json`: everything the flags hold, by the flags' names
@@ -13,6 +13,8 @@ export interface ConfigFile {
   flags: Map<string, unknown>;
   listeners: Record<string, unknown>[];
   devices: Record<string, unknown>[];
+  /** Room name → who may use it, shaped like the body of PUT /api/rooms/:name. */
+  rooms: Record<string, { access: 'anyone' | 'accounts' | 'operators' | 'named'; accounts?: string[] }>;
 }
 
 export type FlagKind = 'string' | 'port' | 'int' | 'bool' | 'list' | 'path' | 'repeat';
@@ -53,6 +55,7 @@ export function readConfigFile(path: string, flags: readonly { flag: string; kin
       ...Object.fromEntries(flags.map((f) => [f.flag, schemaOf[f.kind]])),
       listeners: { type: 'array', items: listenerBody },
       devices: { type: 'array', items: deviceBody },
+      rooms: { type: 'object', propertyNames: { pattern: '^[\\p{L}\\p{N}_.-]{1,32}$' }, additionalProperties: roomAccessBody },
     },
     additionalProperties: false,
   };
@@ -65,8 +68,8 @@ export function readConfigFile(path: string, flags: readonly { flag: string; kin
     const message = error.keyword === 'additionalProperties' ? 'is not a setting this gateway has (see --help)' : error.message;
     throw new ConfigFileError(`${path}:${lineOf(text, pointer)}: ${field} ${message}.`);
   }
-  const { listeners = [], devices = [], ...rest } = json as Record<string, unknown> & { listeners?: Record<string, unknown>[]; devices?: Record<string, unknown>[] };
-  return { flags: new Map(Object.entries(rest)), listeners, devices };
+  const { listeners = [], devices = [], rooms = {}, ...rest } = json as Record<string, unknown> & Partial<Pick<ConfigFile, 'listeners' | 'devices' | 'rooms'>>;
+  return { flags: new Map(Object.entries(rest)), listeners, devices, rooms };
 }
 
 /** The line (1-based) where the value at a JSON pointer starts, by scanning the text once. */

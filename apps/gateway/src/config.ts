@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@switchboard/protocol';
-import { ConfigFileError, readConfigFile, type FlagKind } from './config-file.js';
+import { ConfigFileError, readConfigFile, type ConfigFile, type FlagKind } from './config-file.js';
 import { parseListenUrl, parseTargets } from './devices/device-settings.js';
 
 /** Everything the gateway can be told. `buildApp` takes one of these; `loadConfig` reads it from flags and env. */
@@ -43,6 +43,8 @@ export interface GatewayConfig {
     httpRequestTimeoutMs: number;
   };
   history: { onJoin: number; maxPage: number };
+  /** Rooms' access from --config, applied at every start (README, "Rooms and who may use them"). */
+  rooms: ConfigFile['rooms'];
   devices: {
     /** Listeners beside the default one, as URLs: `line://0.0.0.0:9100?delimiter=%0D%0A&room=plc`. */
     listen: string[];
@@ -201,6 +203,7 @@ export function defaultConfig(): GatewayConfig {
       httpRequestTimeoutMs: 30_000,
     },
     history: { onJoin: 50, maxPage: 500 },
+    rooms: {},
     devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5, fromFile: { listeners: [], links: [] } },
     identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
     cluster: { redisUrl: null, nodeId: null, heartbeatMs: 4_000, timeoutMs: 2_000, historyRetention: 100_000 },
@@ -255,6 +258,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       option.set(config, convert(option, raw as string | string[] | boolean) as never);
     }
     config.devices.fromFile = { listeners: read.listeners, links: read.devices };
+    config.rooms = read.rooms;
   }
   for (const option of options) {
     let raw: string | string[] | boolean | undefined = env[envName(option.flag)];
@@ -275,7 +279,7 @@ export function printableConfig(config: GatewayConfig): Record<string, unknown> 
     const value = option.flag === 'public-read' ? publicReadOn(config) : option.get(config);
     out[option.flag] = option.kind === 'repeat' ? config.devices.listen : option.kind === 'list' ? String(value).split(',').filter(Boolean) : value;
   }
-  return { ...out, listeners: config.devices.fromFile.listeners, devices: config.devices.fromFile.links };
+  return { ...out, listeners: config.devices.fromFile.listeners, devices: config.devices.fromFile.links, rooms: config.rooms };
 }
 
 function convert(option: Option, raw: string | string[] | boolean): unknown {

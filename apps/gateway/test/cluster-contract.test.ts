@@ -5,7 +5,16 @@ import type { ClusterNode } from '../src/cluster/cluster.js';
 import { InProcessCluster } from '../src/cluster/in-process-cluster.js';
 import { RedisCluster } from '../src/cluster/redis-cluster.js';
 import type { Hub } from '../src/hub/hub.js';
-import { connect, settle as wait, testHub } from './memory-link.js';
+import type { Hears } from '../src/devices/device-settings.js';
+import { MemoryLink, connect, settle as wait, testHub } from './memory-link.js';
+
+/** A device of a line listener, as the hub sees it: it hears what `hears` says, and is told nothing of its framing. */
+class DeviceMemoryLink extends MemoryLink {
+  readonly device = { framing: 'line' as const, listener: 'l1' };
+  constructor(readonly hears: Hears) {
+    super();
+  }
+}
 
 /**
  * The cluster contract: several hubs sharing one cluster implementation behave as one chat.
@@ -126,6 +135,39 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
     carol.send({ type: 'roster', ref: 'q2' });
     await settle();
     expect(carol.link.of('roster').find((r) => r.ref === 'q2')!.members.map((m) => m.name).sort()).toEqual(['bob', 'carol']);
+  });
+
+  it("devices hear devices on every node only when they asked; an answer to a device reaches no device", async () => {
+    const [a, b, c] = await threeNodes();
+    const device = (hub: Hub, name: string, hears: Hears) => {
+      const link = new DeviceMemoryLink(hears);
+      const member = hub.connect(link, { name, room: 'lobby' })!;
+      return { link, say: (text: string) => hub.receiveMessage(member, { type: 'message', text }, text.length) };
+    };
+    const robot1 = device(a, 'robot1', 'people');
+    const alice = connect(a, { name: 'alice' });
+    const robot2 = device(b, 'robot2', 'people');
+    const bob = connect(b, { name: 'bob' });
+    const echo = device(c, 'echo', 'everyone');
+    await settle(80);
+    const heard = (link: MemoryLink) => link.of('message').map((m) => `${m.from}: ${m.text}`);
+
+    robot1.say('status ok');
+    await settle();
+    echo.say('status ok'); // what it heard last was a device's: its answer reaches people only
+    await settle();
+    alice.send({ type: 'message', text: 'go' });
+    await settle();
+    expect(heard(alice.link)).toEqual(['robot1: status ok', 'echo: status ok', 'alice: go']);
+    expect(heard(bob.link)).toEqual(['robot1: status ok', 'echo: status ok', 'alice: go']);
+    expect(heard(robot2.link)).toEqual(['alice: go']);
+    expect(heard(robot1.link)).toEqual(['alice: go']);
+    expect(heard(echo.link)).toEqual(['robot1: status ok', 'alice: go']);
+    // Having heard a person last, what the echo says is a device's again: devices that hear everyone get it, the others do not.
+    echo.say('go');
+    await settle();
+    expect(heard(robot2.link)).toEqual(['alice: go']);
+    expect(heard(bob.link).at(-1)).toBe('echo: go');
   });
 
   it('private messages reach a member on another node, and a plain device as a line', async () => {

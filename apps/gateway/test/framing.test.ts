@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseEscapes } from '@switchboard/protocol';
-import { LineFraming, RawFraming, type DeviceMessage } from '../src/devices/framing.js';
+import { HeldBudget, LineFraming, RawFraming, type DeviceMessage } from '../src/devices/framing.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (m: DeviceMessage) => new TextDecoder().decode(m.bytes);
@@ -130,5 +130,47 @@ describe('raw framing', () => {
     expect(plain(f.flush())).toEqual({ kind: 'file', bytes: [6, 5, 4] });
     expect([...f.encode({ kind: 'text', bytes: bytes('ok') })]).toEqual([0, ...bytes('ok')]);
     expect([...f.encode({ kind: 'file', bytes: Uint8Array.of(5) })]).toEqual([1, 5]);
+  });
+});
+
+describe('raw framing with the type byte: what a connection holds', () => {
+  const typed = (budget: HeldBudget) => new RawFraming({ idleMs: 20, fixedLength: null, typeByte: true, maxMessageBytes: 5, maxFileMessageBytes: 9, fileBudget: budget });
+
+  it('cuts text at the text limit; the continuation has no type byte of its own', () => {
+    const f = typed(new HeldBudget(100));
+    const out = f.push(Uint8Array.of(0, ...bytes('abcdefghij')));
+    expect(out.map((m) => [m.kind, text(m)])).toEqual([
+      ['text', 'abcd'],
+      ['text', 'efgh'],
+    ]);
+    expect(text(f.flush()!)).toBe('ij');
+  });
+
+  it('holds a file whole within its limit and the shared budget, and gives the budget back when it ends', () => {
+    const budget = new HeldBudget(12);
+    const f = typed(budget);
+    expect(f.push(Uint8Array.of(1, 1, 2, 3))).toEqual([]);
+    expect(budget.used).toBe(4);
+    const file = f.flush()!;
+    expect([file.kind, [...file.bytes]]).toEqual(['file', [1, 2, 3]]);
+    expect(budget.used).toBe(0);
+  });
+
+  it('refuses a file past the size limit or past the budget: nothing kept, the rest dropped until the idle gap', () => {
+    const budget = new HeldBudget(12);
+    const big = typed(budget);
+    expect(big.push(Uint8Array.of(1, 1, 2, 3, 4, 5, 6, 7, 8, 9))).toEqual([{ kind: 'file', bytes: new Uint8Array(0), refused: 'too-large' }]);
+    expect(big.push(Uint8Array.of(10, 11))).toEqual([]);
+    expect(big.pending).toBeGreaterThan(0); // the idle gap is still awaited
+    expect(big.flush()).toBeUndefined();
+    expect(budget.used).toBe(0);
+
+    const first = typed(budget);
+    const second = typed(budget);
+    first.push(Uint8Array.of(1, 1, 2, 3, 4, 5, 6, 7));
+    expect(second.push(Uint8Array.of(1, 1, 2, 3, 4, 5))).toEqual([{ kind: 'file', bytes: new Uint8Array(0), refused: 'busy' }]);
+    expect(budget.used).toBe(8);
+    first.discard(); // its connection closed
+    expect(budget.used).toBe(0);
   });
 });

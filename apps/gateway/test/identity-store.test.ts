@@ -26,13 +26,14 @@ describe('resume tokens', () => {
   it('expired tokens are deleted while the gateway runs, not only at its next start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-identity-'));
     dirs.push(dir);
-    const store = new IdentityStore(dir, { pruneEveryMs: 50 });
+    // Long enough that issuing the 201 tokens below (slow on a loaded machine) ends before a prune.
+    const store = new IdentityStore(dir, { pruneEveryMs: 1000 });
     try {
       // Guests that came and went: their tokens expire.
       for (let i = 0; i < 200; i++) store.issueToken({ identity: `guest:${i}`, name: `g${i}`, account: null }, 1);
       const kept = store.issueToken({ identity: 'guest:kept', name: 'kept', account: null }, 60_000);
       expect(tokenRows(dir)).toBe(201);
-      await sleep(80);
+      await sleep(1100);
       const fresh = store.issueToken({ identity: 'guest:fresh', name: 'fresh', account: null }, 60_000);
       expect(tokenRows(dir)).toBe(2);
       expect(store.tokenOwner(kept)).toEqual({ identity: 'guest:kept', name: 'kept', account: null });

@@ -111,7 +111,34 @@ describe('TrafficLog', () => {
     const again = new TrafficLog(dir, 10);
     expect(hexes(again, 'link:d1')).toEqual(['in:010203:3', 'out:04:1']);
     again.close();
-    writeFileSync(join(dir, 'traffic.bin'), readFileSync(join(dir, 'traffic.bin')).subarray(0, 30));
+    writeFileSync(join(dir, 'traffic.bin'), readFileSync(join(dir, 'traffic.bin')).subarray(0, 38));
     expect(() => new TrafficLog(dir, 10)).toThrow(/traffic\.bin cannot be read: it ends inside an entry/);
+  });
+
+  it('numbers entries in order, never again after the oldest go or a restart, and pages forward from a number', async () => {
+    const dir = dataDir();
+    const log = new TrafficLog(dir, 3);
+    for (let i = 0; i < 5; i++) log.record('link:d1', 'in', Buffer.of(i));
+    log.event('link:d1', 'disconnected');
+    expect(log.entries('link:d1').map((e) => [e.seq, e.event === true])).toEqual([[3, false], [4, false], [5, true]]);
+    expect(log.entries('link:d1', 1, 3).map((e) => e.seq)).toEqual([4]);
+    expect(log.entries('link:d1', 10, 0).map((e) => e.seq)).toEqual([3, 4, 5]); // older than the oldest: from the oldest
+    expect(log.nextSeq('link:d1')).toBe(6);
+    log.close();
+    const again = new TrafficLog(dir, 3);
+    expect(again.entries('link:d1').map((e) => e.seq)).toEqual([3, 4, 5]);
+    again.record('link:d1', 'out', Buffer.of(9));
+    expect(again.entries('link:d1', 10, 5).map((e) => [e.seq, e.direction])).toEqual([[6, 'out']]);
+    again.close();
+  });
+
+  it('keeps the newest eight connection logs of one device', () => {
+    const log = new TrafficLog(null, 10);
+    const keys = Array.from({ length: 10 }, (_, i) => `listener:l1:127.0.0.1:${5000 + i}@${1000 + i}`);
+    for (const key of keys) {
+      log.open(key);
+      log.record(key, 'in', Buffer.of(1));
+    }
+    expect(keys.map((key) => log.entries(key).length)).toEqual([0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deviceRows, type DeviceRow } from '../src/lib/console/device-rows.js';
-import { appliesTo, buildRule, describeScope, ruleMatch, type RuleForm } from '../src/lib/console/rules.js';
+import { appliesTo, buildRule, describeScope, ipOf, ruleMatch, type RuleForm } from '../src/lib/console/rules.js';
 import type { ClientInfo, DeviceInfo, ListenerInfo } from '../src/lib/rest-client.js';
 
 const client = (fields: Partial<ClientInfo> & { id: string }): ClientInfo => ({
@@ -35,6 +35,7 @@ const link: DeviceInfo = {
   attempts: 1,
   connectedAt: null,
   lastError: null,
+  nextDialAt: null,
 };
 
 describe('the rows of the Devices view', () => {
@@ -75,7 +76,7 @@ describe('auto-reply rules in the console', () => {
   const form = (fields: Partial<RuleForm>): RuleForm => ({ scope: 'device', matchKind: 'equals', match: 'PING', replyKind: 'text', reply: 'PONG\\r\\n', delayMs: null, ...fields });
 
   it('builds the body the gateway takes', () => {
-    expect(buildRule(form({}), row)).toEqual({ ok: true, body: { scope: { client: 'm2' }, match: { equals: 'PING' }, reply: 'PONG\\r\\n' } });
+    expect(buildRule(form({}), row)).toEqual({ ok: true, body: { scope: { listener: 'l1', address: ipOf(row.address) }, match: { equals: 'PING' }, reply: 'PONG\\r\\n' } });
     expect(buildRule(form({ scope: 'listener', delayMs: 250 }), row)).toMatchObject({ ok: true, body: { scope: { listener: 'l1' }, delayMs: 250 } });
     expect(buildRule(form({ scope: 'all', matchKind: 'hex', match: '0x05', replyKind: 'hex', reply: '0000   06   .' }), row)).toEqual({
       ok: true,
@@ -95,9 +96,13 @@ describe('auto-reply rules in the console', () => {
     expect(appliesTo({ scope: 'all' }, row)).toBe(true);
     expect(appliesTo({ scope: { listener: 'l1' } }, row)).toBe(true);
     expect(appliesTo({ scope: { listener: 'l2' } }, row)).toBe(false);
-    expect(appliesTo({ scope: { client: 'm2' } }, row)).toBe(true);
-    expect(describeScope({ client: 'm2' }, row)).toBe('this device');
-    expect(describeScope({ client: 'd4' }, row)).toBe('device d4');
+    expect(appliesTo({ scope: { listener: 'l1', address: ipOf(row.address) } }, row)).toBe(true);
+    expect(appliesTo({ scope: { listener: 'l1', address: '10.9.9.9' } }, row)).toBe(false);
+    expect(appliesTo({ scope: { link: 'd4' } }, row)).toBe(false);
+    expect(describeScope({ listener: 'l1', address: ipOf(row.address) }, row)).toMatch(/^this device/);
+    expect(describeScope({ link: 'd4' }, row)).toBe('device link d4');
+    expect(ipOf('[::1]:5000')).toBe('::1');
+    expect(ipOf('127.0.0.1:5000')).toBe('127.0.0.1');
     expect(ruleMatch({ match: { contains: 'ERR' } })).toEqual({ kind: 'contains', value: 'ERR' });
   });
 });

@@ -17,7 +17,7 @@ const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 let seq = 0;
 const item = (direction: 'in' | 'out', data: Uint8Array | string, ts = Date.UTC(2026, 10, 22, 8, 30, 1, 234), auto = false): TrafficItem => {
   const b = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  return { seq: seq++, ts, direction, length: b.length, bytes: b, auto, origin: 'local' };
+  return { seq: seq++, ts, direction, length: b.length, bytes: b, auto };
 };
 
 describe('hex dump rows', () => {
@@ -99,11 +99,11 @@ describe('export', () => {
   const ts = Date.UTC(2026, 10, 22, 8, 30, 1, 234);
   const log = [item('in', bytes(0x00, 0x01, 0x02, 0xff, 0x41, 0x42), ts), item('out', 'a,"b"\r\n', ts + 5, true)];
 
-  it('writes CSV with exactly time,direction,length,hex,text, quoting as RFC 4180 says', () => {
+  it('writes CSV with exactly time,direction,length,hex,text,auto, as the gateway does, quoting as RFC 4180 says', () => {
     expect(trafficCsv(log)).toBe(
-      'time,direction,length,hex,text\r\n' +
-        '2026-11-22T08:30:01.234Z,in,6,00 01 02 ff 41 42,....AB\r\n' +
-        '2026-11-22T08:30:01.239Z,out,7,61 2c 22 62 22 0d 0a,"a,""b"".."\r\n',
+      'time,direction,length,hex,text,auto\r\n' +
+        '2026-11-22T08:30:01.234Z,in,6,00 01 02 ff 41 42,....AB,false\r\n' +
+        '2026-11-22T08:30:01.239Z,out,7,61 2c 22 62 22 0d 0a,"a,""b""..",true\r\n',
     );
   });
 
@@ -128,7 +128,10 @@ describe('export', () => {
   });
 
   it('reads the gateway log into items', () => {
-    const entry = itemFromEntry({ ts, time: '', direction: 'in', length: 5000, hex: '41 42', text: 'AB', auto: false }, 7);
-    expect(entry).toMatchObject({ seq: 7, ts, direction: 'in', length: 5000, bytes: bytes(0x41, 0x42), origin: 'server' });
+    const entry = itemFromEntry({ seq: 7, ts, time: '', direction: 'in', length: 5000, hex: '41 42', text: 'AB', auto: false });
+    expect(entry).toMatchObject({ seq: 7, ts, direction: 'in', length: 5000, bytes: bytes(0x41, 0x42) });
+    // A connection's event: its text as the item's bytes.
+    const event = itemFromEntry({ seq: 8, ts, time: '', direction: 'event', length: 0, hex: '', text: 'connected from 127.0.0.1:5000', auto: false });
+    expect(new TextDecoder().decode(event.bytes)).toBe('connected from 127.0.0.1:5000');
   });
 });

@@ -28,6 +28,13 @@ export interface ConnectOptions {
   room?: string;
   /** Last message id seen: the first history is then what was missed. */
   since?: number;
+  /** The password of a registered `name` (README, "Identity"). */
+  password?: string;
+  /**
+   * A resume token from an earlier welcome (`client.token`): the same identity again. A token is
+   * used once: the welcome brings its successor, which `client.token` then holds (PROTOCOL.md §3).
+   */
+  token?: string;
   /** Say hello (default). false: a plain device that sends type-0 text and gets text lines. */
   hello?: boolean;
   /** true, or node:tls options (ca, rejectUnauthorized, servername...), to connect over TLS. */

@@ -125,6 +125,11 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
     return this.#member.welcome;
   }
 
+  /** The resume token from this connection's welcome: the one to connect with next time (the one used is replaced). */
+  get token(): string | null {
+    return this.#member.welcome?.token ?? null;
+  }
+
   /** True until the connection is closed or closing. */
   get isOpen(): boolean {
     return this.#session.state === 'open';
@@ -277,8 +282,8 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
   // ---------------------------------------------------------------------------------------
 
   #start(options: ConnectOptions): Promise<SwitchboardClient> {
-    const { name, room, since } = options;
-    const hello = this.hello ? ({ type: 'hello', v: PROTOCOL_VERSION, ...definedOnly({ name, room, since }), ref: this.#requests.nextRef() } as const) : undefined;
+    const { name, room, since, password, token } = options;
+    const hello = this.hello ? ({ type: 'hello', v: PROTOCOL_VERSION, ...definedOnly({ name, room, since, password, token }), ref: this.#requests.nextRef() } as const) : undefined;
     return this.#session.start(hello).then(() => this);
   }
 

@@ -4,7 +4,7 @@
  * and a test keeps the two in step.
  */
 /** The rule for member and room names, in words: one copy for every message that states it. */
-export const NAME_RULE = '1-32 letters, digits, "_", "-" or "."';
+export const NAME_RULE = '1-32 letters, digits, "_", "-" or ".", none of them invisible';
 
 export const ErrorCodes = {
   // Framing: the byte stream itself is wrong. After these the sender's stream cannot be
@@ -21,18 +21,21 @@ export const ErrorCodes = {
   UNSUPPORTED_VERSION: 'The hello asked for a protocol version this server does not speak.',
   // Members and rooms.
   NAME_INVALID: `Names are ${NAME_RULE}.`,
-  NAME_TAKEN: 'Another member already uses that name (names are unique, ignoring case).',
+  NAME_TAKEN: 'Another member already uses that name or one that looks like it (names are unique by look-alike key), or an account has registered it.',
   ROOM_INVALID: `Room names are ${NAME_RULE}.`,
   ROOM_NOT_FOUND: 'No such room.',
   NOT_IN_ROOM: 'The member is not in that room.',
+  ROOM_FORBIDDEN: 'The room is restricted (accounts, operators or named accounts only): you may not join it, read it, speak in it or address its devices.',
   NO_SUCH_MEMBER: 'No member with that name or id is connected.',
   TEXT_TOO_LONG: 'Message text exceeds the maximum text length.',
   // Identity.
   AUTH_REQUIRED: 'That name is a registered account (or this gateway admits accounts only): sign in with its password or a token.',
   AUTH_FAILED: 'Wrong password, or a token that is unknown or expired.',
-  AUTH_RATE_LIMITED: 'Too many failed sign-ins from this address or for this name; wait and try again.',
+  AUTH_RATE_LIMITED: 'Too many failed sign-ins (or admin-token guesses) from this address or for this name; wait and try again.',
   BANNED: 'An administrator banned this address, name or account.',
   SESSION_REPLACED: 'The same identity signed in again elsewhere; this connection was closed.',
+  SESSION_REVOKED: "The account's password was reset or the account deleted: its sessions and resume tokens ended; sign in again.",
+  NAME_RECLAIMED: 'You held this name as a guest; its registered account signed in, so this connection was closed.',
   // Files.
   FILE_TOO_LARGE: 'The offered file exceeds the maximum file size.',
   FILE_UNKNOWN_TRANSFER: 'No open transfer has that id.',
@@ -73,6 +76,8 @@ export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'KICKED',
   'BANNED',
   'SESSION_REPLACED',
+  'SESSION_REVOKED',
+  'NAME_RECLAIMED',
   'SERVER_SHUTTING_DOWN',
 ]);
 

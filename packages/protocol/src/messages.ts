@@ -345,10 +345,12 @@ function hex(byte: number): string {
 // ---------------------------------------------------------------------------------------
 
 const NAME_PATTERN = /^[\p{L}\p{N}_.-]{1,32}$/u;
+/** Characters that draw nothing (U+3164 HANGUL FILLER is a letter, yet invisible): a name with one could pose as another. */
+const INVISIBLE = /\p{Default_Ignorable_Code_Point}/u;
 
 /** Member and room names: see NAME_RULE. */
 export function isValidName(name: string): boolean {
-  return NAME_PATTERN.test(name);
+  return NAME_PATTERN.test(name) && !INVISIBLE.test(name);
 }
 
 export const DEFAULT_ROOM = 'lobby';

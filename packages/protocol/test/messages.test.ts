@@ -377,7 +377,8 @@ describe('isValidName', () => {
     expect(isValidName(name)).toBe(true);
   });
 
-  it.each(['', 'a'.repeat(33), 'has space', 'semi;colon', 'new\nline', 'tab\t', 'emoji😀', 'slash/', 'colon:', '127.0.0.1:5000', '<b>', 'a\u0000'])(
+  // Invisible: U+3164 HANGUL FILLER and U+115F are letters, yet draw nothing (default-ignorable).
+  it.each(['', 'a'.repeat(33), 'has space', 'semi;colon', 'new\nline', 'tab\t', 'emoji😀', 'slash/', 'colon:', '127.0.0.1:5000', '<b>', 'a\u0000', 'alice\u3164', '\u3164', 'ali\u200Bce', 'alice\uFE0F', '\u115Falice', 'al\u00ADice'])(
     'rejects %j',
     (name) => {
       expect(isValidName(name)).toBe(false);

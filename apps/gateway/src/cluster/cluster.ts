@@ -94,7 +94,16 @@ export interface RoomEvent {
   legacyText?: string | undefined;
   /** Member id that gets nothing (the sender of a plain device's line, of a file's chunks). */
   except?: string | undefined;
+  /**
+   * Who said it, for devices' `hears` (every node filters its own devices): `person` (a member
+   * that said hello, a browser, a plain framed device, the console), `device` (a line/raw/link
+   * device), `relay` (a device's words right after it heard a device: no device hears them).
+   * Absent: the gateway's own words (presence, notices), which are no one's words.
+   */
+  origin?: RoomEventOrigin | undefined;
 }
+
+export type RoomEventOrigin = 'person' | 'device' | 'relay';
 
 /** A frame for one member, wherever it lives. */
 export interface MemberEvent {
@@ -110,6 +119,11 @@ export type AdminAction =
   | { kind: 'tell'; member: string; text: string }
   /** The same identity signed in elsewhere: this connection gives way (SESSION_REPLACED). */
   | { kind: 'replace'; member: string }
+  /**
+   * The session ends with a notice saying why: its account's password was reset or the account
+   * deleted (SESSION_REVOKED), or it held as a guest a name whose account signed in (NAME_RECLAIMED).
+   */
+  | { kind: 'revoke'; member: string; text: string; code: 'SESSION_REVOKED' | 'NAME_RECLAIMED' }
   | { kind: 'ban'; member: string; reason: string };
 
 /** An operator's notice to every member of one node. */

@@ -1,7 +1,8 @@
+import { lookAlikeKey } from '../identity/look-alike.js';
 import type { MemberDirectory, MemberRecord } from './cluster.js';
 
 /**
- * The member directory as one node holds it: records by id, by name (ignoring case) and by
+ * The member directory as one node holds it: records by id, by name (by look-alike key) and by
  * room, in the order members joined. The in-process cluster shares one; each Redis node keeps
  * its own, kept current from what the other nodes publish.
  */
@@ -14,11 +15,11 @@ export class DirectoryReplica implements MemberDirectory {
   put(record: MemberRecord): void {
     const previous = this.#records.get(record.id);
     if (previous !== undefined) {
-      if (this.#byName.get(previous.name.toLowerCase()) === previous) this.#byName.delete(previous.name.toLowerCase());
+      if (this.#byName.get(lookAlikeKey(previous.name)) === previous) this.#byName.delete(lookAlikeKey(previous.name));
       for (const room of previous.rooms) if (!record.rooms.includes(room)) this.#leaveRoom(room, record.id);
     }
     this.#records.set(record.id, record);
-    this.#byName.set(record.name.toLowerCase(), record);
+    this.#byName.set(lookAlikeKey(record.name), record);
     for (const room of record.rooms) {
       let members = this.#byRoom.get(room);
       if (members === undefined) this.#byRoom.set(room, (members = new Map()));
@@ -31,7 +32,7 @@ export class DirectoryReplica implements MemberDirectory {
     if (record === undefined) return undefined;
     this.#records.delete(id);
     for (const room of record.rooms) this.#leaveRoom(room, id);
-    if (this.#byName.get(record.name.toLowerCase()) === record) this.#byName.delete(record.name.toLowerCase());
+    if (this.#byName.get(lookAlikeKey(record.name)) === record) this.#byName.delete(lookAlikeKey(record.name));
     return record;
   }
 
@@ -40,7 +41,7 @@ export class DirectoryReplica implements MemberDirectory {
   }
 
   byName(name: string): MemberRecord | undefined {
-    return this.#byName.get(name.toLowerCase());
+    return this.#byName.get(lookAlikeKey(name));
   }
 
   inRoom(room: string): MemberRecord[] {

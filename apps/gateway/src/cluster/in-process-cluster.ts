@@ -1,3 +1,4 @@
+import { lookAlikeKey } from '../identity/look-alike.js';
 import type { AdminAction, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberEvent, MessageLog, NameClaims, RoomEvent } from './cluster.js';
 import { DirectoryReplica } from './directory-replica.js';
 
@@ -92,7 +93,7 @@ export class InProcessCluster {
   }
 
   #claim(name: string, owner: string): boolean {
-    const key = name.toLowerCase();
+    const key = lookAlikeKey(name);
     const holder = this.#names.get(key);
     if (holder !== undefined && holder !== owner) return false;
     this.#names.set(key, owner);
@@ -100,7 +101,7 @@ export class InProcessCluster {
   }
 
   #release(name: string, owner: string): void {
-    const key = name.toLowerCase();
+    const key = lookAlikeKey(name);
     if (this.#names.get(key) === owner) this.#names.delete(key);
   }
 }

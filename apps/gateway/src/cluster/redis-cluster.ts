@@ -1,3 +1,4 @@
+import { lookAlikeKey } from '../identity/look-alike.js';
 import { randomBytes } from 'node:crypto';
 import { createClient, type RedisClientType } from '@redis/client';
 import { ProtocolError } from '@switchboard/protocol';
@@ -131,7 +132,7 @@ export class RedisCluster implements ClusterNode {
     };
     this.ids = { memberId: () => `${cluster.nodeId}.m${cluster.#nextMember++}` };
     this.bus = {
-      publishRoom: (event: RoomEvent) => cluster.#publish(cluster.#channels.bus, { k: 'room', from: cluster.nodeId, room: event.room, legacyText: event.legacyText, except: event.except }, event.frame),
+      publishRoom: (event: RoomEvent) => cluster.#publish(cluster.#channels.bus, { k: 'room', from: cluster.nodeId, room: event.room, legacyText: event.legacyText, except: event.except, origin: event.origin }, event.frame),
       sendToMember: (node: string, event: MemberEvent) =>
         cluster.#publish(cluster.#channels.node(node), { k: 'member', from: cluster.nodeId, to: event.to, legacyText: event.legacyText }, event.frame),
       request: async (node: string, action: AdminAction) => (await cluster.#ask(node, (ask) => ({ k: 'admin', from: cluster.nodeId, ask, action }))) === true,
@@ -234,7 +235,8 @@ export class RedisCluster implements ClusterNode {
   // ---- Names -------------------------------------------------------------------------
 
   #nameKey(name: string): string {
-    return `${this.#options.prefix ?? 'switchboard:'}name:${name.toLowerCase()}`;
+    // Look-alike names (Cyrillic а for Latin a) are one name: README, "Identity".
+    return `${this.#options.prefix ?? 'switchboard:'}name:${lookAlikeKey(name)}`;
   }
 
   async #claim(name: string, owner: string): Promise<boolean> {
@@ -308,7 +310,7 @@ export class RedisCluster implements ClusterNode {
     const handlers = this.#handlers;
     switch (header.k) {
       case 'room':
-        return handlers?.room({ room: header.room, frame: payload, legacyText: header.legacyText, except: header.except });
+        return handlers?.room({ room: header.room, frame: payload, legacyText: header.legacyText, except: header.except, origin: header.origin });
       case 'member':
         return handlers?.member({ to: header.to, frame: payload, legacyText: header.legacyText });
       case 'put':

@@ -2,12 +2,12 @@
  * The wire format of the Redis bus: what one node publishes and every other node reads, and the
  * deadline put on a Redis command whose caller cannot wait for ever.
  */
-import type { AdminAction, ForwardedCall, MemberRecord } from './cluster.js';
+import type { AdminAction, ForwardedCall, MemberRecord, RoomEventOrigin } from './cluster.js';
 import type { IdentityChange } from '../identity/shared-identity.js';
 
 /** What travels on the pub/sub channels: a small JSON header, then a frame's bytes where there is one. */
 export type Header =
-  | { k: 'room'; from: string; room: string; legacyText?: string | undefined; except?: string | undefined }
+  | { k: 'room'; from: string; room: string; legacyText?: string | undefined; except?: string | undefined; origin?: RoomEventOrigin | undefined }
   | { k: 'put'; from: string; record: MemberRecord }
   | { k: 'remove'; from: string; id: string }
   | { k: 'sync'; from: string; records: MemberRecord[] }

@@ -1,5 +1,6 @@
+import type { RoomAccessRow } from '../hub/room-access.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from '../identity/shared-identity.js';
-import { RENAME_TOKENS, REVOKE_TOKENS, type Script } from './redis-scripts.js';
+import { RENAME_TOKENS, REVOKE_TOKEN, REVOKE_TOKENS, ROTATE_TOKEN, type Script } from './redis-scripts.js';
 
 /** What the identity needs of the cluster's Redis connection. */
 export interface RedisPort {
@@ -17,18 +18,21 @@ export interface RedisPort {
  * two hashes (`accounts`, `bans`) that every gateway copies whole into its SQLite at start and
  * after Redis comes back, and keeps current from the changes others broadcast. Tokens are one
  * key each (`token:<sha256>`, expiring with the token) plus a set per identity for renames and
- * revocations; a gateway fetches one when it is presented there for the first time.
+ * revocations and a set per token of the tokens it replaced (rotation); a gateway fetches one when it is presented there for the first time.
  */
 export class RedisIdentity implements SharedIdentity {
   #handlers: Parameters<SharedIdentity['follow']>[0] | undefined;
-  readonly #keys: { accounts: string; bans: string; token: string; tokensOf: (identity: string) => string };
+  readonly #keys: { accounts: string; bans: string; rooms: string; token: string; tokensOf: (identity: string) => string; predecessors: (hash: string) => string };
 
   constructor(private readonly port: RedisPort) {
     this.#keys = {
       accounts: `${port.prefix}accounts`,
       bans: `${port.prefix}bans`,
+      rooms: `${port.prefix}room-access`,
       token: `${port.prefix}token:`,
       tokensOf: (identity) => `${port.prefix}tokens-of:${identity}`,
+      // The tokens a token replaced, still in their grace (TOKEN_GRACE_MS): they stop when it is used.
+      predecessors: (hash) => `${port.prefix}token-predecessors:${hash}`,
     };
   }
 
@@ -76,6 +80,8 @@ export class RedisIdentity implements SharedIdentity {
       await this.port.command(['HSETNX', this.#keys.bans, String(ban.id), JSON.stringify(ban)]);
       this.port.broadcast({ kind: 'ban', ban });
     }
+    // Rooms' access: the cluster's settings win, as accounts' do.
+    for (const value of (await this.port.command(['HVALS', this.#keys.rooms])) as string[]) handlers.apply({ kind: 'room-access', row: JSON.parse(value) as RoomAccessRow });
   }
 
   async #write(change: IdentityChange): Promise<void> {
@@ -105,8 +111,17 @@ export class RedisIdentity implements SharedIdentity {
       case 'tokens-renamed':
         await run(RENAME_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token, change.name]);
         return;
+      case 'room-access':
+        await command(['HSET', this.#keys.rooms, change.row.room, JSON.stringify(change.row)]);
+        return;
       case 'tokens-revoked':
-        await run(REVOKE_TOKENS, [this.#keys.tokensOf(`account:${change.account}`)], [this.#keys.token]);
+        await run(REVOKE_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token]);
+        return;
+      case 'token-rotated':
+        await run(ROTATE_TOKEN, [this.#keys.token + change.hash, this.#keys.predecessors(change.hash), this.#keys.predecessors(change.successor)], [this.#keys.token, change.hash, change.successor, String(change.expiresAt)]);
+        return;
+      case 'token-revoked':
+        await run(REVOKE_TOKEN, [this.#keys.token + change.hash, this.#keys.predecessors(change.hash)], [this.#keys.token]);
         return;
     }
   }

@@ -95,6 +95,34 @@ for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return 1`);
 
+/**
+ * A used token was replaced (rotation): the tokens it had replaced stop, it works until its grace
+ * ends, and its successor knows it replaced it. KEYS: its token key, its predecessors' set, the
+ * successor's predecessors' set. ARGV: token key prefix, its hash, the successor's hash, the grace's end (ms).
+ */
+export const ROTATE_TOKEN = script(`
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', ARGV[1] .. hash) end
+redis.call('DEL', KEYS[2])
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local token = cjson.decode(value)
+local ends = tonumber(ARGV[4])
+if ends < token.expiresAt then token.expiresAt = ends end
+token.rotatedTo = ARGV[3]
+${NOW}
+local ttl = token.expiresAt - now
+if ttl < 1 then redis.call('DEL', KEYS[1]) return 0 end
+redis.call('SET', KEYS[1], cjson.encode(token), 'PX', ttl)
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ttl)
+return 1`);
+
+/** Signing out: the token and the ones it replaced stop. KEYS: its token key, its predecessors' set. ARGV: token key prefix. */
+export const REVOKE_TOKEN = script(`
+for _, hash in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', ARGV[1] .. hash) end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1`);
+
 /** Ends every session of an account (a new password, a deleted account). KEYS: its token set. ARGV: token key prefix. */
 export const REVOKE_TOKENS = script(`
 for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('DEL', ARGV[1] .. hash) end

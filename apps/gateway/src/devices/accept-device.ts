@@ -4,18 +4,27 @@ import type { Member } from '../hub/member.js';
 import type { DeviceOrigin } from '../transports/link.js';
 import type { AutoReplies } from './auto-replies.js';
 import { DeviceLink } from './device-link.js';
+import type { HeldBudget } from './framing.js';
+import type { IdCounter } from './id-counter.js';
 import { makeFraming, type DeviceOptions } from './device-settings.js';
 import type { TrafficLog } from './traffic-log.js';
 
-/** What every device connection is watched by. */
+/** What every device connection is watched by, and the ids operators' additions get. */
 export interface DeviceServices {
   traffic: TrafficLog;
   rules: AutoReplies;
+  /** What raw connections' unfinished files hold together (framing.ts, HeldBudget). */
+  fileBudget?: HeldBudget | undefined;
+  ids: IdCounter;
 }
 
-/** Where a device's traffic is kept: what outlives one connection (the link, or the listener and the address). */
-export function trafficKey(origin: Pick<DeviceOrigin, 'link' | 'listener'>, ip: string): string {
-  return origin.link !== undefined ? `link:${origin.link}` : `listener:${origin.listener}:${ip}`;
+/**
+ * Where a device's traffic is kept: an outbound link's one log (its connections, dials and
+ * backoffs in it), or one log per connection of a listener's device (listener, `ip:port`, and
+ * when it connected), so a second connection's bytes never land in another's log.
+ */
+export function trafficKey(origin: Pick<DeviceOrigin, 'link' | 'listener'>, address: string, connectedAt: number): string {
+  return origin.link !== undefined ? `link:${origin.link}` : `listener:${origin.listener}:${address}@${connectedAt}`;
 }
 
 /**
@@ -32,9 +41,12 @@ export function acceptDevice(
 ): Member | undefined {
   const link = new DeviceLink(socket, {
     origin,
-    framing: makeFraming(options, hub.config.limits),
+    framing: makeFraming(options, hub.config.limits, services.fileBudget),
     encoding: options.encoding,
     senderPrefix: options.senderPrefix,
+    hears: options.hears,
+    notices: options.notices,
+    rate: options.rate,
     maxFileBytes: hub.config.limits.maxFileBytes,
     closeTimeoutMs: hub.config.timing.closeTimeoutMs,
     // A listener's members share its settings; an outbound link's are its own.
@@ -42,9 +54,12 @@ export function acceptDevice(
   });
   const member = hub.connect(link, { name, room: options.room });
   if (member === undefined) return undefined;
-  const key = trafficKey(origin, link.ip);
+  const key = trafficKey(origin, link.address, member.connectedAt);
+  services.traffic.open(key);
+  services.traffic.event(key, origin.link !== undefined ? `connected to ${link.address}` : `connected from ${link.address}`);
+  socket.once('close', () => services.traffic.event(key, 'disconnected'));
   link.taps.add((direction, bytes, auto) => services.traffic.record(key, direction, bytes, auto));
-  const device = { memberId: member.id, link: origin.link, listener: origin.listener, reply: (bytes: Uint8Array) => link.reply(bytes), get closed() { return link.closed; } };
+  const device = { memberId: member.id, link: origin.link, listener: origin.listener, address: link.ip, port: link.port, reply: (bytes: Uint8Array) => link.reply(bytes), get closed() { return link.closed; } };
   link.attach({ message: (message, bytes) => hub.receiveMessage(member, message, bytes) }, (message) => services.rules.onMessage(device, message));
   socket.on('drain', () => hub.drained(member));
   socket.once('close', () => hub.disconnect(member, 'quit'));

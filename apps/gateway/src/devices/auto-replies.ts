@@ -1,13 +1,22 @@
 import { join } from 'node:path';
+import { RE2JS } from 're2js';
 import { parseEscapes } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
+import type { IdCounter } from './id-counter.js';
 import { SettingsFile } from './settings-file.js';
 
-export type RuleScope = 'all' | { listener: string } | { client: string };
+/**
+ * Which devices a rule answers, by what outlives a connection: an outbound link's id, or a
+ * listener (optionally only a device from one address, and port). Never a member id: those are
+ * handed out again after a restart (a PLC's rule once answered a robot that became `m1`).
+ */
+export type RuleScope = 'all' | { listener: string; address?: string | undefined; port?: number | undefined } | { link: string };
+/** A scope as given over REST: `{client}` (a device member's or link's id, as the console knows it) is turned into a lasting one. */
+export type GivenScope = RuleScope | { client: string };
 export type RuleMatch = { equals: string } | { contains: string } | { regex: string } | { hex: string };
 
 export interface NewRule {
-  scope: RuleScope;
+  scope: GivenScope;
   match: RuleMatch;
   /** Text with escapes and {{time}}, {{unixtime}}, {{counter}}; or exact bytes as hex. */
   reply: string | { hex: string };
@@ -16,6 +25,7 @@ export interface NewRule {
 }
 
 export interface Rule extends NewRule {
+  scope: RuleScope;
   id: string;
   delayMs: number;
   enabled: boolean;
@@ -27,6 +37,9 @@ export interface RuleDevice {
   memberId: string;
   link?: string | undefined;
   listener?: string | undefined;
+  /** Its remote IP address and port (a listener's device). */
+  address: string;
+  port: number;
   /** Sends bytes back through the device's framing (a line listener appends its delimiter). */
   reply(bytes: Uint8Array): void;
   readonly closed: boolean;
@@ -50,26 +63,63 @@ const lossyUtf8 = new TextDecoder('utf-8');
  */
 export class AutoReplies {
   readonly #rules = new Map<string, CompiledRule>();
-  readonly #file: SettingsFile<Rule>;
+  readonly #file: SettingsFile<Rule | StoredRule>;
+  /** Rules stored with a member id that could not be made lasting: not run, kept in the file as they were for an operator to fix. */
+  readonly #refused: StoredRule[] = [];
   #nextId = 1;
+  readonly #ids: IdCounter | undefined;
 
   constructor(
     dataDir: string | null,
     readonly maxPerSecond: number,
     /** Told of each firing (the traffic log marks the reply as automatic). */
     private readonly fired: (device: RuleDevice, rule: Rule, bytes: Uint8Array) => void = () => {},
+    /** Rules stored by earlier versions: which ids are device links, and where refusals are logged. */
+    stored: { isLink: (id: string) => boolean; log: { warn(obj: object, msg: string): void }; ids?: IdCounter } = { isLink: () => false, log: { warn: () => {} } },
   ) {
     this.#file = new SettingsFile(dataDir === null ? null : join(dataDir, 'rules.json'));
-    for (const rule of this.#file.read()) this.#rules.set(rule.id, compile(rule));
+    let migrated = false;
+    for (const rule of this.#file.read()) {
+      const scope = rule.scope;
+      if (typeof scope === 'object' && 'client' in scope) {
+        // Stored by an earlier version against a client id: a link's id lasts, a member's does not.
+        if (stored.isLink(scope.client)) {
+          this.#load({ ...rule, scope: { link: scope.client } });
+          migrated = true;
+        } else {
+          this.#refused.push(rule);
+          stored.log.warn(
+            { rule: rule.id, client: scope.client },
+            `auto-reply rule ${rule.id} is not run: it is scoped to client ${scope.client}, a connection id that another device may have after a restart; add it again scoped to a device link or a listener (and address)`,
+          );
+        }
+      } else this.#load(rule as Rule);
+      this.#nextId = Math.max(this.#nextId, idNumber(rule.id) + 1);
+      stored.ids?.seen(rule.id);
+    }
+    this.#ids = stored.ids;
+    if (migrated) this.#save();
+  }
+
+  /** A stored rule: a pattern stored before patterns were RE2's (a backreference, a lookahead) is kept, disabled, for its owner to see in GET /api/rules. */
+  #load(rule: Rule): void {
+    try {
+      this.#rules.set(rule.id, compile(rule));
+    } catch (error) {
+      if ((error as GatewayError).code !== 'RULE_PATTERN_INVALID') throw error;
+      this.#rules.set(rule.id, { rule: { ...rule, enabled: false }, test: () => false, counter: 0, window: { second: 0, fired: 0 } });
+    }
   }
 
   list(): Rule[] {
     return [...this.#rules.values()].map((c) => c.rule);
   }
 
-  add(given: NewRule): Rule {
+  /** Adds a rule; `lasting` turns a `{client}` scope into a link's or a listener's (the route knows the members). */
+  add(given: NewRule, lasting: (scope: GivenScope) => RuleScope = lastingOnly): Rule {
     while (this.#rules.has(`r${this.#nextId}`)) this.#nextId++;
-    const rule: Rule = { ...given, id: `r${this.#nextId++}`, delayMs: given.delayMs ?? 0, enabled: given.enabled ?? true };
+    const id = this.#ids?.next('r', (taken) => this.#rules.has(taken) || this.#refused.some((r) => r.id === taken)) ?? `r${this.#nextId++}`;
+    const rule: Rule = { ...given, scope: lasting(given.scope), id, delayMs: given.delayMs ?? 0, enabled: given.enabled ?? true };
     this.#rules.set(rule.id, compile(rule)); // throws 400 on a bad regex, hex or escape
     this.#save();
     return rule;
@@ -105,14 +155,28 @@ export class AutoReplies {
   }
 
   #save(): void {
-    this.#file.write(this.list());
+    this.#file.write([...this.list(), ...this.#refused]);
   }
+}
+
+/** A rule as an earlier version stored it, scoped to a client id. */
+type StoredRule = Omit<Rule, 'scope'> & { scope: GivenScope };
+
+function lastingOnly(scope: GivenScope): RuleScope {
+  if (typeof scope === 'object' && 'client' in scope) throw new GatewayError('VALIDATION_FAILED', 'rule: scope.client must be a device link or a device member.');
+  return scope;
+}
+
+/** `r12` → 12 (0 for an id of another shape): ids are never handed out twice, even after a restart. */
+function idNumber(id: string): number {
+  const match = /^r(\d+)$/.exec(id);
+  return match === null ? 0 : Number(match[1]);
 }
 
 function inScope(scope: RuleScope, device: RuleDevice): boolean {
   if (scope === 'all') return true;
-  if ('listener' in scope) return device.listener === scope.listener;
-  return device.memberId === scope.client || device.link === scope.client;
+  if ('link' in scope) return device.link === scope.link;
+  return device.listener === scope.listener && (scope.address === undefined || scope.address === device.address) && (scope.port === undefined || scope.port === device.port);
 }
 
 function compile(rule: Rule): CompiledRule {
@@ -124,11 +188,14 @@ function compile(rule: Rule): CompiledRule {
   if ('equals' in match) test = (text) => text === match.equals;
   else if ('contains' in match) test = (text) => text.includes(match.contains);
   else if ('regex' in match) {
-    let pattern: RegExp;
+    // RE2 (re2js, pure JS): matching takes time linear in the message, so no pattern can hold
+    // the event loop (`(a+)+$` against `aaaa…ab` took V8's engine seconds). What RE2 cannot
+    // do in linear time (backreferences, lookaround) is refused here.
+    let pattern: RE2JS;
     try {
-      pattern = new RegExp(match.regex, 'u');
+      pattern = RE2JS.compile(match.regex);
     } catch (error) {
-      return bad(`match.regex does not compile: ${(error as Error).message}`);
+      throw new GatewayError('RULE_PATTERN_INVALID', `rule: match.regex is not a pattern RE2 takes (no backreferences or lookaround): ${(error as Error).message}`);
     }
     test = (text) => pattern.test(text);
   } else {

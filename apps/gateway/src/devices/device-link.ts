@@ -2,16 +2,24 @@ import { createHash } from 'node:crypto';
 import type net from 'node:net';
 import { FILE_CHUNK_BYTES, decodeServerMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 import { plainLines } from '../hub/plain-lines.js';
+import { TokenBucket } from '../hub/rate-limiter.js';
 import type { DeviceOrigin, Link } from '../transports/link.js';
 import { formatAddress } from '../transports/address.js';
+import type { DeviceRate, Hears } from './device-settings.js';
 import { partsOf, type DeviceMessage, type Framing } from './framing.js';
 
 export interface DeviceLinkOptions {
   origin: DeviceOrigin;
   framing: Framing;
   encoding: 'utf8' | 'latin1';
-  /** `alice: …` lines and presence for chat use (netcat); off: the text alone (a robot gets `MoveJ p10`). */
+  /** `alice: …` lines for chat use (netcat); off: the text alone (a robot gets `MoveJ p10`). */
   senderPrefix: boolean;
+  /** Whose words in its room it hears (the hub filters; see Router). */
+  hears: Hears;
+  /** Presence, notices and error lines reach it; off: only what someone said (and private words to it). */
+  notices: boolean;
+  /** Messages a second it may send; past it its socket is not read until it may send again. */
+  rate: DeviceRate;
   /** Largest file a device may send or be sent (bytes). */
   maxFileBytes: number;
   closeTimeoutMs: number;
@@ -67,7 +75,10 @@ export class DeviceLink implements Link {
   readonly ip: string;
   readonly device: DeviceOrigin;
   readonly taps = new Set<DeviceTap>();
-  /** Bytes and messages as they crossed the device's socket (pipes and auto-replies included). */
+  /**
+   * Bytes, reads and writes as they crossed the device's socket (pipes and auto-replies
+   * included): one count per entry of its traffic log, so the console's counters match its log.
+   */
   readonly wire = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
   #input: DeviceInput | undefined;
   /** Writes this turn, written together when the turn ends: one socket write and one system call, not one per message. */
@@ -78,6 +89,12 @@ export class DeviceLink implements Link {
   #nextTransfer = 1;
   /** Files being sent to this device (raw framing with the type byte only): joined on file-end. */
   readonly #incomingFiles = new Map<number, { chunks: Uint8Array[]; bytes: number }>();
+  /** Its sending rate: messages past it wait in #backlog, and the socket is not read meanwhile. */
+  readonly #bucket: TokenBucket;
+  readonly #backlog: DeviceMessage[] = [];
+  #releaseTimer: NodeJS.Timeout | undefined;
+  /** Reading stops while the hub is behind (pauseInput) or the device is over its rate: resumes when neither is. */
+  #inputPaused = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -85,16 +102,34 @@ export class DeviceLink implements Link {
   ) {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
     this.device = options.origin;
+    this.#bucket = new TokenBucket(options.rate.perSecond, options.rate.burst, Date.now());
+    socket.once('close', () => clearTimeout(this.#releaseTimer));
   }
 
   get listener(): string | undefined {
     return this.device.listener;
   }
 
-  /** Runs once when the device's connection closes (raw pipes close with it). */
-  onClose(listener: () => void): void {
-    if (this.socket.destroyed) queueMicrotask(listener);
-    else this.socket.once('close', listener);
+  get hears(): Hears {
+    return this.options.hears;
+  }
+
+  /** The device's remote port (with `ip`, what a rule scoped to one device matches). */
+  get port(): number {
+    return this.socket.remotePort ?? 0;
+  }
+
+  /**
+   * Runs once when the device's connection closes (raw pipes close with it). Returns what
+   * forgets it: a pipe that closes first must not leave its listener on the device's socket.
+   */
+  onClose(listener: () => void): () => void {
+    if (this.socket.destroyed) {
+      queueMicrotask(listener);
+      return () => {};
+    }
+    this.socket.once('close', listener);
+    return () => void this.socket.off('close', listener);
   }
 
   /** Starts reading: every message the device sends goes to `input`, and text messages to `onMessage` too (auto-replies). */
@@ -102,6 +137,7 @@ export class DeviceLink implements Link {
     this.#input = input;
     this.#onMessage = onMessage;
     this.socket.on('data', (chunk: Buffer) => this.#read(chunk));
+    this.socket.once('close', () => this.options.framing.discard?.());
   }
 
   // ---- Link: the hub writes frames ----
@@ -172,11 +208,13 @@ export class DeviceLink implements Link {
   }
 
   pauseInput(): void {
+    this.#inputPaused = true;
     this.socket.pause();
   }
 
   resumeInput(): void {
-    this.socket.resume();
+    this.#inputPaused = false;
+    if (this.#backlog.length === 0) this.socket.resume();
   }
 
   end(): void {
@@ -199,8 +237,9 @@ export class DeviceLink implements Link {
   #read(chunk: Uint8Array): void {
     for (const tap of this.taps) tap('in', chunk, false);
     this.wire.bytesIn += chunk.length;
+    this.wire.messagesIn++;
     const framing = this.options.framing;
-    for (const message of framing.push(chunk)) this.#said(message);
+    for (const message of framing.push(chunk)) this.#paced(message);
     if (framing.pending > 0 && framing.idleMs > 0) {
       // One timer for the link, started again on each read that leaves bytes held (no new
       // timer per read); one that goes off with nothing held does nothing.
@@ -208,18 +247,56 @@ export class DeviceLink implements Link {
       else {
         this.#idleTimer = setTimeout(() => {
           const message = framing.flush();
-          if (message !== undefined) this.#said(message);
+          if (message !== undefined) this.#paced(message);
         }, framing.idleMs);
         this.#idleTimer.unref();
       }
     }
   }
 
+  /**
+   * A message within the device's rate is said now; past it, it waits its turn and the socket
+   * is not read meanwhile (TCP pushes back on the device): a fast device is slowed, never cut,
+   * and nothing it sent is lost.
+   */
+  #paced(message: DeviceMessage): void {
+    if (this.#backlog.length === 0 && this.#bucket.take(Date.now())) return this.#said(message);
+    this.#backlog.push(message);
+    if (this.#backlog.length === 1) {
+      this.socket.pause();
+      this.#scheduleRelease();
+    }
+  }
+
+  #scheduleRelease(): void {
+    // About one token's time, at least 10 ms: the backlog goes out in small batches, not one timer a message.
+    const wait = Math.max(10, Math.ceil(1000 / this.options.rate.perSecond));
+    this.#releaseTimer = setTimeout(() => this.#release(), wait);
+  }
+
+  #release(): void {
+    if (this.socket.destroyed) return;
+    const now = Date.now();
+    while (this.#backlog.length > 0 && this.#bucket.take(now)) this.#said(this.#backlog.shift()!);
+    if (this.#backlog.length > 0) return this.#scheduleRelease();
+    if (!this.#inputPaused) this.socket.resume();
+  }
+
   #said(message: DeviceMessage): void {
     const input = this.#input;
     if (input === undefined) return;
-    this.wire.messagesIn++;
-    if (message.cut) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
+    if (message.cut && this.options.notices) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
+    if (message.refused !== undefined) {
+      // Dropped either way; the device hears why only when it asked for the gateway's words.
+      if (this.options.notices) {
+        this.#tellDevice(
+          message.refused === 'too-large'
+            ? `ERROR FILE_TOO_LARGE: a file longer than ${this.options.maxFileBytes} bytes was refused`
+            : "ERROR FILE_TOO_LARGE: devices' unfinished files are at the gateway's limit; this file was refused, send it again",
+        );
+      }
+      return;
+    }
     if (message.kind === 'file') return this.#sendFile(input, message.bytes);
     this.#onMessage?.(message);
     // A message that came in several reads is decoded read by read, never joined (see HeldMessage).
@@ -273,22 +350,24 @@ export class DeviceLink implements Link {
         const head = message.type === 'private' ? `[private] ${message.from}: ` : plainLines.chat(message.room, message.from, '');
         return this.#frame(Buffer.concat([this.#encode(head), body]));
       }
+      // The gateway's own words reach a device only when it asked (`notices`): many devices take
+      // every line as a command (a robot once got "* server: The gateway is shutting down…#").
       case 'presence': {
-        if (!prefix) return undefined;
+        if (!this.options.notices) return undefined;
         return this.#frame(this.#encode(plainLines.presence(message.room, message.event, message.member.name, message)));
       }
       case 'notice':
-        // An operator's word to this device alone reaches it like a private message; room notices only in chat use.
-        if (prefix || message.code !== undefined) return this.#frame(this.#encode(plainLines.notice(message.text)));
-        return message.private === true ? this.#frame(this.#encode(message.text)) : undefined;
+        // An operator's word to this device alone reaches it like a private message.
+        if (message.private === true && message.code === undefined) return this.#frame(this.#encode(prefix ? plainLines.notice(message.text) : message.text));
+        return this.options.notices ? this.#frame(this.#encode(plainLines.notice(message.text))) : undefined;
       case 'error':
-        // A device cannot parse error frames: it gets a line it can log.
-        return this.#frame(this.#encode(`ERROR ${message.code}: ${message.message}`));
+        // A device cannot parse error frames: with notices, it gets a line it can log.
+        return this.options.notices ? this.#frame(this.#encode(`ERROR ${message.code}: ${message.message}`)) : undefined;
       case 'file-offer':
         if (this.options.framing.carriesFiles && message.size <= this.options.maxFileBytes) {
           this.#incomingFiles.set(message.transfer, { chunks: [], bytes: 0 });
         }
-        return prefix ? this.#frame(this.#encode(plainLines.file(message.from, message.name, message.size))) : undefined;
+        return this.options.notices ? this.#frame(this.#encode(plainLines.file(message.from, message.name, message.size))) : undefined;
       case 'file-data': {
         const file = this.#incomingFiles.get(message.transfer);
         if (file !== undefined) {

@@ -3,8 +3,11 @@ import fp from 'fastify-plugin';
 import type { Hub } from '../hub/hub.js';
 import { TcpLink } from '../transports/tcp-link.js';
 import type { TcpListener } from '../transports/tcp-listener.js';
+import type { DeviceServices } from './accept-device.js';
 import { AutoReplies } from './auto-replies.js';
 import { DeviceLinks } from './device-links.js';
+import { deviceFileBudget } from './device-settings.js';
+import { IdCounter } from './id-counter.js';
 import { ListenerRegistry } from './listener-registry.js';
 import { Macros } from './macros.js';
 import { TrafficLog } from './traffic-log.js';
@@ -36,10 +39,13 @@ export const devicesPlugin = fp<DevicesPluginOptions>(
   async (fastify, { hub, tlsOptions }) => {
     const { dataDir, devices } = hub.config;
     const traffic = new TrafficLog(dataDir, devices.trafficEntries);
-    const rules = new AutoReplies(dataDir, devices.ruleMaxPerSecond);
-    const services = { traffic, rules };
+    // The rules come after the links (a rule stored against a link's id is kept, one against a
+    // member's refused); nothing reads them until a device connects, after startAll.
+    const ids = new IdCounter(dataDir);
+    const services = { traffic, ids, fileBudget: deviceFileBudget(hub.config.limits.maxFileBytes) } as DeviceServices;
     const listeners = new ListenerRegistry(hub, fastify.log, tlsOptions, services);
     const deviceLinks = new DeviceLinks(hub, fastify.log, services);
+    const rules = (services.rules = new AutoReplies(dataDir, devices.ruleMaxPerSecond, undefined, { isLink: (id) => deviceLinks.has(id), log: fastify.log, ids }));
     // A framed connection the hub made a plain device (or that said hello): its tap logs, or lets go.
     hub.on('joined', (member) => {
       if (member.link instanceof TcpLink) member.link.tap?.decided();

@@ -18,6 +18,28 @@ export interface DeviceMessage {
   readonly parts?: readonly Uint8Array[];
   /** A line longer than the limit: these are its first bytes, the rest until the delimiter was dropped. */
   cut?: boolean;
+  /** A raw file the gateway would not hold (too large, or devices' files in flight at their limit): no bytes, and the rest until the idle gap is dropped. */
+  refused?: 'too-large' | 'busy';
+}
+
+/**
+ * What every raw connection's unfinished files may hold together. A file has no length on the
+ * wire, so it is held until the idle gap ends it; without a shared bound, each connection could
+ * hold a file's worth (issue 22: 8 connections streaming took 265 MB).
+ */
+export class HeldBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
+
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.used -= n;
+  }
 }
 
 /** The pieces of a message's bytes, in order (one when it has no `parts`). */
@@ -46,7 +68,7 @@ class HeldMessage implements DeviceMessage {
 export interface Framing {
   /** Bytes as they arrive (the framing may keep them: the caller must not change them later); the whole messages they complete. */
   push(chunk: Uint8Array): DeviceMessage[];
-  /** Bytes held as an unfinished message. */
+  /** Bytes held as an unfinished message (a raw file being refused counts as 1: its idle gap is still awaited). */
   readonly pending: number;
   /** How long an unfinished message may sit before `flush()` takes it as whole (0: never). */
   readonly idleMs: number;
@@ -58,6 +80,8 @@ export interface Framing {
   encodeReply(bytes: Uint8Array): Uint8Array;
   /** Whether files travel (the type byte tells them apart); else a device gets text only. */
   readonly carriesFiles: boolean;
+  /** The connection closed: what it held is let go, its share of a shared budget too. */
+  discard?(): void;
 }
 
 export interface LineOptions {
@@ -70,8 +94,12 @@ export interface RawOptions {
   idleMs: number;
   fixedLength: number | null;
   typeByte: boolean;
-  /** A device that streams without a pause is cut into messages of this many bytes at most. */
+  /** A device that streams text without a pause is cut into messages of this many bytes at most. */
   maxMessageBytes: number;
+  /** typeByte, no fixedLength: a file (first byte 1) is held whole, up to this many bytes with its type byte; longer is refused. */
+  maxFileMessageBytes?: number;
+  /** typeByte, no fixedLength: shared by every connection's unfinished files; a file that does not fit is refused. */
+  fileBudget?: HeldBudget;
 }
 
 export class LineFraming implements Framing {
@@ -163,6 +191,12 @@ export class RawFraming implements Framing {
   /** The unfinished message as the reads that brought them: never joined here. */
   #held: Uint8Array[] = [];
   #heldBytes = 0;
+  /** The held bytes are the rest of a text message cut at the limit: no type byte of their own. */
+  #continuing = false;
+  /** Dropping a refused file until the idle gap ends it. */
+  #refusing = false;
+  /** Of fileBudget, what this connection's unfinished file holds. */
+  #reserved = 0;
 
   constructor(private readonly options: RawOptions) {}
 
@@ -171,7 +205,7 @@ export class RawFraming implements Framing {
   }
 
   get pending(): number {
-    return this.#heldBytes;
+    return this.#refusing ? Math.max(1, this.#heldBytes) : this.#heldBytes;
   }
 
   get idleMs(): number {
@@ -179,17 +213,63 @@ export class RawFraming implements Framing {
   }
 
   push(chunk: Uint8Array): DeviceMessage[] {
-    const fixed = this.options.fixedLength ?? this.options.maxMessageBytes;
+    if (this.#refusing) return [];
     // Kept as it is, not copied: a socket's reads are fresh buffers that nobody writes to again.
     if (chunk.length > 0) this.#held.push(chunk);
     this.#heldBytes += chunk.length;
+    if (this.#holdingFile()) return this.#holdFile();
     const out: DeviceMessage[] = [];
-    while (this.#heldBytes >= fixed) out.push(this.#message(this.#take(fixed)));
+    for (;;) {
+      // A continuation has no type byte of its own: one byte less than the limit with it.
+      const fixed = this.options.fixedLength ?? this.options.maxMessageBytes - (this.#continuing && this.options.typeByte ? 1 : 0);
+      if (this.#heldBytes < fixed) break;
+      const continuation = this.#continuing;
+      // Cut at the limit with no pause: what follows is the same text, not a new type byte.
+      this.#continuing = this.options.typeByte && this.options.fixedLength === null;
+      out.push(this.#message(this.#take(fixed), continuation));
+    }
     return out;
   }
 
   flush(): DeviceMessage | undefined {
-    return this.#heldBytes === 0 ? undefined : this.#message(this.#take(this.#heldBytes));
+    const continuation = this.#continuing;
+    this.#continuing = false;
+    this.#refusing = false;
+    const message = this.#heldBytes === 0 ? undefined : this.#message(this.#take(this.#heldBytes), continuation);
+    this.#release();
+    return message;
+  }
+
+  /** A typeByte file in idle-gap framing: held whole until the gap, within its size limit and the shared budget. */
+  #holdingFile(): boolean {
+    const { typeByte, fixedLength, maxFileMessageBytes } = this.options;
+    return typeByte && fixedLength === null && maxFileMessageBytes !== undefined && !this.#continuing && this.#heldBytes > 0 && this.#held[0]![0] === 1;
+  }
+
+  #holdFile(): DeviceMessage[] {
+    const { maxFileMessageBytes, fileBudget } = this.options;
+    let refused: DeviceMessage['refused'];
+    if (this.#heldBytes > maxFileMessageBytes!) refused = 'too-large';
+    else if (fileBudget !== undefined && !fileBudget.take(this.#heldBytes - this.#reserved)) refused = 'busy';
+    else this.#reserved = this.#heldBytes;
+    if (refused === undefined) return [];
+    // Nothing of it is kept, and nothing more is read into it: the device is told, and sends again.
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#release();
+    this.#refusing = true;
+    return [{ kind: 'file', bytes: new Uint8Array(0), refused }];
+  }
+
+  discard(): void {
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#release();
+  }
+
+  #release(): void {
+    this.options.fileBudget?.give(this.#reserved);
+    this.#reserved = 0;
   }
 
   /** The first `n` bytes held, as views of the reads that brought them; they are held no more. */
@@ -222,9 +302,9 @@ export class RawFraming implements Framing {
   }
 
   /** With the type byte: 0 then text, 1 then a file's bytes (the WinForms client's convention). */
-  #message(parts: Uint8Array[]): DeviceMessage {
+  #message(parts: Uint8Array[], continuation = false): DeviceMessage {
     const first = parts[0];
-    if (!this.options.typeByte || first === undefined) return new HeldMessage('text', parts);
+    if (!this.options.typeByte || first === undefined || continuation) return new HeldMessage('text', parts);
     const kind = first[0] === 1 ? 'file' : 'text';
     if (first.length === 1) parts.shift();
     else parts[0] = first.subarray(1);

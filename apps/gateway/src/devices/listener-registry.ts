@@ -4,13 +4,13 @@ import { GatewayError } from '../errors.js';
 import type { Hub, HubLogger } from '../hub/hub.js';
 import { TcpListener, type ListenerStatus } from '../transports/tcp-listener.js';
 import type { DeviceServices } from './accept-device.js';
-import { completeOptions, parseListenUrl, type ListenerSettings } from './device-settings.js';
+import { closeDeviceRoom, completeOptions, parseListenUrl, type GivenOptions, type ListenerSettings } from './device-settings.js';
 import { SettingsFile } from './settings-file.js';
 
 export const DEFAULT_LISTENER_ID = 'default';
 
 /** What an operator gives to add a listener; the rest has defaults. */
-export type NewListener = Partial<ListenerSettings> & { port: number };
+export type NewListener = Omit<Partial<ListenerSettings>, 'rate'> & GivenOptions & { port: number };
 
 /**
  * Every TCP listener of this gateway, by id: `default` (Switchboard's framing, --tcp-*),
@@ -22,7 +22,6 @@ export class ListenerRegistry {
   /** Ids of the listeners added over REST: the ones listeners.json keeps. */
   readonly #stored = new Set<string>();
   readonly #file: SettingsFile<ListenerSettings>;
-  #nextId = 1;
 
   constructor(
     private readonly hub: Hub,
@@ -38,6 +37,7 @@ export class ListenerRegistry {
     for (const settings of this.#file.read()) {
       this.#add(this.#complete(settings));
       this.#stored.add(settings.id);
+      services.ids.seen(settings.id);
     }
   }
 
@@ -72,8 +72,9 @@ export class ListenerRegistry {
 
   /** Adds a listener and starts it; one that cannot listen is not kept (409 ADDRESS_IN_USE, say). */
   async create(given: NewListener): Promise<ListenerStatus> {
-    const id = given.id ?? this.#freeId();
-    if (this.#listeners.has(id)) throw new GatewayError('LISTENER_EXISTS', `A listener with id "${id}" exists.`);
+    if (given.id !== undefined && this.#listeners.has(given.id)) throw new GatewayError('LISTENER_EXISTS', `A listener with id "${given.id}" exists.`);
+    const id = given.id ?? this.services.ids.next('l', (taken) => this.#listeners.has(taken));
+    this.services.ids.seen(id);
     const listener = this.#add(this.#complete({ ...given, id }));
     try {
       await listener.start();
@@ -99,19 +100,15 @@ export class ListenerRegistry {
     await Promise.all([...this.#listeners.values()].map((l) => l.close()));
   }
 
-  #complete(given: Partial<ListenerSettings> & { id: string; port: number }): ListenerSettings {
+  #complete(given: NewListener & { id: string }): ListenerSettings {
     return completeOptions({ host: '127.0.0.1', backlog: 511, tls: false, ...given });
   }
 
   #add(settings: ListenerSettings): TcpListener {
+    if (settings.framing !== 'frame') closeDeviceRoom(this.hub, settings.room);
     const listener = new TcpListener(this.hub, this.log, settings, this.tlsOptions, this.services);
     this.#listeners.set(settings.id, listener);
     return listener;
-  }
-
-  #freeId(): string {
-    while (this.#listeners.has(`l${this.#nextId}`)) this.#nextId++;
-    return `l${this.#nextId++}`;
   }
 
   #save(): void {

@@ -9,6 +9,8 @@ export interface WireTap {
   wrote(bytes: Uint8Array): boolean;
   /** The hub decided what the connection is (it joined as a plain device, or said hello). */
   decided(): void;
+  /** The connection closed. */
+  closed(): void;
 }
 
 /**
@@ -22,6 +24,8 @@ export interface WireTap {
 export class PlainDeviceLog implements WireTap {
   /** Reads while undecided, at most a log's worth; undefined once decided. */
   #held: TrafficEntry[] | undefined = [];
+  /** It became a plain device: its log has its connect event. */
+  #opened = false;
 
   constructor(
     private readonly traffic: TrafficLog,
@@ -39,6 +43,10 @@ export class PlainDeviceLog implements WireTap {
 
   decided(): void {
     this.#logging();
+  }
+
+  closed(): void {
+    if (this.#opened) this.traffic.event(this.key, 'disconnected');
   }
 
   #pass(direction: Direction, bytes: Uint8Array): boolean {
@@ -63,6 +71,9 @@ export class PlainDeviceLog implements WireTap {
     const held = this.#held;
     if (held !== undefined) {
       this.#held = undefined;
+      this.#opened = true;
+      this.traffic.open(this.key);
+      this.traffic.event(this.key, `connected from ${member.link.address}`);
       for (const entry of held) this.traffic.append(this.key, entry);
     }
     return true;
@@ -73,5 +84,5 @@ export class PlainDeviceLog implements WireTap {
 export function plainDeviceKey(member: Member): string | undefined {
   const link = member.link;
   if (!member.legacy || member.isClosed || link.device !== undefined || link.transport !== 'tcp' || link.listener === undefined) return undefined;
-  return trafficKey({ listener: link.listener }, link.ip);
+  return trafficKey({ listener: link.listener }, link.address, member.connectedAt);
 }

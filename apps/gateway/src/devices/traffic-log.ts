@@ -17,10 +17,15 @@ interface StoredLog {
 }
 
 /**
- * traffic.bin: "SBTRAFFIC1\n", then per device a key record and its entries (integers big-endian).
- * Key record: u16 key length, key (UTF-8), u32 entry count; then the entries (ENTRY_HEAD, see traffic-ring.ts).
+ * traffic.bin: "SBTRAFFIC2\n", then per log a key record and its entries (integers big-endian).
+ * Key record: u16 key length, key (UTF-8), u32 entry count, f64 the first entry's sequence
+ * number; then the entries (ENTRY_HEAD, see traffic-ring.ts). "SBTRAFFIC1\n" files (no sequence
+ * number) are read too.
  */
-const MAGIC = Buffer.from('SBTRAFFIC1\n');
+const MAGIC = Buffer.from('SBTRAFFIC2\n');
+const MAGIC_V1 = Buffer.from('SBTRAFFIC1\n');
+/** Connections of one device (a listener and an address) whose logs are kept: older ones go. */
+const LOGS_PER_DEVICE = 8;
 
 /**
  * Each device's recent traffic, as it passed its socket: bounded per device (`entriesPerDevice`
@@ -35,6 +40,8 @@ const MAGIC = Buffer.from('SBTRAFFIC1\n');
  */
 export class TrafficLog {
   readonly #logs = new Map<string, TrafficRing>();
+  /** A listener device's connection logs, by the device (listener and address), oldest first. */
+  readonly #connections = new Map<string, string[]>();
   readonly #path: string | null;
   readonly #timer: NodeJS.Timeout;
   #dirty = false;
@@ -56,7 +63,13 @@ export class TrafficLog {
         this.#oldJson = join(dataDir, 'traffic.json');
         logs = readJsonFile(this.#oldJson);
       }
-      for (const [key, entries] of logs) for (const entry of entries.slice(-entriesPerDevice)) this.append(key, entry);
+      for (const [key, entries, firstSeq] of logs) {
+        const kept = entries.slice(-entriesPerDevice);
+        if (entriesPerDevice > 0) this.#logs.set(key, new TrafficRing(entriesPerDevice, firstSeq + entries.length - kept.length));
+        for (const entry of kept) this.append(key, entry);
+        const device = deviceOfConnection(key);
+        if (device !== undefined) this.#connectionsOf(device).push(key);
+      }
       this.#dirty = false;
     }
     this.#timer = setInterval(() => void this.save(), SAVE_EVERY_MS);
@@ -69,16 +82,54 @@ export class TrafficLog {
     this.#dirty = true;
   }
 
-  /** An entry made earlier (a plain device's reads, held until the hub decided what it is). */
-  append(key: string, entry: TrafficEntry): void {
+  /** What happened to the connection (connected, disconnected, dialing, backoff), in its log between its bytes. */
+  event(key: string, text: string): void {
     if (this.entriesPerDevice === 0) return;
-    this.#log(key).push(entry.ts, entry.direction, entry.bytes, entry.length, entry.auto === true);
+    const bytes = Buffer.from(text);
+    this.#log(key).push(Date.now(), 'in', bytes, bytes.length, false, true);
     this.#dirty = true;
   }
 
-  /** The newest `limit` entries, oldest first. */
-  entries(key: string, limit = this.entriesPerDevice): TrafficEntry[] {
-    return this.#logs.get(key)?.entries(Math.min(limit, this.entriesPerDevice)) ?? [];
+  /**
+   * A new connection of a listener's device gets a log of its own (`key` from connectionKey); of
+   * one device's connections the newest LOGS_PER_DEVICE keep theirs, so a device that reconnects
+   * all day costs a bounded log.
+   */
+  open(key: string): void {
+    const device = deviceOfConnection(key);
+    if (device === undefined) return;
+    const keys = this.#connectionsOf(device);
+    if (!keys.includes(key)) keys.push(key);
+    while (keys.length > LOGS_PER_DEVICE) {
+      this.#logs.delete(keys.shift()!);
+      this.#dirty = true;
+    }
+  }
+
+  /** An entry made earlier (a plain device's reads, held until the hub decided what it is). */
+  append(key: string, entry: TrafficEntry): void {
+    if (this.entriesPerDevice === 0) return;
+    this.#log(key).push(entry.ts, entry.direction, entry.bytes, entry.length, entry.auto === true, entry.event === true);
+    this.#dirty = true;
+  }
+
+  /**
+   * The newest `limit` entries, oldest first; with `after` (a sequence number), the oldest `limit`
+   * entries after it: a console follows the log with it, in the gateway's order.
+   */
+  entries(key: string, limit = this.entriesPerDevice, after?: number): TrafficEntry[] {
+    return this.#logs.get(key)?.entries(Math.min(limit, this.entriesPerDevice), after) ?? [];
+  }
+
+  /** The sequence number the log's next entry gets (0 for a log with none yet). */
+  nextSeq(key: string): number {
+    return this.#logs.get(key)?.nextSeq ?? 0;
+  }
+
+  #connectionsOf(device: string): string[] {
+    let keys = this.#connections.get(device);
+    if (keys === undefined) this.#connections.set(device, (keys = []));
+    return keys;
   }
 
   #log(key: string): TrafficRing {
@@ -161,18 +212,19 @@ export class TrafficLog {
   /** One device's key record and entries onto `out`, as one buffer (few buffers make a cheap gathered write); how many entries. */
   #serializeLog(key: string, log: TrafficRing, out: Uint8Array[]): number {
     const name = Buffer.from(key);
-    const record = Buffer.allocUnsafe(2 + name.length + 4 + log.encodedSize(log.size));
+    const record = Buffer.allocUnsafe(2 + name.length + 4 + 8 + log.encodedSize(log.size));
     record.writeUInt16BE(name.length, 0);
     name.copy(record, 2);
     record.writeUInt32BE(log.size, 2 + name.length);
-    log.encodeInto(log.size, record, 2 + name.length + 4);
+    record.writeDoubleBE(log.firstSeq, 2 + name.length + 4);
+    log.encodeInto(log.size, record, 2 + name.length + 4 + 8);
     out.push(record);
     return log.size;
   }
 }
 
-/** traffic.bin's logs, or undefined when there is no such file. A damaged file is an error naming it. */
-function readTrafficFile(path: string): [string, TrafficEntry[]][] | undefined {
+/** traffic.bin's logs (key, entries, the first one's sequence number), or undefined when there is no such file. A damaged file is an error naming it. */
+function readTrafficFile(path: string): [string, TrafficEntry[], number][] | undefined {
   let data: Buffer;
   try {
     data = readFileSync(path);
@@ -180,9 +232,11 @@ function readTrafficFile(path: string): [string, TrafficEntry[]][] | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const logs: [string, TrafficEntry[]][] = [];
+  const logs: [string, TrafficEntry[], number][] = [];
   try {
-    if (!data.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('it does not start like a traffic log');
+    const v1 = data.subarray(0, MAGIC_V1.length).equals(MAGIC_V1);
+    if (!v1 && !data.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('it does not start like a traffic log');
+    const seqBytes = v1 ? 0 : 8;
     let at = MAGIC.length;
     const need = (bytes: number, what: string): void => {
       if (at + bytes > data.length) throw new Error(`it ends inside ${what}`);
@@ -190,10 +244,11 @@ function readTrafficFile(path: string): [string, TrafficEntry[]][] | undefined {
     while (at < data.length) {
       need(2, 'a key');
       const keyLength = data.readUInt16BE(at);
-      need(2 + keyLength + 4, 'a key');
+      need(2 + keyLength + 4 + seqBytes, 'a key');
       const key = data.toString('utf8', at + 2, at + 2 + keyLength);
       const count = data.readUInt32BE(at + 2 + keyLength);
-      at += 2 + keyLength + 4;
+      const firstSeq = v1 ? 0 : data.readDoubleBE(at + 2 + keyLength + 4);
+      at += 2 + keyLength + 4 + seqBytes;
       const entries: TrafficEntry[] = [];
       for (let i = 0; i < count; i++) {
         need(ENTRY_HEAD, 'an entry');
@@ -207,10 +262,11 @@ function readTrafficFile(path: string): [string, TrafficEntry[]][] | undefined {
           bytes: data.subarray(at + ENTRY_HEAD, at + ENTRY_HEAD + kept), // a view: the ring copies it
         };
         if (flags & 2) entry.auto = true;
+        if (flags & 4) entry.event = true;
         entries.push(entry);
         at += ENTRY_HEAD + kept;
       }
-      logs.push([key, entries]);
+      logs.push([key, entries, firstSeq]);
     }
   } catch (error) {
     throw new Error(`${path} cannot be read: ${(error as Error).message}`);
@@ -218,8 +274,14 @@ function readTrafficFile(path: string): [string, TrafficEntry[]][] | undefined {
   return logs;
 }
 
-function readJsonFile(path: string): [string, TrafficEntry[]][] {
-  return new SettingsFile<StoredLog>(path).read().map((log) => [log.key, log.entries.map((e) => ({ ...e, bytes: Buffer.from(e.bytes, 'base64') }))]);
+function readJsonFile(path: string): [string, TrafficEntry[], number][] {
+  return new SettingsFile<StoredLog>(path).read().map((log) => [log.key, log.entries.map((e) => ({ ...e, bytes: Buffer.from(e.bytes, 'base64') })), 0]);
+}
+
+/** The device a connection's log belongs to (`listener:l1:127.0.0.1` of `listener:l1:127.0.0.1:5000@1733…`), or undefined for a link's log. */
+function deviceOfConnection(key: string): string | undefined {
+  const match = /^(listener:.*):\d+@\d+$/.exec(key);
+  return match?.[1];
 }
 
 /**
@@ -235,10 +297,14 @@ export function trafficEntry(direction: Direction, bytes: Uint8Array, auto = fal
   return entry;
 }
 
-/** One entry as the API shows it: hex, and the bytes read as text where printable. */
-export function describeEntry(entry: TrafficEntry): { ts: number; time: string; direction: Direction; length: number; hex: string; text: string; auto: boolean } {
+/** One entry as the API shows it: hex, and the bytes read as text where printable; an event as its text (direction `event`). */
+export function describeEntry(entry: TrafficEntry): { seq: number; ts: number; time: string; direction: Direction | 'event'; length: number; hex: string; text: string; auto: boolean } {
   const bytes = entry.bytes;
+  if (entry.event === true) {
+    return { seq: entry.seq ?? 0, ts: entry.ts, time: new Date(entry.ts).toISOString(), direction: 'event', length: 0, hex: '', text: Buffer.from(bytes).toString('utf8'), auto: false };
+  }
   return {
+    seq: entry.seq ?? 0,
     ts: entry.ts,
     time: new Date(entry.ts).toISOString(),
     direction: entry.direction,
@@ -254,15 +320,16 @@ const csvField = (value: string | number | boolean): string => {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
-/** CSV with a header: time, direction, length, hex, text, auto. */
+/** CSV with a header: time, direction, length, hex, text, auto (bytes only: events are in the JSON). */
 export function trafficCsv(entries: readonly TrafficEntry[]): string {
-  const rows = entries.map(describeEntry).map((e) => [e.time, e.direction, e.length, e.hex, e.text, e.auto].map(csvField).join(','));
+  const rows = entries.filter((e) => e.event !== true).map(describeEntry).map((e) => [e.time, e.direction, e.length, e.hex, e.text, e.auto].map(csvField).join(','));
   return ['time,direction,length,hex,text,auto', ...rows].join('\r\n') + '\r\n';
 }
 
 /** One line per entry, like a terminal tool's log. */
 export function trafficText(entries: readonly TrafficEntry[]): string {
   return entries
+    .filter((e) => e.event !== true)
     .map(describeEntry)
     .map((e) => `${e.time} ${e.direction === 'in' ? '<-' : '->'} ${String(e.length).padStart(5)}${e.auto ? ' auto' : ''}  ${e.hex}  |${e.text}|`)
     .join('\n') + '\n';

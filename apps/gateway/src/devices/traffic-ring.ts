@@ -3,12 +3,14 @@ export const ENTRY_BYTES = 4096;
 /** A new ring's byte store; it doubles as the device's entries need, up to capacity × ENTRY_BYTES. */
 const FIRST_BYTES = 16 * 1024;
 const FIRST_SLOTS = 64;
-/** Per entry in the metadata ring: time, where its bytes start (absolute), its length, kept bytes × 4 + flags. */
+/** Per entry in the metadata ring: time, where its bytes start (absolute), its length, kept bytes × 8 + flags. */
 const FIELDS = 4;
-/** An entry in traffic.bin: f64 ts, u8 flags (1: out, 2: auto), u32 length, u16 bytes kept, then those bytes. */
+/** An entry in traffic.bin: f64 ts, u8 flags (1: out, 2: auto, 4: event), u32 length, u16 bytes kept, then those bytes. */
 export const ENTRY_HEAD = 8 + 1 + 4 + 2;
 const OUT = 1;
 const AUTO = 2;
+const EVENT = 4;
+const FLAGS = 8;
 
 export type Direction = 'in' | 'out';
 
@@ -21,6 +23,10 @@ export interface TrafficEntry {
   bytes: Uint8Array;
   /** Written by an auto-reply rule. */
   auto?: true;
+  /** Not bytes but what happened to the connection (connected, dialing, backoff…): `bytes` is its UTF-8 text. */
+  event?: true;
+  /** Its place in the device's log: one more than the entry before it, never reused (set by the ring). */
+  seq?: number;
 }
 
 /**
@@ -40,15 +46,33 @@ export class TrafficRing {
   #count = 0;
   /** Where the next entry's bytes go, counted from the ring's start (byte store index: modulo its size). */
   #head = 0;
+  /** The oldest entry's sequence number: entry i (oldest first) is `#firstSeq + i`. */
+  #firstSeq: number;
 
-  constructor(readonly capacity: number) {}
+  /** `firstSeq`: the sequence number its first entry gets (a log read back from traffic.bin goes on where it was). */
+  constructor(
+    readonly capacity: number,
+    firstSeq = 0,
+  ) {
+    this.#firstSeq = firstSeq;
+  }
 
   get size(): number {
     return this.#count;
   }
 
+  /** The oldest entry's sequence number (the next entry's, when there are none). */
+  get firstSeq(): number {
+    return this.#firstSeq;
+  }
+
+  /** The sequence number the next entry gets. */
+  get nextSeq(): number {
+    return this.#firstSeq + this.#count;
+  }
+
   /** Keeps the first ENTRY_BYTES of `bytes` (copied: the caller's buffer is not kept). */
-  push(ts: number, direction: Direction, bytes: Uint8Array, length = bytes.length, auto = false): void {
+  push(ts: number, direction: Direction, bytes: Uint8Array, length = bytes.length, auto = false, event = false): void {
     if (this.capacity === 0) return;
     const kept = Math.min(bytes.length, ENTRY_BYTES);
     if (this.#count === this.#slots) {
@@ -71,22 +95,31 @@ export class TrafficRing {
     meta[slot] = ts;
     meta[slot + 1] = this.#head;
     meta[slot + 2] = length;
-    meta[slot + 3] = kept * 4 + (direction === 'out' ? OUT : 0) + (auto ? AUTO : 0);
+    meta[slot + 3] = kept * FLAGS + (direction === 'out' ? OUT : 0) + (auto ? AUTO : 0) + (event ? EVENT : 0);
     this.#head += kept;
     this.#count++;
   }
 
-  /** The newest `limit` entries, oldest first, each with a copy of its bytes. */
-  entries(limit = this.#count): TrafficEntry[] {
+  /**
+   * The newest `limit` entries, oldest first, each with a copy of its bytes and its sequence
+   * number; with `after`, the oldest `limit` entries whose sequence number is greater (a reader
+   * that follows the log pages forward).
+   */
+  entries(limit = this.#count, after?: number): TrafficEntry[] {
     const out: TrafficEntry[] = [];
     const meta = this.#meta;
-    this.#each(limit, (slot) => {
+    const from = after === undefined ? Math.max(0, this.#count - limit) : Math.max(0, Math.floor(after) + 1 - this.#firstSeq);
+    const to = Math.min(this.#count, from + limit);
+    for (let i = from; i < to; i++) {
+      const slot = ((this.#first + i) % this.#slots) * FIELDS;
       const bytes = new Uint8Array(this.#kept(slot));
       this.#copyOut(meta[slot + 1]!, bytes, 0);
-      const entry: TrafficEntry = { ts: meta[slot]!, direction: meta[slot + 3]! & OUT ? 'out' : 'in', length: meta[slot + 2]!, bytes };
-      if (meta[slot + 3]! & AUTO) entry.auto = true;
+      const flags = meta[slot + 3]!;
+      const entry: TrafficEntry = { ts: meta[slot]!, direction: flags & OUT ? 'out' : 'in', length: meta[slot + 2]!, bytes, seq: this.#firstSeq + i };
+      if (flags & AUTO) entry.auto = true;
+      if (flags & EVENT) entry.event = true;
       out.push(entry);
-    });
+    }
     return out;
   }
 
@@ -103,7 +136,7 @@ export class TrafficRing {
     this.#each(limit, (slot) => {
       const kept = this.#kept(slot);
       record.writeDoubleBE(meta[slot]!, at);
-      record[at + 8] = meta[slot + 3]! & 3;
+      record[at + 8] = meta[slot + 3]! & (FLAGS - 1);
       record.writeUInt32BE(meta[slot + 2]!, at + 9);
       record.writeUInt16BE(kept, at + 13);
       this.#copyOut(meta[slot + 1]!, record, at + ENTRY_HEAD, kept);
@@ -114,7 +147,7 @@ export class TrafficRing {
 
   /** How many of its bytes the entry in `slot` keeps (the packed field's upper part). */
   #kept(slot: number): number {
-    return Math.floor(this.#meta[slot + 3]! / 4);
+    return Math.floor(this.#meta[slot + 3]! / FLAGS);
   }
 
   #each(limit: number, visit: (slot: number) => void): void {
@@ -142,6 +175,7 @@ export class TrafficRing {
   #dropOldest(): void {
     this.#first = (this.#first + 1) % this.#slots;
     this.#count--;
+    this.#firstSeq++;
   }
 
   /** Twice the slots (at most capacity), the entries moved to the front in order. */

@@ -1,11 +1,14 @@
 import { ProtocolError, isValidName, type ClientMessageOf } from '@switchboard/protocol';
 import type { LogRecord, MessageLog } from '../cluster/cluster.js';
+import { OPEN_ROOM, admits, roomForbidden, type RoomAccess, type RoomVisitor } from '../hub/room-access.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
 
 /** Who reads: a member's identity (what its private history belongs to) and the rooms it is in. */
 export interface HistoryReader {
   identity: string;
   rooms: readonly string[];
+  /** Its account and role: what decides which restricted rooms it may read. */
+  visitor: RoomVisitor;
 }
 
 /** The range of a page: `before` scrolls back, `after` catches up, neither gives the newest. */
@@ -21,8 +24,9 @@ export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'wi
 
 /**
  * The one way into stored history, for the hub and the REST API alike. Its rules:
- * - a room's messages and file announcements are readable by anyone who names the room
- *   (members over the protocol, and `GET /api/history?room=` without admin rights);
+ * - a room's messages and file announcements are readable by whoever may join the room
+ *   (members over the protocol, and `GET /api/history?room=`): anyone, unless the room is
+ *   restricted (hub/room-access.ts);
  * - private messages and private files only by their sender and recipient, by identity: an
  *   account's by whoever signs in as it, a guest's by the holder of its token (a later guest who
  *   takes the freed name sees none of it), and by an operator;
@@ -30,6 +34,9 @@ export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'wi
  * Limits are clamped to `maxPage`.
  */
 export class HistoryService {
+  /** A room's access setting (the hub points it at the identity store's). */
+  roomAccess: (room: string) => RoomAccess = () => OPEN_ROOM;
+
   constructor(
     private readonly store: HistoryStore,
     private readonly log: MessageLog,
@@ -71,7 +78,16 @@ export class HistoryService {
     this.store.flush();
   }
 
-  /** A room's public history. */
+  /** A room's history for a reader who may not yet have been admitted to it: ROOM_FORBIDDEN unless the room admits it. */
+  roomFor(visitor: RoomVisitor, room: string, range: HistoryRange): HistoryPage {
+    if (isValidName(room)) {
+      const setting = this.roomAccess(room);
+      if (!admits(setting, visitor)) throw roomForbidden(room, setting, 'read its history');
+    }
+    return this.room(room, range);
+  }
+
+  /** A room's history, for a member already admitted to it, or an operator. */
   room(room: string, range: HistoryRange): HistoryPage {
     if (!isValidName(room)) throw new ProtocolError('ROOM_INVALID', `"${room}" is not a valid room name.`);
     return this.store.query({ room, ...this.#range(range) });
@@ -86,7 +102,7 @@ export class HistoryService {
     if (request.with !== undefined && !isValidName(request.with)) {
       throw new ProtocolError('NAME_INVALID', `"${request.with}" is not a valid member name.`);
     }
-    if (request.room !== undefined) return this.room(request.room, request);
+    if (request.room !== undefined) return this.roomFor(reader.visitor, request.room, request);
     const range = this.#range(request);
     if (privately) return this.store.query({ privateOf: { identity: reader.identity, peer: request.with }, ...range });
     return this.store.query({ viewer: reader, ...range });

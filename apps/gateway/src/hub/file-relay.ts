@@ -5,8 +5,7 @@ import type { Delivery } from '../delivery/delivery.js';
 import type { HistoryService } from '../history/history-service.js';
 import { andThen, type Handled } from './handled.js';
 import type { Member } from './member.js';
-import { plainLines } from './plain-lines.js';
-import type { Router } from './router.js';
+import { hearsFrom, originOf, type Router } from './router.js';
 
 interface Transfer {
   /** The sender's id for it (unique among the sender's open transfers). */
@@ -72,7 +71,9 @@ export class FileRelay {
       if (room === undefined || !sender.rooms.includes(room)) {
         throw new ProtocolError('NOT_IN_ROOM', offer.room === undefined ? 'You are not in any room.' : `You are not in room "${offer.room}".`);
       }
-      local = [...room.members].filter((m) => m !== sender);
+      // Devices hear a file as they hear words (README, "Who a device hears").
+      const origin = originOf(sender);
+      local = [...room.members].filter((m) => m !== sender && (m.hears === undefined || hearsFrom(m.hears, origin)));
       remote = { room: room.name };
       target = { room: room.name };
     }
@@ -106,9 +107,9 @@ export class FileRelay {
         ...('to' in target ? { to: target.to } : target),
       };
       const frame = encodeMessage(announce);
-      const line = plainLines.file(sender.name, name, offer.size);
-      for (const member of local) this.router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: line }) : frame);
-      this.#toRemote(transfer, frame, line);
+      // Plain devices are sent no files and no line about them (PROTOCOL.md §2).
+      for (const member of local) if (!member.legacy) this.router.deliver(member, frame);
+      this.#toRemote(transfer, frame);
       // The sender's copy is its acknowledgement: it tells the server's transfer id and the history id.
       if (sender.speaksProtocol) this.router.deliver(sender, offer.ref === undefined ? frame : encodeMessage({ ...announce, ref: offer.ref }));
     });
@@ -185,7 +186,7 @@ export class FileRelay {
   #toRemote(transfer: Transfer, frame: Uint8Array, line?: string): void {
     const remote = transfer.remote;
     if (remote === undefined) return;
-    if ('room' in remote) this.router.publishRoom({ room: remote.room, frame, legacyText: line, except: transfer.sender.id });
+    if ('room' in remote) this.router.publishRoom({ room: remote.room, frame, legacyText: line, except: transfer.sender.id, origin: originOf(transfer.sender) });
     else this.router.toMember(remote.member, frame, line);
   }
 

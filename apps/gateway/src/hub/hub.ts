@@ -15,9 +15,9 @@ import { FileRelay } from './file-relay.js';
 import { InputGate, isPipelined } from './input-gate.js';
 import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
-import { plainLines } from './plain-lines.js';
 import { TokenBucket } from './rate-limiter.js';
 import { Requests, SERVER_NAME } from './requests.js';
+import { OPEN_ROOM, admits } from './room-access.js';
 import { Router } from './router.js';
 import type { HubTotals } from './totals.js';
 
@@ -121,12 +121,19 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now);
     this.identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
     // A ban added on another gateway: the members it matches here go, as they would on that gateway.
+    this.history.roomAccess = (room) => this.identity.store.roomAccess(room) ?? OPEN_ROOM;
+    this.identity.store.onRemoteRoomAccess = (row) => this.roomAccessChanged(row.room);
     this.identity.store.onRemoteBan = (ban) => {
       for (const member of [...this.#router.members.values()]) {
         if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id) this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
       }
     };
-    const replace = (id: string): Promise<boolean> => this.#admin({ kind: 'replace', member: id });
+    const replace = (id: string, reclaimedName?: string): Promise<boolean> =>
+      this.#admin(
+        reclaimedName === undefined
+          ? { kind: 'replace', member: id }
+          : { kind: 'revoke', member: id, code: 'NAME_RECLAIMED', text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.` },
+      );
     this.#requests = new Requests(config, this.node, this.#router, this.#membership, this.history, this.#files, now, (m) => this.emit('joined', m), this.identity, replace);
     // Check often enough that the shortest configured timeout is kept to within a quarter of itself.
     const { heartbeatMs, frameTimeoutMs } = config.timing;
@@ -168,7 +175,15 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     // Until it says hello or is made a plain device, it keeps what lobby says.
     this.#router.watchUndecided(member);
-    member.helloTimer = setTimeout(() => this.#input.run(member, () => this.#requests.admitPlain(member)), this.config.timing.helloTimeoutMs);
+    member.helloTimer = setTimeout(() => {
+      // A refusal (devices must sign in, a banned name, a browser under --require-login) is an
+      // error frame like any other: thrown from a timer it would take the process down.
+      try {
+        this.#input.run(member, () => this.#requests.admitPlain(member));
+      } catch (error) {
+        this.protocolError(member, error);
+      }
+    }, this.config.timing.helloTimeoutMs);
     member.helloTimer.unref();
     return member;
   }
@@ -196,7 +211,9 @@ export class Hub extends EventEmitter<HubEvents> {
     member.messagesIn++;
     this.totals.framesIn[member.transport]++;
     this.totals.bytesIn[member.transport] += bytes;
-    if (type !== FrameType.FileData && !member.bucket.take(now)) {
+    // A line/raw/link device is throttled by its link (paused, never cut: README, "Devices are
+    // throttled"); everyone else keeps the flood rule.
+    if (type !== FrameType.FileData && member.link.device === undefined && !member.bucket.take(now)) {
       this.#rateLimited(member, now);
       return;
     }
@@ -262,7 +279,8 @@ export class Hub extends EventEmitter<HubEvents> {
     const link = member.link;
     // Whatever was queued goes out first, then the goodbye, then the close.
     const goodbye = this.delivery.close(member);
-    if (notice !== undefined) goodbye.push(this.#noticeFrame(member, notice.text, { code: notice.code }));
+    const said = notice === undefined ? undefined : this.#noticeFrame(member, notice.text, { code: notice.code });
+    if (said !== undefined) goodbye.push(said);
     if (error !== undefined) {
       this.totals.errorsSent++;
       this.emit('error-sent', error.code);
@@ -291,9 +309,35 @@ export class Hub extends EventEmitter<HubEvents> {
     return this.#requests.listRooms();
   }
 
+  /**
+   * A room's access changed (here or on another gateway): this gateway's members it no longer
+   * admits are taken out of it (ROOM_FORBIDDEN, then presence leave with reason `kicked`).
+   * Devices stay: their listener or link put them there.
+   */
+  roomAccessChanged(roomName: string): void {
+    const room = this.#router.rooms.get(roomName);
+    if (room === undefined) return;
+    const setting = this.identity.store.roomAccess(roomName) ?? OPEN_ROOM;
+    for (const member of [...room.members]) {
+      if (member.link.device !== undefined || member.isClosed || admits(setting, member)) continue;
+      this.sendError(member, 'ROOM_FORBIDDEN', `Room "${roomName}" was restricted: you are no longer in it.`);
+      this.#membership.evict(member, room);
+    }
+  }
+
   /** Kicks a member on any node; false when nobody has that id. */
   async kick(id: string, reason?: string): Promise<boolean> {
     return this.#admin({ kind: 'kick', member: id, reason });
+  }
+
+  /**
+   * Ends every session of an identity on every node (a password reset, a deleted account),
+   * telling each why with a SESSION_REVOKED notice. How many it closed.
+   */
+  async revokeSessions(identity: string, text: string): Promise<number> {
+    const records = [...this.node.directory.all()].filter((record) => record.identity === identity);
+    const closed = await Promise.all(records.map((record) => this.#admin({ kind: 'revoke', member: record.id, text, code: 'SESSION_REVOKED' })));
+    return closed.filter(Boolean).length;
   }
 
   /** Disconnects a member that a new ban matches (BANNED, with the reason). */
@@ -314,8 +358,9 @@ export class Hub extends EventEmitter<HubEvents> {
     if (roomName !== undefined) {
       if (!this.#membership.roomExists(roomName)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${roomName}".`);
       const frame = encodeMessage({ type: 'notice', text, ts: this.now(), room: roomName });
-      this.#router.toRoom({ room: roomName, frame, legacyText: plainLines.notice(text) });
-      return { delivered: this.node.directory.inRoom(roomName).length, unanswered: [] };
+      // Plain devices get room text only (PROTOCOL.md §2); device links pass it on when asked (`notices`).
+      this.#router.toRoom({ room: roomName, frame });
+      return { delivered: this.node.directory.inRoom(roomName).filter((record) => record.legacy !== true).length, unanswered: [] };
     }
     const peers = this.node.bus.peers();
     const answers = await Promise.all(peers.map((node) => this.node.bus.announce(node, { kind: 'announce', text })));
@@ -326,11 +371,11 @@ export class Hub extends EventEmitter<HubEvents> {
   /** The notice to every joined member of this node; how many it reached. */
   #announceHere(text: string): number {
     const frame = encodeMessage({ type: 'notice', text, ts: this.now() });
-    const line = encodeMessage({ type: 'text', text: plainLines.notice(text) });
     let reached = 0;
     for (const member of this.#router.members.values()) {
-      if (member.state !== 'joined') continue;
-      this.#router.deliver(member, member.legacy ? line : frame);
+      // Plain devices get room text only (PROTOCOL.md §2).
+      if (member.state !== 'joined' || member.legacy) continue;
+      this.#router.deliver(member, frame);
       reached++;
     }
     return reached;
@@ -375,9 +420,14 @@ export class Hub extends EventEmitter<HubEvents> {
   #adminHere(action: AdminAction): boolean {
     const member = this.#router.members.get(action.member);
     if (member === undefined || member.isClosed) return false;
-    if (action.kind === 'tell') this.#router.deliver(member, this.#noticeFrame(member, action.text, { private: true }));
+    if (action.kind === 'tell') {
+      // To a plain device the operator's words alone, as a text line (what the console previews).
+      this.#router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: action.text }) : this.#noticeFrame(member, action.text, { private: true })!);
+    }
     else if (action.kind === 'replace') {
       this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
+    } else if (action.kind === 'revoke') {
+      this.disconnect(member, action.code === 'NAME_RECLAIMED' ? 'replaced' : 'kicked', undefined, { text: action.text, code: action.code });
     } else if (action.kind === 'ban') {
       this.disconnect(member, 'banned', { code: 'BANNED', message: action.reason });
     } else {
@@ -416,8 +466,9 @@ export class Hub extends EventEmitter<HubEvents> {
     this.disconnect(member, 'overflow', { code: 'SEND_QUEUE_OVERFLOW', message: `Your send queue passed ${limit} bytes because you stopped reading; disconnected.` });
   }
 
-  #noticeFrame(member: Member, text: string, extra: { code?: ErrorCode; private?: boolean } = {}): Uint8Array {
-    if (member.legacy) return encodeMessage({ type: 'text', text: plainLines.notice(text) });
+  /** A notice for a member; none for a plain device, which gets room text only (PROTOCOL.md §2). */
+  #noticeFrame(member: Member, text: string, extra: { code?: ErrorCode; private?: boolean } = {}): Uint8Array | undefined {
+    if (member.legacy) return undefined;
     return encodeMessage({ type: 'notice', text, ts: this.now(), ...extra });
   }
 

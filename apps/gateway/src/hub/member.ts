@@ -1,6 +1,7 @@
 import type { ClientMessage, MemberInfo, Transport } from '@switchboard/protocol';
 import type { MemberRecord } from '../cluster/cluster.js';
 import { Outbox } from '../delivery/outbox.js';
+import type { Hears } from '../devices/device-settings.js';
 import type { Link } from '../transports/link.js';
 import type { TokenBucket } from './rate-limiter.js';
 
@@ -40,6 +41,14 @@ export class Member {
   state: MemberState = 'pending';
   /** Never said hello: receives type-0 text lines instead of structured frames. */
   legacy = true;
+  /** A device (line/raw/link, or plain): whose words in its rooms it hears. Undefined: it said hello and hears everyone. */
+  hears: Hears | undefined;
+  /**
+   * A device: the last words its rooms handed it were a device's. What it says next is then
+   * taken as its answer to a device and reaches no device (Router), so devices that hear
+   * everyone cannot keep a loop going.
+   */
+  heardDevice = false;
   /** Rooms in the order joined; the last one is the current room. */
   readonly rooms: Room[] = [];
   /** Whom its private history belongs to: `account:alice`, `guest:…` (from its token), `device:…`. */

@@ -1,10 +1,10 @@
 import { NAME_RULE, ProtocolError, encodeMessage, isValidName, type ServerMessageOf } from '@switchboard/protocol';
 import { memberInfoOf, type ClusterNode, type MemberRecord } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
+import { lookAlikeKey } from '../identity/look-alike.js';
 import type { HistoryService } from '../history/history-service.js';
 import { historyFrame } from './history-frame.js';
 import type { LeaveReason, Member, Room } from './member.js';
-import { plainLines } from './plain-lines.js';
 import type { Router } from './router.js';
 
 type PresenceExtra = { reason?: LeaveReason; previousName?: string };
@@ -33,16 +33,26 @@ export class Membership {
     return name;
   }
 
-  /** Claims `name` for the member across the cluster: true, false (taken), or a promise of either. */
+  /**
+   * Claims `name` for the member across the cluster: true, false (taken), or a promise of either.
+   * A member that closed before the claim settled gets none: the name is given back at once.
+   */
   claim(member: Member, name: string): boolean | Promise<boolean> {
-    if (name.toLowerCase() === member.name.toLowerCase() && member.state !== 'pending') return true;
-    return this.node.names.claim(name, member.id);
+    if (lookAlikeKey(name) === lookAlikeKey(member.name) && member.state !== 'pending') return true;
+    if (member.isClosed) return false;
+    return this.node.names.claim(name, member.id).then((free) => {
+      if (free && member.isClosed) {
+        this.node.names.release(name, member.id);
+        return false;
+      }
+      return free;
+    });
   }
 
   /** Takes a claimed name: the old one is freed, the directory and (when joined) the rooms hear of it. */
   setName(member: Member, name: string, ref?: string): void {
     const previousName = member.name;
-    if (previousName.toLowerCase() !== name.toLowerCase()) this.node.names.release(previousName, member.id);
+    if (lookAlikeKey(previousName) !== lookAlikeKey(name)) this.node.names.release(previousName, member.id);
     member.name = name;
     if (member.state !== 'joined' || previousName === name) return;
     this.publishRecord(member);
@@ -88,6 +98,15 @@ export class Membership {
     this.router.dropIfEmpty(room);
   }
 
+  /** Out of a room it may no longer be in (its access changed): like a leave, with reason `kicked`. */
+  evict(member: Member, room: Room): void {
+    member.rooms.splice(member.rooms.indexOf(room), 1);
+    room.members.delete(member);
+    this.publishRecord(member);
+    this.announce(room, 'leave', member, { reason: 'kicked' }, undefined, true);
+    this.router.dropIfEmpty(room);
+  }
+
   /** The member is gone: out of its rooms (with presence when it had joined), its name and record freed. */
   remove(member: Member, reason: LeaveReason, wasJoined: boolean): void {
     for (const room of member.rooms) {
@@ -108,7 +127,8 @@ export class Membership {
       for (const room of record.rooms) {
         if (!this.router.rooms.has(room)) continue;
         const body: ServerMessageOf<'presence'> = { type: 'presence', room, event: 'leave', member, reason: 'node-lost', ts };
-        this.router.toLocalRoom({ room, frame: encodeMessage(body), legacyText: plainLines.presence(room, 'leave', member.name, { reason: 'node-lost' }) });
+        // Plain devices get room text only (PROTOCOL.md §2): no legacyText.
+        this.router.toLocalRoom({ room, frame: encodeMessage(body) });
       }
     }
   }
@@ -149,9 +169,9 @@ export class Membership {
    */
   announce(room: Room, event: 'join' | 'leave' | 'rename', member: Member, extra: PresenceExtra = {}, ref?: string, toSelf = false): void {
     const body: ServerMessageOf<'presence'> = { type: 'presence', room: room.name, event, member: member.info(), ...extra, ts: this.now() };
-    const legacyText = plainLines.presence(room.name, event, member.name, extra);
     const ownCopy = member.speaksProtocol && (ref !== undefined || toSelf);
-    this.router.toRoom({ room: room.name, frame: encodeMessage(body), legacyText, except: !member.speaksProtocol || ownCopy ? member.id : undefined });
+    // Plain devices get room text only (PROTOCOL.md §2): no legacyText; device links decide by their `notices`.
+    this.router.toRoom({ room: room.name, frame: encodeMessage(body), except: !member.speaksProtocol || ownCopy ? member.id : undefined });
     if (ownCopy) this.router.deliver(member, encodeMessage(ref === undefined ? body : { ...body, ref }));
   }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_ROOM,
   PROTOCOL_VERSION,
@@ -17,9 +18,13 @@ import { historyFrame } from './history-frame.js';
 import type { Member } from './member.js';
 import type { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
-import type { Router } from './router.js';
+import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from './room-access.js';
+import { originOf, type Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
+
+/** What a member without an account may send on a gateway with --require-login: what a device does. */
+const DEVICE_REQUESTS: ReadonlySet<ClientMessage['type']> = new Set(['hello', 'text', 'message', 'ping', 'pong']);
 
 /**
  * What each client request does (PROTOCOL.md §3-§7). Replies carry the request's `ref`.
@@ -37,17 +42,32 @@ export class Requests {
     /** A member became joined (hello or plain device): the hub tells its listeners. */
     private readonly joined: (member: Member) => void,
     private readonly identity: Identity,
-    /** Closes another connection of the same identity (a token reclaiming its name); it may live on another node. */
-    private readonly replace: (memberId: string) => Promise<unknown>,
+    /**
+     * Closes another connection of the same identity (a token reclaiming its name), or with
+     * `reclaimedName` a guest holding the name of the account signing in; it may live on another node.
+     */
+    private readonly replace: (memberId: string, reclaimedName?: string) => Promise<unknown>,
   ) {}
 
   handle(member: Member, message: ClientMessage): Handled {
     if (member.state === 'pending' && message.type !== 'hello') {
       if (!member.legacy) throw new ProtocolError('UNEXPECTED_TYPE', 'Your hello failed; send hello again before anything else.');
+      this.#checkSignedIn(member, message);
       // A first frame other than hello: a plain device, which also says what it sent.
       return andThen(this.admitPlain(member), () => this.#dispatch(member, message));
     }
+    this.#checkSignedIn(member, message);
     return this.#dispatch(member, message);
+  }
+
+  /**
+   * With --require-login, a member without an account (a plain device or a device link, which
+   * never sign in) may speak in its room and nothing more: no history, private messages, files,
+   * rooms or names. A hello is how to become more.
+   */
+  #checkSignedIn(member: Member, message: ClientMessage): void {
+    if (!this.identity.config.requireLogin || member.account !== null || DEVICE_REQUESTS.has(message.type)) return;
+    throw new ProtocolError('AUTH_REQUIRED', `This gateway admits accounts only: sign in (hello with a password or token) before sending ${message.type}.`);
   }
 
   #dispatch(member: Member, message: ClientMessage): Handled {
@@ -57,12 +77,16 @@ export class Requests {
       case 'hello':
         return this.#hello(member, message);
       case 'text':
-        return this.#say(member, membership.currentOrThrow(member).name, { text: message.text });
-      case 'message':
-        return this.#say(member, message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name, said(message), message.ref);
+        return this.#say(member, this.#mayUse(member, membership.currentOrThrow(member).name, 'speak in it'), { text: message.text });
+      case 'message': {
+        const room = message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name;
+        return this.#say(member, this.#mayUse(member, room, 'speak in it'), said(message), message.ref);
+      }
       case 'private':
+        this.#mayAddress(member, message.to);
         return this.#private(member, message);
       case 'join':
+        this.#mayUse(member, membership.checkRoomName(message.room), 'join it');
         return membership.join(member, message.room, { ref: message.ref });
       case 'leave':
         return membership.leave(member, message.room, message.ref);
@@ -71,22 +95,26 @@ export class Requests {
       case 'roster': {
         const room = message.room ?? membership.currentOrThrow(member).name;
         if (!membership.roomExists(room)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${room}".`);
+        this.#mayUse(member, room, 'see who is in it');
         return membership.sendRoster(member, room, message.ref);
       }
       case 'nick': {
         const name = membership.checkName(message.name);
         if (member.account !== null) throw new ProtocolError('NAME_INVALID', `Signed in as the account "${member.name}", you keep its name.`);
-        if (this.identity.store.account(name) !== undefined) throw new ProtocolError('AUTH_REQUIRED', `"${name}" is a registered account: sign in as it instead.`);
+        const account = this.identity.store.account(name);
+        if (account !== undefined) throw new ProtocolError('AUTH_REQUIRED', `"${name}" is the registered account "${account.name}": sign in as it instead.`);
         const ban = this.identity.banFor(member.link.ip, name);
         if (ban !== undefined) throw new ProtocolError('BANNED', `The name "${name}" is banned: ${ban.reason}`);
         return andThen(membership.claim(member, name), (free) => {
-          this.identity.store.renameToken(member.identity, name); // its token reclaims the new name
           if (!free) throw taken(name);
-          if (!member.isClosed) membership.setName(member, name, message.ref);
+          if (member.isClosed) return;
+          // Only a name it now holds: its token reclaims that one from now on.
+          this.identity.store.renameToken(member.identity, name);
+          membership.setName(member, name, message.ref);
         });
       }
       case 'history': {
-        const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name) }, message);
+        const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name), visitor: member }, message);
         const forward = message.after !== undefined && message.before === undefined;
         return this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
       }
@@ -95,6 +123,8 @@ export class Requests {
       case 'pong':
         return; // lastHeardAt is already updated
       case 'file-offer':
+        if (message.to !== undefined) this.#mayAddress(member, message.to);
+        else this.#mayUse(member, message.room ?? membership.currentOrThrow(member).name, 'send files to it');
         return this.files.offer(member, message);
       case 'file-data':
         return this.files.data(member, message.transfer, message.data);
@@ -117,6 +147,9 @@ export class Requests {
     // device by the hello timer, and a failed hello may be retried.
     this.#clearHelloTimer(member);
     const upgrading = member.state === 'joined';
+    // It speaks the protocol: it hears everyone, as any member that said hello.
+    member.hears = undefined;
+    member.heardDevice = false;
     if (!upgrading) {
       member.legacy = false;
       // What lobby said before the hello is in the history it gets on joining.
@@ -129,21 +162,47 @@ export class Requests {
     const asked = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
     const roomName = this.membership.checkRoomName(hello.room ?? DEFAULT_ROOM);
     return andThen(this.identity.signIn(hello, asked, member.link.ip), (who) =>
-      andThen(this.#reclaim(member, who), () =>
-        andThen(this.membership.claim(member, who.name), (free) => {
+      andThen(this.#reclaim(member, this.#mayEnter(who, roomName, who)), () => {
+        // Closed while the password was hashed: nothing is claimed for a connection that is gone.
+        if (member.isClosed) return;
+        return andThen(this.membership.claim(member, who.name), (free) => {
           if (!free) throw taken(who.name);
           if (member.isClosed) return;
           this.#welcome(member, who, roomName, upgrading, hello);
-        }),
-      ),
+        });
+      }),
     );
   }
 
-  /** A token's owner is still connected (a reloaded tab): that connection gives way. */
+  /** Who may join a room and speak in it (hub/room-access.ts); a device speaks in the room its listener or link put it in. */
+  #mayUse(member: Member, room: string, what: string): string {
+    if (member.link.device !== undefined) return room;
+    return this.#mayEnter(member, room, room, what);
+  }
+
+  #mayEnter<T>(visitor: RoomVisitor, room: string, pass: T, what = 'join it'): T {
+    const setting = this.identity.store.roomAccess(room) ?? OPEN_ROOM;
+    if (!admits(setting, visitor)) throw roomForbidden(room, setting, what);
+    return pass;
+  }
+
+  /** Addressing a device is commanding it: only who may speak in each of its rooms may. */
+  #mayAddress(member: Member, to: string): void {
+    const target = this.node.directory.byName(to);
+    if (target === undefined || !target.identity.startsWith('device:') || member.link.device !== undefined) return;
+    for (const room of target.rooms) this.#mayEnter(member, room, undefined, `address "${target.name}" in it`);
+  }
+
+  /**
+   * A token's owner is still connected (a reloaded tab): that connection gives way. So does a
+   * guest holding the name of the account signing in (taken before it was registered): a
+   * registered name is its account's alone.
+   */
   #reclaim(member: Member, who: SignedIn): Handled {
     const holder = this.node.directory.byName(who.name);
-    if (holder === undefined || holder.id === member.id || holder.identity !== who.identity) return;
-    return this.replace(holder.id).then(() => undefined);
+    if (holder === undefined || holder.id === member.id) return;
+    if (holder.identity === who.identity) return this.replace(holder.id).then(() => undefined);
+    if (who.account !== null && holder.identity.startsWith('guest:')) return this.replace(holder.id, who.name).then(() => undefined);
   }
 
   #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): void {
@@ -170,7 +229,7 @@ export class Requests {
         maxFrameLength: this.config.limits.maxFrameLength,
         maxFileBytes: this.config.limits.maxFileBytes,
         heartbeatMs: this.config.timing.heartbeatMs,
-        token: who.token,
+        token: who.token(),
       };
       if (who.account !== null) welcome.account = true;
       if (who.role !== null) welcome.role = who.role;
@@ -192,8 +251,12 @@ export class Requests {
   /** A device on a line/raw listener or an outbound link: a protocol member at once, its link translating. */
   admitDevice(member: Member, name: string, room: string): Handled {
     member.legacy = false;
+    member.hears = member.link.hears ?? 'people';
     this.#checkDevice(member, name);
-    return andThen(this.membership.claim(member, name), (free) => {
+    // An outbound link holds its name while it exists (DeviceLinks): its device takes it under the link's claim.
+    const link = member.link.device?.link;
+    const claim = link === undefined ? this.membership.claim(member, name) : this.node.names.claim(name, linkNameOwner(link));
+    return andThen(claim, (free) => {
       if (member.state !== 'pending') return;
       member.name = free ? name : `${name}@${this.node.nodeId}`;
       if (!free) this.node.names.claim(member.name, member.id);
@@ -207,6 +270,12 @@ export class Requests {
   admitPlain(member: Member): Handled {
     if (member.state !== 'pending') return;
     this.#clearHelloTimer(member);
+    if (member.transport === 'ws' && this.identity.config.requireLogin) {
+      // A browser is no device: with --require-login it signs in or hears nothing.
+      this.router.takeUndecided(member);
+      throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only: say hello with a password or token.');
+    }
+    member.hears = member.link.hears ?? 'people';
     this.#checkDevice(member, member.name);
     return andThen(this.membership.claim(member, member.name), (free) => {
       if (member.state !== 'pending') return;
@@ -224,7 +293,11 @@ export class Requests {
 
   /** A device has no credentials: it is admitted unless devices must sign in too, or its name is banned. */
   #checkDevice(member: Member, name: string): void {
-    member.identity = `device:${name.toLowerCase()}`;
+    // An outbound link's device is one machine whatever the connection (named by the link); any
+    // other device is named by its address, which the next connection from that address and
+    // port takes: its private history is this connection's alone.
+    const key = name.toLowerCase();
+    member.identity = member.link.device?.link !== undefined ? `device:${key}` : `device:${key}#${randomBytes(9).toString('base64url')}`;
     if (this.identity.config.requireLoginDevices) throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only, devices included: say hello with a password.');
     const ban = this.identity.banFor(member.link.ip, name);
     if (ban !== undefined) throw new ProtocolError('BANNED', `Banned: ${ban.reason}`);
@@ -243,7 +316,7 @@ export class Requests {
       // device watched only through its pipe) never pays for it.
       let frame: Uint8Array | undefined;
       const except = !member.speaksProtocol || ownCopy ? member.id : undefined;
-      this.router.toRoom({ room, legacyText, except, get frame() { return (frame ??= encodeMessage(message)); } });
+      this.router.toRoom({ room, legacyText, except, origin: originOf(member), get frame() { return (frame ??= encodeMessage(message)); } });
       if (ownCopy && !member.isClosed) this.router.deliver(member, encodeMessage({ ...message, ref }));
     });
   }
@@ -297,6 +370,11 @@ const lossyUtf8 = new TextDecoder('utf-8');
 function said(request: { text: string; data?: string | undefined }): Said {
   if (request.data === undefined) return { text: request.text };
   return { text: lossyUtf8.decode(Buffer.from(request.data, 'base64')), data: request.data };
+}
+
+/** Who holds an outbound link's name in the cluster's name claims while the link exists, connected or not. */
+export function linkNameOwner(linkId: string): string {
+  return `link:${linkId}`;
 }
 
 function taken(name: string): ProtocolError {

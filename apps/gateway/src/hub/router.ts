@@ -1,5 +1,6 @@
 import { DEFAULT_ROOM, encodeMessage } from '@switchboard/protocol';
-import type { ClusterHandlers, ClusterNode, MemberEvent, MemberRecord, RoomEvent } from '../cluster/cluster.js';
+import type { ClusterHandlers, ClusterNode, MemberEvent, MemberRecord, RoomEvent, RoomEventOrigin } from '../cluster/cluster.js';
+import type { Hears } from '../devices/device-settings.js';
 import type { Delivery } from '../delivery/delivery.js';
 import type { Member, Room } from './member.js';
 
@@ -103,14 +104,22 @@ export class Router {
     const room = this.rooms.get(event.room);
     let line: Uint8Array | undefined;
     if (room !== undefined) {
+      const origin = event.origin;
       for (const member of room.members) {
         if (member.id === event.except) continue;
+        const hears = member.hears;
+        if (hears !== undefined) {
+          // A device: one comparison or two, no encoding (README, "Who a device hears").
+          if (!hearsFrom(hears, origin)) continue;
+          if (origin !== undefined) member.heardDevice = origin !== 'person';
+        }
         if (!member.legacy) this.deliver(member, event.frame);
         else if (event.legacyText !== undefined) this.deliver(member, (line ??= encodeMessage({ type: 'text', text: event.legacyText })));
       }
     }
     if (event.room !== DEFAULT_ROOM || event.legacyText === undefined || this.#undecided.size === 0) return;
-    for (const held of this.#undecided.values()) {
+    for (const [member, held] of this.#undecided) {
+      if (!hearsFrom(member.link.hears ?? 'people', event.origin)) continue;
       line ??= encodeMessage({ type: 'text', text: event.legacyText });
       // Within the queue limit a member would have had; past it, later lines are not kept.
       if (held.bytes + line.length > this.maxQueueBytes) continue;
@@ -118,4 +127,22 @@ export class Router {
       held.bytes += line.length;
     }
   }
+}
+
+/**
+ * Whether a device that hears `hears` gets words of `origin` (undefined: the gateway's own,
+ * which its link passes on only when it asked for notices). `relay` is a device's answer to a
+ * device: no device hears it, so a loop between devices that hear everyone ends after one round.
+ */
+export function hearsFrom(hears: Hears, origin: RoomEventOrigin | undefined): boolean {
+  if (hears === 'people') return origin === undefined || origin === 'person';
+  if (hears === 'everyone') return origin !== 'relay';
+  return false; // addressed: nothing said in a room
+}
+
+/** Who a member's words are from, for devices' `hears` (RoomEvent.origin). */
+export function originOf(member: Member): RoomEventOrigin {
+  // heardDevice is only ever set on a device that hears devices.
+  if (member.heardDevice) return 'relay';
+  return member.link.device !== undefined ? 'device' : 'person';
 }

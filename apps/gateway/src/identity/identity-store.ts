@@ -2,6 +2,8 @@ import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } 
 import type Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
 import { openDatabase } from '../sqlite-file.js';
+import type { RoomAccessRow } from '../hub/room-access.js';
+import { lookAlikeKey } from './look-alike.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from './shared-identity.js';
 
 /**
@@ -48,16 +50,34 @@ export interface TokenOwner {
   account: string | null;
 }
 
+/** An account as sign-in needs it: `identity` is what its private history belongs to, never reused by a later account of the same name. */
+export interface AccountIdentity {
+  name: string;
+  /** The lower-case name: what tokens, bans and members call the account by. */
+  nameKey: string;
+  identity: string;
+  role: Role;
+}
+
+/**
+ * How long a rotated resume token still works (PROTOCOL.md §3): a client whose connection
+ * dropped before the welcome with its successor arrived can sign in with it again. It stops
+ * at once when the successor is used.
+ */
+export const TOKEN_GRACE_MS = 60_000;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
   name_key TEXT PRIMARY KEY, name TEXT NOT NULL, salt BLOB NOT NULL, hash BLOB NOT NULL,
-  params TEXT NOT NULL, role TEXT NOT NULL, created_at INTEGER NOT NULL);
+  params TEXT NOT NULL, role TEXT NOT NULL, created_at INTEGER NOT NULL, identity TEXT, look_alike TEXT);
 CREATE TABLE IF NOT EXISTS tokens (
-  hash BLOB PRIMARY KEY, identity TEXT NOT NULL, name TEXT NOT NULL, account TEXT, expires_at INTEGER NOT NULL);
+  hash BLOB PRIMARY KEY, identity TEXT NOT NULL, name TEXT NOT NULL, account TEXT, expires_at INTEGER NOT NULL, rotated_to BLOB);
 CREATE INDEX IF NOT EXISTS tokens_by_expiry ON tokens (expires_at);
 CREATE TABLE IF NOT EXISTS bans (
   id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, value TEXT NOT NULL, reason TEXT NOT NULL,
   created_at INTEGER NOT NULL, expires_at INTEGER);
+CREATE TABLE IF NOT EXISTS room_access (
+  room TEXT PRIMARY KEY, access TEXT NOT NULL, accounts TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
   id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL, address TEXT NOT NULL,
   action TEXT NOT NULL, detail TEXT NOT NULL);
@@ -83,6 +103,7 @@ interface AccountSqlRow {
   params: string;
   role: Role;
   created_at: number;
+  identity: string;
 }
 
 const accountRow = (r: AccountSqlRow): AccountRow => ({
@@ -93,7 +114,14 @@ const accountRow = (r: AccountSqlRow): AccountRow => ({
   params: r.params,
   role: r.role,
   createdAt: r.created_at,
+  identity: r.identity,
 });
+
+/** Accounts made before identities were their own kept the identity their history is filed under. */
+const legacyIdentity = (nameKey: string): string => `account:${nameKey}`;
+
+/** A new account's identity: random, so a later account of the same name is someone else. */
+const newAccountIdentity = (): string => `account:${randomBytes(12).toString('base64url')}`;
 
 function hashPassword(password: string, salt: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => scrypt(password.normalize('NFC'), salt, SCRYPT.keylen, scryptOptions, (error, key) => (error ? reject(error) : resolve(key))));
@@ -123,6 +151,10 @@ export class IdentityStore {
   #sharing: Promise<void> = Promise.resolve();
   /** Bans another gateway added: the hub disconnects the members they match here. */
   onRemoteBan: ((ban: Ban) => void) | undefined;
+  /** Rooms' access settings, read on every message: kept in memory, written through. */
+  readonly #roomAccess = new Map<string, RoomAccessRow>();
+  /** A room's access another gateway changed: the hub removes the members it no longer admits. */
+  onRemoteRoomAccess: ((row: RoomAccessRow) => void) | undefined;
 
   /**
    * `pruneEveryMs`: how often, at most, issuing a token also deletes the expired ones (hourly by
@@ -133,10 +165,35 @@ export class IdentityStore {
     this.#db = openDatabase(dataDir, 'identity.sqlite', IDENTITY_CACHE_KIB);
     this.#db.exec(SCHEMA);
     this.#banIdsNeverReused();
+    this.#migrate();
     this.#pruneEveryMs = options.pruneEveryMs ?? TOKEN_PRUNE_EVERY_MS;
     this.pruneTokens();
+    for (const r of this.#sql('SELECT room, access, accounts FROM room_access').all() as { room: string; access: RoomAccessRow['access']; accounts: string }[]) {
+      this.#roomAccess.set(r.room, { room: r.room, access: r.access, ...(r.access === 'named' && { accounts: JSON.parse(r.accounts) as string[] }) });
+    }
     this.#shared = options.shared;
     this.#shared?.follow({ apply: (change) => this.#apply(change), merge: (accounts, bans) => this.#merge(accounts, bans) });
+  }
+
+  /**
+   * Databases from before accounts had identities of their own and names compared by look-alike
+   * skeleton: the columns are added in place, and each existing account keeps `account:<name>`
+   * so its private history stays its own.
+   */
+  #migrate(): void {
+    const columns = (table: string) => new Set((this.#db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+    const accountColumns = columns('accounts');
+    if (!accountColumns.has('identity')) this.#db.exec('ALTER TABLE accounts ADD COLUMN identity TEXT');
+    if (!accountColumns.has('look_alike')) this.#db.exec('ALTER TABLE accounts ADD COLUMN look_alike TEXT');
+    if (!columns('tokens').has('rotated_to')) this.#db.exec('ALTER TABLE tokens ADD COLUMN rotated_to BLOB');
+    this.#db.transaction(() => {
+      this.#db.prepare("UPDATE accounts SET identity = 'account:' || name_key WHERE identity IS NULL").run();
+      for (const row of this.#db.prepare('SELECT name_key, name FROM accounts WHERE look_alike IS NULL').all() as { name_key: string; name: string }[]) {
+        this.#db.prepare('UPDATE accounts SET look_alike = ? WHERE name_key = ?').run(lookAlikeKey(row.name), row.name_key);
+      }
+    })();
+    this.#db.exec('CREATE INDEX IF NOT EXISTS accounts_by_look_alike ON accounts (look_alike)');
+    this.#db.exec('CREATE INDEX IF NOT EXISTS tokens_by_predecessor ON tokens (rotated_to) WHERE rotated_to IS NOT NULL');
   }
 
   /** Changes other gateways must see are refused while the cluster cannot take them. */
@@ -164,11 +221,24 @@ export class IdentityStore {
 
   // ---- Accounts ----
 
+  /** The account this name is, or looks like (Cyrillic `а` for Latin `a`, `I` for `l`: README, "Identity"). */
   account(name: string): Account | undefined {
-    const row = this.#sql('SELECT name, role, created_at FROM accounts WHERE name_key = ?').get(name.toLowerCase()) as
-      | { name: string; role: Role; created_at: number }
-      | undefined;
+    const row = this.#accountLike(name);
     return row && { name: row.name, role: row.role, createdAt: new Date(row.created_at).toISOString() };
+  }
+
+  /** The account this name is or looks like, as signing in needs it. */
+  accountIdentity(name: string): AccountIdentity | undefined {
+    const row = this.#accountLike(name);
+    return row && { name: row.name, nameKey: row.name_key, identity: row.identity, role: row.role };
+  }
+
+  #accountLike(name: string): { name_key: string; name: string; role: Role; created_at: number; identity: string } | undefined {
+    // The exact name first: accounts registered before look-alikes were compared may share a skeleton.
+    return (this.#sql('SELECT name_key, name, role, created_at, identity FROM accounts WHERE name_key = ?').get(name.toLowerCase()) ??
+      this.#sql('SELECT name_key, name, role, created_at, identity FROM accounts WHERE look_alike = ? ORDER BY created_at LIMIT 1').get(lookAlikeKey(name))) as
+      | { name_key: string; name: string; role: Role; created_at: number; identity: string }
+      | undefined;
   }
 
   accounts(): Account[] {
@@ -179,14 +249,16 @@ export class IdentityStore {
     }));
   }
 
-  /** False when the name is registered already. */
+  /** False when the name, or one it looks like, is registered already. */
   async register(name: string, password: string, role: Role): Promise<boolean> {
     this.#checkShared();
     if (this.account(name) !== undefined) return false;
     const salt = randomBytes(SCRYPT.saltBytes);
     const hash = await hashPassword(password, salt);
-    const result = this.#sql('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(name.toLowerCase(), name, salt, hash, JSON.stringify({ N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }), role, Date.now());
+    // Checked again: another registration of a look-alike may have finished during the hash.
+    if (this.account(name) !== undefined) return false;
+    const result = this.#sql('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at, identity, look_alike) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(name.toLowerCase(), name, salt, hash, JSON.stringify({ N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }), role, Date.now(), newAccountIdentity(), lookAlikeKey(name));
     if (result.changes === 1) this.#share({ kind: 'account', account: this.#accountRow(name.toLowerCase())! });
     return result.changes === 1;
   }
@@ -198,29 +270,37 @@ export class IdentityStore {
     return timingSafeEqual(hash, row.hash);
   }
 
-  async setPassword(name: string, password: string): Promise<boolean> {
+  /** The account's identity (its sessions are to be closed), or undefined when no account has that name. */
+  async setPassword(name: string, password: string): Promise<string | undefined> {
     this.#checkShared();
     const salt = randomBytes(SCRYPT.saltBytes);
     const hash = await hashPassword(password, salt);
-    const result = this.#sql('UPDATE accounts SET salt = ?, hash = ? WHERE name_key = ?').run(salt, hash, name.toLowerCase());
+    const account = this.#accountRow(name.toLowerCase());
+    if (account === undefined) return undefined;
+    const identity = account.identity ?? legacyIdentity(account.nameKey);
+    this.#sql('UPDATE accounts SET salt = ?, hash = ? WHERE name_key = ?').run(salt, hash, account.nameKey);
     // A new password ends every session of the old one.
-    this.#sql('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
-    if (result.changes === 1) {
-      this.#share({ kind: 'account', account: this.#accountRow(name.toLowerCase())! });
-      this.#share({ kind: 'tokens-revoked', account: name.toLowerCase() });
-    }
-    return result.changes === 1;
+    this.#sql('DELETE FROM tokens WHERE identity = ?').run(identity);
+    this.#share({ kind: 'account', account: this.#accountRow(account.nameKey)! });
+    this.#share({ kind: 'tokens-revoked', identity });
+    return identity;
   }
 
-  deleteAccount(name: string): boolean {
+  /**
+   * The deleted account's identity, or undefined when no account has that name. Its private
+   * history stays filed under that identity, which no later account gets: only operators read it.
+   */
+  deleteAccount(name: string): string | undefined {
     this.#checkShared();
-    this.#sql('DELETE FROM tokens WHERE account = ?').run(name.toLowerCase());
-    const deleted = this.#sql('DELETE FROM accounts WHERE name_key = ?').run(name.toLowerCase()).changes === 1;
-    if (deleted) {
-      this.#share({ kind: 'account-deleted', nameKey: name.toLowerCase() });
-      this.#share({ kind: 'tokens-revoked', account: name.toLowerCase() });
-    }
-    return deleted;
+    const account = this.#accountRow(name.toLowerCase());
+    if (account === undefined) return undefined;
+    const identity = account.identity ?? legacyIdentity(account.nameKey);
+    this.#sql('DELETE FROM tokens WHERE identity = ?').run(identity);
+    this.#sql('DELETE FROM accounts WHERE name_key = ?').run(account.nameKey);
+    this.#share({ kind: 'account-deleted', nameKey: account.nameKey });
+    this.#share({ kind: 'tokens-revoked', identity });
+    this.#forgetInRooms(account.nameKey);
+    return identity;
   }
 
   // ---- Resume tokens ----
@@ -236,23 +316,28 @@ export class IdentityStore {
     return token;
   }
 
-  /** A token this gateway holds, or (in a cluster) one another gateway issued, kept here from then on. */
+  /**
+   * A token this gateway holds, or (in a cluster) one another gateway issued, kept here from then
+   * on. An account's token only while that very account exists: never one of a deleted account
+   * whose name was registered again.
+   */
   async findToken(token: string): Promise<TokenOwner | undefined> {
     const local = this.tokenOwner(token);
     if (local !== undefined || this.#shared === undefined) return local;
     const row = await this.#shared.tokenByHash(sha256(token).toString('hex')).catch(() => undefined);
     if (row === undefined || row.expiresAt < Date.now()) return undefined;
     this.#putToken(row);
-    return { identity: row.identity, name: row.name, account: row.account };
+    return this.tokenOwner(token);
   }
 
   #putToken(row: TokenRow): void {
-    this.#sql('INSERT OR REPLACE INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)').run(
+    this.#sql('INSERT OR REPLACE INTO tokens (hash, identity, name, account, expires_at, rotated_to) VALUES (?, ?, ?, ?, ?, ?)').run(
       Buffer.from(row.hash, 'hex'),
       row.identity,
       row.name,
       row.account,
       row.expiresAt,
+      row.rotatedTo === undefined ? null : Buffer.from(row.rotatedTo, 'hex'),
     );
   }
 
@@ -261,7 +346,38 @@ export class IdentityStore {
       | { identity: string; name: string; account: string | null; expires_at: number }
       | undefined;
     if (row === undefined || row.expires_at < Date.now()) return undefined;
+    if (row.account !== null && this.#accountRow(row.account)?.identity !== row.identity) return undefined;
     return { identity: row.identity, name: row.name, account: row.account };
+  }
+
+  /**
+   * A used token gives way to a new one (in welcome). The used one keeps working for
+   * TOKEN_GRACE_MS or until the new one is used; the ones it replaced stop now, since it was used.
+   */
+  rotateToken(used: string, owner: TokenOwner, ttlMs: number): string {
+    const next = this.issueToken(owner, ttlMs);
+    const change = { kind: 'token-rotated', hash: sha256(used).toString('hex'), successor: sha256(next).toString('hex'), expiresAt: Date.now() + TOKEN_GRACE_MS } as const;
+    this.#rotated(change);
+    this.#share(change);
+    return next;
+  }
+
+  #rotated(change: { hash: string; successor: string; expiresAt: number }): void {
+    const used = Buffer.from(change.hash, 'hex');
+    this.#sql('DELETE FROM tokens WHERE rotated_to = ?').run(used);
+    this.#sql('UPDATE tokens SET rotated_to = ?, expires_at = MIN(expires_at, ?) WHERE hash = ?').run(Buffer.from(change.successor, 'hex'), change.expiresAt, used);
+  }
+
+  /** Signing out: the token, and any it replaced still in their grace, stop working. */
+  revokeToken(token: string): void {
+    const hash = sha256(token).toString('hex');
+    this.#revoked(hash);
+    this.#share({ kind: 'token-revoked', hash });
+  }
+
+  #revoked(hash: string): void {
+    const bytes = Buffer.from(hash, 'hex');
+    this.#sql('DELETE FROM tokens WHERE hash = ? OR rotated_to = ?').run(bytes, bytes);
   }
 
   /** The token's holder took another name: the token reclaims that one from now on. */
@@ -335,6 +451,49 @@ export class IdentityStore {
     return removed;
   }
 
+  // ---- Rooms' access ----
+
+  roomAccess(room: string): RoomAccessRow | undefined {
+    return this.#roomAccess.get(room);
+  }
+
+  roomAccessAll(): RoomAccessRow[] {
+    return [...this.#roomAccess.values()];
+  }
+
+  /** Sets a room's access (an operator's call: refused while the cluster cannot take it). */
+  setRoomAccess(row: RoomAccessRow): void {
+    this.#checkShared();
+    this.#putRoomAccess(row);
+    this.#share({ kind: 'room-access', row });
+  }
+
+  /**
+   * From --config, or a device room's default where nobody set one (`unlessSet`): never
+   * refused, so a gateway that starts while Redis is down still closes its rooms here.
+   */
+  configureRoomAccess(row: RoomAccessRow, options: { unlessSet?: boolean } = {}): boolean {
+    if (options.unlessSet === true && this.#roomAccess.has(row.room)) return false;
+    this.#putRoomAccess(row);
+    if (this.#shared?.available()) this.#share({ kind: 'room-access', row });
+    return true;
+  }
+
+  /** A deleted account leaves the rooms that name it: whoever registers the name next is someone else. */
+  #forgetInRooms(account: string): void {
+    for (const row of this.#roomAccess.values()) {
+      if (row.access !== 'named' || !(row.accounts ?? []).includes(account)) continue;
+      const kept: RoomAccessRow = { ...row, accounts: row.accounts!.filter((a) => a !== account) };
+      this.#putRoomAccess(kept);
+      this.#share({ kind: 'room-access', row: kept });
+    }
+  }
+
+  #putRoomAccess(row: RoomAccessRow): void {
+    this.#sql('INSERT OR REPLACE INTO room_access (room, access, accounts) VALUES (?, ?, ?)').run(row.room, row.access, JSON.stringify(row.accounts ?? []));
+    this.#roomAccess.set(row.room, row);
+  }
+
   // ---- Other gateways' changes ----
 
   #apply(change: IdentityChange): void {
@@ -344,6 +503,10 @@ export class IdentityStore {
       case 'account-deleted':
         this.#sql('DELETE FROM accounts WHERE name_key = ?').run(change.nameKey);
         return;
+      case 'token-rotated':
+        return this.#rotated(change);
+      case 'token-revoked':
+        return this.#revoked(change.hash);
       case 'ban': {
         this.#putBan(change.ban);
         const ban = this.bans().find((b) => b.id === change.ban.id);
@@ -359,13 +522,17 @@ export class IdentityStore {
         this.#sql('UPDATE tokens SET name = ? WHERE identity = ?').run(change.name, change.identity);
         return;
       case 'tokens-revoked':
-        this.#sql('DELETE FROM tokens WHERE account = ?').run(change.account);
+        this.#sql('DELETE FROM tokens WHERE identity = ?').run(change.identity);
+        return;
+      case 'room-access':
+        this.#putRoomAccess(change.row);
+        this.onRemoteRoomAccess?.(change.row);
         return;
     }
   }
 
   #putAccount(a: AccountRow): void {
-    this.#sql('INSERT OR REPLACE INTO accounts (name_key, name, salt, hash, params, role, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+    this.#sql('INSERT OR REPLACE INTO accounts (name_key, name, salt, hash, params, role, created_at, identity, look_alike) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
       a.nameKey,
       a.name,
       Buffer.from(a.salt, 'base64'),
@@ -373,6 +540,9 @@ export class IdentityStore {
       a.params,
       a.role,
       a.createdAt,
+      // A row from a gateway that predates account identities: the identity its history has.
+      a.identity ?? legacyIdentity(a.nameKey),
+      lookAlikeKey(a.name),
     );
   }
 

@@ -1,3 +1,4 @@
+import type { RoomAccessRow } from '../hub/room-access.js';
 import type { Role } from './identity-store.js';
 
 /** An account as stored: the scrypt salt and hash, never the password. */
@@ -11,6 +12,8 @@ export interface AccountRow {
   params: string;
   role: Role;
   createdAt: number;
+  /** What its private history belongs to; absent from gateways older than account identities (then `account:<nameKey>`). */
+  identity?: string;
 }
 
 export interface BanRow {
@@ -29,6 +32,8 @@ export interface TokenRow {
   name: string;
   account: string | null;
   expiresAt: number;
+  /** The SHA-256 (hex) of the token that replaced it, while it is in its grace (TOKEN_GRACE_MS). */
+  rotatedTo?: string;
 }
 
 /** One change to who may be whom, as every gateway of a cluster applies it. */
@@ -39,8 +44,14 @@ export type IdentityChange =
   | { kind: 'ban-lifted'; id: number }
   | { kind: 'token'; token: TokenRow }
   | { kind: 'tokens-renamed'; identity: string; name: string }
-  /** A new password or a deleted account ends the account's sessions. */
-  | { kind: 'tokens-revoked'; account: string };
+  /** A token was used and replaced by `successor`: it works until `expiresAt`, the ones it replaced stop. */
+  | { kind: 'token-rotated'; hash: string; successor: string; expiresAt: number }
+  /** Signed out: the token and the ones it replaced stop. */
+  | { kind: 'token-revoked'; hash: string }
+  /** A new password or a deleted account ends the account's sessions (every token of its identity). */
+  | { kind: 'tokens-revoked'; identity: string }
+  /** Who may join and speak in a room (hub/room-access.ts). */
+  | { kind: 'room-access'; row: RoomAccessRow };
 
 /**
  * Identity shared by the gateways of a cluster (Redis: cluster/redis-identity.ts). Each gateway

@@ -144,6 +144,8 @@ export interface TrafficPage {
   entries: TrafficEntry[];
   /** How many entries the gateway keeps per device. */
   cap: number;
+  /** The sequence number the log's next entry will get. */
+  next: number;
 }
 /** One entry of GET /api/rules, and the answer to POST /api/rules. */
 export type Rule = FromSchema<typeof rule>;

@@ -58,6 +58,12 @@ export const deviceRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRout
     async (request, reply) => reply.code(201).send(await app.deviceLinks.create(request.body)),
   );
 
+  app.post(
+    '/devices/:id/dial',
+    { schema: { summary: 'A link waiting in backoff dials now (409 LINK_NOT_IN_BACKOFF otherwise)', params: idParams, response: { 200: deviceInfo, ...errorResponses } } },
+    async (request) => app.deviceLinks.dialNow(request.params.id),
+  );
+
   app.delete(
     '/devices/:id',
     { schema: { summary: 'Hang up and remove a device link', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },

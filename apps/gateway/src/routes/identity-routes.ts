@@ -69,6 +69,26 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
     },
   );
 
+  app.post(
+    '/sessions/sign-out',
+    {
+      schema: {
+        summary: 'Sign out: the resume token in `Authorization: Bearer <token>` (and any it replaced) stops working',
+        headers: { type: 'object', properties: { authorization: { type: 'string' } } },
+        response: { 204: { type: 'null' }, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+      if (token === undefined) throw new GatewayError('UNAUTHORIZED', 'Sign-out needs `Authorization: Bearer <resume token>`.');
+      // Unknown or already revoked is the same answer (signing out twice is no error), but only a
+      // token that exists is revoked: a stranger's guesses cost the cluster nothing.
+      if ((await store.findToken(token)) !== undefined) store.revokeToken(token);
+      await store.shared();
+      return reply.code(204).send(null);
+    },
+  );
+
   await app.register(async (scope) => {
     const admin = scope.withTypeProvider<JsonSchemaToTsProvider>();
     adminOnly(scope, requireAdmin);
@@ -79,20 +99,22 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
 
     admin.delete('/accounts/:name', { schema: { summary: 'Delete an account (its sessions end)', params: nameParams, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
       const { name } = request.params;
-      if (!store.deleteAccount(name)) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${name}".`);
+      const identity = store.deleteAccount(name);
+      if (identity === undefined) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${name}".`);
       await store.shared();
       // Its members on every gateway (the directory knows whose each connection is).
-      const identity = `account:${name.toLowerCase()}`;
-      for (const record of [...hub.node.directory.all()]) if (record.identity === identity) await hub.kick(record.id, 'your account was deleted');
+      await hub.revokeSessions(identity, 'Your account was deleted by an administrator; this session has ended.');
       return reply.code(204).send(null);
     });
 
     admin.post(
       '/accounts/:name/password',
-      { schema: { summary: "Reset an account's password (its resume tokens stop working)", params: nameParams, body: { type: 'object', properties: { password }, required: ['password'], additionalProperties: false }, response: { 204: { type: 'null' }, ...errorResponses } } },
+      { schema: { summary: "Reset an account's password (its sessions end with SESSION_REVOKED and its resume tokens stop working)", params: nameParams, body: { type: 'object', properties: { password }, required: ['password'], additionalProperties: false }, response: { 204: { type: 'null' }, ...errorResponses } } },
       async (request, reply) => {
-        if (!(await store.setPassword(request.params.name, request.body.password))) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${request.params.name}".`);
+        const identity = await store.setPassword(request.params.name, request.body.password);
+        if (identity === undefined) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${request.params.name}".`);
         await store.shared();
+        await hub.revokeSessions(identity, 'Your password was reset by an administrator: sign in again with the new one.');
         return reply.code(204).send(null);
       },
     );

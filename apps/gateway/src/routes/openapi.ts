@@ -16,7 +16,7 @@ const TAGS: [RegExp, string, string][] = [
   [/^\/api\/clients\/:id\/traffic|^\/api\/(rules|macros)/, 'console', 'The device console: traffic logs, auto-reply rules, shared macros'],
   [/^\/api\/(clients|broadcast)/, 'members', 'Connected members: list, kick, message one or all'],
   [/^\/api\/(rooms|history)/, 'rooms', 'Rooms and stored history'],
-  [/^\/api\/(accounts|bans|audit)/, 'identity', 'Accounts, bans and the audit log'],
+  [/^\/api\/(accounts|bans|audit|sessions)/, 'identity', 'Accounts, sign-out, bans and the audit log'],
   [/^\/api\/nodes/, 'cluster', 'Several gateways on one Redis: the nodes; any /api call takes ?node= to run on another node'],
   [/^\/ws$|^\/protocol\.md$/, 'protocol', 'The WebSocket bridge: Switchboard frames, one per binary message'],
 ];

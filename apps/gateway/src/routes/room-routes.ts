@@ -1,10 +1,12 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import { ProtocolError } from '@switchboard/protocol';
+import type { FastifyRequest } from 'fastify';
+import { ProtocolError, isValidName } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import { OPEN_ROOM, normalAccess, type RoomAccess, type RoomVisitor } from '../hub/room-access.js';
 import type { AdminRouteOptions } from './listener-routes.js';
 import { ADMIN_SECURITY } from './openapi.js';
-import { errorResponses, historyPage, room } from './schemas.js';
+import { errorResponses, historyPage, room, roomAccessBody } from './schemas.js';
 
 export interface RoomRouteOptions extends AdminRouteOptions {
   hub: Hub;
@@ -13,19 +15,65 @@ export interface RoomRouteOptions extends AdminRouteOptions {
 }
 
 /**
- * Rooms and stored history. A room's history is public, as it is to any member; history
- * across rooms, which holds private messages, is for operators (HistoryService holds the rules).
+ * Rooms, who may use them, and stored history. A room's history is for whoever may join the
+ * room (anyone, unless it is restricted); history across rooms, which holds private messages, is
+ * for operators (HistoryService holds the rules).
  */
 export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin, publicRead }) => {
+  const store = hub.identity.store;
+  const withAccess = (name: string, members: number): { name: string; members: number } & RoomAccess => ({ name, members, ...normalAccess(store.roomAccess(name) ?? OPEN_ROOM) });
+
+  /** Who calls, for a restricted room's history: an operator, an account by its session token, or nobody in particular. */
+  async function visitorOf(request: FastifyRequest): Promise<RoomVisitor> {
+    try {
+      await requireAdmin(request);
+      return { account: null, role: 'admin' };
+    } catch {
+      const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+      const owner = bearer === undefined ? undefined : await store.findToken(bearer);
+      if (owner?.account == null) return { account: null, role: null };
+      return { account: owner.account, role: store.account(owner.account)?.role ?? null };
+    }
+  }
+
   app.get(
     '/rooms',
     {
       schema: {
-        summary: 'Rooms with members now',
+        summary: 'Rooms with members now, and rooms with an access setting, each with who may use it',
         response: { 200: { type: 'object', properties: { rooms: { type: 'array', items: room } }, required: ['rooms'] }, ...errorResponses },
       },
     },
-    async () => ({ rooms: hub.listRooms() }),
+    async () => {
+      const rooms = hub.listRooms();
+      const listed = new Set(rooms.map((r) => r.name));
+      const set = store.roomAccessAll().filter((r) => !listed.has(r.room)).map((r) => ({ name: r.room, members: 0 }));
+      return { rooms: [...rooms, ...set].map((r) => withAccess(r.name, r.members)) };
+    },
+  );
+
+  app.put(
+    '/rooms/:name',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        summary: 'Set who may join a room, read its history and speak in it (members it no longer admits are taken out)',
+        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
+        body: roomAccessBody,
+        response: { 200: room, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      if (!isValidName(name)) throw new GatewayError('ROOM_INVALID', `"${name}" is not a valid room name.`);
+      const { access, accounts } = request.body;
+      if (access === 'named' && (accounts === undefined || accounts.length === 0)) throw new GatewayError('VALIDATION_FAILED', 'access "named" needs `accounts`: the accounts it admits.');
+      if (access !== 'named' && accounts !== undefined) throw new GatewayError('VALIDATION_FAILED', '`accounts` goes with access "named" only.');
+      store.setRoomAccess({ room: name, ...normalAccess({ access, accounts }) });
+      await store.shared();
+      hub.roomAccessChanged(name);
+      return withAccess(name, hub.listRooms().find((r) => r.name === name)?.members ?? 0);
+    },
   );
 
   app.get(
@@ -33,7 +81,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     {
       schema: {
         summary: publicRead
-          ? 'Stored messages, newest last: one room (public: --public-read), or everything with private messages (admin)'
+          ? 'Stored messages, newest last: one room (whoever the room admits: anyone, unless it is restricted), or everything with private messages (admin)'
           : 'Stored messages, newest last: one room, or everything with private messages (admin; --no-public-read)',
         ...(!publicRead && { security: ADMIN_SECURITY }),
         querystring: {
@@ -54,7 +102,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       const { room: roomName, before, after, limit } = request.query;
       try {
         if (!publicRead) await requireAdmin(request);
-        if (roomName !== undefined) return hub.history.room(roomName, { before, after, limit });
+        if (roomName !== undefined) return hub.history.roomFor(await visitorOf(request), roomName, { before, after, limit });
         await requireAdmin(request);
         return hub.history.forOperator({ before, after, limit });
       } catch (error) {

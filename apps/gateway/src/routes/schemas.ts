@@ -14,6 +14,16 @@ export const deviceOptionsSchema = {
   typeByte: { type: 'boolean' },
   senderPrefix: { type: 'boolean' },
   idleTimeoutMs: { type: 'integer', minimum: 0, maximum: 86400000 },
+  /** Whose words in its room a device hears (README, "Who a device hears"). */
+  hears: { type: 'string', enum: ['people', 'everyone', 'addressed'] },
+  /** Presence, server notices and error lines reach the device too. */
+  notices: { type: 'boolean' },
+  /** Messages a second it may send, and at once; past it the device is paused, not cut. */
+  rate: {
+    type: 'object',
+    properties: { perSecond: { type: 'integer', minimum: 1, maximum: 100000 }, burst: { type: 'integer', minimum: 1, maximum: 100000 } },
+    additionalProperties: false,
+  },
 } as const;
 
 
@@ -72,10 +82,22 @@ export const client = {
   additionalProperties: false,
 } as const;
 
+/** Who may join a room, read its history and speak in it (README, "Rooms and who may use them"). */
+export const roomAccessBody = {
+  type: 'object',
+  properties: {
+    access: { type: 'string', enum: ['anyone', 'accounts', 'operators', 'named'] },
+    /** With `named`: the accounts it admits (operators always are). */
+    accounts: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[\\p{L}\\p{N}_.-]{1,32}$' } },
+  },
+  required: ['access'],
+  additionalProperties: false,
+} as const;
+
 export const room = {
   type: 'object',
-  properties: { name: { type: 'string' }, members: { type: 'integer' } },
-  required: ['name', 'members'],
+  properties: { name: { type: 'string' }, members: { type: 'integer' }, ...roomAccessBody.properties },
+  required: ['name', 'members', 'access'],
   additionalProperties: false,
 } as const;
 
@@ -183,8 +205,10 @@ export const deviceInfo = {
     attempts: { type: 'integer' },
     connectedAt: { type: ['string', 'null'] },
     lastError,
+    /** In backoff: when it dials again; else null. */
+    nextDialAt: { type: ['string', 'null'] },
   },
-  required: ['id', 'name', 'host', 'port', 'framing', 'room', 'state', 'memberId', 'attempts', 'connectedAt', 'lastError'],
+  required: ['id', 'name', 'host', 'port', 'framing', 'room', 'state', 'memberId', 'attempts', 'connectedAt', 'lastError', 'nextDialAt'],
   additionalProperties: false,
 } as const;
 
@@ -195,27 +219,39 @@ export const idParams = {
   required: ['id'],
 } as const;
 
+/** One entry of a device's traffic log: bytes (in, out), or an event of the connection (its text in `text`). */
 export const trafficEntry = {
   type: 'object',
   properties: {
+    /** Its place in the log, given by the gateway: the order to show entries in. */
+    seq: { type: 'integer' },
     ts: { type: 'integer' },
     time: { type: 'string' },
-    direction: { type: 'string', enum: ['in', 'out'] },
+    direction: { type: 'string', enum: ['in', 'out', 'event'] },
     length: { type: 'integer' },
     hex: { type: 'string' },
     text: { type: 'string' },
     auto: { type: 'boolean' },
   },
-  required: ['ts', 'time', 'direction', 'length', 'hex', 'text', 'auto'],
+  required: ['seq', 'ts', 'time', 'direction', 'length', 'hex', 'text', 'auto'],
   additionalProperties: false,
 } as const;
 
+/** Which devices a rule answers, by what outlives a connection (never a member id: those are reused after a restart). */
+const lastingScope = [
+  { type: 'string', enum: ['all'] },
+  {
+    type: 'object',
+    properties: { listener: { type: 'string', minLength: 1 }, address: { type: 'string', minLength: 1, maxLength: 64 }, port: { type: 'integer', minimum: 1, maximum: 65535 } },
+    required: ['listener'],
+    additionalProperties: false,
+  },
+  { type: 'object', properties: { link: { type: 'string', minLength: 1 } }, required: ['link'], additionalProperties: false },
+] as const;
+
+/** As given: `{client: id}` too (a device member or a link, as the console knows it), stored as a listener and address, or a link. */
 const ruleScope = {
-  anyOf: [
-    { type: 'string', enum: ['all'] },
-    { type: 'object', properties: { listener: { type: 'string', minLength: 1 } }, required: ['listener'], additionalProperties: false },
-    { type: 'object', properties: { client: { type: 'string', minLength: 1 } }, required: ['client'], additionalProperties: false },
-  ],
+  anyOf: [...lastingScope, { type: 'object', properties: { client: { type: 'string', minLength: 1 } }, required: ['client'], additionalProperties: false }],
 } as const;
 
 const oneString = (key: string) => ({ type: 'object', properties: { [key]: { type: 'string', minLength: 1, maxLength: 1024 } }, required: [key], additionalProperties: false }) as const;
@@ -235,7 +271,7 @@ export const ruleBody = {
 
 export const rule = {
   type: 'object',
-  properties: { id: { type: 'string' }, ...ruleBody.properties },
+  properties: { id: { type: 'string' }, ...ruleBody.properties, scope: { anyOf: lastingScope } },
   required: ['id', 'scope', 'match', 'reply', 'delayMs', 'enabled'],
   additionalProperties: false,
 } as const;

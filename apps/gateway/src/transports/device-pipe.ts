@@ -67,7 +67,9 @@ export async function devicePipeRoutes(app: FastifyInstance, options: { requireA
         raw.uncork();
       };
       link.taps.add(tap);
-      link.onClose(() => socket.close(1001, 'The device disconnected.'));
+      // Forgotten when the pipe closes first: a listener per pipe left on the device's socket was
+      // a leak (MaxListenersExceededWarning after ten pipes to one device).
+      const forget = link.onClose(() => socket.close(1001, 'The device disconnected.'));
       // A device slower than the pipe's writer: the pipe is not read until the device has taken
       // what it was given (the socket's own flow control reaches the browser), never buffered without bound.
       // Paused again on every write past the bound, not only the first: ws resumes the socket
@@ -88,7 +90,10 @@ export async function devicePipeRoutes(app: FastifyInstance, options: { requireA
       // what ws reads (text, fragments, big frames) comes as messages.
       readPipeFrames(socket, raw, maxFrameLength, toDevice);
       socket.on('message', (data: Buffer) => toDevice(data));
-      socket.once('close', () => link.taps.delete(tap));
+      socket.once('close', () => {
+        link.taps.delete(tap);
+        forget();
+      });
     },
   );
 }

@@ -1,4 +1,5 @@
 import type { Transport } from '@switchboard/protocol';
+import type { Hears } from '../devices/device-settings.js';
 
 /**
  * What a transport adapter gives the hub for one connection. The hub never sees a socket:
@@ -20,6 +21,11 @@ export interface Link {
   readonly wire?: { bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number } | undefined;
   /** Set for devices: they join at once (no hello), are never pinged, and get frames translated by their link. */
   readonly device?: DeviceOrigin | undefined;
+  /**
+   * Whose words it hears once it is a device (line/raw/link, or a plain framed connection);
+   * absent: `people`. A member that said hello hears everyone.
+   */
+  readonly hears?: Hears | undefined;
   /** `ip:port` as members see it (`[::1]:5000` for IPv6). */
   readonly address: string;
   /** The remote IP alone, for per-address limits. */

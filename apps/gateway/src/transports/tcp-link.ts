@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { FrameDecoder } from '@switchboard/protocol';
+import type { Hears } from '../devices/device-settings.js';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
 import { trafficKey } from '../devices/accept-device.js';
@@ -23,6 +24,8 @@ export class TcpLink implements Link {
     private readonly socket: net.Socket,
     private readonly closeTimeoutMs: number,
     readonly listener: string,
+    /** Whose words it hears if it turns out a plain device (its listener's `hears`). */
+    readonly hears?: Hears | undefined,
   ) {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
   }
@@ -80,12 +83,12 @@ export class TcpLink implements Link {
 }
 
 /** A socket that speaks Switchboard's framing joins the hub through its own decoder. */
-export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, traffic?: TrafficLog): Member | undefined {
-  const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs, listener);
+export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, traffic?: TrafficLog, hears?: Hears): Member | undefined {
+  const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs, listener, hears);
   const member = hub.connect(link);
   if (member === undefined) return undefined;
   // It may turn out a plain device (no hello): then its traffic is logged like a device's.
-  if (traffic !== undefined && traffic.entriesPerDevice > 0) link.tap = new PlainDeviceLog(traffic, member, trafficKey({ listener }, link.ip));
+  if (traffic !== undefined && traffic.entriesPerDevice > 0) link.tap = new PlainDeviceLog(traffic, member, trafficKey({ listener }, link.address, member.connectedAt));
   const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
     maxFrameLength: hub.config.limits.maxFrameLength,
   });
@@ -105,6 +108,9 @@ export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, tra
     link.feed!(() => decoder.push(chunk));
   });
   socket.on('drain', () => hub.drained(member));
-  socket.once('close', () => hub.disconnect(member, 'quit'));
+  socket.once('close', () => {
+    link.tap?.closed();
+    hub.disconnect(member, 'quit');
+  });
   return member;
 }

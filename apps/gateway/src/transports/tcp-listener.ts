@@ -154,7 +154,7 @@ export class TcpListener {
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', (error) => this.#log.debug({ err: error }, 'TCP socket error'));
     const settings = this.#settings;
-    const member = settings.framing === 'frame' ? acceptFramed(this.#hub, socket, settings.id, this.services.traffic) : acceptDevice(this.#hub, this.services, socket, settings, { framing: settings.framing, listener: settings.id });
+    const member = settings.framing === 'frame' ? acceptFramed(this.#hub, socket, settings.id, this.services.traffic, settings.hears) : acceptDevice(this.#hub, this.services, socket, settings, { framing: settings.framing, listener: settings.id });
     if (member === undefined) return;
     this.#members.add(member);
     socket.once('close', () => this.#members.delete(member));

@@ -293,7 +293,11 @@ export class ChatState {
       case 'notice':
         this.#conversations.onNotice(message);
         // The same identity signed in elsewhere (another tab): reconnecting would take it back.
-        if (message.code === 'KICKED' || message.code === 'SESSION_REPLACED') this.#end({ code: message.code, message: message.text });
+        // SESSION_REVOKED: a password reset or a deleted account; the saved token is dead too.
+        // NAME_RECLAIMED: our guest name's registered owner signed in.
+        if (message.code === 'KICKED' || message.code === 'SESSION_REPLACED' || message.code === 'SESSION_REVOKED' || message.code === 'NAME_RECLAIMED') {
+          this.#end({ code: message.code, message: message.text });
+        }
         return;
       case 'rooms':
         return this.#directory.onRooms(message);

@@ -37,6 +37,10 @@ export interface ListenerFields {
   /** line and raw */
   senderPrefix: boolean;
   idleTimeoutMs: string;
+  /** Whose words in its room a device hears ('': the gateway's default, people). */
+  hears: '' | 'people' | 'everyone' | 'addressed';
+  /** Presence, notices and error lines reach its devices too. */
+  notices: boolean;
 }
 
 export function emptyListenerFields(): ListenerFields {
@@ -54,6 +58,8 @@ export function emptyListenerFields(): ListenerFields {
     typeByte: false,
     senderPrefix: false,
     idleTimeoutMs: '',
+    hears: '',
+    notices: false,
   };
 }
 
@@ -100,6 +106,8 @@ export function listenerBody(fields: ListenerFields): NewListener {
     if (fields.typeByte) body.typeByte = true;
   }
   if (fields.senderPrefix) body.senderPrefix = true;
+  if (fields.hears !== '') body.hears = fields.hears;
+  if (fields.notices) body.notices = true;
   const idleTimeoutMs = integer(fields.idleTimeoutMs, 'idleTimeoutMs', 'Idle timeout', 0, 86_400_000);
   if (idleTimeoutMs !== undefined) body.idleTimeoutMs = idleTimeoutMs;
   return body;

@@ -271,8 +271,11 @@ export class Session implements Identity {
     this.#reset();
   }
 
-  /** Ends the session, forgets its conversations and this tab's token. */
+  /** Ends the session, forgets its conversations and this tab's token, which the server revokes too. */
   signOut(): void {
+    const token = this.#token ?? this.#saved?.token;
+    // Best effort: a gateway that cannot be reached keeps the token until it expires.
+    if (token !== undefined && token !== null) requestJson('POST', '/api/sessions/sign-out', { token }).catch(() => undefined);
     this.#credentials = null;
     this.#save(null);
     this.#connection.close('Signed out.');
@@ -293,6 +296,8 @@ export class Session implements Identity {
    * read) it is a failed join instead.
    */
   end(problem: SessionProblem): void {
+    // Its tokens were revoked with it: a reload would only be refused.
+    if (problem.code === 'SESSION_REVOKED') this.#save(null);
     if (this.#phase !== 'active') {
       this.#fail(problem);
       return;

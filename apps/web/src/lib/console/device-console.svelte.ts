@@ -1,7 +1,9 @@
-// One device's console: its traffic log (the gateway's recent log, then live bytes from the raw
-// pipe `/ws/devices/:id` and what this page sends, reconciled with the gateway's log so that
-// auto-replies and what the room says to the device show too), the view over it (text or hex,
-// filter, pause), sending and timed repeats.
+// One device's console: its traffic log, the view over it (text or hex, filter, pause), sending
+// and timed repeats. The log is the gateway's, followed by sequence number (LogFollower): what
+// the device sent, what it was sent (this page's sends through the raw pipe `/ws/devices/:id`,
+// the room's words, auto-replies) and its connection's events, each once, in the order the
+// gateway recorded them, so the live view is what a reload shows. The pipe writes; what it
+// brings only tells the console to read the log now rather than at the next poll.
 //
 // Plain devices (members that speak Switchboard's frames without a hello) have no raw pipe: their
 // console shows the gateway's log alone (whole frames as they crossed the socket, headers
@@ -11,17 +13,19 @@ import type { TrafficPage } from '@switchboard/gateway/api-types';
 import { formatHex } from '../byte-text.js';
 import type { DeviceRow } from './device-rows.js';
 import type { DevicesState } from './devices.svelte.js';
-import { Reconciler } from './reconcile.js';
+import { LogFollower } from './log-follower.js';
 import { Repeater, type RepeatEnd } from './repeater.js';
 import { makeFilter, type FilterMode, type TrafficFilter } from './traffic-filter.js';
-import { itemFromEntry, itemHex, type Direction, type TrafficItem } from './traffic-item.js';
+import { itemFromEntry, type TrafficItem } from './traffic-item.js';
 
 /** What one entry keeps of its bytes, as the gateway does (`length` keeps the full count). */
 export const ENTRY_BYTES = 4096;
 /** Entries kept in the page; past this the oldest go, in steps. */
 export const MAX_ITEMS = 50_000;
 const POLL_MS = 1000;
-const POLL_LIMIT = 100;
+/** After the pipe brought bytes or the page sent: the log is read this soon (a few reads become one). */
+const SOON_MS = 30;
+const POLL_LIMIT = 500;
 const PIPE_RETRY_MS = 2000;
 /** Live bytes are added in batches, so a chatty device costs one render a batch, not one a read. */
 const FLUSH_MS = 40;
@@ -52,11 +56,10 @@ export class DeviceConsole {
   #items: TrafficItem[] = [];
   #shown: TrafficItem[] = [];
   #pausedView: TrafficItem[] | null = null;
-  #seq = 0;
-  #reconciler = new Reconciler();
+  #follower = new LogFollower();
+  #soonTimer: ReturnType<typeof setTimeout> | null = null;
+  #pollAgain = false;
   #overrides = new Map<number, ViewMode>();
-  #incoming: TrafficItem[] = [];
-  #flushTimer: ReturnType<typeof setTimeout> | null = null;
   #pollTimer: ReturnType<typeof setInterval> | null = null;
   #pipeTimer: ReturnType<typeof setTimeout> | null = null;
   #seedTimer: ReturnType<typeof setTimeout> | null = null;
@@ -179,6 +182,7 @@ export class DeviceConsole {
 
   /** How one entry is shown: its own toggle, or the log's mode. */
   modeOf(item: TrafficItem): ViewMode {
+    if (item.direction === 'event') return 'text'; // an event is words, never bytes to dump
     return this.#overrides.get(item.seq) ?? this.#mode;
   }
 
@@ -238,7 +242,7 @@ export class DeviceConsole {
     if (this.#pollTimer !== null) clearInterval(this.#pollTimer);
     if (this.#pipeTimer !== null) clearTimeout(this.#pipeTimer);
     if (this.#seedTimer !== null) clearTimeout(this.#seedTimer);
-    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    if (this.#soonTimer !== null) clearTimeout(this.#soonTimer);
     const socket = this.#socket;
     this.#socket = null;
     socket?.close(1000, 'The console closed.');
@@ -246,8 +250,8 @@ export class DeviceConsole {
   }
 
   /**
-   * Writes bytes to the device (through the pipe, or as a notice to a plain device) and lists
-   * them as sent. False, with `sendError` set, when they could not go.
+   * Writes bytes to the device (through the pipe, or as a notice to a plain device); the log
+   * shows them as the gateway wrote them, read at once. False, with `sendError` set, when they could not go.
    */
   send(bytes: Uint8Array): boolean {
     this.#sendError = null;
@@ -258,9 +262,7 @@ export class DeviceConsole {
       return false;
     }
     socket.send(bytes);
-    const item = this.#item('out', bytes, 'local');
-    this.#reconciler.localOut(itemHex(item));
-    this.#add([item]);
+    this.#readSoon();
     return true;
   }
 
@@ -292,20 +294,15 @@ export class DeviceConsole {
 
   // ---- the log ----
 
-  #item(direction: Direction, bytes: Uint8Array, origin: TrafficItem['origin'], ts = Date.now()): TrafficItem {
-    const kept = bytes.length > ENTRY_BYTES ? bytes.slice(0, ENTRY_BYTES) : bytes;
-    return { seq: this.#seq++, ts, direction, length: bytes.length, bytes: kept, auto: false, origin };
-  }
-
-  /** Adds entries, kept in time order (an entry from the gateway's log may be older than the newest shown). */
+  /** Adds entries (in sequence order; one older than the newest shown goes in its place). */
   #add(items: readonly TrafficItem[]): void {
     if (items.length === 0) return;
     let reordered = false;
     let trimmed = false;
     const filter = this.#filter.ok ? this.#filter : null;
     for (const item of items) {
-      reordered = insertByTime(this.#items, item) || reordered;
-      if (filter === null || !filter.active || filter.test(item)) reordered = insertByTime(this.#shown, item) || reordered;
+      reordered = insertBySeq(this.#items, item) || reordered;
+      if (filter === null || !filter.active || filter.test(item)) reordered = insertBySeq(this.#shown, item) || reordered;
     }
     if (this.#items.length > MAX_ITEMS * 1.1) {
       const dropped = new Set(this.#items.splice(0, this.#items.length - MAX_ITEMS));
@@ -326,16 +323,6 @@ export class DeviceConsole {
     this.#pausedView = this.#shown.slice();
   }
 
-  #queue(item: TrafficItem): void {
-    this.#incoming.push(item);
-    this.#flushTimer ??= setTimeout(() => {
-      this.#flushTimer = null;
-      const batch = this.#incoming;
-      this.#incoming = [];
-      this.#add(batch);
-    }, FLUSH_MS);
-  }
-
   // ---- the gateway's log ----
 
   async #seed(): Promise<void> {
@@ -352,36 +339,54 @@ export class DeviceConsole {
       return;
     }
     this.#logError = null;
-    this.#add(this.#reconciler.seed(outcome.value.entries).map((e) => itemFromEntry(e, this.#seq++)));
+    this.#take(outcome.value);
     this.#pollTimer = setInterval(() => void this.#poll(), POLL_MS);
+    void this.#poll(); // what came while the first page was read
   }
 
+  /** The log's entries after the newest shown, page by page, in the gateway's order. */
   async #poll(): Promise<void> {
-    if (this.#polling || this.#disposed) return;
+    if (this.#disposed || this.#follower.last < -1) return;
+    if (this.#polling) {
+      this.#pollAgain = true; // asked while reading: read once more after
+      return;
+    }
     this.#polling = true;
     try {
-      const path = `/api/clients/${encodeURIComponent(this.id)}/traffic`;
-      let limit: number | null = POLL_LIMIT;
-      for (;;) {
-        const outcome = await this.#owner.request<TrafficPage>('Read the traffic log', 'GET', limit === null ? path : `${path}?limit=${limit}`);
-        if (this.#disposed) return;
-        if (!outcome.ok) {
-          if (outcome.failure.code === 'DEVICE_NOT_FOUND') this.#markGone();
-          else this.#logError = `${outcome.failure.code}: ${outcome.failure.message}`;
-          return;
+      do {
+        this.#pollAgain = false;
+        for (;;) {
+          const path = `/api/clients/${encodeURIComponent(this.id)}/traffic?after=${this.#follower.last}&limit=${POLL_LIMIT}`;
+          const outcome = await this.#owner.request<TrafficPage>('Read the traffic log', 'GET', path);
+          if (this.#disposed) return;
+          if (!outcome.ok) {
+            if (outcome.failure.code === 'DEVICE_NOT_FOUND') this.#markGone();
+            else this.#logError = `${outcome.failure.code}: ${outcome.failure.message}`;
+            return;
+          }
+          this.#logError = null;
+          this.#take(outcome.value);
+          if (outcome.value.entries.length < POLL_LIMIT) break; // else more came than a page holds
         }
-        this.#logError = null;
-        const { show, gap } = this.#reconciler.poll(outcome.value.entries, limit, this.#pipe === 'open');
-        if (gap && limit !== null) {
-          limit = null; // More came than a page holds: read the whole log once.
-          continue;
-        }
-        this.#add(show.map((e) => itemFromEntry(e, this.#seq++)));
-        return;
-      }
+      } while (this.#pollAgain);
     } finally {
       this.#polling = false;
     }
+  }
+
+  #take(page: TrafficPage): void {
+    const { fresh, reset } = this.#follower.take(page.entries, page.next);
+    if (reset) this.clear(); // a log that went backwards (the gateway lost it): start again from it
+    this.#add(fresh.map((e) => itemFromEntry(e)));
+  }
+
+  /** Reads the log soon (the pipe brought bytes, the page sent): a burst of reasons is one read. */
+  #readSoon(): void {
+    if (this.#soonTimer !== null || this.#pollTimer === null) return;
+    this.#soonTimer = setTimeout(() => {
+      this.#soonTimer = null;
+      void this.#poll();
+    }, SOON_MS);
   }
 
   #markGone(): void {
@@ -412,11 +417,9 @@ export class DeviceConsole {
       this.#pipe = 'open';
       this.#pipeNote = null;
     };
-    socket.onmessage = (event: MessageEvent<ArrayBuffer | string>) => {
-      if (this.#socket !== socket || typeof event.data === 'string') return;
-      const item = this.#item('in', new Uint8Array(event.data), 'pipe');
-      this.#reconciler.pipeIn(itemHex(item));
-      this.#queue(item);
+    socket.onmessage = () => {
+      // The gateway recorded these bytes before it sent them here: its log has them now.
+      if (this.#socket === socket) this.#readSoon();
     };
     socket.onclose = (event) => {
       if (this.#socket !== socket) return;
@@ -460,16 +463,16 @@ export class DeviceConsole {
       if (!outcome.ok) {
         this.#sendError = `${outcome.failure.code}: ${outcome.failure.message}`;
         this.#repeater?.stop('stopped');
-      } else if (this.#reconciler.seeded) void this.#poll();
+      } else this.#readSoon();
     });
     return true;
   }
 }
 
-/** Inserts by `ts` after any entry with the same time; true when it did not go at the end. */
-export function insertByTime(list: TrafficItem[], item: TrafficItem): boolean {
+/** Inserts by the gateway's sequence number; true when it did not go at the end. */
+export function insertBySeq(list: TrafficItem[], item: TrafficItem): boolean {
   let at = list.length;
-  while (at > 0 && list[at - 1]!.ts > item.ts) at--;
+  while (at > 0 && list[at - 1]!.seq > item.seq) at--;
   list.splice(at, 0, item);
   return at !== list.length - 1;
 }

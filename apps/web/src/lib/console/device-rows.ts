@@ -27,6 +27,8 @@ export interface DeviceRow {
   bytesOut: number | null;
   messagesIn: number | null;
   messagesOut: number | null;
+  /** A link in backoff: when it dials again (ms since the epoch); else null. */
+  nextDialAt: number | null;
 }
 
 function counters(client: ClientInfo | undefined): Pick<DeviceRow, 'bytesIn' | 'bytesOut' | 'messagesIn' | 'messagesOut'> {
@@ -56,6 +58,7 @@ export function deviceRows(clients: readonly ClientInfo[], links: readonly Devic
       framing: link.framing === 'frame' || link.framing === undefined ? 'frame' : link.framing,
       delimiter: link.framing === 'line' ? (link.delimiter ?? '\\n') : null,
       room: link.room ?? null,
+      nextDialAt: link.state === 'backoff' && link.nextDialAt !== null ? Date.parse(link.nextDialAt) : null,
       ...counters(member),
     });
   }
@@ -78,6 +81,7 @@ export function deviceRows(clients: readonly ClientInfo[], links: readonly Devic
       framing,
       delimiter: framing === 'line' ? (listener?.delimiter ?? '\\n') : null,
       room: client.rooms[0] ?? null,
+      nextDialAt: null,
       ...counters(client),
     });
   }

@@ -177,6 +177,13 @@ export class DevicesState {
     return null;
   }
 
+  /** A link in backoff dials now; the list is read again to show it connecting. */
+  async dialNow(id: string): Promise<ConsoleFailure | null> {
+    const outcome = await this.request<DeviceInfo>('Dial now', 'POST', `/api/devices/${encodeURIComponent(id)}/dial`);
+    void this.refresh();
+    return outcome.ok ? null : outcome.failure;
+  }
+
   async deleteRule(rule: Rule): Promise<ConsoleFailure | null> {
     const outcome = await this.request<void>('Delete auto-reply', 'DELETE', `/api/rules/${encodeURIComponent(rule.id)}`);
     if (!outcome.ok && outcome.failure.code !== 'RULE_NOT_FOUND') return outcome.failure;

@@ -25,11 +25,19 @@ export function ruleMatch(rule: Pick<Rule, 'match'>): { kind: MatchKind; value: 
   return { kind: 'equals', value: '' };
 }
 
+/** The IP address of `ip:port` (`[::1]:5000` → `::1`). */
+export function ipOf(address: string): string {
+  const at = address.lastIndexOf(':');
+  const host = at < 0 ? address : address.slice(0, at);
+  return host.replace(/^\[|\]$/g, '');
+}
+
 export function describeScope(scope: Rule['scope'], row: DeviceRow | null): string {
   if (scope === 'all') return 'every device';
-  if ('listener' in scope) return `listener ${scope.listener}${row?.listener === scope.listener ? ' (this one’s)' : ''}`;
-  const here = row !== null && (scope.client === row.id || scope.client === row.memberId);
-  return here ? 'this device' : `device ${scope.client}`;
+  if ('link' in scope) return row?.id === scope.link ? 'this device' : `device link ${scope.link}`;
+  const from = scope.address === undefined ? '' : ` from ${scope.address}${scope.port === undefined ? '' : ` port ${scope.port}`}`;
+  if (row !== null && scope.address !== undefined && appliesTo({ scope }, row)) return `this device (listener ${scope.listener}${from})`;
+  return `listener ${scope.listener}${from}${row?.listener === scope.listener && scope.address === undefined ? ' (this one’s)' : ''}`;
 }
 
 export function describeReply(reply: Rule['reply']): string {
@@ -40,8 +48,10 @@ export function describeReply(reply: Rule['reply']): string {
 export function appliesTo(rule: Pick<Rule, 'scope'>, row: DeviceRow): boolean {
   const scope = rule.scope;
   if (scope === 'all') return true;
-  if ('listener' in scope) return row.listener !== null && scope.listener === row.listener;
-  return scope.client === row.id || (row.memberId !== null && scope.client === row.memberId);
+  if ('link' in scope) return row.kind === 'link' && scope.link === row.id;
+  if (row.listener === null || scope.listener !== row.listener) return false;
+  if (scope.address !== undefined && scope.address !== ipOf(row.address)) return false;
+  return scope.port === undefined || `${scope.port}` === row.address.slice(row.address.lastIndexOf(':') + 1);
 }
 
 export interface RuleForm {
@@ -63,7 +73,11 @@ export function buildRule(form: RuleForm, row: DeviceRow): { ok: true; body: New
   else if (form.scope === 'listener') {
     if (row.listener === null) return { ok: false, error: 'This device did not come through a listener.' };
     scope = { listener: row.listener };
-  } else scope = { client: row.id };
+  } else if (row.kind === 'link') scope = { link: row.id };
+  else if (row.kind === 'listener' && row.listener !== null) {
+    // What outlives this connection: its listener and address (a reconnect has a new port).
+    scope = { listener: row.listener, address: ipOf(row.address) };
+  } else return { ok: false, error: 'Rules answer line and raw devices: this one speaks Switchboard’s frames.' };
 
   if (form.match === '') return { ok: false, error: 'Say what a message must be to be answered.' };
   let matchValue = form.match;

@@ -17,21 +17,26 @@ function csvField(value: string | number): string {
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+/** The entries that are bytes (a connection's events are in the log, not in the byte exports). */
+function bytesOnly(items: readonly TrafficItem[]): readonly TrafficItem[] {
+  return items.filter((item) => item.direction !== 'event');
+}
+
 /**
- * CSV with the header `time,direction,length,hex,text`: ISO 8601 time with milliseconds, `in`
- * or `out`, the byte count, spaced hex, and printable ASCII with `.` for other bytes (as the
- * gateway's own export reads them). CRLF line ends, as RFC 4180 has them.
+ * CSV with the header `time,direction,length,hex,text,auto`, as the gateway's own export: ISO
+ * 8601 time with milliseconds, `in` or `out`, the byte count, spaced hex, printable ASCII with
+ * `.` for other bytes, and whether an auto-reply wrote it. CRLF line ends, as RFC 4180 has them.
  */
 export function trafficCsv(items: readonly TrafficItem[]): string {
-  const rows = items.map((item) =>
-    [new Date(item.ts).toISOString(), item.direction, item.length, itemHex(item), printableAscii(item.bytes)].map(csvField).join(','),
+  const rows = bytesOnly(items).map((item) =>
+    [new Date(item.ts).toISOString(), item.direction, item.length, itemHex(item), printableAscii(item.bytes), String(item.auto)].map(csvField).join(','),
   );
-  return ['time,direction,length,hex,text', ...rows].join('\r\n') + '\r\n';
+  return ['time,direction,length,hex,text,auto', ...rows].join('\r\n') + '\r\n';
 }
 
 /** One JSON object a line: time, ts, direction, length, hex, text (with escapes), auto. */
 export function trafficJsonLines(items: readonly TrafficItem[]): string {
-  return items
+  return bytesOnly(items)
     .map((item) =>
       JSON.stringify({
         time: new Date(item.ts).toISOString(),
@@ -49,7 +54,7 @@ export function trafficJsonLines(items: readonly TrafficItem[]): string {
 
 /** A terminal tool's log: time, arrow, length, the hex, then the bytes as text with escapes. */
 export function trafficText(items: readonly TrafficItem[]): string {
-  return items
+  return bytesOnly(items)
     .map((item) => {
       const arrow = item.direction === 'in' ? '<-' : '->';
       const auto = item.auto ? ' auto' : '';

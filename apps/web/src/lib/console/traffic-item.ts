@@ -3,10 +3,11 @@
 import type { TrafficEntry } from '@switchboard/gateway/api-types';
 import { formatHex, parseHex, printableAscii } from '../byte-text.js';
 
-export type Direction = 'in' | 'out';
+/** Bytes in or out, or an event of the connection (connected, dialing, backoff…: its text in `bytes`). */
+export type Direction = 'in' | 'out' | 'event';
 
 export interface TrafficItem {
-  /** Unique in one console, in the order entries were added. */
+  /** The gateway's number for it: the log's order. */
   readonly seq: number;
   /** Milliseconds since the epoch. */
   readonly ts: number;
@@ -16,15 +17,16 @@ export interface TrafficItem {
   readonly bytes: Uint8Array;
   /** Written by an auto-reply rule. */
   readonly auto: boolean;
-  /** Where the page learnt of it: the gateway's log, the raw pipe, or this page's own send. */
-  readonly origin: 'server' | 'pipe' | 'local';
   /** Filled in lazily by the views (text segments and their wrapping). */
   cache?: { segments?: Segment[]; cols?: number; textLines?: number; hex?: string; lower?: string };
 }
 
-/** An entry of the REST log as an item. */
-export function itemFromEntry(entry: TrafficEntry, seq: number): TrafficItem {
-  return { seq, ts: entry.ts, direction: entry.direction, length: entry.length, bytes: parseHex(entry.hex), auto: entry.auto, origin: 'server' };
+const encoder = new TextEncoder();
+
+/** An entry of the REST log as an item (an event's text as its bytes). */
+export function itemFromEntry(entry: TrafficEntry): TrafficItem {
+  const bytes = entry.direction === 'event' ? encoder.encode(entry.text) : parseHex(entry.hex);
+  return { seq: entry.seq, ts: entry.ts, direction: entry.direction, length: entry.length, bytes, auto: entry.auto };
 }
 
 /** `00 01 02 ff`, computed once per item (filters, exports and the pipe reconciliation all ask). */
