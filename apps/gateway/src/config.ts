@@ -166,7 +166,7 @@ const options: Option[] = [
 ];
 
 function opt<T>(flag: string, kind: Kind, help: string, get: (c: GatewayConfig) => unknown, set: (c: GatewayConfig, v: T) => void): Option {
-  return { flag, kind, help, get, set: set as Option['set'] };
+  return { flag, kind, help, get, set };
 }
 
 /** The embedded defaults: `npm start` with no flags runs on these. */
@@ -255,7 +255,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       if (value === undefined) continue;
       // The file's values pass the same conversion as a flag's, so one rule checks both.
       const raw = Array.isArray(value) ? (option.kind === 'repeat' ? value.map(String) : value.join(',')) : typeof value === 'boolean' ? value : String(value);
-      option.set(config, convert(option, raw as string | string[] | boolean) as never);
+      option.set(config, convert(option, raw) as never);
     }
     config.devices.fromFile = { listeners: read.listeners, links: read.devices };
     config.rooms = read.rooms;

@@ -20,7 +20,7 @@ const client = (fields: Partial<ClientInfo> & { id: string }): ClientInfo => ({
 });
 
 const listener = (id: string, framing: 'line' | 'raw' | 'frame', delimiter = '\\n'): ListenerInfo =>
-  ({ id, host: '127.0.0.1', port: 9100, backlog: 511, framing, room: 'lobby', tls: false, listening: true, since: null, connections: 1, lastError: null, delimiter }) as ListenerInfo;
+  ({ id, host: '127.0.0.1', port: 9100, backlog: 511, framing, room: 'lobby', tls: false, listening: true, since: null, connections: 1, lastError: null, delimiter });
 
 const link: DeviceInfo = {
   id: 'd1',

@@ -116,7 +116,7 @@ export function buildRule(form: RuleForm, row: DeviceRow): { ok: true; body: New
     reply = form.reply;
   }
 
-  const body: NewRule = { scope, match: { [form.matchKind]: matchValue } as NewRule['match'], reply };
+  const body: NewRule = { scope, match: { [form.matchKind]: matchValue }, reply };
   if (form.delayMs !== null) {
     if (!Number.isInteger(form.delayMs) || form.delayMs < 0 || form.delayMs > 60_000) return { ok: false, error: 'The delay is 0 to 60000 ms.' };
     if (form.delayMs > 0) body.delayMs = form.delayMs;
