@@ -230,7 +230,12 @@ export class RedisCluster implements ClusterNode {
     }
     // The reader is blocked in XREAD: cut it. The others finish what is pending (members' goodbyes) first.
     if (this.#reader.isOpen) this.#reader.destroy();
-    await Promise.allSettled([this.#subscriber, this.#command].map((client) => (client.isReady ? client.close() : client.isOpen ? Promise.resolve(client.destroy()) : undefined)));
+    await Promise.allSettled(
+      [this.#subscriber, this.#command].map(async (client) => {
+        if (client.isReady) await client.close();
+        else if (client.isOpen) client.destroy();
+      }),
+    );
   }
 
   // ---- Names -------------------------------------------------------------------------

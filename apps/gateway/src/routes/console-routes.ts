@@ -27,8 +27,10 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
   function lastingScope(scope: GivenScope): RuleScope {
     if (typeof scope !== 'object' || !('client' in scope)) return scope;
     const id = scope.client;
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
     if (app.deviceLinks.list().some((d) => d.id === id)) return { link: id };
     const link = app.hub.members.get(id)?.link;
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
     if (link?.device?.link !== undefined) return { link: link.device.link };
     if (link?.device?.listener !== undefined) return { listener: link.device.listener, address: link.ip };
     throw new GatewayError('DEVICE_NOT_FOUND', `No line/raw device member or device link has id "${id}".`);
