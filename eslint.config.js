@@ -34,6 +34,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
+      // The same for stream chunks appended to a string of output.
+      '@typescript-eslint/restrict-plus-operands': ['error', { allowAny: true }],
       // Playwright fixtures are declared with an empty pattern when they take no other fixture.
       'no-empty-pattern': 'off',
     },

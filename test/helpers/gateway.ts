@@ -64,6 +64,7 @@ export async function startGateway(
 }
 
 /** JSON over real HTTP (not inject): status and parsed body. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters, @typescript-eslint/no-explicit-any -- tests read bodies as `any` unless they name a type
 export async function api<T = any>(gateway: { httpUrl: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
   const response = await fetch(gateway.httpUrl + path, {
     method,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameType, encodeFrame, encodeMessage } from '@switchboard/protocol';
+import { encodeFrame } from '@switchboard/protocol';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { Peer, sleep } from '../helpers/peer.js';
 

@@ -60,7 +60,7 @@ describe('limits', () => {
       s.once('error', reject);
     });
     await sleep(50);
-    const viaWs = await Peer.ws(gateway.wsUrl).catch((e: Error) => e);
+    const viaWs = await Peer.ws(gateway.wsUrl).catch((e: unknown) => e);
     if (viaWs instanceof Peer) {
       await expect(viaWs.next('error')).resolves.toMatchObject({ code: expect.stringMatching(/^TOO_MANY_CONNECTIONS/) });
       await viaWs.waitClosed();

@@ -20,6 +20,7 @@ afterEach(async () => {
 interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read JSON bodies as `any` and assert on them
   body: any;
 }
 
