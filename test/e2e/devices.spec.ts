@@ -178,7 +178,7 @@ test('a device link added in the admin panel connects, its lines reach the room,
     // At 1280×800 both tables fit the panel: no sideways scrolling.
     for (const table of ['listeners-table', 'devices-table']) {
       const [scroll, client] = await page.getByTestId(table).evaluate((t) => [t.parentElement!.scrollWidth, t.parentElement!.clientWidth]);
-      expect(scroll, table).toBeLessThanOrEqual(client!);
+      expect(scroll, table).toBeLessThanOrEqual(client);
     }
 
     if (shots) {

@@ -65,7 +65,7 @@ export async function startRedis(options: { appendfsync?: 'always' | 'everysec' 
     try {
       await waitForPort(port, 10_000);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n${log}`);
+      throw new Error(`${(error as Error).message}\n${log}`, { cause: error });
     }
   };
   const halt = async (): Promise<void> => {

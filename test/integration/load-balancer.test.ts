@@ -48,6 +48,7 @@ beforeAll(async () => {
 afterAll(async () => {
   haproxy?.kill('SIGKILL');
   await Promise.all(gateways.map((g) => g.stop('SIGKILL')));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when beforeAll failed
   await redis?.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -174,7 +174,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       actor: request.actor ?? 'anonymous',
       address: request.ip,
       action: `${request.method} ${request.routeOptions.url ?? request.url}`,
-      detail: { params: request.params, body: redacted(request.body) } as Record<string, unknown>,
+      detail: { params: request.params, body: redacted(request.body) },
     });
   });
 

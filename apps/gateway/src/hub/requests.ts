@@ -284,7 +284,9 @@ export class Requests {
     return andThen(claim, (free) => {
       if (member.state !== 'pending') return;
       member.name = free ? name : `${name}@${this.node.nodeId}`;
-      if (!free) this.node.names.claim(member.name, member.id);
+      // The node-qualified name is this node's own; a claim Redis could not take (reported by the
+      // cluster's status) must not become an unhandled rejection that ends the process.
+      if (!free) this.node.names.claim(member.name, member.id).catch(() => undefined);
       member.state = 'joined';
       this.joined(member);
       this.membership.join(member, room);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError, type ClientMessageOf } from '@switchboard/protocol';
-import { addressMatches, inBlock, parseAddressRule, parseCidr, plainAddress } from '../address-match.js';
+import { addressMatches, inBlock, parseAddressRule, parseCidr } from '../address-match.js';
 import { AttemptLimiter, attemptAddress, type AttemptLimit } from './attempt-limiter.js';
 import { lookAlikeKey } from './look-alike.js';
 import type { Ban, IdentityStore, Role } from './identity-store.js';

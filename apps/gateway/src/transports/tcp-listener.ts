@@ -98,7 +98,7 @@ export class TcpListener {
     }
     server.on('error', (error) => this.#noteError(error, settings));
     if (this.#tlsOptions) {
-      server.on('tlsClientError', (error, socket) => {
+      server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
         this.#log.debug({ err: error, address: socket.remoteAddress }, 'TLS handshake failed');
       });
     }
@@ -140,7 +140,7 @@ export class TcpListener {
   #noteError(error: unknown, settings: ListenerSettings, text?: string): void {
     const known = fromListenError(error, settings.host, settings.port);
     const code = known?.code ?? (error as NodeJS.ErrnoException).code ?? 'INTERNAL';
-    const message = text ?? known?.message.replace(/^Cannot listen on/, 'Listener on') ?? String((error as Error).message);
+    const message = text ?? known?.message.replace(/^Cannot listen on/, 'Listener on') ?? (error instanceof Error ? error.message : String(error));
     const now = Date.now();
     // Once a second at most: a flood of refused connections should not flood the log.
     if (this.#lastError?.message === message && now - Date.parse(this.#lastError.at) < 1000) return;

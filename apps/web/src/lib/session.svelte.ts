@@ -275,7 +275,7 @@ export class Session implements Identity {
   signOut(): void {
     const token = this.#token ?? this.#saved?.token;
     // Best effort: a gateway that cannot be reached keeps the token until it expires.
-    if (token !== undefined && token !== null) requestJson('POST', '/api/sessions/sign-out', { token }).catch(() => undefined);
+    if (token !== undefined) requestJson('POST', '/api/sessions/sign-out', { token }).catch(() => undefined);
     this.#credentials = null;
     this.#save(null);
     this.#connection.close('Signed out.');
