@@ -31,7 +31,7 @@ function runtimeImports(file: string): string[] {
     let specifier: ts.Expression | undefined;
     if (ts.isImportDeclaration(statement)) {
       const clause = statement.importClause;
-      if (clause?.isTypeOnly) continue;
+      if (clause?.phaseModifier === ts.SyntaxKind.TypeKeyword) continue;
       specifier = statement.moduleSpecifier;
     } else if (ts.isExportDeclaration(statement)) {
       if (statement.isTypeOnly) continue;

@@ -20,8 +20,10 @@ export function trafficKeyOf(hub: Hub, deviceLinks: DeviceLinks, id: string): st
 export function lastingScope(hub: Hub, deviceLinks: DeviceLinks, scope: GivenScope): RuleScope {
   if (typeof scope !== 'object' || !('client' in scope)) return scope;
   const id = scope.client;
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
   if (deviceLinks.list().some((d) => d.id === id)) return { link: id };
   const link = hub.members.get(id)?.link;
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
   if (link?.device?.link !== undefined) return { link: link.device.link };
   if (link?.device?.listener !== undefined) return { listener: link.device.listener, address: link.ip };
   throw new GatewayError('DEVICE_NOT_FOUND', `No line/raw device member or device link has id "${id}".`);
