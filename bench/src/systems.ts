@@ -231,7 +231,7 @@ export interface SwitchboardOptions {
 }
 
 /**
- * How the bench runs Redis: the persistence the README's no-loss promise needs (an
+ * How the bench runs Redis: the persistence the no-loss promise of docs/several-gateways.md needs (an
  * acknowledged message survives kill -9 of Redis), no RDB snapshots, loopback only.
  */
 export const REDIS_FLAGS = ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''];

@@ -46,7 +46,7 @@ export interface BuildOptions {
   history?: HistoryStore;
 }
 
-/** With --redis-url: this gateway joins the others on that Redis (README, "Running several gateways"). */
+/** With --redis-url: this gateway joins the others on that Redis (docs/several-gateways.md, "Running several gateways"). */
 async function joinCluster(config: GatewayConfig, history: HistoryStore, log: HubLogger): Promise<ClusterNode> {
   const { redisUrl, nodeId, heartbeatMs, timeoutMs, historyRetention } = config.cluster;
   // Loaded only here: the Redis client is about a quarter of a lone gateway's heap (4.7 of

@@ -43,7 +43,7 @@ export interface GatewayConfig {
     httpRequestTimeoutMs: number;
   };
   history: { onJoin: number; maxPage: number };
-  /** Rooms' access from --config, applied at every start (README, "Rooms and who may use them"). */
+  /** Rooms' access from --config, applied at every start (docs/identity-and-security.md, "Rooms and who may use them"). */
   rooms: ConfigFile['rooms'];
   devices: {
     /** Listeners beside the default one, as URLs: `line://0.0.0.0:9100?delimiter=%0D%0A&room=plc`. */

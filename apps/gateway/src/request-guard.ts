@@ -6,7 +6,7 @@ import { GatewayError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Which Host names and Origins this gateway answers (README, "Security"). */
+    /** Which Host names and Origins this gateway answers (docs/identity-and-security.md, "Security"). */
     hostPolicy: HostPolicy;
   }
 }

@@ -15,7 +15,7 @@ export const deviceOptionsSchema = {
   typeByte: { type: 'boolean' },
   senderPrefix: { type: 'boolean' },
   idleTimeoutMs: { type: 'integer', minimum: 0, maximum: 86400000 },
-  /** Whose words in its room a device hears (README, "Who a device hears"). */
+  /** Whose words in its room a device hears (docs/devices.md, "Who a device hears"). */
   hears: { type: 'string', enum: ['people', 'everyone', 'addressed'] },
   /** Presence, server notices and error lines reach the device too. */
   notices: { type: 'boolean' },
@@ -27,7 +27,7 @@ export const deviceOptionsSchema = {
   },
 } as const;
 
-/** Who may join a room, read its history and speak in it (README, "Rooms and who may use them"). */
+/** Who may join a room, read its history and speak in it (docs/identity-and-security.md, "Rooms and who may use them"). */
 export const roomAccessBody = {
   type: 'object',
   properties: {

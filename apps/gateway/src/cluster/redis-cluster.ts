@@ -241,7 +241,7 @@ export class RedisCluster implements ClusterNode {
   // ---- Names -------------------------------------------------------------------------
 
   #nameKey(name: string): string {
-    // Look-alike names (Cyrillic а for Latin a) are one name: README, "Identity".
+    // Look-alike names (Cyrillic а for Latin a) are one name: docs/identity-and-security.md, "Identity".
     return `${this.#options.prefix ?? 'switchboard:'}name:${lookAlikeKey(name)}`;
   }
 

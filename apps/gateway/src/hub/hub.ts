@@ -213,7 +213,7 @@ export class Hub extends EventEmitter<HubEvents> {
     member.messagesIn++;
     this.totals.framesIn[member.transport]++;
     this.totals.bytesIn[member.transport] += bytes;
-    // A line/raw/link device is throttled by its link (paused, never cut: README, "Devices are
+    // A line/raw/link device is throttled by its link (paused, never cut: docs/devices.md, "Devices are
     // throttled"); everyone else keeps the flood rule.
     if (type !== FrameType.FileData && member.link.device === undefined && !member.bucket.take(now)) {
       this.#rateLimited(member, now);

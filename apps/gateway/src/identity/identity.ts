@@ -32,7 +32,7 @@ export const MAX_FAILURES_PER_ADDRESS = 30;
 /** ...and for one name from everywhere: high, so locking an account out takes many addresses. */
 export const MAX_FAILURES_PER_NAME = 300;
 export const FAILURE_WINDOW_MS = 60_000;
-/** How many counters the failure table holds at most (README, "Identity"). */
+/** How many counters the failure table holds at most (docs/identity-and-security.md, "Identity"). */
 export const MAX_FAILURE_KEYS = 50_000;
 
 /**

@@ -1,7 +1,7 @@
 // The session with the gateway (PROTOCOL.md §3): hello and welcome, signing in (as a guest,
 // with a password, or registering first) and out, and resuming. Every welcome carries a resume
 // token; the page says `hello {token}` after a drop and after a reload, so it stays the same
-// identity with the same private history (README, "Identity"). A resumed hello names the room
+// identity with the same private history (docs/identity-and-security.md, "Identity"). A resumed hello names the room
 // we were in and `since`, the last stored id seen, so the server's first history is what we missed.
 import {
   DEFAULT_ROOM,

@@ -1,4 +1,4 @@
-// Auto-reply rules as the console shows and makes them (they run in the gateway; README
+// Auto-reply rules as the console shows and makes them (they run in the gateway; docs/devices.md,
 // "The device console's server side").
 import type { NewRule, Rule } from '@switchboard/gateway/api-types';
 import { parseEscapes } from '@switchboard/protocol';
