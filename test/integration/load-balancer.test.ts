@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../helpers/gateway.js';
 import { repoRoot, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { Peer, sleep } from '../helpers/peer.js';
-import { freePort, startRedis, type RedisProcess } from '../helpers/redis.js';
+import { freePort } from '../helpers/ports.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 /**
  * The HAProxy configuration of docs/several-gateways.md, as printed there (ports moved to free ones), in front of
