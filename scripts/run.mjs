@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The one entry point behind `npm start`, `npm test`, `npm run client`, `npm run bench`,
-// `npm run build` and `npm run typecheck`. On a fresh machine with only Node and npm it installs
+// `npm run build`, `npm run typecheck`, `npm run lint` and `npm run format`. On a fresh machine with only Node and npm it installs
 // what is missing (pnpm through npx, the workspace's packages, Chromium for the browser tests),
 // rebuilds what is stale, then runs. Plain Node, no dependencies: it runs before anything is installed.
 import { spawn, spawnSync } from 'node:child_process';
@@ -118,6 +118,13 @@ function typecheck() {
   run(join(root, 'apps/web/node_modules/.bin/svelte-check'), ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], { cwd: join(root, 'apps/web') });
 }
 
+/** Formatting (Prettier, checked, never rewritten here) and the linter (ESLint, type-checked rules): `npm run format` rewrites. */
+function lint() {
+  say('Checking formatting (Prettier) and lint (ESLint)');
+  run(bin('prettier'), ['--check', '--log-level', 'warn', '.']);
+  run(bin('eslint'), ['--max-warnings', '0', '.']);
+}
+
 /** Runs a long-lived child with our stdio, forwarding SIGINT/SIGTERM so it can shut down gracefully. */
 function exec(command, args) {
   const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
@@ -150,11 +157,20 @@ switch (task) {
     ensureInstalled();
     typecheck();
     break;
+  case 'lint':
+    ensureInstalled();
+    lint();
+    break;
+  case 'format':
+    ensureInstalled();
+    run(bin('prettier'), ['--write', '--log-level', 'warn', '.']);
+    break;
   case 'test': {
     const started = Date.now();
     ensureInstalled();
     ensureTestPackages();
     typecheck();
+    lint();
     buildWeb();
     say('Unit and integration tests (vitest, real sockets)');
     // Tests that measure the gateway's memory run on their own, after the rest, so other test

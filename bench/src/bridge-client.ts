@@ -218,6 +218,6 @@ async function main(start: Start): Promise<void> {
 }
 
 process.once('message', (message: Start) => {
-  main(message).catch((error: Error) => reply({ type: 'error', message: error.message }));
+  main(message).catch((error: unknown) => reply({ type: 'error', message: (error as Error).message }));
 });
 process.on('disconnect', () => process.exit(0));

@@ -97,7 +97,7 @@ export async function drive(
             }
           }
         } else if (m.type === 'waiting') {
-          onWaiting?.().catch((error: Error) => reject(error));
+          onWaiting?.().catch(reject);
         } else if (m.type === 'done') {
           clearTimeout(timer);
           resolve(m.runs!.map((r, i) => ({ ...r, serverCpu: loadCpu[i] ?? NaN, ...(generators && { generatorCpu: generatorCpu[i] ?? NaN, loadedClientCpu: clientCpu[i] ?? NaN, otherCpu: otherCpu[i] ?? NaN }) })));

@@ -99,6 +99,6 @@ process.on('message', (command: CrowdCommand | { type: 'close' }) => {
   }
   connectAll(command).then(
     (report) => process.send!(report),
-    (error: Error) => process.send!({ type: 'error', message: error.message } satisfies CrowdReport),
+    (error: unknown) => process.send!({ type: 'error', message: (error as Error).message } satisfies CrowdReport),
   );
 });

@@ -426,6 +426,7 @@ async function run(cmd: RunCommand): Promise<void> {
     h.counts.fill(0);
     h.count = h.max = h.sum = 0;
   }
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- clears the counts record in place
   for (const key of Object.keys(errorFrames)) delete errorFrames[key];
   for (const m of members) {
     m.received = m.receivedInWindow = m.echoes = m.duplicates = m.unexpected = 0;
@@ -513,7 +514,7 @@ async function run(cmd: RunCommand): Promise<void> {
           }
         }, 1);
       }, Math.max(0, (t0 - nowUs()) / 1000));
-      start.unref?.();
+      start.unref();
     });
   }
   // Wait for every delivery, or give up at the drain deadline.
@@ -584,17 +585,18 @@ async function run(cmd: RunCommand): Promise<void> {
 }
 
 function close(): void {
-  for (const m of members) m.socket?.destroy();
+  for (const m of members) m.socket.destroy();
   send({ type: 'closed' });
   setTimeout(() => process.exit(0), 50);
 }
 
 process.on('message', (message: GeneratorCommand) => {
   const done = (p: Promise<void>): void => {
-    p.catch((error: Error) => send({ type: 'error', message: error.message }));
+    p.catch((error: unknown) => send({ type: 'error', message: (error as Error).message }));
   };
   if (message.type === 'setup') done(setup(message));
   else if (message.type === 'run') done(run(message));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a message from the parent is checked, not trusted
   else if (message.type === 'close') close();
 });
 process.on('disconnect', () => process.exit(0));

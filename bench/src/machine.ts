@@ -28,6 +28,7 @@ export interface MachineInfo {
 }
 
 function gatewayDefaults(): Record<string, string> {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stdout is null when the command could not be started
   const help = spawnSync(process.execPath, [gatewayMain(), '--help'], { encoding: 'utf8' }).stdout ?? '';
   const defaults: Record<string, string> = {};
   let flag: string | undefined;
@@ -42,6 +43,7 @@ function gatewayDefaults(): Record<string, string> {
 
 function run(command: string, args: string[]): string {
   const r = spawnSync(command, args, { encoding: 'utf8' });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- null when the command could not be started
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
 }
 

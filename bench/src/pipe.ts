@@ -90,7 +90,7 @@ async function roomSide(httpPort: number): Promise<PipeRoomSide> {
   const messages = page.entries ?? [];
   const last = messages.at(-1);
   return {
-    storedMessages: last === undefined ? 0 : Number(last.id),
+    storedMessages: last === undefined ? 0 : last.id,
     meanTextChars: messages.length === 0 ? 0 : messages.reduce((n, m) => n + (m.text?.length ?? 0), 0) / messages.length,
   };
 }

@@ -20,7 +20,7 @@ export function processCpuSeconds(pid: number): number {
 export function processTree(pid: number): number[] {
   const out = [pid];
   for (let i = 0; i < out.length; i++) {
-    let tasks: string[] = [];
+    let tasks: string[];
     try {
       tasks = readdirSync(`/proc/${out[i]}/task`);
     } catch {

@@ -98,10 +98,10 @@ function options() {
     }
   }
   if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].forEach((n) => scenarios.add(n));
-  const quick = values.quick ?? false;
+  const quick = values.quick;
   return {
-    help: values.help ?? false,
-    reportOnly: values['report-only'] ?? false,
+    help: values.help,
+    reportOnly: values['report-only'],
     quick,
     scenarios,
     runs: int('runs', values.runs, quick ? 1 : 3),
@@ -109,12 +109,12 @@ function options() {
     measureMs: int('measure-ms', values['measure-ms'], quick ? 1500 : 4000),
     generators: int('generators', values.generators, 2),
     efficiencyRates: values['efficiency-rate'] === undefined ? undefined : values['efficiency-rate'].flatMap((v) => v.split(',')).map((v) => int('efficiency-rate', v.trim(), 1000)),
-    burnGeneratorCore: values['burn-generator-core'] ?? false,
+    burnGeneratorCore: values['burn-generator-core'],
     invocations: int('invocations', values.invocations, 1),
     seedHistory: int('seed-history', values['seed-history'], 0, 0),
-    generatorCheck: !(values['no-generator-check'] ?? false),
+    generatorCheck: !values['no-generator-check'],
     crowd: int('crowd', values.crowd, quick ? 2_000 : 100_000),
-    profile: !(values['no-profile'] ?? false),
+    profile: !values['no-profile'],
     outDir: values.out ?? (quick ? join(WORK_DIR, 'quick') : BENCH_DIR),
   };
 }
@@ -536,8 +536,8 @@ async function main(): Promise<void> {
   log(`Done in ${((Date.now() - started) / 60000).toFixed(1)} min: ${reportFile}`);
 }
 
-main().catch((error: Error) => {
-  console.error(`\nbench failed: ${error.message}`);
+main().catch((error: unknown) => {
+  console.error(`\nbench failed: ${(error as Error).message}`);
   process.exit(1);
 });
 

@@ -231,7 +231,7 @@ export interface SwitchboardOptions {
 }
 
 /**
- * How the bench runs Redis: the persistence the README's no-loss promise needs (an
+ * How the bench runs Redis: the persistence the no-loss promise of docs/several-gateways.md needs (an
  * acknowledged message survives kill -9 of Redis), no RDB snapshots, loopback only.
  */
 export const REDIS_FLAGS = ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''];
@@ -256,7 +256,7 @@ export async function startRedis(): Promise<RedisServer> {
     await waitForPort(port, child, log);
   } catch (error) {
     await stopChild(child);
-    throw new Error(`redis-server did not start: ${(error as Error).message}`);
+    throw new Error(`redis-server did not start: ${(error as Error).message}`, { cause: error });
   }
   return {
     pid: child.pid!,
@@ -343,7 +343,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     }
   } catch (error) {
     await stopChild(child);
-    throw new Error(`Switchboard did not start: ${(error as Error).message}`);
+    throw new Error(`Switchboard did not start: ${(error as Error).message}`, { cause: error });
   }
   return {
     kind: 'switchboard',
@@ -412,7 +412,7 @@ export function getJson(port: number, path: string): Promise<unknown> {
           try {
             resolve(JSON.parse(body));
           } catch (error) {
-            reject(error);
+            reject(error instanceof Error ? error : new Error(String(error)));
           }
         });
       })
@@ -464,7 +464,7 @@ export async function startNgircd(): Promise<RunningSystem> {
     await waitForPort(tcpPort, child, log);
   } catch (error) {
     await stopChild(child);
-    throw new Error(`ngircd did not start: ${(error as Error).message}`);
+    throw new Error(`ngircd did not start: ${(error as Error).message}`, { cause: error });
   }
   return {
     kind: 'ngircd',
@@ -487,7 +487,7 @@ export async function startBareHub(corked = false): Promise<RunningSystem> {
     await waitForPort(tcpPort, child, log);
   } catch (error) {
     await stopChild(child);
-    throw new Error(`the bare hub did not start: ${(error as Error).message}`);
+    throw new Error(`the bare hub did not start: ${(error as Error).message}`, { cause: error });
   }
   return {
     kind: corked ? 'bare-hub-corked' : 'bare-hub',
@@ -520,7 +520,7 @@ export async function startHelper(role: Role, name: string, argv: string[], port
       await waitForPort(port, child, log);
     } catch (error) {
       await stopChild(child);
-      throw new Error(`${name} did not start: ${(error as Error).message}`);
+      throw new Error(`${name} did not start: ${(error as Error).message}`, { cause: error });
     }
   }
   return { pid: child.pid!, log, stop: () => stopChild(child, 5_000) };

@@ -7,7 +7,7 @@ const test = base.extend<{ gateway: RunningGateway }>({
   gateway: async ({}, use) => {
     const gateway = await startGateway({
       webRoot: fileURLToPath(new URL('../../apps/web/dist', import.meta.url)),
-      security: { adminToken: 'open-sesame' } as never,
+      security: { adminToken: 'open-sesame' },
     });
     await use(gateway);
     await gateway.close();

@@ -14,7 +14,7 @@ test.beforeEach(async () => {
   redis = await startRedis();
   nodes = [];
   for (const nodeId of ['a', 'b', 'c']) {
-    nodes.push(await startGateway({ webRoot, cluster: { redisUrl: redis.url, nodeId, heartbeatMs: 1000 } as never }));
+    nodes.push(await startGateway({ webRoot, cluster: { redisUrl: redis.url, nodeId, heartbeatMs: 1000 } }));
   }
 });
 

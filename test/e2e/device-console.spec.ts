@@ -514,7 +514,7 @@ const tokenTest = base.extend<{ gateway: RunningGateway }>({
   gateway: async ({}, use) => {
     const gateway = await startGateway({
       webRoot: fileURLToPath(new URL('../../apps/web/dist', import.meta.url)),
-      security: { adminToken: 'open-sesame' } as never,
+      security: { adminToken: 'open-sesame' },
     });
     await use(gateway);
     await gateway.close();

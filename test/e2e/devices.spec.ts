@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Page } from '@playwright/test';
 import { api } from '../helpers/gateway.js';
 import { expect, joinAs, test } from './fixtures.js';
+import { freePort } from '../helpers/ports.js';
 
 // Devices as they are, from the browser: a raw listener added in the admin panel, bytes both
 // ways between a plain TCP program and the chat, and an outbound device link.
@@ -15,14 +16,6 @@ async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /** A port nobody listens on right now (the OS picks it; we let it go for the gateway to take). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** A TCP client that keeps every byte it receives. */
 async function tcpClient(port: number): Promise<{ socket: net.Socket; received: () => Buffer }> {
   const chunks: Buffer[] = [];
@@ -178,7 +171,7 @@ test('a device link added in the admin panel connects, its lines reach the room,
     // At 1280×800 both tables fit the panel: no sideways scrolling.
     for (const table of ['listeners-table', 'devices-table']) {
       const [scroll, client] = await page.getByTestId(table).evaluate((t) => [t.parentElement!.scrollWidth, t.parentElement!.clientWidth]);
-      expect(scroll, table).toBeLessThanOrEqual(client!);
+      expect(scroll, table).toBeLessThanOrEqual(client);
     }
 
     if (shots) {

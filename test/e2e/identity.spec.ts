@@ -97,7 +97,7 @@ test('after a gateway restart the page says hello with its token: the same ident
 
     const port = Number(new URL(gateway.httpUrl).port);
     await gateway.close();
-    gateway = await startGateway({ webRoot, http: { port } as never }, { keepDataDir: dataDir });
+    gateway = await startGateway({ webRoot, http: { port } }, { keepDataDir: dataDir });
     await expect.poll(() => hellos.length, { timeout: 20_000 }).toBeGreaterThan(1);
     await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'open');
     await expect(page.getByTestId('my-name')).toHaveText('rita');
@@ -212,7 +212,7 @@ test('the join screen explains closed registration and a ban with its reason', a
 });
 
 test('an operator signed in on the page uses the admin panel without a token, bans, and sees it in the audit log', async ({ page }) => {
-  await withGateway({ security: { adminToken: ADMIN_TOKEN } as never }, async (gateway) => {
+  await withGateway({ security: { adminToken: ADMIN_TOKEN } }, async (gateway) => {
     const created = await api(gateway, 'POST', '/api/accounts', { name: 'chief', password: 'operator pass', role: 'admin' }, { authorization: `Bearer ${ADMIN_TOKEN}` });
     expect(created.status).toBe(201);
     const pest = await Peer.tcp(gateway.tcpPort);

@@ -40,8 +40,8 @@ export async function spawnGateway(args: string[], env: Record<string, string> =
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const banner = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 15_000);
@@ -49,11 +49,11 @@ export async function spawnGateway(args: string[], env: Record<string, string> =
       const match = output.match(/page https?:\/\/[^:]+:(\d+)\/.*TCP [^:\s]+:(\d+)/);
       if (match) {
         clearTimeout(timer);
-        child.stdout!.off('data', check);
+        child.stdout.off('data', check);
         resolve(match);
       }
     };
-    child.stdout!.on('data', check);
+    child.stdout.on('data', check);
     void exited.then((code) => reject(new Error(`gateway exited with ${code}:\n${output}`)));
   });
   const pid = child.pid!;

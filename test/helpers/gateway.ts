@@ -34,9 +34,9 @@ export async function startGateway(
     history: { ...base.history, ...overrides.history },
     files: { ...base.files, ...overrides.files },
     devices: { ...base.devices, ...overrides.devices } as GatewayConfig['devices'],
-    identity: { ...base.identity, ...overrides.identity } as GatewayConfig['identity'],
-    security: { ...base.security, ...overrides.security } as GatewayConfig['security'],
-    cluster: { ...base.cluster, ...overrides.cluster } as GatewayConfig['cluster'],
+    identity: { ...base.identity, ...overrides.identity },
+    security: { ...base.security, ...overrides.security },
+    cluster: { ...base.cluster, ...overrides.cluster },
     rooms: (overrides.rooms ?? base.rooms) as GatewayConfig['rooms'],
     dataDir,
     webRoot: overrides.webRoot ?? null,
@@ -65,6 +65,7 @@ export async function startGateway(
 }
 
 /** JSON over real HTTP (not inject): status and parsed body. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters, @typescript-eslint/no-explicit-any -- tests read bodies as `any` unless they name a type
 export async function api<T = any>(gateway: { httpUrl: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
   const response = await fetch(gateway.httpUrl + path, {
     method,

@@ -168,4 +168,4 @@ export class Peer {
 
 export { ProtocolError };
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export { setTimeout as sleep } from 'node:timers/promises';

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 
 /** Debian's redis-server (`npm test` installs it when missing). */
 export const REDIS_SERVER = '/usr/bin/redis-server';
@@ -19,17 +20,6 @@ export interface RedisProcess {
   close(): Promise<void>;
   /** Redis's own CPU time so far (user + system, seconds), from /proc. */
   cpuSeconds(): number;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
@@ -65,7 +55,7 @@ export async function startRedis(options: { appendfsync?: 'always' | 'everysec' 
     try {
       await waitForPort(port, 10_000);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n${log}`);
+      throw new Error(`${(error as Error).message}\n${log}`, { cause: error });
     }
   };
   const halt = async (): Promise<void> => {

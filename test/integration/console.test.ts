@@ -62,7 +62,7 @@ describe('auto-reply rules', () => {
   });
 
   it('hold a reply storm between a rule and a device that answers back to the rate cap', async () => {
-    const gateway = await startGateway({ ...settings, dataDir: undefined } as never);
+    const gateway = await startGateway({ ...settings, dataDir: undefined });
     try {
       const port = await lineListener(gateway, 'storm');
       await api(gateway, 'POST', '/api/rules', { scope: 'all', match: { equals: 'PING' }, reply: 'PONG' });

@@ -12,7 +12,7 @@ import { RawSocket } from '../helpers/raw-socket.js';
 const MAX_QUEUE_BYTES = 256 * 1024;
 let gateway: RunningGateway;
 beforeAll(async () => {
-  gateway = await startGateway({ devices: { listen: [], targets: '127.0.0.1' }, limits: { ratePerSecond: 1000, rateBurst: 1000, maxQueueBytes: MAX_QUEUE_BYTES } as never });
+  gateway = await startGateway({ devices: { listen: [], targets: '127.0.0.1' }, limits: { ratePerSecond: 1000, rateBurst: 1000, maxQueueBytes: MAX_QUEUE_BYTES } });
 });
 afterAll(async () => {
   await gateway.close();

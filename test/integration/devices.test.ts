@@ -15,7 +15,7 @@ import { RawSocket } from '../helpers/raw-socket.js';
 const devices = { listen: [], targets: '127.0.0.1', backoffMaxMs: 400 };
 let gateway: RunningGateway;
 beforeAll(async () => {
-  gateway = await startGateway({ devices, limits: { ratePerSecond: 1000, rateBurst: 1000 } as never });
+  gateway = await startGateway({ devices, limits: { ratePerSecond: 1000, rateBurst: 1000 } });
 });
 afterAll(async () => {
   await gateway.close();

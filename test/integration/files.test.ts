@@ -6,7 +6,7 @@ import { Peer } from '../helpers/peer.js';
 
 let gateway: RunningGateway;
 beforeAll(async () => {
-  gateway = await startGateway({ limits: { maxFileBytes: 8 * 1024 * 1024 } as never });
+  gateway = await startGateway({ limits: { maxFileBytes: 8 * 1024 * 1024 } });
 });
 afterAll(async () => {
   await gateway.close();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameType, encodeFrame, encodeMessage } from '@switchboard/protocol';
+import { encodeFrame } from '@switchboard/protocol';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { Peer, sleep } from '../helpers/peer.js';
 
@@ -37,11 +37,11 @@ function fuzzFrame(rand: () => number): Uint8Array {
   const type = rand() < 0.85 ? Math.floor(rand() * 0x14) : Math.floor(rand() * 256);
   let payload: Uint8Array;
   const body = rand();
-  if (body < 0.4) payload = enc.encode(jsonSamples[Math.floor(rand() * jsonSamples.length)]!);
+  if (body < 0.4) payload = enc.encode(jsonSamples[Math.floor(rand() * jsonSamples.length)]);
   else if (body < 0.6) payload = randomBytes(Math.floor(rand() * 200));
   else if (body < 0.8) {
     // a valid JSON sample with a few bytes flipped
-    payload = enc.encode(jsonSamples[Math.floor(rand() * jsonSamples.length)]!);
+    payload = enc.encode(jsonSamples[Math.floor(rand() * jsonSamples.length)]);
     for (let i = 0; i < 1 + Math.floor(rand() * 3); i++) payload[Math.floor(rand() * payload.length)] = Math.floor(rand() * 256);
   } else payload = enc.encode('text ' + String.fromCharCode(...Array.from({ length: 20 }, () => Math.floor(rand() * 0xd7ff))));
   const frame = encodeFrame(type, payload);
@@ -58,7 +58,7 @@ function fuzzFrame(rand: () => number): Uint8Array {
 let gateway: RunningGateway;
 beforeAll(async () => {
   // Limits raised so the fuzz reaches the parsers instead of the rate limiter.
-  gateway = await startGateway({ limits: { ratePerSecond: 1_000_000, rateBurst: 1_000_000 } as never, timing: { frameTimeoutMs: 2000 } as never });
+  gateway = await startGateway({ limits: { ratePerSecond: 1_000_000, rateBurst: 1_000_000 }, timing: { frameTimeoutMs: 2000 } });
 });
 afterAll(async () => {
   await gateway.close();

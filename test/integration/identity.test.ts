@@ -19,6 +19,7 @@ let gateway: RunningGateway;
 /** Every API call of this file, its response kept for the password check. */
 async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = admin) {
   const response = await api(gateway, method, path, body, headers);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify(undefined) (an empty body) is undefined
   responses.push(JSON.stringify(response.body) ?? '');
   return response;
 }

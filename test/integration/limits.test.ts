@@ -13,7 +13,7 @@ afterEach(async () => {
 
 describe('limits', () => {
   it('rate limit: a burst past the bucket is refused with RATE_LIMITED; a sustained flood is disconnected', async () => {
-    gateway = await startGateway({ limits: { ratePerSecond: 20, rateBurst: 30 } as never });
+    gateway = await startGateway({ limits: { ratePerSecond: 20, rateBurst: 30 } });
     const flooder = await Peer.tcp(gateway.tcpPort);
     const witness = await Peer.tcp(gateway.tcpPort);
     await flooder.hello('flooder');
@@ -37,7 +37,7 @@ describe('limits', () => {
   });
 
   it('text over the text limit is refused', async () => {
-    gateway = await startGateway({ limits: { maxTextBytes: 1000 } as never });
+    gateway = await startGateway({ limits: { maxTextBytes: 1000 } });
     const peer = await Peer.ws(gateway.wsUrl);
     await peer.hello('talker');
     peer.send({ type: 'message', text: 'é'.repeat(501) });
@@ -48,7 +48,7 @@ describe('limits', () => {
   });
 
   it('connection limits, total and per address, refuse with a clear reason', async () => {
-    gateway = await startGateway({ limits: { maxConnections: 4, maxConnectionsPerIp: 3 } as never });
+    gateway = await startGateway({ limits: { maxConnections: 4, maxConnectionsPerIp: 3 } });
     const kept = [await Peer.tcp(gateway.tcpPort), await Peer.ws(gateway.wsUrl), await Peer.tcp(gateway.tcpPort)];
     await sleep(50);
     const fourthFromSameIp = await Peer.tcp(gateway.tcpPort);
@@ -60,7 +60,7 @@ describe('limits', () => {
       s.once('error', reject);
     });
     await sleep(50);
-    const viaWs = await Peer.ws(gateway.wsUrl).catch((e: Error) => e);
+    const viaWs = await Peer.ws(gateway.wsUrl).catch((e: unknown) => e);
     if (viaWs instanceof Peer) {
       await expect(viaWs.next('error')).resolves.toMatchObject({ code: expect.stringMatching(/^TOO_MANY_CONNECTIONS/) });
       await viaWs.waitClosed();
@@ -77,7 +77,7 @@ describe('limits', () => {
   });
 
   it('a frame left half-sent is dropped after the frame timeout (slowloris)', async () => {
-    gateway = await startGateway({ timing: { frameTimeoutMs: 400 } as never });
+    gateway = await startGateway({ timing: { frameTimeoutMs: 400 } });
     const slow = await Peer.tcp(gateway.tcpPort);
     const witness = await Peer.tcp(gateway.tcpPort);
     await slow.hello('slow');
@@ -95,7 +95,7 @@ describe('limits', () => {
   });
 
   it('heartbeats: silent protocol members are pinged then dropped; answering ones and plain devices stay', async () => {
-    gateway = await startGateway({ timing: { heartbeatMs: 300 } as never });
+    gateway = await startGateway({ timing: { heartbeatMs: 300 } });
     const silent = await Peer.tcp(gateway.tcpPort);
     const alive = await Peer.ws(gateway.wsUrl);
     const device = await Peer.tcp(gateway.tcpPort);
@@ -118,7 +118,7 @@ describe('limits', () => {
   });
 
   it('a WebSocket message over the frame limit closes that socket (maxPayload = frame limit)', async () => {
-    gateway = await startGateway({ limits: { maxFrameLength: 4096 } as never });
+    gateway = await startGateway({ limits: { maxFrameLength: 4096 } });
     const peer = await Peer.ws(gateway.wsUrl);
     await peer.hello('big-ws');
     expect(peer.received.find((m) => m.type === 'welcome')).toMatchObject({ maxFrameLength: 4096 });
@@ -130,7 +130,7 @@ describe('limits', () => {
 
 describe('origin checks', () => {
   it('refuses an upgrade from a foreign Origin with 403, accepts its own and allowlisted ones', async () => {
-    gateway = await startGateway({ security: { allowedOrigins: ['http://console.example'] } as never });
+    gateway = await startGateway({ security: { allowedOrigins: ['http://console.example'] } });
     const status = await new Promise<number>((resolve) => {
       const ws = new WebSocket(gateway!.wsUrl, { origin: 'http://evil.example' });
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));

@@ -11,7 +11,8 @@ afterAll(async () => {
   await gateway.close();
 });
 
-function connectOutcome(port: number): Promise<'connected' | string> {
+/** 'connected', or the connect error's code. */
+function connectOutcome(port: number): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
     socket.once('connect', () => {

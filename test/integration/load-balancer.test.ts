@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api } from '../helpers/gateway.js';
 import { repoRoot, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { Peer, sleep } from '../helpers/peer.js';
-import { freePort, startRedis, type RedisProcess } from '../helpers/redis.js';
+import { freePort } from '../helpers/ports.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 /**
  * The HAProxy configuration of docs/several-gateways.md, as printed there (ports moved to free ones), in front of
@@ -48,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   haproxy?.kill('SIGKILL');
   await Promise.all(gateways.map((g) => g.stop('SIGKILL')));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when beforeAll failed
   await redis?.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -20,6 +20,7 @@ afterEach(async () => {
 interface RawResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read JSON bodies as `any` and assert on them
   body: any;
 }
 
@@ -100,7 +101,7 @@ describe('DNS rebinding: only the gateway\'s own host names are served (issue 22
   });
 
   it('serves loopback names and the listen address, --allowed-hosts names, and probes whatever their Host', async () => {
-    gateway = await startGateway({ security: { allowedHosts: ['chat.example'] } as never });
+    gateway = await startGateway({ security: { allowedHosts: ['chat.example'] } });
     const port = portOf(gateway);
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `LOCALHOST.:${port}`, `chat.example:${port}`, 'chat.example']) {
       expect((await rawRequest(gateway, 'GET', '/api/health', { host })).status, host).toBe(200);
@@ -113,7 +114,7 @@ describe('DNS rebinding: only the gateway\'s own host names are served (issue 22
   });
 
   it('with --allowed-hosts * every name is served (an operator behind a proxy that rewrites nothing)', async () => {
-    gateway = await startGateway({ security: { allowedHosts: ['*'] } as never });
+    gateway = await startGateway({ security: { allowedHosts: ['*'] } });
     expect((await rawRequest(gateway, 'GET', '/api/health', { host: 'anything.example' })).status).toBe(200);
   });
 
@@ -164,7 +165,7 @@ describe('CSRF: no state changes from another site\'s page (issue 22 #8)', () =>
   });
 
   it('with an admin token the right token from a foreign page is still refused; --allowed-origins lets a named console in', async () => {
-    gateway = await startGateway({ security: { adminToken: 'csrf-token', allowedOrigins: ['http://console.example'] } as never });
+    gateway = await startGateway({ security: { adminToken: 'csrf-token', allowedOrigins: ['http://console.example'] } });
     const auth = { authorization: 'Bearer csrf-token' };
     expect(await rawRequest(gateway, 'POST', '/api/listener/stop', { ...auth, origin: 'http://evil.example' })).toMatchObject({ status: 403, body: { code: 'CROSS_ORIGIN_REFUSED' } });
     expect(gateway.app.tcpListener.status().listening).toBe(true);
@@ -191,7 +192,7 @@ function helloFrom(port: number, host: string, localAddress: string): Promise<Se
 
 describe('bans by address, parsed as the platform parses addresses (issue 22 #10)', () => {
   it('an IPv6 CIDR ban matches (::/0 bans ::1), an IPv6 address matches in any spelling, IPv4-mapped blocks match IPv4 clients', async () => {
-    gateway = await startGateway({ tcp: { host: '::' } as never });
+    gateway = await startGateway({ tcp: { host: '::' } });
     const port = gateway.tcpPort;
     expect(await helloFrom(port, '::1', '::1')).toMatchObject({ type: 'welcome' });
     const all = await api(gateway, 'POST', '/api/bans', { cidr: '::/0', reason: 'every IPv6 address' });
@@ -241,7 +242,7 @@ function idleSocket(g: RunningGateway): Promise<{ socket: net.Socket; closed: Pr
 
 describe('idle HTTP sockets cannot take every descriptor (issue 22 #15)', () => {
   it('caps HTTP connections per address with a 503, closes idle ones, and WebSocket members are not counted', async () => {
-    gateway = await startGateway({ limits: { maxHttpConnectionsPerIp: 4 } as never, timing: { httpIdleTimeoutMs: 600 } as never });
+    gateway = await startGateway({ limits: { maxHttpConnectionsPerIp: 4 }, timing: { httpIdleTimeoutMs: 600 } });
     const idle = await Promise.all([1, 2, 3, 4].map(() => idleSocket(gateway!)));
     const over = await idleSocket(gateway);
     const answer = await over.closed;
@@ -262,7 +263,7 @@ describe('idle HTTP sockets cannot take every descriptor (issue 22 #15)', () => 
   });
 
   it('cuts a request that trickles in slower than --http-request-timeout-ms', async () => {
-    gateway = await startGateway({ timing: { httpIdleTimeoutMs: 5_000, httpRequestTimeoutMs: 800 } as never });
+    gateway = await startGateway({ timing: { httpIdleTimeoutMs: 5_000, httpRequestTimeoutMs: 800 } });
     const { socket, closed } = await idleSocket(gateway);
     socket.write('GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n');
     // One header line every 300 ms keeps the socket busy but never finishes the request.
@@ -315,7 +316,7 @@ describe('--public-read (issue 22 #23)', () => {
   });
 
   it('off with --require-login: the member list (addresses) and room history need an operator', async () => {
-    gateway = await startGateway({ identity: { requireLogin: true } as never, security: { adminToken: 'read-token' } as never });
+    gateway = await startGateway({ identity: { requireLogin: true }, security: { adminToken: 'read-token' } });
     expect(await rawRequest(gateway, 'GET', '/api/clients')).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
     expect(await rawRequest(gateway, 'GET', '/api/history?room=lobby')).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
     const auth = { authorization: 'Bearer read-token' };
@@ -328,7 +329,7 @@ describe('--public-read (issue 22 #23)', () => {
   });
 
   it('--no-public-read without --require-login: from a non-loopback caller with no token, 403 FORBIDDEN', async () => {
-    gateway = await startGateway({ security: { publicRead: false } as never });
+    gateway = await startGateway({ security: { publicRead: false } });
     const response = await gateway.app.inject({ method: 'GET', url: '/api/clients', remoteAddress: '192.0.2.10' });
     expect(response.statusCode).toBe(403);
     expect(response.json()).toMatchObject({ code: 'FORBIDDEN' });

@@ -48,7 +48,7 @@ async function register(name: string, password = PASSWORD): Promise<void> {
 }
 
 beforeAll(async () => {
-  gateway = await startGateway({ security: { adminToken: TOKEN } as never });
+  gateway = await startGateway({ security: { adminToken: TOKEN } });
 });
 afterAll(async () => {
   await gateway.close();
@@ -370,7 +370,7 @@ describe('item 11: --require-login cannot be skipped', () => {
     talker.destroy();
     await open.close();
     // ...and the gateway is restarted with it on.
-    locked = await startGateway({ identity: { requireLogin: true } as never }, { keepDataDir: dataDir });
+    locked = await startGateway({ identity: { requireLogin: true } }, { keepDataDir: dataDir });
     const response = await api(locked, 'POST', '/api/accounts', { name: 'paula', password: PASSWORD });
     expect(response.status).toBe(201);
   });
@@ -414,7 +414,7 @@ describe('item 11: --require-login cannot be skipped', () => {
 
 describe('--require-login-devices and the hello window', () => {
   it('a silent TCP connection is refused with AUTH_REQUIRED when its hello window ends, and the gateway goes on', async () => {
-    const strict = await startGateway({ identity: { requireLogin: true, requireLoginDevices: true } as never });
+    const strict = await startGateway({ identity: { requireLogin: true, requireLoginDevices: true } });
     try {
       const silent = await Peer.tcp(strict.tcpPort);
       expect(await silent.next('error', () => true, 5000)).toMatchObject({ code: 'AUTH_REQUIRED' });

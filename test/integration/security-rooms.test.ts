@@ -54,7 +54,7 @@ describe('room access control: who may command a device', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-rooms-'));
 
   beforeAll(async () => {
-    gateway = await startGateway({ security: { adminToken: TOKEN } as never, devices: { targets: '127.0.0.1', backoffMaxMs: 400 } as never }, { keepDataDir: dataDir });
+    gateway = await startGateway({ security: { adminToken: TOKEN }, devices: { targets: '127.0.0.1', backoffMaxMs: 400 } }, { keepDataDir: dataDir });
     robot = await robotController();
     const created = await api(gateway, 'POST', '/api/devices', { name: 'robot1', host: '127.0.0.1', port: robot.port, framing: 'line', delimiter: '\\r\\n', room: 'cell1' }, admin);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
@@ -151,7 +151,7 @@ describe('room access control: who may command a device', () => {
 
     // A restart keeps it (identity.sqlite), and GET /api/rooms shows it before anyone joins.
     await gateway.close();
-    gateway = await startGateway({ security: { adminToken: TOKEN } as never, devices: { targets: '127.0.0.1', backoffMaxMs: 400 } as never }, { keepDataDir: dataDir });
+    gateway = await startGateway({ security: { adminToken: TOKEN }, devices: { targets: '127.0.0.1', backoffMaxMs: 400 } }, { keepDataDir: dataDir });
     expect((await api(gateway, 'GET', '/api/rooms')).body.rooms).toContainEqual(expect.objectContaining({ name: 'cell1', access: 'named', accounts: ['alice'] }));
     const guest = await Peer.ws(gateway.wsUrl);
     await guest.hello('guest');
@@ -175,7 +175,7 @@ describe('room access control: who may command a device', () => {
 
 describe('named accounts and a deleted account', () => {
   it('whoever registers a deleted account\'s name next is not admitted where the account was named', async () => {
-    const gateway = await startGateway({ security: { adminToken: TOKEN } as never });
+    const gateway = await startGateway({ security: { adminToken: TOKEN } });
     try {
       await account(gateway, 'carol');
       await account(gateway, 'dave');
@@ -196,7 +196,7 @@ describe('named accounts and a deleted account', () => {
 
 describe('device rooms by default', () => {
   it('a line listener without a room puts its devices in "devices", open to operators only; a config file can open a room', async () => {
-    const gateway = await startGateway({ security: { adminToken: TOKEN } as never, rooms: { lab: { access: 'anyone' } } as never });
+    const gateway = await startGateway({ security: { adminToken: TOKEN }, rooms: { lab: { access: 'anyone' } } as never });
     try {
       const listener = await api(gateway, 'POST', '/api/listeners', { port: 0, framing: 'line' }, admin);
       expect(listener.body.room).toBe('devices');
@@ -268,7 +268,7 @@ describe('a plain device\'s private history', () => {
 
 describe('a device link\'s name', () => {
   it('is the link\'s while it exists, in backoff too: an impostor gets NAME_TAKEN and commands for robot1 reach only the robot', async () => {
-    const gateway = await startGateway({ devices: { targets: '127.0.0.1', backoffMaxMs: 300 } as never });
+    const gateway = await startGateway({ devices: { targets: '127.0.0.1', backoffMaxMs: 300 } });
     let robot = await robotController();
     try {
       await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'anyone' });
@@ -319,7 +319,7 @@ describe('device links stored before a restart', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-targets-'));
     const robot = await robotController();
     try {
-      const first = await startGateway({ devices: { targets: '127.0.0.1', backoffMaxMs: 300 } as never }, { keepDataDir: dataDir });
+      const first = await startGateway({ devices: { targets: '127.0.0.1', backoffMaxMs: 300 } }, { keepDataDir: dataDir });
       const created = await api(first, 'POST', '/api/devices', { id: 'arm', name: 'arm', host: '127.0.0.1', port: robot.port });
       expect(created.status).toBe(201);
       await until('the first dial', () => (robot.accepted() === 1 ? true : undefined));
@@ -327,7 +327,7 @@ describe('device links stored before a restart', () => {
       robot.connections.forEach((c) => c.destroy());
 
       const logLines: string[] = [];
-      const second = await startGateway({ logLevel: 'warn', devices: { targets: '127.0.0.2/32', backoffMaxMs: 300 } as never }, { keepDataDir: dataDir, logLines });
+      const second = await startGateway({ logLevel: 'warn', devices: { targets: '127.0.0.2/32', backoffMaxMs: 300 } }, { keepDataDir: dataDir, logLines });
       try {
         const arm = await linkState(second, 'arm');
         expect(arm).toMatchObject({ state: 'stopped', lastError: { code: 'TARGET_NOT_ALLOWED' } });

@@ -15,7 +15,7 @@ const OUTSIDE_IP = '10.77.0.1';
 
 describe('admin authentication', () => {
   it('with a token configured: no token or a wrong one is 401, the right one passes; reads stay open', async () => {
-    const gateway = await startGateway({ security: { adminToken: 's3cret-token' } as never });
+    const gateway = await startGateway({ security: { adminToken: 's3cret-token' } });
     try {
       const noToken = await api(gateway, 'POST', '/api/broadcast', { text: 'hi' });
       expect(noToken).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
@@ -85,7 +85,7 @@ describe('TLS', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves HTTPS, WSS and TLS on the TCP listener from certificate files', async () => {
-    const gateway = await startGateway({ security: { tlsCert: cert, tlsKey: key, tcpTls: true } as never });
+    const gateway = await startGateway({ security: { tlsCert: cert, tlsKey: key, tcpTls: true } });
     const ca = readFileSync(cert);
     try {
       const httpsUrl = gateway.httpUrl.replace('http:', 'https:');

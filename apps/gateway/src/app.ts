@@ -8,9 +8,11 @@ import { HttpConnections } from './http-connections.js';
 import { HostPolicy, requestGuard } from './request-guard.js';
 import type { HistoryStore } from './history/history-store.js';
 import { SqliteHistoryStore } from './history/sqlite-history-store.js';
-import { Hub, type HubLogger } from './hub/hub.js';
-import { normalAccess } from './hub/room-access.js';
+import { Hub } from './hub/hub.js';
+import type { HubLogger } from './logger.js';
+import { normalAccess } from './room-access.js';
 import type { ClusterNode } from './cluster/cluster.js';
+import { InProcessCluster } from './cluster/in-process-cluster.js';
 import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
 import { clusterRoutes, forwardToNode, serveForwardedCalls } from './routes/cluster-routes.js';
@@ -47,7 +49,7 @@ export interface BuildOptions {
   history?: HistoryStore;
 }
 
-/** With --redis-url: this gateway joins the others on that Redis (README, "Running several gateways"). */
+/** With --redis-url: this gateway joins the others on that Redis (docs/several-gateways.md, "Running several gateways"). */
 async function joinCluster(config: GatewayConfig, history: HistoryStore, log: HubLogger): Promise<ClusterNode> {
   const { redisUrl, nodeId, heartbeatMs, timeoutMs, historyRetention } = config.cluster;
   // Loaded only here: the Redis client is about a quarter of a lone gateway's heap (4.7 of
@@ -114,9 +116,10 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
   app.decorate('httpConnections', httpConnections);
 
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);
-  const cluster = options.cluster ?? (config.cluster.redisUrl === null ? undefined : await joinCluster(config, history, app.log));
+  // By default a cluster of one, in process; its log starts after what the history holds.
+  const cluster = options.cluster ?? (config.cluster.redisUrl === null ? new InProcessCluster(history.lastId()).node(config.cluster.nodeId ?? 'local') : await joinCluster(config, history, app.log));
   const { registration, requireLogin, requireLoginDevices, tokenTtlDays } = config.identity;
-  const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster?.identity }), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
+  const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster.identity }), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
   // Rooms' access from --config: what the operator wrote is in force at every start.
   for (const [room, access] of Object.entries(config.rooms)) identity.store.configureRoomAccess({ room, ...normalAccess(access) });
   // Files kept for later: on by default, wherever there is a data directory to keep them in.
@@ -179,7 +182,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       actor: request.actor ?? 'anonymous',
       address: request.ip,
       action: `${request.method} ${request.routeOptions.url ?? request.url}`,
-      detail: { params: request.params, body: redacted(request.body) } as Record<string, unknown>,
+      detail: { params: request.params, body: redacted(request.body) },
     });
   });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { deviceBody, listenerBody, roomAccessBody } from './routes/schemas.js';
+import { deviceBody, listenerBody, roomAccessBody } from './settings-schemas.js';
 
 /**
  * `--config switchboard.json`: everything the flags hold, by the flags' names
@@ -84,8 +84,8 @@ export function lineOf(text: string, pointer: string): number {
     let out = '';
     at++; // the opening quote
     while (at < text.length && text[at] !== '"') {
-      if (text[at] === '\\') out += text[at++];
-      out += text[at++];
+      if (text[at] === '\\') out += text.charAt(at++);
+      out += text.charAt(at++); // '' past the end (a file ending in a backslash), not "undefined"
     }
     at++;
     return JSON.parse(`"${out}"`) as string;

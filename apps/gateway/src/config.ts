@@ -51,7 +51,7 @@ export interface GatewayConfig {
     maxTotalBytes: number;
     retentionDays: number;
   };
-  /** Rooms' access from --config, applied at every start (README, "Rooms and who may use them"). */
+  /** Rooms' access from --config, applied at every start (docs/identity-and-security.md, "Rooms and who may use them"). */
   rooms: ConfigFile['rooms'];
   devices: {
     /** Listeners beside the default one, as URLs: `line://0.0.0.0:9100?delimiter=%0D%0A&room=plc`. */
@@ -178,8 +178,9 @@ const options: Option[] = [
   opt('log-level', 'string', 'fatal, error, warn, info, debug, trace or silent.', (c) => c.logLevel, (c, v: string) => (c.logLevel = v)),
 ];
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T lets each option's setter name its value's type
 function opt<T>(flag: string, kind: Kind, help: string, get: (c: GatewayConfig) => unknown, set: (c: GatewayConfig, v: T) => void): Option {
-  return { flag, kind, help, get, set: set as Option['set'] };
+  return { flag, kind, help, get, set };
 }
 
 /** The embedded defaults: `npm start` with no flags runs on these. */
@@ -268,8 +269,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const value = read.flags.get(option.flag);
       if (value === undefined) continue;
       // The file's values pass the same conversion as a flag's, so one rule checks both.
-      const raw = Array.isArray(value) ? (option.kind === 'repeat' ? value.map(String) : value.join(',')) : typeof value === 'boolean' ? value : String(value);
-      option.set(config, convert(option, raw as string | string[] | boolean) as never);
+      const raw = Array.isArray(value) ? (option.kind === 'repeat' ? value.map(String) : value.join(',')) : typeof value === 'boolean' ? value : typeof value === 'string' ? value : JSON.stringify(value); // an object shows as itself, not [object Object]
+      option.set(config, convert(option, raw) as never);
     }
     config.devices.fromFile = { listeners: read.listeners, links: read.devices };
     config.rooms = read.rooms;
@@ -303,7 +304,7 @@ function convert(option: Option, raw: string | string[] | boolean): unknown {
       if (typeof raw === 'boolean') return raw;
       if (/^(1|true|yes|on)$/i.test(String(raw))) return true;
       if (/^(0|false|no|off)$/i.test(String(raw))) return false;
-      throw new ConfigError(`${where} must be true or false, got "${raw}".`);
+      throw new ConfigError(`${where} must be true or false, got "${String(raw)}".`);
     case 'port':
     case 'int': {
       const n = Number(raw);
@@ -381,6 +382,7 @@ export function helpText(): string {
   ];
   for (const o of options) {
     const value = o.get(defaults);
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- defaults are strings, numbers, booleans and lists
     const shown = o.flag === 'public-read' && value === null ? 'on (off with --require-login)' : value === null || value === '' ? '(unset)' : String(value);
     const placeholder = o.kind === 'list' ? 'list' : o.kind === 'repeat' ? 'url' : o.kind === 'path' ? (/dir|root/.test(o.flag) ? 'dir' : 'file') : o.kind === 'string' ? 'value' : 'n';
     const flag = o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag} <${placeholder}>`;

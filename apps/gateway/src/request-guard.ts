@@ -6,7 +6,7 @@ import { GatewayError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Which Host names and Origins this gateway answers (README, "Security"). */
+    /** Which Host names and Origins this gateway answers (docs/identity-and-security.md, "Security"). */
     hostPolicy: HostPolicy;
   }
 }
@@ -100,6 +100,7 @@ export function requestGuard(app: FastifyInstance, policy: HostPolicy): void {
       // A refused WebSocket upgrade: its socket belongs to no HTTP parser any more (and
       // @fastify/websocket only closes those it marked in a later hook), so it is closed once
       // the answer is written.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed as always set, kept defensive in a late 'finish' handler
       if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket?.destroy());
       throw error;
     };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdentityStore } from '../src/identity/identity-store.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -20,7 +21,6 @@ function tokenRows(dir: string): number {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('resume tokens', () => {
   it('expired tokens are deleted while the gateway runs, not only at its next start', async () => {

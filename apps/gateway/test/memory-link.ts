@@ -1,9 +1,12 @@
 import { decodeServerMessage, encodeMessage, type ClientMessage, type ServerMessage, type Transport } from '@switchboard/protocol';
 import type { ClusterNode } from '../src/cluster/cluster.js';
+import { InProcessCluster } from '../src/cluster/in-process-cluster.js';
 import { defaultConfig, type GatewayConfig } from '../src/config.js';
 import type { HistoryStore } from '../src/history/history-store.js';
 import { SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
 import { Hub } from '../src/hub/hub.js';
+import { Identity } from '../src/identity/identity.js';
+import { IdentityStore } from '../src/identity/identity-store.js';
 import type { Member } from '../src/hub/member.js';
 import type { Link } from '../src/transports/link.js';
 
@@ -59,14 +62,20 @@ export class MemoryLink implements Link {
   }
 }
 
-/** A hub with in-memory history, driven without sockets. */
-export function testHub(options: { cluster?: ClusterNode; history?: HistoryStore; config?: (c: GatewayConfig) => void } = {}): Hub {
+/**
+ * A hub with in-memory history, driven without sockets. Wires what buildApp wires by default:
+ * a cluster of one in process, accounts in memory with open registration.
+ */
+export function testHub(options: { cluster?: ClusterNode; history?: HistoryStore; identity?: Identity; config?: (c: GatewayConfig) => void } = {}): Hub {
   const config = defaultConfig();
   config.dataDir = null;
   config.timing.helloTimeoutMs = 50;
   options.config?.(config);
   const quiet = { info() {}, warn() {}, error() {}, debug() {} };
-  return new Hub({ config, history: options.history ?? new SqliteHistoryStore(null), cluster: options.cluster, log: quiet, openFileLimit: 100_000 });
+  const history = options.history ?? new SqliteHistoryStore(null);
+  const cluster = options.cluster ?? new InProcessCluster(history.lastId()).node(config.cluster.nodeId ?? 'local');
+  const identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
+  return new Hub({ config, history, cluster, identity, log: quiet, openFileLimit: 100_000 });
 }
 
 export interface TestClient {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
 import { WalCheckpointer } from '../src/history/wal-checkpointer.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // The WAL is checkpointed by a worker thread, not inside the commits on the event loop.
 
@@ -12,7 +13,6 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('SqliteHistoryStore on disk', () => {
   it('keeps its WAL short with commits that never pause (the worker starts it over), and loses nothing', async () => {

@@ -20,7 +20,7 @@ const client = (fields: Partial<ClientInfo> & { id: string }): ClientInfo => ({
 });
 
 const listener = (id: string, framing: 'line' | 'raw' | 'frame', delimiter = '\\n'): ListenerInfo =>
-  ({ id, host: '127.0.0.1', port: 9100, backlog: 511, framing, room: 'lobby', tls: false, listening: true, since: null, connections: 1, lastError: null, delimiter }) as ListenerInfo;
+  ({ id, host: '127.0.0.1', port: 9100, backlog: 511, framing, room: 'lobby', tls: false, listening: true, since: null, connections: 1, lastError: null, delimiter });
 
 const link: DeviceInfo = {
   id: 'd1',
@@ -98,8 +98,10 @@ describe('auto-reply rules in the console', () => {
     expect(appliesTo({ scope: { listener: 'l2' } }, row)).toBe(false);
     expect(appliesTo({ scope: { listener: 'l1', address: ipOf(row.address) } }, row)).toBe(true);
     expect(appliesTo({ scope: { listener: 'l1', address: '10.9.9.9' } }, row)).toBe(false);
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
     expect(appliesTo({ scope: { link: 'd4' } }, row)).toBe(false);
     expect(describeScope({ listener: 'l1', address: ipOf(row.address) }, row)).toMatch(/^this device/);
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
     expect(describeScope({ link: 'd4' }, row)).toBe('device link d4');
     expect(ipOf('[::1]:5000')).toBe('::1');
     expect(ipOf('127.0.0.1:5000')).toBe('127.0.0.1');

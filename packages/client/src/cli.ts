@@ -210,6 +210,7 @@ function runSession(client: SwitchboardClient, options: CliOptions, term: Termin
     );
     if (options.raw && options.room !== undefined) track(client.join(options.room));
 
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- isTTY is undefined, not false, off a terminal; readline's `terminal` must get a boolean
     const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
     const rl = readline.createInterface({
       input: process.stdin,

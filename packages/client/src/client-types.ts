@@ -28,7 +28,7 @@ export interface ConnectOptions {
   room?: string;
   /** Last message id seen: the first history is then what was missed. */
   since?: number;
-  /** The password of a registered `name` (README, "Identity"). */
+  /** The password of a registered `name` (docs/identity-and-security.md, "Identity"). */
   password?: string;
   /**
    * A resume token from an earlier welcome (`client.token`): the same identity again. A token is

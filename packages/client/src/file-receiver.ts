@@ -58,7 +58,7 @@ interface Incoming {
   /** Chunks that arrived while the .part file was being opened. */
   early: Uint8Array[];
   /** Set when opening or writing failed; the transfer is then discarded. */
-  writeError?: unknown;
+  writeError?: Error;
 }
 
 /**
@@ -104,7 +104,7 @@ export class FileReceiver {
       for (const chunk of entry.early.splice(0)) stream.write(chunk);
     })()
       .catch((error: unknown) => {
-        entry.writeError ??= error;
+        entry.writeError ??= error as Error;
         this.#dirReady = undefined; // The next offer tries to create the directory again.
         if (this.#transfers.get(offer.transfer) === entry) {
           this.#discard(entry, 'FILE_WRITE_FAILED', `Cannot write ${offer.name}: ${messageOf(error)}`);
@@ -170,6 +170,7 @@ export class FileReceiver {
     try {
       if (entry.writeError !== undefined || !entry.stream || !entry.tempPath) throw entry.writeError ?? new Error('not open');
       await closeStream(entry.stream);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition, @typescript-eslint/only-throw-error -- the stream's 'error' may set it while it closes
       if (entry.writeError !== undefined) throw entry.writeError;
       // Reserve the final name with O_EXCL, then rename over our own empty placeholder:
       // a file that already exists is never replaced.

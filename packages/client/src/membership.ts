@@ -34,6 +34,7 @@ export class Membership {
     if (!this.isMe(presence)) return;
     if (presence.event === 'join') this.enter(presence.room);
     else if (presence.event === 'leave') this.#rooms = this.#rooms.filter((r) => !sameName(r, presence.room));
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a newer server may send events this client does not know
     else if (presence.event === 'rename') this.name = presence.member.name;
   }
 

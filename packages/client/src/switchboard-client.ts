@@ -51,7 +51,7 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
       if (options.name !== undefined) checkName(options.name, 'name');
       if (options.room !== undefined) checkName(options.room, 'room');
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const client = new SwitchboardClient(options);
     return client.#start(options);
@@ -309,7 +309,7 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
       this.#session.assertOpen();
       result = send();
     } catch (error) {
-      result = Promise.reject(error);
+      result = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     result.catch(() => undefined);
     return result;

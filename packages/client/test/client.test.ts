@@ -16,9 +16,9 @@ import {
   type SwitchboardClient,
 } from '../src/index.js';
 import { ScriptedServer, hubResponder, rawFrame, type Peer } from './scripted-server.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 let server: ScriptedServer;
 let work: string;

@@ -67,7 +67,7 @@ export class Peer {
         message = decodeClientMessage(type, payload.slice());
       } catch (error) {
         // A malformed body whose ref is sound still gets its ref back.
-        if (error instanceof ProtocolError) this.error(error.code, error.message, false, error.ref);
+        if (error instanceof ProtocolError) void this.error(error.code, error.message, false, error.ref); // ordered by the write chain, which does not reject
         return;
       }
       this.received.push(message);
@@ -78,7 +78,7 @@ export class Peer {
       try {
         decoder.push(chunk);
       } catch (error) {
-        if (error instanceof ProtocolError) this.error(error.code, error.message, true);
+        if (error instanceof ProtocolError) void this.error(error.code, error.message, true);
         socket.destroy();
       }
     });
@@ -131,6 +131,7 @@ export class Peer {
         return;
       }
       for (const byte of bytes) {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the peer may close between two bytes
         if (this.socket.destroyed) return;
         this.socket.write(new Uint8Array([byte]));
         await new Promise((resolve) => setImmediate(resolve));

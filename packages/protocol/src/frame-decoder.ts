@@ -121,6 +121,7 @@ export class FrameDecoder {
           offset += length;
           this.#deliver(type, payload, chunk, offset);
           if (this.#resets !== resets) return;
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the handler #deliver called may have paused
           if (this.#paused) return this.#hold(chunk, offset);
           continue;
         }
@@ -138,6 +139,7 @@ export class FrameDecoder {
           this.#state = READ_LENGTH;
           this.#deliver(body[0]!, body.subarray(1), chunk, offset);
           if (this.#resets !== resets) return;
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the handler #deliver called may have paused
           if (this.#paused) return this.#hold(chunk, offset);
         }
       } else {

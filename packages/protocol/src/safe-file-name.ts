@@ -32,6 +32,7 @@ const MAX_EXTENSION_BYTES = 32;
  * nothing is left.
  */
 export function sanitizeFileName(untrusted: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- plain JavaScript callers may pass anything
   const cleaned = String(untrusted).normalize('NFC').replace(INVISIBLE, '');
   const components = cleaned.split(/[/\\]/).map((c) => c.trim());
   let name = components.filter((c) => c.length > 0).at(-1) ?? '';

@@ -24,7 +24,7 @@ export const u32: Check<number> = (v, p) =>
 export const bool: Check<boolean> = (v, p) => (typeof v === 'boolean' ? v : fail(p, 'true or false'));
 
 export function oneOf<const T extends readonly string[]>(...values: T): Check<T[number]> {
-  return (v, p) => (typeof v === 'string' && values.includes(v) ? (v as T[number]) : fail(p, `one of ${values.join(', ')}`));
+  return (v, p) => (typeof v === 'string' && values.includes(v) ? (v) : fail(p, `one of ${values.join(', ')}`));
 }
 
 /** Marks a field optional: absent or null both read as undefined. */

@@ -324,15 +324,17 @@ describe('pause and resume from inside a handler', () => {
   it('holds the rest of the chunk and what arrives meanwhile, then hands it all out in order', async () => {
     const { FrameDecoder, encodeFrame } = await import('../src/index.js');
     const seen: number[] = [];
-    let decoder!: InstanceType<typeof FrameDecoder>;
-    decoder = new FrameDecoder((type) => {
+    const decoder: InstanceType<typeof FrameDecoder> = new FrameDecoder((type) => {
       seen.push(type);
       if (type === 2 || type === 5) decoder.pause();
     });
     const frames = [1, 2, 3, 4, 5, 6].map((t) => encodeFrame(t, new Uint8Array([t])));
     const all = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
     let at = 0;
-    for (const f of frames.slice(0, 4)) (all.set(f, at), (at += f.length));
+    for (const f of frames.slice(0, 4)) {
+      all.set(f, at);
+      at += f.length;
+    }
     decoder.push(all.subarray(0, at)); // frames 1-4 in one chunk: pauses after 2
     expect(seen).toEqual([1, 2]);
     expect(decoder.paused).toBe(true);

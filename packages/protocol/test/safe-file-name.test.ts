@@ -100,7 +100,7 @@ describe('sanitizeFileName', () => {
     for (let i = 0; i < 3000; i++) {
       let input = '';
       const length = random(40);
-      for (let j = 0; j < length; j++) input += alphabet[random(alphabet.length)];
+      for (let j = 0; j < length; j++) input += alphabet[random(alphabet.length)]!;
       if (random(10) === 0) input += 'x'.repeat(random(600));
       const result = sanitizeFileName(input);
       expect(result.length, JSON.stringify(input)).toBeGreaterThan(0);

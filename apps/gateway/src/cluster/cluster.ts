@@ -1,6 +1,6 @@
 import type { MemberInfo } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
-import type { IdentityChange, SharedIdentity } from '../identity/shared-identity.js';
+import type { SharedIdentity } from '../identity/shared-identity.js';
 
 /**
  * The cluster seam: everything a hub needs to know or reach beyond its own members. One node

@@ -22,7 +22,7 @@ export class DirectoryReplica implements MemberDirectory {
     this.#byName.set(lookAlikeKey(record.name), record);
     for (const room of record.rooms) {
       let members = this.#byRoom.get(room);
-      if (members === undefined) this.#byRoom.set(room, (members = new Map()));
+      if (members === undefined) this.#byRoom.set(room, (members = new Map<string, MemberRecord>()));
       members.set(record.id, record); // replaces in place: the join order stays
     }
   }

@@ -23,45 +23,44 @@ export class InProcessCluster {
   }
 
   node(nodeId: string): ClusterNode {
-    if (this.#nodes.has(nodeId)) throw new Error(`Node "${nodeId}" is already in this cluster.`);
+    if (this.#nodes.has(nodeId)) throw new Error(`Node "${nodeId}" is already in this this.`);
     this.#nodes.set(nodeId, undefined);
-    const cluster = this;
     const names: NameClaims = {
-      claim: async (name, owner) => cluster.#claim(name, owner),
-      release: (name, owner) => cluster.#release(name, owner),
+      claim: async (name, owner) => this.#claim(name, owner),
+      release: (name, owner) => this.#release(name, owner),
     };
     const directory = this.#directory;
     const ids: IdAllocator = {
-      memberId: () => `m${cluster.#nextMember++}`,
+      memberId: () => `m${this.#nextMember++}`,
     };
     const replicate = (record: LogRecord): void => {
-      for (const [id, follow] of cluster.#followers) if (id !== nodeId) follow(record);
+      for (const [id, follow] of this.#followers) if (id !== nodeId) follow(record);
     };
     const log: MessageLog = {
       append: (entry, ts) => {
-        const id = ++cluster.#lastMessageId;
+        const id = ++this.#lastMessageId;
         replicate({ id, ts, entry });
         return id;
       },
       completeFile: (id, sha256) => replicate({ id, sha256 }),
       follow: (handler) => {
-        cluster.#followers.set(nodeId, handler);
+        this.#followers.set(nodeId, handler);
       },
     };
     const bus: ClusterBus = {
       publishRoom: (event: RoomEvent) => {
-        for (const [id, handlers] of cluster.#nodes) if (id !== nodeId) handlers?.room(event);
+        for (const [id, handlers] of this.#nodes) if (id !== nodeId) handlers?.room(event);
       },
-      sendToMember: (node: string, event: MemberEvent) => cluster.#nodes.get(node)?.member(event),
-      request: async (node: string, action: AdminAction) => cluster.#nodes.get(node)?.admin(action) ?? false,
-      announce: async (node, announcement) => cluster.#nodes.get(node)?.announce(announcement),
-      peers: () => [...cluster.#nodes.keys()].filter((id) => id !== nodeId),
-      forward: async (node, call) => cluster.#calls.get(node)?.(call),
+      sendToMember: (node: string, event: MemberEvent) => this.#nodes.get(node)?.member(event),
+      request: async (node: string, action: AdminAction) => this.#nodes.get(node)?.admin(action) ?? false,
+      announce: async (node, announcement) => this.#nodes.get(node)?.announce(announcement),
+      peers: () => [...this.#nodes.keys()].filter((id) => id !== nodeId),
+      forward: async (node, call) => this.#calls.get(node)?.(call),
       serveCalls: (handler) => {
-        cluster.#calls.set(nodeId, handler);
+        this.#calls.set(nodeId, handler);
       },
       serve: (handlers) => {
-        cluster.#nodes.set(nodeId, handlers);
+        this.#nodes.set(nodeId, handlers);
       },
     };
     return {
@@ -75,9 +74,9 @@ export class InProcessCluster {
       close: async () => {
         // A node that leaves takes its members with it (a Redis node's records would expire).
         directory.removeNode(nodeId);
-        cluster.#nodes.delete(nodeId);
-        cluster.#followers.delete(nodeId);
-        cluster.#calls.delete(nodeId);
+        this.#nodes.delete(nodeId);
+        this.#followers.delete(nodeId);
+        this.#calls.delete(nodeId);
       },
     };
   }

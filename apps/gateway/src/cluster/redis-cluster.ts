@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient, type RedisClientType } from '@redis/client';
 import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
-import type { HubLogger } from '../hub/hub.js';
+import type { HubLogger } from '../logger.js';
 import type { AdminAction, Announcement, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberDirectory, MemberEvent, MemberRecord, MessageLog, NameClaims, RoomEvent } from './cluster.js';
 import { DirectoryReplica } from './directory-replica.js';
 import { envelope, openEnvelope, senderOf, withTimeout, type Header } from './redis-envelope.js';
@@ -31,6 +31,8 @@ function unavailable(why: string): ProtocolError {
   return new ProtocolError('CLUSTER_UNAVAILABLE', `The gateways' Redis is unreachable (${why}); this was not taken. Try again shortly.`);
 }
 
+// node-redis spells "no modules, functions or scripts" as `{}`.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- node-redis's own type parameters
 type Client = RedisClientType<{}, {}, {}, 2>;
 
 /**
@@ -104,9 +106,9 @@ export class RedisCluster implements ClusterNode {
       // message in a profile): the commands that must answer in time have their own deadline.
       commandOptions: { timeout: 0 },
       socket: { connectTimeout: options.timeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
-    }) as Client;
-    this.#subscriber = this.#command.duplicate() as Client;
-    this.#reader = this.#command.duplicate() as Client;
+    });
+    this.#subscriber = this.#command.duplicate();
+    this.#reader = this.#command.duplicate();
     for (const [role, client] of [['commands', this.#command], ['subscriptions', this.#subscriber], ['stream reader', this.#reader]] as const) {
       // An 'error' event without a listener would end the process.
       client.on('error', (error: Error) => this.#logError(role, error));
@@ -116,53 +118,52 @@ export class RedisCluster implements ClusterNode {
       if (!this.#closed) void this.#membership.resync('Redis connection is back');
     });
 
-    const cluster = this;
     const replica = this.#replica;
     this.directory = {
-      put: (record) => cluster.#put(record),
-      remove: (id) => cluster.#remove(id),
+      put: (record) => this.#put(record),
+      remove: (id) => this.#remove(id),
       get: (id) => replica.get(id),
       byName: (name) => replica.byName(name),
       inRoom: (room) => replica.inRoom(room),
       all: () => replica.all(),
     };
     this.names = {
-      claim: (name, owner) => cluster.#claim(name, owner),
-      release: (name, owner) => cluster.#release(name, owner),
+      claim: (name, owner) => this.#claim(name, owner),
+      release: (name, owner) => this.#release(name, owner),
     };
-    this.ids = { memberId: () => `${cluster.nodeId}.m${cluster.#nextMember++}` };
+    this.ids = { memberId: () => `${this.nodeId}.m${this.#nextMember++}` };
     this.bus = {
-      publishRoom: (event: RoomEvent) => cluster.#publish(cluster.#channels.bus, { k: 'room', from: cluster.nodeId, room: event.room, legacyText: event.legacyText, except: event.except, origin: event.origin }, event.frame),
+      publishRoom: (event: RoomEvent) => this.#publish(this.#channels.bus, { k: 'room', from: this.nodeId, room: event.room, legacyText: event.legacyText, except: event.except, origin: event.origin }, event.frame),
       sendToMember: (node: string, event: MemberEvent) =>
-        cluster.#publish(cluster.#channels.node(node), { k: 'member', from: cluster.nodeId, to: event.to, legacyText: event.legacyText }, event.frame),
-      request: async (node: string, action: AdminAction) => (await cluster.#ask(node, (ask) => ({ k: 'admin', from: cluster.nodeId, ask, action }))) === true,
+        this.#publish(this.#channels.node(node), { k: 'member', from: this.nodeId, to: event.to, legacyText: event.legacyText }, event.frame),
+      request: async (node: string, action: AdminAction) => (await this.#ask(node, (ask) => ({ k: 'admin', from: this.nodeId, ask, action }))) === true,
       announce: async (node: string, announcement: Announcement) => {
-        const value = await cluster.#ask(node, (ask) => ({ k: 'announce', from: cluster.nodeId, ask, text: announcement.text }));
+        const value = await this.#ask(node, (ask) => ({ k: 'announce', from: this.nodeId, ask, text: announcement.text }));
         return typeof value === 'number' ? value : undefined;
       },
-      peers: () => cluster.#membership.peers(),
-      forward: async (node, call) => (await cluster.#ask(node, (ask) => ({ k: 'call', from: cluster.nodeId, ask, call }))) as ForwardedReply | undefined,
+      peers: () => this.#membership.peers(),
+      forward: async (node, call) => (await this.#ask(node, (ask) => ({ k: 'call', from: this.nodeId, ask, call }))) as ForwardedReply | undefined,
       serveCalls: (handler) => {
-        cluster.#serveCall = handler;
+        this.#serveCall = handler;
       },
       serve: (handlers) => {
-        cluster.#handlers = handlers;
+        this.#handlers = handlers;
       },
     };
     this.identity = new RedisIdentity({
       prefix,
-      ready: () => cluster.#command.isReady,
-      command: (args) => cluster.#command.sendCommand(args),
-      run: (script, keys, args) => cluster.#run(script, keys, args),
-      broadcast: (change) => cluster.#publish(cluster.#channels.bus, { k: 'identity', from: cluster.nodeId, change }),
-      logError: (what, error) => cluster.#logError(what, error),
+      ready: () => this.#command.isReady,
+      command: (args) => this.#command.sendCommand(args),
+      run: (script, keys, args) => this.#run(script, keys, args),
+      broadcast: (change) => this.#publish(this.#channels.bus, { k: 'identity', from: this.nodeId, change }),
+      logError: (what, error) => this.#logError(what, error),
     });
     this.log = {
-      append: (entry, ts) => cluster.#append(entry, ts),
-      completeFile: (id, sha256) => cluster.#logCompletion(id, sha256),
+      append: (entry, ts) => this.#append(entry, ts),
+      completeFile: (id, sha256) => this.#logCompletion(id, sha256),
       follow: (handler) => {
-        cluster.#follower = handler;
-        void cluster.#follow();
+        this.#follower = handler;
+        void this.#follow();
       },
     };
     this.#membership = new RedisMembership({
@@ -173,15 +174,15 @@ export class RedisCluster implements ClusterNode {
       keys: this.#keys,
       replica: this.#replica,
       claims: this.#claims,
-      highestId: () => cluster.#highestId,
-      ready: () => cluster.#command.isReady,
-      command: (args) => cluster.#command.sendCommand(args),
-      run: (script, keys, args) => cluster.#run(script, keys, args),
-      publish: (header) => cluster.#publish(cluster.#channels.bus, header),
-      resyncIdentity: () => cluster.identity.resync(),
-      nodeLost: (node, records) => cluster.#handlers?.nodeLost(node, records),
+      highestId: () => this.#highestId,
+      ready: () => this.#command.isReady,
+      command: (args) => this.#command.sendCommand(args),
+      run: (script, keys, args) => this.#run(script, keys, args),
+      publish: (header) => this.#publish(this.#channels.bus, header),
+      resyncIdentity: () => this.identity.resync(),
+      nodeLost: (node, records) => this.#handlers?.nodeLost(node, records),
       log: options.log,
-      logError: (what, error) => cluster.#logError(what, error),
+      logError: (what, error) => this.#logError(what, error),
     });
   }
 
@@ -195,7 +196,7 @@ export class RedisCluster implements ClusterNode {
       await cluster.#membership.resync('joined');
     } catch (error) {
       await cluster.close();
-      throw new Error(`Cannot join the cluster on ${options.url}: ${(error as Error).message}`);
+      throw new Error(`Cannot join the cluster on ${options.url}: ${(error as Error).message}`, { cause: error });
     }
     cluster.#membership.start();
     options.log.info({ node: cluster.nodeId, redis: options.url }, 'joined the cluster');
@@ -229,13 +230,18 @@ export class RedisCluster implements ClusterNode {
     }
     // The reader is blocked in XREAD: cut it. The others finish what is pending (members' goodbyes) first.
     if (this.#reader.isOpen) this.#reader.destroy();
-    await Promise.allSettled([this.#subscriber, this.#command].map((client) => (client.isReady ? client.close() : client.isOpen ? Promise.resolve(client.destroy()) : undefined)));
+    await Promise.allSettled(
+      [this.#subscriber, this.#command].map(async (client) => {
+        if (client.isReady) await client.close();
+        else if (client.isOpen) client.destroy();
+      }),
+    );
   }
 
   // ---- Names -------------------------------------------------------------------------
 
   #nameKey(name: string): string {
-    // Look-alike names (Cyrillic а for Latin a) are one name: README, "Identity".
+    // Look-alike names (Cyrillic а for Latin a) are one name: docs/identity-and-security.md, "Identity".
     return `${this.#options.prefix ?? 'switchboard:'}name:${lookAlikeKey(name)}`;
   }
 
@@ -258,7 +264,7 @@ export class RedisCluster implements ClusterNode {
     const value = `${this.nodeId}|${owner}`;
     if (this.#claims.get(key) !== value) return;
     this.#claims.delete(key);
-    this.#run(RELEASE, [key, this.#keys.names], [value]).catch((error: Error) => this.#logError('releasing a name', error));
+    this.#run(RELEASE, [key, this.#keys.names], [value]).catch((error: unknown) => this.#logError('releasing a name', error as Error));
   }
 
   /** Claims and member hashes live this long without a heartbeat. */
@@ -292,7 +298,7 @@ export class RedisCluster implements ClusterNode {
   /** A command whose answer nobody waits for; its failure is logged (Redis being away is reported once, by status). */
   #send(args: (string | Buffer)[]): void {
     if (!this.#command.isReady) return;
-    this.#command.sendCommand(args).catch((error: Error) => this.#logError(String(args[0]), error));
+    this.#command.sendCommand(args).catch((error: unknown) => this.#logError(String(args[0]), error as Error));
   }
 
   /** A bad message, or a handler that throws, is logged: it must not reach node-redis (nor end the process). */
@@ -337,7 +343,7 @@ export class RedisCluster implements ClusterNode {
         if (serve === undefined) return this.#answer(from, ask, failed('That node does not serve its API yet.'));
         void serve(call).then(
           (reply) => this.#answer(from, ask, reply),
-          (error: Error) => this.#answer(from, ask, failed(error.message)),
+          (error: unknown) => this.#answer(from, ask, failed((error as Error).message)),
         );
         return;
       }
@@ -409,6 +415,8 @@ export class RedisCluster implements ClusterNode {
       try {
         reply = await this.#reader.sendCommand(['XREAD', 'COUNT', '1000', 'BLOCK', String(this.#options.heartbeatMs), 'STREAMS', this.#keys.stream, last]);
       } catch (error) {
+        // close() may have run during the await.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- TypeScript keeps the loop's narrowing across the await
         if (this.#closed) return;
         this.#logError('reading the history stream', error as Error);
         await new Promise((resolve) => setTimeout(resolve, 250));
@@ -437,7 +445,7 @@ export class RedisCluster implements ClusterNode {
     try {
       return await this.#command.sendCommand(['EVALSHA', script.sha, ...tail]);
     } catch (error) {
-      if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
       return this.#command.sendCommand(['EVAL', script.source, ...tail]);
     }
   }

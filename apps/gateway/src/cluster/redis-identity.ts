@@ -1,4 +1,4 @@
-import type { RoomAccessRow } from '../hub/room-access.js';
+import type { RoomAccessRow } from '../room-access.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from '../identity/shared-identity.js';
 import { RENAME_TOKENS, REVOKE_TOKEN, REVOKE_TOKENS, ROTATE_TOKEN, type Script } from './redis-scripts.js';
 
@@ -6,8 +6,9 @@ import { RENAME_TOKENS, REVOKE_TOKEN, REVOKE_TOKENS, ROTATE_TOKEN, type Script }
 export interface RedisPort {
   prefix: string;
   ready(): boolean;
-  command(args: (string | Buffer)[]): Promise<unknown>;
-  run(script: Script, keys: string[], args: string[]): Promise<unknown>;
+  // Properties, not methods: #write takes them off the port.
+  command: (args: (string | Buffer)[]) => Promise<unknown>;
+  run: (script: Script, keys: string[], args: string[]) => Promise<unknown>;
   /** Tells every other gateway (on the cluster's bus, after the writes before it). */
   broadcast(change: IdentityChange): void;
   logError(what: string, error: Error): void;
@@ -43,7 +44,7 @@ export class RedisIdentity implements SharedIdentity {
   changed(change: IdentityChange): Promise<void> {
     return this.#write(change).then(
       () => this.port.broadcast(change),
-      (error: Error) => this.port.logError(`sharing an identity change (${change.kind})`, error),
+      (error: unknown) => this.port.logError(`sharing an identity change (${change.kind})`, error as Error),
     );
   }
 
@@ -57,7 +58,7 @@ export class RedisIdentity implements SharedIdentity {
   follow(handlers: Parameters<SharedIdentity['follow']>[0]): void {
     this.#handlers = handlers;
     // The cluster joined before the store existed: take in its accounts and bans now.
-    if (this.port.ready()) this.resync().catch((error: Error) => this.port.logError('reading the shared accounts and bans', error));
+    if (this.port.ready()) this.resync().catch((error: unknown) => this.port.logError('reading the shared accounts and bans', error as Error));
   }
 
   /** Another gateway's change, from the bus. */

@@ -3,7 +3,7 @@
  * the sweep that finds nodes gone silent, and the resync that republishes this node's state
  * (and reads everyone else's) when it joins, when Redis comes back, or when it was given up.
  */
-import type { HubLogger } from '../hub/hub.js';
+import type { HubLogger } from '../logger.js';
 import type { MemberRecord } from './cluster.js';
 import type { DirectoryReplica } from './directory-replica.js';
 import type { Header } from './redis-envelope.js';

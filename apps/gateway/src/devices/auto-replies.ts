@@ -84,6 +84,7 @@ export class AutoReplies {
       if (typeof scope === 'object' && 'client' in scope) {
         // Stored by an earlier version against a client id: a link's id lasts, a member's does not.
         if (stored.isLink(scope.client)) {
+          // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
           this.#load({ ...rule, scope: { link: scope.client } });
           migrated = true;
         } else {

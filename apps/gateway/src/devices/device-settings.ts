@@ -3,12 +3,12 @@ import { isValidName, parseEscapes } from '@switchboard/protocol';
 import { inBlock } from '../address-match.js';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
-import { DEVICE_ROOM_DEFAULT } from '../hub/room-access.js';
-import { deviceOptionsSchema } from '../routes/schemas.js';
+import { DEVICE_ROOM_DEFAULT } from '../room-access.js';
+import { deviceOptionsSchema } from '../settings-schemas.js';
 import { HeldBudget, LineFraming, RawFraming, type Framing } from './framing.js';
 
 /**
- * Whose words in its room a device hears (README, "Who a device hears"): `people` (members that
+ * Whose words in its room a device hears (docs/devices.md, "Who a device hears"): `people` (members that
  * said hello, browsers, plain framed devices), `everyone` (other devices too, loops bounded: see
  * Router), `addressed` (nothing said in a room, only private messages and what the console or a
  * pipe writes to it).
@@ -22,7 +22,7 @@ export interface DeviceRate {
   burst: number;
 }
 
-/** How a socket's bytes become messages (README, "Devices as they are"). */
+/** How a socket's bytes become messages (docs/devices.md, "Devices as they are"). */
 export const framings = ['frame', 'line', 'raw'] as const;
 export type FramingName = (typeof framings)[number];
 

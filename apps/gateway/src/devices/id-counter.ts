@@ -18,7 +18,7 @@ export class IdCounter {
       try {
         stored = JSON.parse(readFileSync(this.#path, 'utf8')) as Record<string, number>;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.#path} cannot be read: ${(error as Error).message}`);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${this.#path} cannot be read: ${(error as Error).message}`, { cause: error });
       }
     }
     this.#next = stored;

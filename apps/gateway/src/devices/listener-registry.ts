@@ -1,10 +1,13 @@
 import { join } from 'node:path';
 import type tls from 'node:tls';
 import { GatewayError } from '../errors.js';
-import type { Hub, HubLogger } from '../hub/hub.js';
-import { TcpListener, type ListenerStatus } from '../transports/tcp-listener.js';
-import type { DeviceServices } from './accept-device.js';
+import type { Hub } from '../hub/hub.js';
+import type { HubLogger } from '../logger.js';
+import { acceptFramed } from '../transports/tcp-link.js';
+import { TcpListener, type AcceptSocket, type ListenerStatus } from '../transports/tcp-listener.js';
+import { acceptDevice, type DeviceServices } from './accept-device.js';
 import { closeDeviceRoom, completeOptions, parseListenUrl, type GivenOptions, type ListenerSettings } from './device-settings.js';
+import { plainDeviceTaps } from './plain-device-log.js';
 import { SettingsFile } from './settings-file.js';
 
 export const DEFAULT_LISTENER_ID = 'default';
@@ -106,10 +109,16 @@ export class ListenerRegistry {
 
   #add(settings: ListenerSettings): TcpListener {
     if (settings.framing !== 'frame') closeDeviceRoom(this.hub, settings.room);
-    const listener = new TcpListener(this.hub, this.log, settings, this.tlsOptions, this.services);
+    const listener = new TcpListener(this.hub, this.log, settings, this.tlsOptions, this.#accept);
     this.#listeners.set(settings.id, listener);
     return listener;
   }
+
+  /** Switchboard's framing (whose connections may turn out plain devices), or a device's lines or bytes. */
+  readonly #accept: AcceptSocket = (socket, settings) =>
+    settings.framing === 'frame'
+      ? acceptFramed(this.hub, socket, settings.id, plainDeviceTaps(this.services.traffic), settings.hears)
+      : acceptDevice(this.hub, this.services, socket, settings, { framing: settings.framing, listener: settings.id });
 
   #save(): void {
     this.#file.write([...this.#stored].map((id) => this.#listeners.get(id)!.settings));

@@ -1,17 +1,8 @@
 import type { Member } from '../hub/member.js';
+import type { TcpLink, WireTap } from '../transports/tcp-link.js';
 import type { Direction, TrafficEntry, TrafficLog } from './traffic-log.js';
 import { trafficEntry } from './traffic-log.js';
 import { trafficKey } from './accept-device.js';
-
-/** What a framed TCP connection tells about its bytes, both ways; false: it is not interested any more. */
-export interface WireTap {
-  read(bytes: Uint8Array): boolean;
-  wrote(bytes: Uint8Array): boolean;
-  /** The hub decided what the connection is (it joined as a plain device, or said hello). */
-  decided(): void;
-  /** The connection closed. */
-  closed(): void;
-}
 
 /**
  * A plain device's traffic log: a member of a framed listener that never said hello, logged as
@@ -85,4 +76,10 @@ export function plainDeviceKey(member: Member): string | undefined {
   const link = member.link;
   if (!member.legacy || member.isClosed || link.device !== undefined || link.transport !== 'tcp' || link.listener === undefined) return undefined;
   return trafficKey({ listener: link.listener }, link.address, member.connectedAt);
+}
+
+/** For a framed listener: its connections' taps, logging those that turn out plain devices like a device's. */
+export function plainDeviceTaps(traffic: TrafficLog): ((link: TcpLink, member: Member) => WireTap) | undefined {
+  if (traffic.entriesPerDevice <= 0) return undefined;
+  return (link, member) => new PlainDeviceLog(traffic, member, trafficKey({ listener: link.listener }, link.address, member.connectedAt));
 }

@@ -15,7 +15,7 @@ export class SettingsFile<T> {
       return JSON.parse(readFileSync(this.path, 'utf8')) as T[];
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new Error(`${this.path} cannot be read: ${(error as Error).message}`);
+      throw new Error(`${this.path} cannot be read: ${(error as Error).message}`, { cause: error });
     }
   }
 

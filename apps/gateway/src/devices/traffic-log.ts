@@ -145,6 +145,7 @@ export class TrafficLog {
     this.#writing = true;
     try {
       const buffers = await this.#serializeInSlices();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
       if (this.#closed) return; // close() wrote the whole file meanwhile
       await mkdir(dirname(this.#path), { recursive: true });
       const file = await open(temporary, 'w');
@@ -154,6 +155,7 @@ export class TrafficLog {
         await file.close();
       }
       // close() wrote the final state meanwhile: this older one must not replace it.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may run during the await
       if (this.#closed) await rm(temporary, { force: true });
       else await rename(temporary, this.#path);
       if (this.#oldJson !== undefined) await rm(this.#oldJson, { force: true });
@@ -269,7 +271,7 @@ function readTrafficFile(path: string): [string, TrafficEntry[], number][] | und
       logs.push([key, entries, firstSeq]);
     }
   } catch (error) {
-    throw new Error(`${path} cannot be read: ${(error as Error).message}`);
+    throw new Error(`${path} cannot be read: ${(error as Error).message}`, { cause: error });
   }
   return logs;
 }

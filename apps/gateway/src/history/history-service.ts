@@ -1,6 +1,6 @@
 import { ProtocolError, isValidName, type ClientMessageOf, type HistoryEntry } from '@switchboard/protocol';
 import type { LogRecord, MessageLog } from '../cluster/cluster.js';
-import { OPEN_ROOM, admits, roomForbidden, type RoomAccess, type RoomVisitor } from '../hub/room-access.js';
+import { OPEN_ROOM, admits, roomForbidden, type RoomAccess, type RoomVisitor } from '../room-access.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
 
 /**
@@ -50,7 +50,7 @@ export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'wi
  * The one way into stored history, for the hub and the REST API alike. Its rules:
  * - a room's messages and file announcements are readable by whoever may join the room
  *   (members over the protocol, and `GET /api/history?room=`): anyone, unless the room is
- *   restricted (hub/room-access.ts);
+ *   restricted (room-access.ts);
  * - private messages and private files only by their sender and recipient, by identity: an
  *   account's by whoever signs in as it, a guest's by the holder of its token (a later guest who
  *   takes the freed name sees none of it), and by an operator;

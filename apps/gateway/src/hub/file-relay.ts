@@ -76,7 +76,7 @@ export class FileRelay {
       if (room === undefined || !sender.rooms.includes(room)) {
         throw new ProtocolError('NOT_IN_ROOM', offer.room === undefined ? 'You are not in any room.' : `You are not in room "${offer.room}".`);
       }
-      // Devices hear a file as they hear words (README, "Who a device hears").
+      // Devices hear a file as they hear words (docs/devices.md, "Who a device hears").
       const origin = originOf(sender);
       local = [...room.members].filter((m) => m !== sender && (m.hears === undefined || hearsFrom(m.hears, origin)));
       remote = { room: room.name };

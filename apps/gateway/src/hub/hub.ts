@@ -1,14 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { FATAL_ERROR_CODES, FrameType, ProtocolError, decodeClientMessage, encodeMessage, messageTypeCode, type ClientMessage, type ErrorCode, type ServerMessageOf } from '@switchboard/protocol';
 import type { AdminAction, ClusterNode } from '../cluster/cluster.js';
-import { InProcessCluster } from '../cluster/in-process-cluster.js';
 import type { GatewayConfig } from '../config.js';
 import { Delivery } from '../delivery/delivery.js';
 import type { DeliveryTarget } from '../delivery/outbox.js';
 import { HistoryService } from '../history/history-service.js';
 import type { HistoryStore } from '../history/history-store.js';
-import { Identity, bannedError } from '../identity/identity.js';
-import { IdentityStore } from '../identity/identity-store.js';
+import { bannedError, type Identity } from '../identity/identity.js';
+import type { HubLogger } from '../logger.js';
 import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
 import type { Link } from '../transports/link.js';
 import type { FileStore } from '../files/file-store.js';
@@ -18,31 +17,23 @@ import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
 import { TokenBucket } from './rate-limiter.js';
 import { Requests, SERVER_NAME } from './requests.js';
-import { OPEN_ROOM, admits } from './room-access.js';
+import { OPEN_ROOM, admits } from '../room-access.js';
 import { Router } from './router.js';
 import type { HubTotals } from './totals.js';
 
 export { SERVER_NAME };
 
-/** A minimal logger shape (pino's), so the hub does not depend on Fastify. */
-export interface HubLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
 export interface HubOptions {
   config: GatewayConfig;
   history: HistoryStore;
-  /** This hub's place in a cluster; by default a cluster of one, in process. */
-  cluster?: ClusterNode;
+  /** This hub's place in a cluster (app.ts wires a cluster of one, in process, by default). */
+  cluster: ClusterNode;
   log: HubLogger;
   now?: () => number;
   /** Defaults to the process's `ulimit -n`. */
   openFileLimit?: number;
-  /** Accounts, tokens and bans; by default in memory, with open registration. */
-  identity?: Identity;
+  /** Accounts, tokens and bans (app.ts builds them from the config). */
+  identity: Identity;
   /** Where completed files are kept for later (--file-store); none: files are relayed only. */
   fileStore?: FileStore | undefined;
 }
@@ -97,7 +88,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.log = options.log;
     const now = (this.now = options.now ?? Date.now);
     this.memberDescriptorBudget = (options.openFileLimit ?? openFileLimit()) - DESCRIPTOR_RESERVE;
-    this.node = options.cluster ?? new InProcessCluster(options.history.lastId()).node(config.cluster.nodeId ?? 'local');
+    this.node = options.cluster;
     this.history = new HistoryService(options.history, this.node.log, config.history.maxPage, () => this.delivery.schedule());
     this.delivery = new Delivery({
       maxQueueBytes: config.limits.maxQueueBytes,
@@ -125,7 +116,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#membership = new Membership(this.#router, this.node, this.history, config, now);
     this.fileStore = options.fileStore ?? null;
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now, this.fileStore, options.log);
-    this.identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
+    this.identity = options.identity;
     // A ban added on another gateway: the members it matches here go, as they would on that gateway.
     this.history.roomAccess = (room) => this.identity.store.roomAccess(room) ?? OPEN_ROOM;
     this.identity.store.onRemoteRoomAccess = (row) => this.roomAccessChanged(row.room);
@@ -140,7 +131,18 @@ export class Hub extends EventEmitter<HubEvents> {
           ? { kind: 'replace', member: id }
           : { kind: 'revoke', member: id, code: 'NAME_RECLAIMED', text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.` },
       );
-    this.#requests = new Requests(config, this.node, this.#router, this.#membership, this.history, this.#files, now, (m) => this.emit('joined', m), this.identity, replace);
+    this.#requests = new Requests({
+      config,
+      node: this.node,
+      router: this.#router,
+      membership: this.#membership,
+      history: this.history,
+      files: this.#files,
+      now,
+      joined: (m) => this.emit('joined', m),
+      identity: this.identity,
+      replace,
+    });
     // Check often enough that the shortest configured timeout is kept to within a quarter of itself.
     const { heartbeatMs, frameTimeoutMs } = config.timing;
     const shortest = Math.min(...[heartbeatMs, frameTimeoutMs].filter((ms) => ms > 0), SCAN_INTERVAL_MS * 4);
@@ -217,7 +219,7 @@ export class Hub extends EventEmitter<HubEvents> {
     member.messagesIn++;
     this.totals.framesIn[member.transport]++;
     this.totals.bytesIn[member.transport] += bytes;
-    // A line/raw/link device is throttled by its link (paused, never cut: README, "Devices are
+    // A line/raw/link device is throttled by its link (paused, never cut: docs/devices.md, "Devices are
     // throttled"); everyone else keeps the flood rule.
     if (type !== FrameType.FileData && member.link.device === undefined && !member.bucket.take(now)) {
       this.#rateLimited(member, now);

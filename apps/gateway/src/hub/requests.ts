@@ -18,7 +18,7 @@ import { historyFrame, searchFrame } from './history-frame.js';
 import type { Member } from './member.js';
 import type { Membership } from './membership.js';
 import { plainLines } from './plain-lines.js';
-import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from './room-access.js';
+import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from '../room-access.js';
 import { originOf, type Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
@@ -26,28 +26,53 @@ export const SERVER_NAME = 'switchboard/0.1.0';
 /** What a member without an account may send on a gateway with --require-login: what a device does. */
 const DEVICE_REQUESTS: ReadonlySet<ClientMessage['type']> = new Set(['hello', 'text', 'message', 'ping', 'pong']);
 
+/** What the hub hands Requests: its parts, and two ways back to the hub. */
+export interface RequestsOptions {
+  config: GatewayConfig;
+  node: ClusterNode;
+  router: Router;
+  membership: Membership;
+  history: HistoryService;
+  files: FileRelay;
+  now: () => number;
+  /** A member became joined (hello or plain device): the hub tells its listeners. */
+  joined: (member: Member) => void;
+  identity: Identity;
+  /**
+   * Closes another connection of the same identity (a token reclaiming its name), or with
+   * `reclaimedName` a guest holding the name of the account signing in; it may live on another node.
+   */
+  replace: (memberId: string, reclaimedName?: string) => Promise<unknown>;
+}
+
 /**
  * What each client request does (PROTOCOL.md §3-§7). Replies carry the request's `ref`.
  * Errors are thrown as ProtocolError; the hub turns them into error frames with the ref.
  */
 export class Requests {
-  constructor(
-    private readonly config: GatewayConfig,
-    private readonly node: ClusterNode,
-    private readonly router: Router,
-    private readonly membership: Membership,
-    private readonly history: HistoryService,
-    private readonly files: FileRelay,
-    private readonly now: () => number,
-    /** A member became joined (hello or plain device): the hub tells its listeners. */
-    private readonly joined: (member: Member) => void,
-    private readonly identity: Identity,
-    /**
-     * Closes another connection of the same identity (a token reclaiming its name), or with
-     * `reclaimedName` a guest holding the name of the account signing in; it may live on another node.
-     */
-    private readonly replace: (memberId: string, reclaimedName?: string) => Promise<unknown>,
-  ) {}
+  private readonly config: GatewayConfig;
+  private readonly node: ClusterNode;
+  private readonly router: Router;
+  private readonly membership: Membership;
+  private readonly history: HistoryService;
+  private readonly files: FileRelay;
+  private readonly now: () => number;
+  private readonly joined: RequestsOptions['joined'];
+  private readonly identity: Identity;
+  private readonly replace: RequestsOptions['replace'];
+
+  constructor(options: RequestsOptions) {
+    this.config = options.config;
+    this.node = options.node;
+    this.router = options.router;
+    this.membership = options.membership;
+    this.history = options.history;
+    this.files = options.files;
+    this.now = options.now;
+    this.joined = options.joined;
+    this.identity = options.identity;
+    this.replace = options.replace;
+  }
 
   handle(member: Member, message: ClientMessage): Handled {
     if (member.state === 'pending' && message.type !== 'hello') {
@@ -178,7 +203,7 @@ export class Requests {
     );
   }
 
-  /** Who may join a room and speak in it (hub/room-access.ts); a device speaks in the room its listener or link put it in. */
+  /** Who may join a room and speak in it (room-access.ts); a device speaks in the room its listener or link put it in. */
   #mayUse(member: Member, room: string, what: string): string {
     if (member.link.device !== undefined) return room;
     return this.#mayEnter(member, room, room, what);
@@ -263,7 +288,9 @@ export class Requests {
     return andThen(claim, (free) => {
       if (member.state !== 'pending') return;
       member.name = free ? name : `${name}@${this.node.nodeId}`;
-      if (!free) this.node.names.claim(member.name, member.id);
+      // The node-qualified name is this node's own; a claim Redis could not take (reported by the
+      // cluster's status) must not become an unhandled rejection that ends the process.
+      if (!free) this.node.names.claim(member.name, member.id).catch(() => undefined);
       member.state = 'joined';
       this.joined(member);
       this.membership.join(member, room);

@@ -109,7 +109,7 @@ export class Router {
         if (member.id === event.except) continue;
         const hears = member.hears;
         if (hears !== undefined) {
-          // A device: one comparison or two, no encoding (README, "Who a device hears").
+          // A device: one comparison or two, no encoding (docs/devices.md, "Who a device hears").
           if (!hearsFrom(hears, origin)) continue;
           if (origin !== undefined) member.heardDevice = origin !== 'person';
         }

@@ -2,7 +2,7 @@ import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } 
 import type Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
 import { openDatabase } from '../sqlite-file.js';
-import type { RoomAccessRow } from '../hub/room-access.js';
+import type { RoomAccessRow } from '../room-access.js';
 import { lookAlikeKey } from './look-alike.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from './shared-identity.js';
 
@@ -158,7 +158,7 @@ export class IdentityStore {
 
   /**
    * `pruneEveryMs`: how often, at most, issuing a token also deletes the expired ones (hourly by
-   * default). `shared`: the cluster's identity, when several gateways share one (README,
+   * default). `shared`: the cluster's identity, when several gateways share one (docs/several-gateways.md,
    * "Running several gateways").
    */
   constructor(dataDir: string | null, options: { pruneEveryMs?: number; shared?: SharedIdentity | undefined } = {}) {
@@ -221,7 +221,7 @@ export class IdentityStore {
 
   // ---- Accounts ----
 
-  /** The account this name is, or looks like (Cyrillic `а` for Latin `a`, `I` for `l`: README, "Identity"). */
+  /** The account this name is, or looks like (Cyrillic `а` for Latin `a`, `I` for `l`: docs/identity-and-security.md, "Identity"). */
   account(name: string): Account | undefined {
     const row = this.#accountLike(name);
     return row && { name: row.name, role: row.role, createdAt: new Date(row.created_at).toISOString() };

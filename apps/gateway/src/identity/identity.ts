@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError, type ClientMessageOf } from '@switchboard/protocol';
-import { addressMatches, inBlock, parseAddressRule, parseCidr, plainAddress } from '../address-match.js';
+import { addressMatches, inBlock, parseAddressRule, parseCidr } from '../address-match.js';
 import { AttemptLimiter, attemptAddress, type AttemptLimit } from './attempt-limiter.js';
 import { lookAlikeKey } from './look-alike.js';
 import type { Ban, IdentityStore, Role } from './identity-store.js';
@@ -32,7 +32,7 @@ export const MAX_FAILURES_PER_ADDRESS = 30;
 /** ...and for one name from everywhere: high, so locking an account out takes many addresses. */
 export const MAX_FAILURES_PER_NAME = 300;
 export const FAILURE_WINDOW_MS = 60_000;
-/** How many counters the failure table holds at most (README, "Identity"). */
+/** How many counters the failure table holds at most (docs/identity-and-security.md, "Identity"). */
 export const MAX_FAILURE_KEYS = 50_000;
 
 /**

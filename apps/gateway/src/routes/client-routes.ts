@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { ProtocolError } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
-import type { AdminRouteOptions } from './listener-routes.js';
+import type { AdminRouteOptions } from './route-options.js';
 import { client, errorResponses, idParams, okId, operatorText, roomName } from './schemas.js';
 
 export interface ClientRouteOptions extends AdminRouteOptions {

@@ -74,7 +74,7 @@ export function serveForwardedCalls(app: FastifyInstance, hub: Hub): void {
     const response = await app.inject({
       method: call.method as 'GET',
       url: call.url,
-      ...(call.body !== undefined && call.body !== null && { payload: call.body as object }),
+      ...(call.body !== undefined && call.body !== null && { payload: call.body }),
       headers: call.authorization === undefined ? {} : { authorization: call.authorization },
       remoteAddress: '127.0.0.1',
     });

@@ -1,38 +1,14 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import { trafficKey } from '../devices/accept-device.js';
-import type { GivenScope, NewRule, RuleScope } from '../devices/auto-replies.js';
-import { plainDeviceKey } from '../devices/plain-device-log.js';
+import type { NewRule } from '../devices/auto-replies.js';
+import { lastingScope, trafficKeyOf } from '../devices/traffic-keys.js';
 import { describeEntry, trafficCsv, trafficText } from '../devices/traffic-log.js';
-import { GatewayError } from '../errors.js';
-import type { AdminRouteOptions } from './listener-routes.js';
 import { adminOnly } from './openapi.js';
+import type { AdminRouteOptions } from './route-options.js';
 import { errorResponses, idParams, macro, macroBody, rule, ruleBody, trafficEntry } from './schemas.js';
 
 /** The device console's server side: traffic logs, auto-reply rules, shared macros. All admin. */
 export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {
   adminOnly(app, requireAdmin);
-
-  /** The traffic key of a device member (`m7`: a line/raw listener's, or a plain device) or an outbound link (`d1`, also while it is down). */
-  function keyOf(id: string): string {
-    const member = app.hub.members.get(id);
-    const link = member?.link;
-    if (link?.device !== undefined) return trafficKey(link.device, link.address, member!.connectedAt);
-    const plain = member === undefined ? undefined : plainDeviceKey(member);
-    if (plain !== undefined) return plain;
-    if (app.deviceLinks.list().some((d) => d.id === id)) return `link:${id}`;
-    throw new GatewayError('DEVICE_NOT_FOUND', `No device member or device link has id "${id}".`);
-  }
-
-  /** A rule's `{client}` scope as what outlives the connection: the link, or the listener and the device's address. */
-  function lastingScope(scope: GivenScope): RuleScope {
-    if (typeof scope !== 'object' || !('client' in scope)) return scope;
-    const id = scope.client;
-    if (app.deviceLinks.list().some((d) => d.id === id)) return { link: id };
-    const link = app.hub.members.get(id)?.link;
-    if (link?.device?.link !== undefined) return { link: link.device.link };
-    if (link?.device?.listener !== undefined) return { listener: link.device.listener, address: link.ip };
-    throw new GatewayError('DEVICE_NOT_FOUND', `No line/raw device member or device link has id "${id}".`);
-  }
 
   app.get(
     '/clients/:id/traffic',
@@ -66,7 +42,7 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
       },
     },
     async (request, reply) => {
-      const key = keyOf(request.params.id);
+      const key = trafficKeyOf(app.hub, app.deviceLinks, request.params.id);
       const entries = app.traffic.entries(key, request.query.limit, request.query.after);
       switch (request.query.format) {
         case 'csv':
@@ -86,7 +62,7 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
   app.post(
     '/rules',
     { schema: { summary: 'Add an auto-reply rule (runs in the gateway, stored)', body: ruleBody, response: { 201: rule, ...errorResponses } } },
-    async (request, reply) => reply.code(201).send(app.rules.add(request.body as NewRule, lastingScope)),
+    async (request, reply) => reply.code(201).send(app.rules.add(request.body as NewRule, (scope) => lastingScope(app.hub, app.deviceLinks, scope))),
   );
 
   app.delete('/rules/:id', { schema: { summary: 'Remove a rule', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
-import type { AdminRouteOptions } from './listener-routes.js';
 import { adminOnly } from './openapi.js';
+import type { AdminRouteOptions } from './route-options.js';
 import { deviceBody, deviceInfo, errorResponses, idParams, listenerBody, listenerInfo } from './schemas.js';
 
 const listenerList = { type: 'object', properties: { listeners: { type: 'array', items: listenerInfo } }, required: ['listeners'] } as const;

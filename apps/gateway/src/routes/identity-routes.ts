@@ -5,8 +5,8 @@ import { parseAddressRule } from '../address-match.js';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { BanKind } from '../identity/identity-store.js';
-import type { AdminRouteOptions } from './listener-routes.js';
 import { adminOnly } from './openapi.js';
+import type { AdminRouteOptions } from './route-options.js';
 import { errorResponses } from './schemas.js';
 
 export interface IdentityRouteOptions extends AdminRouteOptions {

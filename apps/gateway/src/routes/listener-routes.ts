@@ -1,9 +1,6 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
+import type { AdminRouteOptions } from './route-options.js';
 import { errorResponses, listenerStatus } from './schemas.js';
-
-export interface AdminRouteOptions {
-  requireAdmin: (request: import('fastify').FastifyRequest) => Promise<void>;
-}
 
 /** Start, stop and inspect the TCP listener, like the classic "start listening" endpoint. */
 export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {

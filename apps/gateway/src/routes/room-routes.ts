@@ -3,9 +3,9 @@ import type { FastifyRequest } from 'fastify';
 import { ProtocolError, isValidName } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
-import { OPEN_ROOM, normalAccess, type RoomAccess, type RoomVisitor } from '../hub/room-access.js';
-import type { AdminRouteOptions } from './listener-routes.js';
+import { OPEN_ROOM, normalAccess, type RoomAccess, type RoomVisitor } from '../room-access.js';
 import { ADMIN_SECURITY } from './openapi.js';
+import type { AdminRouteOptions } from './route-options.js';
 import { errorResponses, historyPage, room, roomAccessBody } from './schemas.js';
 
 export interface RoomRouteOptions extends AdminRouteOptions {

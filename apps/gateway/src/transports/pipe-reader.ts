@@ -103,7 +103,7 @@ export function readPipeFrames(ws: WebSocket, socket: Socket, maxPayload: number
       }
       if (i < end) buf[o++] = buf[i++]! ^ m0;
       if (i < end) buf[o++] = buf[i++]! ^ m1;
-      if (i < end) buf[o++] = buf[i++]! ^ m2;
+      if (i < end) buf[o++] = buf[i]! ^ m2;
       at = end;
     }
     flush();

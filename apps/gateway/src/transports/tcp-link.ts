@@ -1,17 +1,23 @@
 import type net from 'node:net';
 import { FrameDecoder } from '@switchboard/protocol';
-import type { Hears } from '../devices/device-settings.js';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
-import { trafficKey } from '../devices/accept-device.js';
-import { PlainDeviceLog, type WireTap } from '../devices/plain-device-log.js';
-import type { TrafficLog } from '../devices/traffic-log.js';
 import { formatAddress } from './address.js';
 import type { Link } from './link.js';
 import { JoinCache, joinStream } from './write-batch.js';
 
 /** Members of one room get the same frames in a flush: joined once for all TCP members. */
 const streamBatches = new JoinCache(joinStream);
+
+/** What a framed TCP connection tells about its bytes, both ways; false: it is not interested any more. */
+export interface WireTap {
+  read(bytes: Uint8Array): boolean;
+  wrote(bytes: Uint8Array): boolean;
+  /** The hub decided what the connection is (it joined as a plain device, or said hello). */
+  decided(): void;
+  /** The connection closed. */
+  closed(): void;
+}
 
 /** One accepted TCP socket as the hub sees it. */
 export class TcpLink implements Link {
@@ -25,7 +31,7 @@ export class TcpLink implements Link {
     private readonly closeTimeoutMs: number,
     readonly listener: string,
     /** Whose words it hears if it turns out a plain device (its listener's `hears`). */
-    readonly hears?: Hears | undefined,
+    readonly hears?: Link['hears'],
   ) {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
   }
@@ -82,13 +88,16 @@ export class TcpLink implements Link {
   }
 }
 
-/** A socket that speaks Switchboard's framing joins the hub through its own decoder. */
-export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, traffic?: TrafficLog, hears?: Hears): Member | undefined {
+/**
+ * A socket that speaks Switchboard's framing joins the hub through its own decoder. `tapFor`
+ * (given by devices/, which transports know nothing of) may watch its bytes: it may turn out a
+ * plain device.
+ */
+export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, tapFor?: (link: TcpLink, member: Member) => WireTap | undefined, hears?: Link['hears']): Member | undefined {
   const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs, listener, hears);
   const member = hub.connect(link);
   if (member === undefined) return undefined;
-  // It may turn out a plain device (no hello): then its traffic is logged like a device's.
-  if (traffic !== undefined && traffic.entriesPerDevice > 0) link.tap = new PlainDeviceLog(traffic, member, trafficKey({ listener }, link.address, member.connectedAt));
+  link.tap = tapFor?.(link, member);
   const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
     maxFrameLength: hub.config.limits.maxFrameLength,
   });

@@ -1,11 +1,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { acceptDevice, type DeviceServices } from '../devices/accept-device.js';
 import type { ListenerSettings } from '../devices/device-settings.js';
 import { GatewayError, fromListenError } from '../errors.js';
-import type { Hub, HubLogger } from '../hub/hub.js';
+import type { Hub } from '../hub/hub.js';
+import type { HubLogger } from '../logger.js';
 import type { Member } from '../hub/member.js';
-import { acceptFramed } from './tcp-link.js';
 
 export type { ListenerSettings };
 
@@ -21,6 +20,9 @@ export interface ListenerStatus extends ListenerSettings {
 }
 
 const KEEPALIVE_MS = 30_000;
+
+/** Makes an accepted socket a member, as its listener's settings say (devices/listener-registry.ts knows how). */
+export type AcceptSocket = (socket: net.Socket, settings: ListenerSettings) => Member | undefined;
 
 /**
  * A TCP listener: real listen/accept, started and stopped at run time. Each accepted socket
@@ -40,7 +42,7 @@ export class TcpListener {
   readonly #sockets = new Set<net.Socket>();
   readonly #members = new Set<Member>();
 
-  constructor(hub: Hub, log: HubLogger, settings: ListenerSettings, tlsOptions: tls.TlsOptions | undefined, private readonly services: DeviceServices) {
+  constructor(hub: Hub, log: HubLogger, settings: ListenerSettings, tlsOptions: tls.TlsOptions | undefined, private readonly accept: AcceptSocket) {
     this.#hub = hub;
     this.#log = log;
     this.#settings = settings;
@@ -96,7 +98,7 @@ export class TcpListener {
     }
     server.on('error', (error) => this.#noteError(error, settings));
     if (this.#tlsOptions) {
-      server.on('tlsClientError', (error, socket) => {
+      server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
         this.#log.debug({ err: error, address: socket.remoteAddress }, 'TLS handshake failed');
       });
     }
@@ -138,7 +140,7 @@ export class TcpListener {
   #noteError(error: unknown, settings: ListenerSettings, text?: string): void {
     const known = fromListenError(error, settings.host, settings.port);
     const code = known?.code ?? (error as NodeJS.ErrnoException).code ?? 'INTERNAL';
-    const message = text ?? known?.message.replace(/^Cannot listen on/, 'Listener on') ?? String((error as Error).message);
+    const message = text ?? known?.message.replace(/^Cannot listen on/, 'Listener on') ?? (error instanceof Error ? error.message : String(error));
     const now = Date.now();
     // Once a second at most: a flood of refused connections should not flood the log.
     if (this.#lastError?.message === message && now - Date.parse(this.#lastError.at) < 1000) return;
@@ -154,7 +156,7 @@ export class TcpListener {
     socket.once('close', () => this.#sockets.delete(socket));
     socket.on('error', (error) => this.#log.debug({ err: error }, 'TCP socket error'));
     const settings = this.#settings;
-    const member = settings.framing === 'frame' ? acceptFramed(this.#hub, socket, settings.id, this.services.traffic, settings.hears) : acceptDevice(this.#hub, this.services, socket, settings, { framing: settings.framing, listener: settings.id });
+    const member = this.accept(socket, settings);
     if (member === undefined) return;
     this.#members.add(member);
     socket.once('close', () => this.#members.delete(member));

@@ -259,7 +259,7 @@ export class AdminState {
   }
 
   async liftBan(ban: Ban): Promise<boolean> {
-    const outcome = await this.#run<void>('Lift ban', 'DELETE', `/api/bans/${ban.id}`);
+    const outcome = await this.#run<undefined>('Lift ban', 'DELETE', `/api/bans/${ban.id}`);
     this.#report(outcome);
     if (!outcome.ok) return false;
     this.#bans = this.#bans.filter((b) => b.id !== ban.id);
@@ -270,7 +270,7 @@ export class AdminState {
 
   /** Sets a new password; the account's sessions end. The failure is the form's to show. */
   async resetPassword(account: Account, password: string): Promise<AdminFailure | null> {
-    const outcome = await this.#run<void>('Reset password', 'POST', `/api/accounts/${encodeURIComponent(account.name)}/password`, { password });
+    const outcome = await this.#run<undefined>('Reset password', 'POST', `/api/accounts/${encodeURIComponent(account.name)}/password`, { password });
     if (!outcome.ok) return outcome.failure;
     this.#lastResult = `New password set for ${account.name}; its sessions were ended.`;
     void this.refreshAudit();
@@ -279,7 +279,7 @@ export class AdminState {
   }
 
   async deleteAccount(account: Account): Promise<boolean> {
-    const outcome = await this.#run<void>('Delete account', 'DELETE', `/api/accounts/${encodeURIComponent(account.name)}`);
+    const outcome = await this.#run<undefined>('Delete account', 'DELETE', `/api/accounts/${encodeURIComponent(account.name)}`);
     this.#report(outcome);
     if (!outcome.ok) return false;
     this.#accounts = this.#accounts.filter((a) => a.name !== account.name);
@@ -338,7 +338,7 @@ export class AdminState {
   }
 
   async removeListener(listener: ListenerInfo): Promise<boolean> {
-    const outcome = await this.#run<void>('Remove listener', 'DELETE', `/api/listeners/${encodeURIComponent(listener.id)}`);
+    const outcome = await this.#run<undefined>('Remove listener', 'DELETE', `/api/listeners/${encodeURIComponent(listener.id)}`);
     this.#report(outcome);
     if (!outcome.ok) return false;
     this.#listeners = this.#listeners.filter((l) => l.id !== listener.id);
@@ -358,7 +358,7 @@ export class AdminState {
   }
 
   async removeDevice(device: DeviceInfo): Promise<boolean> {
-    const outcome = await this.#run<void>('Remove device', 'DELETE', `/api/devices/${encodeURIComponent(device.id)}`);
+    const outcome = await this.#run<undefined>('Remove device', 'DELETE', `/api/devices/${encodeURIComponent(device.id)}`);
     this.#report(outcome);
     if (!outcome.ok) return false;
     this.#devices = this.#devices.filter((d) => d.id !== device.id);

@@ -1,5 +1,5 @@
 // The admin panel's "add a listener" and "add a device" forms: what was typed, as the REST body
-// (README, "Devices as they are"). Empty fields are left out so the gateway's defaults apply;
+// (docs/devices.md, "Devices as they are"). Empty fields are left out so the gateway's defaults apply;
 // what the page can check (numbers, the room name, the delimiter's escapes) is checked here,
 // and the gateway's own refusals ({code, message}) are shown by the form as they come.
 import { NAME_RULE, isValidName, parseEscapes } from '@switchboard/protocol';

@@ -215,14 +215,14 @@ export class FileTransfers {
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         if (ref !== null) this.#requests.forget(ref);
-        reject(signal.reason);
+        reject(signal.reason as Error);
       };
       const settle = (outcome: () => void) => {
         signal.removeEventListener('abort', onAbort);
         outcome();
       };
       if (signal.aborted) {
-        reject(signal.reason);
+        reject(signal.reason as Error);
         return;
       }
       const ref = this.#requests.send(request, {

@@ -70,7 +70,7 @@ export class RequestTracker {
   send(request: Request, handlers: RequestHandlers = {}): string | null {
     // Unique for the page's life, so a late answer to an old socket's request matches nothing.
     const ref = `r${++this.#counter}`;
-    if (!this.#channel.send({ ...request, ref } as ClientMessage)) return null;
+    if (!this.#channel.send({ ...request, ref })) return null;
     const timer = setTimeout(() => this.#lose(ref, 'timeout'), handlers.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     this.#pending.set(ref, { handlers, timer });
     return ref;

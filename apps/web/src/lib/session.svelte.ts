@@ -1,7 +1,7 @@
 // The session with the gateway (PROTOCOL.md §3): hello and welcome, signing in (as a guest,
 // with a password, or registering first) and out, and resuming. Every welcome carries a resume
 // token; the page says `hello {token}` after a drop and after a reload, so it stays the same
-// identity with the same private history (README, "Identity"). A resumed hello names the room
+// identity with the same private history (docs/identity-and-security.md, "Identity"). A resumed hello names the room
 // we were in and `since`, the last stored id seen, so the server's first history is what we missed.
 import {
   DEFAULT_ROOM,
@@ -275,7 +275,7 @@ export class Session implements Identity {
   signOut(): void {
     const token = this.#token ?? this.#saved?.token;
     // Best effort: a gateway that cannot be reached keeps the token until it expires.
-    if (token !== undefined && token !== null) requestJson('POST', '/api/sessions/sign-out', { token }).catch(() => undefined);
+    if (token !== undefined) requestJson('POST', '/api/sessions/sign-out', { token }).catch(() => undefined);
     this.#credentials = null;
     this.#save(null);
     this.#connection.close('Signed out.');

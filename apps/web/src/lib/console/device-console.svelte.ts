@@ -27,8 +27,6 @@ const POLL_MS = 1000;
 const SOON_MS = 30;
 const POLL_LIMIT = 500;
 const PIPE_RETRY_MS = 2000;
-/** Live bytes are added in batches, so a chatty device costs one render a batch, not one a read. */
-const FLUSH_MS = 40;
 
 export type ViewMode = 'text' | 'hex';
 export type PipeState = 'connecting' | 'open' | 'closed' | 'none';
@@ -358,6 +356,7 @@ export class DeviceConsole {
         for (;;) {
           const path = `/api/clients/${encodeURIComponent(this.id)}/traffic?after=${this.#follower.last}&limit=${POLL_LIMIT}`;
           const outcome = await this.#owner.request<TrafficPage>('Read the traffic log', 'GET', path);
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- disposed during the await
           if (this.#disposed) return;
           if (!outcome.ok) {
             if (outcome.failure.code === 'DEVICE_NOT_FOUND') this.#markGone();
@@ -368,6 +367,7 @@ export class DeviceConsole {
           this.#take(outcome.value);
           if (outcome.value.entries.length < POLL_LIMIT) break; // else more came than a page holds
         }
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by a notice during the awaits
       } while (this.#pollAgain);
     } finally {
       this.#polling = false;

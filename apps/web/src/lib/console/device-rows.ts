@@ -55,9 +55,9 @@ export function deviceRows(clients: readonly ClientInfo[], links: readonly Devic
       online: link.state === 'connected',
       address: `${link.host}:${link.port}`,
       listener: null,
-      framing: link.framing === 'frame' || link.framing === undefined ? 'frame' : link.framing,
+      framing: link.framing,
       delimiter: link.framing === 'line' ? (link.delimiter ?? '\\n') : null,
-      room: link.room ?? null,
+      room: link.room,
       nextDialAt: link.state === 'backoff' && link.nextDialAt !== null ? Date.parse(link.nextDialAt) : null,
       ...counters(member),
     });

@@ -122,7 +122,7 @@ export class DevicesState {
       if (macros.ok) this.#macros = macros.value.macros;
       if (rules.ok) this.#rules = rules.value.rules;
       const failed = [clients, links, listeners, macros, rules].find((o) => !o.ok);
-      if (failed !== undefined && !failed.ok) this.#failure = failed.failure;
+      if (failed !== undefined) this.#failure = failed.failure;
       else if (this.#failure?.action.startsWith('List')) this.#failure = null;
       this.#loaded = true;
       const open = this.#console;
@@ -164,7 +164,7 @@ export class DevicesState {
   }
 
   async deleteMacro(macro: Macro): Promise<ConsoleFailure | null> {
-    const outcome = await this.request<void>('Delete macro', 'DELETE', `/api/macros/${encodeURIComponent(macro.id)}`);
+    const outcome = await this.request<undefined>('Delete macro', 'DELETE', `/api/macros/${encodeURIComponent(macro.id)}`);
     if (!outcome.ok && outcome.failure.code !== 'MACRO_NOT_FOUND') return outcome.failure;
     this.#macros = this.#macros.filter((m) => m.id !== macro.id);
     return null;
@@ -185,7 +185,7 @@ export class DevicesState {
   }
 
   async deleteRule(rule: Rule): Promise<ConsoleFailure | null> {
-    const outcome = await this.request<void>('Delete auto-reply', 'DELETE', `/api/rules/${encodeURIComponent(rule.id)}`);
+    const outcome = await this.request<undefined>('Delete auto-reply', 'DELETE', `/api/rules/${encodeURIComponent(rule.id)}`);
     if (!outcome.ok && outcome.failure.code !== 'RULE_NOT_FOUND') return outcome.failure;
     this.#rules = this.#rules.filter((r) => r.id !== rule.id);
     return null;

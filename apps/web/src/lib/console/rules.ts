@@ -1,4 +1,4 @@
-// Auto-reply rules as the console shows and makes them (they run in the gateway; README
+// Auto-reply rules as the console shows and makes them (they run in the gateway; docs/devices.md,
 // "The device console's server side").
 import type { NewRule, Rule } from '@switchboard/gateway/api-types';
 import { parseEscapes } from '@switchboard/protocol';
@@ -73,6 +73,7 @@ export function buildRule(form: RuleForm, row: DeviceRow): { ok: true; body: New
   else if (form.scope === 'listener') {
     if (row.listener === null) return { ok: false, error: 'This device did not come through a listener.' };
     scope = { listener: row.listener };
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
   } else if (row.kind === 'link') scope = { link: row.id };
   else if (row.kind === 'listener' && row.listener !== null) {
     // What outlives this connection: its listener and address (a reconnect has a new port).
@@ -116,7 +117,7 @@ export function buildRule(form: RuleForm, row: DeviceRow): { ok: true; body: New
     reply = form.reply;
   }
 
-  const body: NewRule = { scope, match: { [form.matchKind]: matchValue } as NewRule['match'], reply };
+  const body: NewRule = { scope, match: { [form.matchKind]: matchValue }, reply };
   if (form.delayMs !== null) {
     if (!Number.isInteger(form.delayMs) || form.delayMs < 0 || form.delayMs > 60_000) return { ok: false, error: 'The delay is 0 to 60000 ms.' };
     if (form.delayMs > 0) body.delayMs = form.delayMs;

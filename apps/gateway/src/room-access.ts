@@ -1,6 +1,6 @@
 import { ProtocolError } from '@switchboard/protocol';
 
-/** Who may join a room, read its history and speak in it (README, "Rooms and who may use them"). */
+/** Who may join a room, read its history and speak in it (docs/identity-and-security.md, "Rooms and who may use them"). */
 export const roomAccessKinds = ['anyone', 'accounts', 'operators', 'named'] as const;
 export type RoomAccessKind = (typeof roomAccessKinds)[number];
 
