@@ -180,7 +180,7 @@ describe('files kept for later', () => {
 
 describe('--no-file-store', () => {
   it('relays files but keeps none', async () => {
-    const off = await startGateway({ files: { store: false } as never });
+    const off = await startGateway({ files: { store: false } });
     try {
       const sender = await Peer.tcp(off.tcpPort);
       await sender.hello('sender');

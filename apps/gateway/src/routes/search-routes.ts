@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { ProtocolError } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import { MAX_SEARCH_LENGTH, SEARCH_PAGE } from '../history/history-service.js';
-import type { Hub } from '../hub/hub.js';
 import { readerOf } from './reader.js';
 import type { RoomRouteOptions } from './room-routes.js';
 import { errorResponses, historyEntry } from './schemas.js';
