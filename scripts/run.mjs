@@ -42,7 +42,17 @@ function newest(paths) {
 
 function ensureInstalled() {
   const marker = join(root, 'node_modules', '.modules.yaml');
-  const manifests = ['pnpm-lock.yaml', 'package.json', 'pnpm-workspace.yaml', 'apps/gateway/package.json', 'apps/web/package.json', 'packages/protocol/package.json', 'packages/client/package.json', 'test/package.json', 'bench/package.json'];
+  const manifests = [
+    'pnpm-lock.yaml',
+    'package.json',
+    'pnpm-workspace.yaml',
+    'apps/gateway/package.json',
+    'apps/web/package.json',
+    'packages/protocol/package.json',
+    'packages/client/package.json',
+    'test/package.json',
+    'bench/package.json',
+  ];
   if (existsSync(marker) && newest(manifests) <= statSync(marker).mtimeMs) return;
   say('Installing packages (pnpm through npx)');
   const frozen = existsSync(join(root, 'pnpm-lock.yaml')) ? ['--frozen-lockfile'] : [];
@@ -115,7 +125,9 @@ function typecheck() {
   say('Typechecking sources, tests and the Svelte page');
   run(bin('tsc'), ['-b']);
   run(bin('tsc'), ['-p', 'tsconfig.tests.json']);
-  run(join(root, 'apps/web/node_modules/.bin/svelte-check'), ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], { cwd: join(root, 'apps/web') });
+  run(join(root, 'apps/web/node_modules/.bin/svelte-check'), ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], {
+    cwd: join(root, 'apps/web'),
+  });
 }
 
 /** Formatting (Prettier, checked, never rewritten here) and the linter (ESLint, type-checked rules): `npm run format` rewrites. */

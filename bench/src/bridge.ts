@@ -100,7 +100,13 @@ export async function drive(
           onWaiting?.().catch(reject);
         } else if (m.type === 'done') {
           clearTimeout(timer);
-          resolve(m.runs!.map((r, i) => ({ ...r, serverCpu: loadCpu[i] ?? NaN, ...(generators && { generatorCpu: generatorCpu[i] ?? NaN, loadedClientCpu: clientCpu[i] ?? NaN, otherCpu: otherCpu[i] ?? NaN }) })));
+          resolve(
+            m.runs!.map((r, i) => ({
+              ...r,
+              serverCpu: loadCpu[i] ?? NaN,
+              ...(generators && { generatorCpu: generatorCpu[i] ?? NaN, loadedClientCpu: clientCpu[i] ?? NaN, otherCpu: otherCpu[i] ?? NaN }),
+            })),
+          );
         } else if (m.type === 'error') {
           clearTimeout(timer);
           reject(new Error(`bridge client (${mode}): ${m.message}; log: ${log}`));
@@ -142,7 +148,10 @@ async function throughSwitchboard(path: string, label: string, settings: BridgeS
  * One more Switchboard run of the bridge under `node --cpu-prof`, to say where its time goes
  * (the whole run: round trips with one in flight, then the loaded phase).
  */
-export async function profileBridge(settings: BridgeSettings, log: (line: string) => void): Promise<{ summary: ProfileSummary; file: string; serverCpu: number; messagesPerSecond: number }> {
+export async function profileBridge(
+  settings: BridgeSettings,
+  log: (line: string) => void,
+): Promise<{ summary: ProfileSummary; file: string; serverCpu: number; messagesPerSecond: number }> {
   const dir = join(WORK_DIR, 'cpu-profile-bridge');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -161,7 +170,9 @@ export async function runBridge(settings: BridgeSettings, flushWindowFlag: boole
   if (flushWindowFlag) {
     // Informational: the same path with the gateway's documented write batching turned off.
     log('  … again with --flush-window-ms 0 (informational)');
-    results.push(await throughSwitchboard('switchboard-flush-window-0', 'Switchboard, --flush-window-ms 0 (informational)', settings, ['--flush-window-ms', '0']));
+    results.push(
+      await throughSwitchboard('switchboard-flush-window-0', 'Switchboard, --flush-window-ms 0 (informational)', settings, ['--flush-window-ms', '0']),
+    );
   }
 
   log('  WebSocket client → websockify → TCP echo server → websockify → client');

@@ -16,7 +16,6 @@ const { FrameDecoder, FrameType, decodeClientMessage, encodeFrame, encodeMessage
   protocolPath ? pathToFileURL(protocolPath).href : '@switchboard/protocol'
 )) as typeof import('@switchboard/protocol');
 
-
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -75,10 +74,16 @@ for (let at = 0; at < streamBytes; at += 65536) reads.push(stream.subarray(at, a
   const d = new FrameDecoder((_t, p) => (sink += p.length));
   let next = 0;
   figures.push(
-    measure('decode-64-split', 'FrameDecoder, 64-byte frames, 65,536-byte reads (frames cut at read edges)', smallFrame.length, 65536 / smallFrame.length, () => {
-      d.push(reads[next]!);
-      next = (next + 1) % reads.length;
-    }),
+    measure(
+      'decode-64-split',
+      'FrameDecoder, 64-byte frames, 65,536-byte reads (frames cut at read edges)',
+      smallFrame.length,
+      65536 / smallFrame.length,
+      () => {
+        d.push(reads[next]!);
+        next = (next + 1) % reads.length;
+      },
+    ),
   );
 }
 
@@ -99,7 +104,15 @@ for (let at = 0; at < bigStream.length; at += 65536) bigReads.push(bigStream.sub
 }
 {
   const d = new FrameDecoder((_t, p) => (sink += p.length), { maxFrameLength: 1 << 20 });
-  figures.push(measure('decode-64k-whole', 'FrameDecoder, 64 KiB frames, one whole frame per push (a WebSocket message: handed out as a view, no byte copied)', largeFrame.length, 1, () => d.push(largeFrame)));
+  figures.push(
+    measure(
+      'decode-64k-whole',
+      'FrameDecoder, 64 KiB frames, one whole frame per push (a WebSocket message: handed out as a view, no byte copied)',
+      largeFrame.length,
+      1,
+      () => d.push(largeFrame),
+    ),
+  );
 }
 
 // Chat frames end to end: frame + UTF-8 + JSON + shape check.
@@ -116,7 +129,15 @@ figures.push(measure('encode-64', 'encodeFrame, 64-byte payload', smallFrame.len
 figures.push(measure('encode-64k', 'encodeFrame, 64 KiB payload', largeFrame.length, 1, () => (sink += encodeFrame(FrameType.FileData, large).length)));
 const serverMessage = { type: 'message' as const, id: 123456, room: 'bench', from: 'b42', transport: 'tcp' as const, ts: 1763769600000, text: chatText };
 const serverFrameBytes = encodeMessage(serverMessage).length;
-figures.push(measure('encode-chat', 'encodeMessage, a server `message` with 64 bytes of text (JSON)', serverFrameBytes, 1, () => (sink += encodeMessage(serverMessage).length)));
+figures.push(
+  measure(
+    'encode-chat',
+    'encodeMessage, a server `message` with 64 bytes of text (JSON)',
+    serverFrameBytes,
+    1,
+    () => (sink += encodeMessage(serverMessage).length),
+  ),
+);
 
 // Small frames must come out as views of the pushed chunk, not copies.
 let views = 0;

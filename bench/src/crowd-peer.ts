@@ -24,7 +24,6 @@ export interface CrowdCommand {
 
 export type CrowdReport = { type: 'connected'; connected: number; failed: number; firstError?: string; seconds: number } | { type: 'error'; message: string };
 
-
 function hello(index: number): Uint8Array {
   return encodeMessage({ type: 'hello', v: 1, name: `c${index}`, room: `crowd-${index % 100}` });
 }
@@ -34,14 +33,16 @@ const held: { destroy(): void }[] = [];
 function tcpMember(command: CrowdCommand, index: number, source: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: command.host, port: command.tcpPort, localAddress: source });
-    const decoder = new FrameDecoder((type, payload) => {
-      if (type === FrameType.Welcome) resolve();
-      else if (type === FrameType.Ping) {
-        const ping = decodeServerMessage(type, payload);
-        if (ping.type === 'ping') socket.write(encodeMessage({ type: 'pong', data: ping.data }));
-      }
-      else if (type === FrameType.Error) reject(new Error(Buffer.from(payload).toString()));
-    }, { maxFrameLength: 16 * 1024 * 1024 });
+    const decoder = new FrameDecoder(
+      (type, payload) => {
+        if (type === FrameType.Welcome) resolve();
+        else if (type === FrameType.Ping) {
+          const ping = decodeServerMessage(type, payload);
+          if (ping.type === 'ping') socket.write(encodeMessage({ type: 'pong', data: ping.data }));
+        } else if (type === FrameType.Error) reject(new Error(Buffer.from(payload).toString()));
+      },
+      { maxFrameLength: 16 * 1024 * 1024 },
+    );
     socket.on('data', (chunk) => decoder.push(chunk));
     socket.once('connect', () => socket.write(hello(index)));
     socket.on('error', reject);

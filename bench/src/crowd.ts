@@ -52,8 +52,14 @@ const PER_PROCESS = 5_000;
 
 /** This process's open-file limits (children inherit them). */
 export function openFileLimits(): { soft: number; hard: number } {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!;
-  const [soft, hard] = line.replace('Max open files', '').trim().split(/\s+/).map((v) => (v === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(v)));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'))!;
+  const [soft, hard] = line
+    .replace('Max open files', '')
+    .trim()
+    .split(/\s+/)
+    .map((v) => (v === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(v)));
   return { soft: soft!, hard: hard! };
 }
 
@@ -72,7 +78,9 @@ function socketSlabBytes(): number {
 }
 
 function sockstatPages(): number {
-  const tcp = readFileSync('/proc/net/sockstat', 'utf8').split('\n').find((l) => l.startsWith('TCP:'))!;
+  const tcp = readFileSync('/proc/net/sockstat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('TCP:'))!;
   return Number(/\bmem (\d+)/.exec(tcp)![1]);
 }
 
@@ -111,11 +119,18 @@ export async function measureCrowd(requested: number, timing: Timing, log: (line
   // child starts with the soft limit raised to it (systems.ts), and the crowd is sized to fit.
   const fits = Math.max(0, limits.hard - GATEWAY_RESERVE);
   const members = Math.min(requested, fits);
-  const limitedBy = members < requested ? `the hard open-file limit (ulimit -Hn = ${limits.hard}): one gateway process cannot hold more descriptors; raise it (limits.conf, systemd LimitNOFILE, or a container's nofile ulimit) to measure ${requested.toLocaleString('en-US')}` : undefined;
+  const limitedBy =
+    members < requested
+      ? `the hard open-file limit (ulimit -Hn = ${limits.hard}): one gateway process cannot hold more descriptors; raise it (limits.conf, systemd LimitNOFILE, or a container's nofile ulimit) to measure ${requested.toLocaleString('en-US')}`
+      : undefined;
   if (limitedBy) log(`    crowd of ${members.toLocaleString('en-US')} instead of ${requested.toLocaleString('en-US')}: ${limitedBy}`);
-  const session = new FanoutSession({ id: 'switchboard-crowd', label: 'Switchboard, active room among a crowd', system: 'switchboard', members: 200, senders: 10, wsShare: 0 }, timing, {
-    extraFlags: ['--max-connections', String(members + 2_000), '--max-connections-per-ip', String(members + 2_000)],
-  });
+  const session = new FanoutSession(
+    { id: 'switchboard-crowd', label: 'Switchboard, active room among a crowd', system: 'switchboard', members: 200, senders: 10, wsShare: 0 },
+    timing,
+    {
+      extraFlags: ['--max-connections', String(members + 2_000), '--max-connections-per-ip', String(members + 2_000)],
+    },
+  );
   const crowd: CrowdProcess[] = [];
   try {
     await session.open();
@@ -134,7 +149,17 @@ export async function measureCrowd(requested: number, timing: Timing, log: (line
         const first = i * PER_PROCESS;
         const count = Math.min(PER_PROCESS, members - first);
         return proc.connect(
-          { type: 'connect', host: '127.0.0.1', tcpPort: session.system.tcpPort, httpPort: session.system.httpPort, first, count, wsShare: 0.5, sources: SOURCES, concurrency: 32 },
+          {
+            type: 'connect',
+            host: '127.0.0.1',
+            tcpPort: session.system.tcpPort,
+            httpPort: session.system.httpPort,
+            first,
+            count,
+            wsShare: 0.5,
+            sources: SOURCES,
+            concurrency: 32,
+          },
           300_000,
         );
       }),
@@ -189,7 +214,9 @@ async function measureAt(session: FanoutSession, rate: number, log: (line: strin
   for (let i = 0; i < session.timing.runs; i++) {
     const r = await session.run(rate);
     runs.push(r);
-    log(`      run ${i + 1}: delivered ${r.deliveredRate.toFixed(0)} msg/s, p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms, server CPU ${(r.serverCpu * 100).toFixed(0)} %${r.pass ? '' : ` — FAIL: ${r.failures.join('; ')}`}`);
+    log(
+      `      run ${i + 1}: delivered ${r.deliveredRate.toFixed(0)} msg/s, p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms, server CPU ${(r.serverCpu * 100).toFixed(0)} %${r.pass ? '' : ` — FAIL: ${r.failures.join('; ')}`}`,
+    );
   }
   return runs;
 }

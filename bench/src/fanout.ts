@@ -203,7 +203,9 @@ function workloadLayout(c: FanoutCase): { members: number; senderIndex: number[]
 /** Deliveries one message makes on average: each sender's routes in turn, its own copy not counted. */
 export function deliveriesPerMessage(routes: Route[][], senderIndex: number[]): number {
   let sum = 0;
-  routes.forEach((rs, s) => (sum += rs.reduce((a, r) => a + ('to' in r ? 1 : r.members.length - (r.members.includes(senderIndex[s]!) ? 1 : 0)), 0) / rs.length));
+  routes.forEach(
+    (rs, s) => (sum += rs.reduce((a, r) => a + ('to' in r ? 1 : r.members.length - (r.members.includes(senderIndex[s]!) ? 1 : 0)), 0) / rs.length),
+  );
   return sum / routes.length;
 }
 
@@ -211,7 +213,10 @@ export function deliveriesPerMessage(routes: Route[][], senderIndex: number[]): 
  * Member layout: senders spread evenly over the room (alternating TCP and WebSocket in a
  * mixed room), sample members spread between them (half on each transport when mixed).
  */
-export function layoutMembers(c: FanoutCase, samples: number): { members: MemberSpec[]; senderIndex: number[]; routes: Route[][]; deliveriesPerMessage: number } {
+export function layoutMembers(
+  c: FanoutCase,
+  samples: number,
+): { members: MemberSpec[]; senderIndex: number[]; routes: Route[][]; deliveriesPerMessage: number } {
   const K = c.members;
   const { senderIndex, rooms, routes } = workloadLayout(c);
   const senderOf = new Map(senderIndex.map((index, s) => [index, s]));
@@ -224,7 +229,8 @@ export function layoutMembers(c: FanoutCase, samples: number): { members: Member
     sampled.add(index);
   }
   // When every member sends (pairs talking), the samples are senders too.
-  for (let j = 0; sampled.size < samples && j < samples && senderIndex.length >= K - 1; j++) sampled.add(Math.min(K - 1, Math.floor(((j + 0.5) * K) / samples)));
+  for (let j = 0; sampled.size < samples && j < samples && senderIndex.length >= K - 1; j++)
+    sampled.add(Math.min(K - 1, Math.floor(((j + 0.5) * K) / samples)));
   const members: MemberSpec[] = [];
   for (let index = 0; index < K; index++) {
     const sender = senderOf.get(index) ?? -1;
@@ -320,7 +326,7 @@ export class FanoutSession {
       drainMs: t.drainMs,
       maxBacklogBytes: 8 * 1024 * 1024,
     };
-    const timeoutMs = (durationUs / 1000) + t.drainMs + 60_000;
+    const timeoutMs = durationUs / 1000 + t.drainMs + 60_000;
     const reports = Promise.all(this.generators.map((g) => g.run(command, timeoutMs)));
     // The server's CPU (every gateway's, and Redis's) and each core's load, read at the window's edges.
     const pids = serverPids(this.system);
@@ -461,7 +467,12 @@ function combine(
   if (result.missing > 0) f.push(`${result.missing} of ${result.expected} deliveries missing`);
   if (result.surplus > 0 || result.duplicates > 0) f.push(`${result.surplus + result.duplicates} duplicate deliveries`);
   if (result.unexpected > 0) f.push(`${result.unexpected} unreadable or unknown messages`);
-  if (result.closed > 0) f.push(`${result.closed} members disconnected (${Object.entries(closeReasons).map(([k, v]) => `${v}× ${k}`).join(', ')})`);
+  if (result.closed > 0)
+    f.push(
+      `${result.closed} members disconnected (${Object.entries(closeReasons)
+        .map(([k, v]) => `${v}× ${k}`)
+        .join(', ')})`,
+    );
   if (sum((r) => r.backlogOverflow) > 0) f.push('a sender could not write (server not reading)');
   if (!(result.latencyMs.p99 <= P99_LIMIT_MS)) f.push(`p99 ${result.latencyMs.p99.toFixed(1)} ms > ${P99_LIMIT_MS} ms`);
   result.pass = f.length === 0;

@@ -303,7 +303,8 @@ class IrcMember extends Member {
       if (this.state !== 'handshake') return;
       const code = buf.toString('latin1', c, c + 3);
       if (code === '001') this.socket.write(`JOIN ${[this.spec.room, ...(this.spec.moreRooms ?? [])].map((r) => `#${r}`).join(',')}\r\n`);
-      else if (code === '366' && ++this.#names >= 1 + (this.spec.moreRooms?.length ?? 0)) this.ready(); // end of NAMES: joined
+      else if (code === '366' && ++this.#names >= 1 + (this.spec.moreRooms?.length ?? 0))
+        this.ready(); // end of NAMES: joined
       else if (code[0] === '4' || code[0] === '5') this.fail(`IRC error: ${buf.toString('latin1', start, end).trim()}`);
       return;
     }
@@ -346,7 +347,8 @@ class LineMember extends Member {
   }
 
   unit(buf: Buffer, start: number, end: number): void {
-    if (buf[start] === 0x45 && buf.toString('latin1', start, start + 6) === 'ERROR ') this.errorFrame(JSON.stringify({ code: buf.toString('latin1', start + 6, end).split(':')[0] }));
+    if (buf[start] === 0x45 && buf.toString('latin1', start, start + 6) === 'ERROR ')
+      this.errorFrame(JSON.stringify({ code: buf.toString('latin1', start + 6, end).split(':')[0] }));
     else this.chat(buf, start, end);
   }
 }
@@ -373,7 +375,7 @@ async function setup(cmd: SetupCommand): Promise<void> {
     // Which of each sender's routes reach this member.
     m.wants = cmd.routes.map((rs, s) => {
       if (cmd.senderIndex[s] === spec.index) return undefined;
-      const w = Uint8Array.from(rs, (r) => ('to' in r ? r.to === spec.index : r.members.includes(spec.index)) ? 1 : 0);
+      const w = Uint8Array.from(rs, (r) => (('to' in r ? r.to === spec.index : r.members.includes(spec.index)) ? 1 : 0));
       return w.some((x) => x === 1) ? w : undefined;
     });
     return m;
@@ -397,7 +399,7 @@ async function setup(cmd: SetupCommand): Promise<void> {
 function templateFor(spec: MemberSpec, route: Route, payloadBytes: number): ChatTemplate {
   if (spec.wire === 'irc') return ircTemplate('to' in route ? `b${route.to}` : `#${route.room}`, payloadBytes);
   if (spec.wire === 'sb-line') {
-    if ('to' in route || route.room !== spec.room) throw new Error('a line member only speaks in its listener\'s room');
+    if ('to' in route || route.room !== spec.room) throw new Error("a line member only speaks in its listener's room");
     return lineTemplate(payloadBytes);
   }
   // A room is named unless it is the member's only one (after joins the current room is the last joined).
@@ -448,16 +450,22 @@ async function run(cmd: RunCommand): Promise<void> {
   let startedAt = 0;
   let windowUs = 0;
   const windowTimers = [
-    setTimeout(() => {
-      startedAt = nowUs();
-      cpuAtStart = process.cpuUsage();
-      loopDelay.enable();
-    }, Math.max(0, (windowStart - nowUs()) / 1000)),
-    setTimeout(() => {
-      windowUs = nowUs() - startedAt;
-      cpu = process.cpuUsage(cpuAtStart);
-      loopDelay.disable();
-    }, Math.max(0, (windowEnd - nowUs()) / 1000)),
+    setTimeout(
+      () => {
+        startedAt = nowUs();
+        cpuAtStart = process.cpuUsage();
+        loopDelay.enable();
+      },
+      Math.max(0, (windowStart - nowUs()) / 1000),
+    ),
+    setTimeout(
+      () => {
+        windowUs = nowUs() - startedAt;
+        cpu = process.cpuUsage(cpuAtStart);
+        loopDelay.disable();
+      },
+      Math.max(0, (windowEnd - nowUs()) / 1000),
+    ),
   ];
 
   // Open loop: every tick sends what is due, late or not; the intended time goes in the
@@ -505,15 +513,18 @@ async function run(cmd: RunCommand): Promise<void> {
   const lastDue = t0 + (G - 1) * interval;
   if (mine) {
     await new Promise<void>((resolve) => {
-      const start = setTimeout(() => {
-        const timer = setInterval(() => {
-          tick();
-          if (g >= G) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 1);
-      }, Math.max(0, (t0 - nowUs()) / 1000));
+      const start = setTimeout(
+        () => {
+          const timer = setInterval(() => {
+            tick();
+            if (g >= G) {
+              clearInterval(timer);
+              resolve();
+            }
+          }, 1);
+        },
+        Math.max(0, (t0 - nowUs()) / 1000),
+      );
       start.unref();
     });
   }

@@ -101,12 +101,21 @@ const noisy = (r: BridgeRun): boolean => (r.otherCpu ?? 0) > BUSY_MACHINE_CPU;
  * `drive`, then runs during which other processes used more than a quarter of a core are run
  * again (up to twice, as the fan-out scenarios do); what is still noisy then is kept and flagged.
  */
-async function driveQuietly(url: string, mode: BridgeMode, settings: BridgeSettings, serverPid: number, echoPid: number, log: (line: string) => void): Promise<BridgeRun[]> {
+async function driveQuietly(
+  url: string,
+  mode: BridgeMode,
+  settings: BridgeSettings,
+  serverPid: number,
+  echoPid: number,
+  log: (line: string) => void,
+): Promise<BridgeRun[]> {
   let runs = await drive(url, mode, settings, serverPid, undefined, [echoPid]);
   for (let retry = 0; retry < 2; retry++) {
     const bad = runs.filter(noisy);
     if (bad.length === 0) break;
-    log(`    (other processes used ${bad.map((r) => `${((r.otherCpu ?? 0) * 100).toFixed(0)} %`).join(', ')} of a core during ${bad.length} run(s): repeating ${bad.length === 1 ? 'it' : 'them'})`);
+    log(
+      `    (other processes used ${bad.map((r) => `${((r.otherCpu ?? 0) * 100).toFixed(0)} %`).join(', ')} of a core during ${bad.length} run(s): repeating ${bad.length === 1 ? 'it' : 'them'})`,
+    );
     const again = await drive(url, mode, { ...settings, runs: bad.length }, serverPid, undefined, [echoPid]);
     runs = [...runs.filter((r) => !noisy(r)), ...again];
   }
@@ -114,13 +123,22 @@ async function driveQuietly(url: string, mode: BridgeMode, settings: BridgeSetti
 }
 
 /** One Switchboard with the echo server as a device link; the client drives `/ws/devices/:id`. */
-async function throughPipe(settings: BridgeSettings, echo: Helper, echoPort: number, log: (line: string) => void, cpuProfileDir?: string): Promise<{ runs: BridgeRun[]; room: PipeRoomSide }> {
+async function throughPipe(
+  settings: BridgeSettings,
+  echo: Helper,
+  echoPort: number,
+  log: (line: string) => void,
+  cpuProfileDir?: string,
+): Promise<{ runs: BridgeRun[]; room: PipeRoomSide }> {
   const sb = await startSwitchboard({ extraFlags: ['--device-targets', `127.0.0.1:${echoPort}`], ...(cpuProfileDir !== undefined && { cpuProfileDir }) });
   try {
     const id = await addEchoDevice(sb.httpPort, echoPort);
     const url = `ws://127.0.0.1:${sb.httpPort}/ws/devices/${id}`;
     // A profiled run is one run as it comes: repeating it would mix two runs into one profile.
-    const runs = cpuProfileDir === undefined ? await driveQuietly(url, 'pipe', settings, sb.pid, echo.pid, log) : await drive(url, 'pipe', settings, sb.pid, undefined, [echo.pid]);
+    const runs =
+      cpuProfileDir === undefined
+        ? await driveQuietly(url, 'pipe', settings, sb.pid, echo.pid, log)
+        : await drive(url, 'pipe', settings, sb.pid, undefined, [echo.pid]);
     return { runs, room: await roomSide(sb.httpPort) };
   } finally {
     await sb.stop();
@@ -137,10 +155,7 @@ function withGenerator(path: BridgePath, runs: BridgeRun[]): PipePath {
   };
 }
 
-export async function runPipe(
-  settings: BridgeSettings,
-  log: (line: string) => void,
-): Promise<{ paths: PipePath[]; room: PipeRoomSide }> {
+export async function runPipe(settings: BridgeSettings, log: (line: string) => void): Promise<{ paths: PipePath[]; room: PipeRoomSide }> {
   const paths: PipePath[] = [];
   const echoPort = await freePort();
   const echo = await startHelper('generator', 'echo-server', ['node', ECHO_PEER, '--listen', String(echoPort)], echoPort);
@@ -173,9 +188,13 @@ export async function runPipe(
   }
   const [sb, ws] = paths;
   if (sb && ws) {
-    log(`    pipe ÷ websockify: ${(sb.messagesPerSecond / ws.messagesPerSecond).toFixed(2)}× msg/s; p99 with 1 in flight ${sb.rttP99Ms.toFixed(3)} vs ${ws.rttP99Ms.toFixed(3)} ms`);
+    log(
+      `    pipe ÷ websockify: ${(sb.messagesPerSecond / ws.messagesPerSecond).toFixed(2)}× msg/s; p99 with 1 in flight ${sb.rttP99Ms.toFixed(3)} vs ${ws.rttP99Ms.toFixed(3)} ms`,
+    );
   }
-  log(`    the room side: the raw framing stored ${room.storedMessages} chat messages of the echo's bytes (about ${Math.round(room.meanTextChars)} characters each) in the last run's history`);
+  log(
+    `    the room side: the raw framing stored ${room.storedMessages} chat messages of the echo's bytes (about ${Math.round(room.meanTextChars)} characters each) in the last run's history`,
+  );
   return { paths, room };
 }
 

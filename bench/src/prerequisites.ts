@@ -21,7 +21,9 @@ export function ensurePeers(log: (line: string) => void): void {
   if (missing.length === 0) return;
   const command = `apt-get install -y ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
-    throw new Error(`The bench needs ${missing.join(' and ')} (Debian packages), which are not installed.\nInstall them with: sudo apt-get update && sudo ${command}`);
+    throw new Error(
+      `The bench needs ${missing.join(' and ')} (Debian packages), which are not installed.\nInstall them with: sudo apt-get update && sudo ${command}`,
+    );
   }
   if (!onPath('apt-get')) {
     throw new Error(`The bench needs the Debian packages ${missing.join(', ')}, and this machine has no apt-get. Install them by other means and run again.`);
@@ -30,7 +32,8 @@ export function ensurePeers(log: (line: string) => void): void {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   for (const args of [['update'], ['install', '-y', ...missing]]) {
     const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
-    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${result.status ?? result.signal}); install ${missing.join(' ')} by hand and run again.`);
+    if (result.status !== 0)
+      throw new Error(`apt-get ${args.join(' ')} failed (exit ${result.status ?? result.signal}); install ${missing.join(' ')} by hand and run again.`);
   }
   const still = PACKAGES.filter((p) => !onPath(p.program)).map((p) => p.program);
   if (still.length > 0) throw new Error(`apt-get finished but ${still.join(' and ')} still cannot be found on PATH.`);

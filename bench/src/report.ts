@@ -141,7 +141,11 @@ function targets(all: AllResults): Target[] {
   }
   if (sb && hub) {
     const above = (sb.capacity ?? 0) > (hub.capacity ?? 0);
-    t.push({ what: 'Fan-out capacity, K=200: above the bare hub', measured: `${capacityText(sb)} vs ${capacityText(hub)} = ${ratio((sb.capacity ?? 0) / (hub.capacity ?? NaN))}`, pass: above });
+    t.push({
+      what: 'Fan-out capacity, K=200: above the bare hub',
+      measured: `${capacityText(sb)} vs ${capacityText(hub)} = ${ratio((sb.capacity ?? 0) / (hub.capacity ?? NaN))}`,
+      pass: above,
+    });
   }
   t.push(...efficiencyTargets(all.efficiency));
   const mixed = all.fanoutMixed?.data.cases[0];
@@ -159,8 +163,16 @@ function targets(all: AllResults): Target[] {
   const bw = bridge?.find((p) => p.path === 'websockify');
   if (bs && bw) {
     const r = bs.messagesPerSecond / bw.messagesPerSecond;
-    t.push({ what: 'Bridge: at least 5× websockify’s messages/s (64 in flight)', measured: `${int(bs.messagesPerSecond)} vs ${int(bw.messagesPerSecond)} msg/s = ${ratio(r)}`, pass: r >= 5 });
-    t.push({ what: 'Bridge: lower round-trip p99 than websockify (1 in flight)', measured: `${ms(bs.rttP99Ms)} vs ${ms(bw.rttP99Ms)} ms`, pass: bs.rttP99Ms < bw.rttP99Ms });
+    t.push({
+      what: 'Bridge: at least 5× websockify’s messages/s (64 in flight)',
+      measured: `${int(bs.messagesPerSecond)} vs ${int(bw.messagesPerSecond)} msg/s = ${ratio(r)}`,
+      pass: r >= 5,
+    });
+    t.push({
+      what: 'Bridge: lower round-trip p99 than websockify (1 in flight)',
+      measured: `${ms(bs.rttP99Ms)} vs ${ms(bw.rttP99Ms)} ms`,
+      pass: bs.rttP99Ms < bw.rttP99Ms,
+    });
   }
   // Every invocation: the verdict is the median's, and the spread is shown.
   const pipes = invocationsOf(all.pipe)
@@ -173,7 +185,13 @@ function targets(all: AllResults): Target[] {
     const busy = pipes.flat().filter((p) => p.noisyRuns > 0);
     t.push({
       what: 'Raw pipe (/ws/devices/:id): at least 3× websockify’s messages/s (64 in flight, same echo server)',
-      measured: `${spread(pipes.map(([ps]) => ps.messagesPerSecond), int)} vs ${spread(pipes.map(([, pw]) => pw.messagesPerSecond), int)} msg/s; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
+      measured: `${spread(
+        pipes.map(([ps]) => ps.messagesPerSecond),
+        int,
+      )} vs ${spread(
+        pipes.map(([, pw]) => pw.messagesPerSecond),
+        int,
+      )} msg/s; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
       pass: medianOf(ratios) >= 3,
     });
     t.push({
@@ -198,8 +216,16 @@ function targets(all: AllResults): Target[] {
       measured: `${int(crowd.members)} held${limited}`,
       pass: crowd.members >= 100_000,
     });
-    t.push({ what: 'Crowd: at most 8 KiB of gateway RSS per idle connection', measured: `${kib(crowd.perConnectionBytes)} over ${int(crowd.members)} connections`, pass: crowd.perConnectionBytes <= 8 * 1024 });
-    t.push({ what: 'Crowd: the active room’s p99 at most 50 ms at 1,000 msg/s while the crowd is connected', measured: `${ms(crowd.p99DuringMs)} ms (${ms(crowd.p99BeforeMs)} ms before the crowd)`, pass: crowd.p99DuringMs <= 50 });
+    t.push({
+      what: 'Crowd: at most 8 KiB of gateway RSS per idle connection',
+      measured: `${kib(crowd.perConnectionBytes)} over ${int(crowd.members)} connections`,
+      pass: crowd.perConnectionBytes <= 8 * 1024,
+    });
+    t.push({
+      what: 'Crowd: the active room’s p99 at most 50 ms at 1,000 msg/s while the crowd is connected',
+      measured: `${ms(crowd.p99DuringMs)} ms (${ms(crowd.p99BeforeMs)} ms before the crowd)`,
+      pass: crowd.p99DuringMs <= 50,
+    });
   }
   const codec = all.codec?.data;
   if (codec) {
@@ -223,7 +249,11 @@ function targets(all: AllResults): Target[] {
 
 /** Scenario 3's points of one system at one rate (not the loaded-generator ones), per invocation. */
 function effPoints(d: EfficiencyData, id: string, rate: number, burn = false): PointResult[] {
-  return d.points.filter((p) => (p.id ?? `${p.system === 'switchboard' ? 'switchboard-tcp' : p.system}-k200`) === id && (p.rate ?? d.rate) === rate && (p.burn ?? false) === burn).map((p) => p.point);
+  return d.points
+    .filter(
+      (p) => (p.id ?? `${p.system === 'switchboard' ? 'switchboard-tcp' : p.system}-k200`) === id && (p.rate ?? d.rate) === rate && (p.burn ?? false) === burn,
+    )
+    .map((p) => p.point);
 }
 
 function hasHeadroom(p: PointResult): boolean {
@@ -240,7 +270,10 @@ function efficiencyTargets(file: ScenarioFile<EfficiencyData> | undefined): Targ
   const invs = invocationsOf(file);
   const rates = file.data.rates ?? [file.data.rate];
   for (const rate of rates) {
-    for (const [id, name] of [['switchboard-tcp-k200', 'default flush window'], ['switchboard-tcp-flush0-k200', '--flush-window-ms 0 (matched latency)']] as const) {
+    for (const [id, name] of [
+      ['switchboard-tcp-k200', 'default flush window'],
+      ['switchboard-tcp-flush0-k200', '--flush-window-ms 0 (matched latency)'],
+    ] as const) {
       const ratios: number[] = [];
       const sbs: number[] = [];
       const ircs: number[] = [];
@@ -328,12 +361,20 @@ function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
   for (const rate of rates) {
     for (const key of ids) {
       const [id, label, burn] = key.split('|') as [string, string, string];
-      const pts = invs.flatMap((d) => d.points.filter((p) => (p.id ?? p.system) === id && (p.rate ?? d.rate) === rate && (p.burn ? '1' : '0') === burn).map((p) => p.point));
+      const pts = invs.flatMap((d) =>
+        d.points.filter((p) => (p.id ?? p.system) === id && (p.rate ?? d.rate) === rate && (p.burn ? '1' : '0') === burn).map((p) => p.point),
+      );
       if (pts.length === 0) continue;
       const last = pts[pts.length - 1]!;
       const withRoom = pts.filter(hasHeadroom).length;
       out.push(
-        `| ${label}${burn === '1' ? ', generator core loaded by a spinning process' : ''} | ${int(rate)} | ${spread(pts.map((p) => p.cpuSecondsPerMillion), (n) => n.toFixed(2))} | ${pct(last.serverCpu)} (${pct(last.serverUserCpu)} / ${pct(last.serverSystemCpu)}) | ${spread(pts.map((p) => p.generatorCpu), pct)} | ${ms(medianOf(pts.map((p) => p.p50Ms)))} | ${ms(medianOf(pts.map((p) => p.p99Ms)))} | ${withRoom}/${pts.length} | ${pts.every((p) => p.pass) ? 'pass' : `**${pts.filter((p) => !p.pass).length} fail**`} |`,
+        `| ${label}${burn === '1' ? ', generator core loaded by a spinning process' : ''} | ${int(rate)} | ${spread(
+          pts.map((p) => p.cpuSecondsPerMillion),
+          (n) => n.toFixed(2),
+        )} | ${pct(last.serverCpu)} (${pct(last.serverUserCpu)} / ${pct(last.serverSystemCpu)}) | ${spread(
+          pts.map((p) => p.generatorCpu),
+          pct,
+        )} | ${ms(medianOf(pts.map((p) => p.p50Ms)))} | ${ms(medianOf(pts.map((p) => p.p99Ms)))} | ${withRoom}/${pts.length} | ${pts.every((p) => p.pass) ? 'pass' : `**${pts.filter((p) => !p.pass).length} fail**`} |`,
       );
     }
   }
@@ -347,7 +388,9 @@ function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
     const ircB = med('ngircd-k200', true);
     const sb0 = med('switchboard-tcp-flush0-k200', false);
     if (Number.isFinite(sbB) && Number.isFinite(ircB)) {
-      burnRows.push(`| ${int(rate)} | ${sb.toFixed(2)} / ${irc.toFixed(2)} = ${ratio(sb / irc)} | ${sbB.toFixed(2)} / ${ircB.toFixed(2)} = ${ratio(sbB / ircB)} | ${sb0.toFixed(2)} / ${irc.toFixed(2)} = ${ratio(sb0 / irc)} |`);
+      burnRows.push(
+        `| ${int(rate)} | ${sb.toFixed(2)} / ${irc.toFixed(2)} = ${ratio(sb / irc)} | ${sbB.toFixed(2)} / ${ircB.toFixed(2)} = ${ratio(sbB / ircB)} | ${sb0.toFixed(2)} / ${irc.toFixed(2)} = ${ratio(sb0 / irc)} |`,
+      );
     }
   }
   if (burnRows.length > 0) {
@@ -399,7 +442,9 @@ function fanoutSection(title: string, file: ScenarioFile<FanoutData>, intro: str
     out.push('| case | rate | generators | result | p99 ms | generator CPU |', '|---|---:|---:|:---:|---:|---:|');
     for (const c of checks) {
       const p = c.moreGenerators!.point;
-      out.push(`| ${c.case.label}, K = ${int(c.case.members)} | ${int(p.rate)} | ${c.moreGenerators!.generators} | ${p.pass ? 'pass: the generator was part of the limit' : 'fail: capacity unchanged'} | ${ms(p.p99Ms)} | ${pct(p.generatorCpu)} |`);
+      out.push(
+        `| ${c.case.label}, K = ${int(c.case.members)} | ${int(p.rate)} | ${c.moreGenerators!.generators} | ${p.pass ? 'pass: the generator was part of the limit' : 'fail: capacity unchanged'} | ${ms(p.p99Ms)} | ${pct(p.generatorCpu)} |`,
+      );
     }
     out.push('');
   }
@@ -570,7 +615,9 @@ function limits(all: AllResults): string[] {
           .slice(0, 3)
           .map((e) => `\`${e.name}\`${e.where ? ` (${e.where.replace(/^.*?(apps|packages)\//, '$1/')})` : ''} ${pct(e.share)}`)
           .join(', ');
-      parts.push(`in the profiled run the busiest functions with ${pipe.settings.inFlight} in flight were ${top(prof.loaded)} of the busy time; with one in flight ${top(prof.oneInFlight)}`);
+      parts.push(
+        `in the profiled run the busiest functions with ${pipe.settings.inFlight} in flight were ${top(prof.loaded)} of the busy time; with one in flight ${top(prof.oneInFlight)}`,
+      );
     }
     out.push(`- Raw pipe: ${parts.join('; ')}.`);
   }
@@ -642,9 +689,15 @@ function redisCommandRows(cases: { label: string; point: PointResult }[]): strin
     return { label, cmds, messages, r };
   });
   const order = ['evalsha', 'incr', 'xadd', 'publish', 'xread'];
-  const sorted = [...names].sort((a, b) => (order.indexOf(a) < 0 ? 99 : order.indexOf(a)) - (order.indexOf(b) < 0 ? 99 : order.indexOf(b)) || a.localeCompare(b));
+  const sorted = [...names].sort(
+    (a, b) => (order.indexOf(a) < 0 ? 99 : order.indexOf(a)) - (order.indexOf(b) < 0 ? 99 : order.indexOf(b)) || a.localeCompare(b),
+  );
   const lines = [
-    '| command | ' + perCase.map((c) => `${c.label}: calls per message`).join(' | ') + ' | ' + perCase.map((c) => `${c.label}: µs per message`).join(' | ') + ' |',
+    '| command | ' +
+      perCase.map((c) => `${c.label}: calls per message`).join(' | ') +
+      ' | ' +
+      perCase.map((c) => `${c.label}: µs per message`).join(' | ') +
+      ' |',
     '|---|' + perCase.map(() => '---:').join('|') + '|' + perCase.map(() => '---:').join('|') + '|',
   ];
   for (const n of sorted) {
@@ -709,7 +762,8 @@ function clusterSection(file: ScenarioFile<ClusterData>): string[] {
       const v = (p?.runs ?? []).map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
       return v.length > 1 ? `<br>[${Math.min(...v).toFixed(digits)} – ${Math.max(...v).toFixed(digits)}]` : '';
     };
-    const perM = (seconds: number | undefined, r: RunResult): number | undefined => (seconds === undefined || r.deliveriesInWindow === 0 ? undefined : seconds / (r.deliveriesInWindow / 1e6));
+    const perM = (seconds: number | undefined, r: RunResult): number | undefined =>
+      seconds === undefined || r.deliveriesInWindow === 0 ? undefined : seconds / (r.deliveriesInWindow / 1e6);
     out.push(
       `| ${c.case.label} | ${capacityText(c)} | ${p ? `${ms(p.p50Ms)} / ${ms(p.p99Ms)}${p.pass ? '' : ' (fail)'}${spread((r) => r.latencyMs.p99, 1).replace('<br>[', '<br>p99 [')}` : '—'} | ` +
         `${p ? pct(p.serverCpu) + (each && each.length > 1 ? ` (${each.map(pct).join(' + ')})` : '') : '—'} | ${p?.redisCpu !== undefined ? pct(p.redisCpu) : '—'} | ` +
@@ -751,7 +805,13 @@ function clusterSection(file: ScenarioFile<ClusterData>): string[] {
  * The estimate, from the figures: Redis CPU per message = a + b·N (a per message published,
  * b per gateway subscribed), gateway CPU per message summed over N gateways = G + (N − 1)·f.
  */
-function clusterEstimate(cases: CaseResult[], rate: number | undefined, one: CaseResult | undefined, r1: CaseResult | undefined, r2: CaseResult | undefined): string[] {
+function clusterEstimate(
+  cases: CaseResult[],
+  rate: number | undefined,
+  one: CaseResult | undefined,
+  r1: CaseResult | undefined,
+  r2: CaseResult | undefined,
+): string[] {
   const p0 = one?.points.find((p) => p.rate === rate);
   const p1 = r1?.points.find((p) => p.rate === rate);
   const p2 = r2?.points.find((p) => p.rate === rate);
@@ -789,7 +849,9 @@ function clusterEstimate(cases: CaseResult[], rate: number | undefined, one: Cas
     const r = medianRun(p);
     const cmds = r.redisInfo?.commands;
     if (!cmds) return NaN;
-    const usec = Object.entries(cmds).filter(([n]) => !['info', 'incr', 'xadd'].includes(n)).reduce((a, [, v]) => a + v.usec, 0);
+    const usec = Object.entries(cmds)
+      .filter(([n]) => !['info', 'incr', 'xadd'].includes(n))
+      .reduce((a, [, v]) => a + v.usec, 0);
     return usec / (r.deliveredRate * ((r.windowEndUs - r.windowStartUs) / 1e6));
   };
   const cmd1 = commandUs(p1);
@@ -799,7 +861,9 @@ function clusterEstimate(cases: CaseResult[], rate: number | undefined, one: Cas
       (m0 ? `one gateway without Redis spent ${m0.gatewayUs.toFixed(1)} µs of CPU; ` : '') +
       `one gateway on Redis ${m1.gatewayUs.toFixed(1)} µs, and Redis ${m1.redisUs.toFixed(1)} µs; two gateways ${m2.gatewayUs.toFixed(1)} µs together, and Redis ${m2.redisUs.toFixed(1)} µs. ` +
       `Each message costs Redis one script (INCR + XADD, appended to the AOF and fsynced) and one PUBLISH on the one channel every gateway hears, and each gateway then reads it back from the stream (XREAD, in batches) and hears it on the channel. ` +
-      (Number.isFinite(cmd1) ? `Of Redis’s ${m1.redisUs.toFixed(1)} µs with one gateway, executing the commands took ${cmd1.toFixed(1)} µs (\`INFO commandstats\`); the rest is reading and writing the sockets, the event loop, and writing and fsyncing the AOF once per event-loop turn, which at this rate holds few messages. ` : '') +
+      (Number.isFinite(cmd1)
+        ? `Of Redis’s ${m1.redisUs.toFixed(1)} µs with one gateway, executing the commands took ${cmd1.toFixed(1)} µs (\`INFO commandstats\`); the rest is reading and writing the sockets, the event loop, and writing and fsyncing the AOF once per event-loop turn, which at this rate holds few messages. `
+        : '') +
       `So Redis’s CPU per message is about a + b·N for N gateways: a ≈ ${a.toFixed(1)} µs for the message published and b ≈ ${bRaw < 0 ? `0 µs (the two-gateway run measured ${(-bRaw).toFixed(1)} µs less than the one-gateway run: the per-gateway share is below what these runs resolve)` : `${b.toFixed(1)} µs`} per gateway subscribed. ` +
       `The gateways together spend G + (N − 1)·f: G ≈ ${G1.toFixed(1)} µs (the deliveries, ${((G1 / (K - 1)) * 1000).toFixed(0)} ns each, plus the message’s own handling), and f ≈ ${fRaw < 0 ? `0 µs (measured ${fRaw.toFixed(1)})` : `${f.toFixed(1)} µs`} for every further gateway, which hears every message of every room on the shared channel and stores every message of the stream in its own SQLite history, whether or not it has a member in that room.`,
     '',
@@ -818,9 +882,13 @@ function clusterEstimate(cases: CaseResult[], rate: number | undefined, one: Cas
     (crossover !== undefined
       ? `On these figures Redis becomes the limit at about **N = ${crossover} gateways**, near ${int(redisCeiling(crossover))} messages a second (${int(redisCeiling(crossover) * (K - 1))} deliveries a second in rooms of ${K}); b is the difference of two measured figures (see their spread above), so take N as an order of magnitude: with b twice as large it roughly halves. `
       : `On these figures the gateways stay the limit up to 1,024 of them: the per-gateway cost f makes their ceiling level off at 1 ÷ f ≈ ${f > 0 ? int(1e6 / f) : '∞'} messages a second, below Redis’s. `) +
-      (f > 0 ? `Long before that the shared channel flattens the gateways’ side: however many gateways, none can carry more than 1 ÷ f ≈ ${int(1e6 / f)} messages a second, because every gateway handles every message. ` : '') +
+      (f > 0
+        ? `Long before that the shared channel flattens the gateways’ side: however many gateways, none can carry more than 1 ÷ f ≈ ${int(1e6 / f)} messages a second, because every gateway handles every message. `
+        : '') +
       'Rooms with fewer members move the limit towards Redis (a message costs Redis the same, its deliveries fewer), larger rooms away from it. ' +
-      (fail2 ? `On this machine the two gateways and Redis shared one core: at ${int(fail2.rate)} msg/s, the first rate the two-gateway case failed, that core was ${coreAt(fail2)} busy${lastPass2 ? `, and at ${int(lastPass2.rate)} msg/s ${coreAt(lastPass2)}` : ''}; each member has one message at a time waiting for Redis (its later frames are held to keep its order), so a sender’s rate is also bounded by the round trip to Redis with its fsync. ` : ''),
+      (fail2
+        ? `On this machine the two gateways and Redis shared one core: at ${int(fail2.rate)} msg/s, the first rate the two-gateway case failed, that core was ${coreAt(fail2)} busy${lastPass2 ? `, and at ${int(lastPass2.rate)} msg/s ${coreAt(lastPass2)}` : ''}; each member has one message at a time waiting for Redis (its later frames are held to keep its order), so a sender’s rate is also bounded by the round trip to Redis with its fsync. `
+        : ''),
     '',
     'What then. First, stop every gateway hearing everything: publish each room on its own channel (`room:<name>`) and have a gateway subscribe only to the rooms it has members in, so b and f are paid per gateway *in the room*, not per gateway; with Redis 7’s sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`) those channels are spread by hash slot over the shards of a Redis Cluster instead of every message being broadcast across the whole cluster bus, as plain `PUBLISH` is there. Second, shard the history: one stream per room (or per group of rooms, `{room}` hash tags keep a room’s counter and stream in one slot) so the append script runs on the shard that owns the room, and a gateway reads (XREAD) only the streams of rooms it serves; ids then increase per room rather than across the whole chat, and the scripts that touch keys outside their KEYS (a node’s names) need reshaping for Redis Cluster. With both, Redis’s work per message no longer grows with the number of gateways, and the total grows with the number of shards.',
   ];
@@ -856,7 +924,9 @@ function generatorBoundList(all: AllResults): string[] {
       for (const p of c.points) {
         if (p.generatorBoundRuns === 0) continue;
         const reasons = [...new Set(p.runs.flatMap((r) => r.generatorBound))];
-        out.push(`- ${c.case.label}, K = ${c.case.members}, ${int(p.rate)} msg/s: ${p.generatorBoundRuns}/${p.runs.length} runs (${reasons.join('; ')})${p.pass ? '' : ' — a failing point: part of the failure may be the generator’s'}`);
+        out.push(
+          `- ${c.case.label}, K = ${c.case.members}, ${int(p.rate)} msg/s: ${p.generatorBoundRuns}/${p.runs.length} runs (${reasons.join('; ')})${p.pass ? '' : ' — a failing point: part of the failure may be the generator’s'}`,
+        );
       }
     }
   }
@@ -867,14 +937,36 @@ function generatorBoundList(all: AllResults): string[] {
     if (p.clientCpu >= 0.9) out.push(`- Scenario 4, ${p.label}: the client used ${pct(p.clientCpu)} of its core`);
   }
   for (const p of all.pipe?.data.paths ?? []) {
-    if (p.noisyRuns > 0) out.push(`- Scenario 7, ${p.label}: ${p.noisyRuns}/${p.runs.length} runs kept with the machine busy (other processes used more than a quarter of a core after two repeats)`);
-    if (pipeGeneratorBound(p)) out.push(`- Scenario 7, ${p.label}: the generator core (client and echo server) used ${pct(p.generatorCpu)} with ${all.pipe!.data.settings.inFlight} in flight (the client ${pct(p.clientCpu)} over the whole run)`);
+    if (p.noisyRuns > 0)
+      out.push(
+        `- Scenario 7, ${p.label}: ${p.noisyRuns}/${p.runs.length} runs kept with the machine busy (other processes used more than a quarter of a core after two repeats)`,
+      );
+    if (pipeGeneratorBound(p))
+      out.push(
+        `- Scenario 7, ${p.label}: the generator core (client and echo server) used ${pct(p.generatorCpu)} with ${all.pipe!.data.settings.inFlight} in flight (the client ${pct(p.clientCpu)} over the whole run)`,
+      );
   }
-  return out.length > 0 ? out : ['- None: at every point the generators stayed under 90 % of their core, their event-loop delay p99 under 20 ms and their senders under 5 ms late (p99).'];
+  return out.length > 0
+    ? out
+    : [
+        '- None: at every point the generators stayed under 90 % of their core, their event-loop delay p99 under 20 ms and their senders under 5 ms late (p99).',
+      ];
 }
 
 export function writeReport(all: AllResults, file: string, resultsDir: string): void {
-  const first = all.fanoutTcp ?? all.fanoutMixed ?? all.efficiency ?? all.bridge ?? all.idle ?? all.codec ?? all.pipe ?? all.crowd ?? all.cluster ?? all.manyRooms ?? all.privatePairs ?? all.lineDevices;
+  const first =
+    all.fanoutTcp ??
+    all.fanoutMixed ??
+    all.efficiency ??
+    all.bridge ??
+    all.idle ??
+    all.codec ??
+    all.pipe ??
+    all.crowd ??
+    all.cluster ??
+    all.manyRooms ??
+    all.privatePairs ??
+    all.lineDevices;
   if (!first) throw new Error('no results to report');
   const m = first.machine;
   const quick = Object.values(all).some((f) => (f as ScenarioFile<unknown>).quick);
@@ -885,7 +977,9 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
     '# Switchboard benchmark results',
     '',
     `Written by \`npm run bench\` (bench/README.md says how it works). ${runIds.length === 1 ? `One invocation, started ${runIds[0]}.` : `Figures from ${runIds.length} invocations (${runIds.join(', ')}): each section says which.`}`,
-    timing ? `Each fan-out point: ${timing.warmupMs / 1000} s warm-up, ${timing.measureMs / 1000} s measured, ${timing.runs} run${timing.runs > 1 ? 's' : ''} (median reported).` : '',
+    timing
+      ? `Each fan-out point: ${timing.warmupMs / 1000} s warm-up, ${timing.measureMs / 1000} s measured, ${timing.runs} run${timing.runs > 1 ? 's' : ''} (median reported).`
+      : '',
     '',
     ...(quick ? ['> **Quick run** (`--quick`): one short run per point and fewer rates. A smoke test, not a measurement.', ''] : []),
     '## Machine',
@@ -946,7 +1040,10 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       '',
       '| path | round trip p50 ms | round trip p99 ms | messages/s, 64 in flight | p99 ms under that load | server CPU under that load | client CPU |',
       '|---|---:|---:|---:|---:|---:|---:|',
-      ...b.paths.map((p) => `| ${p.label} | ${ms(p.rttP50Ms)} | ${ms(p.rttP99Ms)} | ${int(p.messagesPerSecond)} | ${ms(p.loadedP99Ms)} | ${pct(p.serverCpu)} | ${pct(p.clientCpu)} |`),
+      ...b.paths.map(
+        (p) =>
+          `| ${p.label} | ${ms(p.rttP50Ms)} | ${ms(p.rttP99Ms)} | ${int(p.messagesPerSecond)} | ${ms(p.loadedP99Ms)} | ${pct(p.serverCpu)} | ${pct(p.clientCpu)} |`,
+      ),
       '',
       'websockify relays bytes, not messages: with many in flight it carries several frames per WebSocket message (the client reassembles them), while Switchboard parses, stores and re-encodes each message.',
       '',
@@ -961,13 +1058,17 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       '| system | connections (TCP / WS) | RSS before | RSS after | per connection | time to connect all |',
       '|---|---:|---:|---:|---:|---:|',
       ...all.idle.data.results.map(
-        (r) => `| ${r.case.label} | ${int(r.case.connections)} (${int(r.tcp)} / ${int(r.ws)}) | ${mib(r.rssBeforeBytes)} | ${mib(r.rssAfterBytes)} | ${kib(r.perConnectionBytes)} | ${r.setupSeconds.toFixed(1)} s |`,
+        (r) =>
+          `| ${r.case.label} | ${int(r.case.connections)} (${int(r.tcp)} / ${int(r.ws)}) | ${mib(r.rssBeforeBytes)} | ${mib(r.rssAfterBytes)} | ${kib(r.perConnectionBytes)} | ${r.setupSeconds.toFixed(1)} s |`,
       ),
       '',
     );
     const stats = all.idle.data.results.find((r) => r.case.id === 'switchboard-mixed')?.stats as { heapUsedBytes?: number; members?: number } | undefined;
     if (stats?.heapUsedBytes !== undefined) {
-      out.push(`Switchboard’s own \`GET /api/stats\` after connecting (½ TCP, ½ WebSocket): ${int(stats.members ?? NaN)} members, V8 heap in use ${mib(stats.heapUsedBytes)}.`, '');
+      out.push(
+        `Switchboard’s own \`GET /api/stats\` after connecting (½ TCP, ½ WebSocket): ${int(stats.members ?? NaN)} members, V8 heap in use ${mib(stats.heapUsedBytes)}.`,
+        '',
+      );
     }
   }
   if (all.codec) {
@@ -1044,14 +1145,41 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
     );
   }
   out.push('## Generator-bound points', '', ...generatorBoundList(all), '');
-  out.push('## What limits it', '', ...limits(all), '', ...profileSection(all.fanoutTcp), ...profileSection(all.fanoutMixed), ...bridgeProfileSection(all), ...pipeProfileSection(all));
+  out.push(
+    '## What limits it',
+    '',
+    ...limits(all),
+    '',
+    ...profileSection(all.fanoutTcp),
+    ...profileSection(all.fanoutMixed),
+    ...bridgeProfileSection(all),
+    ...pipeProfileSection(all),
+  );
   out.push(
     '## Gateway settings',
     '',
     'Switchboard runs as an operator starts it (`node apps/gateway/dist/main.js`), with a fresh `--data-dir` (history on, SQLite) and only documented flags changed: `--rate 1000000 --rate-burst 1000000` (the per-member limit is far below the load), `--heartbeat-ms 0` (silent receivers), `--max-connections 30000 --max-connections-per-ip 30000` (10,000 idle members from one address), `--web-root ""` (no page), `--log-level warn`. Every other setting is at its default:',
     '',
     Object.entries(m.gatewayDefaults ?? {})
-      .filter(([flag]) => !['http-port', 'tcp-port', 'data-dir', 'log-level', 'web-root', 'heartbeat-ms', 'rate', 'rate-burst', 'max-connections', 'max-connections-per-ip', 'admin-token', 'tls-cert', 'tls-key', 'allowed-origins'].includes(flag))
+      .filter(
+        ([flag]) =>
+          ![
+            'http-port',
+            'tcp-port',
+            'data-dir',
+            'log-level',
+            'web-root',
+            'heartbeat-ms',
+            'rate',
+            'rate-burst',
+            'max-connections',
+            'max-connections-per-ip',
+            'admin-token',
+            'tls-cert',
+            'tls-key',
+            'allowed-origins',
+          ].includes(flag),
+      )
       .map(([flag, value]) => `\`--${flag}\` ${value}`)
       .join(', ') + '.',
     '',

@@ -17,8 +17,31 @@ import { measureIdle, type IdleCase, type IdleResult } from './idle.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { ensurePeers } from './prerequisites.js';
 import { writeReport } from './report.js';
-import { readAll, writeScenario, type AllResults, type ClusterData, type CodecData, type EfficiencyData, type FanoutData, type ScenarioFile } from './results-files.js';
-import { BENCH_DIR, CODEC_BENCH, NICE, REDIS_FLAGS, WORK_DIR, cleanWorkDir, gatewayMain, killChildren, pinSelf, protocolEntry, snapshotBuilds, spawnPinned, type SwitchboardOptions } from './systems.js';
+import {
+  readAll,
+  writeScenario,
+  type AllResults,
+  type ClusterData,
+  type CodecData,
+  type EfficiencyData,
+  type FanoutData,
+  type ScenarioFile,
+} from './results-files.js';
+import {
+  BENCH_DIR,
+  CODEC_BENCH,
+  NICE,
+  REDIS_FLAGS,
+  WORK_DIR,
+  cleanWorkDir,
+  gatewayMain,
+  killChildren,
+  pinSelf,
+  protocolEntry,
+  snapshotBuilds,
+  spawnPinned,
+  type SwitchboardOptions,
+} from './systems.js';
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -108,7 +131,10 @@ function options() {
     warmupMs: int('warmup-ms', values['warmup-ms'], quick ? 700 : 2000),
     measureMs: int('measure-ms', values['measure-ms'], quick ? 1500 : 4000),
     generators: int('generators', values.generators, 2),
-    efficiencyRates: values['efficiency-rate'] === undefined ? undefined : values['efficiency-rate'].flatMap((v) => v.split(',')).map((v) => int('efficiency-rate', v.trim(), 1000)),
+    efficiencyRates:
+      values['efficiency-rate'] === undefined
+        ? undefined
+        : values['efficiency-rate'].flatMap((v) => v.split(',')).map((v) => int('efficiency-rate', v.trim(), 1000)),
     burnGeneratorCore: values['burn-generator-core'],
     invocations: int('invocations', values.invocations, 1),
     seedHistory: int('seed-history', values['seed-history'], 0, 0),
@@ -160,7 +186,11 @@ function tcpCases(members: number): FanoutCase[] {
 /** Scenario 3's systems: scenario 1's, and Switchboard without its flush window (matched latency). */
 function efficiencyCases(): FanoutCase[] {
   const [sb, ...rest] = tcpCases(200);
-  return [sb!, { ...sb!, id: 'switchboard-tcp-flush0-k200', label: 'Switchboard (TCP), --flush-window-ms 0', gatewayFlags: ['--flush-window-ms', '0'] }, ...rest];
+  return [
+    sb!,
+    { ...sb!, id: 'switchboard-tcp-flush0-k200', label: 'Switchboard (TCP), --flush-window-ms 0', gatewayFlags: ['--flush-window-ms', '0'] },
+    ...rest,
+  ];
 }
 
 /** Scenario 9: 50 rooms of about 20, each member in 3 (K = 334), 50 senders each speaking in its 3 rooms in turn. */
@@ -199,7 +229,15 @@ function clusterCases(members: number): FanoutCase[] {
   return [
     { id: `switchboard-tcp-k${members}`, label: 'one gateway, no Redis', system: 'switchboard', members, senders: 10, wsShare: 0 },
     { id: `switchboard-redis-1-k${members}`, label: 'one gateway on Redis', system: 'switchboard', members, senders: 10, wsShare: 0, cluster: { gateways: 1 } },
-    { id: `switchboard-redis-2-k${members}`, label: 'two gateways on one Redis', system: 'switchboard', members, senders: 10, wsShare: 0, cluster: { gateways: 2 } },
+    {
+      id: `switchboard-redis-2-k${members}`,
+      label: 'two gateways on one Redis',
+      system: 'switchboard',
+      members,
+      senders: 10,
+      wsShare: 0,
+      cluster: { gateways: 2 },
+    },
   ];
 }
 
@@ -243,7 +281,9 @@ async function capacity(c: FanoutCase, timing: Timing, ladder: Ladder): Promise<
       const more = { ...timing, generators: timing.generators + 1 };
       const check = await runLadder(c, more, { rates: [fail.rate], refine: false, log, sessionOptions });
       result.moreGenerators = { generators: more.generators, point: check.points[0]! };
-      log(`    with ${more.generators} generator processes ${fail.rate} msg/s ${check.points[0]!.pass ? 'PASSES: the generator was part of the limit' : 'fails too'}`);
+      log(
+        `    with ${more.generators} generator processes ${fail.rate} msg/s ${check.points[0]!.pass ? 'PASSES: the generator was part of the limit' : 'fails too'}`,
+      );
     }
   }
   log(`  → ${c.label} K=${c.members}: capacity ${result.capacity ?? 'none'} msg/s${result.capacityGeneratorBound ? ' (generator-bound)' : ''}`);
@@ -324,7 +364,15 @@ async function profileGateway(c: FanoutCase, timing: Timing, rate: number): Prom
   return { rate, members: c.members, label: c.label, summary, file: join(dir, file), serverCpu: run.serverCpu, pass: run.pass };
 }
 
-function scenarioFile<T>(scenario: number, title: string, o: Options, machine: MachineInfo, runId: string, settings: Record<string, unknown>, data: T): ScenarioFile<T> {
+function scenarioFile<T>(
+  scenario: number,
+  title: string,
+  o: Options,
+  machine: MachineInfo,
+  runId: string,
+  settings: Record<string, unknown>,
+  data: T,
+): ScenarioFile<T> {
   return { scenario, title, runId, quick: o.quick, machine, settings, data };
 }
 
@@ -358,7 +406,9 @@ async function main(): Promise<void> {
     payloadBytes: 64,
     samples: 20,
   };
-  log(`Switchboard bench${o.quick ? ' (quick)' : ''}: scenarios ${[...o.scenarios].join(', ')}; ${machine.cpuModel}, ${machine.cores} cores; ${machine.pinning}`);
+  log(
+    `Switchboard bench${o.quick ? ' (quick)' : ''}: scenarios ${[...o.scenarios].join(', ')}; ${machine.cpuModel}, ${machine.cores} cores; ${machine.pinning}`,
+  );
   log(`Writing to ${o.outDir}; Switchboard runs from a snapshot of its build (${build})`);
   if (machine.gatewayNodeFlags) log(`The gateway's node runs with ${machine.gatewayNodeFlags} (SWITCHBOARD_BENCH_NODE_FLAGS)`);
   const settings = { timing, quick: o.quick, invocations: o.invocations, seedHistory: o.seedHistory };
@@ -376,159 +426,170 @@ async function main(): Promise<void> {
   };
 
   for (let invocation = 1; invocation <= o.invocations; invocation++) {
-  if (invocation > 1) runId = new Date().toISOString();
-  if (o.invocations > 1) log(`Invocation ${invocation} of ${o.invocations} (${runId})`);
-  if (o.scenarios.has(1)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log('Scenario 1: fan-out, TCP members (K=200' + (o.quick ? '' : ' and 1,000') + ', S=10, 64-byte messages)');
-    const cases: CaseResult[] = [];
-    for (const members of o.quick ? [200] : [200, 1000]) {
-      for (const c of tcpCases(members)) cases.push(await capacity(c, timing, ladderFor(o, members)));
-    }
-    const data: FanoutData = { timing, cases };
-    const sb = cases.find((c) => c.case.id === 'switchboard-tcp-k200');
-    if (o.profile && sb && invocation === o.invocations) data.profile = await profileGateway(sb.case, timing, profileRate(sb, ladderFor(o, 200)));
-    save('fanoutTcp', scenarioFile(1, 'Fan-out, TCP members', o, machine, runId, settings, data));
-  }
-
-  if (o.scenarios.has(2)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log('Scenario 2: fan-out with half the members on WebSocket (K=200, S=10)');
-    const c = mixedCase(200);
-    const result = await capacity(c, timing, ladderFor(o, 200));
-    const data: FanoutData = { timing, cases: [result] };
-    if (o.profile && invocation === o.invocations) data.profile = await profileGateway(c, timing, profileRate(result, ladderFor(o, 200)));
-    save('fanoutMixed', scenarioFile(2, 'Fan-out, half the members on WebSocket', o, machine, runId, settings, data));
-  }
-
-  if (o.scenarios.has(3)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log(`Scenario 3: server CPU per million deliveries at ${efficiencyRates.join(', ')} msg/s, K=200`);
-    const points: EfficiencyData['points'] = [];
-    const measure = async (c: FanoutCase, burn: boolean): Promise<void> => {
-      const session = new FanoutSession({ ...c, id: `${c.id}-efficiency${burn ? '-burn' : ''}` }, timing, sessionOptions);
-      await session.open();
-      // A process spinning on the generator core at the generators' priority: a loaded generator.
-      const burner = burn ? spawnPinned('generator', 'burn', ['node', '-e', 'for(;;){}'], { nice: NICE }).child : undefined;
-      try {
-        for (const rate of efficiencyRates) {
-          const point = await measurePoint(session, rate, log);
-          points.push({ label: c.label, system: c.system, id: c.id, rate, ...(burn && { burn }), point });
-          log(`    ${c.label}${burn ? ' (generator core loaded)' : ''} ${rate} msg/s: ${point.cpuSecondsPerMillion.toFixed(2)} CPU s per million deliveries (server ${(point.serverCpu * 100).toFixed(0)} % of a core, generators ${(point.generatorCpu * 100).toFixed(0)} %)`);
-        }
-      } finally {
-        burner?.kill('SIGKILL');
-        await session.close();
+    if (invocation > 1) runId = new Date().toISOString();
+    if (o.invocations > 1) log(`Invocation ${invocation} of ${o.invocations} (${runId})`);
+    if (o.scenarios.has(1)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log('Scenario 1: fan-out, TCP members (K=200' + (o.quick ? '' : ' and 1,000') + ', S=10, 64-byte messages)');
+      const cases: CaseResult[] = [];
+      for (const members of o.quick ? [200] : [200, 1000]) {
+        for (const c of tcpCases(members)) cases.push(await capacity(c, timing, ladderFor(o, members)));
       }
-    };
-    for (const c of efficiencyCases()) await measure(c, false);
-    if (o.burnGeneratorCore) for (const c of efficiencyCases().filter((x) => x.id === 'switchboard-tcp-k200' || x.id === 'ngircd-k200')) await measure(c, true);
-    save('efficiency', scenarioFile(3, 'Efficiency', o, machine, runId, settings, { rate: efficiencyRates[0]!, rates: efficiencyRates, members: 200, rateChosenBy: efficiencyRateSource, points }));
-  }
-
-  // Scenarios 4 and 7: the same client, message size, in-flight counts and windows.
-  // Round trips are measured on a warm gateway: for its first few thousand, V8 compiles the hot
-  // path on helper threads that share the gateway's pinned core, and each compile stalls a round
-  // trip by 1-3 ms (after 200 warm-up round trips the pipe's p99 was 2.6-3.5 ms; after 5,000, a
-  // tenth of that). A gateway in service is warm; websockify (CPython) has no such phase.
-  const bridgeSettings: BridgeSettings = o.quick
-    ? { rttCount: 1000, rttWarmup: 1000, inFlight: 64, throughputMs: 1500, runs: 1 }
-    : { rttCount: 5000, rttWarmup: 5000, inFlight: 64, throughputMs: 5000, runs: o.runs };
-
-  if (o.scenarios.has(4)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log('Scenario 4: browser bridge, Switchboard vs websockify');
-    const paths = await runBridge(bridgeSettings, 'flush-window-ms' in machine.gatewayDefaults, log);
-    const profile = o.profile ? await profileBridge(bridgeSettings, log) : undefined;
-    save('bridge', scenarioFile(4, 'Bridge', o, machine, runId, { ...bridgeSettings }, { settings: bridgeSettings, paths, ...(profile && { profile }) }));
-  }
-
-  if (o.scenarios.has(5)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    const n = o.quick ? 2000 : 10_000;
-    log(`Scenario 5: ${n} idle connections, resident memory per connection`);
-    const cases: IdleCase[] = [
-      { id: 'switchboard-mixed', label: 'Switchboard (½ TCP, ½ WebSocket)', system: 'switchboard', connections: n, wsShare: 0.5 },
-      ...(o.quick
-        ? []
-        : [
-            { id: 'switchboard-tcp', label: 'Switchboard (TCP only)', system: 'switchboard', connections: n, wsShare: 0 } as IdleCase,
-            { id: 'switchboard-ws', label: 'Switchboard (WebSocket only)', system: 'switchboard', connections: n, wsShare: 1 } as IdleCase,
-          ]),
-      { id: 'ngircd', label: 'ngircd', system: 'ngircd', connections: n, wsShare: 0 },
-      { id: 'bare-hub', label: 'bare node:net hub', system: 'bare-hub', connections: n, wsShare: 0 },
-    ];
-    const results: IdleResult[] = [];
-    for (const c of cases) results.push(await measureIdle(c, o.generators, log));
-    save('idle', scenarioFile(5, 'Idle members', o, machine, runId, { connections: n, roomSize: 100 }, { results }));
-  }
-
-  if (o.scenarios.has(6)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log('Scenario 6: codec throughput');
-    const args = [...(o.quick ? ['--seconds', '0.3', '--repeats', '1'] : ['--seconds', '1', '--repeats', '3']), '--protocol', protocolEntry()];
-    const { child, log: codecLog } = spawnPinned('server', 'codec-bench', ['node', CODEC_BENCH, ...args]);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const out = readFileSync(codecLog, 'utf8').trim().split('\n').pop() ?? '';
-    if (code !== 0) throw new Error(`codec bench failed (exit ${code}); log: ${codecLog}`);
-    const data = JSON.parse(out) as CodecData;
-    for (const f of data.figures) log(`    ${f.name}: ${(f.framesPerSecond / 1e6).toFixed(2)} M frames/s, ${f.megabytesPerSecond.toFixed(0)} MB/s`);
-    log(`    small frames as views of the read: ${data.zeroCopy.views}/${data.zeroCopy.frames} ${data.zeroCopy.pass ? '(no copies)' : '(COPIED)'}`);
-    save('codec', scenarioFile(6, 'Codec', o, machine, runId, { args }, data));
-  }
-
-  if (o.scenarios.has(7)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log('Scenario 7: raw WebSocket pipe (/ws/devices/:id) vs websockify, one TCP echo server');
-    // Scenario 4's settings; the client leaves the sends one received message causes in one
-    // write, so the generator core is not what limits a pipe that is 3× websockify.
-    const pipeSettings: BridgeSettings = { ...bridgeSettings, batchSends: true };
-    const { paths, room } = await runPipe(pipeSettings, log);
-    const profile = o.profile ? await profilePipe(pipeSettings, log) : undefined;
-    save('pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
-  }
-  if (o.scenarios.has(12)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log(`Scenario 12: ${o.crowd.toLocaleString('en-US')} idle members (½ TCP, ½ WebSocket) and an active room of 200 at 1,000 msg/s among them`);
-    const data = await measureCrowd(o.crowd, timing, log);
-    writeScenario(resultsDir, 'crowd', scenarioFile(12, 'A crowd of idle members', o, machine, runId, { requested: o.crowd }, data));
-  }
-
-
-  if (o.scenarios.has(8)) {
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log('Scenario 8: two gateways on one Redis against one gateway (K=200, S=10, members split by index parity)');
-    // Quick: two rates, so the three cases fit in well under a minute.
-    const ladder: Ladder = o.quick ? { rates: [1000, 8000], refineSteps: 0 } : ladderFor(o, 200);
-    const cases: CaseResult[] = [];
-    for (const c of clusterCases(200)) cases.push(await capacity(c, timing, ladder));
-    const pinning = machine.pinning.startsWith('server on core')
-      ? `every gateway and redis-server on the server core (${machine.pinning.split(',')[0]!.replace('server on ', '')}), as one gateway is: the cases compare the work each costs on one core`
-      : machine.pinning;
-    const data: ClusterData = { timing, cases, redisFlags: REDIS_FLAGS, pinning };
-    save('cluster', scenarioFile(8, 'Several gateways on one Redis', o, machine, runId, { ...settings, ladder }, data));
-  }
-
-  for (const [n, title, key, cases, profileId] of [
-    [9, 'Many rooms', 'manyRooms', manyRoomCases(), 'switchboard-tcp-rooms'],
-    [10, 'Private messages', 'privatePairs', privateCases(), 'switchboard-tcp-private'],
-    [11, 'Line-mode devices', 'lineDevices', lineCases(), 'switchboard-line-k200'],
-  ] as const) {
-    if (!o.scenarios.has(n)) continue;
-    await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-    log(`Scenario ${n}: ${title.toLowerCase()}`);
-    const ladder: Ladder = o.quick ? { rates: [2000, 8000, 32000], refineSteps: 0 } : { rates: doublingRates(1000, 256_000), refineSteps: 2 };
-    const results: CaseResult[] = [];
-    for (const c of cases) results.push(await capacity(c, timing, ladder));
-    const data: FanoutData = { timing, cases: results };
-    const sb = results.find((c) => c.case.id === profileId)!;
-    const irc = results.find((c) => c.case.system === 'ngircd');
-    // Profiled when Switchboard misses its target (2× ngircd's capacity), at the last invocation.
-    if (o.profile && invocation === o.invocations && irc && (sb.capacity ?? 0) < 2 * (irc.capacity ?? 0)) {
-      data.profile = await profileGateway(sb.case, timing, profileRate(sb, ladder));
+      const data: FanoutData = { timing, cases };
+      const sb = cases.find((c) => c.case.id === 'switchboard-tcp-k200');
+      if (o.profile && sb && invocation === o.invocations) data.profile = await profileGateway(sb.case, timing, profileRate(sb, ladderFor(o, 200)));
+      save('fanoutTcp', scenarioFile(1, 'Fan-out, TCP members', o, machine, runId, settings, data));
     }
-    save(key, scenarioFile(n, title, o, machine, runId, settings, data));
-  }
+
+    if (o.scenarios.has(2)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log('Scenario 2: fan-out with half the members on WebSocket (K=200, S=10)');
+      const c = mixedCase(200);
+      const result = await capacity(c, timing, ladderFor(o, 200));
+      const data: FanoutData = { timing, cases: [result] };
+      if (o.profile && invocation === o.invocations) data.profile = await profileGateway(c, timing, profileRate(result, ladderFor(o, 200)));
+      save('fanoutMixed', scenarioFile(2, 'Fan-out, half the members on WebSocket', o, machine, runId, settings, data));
+    }
+
+    if (o.scenarios.has(3)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log(`Scenario 3: server CPU per million deliveries at ${efficiencyRates.join(', ')} msg/s, K=200`);
+      const points: EfficiencyData['points'] = [];
+      const measure = async (c: FanoutCase, burn: boolean): Promise<void> => {
+        const session = new FanoutSession({ ...c, id: `${c.id}-efficiency${burn ? '-burn' : ''}` }, timing, sessionOptions);
+        await session.open();
+        // A process spinning on the generator core at the generators' priority: a loaded generator.
+        const burner = burn ? spawnPinned('generator', 'burn', ['node', '-e', 'for(;;){}'], { nice: NICE }).child : undefined;
+        try {
+          for (const rate of efficiencyRates) {
+            const point = await measurePoint(session, rate, log);
+            points.push({ label: c.label, system: c.system, id: c.id, rate, ...(burn && { burn }), point });
+            log(
+              `    ${c.label}${burn ? ' (generator core loaded)' : ''} ${rate} msg/s: ${point.cpuSecondsPerMillion.toFixed(2)} CPU s per million deliveries (server ${(point.serverCpu * 100).toFixed(0)} % of a core, generators ${(point.generatorCpu * 100).toFixed(0)} %)`,
+            );
+          }
+        } finally {
+          burner?.kill('SIGKILL');
+          await session.close();
+        }
+      };
+      for (const c of efficiencyCases()) await measure(c, false);
+      if (o.burnGeneratorCore)
+        for (const c of efficiencyCases().filter((x) => x.id === 'switchboard-tcp-k200' || x.id === 'ngircd-k200')) await measure(c, true);
+      save(
+        'efficiency',
+        scenarioFile(3, 'Efficiency', o, machine, runId, settings, {
+          rate: efficiencyRates[0]!,
+          rates: efficiencyRates,
+          members: 200,
+          rateChosenBy: efficiencyRateSource,
+          points,
+        }),
+      );
+    }
+
+    // Scenarios 4 and 7: the same client, message size, in-flight counts and windows.
+    // Round trips are measured on a warm gateway: for its first few thousand, V8 compiles the hot
+    // path on helper threads that share the gateway's pinned core, and each compile stalls a round
+    // trip by 1-3 ms (after 200 warm-up round trips the pipe's p99 was 2.6-3.5 ms; after 5,000, a
+    // tenth of that). A gateway in service is warm; websockify (CPython) has no such phase.
+    const bridgeSettings: BridgeSettings = o.quick
+      ? { rttCount: 1000, rttWarmup: 1000, inFlight: 64, throughputMs: 1500, runs: 1 }
+      : { rttCount: 5000, rttWarmup: 5000, inFlight: 64, throughputMs: 5000, runs: o.runs };
+
+    if (o.scenarios.has(4)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log('Scenario 4: browser bridge, Switchboard vs websockify');
+      const paths = await runBridge(bridgeSettings, 'flush-window-ms' in machine.gatewayDefaults, log);
+      const profile = o.profile ? await profileBridge(bridgeSettings, log) : undefined;
+      save('bridge', scenarioFile(4, 'Bridge', o, machine, runId, { ...bridgeSettings }, { settings: bridgeSettings, paths, ...(profile && { profile }) }));
+    }
+
+    if (o.scenarios.has(5)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      const n = o.quick ? 2000 : 10_000;
+      log(`Scenario 5: ${n} idle connections, resident memory per connection`);
+      const cases: IdleCase[] = [
+        { id: 'switchboard-mixed', label: 'Switchboard (½ TCP, ½ WebSocket)', system: 'switchboard', connections: n, wsShare: 0.5 },
+        ...(o.quick
+          ? []
+          : [
+              { id: 'switchboard-tcp', label: 'Switchboard (TCP only)', system: 'switchboard', connections: n, wsShare: 0 } as IdleCase,
+              { id: 'switchboard-ws', label: 'Switchboard (WebSocket only)', system: 'switchboard', connections: n, wsShare: 1 } as IdleCase,
+            ]),
+        { id: 'ngircd', label: 'ngircd', system: 'ngircd', connections: n, wsShare: 0 },
+        { id: 'bare-hub', label: 'bare node:net hub', system: 'bare-hub', connections: n, wsShare: 0 },
+      ];
+      const results: IdleResult[] = [];
+      for (const c of cases) results.push(await measureIdle(c, o.generators, log));
+      save('idle', scenarioFile(5, 'Idle members', o, machine, runId, { connections: n, roomSize: 100 }, { results }));
+    }
+
+    if (o.scenarios.has(6)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log('Scenario 6: codec throughput');
+      const args = [...(o.quick ? ['--seconds', '0.3', '--repeats', '1'] : ['--seconds', '1', '--repeats', '3']), '--protocol', protocolEntry()];
+      const { child, log: codecLog } = spawnPinned('server', 'codec-bench', ['node', CODEC_BENCH, ...args]);
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const out = readFileSync(codecLog, 'utf8').trim().split('\n').pop() ?? '';
+      if (code !== 0) throw new Error(`codec bench failed (exit ${code}); log: ${codecLog}`);
+      const data = JSON.parse(out) as CodecData;
+      for (const f of data.figures) log(`    ${f.name}: ${(f.framesPerSecond / 1e6).toFixed(2)} M frames/s, ${f.megabytesPerSecond.toFixed(0)} MB/s`);
+      log(`    small frames as views of the read: ${data.zeroCopy.views}/${data.zeroCopy.frames} ${data.zeroCopy.pass ? '(no copies)' : '(COPIED)'}`);
+      save('codec', scenarioFile(6, 'Codec', o, machine, runId, { args }, data));
+    }
+
+    if (o.scenarios.has(7)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log('Scenario 7: raw WebSocket pipe (/ws/devices/:id) vs websockify, one TCP echo server');
+      // Scenario 4's settings; the client leaves the sends one received message causes in one
+      // write, so the generator core is not what limits a pipe that is 3× websockify.
+      const pipeSettings: BridgeSettings = { ...bridgeSettings, batchSends: true };
+      const { paths, room } = await runPipe(pipeSettings, log);
+      const profile = o.profile ? await profilePipe(pipeSettings, log) : undefined;
+      save('pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
+    }
+    if (o.scenarios.has(12)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log(`Scenario 12: ${o.crowd.toLocaleString('en-US')} idle members (½ TCP, ½ WebSocket) and an active room of 200 at 1,000 msg/s among them`);
+      const data = await measureCrowd(o.crowd, timing, log);
+      writeScenario(resultsDir, 'crowd', scenarioFile(12, 'A crowd of idle members', o, machine, runId, { requested: o.crowd }, data));
+    }
+
+    if (o.scenarios.has(8)) {
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log('Scenario 8: two gateways on one Redis against one gateway (K=200, S=10, members split by index parity)');
+      // Quick: two rates, so the three cases fit in well under a minute.
+      const ladder: Ladder = o.quick ? { rates: [1000, 8000], refineSteps: 0 } : ladderFor(o, 200);
+      const cases: CaseResult[] = [];
+      for (const c of clusterCases(200)) cases.push(await capacity(c, timing, ladder));
+      const pinning = machine.pinning.startsWith('server on core')
+        ? `every gateway and redis-server on the server core (${machine.pinning.split(',')[0]!.replace('server on ', '')}), as one gateway is: the cases compare the work each costs on one core`
+        : machine.pinning;
+      const data: ClusterData = { timing, cases, redisFlags: REDIS_FLAGS, pinning };
+      save('cluster', scenarioFile(8, 'Several gateways on one Redis', o, machine, runId, { ...settings, ladder }, data));
+    }
+
+    for (const [n, title, key, cases, profileId] of [
+      [9, 'Many rooms', 'manyRooms', manyRoomCases(), 'switchboard-tcp-rooms'],
+      [10, 'Private messages', 'privatePairs', privateCases(), 'switchboard-tcp-private'],
+      [11, 'Line-mode devices', 'lineDevices', lineCases(), 'switchboard-line-k200'],
+    ] as const) {
+      if (!o.scenarios.has(n)) continue;
+      await waitForQuietMachine(o.quick ? 10_000 : 120_000);
+      log(`Scenario ${n}: ${title.toLowerCase()}`);
+      const ladder: Ladder = o.quick ? { rates: [2000, 8000, 32000], refineSteps: 0 } : { rates: doublingRates(1000, 256_000), refineSteps: 2 };
+      const results: CaseResult[] = [];
+      for (const c of cases) results.push(await capacity(c, timing, ladder));
+      const data: FanoutData = { timing, cases: results };
+      const sb = results.find((c) => c.case.id === profileId)!;
+      const irc = results.find((c) => c.case.system === 'ngircd');
+      // Profiled when Switchboard misses its target (2× ngircd's capacity), at the last invocation.
+      if (o.profile && invocation === o.invocations && irc && (sb.capacity ?? 0) < 2 * (irc.capacity ?? 0)) {
+        data.profile = await profileGateway(sb.case, timing, profileRate(sb, ladder));
+      }
+      save(key, scenarioFile(n, title, o, machine, runId, settings, data));
+    }
   }
 
   const reportFile = join(o.outDir, 'RESULTS.md');

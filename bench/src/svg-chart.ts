@@ -86,7 +86,9 @@ export function rateLatencyChart(title: string, series: Series[], limitMs: numbe
     }
     const pts = s.points.filter((p) => !collapsed(p)).sort((a, b) => a.x - b.x);
     if (pts.length > 0) {
-      out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`);
+      out.push(
+        `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ')}"/>`,
+      );
       for (const p of pts) {
         const cx = px(p.x).toFixed(1);
         const cy = py(p.y).toFixed(1);
@@ -104,8 +106,12 @@ export function rateLatencyChart(title: string, series: Series[], limitMs: numbe
   });
   const ky = TOP + 10 + series.length * 22 + 8;
   out.push(`<circle cx="${W - RIGHT + 28}" cy="${ky}" r="4" fill="#666"/><text x="${W - RIGHT + 46}" y="${ky + 4}" fill="#444">passed</text>`);
-  out.push(`<circle cx="${W - RIGHT + 28}" cy="${ky + 18}" r="4" fill="white" stroke="#666" stroke-width="2"/><text x="${W - RIGHT + 46}" y="${ky + 22}" fill="#444">failed (loss or p99)</text>`);
-  out.push(`<path d="M${W - RIGHT + 23},${ky + 31} l10,10 m0,-10 l-10,10" stroke="#666" stroke-width="2"/><text x="${W - RIGHT + 46}" y="${ky + 40}" fill="#444">nothing delivered</text>`);
+  out.push(
+    `<circle cx="${W - RIGHT + 28}" cy="${ky + 18}" r="4" fill="white" stroke="#666" stroke-width="2"/><text x="${W - RIGHT + 46}" y="${ky + 22}" fill="#444">failed (loss or p99)</text>`,
+  );
+  out.push(
+    `<path d="M${W - RIGHT + 23},${ky + 31} l10,10 m0,-10 l-10,10" stroke="#666" stroke-width="2"/><text x="${W - RIGHT + 46}" y="${ky + 40}" fill="#444">nothing delivered</text>`,
+  );
   out.push(`<text x="${W - RIGHT + 46}" y="${ky + 54}" fill="#444">(at the offered rate)</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';

@@ -45,7 +45,9 @@ export function snapshotBuilds(): string {
     for (const entry of readdirSync(join(REPO_DIR, pkg), { withFileTypes: true })) {
       if (entry.isFile()) cpSync(join(REPO_DIR, pkg, entry.name), join(root, pkg, entry.name));
     }
-    for (const file of listFiles(join(root, pkg, 'dist')).filter((f) => f.endsWith('.js')).sort()) {
+    for (const file of listFiles(join(root, pkg, 'dist'))
+      .filter((f) => f.endsWith('.js'))
+      .sort()) {
       hash.update(relative(root, file));
       hash.update(readFileSync(file));
     }
@@ -251,7 +253,18 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = join(WORK_DIR, `redis-${process.pid}-${port}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const { child, log } = spawnPinned('server', 'redis', ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', ...REDIS_FLAGS]);
+  const { child, log } = spawnPinned('server', 'redis', [
+    'redis-server',
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    ...REDIS_FLAGS,
+  ]);
   try {
     await waitForPort(port, child, log);
   } catch (error) {
@@ -285,7 +298,9 @@ async function startSwitchboardCluster(gateways: number, options: SwitchboardOpt
   try {
     for (let i = 0; i < gateways; i++) {
       const id = String.fromCharCode(0x61 + i);
-      nodes.push(await startSwitchboard({ ...options, cluster: undefined, extraFlags: ['--redis-url', redis.url, '--node-id', id, ...(options.extraFlags ?? [])] }));
+      nodes.push(
+        await startSwitchboard({ ...options, cluster: undefined, extraFlags: ['--redis-url', redis.url, '--node-id', id, ...(options.extraFlags ?? [])] }),
+      );
     }
   } catch (error) {
     await stop();
@@ -325,20 +340,23 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   // V8's sampling thread starves on a core the main thread keeps busy, and then samples mostly
   // the idle moments: a profiled gateway may use both cores (its main thread stays on the
   // one the generators leave free).
-  const { child, log } = spawnPinned('server', 'switchboard', [
-    ...node,
-    gatewayMain(),
-    ...switchboardFlags(httpPort, tcpPort, dataDir),
-    ...lineFlags,
-    ...(options.extraFlags ?? []),
-  ], options.cpuProfileDir ? { cores: `${SERVER_CORE},${GENERATOR_CORE}` } : {});
+  const { child, log } = spawnPinned(
+    'server',
+    'switchboard',
+    [...node, gatewayMain(), ...switchboardFlags(httpPort, tcpPort, dataDir), ...lineFlags, ...(options.extraFlags ?? [])],
+    options.cpuProfileDir ? { cores: `${SERVER_CORE},${GENERATOR_CORE}` } : {},
+  );
   try {
     await waitForPort(tcpPort, child, log);
     if (linePort !== undefined) await waitForPort(linePort, child, log);
     await waitForHealth(httpPort);
     // Line devices and chat members share this room on purpose: a device room is operators-only until opened.
     if (options.lineRoom !== undefined) {
-      const opened = await fetch(`http://127.0.0.1:${httpPort}/api/rooms/${options.lineRoom}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ access: 'anyone' }) });
+      const opened = await fetch(`http://127.0.0.1:${httpPort}/api/rooms/${options.lineRoom}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ access: 'anyone' }),
+      });
       if (opened.status !== 200) throw new Error(`PUT /api/rooms/${options.lineRoom} answered ${opened.status}`);
     }
   } catch (error) {
@@ -371,16 +389,26 @@ export const GATEWAY_NODE_FLAGS: readonly string[] = (process.env.SWITCHBOARD_BE
 /** The gateway flags the bench uses (shown in RESULTS.md). */
 export function switchboardFlags(httpPort: number | string, tcpPort: number | string, dataDir: string): string[] {
   return [
-    '--http-port', String(httpPort),
-    '--tcp-port', String(tcpPort),
-    '--data-dir', dataDir,
-    '--log-level', 'warn',
-    '--web-root', '',
-    '--heartbeat-ms', '0',
-    '--rate', '1000000',
-    '--rate-burst', '1000000',
-    '--max-connections', '30000',
-    '--max-connections-per-ip', '30000',
+    '--http-port',
+    String(httpPort),
+    '--tcp-port',
+    String(tcpPort),
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'warn',
+    '--web-root',
+    '',
+    '--heartbeat-ms',
+    '0',
+    '--rate',
+    '1000000',
+    '--rate-burst',
+    '1000000',
+    '--max-connections',
+    '30000',
+    '--max-connections-per-ip',
+    '30000',
   ];
 }
 
@@ -482,7 +510,13 @@ export async function startNgircd(): Promise<RunningSystem> {
 
 export async function startBareHub(corked = false): Promise<RunningSystem> {
   const tcpPort = await freePort();
-  const { child, log } = spawnPinned('server', corked ? 'bare-hub-corked' : 'bare-hub', ['node', join(DIST, 'bare-hub.js'), '--port', String(tcpPort), ...(corked ? ['--cork'] : [])]);
+  const { child, log } = spawnPinned('server', corked ? 'bare-hub-corked' : 'bare-hub', [
+    'node',
+    join(DIST, 'bare-hub.js'),
+    '--port',
+    String(tcpPort),
+    ...(corked ? ['--cork'] : []),
+  ]);
   try {
     await waitForPort(tcpPort, child, log);
   } catch (error) {

@@ -46,12 +46,18 @@ test('the page shows its connection state and reconnects after the gateway resta
   await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', /reconnecting|connecting/);
 
   // The same ports and data directory: a real restart.
-  const again = await startGateway({ webRoot: gateway.config.webRoot, http: { host: '127.0.0.1', port: httpPort }, tcp: { ...gateway.config.tcp, port: gateway.tcpPort } }, { keepDataDir: dataDir });
+  const again = await startGateway(
+    { webRoot: gateway.config.webRoot, http: { host: '127.0.0.1', port: httpPort }, tcp: { ...gateway.config.tcp, port: gateway.tcpPort } },
+    { keepDataDir: dataDir },
+  );
   try {
     const tcp = await Peer.tcp(again.tcpPort);
     await tcp.hello('after');
     tcp.send({ type: 'message', text: 'sent while the page was away' });
-    await page.getByTestId('reconnect-now').click({ timeout: 2000 }).catch(() => {});
+    await page
+      .getByTestId('reconnect-now')
+      .click({ timeout: 2000 })
+      .catch(() => {});
     await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'open', { timeout: 20_000 });
     await expect(page.locator('[data-testid="message-item"][data-from="after"]').getByTestId('message-text')).toHaveText('sent while the page was away');
     await say(page, 'after the restart');

@@ -23,7 +23,9 @@ test.afterEach(async () => {
   await redis.close();
 });
 
-test('three gateways on one Redis: a TCP member on A, the browser on B and a plain device on C chat both ways; B lists every node\'s members', async ({ page }) => {
+test("three gateways on one Redis: a TCP member on A, the browser on B and a plain device on C chat both ways; B lists every node's members", async ({
+  page,
+}) => {
   const [a, b, c] = nodes as [RunningGateway, RunningGateway, RunningGateway];
   const alice = await Peer.tcp(a.tcpPort);
   await alice.hello('alice');

@@ -96,7 +96,9 @@ test('a raw device: its bytes as hex with offsets and as text, \\x02STATUS\\x03 
     device.socket.write('temp=21.5 C\r\n');
     await expect(rows(page, 'in')).toHaveCount(2);
     // A 40-byte record: three rows of a hex dump.
-    device.socket.write(Buffer.concat([Buffer.from([0x02, 0x10, 0x00, 0x28]), Buffer.from('SN=00042;T=21.50;H=40.2;P=1013.2'), Buffer.from([0x1a, 0x2b, 0x3c, 0x03])]));
+    device.socket.write(
+      Buffer.concat([Buffer.from([0x02, 0x10, 0x00, 0x28]), Buffer.from('SN=00042;T=21.50;H=40.2;P=1013.2'), Buffer.from([0x1a, 0x2b, 0x3c, 0x03])]),
+    );
     await expect(rows(page, 'in')).toHaveCount(3);
     // The gateway's auto-reply is not on the pipe: it comes from the gateway's log, marked.
     device.socket.write('PING');
@@ -142,7 +144,13 @@ test('a raw device: its bytes as hex with offsets and as text, \\x02STATUS\\x03 
     // the pipe in one read under load, together (the pipe is a byte stream, as TCP is).
     const fives = page.locator('[data-testid="traffic-row"][data-direction="out"]');
     await expect
-      .poll(async () => (await fives.evaluateAll((els) => els.filter((el) => /^05( 05)*$/.test(el.getAttribute('data-hex') ?? '')).map((el) => Number(el.getAttribute('data-length'))))).reduce((a, b) => a + b, 0))
+      .poll(async () =>
+        (
+          await fives.evaluateAll((els) =>
+            els.filter((el) => /^05( 05)*$/.test(el.getAttribute('data-hex') ?? '')).map((el) => Number(el.getAttribute('data-length'))),
+          )
+        ).reduce((a, b) => a + b, 0),
+      )
       .toBe(5);
 
     // Export: the CSV has both directions with hex.
@@ -157,7 +165,10 @@ test('a raw device: its bytes as hex with offsets and as text, \\x02STATUS\\x03 
     expect(fivesInCsv.reduce((sum, m) => sum + Number(m[1]), 0)).toBe(5);
 
     const [jsonl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('log-export-jsonl').click()]);
-    const objects = readFileSync(await jsonl.path(), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as { direction: string; hex: string });
+    const objects = readFileSync(await jsonl.path(), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { direction: string; hex: string });
     expect(objects).toHaveLength(6 + fivesInCsv.length); // the same entries as the CSV
     expect(objects[0]).toMatchObject({ direction: 'in', hex: '00 01 02 ff 41 42', text: '\\0\\x01\\x02\\xffAB' });
     const [text] = await Promise.all([page.waitForEvent('download'), page.getByTestId('log-export-text').click()]);
@@ -301,7 +312,9 @@ test('10,000 entries: the DOM holds a window of them, scrolling and switching to
         time: new Date(start + i * 10).toISOString(),
         direction: i % 3 === 0 ? 'out' : 'in',
         length: text.length,
-        hex: Buffer.from(text).toString('hex').replace(/(..)(?!$)/g, '$1 '),
+        hex: Buffer.from(text)
+          .toString('hex')
+          .replace(/(..)(?!$)/g, '$1 '),
         text,
         auto: false,
       };
@@ -324,7 +337,11 @@ test('10,000 entries: the DOM holds a window of them, scrolling and switching to
     await log.evaluate((el) => (el.scrollTop = 0));
     await expect(page.locator('[data-testid="traffic-row"][data-seq="0"]')).toContainText('entry 00000');
     await log.evaluate((el) => (el.scrollTop = el.scrollHeight / 2));
-    await expect(rows(page).filter({ hasText: /entry 0[45]\d{3}/ }).first()).toBeVisible();
+    await expect(
+      rows(page)
+        .filter({ hasText: /entry 0[45]\d{3}/ })
+        .first(),
+    ).toBeVisible();
     expect(await rows(page).count()).toBeLessThan(150);
 
     await screenshot(page, 'console-10k');
@@ -431,7 +448,9 @@ test('an outbound device link: its console follows it by link id, across a drop 
 async function shownRows(page: Page): Promise<string[]> {
   return page
     .locator('[data-testid="traffic-row"], [data-testid="traffic-event"]')
-    .evaluateAll((els) => els.map((el) => `${el.getAttribute('data-seq')} ${el.getAttribute('data-direction')} ${el.getAttribute('data-hex')} ${el.getAttribute('data-auto')}`));
+    .evaluateAll((els) =>
+      els.map((el) => `${el.getAttribute('data-seq')} ${el.getAttribute('data-direction')} ${el.getAttribute('data-hex')} ${el.getAttribute('data-auto')}`),
+    );
 }
 
 test('the live console and a reload show the same rows in the same order while an auto-reply fires', async ({ page, gateway }) => {
@@ -494,7 +513,12 @@ test('a link in backoff shows when it dials next, and "dial now" dials now', asy
     const first = Number(/(\d+)/.exec((await countdown.textContent()) ?? '')![1]);
     await expect(countdown).toHaveText(new RegExp(`^Dials again in (?!${first} s)\\d+ s$`)); // it counts down
     // The log has the link's dials and backoffs.
-    await expect(page.getByTestId('traffic-event').filter({ hasText: `dialing 127.0.0.1:${port}` }).first()).toBeVisible();
+    await expect(
+      page
+        .getByTestId('traffic-event')
+        .filter({ hasText: `dialing 127.0.0.1:${port}` })
+        .first(),
+    ).toBeVisible();
     await expect(page.getByTestId('traffic-event').filter({ hasText: 'ECONNREFUSED' }).first()).toBeVisible();
     await new Promise<void>((resolve) => robot.listen(port, '127.0.0.1', resolve));
     const clickedAt = Date.now();

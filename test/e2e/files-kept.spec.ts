@@ -14,7 +14,7 @@ test.use({ viewport: { width: 1280, height: 800 } });
 
 async function downloaded(page: Page, button: Locator): Promise<Buffer> {
   const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
-  return readFileSync((await download.path()));
+  return readFileSync(await download.path());
 }
 
 test('files sent before a reload, in the room and privately, download intact after it', async ({ page, gateway }) => {

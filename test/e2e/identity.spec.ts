@@ -137,7 +137,10 @@ test('registering a name from the page signs in; after a reload and a sign-out t
     .poll(async () => {
       const old = await Peer.tcp(gateway.tcpPort);
       old.send({ type: 'hello', v: 1, token: saved!.token });
-      const code = await old.next('error').then((e) => e.code, () => 'welcome');
+      const code = await old.next('error').then(
+        (e) => e.code,
+        () => 'welcome',
+      );
       old.destroy();
       return code;
     })
@@ -213,7 +216,13 @@ test('the join screen explains closed registration and a ban with its reason', a
 
 test('an operator signed in on the page uses the admin panel without a token, bans, and sees it in the audit log', async ({ page }) => {
   await withGateway({ security: { adminToken: ADMIN_TOKEN } }, async (gateway) => {
-    const created = await api(gateway, 'POST', '/api/accounts', { name: 'chief', password: 'operator pass', role: 'admin' }, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    const created = await api(
+      gateway,
+      'POST',
+      '/api/accounts',
+      { name: 'chief', password: 'operator pass', role: 'admin' },
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
     expect(created.status).toBe(201);
     const pest = await Peer.tcp(gateway.tcpPort);
     await pest.hello('pest');
@@ -250,7 +259,9 @@ test('an operator signed in on the page uses the admin panel without a token, ba
     await page.getByTestId('ban-add-submit').click();
     const ipRow = page.locator('[data-testid="ban-row"][data-kind="ip"][data-value="10.66.0.1"]');
     await expect(ipRow.getByTestId('ban-expiry')).toContainText('2099');
-    const bans = await api<{ bans: { value: string; expiresAt: string | null }[] }>(gateway, 'GET', '/api/bans', undefined, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    const bans = await api<{ bans: { value: string; expiresAt: string | null }[] }>(gateway, 'GET', '/api/bans', undefined, {
+      authorization: `Bearer ${ADMIN_TOKEN}`,
+    });
     expect(bans.body.bans.find((b) => b.value === '10.66.0.1')?.expiresAt).toBe(new Date(2099, 0, 2, 3, 4).toISOString());
     await ipRow.getByTestId('ban-lift').click();
     await expect(ipRow).toHaveCount(0);

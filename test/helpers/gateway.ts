@@ -43,7 +43,12 @@ export async function startGateway(
     logLevel: overrides.logLevel ?? 'silent',
   };
   const lines = options.logLines;
-  const logger = lines !== undefined ? { level: config.logLevel, stream: { write: (line: string) => void lines.push(line) } } : config.logLevel === 'silent' ? false : { level: config.logLevel };
+  const logger =
+    lines !== undefined
+      ? { level: config.logLevel, stream: { write: (line: string) => void lines.push(line) } }
+      : config.logLevel === 'silent'
+        ? false
+        : { level: config.logLevel };
   const app = await buildApp(config, { logger });
   await app.listen({ host: config.http.host, port: config.http.port });
   await app.listeners.startAll();
@@ -66,7 +71,13 @@ export async function startGateway(
 
 /** JSON over real HTTP (not inject): status and parsed body. */
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters, @typescript-eslint/no-explicit-any -- tests read bodies as `any` unless they name a type
-export async function api<T = any>(gateway: { httpUrl: string }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+export async function api<T = any>(
+  gateway: { httpUrl: string },
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
   const response = await fetch(gateway.httpUrl + path, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },

@@ -1,13 +1,6 @@
 import net from 'node:net';
 import { WebSocket } from 'ws';
-import {
-  FrameDecoder,
-  ProtocolError,
-  decodeServerMessage,
-  encodeMessage,
-  type ClientMessage,
-  type ServerMessage,
-} from '@switchboard/protocol';
+import { FrameDecoder, ProtocolError, decodeServerMessage, encodeMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 
 type Kind = ServerMessage['type'];
 type Of<K extends Kind> = Extract<ServerMessage, { type: K }>;
@@ -37,7 +30,12 @@ export class Peer {
   static tcp(port: number, host = '127.0.0.1', localAddress?: string, localPort?: number): Promise<Peer> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ port, host, ...(localAddress !== undefined && { localAddress }), ...(localPort !== undefined && { localPort }) });
-      const peer = new Peer('tcp', (b) => socket.write(b), () => socket.end(), () => socket.destroy());
+      const peer = new Peer(
+        'tcp',
+        (b) => socket.write(b),
+        () => socket.end(),
+        () => socket.destroy(),
+      );
       peer.socket = socket;
       const decoder = new FrameDecoder((type, payload) => peer.#push(decodeServerMessage(type, payload)), { maxFrameLength: 64 * 1024 * 1024 });
       socket.on('data', (chunk) => decoder.push(chunk));
@@ -51,7 +49,12 @@ export class Peer {
   static ws(url: string, options: { origin?: string } = {}): Promise<Peer> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, options.origin ? { origin: options.origin } : {});
-      const peer = new Peer('ws', (b) => ws.send(b), () => ws.close(), () => ws.terminate());
+      const peer = new Peer(
+        'ws',
+        (b) => ws.send(b),
+        () => ws.close(),
+        () => ws.terminate(),
+      );
       peer.ws = ws;
       ws.binaryType = 'nodebuffer';
       ws.on('message', (data: Buffer, isBinary) => {

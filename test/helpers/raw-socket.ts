@@ -51,7 +51,8 @@ export class RawSocket {
         return head;
       }
       const left = deadline - Date.now();
-      if (left <= 0 || this.closed) throw new Error(`waited for ${JSON.stringify(target.toString('latin1'))}; got ${JSON.stringify(this.#received.toString('latin1'))}`);
+      if (left <= 0 || this.closed)
+        throw new Error(`waited for ${JSON.stringify(target.toString('latin1'))}; got ${JSON.stringify(this.#received.toString('latin1'))}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#waiters.push(() => {

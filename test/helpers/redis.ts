@@ -45,7 +45,22 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 export async function startRedis(options: { appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always', '--protected-mode', 'no'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    options.appendfsync ?? 'always',
+    '--protected-mode',
+    'no',
+  ];
   let child: ChildProcess | undefined;
   let log = '';
   const launch = async (): Promise<void> => {

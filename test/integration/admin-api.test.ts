@@ -10,7 +10,18 @@ afterAll(async () => {
   await gateway.close();
 });
 
-type Client = { id: string; name: string; transport: string; address: string; rooms: string[]; connectedAt: string; bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number };
+type Client = {
+  id: string;
+  name: string;
+  transport: string;
+  address: string;
+  rooms: string[];
+  connectedAt: string;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+};
 
 async function clientNamed(name: string): Promise<Client> {
   const { body } = await api<{ clients: Client[] }>(gateway, 'GET', '/api/clients');
@@ -99,7 +110,12 @@ describe('admin over REST', () => {
     const a = await Peer.tcp(gateway.tcpPort);
     await a.hello('roomy', { room: 'listed-room' });
     const { body } = await api(gateway, 'GET', '/api/rooms');
-    expect(body.rooms).toEqual(expect.arrayContaining([{ name: 'lobby', members: expect.any(Number), access: 'anyone' }, { name: 'listed-room', members: 1, access: 'anyone' }]));
+    expect(body.rooms).toEqual(
+      expect.arrayContaining([
+        { name: 'lobby', members: expect.any(Number), access: 'anyone' },
+        { name: 'listed-room', members: 1, access: 'anyone' },
+      ]),
+    );
     a.end();
   });
 });

@@ -43,40 +43,44 @@ async function churnRound(tcpPort: number, wsUrl: string, round: number): Promis
 }
 
 describe('churn soak', () => {
-  it(`members connecting, chatting and leaving for ${SOAK_SECONDS} s: memory and open handles return to baseline`, async () => {
-    const gateway = await spawnGateway(['--data-dir', dataDir, '--rate', '100000', '--rate-burst', '100000']);
-    const wsUrl = gateway.httpUrl.replace('http', 'ws') + '/ws';
-    try {
-      // Warm up until the process reaches its steady state (JIT, V8 heap sizing, SQLite page
-      // cache), then take the baseline: a leak shows as growth after that point.
-      const warmUntil = Date.now() + Math.max(5, SOAK_SECONDS / 5) * 1000;
-      for (let r = -1; Date.now() < warmUntil; r--) await churnRound(gateway.tcpPort, wsUrl, r);
-      await sleep(1000);
-      const baseFds = gateway.openDescriptors();
-      const baseRss = gateway.rssBytes();
-      let rounds = 0;
-      let messages = 0;
-      let peakRss = baseRss;
-      const deadline = Date.now() + SOAK_SECONDS * 1000;
-      while (Date.now() < deadline) {
-        messages += await churnRound(gateway.tcpPort, wsUrl, rounds++);
-        if (rounds % 10 === 0) peakRss = Math.max(peakRss, gateway.rssBytes());
+  it(
+    `members connecting, chatting and leaving for ${SOAK_SECONDS} s: memory and open handles return to baseline`,
+    async () => {
+      const gateway = await spawnGateway(['--data-dir', dataDir, '--rate', '100000', '--rate-burst', '100000']);
+      const wsUrl = gateway.httpUrl.replace('http', 'ws') + '/ws';
+      try {
+        // Warm up until the process reaches its steady state (JIT, V8 heap sizing, SQLite page
+        // cache), then take the baseline: a leak shows as growth after that point.
+        const warmUntil = Date.now() + Math.max(5, SOAK_SECONDS / 5) * 1000;
+        for (let r = -1; Date.now() < warmUntil; r--) await churnRound(gateway.tcpPort, wsUrl, r);
+        await sleep(1000);
+        const baseFds = gateway.openDescriptors();
+        const baseRss = gateway.rssBytes();
+        let rounds = 0;
+        let messages = 0;
+        let peakRss = baseRss;
+        const deadline = Date.now() + SOAK_SECONDS * 1000;
+        while (Date.now() < deadline) {
+          messages += await churnRound(gateway.tcpPort, wsUrl, rounds++);
+          if (rounds % 10 === 0) peakRss = Math.max(peakRss, gateway.rssBytes());
+        }
+        await sleep(1500);
+        const stats = (await (await fetch(`${gateway.httpUrl}/api/stats`)).json()) as { members: number; rooms: number; openDescriptors: number };
+        const endFds = gateway.openDescriptors();
+        const endRss = gateway.rssBytes();
+        const heap = ((stats as unknown as { heapUsedBytes: number }).heapUsedBytes / 2 ** 20).toFixed(1);
+        console.log(
+          `churn soak: ${rounds} rounds, ${rounds * 12} connections, ${messages} messages in ${SOAK_SECONDS} s; ` +
+            `fds ${baseFds} -> ${endFds}; RSS ${(baseRss / 2 ** 20).toFixed(1)} MiB -> ${(endRss / 2 ** 20).toFixed(1)} MiB (peak ${(peakRss / 2 ** 20).toFixed(1)}), heap used at the end ${heap} MiB`,
+        );
+        expect(stats.members).toBe(0);
+        expect(stats.rooms).toBe(1); // only lobby is left
+        expect(endFds).toBeLessThanOrEqual(baseFds + 2);
+        expect(endRss).toBeLessThan(baseRss + 24 * 2 ** 20);
+      } finally {
+        await gateway.stop();
       }
-      await sleep(1500);
-      const stats = (await (await fetch(`${gateway.httpUrl}/api/stats`)).json()) as { members: number; rooms: number; openDescriptors: number };
-      const endFds = gateway.openDescriptors();
-      const endRss = gateway.rssBytes();
-      const heap = ((stats as unknown as { heapUsedBytes: number }).heapUsedBytes / 2 ** 20).toFixed(1);
-      console.log(
-        `churn soak: ${rounds} rounds, ${rounds * 12} connections, ${messages} messages in ${SOAK_SECONDS} s; ` +
-          `fds ${baseFds} -> ${endFds}; RSS ${(baseRss / 2 ** 20).toFixed(1)} MiB -> ${(endRss / 2 ** 20).toFixed(1)} MiB (peak ${(peakRss / 2 ** 20).toFixed(1)}), heap used at the end ${heap} MiB`,
-      );
-      expect(stats.members).toBe(0);
-      expect(stats.rooms).toBe(1); // only lobby is left
-      expect(endFds).toBeLessThanOrEqual(baseFds + 2);
-      expect(endRss).toBeLessThan(baseRss + 24 * 2 ** 20);
-    } finally {
-      await gateway.stop();
-    }
-  }, (SOAK_SECONDS + 60) * 1000);
+    },
+    (SOAK_SECONDS + 60) * 1000,
+  );
 });

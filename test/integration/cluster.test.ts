@@ -32,7 +32,19 @@ async function node(id: string, extra: string[] = []): Promise<GatewayProcess & 
   const dir = mkdtempSync(join(tmpdir(), `switchboard-node-${id}-`));
   dirs.push(dir);
   const gateway = await spawnGateway([
-    '--redis-url', redis!.url, '--node-id', id, '--node-heartbeat-ms', String(HEARTBEAT_MS), '--data-dir', dir, '--hello-timeout-ms', '150', '--max-file-bytes', String(8 * 1024 * 1024), ...extra,
+    '--redis-url',
+    redis!.url,
+    '--node-id',
+    id,
+    '--node-heartbeat-ms',
+    String(HEARTBEAT_MS),
+    '--data-dir',
+    dir,
+    '--hello-timeout-ms',
+    '150',
+    '--max-file-bytes',
+    String(8 * 1024 * 1024),
+    ...extra,
   ]);
   gateways.push(gateway);
   return Object.assign(gateway, { wsUrl: gateway.httpUrl.replace('http', 'ws') + '/ws' });
@@ -96,7 +108,11 @@ describe('several gateways on one Redis', () => {
     const offer = await bob.next('file-offer', (o) => o.from === 'alice');
     const end = await bob.next('file-end', (e) => e.transfer === offer.transfer, 20_000);
     const chunks = bob.received.filter((m): m is Of<'file-data'> => m.type === 'file-data' && m.transfer === offer.transfer);
-    expect(createHash('sha256').update(Buffer.concat(chunks.map((chunk) => Buffer.from(chunk.data)))).digest('hex')).toBe(sha256);
+    expect(
+      createHash('sha256')
+        .update(Buffer.concat(chunks.map((chunk) => Buffer.from(chunk.data))))
+        .digest('hex'),
+    ).toBe(sha256);
     expect(end.sha256).toBe(sha256);
     await expect(alice.next('file-end', (e) => e.ref === 'f')).resolves.toMatchObject({ sha256 });
 
@@ -116,7 +132,14 @@ describe('several gateways on one Redis', () => {
 
     // The nodes, and an operator on C acting on A's listener with ?node=.
     const listed = await api<{ node: string; nodes: { id: string; members: number; self: boolean }[] }>(c, 'GET', '/api/nodes');
-    expect(listed.body).toEqual({ node: 'c', nodes: [{ id: 'a', members: 1, self: false }, { id: 'b', members: 1, self: false }, { id: 'c', members: 1, self: true }] });
+    expect(listed.body).toEqual({
+      node: 'c',
+      nodes: [
+        { id: 'a', members: 1, self: false },
+        { id: 'b', members: 1, self: false },
+        { id: 'c', members: 1, self: true },
+      ],
+    });
     const remoteListener = await api<{ listeners: { id: string; port: number; listening: boolean }[] }>(c, 'GET', '/api/listeners?node=a');
     expect(remoteListener.body.listeners.find((l) => l.id === 'default')).toMatchObject({ port: a.tcpPort, listening: true });
     expect((await api(c, 'POST', '/api/listeners/default/stop?node=a')).status).toBe(200);
@@ -163,7 +186,9 @@ describe('several gateways on one Redis', () => {
     // Before the loss is noticed (at least half a heartbeat away), a notice to everyone is a partial answer naming B.
     const told = await api<{ delivered: number; unanswered: string[] }>(a, 'POST', '/api/broadcast', { text: 'anyone there?' });
     expect(told.body).toEqual({ ok: true, delivered: 2, unanswered: ['b'] });
-    const [leftA, leftC] = await Promise.all([alice, carol].map((peer) => peer.next('presence', (p) => p.event === 'leave' && p.member.name === 'bob', 4 * HEARTBEAT_MS)));
+    const [leftA, leftC] = await Promise.all(
+      [alice, carol].map((peer) => peer.next('presence', (p) => p.event === 'leave' && p.member.name === 'bob', 4 * HEARTBEAT_MS)),
+    );
     const lostAfterMs = Date.now() - killedAt;
     expect(leftA).toMatchObject({ reason: 'node-lost' });
     expect(leftC).toMatchObject({ reason: 'node-lost' });

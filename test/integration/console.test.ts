@@ -12,7 +12,10 @@ import { RawSocket } from '../helpers/raw-socket.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-console-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-const settings = { limits: { ratePerSecond: 100_000, rateBurst: 100_000 } as never, devices: { listen: [], targets: '127.0.0.1', backoffMaxMs: 400, trafficEntries: 200, ruleMaxPerSecond: 5 } };
+const settings = {
+  limits: { ratePerSecond: 100_000, rateBurst: 100_000 } as never,
+  devices: { listen: [], targets: '127.0.0.1', backoffMaxMs: 400, trafficEntries: 200, ruleMaxPerSecond: 5 },
+};
 
 async function lineListener(gateway: RunningGateway, id: string): Promise<number> {
   const created = await api(gateway, 'POST', '/api/listeners', { id, port: 0, framing: 'line', delimiter: '\\r\\n' });
@@ -45,7 +48,9 @@ describe('auto-reply rules', () => {
       // Templates, hex replies and matches.
       await api(second, 'POST', '/api/rules', { scope: 'all', match: { hex: '02 53 03' }, reply: { hex: '06' } });
       await api(second, 'POST', '/api/rules', { scope: { link: 'nobody' }, match: { contains: 'X' }, reply: 'never' });
-      expect((await api(second, 'POST', '/api/rules', { scope: { client: 'nobody' }, match: { contains: 'X' }, reply: 'never' })).body.code).toBe('DEVICE_NOT_FOUND');
+      expect((await api(second, 'POST', '/api/rules', { scope: { client: 'nobody' }, match: { contains: 'X' }, reply: 'never' })).body.code).toBe(
+        'DEVICE_NOT_FOUND',
+      );
       await api(second, 'POST', '/api/rules', { scope: 'all', match: { regex: '^COUNT$' }, reply: 'n={{counter}}' });
       again.write(Buffer.from([0x02, 0x53, 0x03, 0x0d, 0x0a]));
       expect([...(await again.take(3))]).toEqual([0x06, 0x0d, 0x0a]);
@@ -158,7 +163,12 @@ describe('the traffic log', () => {
       expect(log.status).toBe(200);
       const incoming = log.body.entries.filter((e) => e.direction === 'in');
       expect(incoming.map((e) => e.hex).join(' ')).toBe(hexOf(said));
-      expect(log.body.entries.filter((e) => e.direction === 'out').map((e) => e.hex).join(' ')).toBe(hexOf(line));
+      expect(
+        log.body.entries
+          .filter((e) => e.direction === 'out')
+          .map((e) => e.hex)
+          .join(' '),
+      ).toBe(hexOf(line));
       expect(log.body.entries.map((e) => e.direction).join(' ')).toMatch(/^event (in )+out$/); // in the order they crossed
       expect(line.toString('latin1')).not.toContain('joined'); // its own arrival is not sent back to it
       // Nothing of the protocol client's hello is in it.
@@ -178,10 +188,17 @@ describe('the traffic log', () => {
       let id: string | undefined;
       for (let i = 0; i < 100 && id === undefined; i++) {
         await sleep(20);
-        id = ((await api(second, 'GET', '/api/clients')).body.clients as { id: string; legacy?: boolean; state?: string }[]).find((c) => c.legacy === true && c.state === 'joined')?.id;
+        id = ((await api(second, 'GET', '/api/clients')).body.clients as { id: string; legacy?: boolean; state?: string }[]).find(
+          (c) => c.legacy === true && c.state === 'joined',
+        )?.id;
       }
       const log = await traffic(second, id!);
-      expect(log.body.entries.filter((e) => e.direction === 'in').map((e) => e.hex).join(' ')).toBe(hexOf(frame('back')));
+      expect(
+        log.body.entries
+          .filter((e) => e.direction === 'in')
+          .map((e) => e.hex)
+          .join(' '),
+      ).toBe(hexOf(frame('back')));
       again.destroy();
     } finally {
       await second.close();
@@ -270,7 +287,9 @@ describe('the console tells the truth', () => {
       const second = await RawSocket.connect(listener.body.port);
       const idOf = async (socket: RawSocket) => {
         for (let i = 0; i < 100; i++) {
-          const found = ((await api(gateway, 'GET', '/api/clients')).body.clients as { id: string; address: string }[]).find((c) => c.address === `127.0.0.1:${socket.socket.localPort}`);
+          const found = ((await api(gateway, 'GET', '/api/clients')).body.clients as { id: string; address: string }[]).find(
+            (c) => c.address === `127.0.0.1:${socket.socket.localPort}`,
+          );
           if (found !== undefined) return found.id;
           await sleep(20);
         }

@@ -57,7 +57,9 @@ function deviceLines(bytes: Uint8Array): string[] {
 }
 
 beforeAll(() => {
-  const sources = readdirSync(join(csharp, 'src')).filter((f) => f.endsWith('.cs')).map((f) => join('src', f));
+  const sources = readdirSync(join(csharp, 'src'))
+    .filter((f) => f.endsWith('.cs'))
+    .map((f) => join('src', f));
   mcs(['-target:library', '-warnaserror+', `-out:${dll}`, ...sources]);
   mcs(['-warnaserror+', `-r:${dll}`, `-out:${join(build, 'SelfTest.exe')}`, 'test/SelfTest.cs']);
   mcs(['-warnaserror+', `-r:${dll}`, `-out:${join(build, 'ChatConsole.exe')}`, 'sample/ChatConsole.cs']);
@@ -94,7 +96,11 @@ describe('the C# client', () => {
       device.write(encodeMessage({ type: 'text', text: 'device online' })); // a first frame that is not hello: a plain device at once
       await deviceArrived;
 
-      const account = await fetch(`${gateway.httpUrl}/api/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cs-member', password: 'correct horse' }) });
+      const account = await fetch(`${gateway.httpUrl}/api/accounts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'cs-member', password: 'correct horse' }),
+      });
       expect(account.status).toBe(201);
 
       const hello = bob.waitFor('message', (m) => m.text === 'hello from C#' && m.from === 'cs-alice', wait);

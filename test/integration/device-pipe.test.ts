@@ -12,7 +12,10 @@ import { RawSocket } from '../helpers/raw-socket.js';
 const MAX_QUEUE_BYTES = 256 * 1024;
 let gateway: RunningGateway;
 beforeAll(async () => {
-  gateway = await startGateway({ devices: { listen: [], targets: '127.0.0.1' }, limits: { ratePerSecond: 1000, rateBurst: 1000, maxQueueBytes: MAX_QUEUE_BYTES } });
+  gateway = await startGateway({
+    devices: { listen: [], targets: '127.0.0.1' },
+    limits: { ratePerSecond: 1000, rateBurst: 1000, maxQueueBytes: MAX_QUEUE_BYTES },
+  });
 });
 afterAll(async () => {
   await gateway.close();
@@ -95,7 +98,15 @@ describe('the raw pipe reads frames itself', () => {
 
     // Many frames in one write, a ping among them (ws answers it), and a 16-bit length.
     const small = [Buffer.from('a'), Buffer.from('bc'), randomBytes(300), Buffer.from('def')];
-    send(Buffer.concat([clientFrame(2, small[0]!), clientFrame(2, small[1]!), clientFrame(9, Buffer.from('are you there')), clientFrame(2, small[2]!), clientFrame(2, small[3]!)]));
+    send(
+      Buffer.concat([
+        clientFrame(2, small[0]!),
+        clientFrame(2, small[1]!),
+        clientFrame(9, Buffer.from('are you there')),
+        clientFrame(2, small[2]!),
+        clientFrame(2, small[3]!),
+      ]),
+    );
     expected.push(...small);
     // A text message and a fragmented binary one are ws's to read; the bytes still reach the device.
     const text = Buffer.from('MoveJ p10');
@@ -154,7 +165,7 @@ describe('the raw pipe reads frames itself', () => {
     // What the gateway took from the pipe: its own queue is bounded, the rest waits in TCP buffers.
     const taken = () => api(gateway, 'GET', '/api/clients').then((r) => r.body.clients.find((c: { id: string }) => c.id === member!.id).bytesOut as number);
     const held = await taken();
-    expect(held).toBeLessThan(total * chunk.length / 2);
+    expect(held).toBeLessThan((total * chunk.length) / 2);
     expect(pipe.bufferedAmount).toBeGreaterThan(0); // the browser side is held back, not the gateway's memory
     // The device reads: every byte arrives, in order.
     const received: Buffer[] = [];

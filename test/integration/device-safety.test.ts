@@ -127,9 +127,15 @@ describe('who a device hears', () => {
     await until(() => count(a.received(), 'END') >= 1 && count(b.received(), 'END') >= 1, 'both ENDs');
     await sleep(500);
     for (const server of [a, b]) {
-      const lines = server.received().split('\n').filter((l) => l !== '');
+      const lines = server
+        .received()
+        .split('\n')
+        .filter((l) => l !== '');
       // The person's ping, at most one echo of it from the other device; the same for END.
-      expect(lines.every((l) => l === 'ping' || l === 'END'), lines.join(',')).toBe(true);
+      expect(
+        lines.every((l) => l === 'ping' || l === 'END'),
+        lines.join(','),
+      ).toBe(true);
       expect(count(server.received(), 'ping')).toBeLessThanOrEqual(2);
       expect(count(server.received(), 'END')).toBeLessThanOrEqual(2);
     }
@@ -296,7 +302,9 @@ describe('the raw pipe', () => {
 
 describe('rules bound to what lasts', () => {
   /** A device that is a TCP server, keeping what it received; it may be stopped and started again on the same port. */
-  async function deviceServer(port = 0): Promise<{ port: number; received: () => string; say(text: string): void; connected: () => boolean; close(): Promise<void> }> {
+  async function deviceServer(
+    port = 0,
+  ): Promise<{ port: number; received: () => string; say(text: string): void; connected: () => boolean; close(): Promise<void> }> {
     let received = '';
     const sockets = new Set<net.Socket>();
     const server = net.createServer((socket) => {
@@ -323,7 +331,8 @@ describe('rules bound to what lasts', () => {
     let plc = await deviceServer();
     const robot = await deviceServer();
     const first = await startGateway({ devices }, { keepDataDir: dataDir });
-    const linkState = async (gw: RunningGateway, id: string) => ((await api(gw, 'GET', '/api/devices')).body.devices as { id: string; state: string; memberId: string | null }[]).find((d) => d.id === id)!;
+    const linkState = async (gw: RunningGateway, id: string) =>
+      ((await api(gw, 'GET', '/api/devices')).body.devices as { id: string; state: string; memberId: string | null }[]).find((d) => d.id === id)!;
     const connected = async (gw: RunningGateway, id: string) => {
       for (let i = 0; i < 400; i++) {
         const state = await linkState(gw, id);
@@ -333,7 +342,8 @@ describe('rules bound to what lasts', () => {
       throw new Error(`link ${id} did not connect`);
     };
     try {
-      const add = async (name: string, port: number) => (await api(first, 'POST', '/api/devices', { name, host: '127.0.0.1', port, framing: 'line', room: 'cell' })).body.id as string;
+      const add = async (name: string, port: number) =>
+        (await api(first, 'POST', '/api/devices', { name, host: '127.0.0.1', port, framing: 'line', room: 'cell' })).body.id as string;
       const plcLink = await add('plc', plc.port);
       const plcMember = await connected(first, plcLink);
       const robotLink = await add('robot1', robot.port);
@@ -398,7 +408,14 @@ describe('a SIGTERM', () => {
       const listeners = (await api(child, 'GET', '/api/listeners')).body.listeners as { id: string; port: number }[];
       const device = await RawSocket.connect(listeners.find((l) => l.id === 'plc')!.port);
       const name = `127.0.0.1:${device.socket.localPort}`;
-      const added = await api(child, 'POST', '/api/devices', { name: 'robot1', host: '127.0.0.1', port: robot.port, framing: 'line', delimiter: '#', room: 'plc' });
+      const added = await api(child, 'POST', '/api/devices', {
+        name: 'robot1',
+        host: '127.0.0.1',
+        port: robot.port,
+        framing: 'line',
+        delimiter: '#',
+        room: 'plc',
+      });
       expect(added.status, JSON.stringify(added.body)).toBe(201);
       const robotSocket = await robot.socket;
       for (let i = 0; i < 200; i++) {

@@ -190,7 +190,12 @@ describe('the raw pipe', () => {
     // The room got the same bytes: 64 KiB messages of bytes that are not UTF-8 are not "text too long".
     const total2 = stream.reduce((n, b) => n + b.length, 0);
     const roomSaw = () => browser.received.filter((m) => m.type === 'message').map((m) => m as { text: string; data?: string | undefined });
-    for (let i = 0; i < 100 && Buffer.concat(roomSaw().map((m) => (m.data !== undefined ? Buffer.from(m.data, 'base64') : Buffer.from(m.text)))).length < total2; i++) await sleep(20);
+    for (
+      let i = 0;
+      i < 100 && Buffer.concat(roomSaw().map((m) => (m.data !== undefined ? Buffer.from(m.data, 'base64') : Buffer.from(m.text)))).length < total2;
+      i++
+    )
+      await sleep(20);
     const said = Buffer.concat(roomSaw().map((m) => (m.data !== undefined ? Buffer.from(m.data, 'base64') : Buffer.from(m.text))));
     expect(said.equals(Buffer.concat(stream))).toBe(true);
     expect(device.received.toString('latin1')).toBe(''); // no ERROR line
@@ -297,7 +302,9 @@ describe('after a restart', () => {
       expect(listener.status).toBe(201);
       expect((await api(first, 'POST', '/api/devices', { id: 'arm', name: 'arm', host: '127.0.0.1', port: robotPort })).status).toBe(201);
       const readiesOn = async (gateway: RunningGateway) =>
-        (await api(gateway, 'GET', '/api/history?room=devices')).body.entries.filter((e: { from: string; text: string }) => e.from === 'arm' && e.text === 'READY');
+        (await api(gateway, 'GET', '/api/history?room=devices')).body.entries.filter(
+          (e: { from: string; text: string }) => e.from === 'arm' && e.text === 'READY',
+        );
       for (let i = 0; i < 50 && (await readiesOn(first)).length < 1; i++) await sleep(50);
       await first.close();
 

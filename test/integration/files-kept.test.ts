@@ -45,7 +45,8 @@ async function sendFile(peer: Peer, transfer: number, name: string, data: Uint8A
   return offer.id;
 }
 
-const list = (headers: Record<string, string> = {}, query = '') => api<{ files: Kept[]; more: boolean; store: boolean; code?: string }>(gateway, 'GET', `/api/files${query}`, undefined, headers);
+const list = (headers: Record<string, string> = {}, query = '') =>
+  api<{ files: Kept[]; more: boolean; store: boolean; code?: string }>(gateway, 'GET', `/api/files${query}`, undefined, headers);
 
 async function download(id: number, headers: Record<string, string> = {}) {
   const response = await fetch(`${gateway.httpUrl}/api/files/${id}`, { headers });
@@ -158,7 +159,7 @@ describe('files kept for later', () => {
     expect(readdirSync(join(dataDir, 'files')).filter((f) => f.endsWith('.part'))).toEqual([]);
   });
 
-  it('past the room limit the room\'s oldest files go; files survive a restart', async () => {
+  it("past the room limit the room's oldest files go; files survive a restart", async () => {
     const a = await sendFile(carol, 1, 'one.bin', randomBytes(90_000), { room: 'lobby' });
     await kept(a);
     const b = await sendFile(carol, 2, 'two.bin', randomBytes(90_000), { room: 'lobby' });

@@ -13,7 +13,13 @@ afterAll(async () => {
 });
 
 /** Sends a file with the protocol, chunk by chunk, yielding to the event loop between chunks. */
-async function sendFile(peer: Peer, transfer: number, data: Uint8Array, target: { room?: string; to?: string } = {}, sha = createHash('sha256').update(data).digest('hex')) {
+async function sendFile(
+  peer: Peer,
+  transfer: number,
+  data: Uint8Array,
+  target: { room?: string; to?: string } = {},
+  sha = createHash('sha256').update(data).digest('hex'),
+) {
   peer.send({ type: 'file-offer', transfer, name: 'payload.bin', size: data.length, mime: 'application/octet-stream', ...target });
   for (let at = 0; at < data.length; at += FILE_CHUNK_BYTES) {
     peer.send({ type: 'file-data', transfer, data: data.subarray(at, at + FILE_CHUNK_BYTES) });

@@ -23,10 +23,26 @@ function prng(seed: number): () => number {
 
 const enc = new TextEncoder();
 const jsonSamples = [
-  '{}', '{"v":1}', '{"v":1,"name":"fz"}', '{"text":"hi"}', '{"room":"lobby"}', '{"to":"witness-a","text":"x"}',
-  '{"transfer":1,"name":"f","size":3}', '{"transfer":1,"sha256":"00"}', '{"name":"../../x"}', '{"room":""}',
-  '{"limit":100000}', '{"before":-1}', '{"v":1,"name":"\\u0000"}', '[]', 'null', '"str"', '{"text":{"nested":true}}',
-  '{"transfer":4294967296,"name":"a","size":1}', '{"room":"' + 'r'.repeat(40) + '"}', '{"v":1,"room":"a b"}',
+  '{}',
+  '{"v":1}',
+  '{"v":1,"name":"fz"}',
+  '{"text":"hi"}',
+  '{"room":"lobby"}',
+  '{"to":"witness-a","text":"x"}',
+  '{"transfer":1,"name":"f","size":3}',
+  '{"transfer":1,"sha256":"00"}',
+  '{"name":"../../x"}',
+  '{"room":""}',
+  '{"limit":100000}',
+  '{"before":-1}',
+  '{"v":1,"name":"\\u0000"}',
+  '[]',
+  'null',
+  '"str"',
+  '{"text":{"nested":true}}',
+  '{"transfer":4294967296,"name":"a","size":1}',
+  '{"room":"' + 'r'.repeat(40) + '"}',
+  '{"v":1,"room":"a b"}',
 ];
 
 /** One fuzz frame: mostly well-framed with hostile contents, sometimes broken framing. */

@@ -98,7 +98,10 @@ describe('private history belongs to its owner', () => {
     expect(back).toMatchObject({ name: 'bob', ref: 'back' });
     expect(back.token).not.toBe(bobToken);
     returning.send({ type: 'history', with: 'carol', ref: 'mine' });
-    expect((await returning.next('history', (h) => h.ref === 'mine')).entries.map((e) => ('text' in e ? e.text : ''))).toEqual(['from the first bob', 'to the first bob']);
+    expect((await returning.next('history', (h) => h.ref === 'mine')).entries.map((e) => ('text' in e ? e.text : ''))).toEqual([
+      'from the first bob',
+      'to the first bob',
+    ]);
 
     // The same token from a second connection (a reloaded tab): the first gives way.
     const reloaded = await Peer.ws(gateway.wsUrl);
@@ -189,7 +192,12 @@ describe('operators and the audit log', () => {
     expect((await call('DELETE', '/api/accounts/alice')).status).toBe(204);
     operator.destroy();
 
-    const audit = (await call('GET', '/api/audit?limit=1000')).body.entries as { actor: string; action: string; address: string; detail: { body?: { password?: string } } }[];
+    const audit = (await call('GET', '/api/audit?limit=1000')).body.entries as {
+      actor: string;
+      action: string;
+      address: string;
+      detail: { body?: { password?: string } };
+    }[];
     const actions = audit.map((e) => `${e.actor} ${e.action}`);
     expect(actions).toEqual(
       expect.arrayContaining([

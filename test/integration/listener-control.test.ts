@@ -99,7 +99,11 @@ describe('listener control over REST', () => {
       expect(result.body.code).toBe('VALIDATION_FAILED');
       expect(result.body.message).toEqual(expect.any(String));
     }
-    const response = await fetch(`${gateway.httpUrl}/api/listener/start`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"port":' });
+    const response = await fetch(`${gateway.httpUrl}/api/listener/start`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"port":',
+    });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ code: 'INVALID_JSON_BODY' });
   });

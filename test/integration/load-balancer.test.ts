@@ -33,14 +33,19 @@ beforeAll(async () => {
   let config = /```haproxy\n([\s\S]*?)```/.exec(page)![1]!;
   config = config.replace('127.0.0.1:9000', `127.0.0.1:${front.tcp}`).replace('127.0.0.1:8080', `127.0.0.1:${front.http}`);
   gateways.forEach((gateway, i) => {
-    config = config.replace(`127.0.0.1:900${i + 1}`, `127.0.0.1:${gateway.tcpPort}`).replace(`127.0.0.1:808${i + 1}`, `127.0.0.1:${new URL(gateway.httpUrl).port}`);
+    config = config
+      .replace(`127.0.0.1:900${i + 1}`, `127.0.0.1:${gateway.tcpPort}`)
+      .replace(`127.0.0.1:808${i + 1}`, `127.0.0.1:${new URL(gateway.httpUrl).port}`);
   });
   writeFileSync(join(dir, 'haproxy.cfg'), config);
   haproxy = spawn(HAPROXY, ['-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
   // Until its health checks have seen every gateway up.
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const ready = await fetch(`http://127.0.0.1:${front.http}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`http://127.0.0.1:${front.http}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     await sleep(100);
   }
@@ -64,7 +69,8 @@ describe("the docs' load balancer in front of three gateways", () => {
     expect(new Set(welcomes.map((w) => w.id.split('.')[0])).size).toBe(3);
     expect(browser.id).toMatch(/^gw\d\.m\d+$/);
     web.send({ type: 'message', text: 'through the load balancer' });
-    for (const peer of tcp) await expect(peer.next('message', (m) => m.text === 'through the load balancer')).resolves.toMatchObject({ from: 'lb-web', transport: 'ws' });
+    for (const peer of tcp)
+      await expect(peer.next('message', (m) => m.text === 'through the load balancer')).resolves.toMatchObject({ from: 'lb-web', transport: 'ws' });
     tcp[0]!.send({ type: 'message', text: 'and back' });
     await expect(web.next('message', (m) => m.text === 'and back')).resolves.toMatchObject({ from: 'lb-tcp0' });
     const { body } = await api<{ clients: { name: string; node: string }[] }>({ httpUrl: `http://127.0.0.1:${front.http}` }, 'GET', '/api/clients');

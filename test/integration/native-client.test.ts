@@ -22,7 +22,9 @@ afterAll(async () => {
 /** The CLI as `npm run client` runs it (compiled by tsc -b), stdin piped. */
 function runCli(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'packages/client/dist/cli.js'), '--host', '127.0.0.1', '--port', String(gateway.tcpPort), ...args], { cwd: work });
+    const child = spawn(process.execPath, [join(repoRoot, 'packages/client/dist/cli.js'), '--host', '127.0.0.1', '--port', String(gateway.tcpPort), ...args], {
+      cwd: work,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -39,7 +41,11 @@ describe('the native client against a real gateway', () => {
     const result = await runCli(['--name', 'cli-alice'], 'hello from the CLI\n/msg watcher just for you\n/join ops\nin ops now\n');
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    await expect(browser.find('message', (m) => m.text === 'hello from the CLI')).resolves.toMatchObject({ from: 'cli-alice', transport: 'tcp', room: 'lobby' });
+    await expect(browser.find('message', (m) => m.text === 'hello from the CLI')).resolves.toMatchObject({
+      from: 'cli-alice',
+      transport: 'tcp',
+      room: 'lobby',
+    });
     await expect(browser.find('private', (m) => m.text === 'just for you')).resolves.toMatchObject({ from: 'cli-alice', to: 'watcher' });
     const history = await fetch(`${gateway.httpUrl}/api/history?room=ops`).then((r) => r.json() as Promise<{ entries: { text: string }[] }>);
     expect(history.entries.map((e) => e.text)).toContain('in ops now');

@@ -110,8 +110,12 @@ describe('Prometheus metrics', () => {
     const during = await scrape();
     expect(value(during, 'switchboard_connections', { transport: 'tcp', listener: 'default' })).toBe(1);
     expect(value(during, 'switchboard_connections', { transport: 'ws' })).toBe(1);
-    expect(value(during, 'switchboard_frames_received_total', { transport: 'tcp' }) - value(before, 'switchboard_frames_received_total', { transport: 'tcp' })).toBeGreaterThanOrEqual(22);
-    expect(value(during, 'switchboard_deliveries_total', { transport: 'ws' }) - value(before, 'switchboard_deliveries_total', { transport: 'ws' })).toBeGreaterThanOrEqual(20);
+    expect(
+      value(during, 'switchboard_frames_received_total', { transport: 'tcp' }) - value(before, 'switchboard_frames_received_total', { transport: 'tcp' }),
+    ).toBeGreaterThanOrEqual(22);
+    expect(
+      value(during, 'switchboard_deliveries_total', { transport: 'ws' }) - value(before, 'switchboard_deliveries_total', { transport: 'ws' }),
+    ).toBeGreaterThanOrEqual(20);
     expect(value(during, 'switchboard_errors_sent_total', { code: 'ROOM_INVALID' })).toBe(1);
     expect(value(during, 'switchboard_fanout_latency_seconds_count')).toBeGreaterThan(value(before, 'switchboard_fanout_latency_seconds_count'));
     expect(value(during, 'switchboard_history_write_seconds_count')).toBeGreaterThan(0);
@@ -160,7 +164,8 @@ describe('the config file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-config-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const main = join(repoRoot, 'apps/gateway/dist/main.js');
-  const run = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
 
   it('a broken file gives one clear line naming the file, the line and the field, and exit code 2', () => {
     const file = join(dir, 'bad.json');
@@ -184,9 +189,9 @@ describe('the config file', () => {
         'http-port': 0,
         'tcp-port': 0,
         'data-dir': '',
-        'rate': 777,
+        rate: 777,
         'device-targets': '127.0.0.1',
-        'listeners': [{ id: 'plc', framing: 'line', port: 0, delimiter: '\\r\\n', room: 'plc' }],
+        listeners: [{ id: 'plc', framing: 'line', port: 0, delimiter: '\\r\\n', room: 'plc' }],
       }),
     );
     const printed = run(['--config', file, '--rate', '888', '--print-config'], { SWITCHBOARD_RATE_BURST: '999' });

@@ -31,7 +31,9 @@ describe('errors from the operating system reach the operator', () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
-    const child = spawn(process.execPath, [join(repoRoot, 'apps/gateway/dist/main.js'), '--http-port', '0', '--tcp-port', String(port), '--data-dir', ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(repoRoot, 'apps/gateway/dist/main.js'), '--http-port', '0', '--tcp-port', String(port), '--data-dir', ''], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c) => (output += c));
     child.stderr.on('data', (c) => (output += c));

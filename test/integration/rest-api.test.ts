@@ -15,7 +15,15 @@ describe('REST basics', () => {
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ status: 'ok', version: expect.stringMatching(/^switchboard\//) });
     const config = await api(gateway, 'GET', '/api/config');
-    expect(config.body).toEqual({ maxFrameLength: 1048576, maxFileBytes: 52428800, maxTextBytes: 65536, historyLimit: 500, adminTokenRequired: false, registration: 'open', loginRequired: false });
+    expect(config.body).toEqual({
+      maxFrameLength: 1048576,
+      maxFileBytes: 52428800,
+      maxTextBytes: 65536,
+      historyLimit: 500,
+      adminTokenRequired: false,
+      registration: 'open',
+      loginRequired: false,
+    });
   });
 
   it('unknown routes answer 404 with a code, never a stack', async () => {

@@ -40,7 +40,10 @@ describe('graceful restart under load', () => {
     for (const [i, peer] of members.entries()) {
       for (const m of peer.received) if (m.type === 'message' && m.from === `loader${i}`) acked.set(m.id, m.text);
       // Each member was told why it is being disconnected.
-      expect(peer.received.some((m) => m.type === 'notice' && m.code === 'SERVER_SHUTTING_DOWN'), `loader${i}`).toBe(true);
+      expect(
+        peer.received.some((m) => m.type === 'notice' && m.code === 'SERVER_SHUTTING_DOWN'),
+        `loader${i}`,
+      ).toBe(true);
     }
     expect(acked.size).toBeGreaterThan(500);
 
@@ -56,7 +59,9 @@ describe('graceful restart under load', () => {
         before = page.entries[0]!.id;
       }
       const missing = [...acked].filter(([id, text]) => stored.get(id) !== text);
-      console.log(`restart under load: ${sent} sent, ${acked.size} acknowledged before SIGTERM, ${stored.size} stored, ${missing.length} acknowledged but missing`);
+      console.log(
+        `restart under load: ${sent} sent, ${acked.size} acknowledged before SIGTERM, ${stored.size} stored, ${missing.length} acknowledged but missing`,
+      );
       expect(missing).toEqual([]);
     } finally {
       await second.stop();

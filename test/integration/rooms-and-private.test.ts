@@ -28,7 +28,12 @@ describe('rooms', () => {
 
     ann.send({ type: 'rooms' });
     const rooms = await ann.next('rooms');
-    expect(rooms.rooms).toEqual(expect.arrayContaining([{ name: 'lobby', members: 3 }, { name: 'ops', members: 2 }]));
+    expect(rooms.rooms).toEqual(
+      expect.arrayContaining([
+        { name: 'lobby', members: 3 },
+        { name: 'ops', members: 2 },
+      ]),
+    );
 
     // ops is now ann's current room: a type-0 frame goes there, and cat (lobby only) never sees it.
     ann.send({ type: 'text', text: 'ops only' });
@@ -42,7 +47,10 @@ describe('rooms', () => {
     await expect(cat.next('error')).resolves.toMatchObject({ code: 'NOT_IN_ROOM' });
 
     ben.send({ type: 'leave', room: 'ops' });
-    await expect(ann.next('presence', (p) => p.room === 'ops' && p.event === 'leave')).resolves.toMatchObject({ reason: 'left', member: expect.objectContaining({ name: 'ben' }) });
+    await expect(ann.next('presence', (p) => p.room === 'ops' && p.event === 'leave')).resolves.toMatchObject({
+      reason: 'left',
+      member: expect.objectContaining({ name: 'ben' }),
+    });
     await expect(ben.next('presence', (p) => p.room === 'ops' && p.event === 'leave')).resolves.toBeDefined();
     await new Promise((r) => setTimeout(r, 50));
     expect(ben.received.filter((m) => m.type === 'presence' && m.room === 'ops' && m.event === 'leave')).toHaveLength(1);

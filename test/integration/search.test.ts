@@ -64,8 +64,11 @@ describe('the search request', () => {
     expect(texts((await search(alice, { q: 'press cafe' }, 's2')).entries as Hit[])).toEqual(['Café pressure valve replaced']);
   });
 
-  it('never finds other members\' private messages; an operator finds everything', async () => {
-    expect(texts((await search(carol, { q: 'pressure' }, 'c1')).entries as Hit[])).toEqual(['Café pressure valve replaced', 'The pump station reports pressure low']);
+  it("never finds other members' private messages; an operator finds everything", async () => {
+    expect(texts((await search(carol, { q: 'pressure' }, 'c1')).entries as Hit[])).toEqual([
+      'Café pressure valve replaced',
+      'The pump station reports pressure low',
+    ]);
     expect((await search(carol, { q: 'secret' }, 'c2')).entries).toEqual([]);
     await api(gateway, 'POST', '/api/accounts', { name: 'root', password: PASSWORD, role: 'admin' }, admin);
     const operator = await Peer.ws(gateway.wsUrl);
@@ -132,9 +135,10 @@ describe('restricted rooms', () => {
 });
 
 describe('GET /api/search', () => {
-  const get = (query: string, headers: Record<string, string> = {}) => api<{ code?: string; q: string; entries: Hit[]; more: boolean }>(gateway, 'GET', `/api/search?${query}`, undefined, headers);
+  const get = (query: string, headers: Record<string, string> = {}) =>
+    api<{ code?: string; q: string; entries: Hit[]; more: boolean }>(gateway, 'GET', `/api/search?${query}`, undefined, headers);
 
-  it('a member\'s resume token reads what that member may read', async () => {
+  it("a member's resume token reads what that member may read", async () => {
     const mine = await get('q=pressure', { authorization: `Bearer ${aliceToken}` });
     expect(mine.status).toBe(200);
     expect(texts(mine.body.entries)).toContain('secret pressure reading 42');

@@ -80,7 +80,7 @@ function upgradeStatus(g: RunningGateway, path: string, headers: Record<string, 
 
 const portOf = (g: RunningGateway): number => Number(new URL(g.httpUrl).port);
 
-describe('DNS rebinding: only the gateway\'s own host names are served (issue 22 #7)', () => {
+describe("DNS rebinding: only the gateway's own host names are served (issue 22 #7)", () => {
   it('answers a forged Host with 421 HOST_NOT_ALLOWED on the API, the page and both WebSockets', async () => {
     gateway = await startGateway();
     const evil = `evil.example:${portOf(gateway)}`;
@@ -88,7 +88,13 @@ describe('DNS rebinding: only the gateway\'s own host names are served (issue 22
     expect(read).toMatchObject({ status: 421, body: { code: 'HOST_NOT_ALLOWED' } });
     expect(read.body.message).toContain('evil.example');
     // The attack of the review: a rebinding page creates an operator account (no token set, its requests come from loopback).
-    const admin = await rawRequest(gateway, 'POST', '/api/accounts', { host: evil, origin: `http://${evil}` }, { name: 'mallory', password: 'password123', role: 'admin' });
+    const admin = await rawRequest(
+      gateway,
+      'POST',
+      '/api/accounts',
+      { host: evil, origin: `http://${evil}` },
+      { name: 'mallory', password: 'password123', role: 'admin' },
+    );
     expect(admin).toMatchObject({ status: 421, body: { code: 'HOST_NOT_ALLOWED' } });
     expect(gateway.app.hub.identity.store.account('mallory')).toBeUndefined();
     expect((await rawRequest(gateway, 'GET', '/', { host: evil })).status).toBe(421);
@@ -129,7 +135,7 @@ describe('DNS rebinding: only the gateway\'s own host names are served (issue 22
   });
 });
 
-describe('CSRF: no state changes from another site\'s page (issue 22 #8)', () => {
+describe("CSRF: no state changes from another site's page (issue 22 #8)", () => {
   it('without an admin token: a body-less cross-site POST, DELETE or kick is 403 CROSS_ORIGIN_REFUSED and changes nothing', async () => {
     gateway = await startGateway();
     const member = await Peer.tcp(gateway.tcpPort);
@@ -167,7 +173,10 @@ describe('CSRF: no state changes from another site\'s page (issue 22 #8)', () =>
   it('with an admin token the right token from a foreign page is still refused; --allowed-origins lets a named console in', async () => {
     gateway = await startGateway({ security: { adminToken: 'csrf-token', allowedOrigins: ['http://console.example'] } });
     const auth = { authorization: 'Bearer csrf-token' };
-    expect(await rawRequest(gateway, 'POST', '/api/listener/stop', { ...auth, origin: 'http://evil.example' })).toMatchObject({ status: 403, body: { code: 'CROSS_ORIGIN_REFUSED' } });
+    expect(await rawRequest(gateway, 'POST', '/api/listener/stop', { ...auth, origin: 'http://evil.example' })).toMatchObject({
+      status: 403,
+      body: { code: 'CROSS_ORIGIN_REFUSED' },
+    });
     expect(gateway.app.tcpListener.status().listening).toBe(true);
     expect((await rawRequest(gateway, 'POST', '/api/listener/stop', { ...auth, origin: 'http://console.example' }, {})).status).toBe(200);
     expect((await rawRequest(gateway, 'POST', '/api/listener/start', auth, {})).status).toBe(200);
@@ -212,7 +221,16 @@ describe('bans by address, parsed as the platform parses addresses (issue 22 #10
 
   it('refuses values that could never match with 400 BAN_INVALID, and never hands a ban id out twice', async () => {
     gateway = await startGateway();
-    for (const body of [{ ip: '127.0.0.040' }, { ip: 'not-an-ip' }, { ip: '10.0.0.0/8' }, { cidr: '10.0.0.0/8/8' }, { cidr: '10.0.0.0' }, { cidr: '10.0.0.0/33' }, { cidr: '::/129' }, { ip: 'fe80::1%eth0' }]) {
+    for (const body of [
+      { ip: '127.0.0.040' },
+      { ip: 'not-an-ip' },
+      { ip: '10.0.0.0/8' },
+      { cidr: '10.0.0.0/8/8' },
+      { cidr: '10.0.0.0' },
+      { cidr: '10.0.0.0/33' },
+      { cidr: '::/129' },
+      { ip: 'fe80::1%eth0' },
+    ]) {
       const response = await api(gateway, 'POST', '/api/bans', { ...body, reason: 'bad value' });
       expect(response, JSON.stringify(body)).toMatchObject({ status: 400, body: { code: 'BAN_INVALID' } });
     }

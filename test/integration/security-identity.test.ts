@@ -103,7 +103,13 @@ describe('item 1: an account is an identity, not a name', () => {
         CREATE TABLE tokens (hash BLOB PRIMARY KEY, identity TEXT NOT NULL, name TEXT NOT NULL, account TEXT, expires_at INTEGER NOT NULL);`);
       db.prepare('INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?)').run('dave', 'Dave', salt, hash, '{"N":32768,"r":8,"p":1}', 'user', Date.now());
       const oldToken = 'an-old-resume-token-from-the-previous-release';
-      db.prepare('INSERT INTO tokens VALUES (?, ?, ?, ?, ?)').run(createHash('sha256').update(oldToken).digest(), 'account:dave', 'Dave', 'dave', Date.now() + 86_400_000);
+      db.prepare('INSERT INTO tokens VALUES (?, ?, ?, ?, ?)').run(
+        createHash('sha256').update(oldToken).digest(),
+        'account:dave',
+        'Dave',
+        'dave',
+        Date.now() + 86_400_000,
+      );
       db.close();
       const old = await startGateway({}, { keepDataDir: dataDir });
       try {
@@ -268,7 +274,9 @@ describe('item 18: the admin token cannot be guessed without limit', () => {
       // This test process is the guesser (127.0.0.1): read the log from another address.
       const other = await fromAddress('127.0.0.31', '/api/audit?limit=1000', admin);
       expect(other.status).toBe(200);
-      expect((other.body as { entries: { action: string }[] }).entries.filter((e) => e.action === 'admin credentials refused').length).toBeGreaterThanOrEqual(statuses.filter((s) => s === 401).length);
+      expect((other.body as { entries: { action: string }[] }).entries.filter((e) => e.action === 'admin credentials refused').length).toBeGreaterThanOrEqual(
+        statuses.filter((s) => s === 401).length,
+      );
     } else {
       throw new Error(`the guessing address read the audit log (${audit.status})`);
     }
@@ -454,7 +462,18 @@ describe('several gateways on one Redis', () => {
   async function clusterNode(id: string): Promise<GatewayProcess> {
     const dir = mkdtempSync(join(tmpdir(), `switchboard-idnode-${id}-`));
     dirs.push(dir);
-    const gateway = await spawnGateway(['--redis-url', redis!.url, '--node-id', id, '--node-heartbeat-ms', '1000', '--data-dir', dir, '--hello-timeout-ms', '150']);
+    const gateway = await spawnGateway([
+      '--redis-url',
+      redis!.url,
+      '--node-id',
+      id,
+      '--node-heartbeat-ms',
+      '1000',
+      '--data-dir',
+      dir,
+      '--hello-timeout-ms',
+      '150',
+    ]);
     processes.push(gateway);
     return gateway;
   }

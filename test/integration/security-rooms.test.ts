@@ -56,7 +56,13 @@ describe('room access control: who may command a device', () => {
   beforeAll(async () => {
     gateway = await startGateway({ security: { adminToken: TOKEN }, devices: { targets: '127.0.0.1', backoffMaxMs: 400 } }, { keepDataDir: dataDir });
     robot = await robotController();
-    const created = await api(gateway, 'POST', '/api/devices', { name: 'robot1', host: '127.0.0.1', port: robot.port, framing: 'line', delimiter: '\\r\\n', room: 'cell1' }, admin);
+    const created = await api(
+      gateway,
+      'POST',
+      '/api/devices',
+      { name: 'robot1', host: '127.0.0.1', port: robot.port, framing: 'line', delimiter: '\\r\\n', room: 'cell1' },
+      admin,
+    );
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     linkId = created.body.id;
     await until('the robot link', async () => ((await linkState(gateway, linkId)).state === 'connected' ? true : undefined));
@@ -71,7 +77,7 @@ describe('room access control: who may command a device', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('an anonymous browser cannot join a device room, read it, address its device or say anything to it; an operator can, and the robot gets exactly the operator\'s bytes', async () => {
+  it("an anonymous browser cannot join a device room, read it, address its device or say anything to it; an operator can, and the robot gets exactly the operator's bytes", async () => {
     const mallory = await Peer.ws(gateway.wsUrl);
     // A hello straight into the device room is refused, and the connection may try again elsewhere.
     mallory.send({ type: 'hello', v: 1, name: 'mallory', room: 'cell1', ref: 'h1' });
@@ -152,7 +158,9 @@ describe('room access control: who may command a device', () => {
     // A restart keeps it (identity.sqlite), and GET /api/rooms shows it before anyone joins.
     await gateway.close();
     gateway = await startGateway({ security: { adminToken: TOKEN }, devices: { targets: '127.0.0.1', backoffMaxMs: 400 } }, { keepDataDir: dataDir });
-    expect((await api(gateway, 'GET', '/api/rooms')).body.rooms).toContainEqual(expect.objectContaining({ name: 'cell1', access: 'named', accounts: ['alice'] }));
+    expect((await api(gateway, 'GET', '/api/rooms')).body.rooms).toContainEqual(
+      expect.objectContaining({ name: 'cell1', access: 'named', accounts: ['alice'] }),
+    );
     const guest = await Peer.ws(gateway.wsUrl);
     await guest.hello('guest');
     guest.send({ type: 'join', room: 'cell1', ref: 'g' });
@@ -174,7 +182,7 @@ describe('room access control: who may command a device', () => {
 });
 
 describe('named accounts and a deleted account', () => {
-  it('whoever registers a deleted account\'s name next is not admitted where the account was named', async () => {
+  it("whoever registers a deleted account's name next is not admitted where the account was named", async () => {
     const gateway = await startGateway({ security: { adminToken: TOKEN } });
     try {
       await account(gateway, 'carol');
@@ -204,7 +212,9 @@ describe('device rooms by default', () => {
       const plc = await RawSocket.connect(listener.body.port);
       const labDevice = await RawSocket.connect(lab.body.port);
       const rooms = () => api(gateway, 'GET', '/api/rooms').then((r) => r.body.rooms as { name: string; members: number; access: string }[]);
-      await until('both devices', async () => ((await rooms()).filter((r) => (r.name === 'devices' || r.name === 'lab') && r.members === 1).length === 2 ? true : undefined));
+      await until('both devices', async () =>
+        (await rooms()).filter((r) => (r.name === 'devices' || r.name === 'lab') && r.members === 1).length === 2 ? true : undefined,
+      );
       expect(await rooms()).toContainEqual({ name: 'devices', members: 1, access: 'operators' });
       expect(await rooms()).toContainEqual({ name: 'lab', members: 1, access: 'anyone' });
 
@@ -229,7 +239,7 @@ describe('device rooms by default', () => {
   });
 });
 
-describe('a plain device\'s private history', () => {
+describe("a plain device's private history", () => {
   it('does not pass to the next connection from the same address and port', async () => {
     const gateway = await startGateway();
     try {
@@ -240,7 +250,9 @@ describe('a plain device\'s private history', () => {
       first.send({ type: 'text', text: 'hello from the plain device' });
       const alice = await Peer.ws(gateway.wsUrl);
       await alice.hello('alice');
-      await until('the plain device', async () => ((await api(gateway, 'GET', '/api/clients')).body.clients.some((c: { name: string }) => c.name === address) ? true : undefined));
+      await until('the plain device', async () =>
+        (await api(gateway, 'GET', '/api/clients')).body.clients.some((c: { name: string }) => c.name === address) ? true : undefined,
+      );
       alice.send({ type: 'private', to: address, text: 'the door code is 4711', ref: 'p' });
       await alice.next('private', (m) => m.ref === 'p');
       await first.waitForLine((line) => line.includes('4711'));
@@ -248,7 +260,9 @@ describe('a plain device\'s private history', () => {
       const id = (await api(gateway, 'GET', '/api/clients')).body.clients.find((c: { name: string }) => c.name === address).id;
       expect((await api(gateway, 'POST', `/api/clients/${id}/kick`, {})).status).toBe(200);
       await first.waitClosed();
-      await until('the name freed', async () => ((await api(gateway, 'GET', '/api/clients')).body.clients.some((c: { name: string }) => c.name === address) ? undefined : true));
+      await until('the name freed', async () =>
+        (await api(gateway, 'GET', '/api/clients')).body.clients.some((c: { name: string }) => c.name === address) ? undefined : true,
+      );
 
       const second = await Peer.tcp(gateway.tcpPort, '127.0.0.1', undefined, port);
       expect(second.socket!.localPort).toBe(port);
@@ -266,17 +280,27 @@ describe('a plain device\'s private history', () => {
   });
 });
 
-describe('a device link\'s name', () => {
-  it('is the link\'s while it exists, in backoff too: an impostor gets NAME_TAKEN and commands for robot1 reach only the robot', async () => {
+describe("a device link's name", () => {
+  it("is the link's while it exists, in backoff too: an impostor gets NAME_TAKEN and commands for robot1 reach only the robot", async () => {
     const gateway = await startGateway({ devices: { targets: '127.0.0.1', backoffMaxMs: 300 } });
     let robot = await robotController();
     try {
       await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'anyone' });
-      const created = await api(gateway, 'POST', '/api/devices', { name: 'robot1', host: '127.0.0.1', port: robot.port, framing: 'line', delimiter: '#', room: 'cell1' });
+      const created = await api(gateway, 'POST', '/api/devices', {
+        name: 'robot1',
+        host: '127.0.0.1',
+        port: robot.port,
+        framing: 'line',
+        delimiter: '#',
+        room: 'cell1',
+      });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       await until('the robot link', async () => ((await linkState(gateway, created.body.id)).state === 'connected' ? true : undefined));
       // Another link (or anyone) may not take the name either.
-      expect(await api(gateway, 'POST', '/api/devices', { name: 'Robot1', host: '127.0.0.1', port: robot.port, room: 'cell1' })).toMatchObject({ status: 409, body: { code: 'NAME_TAKEN' } });
+      expect(await api(gateway, 'POST', '/api/devices', { name: 'Robot1', host: '127.0.0.1', port: robot.port, room: 'cell1' })).toMatchObject({
+        status: 409,
+        body: { code: 'NAME_TAKEN' },
+      });
 
       // The robot goes down; its link backs off.
       robot.connections.forEach((c) => c.destroy());
@@ -345,7 +369,7 @@ describe('device links stored before a restart', () => {
   });
 });
 
-describe('an auto-reply rule\'s pattern', () => {
+describe("an auto-reply rule's pattern", () => {
   it('(a+)+$ against a line of 34 a and a b does not hold the gateway: /api/health answers, and the device gets exactly its replies', async () => {
     // Its own process: on an engine that backtracks, this line would hold the event loop for minutes.
     const gateway = await spawnGateway([]);
@@ -406,7 +430,10 @@ describe('a raw listener with the type byte', () => {
           }
         }),
       );
-      const refusal = Buffer.concat([Buffer.of(0), Buffer.from("ERROR FILE_TOO_LARGE: devices' unfinished files are at the gateway's limit; this file was refused, send it again")]);
+      const refusal = Buffer.concat([
+        Buffer.of(0),
+        Buffer.from("ERROR FILE_TOO_LARGE: devices' unfinished files are at the gateway's limit; this file was refused, send it again"),
+      ]);
       // 64 MiB hold at most one of these files at once: the others are told, with exactly this.
       // The listener asks for the gateway's words (notices), so a device also hears the others
       // join its room, and nothing else.
@@ -416,7 +443,11 @@ describe('a raw listener with the type byte', () => {
       clearInterval(sampler);
       expect(devices.filter(told).length).toBeGreaterThanOrEqual(STREAMS - 1);
       for (const device of devices) {
-        const rest = device.received.toString('latin1').split(refusalText).join('').replace(/\x00\[shop\] \* 127\.0\.0\.1:\d+ joined/g, '');
+        const rest = device.received
+          .toString('latin1')
+          .split(refusalText)
+          .join('')
+          .replace(/\x00\[shop\] \* 127\.0\.0\.1:\d+ joined/g, '');
         expect(rest, JSON.stringify(device.received.toString('latin1'))).toBe('');
       }
       // Without the bound each connection held its whole file (6 × 40 MiB); now about 64 MiB in all.
@@ -451,7 +482,11 @@ describe('room access across a cluster', () => {
       expect(listener.status).toBe(201);
       const device = await RawSocket.connect(listener.body.port);
       await until('b to know', async () => ((await roomsOf(b)).some((r) => r.name === 'cell1' && r.access === 'operators') ? true : undefined));
-      const deviceName = await until('the device', async () => (await api(a, 'GET', '/api/clients')).body.clients.find((c: { listener?: string }) => c.listener === listener.body.id)?.name as string | undefined);
+      const deviceName = await until(
+        'the device',
+        async () =>
+          (await api(a, 'GET', '/api/clients')).body.clients.find((c: { listener?: string }) => c.listener === listener.body.id)?.name as string | undefined,
+      );
 
       const guest = await Peer.ws(b.wsUrl);
       peers.push(guest);

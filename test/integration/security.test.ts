@@ -81,7 +81,29 @@ describe('TLS', () => {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-tls-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
+    { stdio: 'pipe' },
+  );
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('serves HTTPS, WSS and TLS on the TCP listener from certificate files', async () => {
@@ -90,11 +112,13 @@ describe('TLS', () => {
     try {
       const httpsUrl = gateway.httpUrl.replace('http:', 'https:');
       const health = await new Promise<string>((resolve, reject) => {
-        https.get(`${httpsUrl}/api/health`, { ca }, (res) => {
-          let text = '';
-          res.on('data', (c) => (text += c));
-          res.on('end', () => resolve(text));
-        }).on('error', reject);
+        https
+          .get(`${httpsUrl}/api/health`, { ca }, (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () => resolve(text));
+          })
+          .on('error', reject);
       });
       expect(JSON.parse(health)).toMatchObject({ status: 'ok' });
       expect((await api(gateway, 'GET', '/api/listener').catch(() => ({ status: -1 }))).status).toBe(-1); // plain HTTP is not served

@@ -62,13 +62,17 @@ describe('a member that stops reading', () => {
     }
     // The reader gets every message from every chatter, in each chatter's order.
     const seen = new Map<number, number>();
-    await reader.next('message', (m) => {
-      const [who, seq] = m.text.split(':').map(Number) as [number, number];
-      expect(seq).toBe((seen.get(who) ?? -1) + 1);
-      seen.set(who, seq);
-      peakRss = Math.max(peakRss, gateway.rssBytes());
-      return [...seen.values()].every((s) => s === perChatter - 1) && seen.size === 4;
-    }, 60_000);
+    await reader.next(
+      'message',
+      (m) => {
+        const [who, seq] = m.text.split(':').map(Number) as [number, number];
+        expect(seq).toBe((seen.get(who) ?? -1) + 1);
+        seen.set(who, seq);
+        peakRss = Math.max(peakRss, gateway.rssBytes());
+        return [...seen.values()].every((s) => s === perChatter - 1) && seen.size === 4;
+      },
+      60_000,
+    );
     const elapsed = Date.now() - started;
 
     // The sleeper was dropped from the hub.
@@ -90,7 +94,9 @@ describe('a member that stops reading', () => {
     expect(stats.queuedBytes).toBeLessThan(2 * 1024 * 1024);
     // ~20 MB was aimed at the sleeper; the gateway held at most about its 1 MiB queue of it.
     const growth = peakRss - baselineRss;
-    console.log(`slow consumer: ${4 * perChatter} messages in ${elapsed} ms; reader got all; sleeper received ${frames.length} frames before its overflow error; gateway RSS ${Math.round(baselineRss / 2 ** 20)} MiB -> peak ${Math.round(peakRss / 2 ** 20)} MiB`);
+    console.log(
+      `slow consumer: ${4 * perChatter} messages in ${elapsed} ms; reader got all; sleeper received ${frames.length} frames before its overflow error; gateway RSS ${Math.round(baselineRss / 2 ** 20)} MiB -> peak ${Math.round(peakRss / 2 ** 20)} MiB`,
+    );
     expect(growth).toBeLessThan(96 * 1024 * 1024);
     for (const c of chatters) c.end();
     reader.end();

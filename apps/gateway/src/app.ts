@@ -117,15 +117,26 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
 
   const history = options.history ?? new SqliteHistoryStore(config.dataDir);
   // By default a cluster of one, in process; its log starts after what the history holds.
-  const cluster = options.cluster ?? (config.cluster.redisUrl === null ? new InProcessCluster(history.lastId()).node(config.cluster.nodeId ?? 'local') : await joinCluster(config, history, app.log));
+  const cluster =
+    options.cluster ??
+    (config.cluster.redisUrl === null
+      ? new InProcessCluster(history.lastId()).node(config.cluster.nodeId ?? 'local')
+      : await joinCluster(config, history, app.log));
   const { registration, requireLogin, requireLoginDevices, tokenTtlDays } = config.identity;
-  const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster.identity }), { registration, requireLogin, requireLoginDevices, tokenTtlMs: tokenTtlDays * 86_400_000 });
+  const identity = new Identity(new IdentityStore(config.dataDir, { shared: cluster.identity }), {
+    registration,
+    requireLogin,
+    requireLoginDevices,
+    tokenTtlMs: tokenTtlDays * 86_400_000,
+  });
   // Rooms' access from --config: what the operator wrote is in force at every start.
   for (const [room, access] of Object.entries(config.rooms)) identity.store.configureRoomAccess({ room, ...normalAccess(access) });
   // Files kept for later: on by default, wherever there is a data directory to keep them in.
   const { store, maxFileBytes, maxRoomBytes, maxTotalBytes, retentionDays } = config.files;
   const fileStore =
-    store && config.dataDir !== null ? new FileStore(config.dataDir, { maxFileBytes, maxRoomBytes, maxTotalBytes, retentionMs: retentionDays * 86_400_000 }) : undefined;
+    store && config.dataDir !== null
+      ? new FileStore(config.dataDir, { maxFileBytes, maxRoomBytes, maxTotalBytes, retentionMs: retentionDays * 86_400_000 })
+      : undefined;
   const hub = new Hub({ config, history, cluster, log: app.log, identity, fileStore });
   app.decorate('hub', hub);
 

@@ -63,7 +63,10 @@ export function readConfigFile(path: string, flags: readonly { flag: string; kin
   const validate = ajv.compile(schema);
   if (!validate(json)) {
     const error = validate.errors![0]!;
-    const pointer = error.keyword === 'additionalProperties' ? `${error.instancePath}/${(error.params as { additionalProperty: string }).additionalProperty}` : error.instancePath;
+    const pointer =
+      error.keyword === 'additionalProperties'
+        ? `${error.instancePath}/${(error.params as { additionalProperty: string }).additionalProperty}`
+        : error.instancePath;
     const field = pointer.slice(1).replaceAll('/', '.') || '(top level)';
     const message = error.keyword === 'additionalProperties' ? 'is not a setting this gateway has (see --help)' : error.message;
     throw new ConfigFileError(`${path}:${lineOf(text, pointer)}: ${field} ${message}.`);
@@ -74,7 +77,13 @@ export function readConfigFile(path: string, flags: readonly { flag: string; kin
 
 /** The line (1-based) where the value at a JSON pointer starts, by scanning the text once. */
 export function lineOf(text: string, pointer: string): number {
-  const wanted = pointer === '' ? [] : pointer.slice(1).split('/').map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+  const wanted =
+    pointer === ''
+      ? []
+      : pointer
+          .slice(1)
+          .split('/')
+          .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
   let at = 0;
   let line = 1;
   const skip = (): void => {

@@ -117,65 +117,419 @@ interface Option {
 // One row per setting: the flag, the env var derived from it (SWITCHBOARD_ + upper snake case),
 // the help line and where it lands. --help, flags and env all come from this table.
 const options: Option[] = [
-  opt('http-host', 'string', 'Address the HTTP server (page, /ws, /api) binds to.', (c) => c.http.host, (c, v: string) => (c.http.host = v)),
-  opt('http-port', 'port', 'HTTP port (0 picks a free one).', (c) => c.http.port, (c, v: number) => (c.http.port = v)),
-  opt('tcp-host', 'string', 'Address the TCP chat listener binds to.', (c) => c.tcp.host, (c, v: string) => (c.tcp.host = v)),
-  opt('tcp-port', 'port', 'TCP chat listener port (0 picks a free one).', (c) => c.tcp.port, (c, v: number) => (c.tcp.port = v)),
-  opt('tcp-backlog', 'int', 'Listen backlog: connections the OS queues before accept.', (c) => c.tcp.backlog, (c, v: number) => (c.tcp.backlog = v)),
-  opt('tcp-autostart', 'bool', 'Start the TCP listener at boot (false: start it over REST).', (c) => c.tcp.autoStart, (c, v: boolean) => (c.tcp.autoStart = v)),
-  opt('data-dir', 'path', 'Folder for the history database (history.sqlite). Empty: memory only.', (c) => c.dataDir, (c, v: string | null) => (c.dataDir = v)),
-  opt('web-root', 'path', 'Folder of the built web page. Empty: no page.', (c) => c.webRoot, (c, v: string | null) => (c.webRoot = v)),
-  opt('max-frame-bytes', 'int', 'Largest frame N (type + payload) accepted, checked on the length prefix.', (c) => c.limits.maxFrameLength, (c, v: number) => (c.limits.maxFrameLength = v)),
-  opt('max-text-bytes', 'int', 'Largest chat text, in UTF-8 bytes.', (c) => c.limits.maxTextBytes, (c, v: number) => (c.limits.maxTextBytes = v)),
-  opt('max-file-bytes', 'int', 'Largest file a member may offer.', (c) => c.limits.maxFileBytes, (c, v: number) => (c.limits.maxFileBytes = v)),
-  opt('max-queue-bytes', 'int', 'Per-member send queue; a member that falls this far behind is disconnected.', (c) => c.limits.maxQueueBytes, (c, v: number) => (c.limits.maxQueueBytes = v)),
-  opt('max-connections', 'int', 'Connections in total (TCP + WebSocket).', (c) => c.limits.maxConnections, (c, v: number) => (c.limits.maxConnections = v)),
-  opt('max-connections-per-ip', 'int', 'Connections from one IP address.', (c) => c.limits.maxConnectionsPerIp, (c, v: number) => (c.limits.maxConnectionsPerIp = v)),
-  opt('rate', 'int', 'Frames per second a member may send, sustained (file data excluded).', (c) => c.limits.ratePerSecond, (c, v: number) => (c.limits.ratePerSecond = v)),
-  opt('rate-burst', 'int', 'Frames a member may send in a burst above the rate.', (c) => c.limits.rateBurst, (c, v: number) => (c.limits.rateBurst = v)),
-  opt('max-http-connections', 'int', 'HTTP connections in total (page, API; a WebSocket counts as a member once open). More are answered 503 and closed.', (c) => c.limits.maxHttpConnections, (c, v: number) => (c.limits.maxHttpConnections = v)),
-  opt('max-http-connections-per-ip', 'int', 'HTTP connections from one IP address.', (c) => c.limits.maxHttpConnectionsPerIp, (c, v: number) => (c.limits.maxHttpConnectionsPerIp = v)),
-  opt('max-transfers', 'int', 'Open file transfers per member.', (c) => c.limits.maxTransfersPerMember, (c, v: number) => (c.limits.maxTransfersPerMember = v)),
-  opt('hello-timeout-ms', 'int', 'How long a new connection may take to say hello before it becomes a plain device.', (c) => c.timing.helloTimeoutMs, (c, v: number) => (c.timing.helloTimeoutMs = v)),
-  opt('heartbeat-ms', 'int', 'Silence before a protocol member is pinged; twice this and it is dropped. 0: off.', (c) => c.timing.heartbeatMs, (c, v: number) => (c.timing.heartbeatMs = v)),
-  opt('frame-timeout-ms', 'int', 'How long a started frame may stay incomplete (slowloris guard).', (c) => c.timing.frameTimeoutMs, (c, v: number) => (c.timing.frameTimeoutMs = v)),
-  opt('close-timeout-ms', 'int', 'How long a closing connection may take to flush before it is cut.', (c) => c.timing.closeTimeoutMs, (c, v: number) => (c.timing.closeTimeoutMs = v)),
-  opt('file-stall-ms', 'int', 'How long a file sender waits for a receiver that does not read before dropping it from the transfer.', (c) => c.timing.fileStallMs, (c, v: number) => (c.timing.fileStallMs = v)),
-  opt('shutdown-grace-ms', 'int', 'On SIGTERM/SIGINT, how long to let members drain before exiting.', (c) => c.timing.shutdownGraceMs, (c, v: number) => (c.timing.shutdownGraceMs = v)),
-  opt('flush-window-ms', 'int', 'Under load, how long a frame may wait to share one write with those after it (0: write every turn).', (c) => c.timing.flushWindowMs, (c, v: number) => (c.timing.flushWindowMs = v)),
-  opt('http-idle-timeout-ms', 'int', 'An HTTP connection with no request under way is closed after this long (keep-alive too).', (c) => c.timing.httpIdleTimeoutMs, (c, v: number) => (c.timing.httpIdleTimeoutMs = v)),
-  opt('http-request-timeout-ms', 'int', 'The most an HTTP request may take to arrive, headers and body (slow senders are cut with 408).', (c) => c.timing.httpRequestTimeoutMs, (c, v: number) => (c.timing.httpRequestTimeoutMs = v)),
-  opt('history-on-join', 'int', 'Messages of recent history sent to a member joining a room.', (c) => c.history.onJoin, (c, v: number) => (c.history.onJoin = v)),
-  opt('history-max-page', 'int', 'Most history entries one request may return.', (c) => c.history.maxPage, (c, v: number) => (c.history.maxPage = v)),
-  opt('file-store', 'bool', 'Keep completed files in <data-dir>/files for later download (GET /api/files); off: files are relayed live only.', (c) => c.files.store, (c, v: boolean) => (c.files.store = v)),
-  opt('file-store-max-file-bytes', 'int', 'Largest file kept (larger ones are still relayed).', (c) => c.files.maxFileBytes, (c, v: number) => (c.files.maxFileBytes = v)),
-  opt('file-store-room-bytes', 'int', 'Bytes of files kept per room; past it the room\'s oldest files go.', (c) => c.files.maxRoomBytes, (c, v: number) => (c.files.maxRoomBytes = v)),
-  opt('file-store-total-bytes', 'int', 'Bytes of files kept in all; past it the oldest files go.', (c) => c.files.maxTotalBytes, (c, v: number) => (c.files.maxTotalBytes = v)),
-  opt('file-store-days', 'int', 'Days a kept file stays; 0: until the limits push it out.', (c) => c.files.retentionDays, (c, v: number) => (c.files.retentionDays = v)),
-  opt('listen', 'repeat', 'Another listener, as a URL: line://0.0.0.0:9100?delimiter=%0D%0A&room=plc, raw://HOST:PORT?typeByte=true, frame://HOST:PORT. Repeatable; the env var takes several, space-separated.', (c) => c.devices.listen.join(' '), (c, v: string[]) => (c.devices.listen = v)),
-  opt('device-targets', 'string', 'Where outbound device links may dial: host[/prefix][:port[-port]], comma-separated. Default: loopback only.', (c) => c.devices.targets, (c, v: string) => (c.devices.targets = v)),
-  opt('device-backoff-max-ms', 'int', 'Longest wait between dials of a device that is down (exponential backoff with jitter).', (c) => c.devices.backoffMaxMs, (c, v: number) => (c.devices.backoffMaxMs = v)),
-  opt('traffic-log-entries', 'int', 'Entries of recent traffic kept per device for the console (each at most 4 KiB); 0 keeps none.', (c) => c.devices.trafficEntries, (c, v: number) => (c.devices.trafficEntries = v)),
-  opt('rule-max-per-second', 'int', 'Most times one auto-reply rule may fire in a second (no reply storms between devices).', (c) => c.devices.ruleMaxPerSecond, (c, v: number) => (c.devices.ruleMaxPerSecond = v)),
-  opt('registration', 'string', 'Who may register an account: open (anyone), admin (operators only) or closed.', (c) => c.identity.registration, (c, v: string) => (c.identity.registration = v as GatewayConfig['identity']['registration'])),
-  opt('require-login', 'bool', 'Only accounts may join (plain devices and device links excepted, unless --require-login-devices).', (c) => c.identity.requireLogin, (c, v: boolean) => (c.identity.requireLogin = v)),
-  opt('require-login-devices', 'bool', 'With --require-login: devices without a handshake are refused too (for listeners that face untrusted networks).', (c) => c.identity.requireLoginDevices, (c, v: boolean) => (c.identity.requireLoginDevices = v)),
-  opt('token-ttl-days', 'int', 'How long a resume token (in welcome) stays valid.', (c) => c.identity.tokenTtlDays, (c, v: number) => (c.identity.tokenTtlDays = v)),
-  opt('admin-token', 'string', 'Bearer token for admin calls. Unset: admin calls only from loopback.', (c) => c.security.adminToken, (c, v: string) => (c.security.adminToken = v || null)),
-  opt('allowed-origins', 'list', 'Comma-separated Origins allowed to open /ws besides the gateway\'s own; * allows any.', (c) => c.security.allowedOrigins.join(','), (c, v: string[]) => (c.security.allowedOrigins = v)),
-  opt('allowed-hosts', 'list', 'Comma-separated host names the HTTP server answers to besides loopback names and the listen address (on 0.0.0.0/::, also this machine\'s addresses and hostname); others get 421 (DNS rebinding guard). * allows any.', (c) => c.security.allowedHosts.join(','), (c, v: string[]) => (c.security.allowedHosts = v)),
-  opt('public-read', 'bool', 'GET /api/clients and /api/history?room= without admin rights (members\' addresses, rooms\' history). Default: on, off with --require-login.', (c) => c.security.publicRead, (c, v: boolean) => (c.security.publicRead = v)),
-  opt('tls-cert', 'path', 'PEM certificate: serve HTTPS/WSS (and TLS on TCP with --tcp-tls).', (c) => c.security.tlsCert, (c, v: string | null) => (c.security.tlsCert = v)),
-  opt('tls-key', 'path', 'PEM private key for --tls-cert.', (c) => c.security.tlsKey, (c, v: string | null) => (c.security.tlsKey = v)),
-  opt('tcp-tls', 'bool', 'Serve the TCP listener over TLS with --tls-cert/--tls-key.', (c) => c.security.tcpTls, (c, v: boolean) => (c.security.tcpTls = v)),
-  opt('metrics-public', 'bool', 'Serve /metrics without admin rights.', (c) => c.security.metricsPublic, (c, v: boolean) => (c.security.metricsPublic = v)),
-  opt('drain-ms', 'int', 'On SIGTERM, how long /readyz says 503 (and new members are refused) before members are told and the gateway closes: give a load balancer time to stop sending.', (c) => c.timing.drainMs, (c, v: number) => (c.timing.drainMs = v)),
-  opt('redis-url', 'string', 'Join every other gateway on this Redis (redis://host:port/db): one chat across them. Unset: a single gateway.', (c) => c.cluster.redisUrl, (c, v: string) => (c.cluster.redisUrl = v || null)),
-  opt('node-id', 'string', 'This gateway\'s name in the cluster (letters, digits, - and _; at most 32). Unset: generated at start.', (c) => c.cluster.nodeId, (c, v: string) => (c.cluster.nodeId = v || null)),
-  opt('node-heartbeat-ms', 'int', 'How often a gateway tells the cluster it is alive; one silent for 1.5 of these is lost and its members leave (reason node-lost).', (c) => c.cluster.heartbeatMs, (c, v: number) => (c.cluster.heartbeatMs = v)),
-  opt('cluster-timeout-ms', 'int', 'How long a message waits for Redis before its sender gets CLUSTER_UNAVAILABLE, and an operator\'s request waits for another gateway.', (c) => c.cluster.timeoutMs, (c, v: number) => (c.cluster.timeoutMs = v)),
-  opt('history-retention', 'int', 'Entries kept in the cluster\'s history stream in Redis, from which a gateway fills its own history (about: trimmed with MAXLEN ~).', (c) => c.cluster.historyRetention, (c, v: number) => (c.cluster.historyRetention = v)),
-  opt('log-level', 'string', 'fatal, error, warn, info, debug, trace or silent.', (c) => c.logLevel, (c, v: string) => (c.logLevel = v)),
+  opt(
+    'http-host',
+    'string',
+    'Address the HTTP server (page, /ws, /api) binds to.',
+    (c) => c.http.host,
+    (c, v: string) => (c.http.host = v),
+  ),
+  opt(
+    'http-port',
+    'port',
+    'HTTP port (0 picks a free one).',
+    (c) => c.http.port,
+    (c, v: number) => (c.http.port = v),
+  ),
+  opt(
+    'tcp-host',
+    'string',
+    'Address the TCP chat listener binds to.',
+    (c) => c.tcp.host,
+    (c, v: string) => (c.tcp.host = v),
+  ),
+  opt(
+    'tcp-port',
+    'port',
+    'TCP chat listener port (0 picks a free one).',
+    (c) => c.tcp.port,
+    (c, v: number) => (c.tcp.port = v),
+  ),
+  opt(
+    'tcp-backlog',
+    'int',
+    'Listen backlog: connections the OS queues before accept.',
+    (c) => c.tcp.backlog,
+    (c, v: number) => (c.tcp.backlog = v),
+  ),
+  opt(
+    'tcp-autostart',
+    'bool',
+    'Start the TCP listener at boot (false: start it over REST).',
+    (c) => c.tcp.autoStart,
+    (c, v: boolean) => (c.tcp.autoStart = v),
+  ),
+  opt(
+    'data-dir',
+    'path',
+    'Folder for the history database (history.sqlite). Empty: memory only.',
+    (c) => c.dataDir,
+    (c, v: string | null) => (c.dataDir = v),
+  ),
+  opt(
+    'web-root',
+    'path',
+    'Folder of the built web page. Empty: no page.',
+    (c) => c.webRoot,
+    (c, v: string | null) => (c.webRoot = v),
+  ),
+  opt(
+    'max-frame-bytes',
+    'int',
+    'Largest frame N (type + payload) accepted, checked on the length prefix.',
+    (c) => c.limits.maxFrameLength,
+    (c, v: number) => (c.limits.maxFrameLength = v),
+  ),
+  opt(
+    'max-text-bytes',
+    'int',
+    'Largest chat text, in UTF-8 bytes.',
+    (c) => c.limits.maxTextBytes,
+    (c, v: number) => (c.limits.maxTextBytes = v),
+  ),
+  opt(
+    'max-file-bytes',
+    'int',
+    'Largest file a member may offer.',
+    (c) => c.limits.maxFileBytes,
+    (c, v: number) => (c.limits.maxFileBytes = v),
+  ),
+  opt(
+    'max-queue-bytes',
+    'int',
+    'Per-member send queue; a member that falls this far behind is disconnected.',
+    (c) => c.limits.maxQueueBytes,
+    (c, v: number) => (c.limits.maxQueueBytes = v),
+  ),
+  opt(
+    'max-connections',
+    'int',
+    'Connections in total (TCP + WebSocket).',
+    (c) => c.limits.maxConnections,
+    (c, v: number) => (c.limits.maxConnections = v),
+  ),
+  opt(
+    'max-connections-per-ip',
+    'int',
+    'Connections from one IP address.',
+    (c) => c.limits.maxConnectionsPerIp,
+    (c, v: number) => (c.limits.maxConnectionsPerIp = v),
+  ),
+  opt(
+    'rate',
+    'int',
+    'Frames per second a member may send, sustained (file data excluded).',
+    (c) => c.limits.ratePerSecond,
+    (c, v: number) => (c.limits.ratePerSecond = v),
+  ),
+  opt(
+    'rate-burst',
+    'int',
+    'Frames a member may send in a burst above the rate.',
+    (c) => c.limits.rateBurst,
+    (c, v: number) => (c.limits.rateBurst = v),
+  ),
+  opt(
+    'max-http-connections',
+    'int',
+    'HTTP connections in total (page, API; a WebSocket counts as a member once open). More are answered 503 and closed.',
+    (c) => c.limits.maxHttpConnections,
+    (c, v: number) => (c.limits.maxHttpConnections = v),
+  ),
+  opt(
+    'max-http-connections-per-ip',
+    'int',
+    'HTTP connections from one IP address.',
+    (c) => c.limits.maxHttpConnectionsPerIp,
+    (c, v: number) => (c.limits.maxHttpConnectionsPerIp = v),
+  ),
+  opt(
+    'max-transfers',
+    'int',
+    'Open file transfers per member.',
+    (c) => c.limits.maxTransfersPerMember,
+    (c, v: number) => (c.limits.maxTransfersPerMember = v),
+  ),
+  opt(
+    'hello-timeout-ms',
+    'int',
+    'How long a new connection may take to say hello before it becomes a plain device.',
+    (c) => c.timing.helloTimeoutMs,
+    (c, v: number) => (c.timing.helloTimeoutMs = v),
+  ),
+  opt(
+    'heartbeat-ms',
+    'int',
+    'Silence before a protocol member is pinged; twice this and it is dropped. 0: off.',
+    (c) => c.timing.heartbeatMs,
+    (c, v: number) => (c.timing.heartbeatMs = v),
+  ),
+  opt(
+    'frame-timeout-ms',
+    'int',
+    'How long a started frame may stay incomplete (slowloris guard).',
+    (c) => c.timing.frameTimeoutMs,
+    (c, v: number) => (c.timing.frameTimeoutMs = v),
+  ),
+  opt(
+    'close-timeout-ms',
+    'int',
+    'How long a closing connection may take to flush before it is cut.',
+    (c) => c.timing.closeTimeoutMs,
+    (c, v: number) => (c.timing.closeTimeoutMs = v),
+  ),
+  opt(
+    'file-stall-ms',
+    'int',
+    'How long a file sender waits for a receiver that does not read before dropping it from the transfer.',
+    (c) => c.timing.fileStallMs,
+    (c, v: number) => (c.timing.fileStallMs = v),
+  ),
+  opt(
+    'shutdown-grace-ms',
+    'int',
+    'On SIGTERM/SIGINT, how long to let members drain before exiting.',
+    (c) => c.timing.shutdownGraceMs,
+    (c, v: number) => (c.timing.shutdownGraceMs = v),
+  ),
+  opt(
+    'flush-window-ms',
+    'int',
+    'Under load, how long a frame may wait to share one write with those after it (0: write every turn).',
+    (c) => c.timing.flushWindowMs,
+    (c, v: number) => (c.timing.flushWindowMs = v),
+  ),
+  opt(
+    'http-idle-timeout-ms',
+    'int',
+    'An HTTP connection with no request under way is closed after this long (keep-alive too).',
+    (c) => c.timing.httpIdleTimeoutMs,
+    (c, v: number) => (c.timing.httpIdleTimeoutMs = v),
+  ),
+  opt(
+    'http-request-timeout-ms',
+    'int',
+    'The most an HTTP request may take to arrive, headers and body (slow senders are cut with 408).',
+    (c) => c.timing.httpRequestTimeoutMs,
+    (c, v: number) => (c.timing.httpRequestTimeoutMs = v),
+  ),
+  opt(
+    'history-on-join',
+    'int',
+    'Messages of recent history sent to a member joining a room.',
+    (c) => c.history.onJoin,
+    (c, v: number) => (c.history.onJoin = v),
+  ),
+  opt(
+    'history-max-page',
+    'int',
+    'Most history entries one request may return.',
+    (c) => c.history.maxPage,
+    (c, v: number) => (c.history.maxPage = v),
+  ),
+  opt(
+    'file-store',
+    'bool',
+    'Keep completed files in <data-dir>/files for later download (GET /api/files); off: files are relayed live only.',
+    (c) => c.files.store,
+    (c, v: boolean) => (c.files.store = v),
+  ),
+  opt(
+    'file-store-max-file-bytes',
+    'int',
+    'Largest file kept (larger ones are still relayed).',
+    (c) => c.files.maxFileBytes,
+    (c, v: number) => (c.files.maxFileBytes = v),
+  ),
+  opt(
+    'file-store-room-bytes',
+    'int',
+    "Bytes of files kept per room; past it the room's oldest files go.",
+    (c) => c.files.maxRoomBytes,
+    (c, v: number) => (c.files.maxRoomBytes = v),
+  ),
+  opt(
+    'file-store-total-bytes',
+    'int',
+    'Bytes of files kept in all; past it the oldest files go.',
+    (c) => c.files.maxTotalBytes,
+    (c, v: number) => (c.files.maxTotalBytes = v),
+  ),
+  opt(
+    'file-store-days',
+    'int',
+    'Days a kept file stays; 0: until the limits push it out.',
+    (c) => c.files.retentionDays,
+    (c, v: number) => (c.files.retentionDays = v),
+  ),
+  opt(
+    'listen',
+    'repeat',
+    'Another listener, as a URL: line://0.0.0.0:9100?delimiter=%0D%0A&room=plc, raw://HOST:PORT?typeByte=true, frame://HOST:PORT. Repeatable; the env var takes several, space-separated.',
+    (c) => c.devices.listen.join(' '),
+    (c, v: string[]) => (c.devices.listen = v),
+  ),
+  opt(
+    'device-targets',
+    'string',
+    'Where outbound device links may dial: host[/prefix][:port[-port]], comma-separated. Default: loopback only.',
+    (c) => c.devices.targets,
+    (c, v: string) => (c.devices.targets = v),
+  ),
+  opt(
+    'device-backoff-max-ms',
+    'int',
+    'Longest wait between dials of a device that is down (exponential backoff with jitter).',
+    (c) => c.devices.backoffMaxMs,
+    (c, v: number) => (c.devices.backoffMaxMs = v),
+  ),
+  opt(
+    'traffic-log-entries',
+    'int',
+    'Entries of recent traffic kept per device for the console (each at most 4 KiB); 0 keeps none.',
+    (c) => c.devices.trafficEntries,
+    (c, v: number) => (c.devices.trafficEntries = v),
+  ),
+  opt(
+    'rule-max-per-second',
+    'int',
+    'Most times one auto-reply rule may fire in a second (no reply storms between devices).',
+    (c) => c.devices.ruleMaxPerSecond,
+    (c, v: number) => (c.devices.ruleMaxPerSecond = v),
+  ),
+  opt(
+    'registration',
+    'string',
+    'Who may register an account: open (anyone), admin (operators only) or closed.',
+    (c) => c.identity.registration,
+    (c, v: string) => (c.identity.registration = v as GatewayConfig['identity']['registration']),
+  ),
+  opt(
+    'require-login',
+    'bool',
+    'Only accounts may join (plain devices and device links excepted, unless --require-login-devices).',
+    (c) => c.identity.requireLogin,
+    (c, v: boolean) => (c.identity.requireLogin = v),
+  ),
+  opt(
+    'require-login-devices',
+    'bool',
+    'With --require-login: devices without a handshake are refused too (for listeners that face untrusted networks).',
+    (c) => c.identity.requireLoginDevices,
+    (c, v: boolean) => (c.identity.requireLoginDevices = v),
+  ),
+  opt(
+    'token-ttl-days',
+    'int',
+    'How long a resume token (in welcome) stays valid.',
+    (c) => c.identity.tokenTtlDays,
+    (c, v: number) => (c.identity.tokenTtlDays = v),
+  ),
+  opt(
+    'admin-token',
+    'string',
+    'Bearer token for admin calls. Unset: admin calls only from loopback.',
+    (c) => c.security.adminToken,
+    (c, v: string) => (c.security.adminToken = v || null),
+  ),
+  opt(
+    'allowed-origins',
+    'list',
+    "Comma-separated Origins allowed to open /ws besides the gateway's own; * allows any.",
+    (c) => c.security.allowedOrigins.join(','),
+    (c, v: string[]) => (c.security.allowedOrigins = v),
+  ),
+  opt(
+    'allowed-hosts',
+    'list',
+    "Comma-separated host names the HTTP server answers to besides loopback names and the listen address (on 0.0.0.0/::, also this machine's addresses and hostname); others get 421 (DNS rebinding guard). * allows any.",
+    (c) => c.security.allowedHosts.join(','),
+    (c, v: string[]) => (c.security.allowedHosts = v),
+  ),
+  opt(
+    'public-read',
+    'bool',
+    "GET /api/clients and /api/history?room= without admin rights (members' addresses, rooms' history). Default: on, off with --require-login.",
+    (c) => c.security.publicRead,
+    (c, v: boolean) => (c.security.publicRead = v),
+  ),
+  opt(
+    'tls-cert',
+    'path',
+    'PEM certificate: serve HTTPS/WSS (and TLS on TCP with --tcp-tls).',
+    (c) => c.security.tlsCert,
+    (c, v: string | null) => (c.security.tlsCert = v),
+  ),
+  opt(
+    'tls-key',
+    'path',
+    'PEM private key for --tls-cert.',
+    (c) => c.security.tlsKey,
+    (c, v: string | null) => (c.security.tlsKey = v),
+  ),
+  opt(
+    'tcp-tls',
+    'bool',
+    'Serve the TCP listener over TLS with --tls-cert/--tls-key.',
+    (c) => c.security.tcpTls,
+    (c, v: boolean) => (c.security.tcpTls = v),
+  ),
+  opt(
+    'metrics-public',
+    'bool',
+    'Serve /metrics without admin rights.',
+    (c) => c.security.metricsPublic,
+    (c, v: boolean) => (c.security.metricsPublic = v),
+  ),
+  opt(
+    'drain-ms',
+    'int',
+    'On SIGTERM, how long /readyz says 503 (and new members are refused) before members are told and the gateway closes: give a load balancer time to stop sending.',
+    (c) => c.timing.drainMs,
+    (c, v: number) => (c.timing.drainMs = v),
+  ),
+  opt(
+    'redis-url',
+    'string',
+    'Join every other gateway on this Redis (redis://host:port/db): one chat across them. Unset: a single gateway.',
+    (c) => c.cluster.redisUrl,
+    (c, v: string) => (c.cluster.redisUrl = v || null),
+  ),
+  opt(
+    'node-id',
+    'string',
+    "This gateway's name in the cluster (letters, digits, - and _; at most 32). Unset: generated at start.",
+    (c) => c.cluster.nodeId,
+    (c, v: string) => (c.cluster.nodeId = v || null),
+  ),
+  opt(
+    'node-heartbeat-ms',
+    'int',
+    'How often a gateway tells the cluster it is alive; one silent for 1.5 of these is lost and its members leave (reason node-lost).',
+    (c) => c.cluster.heartbeatMs,
+    (c, v: number) => (c.cluster.heartbeatMs = v),
+  ),
+  opt(
+    'cluster-timeout-ms',
+    'int',
+    "How long a message waits for Redis before its sender gets CLUSTER_UNAVAILABLE, and an operator's request waits for another gateway.",
+    (c) => c.cluster.timeoutMs,
+    (c, v: number) => (c.cluster.timeoutMs = v),
+  ),
+  opt(
+    'history-retention',
+    'int',
+    "Entries kept in the cluster's history stream in Redis, from which a gateway fills its own history (about: trimmed with MAXLEN ~).",
+    (c) => c.cluster.historyRetention,
+    (c, v: number) => (c.cluster.historyRetention = v),
+  ),
+  opt(
+    'log-level',
+    'string',
+    'fatal, error, warn, info, debug, trace or silent.',
+    (c) => c.logLevel,
+    (c, v: string) => (c.logLevel = v),
+  ),
 ];
 
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T lets each option's setter name its value's type
@@ -219,7 +573,14 @@ export function defaultConfig(): GatewayConfig {
     history: { onJoin: 50, maxPage: 500 },
     files: { store: true, maxFileBytes: 50 * 1024 * 1024, maxRoomBytes: 1024 * 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 * 1024, retentionDays: 30 },
     rooms: {},
-    devices: { listen: [], targets: '127.0.0.0/8,::1', backoffMaxMs: 10_000, trafficEntries: 1000, ruleMaxPerSecond: 5, fromFile: { listeners: [], links: [] } },
+    devices: {
+      listen: [],
+      targets: '127.0.0.0/8,::1',
+      backoffMaxMs: 10_000,
+      trafficEntries: 1000,
+      ruleMaxPerSecond: 5,
+      fromFile: { listeners: [], links: [] },
+    },
     identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
     cluster: { redisUrl: null, nodeId: null, heartbeatMs: 4_000, timeoutMs: 2_000, historyRetention: 100_000 },
     security: { adminToken: null, allowedOrigins: [], allowedHosts: [], publicRead: null, tlsCert: null, tlsKey: null, tcpTls: false, metricsPublic: false },
@@ -251,7 +612,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       help: { type: 'boolean', short: 'h' },
       config: { type: 'string' },
       'print-config': { type: 'boolean' },
-      ...Object.fromEntries(options.map((o) => [o.flag, { type: o.kind === 'bool' ? ('boolean' as const) : ('string' as const), multiple: o.kind === 'repeat' }])),
+      ...Object.fromEntries(
+        options.map((o) => [o.flag, { type: o.kind === 'bool' ? ('boolean' as const) : ('string' as const), multiple: o.kind === 'repeat' }]),
+      ),
       ...Object.fromEntries(options.filter((o) => o.kind === 'bool').map((o) => [`no-${o.flag}`, { type: 'boolean' as const }])),
     },
   });
@@ -269,7 +632,15 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       const value = read.flags.get(option.flag);
       if (value === undefined) continue;
       // The file's values pass the same conversion as a flag's, so one rule checks both.
-      const raw = Array.isArray(value) ? (option.kind === 'repeat' ? value.map(String) : value.join(',')) : typeof value === 'boolean' ? value : typeof value === 'string' ? value : JSON.stringify(value); // an object shows as itself, not [object Object]
+      const raw = Array.isArray(value)
+        ? option.kind === 'repeat'
+          ? value.map(String)
+          : value.join(',')
+        : typeof value === 'boolean'
+          ? value
+          : typeof value === 'string'
+            ? value
+            : JSON.stringify(value); // an object shows as itself, not [object Object]
       option.set(config, convert(option, raw) as never);
     }
     config.devices.fromFile = { listeners: read.listeners, links: read.devices };
@@ -384,11 +755,27 @@ export function helpText(): string {
     const value = o.get(defaults);
     // eslint-disable-next-line @typescript-eslint/no-base-to-string -- defaults are strings, numbers, booleans and lists
     const shown = o.flag === 'public-read' && value === null ? 'on (off with --require-login)' : value === null || value === '' ? '(unset)' : String(value);
-    const placeholder = o.kind === 'list' ? 'list' : o.kind === 'repeat' ? 'url' : o.kind === 'path' ? (/dir|root/.test(o.flag) ? 'dir' : 'file') : o.kind === 'string' ? 'value' : 'n';
+    const placeholder =
+      o.kind === 'list'
+        ? 'list'
+        : o.kind === 'repeat'
+          ? 'url'
+          : o.kind === 'path'
+            ? /dir|root/.test(o.flag)
+              ? 'dir'
+              : 'file'
+            : o.kind === 'string'
+              ? 'value'
+              : 'n';
     const flag = o.kind === 'bool' ? `--[no-]${o.flag}` : `--${o.flag} <${placeholder}>`;
     lines.push(`  ${flag}`, `      ${o.help}`, `      env ${envName(o.flag)}, default ${shown}`);
   }
-  lines.push('  --config <file>', '      A JSON file of settings (env SWITCHBOARD_CONFIG).', '  --print-config', '      Print the settings in force, as a config file, and exit.');
+  lines.push(
+    '  --config <file>',
+    '      A JSON file of settings (env SWITCHBOARD_CONFIG).',
+    '  --print-config',
+    '      Print the settings in force, as a config file, and exit.',
+  );
   lines.push('  -h, --help', '      Show this text.');
   return lines.join('\n');
 }

@@ -90,7 +90,10 @@ export class HttpConnections {
     const over = this.#open >= this.max ? 'TOO_MANY_CONNECTIONS' : fromIp >= this.limits.maxPerIp ? 'TOO_MANY_CONNECTIONS_FROM_ADDRESS' : undefined;
     if (over !== undefined) {
       this.refused++;
-      const message = over === 'TOO_MANY_CONNECTIONS' ? `The gateway has ${this.max} HTTP connections open.` : `Your address has ${this.limits.maxPerIp} HTTP connections open.`;
+      const message =
+        over === 'TOO_MANY_CONNECTIONS'
+          ? `The gateway has ${this.max} HTTP connections open.`
+          : `Your address has ${this.limits.maxPerIp} HTTP connections open.`;
       const body = JSON.stringify({ code: over, message });
       const now = Date.now();
       if (now - this.#lastToldAt >= 60_000) {
@@ -100,7 +103,9 @@ export class HttpConnections {
       // Answered and closed before any request is read: the descriptor is free again at once.
       // A fresh socket's small write goes to the kernel at once, before the close.
       socket.on('error', () => undefined);
-      socket.write(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.write(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       socket.destroy();
       return;
     }

@@ -67,10 +67,13 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   app.log.info({ signal }, 'shutting down: telling members, flushing queues and history');
-  const force = setTimeout(() => {
-    app.log.error('shutdown took too long; exiting');
-    process.exit(1);
-  }, config.timing.drainMs + config.timing.shutdownGraceMs + 5_000);
+  const force = setTimeout(
+    () => {
+      app.log.error('shutdown took too long; exiting');
+      process.exit(1);
+    },
+    config.timing.drainMs + config.timing.shutdownGraceMs + 5_000,
+  );
   force.unref();
   // Not ready from now on: a load balancer that probes /readyz stops sending before members are told.
   app.hub.beginShutdown();

@@ -59,7 +59,11 @@ export function switchboardMetrics(register: Registry, hub: Hub, app: FastifyIns
     },
   });
   totalCounter('switchboard_frames_received_total', 'Frames received from members, by transport.', (t) => hub.totals.framesIn[t]);
-  totalCounter('switchboard_received_bytes_total', 'Bytes received from members (frames with their length prefix), by transport.', (t) => hub.totals.bytesIn[t]);
+  totalCounter(
+    'switchboard_received_bytes_total',
+    'Bytes received from members (frames with their length prefix), by transport.',
+    (t) => hub.totals.bytesIn[t],
+  );
   totalCounter('switchboard_deliveries_total', 'Frames written to members (one per member a message reached), by transport.', (t) => hub.totals.framesOut[t]);
   totalCounter('switchboard_sent_bytes_total', 'Bytes written to members, by transport.', (t) => hub.totals.bytesOut[t]);
   new Gauge({
@@ -88,7 +92,12 @@ export function switchboardMetrics(register: Registry, hub: Hub, app: FastifyIns
     flushed: (waitedMs) => fanOut.observe(waitedMs / 1000),
     committed: (ms) => commit.observe(ms / 1000),
   };
-  const disconnected = new Counter({ name: 'switchboard_members_disconnected_total', help: 'Members that left or were cut, by reason (quit, left, kicked, overflow, timeout, rate, ...).', labelNames: ['reason'], registers });
+  const disconnected = new Counter({
+    name: 'switchboard_members_disconnected_total',
+    help: 'Members that left or were cut, by reason (quit, left, kicked, overflow, timeout, rate, ...).',
+    labelNames: ['reason'],
+    registers,
+  });
   hub.on('left', (_member, reason) => disconnected.inc({ reason }));
   const errors = new Counter({ name: 'switchboard_errors_sent_total', help: 'Error frames sent to members, by code.', labelNames: ['code'], registers });
   hub.on('error-sent', (code) => errors.inc({ code }));

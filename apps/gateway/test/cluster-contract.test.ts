@@ -48,7 +48,8 @@ const implementations: [string, () => Implementation][] = [
       // Each test its own key prefix on the one redis-server: clusters that cannot see each other.
       const prefix = `contract${++clusterNumber}:`;
       return {
-        node: (id) => RedisCluster.start({ url: redis!.url, nodeId: id, heartbeatMs: 400, timeoutMs: 1000, historyRetention: 1000, lastHistoryId: 0, log: quiet, prefix }),
+        node: (id) =>
+          RedisCluster.start({ url: redis!.url, nodeId: id, heartbeatMs: 400, timeoutMs: 1000, historyRetention: 1000, lastHistoryId: 0, log: quiet, prefix }),
         // Its connections cut with no goodbye, as a killed process's would be.
         lose: async (hub) => (hub.node as RedisCluster).crash(),
         settleMs: 60,
@@ -134,10 +135,16 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
     expect(carol.link.of('presence').at(-1)).toEqual(expect.objectContaining({ event: 'leave', reason: 'quit' }));
     carol.send({ type: 'roster', ref: 'q2' });
     await settle();
-    expect(carol.link.of('roster').find((r) => r.ref === 'q2')!.members.map((m) => m.name).sort()).toEqual(['bob', 'carol']);
+    expect(
+      carol.link
+        .of('roster')
+        .find((r) => r.ref === 'q2')!
+        .members.map((m) => m.name)
+        .sort(),
+    ).toEqual(['bob', 'carol']);
   });
 
-  it("devices hear devices on every node only when they asked; an answer to a device reaches no device", async () => {
+  it('devices hear devices on every node only when they asked; an answer to a device reaches no device', async () => {
     const [a, b, c] = await threeNodes();
     const device = (hub: Hub, name: string, hears: Hears) => {
       const link = new DeviceMemoryLink(hears);
@@ -213,7 +220,11 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
     const offer = bob.link.of('file-offer')[0]!;
     expect(offer).toEqual(expect.objectContaining({ name: 'data.bin', size: bytes.length, from: 'alice' }));
     const received = bob.link.of('file-data').filter((d) => d.transfer === offer.transfer);
-    expect(createHash('sha256').update(Buffer.concat(received.map((d) => d.data))).digest('hex')).toBe(sha256);
+    expect(
+      createHash('sha256')
+        .update(Buffer.concat(received.map((d) => d.data)))
+        .digest('hex'),
+    ).toBe(sha256);
     expect(bob.link.of('file-end')).toEqual([{ type: 'file-end', transfer: offer.transfer, sha256 }]);
     expect(alice.link.of('file-offer')[0]!.ref).toBe('f1');
     expect(alice.link.of('file-end')).toEqual([{ type: 'file-end', transfer: offer.transfer, sha256, ref: 'f2' }]);
@@ -248,13 +259,21 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
     hubs = [a, c];
     await settle(1000); // past 1.5 heartbeats and a sweep
     for (const client of [alice, carol]) {
-      expect(client.link.of('presence').filter((p) => p.event === 'leave')).toEqual([expect.objectContaining({ member: expect.objectContaining({ name: 'bob' }), reason: 'node-lost' })]);
+      expect(client.link.of('presence').filter((p) => p.event === 'leave')).toEqual([
+        expect.objectContaining({ member: expect.objectContaining({ name: 'bob' }), reason: 'node-lost' }),
+      ]);
     }
     carol.send({ type: 'roster', ref: 'r' });
     const newBob = connect(c, { name: 'bob', ref: 'h' });
     alice.send({ type: 'message', text: 'still here' });
     await settle();
-    expect(carol.link.of('roster').find((r) => r.ref === 'r')!.members.map((m) => m.name).sort()).toEqual(['alice', 'carol']);
+    expect(
+      carol.link
+        .of('roster')
+        .find((r) => r.ref === 'r')!
+        .members.map((m) => m.name)
+        .sort(),
+    ).toEqual(['alice', 'carol']);
     expect(newBob.link.of('welcome')).toEqual([expect.objectContaining({ name: 'bob', ref: 'h' })]);
     expect(carol.link.of('message').map((m) => m.text)).toEqual(['still here']);
   });

@@ -13,7 +13,11 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 function markdownIn(folder: string): string[] {
   const dir = join(repoRoot, folder);
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.md')).map((f) => join(folder, f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => join(folder, f))
+    : [];
 }
 
 function readmesUnder(folder: string): string[] {

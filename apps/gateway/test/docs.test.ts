@@ -6,7 +6,12 @@ const docsDir = new URL('../../../docs/', import.meta.url);
 /** The API's error codes are documented with the REST API. */
 const restApi = readFileSync(new URL('rest-api.md', docsDir), 'utf8');
 /** The README and every page of docs/: where an option may be documented. */
-const manual = [new URL('../../../README.md', import.meta.url), ...readdirSync(docsDir).filter((f) => f.endsWith('.md')).map((f) => new URL(f, docsDir))]
+const manual = [
+  new URL('../../../README.md', import.meta.url),
+  ...readdirSync(docsDir)
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => new URL(f, docsDir)),
+]
   .map((file) => readFileSync(file, 'utf8'))
   .join('\n');
 

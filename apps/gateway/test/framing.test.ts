@@ -66,13 +66,16 @@ describe('line framing in many reads', () => {
         const expected = [...whole.push(input), whole.flush()].map((m) => m && [text(m), m.cut === true]);
         const split = make();
         const got: (DeviceMessage | undefined)[] = [];
-        for (let at = 0; at < input.length; ) {
+        for (let at = 0; at < input.length;) {
           const size = 1 + random(6);
           got.push(...split.push(input.slice(at, at + size)));
           at += size;
         }
         got.push(split.flush());
-        expect(got.map((m) => m && [text(m), m.cut === true]), `${delimiter} ${JSON.stringify(new TextDecoder().decode(input))}`).toEqual(expected);
+        expect(
+          got.map((m) => m && [text(m), m.cut === true]),
+          `${delimiter} ${JSON.stringify(new TextDecoder().decode(input))}`,
+        ).toEqual(expected);
       }
     }
   });
@@ -134,7 +137,8 @@ describe('raw framing', () => {
 });
 
 describe('raw framing with the type byte: what a connection holds', () => {
-  const typed = (budget: HeldBudget) => new RawFraming({ idleMs: 20, fixedLength: null, typeByte: true, maxMessageBytes: 5, maxFileMessageBytes: 9, fileBudget: budget });
+  const typed = (budget: HeldBudget) =>
+    new RawFraming({ idleMs: 20, fixedLength: null, typeByte: true, maxMessageBytes: 5, maxFileMessageBytes: 9, fileBudget: budget });
 
   it('cuts text at the text limit; the continuation has no type byte of its own', () => {
     const f = typed(new HeldBudget(100));

@@ -71,9 +71,10 @@ describe('host names and origins', () => {
     expect(hostNameOf('::1')).toBe('::1');
   });
 
-  it('serves loopback names and the listen address; on 0.0.0.0 also this machine\'s hostname; never a stranger', () => {
+  it("serves loopback names and the listen address; on 0.0.0.0 also this machine's hostname; never a stranger", () => {
     const policy = new HostPolicy({ http: { host: '10.9.8.7', port: 80 }, security: { allowedHosts: ['chat.example'], allowedOrigins: [] } as never });
-    for (const host of ['localhost', '127.0.0.1:80', '[::1]', '10.9.8.7:8080', 'chat.example', undefined]) expect(policy.hostAllowed(host), String(host)).toBe(true);
+    for (const host of ['localhost', '127.0.0.1:80', '[::1]', '10.9.8.7:8080', 'chat.example', undefined])
+      expect(policy.hostAllowed(host), String(host)).toBe(true);
     for (const host of ['evil.example', '10.9.8.6', 'chat.example.evil.example', '']) expect(policy.hostAllowed(host), host).toBe(false);
     const everywhere = new HostPolicy({ http: { host: '0.0.0.0', port: 80 }, security: { allowedHosts: [], allowedOrigins: [] } as never });
     expect(everywhere.hostAllowed(hostname())).toBe(true);

@@ -21,7 +21,6 @@ function tokenRows(dir: string): number {
   }
 }
 
-
 describe('resume tokens', () => {
   it('expired tokens are deleted while the gateway runs, not only at its next start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-identity-'));

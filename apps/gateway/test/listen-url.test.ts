@@ -20,7 +20,11 @@ describe('--listen', () => {
   it('takes hears, notices and rate, with the defaults for what it leaves out', () => {
     const given = parseListenUrl('raw://127.0.0.1:0?hears=everyone&notices=true&rate=20/40&id=plc');
     expect(given).toMatchObject({ framing: 'raw', port: 0, id: 'plc', hears: 'everyone', notices: true, rate: { perSecond: 20, burst: 40 } });
-    expect(completeOptions(parseListenUrl('line://127.0.0.1:9100?rate=20'))).toMatchObject({ hears: 'people', notices: false, rate: { perSecond: 20, burst: 1000 } });
+    expect(completeOptions(parseListenUrl('line://127.0.0.1:9100?rate=20'))).toMatchObject({
+      hears: 'people',
+      notices: false,
+      rate: { perSecond: 20, burst: 1000 },
+    });
     expect(completeOptions(parseListenUrl('line://127.0.0.1:9100'))).toMatchObject({ hears: 'people', notices: false, rate: { perSecond: 500, burst: 1000 } });
     expect(() => parseListenUrl('line://127.0.0.1:9100?rate=fast')).toThrow(/rate is messages a second/);
     expect(() => completeOptions(parseListenUrl('line://127.0.0.1:9100?hears=robots'))).toThrow(/hears: "robots" is not one of people, everyone, addressed/);

@@ -16,7 +16,12 @@ describe('membership', () => {
     bob.send({ type: 'nick', name: 'ann', ref: 'n2' });
     await settle(20);
     expect(bob.member.name).toBe('ann');
-    expect(bob.link.of('presence').filter((p) => p.event === 'rename').map((p) => [p.member.name, p.previousName])).toEqual([['ann', 'bob']]);
+    expect(
+      bob.link
+        .of('presence')
+        .filter((p) => p.event === 'rename')
+        .map((p) => [p.member.name, p.previousName]),
+    ).toEqual([['ann', 'bob']]);
     await hub.close();
   });
 
@@ -29,11 +34,22 @@ describe('membership', () => {
     await settle(20);
     bob.send({ type: 'join', room: 'den', ref: 'j2' });
     await settle(20);
-    const denPresence = (client: typeof ann) => client.link.of('presence').filter((p) => p.room === 'den').map((p) => [p.event, p.member.name]);
-    expect(denPresence(ann)).toEqual([['join', 'ann'], ['join', 'bob']]);
+    const denPresence = (client: typeof ann) =>
+      client.link
+        .of('presence')
+        .filter((p) => p.room === 'den')
+        .map((p) => [p.event, p.member.name]);
+    expect(denPresence(ann)).toEqual([
+      ['join', 'ann'],
+      ['join', 'bob'],
+    ]);
     bob.send({ type: 'leave', room: 'den', ref: 'l1' });
     await settle(20);
-    expect(denPresence(ann)).toEqual([['join', 'ann'], ['join', 'bob'], ['leave', 'bob']]);
+    expect(denPresence(ann)).toEqual([
+      ['join', 'ann'],
+      ['join', 'bob'],
+      ['leave', 'bob'],
+    ]);
     ann.send({ type: 'message', room: 'den', text: 'still here?' });
     await settle(20);
     expect(bob.link.of('message').filter((m) => m.room === 'den')).toEqual([]);
@@ -51,7 +67,12 @@ describe('membership', () => {
     await settle(20);
     hub.disconnect(bob.member, 'quit');
     await settle(20);
-    expect(ann.link.of('presence').filter((p) => p.event === 'leave').map((p) => [p.room, p.member.name, p.reason])).toEqual([
+    expect(
+      ann.link
+        .of('presence')
+        .filter((p) => p.event === 'leave')
+        .map((p) => [p.room, p.member.name, p.reason]),
+    ).toEqual([
       ['lobby', 'bob', 'quit'],
       ['den', 'bob', 'quit'],
     ]);

@@ -74,7 +74,9 @@ export function testHub(options: { cluster?: ClusterNode; history?: HistoryStore
   const quiet = { info() {}, warn() {}, error() {}, debug() {} };
   const history = options.history ?? new SqliteHistoryStore(null);
   const cluster = options.cluster ?? new InProcessCluster(history.lastId()).node(config.cluster.nodeId ?? 'local');
-  const identity = options.identity ?? new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
+  const identity =
+    options.identity ??
+    new Identity(new IdentityStore(null), { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlMs: 30 * 86_400_000 });
   return new Hub({ config, history, cluster, identity, log: quiet, openFileLimit: 100_000 });
 }
 

@@ -19,10 +19,12 @@ async function pair(maxPayload: number, deliver: (bytes: Buffer) => void): Promi
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload });
   servers.push(server);
   await new Promise((resolve) => server.once('listening', resolve));
-  const accepted = new Promise<boolean>((resolve) => server.once('connection', (ws, request) => {
-    ws.on('error', () => {}); // a protocol error closes it; that is what the test looks at
-    resolve(readPipeFrames(ws, request.socket, maxPayload, deliver));
-  }));
+  const accepted = new Promise<boolean>((resolve) =>
+    server.once('connection', (ws, request) => {
+      ws.on('error', () => {}); // a protocol error closes it; that is what the test looks at
+      resolve(readPipeFrames(ws, request.socket, maxPayload, deliver));
+    }),
+  );
   const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
   await new Promise((resolve, reject) => client.once('open', resolve).once('error', reject));
   return { client, tookOver: await accepted };

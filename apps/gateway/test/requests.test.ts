@@ -42,7 +42,9 @@ describe('requests', () => {
     const hub = testHub();
     const ann = connect(hub, { name: 'ann', room: 'den', ref: 'h1' }, 'ws');
     await settle(20);
-    expect(ann.link.of('welcome').map((w) => [w.ref, w.name, w.room, w.server, w.id === ann.member.id])).toEqual([['h1', 'ann', 'den', 'switchboard/0.1.0', true]]);
+    expect(ann.link.of('welcome').map((w) => [w.ref, w.name, w.room, w.server, w.id === ann.member.id])).toEqual([
+      ['h1', 'ann', 'den', 'switchboard/0.1.0', true],
+    ]);
     await hub.close();
   });
 });

@@ -13,7 +13,6 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-
 describe('SqliteHistoryStore on disk', () => {
   it('keeps its WAL short with commits that never pause (the worker starts it over), and loses nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-wal-'));

@@ -120,7 +120,11 @@ describe('TrafficLog', () => {
     const log = new TrafficLog(dir, 3);
     for (let i = 0; i < 5; i++) log.record('link:d1', 'in', Buffer.of(i));
     log.event('link:d1', 'disconnected');
-    expect(log.entries('link:d1').map((e) => [e.seq, e.event === true])).toEqual([[3, false], [4, false], [5, true]]);
+    expect(log.entries('link:d1').map((e) => [e.seq, e.event === true])).toEqual([
+      [3, false],
+      [4, false],
+      [5, true],
+    ]);
     expect(log.entries('link:d1', 1, 3).map((e) => e.seq)).toEqual([4]);
     expect(log.entries('link:d1', 10, 0).map((e) => e.seq)).toEqual([3, 4, 5]); // older than the oldest: from the oldest
     expect(log.nextSeq('link:d1')).toBe(6);

@@ -19,8 +19,20 @@ const client = (fields: Partial<ClientInfo> & { id: string }): ClientInfo => ({
   ...fields,
 });
 
-const listener = (id: string, framing: 'line' | 'raw' | 'frame', delimiter = '\\n'): ListenerInfo =>
-  ({ id, host: '127.0.0.1', port: 9100, backlog: 511, framing, room: 'lobby', tls: false, listening: true, since: null, connections: 1, lastError: null, delimiter });
+const listener = (id: string, framing: 'line' | 'raw' | 'frame', delimiter = '\\n'): ListenerInfo => ({
+  id,
+  host: '127.0.0.1',
+  port: 9100,
+  backlog: 511,
+  framing,
+  room: 'lobby',
+  tls: false,
+  listening: true,
+  since: null,
+  connections: 1,
+  lastError: null,
+  delimiter,
+});
 
 const link: DeviceInfo = {
   id: 'd1',
@@ -73,10 +85,21 @@ describe('the rows of the Devices view', () => {
 
 describe('auto-reply rules in the console', () => {
   const row: DeviceRow = deviceRows([client({ id: 'm2', framing: 'raw', listener: 'l1' })], [], [listener('l1', 'raw')])[0]!;
-  const form = (fields: Partial<RuleForm>): RuleForm => ({ scope: 'device', matchKind: 'equals', match: 'PING', replyKind: 'text', reply: 'PONG\\r\\n', delayMs: null, ...fields });
+  const form = (fields: Partial<RuleForm>): RuleForm => ({
+    scope: 'device',
+    matchKind: 'equals',
+    match: 'PING',
+    replyKind: 'text',
+    reply: 'PONG\\r\\n',
+    delayMs: null,
+    ...fields,
+  });
 
   it('builds the body the gateway takes', () => {
-    expect(buildRule(form({}), row)).toEqual({ ok: true, body: { scope: { listener: 'l1', address: ipOf(row.address) }, match: { equals: 'PING' }, reply: 'PONG\\r\\n' } });
+    expect(buildRule(form({}), row)).toEqual({
+      ok: true,
+      body: { scope: { listener: 'l1', address: ipOf(row.address) }, match: { equals: 'PING' }, reply: 'PONG\\r\\n' },
+    });
     expect(buildRule(form({ scope: 'listener', delayMs: 250 }), row)).toMatchObject({ ok: true, body: { scope: { listener: 'l1' }, delayMs: 250 } });
     expect(buildRule(form({ scope: 'all', matchKind: 'hex', match: '0x05', replyKind: 'hex', reply: '0000   06   .' }), row)).toEqual({
       ok: true,

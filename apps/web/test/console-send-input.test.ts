@@ -21,9 +21,7 @@ describe('hex as typed or pasted', () => {
     { name: 'a Wireshark dump whose ASCII looks like hex', text: '0000   ca fe be ef   cafe', bytes: bytes(0xca, 0xfe, 0xbe, 0xef) },
     {
       name: 'a two-line Wireshark dump with the gap in the middle',
-      text:
-        '0000  61 62 63 64 65 66 67 68  69 6a 6b 6c 6d 6e 6f 70   abcdefghijklmnop\n' +
-        '0010  71 72                                              qr\n',
+      text: '0000  61 62 63 64 65 66 67 68  69 6a 6b 6c 6d 6e 6f 70   abcdefghijklmnop\n' + '0010  71 72                                              qr\n',
       bytes: eighteen,
     },
     {

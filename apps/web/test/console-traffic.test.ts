@@ -22,9 +22,7 @@ const item = (direction: 'in' | 'out', data: Uint8Array | string, ts = Date.UTC(
 
 describe('hex dump rows', () => {
   it('shows offsets, padded hex and the ASCII column', () => {
-    expect(dumpRows(bytes(0x00, 0x01, 0x02, 0xff, 0x41, 0x42))).toEqual([
-      { offset: '0000', hex: '00 01 02 ff 41 42'.padEnd(48), ascii: '....AB' },
-    ]);
+    expect(dumpRows(bytes(0x00, 0x01, 0x02, 0xff, 0x41, 0x42))).toEqual([{ offset: '0000', hex: '00 01 02 ff 41 42'.padEnd(48), ascii: '....AB' }]);
   });
   it('breaks every 16 bytes', () => {
     const rows = dumpRows(Uint8Array.from({ length: 40 }, (_, i) => 0x41 + (i % 26)));
@@ -76,7 +74,10 @@ describe('the filter', () => {
     for (const pattern of ['ff 41', 'FF41', '0xff,0x41', '\\xff\\x41']) {
       const filter = makeFilter('hex', pattern);
       if (!filter.ok) throw new Error(filter.error);
-      expect(entries.filter(filter.test).map((e) => e.seq), pattern).toEqual([entries[0]!.seq]);
+      expect(
+        entries.filter(filter.test).map((e) => e.seq),
+        pattern,
+      ).toEqual([entries[0]!.seq]);
     }
   });
 
@@ -108,7 +109,10 @@ describe('export', () => {
   });
 
   it('writes JSON Lines, one object a line', () => {
-    const lines = trafficJsonLines(log).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = trafficJsonLines(log)
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual([
       { time: '2026-11-22T08:30:01.234Z', ts, direction: 'in', length: 6, hex: '00 01 02 ff 41 42', text: '\\0\\x01\\x02\\xffAB', auto: false },
       { time: '2026-11-22T08:30:01.239Z', ts: ts + 5, direction: 'out', length: 7, hex: '61 2c 22 62 22 0d 0a', text: 'a,"b"\\r\\n', auto: true },

@@ -21,9 +21,32 @@ describe('the add-listener form', () => {
 
   it('sends the options of the chosen framing only', () => {
     const body = listenerBody(
-      listener({ framing: 'raw', port: '9200', host: '0.0.0.0', delimiter: '#', idleMs: '50', fixedLength: '8', typeByte: true, senderPrefix: true, idleTimeoutMs: '60000', hears: 'everyone', notices: true }),
+      listener({
+        framing: 'raw',
+        port: '9200',
+        host: '0.0.0.0',
+        delimiter: '#',
+        idleMs: '50',
+        fixedLength: '8',
+        typeByte: true,
+        senderPrefix: true,
+        idleTimeoutMs: '60000',
+        hears: 'everyone',
+        notices: true,
+      }),
     );
-    expect(body).toEqual({ framing: 'raw', port: 9200, host: '0.0.0.0', idleMs: 50, fixedLength: 8, typeByte: true, senderPrefix: true, hears: 'everyone', notices: true, idleTimeoutMs: 60000 });
+    expect(body).toEqual({
+      framing: 'raw',
+      port: 9200,
+      host: '0.0.0.0',
+      idleMs: 50,
+      fixedLength: 8,
+      typeByte: true,
+      senderPrefix: true,
+      hears: 'everyone',
+      notices: true,
+      idleTimeoutMs: 60000,
+    });
     expect(listenerBody(listener({ framing: 'frame', port: '9300', senderPrefix: true, idleMs: '5' }))).toEqual({ framing: 'frame', port: 9300 });
   });
 

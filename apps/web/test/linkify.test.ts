@@ -17,12 +17,20 @@ describe('linkParts', () => {
       expect(linkParts(text).filter((p) => p.href !== undefined && !p.href.startsWith('http'))).toEqual([]);
     }
     expect(linkParts('javascript:alert(1)')).toEqual([{ text: 'javascript:alert(1)' }]);
-    expect(linkParts('<a href="http://x">').map((p) => p.text).join('')).toBe('<a href="http://x">');
+    expect(
+      linkParts('<a href="http://x">')
+        .map((p) => p.text)
+        .join(''),
+    ).toBe('<a href="http://x">');
   });
 
   it('keeps the text whole', () => {
     const text = 'a https://one.test b http://two.test/c, c';
-    expect(linkParts(text).map((p) => p.text).join('')).toBe(text);
+    expect(
+      linkParts(text)
+        .map((p) => p.text)
+        .join(''),
+    ).toBe(text);
     expect(linkParts('')).toEqual([{ text: '' }]);
   });
 });

@@ -18,6 +18,14 @@ const stats = (framesIn: number, deliveries: number, errorsSent: number) => ({
 describe('live stats', () => {
   it('turns two readings of the running totals into rates', () => {
     const sample = sampleBetween(stats(100, 1000, 2), stats(300, 5000, 6), 2, 42);
-    expect(sample).toEqual({ at: 42, framesInPerSecond: 100, deliveriesPerSecond: 2000, connectionsTcp: 1, connectionsWs: 1, queuedBytes: 10, errorsPerSecond: 2 });
+    expect(sample).toEqual({
+      at: 42,
+      framesInPerSecond: 100,
+      deliveriesPerSecond: 2000,
+      connectionsTcp: 1,
+      connectionsWs: 1,
+      queuedBytes: 10,
+      errorsPerSecond: 2,
+    });
   });
 });

@@ -1,15 +1,7 @@
 import path from 'node:path';
 import type { HistoryEntry, MemberInfo } from '@switchboard/protocol';
 import type { FileSaved } from './file-receiver.js';
-import type {
-  ChatMessage,
-  FileOfferMessage,
-  NoticeMessage,
-  PresenceMessage,
-  PrivateMessage,
-  RoomsReply,
-  RosterReply,
-} from './client-types.js';
+import type { ChatMessage, FileOfferMessage, NoticeMessage, PresenceMessage, PrivateMessage, RoomsReply, RosterReply } from './client-types.js';
 
 // How the command line shows what the server says. Everything a peer wrote goes through
 // printable() first: chat text must not be able to move the cursor, clear the screen or

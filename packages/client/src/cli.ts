@@ -232,7 +232,7 @@ function runSession(client: SwitchboardClient, options: CliOptions, term: Termin
     /** Graceful: run the lines already read, then wait for every echo and /send. */
     const quit = async (graceful: boolean): Promise<void> => {
       if (!graceful) stopReading = true;
-      for (let seen: Promise<void> | undefined; graceful && seen !== queue; ) {
+      for (let seen: Promise<void> | undefined; graceful && seen !== queue;) {
         seen = queue;
         await queue;
       }
@@ -322,11 +322,9 @@ function runSession(client: SwitchboardClient, options: CliOptions, term: Termin
           if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) return usage('/history [N]   (N from 1 to 500)');
           const room = client.room ?? undefined;
           track(
-            client
-              .history({ ...(room === undefined ? {} : { room }), ...(limit === undefined ? {} : { limit }) })
-              .then((reply) => {
-                if (reply.entries.length === 0) term.out('* no history');
-              }),
+            client.history({ ...(room === undefined ? {} : { room }), ...(limit === undefined ? {} : { limit }) }).then((reply) => {
+              if (reply.entries.length === 0) term.out('* no history');
+            }),
           );
           return undefined;
         }

@@ -14,7 +14,11 @@ interface Waiter {
 export class FrameWaiters {
   readonly #waiters = new Set<Waiter>();
 
-  wait<T extends ServerMessageType>(type: T, predicate: ((message: ServerMessageOf<T>) => boolean) | undefined, timeoutMs: number): Promise<ServerMessageOf<T>> {
+  wait<T extends ServerMessageType>(
+    type: T,
+    predicate: ((message: ServerMessageOf<T>) => boolean) | undefined,
+    timeoutMs: number,
+  ): Promise<ServerMessageOf<T>> {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         type,

@@ -21,12 +21,4 @@ export type {
 } from './client-types.js';
 export { ClientError, ClientErrorCodes, type ClientErrorCode } from './client-errors.js';
 export type { FileProgress, FileSaved, FileAborted } from './file-receiver.js';
-export {
-  sanitizeFileName,
-  safeFileName,
-  createUniqueFile,
-  numberedName,
-  MAX_FILE_NAME_BYTES,
-  FALLBACK_FILE_NAME,
-  type UniqueFile,
-} from './safe-file-name.js';
+export { sanitizeFileName, safeFileName, createUniqueFile, numberedName, MAX_FILE_NAME_BYTES, FALLBACK_FILE_NAME, type UniqueFile } from './safe-file-name.js';

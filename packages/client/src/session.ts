@@ -129,7 +129,9 @@ export class Session {
     socket.on('close', () => {
       clearTimeout(timer);
       if (this.#state === 'connecting') {
-        this.#failConnect(new ClientError('CLOSED', `cannot connect to ${where}: the server closed the connection before ${this.hello ? 'welcome' : 'it opened'}`));
+        this.#failConnect(
+          new ClientError('CLOSED', `cannot connect to ${where}: the server closed the connection before ${this.hello ? 'welcome' : 'it opened'}`),
+        );
       }
       void this.#finish();
     });

@@ -148,9 +148,7 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
     return this.#guard(() => {
       if (room !== undefined) checkName(room, 'room');
       if (!this.hello) {
-        return room === undefined
-          ? this.sendText(text).then(() => null)
-          : this.#session.writeFlushed({ type: 'message', room, text }).then(() => null);
+        return room === undefined ? this.sendText(text).then(() => null) : this.#session.writeFlushed({ type: 'message', room, text }).then(() => null);
       }
       const frame: RefRequest = { type: 'message', text, ...(room === undefined ? {} : { room }) };
       return this.#request('message', frame, ['message']).then(([echo]) => echo as ChatMessage);
@@ -283,7 +281,9 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
 
   #start(options: ConnectOptions): Promise<SwitchboardClient> {
     const { name, room, since, password, token } = options;
-    const hello = this.hello ? ({ type: 'hello', v: PROTOCOL_VERSION, ...definedOnly({ name, room, since, password, token }), ref: this.#requests.nextRef() } as const) : undefined;
+    const hello = this.hello
+      ? ({ type: 'hello', v: PROTOCOL_VERSION, ...definedOnly({ name, room, since, password, token }), ref: this.#requests.nextRef() } as const)
+      : undefined;
     return this.#session.start(hello).then(() => this);
   }
 

@@ -221,7 +221,18 @@ describe('switchboard-client (CLI)', () => {
     const peer = await arriving;
     await peer.take('hello');
     const data = randomBytes(100_000);
-    await peer.send({ type: 'file-offer', transfer: 9, id: 1, from: 'bob', transport: 'tcp', ts: Date.now(), name: '../report.pdf', size: data.length, mime: 'application/pdf', room: 'lobby' });
+    await peer.send({
+      type: 'file-offer',
+      transfer: 9,
+      id: 1,
+      from: 'bob',
+      transport: 'tcp',
+      ts: Date.now(),
+      name: '../report.pdf',
+      size: data.length,
+      mime: 'application/pdf',
+      room: 'lobby',
+    });
     for (let at = 0; at < data.length; at += 65536) await peer.send({ type: 'file-data', transfer: 9, data: data.subarray(at, at + 65536) });
     await peer.send({ type: 'file-end', transfer: 9, sha256: sha256(data) });
     await cli.printed(`* saved ../report.pdf (${data.length} bytes, sha256 ok) to ${path.join('inbox', 'report.pdf')}`);
@@ -236,7 +247,15 @@ describe('switchboard-client (CLI)', () => {
     const cli = run([...base(), '--name', 'alice']);
     const peer = await arriving;
     await peer.take('hello');
-    await peer.send({ type: 'message', id: 1, room: 'lobby', from: 'mallory', transport: 'tcp', ts: Date.now(), text: 'hi\u001b[2J\u001b]0;pwned\u0007\nfake line' });
+    await peer.send({
+      type: 'message',
+      id: 1,
+      room: 'lobby',
+      from: 'mallory',
+      transport: 'tcp',
+      ts: Date.now(),
+      text: 'hi\u001b[2J\u001b]0;pwned\u0007\nfake line',
+    });
     await cli.printed('mallory: hi');
     cli.child.stdin.end();
     expect(await cli.exited).toBe(0);

@@ -210,7 +210,8 @@ describe('chat', () => {
       asked.push({ peer, ref: message.ref });
       if (asked.length < 2) return;
       // Answer the second request first, each with a room list of its own.
-      for (const [i, { ref }] of [...asked.entries()].reverse()) void peer.send({ type: 'rooms', rooms: [{ name: `answer${i + 1}`, members: i + 1 }], ...(ref ? { ref } : {}) });
+      for (const [i, { ref }] of [...asked.entries()].reverse())
+        void peer.send({ type: 'rooms', rooms: [{ name: `answer${i + 1}`, members: i + 1 }], ...(ref ? { ref } : {}) });
     };
     const { client } = await open();
     const [first, second] = await Promise.all([client.rooms(), client.rooms()]);
@@ -292,7 +293,12 @@ describe('chat', () => {
   it('rooms(), roster() and history() resolve with their replies', async () => {
     const { client } = await open();
     await open({ name: 'bob', room: 'ops' });
-    expect((await client.rooms()).rooms).toEqual(expect.arrayContaining([{ name: 'lobby', members: 1 }, { name: 'ops', members: 1 }]));
+    expect((await client.rooms()).rooms).toEqual(
+      expect.arrayContaining([
+        { name: 'lobby', members: 1 },
+        { name: 'ops', members: 1 },
+      ]),
+    );
     const [lobby, ops] = await Promise.all([client.roster(), client.roster('ops')]);
     expect(lobby.members.map((m) => m.name)).toEqual(['alice']);
     expect(ops.members.map((m) => m.name)).toEqual(['bob']);
@@ -476,7 +482,14 @@ describe('receiving files', () => {
     const saved = nextEvent<FileSaved>(client, 'file-saved');
     await sendFileToClient(peer, { data, name: 'report.bin' });
     const result = await saved;
-    expect(result).toEqual({ transfer: 90, name: 'report.bin', from: 'bob', size: data.length, sha256: sha256(data), path: path.join(downloads, 'report.bin') });
+    expect(result).toEqual({
+      transfer: 90,
+      name: 'report.bin',
+      from: 'bob',
+      size: data.length,
+      sha256: sha256(data),
+      path: path.join(downloads, 'report.bin'),
+    });
     expect(await readFile(result.path!)).toEqual(data);
     expect(await readdir(downloads)).toEqual(['report.bin']);
     expect(progress.map((p) => p.received)).toEqual([FILE_CHUNK_BYTES, 2 * FILE_CHUNK_BYTES, 3 * FILE_CHUNK_BYTES, data.length]);
@@ -534,15 +547,7 @@ describe('receiving files', () => {
       await sendFileToClient(peer, { transfer: 100 + i, name, data: Buffer.from(`file ${i}`) });
       await saved;
     }
-    expect(results.map((r) => path.relative(downloads, r.path!))).toEqual([
-      'passwd (1)',
-      'passwd (2)',
-      'passwd (3)',
-      'bashrc',
-      '_CON',
-      'ab',
-      'file',
-    ]);
+    expect(results.map((r) => path.relative(downloads, r.path!))).toEqual(['passwd (1)', 'passwd (2)', 'passwd (3)', 'bashrc', '_CON', 'ab', 'file']);
     expect(await readFile(path.join(downloads, 'passwd'), 'utf8')).toBe('mine');
     expect((await readdir(work)).sort()).toEqual(['downloads']);
   });
@@ -617,7 +622,7 @@ describe('sending files', () => {
     expect(await client.say('still here')).toMatchObject({ text: 'still here' });
   });
 
-  it('rejects with the server\'s code when the offer names nobody, and leaves chat alone', async () => {
+  it("rejects with the server's code when the offer names nobody, and leaves chat alone", async () => {
     const { client } = await open();
     const { file } = await fileOf(100);
     const sending = client.sendFile(file, { to: 'nobody' });
@@ -641,7 +646,7 @@ describe('sending files', () => {
     await expect(rooms).rejects.toMatchObject({ code: 'TIMEOUT' });
   });
 
-  it('gives an offer\'s refusal to that offer when two are out at once', async () => {
+  it("gives an offer's refusal to that offer when two are out at once", async () => {
     server.maxFileBytes = 1000;
     // The first offer's echo comes only after the second offer has been refused.
     const answerFirst = holdFirst((m) => m.type === 'file-offer' && m.name === 'first.bin');
@@ -676,11 +681,12 @@ describe('sending files', () => {
     await expect(sending).resolves.toMatchObject({ serverTransfer: 90, sha256: sha256(data) });
   });
 
-  it('rejects with the server\'s FILE_CHECKSUM_MISMATCH, matched by the file-end\'s ref while chat waits too', async () => {
+  it("rejects with the server's FILE_CHECKSUM_MISMATCH, matched by the file-end's ref while chat waits too", async () => {
     let said: (() => void) | undefined;
     server.respond = (peer, message, s) => {
       if (message.type === 'message') said = () => hubResponder(peer, message, s);
-      else if (message.type === 'file-end') void peer.error('FILE_CHECKSUM_MISMATCH', `Transfer ${message.transfer}: the bytes hash to something else.`, false, message.ref);
+      else if (message.type === 'file-end')
+        void peer.error('FILE_CHECKSUM_MISMATCH', `Transfer ${message.transfer}: the bytes hash to something else.`, false, message.ref);
       else hubResponder(peer, message, s);
     };
     const { client, peer } = await open();
@@ -728,7 +734,7 @@ describe('sending files', () => {
     expect(server.finished[0]!.received).toBe(size);
   }, 30_000);
 
-  it('aborts on the caller\'s signal and tells the server', async () => {
+  it("aborts on the caller's signal and tells the server", async () => {
     const { client, peer } = await open();
     const { file } = await fileOf(20 * FILE_CHUNK_BYTES);
     const controller = new AbortController();
@@ -773,10 +779,27 @@ let certificate: { key: string; cert: string } | undefined;
 beforeAll(async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'switchboard-tls-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     certificate = { key: await readFile(path.join(dir, 'key.pem'), 'utf8'), cert: await readFile(path.join(dir, 'cert.pem'), 'utf8') };
   } catch {
     certificate = undefined;

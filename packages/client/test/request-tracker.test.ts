@@ -85,7 +85,7 @@ describe('RequestTracker', () => {
     expect(tracker.size).toBe(0);
   });
 
-  it('carries a ping\'s ref in its 4-byte payload and reads it back from the pong', () => {
+  it("carries a ping's ref in its 4-byte payload and reads it back from the pong", () => {
     const tracker = new RequestTracker(1000);
     tracker.nextRef();
     const ref = tracker.nextRef();

@@ -90,7 +90,13 @@ export class Peer {
   }
 
   get info(): MemberInfo {
-    return { id: this.id, name: this.name, transport: 'tcp', address: `${this.socket.remoteAddress}:${this.socket.remotePort}`, ...(this.helloed ? {} : { legacy: true }) };
+    return {
+      id: this.id,
+      name: this.name,
+      transport: 'tcp',
+      address: `${this.socket.remoteAddress}:${this.socket.remotePort}`,
+      ...(this.helloed ? {} : { legacy: true }),
+    };
   }
 
   /** The first message of `type` not taken yet, waiting for it if needed. */
@@ -206,7 +212,9 @@ export const hubResponder: Responder = (peer, message, server) => {
       const entry = { id: server.nextId++, from: peer.name, to: to.name, transport: 'tcp' as const, ts: now, text: message.text };
       server.history.push({ kind: 'private', ...entry });
       for (const p of new Set([peer, to])) {
-        void (p.helloed ? p.send({ type: 'private', ...entry, ...(p === peer ? ref : {}) }) : p.send({ type: 'text', text: `[private] ${peer.name}: ${message.text}` }));
+        void (p.helloed
+          ? p.send({ type: 'private', ...entry, ...(p === peer ? ref : {}) })
+          : p.send({ type: 'text', text: `[private] ${peer.name}: ${message.text}` }));
       }
       return;
     }

@@ -64,12 +64,7 @@ export class FrameDecoder {
    * (prefix included), plus the unread rest of a chunk whose handler threw.
    */
   get bufferedBytes(): number {
-    return (
-      this.#prefixFill +
-      this.#piecesLength +
-      (this.#state === READ_BODY ? LENGTH_PREFIX_BYTES : 0) +
-      (this.#held?.length ?? 0)
-    );
+    return this.#prefixFill + this.#piecesLength + (this.#state === READ_BODY ? LENGTH_PREFIX_BYTES : 0) + (this.#held?.length ?? 0);
   }
 
   /** True while bytes are held that have not been handed out as frames (see bufferedBytes). */
@@ -206,10 +201,7 @@ export class FrameDecoder {
     }
     if (length > this.maxFrameLength) {
       this.#state = FAILED;
-      throw new ProtocolError(
-        'FRAME_TOO_LARGE',
-        `Frame length ${length} exceeds the maximum of ${this.maxFrameLength} bytes.`,
-      );
+      throw new ProtocolError('FRAME_TOO_LARGE', `Frame length ${length} exceeds the maximum of ${this.maxFrameLength} bytes.`);
     }
   }
 }

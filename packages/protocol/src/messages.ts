@@ -51,10 +51,7 @@ export type PrivateEntry = ReturnType<typeof privateEntry>;
 export type FileEntry = ReturnType<typeof fileEntry>;
 
 /** A stored message as history returns it: `kind` tells which of the three it is. */
-export type HistoryEntry =
-  | ({ kind: 'message' } & ChatEntry)
-  | ({ kind: 'private' } & PrivateEntry)
-  | ({ kind: 'file' } & FileEntry);
+export type HistoryEntry = ({ kind: 'message' } & ChatEntry) | ({ kind: 'private' } & PrivateEntry) | ({ kind: 'file' } & FileEntry);
 const historyEntry: Check<HistoryEntry> = (v, p) => {
   const kind = oneOf('message', 'private', 'file')((v as { kind?: unknown } | null)?.kind, `${p}.kind`);
   if (kind === 'message') return { kind, ...chatEntry(v, p) };

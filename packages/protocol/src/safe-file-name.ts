@@ -23,7 +23,6 @@ const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|
 // An extension longer than this is treated as part of the stem when a name must be cut.
 const MAX_EXTENSION_BYTES = 32;
 
-
 /**
  * The sender's file name reduced to one harmless path component: the last component only
  * (split on "/" and "\"), without control or invisible characters, without leading dots

@@ -14,8 +14,7 @@ export const str: Check<string> = (v, p) => (typeof v === 'string' ? v : fail(p,
 // unchanged and Object.is(id, 0) holds.
 
 /** A non-negative safe integer (ids, sizes, counts, timestamps). */
-export const uint: Check<number> = (v, p) =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v + 0 : fail(p, 'a non-negative integer');
+export const uint: Check<number> = (v, p) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v + 0 : fail(p, 'a non-negative integer'));
 
 /** An unsigned 32-bit integer (transfer ids travel in 4 bytes). */
 export const u32: Check<number> = (v, p) =>
@@ -24,7 +23,7 @@ export const u32: Check<number> = (v, p) =>
 export const bool: Check<boolean> = (v, p) => (typeof v === 'boolean' ? v : fail(p, 'true or false'));
 
 export function oneOf<const T extends readonly string[]>(...values: T): Check<T[number]> {
-  return (v, p) => (typeof v === 'string' && values.includes(v) ? (v) : fail(p, `one of ${values.join(', ')}`));
+  return (v, p) => (typeof v === 'string' && values.includes(v) ? v : fail(p, `one of ${values.join(', ')}`));
 }
 
 /** Marks a field optional: absent or null both read as undefined. */

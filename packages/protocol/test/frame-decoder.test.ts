@@ -230,9 +230,7 @@ describe('state while the handler runs', () => {
     // A server decodes in its handler; a bad frame must not cost the frames after it.
     const messages: ClientMessage[] = [];
     const decoder = new FrameDecoder((type, payload) => messages.push(decodeClientMessage(type, payload)));
-    const [head, tail] = splitAt(concatBytes([frameA, badJson, frameC, frameD]), [
-      frameA.length + badJson.length + frameC.length + 10,
-    ]);
+    const [head, tail] = splitAt(concatBytes([frameA, badJson, frameC, frameD]), [frameA.length + badJson.length + frameC.length + 10]);
     const error = protocolErrorOf(() => decoder.push(head!));
     expect(error.code).toBe('INVALID_JSON');
     expect(messages).toEqual([{ type: 'text', text: 'a' }]);

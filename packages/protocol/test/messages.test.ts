@@ -235,7 +235,10 @@ describe('JSON bodies', () => {
 
   it('takes ids, times and sizes as non-negative safe integers', () => {
     for (const bad of [-1, 1.5, 2 ** 53, '1', true]) {
-      expect(codeOf(() => client('history', { before: bad })), String(bad)).toBe('INVALID_MESSAGE');
+      expect(
+        codeOf(() => client('history', { before: bad })),
+        String(bad),
+      ).toBe('INVALID_MESSAGE');
     }
     expect(client('history', { before: 2 ** 53 - 1, after: 0, limit: 500 })).toStrictEqual({
       type: 'history',
@@ -256,7 +259,10 @@ describe('JSON bodies', () => {
   it('takes transfer ids as u32, as file-data carries them', () => {
     expect(client('file-end', { transfer: 0xffffffff, sha256: 'x' })).toMatchObject({ transfer: 0xffffffff });
     for (const bad of [-1, 2 ** 32, 0.5]) {
-      expect(codeOf(() => client('file-abort', { transfer: bad })), String(bad)).toBe('INVALID_MESSAGE');
+      expect(
+        codeOf(() => client('file-abort', { transfer: bad })),
+        String(bad),
+      ).toBe('INVALID_MESSAGE');
     }
   });
 
@@ -295,22 +301,81 @@ describe('shapes of PROTOCOL.md', () => {
   ];
   const chat = { id: 42, room: 'lobby', from: 'alice', transport: 'tcp', ts: 1763769600000, text: 'hi' } as const;
   const priv = { id: 43, from: 'alice', to: 'bob', transport: 'ws', ts: 1763769600001, text: 'psst' } as const;
-  const file = { id: 44, from: 'alice', transport: 'tcp', ts: 1, name: 'a.txt', size: 2, mime: 'text/plain', sha256: 'cd'.repeat(32), room: 'ops', to: 'bob' } as const;
+  const file = {
+    id: 44,
+    from: 'alice',
+    transport: 'tcp',
+    ts: 1,
+    name: 'a.txt',
+    size: 2,
+    mime: 'text/plain',
+    sha256: 'cd'.repeat(32),
+    room: 'ops',
+    to: 'bob',
+  } as const;
   const serverExamples: AnyMessage[] = [
-    { type: 'welcome', v: 1, id: 'm7', name: 'alice', room: 'lobby', rooms: ['lobby'], server: 'switchboard/0.1.0', maxFrameLength: 1048576, maxFileBytes: 52428800, heartbeatMs: 30000 },
+    {
+      type: 'welcome',
+      v: 1,
+      id: 'm7',
+      name: 'alice',
+      room: 'lobby',
+      rooms: ['lobby'],
+      server: 'switchboard/0.1.0',
+      maxFrameLength: 1048576,
+      maxFileBytes: 52428800,
+      heartbeatMs: 30000,
+    },
     { type: 'message', ...chat },
     { type: 'private', ...priv },
     { type: 'presence', room: 'lobby', event: 'rename', member: { ...member, transport: 'ws' }, reason: 'left', previousName: 'bobby', ts: 5 },
-    { type: 'roster', room: 'ops', members: [{ ...member, transport: 'ws' }, { id: 'm3', name: '127.0.0.1:5000', transport: 'tcp', address: '127.0.0.1:5000' }] },
+    {
+      type: 'roster',
+      room: 'ops',
+      members: [
+        { ...member, transport: 'ws' },
+        { id: 'm3', name: '127.0.0.1:5000', transport: 'tcp', address: '127.0.0.1:5000' },
+      ],
+    },
     { type: 'notice', text: 'maintenance at noon', ts: 9, room: 'lobby', private: true, code: 'SERVER_SHUTTING_DOWN' },
     { type: 'error', code: 'NAME_TAKEN', message: 'taken', fatal: true },
     { type: 'rooms', rooms: [{ name: 'lobby', members: 3 }] },
-    { type: 'history', room: 'lobby', entries: [{ kind: 'message', ...chat }, { kind: 'private', ...priv }, { kind: 'file', ...file }], more: true },
+    {
+      type: 'history',
+      room: 'lobby',
+      entries: [
+        { kind: 'message', ...chat },
+        { kind: 'private', ...priv },
+        { kind: 'file', ...file },
+      ],
+      more: true,
+    },
     { type: 'history', with: 'bob', private: true, entries: [{ kind: 'private', ...priv }], more: false },
-    { type: 'file-offer', transfer: 90, id: 43, from: 'alice', transport: 'tcp', ts: 1, name: 'report.pdf', size: 48213, mime: 'application/pdf', room: 'ops', to: 'bob' },
+    {
+      type: 'file-offer',
+      transfer: 90,
+      id: 43,
+      from: 'alice',
+      transport: 'tcp',
+      ts: 1,
+      name: 'report.pdf',
+      size: 48213,
+      mime: 'application/pdf',
+      room: 'ops',
+      to: 'bob',
+    },
     { type: 'file-end', transfer: 90, sha256: 'ab'.repeat(32) },
     { type: 'file-abort', transfer: 90, code: 'FILE_ABORTED', reason: 'sender left' },
-    { type: 'search', q: 'pump', room: 'ops', entries: [{ kind: 'message', ...chat }, { kind: 'file', ...file }], more: true },
+    {
+      type: 'search',
+      q: 'pump',
+      room: 'ops',
+      entries: [
+        { kind: 'message', ...chat },
+        { kind: 'file', ...file },
+      ],
+      more: true,
+    },
   ];
 
   it.each(clientExamples)('client $type survives encode and decode with every field', (message) => {
@@ -380,12 +445,28 @@ describe('isValidName', () => {
   });
 
   // Invisible: U+3164 HANGUL FILLER and U+115F are letters, yet draw nothing (default-ignorable).
-  it.each(['', 'a'.repeat(33), 'has space', 'semi;colon', 'new\nline', 'tab\t', 'emoji😀', 'slash/', 'colon:', '127.0.0.1:5000', '<b>', 'a\u0000', 'alice\u3164', '\u3164', 'ali\u200Bce', 'alice\uFE0F', '\u115Falice', 'al\u00ADice'])(
-    'rejects %j',
-    (name) => {
-      expect(isValidName(name)).toBe(false);
-    },
-  );
+  it.each([
+    '',
+    'a'.repeat(33),
+    'has space',
+    'semi;colon',
+    'new\nline',
+    'tab\t',
+    'emoji😀',
+    'slash/',
+    'colon:',
+    '127.0.0.1:5000',
+    '<b>',
+    'a\u0000',
+    'alice\u3164',
+    '\u3164',
+    'ali\u200Bce',
+    'alice\uFE0F',
+    '\u115Falice',
+    'al\u00ADice',
+  ])('rejects %j', (name) => {
+    expect(isValidName(name)).toBe(false);
+  });
 });
 
 describe('ProtocolError', () => {

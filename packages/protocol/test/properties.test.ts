@@ -47,16 +47,12 @@ const text = fc.oneof(
   // A tricky character first: a leading BOM once went missing in decoding.
   {
     weight: 2,
-    arbitrary: fc
-      .tuple(fc.constantFrom(...trickyChars), fc.string({ unit: char, maxLength: 8 }))
-      .map(([first, rest]) => first + rest),
+    arbitrary: fc.tuple(fc.constantFrom(...trickyChars), fc.string({ unit: char, maxLength: 8 })).map(([first, rest]) => first + rest),
   },
   // Large-ish: up to ~100 KB of UTF-8, more than a socket read.
   {
     weight: 1,
-    arbitrary: fc
-      .tuple(fc.string({ unit: char, minLength: 1, maxLength: 6 }), fc.integer({ min: 50, max: 4000 }))
-      .map(([piece, times]) => piece.repeat(times)),
+    arbitrary: fc.tuple(fc.string({ unit: char, minLength: 1, maxLength: 6 }), fc.integer({ min: 50, max: 4000 })).map(([piece, times]) => piece.repeat(times)),
   },
 );
 const uint = fc.oneof(fc.nat(1000), fc.maxSafeNat(), fc.constant(Number.MAX_SAFE_INTEGER));
@@ -182,7 +178,10 @@ const small = messageArbitraries(fc.string({ unit: char, maxLength: 12 }), fc.ui
 /** Cut points as fractions, so they fit a stream whose length is only known later. */
 const cuts = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 });
 function cutStream(stream: Uint8Array, fractions: readonly number[]): Uint8Array[] {
-  return splitAt(stream, fractions.map((f) => Math.floor(f * stream.length)));
+  return splitAt(
+    stream,
+    fractions.map((f) => Math.floor(f * stream.length)),
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -213,18 +212,14 @@ describe('round trip: decode(encode(x)) equals x through a chunked stream', () =
 
   it('for client messages', () => {
     fc.assert(
-      fc.property(fc.array(large.client, { minLength: 1, maxLength: 6 }), cuts, (messages, fractions) =>
-        roundTrip(messages, fractions, decodeClientMessage),
-      ),
+      fc.property(fc.array(large.client, { minLength: 1, maxLength: 6 }), cuts, (messages, fractions) => roundTrip(messages, fractions, decodeClientMessage)),
       { numRuns: RUNS.roundTrip },
     );
   });
 
   it('for server messages', () => {
     fc.assert(
-      fc.property(fc.array(large.server, { minLength: 1, maxLength: 6 }), cuts, (messages, fractions) =>
-        roundTrip(messages, fractions, decodeServerMessage),
-      ),
+      fc.property(fc.array(large.server, { minLength: 1, maxLength: 6 }), cuts, (messages, fractions) => roundTrip(messages, fractions, decodeServerMessage)),
       { numRuns: RUNS.roundTrip },
     );
   });
@@ -462,9 +457,7 @@ describe('hostile input gives messages or ProtocolErrors, nothing else', () => {
   it('random bytes shaped like frames', () => {
     const outcomes = noOutcomes();
     fc.assert(
-      fc.property(frameLike, cuts, maxFrameLength, (stream, fractions, max) =>
-        feedHostile(outcomes, cutStream(stream, fractions), max),
-      ),
+      fc.property(frameLike, cuts, maxFrameLength, (stream, fractions, max) => feedHostile(outcomes, cutStream(stream, fractions), max)),
       { numRuns: RUNS.frameLike },
     );
     expect(outcomes).toEqual({

@@ -23,8 +23,7 @@ function tableRows(text: string): string[][] {
   const rows: string[][] = [];
   for (let i = first + 2; i < lines.length && lines[i]!.startsWith('|'); i++) {
     rows.push(
-      lines[i]!
-        .slice(1, -1)
+      lines[i]!.slice(1, -1)
         .split('|')
         .map((cell) => cell.trim()),
     );
@@ -69,9 +68,7 @@ describe('PROTOCOL.md section 10 (byte-exact examples)', () => {
   const examples = docExamples();
 
   it('has one example per frame vector, under the same name and direction', () => {
-    expect(examples.map((e) => `${e.name} (${e.direction})`).sort()).toEqual(
-      frameVectors.map((v) => `${v.name} (${v.direction})`).sort(),
-    );
+    expect(examples.map((e) => `${e.name} (${e.direction})`).sort()).toEqual(frameVectors.map((v) => `${v.name} (${v.direction})`).sort());
     // Every `#### ... (` heading was parsed: none was skipped by a malformed block.
     expect(examples.length).toBe((section(10).match(/^#### .+\(/gm) ?? []).length);
   });

@@ -1,13 +1,6 @@
 // The byte vectors of test/vectors.json drive encode, decode and error tests.
 import { describe, expect, it } from 'vitest';
-import {
-  FrameDecoder,
-  decodeClientMessage,
-  decodeServerMessage,
-  encodeMessage,
-  isErrorCode,
-  type AnyMessage,
-} from '../src/index.js';
+import { FrameDecoder, decodeClientMessage, decodeServerMessage, encodeMessage, isErrorCode, type AnyMessage } from '../src/index.js';
 import { toHex } from './bytes.js';
 import { errorVectors, frameVectors, type Direction } from './vectors.js';
 import { protocolErrorOf } from './protocol-error.js';

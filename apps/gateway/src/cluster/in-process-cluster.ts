@@ -1,5 +1,18 @@
 import { lookAlikeKey } from '../identity/look-alike.js';
-import type { AdminAction, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberEvent, MessageLog, NameClaims, RoomEvent } from './cluster.js';
+import type {
+  AdminAction,
+  ClusterBus,
+  ClusterHandlers,
+  ClusterNode,
+  ForwardedCall,
+  ForwardedReply,
+  IdAllocator,
+  LogRecord,
+  MemberEvent,
+  MessageLog,
+  NameClaims,
+  RoomEvent,
+} from './cluster.js';
 import { DirectoryReplica } from './directory-replica.js';
 
 /**

@@ -4,7 +4,23 @@ import { createClient, type RedisClientType } from '@redis/client';
 import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
 import type { HubLogger } from '../logger.js';
-import type { AdminAction, Announcement, ClusterBus, ClusterHandlers, ClusterNode, ForwardedCall, ForwardedReply, IdAllocator, LogRecord, MemberDirectory, MemberEvent, MemberRecord, MessageLog, NameClaims, RoomEvent } from './cluster.js';
+import type {
+  AdminAction,
+  Announcement,
+  ClusterBus,
+  ClusterHandlers,
+  ClusterNode,
+  ForwardedCall,
+  ForwardedReply,
+  IdAllocator,
+  LogRecord,
+  MemberDirectory,
+  MemberEvent,
+  MemberRecord,
+  MessageLog,
+  NameClaims,
+  RoomEvent,
+} from './cluster.js';
 import { DirectoryReplica } from './directory-replica.js';
 import { envelope, openEnvelope, senderOf, withTimeout, type Header } from './redis-envelope.js';
 import { RedisIdentity } from './redis-identity.js';
@@ -109,7 +125,11 @@ export class RedisCluster implements ClusterNode {
     });
     this.#subscriber = this.#command.duplicate();
     this.#reader = this.#command.duplicate();
-    for (const [role, client] of [['commands', this.#command], ['subscriptions', this.#subscriber], ['stream reader', this.#reader]] as const) {
+    for (const [role, client] of [
+      ['commands', this.#command],
+      ['subscriptions', this.#subscriber],
+      ['stream reader', this.#reader],
+    ] as const) {
       // An 'error' event without a listener would end the process.
       client.on('error', (error: Error) => this.#logError(role, error));
     }
@@ -133,7 +153,12 @@ export class RedisCluster implements ClusterNode {
     };
     this.ids = { memberId: () => `${this.nodeId}.m${this.#nextMember++}` };
     this.bus = {
-      publishRoom: (event: RoomEvent) => this.#publish(this.#channels.bus, { k: 'room', from: this.nodeId, room: event.room, legacyText: event.legacyText, except: event.except, origin: event.origin }, event.frame),
+      publishRoom: (event: RoomEvent) =>
+        this.#publish(
+          this.#channels.bus,
+          { k: 'room', from: this.nodeId, room: event.room, legacyText: event.legacyText, except: event.except, origin: event.origin },
+          event.frame,
+        ),
       sendToMember: (node: string, event: MemberEvent) =>
         this.#publish(this.#channels.node(node), { k: 'member', from: this.nodeId, to: event.to, legacyText: event.legacyText }, event.frame),
       request: async (node: string, action: AdminAction) => (await this.#ask(node, (ask) => ({ k: 'admin', from: this.nodeId, ask, action }))) === true,
@@ -191,8 +216,16 @@ export class RedisCluster implements ClusterNode {
     const cluster = new RedisCluster(options);
     const connectWithin = options.timeoutMs * 5;
     try {
-      await withTimeout(Promise.all([cluster.#command.connect(), cluster.#subscriber.connect(), cluster.#reader.connect()]), connectWithin, `connecting to ${options.url}`);
-      await cluster.#subscriber.subscribe([cluster.#channels.bus, cluster.#channels.node(cluster.nodeId)], (message: Buffer) => cluster.#receivedSafely(message), true);
+      await withTimeout(
+        Promise.all([cluster.#command.connect(), cluster.#subscriber.connect(), cluster.#reader.connect()]),
+        connectWithin,
+        `connecting to ${options.url}`,
+      );
+      await cluster.#subscriber.subscribe(
+        [cluster.#channels.bus, cluster.#channels.node(cluster.nodeId)],
+        (message: Buffer) => cluster.#receivedSafely(message),
+        true,
+      );
       await cluster.#membership.resync('joined');
     } catch (error) {
       await cluster.close();
@@ -339,7 +372,11 @@ export class RedisCluster implements ClusterNode {
       case 'call': {
         const { from, ask, call } = header;
         const serve = this.#serveCall;
-        const failed = (message: string): ForwardedReply => ({ status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'INTERNAL', message }) });
+        const failed = (message: string): ForwardedReply => ({
+          status: 500,
+          contentType: 'application/json',
+          body: JSON.stringify({ code: 'INTERNAL', message }),
+        });
         if (serve === undefined) return this.#answer(from, ask, failed('That node does not serve its API yet.'));
         void serve(call).then(
           (reply) => this.#answer(from, ask, reply),

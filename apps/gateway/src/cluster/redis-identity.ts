@@ -23,7 +23,14 @@ export interface RedisPort {
  */
 export class RedisIdentity implements SharedIdentity {
   #handlers: Parameters<SharedIdentity['follow']>[0] | undefined;
-  readonly #keys: { accounts: string; bans: string; rooms: string; token: string; tokensOf: (identity: string) => string; predecessors: (hash: string) => string };
+  readonly #keys: {
+    accounts: string;
+    bans: string;
+    rooms: string;
+    token: string;
+    tokensOf: (identity: string) => string;
+    predecessors: (hash: string) => string;
+  };
 
   constructor(private readonly port: RedisPort) {
     this.#keys = {
@@ -82,7 +89,8 @@ export class RedisIdentity implements SharedIdentity {
       this.port.broadcast({ kind: 'ban', ban });
     }
     // Rooms' access: the cluster's settings win, as accounts' do.
-    for (const value of (await this.port.command(['HVALS', this.#keys.rooms])) as string[]) handlers.apply({ kind: 'room-access', row: JSON.parse(value) as RoomAccessRow });
+    for (const value of (await this.port.command(['HVALS', this.#keys.rooms])) as string[])
+      handlers.apply({ kind: 'room-access', row: JSON.parse(value) as RoomAccessRow });
   }
 
   async #write(change: IdentityChange): Promise<void> {
@@ -104,7 +112,11 @@ export class RedisIdentity implements SharedIdentity {
         const { hash, ...owner } = change.token;
         const ttl = String(Math.max(1, change.token.expiresAt - Date.now()));
         const set = this.#keys.tokensOf(owner.identity);
-        await Promise.all([command(['SET', this.#keys.token + hash, JSON.stringify(owner), 'PX', ttl]), command(['SADD', set, hash]), command(['PEXPIRE', set, ttl, 'GT'])]);
+        await Promise.all([
+          command(['SET', this.#keys.token + hash, JSON.stringify(owner), 'PX', ttl]),
+          command(['SADD', set, hash]),
+          command(['PEXPIRE', set, ttl, 'GT']),
+        ]);
         // PEXPIRE GT leaves a set without a TTL alone: give a new one its first.
         await command(['PEXPIRE', set, ttl, 'NX']);
         return;
@@ -119,7 +131,11 @@ export class RedisIdentity implements SharedIdentity {
         await run(REVOKE_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token]);
         return;
       case 'token-rotated':
-        await run(ROTATE_TOKEN, [this.#keys.token + change.hash, this.#keys.predecessors(change.hash), this.#keys.predecessors(change.successor)], [this.#keys.token, change.hash, change.successor, String(change.expiresAt)]);
+        await run(
+          ROTATE_TOKEN,
+          [this.#keys.token + change.hash, this.#keys.predecessors(change.hash), this.#keys.predecessors(change.successor)],
+          [this.#keys.token, change.hash, change.successor, String(change.expiresAt)],
+        );
         return;
       case 'token-revoked':
         await run(REVOKE_TOKEN, [this.#keys.token + change.hash, this.#keys.predecessors(change.hash)], [this.#keys.token]);

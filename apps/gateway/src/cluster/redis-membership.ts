@@ -93,7 +93,10 @@ export class RedisMembership {
       for (const node of live) {
         if (node === nodeId) continue;
         const values = (await port.command(['HVALS', `${port.prefix}members:${node}`])) as string[];
-        port.replica.replaceNode(node, values.map((value) => JSON.parse(value) as MemberRecord));
+        port.replica.replaceNode(
+          node,
+          values.map((value) => JSON.parse(value) as MemberRecord),
+        );
       }
       await port.resyncIdentity();
       // Nodes that went away while we could not hear it.

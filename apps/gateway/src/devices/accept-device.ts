@@ -59,7 +59,17 @@ export function acceptDevice(
   services.traffic.event(key, origin.link !== undefined ? `connected to ${link.address}` : `connected from ${link.address}`);
   socket.once('close', () => services.traffic.event(key, 'disconnected'));
   link.taps.add((direction, bytes, auto) => services.traffic.record(key, direction, bytes, auto));
-  const device = { memberId: member.id, link: origin.link, listener: origin.listener, address: link.ip, port: link.port, reply: (bytes: Uint8Array) => link.reply(bytes), get closed() { return link.closed; } };
+  const device = {
+    memberId: member.id,
+    link: origin.link,
+    listener: origin.listener,
+    address: link.ip,
+    port: link.port,
+    reply: (bytes: Uint8Array) => link.reply(bytes),
+    get closed() {
+      return link.closed;
+    },
+  };
   link.attach({ message: (message, bytes) => hub.receiveMessage(member, message, bytes) }, (message) => services.rules.onMessage(device, message));
   socket.on('drain', () => hub.drained(member));
   socket.once('close', () => hub.disconnect(member, 'quit'));

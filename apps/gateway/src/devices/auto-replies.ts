@@ -75,7 +75,10 @@ export class AutoReplies {
     /** Told of each firing (the traffic log marks the reply as automatic). */
     private readonly fired: (device: RuleDevice, rule: Rule, bytes: Uint8Array) => void = () => {},
     /** Rules stored by earlier versions: which ids are device links, and where refusals are logged. */
-    stored: { isLink: (id: string) => boolean; log: { warn(obj: object, msg: string): void }; ids?: IdCounter } = { isLink: () => false, log: { warn: () => {} } },
+    stored: { isLink: (id: string) => boolean; log: { warn(obj: object, msg: string): void }; ids?: IdCounter } = {
+      isLink: () => false,
+      log: { warn: () => {} },
+    },
   ) {
     this.#file = new SettingsFile(dataDir === null ? null : join(dataDir, 'rules.json'));
     let migrated = false;
@@ -164,7 +167,8 @@ export class AutoReplies {
 type StoredRule = Omit<Rule, 'scope'> & { scope: GivenScope };
 
 function lastingOnly(scope: GivenScope): RuleScope {
-  if (typeof scope === 'object' && 'client' in scope) throw new GatewayError('VALIDATION_FAILED', 'rule: scope.client must be a device link or a device member.');
+  if (typeof scope === 'object' && 'client' in scope)
+    throw new GatewayError('VALIDATION_FAILED', 'rule: scope.client must be a device link or a device member.');
   return scope;
 }
 
@@ -177,7 +181,11 @@ function idNumber(id: string): number {
 function inScope(scope: RuleScope, device: RuleDevice): boolean {
   if (scope === 'all') return true;
   if ('link' in scope) return device.link === scope.link;
-  return device.listener === scope.listener && (scope.address === undefined || scope.address === device.address) && (scope.port === undefined || scope.port === device.port);
+  return (
+    device.listener === scope.listener &&
+    (scope.address === undefined || scope.address === device.address) &&
+    (scope.port === undefined || scope.port === device.port)
+  );
 }
 
 function compile(rule: Rule): CompiledRule {
@@ -196,7 +204,10 @@ function compile(rule: Rule): CompiledRule {
     try {
       pattern = RE2JS.compile(match.regex);
     } catch (error) {
-      throw new GatewayError('RULE_PATTERN_INVALID', `rule: match.regex is not a pattern RE2 takes (no backreferences or lookaround): ${(error as Error).message}`);
+      throw new GatewayError(
+        'RULE_PATTERN_INVALID',
+        `rule: match.regex is not a pattern RE2 takes (no backreferences or lookaround): ${(error as Error).message}`,
+      );
     }
     test = (text) => pattern.test(text);
   } else {

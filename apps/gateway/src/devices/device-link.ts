@@ -285,7 +285,8 @@ export class DeviceLink implements Link {
   #said(message: DeviceMessage): void {
     const input = this.#input;
     if (input === undefined) return;
-    if (message.cut && this.options.notices) this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
+    if (message.cut && this.options.notices)
+      this.#tellDevice(`ERROR LINE_TOO_LONG: a line longer than the listener's limit was cut after ${message.bytes.length} bytes`);
     if (message.refused !== undefined) {
       // Dropped either way; the device hears why only when it asked for the gateway's words.
       if (this.options.notices) {
@@ -401,4 +402,3 @@ export class DeviceLink implements Link {
     return this.options.encoding === 'latin1' ? Buffer.from(text, 'latin1') : utf8.encode(text);
   }
 }
-

@@ -92,7 +92,8 @@ class OutboundDevice {
   stop(): void {
     this.state = 'stopped';
     clearTimeout(this.#timer);
-    if (this.member !== undefined) this.hub.disconnect(this.member, 'shutdown', undefined, { text: 'The device link was stopped.', code: 'SERVER_SHUTTING_DOWN' });
+    if (this.member !== undefined)
+      this.hub.disconnect(this.member, 'shutdown', undefined, { text: 'The device link was stopped.', code: 'SERVER_SHUTTING_DOWN' });
     this.#socket?.destroy();
     this.hub.node.names.release(this.settings.name, linkNameOwner(this.settings.id));
   }
@@ -121,13 +122,22 @@ class OutboundDevice {
     this.#event(`dialing ${host}:${port} (attempt ${this.attempts})`);
     const socket = net.connect({ host, port, noDelay: true, timeout: CONNECT_TIMEOUT_MS });
     this.#socket = socket;
-    socket.once('timeout', () => socket.destroy(Object.assign(new Error(`No answer from ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms.`), { code: 'ETIMEDOUT' })));
+    socket.once('timeout', () =>
+      socket.destroy(Object.assign(new Error(`No answer from ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms.`), { code: 'ETIMEDOUT' })),
+    );
     socket.once('connect', () => {
       socket.setTimeout(0);
       socket.setKeepAlive(true, 30_000);
       if (this.state === 'stopped') return void socket.destroy();
       const settings = this.settings;
-      this.member = acceptDevice(this.hub, this.services, socket, settings, { framing: settings.framing === 'raw' ? 'raw' : 'line', link: settings.id }, settings.name);
+      this.member = acceptDevice(
+        this.hub,
+        this.services,
+        socket,
+        settings,
+        { framing: settings.framing === 'raw' ? 'raw' : 'line', link: settings.id },
+        settings.name,
+      );
       if (this.member === undefined) return;
       this.state = 'connected';
       this.connectedAt = new Date();
@@ -194,7 +204,8 @@ export class DeviceLinks {
   /** Dials the stored links and those from --config (whose targets are checked like any other). */
   async startAll(): Promise<void> {
     for (const device of this.#devices.values()) {
-      if (!(await device.reserveName().catch(() => false))) this.log.warn({ device: device.settings.id, name: device.settings.name }, 'a member has this device link\'s name: the device will join under another');
+      if (!(await device.reserveName().catch(() => false)))
+        this.log.warn({ device: device.settings.id, name: device.settings.name }, "a member has this device link's name: the device will join under another");
       device.start();
     }
     for (const given of this.hub.config.devices.fromFile.links) await this.create(given as NewDevice, { store: false });

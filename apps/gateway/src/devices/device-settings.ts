@@ -108,7 +108,6 @@ export const DEVICE_DEFAULTS: DeviceOptions = {
   rate: { perSecond: 500, burst: 1000 },
 };
 
-
 /** What raw connections' unfinished files may hold together, at least (one file of --max-file-bytes always fits). */
 export const DEVICE_FILES_HELD_BYTES = 64 * 1024 * 1024;
 
@@ -150,7 +149,11 @@ export function makeFraming(options: DeviceOptions, limits: { maxTextBytes: numb
     const maxMessageBytes = typeByte ? maxTextBytes + 1 : maxTextBytes;
     return new RawFraming({ idleMs, fixedLength, typeByte, maxMessageBytes, maxFileMessageBytes: maxFileBytes + 1, fileBudget });
   }
-  return new LineFraming({ delimiter: parseEscapes(options.delimiter), maxLineBytes: Math.min(options.maxLineBytes, maxTextBytes), idleFlushMs: options.idleFlushMs });
+  return new LineFraming({
+    delimiter: parseEscapes(options.delimiter),
+    maxLineBytes: Math.min(options.maxLineBytes, maxTextBytes),
+    idleFlushMs: options.idleFlushMs,
+  });
 }
 
 /**
@@ -186,7 +189,8 @@ export function parseListenUrl(text: string): Omit<Partial<ListenerSettings>, 'r
     const schema = (deviceOptionsSchema as Record<string, { type: string | readonly string[] }>)[key];
     if (schema === undefined && key !== 'backlog' && key !== 'id') throw new Error(`--listen ${text}: unknown field "${key}"`);
     const type = schema?.type ?? (key === 'id' ? 'string' : 'integer');
-    settings[key] = type === 'boolean' ? value === 'true' : type === 'string' || (Array.isArray(type) && value === '') ? value : value === 'null' ? null : Number(value);
+    settings[key] =
+      type === 'boolean' ? value === 'true' : type === 'string' || (Array.isArray(type) && value === '') ? value : value === 'null' ? null : Number(value);
   }
   return settings as Omit<Partial<ListenerSettings>, 'rate'> & GivenOptions & { host: string; port: number; framing: FramingName };
 }

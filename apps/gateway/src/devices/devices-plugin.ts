@@ -45,7 +45,11 @@ export const devicesPlugin = fp<DevicesPluginOptions>(
     const services = { traffic, ids, fileBudget: deviceFileBudget(hub.config.limits.maxFileBytes) } as DeviceServices;
     const listeners = new ListenerRegistry(hub, fastify.log, tlsOptions, services);
     const deviceLinks = new DeviceLinks(hub, fastify.log, services);
-    const rules = (services.rules = new AutoReplies(dataDir, devices.ruleMaxPerSecond, undefined, { isLink: (id) => deviceLinks.has(id), log: fastify.log, ids }));
+    const rules = (services.rules = new AutoReplies(dataDir, devices.ruleMaxPerSecond, undefined, {
+      isLink: (id) => deviceLinks.has(id),
+      log: fastify.log,
+      ids,
+    }));
     // A framed connection the hub made a plain device (or that said hello): its tap logs, or lets go.
     hub.on('joined', (member) => {
       if (member.link instanceof TcpLink) member.link.tap?.decided();

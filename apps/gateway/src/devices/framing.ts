@@ -124,7 +124,13 @@ export class LineFraming implements Framing {
     const { delimiter, maxLineBytes } = this.options;
     // A read in the middle of a long line (no delimiter in it or across its start, still
     // within the limit) is only kept: a line in many reads is joined once, not once per read.
-    if (this.#heldBytes > 0 && !this.#discarding && this.#heldBytes + chunk.length <= maxLineBytes && indexOf(chunk, delimiter, 0) < 0 && !this.#straddles(chunk)) {
+    if (
+      this.#heldBytes > 0 &&
+      !this.#discarding &&
+      this.#heldBytes + chunk.length <= maxLineBytes &&
+      indexOf(chunk, delimiter, 0) < 0 &&
+      !this.#straddles(chunk)
+    ) {
       this.#held.push(chunk);
       this.#heldBytes += chunk.length;
       return [];

@@ -300,10 +300,28 @@ export function trafficEntry(direction: Direction, bytes: Uint8Array, auto = fal
 }
 
 /** One entry as the API shows it: hex, and the bytes read as text where printable; an event as its text (direction `event`). */
-export function describeEntry(entry: TrafficEntry): { seq: number; ts: number; time: string; direction: Direction | 'event'; length: number; hex: string; text: string; auto: boolean } {
+export function describeEntry(entry: TrafficEntry): {
+  seq: number;
+  ts: number;
+  time: string;
+  direction: Direction | 'event';
+  length: number;
+  hex: string;
+  text: string;
+  auto: boolean;
+} {
   const bytes = entry.bytes;
   if (entry.event === true) {
-    return { seq: entry.seq ?? 0, ts: entry.ts, time: new Date(entry.ts).toISOString(), direction: 'event', length: 0, hex: '', text: Buffer.from(bytes).toString('utf8'), auto: false };
+    return {
+      seq: entry.seq ?? 0,
+      ts: entry.ts,
+      time: new Date(entry.ts).toISOString(),
+      direction: 'event',
+      length: 0,
+      hex: '',
+      text: Buffer.from(bytes).toString('utf8'),
+      auto: false,
+    };
   }
   return {
     seq: entry.seq ?? 0,
@@ -311,7 +329,9 @@ export function describeEntry(entry: TrafficEntry): { seq: number; ts: number; t
     time: new Date(entry.ts).toISOString(),
     direction: entry.direction,
     length: entry.length,
-    hex: Buffer.from(bytes).toString('hex').replace(/(..)(?!$)/g, '$1 '),
+    hex: Buffer.from(bytes)
+      .toString('hex')
+      .replace(/(..)(?!$)/g, '$1 '),
     text: Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join(''),
     auto: entry.auto === true,
   };
@@ -324,15 +344,20 @@ const csvField = (value: string | number | boolean): string => {
 
 /** CSV with a header: time, direction, length, hex, text, auto (bytes only: events are in the JSON). */
 export function trafficCsv(entries: readonly TrafficEntry[]): string {
-  const rows = entries.filter((e) => e.event !== true).map(describeEntry).map((e) => [e.time, e.direction, e.length, e.hex, e.text, e.auto].map(csvField).join(','));
+  const rows = entries
+    .filter((e) => e.event !== true)
+    .map(describeEntry)
+    .map((e) => [e.time, e.direction, e.length, e.hex, e.text, e.auto].map(csvField).join(','));
   return ['time,direction,length,hex,text,auto', ...rows].join('\r\n') + '\r\n';
 }
 
 /** One line per entry, like a terminal tool's log. */
 export function trafficText(entries: readonly TrafficEntry[]): string {
-  return entries
-    .filter((e) => e.event !== true)
-    .map(describeEntry)
-    .map((e) => `${e.time} ${e.direction === 'in' ? '<-' : '->'} ${String(e.length).padStart(5)}${e.auto ? ' auto' : ''}  ${e.hex}  |${e.text}|`)
-    .join('\n') + '\n';
+  return (
+    entries
+      .filter((e) => e.event !== true)
+      .map(describeEntry)
+      .map((e) => `${e.time} ${e.direction === 'in' ? '<-' : '->'} ${String(e.length).padStart(5)}${e.auto ? ' auto' : ''}  ${e.hex}  |${e.text}|`)
+      .join('\n') + '\n'
+  );
 }

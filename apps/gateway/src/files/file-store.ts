@@ -127,7 +127,9 @@ export class FileStore {
   keep(file: StoredFile, part: string): void {
     renameSync(part, this.path(file.id));
     this.#db
-      .prepare('INSERT OR REPLACE INTO files (id, name, size, mime, sha256, sender, ts, room, recipient, sender_identity, recipient_identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT OR REPLACE INTO files (id, name, size, mime, sha256, sender, ts, room, recipient, sender_identity, recipient_identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(file.id, file.name, file.size, file.mime, file.sha256, file.from, file.ts, file.room, file.to, file.fromIdentity, file.toIdentity);
     if (file.room !== null) this.#evict('WHERE room = ?', [file.room], this.#limits.maxRoomBytes);
     this.#evict('', [], this.#limits.maxTotalBytes);
@@ -138,7 +140,10 @@ export class FileStore {
     const { total } = this.#db.prepare(`SELECT COALESCE(SUM(size), 0) AS total FROM files ${where}`).get(...params) as { total: number };
     let over = total - max;
     if (over <= 0) return;
-    for (const row of this.#db.prepare(`SELECT id, size FROM files ${where} ORDER BY id ASC`).iterate(...params) as IterableIterator<{ id: number; size: number }>) {
+    for (const row of this.#db.prepare(`SELECT id, size FROM files ${where} ORDER BY id ASC`).iterate(...params) as IterableIterator<{
+      id: number;
+      size: number;
+    }>) {
       if (over <= 0) break;
       this.#forget.push(row.id);
       over -= row.size;
@@ -200,7 +205,9 @@ export class FileStore {
       where.push('id < ?');
       params.push(query.before);
     }
-    const rows = this.#db.prepare(`SELECT * FROM files ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...params, query.limit + 1) as Row[];
+    const rows = this.#db
+      .prepare(`SELECT * FROM files ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...params, query.limit + 1) as Row[];
     const more = rows.length > query.limit;
     if (more) rows.pop();
     return { files: rows.map(toStored), more };

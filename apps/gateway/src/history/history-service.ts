@@ -145,7 +145,8 @@ export class HistoryService {
     const limit = Math.max(1, Math.min(request.limit ?? SEARCH_PAGE, MAX_SEARCH_PAGE));
     const scope = searcher.operator ? ('everything' as const) : { privateOf: searcher.identity };
     const words = searchWords(request.q);
-    if (request.room !== undefined && !this.#mayReadRoom(searcher, request.room)) throw roomForbidden(request.room, this.roomAccess(request.room), 'search its history');
+    if (request.room !== undefined && !this.#mayReadRoom(searcher, request.room))
+      throw roomForbidden(request.room, this.roomAccess(request.room), 'search its history');
     // Room hits pass the same room rule as reading the room; a bounded number of pages is
     // searched for enough of them (`more` then says to ask again from the last one got).
     const entries: HistoryEntry[] = [];

@@ -63,8 +63,7 @@ export const SEARCH_INDEXED_CHARS = 4096;
  * of a text; not the text of a message sent as bytes (`data`: a device's binary, whose text is
  * only its display). Diacritics are folded (cafe finds café).
  */
-const SEARCH_INDEXED = (row: string): string =>
-  `CASE WHEN ${row}.data IS NULL THEN substr(${row}.text, 1, ${SEARCH_INDEXED_CHARS}) END, ${row}.file_name`;
+const SEARCH_INDEXED = (row: string): string => `CASE WHEN ${row}.data IS NULL THEN substr(${row}.text, 1, ${SEARCH_INDEXED_CHARS}) END, ${row}.file_name`;
 const SEARCH_SCHEMA = `
 CREATE VIRTUAL TABLE entries_search USING fts5(text, file_name, content='', tokenize='unicode61 remove_diacritics 2');
 CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN

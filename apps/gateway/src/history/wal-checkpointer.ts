@@ -61,7 +61,10 @@ export class WalCheckpointer {
 
   constructor(file: string, onError: (message: string) => void) {
     const module = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, file, everyMs: CHECKPOINT_EVERY_MS, restartPages: RESTART_PAGES, closed: this.#workerClosed.buffer } });
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { module, file, everyMs: CHECKPOINT_EVERY_MS, restartPages: RESTART_PAGES, closed: this.#workerClosed.buffer },
+    });
     this.#worker.on('message', (message: { error?: string }) => {
       if (message.error !== undefined) onError(message.error);
     });

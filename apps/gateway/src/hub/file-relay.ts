@@ -82,57 +82,60 @@ export class FileRelay {
       remote = { room: room.name };
       target = { room: room.name };
     }
-    return andThen(this.history.record({ kind: 'file', from: sender.name, transport: sender.transport, name, size: offer.size, mime, ...target }, this.now()), (entry) => {
-      if (sender.isClosed) return; // it left while the cluster logged the offer
-      local = local.filter((m) => !m.isClosed);
-      const privately = 'to' in target ? target : undefined;
-      const copy =
-        this.store?.begin({
+    return andThen(
+      this.history.record({ kind: 'file', from: sender.name, transport: sender.transport, name, size: offer.size, mime, ...target }, this.now()),
+      (entry) => {
+        if (sender.isClosed) return; // it left while the cluster logged the offer
+        local = local.filter((m) => !m.isClosed);
+        const privately = 'to' in target ? target : undefined;
+        const copy =
+          this.store?.begin({
+            id: entry.id,
+            name,
+            size: offer.size,
+            mime,
+            from: sender.name,
+            ts: entry.ts,
+            room: privately === undefined ? (target as { room: string }).room : null,
+            to: privately?.to ?? null,
+            fromIdentity: privately?.fromIdentity ?? null,
+            toIdentity: privately?.toIdentity ?? null,
+          }) ?? null;
+        const transfer: Transfer = {
+          clientId: offer.transfer,
+          // The history id: unique across the cluster, so transfers from two nodes never share one.
+          serverId: entry.id >>> 0,
+          historyId: entry.id,
+          sender,
+          recipients: new Set(local.filter((m) => !m.legacy)),
+          remote,
+          size: offer.size,
+          received: 0,
+          hash: createHash('sha256'),
+          copy,
+        };
+        open.set(offer.transfer, transfer);
+        this.#bySender.set(sender, open);
+        const announce: ServerMessageOf<'file-offer'> = {
+          type: 'file-offer',
+          transfer: transfer.serverId,
           id: entry.id,
+          from: sender.name,
+          transport: sender.transport,
+          ts: entry.ts,
           name,
           size: offer.size,
           mime,
-          from: sender.name,
-          ts: entry.ts,
-          room: privately === undefined ? (target as { room: string }).room : null,
-          to: privately?.to ?? null,
-          fromIdentity: privately?.fromIdentity ?? null,
-          toIdentity: privately?.toIdentity ?? null,
-        }) ?? null;
-      const transfer: Transfer = {
-        clientId: offer.transfer,
-        // The history id: unique across the cluster, so transfers from two nodes never share one.
-        serverId: entry.id >>> 0,
-        historyId: entry.id,
-        sender,
-        recipients: new Set(local.filter((m) => !m.legacy)),
-        remote,
-        size: offer.size,
-        received: 0,
-        hash: createHash('sha256'),
-        copy,
-      };
-      open.set(offer.transfer, transfer);
-      this.#bySender.set(sender, open);
-      const announce: ServerMessageOf<'file-offer'> = {
-        type: 'file-offer',
-        transfer: transfer.serverId,
-        id: entry.id,
-        from: sender.name,
-        transport: sender.transport,
-        ts: entry.ts,
-        name,
-        size: offer.size,
-        mime,
-        ...('to' in target ? { to: target.to } : target),
-      };
-      const frame = encodeMessage(announce);
-      // Plain devices are sent no files and no line about them (PROTOCOL.md §2).
-      for (const member of local) if (!member.legacy) this.router.deliver(member, frame);
-      this.#toRemote(transfer, frame);
-      // The sender's copy is its acknowledgement: it tells the server's transfer id and the history id.
-      if (sender.speaksProtocol) this.router.deliver(sender, offer.ref === undefined ? frame : encodeMessage({ ...announce, ref: offer.ref }));
-    });
+          ...('to' in target ? { to: target.to } : target),
+        };
+        const frame = encodeMessage(announce);
+        // Plain devices are sent no files and no line about them (PROTOCOL.md §2).
+        for (const member of local) if (!member.legacy) this.router.deliver(member, frame);
+        this.#toRemote(transfer, frame);
+        // The sender's copy is its acknowledgement: it tells the server's transfer id and the history id.
+        if (sender.speaksProtocol) this.router.deliver(sender, offer.ref === undefined ? frame : encodeMessage({ ...announce, ref: offer.ref }));
+      },
+    );
   }
 
   data(sender: Member, clientId: number, data: Uint8Array): void {
@@ -203,7 +206,12 @@ export class FileRelay {
     for (const transfer of this.#bySender.get(sender)?.values() ?? []) {
       for (const member of stalled) {
         if (!transfer.recipients.delete(member)) continue;
-        const abort: ServerMessageOf<'file-abort'> = { type: 'file-abort', transfer: transfer.serverId, code: 'FILE_ABORTED', reason: 'You fell too far behind to receive this file.' };
+        const abort: ServerMessageOf<'file-abort'> = {
+          type: 'file-abort',
+          transfer: transfer.serverId,
+          code: 'FILE_ABORTED',
+          reason: 'You fell too far behind to receive this file.',
+        };
         this.router.deliver(member, encodeMessage(abort));
       }
     }
@@ -213,7 +221,8 @@ export class FileRelay {
   #toRemote(transfer: Transfer, frame: Uint8Array, line?: string): void {
     const remote = transfer.remote;
     if (remote === undefined) return;
-    if ('room' in remote) this.router.publishRoom({ room: remote.room, frame, legacyText: line, except: transfer.sender.id, origin: originOf(transfer.sender) });
+    if ('room' in remote)
+      this.router.publishRoom({ room: remote.room, frame, legacyText: line, except: transfer.sender.id, origin: originOf(transfer.sender) });
     else this.router.toMember(remote.member, frame, line);
   }
 

@@ -1,5 +1,15 @@
 import { EventEmitter } from 'node:events';
-import { FATAL_ERROR_CODES, FrameType, ProtocolError, decodeClientMessage, encodeMessage, messageTypeCode, type ClientMessage, type ErrorCode, type ServerMessageOf } from '@switchboard/protocol';
+import {
+  FATAL_ERROR_CODES,
+  FrameType,
+  ProtocolError,
+  decodeClientMessage,
+  encodeMessage,
+  messageTypeCode,
+  type ClientMessage,
+  type ErrorCode,
+  type ServerMessageOf,
+} from '@switchboard/protocol';
 import type { AdminAction, ClusterNode } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import { Delivery } from '../delivery/delivery.js';
@@ -80,7 +90,13 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Members allowed by the open-file limit, keeping a reserve for everything else. */
   readonly memberDescriptorBudget: number;
   #shuttingDown = false;
-  readonly totals: HubTotals = { framesIn: { tcp: 0, ws: 0 }, bytesIn: { tcp: 0, ws: 0 }, framesOut: { tcp: 0, ws: 0 }, bytesOut: { tcp: 0, ws: 0 }, errorsSent: 0 };
+  readonly totals: HubTotals = {
+    framesIn: { tcp: 0, ws: 0 },
+    bytesIn: { tcp: 0, ws: 0 },
+    framesOut: { tcp: 0, ws: 0 },
+    bytesOut: { tcp: 0, ws: 0 },
+    errorsSent: 0,
+  };
 
   constructor(options: HubOptions) {
     super();
@@ -122,14 +138,20 @@ export class Hub extends EventEmitter<HubEvents> {
     this.identity.store.onRemoteRoomAccess = (row) => this.roomAccessChanged(row.room);
     this.identity.store.onRemoteBan = (ban) => {
       for (const member of [...this.#router.members.values()]) {
-        if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id) this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
+        if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id)
+          this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
       }
     };
     const replace = (id: string, reclaimedName?: string): Promise<boolean> =>
       this.#admin(
         reclaimedName === undefined
           ? { kind: 'replace', member: id }
-          : { kind: 'revoke', member: id, code: 'NAME_RECLAIMED', text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.` },
+          : {
+              kind: 'revoke',
+              member: id,
+              code: 'NAME_RECLAIMED',
+              text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.`,
+            },
       );
     this.#requests = new Requests({
       config,
@@ -277,7 +299,12 @@ export class Hub extends EventEmitter<HubEvents> {
    * Removes a member: out of its rooms (with presence), its name freed, its transfers aborted.
    * With `error` or `notice`, the member first gets that frame. Safe to call more than once.
    */
-  disconnect(member: Member, reason: LeaveReason, error?: { code: ErrorCode; message: string; ref?: string | undefined }, notice?: { text: string; code: ErrorCode }): void {
+  disconnect(
+    member: Member,
+    reason: LeaveReason,
+    error?: { code: ErrorCode; message: string; ref?: string | undefined },
+    notice?: { text: string; code: ErrorCode },
+  ): void {
     if (member.isClosed) return;
     const wasJoined = member.state === 'joined';
     member.state = 'closed';
@@ -430,9 +457,11 @@ export class Hub extends EventEmitter<HubEvents> {
     if (member === undefined || member.isClosed) return false;
     if (action.kind === 'tell') {
       // To a plain device the operator's words alone, as a text line (what the console previews).
-      this.#router.deliver(member, member.legacy ? encodeMessage({ type: 'text', text: action.text }) : this.#noticeFrame(member, action.text, { private: true })!);
-    }
-    else if (action.kind === 'replace') {
+      this.#router.deliver(
+        member,
+        member.legacy ? encodeMessage({ type: 'text', text: action.text }) : this.#noticeFrame(member, action.text, { private: true })!,
+      );
+    } else if (action.kind === 'replace') {
       this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
     } else if (action.kind === 'revoke') {
       this.disconnect(member, action.code === 'NAME_RECLAIMED' ? 'replaced' : 'kicked', undefined, { text: action.text, code: action.code });
@@ -471,7 +500,10 @@ export class Hub extends EventEmitter<HubEvents> {
     const member = this.#router.members.get(target.id);
     if (member === undefined) return;
     this.log.warn({ member: member.id, name: member.name, limit }, 'send queue overflow: disconnecting a member that stopped reading');
-    this.disconnect(member, 'overflow', { code: 'SEND_QUEUE_OVERFLOW', message: `Your send queue passed ${limit} bytes because you stopped reading; disconnected.` });
+    this.disconnect(member, 'overflow', {
+      code: 'SEND_QUEUE_OVERFLOW',
+      message: `Your send queue passed ${limit} bytes because you stopped reading; disconnected.`,
+    });
   }
 
   /** A notice for a member; none for a plain device, which gets room text only (PROTOCOL.md §2). */

@@ -23,7 +23,11 @@ export class InputGate {
   /** A handler failed: the member hears why. */
   readonly #failed: (member: Member, error: unknown, ref?: string) => void;
 
-  constructor(delivery: Delivery, handle: (member: Member, type: number, input: Uint8Array | ClientMessage) => void, failed: (member: Member, error: unknown, ref?: string) => void) {
+  constructor(
+    delivery: Delivery,
+    handle: (member: Member, type: number, input: Uint8Array | ClientMessage) => void,
+    failed: (member: Member, error: unknown, ref?: string) => void,
+  ) {
     this.#delivery = delivery;
     this.#handle = handle;
     this.#failed = failed;

@@ -83,7 +83,8 @@ export class Membership {
     const onJoin = this.config.history.onJoin;
     if (onJoin > 0) {
       const { since, ref } = options;
-      const page = since === undefined ? this.history.room(room.name, { limit: onJoin }) : this.history.room(room.name, { after: since, limit: this.history.maxPage });
+      const page =
+        since === undefined ? this.history.room(room.name, { limit: onJoin }) : this.history.room(room.name, { after: since, limit: this.history.maxPage });
       this.router.deliver(member, historyFrame({ room: room.name, ref }, page, since !== undefined, this.config.limits.maxFrameLength));
     }
   }

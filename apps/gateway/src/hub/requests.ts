@@ -329,7 +329,8 @@ export class Requests {
     // port takes: its private history is this connection's alone.
     const key = name.toLowerCase();
     member.identity = member.link.device?.link !== undefined ? `device:${key}` : `device:${key}#${randomBytes(9).toString('base64url')}`;
-    if (this.identity.config.requireLoginDevices) throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only, devices included: say hello with a password.');
+    if (this.identity.config.requireLoginDevices)
+      throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only, devices included: say hello with a password.');
     const ban = this.identity.banFor(member.link.ip, name);
     if (ban !== undefined) throw new ProtocolError('BANNED', `Banned: ${ban.reason}`);
   }
@@ -347,7 +348,15 @@ export class Requests {
       // device watched only through its pipe) never pays for it.
       let frame: Uint8Array | undefined;
       const except = !member.speaksProtocol || ownCopy ? member.id : undefined;
-      this.router.toRoom({ room, legacyText, except, origin: originOf(member), get frame() { return (frame ??= encodeMessage(message)); } });
+      this.router.toRoom({
+        room,
+        legacyText,
+        except,
+        origin: originOf(member),
+        get frame() {
+          return (frame ??= encodeMessage(message));
+        },
+      });
       if (ownCopy && !member.isClosed) this.router.deliver(member, encodeMessage({ ...message, ref }));
     });
   }
@@ -357,13 +366,31 @@ export class Requests {
     this.#checkText(text, data);
     const target = this.node.directory.byName(request.to);
     if (target === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${request.to}" is connected.`);
-    const entry = { kind: 'private', from: member.name, to: target.name, transport: member.transport, text, data, fromIdentity: member.identity, toIdentity: target.identity } as const;
+    const entry = {
+      kind: 'private',
+      from: member.name,
+      to: target.name,
+      transport: member.transport,
+      text,
+      data,
+      fromIdentity: member.identity,
+      toIdentity: target.identity,
+    } as const;
     return andThen(this.history.record(entry, this.now()), (entry) => {
-      const message: ServerMessageOf<'private'> = { type: 'private', id: entry.id, from: entry.from, to: entry.to, transport: entry.transport, ts: entry.ts, text };
+      const message: ServerMessageOf<'private'> = {
+        type: 'private',
+        id: entry.id,
+        from: entry.from,
+        to: entry.to,
+        transport: entry.transport,
+        ts: entry.ts,
+        text,
+      };
       if (data !== undefined) message.data = data;
       const frame = encodeMessage(message);
       if (target.id !== member.id) this.router.toMember(target, frame, plainLines.private(entry.from, text));
-      if (member.speaksProtocol && !member.isClosed) this.router.deliver(member, request.ref === undefined ? frame : encodeMessage({ ...message, ref: request.ref }));
+      if (member.speaksProtocol && !member.isClosed)
+        this.router.deliver(member, request.ref === undefined ? frame : encodeMessage({ ...message, ref: request.ref }));
     });
   }
 

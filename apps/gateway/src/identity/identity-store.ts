@@ -124,7 +124,9 @@ const legacyIdentity = (nameKey: string): string => `account:${nameKey}`;
 const newAccountIdentity = (): string => `account:${randomBytes(12).toString('base64url')}`;
 
 function hashPassword(password: string, salt: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => scrypt(password.normalize('NFC'), salt, SCRYPT.keylen, scryptOptions, (error, key) => (error ? reject(error) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scrypt(password.normalize('NFC'), salt, SCRYPT.keylen, scryptOptions, (error, key) => (error ? reject(error) : resolve(key))),
+  );
 }
 
 /**
@@ -168,7 +170,11 @@ export class IdentityStore {
     this.#migrate();
     this.#pruneEveryMs = options.pruneEveryMs ?? TOKEN_PRUNE_EVERY_MS;
     this.pruneTokens();
-    for (const r of this.#sql('SELECT room, access, accounts FROM room_access').all() as { room: string; access: RoomAccessRow['access']; accounts: string }[]) {
+    for (const r of this.#sql('SELECT room, access, accounts FROM room_access').all() as {
+      room: string;
+      access: RoomAccessRow['access'];
+      accounts: string;
+    }[]) {
       this.#roomAccess.set(r.room, { room: r.room, access: r.access, ...(r.access === 'named' && { accounts: JSON.parse(r.accounts) as string[] }) });
     }
     this.#shared = options.shared;
@@ -237,16 +243,17 @@ export class IdentityStore {
     // The exact name first: accounts registered before look-alikes were compared may share a skeleton.
     return (this.#sql('SELECT name_key, name, role, created_at, identity FROM accounts WHERE name_key = ?').get(name.toLowerCase()) ??
       this.#sql('SELECT name_key, name, role, created_at, identity FROM accounts WHERE look_alike = ? ORDER BY created_at LIMIT 1').get(lookAlikeKey(name))) as
-      | { name_key: string; name: string; role: Role; created_at: number; identity: string }
-      | undefined;
+      { name_key: string; name: string; role: Role; created_at: number; identity: string } | undefined;
   }
 
   accounts(): Account[] {
-    return (this.#sql('SELECT name, role, created_at FROM accounts ORDER BY name_key').all() as { name: string; role: Role; created_at: number }[]).map((row) => ({
-      name: row.name,
-      role: row.role,
-      createdAt: new Date(row.created_at).toISOString(),
-    }));
+    return (this.#sql('SELECT name, role, created_at FROM accounts ORDER BY name_key').all() as { name: string; role: Role; created_at: number }[]).map(
+      (row) => ({
+        name: row.name,
+        role: row.role,
+        createdAt: new Date(row.created_at).toISOString(),
+      }),
+    );
   }
 
   /** False when the name, or one it looks like, is registered already. */
@@ -257,8 +264,19 @@ export class IdentityStore {
     const hash = await hashPassword(password, salt);
     // Checked again: another registration of a look-alike may have finished during the hash.
     if (this.account(name) !== undefined) return false;
-    const result = this.#sql('INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at, identity, look_alike) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(name.toLowerCase(), name, salt, hash, JSON.stringify({ N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }), role, Date.now(), newAccountIdentity(), lookAlikeKey(name));
+    const result = this.#sql(
+      'INSERT OR IGNORE INTO accounts (name_key, name, salt, hash, params, role, created_at, identity, look_alike) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      name.toLowerCase(),
+      name,
+      salt,
+      hash,
+      JSON.stringify({ N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p }),
+      role,
+      Date.now(),
+      newAccountIdentity(),
+      lookAlikeKey(name),
+    );
     if (result.changes === 1) this.#share({ kind: 'account', account: this.#accountRow(name.toLowerCase())! });
     return result.changes === 1;
   }
@@ -311,7 +329,13 @@ export class IdentityStore {
     const token = randomBytes(32).toString('base64url');
     const hash = sha256(token);
     const expiresAt = Date.now() + ttlMs;
-    this.#sql('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)').run(hash, owner.identity, owner.name, owner.account, expiresAt);
+    this.#sql('INSERT INTO tokens (hash, identity, name, account, expires_at) VALUES (?, ?, ?, ?, ?)').run(
+      hash,
+      owner.identity,
+      owner.name,
+      owner.account,
+      expiresAt,
+    );
     this.#share({ kind: 'token', token: { hash: hash.toString('hex'), ...owner, expiresAt } });
     return token;
   }
@@ -343,8 +367,7 @@ export class IdentityStore {
 
   tokenOwner(token: string): TokenOwner | undefined {
     const row = this.#sql('SELECT identity, name, account, expires_at FROM tokens WHERE hash = ?').get(sha256(token)) as
-      | { identity: string; name: string; account: string | null; expires_at: number }
-      | undefined;
+      { identity: string; name: string; account: string | null; expires_at: number } | undefined;
     if (row === undefined || row.expires_at < Date.now()) return undefined;
     if (row.account !== null && this.#accountRow(row.account)?.identity !== row.identity) return undefined;
     return { identity: row.identity, name: row.name, account: row.account };
@@ -356,7 +379,12 @@ export class IdentityStore {
    */
   rotateToken(used: string, owner: TokenOwner, ttlMs: number): string {
     const next = this.issueToken(owner, ttlMs);
-    const change = { kind: 'token-rotated', hash: sha256(used).toString('hex'), successor: sha256(next).toString('hex'), expiresAt: Date.now() + TOKEN_GRACE_MS } as const;
+    const change = {
+      kind: 'token-rotated',
+      hash: sha256(used).toString('hex'),
+      successor: sha256(next).toString('hex'),
+      expiresAt: Date.now() + TOKEN_GRACE_MS,
+    } as const;
     this.#rotated(change);
     this.#share(change);
     return next;
@@ -365,7 +393,11 @@ export class IdentityStore {
   #rotated(change: { hash: string; successor: string; expiresAt: number }): void {
     const used = Buffer.from(change.hash, 'hex');
     this.#sql('DELETE FROM tokens WHERE rotated_to = ?').run(used);
-    this.#sql('UPDATE tokens SET rotated_to = ?, expires_at = MIN(expires_at, ?) WHERE hash = ?').run(Buffer.from(change.successor, 'hex'), change.expiresAt, used);
+    this.#sql('UPDATE tokens SET rotated_to = ?, expires_at = MIN(expires_at, ?) WHERE hash = ?').run(
+      Buffer.from(change.successor, 'hex'),
+      change.expiresAt,
+      used,
+    );
   }
 
   /** Signing out: the token, and any it replaced still in their grace, stop working. */
@@ -419,14 +451,25 @@ export class IdentityStore {
     // a clock set back does not bring an old id round again.
     const seen = (this.#sql("SELECT seq FROM sqlite_sequence WHERE name = 'bans'").get() as { seq: number } | undefined)?.seq ?? 0;
     const chosen = this.#shared === undefined ? null : Math.max(createdAt * 1000 + Math.floor(Math.random() * 1000), seen + 1);
-    const id = Number(this.#sql('INSERT INTO bans (id, kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(chosen, kind, value, reason, createdAt, expiresAt).lastInsertRowid);
+    const id = Number(
+      this.#sql('INSERT INTO bans (id, kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+        chosen,
+        kind,
+        value,
+        reason,
+        createdAt,
+        expiresAt,
+      ).lastInsertRowid,
+    );
     this.#share({ kind: 'ban', ban: { id, kind, value, reason, createdAt, expiresAt } });
     return { id, kind, value, reason, createdAt: new Date(createdAt).toISOString(), expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() };
   }
 
   /** Bans in force (an expired ban lifts by itself). */
   bans(): Ban[] {
-    const rows = this.#sql('SELECT id, kind, value, reason, created_at, expires_at FROM bans WHERE expires_at IS NULL OR expires_at > ? ORDER BY id').all(Date.now()) as {
+    const rows = this.#sql('SELECT id, kind, value, reason, created_at, expires_at FROM bans WHERE expires_at IS NULL OR expires_at > ? ORDER BY id').all(
+      Date.now(),
+    ) as {
       id: number;
       kind: BanKind;
       value: string;
@@ -532,7 +575,9 @@ export class IdentityStore {
   }
 
   #putAccount(a: AccountRow): void {
-    this.#sql('INSERT OR REPLACE INTO accounts (name_key, name, salt, hash, params, role, created_at, identity, look_alike) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+    this.#sql(
+      'INSERT OR REPLACE INTO accounts (name_key, name, salt, hash, params, role, created_at, identity, look_alike) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
       a.nameKey,
       a.name,
       Buffer.from(a.salt, 'base64'),
@@ -547,7 +592,14 @@ export class IdentityStore {
   }
 
   #putBan(b: BanRow): void {
-    this.#sql('INSERT OR REPLACE INTO bans (id, kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(b.id, b.kind, b.value, b.reason, b.createdAt, b.expiresAt);
+    this.#sql('INSERT OR REPLACE INTO bans (id, kind, value, reason, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+      b.id,
+      b.kind,
+      b.value,
+      b.reason,
+      b.createdAt,
+      b.expiresAt,
+    );
   }
 
   /** The cluster's accounts and bans win; ours that it lacks (made before this gateway joined) go up to it. */
@@ -555,7 +607,16 @@ export class IdentityStore {
     const theirAccounts = new Set(accounts.map((a) => a.nameKey));
     const theirBans = new Set(bans.map((b) => b.id));
     const ours = (this.#sql('SELECT * FROM accounts').all() as AccountSqlRow[]).map(accountRow).filter((a) => !theirAccounts.has(a.nameKey));
-    const ourBans = (this.#sql('SELECT id, kind, value, reason, created_at, expires_at FROM bans').all() as { id: number; kind: BanRow['kind']; value: string; reason: string; created_at: number; expires_at: number | null }[])
+    const ourBans = (
+      this.#sql('SELECT id, kind, value, reason, created_at, expires_at FROM bans').all() as {
+        id: number;
+        kind: BanRow['kind'];
+        value: string;
+        reason: string;
+        created_at: number;
+        expires_at: number | null;
+      }[]
+    )
       .filter((b) => !theirBans.has(b.id))
       .map((b) => ({ id: b.id, kind: b.kind, value: b.value, reason: b.reason, createdAt: b.created_at, expiresAt: b.expires_at }));
     this.#db.transaction(() => {
@@ -568,13 +629,34 @@ export class IdentityStore {
   // ---- Audit ----
 
   audit(entry: Omit<AuditEntry, 'id' | 'at'>): void {
-    this.#sql('INSERT INTO audit (at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)').run(Date.now(), entry.actor, entry.address, entry.action, JSON.stringify(entry.detail));
+    this.#sql('INSERT INTO audit (at, actor, address, action, detail) VALUES (?, ?, ?, ?, ?)').run(
+      Date.now(),
+      entry.actor,
+      entry.address,
+      entry.action,
+      JSON.stringify(entry.detail),
+    );
   }
 
   auditLog(limit: number, before?: number): AuditEntry[] {
-    const rows = this.#sql(`SELECT id, at, actor, address, action, detail FROM audit ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...(before !== undefined ? [before, limit] : [limit])) as { id: number; at: number; actor: string; address: string; action: string; detail: string }[];
-    return rows.reverse().map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actor: r.actor, address: r.address, action: r.action, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+    const rows = this.#sql(
+      `SELECT id, at, actor, address, action, detail FROM audit ${before !== undefined ? 'WHERE id < ?' : ''} ORDER BY id DESC LIMIT ?`,
+    ).all(...(before !== undefined ? [before, limit] : [limit])) as {
+      id: number;
+      at: number;
+      actor: string;
+      address: string;
+      action: string;
+      detail: string;
+    }[];
+    return rows.reverse().map((r) => ({
+      id: r.id,
+      at: new Date(r.at).toISOString(),
+      actor: r.actor,
+      address: r.address,
+      action: r.action,
+      detail: JSON.parse(r.detail) as Record<string, unknown>,
+    }));
   }
 
   close(): void {

@@ -60,7 +60,11 @@ export class Identity {
         // A guest's token: only while guests are admitted, and never for a name since registered.
         if (this.config.requireLogin) throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only: register, then sign in.');
         const account = this.store.account(owner.name);
-        if (account !== undefined) throw new ProtocolError('NAME_TAKEN', `"${owner.name}" is now the registered account "${account.name}": say hello under another name (without the token).`);
+        if (account !== undefined)
+          throw new ProtocolError(
+            'NAME_TAKEN',
+            `"${owner.name}" is now the registered account "${account.name}": say hello under another name (without the token).`,
+          );
       }
       const role = owner.account === null ? null : (this.store.account(owner.account)?.role ?? null);
       this.#checkBans(ip, owner.name, owner.account);
@@ -70,7 +74,12 @@ export class Identity {
     if (account !== undefined) {
       if (hello.password === undefined) throw new ProtocolError('AUTH_REQUIRED', `"${account.name}" is a registered account: sign in with its password.`);
       const password = hello.password;
-      await this.#attempt(ip, account.name, async () => ((await this.store.verify(account.name, password)) ? true : undefined), `Wrong password for "${account.name}".`);
+      await this.#attempt(
+        ip,
+        account.name,
+        async () => ((await this.store.verify(account.name, password)) ? true : undefined),
+        `Wrong password for "${account.name}".`,
+      );
       this.#checkBans(ip, account.name, account.nameKey);
       const owner = { identity: account.identity, name: account.name, account: account.nameKey };
       return { ...owner, role: account.role, token: () => this.store.issueToken(owner, ttl) };
@@ -86,12 +95,20 @@ export class Identity {
    * reserved before it runs, so parallel attempts cannot all slip under the limit; undefined
    * from `check` is a failure (AUTH_FAILED with `failure`).
    */
-  async #attempt<T>(ip: string, name: string | undefined, check: () => Promise<T | undefined>, failure = 'That token is unknown or expired: sign in again.'): Promise<T> {
+  async #attempt<T>(
+    ip: string,
+    name: string | undefined,
+    check: () => Promise<T | undefined>,
+    failure = 'That token is unknown or expired: sign in again.',
+  ): Promise<T> {
     const reservation = this.#attempts.reserve(signInLimits(ip, name));
     if ('full' in reservation) {
-      throw new ProtocolError('AUTH_RATE_LIMITED', reservation.full === undefined
-        ? 'Too many sign-ins are failing on this gateway right now; try again later.'
-        : `More than ${reservation.full.max} failed sign-ins ${reservation.full.key.startsWith('name:') ? 'for this name' : 'from your address'} in ${FAILURE_WINDOW_MS / 1000} s; try again later.`);
+      throw new ProtocolError(
+        'AUTH_RATE_LIMITED',
+        reservation.full === undefined
+          ? 'Too many sign-ins are failing on this gateway right now; try again later.'
+          : `More than ${reservation.full.max} failed sign-ins ${reservation.full.key.startsWith('name:') ? 'for this name' : 'from your address'} in ${FAILURE_WINDOW_MS / 1000} s; try again later.`,
+      );
     }
     let result: T | undefined;
     try {
@@ -128,7 +145,6 @@ export class Identity {
     const ban = this.banFor(ip, name, account);
     if (ban !== undefined) throw bannedError(ban);
   }
-
 }
 
 /**

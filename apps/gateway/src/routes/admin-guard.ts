@@ -41,7 +41,10 @@ export function adminGuard(token: string | null, identity: Identity): (request: 
     }
     const reservation = guesses.reserve([{ key: attemptAddress(request.ip), max: MAX_ADMIN_FAILURES }]);
     if ('full' in reservation) {
-      throw new GatewayError('AUTH_RATE_LIMITED', `More than ${MAX_ADMIN_FAILURES} wrong admin credentials from your address in ${ADMIN_FAILURE_WINDOW_MS / 1000} s; try again later.`);
+      throw new GatewayError(
+        'AUTH_RATE_LIMITED',
+        `More than ${MAX_ADMIN_FAILURES} wrong admin credentials from your address in ${ADMIN_FAILURE_WINDOW_MS / 1000} s; try again later.`,
+      );
     }
     let actor: string | undefined;
     try {
@@ -53,7 +56,12 @@ export function adminGuard(token: string | null, identity: Identity): (request: 
       request.actor = actor;
       return;
     }
-    identity.store.audit({ actor: 'anonymous', address: request.ip, action: 'admin credentials refused', detail: { method: request.method, url: request.url.split('?')[0] } });
+    identity.store.audit({
+      actor: 'anonymous',
+      address: request.ip,
+      action: 'admin credentials refused',
+      detail: { method: request.method, url: request.url.split('?')[0] },
+    });
     return refuse(request, expected === null);
   };
 
@@ -77,5 +85,5 @@ function refuse(request: FastifyRequest, noTokenConfigured: boolean): void {
     request.actor = 'loopback';
     return;
   }
-  throw new GatewayError('UNAUTHORIZED', 'This call needs `Authorization: Bearer <token>` with the admin token, or an operator\'s session token.');
+  throw new GatewayError('UNAUTHORIZED', "This call needs `Authorization: Bearer <token>` with the admin token, or an operator's session token.");
 }

@@ -51,7 +51,12 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
         // Members of the other nodes, from this node's replica of the cluster directory.
         ...[...hub.node.directory.all()]
           .filter((record) => record.node !== hub.node.nodeId)
-          .map(({ identity: _identity, legacy, connectedAt, ...record }) => ({ ...record, legacy: legacy ?? false, state: 'joined' as const, connectedAt: new Date(connectedAt).toISOString() })),
+          .map(({ identity: _identity, legacy, connectedAt, ...record }) => ({
+            ...record,
+            legacy: legacy ?? false,
+            state: 'joined' as const,
+            connectedAt: new Date(connectedAt).toISOString(),
+          })),
       ],
     }),
   );

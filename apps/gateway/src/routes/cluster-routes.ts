@@ -18,7 +18,8 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRouteOptions> = async (app
     {
       schema: {
         summary: 'The gateway nodes of this cluster (one, without --redis-url), with their members',
-        description: 'Any /api call takes `?node=ID` (admin): it runs on that node and answers as it would there; 404 NODE_NOT_FOUND for an unknown node, 504 NODE_UNAVAILABLE when it does not answer within --cluster-timeout-ms.',
+        description:
+          'Any /api call takes `?node=ID` (admin): it runs on that node and answers as it would there; 404 NODE_NOT_FOUND for an unknown node, 504 NODE_UNAVAILABLE when it does not answer within --cluster-timeout-ms.',
         response: {
           200: {
             type: 'object',

@@ -14,7 +14,8 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
     '/clients/:id/traffic',
     {
       schema: {
-        summary: "A device's recent traffic, in the gateway's order (seq): JSON (with connection events), CSV (time, direction, length, hex, text, auto) or text",
+        summary:
+          "A device's recent traffic, in the gateway's order (seq): JSON (with connection events), CSV (time, direction, length, hex, text, auto) or text",
         params: idParams,
         querystring: {
           type: 'object',
@@ -55,9 +56,18 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
     },
   );
 
-  app.get('/rules', { schema: { summary: 'Auto-reply rules', response: { 200: { type: 'object', properties: { rules: { type: 'array', items: rule } }, required: ['rules'] }, ...errorResponses } } }, async () => ({
-    rules: app.rules.list(),
-  }));
+  app.get(
+    '/rules',
+    {
+      schema: {
+        summary: 'Auto-reply rules',
+        response: { 200: { type: 'object', properties: { rules: { type: 'array', items: rule } }, required: ['rules'] }, ...errorResponses },
+      },
+    },
+    async () => ({
+      rules: app.rules.list(),
+    }),
+  );
 
   app.post(
     '/rules',
@@ -65,21 +75,38 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
     async (request, reply) => reply.code(201).send(app.rules.add(request.body as NewRule, (scope) => lastingScope(app.hub, app.deviceLinks, scope))),
   );
 
-  app.delete('/rules/:id', { schema: { summary: 'Remove a rule', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
-    app.rules.remove(request.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/rules/:id',
+    { schema: { summary: 'Remove a rule', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    async (request, reply) => {
+      app.rules.remove(request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 
-  app.get('/macros', { schema: { summary: 'Console macros, shared by everyone', response: { 200: { type: 'object', properties: { macros: { type: 'array', items: macro } }, required: ['macros'] }, ...errorResponses } } }, async () => ({
-    macros: app.macros.list(),
-  }));
+  app.get(
+    '/macros',
+    {
+      schema: {
+        summary: 'Console macros, shared by everyone',
+        response: { 200: { type: 'object', properties: { macros: { type: 'array', items: macro } }, required: ['macros'] }, ...errorResponses },
+      },
+    },
+    async () => ({
+      macros: app.macros.list(),
+    }),
+  );
 
   app.post('/macros', { schema: { summary: 'Save a macro', body: macroBody, response: { 201: macro, ...errorResponses } } }, async (request, reply) =>
     reply.code(201).send(app.macros.add(request.body)),
   );
 
-  app.delete('/macros/:id', { schema: { summary: 'Remove a macro', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
-    app.macros.remove(request.params.id);
-    return reply.code(204).send(null);
-  });
+  app.delete(
+    '/macros/:id',
+    { schema: { summary: 'Remove a macro', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    async (request, reply) => {
+      app.macros.remove(request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 };

@@ -17,7 +17,13 @@ export const deviceRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRout
 
   app.post(
     '/listeners',
-    { schema: { summary: 'Add a listener (framing frame, line or raw) and start it; it is stored', body: listenerBody, response: { 201: listenerInfo, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Add a listener (framing frame, line or raw) and start it; it is stored',
+        body: listenerBody,
+        response: { 201: listenerInfo, ...errorResponses },
+      },
+    },
     async (request, reply) => reply.code(201).send(await app.listeners.create(request.body)),
   );
 
@@ -29,7 +35,14 @@ export const deviceRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRout
 
   app.post(
     '/listeners/:id/stop',
-    { schema: { summary: 'Stop accepting (optionally disconnect its members)', params: idParams, body: stopBody, response: { 200: listenerInfo, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Stop accepting (optionally disconnect its members)',
+        params: idParams,
+        body: stopBody,
+        response: { 200: listenerInfo, ...errorResponses },
+      },
+    },
     async (request) => app.listeners.get(request.params.id).stop({ disconnect: request.body?.disconnect === true }),
   );
 
@@ -60,7 +73,13 @@ export const deviceRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRout
 
   app.post(
     '/devices/:id/dial',
-    { schema: { summary: 'A link waiting in backoff dials now (409 LINK_NOT_IN_BACKOFF otherwise)', params: idParams, response: { 200: deviceInfo, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'A link waiting in backoff dials now (409 LINK_NOT_IN_BACKOFF otherwise)',
+        params: idParams,
+        response: { 200: deviceInfo, ...errorResponses },
+      },
+    },
     async (request) => app.deviceLinks.dialNow(request.params.id),
   );
 

@@ -10,7 +10,7 @@ import { errorResponses } from './schemas.js';
 const keptFile = {
   type: 'object',
   properties: {
-    id: { type: 'integer', description: 'The file\'s history id (its file-offer `id`)' },
+    id: { type: 'integer', description: "The file's history id (its file-offer `id`)" },
     name: { type: 'string' },
     size: { type: 'integer' },
     mime: { type: 'string', description: 'As the sender declared it; downloads are always application/octet-stream' },
@@ -28,7 +28,17 @@ const FILE_PAGE = 50;
 const MAX_FILE_PAGE = 500;
 
 /** A kept file as the API shows it: without the identities it is read by. */
-function shown(file: StoredFile): { id: number; name: string; size: number; mime: string; sha256: string; from: string; ts: number; room?: string; to?: string } {
+function shown(file: StoredFile): {
+  id: number;
+  name: string;
+  size: number;
+  mime: string;
+  sha256: string;
+  from: string;
+  ts: number;
+  room?: string;
+  to?: string;
+} {
   const { id, name, size, mime, sha256, from, ts, room, to } = file;
   return { id, name, size, mime, sha256, from, ts, ...(room !== null && { room }), ...(to !== null && { to }) };
 }
@@ -50,7 +60,8 @@ export const fileRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     '/files',
     {
       schema: {
-        summary: 'Files kept for later, newest first: a member\'s resume token lists what that member may read, an operator everything, no credentials the rooms\'',
+        summary:
+          "Files kept for later, newest first: a member's resume token lists what that member may read, an operator everything, no credentials the rooms'",
         querystring: {
           type: 'object',
           properties: {
@@ -63,7 +74,11 @@ export const fileRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
         response: {
           200: {
             type: 'object',
-            properties: { files: { type: 'array', items: keptFile }, more: { type: 'boolean' }, store: { type: 'boolean', description: 'false: this gateway keeps no files (--no-file-store)' } },
+            properties: {
+              files: { type: 'array', items: keptFile },
+              more: { type: 'boolean' },
+              store: { type: 'boolean', description: 'false: this gateway keeps no files (--no-file-store)' },
+            },
             required: ['files', 'more', 'store'],
             additionalProperties: false,
           },
@@ -88,7 +103,7 @@ export const fileRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       schema: {
         summary: 'Download a kept file: always an attachment of type application/octet-stream, by the same rules as GET /api/files',
         params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] },
-        response: { 200: { type: 'string', format: 'binary', description: 'The file\'s bytes' }, ...errorResponses },
+        response: { 200: { type: 'string', format: 'binary', description: "The file's bytes" }, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -98,15 +113,17 @@ export const fileRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       if (file === undefined || !hub.history.mayRead(reader, file)) {
         throw new GatewayError('FILE_NOT_FOUND', `No kept file ${request.params.id} that you may read.`);
       }
-      return reply
-        .header('content-type', 'application/octet-stream')
-        .header('content-disposition', contentDisposition(file.name))
-        .header('x-content-type-options', 'nosniff')
-        .header('content-length', file.size)
-        .header('cache-control', 'private, no-store')
-        .header('x-file-sha256', file.sha256)
-        // A stream is sent as it is (the 200 schema only documents it): typed as the schema's string.
-        .send(createReadStream(hub.fileStore!.path(file.id)) as unknown as string);
+      return (
+        reply
+          .header('content-type', 'application/octet-stream')
+          .header('content-disposition', contentDisposition(file.name))
+          .header('x-content-type-options', 'nosniff')
+          .header('content-length', file.size)
+          .header('cache-control', 'private, no-store')
+          .header('x-file-sha256', file.sha256)
+          // A stream is sent as it is (the 200 schema only documents it): typed as the schema's string.
+          .send(createReadStream(hub.fileStore!.path(file.id)) as unknown as string)
+      );
     },
   );
 };

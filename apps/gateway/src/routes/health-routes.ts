@@ -24,7 +24,8 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
               status: {
                 type: 'string',
                 enum: ['ok', 'degraded'],
-                description: 'degraded: the cluster (Redis) is unreachable (messages are refused with CLUSTER_UNAVAILABLE), or open descriptors are above 90 % of the limit',
+                description:
+                  'degraded: the cluster (Redis) is unreachable (messages are refused with CLUSTER_UNAVAILABLE), or open descriptors are above 90 % of the limit',
               },
               version: { type: 'string' },
               uptimeMs: { type: 'integer' },
@@ -39,7 +40,8 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
               },
               httpConnections: {
                 type: 'object',
-                description: 'HTTP connections open now (WebSockets count as members once open), the cap in total, and how many were refused at a cap since the start',
+                description:
+                  'HTTP connections open now (WebSockets count as members once open), the cap in total, and how many were refused at a cap since the start',
                 properties: { open: { type: 'integer' }, max: { type: 'integer' }, refused: { type: 'integer' } },
                 required: ['open', 'max', 'refused'],
               },

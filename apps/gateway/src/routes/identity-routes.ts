@@ -51,16 +51,25 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
     {
       schema: {
         summary: 'Register a name with a password (--registration open: anyone; admin: operators); `role` needs an operator',
-        body: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 }, password, role: { type: 'string', enum: ['user', 'admin'] } }, required: ['name', 'password'], additionalProperties: false },
+        body: {
+          type: 'object',
+          properties: { name: { type: 'string', minLength: 1, maxLength: 32 }, password, role: { type: 'string', enum: ['user', 'admin'] } },
+          required: ['name', 'password'],
+          additionalProperties: false,
+        },
         response: { 201: account, ...errorResponses },
       },
     },
     async (request, reply) => {
       const { name, role = 'user' } = request.body;
       const admin = await isAdmin(request);
-      if (hub.config.identity.registration === 'closed') throw new GatewayError('REGISTRATION_CLOSED', 'This gateway takes no new accounts (--registration closed).');
+      if (hub.config.identity.registration === 'closed')
+        throw new GatewayError('REGISTRATION_CLOSED', 'This gateway takes no new accounts (--registration closed).');
       if ((config.registration === 'admin' || role === 'admin') && !admin) {
-        throw new GatewayError('REGISTRATION_CLOSED', role === 'admin' ? 'Only an operator can create an operator account.' : 'Only operators create accounts here (--registration admin).');
+        throw new GatewayError(
+          'REGISTRATION_CLOSED',
+          role === 'admin' ? 'Only an operator can create an operator account.' : 'Only operators create accounts here (--registration admin).',
+        );
       }
       if (!isValidName(name)) throw new GatewayError('NAME_INVALID', `"${name}" is not a valid name: use ${NAME_RULE}.`);
       if (!(await store.register(name, request.body.password, role))) throw new GatewayError('NAME_TAKEN', `"${name}" is registered already.`);
@@ -93,23 +102,43 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
     const admin = scope.withTypeProvider<JsonSchemaToTsProvider>();
     adminOnly(scope, requireAdmin);
 
-    admin.get('/accounts', { schema: { summary: 'Accounts', response: { 200: { type: 'object', properties: { accounts: { type: 'array', items: account } }, required: ['accounts'] }, ...errorResponses } } }, async () => ({
-      accounts: store.accounts(),
-    }));
+    admin.get(
+      '/accounts',
+      {
+        schema: {
+          summary: 'Accounts',
+          response: { 200: { type: 'object', properties: { accounts: { type: 'array', items: account } }, required: ['accounts'] }, ...errorResponses },
+        },
+      },
+      async () => ({
+        accounts: store.accounts(),
+      }),
+    );
 
-    admin.delete('/accounts/:name', { schema: { summary: 'Delete an account (its sessions end)', params: nameParams, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
-      const { name } = request.params;
-      const identity = store.deleteAccount(name);
-      if (identity === undefined) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${name}".`);
-      await store.shared();
-      // Its members on every gateway (the directory knows whose each connection is).
-      await hub.revokeSessions(identity, 'Your account was deleted by an administrator; this session has ended.');
-      return reply.code(204).send(null);
-    });
+    admin.delete(
+      '/accounts/:name',
+      { schema: { summary: 'Delete an account (its sessions end)', params: nameParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+      async (request, reply) => {
+        const { name } = request.params;
+        const identity = store.deleteAccount(name);
+        if (identity === undefined) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${name}".`);
+        await store.shared();
+        // Its members on every gateway (the directory knows whose each connection is).
+        await hub.revokeSessions(identity, 'Your account was deleted by an administrator; this session has ended.');
+        return reply.code(204).send(null);
+      },
+    );
 
     admin.post(
       '/accounts/:name/password',
-      { schema: { summary: "Reset an account's password (its sessions end with SESSION_REVOKED and its resume tokens stop working)", params: nameParams, body: { type: 'object', properties: { password }, required: ['password'], additionalProperties: false }, response: { 204: { type: 'null' }, ...errorResponses } } },
+      {
+        schema: {
+          summary: "Reset an account's password (its sessions end with SESSION_REVOKED and its resume tokens stop working)",
+          params: nameParams,
+          body: { type: 'object', properties: { password }, required: ['password'], additionalProperties: false },
+          response: { 204: { type: 'null' }, ...errorResponses },
+        },
+      },
       async (request, reply) => {
         const identity = await store.setPassword(request.params.name, request.body.password);
         if (identity === undefined) throw new GatewayError('ACCOUNT_NOT_FOUND', `No account is named "${request.params.name}".`);
@@ -119,9 +148,18 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
       },
     );
 
-    admin.get('/bans', { schema: { summary: 'Bans in force', response: { 200: { type: 'object', properties: { bans: { type: 'array', items: ban } }, required: ['bans'] }, ...errorResponses } } }, async () => ({
-      bans: store.bans(),
-    }));
+    admin.get(
+      '/bans',
+      {
+        schema: {
+          summary: 'Bans in force',
+          response: { 200: { type: 'object', properties: { bans: { type: 'array', items: ban } }, required: ['bans'] }, ...errorResponses },
+        },
+      },
+      async () => ({
+        bans: store.bans(),
+      }),
+    );
 
     admin.post(
       '/bans',
@@ -167,18 +205,32 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
       },
     );
 
-    admin.delete('/bans/:id', { schema: { summary: 'Lift a ban', params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] }, response: { 204: { type: 'null' }, ...errorResponses } } }, async (request, reply) => {
-      if (!store.removeBan(request.params.id)) throw new GatewayError('BAN_NOT_FOUND', `No ban has id ${request.params.id}.`);
-      await store.shared();
-      return reply.code(204).send(null);
-    });
+    admin.delete(
+      '/bans/:id',
+      {
+        schema: {
+          summary: 'Lift a ban',
+          params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] },
+          response: { 204: { type: 'null' }, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        if (!store.removeBan(request.params.id)) throw new GatewayError('BAN_NOT_FOUND', `No ban has id ${request.params.id}.`);
+        await store.shared();
+        return reply.code(204).send(null);
+      },
+    );
 
     admin.get(
       '/audit',
       {
         schema: {
           summary: 'Admin actions: who, from where, what, when (newest last)',
-          querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 }, before: { type: 'integer', minimum: 1 } }, additionalProperties: false },
+          querystring: {
+            type: 'object',
+            properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 }, before: { type: 'integer', minimum: 1 } },
+            additionalProperties: false,
+          },
           response: {
             200: {
               type: 'object',
@@ -187,7 +239,14 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
                   type: 'array',
                   items: {
                     type: 'object',
-                    properties: { id: { type: 'integer' }, at: { type: 'string' }, actor: { type: 'string' }, address: { type: 'string' }, action: { type: 'string' }, detail: { type: 'object', additionalProperties: true } },
+                    properties: {
+                      id: { type: 'integer' },
+                      at: { type: 'string' },
+                      actor: { type: 'string' },
+                      address: { type: 'string' },
+                      action: { type: 'string' },
+                      detail: { type: 'object', additionalProperties: true },
+                    },
                     required: ['id', 'at', 'actor', 'address', 'action', 'detail'],
                   },
                 },

@@ -4,10 +4,8 @@ import { errorResponses, listenerStatus } from './schemas.js';
 
 /** Start, stop and inspect the TCP listener, like the classic "start listening" endpoint. */
 export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {
-  app.get(
-    '/listener',
-    { schema: { summary: 'TCP listener status', response: { 200: listenerStatus, ...errorResponses } } },
-    async () => app.tcpListener.status(),
+  app.get('/listener', { schema: { summary: 'TCP listener status', response: { 200: listenerStatus, ...errorResponses } } }, async () =>
+    app.tcpListener.status(),
   );
 
   app.post(

@@ -38,12 +38,12 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
         title: 'Switchboard',
         version: SERVER_NAME.split('/')[1] ?? '0',
         description:
-          'A gateway between browsers and raw TCP programs. Members join over TCP (Switchboard\'s length-prefixed frames, or devices with ' +
+          "A gateway between browsers and raw TCP programs. Members join over TCP (Switchboard's length-prefixed frames, or devices with " +
           `line or raw framing) and over the WebSocket bridge at \`/ws\`; the wire protocol is specified in [PROTOCOL.md](${PROTOCOL_URL}). ` +
-          'Errors are `{code, message}` with a stable code. Admin routes take `Authorization: Bearer <admin token>` or an operator\'s session ' +
+          "Errors are `{code, message}` with a stable code. Admin routes take `Authorization: Bearer <admin token>` or an operator's session " +
           'token; with no admin token configured, loopback callers may use them. Every request must name a host the gateway answers to ' +
           '(loopback names, the listen address, `--allowed-hosts`), else 421 `HOST_NOT_ALLOWED`; a POST, PUT, PATCH or DELETE whose ' +
-          '`Origin` is another site (not the page\'s own, not on `--allowed-origins`) is refused with 403 `CROSS_ORIGIN_REFUSED`, with or ' +
+          "`Origin` is another site (not the page's own, not on `--allowed-origins`) is refused with 403 `CROSS_ORIGIN_REFUSED`, with or " +
           'without a token; calls with no Origin (scripts, curl) are not affected. `GET /api/clients` and `GET /api/history?room=` are ' +
           'public unless `--no-public-read` (the default with `--require-login`), then admin only.',
       },
@@ -74,8 +74,10 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
         .replace(/\s*upgrade-insecure-requests;?/, ''),
   });
   const protocol = readFileSync(PROTOCOL_FILE, 'utf8');
-  app.get('/protocol.md', { schema: { summary: 'PROTOCOL.md: the framed protocol on TCP and WebSocket', response: { 200: { type: 'string' } } } }, async (_request, reply) =>
-    reply.type('text/markdown; charset=utf-8').send(protocol),
+  app.get(
+    '/protocol.md',
+    { schema: { summary: 'PROTOCOL.md: the framed protocol on TCP and WebSocket', response: { 200: { type: 'string' } } } },
+    async (_request, reply) => reply.type('text/markdown; charset=utf-8').send(protocol),
   );
 }
 

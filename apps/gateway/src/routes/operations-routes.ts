@@ -12,7 +12,11 @@ export interface OperationsOptions {
   metricsPublic: boolean;
 }
 
-const probe = { type: 'object', properties: { status: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } } }, required: ['status'] } as const;
+const probe = {
+  type: 'object',
+  properties: { status: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } } },
+  required: ['status'],
+} as const;
 
 /**
  * What orchestrators and Prometheus read: `/livez` (the event loop turns), `/readyz` (the
@@ -23,23 +27,31 @@ const probe = { type: 'object', properties: { status: { type: 'string' }, reason
 export async function operationsRoutes(app: FastifyInstance, { hub, requireAdmin, metricsPublic }: OperationsOptions): Promise<void> {
   app.get('/livez', { schema: { summary: 'Live while the event loop turns', response: { 200: probe } } }, async () => ({ status: 'live' }));
 
-  app.get('/readyz', { schema: { summary: 'Ready for traffic: listeners bound, history writable, not shutting down (503 otherwise)', response: { 200: probe, 503: probe } } }, async (_request, reply) => {
-    const reasons: string[] = [];
-    if (hub.shuttingDown) reasons.push('shutting down');
-    for (const listener of app.listeners.list()) {
-      const expected = listener.id !== DEFAULT_LISTENER_ID || hub.config.tcp.autoStart;
-      if (expected && !listener.listening) reasons.push(`listener ${listener.id} is not listening${listener.lastError ? `: ${listener.lastError.message}` : ''}`);
-    }
-    if (!hub.history.writable()) reasons.push('the history database does not take writes');
-    return reasons.length === 0 ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reasons });
-  });
+  app.get(
+    '/readyz',
+    { schema: { summary: 'Ready for traffic: listeners bound, history writable, not shutting down (503 otherwise)', response: { 200: probe, 503: probe } } },
+    async (_request, reply) => {
+      const reasons: string[] = [];
+      if (hub.shuttingDown) reasons.push('shutting down');
+      for (const listener of app.listeners.list()) {
+        const expected = listener.id !== DEFAULT_LISTENER_ID || hub.config.tcp.autoStart;
+        if (expected && !listener.listening)
+          reasons.push(`listener ${listener.id} is not listening${listener.lastError ? `: ${listener.lastError.message}` : ''}`);
+      }
+      if (!hub.history.writable()) reasons.push('the history database does not take writes');
+      return reasons.length === 0 ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reasons });
+    },
+  );
 
   const register = new Registry();
   collectDefaultMetrics({ register });
   const metrics = switchboardMetrics(register, hub, app);
   app.get(
     '/metrics',
-    { ...(!metricsPublic && { onRequest: requireAdmin }), schema: { summary: 'Prometheus metrics (text exposition format)', response: { 200: { type: 'string' }, ...errorResponses } } },
+    {
+      ...(!metricsPublic && { onRequest: requireAdmin }),
+      schema: { summary: 'Prometheus metrics (text exposition format)', response: { 200: { type: 'string' }, ...errorResponses } },
+    },
     async (_request, reply) => reply.type(register.contentType).send(await metrics.render()),
   );
 }

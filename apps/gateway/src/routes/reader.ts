@@ -9,7 +9,12 @@ import type { Hub } from '../hub/hub.js';
  * admin token everything, and a caller without credentials the rooms only (--public-read; else
  * it must pass the admin guard, which lets loopback callers in when no admin token is set).
  */
-export async function readerOf(request: FastifyRequest, hub: Hub, requireAdmin: (request: FastifyRequest) => Promise<void>, publicRead: boolean): Promise<Searcher> {
+export async function readerOf(
+  request: FastifyRequest,
+  hub: Hub,
+  requireAdmin: (request: FastifyRequest) => Promise<void>,
+  publicRead: boolean,
+): Promise<Searcher> {
   const header = request.headers.authorization;
   const bearer = header === undefined ? undefined : /^Bearer (\S+)$/.exec(header)?.[1];
   const owner = bearer === undefined ? undefined : await hub.identity.store.findToken(bearer);

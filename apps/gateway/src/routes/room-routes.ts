@@ -21,7 +21,11 @@ export interface RoomRouteOptions extends AdminRouteOptions {
  */
 export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin, publicRead }) => {
   const store = hub.identity.store;
-  const withAccess = (name: string, members: number): { name: string; members: number } & RoomAccess => ({ name, members, ...normalAccess(store.roomAccess(name) ?? OPEN_ROOM) });
+  const withAccess = (name: string, members: number): { name: string; members: number } & RoomAccess => ({
+    name,
+    members,
+    ...normalAccess(store.roomAccess(name) ?? OPEN_ROOM),
+  });
 
   /** Who calls, for a restricted room's history: an operator, an account by its session token, or nobody in particular. */
   async function visitorOf(request: FastifyRequest): Promise<RoomVisitor> {
@@ -47,7 +51,10 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     async () => {
       const rooms = hub.listRooms();
       const listed = new Set(rooms.map((r) => r.name));
-      const set = store.roomAccessAll().filter((r) => !listed.has(r.room)).map((r) => ({ name: r.room, members: 0 }));
+      const set = store
+        .roomAccessAll()
+        .filter((r) => !listed.has(r.room))
+        .map((r) => ({ name: r.room, members: 0 }));
       return { rooms: [...rooms, ...set].map((r) => withAccess(r.name, r.members)) };
     },
   );
@@ -67,7 +74,8 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       const { name } = request.params;
       if (!isValidName(name)) throw new GatewayError('ROOM_INVALID', `"${name}" is not a valid room name.`);
       const { access, accounts } = request.body;
-      if (access === 'named' && (accounts === undefined || accounts.length === 0)) throw new GatewayError('VALIDATION_FAILED', 'access "named" needs `accounts`: the accounts it admits.');
+      if (access === 'named' && (accounts === undefined || accounts.length === 0))
+        throw new GatewayError('VALIDATION_FAILED', 'access "named" needs `accounts`: the accounts it admits.');
       if (access !== 'named' && accounts !== undefined) throw new GatewayError('VALIDATION_FAILED', '`accounts` goes with access "named" only.');
       store.setRoomAccess({ room: name, ...normalAccess({ access, accounts }) });
       await store.shared();

@@ -78,7 +78,6 @@ export const okId = {
   additionalProperties: false,
 } as const;
 
-
 /** Error responses every route may give; listed so the shape is documented and serialized. */
 export const errorResponses = { '4xx': errorBody, '5xx': errorBody } as const;
 
@@ -179,7 +178,11 @@ const lastingScope = [
   { type: 'string', enum: ['all'] },
   {
     type: 'object',
-    properties: { listener: { type: 'string', minLength: 1 }, address: { type: 'string', minLength: 1, maxLength: 64 }, port: { type: 'integer', minimum: 1, maximum: 65535 } },
+    properties: {
+      listener: { type: 'string', minLength: 1 },
+      address: { type: 'string', minLength: 1, maxLength: 64 },
+      port: { type: 'integer', minimum: 1, maximum: 65535 },
+    },
     required: ['listener'],
     additionalProperties: false,
   },
@@ -191,7 +194,8 @@ const ruleScope = {
   anyOf: [...lastingScope, { type: 'object', properties: { client: { type: 'string', minLength: 1 } }, required: ['client'], additionalProperties: false }],
 } as const;
 
-const oneString = (key: string) => ({ type: 'object', properties: { [key]: { type: 'string', minLength: 1, maxLength: 1024 } }, required: [key], additionalProperties: false }) as const;
+const oneString = (key: string) =>
+  ({ type: 'object', properties: { [key]: { type: 'string', minLength: 1, maxLength: 1024 } }, required: [key], additionalProperties: false }) as const;
 
 export const ruleBody = {
   type: 'object',
@@ -261,11 +265,23 @@ export const serverStats = {
     heapUsedBytes: { type: 'integer' },
     openDescriptors: { type: 'integer' },
     uptimeMs: { type: 'integer' },
-      connections: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
+    connections: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
     framesIn: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
     deliveries: { type: 'object', properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } }, required: ['tcp', 'ws'], additionalProperties: false },
     errorsSent: { type: 'integer' },
   },
-  required: ['members', 'rooms', 'queuedBytes', 'rssBytes', 'heapUsedBytes', 'openDescriptors', 'uptimeMs', 'connections', 'framesIn', 'deliveries', 'errorsSent'],
+  required: [
+    'members',
+    'rooms',
+    'queuedBytes',
+    'rssBytes',
+    'heapUsedBytes',
+    'openDescriptors',
+    'uptimeMs',
+    'connections',
+    'framesIn',
+    'deliveries',
+    'errorsSent',
+  ],
   additionalProperties: false,
 } as const;

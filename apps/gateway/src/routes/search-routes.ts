@@ -24,7 +24,8 @@ export const searchRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRoute
     '/search',
     {
       schema: {
-        summary: 'Search stored messages and file names: a member\'s resume token reads what that member may read, an operator everything, no credentials the rooms',
+        summary:
+          "Search stored messages and file names: a member's resume token reads what that member may read, an operator everything, no credentials the rooms",
         querystring: {
           type: 'object',
           properties: {

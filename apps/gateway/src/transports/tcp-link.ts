@@ -93,7 +93,13 @@ export class TcpLink implements Link {
  * (given by devices/, which transports know nothing of) may watch its bytes: it may turn out a
  * plain device.
  */
-export function acceptFramed(hub: Hub, socket: net.Socket, listener: string, tapFor?: (link: TcpLink, member: Member) => WireTap | undefined, hears?: Link['hears']): Member | undefined {
+export function acceptFramed(
+  hub: Hub,
+  socket: net.Socket,
+  listener: string,
+  tapFor?: (link: TcpLink, member: Member) => WireTap | undefined,
+  hears?: Link['hears'],
+): Member | undefined {
   const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs, listener, hears);
   const member = hub.connect(link);
   if (member === undefined) return undefined;

@@ -42,14 +42,24 @@ export class TcpListener {
   readonly #sockets = new Set<net.Socket>();
   readonly #members = new Set<Member>();
 
-  constructor(hub: Hub, log: HubLogger, settings: ListenerSettings, tlsOptions: tls.TlsOptions | undefined, private readonly accept: AcceptSocket) {
+  constructor(
+    hub: Hub,
+    log: HubLogger,
+    settings: ListenerSettings,
+    tlsOptions: tls.TlsOptions | undefined,
+    private readonly accept: AcceptSocket,
+  ) {
     this.#hub = hub;
     this.#log = log;
     this.#settings = settings;
     this.#tlsOptions = settings.tls ? tlsOptions : undefined;
     hub.on('descriptors-exhausted', (limit) => {
       const error = Object.assign(new Error('too many open files'), { code: 'EMFILE' });
-      this.#noteError(error, this.#settings, `Refusing connections: the process is at its open-file limit (ulimit -n ${limit}); raise it to serve more members.`);
+      this.#noteError(
+        error,
+        this.#settings,
+        `Refusing connections: the process is at its open-file limit (ulimit -n ${limit}); raise it to serve more members.`,
+      );
     });
   }
 
@@ -107,7 +117,10 @@ export class TcpListener {
     this.#since = new Date();
     this.#lastError = null;
     const status = this.status();
-    this.#log.info({ listener: status.id, framing: status.framing, host: status.host, port: status.port, backlog: status.backlog, tls: status.tls }, 'TCP listener started');
+    this.#log.info(
+      { listener: status.id, framing: status.framing, host: status.host, port: status.port, backlog: status.backlog, tls: status.tls },
+      'TCP listener started',
+    );
     return status;
   }
 

@@ -139,7 +139,10 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
           if (declared < 1 || declared !== data.length - LENGTH_PREFIX_BYTES) {
             hub.protocolError(
               member,
-              new ProtocolError('FRAME_BOUNDARY', `A WebSocket message must hold exactly one frame; this one had ${data.length} bytes and a length prefix of ${declared}.`),
+              new ProtocolError(
+                'FRAME_BOUNDARY',
+                `A WebSocket message must hold exactly one frame; this one had ${data.length} bytes and a length prefix of ${declared}.`,
+              ),
             );
             return;
           }

@@ -377,12 +377,7 @@ export class AdminState {
   }
 
   async message(client: ClientInfo, text: string): Promise<boolean> {
-    const result = await this.#action<OkId>(
-      'Message',
-      'POST',
-      `/api/clients/${encodeURIComponent(client.id)}/messages`,
-      { text },
-    );
+    const result = await this.#action<OkId>('Message', 'POST', `/api/clients/${encodeURIComponent(client.id)}/messages`, { text });
     if (!result) return false;
     this.#lastResult = `Notice sent to ${client.name}.`;
     return true;

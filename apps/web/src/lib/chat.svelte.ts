@@ -38,18 +38,14 @@ export class ChatState {
         return { room: room?.name, since: this.#conversations.lastSeenId };
       },
       welcomed: (welcome, resumed) => this.#onWelcome(welcome, resumed),
-      helloHistory: (history, purpose, room) =>
-        this.#history.apply(history, { purpose, scoped: this.#conversations.room(room), room }),
+      helloHistory: (history, purpose, room) => this.#history.apply(history, { purpose, scoped: this.#conversations.room(room), room }),
       note: (text) => this.#conversations.noteEverywhere(text),
       cleared: () => this.#clear(),
     });
     this.#conversations = new Conversations(this.#session);
     this.#history = new HistorySync(requests, this.#conversations, this.#errors.report);
     this.#directory = new RoomDirectory(requests, this.#errors.report);
-    this.#unsubscribe = [
-      connection.onMessage((message) => this.#handle(message)),
-      requests.onUnmatched((message) => this.#onUnmatched(message)),
-    ];
+    this.#unsubscribe = [connection.onMessage((message) => this.#handle(message)), requests.onUnmatched((message) => this.#onUnmatched(message))];
     // A reloaded tab comes back as the identity it was (its saved resume token).
     this.#session.resumeSaved();
   }

@@ -1,13 +1,6 @@
 // The WebSocket to the gateway's bridge. It owns the socket's life (open, reconnect with
 // backoff, close) and the framing; what the frames mean is for ChatState and FileTransfers.
-import {
-  FrameDecoder,
-  ProtocolError,
-  decodeServerMessage,
-  encodeMessage,
-  type ClientMessage,
-  type ServerMessage,
-} from '@switchboard/protocol';
+import { FrameDecoder, ProtocolError, decodeServerMessage, encodeMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 
 export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
 

@@ -176,14 +176,7 @@ export function lineFromEntry(entry: HistoryEntry): StoredLine {
 }
 
 /** A room or private message (live or stored) as a line; `data` becomes its bytes. */
-export function messageLine(message: {
-  id: number;
-  from: string;
-  transport: Transport;
-  ts: number;
-  text: string;
-  data?: string | undefined;
-}): MessageLine {
+export function messageLine(message: { id: number; from: string; transport: Transport; ts: number; text: string; data?: string | undefined }): MessageLine {
   const { id, from, transport, ts, text, data } = message;
   const line: MessageLine = { kind: 'message', key: `m${id}`, id, from, transport, ts, text };
   if (data !== undefined) {

@@ -145,8 +145,7 @@ export class Conversations {
   onFileOffer(offer: ServerMessageOf<'file-offer'>): void {
     this.#seen(offer.id);
     // An offer names its room or its recipient; without either it went to the current room.
-    const conversation =
-      this.#conversationFor(offer, true) ?? (offer.room === undefined && offer.to === undefined ? this.active : null);
+    const conversation = this.#conversationFor(offer, true) ?? (offer.room === undefined && offer.to === undefined ? this.active : null);
     if (!conversation) return;
     const { id, from, transport, ts, name, size, mime } = offer;
     this.#appendLive(conversation, { kind: 'file', key: `m${id}`, id, from, transport, ts, name, size, mime });
@@ -213,10 +212,7 @@ export class Conversations {
     this.#unreadAbove = Number.POSITIVE_INFINITY;
   }
 
-  #conversationFor(
-    entry: { kind?: string; room?: string | undefined; to?: string | undefined; from: string },
-    openPrivate: boolean,
-  ): Conversation | undefined {
+  #conversationFor(entry: { kind?: string; room?: string | undefined; to?: string | undefined; from: string }, openPrivate: boolean): Conversation | undefined {
     if (entry.kind === 'private' || entry.to !== undefined) {
       const peer = this.#identity.isMe(entry.from) ? (entry.to ?? entry.from) : entry.from;
       return this.privateWith(peer, openPrivate);

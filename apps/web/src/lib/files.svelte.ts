@@ -69,10 +69,7 @@ export class FileTransfers {
     this.#connection = connection;
     this.#requests = requests;
     this.#chat = chat;
-    this.#unsubscribe = [
-      connection.onMessage((message) => this.#handle(message)),
-      connection.onClose(() => this.#onClose()),
-    ];
+    this.#unsubscribe = [connection.onMessage((message) => this.#handle(message)), connection.onClose(() => this.#onClose())];
   }
 
   /** The live transfer behind a file entry in a conversation, if this page saw it happen. */
@@ -103,10 +100,7 @@ export class FileTransfers {
 
     const limit = this.#chat.maxFileBytes;
     if (limit !== null && file.size > limit) {
-      transfer.fail(
-        'FILE_TOO_LARGE',
-        `"${transfer.name}" is ${formatBytes(file.size)}; the server accepts files up to ${formatBytes(limit)}. Not sent.`,
-      );
+      transfer.fail('FILE_TOO_LARGE', `"${transfer.name}" is ${formatBytes(file.size)}; the server accepts files up to ${formatBytes(limit)}. Not sent.`);
       return;
     }
     if (!conversation) {
@@ -157,11 +151,11 @@ export class FileTransfers {
       outgoing.ended = true;
       transfer.setState('verifying');
       // Sent once the server says the bytes it got have this size and this SHA-256.
-      await this.#ask(
-        { type: 'file-end', transfer: outgoing.localId, sha256 },
-        (reply) => (reply.type === 'file-end' ? reply : undefined),
-        { timeoutMs: CONFIRM_TIMEOUT_MS, late: 'The server did not confirm the file in time.', signal },
-      );
+      await this.#ask({ type: 'file-end', transfer: outgoing.localId, sha256 }, (reply) => (reply.type === 'file-end' ? reply : undefined), {
+        timeoutMs: CONFIRM_TIMEOUT_MS,
+        late: 'The server did not confirm the file in time.',
+        signal,
+      });
       // Not the File itself: its own type (text/html…) would make the link a page of this origin.
       const url = savedFileUrl([file]);
       this.#urls.add(url);
@@ -206,11 +200,7 @@ export class FileTransfers {
    * TransferRefusedError when the server answers with an error or not in time, with
    * ConnectionLostError when the socket goes, and with the signal's reason when aborted.
    */
-  #ask<T>(
-    request: Request,
-    pick: (reply: Reply) => T | undefined,
-    options: { timeoutMs: number; late: string; signal: AbortSignal },
-  ): Promise<T> {
+  #ask<T>(request: Request, pick: (reply: Reply) => T | undefined, options: { timeoutMs: number; late: string; signal: AbortSignal }): Promise<T> {
     const { signal } = options;
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
@@ -233,8 +223,7 @@ export class FileTransfers {
           return true;
         },
         error: (error) => settle(() => reject(new TransferRefusedError(error.code, error.message))),
-        lost: (reason) =>
-          settle(() => reject(reason === 'closed' ? new ConnectionLostError() : new TransferRefusedError('FILE_ABORTED', options.late))),
+        lost: (reason) => settle(() => reject(reason === 'closed' ? new ConnectionLostError() : new TransferRefusedError('FILE_ABORTED', options.late))),
         timeoutMs: options.timeoutMs,
       });
       if (ref === null) reject(new ConnectionLostError('Not connected to the gateway.'));
@@ -245,10 +234,7 @@ export class FileTransfers {
   #abort(outgoing: Outgoing, reason: string): void {
     // The transfer is over on our side either way: an error (the server had already dropped
     // it) has nothing left to tell the user.
-    this.#requests.send(
-      { type: 'file-abort', transfer: outgoing.localId, reason },
-      { error: () => {}, timeoutMs: ABORT_ERROR_WAIT_MS },
-    );
+    this.#requests.send({ type: 'file-abort', transfer: outgoing.localId, reason }, { error: () => {}, timeoutMs: ABORT_ERROR_WAIT_MS });
   }
 
   #handle(message: ServerMessage): void {
@@ -300,10 +286,7 @@ export class FileTransfers {
     this.#incoming.delete(end.transfer);
     const { transfer } = incoming;
     if (incoming.received !== transfer.size) {
-      transfer.fail(
-        'FILE_SIZE_MISMATCH',
-        `Received ${incoming.received} of ${transfer.size} bytes; the file is incomplete and was discarded.`,
-      );
+      transfer.fail('FILE_SIZE_MISMATCH', `Received ${incoming.received} of ${transfer.size} bytes; the file is incomplete and was discarded.`);
       return;
     }
     transfer.setState('verifying');

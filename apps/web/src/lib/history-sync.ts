@@ -87,9 +87,11 @@ export class HistorySync {
    */
   applyUnrequested(history: History): void {
     const scoped =
-      history.room !== undefined ? this.#conversations.room(history.room)
-      : history.with !== undefined ? this.#conversations.privateWith(history.with, false)
-      : undefined;
+      history.room !== undefined
+        ? this.#conversations.room(history.room)
+        : history.with !== undefined
+          ? this.#conversations.privateWith(history.with, false)
+          : undefined;
     this.apply(history, { purpose: 'latest', scoped, openPrivate: history.private === true });
   }
 

@@ -24,7 +24,6 @@ export type {
   ServerStats,
 } from '@switchboard/gateway/api-types';
 
-
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly code: string;
@@ -74,8 +73,7 @@ export async function requestJson<T>(method: HttpMethod, path: string, options: 
   if (!response.ok) {
     const body = json as Partial<Record<keyof ErrorBody, unknown>> | undefined;
     const code = typeof body?.code === 'string' ? body.code : `HTTP_${response.status}`;
-    const message =
-      typeof body?.message === 'string' ? body.message : `${method} ${path} answered ${response.status} ${response.statusText}.`;
+    const message = typeof body?.message === 'string' ? body.message : `${method} ${path} answered ${response.status} ${response.statusText}.`;
     throw new ApiError(code, message, response.status);
   }
   if (response.status === 204) return undefined as T;

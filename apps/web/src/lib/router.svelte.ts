@@ -83,7 +83,10 @@ export class Router {
       if (!isChatRoute(route) || chat.phase !== 'active' || active === null) return;
       untrack(() => {
         const shown = conversationRoute(active);
-        if (routePath(shown) === routePath(route) || (route.view === 'private' && shown.view === 'private' && shown.name.toLowerCase() === route.name.toLowerCase())) {
+        if (
+          routePath(shown) === routePath(route) ||
+          (route.view === 'private' && shown.view === 'private' && shown.name.toLowerCase() === route.name.toLowerCase())
+        ) {
           this.#settled = true;
           return;
         }

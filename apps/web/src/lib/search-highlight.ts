@@ -30,7 +30,9 @@ function fold(text: string): string {
 
 /** `text` cut into parts, those where a word of the search begins a word of the text marked as hits. */
 export function highlightParts(text: string, q: string): TextPart[] {
-  const words = searchWords(q).map(fold).filter((w) => w.length > 0);
+  const words = searchWords(q)
+    .map(fold)
+    .filter((w) => w.length > 0);
   if (words.length === 0 || text.length === 0) return [{ text, hit: false }];
   const folded = fold(text);
   const marked = new Uint8Array(text.length);

@@ -3,14 +3,7 @@
 // token; the page says `hello {token}` after a drop and after a reload, so it stays the same
 // identity with the same private history (docs/identity-and-security.md, "Identity"). A resumed hello names the room
 // we were in and `since`, the last stored id seen, so the server's first history is what we missed.
-import {
-  DEFAULT_ROOM,
-  NAME_RULE,
-  PROTOCOL_VERSION,
-  isValidName,
-  type ClientMessageOf,
-  type ServerMessageOf,
-} from '@switchboard/protocol';
+import { DEFAULT_ROOM, NAME_RULE, PROTOCOL_VERSION, isValidName, type ClientMessageOf, type ServerMessageOf } from '@switchboard/protocol';
 import type { GatewayConnection } from './connection.svelte.js';
 import type { Identity } from './conversations.svelte.js';
 import type { RequestTracker } from './requests.js';
@@ -51,9 +44,7 @@ export function joinAdvice(problem: SessionProblem): string | null {
     case 'REGISTRATION_CLOSED':
       return 'This gateway takes no new accounts here: ask an operator for one.';
     case 'NAME_TAKEN':
-      return problem.via === 'register'
-        ? 'This name is registered already: sign in with its password.'
-        : 'Someone connected uses this name now: pick another.';
+      return problem.via === 'register' ? 'This name is registered already: sign in with its password.' : 'Someone connected uses this name now: pick another.';
     default:
       return null;
   }
@@ -93,10 +84,7 @@ function writeResume(value: StoredResume | null): void {
 }
 
 /** What the next hello says. A password is held only until its welcome (or refusal). */
-type Credentials =
-  | { kind: 'token'; token: string; name: string }
-  | { kind: 'password'; name: string; password: string }
-  | { kind: 'guest'; name: string };
+type Credentials = { kind: 'token'; token: string; name: string } | { kind: 'password'; name: string; password: string } | { kind: 'guest'; name: string };
 
 /** What the rest of the chat does at the session's turning points. */
 export interface SessionHooks {

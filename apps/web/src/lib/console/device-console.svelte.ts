@@ -367,7 +367,7 @@ export class DeviceConsole {
           this.#take(outcome.value);
           if (outcome.value.entries.length < POLL_LIMIT) break; // else more came than a page holds
         }
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by a notice during the awaits
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by a notice during the awaits
       } while (this.#pollAgain);
     } finally {
       this.#polling = false;
@@ -459,12 +459,14 @@ export class DeviceConsole {
       return false;
     }
     // Not listed here: the gateway's log shows the frame the device got, read at once.
-    void this.#owner.request('Send to the device', 'POST', `/api/clients/${encodeURIComponent(this.row.memberId ?? this.id)}/messages`, { text }).then((outcome) => {
-      if (!outcome.ok) {
-        this.#sendError = `${outcome.failure.code}: ${outcome.failure.message}`;
-        this.#repeater?.stop('stopped');
-      } else this.#readSoon();
-    });
+    void this.#owner
+      .request('Send to the device', 'POST', `/api/clients/${encodeURIComponent(this.row.memberId ?? this.id)}/messages`, { text })
+      .then((outcome) => {
+        if (!outcome.ok) {
+          this.#sendError = `${outcome.failure.code}: ${outcome.failure.message}`;
+          this.#repeater?.stop('stopped');
+        } else this.#readSoon();
+      });
     return true;
   }
 }

@@ -86,5 +86,10 @@ export function deviceRows(clients: readonly ClientInfo[], links: readonly Devic
     });
   }
   const order: Record<DeviceKind, number> = { link: 0, listener: 1, plain: 2 };
-  return rows.sort((a, b) => order[a.kind] - order[b.kind] || (a.listener ?? '').localeCompare(b.listener ?? '', undefined, { numeric: true }) || a.name.localeCompare(b.name, undefined, { numeric: true }));
+  return rows.sort(
+    (a, b) =>
+      order[a.kind] - order[b.kind] ||
+      (a.listener ?? '').localeCompare(b.listener ?? '', undefined, { numeric: true }) ||
+      a.name.localeCompare(b.name, undefined, { numeric: true }),
+  );
 }

@@ -3,7 +3,17 @@
 // while the view is open, and the console of the device that is open.
 import type { Macro, MacroList, NewMacro, NewRule, Rule, RuleList } from '@switchboard/gateway/api-types';
 import type { AdminState } from '../admin.svelte.js';
-import { ApiError, requestJson, type ClientInfo, type ClientList, type DeviceList, type DeviceInfo, type HttpMethod, type ListenerInfo, type ListenerList } from '../rest-client.js';
+import {
+  ApiError,
+  requestJson,
+  type ClientInfo,
+  type ClientList,
+  type DeviceList,
+  type DeviceInfo,
+  type HttpMethod,
+  type ListenerInfo,
+  type ListenerList,
+} from '../rest-client.js';
 import { DeviceConsole } from './device-console.svelte.js';
 import { deviceRows, type DeviceRow } from './device-rows.js';
 

@@ -73,7 +73,7 @@ export function buildRule(form: RuleForm, row: DeviceRow): { ok: true; body: New
   else if (form.scope === 'listener') {
     if (row.listener === null) return { ok: false, error: 'This device did not come through a listener.' };
     scope = { listener: row.listener };
-  // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- a scope's `link` (a union with string), not String.prototype.link
   } else if (row.kind === 'link') scope = { link: row.id };
   else if (row.kind === 'listener' && row.listener !== null) {
     // What outlives this connection: its listener and address (a reconnect has a new port).

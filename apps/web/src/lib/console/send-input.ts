@@ -135,7 +135,7 @@ export function buildPayload(data: string, mode: SendMode, append: AppendChoice,
     return { ok: false, error: (error as Error).message };
   }
   const ending = appendBytes(append, listenerDelimiter);
-  if (ending === null) return { ok: false, error: "This device has no listener delimiter to append (only line listeners have one)." };
+  if (ending === null) return { ok: false, error: 'This device has no listener delimiter to append (only line listeners have one).' };
   if (body.length + ending.length === 0) return { ok: false, error: 'Nothing to send.' };
   const bytes = new Uint8Array(body.length + ending.length);
   bytes.set(body, 0);

@@ -71,6 +71,9 @@ export function exportTraffic(format: ExportFormat, items: readonly TrafficItem[
 /** `switchboard-<device>-<UTC time>.csv`, with what a file name should not hold replaced. */
 export function exportFileName(device: string, format: ExportFormat, now = new Date()): string {
   const safe = device.replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '') || 'device';
-  const stamp = now.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `switchboard-${safe}-${stamp}.${EXPORT_TYPES[format].extension}`;
 }

@@ -111,7 +111,7 @@ export function textSegments(bytes: Uint8Array): Segment[] {
     if (literal !== '') segments.push({ text: literal, escape: false });
     literal = '';
   };
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     if (b >= 0x20 && b < 0x7f && b !== 0x5c) {
       literal += String.fromCharCode(b);
