@@ -28,17 +28,7 @@ const FILE_PAGE = 50;
 const MAX_FILE_PAGE = 500;
 
 /** A kept file as the API shows it: without the identities it is read by. */
-function shown(file: StoredFile): {
-  id: number;
-  name: string;
-  size: number;
-  mime: string;
-  sha256: string;
-  from: string;
-  ts: number;
-  room?: string;
-  to?: string;
-} {
+function shown(file: StoredFile): Omit<StoredFile, 'room' | 'to' | 'fromIdentity' | 'toIdentity'> & { room?: string; to?: string } {
   const { id, name, size, mime, sha256, from, ts, room, to } = file;
   return { id, name, size, mime, sha256, from, ts, ...(room !== null && { room }), ...(to !== null && { to }) };
 }
