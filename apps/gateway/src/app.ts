@@ -30,7 +30,7 @@ import { searchRoutes } from './routes/search-routes.js';
 import { fileRoutes } from './routes/file-routes.js';
 import { FileStore } from './files/file-store.js';
 import { devicesPlugin } from './devices/devices-plugin.js';
-import { devicePipeRoutes } from './transports/device-pipe.js';
+import { devicePipeRoutes } from './devices/device-pipe.js';
 import { wsBridgePlugin } from './transports/ws-bridge.js';
 import { webUiPlugin } from './web-ui.js';
 

@@ -17,4 +17,4 @@ export type {
 } from './cluster/cluster.js';
 export type { HistoryStore, HistoryQuery, HistoryPage } from './history/history-store.js';
 export { SqliteHistoryStore } from './history/sqlite-history-store.js';
-export type { ListenerStatus } from './transports/tcp-listener.js';
+export type { ListenerStatus } from './devices/listener-registry.js';

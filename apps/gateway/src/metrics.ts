@@ -48,7 +48,7 @@ export function switchboardMetrics(register: Registry, hub: Hub, app: FastifyIns
       this.reset();
       const counts = new Map<string, number>();
       for (const member of hub.members.values()) {
-        const listener = member.link.listener ?? (member.link.device?.link !== undefined ? 'outbound' : member.transport);
+        const listener = member.link.listener ?? (member.device?.origin.link !== undefined ? 'outbound' : member.transport);
         const key = `${member.transport}\u0000${listener}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }

@@ -5,16 +5,8 @@ import type { ClusterNode } from '../src/cluster/cluster.js';
 import { InProcessCluster } from '../src/cluster/in-process-cluster.js';
 import { RedisCluster } from '../src/cluster/redis-cluster.js';
 import type { Hub } from '../src/hub/hub.js';
-import type { Hears } from '../src/devices/device-settings.js';
+import type { Hears } from '../src/hub/device.js';
 import { MemoryLink, connect, settle as wait, testHub } from './memory-link.js';
-
-/** A device of a line listener, as the hub sees it: it hears what `hears` says, and is told nothing of its framing. */
-class DeviceMemoryLink extends MemoryLink {
-  readonly device = { framing: 'line' as const, listener: 'l1' };
-  constructor(readonly hears: Hears) {
-    super();
-  }
-}
 
 /**
  * The cluster contract: several hubs sharing one cluster implementation behave as one chat.
@@ -147,8 +139,10 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
   it('devices hear devices on every node only when they asked; an answer to a device reaches no device', async () => {
     const [a, b, c] = await threeNodes();
     const device = (hub: Hub, name: string, hears: Hears) => {
-      const link = new DeviceMemoryLink(hears);
-      const member = hub.connect(link, { name, room: 'lobby' })!;
+      // A device of a line listener, as the hub sees it: it hears what `hears` says, and is told nothing of its framing.
+      const link = new MemoryLink();
+      const wire = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+      const member = hub.connect(link, { device: { origin: { framing: 'line', listener: 'l1' }, hears, wire, name, room: 'lobby' } })!;
       return { link, say: (text: string) => hub.receiveMessage(member, { type: 'message', text }, text.length) };
     };
     const robot1 = device(a, 'robot1', 'people');

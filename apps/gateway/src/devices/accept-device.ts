@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
-import type { DeviceOrigin } from '../transports/link.js';
+import type { DeviceOrigin } from '../hub/device.js';
 import type { AutoReplies } from './auto-replies.js';
 import { DeviceLink } from './device-link.js';
 import type { HeldBudget } from './framing.js';
@@ -44,7 +44,6 @@ export function acceptDevice(
     framing: makeFraming(options, hub.config.limits, services.fileBudget),
     encoding: options.encoding,
     senderPrefix: options.senderPrefix,
-    hears: options.hears,
     notices: options.notices,
     rate: options.rate,
     maxFileBytes: hub.config.limits.maxFileBytes,
@@ -52,7 +51,7 @@ export function acceptDevice(
     // A listener's members share its settings; an outbound link's are its own.
     translatedAlike: origin.listener !== undefined ? options : undefined,
   });
-  const member = hub.connect(link, { name, room: options.room });
+  const member = hub.connect(link, { device: { origin, hears: options.hears, wire: link.wire, name, room: options.room } });
   if (member === undefined) return undefined;
   const key = trafficKey(origin, link.address, member.connectedAt);
   services.traffic.open(key);

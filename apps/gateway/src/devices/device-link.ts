@@ -3,9 +3,10 @@ import type net from 'node:net';
 import { FILE_CHUNK_BYTES, decodeServerMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 import { plainLines } from '../hub/plain-lines.js';
 import { TokenBucket } from '../hub/rate-limiter.js';
-import type { DeviceOrigin, Link } from '../transports/link.js';
+import type { DeviceOrigin } from '../hub/device.js';
+import type { Link } from '../transports/link.js';
 import { formatAddress } from '../transports/address.js';
-import type { DeviceRate, Hears } from './device-settings.js';
+import type { DeviceRate } from './device-settings.js';
 import { partsOf, type DeviceMessage, type Framing } from './framing.js';
 
 export interface DeviceLinkOptions {
@@ -14,8 +15,6 @@ export interface DeviceLinkOptions {
   encoding: 'utf8' | 'latin1';
   /** `alice: …` lines for chat use (netcat); off: the text alone (a robot gets `MoveJ p10`). */
   senderPrefix: boolean;
-  /** Whose words in its room it hears (the hub filters; see Router). */
-  hears: Hears;
   /** Presence, notices and error lines reach it; off: only what someone said (and private words to it). */
   notices: boolean;
   /** Messages a second it may send; past it its socket is not read until it may send again. */
@@ -73,7 +72,8 @@ export class DeviceLink implements Link {
   readonly transport = 'tcp';
   readonly address: string;
   readonly ip: string;
-  readonly device: DeviceOrigin;
+  /** How it is framed and where it came from (what the hub is told of it beside this link: accept-device.ts). */
+  readonly origin: DeviceOrigin;
   readonly taps = new Set<DeviceTap>();
   /**
    * Bytes, reads and writes as they crossed the device's socket (pipes and auto-replies
@@ -101,17 +101,13 @@ export class DeviceLink implements Link {
     private readonly options: DeviceLinkOptions,
   ) {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
-    this.device = options.origin;
+    this.origin = options.origin;
     this.#bucket = new TokenBucket(options.rate.perSecond, options.rate.burst, Date.now());
     socket.once('close', () => clearTimeout(this.#releaseTimer));
   }
 
   get listener(): string | undefined {
-    return this.device.listener;
-  }
-
-  get hears(): Hears {
-    return this.options.hears;
+    return this.origin.listener;
   }
 
   /** The device's remote port (with `ip`, what a rule scoped to one device matches). */

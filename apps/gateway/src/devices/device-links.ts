@@ -8,7 +8,7 @@ import type { Member } from '../hub/member.js';
 import { linkNameOwner } from '../hub/requests.js';
 import { acceptDevice, type DeviceServices } from './accept-device.js';
 import { closeDeviceRoom, completeOptions, parseTargets, targetAllowed, type DeviceLinkSettings, type GivenOptions } from './device-settings.js';
-import type { DeviceLink } from './device-link.js';
+import { DeviceLink } from './device-link.js';
 import { SettingsFile } from './settings-file.js';
 
 export type DeviceState = 'connecting' | 'connected' | 'backoff' | 'stopped';
@@ -257,7 +257,7 @@ export class DeviceLinks {
     const outbound = this.#devices.get(id)?.link;
     if (outbound !== undefined) return outbound;
     const link = this.hub.members.get(id)?.link;
-    return link?.device !== undefined ? (link as DeviceLink) : undefined;
+    return link instanceof DeviceLink ? link : undefined;
   }
 
   close(): void {

@@ -2,19 +2,13 @@ import net from 'node:net';
 import { isValidName, parseEscapes } from '@switchboard/protocol';
 import { inBlock } from '../address-match.js';
 import { GatewayError } from '../errors.js';
+import { hearings, type Hears } from '../hub/device.js';
 import type { Hub } from '../hub/hub.js';
 import { DEVICE_ROOM_DEFAULT } from '../room-access.js';
 import { deviceOptionsSchema } from '../settings-schemas.js';
 import { HeldBudget, LineFraming, RawFraming, type Framing } from './framing.js';
 
-/**
- * Whose words in its room a device hears (docs/devices.md, "Who a device hears"): `people` (members that
- * said hello, browsers, plain framed devices), `everyone` (other devices too, loops bounded: see
- * Router), `addressed` (nothing said in a room, only private messages and what the console or a
- * pipe writes to it).
- */
-export const hearings = ['people', 'everyone', 'addressed'] as const;
-export type Hears = (typeof hearings)[number];
+export { hearings, type Hears };
 
 /** How fast a device may send: messages a second sustained, and at once; past it its socket is not read. */
 export interface DeviceRate {

@@ -2,13 +2,12 @@ import type tls from 'node:tls';
 import fp from 'fastify-plugin';
 import type { Hub } from '../hub/hub.js';
 import { TcpLink } from '../transports/tcp-link.js';
-import type { TcpListener } from '../transports/tcp-listener.js';
 import type { DeviceServices } from './accept-device.js';
 import { AutoReplies } from './auto-replies.js';
 import { DeviceLinks } from './device-links.js';
 import { deviceFileBudget } from './device-settings.js';
 import { IdCounter } from './id-counter.js';
-import { ListenerRegistry } from './listener-registry.js';
+import { ListenerRegistry, type TcpListener } from './listener-registry.js';
 import { Macros } from './macros.js';
 import { TrafficLog } from './traffic-log.js';
 

@@ -4,13 +4,17 @@ import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { HubLogger } from '../logger.js';
 import { acceptFramed } from '../transports/tcp-link.js';
-import { TcpListener, type AcceptSocket, type ListenerStatus } from '../transports/tcp-listener.js';
+import { TcpListener as AnyTcpListener, type AcceptSocket, type ListenerStatus as AnyListenerStatus } from '../transports/tcp-listener.js';
 import { acceptDevice, type DeviceServices } from './accept-device.js';
 import { closeDeviceRoom, completeOptions, parseListenUrl, type GivenOptions, type ListenerSettings } from './device-settings.js';
 import { plainDeviceTaps } from './plain-device-log.js';
 import { SettingsFile } from './settings-file.js';
 
 export const DEFAULT_LISTENER_ID = 'default';
+
+/** A TCP listener whose sockets are framed as its settings say. */
+export type TcpListener = AnyTcpListener<ListenerSettings>;
+export type ListenerStatus = AnyListenerStatus<ListenerSettings>;
 
 /** What an operator gives to add a listener; the rest has defaults. */
 export type NewListener = Omit<Partial<ListenerSettings>, 'rate'> & GivenOptions & { port: number };
@@ -109,15 +113,15 @@ export class ListenerRegistry {
 
   #add(settings: ListenerSettings): TcpListener {
     if (settings.framing !== 'frame') closeDeviceRoom(this.hub, settings.room);
-    const listener = new TcpListener(this.hub, this.log, settings, this.tlsOptions, this.#accept);
+    const listener = new AnyTcpListener(this.hub, this.log, settings, this.tlsOptions, this.#accept);
     this.#listeners.set(settings.id, listener);
     return listener;
   }
 
   /** Switchboard's framing (whose connections may turn out plain devices), or a device's lines or bytes. */
-  readonly #accept: AcceptSocket = (socket, settings) =>
+  readonly #accept: AcceptSocket<ListenerSettings> = (socket, settings) =>
     settings.framing === 'frame'
-      ? acceptFramed(this.hub, socket, settings.id, plainDeviceTaps(this.services.traffic), settings.hears)
+      ? acceptFramed(this.hub, socket, settings.id, plainDeviceTaps(this.services.traffic), { hearsIfPlain: settings.hears })
       : acceptDevice(this.hub, this.services, socket, settings, { framing: settings.framing, listener: settings.id });
 
   #save(): void {

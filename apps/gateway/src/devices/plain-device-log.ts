@@ -74,7 +74,7 @@ export class PlainDeviceLog implements WireTap {
 /** The traffic key of a plain device (a framed TCP member without hello), or undefined for anyone else. */
 export function plainDeviceKey(member: Member): string | undefined {
   const link = member.link;
-  if (!member.legacy || member.isClosed || link.device !== undefined || link.transport !== 'tcp' || link.listener === undefined) return undefined;
+  if (!member.legacy || member.isClosed || member.device !== undefined || link.transport !== 'tcp' || link.listener === undefined) return undefined;
   return trafficKey({ listener: link.listener }, link.address, member.connectedAt);
 }
 

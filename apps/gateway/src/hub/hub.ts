@@ -20,6 +20,7 @@ import { bannedError, type Identity } from '../identity/identity.js';
 import type { HubLogger } from '../logger.js';
 import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
 import type { Link } from '../transports/link.js';
+import type { ConnectOptions } from './device.js';
 import type { FileStore } from '../files/file-store.js';
 import { FileRelay } from './file-relay.js';
 import { InputGate, isPipelined } from './input-gate.js';
@@ -184,9 +185,9 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /**
    * Admits a new connection, or refuses it (error frame, then close) and returns undefined.
-   * A device link (`link.device`) joins `device.room` at once under `device.name` (default: its address).
+   * A device link (`as.device`, from devices/) joins `device.room` at once under `device.name` (default: its address).
    */
-  connect(link: Link, device?: { name?: string | undefined; room: string }): Member | undefined {
+  connect(link: Link, as: ConnectOptions = {}): Member | undefined {
     const refusal = this.#refusal(link);
     if (refusal !== undefined) {
       link.write([encodeMessage({ type: 'error', code: refusal.code, message: refusal.text, fatal: true })]);
@@ -196,9 +197,10 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     const now = this.now();
     const { ratePerSecond, rateBurst } = this.config.limits;
-    const member = new Member(this.node.ids.memberId(), link, new TokenBucket(ratePerSecond, rateBurst, now), now);
+    const member = new Member(this.node.ids.memberId(), link, new TokenBucket(ratePerSecond, rateBurst, now), now, as);
     this.#router.members.set(member.id, member);
     this.#perIp.set(link.ip, (this.#perIp.get(link.ip) ?? 0) + 1);
+    const device = as.device;
     if (device !== undefined) {
       this.#input.run(member, () => this.#requests.admitDevice(member, device.name ?? link.address, device.room));
       return member;
@@ -243,7 +245,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.totals.bytesIn[member.transport] += bytes;
     // A line/raw/link device is throttled by its link (paused, never cut: docs/devices.md, "Devices are
     // throttled"); everyone else keeps the flood rule.
-    if (type !== FrameType.FileData && member.link.device === undefined && !member.bucket.take(now)) {
+    if (type !== FrameType.FileData && member.device === undefined && !member.bucket.take(now)) {
       this.#rateLimited(member, now);
       return;
     }
@@ -354,7 +356,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (room === undefined) return;
     const setting = this.identity.store.roomAccess(roomName) ?? OPEN_ROOM;
     for (const member of [...room.members]) {
-      if (member.link.device !== undefined || member.isClosed || admits(setting, member)) continue;
+      if (member.device !== undefined || member.isClosed || admits(setting, member)) continue;
       this.sendError(member, 'ROOM_FORBIDDEN', `Room "${roomName}" was restricted: you are no longer in it.`);
       this.#membership.evict(member, room);
     }
@@ -534,7 +536,7 @@ export class Hub extends EventEmitter<HubEvents> {
         this.disconnect(member, 'timeout', { code: 'FRAME_TIMEOUT', message: `A frame stayed incomplete for more than ${frameTimeoutMs} ms.` });
         continue;
       }
-      if (heartbeatMs > 0 && !member.legacy && member.link.device === undefined) {
+      if (heartbeatMs > 0 && !member.legacy && member.device === undefined) {
         const silent = now - member.lastHeardAt;
         if (member.pingSentAt !== 0 && now - member.pingSentAt > heartbeatMs) {
           this.disconnect(member, 'timeout', { code: 'HEARTBEAT_TIMEOUT', message: `Nothing heard for ${silent} ms, not even an answer to a ping.` });

@@ -1,8 +1,8 @@
 import type { ClientMessage, MemberInfo, Transport } from '@switchboard/protocol';
 import type { MemberRecord } from '../cluster/cluster.js';
 import { Outbox } from '../delivery/outbox.js';
-import type { Hears } from '../devices/device-settings.js';
 import type { Link } from '../transports/link.js';
+import type { ConnectOptions, DeviceAttachment, Hears } from './device.js';
 import type { TokenBucket } from './rate-limiter.js';
 
 /** A frame as it arrived (type and payload), or a device link's message already made. */
@@ -34,6 +34,10 @@ export interface Room {
 export class Member {
   readonly id: string;
   readonly link: Link;
+  /** Set for a device link (line/raw listener, outbound link): what it is beside its link. */
+  readonly device: DeviceAttachment | undefined;
+  /** Whose words it hears once it is a device (a device link, or a connection that never said hello). */
+  readonly hearsAsDevice: Hears;
   readonly connectedAt: number;
   /** Written by Delivery only. */
   readonly outbox = new Outbox();
@@ -77,9 +81,11 @@ export class Member {
   messagesIn = 0;
   messagesOut = 0;
 
-  constructor(id: string, link: Link, bucket: TokenBucket, now: number) {
+  constructor(id: string, link: Link, bucket: TokenBucket, now: number, as: ConnectOptions = {}) {
     this.id = id;
     this.link = link;
+    this.device = as.device;
+    this.hearsAsDevice = as.device?.hears ?? as.hearsIfPlain ?? 'people';
     this.name = link.address;
     this.connectedAt = now;
     this.lastHeardAt = now;
@@ -99,7 +105,7 @@ export class Member {
    * history. Plain devices and device links do not: many treat every incoming line as a command.
    */
   get speaksProtocol(): boolean {
-    return !this.legacy && this.link.device === undefined;
+    return !this.legacy && this.device === undefined;
   }
 
   get currentRoom(): Room | undefined {

@@ -205,7 +205,7 @@ export class Requests {
 
   /** Who may join a room and speak in it (room-access.ts); a device speaks in the room its listener or link put it in. */
   #mayUse(member: Member, room: string, what: string): string {
-    if (member.link.device !== undefined) return room;
+    if (member.device !== undefined) return room;
     return this.#mayEnter(member, room, room, what);
   }
 
@@ -218,7 +218,7 @@ export class Requests {
   /** Addressing a device is commanding it: only who may speak in each of its rooms may. */
   #mayAddress(member: Member, to: string): void {
     const target = this.node.directory.byName(to);
-    if (target === undefined || !target.identity.startsWith('device:') || member.link.device !== undefined) return;
+    if (target === undefined || !target.identity.startsWith('device:') || member.device !== undefined) return;
     for (const room of target.rooms) this.#mayEnter(member, room, undefined, `address "${target.name}" in it`);
   }
 
@@ -280,10 +280,10 @@ export class Requests {
   /** A device on a line/raw listener or an outbound link: a protocol member at once, its link translating. */
   admitDevice(member: Member, name: string, room: string): Handled {
     member.legacy = false;
-    member.hears = member.link.hears ?? 'people';
+    member.hears = member.hearsAsDevice;
     this.#checkDevice(member, name);
     // An outbound link holds its name while it exists (DeviceLinks): its device takes it under the link's claim.
-    const link = member.link.device?.link;
+    const link = member.device?.origin.link;
     const claim = link === undefined ? this.membership.claim(member, name) : this.node.names.claim(name, linkNameOwner(link));
     return andThen(claim, (free) => {
       if (member.state !== 'pending') return;
@@ -306,7 +306,7 @@ export class Requests {
       this.router.takeUndecided(member);
       throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only: say hello with a password or token.');
     }
-    member.hears = member.link.hears ?? 'people';
+    member.hears = member.hearsAsDevice;
     this.#checkDevice(member, member.name);
     return andThen(this.membership.claim(member, member.name), (free) => {
       if (member.state !== 'pending') return;
@@ -328,7 +328,7 @@ export class Requests {
     // other device is named by its address, which the next connection from that address and
     // port takes: its private history is this connection's alone.
     const key = name.toLowerCase();
-    member.identity = member.link.device?.link !== undefined ? `device:${key}` : `device:${key}#${randomBytes(9).toString('base64url')}`;
+    member.identity = member.device?.origin.link !== undefined ? `device:${key}` : `device:${key}#${randomBytes(9).toString('base64url')}`;
     if (this.identity.config.requireLoginDevices)
       throw new ProtocolError('AUTH_REQUIRED', 'This gateway admits accounts only, devices included: say hello with a password.');
     const ban = this.identity.banFor(member.link.ip, name);

@@ -1,6 +1,6 @@
 import { DEFAULT_ROOM, encodeMessage } from '@switchboard/protocol';
 import type { ClusterHandlers, ClusterNode, MemberEvent, MemberRecord, RoomEvent, RoomEventOrigin } from '../cluster/cluster.js';
-import type { Hears } from '../devices/device-settings.js';
+import type { Hears } from './device.js';
 import type { Delivery } from '../delivery/delivery.js';
 import type { Member, Room } from './member.js';
 
@@ -119,7 +119,7 @@ export class Router {
     }
     if (event.room !== DEFAULT_ROOM || event.legacyText === undefined || this.#undecided.size === 0) return;
     for (const [member, held] of this.#undecided) {
-      if (!hearsFrom(member.link.hears ?? 'people', event.origin)) continue;
+      if (!hearsFrom(member.hearsAsDevice, event.origin)) continue;
       line ??= encodeMessage({ type: 'text', text: event.legacyText });
       // Within the queue limit a member would have had; past it, later lines are not kept.
       if (held.bytes + line.length > this.maxQueueBytes) continue;
@@ -144,5 +144,5 @@ export function hearsFrom(hears: Hears, origin: RoomEventOrigin | undefined): bo
 export function originOf(member: Member): RoomEventOrigin {
   // heardDevice is only ever set on a device that hears devices.
   if (member.heardDevice) return 'relay';
-  return member.link.device !== undefined ? 'device' : 'person';
+  return member.device !== undefined ? 'device' : 'person';
 }

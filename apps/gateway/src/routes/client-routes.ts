@@ -38,14 +38,14 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
           legacy: m.legacy,
           state: m.state,
           // A device's counts are what crossed its socket; everyone else's, the frames.
-          bytesIn: (m.link.wire ?? m).bytesIn,
-          bytesOut: (m.link.wire ?? m).bytesOut,
-          messagesIn: (m.link.wire ?? m).messagesIn,
-          messagesOut: (m.link.wire ?? m).messagesOut,
-          ...(m.link.device !== undefined && {
-            framing: m.link.device.framing,
-            ...(m.link.device.listener !== undefined && { listener: m.link.device.listener }),
-            ...(m.link.device.link !== undefined && { outbound: m.link.device.link }),
+          bytesIn: (m.device?.wire ?? m).bytesIn,
+          bytesOut: (m.device?.wire ?? m).bytesOut,
+          messagesIn: (m.device?.wire ?? m).messagesIn,
+          messagesOut: (m.device?.wire ?? m).messagesOut,
+          ...(m.device !== undefined && {
+            framing: m.device.origin.framing,
+            ...(m.device.origin.listener !== undefined && { listener: m.device.origin.listener }),
+            ...(m.device.origin.link !== undefined && { outbound: m.device.origin.link }),
           }),
         })),
         // Members of the other nodes, from this node's replica of the cluster directory.

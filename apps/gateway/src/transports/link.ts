@@ -1,31 +1,14 @@
 import type { Transport } from '@switchboard/protocol';
-import type { Hears } from '../devices/device-settings.js';
 
 /**
  * What a transport adapter gives the hub for one connection. The hub never sees a socket:
- * it hands a link whole frames and asks it to pause, end or cut the connection.
+ * it hands a link whole frames and asks it to pause, end or cut the connection. What makes a
+ * connection a device is not the link's: devices/ hands it to the hub beside it (hub/device.ts).
  */
-/** A device that speaks no Switchboard framing: how it is framed and where it came from. */
-export interface DeviceOrigin {
-  framing: 'line' | 'raw';
-  /** The listener it connected to, or the outbound link that dialed it. */
-  listener?: string | undefined;
-  link?: string | undefined;
-}
-
 export interface Link {
   readonly transport: Transport;
   /** The TCP listener it came through (absent for WebSocket members and outbound links). */
   readonly listener?: string | undefined;
-  /** For devices: what crossed the socket itself (the hub's own counters see translated frames). */
-  readonly wire?: { bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number } | undefined;
-  /** Set for devices: they join at once (no hello), are never pinged, and get frames translated by their link. */
-  readonly device?: DeviceOrigin | undefined;
-  /**
-   * Whose words it hears once it is a device (line/raw/link, or a plain framed connection);
-   * absent: `people`. A member that said hello hears everyone.
-   */
-  readonly hears?: Hears | undefined;
   /** `ip:port` as members see it (`[::1]:5000` for IPv6). */
   readonly address: string;
   /** The remote IP alone, for per-address limits. */

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { FrameDecoder } from '@switchboard/protocol';
+import type { ConnectOptions } from '../hub/device.js';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
 import { formatAddress } from './address.js';
@@ -30,8 +31,6 @@ export class TcpLink implements Link {
     private readonly socket: net.Socket,
     private readonly closeTimeoutMs: number,
     readonly listener: string,
-    /** Whose words it hears if it turns out a plain device (its listener's `hears`). */
-    readonly hears?: Link['hears'],
   ) {
     ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
   }
@@ -90,18 +89,18 @@ export class TcpLink implements Link {
 
 /**
  * A socket that speaks Switchboard's framing joins the hub through its own decoder. `tapFor`
- * (given by devices/, which transports know nothing of) may watch its bytes: it may turn out a
- * plain device.
+ * and `as` (given by devices/, which transports know nothing of) may watch its bytes and say
+ * what it hears: it may turn out a plain device.
  */
 export function acceptFramed(
   hub: Hub,
   socket: net.Socket,
   listener: string,
   tapFor?: (link: TcpLink, member: Member) => WireTap | undefined,
-  hears?: Link['hears'],
+  as?: ConnectOptions,
 ): Member | undefined {
-  const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs, listener, hears);
-  const member = hub.connect(link);
+  const link = new TcpLink(socket, hub.config.timing.closeTimeoutMs, listener);
+  const member = hub.connect(link, as);
   if (member === undefined) return undefined;
   link.tap = tapFor?.(link, member);
   const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {

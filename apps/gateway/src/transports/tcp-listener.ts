@@ -1,14 +1,22 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import type { ListenerSettings } from '../devices/device-settings.js';
 import { GatewayError, fromListenError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { HubLogger } from '../logger.js';
 import type { Member } from '../hub/member.js';
 
-export type { ListenerSettings };
+/** What a TCP listener needs to listen; devices/ adds how its sockets are framed (ListenerSettings). */
+export interface ListenAt {
+  id: string;
+  host: string;
+  port: number;
+  backlog: number;
+  tls: boolean;
+  /** Named in the log only: `accept` knows what it means. */
+  framing: string;
+}
 
-export interface ListenerStatus extends ListenerSettings {
+export type ListenerStatus<S extends ListenAt = ListenAt> = S & {
   listening: boolean;
   tls: boolean;
   /** When the listener started, ISO 8601; null while stopped. */
@@ -17,12 +25,12 @@ export interface ListenerStatus extends ListenerSettings {
   connections: number;
   /** The last error the OS reported on the listening socket (e.g. too many open files), or null. */
   lastError: { code: string; message: string; at: string } | null;
-}
+};
 
 const KEEPALIVE_MS = 30_000;
 
 /** Makes an accepted socket a member, as its listener's settings say (devices/listener-registry.ts knows how). */
-export type AcceptSocket = (socket: net.Socket, settings: ListenerSettings) => Member | undefined;
+export type AcceptSocket<S extends ListenAt = ListenAt> = (socket: net.Socket, settings: S) => Member | undefined;
 
 /**
  * A TCP listener: real listen/accept, started and stopped at run time. Each accepted socket
@@ -30,11 +38,11 @@ export type AcceptSocket = (socket: net.Socket, settings: ListenerSettings) => M
  * device's lines or raw bytes (a DeviceLink). Stopping closes the listening socket (new
  * connections are refused); members already connected stay unless asked.
  */
-export class TcpListener {
+export class TcpListener<S extends ListenAt = ListenAt> {
   readonly #hub: Hub;
   readonly #log: HubLogger;
   readonly #tlsOptions: tls.TlsOptions | undefined;
-  #settings: ListenerSettings;
+  #settings: S;
   #server: net.Server | undefined;
   #since: Date | null = null;
   #starting = false;
@@ -45,9 +53,9 @@ export class TcpListener {
   constructor(
     hub: Hub,
     log: HubLogger,
-    settings: ListenerSettings,
+    settings: S,
     tlsOptions: tls.TlsOptions | undefined,
-    private readonly accept: AcceptSocket,
+    private readonly accept: AcceptSocket<S>,
   ) {
     this.#hub = hub;
     this.#log = log;
@@ -67,11 +75,11 @@ export class TcpListener {
     return this.#settings.id;
   }
 
-  get settings(): ListenerSettings {
+  get settings(): S {
     return this.#settings;
   }
 
-  status(): ListenerStatus {
+  status(): ListenerStatus<S> {
     const address = this.#server?.address();
     const port = address !== null && typeof address === 'object' ? address.port : this.#settings.port;
     return {
@@ -85,7 +93,7 @@ export class TcpListener {
     };
   }
 
-  async start(overrides: Partial<ListenerSettings> = {}): Promise<ListenerStatus> {
+  async start(overrides: Partial<S> = {}): Promise<ListenerStatus<S>> {
     if (this.#server !== undefined || this.#starting) {
       throw new GatewayError('LISTENER_ALREADY_RUNNING', `Listener ${this.#settings.id} is already listening on ${this.#settings.host}:${this.status().port}.`);
     }
@@ -125,7 +133,7 @@ export class TcpListener {
   }
 
   /** Stops accepting. With `disconnect`, connected TCP members are told and closed too. */
-  async stop(options: { disconnect?: boolean } = {}): Promise<ListenerStatus> {
+  async stop(options: { disconnect?: boolean } = {}): Promise<ListenerStatus<S>> {
     const server = this.#server;
     if (server === undefined) throw new GatewayError('LISTENER_NOT_RUNNING', `Listener ${this.#settings.id} is not listening.`);
     this.#server = undefined;
@@ -150,7 +158,7 @@ export class TcpListener {
   }
 
   /** Errors after listening (accept failing for lack of file descriptors, say) reach the operator. */
-  #noteError(error: unknown, settings: ListenerSettings, text?: string): void {
+  #noteError(error: unknown, settings: S, text?: string): void {
     const known = fromListenError(error, settings.host, settings.port);
     const code = known?.code ?? (error as NodeJS.ErrnoException).code ?? 'INTERNAL';
     const message = text ?? known?.message.replace(/^Cannot listen on/, 'Listener on') ?? (error instanceof Error ? error.message : String(error));

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { GatewayError } from '../errors.js';
-import type { DeviceTap } from '../devices/device-link.js';
-import { readPipeFrames } from './pipe-reader.js';
-import { webSocketHeader } from './write-batch.js';
-import { originAllowed } from './ws-bridge.js';
+import { readPipeFrames } from '../transports/pipe-reader.js';
+import { webSocketHeader } from '../transports/write-batch.js';
+import { originAllowed } from '../transports/ws-bridge.js';
+import type { DeviceTap } from './device-link.js';
 
 const OPEN = 1;
 /** Smaller device reads are copied behind their header (one buffer); larger ones go out as two. */
