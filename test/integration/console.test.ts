@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { RawSocket } from '../helpers/raw-socket.js';
+import type { TrafficEntry } from '../../apps/gateway/src/routes/api-types.js';
+import { trafficCsv as pageTrafficCsv } from '../../apps/web/src/lib/console/traffic-export.js';
+import { itemFromEntry } from '../../apps/web/src/lib/console/traffic-item.js';
 
 // Issue 11, the gateway's side of the device console: auto-replies that run with no browser
 // open, their rate cap, the bounded traffic log and its export, shared macros.
@@ -125,6 +128,29 @@ describe('the traffic log', () => {
       const text = await (await fetch(`${gateway.httpUrl}/api/clients/${id}/traffic?format=text&limit=1`)).text();
       expect(text.trim().split('\n')).toHaveLength(1);
       expect((await api(gateway, 'GET', '/api/clients/m9999/traffic')).status).toBe(404);
+      device.destroy();
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("the page's CSV export of the log is the gateway's CSV, byte for byte (one writer: @switchboard/protocol's trafficCsv)", async () => {
+    const gateway = await startGateway(settings);
+    try {
+      const port = await lineListener(gateway, 'csv');
+      const rule = await api(gateway, 'POST', '/api/rules', { scope: { listener: 'csv' }, match: { equals: 'PING' }, reply: 'PONG, "ok"\\r\\n' });
+      expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+      const device = await RawSocket.connect(port);
+      // Commas, quotes, line ends, bytes past ASCII: everything the CSV must quote or show as dots.
+      device.write(Buffer.concat([Buffer.from('a,"b"\r\n'), Buffer.of(0x00, 0xff, 0xc3, 0xa9, 0x0d, 0x0a), Buffer.from('PING\r\n')]));
+      await device.until('PONG, "ok"\r\n');
+      const { id } = await clientOf(gateway);
+      const json = (await api(gateway, 'GET', `/api/clients/${id}/traffic`)).body as { entries: TrafficEntry[] };
+      expect(json.entries.some((e) => e.auto)).toBe(true);
+      const csv = await (await fetch(`${gateway.httpUrl}/api/clients/${id}/traffic?format=csv`)).text();
+      expect(csv).toMatch(/,in,.*\r\n.*,out,.*,true\r\n$/s); // bytes both ways, the auto-reply's marked
+      // The page builds its export from the JSON entries it shows.
+      expect(pageTrafficCsv(json.entries.map(itemFromEntry))).toBe(csv);
       device.destroy();
     } finally {
       await gateway.close();

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { trafficCsv as sharedTrafficCsv } from '@switchboard/protocol';
 import { SettingsFile } from './settings-file.js';
 import { ENTRY_BYTES, ENTRY_HEAD, TrafficRing, type Direction, type TrafficEntry } from './traffic-ring.js';
 
@@ -337,18 +338,9 @@ export function describeEntry(entry: TrafficEntry): {
   };
 }
 
-const csvField = (value: string | number | boolean): string => {
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-};
-
-/** CSV with a header: time, direction, length, hex, text, auto (bytes only: events are in the JSON). */
+/** CSV with a header: time, direction, length, hex, text, auto (bytes only: events are in the JSON), as the page exports it. */
 export function trafficCsv(entries: readonly TrafficEntry[]): string {
-  const rows = entries
-    .filter((e) => e.event !== true)
-    .map(describeEntry)
-    .map((e) => [e.time, e.direction, e.length, e.hex, e.text, e.auto].map(csvField).join(','));
-  return ['time,direction,length,hex,text,auto', ...rows].join('\r\n') + '\r\n';
+  return sharedTrafficCsv(entries.map((e) => ({ ...e, direction: e.event === true ? 'event' : e.direction, auto: e.auto === true })));
 }
 
 /** One line per entry, like a terminal tool's log. */

@@ -1,6 +1,6 @@
 // The traffic log as files, made in the page from the entries it shows, so what is exported is
 // what was seen (this page's own sends and anything older than the gateway's cap included).
-import { printableAscii } from '../byte-text.js';
+import { trafficCsv } from '@switchboard/protocol';
 import { itemHex, textReading, type TrafficItem } from './traffic-item.js';
 
 export type ExportFormat = 'text' | 'csv' | 'jsonl';
@@ -11,28 +11,13 @@ export const EXPORT_TYPES: Record<ExportFormat, { mime: string; extension: strin
   jsonl: { mime: 'application/jsonl;charset=utf-8', extension: 'jsonl', label: 'JSON Lines' },
 };
 
-/** RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. */
-function csvField(value: string | number): string {
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 /** The entries that are bytes (a connection's events are in the log, not in the byte exports). */
 function bytesOnly(items: readonly TrafficItem[]): readonly TrafficItem[] {
   return items.filter((item) => item.direction !== 'event');
 }
 
-/**
- * CSV with the header `time,direction,length,hex,text,auto`, as the gateway's own export: ISO
- * 8601 time with milliseconds, `in` or `out`, the byte count, spaced hex, printable ASCII with
- * `.` for other bytes, and whether an auto-reply wrote it. CRLF line ends, as RFC 4180 has them.
- */
-export function trafficCsv(items: readonly TrafficItem[]): string {
-  const rows = bytesOnly(items).map((item) =>
-    [new Date(item.ts).toISOString(), item.direction, item.length, itemHex(item), printableAscii(item.bytes), String(item.auto)].map(csvField).join(','),
-  );
-  return ['time,direction,length,hex,text,auto', ...rows].join('\r\n') + '\r\n';
-}
+/** CSV with the header `time,direction,length,hex,text,auto`: the gateway's own export's function (@switchboard/protocol), so the bytes are the same. */
+export { trafficCsv };
 
 /** One JSON object a line: time, ts, direction, length, hex, text (with escapes), auto. */
 export function trafficJsonLines(items: readonly TrafficItem[]): string {
