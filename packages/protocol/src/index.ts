@@ -13,6 +13,7 @@ export { readU32BE, writeU32BE, u32be, utf8Length } from './bytes.js';
 export { parseEscapes, formatEscapes } from './escapes.js';
 export { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.js';
 export { sanitizeFileName, numberedName, MAX_FILE_NAME_BYTES, FALLBACK_FILE_NAME } from './safe-file-name.js';
+export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { trafficCsv, TRAFFIC_CSV_HEADER, type TrafficCsvEntry } from './traffic-csv.js';
 export {
   encodeFrame,

@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { join } from 'node:path';
+import { backoffDelay } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { HubLogger } from '../logger.js';
@@ -153,8 +154,7 @@ class OutboundDevice {
       this.connectedAt = null;
       if (this.state === 'stopped') return;
       // Exponential backoff with jitter, so devices that went down together are not dialed in step.
-      const ceiling = Math.min(this.backoffMaxMs, FIRST_BACKOFF_MS * 2 ** Math.min(this.attempts, 16));
-      const wait = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+      const wait = backoffDelay(this.attempts, { initialMs: FIRST_BACKOFF_MS, maxMs: this.backoffMaxMs });
       this.state = 'backoff';
       this.#nextDialAt = new Date(Date.now() + wait);
       this.#event(`${this.lastError === null ? 'down' : `${this.lastError.code}: ${this.lastError.message}`}; dialing again in ${wait} ms`);

@@ -1,6 +1,6 @@
 // The WebSocket to the gateway's bridge. It owns the socket's life (open, reconnect with
 // backoff, close) and the framing; what the frames mean is for ChatState and FileTransfers.
-import { FrameDecoder, ProtocolError, decodeServerMessage, encodeMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
+import { FrameDecoder, ProtocolError, backoffDelay, decodeServerMessage, encodeMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 
 export type ConnectionStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -253,8 +253,7 @@ export class GatewayConnection {
   #scheduleRetry(): void {
     // Capped exponential backoff with jitter, so browsers do not all return at once
     // when a restarted gateway comes back.
-    const ceiling = Math.min(this.#options.maxDelayMs, this.#options.initialDelayMs * 2 ** this.#attempt);
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const delay = backoffDelay(this.#attempt, { initialMs: this.#options.initialDelayMs, maxMs: this.#options.maxDelayMs });
     this.#attempt++;
     this.#status = 'reconnecting';
     this.#retryAt = Date.now() + delay;
