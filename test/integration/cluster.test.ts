@@ -1,11 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FILE_CHUNK_BYTES, type ServerMessage } from '@switchboard/protocol';
 import { api } from '../helpers/gateway.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
@@ -16,38 +13,23 @@ import { startRedis, type RedisProcess } from '../helpers/redis.js';
 const HEARTBEAT_MS = 1000;
 
 let redis: RedisProcess | undefined;
-const gateways: GatewayProcess[] = [];
+const gateways: ClusterNodeProcess[] = [];
 const peers: Peer[] = [];
-const dirs: string[] = [];
 
 afterEach(async () => {
   for (const peer of peers.splice(0)) peer.destroy();
-  await Promise.all(gateways.splice(0).map((g) => g.stop('SIGKILL')));
+  await Promise.all(gateways.splice(0).map((g) => g.dispose()));
   await redis?.close();
   redis = undefined;
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-async function node(id: string, extra: string[] = []): Promise<GatewayProcess & { wsUrl: string }> {
-  const dir = mkdtempSync(join(tmpdir(), `switchboard-node-${id}-`));
-  dirs.push(dir);
-  const gateway = await spawnGateway([
-    '--redis-url',
-    redis!.url,
-    '--node-id',
-    id,
-    '--node-heartbeat-ms',
-    String(HEARTBEAT_MS),
-    '--data-dir',
-    dir,
-    '--hello-timeout-ms',
-    '150',
-    '--max-file-bytes',
-    String(8 * 1024 * 1024),
-    ...extra,
-  ]);
+async function node(id: string, extra: string[] = []): Promise<ClusterNodeProcess> {
+  const gateway = await spawnClusterNode(redis!.url, id, {
+    heartbeatMs: HEARTBEAT_MS,
+    args: ['--hello-timeout-ms', '150', '--max-file-bytes', String(8 * 1024 * 1024), ...extra],
+  });
   gateways.push(gateway);
-  return Object.assign(gateway, { wsUrl: gateway.httpUrl.replace('http', 'ws') + '/ws' });
+  return gateway;
 }
 
 async function member(peer: Promise<Peer>, name?: string): Promise<Peer> {

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@switchboard/client';
 import type { ServerMessage } from '@switchboard/protocol';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { repoRoot, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { repoRoot } from '../helpers/gateway-process.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
@@ -451,29 +452,14 @@ async function fromAddress(localAddress: string, path: string, headers: Record<s
 
 describe('several gateways on one Redis', () => {
   let redis: RedisProcess | undefined;
-  const processes: GatewayProcess[] = [];
-  const dirs: string[] = [];
+  const processes: ClusterNodeProcess[] = [];
   afterAll(async () => {
-    await Promise.all(processes.map((g) => g.stop('SIGKILL')));
+    await Promise.all(processes.map((g) => g.dispose()));
     await redis?.close();
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function clusterNode(id: string): Promise<GatewayProcess> {
-    const dir = mkdtempSync(join(tmpdir(), `switchboard-idnode-${id}-`));
-    dirs.push(dir);
-    const gateway = await spawnGateway([
-      '--redis-url',
-      redis!.url,
-      '--node-id',
-      id,
-      '--node-heartbeat-ms',
-      '1000',
-      '--data-dir',
-      dir,
-      '--hello-timeout-ms',
-      '150',
-    ]);
+  async function clusterNode(id: string): Promise<ClusterNodeProcess> {
+    const gateway = await spawnClusterNode(redis!.url, id, { args: ['--hello-timeout-ms', '150'] });
     processes.push(gateway);
     return gateway;
   }

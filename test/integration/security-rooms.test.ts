@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { spawnGateway } from '../helpers/gateway-process.js';
 import { startRedis } from '../helpers/redis.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { RawSocket } from '../helpers/raw-socket.js';
@@ -464,14 +465,11 @@ describe('a raw listener with the type byte', () => {
 describe('room access across a cluster', () => {
   it('a device room closed on one gateway is closed on the others, an opening reaches the device across them, and a gateway that joins later has both', async () => {
     const redis = await startRedis({ appendfsync: 'everysec' });
-    const gateways: GatewayProcess[] = [];
-    const dirs: string[] = [];
+    const gateways: ClusterNodeProcess[] = [];
     const node = async (id: string) => {
-      const dir = mkdtempSync(join(tmpdir(), `switchboard-rooms-${id}-`));
-      dirs.push(dir);
-      const gateway = await spawnGateway(['--redis-url', redis.url, '--node-id', id, '--node-heartbeat-ms', '1000', '--data-dir', dir]);
+      const gateway = await spawnClusterNode(redis.url, id);
       gateways.push(gateway);
-      return Object.assign(gateway, { wsUrl: gateway.httpUrl.replace('http', 'ws') + '/ws' });
+      return gateway;
     };
     const peers: Peer[] = [];
     const roomsOf = async (gateway: { httpUrl: string }) => (await api(gateway, 'GET', '/api/rooms')).body.rooms as { name: string; access: string }[];
@@ -510,9 +508,8 @@ describe('room access across a cluster', () => {
       device.destroy();
     } finally {
       peers.forEach((p) => p.destroy());
-      await Promise.all(gateways.map((g) => g.stop('SIGKILL')));
+      await Promise.all(gateways.map((g) => g.dispose()));
       await redis.close();
-      dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
     }
   }, 60_000);
 });
