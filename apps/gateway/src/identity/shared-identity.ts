@@ -1,5 +1,5 @@
 import type { RoomAccessRow } from '../room-access.js';
-import type { Role } from './identity-store.js';
+import type { Role } from './accounts.js';
 
 /** An account as stored: the scrypt salt and hash, never the password. */
 export interface AccountRow {
