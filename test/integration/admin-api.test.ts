@@ -112,8 +112,8 @@ describe('admin over REST', () => {
     const { body } = await api(gateway, 'GET', '/api/rooms');
     expect(body.rooms).toEqual(
       expect.arrayContaining([
-        { name: 'lobby', members: expect.any(Number), access: 'anyone' },
-        { name: 'listed-room', members: 1, access: 'anyone' },
+        { name: 'lobby', members: expect.any(Number), access: 'anyone', history: { mode: 'durable' } },
+        { name: 'listed-room', members: 1, access: 'anyone', history: { mode: 'durable' } },
       ]),
     );
     a.end();

@@ -103,7 +103,7 @@ describe('room access control: who may command a device', () => {
     expect((await api(gateway, 'GET', '/api/history?room=cell1', undefined, admin)).status).toBe(200);
     // The restriction is visible, and only an operator changes it.
     const rooms = (await api(gateway, 'GET', '/api/rooms')).body.rooms;
-    expect(rooms).toContainEqual({ name: 'cell1', members: 1, access: 'operators' });
+    expect(rooms).toContainEqual({ name: 'cell1', members: 1, access: 'operators', history: { mode: 'durable' } });
     expect(rooms).toContainEqual(expect.objectContaining({ name: 'lobby', access: 'anyone' }));
     expect(await api(gateway, 'PUT', '/api/rooms/cell1', { access: 'anyone' })).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
 
@@ -195,7 +195,13 @@ describe('named accounts and a deleted account', () => {
       await newcomer.hello('Carol', { password: 'another horse battery' });
       newcomer.send({ type: 'join', room: 'vault', ref: 'j' });
       expect(await newcomer.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'j' });
-      expect((await api(gateway, 'GET', '/api/rooms')).body.rooms).toContainEqual({ name: 'vault', members: 0, access: 'named', accounts: ['dave'] });
+      expect((await api(gateway, 'GET', '/api/rooms')).body.rooms).toContainEqual({
+        name: 'vault',
+        members: 0,
+        access: 'named',
+        accounts: ['dave'],
+        history: { mode: 'durable' },
+      });
       newcomer.destroy();
     } finally {
       await gateway.close();
@@ -216,8 +222,8 @@ describe('device rooms by default', () => {
       await until('both devices', async () =>
         (await rooms()).filter((r) => (r.name === 'devices' || r.name === 'lab') && r.members === 1).length === 2 ? true : undefined,
       );
-      expect(await rooms()).toContainEqual({ name: 'devices', members: 1, access: 'operators' });
-      expect(await rooms()).toContainEqual({ name: 'lab', members: 1, access: 'anyone' });
+      expect(await rooms()).toContainEqual({ name: 'devices', members: 1, access: 'operators', history: { mode: 'durable' } });
+      expect(await rooms()).toContainEqual({ name: 'lab', members: 1, access: 'anyone', history: { mode: 'durable' } });
 
       const guest = await Peer.ws(gateway.wsUrl);
       await guest.hello('guest');

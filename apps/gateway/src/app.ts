@@ -7,6 +7,7 @@ import { GatewayError } from './errors.js';
 import { HttpConnections } from './http-connections.js';
 import { HostPolicy, requestGuard } from './request-guard.js';
 import type { HistoryStore } from './history/history-store.js';
+import { normalHistory } from './history/history-setting.js';
 import { SqliteHistoryStore } from './history/sqlite-history-store.js';
 import { Hub } from './hub/hub.js';
 import type { HubLogger } from './logger.js';
@@ -130,7 +131,11 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     tokenTtlMs: tokenTtlDays * 86_400_000,
   });
   // Rooms' access from --config: what the operator wrote is in force at every start.
-  for (const [room, access] of Object.entries(config.rooms)) identity.store.configureRoomAccess({ room, ...normalAccess(access) });
+  for (const [room, { history, ...access }] of Object.entries(config.rooms)) {
+    if (access.access !== undefined) identity.store.configureRoomAccess({ room, ...normalAccess({ ...access, access: access.access }) });
+    // And how its messages are kept: a room the file leaves out keeps what was set over REST.
+    if (history !== undefined) identity.store.configureRoomHistory({ room, ...normalHistory(history) });
+  }
   // Files kept for later: on by default, wherever there is a data directory to keep them in.
   const { store, maxFileBytes, maxRoomBytes, maxTotalBytes, retentionDays } = config.files;
   const fileStore =

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
+import { historySettingBody, type HistorySetting } from './history/history-setting.js';
 import { deviceBody, listenerBody, roomAccessBody } from './settings-schemas.js';
 
 /**
@@ -13,8 +14,11 @@ export interface ConfigFile {
   flags: Map<string, unknown>;
   listeners: Record<string, unknown>[];
   devices: Record<string, unknown>[];
-  /** Room name → who may use it, shaped like the body of PUT /api/rooms/:name. */
-  rooms: Record<string, { access: 'anyone' | 'accounts' | 'operators' | 'named'; accounts?: string[] }>;
+  /**
+   * Room name → who may use it, shaped like the body of PUT /api/rooms/:name, and how its
+   * messages are kept (`history`, shaped like the body of PUT /api/rooms/:name/history).
+   */
+  rooms: Record<string, { access?: 'anyone' | 'accounts' | 'operators' | 'named'; accounts?: string[]; history?: HistorySetting }>;
 }
 
 export type FlagKind = 'string' | 'port' | 'int' | 'bool' | 'list' | 'path' | 'repeat';
@@ -28,6 +32,13 @@ const schemaOf: Record<FlagKind, object> = {
   list: { anyOf: [{ type: 'array', items: { type: 'string' } }, { type: 'string' }] },
   repeat: { type: 'array', items: { type: 'string' } },
 };
+
+/** A room in a config file: its access (optional here: a room may set only its history), its history setting, or both. */
+const roomConfigBody = {
+  type: 'object',
+  properties: { ...roomAccessBody.properties, history: historySettingBody },
+  additionalProperties: false,
+} as const;
 
 export class ConfigFileError extends Error {
   override readonly name = 'ConfigFileError';
@@ -55,7 +66,7 @@ export function readConfigFile(path: string, flags: readonly { flag: string; kin
       ...Object.fromEntries(flags.map((f) => [f.flag, schemaOf[f.kind]])),
       listeners: { type: 'array', items: listenerBody },
       devices: { type: 'array', items: deviceBody },
-      rooms: { type: 'object', propertyNames: { pattern: '^[\\p{L}\\p{N}_.-]{1,32}$' }, additionalProperties: roomAccessBody },
+      rooms: { type: 'object', propertyNames: { pattern: '^[\\p{L}\\p{N}_.-]{1,32}$' }, additionalProperties: roomConfigBody },
     },
     additionalProperties: false,
   };

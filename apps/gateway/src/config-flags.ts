@@ -229,6 +229,27 @@ export const options: Option[] = [
     (c, v: number) => (c.history.maxPage = v),
   ),
   opt(
+    'private-history',
+    'string',
+    'How private conversations are kept: durable (the history database), memory (a ring per conversation) or none (live only).',
+    (c) => c.history.privateHistory,
+    (c, v: string) => (c.history.privateHistory = v),
+  ),
+  opt(
+    'history-memory-size',
+    'int',
+    'Entries a memory history ring keeps (a room or conversation set to memory without its own size).',
+    (c) => c.history.memorySize,
+    (c, v: number) => (c.history.memorySize = v),
+  ),
+  opt(
+    'history-memory-ttl',
+    'int',
+    'Seconds an entry stays in a memory history ring (unless its room sets its own ttlSeconds).',
+    (c) => c.history.memoryTtlSeconds,
+    (c, v: number) => (c.history.memoryTtlSeconds = v),
+  ),
+  opt(
     'file-store',
     'bool',
     'Keep completed files in <data-dir>/files for later download (GET /api/files); off: files are relayed live only.',

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FRAME_LENGTH } from '@switchboard/protocol';
 import { ConfigFileError, readConfigFile, type ConfigFile } from './config-file.js';
 import { options, type Option } from './config-flags.js';
+import { historySettingProblem } from './history/history-setting.js';
 import { parseListenUrl, parseTargets } from './devices/device-settings.js';
 
 /** Everything the gateway can be told. `buildApp` takes one of these; `loadConfig` reads it from flags and env. */
@@ -43,7 +44,8 @@ export interface GatewayConfig {
     /** The most an HTTP request may take to arrive (headers and body). */
     httpRequestTimeoutMs: number;
   };
-  history: { onJoin: number; maxPage: number };
+  /** `privateHistory`: private conversations' setting (--private-history); the memory rings' default bounds. */
+  history: { onJoin: number; maxPage: number; privateHistory: string; memorySize: number; memoryTtlSeconds: number };
   /** Files kept for later in `<data-dir>/files` (docs/chat.md, "Files kept"). */
   files: {
     store: boolean;
@@ -138,7 +140,7 @@ export function defaultConfig(): GatewayConfig {
       httpIdleTimeoutMs: 10_000,
       httpRequestTimeoutMs: 30_000,
     },
-    history: { onJoin: 50, maxPage: 500 },
+    history: { onJoin: 50, maxPage: 500, privateHistory: 'durable', memorySize: 100, memoryTtlSeconds: 3600 },
     files: { store: true, maxFileBytes: 50 * 1024 * 1024, maxRoomBytes: 1024 * 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 * 1024, retentionDays: 30 },
     rooms: {},
     devices: {
@@ -280,6 +282,8 @@ function validate(c: GatewayConfig): void {
     ['rate', c.limits.ratePerSecond],
     ['rate-burst', c.limits.rateBurst],
     ['history-max-page', c.history.maxPage],
+    ['history-memory-size', c.history.memorySize],
+    ['history-memory-ttl', c.history.memoryTtlSeconds],
     ['node-heartbeat-ms', c.cluster.heartbeatMs],
     ['cluster-timeout-ms', c.cluster.timeoutMs],
     ['history-retention', c.cluster.historyRetention],
@@ -302,6 +306,14 @@ function validate(c: GatewayConfig): void {
     throw new ConfigError('--node-id takes letters, digits, - and _, at most 32 of them.');
   }
   if (c.cluster.redisUrl !== null && !/^rediss?:\/\//.test(c.cluster.redisUrl)) throw new ConfigError('--redis-url must start with redis:// or rediss://.');
+  for (const [room, { access, accounts, history }] of Object.entries(c.rooms)) {
+    const problem = history === undefined ? undefined : historySettingProblem(history);
+    if (problem !== undefined) throw new ConfigError(`rooms.${room}.history: ${problem}`);
+    if (access === undefined && accounts !== undefined) throw new ConfigError(`rooms.${room}: \`accounts\` goes with access "named" only.`);
+  }
+  if (!['durable', 'memory', 'none'].includes(c.history.privateHistory)) throw new ConfigError('--private-history must be durable, memory or none.');
+  if (c.history.memorySize > 10_000) throw new ConfigError('--history-memory-size must be at most 10000.');
+  if (c.history.memoryTtlSeconds > 2_592_000) throw new ConfigError('--history-memory-ttl must be at most 2592000 (30 days).');
   if (!['open', 'admin', 'closed'].includes(c.identity.registration)) throw new ConfigError('--registration must be open, admin or closed.');
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(c.logLevel)) throw new ConfigError(`--log-level must be one of ${levels.join(', ')}.`);

@@ -1,3 +1,4 @@
+import type { RoomHistoryRow } from '../history/history-setting.js';
 import type { RoomAccessRow } from '../room-access.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from '../identity/shared-identity.js';
 import { RENAME_TOKENS, REVOKE_TOKEN, REVOKE_TOKENS, ROTATE_TOKEN, type Script } from './redis-scripts.js';
@@ -27,6 +28,7 @@ export class RedisIdentity implements SharedIdentity {
     accounts: string;
     bans: string;
     rooms: string;
+    roomHistory: string;
     token: string;
     tokensOf: (identity: string) => string;
     predecessors: (hash: string) => string;
@@ -37,6 +39,7 @@ export class RedisIdentity implements SharedIdentity {
       accounts: `${port.prefix}accounts`,
       bans: `${port.prefix}bans`,
       rooms: `${port.prefix}room-access`,
+      roomHistory: `${port.prefix}room-history`,
       token: `${port.prefix}token:`,
       tokensOf: (identity) => `${port.prefix}tokens-of:${identity}`,
       // The tokens a token replaced, still in their grace (TOKEN_GRACE_MS): they stop when it is used.
@@ -91,6 +94,8 @@ export class RedisIdentity implements SharedIdentity {
     // Rooms' access: the cluster's settings win, as accounts' do.
     for (const value of (await this.port.command(['HVALS', this.#keys.rooms])) as string[])
       handlers.apply({ kind: 'room-access', row: JSON.parse(value) as RoomAccessRow });
+    for (const value of (await this.port.command(['HVALS', this.#keys.roomHistory])) as string[])
+      handlers.apply({ kind: 'room-history', row: JSON.parse(value) as RoomHistoryRow });
   }
 
   async #write(change: IdentityChange): Promise<void> {
@@ -126,6 +131,9 @@ export class RedisIdentity implements SharedIdentity {
         return;
       case 'room-access':
         await command(['HSET', this.#keys.rooms, change.row.room, JSON.stringify(change.row)]);
+        return;
+      case 'room-history':
+        await command(['HSET', this.#keys.roomHistory, change.row.room, JSON.stringify(change.row)]);
         return;
       case 'tokens-revoked':
         await run(REVOKE_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token]);

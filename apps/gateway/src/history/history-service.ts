@@ -1,7 +1,16 @@
 import { ProtocolError, isValidName, type ClientMessageOf, type HistoryEntry } from '@switchboard/protocol';
 import type { LogRecord, MessageLog } from '../cluster/cluster.js';
 import { OPEN_ROOM, admits, roomForbidden, type RoomAccess, type RoomVisitor } from '../room-access.js';
+import {
+  ROOM_HISTORY_DEFAULT,
+  effectiveHistory,
+  type EffectiveHistory,
+  type HistoryMode,
+  type HistorySetting,
+  type MemoryHistoryDefaults,
+} from './history-setting.js';
 import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
+import { MemoryHistory, type RingOwner } from './memory-history.js';
 
 /**
  * Who searches: an operator (everything), a member or a resume token's holder by identity
@@ -60,6 +69,9 @@ export type MemberHistoryRequest = Pick<ClientMessageOf<'history'>, 'room' | 'wi
 export class HistoryService {
   /** A room's access setting (the hub points it at the identity store's). */
   roomAccess: (room: string) => RoomAccess = () => OPEN_ROOM;
+  /** A room's history setting (the hub points it at the identity store's). */
+  roomSetting: (room: string) => HistorySetting = () => ROOM_HISTORY_DEFAULT;
+  readonly #memory: MemoryHistory;
 
   constructor(
     private readonly store: HistoryStore,
@@ -67,7 +79,17 @@ export class HistoryService {
     readonly maxPage: number,
     /** Makes sure a commit comes this turn, also when nobody is sent anything. */
     private readonly scheduleCommit: () => void,
+    /** Private conversations' setting (--private-history) and the rings' default bounds. */
+    private readonly settings: { privateHistory: HistorySetting; memory: MemoryHistoryDefaults } = {
+      privateHistory: ROOM_HISTORY_DEFAULT,
+      memory: { size: 100, ttlSeconds: 3600 },
+    },
+    now: () => number = Date.now,
   ) {
+    this.#memory = new MemoryHistory((owner) => {
+      const setting = this.#effective('room' in owner ? owner.room : null);
+      return { size: setting.size ?? settings.memory.size, ttlSeconds: setting.ttlSeconds ?? settings.memory.ttlSeconds };
+    }, now);
     // What other nodes logged joins this node's replica, so every node reads the whole history.
     log.follow((record) => this.#replicate(record));
   }
@@ -81,9 +103,33 @@ export class HistoryService {
     return typeof id === 'number' ? this.#store(entry, id, ts) : id.then((id) => this.#store(entry, id, ts));
   }
 
+  /** A room's setting in force (null: the private conversations'), size and TTL filled in for `memory`. */
+  historyOf(room: string | null): EffectiveHistory {
+    return this.#effective(room);
+  }
+
+  #effective(room: string | null): EffectiveHistory {
+    return effectiveHistory(room === null ? this.settings.privateHistory : this.roomSetting(room), this.settings.memory);
+  }
+
+  #modeOf(entry: NewHistoryEntry): HistoryMode {
+    const room = entry.kind === 'private' ? null : (entry.room ?? null);
+    return this.#effective(room).mode;
+  }
+
+  /** Kept as its room's (or the private conversations') setting says; the id is taken either way, so ids keep increasing. */
   #store<E extends NewHistoryEntry>(entry: E, id: number, ts: number): Recorded<E> {
-    this.store.append(entry, id, ts);
-    this.scheduleCommit();
+    switch (this.#modeOf(entry)) {
+      case 'durable':
+        this.store.append(entry, id, ts);
+        this.scheduleCommit();
+        break;
+      case 'memory':
+        this.#memory.append(ringOf(entry), memoryEntry(entry, id, ts), 'fromIdentity' in entry ? entry.fromIdentity : undefined);
+        break;
+      case 'none':
+        break;
+    }
     return { ...entry, id, ts };
   }
 
@@ -94,6 +140,7 @@ export class HistoryService {
 
   completeFile(id: number, sha256: string): void {
     this.store.completeFile(id, sha256);
+    this.#memory.completeFile(id, sha256);
     this.log.completeFile(id, sha256);
   }
 
@@ -114,7 +161,14 @@ export class HistoryService {
   /** A room's history, for a member already admitted to it, or an operator. */
   room(room: string, range: HistoryRange): HistoryPage {
     if (!isValidName(room)) throw new ProtocolError('ROOM_INVALID', `"${room}" is not a valid room name.`);
-    return this.store.query({ room, ...this.#range(range) });
+    switch (this.#effective(room).mode) {
+      case 'durable':
+        return this.store.query({ room, ...this.#range(range) });
+      case 'memory':
+        return this.#memory.room(room, this.#range(range));
+      case 'none':
+        return { entries: [], more: false };
+    }
   }
 
   /** What a member asks for over the protocol (PROTOCOL.md §6), within what it may see. */
@@ -128,8 +182,21 @@ export class HistoryService {
     }
     if (request.room !== undefined) return this.roomFor(reader.visitor, request.room, request);
     const range = this.#range(request);
-    if (privately) return this.store.query({ privateOf: { identity: reader.identity, peer: request.with }, ...range });
-    return this.store.query({ viewer: reader, ...range });
+    const privateMode = this.#effective(null).mode;
+    if (privately) {
+      if (privateMode === 'durable') return this.store.query({ privateOf: { identity: reader.identity, peer: request.with }, ...range });
+      if (privateMode === 'memory') return this.#memory.privateOf(reader.identity, request.with, range);
+      return { entries: [], more: false };
+    }
+    // Each room, and the private conversations, from where their setting keeps them.
+    const durableRooms = reader.rooms.filter((room) => this.#effective(room).mode === 'durable');
+    const memoryRooms = reader.rooms.filter((room) => this.#effective(room).mode === 'memory');
+    const durable =
+      durableRooms.length > 0 || privateMode === 'durable'
+        ? this.store.query({ viewer: { identity: privateMode === 'durable' ? reader.identity : '', rooms: durableRooms }, ...range })
+        : { entries: [], more: false };
+    if (memoryRooms.length === 0 && privateMode !== 'memory') return durable;
+    return merged(durable, this.#memory.viewer(memoryRooms, privateMode === 'memory' ? reader.identity : null, range), range);
   }
 
   /**
@@ -155,6 +222,8 @@ export class HistoryService {
       const found = this.store.search({ words, room: request.room, scope, before, limit: limit - entries.length });
       for (const entry of found.entries) {
         const room = entry.kind === 'private' ? undefined : entry.room;
+        // Only what is kept durably now is found: rows a room kept before it was set to memory or none are not.
+        if (this.#effective(room ?? null).mode !== 'durable') continue;
         if (searcher.operator || room === undefined || this.#mayReadRoom(searcher, room)) entries.push(entry);
       }
       before = found.entries.at(-1)?.id;
@@ -181,7 +250,8 @@ export class HistoryService {
   /** Everything, or one room: the operator's view (REST with admin rights). */
   forOperator(request: HistoryRange & { room?: string | undefined }): HistoryPage {
     if (request.room !== undefined) return this.room(request.room, request);
-    return this.store.query(this.#range(request));
+    const range = this.#range(request);
+    return merged(this.store.query(range), this.#memory.all(range), range);
   }
 
   #range(range: HistoryRange): { before?: number | undefined; after?: number | undefined; limit: number } {
@@ -195,4 +265,43 @@ export class HistoryService {
   close(): void {
     this.store.close();
   }
+}
+
+/** The ring an entry goes to: its room's, or its conversation's (by the identities of its two sides). */
+function ringOf(entry: NewHistoryEntry): RingOwner {
+  if (entry.kind !== 'private' && entry.room !== undefined) return { room: entry.room };
+  const from = ('fromIdentity' in entry ? entry.fromIdentity : undefined) ?? `name:${entry.from.toLowerCase()}`;
+  const to = ('toIdentity' in entry ? entry.toIdentity : undefined) ?? `name:${('to' in entry ? (entry.to ?? '') : '').toLowerCase()}`;
+  return { between: [from, to] };
+}
+
+/** An entry as `history` sends it, for a ring. */
+function memoryEntry(entry: NewHistoryEntry, id: number, ts: number): HistoryEntry {
+  const base = { id, ts, from: entry.from, transport: entry.transport };
+  switch (entry.kind) {
+    case 'message':
+      return { kind: 'message', ...base, room: entry.room, text: entry.text, ...(entry.data !== undefined && { data: entry.data }) };
+    case 'private':
+      return { kind: 'private', ...base, to: entry.to, text: entry.text, ...(entry.data !== undefined && { data: entry.data }) };
+    case 'file':
+      return {
+        kind: 'file',
+        ...base,
+        name: entry.name,
+        size: entry.size,
+        mime: entry.mime,
+        ...(entry.room !== undefined && { room: entry.room }),
+        ...(entry.to !== undefined && { to: entry.to }),
+      };
+  }
+}
+
+/** Two pages of one range as one: ids in order, `limit` of them from the side the range reads from. */
+function merged(a: HistoryPage, b: HistoryPage, range: { before?: number | undefined; after?: number | undefined; limit: number }): HistoryPage {
+  if (b.entries.length === 0) return a;
+  if (a.entries.length === 0) return b;
+  const all = [...a.entries, ...b.entries].sort((x, y) => x.id - y.id);
+  const ascending = range.after !== undefined && range.before === undefined;
+  const entries = ascending ? all.slice(0, range.limit) : all.slice(Math.max(0, all.length - range.limit));
+  return { entries, more: a.more || b.more || all.length > range.limit };
 }

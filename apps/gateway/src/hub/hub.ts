@@ -16,6 +16,7 @@ import { Delivery } from '../delivery/delivery.js';
 import type { DeliveryTarget } from '../delivery/outbox.js';
 import { HistoryService } from '../history/history-service.js';
 import type { HistoryStore } from '../history/history-store.js';
+import { ROOM_HISTORY_DEFAULT, type HistoryMode } from '../history/history-setting.js';
 import { bannedError, type Identity } from '../identity/identity.js';
 import type { HubLogger } from '../logger.js';
 import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
@@ -106,7 +107,17 @@ export class Hub extends EventEmitter<HubEvents> {
     const now = (this.now = options.now ?? Date.now);
     this.memberDescriptorBudget = (options.openFileLimit ?? openFileLimit()) - DESCRIPTOR_RESERVE;
     this.node = options.cluster;
-    this.history = new HistoryService(options.history, this.node.log, config.history.maxPage, () => this.delivery.schedule());
+    this.history = new HistoryService(
+      options.history,
+      this.node.log,
+      config.history.maxPage,
+      () => this.delivery.schedule(),
+      {
+        privateHistory: { mode: config.history.privateHistory as HistoryMode },
+        memory: { size: config.history.memorySize, ttlSeconds: config.history.memoryTtlSeconds },
+      },
+      now,
+    );
     this.delivery = new Delivery({
       maxQueueBytes: config.limits.maxQueueBytes,
       flushWindowMs: config.timing.flushWindowMs,
@@ -136,6 +147,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.identity = options.identity;
     // A ban added on another gateway: the members it matches here go, as they would on that gateway.
     this.history.roomAccess = (room) => this.identity.store.roomAccess(room) ?? OPEN_ROOM;
+    this.history.roomSetting = (room) => this.identity.store.roomHistory(room) ?? ROOM_HISTORY_DEFAULT;
     this.identity.store.onRemoteRoomAccess = (row) => this.roomAccessChanged(row.room);
     this.identity.store.onRemoteBan = (ban) => {
       for (const member of [...this.#router.members.values()]) {

@@ -1,3 +1,4 @@
+import type { RoomHistoryRow } from '../history/history-setting.js';
 import type { RoomAccessRow } from '../room-access.js';
 import { Accounts, type Account, type AccountIdentity, type Role } from './accounts.js';
 import { Bans, type Ban, type BanKind } from './bans.js';
@@ -38,6 +39,8 @@ export class IdentityStore {
   readonly #roomAccess = new Map<string, RoomAccessRow>();
   /** A room's access another gateway changed: the hub removes the members it no longer admits. */
   onRemoteRoomAccess: ((row: RoomAccessRow) => void) | undefined;
+  /** Rooms' history settings, read on every message: kept in memory, written through, shared like access. */
+  readonly #roomHistory = new Map<string, RoomHistoryRow>();
 
   /**
    * `pruneEveryMs`: how often, at most, issuing a token also deletes the expired ones (hourly by
@@ -55,6 +58,9 @@ export class IdentityStore {
       accounts: string;
     }[]) {
       this.#roomAccess.set(r.room, { room: r.room, access: r.access, ...(r.access === 'named' && { accounts: JSON.parse(r.accounts) as string[] }) });
+    }
+    for (const r of this.#db.sql('SELECT room, setting FROM room_history').all() as { room: string; setting: string }[]) {
+      this.#roomHistory.set(r.room, { ...(JSON.parse(r.setting) as Omit<RoomHistoryRow, 'room'>), room: r.room });
     }
     options.shared?.follow({ apply: (change) => this.#apply(change), merge: (accounts, bans) => this.#merge(accounts, bans) });
   }
@@ -188,6 +194,35 @@ export class IdentityStore {
     this.#roomAccess.set(row.room, row);
   }
 
+  // ---- Rooms' history settings ----
+
+  roomHistory(room: string): RoomHistoryRow | undefined {
+    return this.#roomHistory.get(room);
+  }
+
+  roomHistoryAll(): RoomHistoryRow[] {
+    return [...this.#roomHistory.values()];
+  }
+
+  /** Sets how a room's messages are kept (an operator's call: refused while the cluster cannot take it). */
+  setRoomHistory(row: RoomHistoryRow): void {
+    this.#db.checkShared();
+    this.#putRoomHistory(row);
+    this.#db.share({ kind: 'room-history', row });
+  }
+
+  /** From --config: never refused, as configureRoomAccess. */
+  configureRoomHistory(row: RoomHistoryRow): void {
+    this.#putRoomHistory(row);
+    if (this.#db.shared?.available()) this.#db.share({ kind: 'room-history', row });
+  }
+
+  #putRoomHistory(row: RoomHistoryRow): void {
+    const { room, ...setting } = row;
+    this.#db.sql('INSERT OR REPLACE INTO room_history (room, setting) VALUES (?, ?)').run(room, JSON.stringify(setting));
+    this.#roomHistory.set(room, row);
+  }
+
   // ---- Other gateways' changes ----
 
   #apply(change: IdentityChange): void {
@@ -217,6 +252,9 @@ export class IdentityStore {
       case 'room-access':
         this.#putRoomAccess(change.row);
         this.onRemoteRoomAccess?.(change.row);
+        return;
+      case 'room-history':
+        this.#putRoomHistory(change.row);
         return;
     }
   }

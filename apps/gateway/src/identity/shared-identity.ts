@@ -1,3 +1,4 @@
+import type { RoomHistoryRow } from '../history/history-setting.js';
 import type { RoomAccessRow } from '../room-access.js';
 import type { Role } from './accounts.js';
 
@@ -51,7 +52,9 @@ export type IdentityChange =
   /** A new password or a deleted account ends the account's sessions (every token of its identity). */
   | { kind: 'tokens-revoked'; identity: string }
   /** Who may join and speak in a room (room-access.ts). */
-  | { kind: 'room-access'; row: RoomAccessRow };
+  | { kind: 'room-access'; row: RoomAccessRow }
+  /** How a room's messages are kept (history/history-setting.ts). */
+  | { kind: 'room-history'; row: RoomHistoryRow };
 
 /**
  * Identity shared by the gateways of a cluster (Redis: cluster/redis-identity.ts). Each gateway

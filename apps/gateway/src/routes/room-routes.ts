@@ -3,10 +3,18 @@ import type { FastifyRequest } from 'fastify';
 import { ProtocolError, isValidName } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import { historySettingBody, historySettingProblem, normalHistory, type EffectiveHistory } from '../history/history-setting.js';
 import { OPEN_ROOM, normalAccess, type RoomAccess, type RoomVisitor } from '../room-access.js';
 import { ADMIN_SECURITY } from './openapi.js';
 import type { AdminRouteOptions } from './route-options.js';
 import { errorResponses, historyPage, room, roomAccessBody } from './schemas.js';
+
+/** A room as the API shows it: who may use it, and how its messages are kept now (size and TTL filled in for memory). */
+const roomShown = {
+  ...room,
+  properties: { ...room.properties, history: historySettingBody },
+  required: [...room.required, 'history'],
+} as const;
 
 export interface RoomRouteOptions extends AdminRouteOptions {
   hub: Hub;
@@ -21,11 +29,13 @@ export interface RoomRouteOptions extends AdminRouteOptions {
  */
 export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOptions }> = async (app, { hub, requireAdmin, publicRead }) => {
   const store = hub.identity.store;
-  const withAccess = (name: string, members: number): { name: string; members: number } & RoomAccess => ({
+  const withAccess = (name: string, members: number): { name: string; members: number; history: EffectiveHistory } & RoomAccess => ({
     name,
     members,
     ...normalAccess(store.roomAccess(name) ?? OPEN_ROOM),
+    history: hub.history.historyOf(name),
   });
+  const membersOf = (name: string): number => hub.listRooms().find((r) => r.name === name)?.members ?? 0;
 
   /** Who calls, for a restricted room's history: an operator, an account by its session token, or nobody in particular. */
   async function visitorOf(request: FastifyRequest): Promise<RoomVisitor> {
@@ -44,17 +54,16 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     '/rooms',
     {
       schema: {
-        summary: 'Rooms with members now, and rooms with an access setting, each with who may use it',
-        response: { 200: { type: 'object', properties: { rooms: { type: 'array', items: room } }, required: ['rooms'] }, ...errorResponses },
+        summary: 'Rooms with members now, and rooms with an access or history setting, each with who may use it and how its messages are kept',
+        response: { 200: { type: 'object', properties: { rooms: { type: 'array', items: roomShown } }, required: ['rooms'] }, ...errorResponses },
       },
     },
     async () => {
       const rooms = hub.listRooms();
       const listed = new Set(rooms.map((r) => r.name));
-      const set = store
-        .roomAccessAll()
-        .filter((r) => !listed.has(r.room))
-        .map((r) => ({ name: r.room, members: 0 }));
+      const set = [...new Set([...store.roomAccessAll(), ...store.roomHistoryAll()].map((r) => r.room))]
+        .filter((name) => !listed.has(name))
+        .map((name) => ({ name, members: 0 }));
       return { rooms: [...rooms, ...set].map((r) => withAccess(r.name, r.members)) };
     },
   );
@@ -67,7 +76,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
         summary: 'Set who may join a room, read its history and speak in it (members it no longer admits are taken out)',
         params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
         body: roomAccessBody,
-        response: { 200: room, ...errorResponses },
+        response: { 200: roomShown, ...errorResponses },
       },
     },
     async (request) => {
@@ -80,7 +89,29 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       store.setRoomAccess({ room: name, ...normalAccess({ access, accounts }) });
       await store.shared();
       hub.roomAccessChanged(name);
-      return withAccess(name, hub.listRooms().find((r) => r.name === name)?.members ?? 0);
+      return withAccess(name, membersOf(name));
+    },
+  );
+
+  app.put(
+    '/rooms/:name/history',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        summary: 'Set how a room keeps its messages: durable (the database), memory (the last `size`, none older than `ttlSeconds`) or none',
+        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
+        body: historySettingBody,
+        response: { 200: roomShown, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      if (!isValidName(name)) throw new GatewayError('ROOM_INVALID', `"${name}" is not a valid room name.`);
+      const problem = historySettingProblem(request.body);
+      if (problem !== undefined) throw new GatewayError('VALIDATION_FAILED', problem);
+      store.setRoomHistory({ room: name, ...normalHistory(request.body) });
+      await store.shared();
+      return withAccess(name, membersOf(name));
     },
   );
 
