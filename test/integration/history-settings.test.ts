@@ -166,6 +166,8 @@ describe('the history setting in a config file and flags', () => {
     writeFileSync(bad, JSON.stringify({ rooms: { telemetry: { history: { mode: 'durable', ttlSeconds: 5 } } } }));
     expect(() => loadConfig(['--config', bad], {})).toThrow(/rooms\.telemetry\.history: `size` and `ttlSeconds` go with mode "memory" only/);
     expect(() => loadConfig(['--private-history', 'sometimes'], {})).toThrow(/--private-history must be durable, memory or none/);
+    expect(() => loadConfig(['--history-sync', 'always'], {})).toThrow(/--history-sync must be normal or full/);
+    expect(loadConfig(['--history-sync', 'full'], {}).config.history.sync).toBe('full');
 
     const gateway = await startGateway({ security, rooms: config.rooms, history: config.history });
     try {

@@ -116,7 +116,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     app.log.warn({ refused }, `HTTP connections refused at the cap (--max-http-connections, --max-http-connections-per-ip): ${reason}`);
   app.decorate('httpConnections', httpConnections);
 
-  const history = options.history ?? new SqliteHistoryStore(config.dataDir);
+  const history = options.history ?? new SqliteHistoryStore(config.dataDir, { synchronous: config.history.sync as 'normal' | 'full' });
   // By default a cluster of one, in process; its log starts after what the history holds.
   const cluster =
     options.cluster ??

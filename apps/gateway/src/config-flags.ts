@@ -229,6 +229,13 @@ export const options: Option[] = [
     (c, v: number) => (c.history.maxPage = v),
   ),
   opt(
+    'history-sync',
+    'string',
+    'How history.sqlite syncs its commits: normal (WAL; survives a process crash, a power loss may drop the last commits) or full (also survives a power loss; an fsync per commit).',
+    (c) => c.history.sync,
+    (c, v: string) => (c.history.sync = v),
+  ),
+  opt(
     'private-history',
     'string',
     'How private conversations are kept: durable (the history database), memory (a ring per conversation) or none (live only).',

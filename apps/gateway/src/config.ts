@@ -44,8 +44,8 @@ export interface GatewayConfig {
     /** The most an HTTP request may take to arrive (headers and body). */
     httpRequestTimeoutMs: number;
   };
-  /** `privateHistory`: private conversations' setting (--private-history); the memory rings' default bounds. */
-  history: { onJoin: number; maxPage: number; privateHistory: string; memorySize: number; memoryTtlSeconds: number };
+  /** `privateHistory`: private conversations' setting (--private-history); the memory rings' default bounds; `sync`: --history-sync. */
+  history: { onJoin: number; maxPage: number; privateHistory: string; memorySize: number; memoryTtlSeconds: number; sync: string };
   /** Files kept for later in `<data-dir>/files` (docs/chat.md, "Files kept"). */
   files: {
     store: boolean;
@@ -140,7 +140,7 @@ export function defaultConfig(): GatewayConfig {
       httpIdleTimeoutMs: 10_000,
       httpRequestTimeoutMs: 30_000,
     },
-    history: { onJoin: 50, maxPage: 500, privateHistory: 'durable', memorySize: 100, memoryTtlSeconds: 3600 },
+    history: { onJoin: 50, maxPage: 500, privateHistory: 'durable', memorySize: 100, memoryTtlSeconds: 3600, sync: 'normal' },
     files: { store: true, maxFileBytes: 50 * 1024 * 1024, maxRoomBytes: 1024 * 1024 * 1024, maxTotalBytes: 4 * 1024 * 1024 * 1024, retentionDays: 30 },
     rooms: {},
     devices: {
@@ -312,6 +312,7 @@ function validate(c: GatewayConfig): void {
     if (access === undefined && accounts !== undefined) throw new ConfigError(`rooms.${room}: \`accounts\` goes with access "named" only.`);
   }
   if (!['durable', 'memory', 'none'].includes(c.history.privateHistory)) throw new ConfigError('--private-history must be durable, memory or none.');
+  if (!['normal', 'full'].includes(c.history.sync)) throw new ConfigError('--history-sync must be normal or full.');
   if (c.history.memorySize > 10_000) throw new ConfigError('--history-memory-size must be at most 10000.');
   if (c.history.memoryTtlSeconds > 2_592_000) throw new ConfigError('--history-memory-ttl must be at most 2592000 (30 days).');
   if (!['open', 'admin', 'closed'].includes(c.identity.registration)) throw new ConfigError('--registration must be open, admin or closed.');

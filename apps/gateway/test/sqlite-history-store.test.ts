@@ -57,3 +57,16 @@ describe('SqliteHistoryStore on disk', () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 });
+
+describe('--history-sync', () => {
+  it('opens history.sqlite with synchronous NORMAL by default and FULL when asked', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-sync-'));
+    dirs.push(dir);
+    const normal = new SqliteHistoryStore(dir);
+    expect(normal.synchronous()).toBe(1);
+    normal.close();
+    const full = new SqliteHistoryStore(dir, { synchronous: 'full' });
+    expect(full.synchronous()).toBe(2);
+    full.close();
+  });
+});

@@ -85,9 +85,12 @@ export class SqliteHistoryStore implements HistoryStore {
   readonly #lastIdAtOpen: number;
   #checkpointer: WalCheckpointer | undefined;
 
-  /** `dataDir` null keeps history in memory for the life of the process. */
-  constructor(dataDir: string | null) {
-    this.#db = openDatabase(dataDir, 'history.sqlite', HISTORY_CACHE_KIB);
+  /**
+   * `dataDir` null keeps history in memory for the life of the process. `synchronous`
+   * (--history-sync): `normal` survives a process crash, `full` a power loss too (docs/operations.md).
+   */
+  constructor(dataDir: string | null, options: { synchronous?: 'normal' | 'full' } = {}) {
+    this.#db = openDatabase(dataDir, 'history.sqlite', HISTORY_CACHE_KIB, options.synchronous);
     this.#db.exec(SCHEMA);
     // Databases from before byte-exact messages: the column is added once, empty.
     const columns = this.#db.prepare('PRAGMA table_info(entries)').all() as { name: string }[];
@@ -124,6 +127,11 @@ export class SqliteHistoryStore implements HistoryStore {
 
   lastId(): number {
     return this.#lastIdAtOpen;
+  }
+
+  /** What SQLite was told for its syncs: 1 NORMAL, 2 FULL (for the tests of --history-sync). */
+  synchronous(): number {
+    return this.#db.pragma('synchronous', { simple: true }) as number;
   }
 
   /** The search index, built once from what a database from before it already holds. */
