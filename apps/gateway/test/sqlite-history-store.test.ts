@@ -70,3 +70,19 @@ describe('--history-sync', () => {
     full.close();
   });
 });
+
+describe('ids given to entries kept elsewhere', () => {
+  it('are reserved in the database, so lastId() after a restart is above them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-ids-'));
+    dirs.push(dir);
+    const store = new SqliteHistoryStore(dir);
+    store.append({ kind: 'message', room: 'lobby', from: 'a', transport: 'tcp', text: 'kept' }, 1, 1);
+    store.idUsed(2);
+    store.idUsed(3);
+    store.flush();
+    store.close();
+    const reopened = new SqliteHistoryStore(dir);
+    expect(reopened.lastId()).toBeGreaterThanOrEqual(3);
+    reopened.close();
+  });
+});

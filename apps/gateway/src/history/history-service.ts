@@ -126,11 +126,19 @@ export class HistoryService {
         break;
       case 'memory':
         this.#memory.append(ringOf(entry), memoryEntry(entry, id, ts), 'fromIdentity' in entry ? entry.fromIdentity : undefined);
+        this.#idUsed(id);
         break;
       case 'none':
+        this.#idUsed(id);
         break;
     }
     return { ...entry, id, ts };
+  }
+
+  /** Ids keep increasing across a restart when the newest went where the database does not look. */
+  #idUsed(id: number): void {
+    this.store.idUsed(id);
+    this.scheduleCommit();
   }
 
   #replicate(record: LogRecord): void {

@@ -78,8 +78,13 @@ export interface HistoryPage {
  */
 export interface HistoryStore {
   append(entry: NewHistoryEntry, id: number, ts: number): void;
-  /** The highest id stored (0 when empty), so ids go on increasing after a restart. */
+  /** The highest id stored or reserved (0 when empty), so ids go on increasing after a restart. */
   lastId(): number;
+  /**
+   * An id given to an entry this store does not keep (a `memory` or `none` room): lastId()
+   * after a restart must still be at or above it.
+   */
+  idUsed(id: number): void;
   completeFile(id: number, sha256: string): void;
   query(query: HistoryQuery): HistoryPage;
   /** Newest first; `more` when older hits exist. */

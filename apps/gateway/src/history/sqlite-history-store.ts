@@ -20,6 +20,13 @@ interface Row {
   data: string | null;
 }
 
+/**
+ * Ids given to entries kept elsewhere (memory, none) are reserved in blocks of this many: one
+ * small write per block, not per message. A restart starts after the block, so ids skip at most
+ * this many and never repeat.
+ */
+export const ID_RESERVE_BLOCK = 10_000;
+
 /** 16 columns x 64 rows stays far below SQLite's limit on bound parameters. */
 const ROWS_PER_INSERT = 64;
 
@@ -51,6 +58,7 @@ CREATE TABLE IF NOT EXISTS entries (
   recipient_identity TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS NOT NULL;
+CREATE TABLE IF NOT EXISTS id_reserved (one INTEGER PRIMARY KEY CHECK (one = 1), up_to INTEGER NOT NULL);
 `;
 
 /** Characters of a message's text the search index takes: the words of a chat line, not a device's megabytes. */
@@ -83,6 +91,10 @@ export class SqliteHistoryStore implements HistoryStore {
   readonly #insertMany: (rows: unknown[][]) => void;
   #pending: unknown[][] = [];
   readonly #lastIdAtOpen: number;
+  /** Ids up to this are reserved (ID_RESERVE_BLOCK); `#reserve` is the new mark the next flush writes. */
+  #reservedUpTo: number;
+  #reserve: number | undefined;
+  readonly #writeReserve: Database.Statement;
   #checkpointer: WalCheckpointer | undefined;
 
   /**
@@ -113,9 +125,14 @@ export class SqliteHistoryStore implements HistoryStore {
         const batch = rows.slice(at, at + ROWS_PER_INSERT);
         this.#insertStatement(batch.length).run(batch.flat());
       }
+      if (this.#reserve !== undefined) this.#writeReserve.run(this.#reserve);
+      this.#reserve = undefined;
     });
     const max = this.#db.prepare('SELECT MAX(id) AS max FROM entries').get() as { max: number | null };
-    this.#lastIdAtOpen = max.max ?? 0;
+    const reserved = this.#db.prepare('SELECT up_to FROM id_reserved').get() as { up_to: number } | undefined;
+    this.#reservedUpTo = reserved?.up_to ?? 0;
+    this.#lastIdAtOpen = Math.max(max.max ?? 0, this.#reservedUpTo);
+    this.#writeReserve = this.#db.prepare('INSERT OR REPLACE INTO id_reserved (one, up_to) VALUES (1, ?)');
     if (dataDir !== null) {
       // Checkpoints off the event loop; should the worker fail, the writer checkpoints itself again, as by default.
       this.#db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
@@ -127,6 +144,12 @@ export class SqliteHistoryStore implements HistoryStore {
 
   lastId(): number {
     return this.#lastIdAtOpen;
+  }
+
+  idUsed(id: number): void {
+    if (id <= this.#reservedUpTo) return;
+    this.#reservedUpTo = id + ID_RESERVE_BLOCK;
+    this.#reserve = this.#reservedUpTo;
   }
 
   /** What SQLite was told for its syncs: 1 NORMAL, 2 FULL (for the tests of --history-sync). */
@@ -216,7 +239,7 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   flush(): void {
-    if (this.#pending.length === 0) return;
+    if (this.#pending.length === 0 && this.#reserve === undefined) return;
     const rows = this.#pending;
     this.#pending = [];
     this.#insertMany(rows);
