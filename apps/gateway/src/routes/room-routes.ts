@@ -9,13 +9,6 @@ import { ADMIN_SECURITY } from './openapi.js';
 import type { AdminRouteOptions } from './route-options.js';
 import { errorResponses, historyPage, room, roomAccessBody } from './schemas.js';
 
-/** A room as the API shows it: who may use it, and how its messages are kept now (size and TTL filled in for memory). */
-const roomShown = {
-  ...room,
-  properties: { ...room.properties, history: historySettingBody },
-  required: [...room.required, 'history'],
-} as const;
-
 export interface RoomRouteOptions extends AdminRouteOptions {
   hub: Hub;
   /** --public-read: one room's history without admin rights. */
@@ -55,7 +48,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     {
       schema: {
         summary: 'Rooms with members now, and rooms with an access or history setting, each with who may use it and how its messages are kept',
-        response: { 200: { type: 'object', properties: { rooms: { type: 'array', items: roomShown } }, required: ['rooms'] }, ...errorResponses },
+        response: { 200: { type: 'object', properties: { rooms: { type: 'array', items: room } }, required: ['rooms'] }, ...errorResponses },
       },
     },
     async () => {
@@ -76,7 +69,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
         summary: 'Set who may join a room, read its history and speak in it (members it no longer admits are taken out)',
         params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
         body: roomAccessBody,
-        response: { 200: roomShown, ...errorResponses },
+        response: { 200: room, ...errorResponses },
       },
     },
     async (request) => {
@@ -101,7 +94,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
         summary: 'Set how a room keeps its messages: durable (the database), memory (the last `size`, none older than `ttlSeconds`) or none',
         params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
         body: historySettingBody,
-        response: { 200: roomShown, ...errorResponses },
+        response: { 200: room, ...errorResponses },
       },
     },
     async (request) => {

@@ -1,6 +1,7 @@
 // JSON schemas shared by the routes. `as const` lets the type provider derive request types.
 // Plain data: the page derives its REST types from this file (api-types.ts). The settings' own
 // schemas (device options, listener, device, room access) are in ../settings-schemas.ts.
+import { historySettingBody } from '../history/history-setting.js';
 import { deviceBody, listenerBody, roomAccessBody } from '../settings-schemas.js';
 
 export { deviceBody, deviceOptionsSchema, listenerBody, roomAccessBody } from '../settings-schemas.js';
@@ -60,10 +61,11 @@ export const client = {
   additionalProperties: false,
 } as const;
 
+/** A room as GET /api/rooms shows it: who may use it, and how its messages are kept now (size and TTL filled in for memory). */
 export const room = {
   type: 'object',
-  properties: { name: { type: 'string' }, members: { type: 'integer' }, ...roomAccessBody.properties },
-  required: ['name', 'members', 'access'],
+  properties: { name: { type: 'string' }, members: { type: 'integer' }, ...roomAccessBody.properties, history: historySettingBody },
+  required: ['name', 'members', 'access', 'history'],
   additionalProperties: false,
 } as const;
 
