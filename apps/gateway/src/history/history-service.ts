@@ -112,9 +112,10 @@ export class HistoryService {
     return effectiveHistory(room === null ? this.settings.privateHistory : this.roomSetting(room), this.settings.memory);
   }
 
+  /** Read on every message: the mode alone, without filling in a ring's bounds. */
   #modeOf(entry: NewHistoryEntry): HistoryMode {
-    const room = entry.kind === 'private' ? null : (entry.room ?? null);
-    return this.#effective(room).mode;
+    const room = entry.kind === 'private' ? undefined : entry.room;
+    return room === undefined ? this.settings.privateHistory.mode : this.roomSetting(room).mode;
   }
 
   /** Kept as its room's (or the private conversations') setting says; the id is taken either way, so ids keep increasing. */
