@@ -2,6 +2,7 @@ import { PendingRequests } from '@switchboard/protocol';
 import type { IdentityChange } from '../identity/shared-identity.js';
 import type { ClusterBus, ClusterHandlers, ForwardedCall, ForwardedReply, MemberRecord } from './cluster.js';
 import { BusKind, envelope, openEnvelope, senderOf, type Header, type Question } from './bus-messages.js';
+import { RoomInterest } from './room-interest.js';
 
 /**
  * How messages travel between nodes: publish to a channel, hear the channels subscribed. Redis
@@ -16,10 +17,11 @@ export interface PubSub {
   unsubscribe(channel: string): Promise<void>;
 }
 
-/** The channels: one every node hears, one per node. */
+/** The channels: one every node hears, one per node, one per room (heard by the nodes that serve it). */
 export interface BusChannels {
   all: string;
   node(id: string): string;
+  room(name: string): string;
 }
 
 /** This node's shared state, told what the other nodes say about theirs. */
@@ -50,9 +52,10 @@ export interface BusProtocolOptions {
 /**
  * The cluster's message protocol, apart from the transport (compare socket.io-adapter's
  * ClusterAdapter): what each ClusterBus call sends where, dispatch of what is heard to the hub's
- * ClusterHandlers and this node's shared state, and asks matched to their answers by id. Frames
- * for one member, operator actions and their answers go to the node's own channel; room events,
- * directory, identity and liveness to the channel every node hears.
+ * ClusterHandlers and this node's shared state, and asks matched to their answers by id. Room
+ * events go to the room's channel, which a node hears only while it serves the room
+ * (RoomInterest); frames for one member, operator actions and their answers to the node's own
+ * channel; directory, identity and liveness to the channel every node hears.
  */
 export class BusProtocol {
   readonly bus: ClusterBus;
@@ -60,16 +63,22 @@ export class BusProtocol {
   readonly traffic = { in: 0, out: 0 };
   readonly #options: BusProtocolOptions;
   readonly #asks = new PendingRequests<number, (value: unknown) => void>((settle) => settle(undefined));
+  readonly #rooms: RoomInterest;
   #handlers: ClusterHandlers | undefined;
   #serveCall: ((call: ForwardedCall) => Promise<ForwardedReply>) | undefined;
 
   constructor(options: BusProtocolOptions) {
     this.#options = options;
-    const { nodeId: from, channels } = options;
+    const { nodeId: from, channels, pubsub } = options;
+    this.#rooms = new RoomInterest({
+      subscribe: (room) => pubsub.subscribe(channels.room(room)),
+      unsubscribe: (room) => pubsub.unsubscribe(channels.room(room)),
+      logError: (what, error) => options.logError(what, error),
+    });
     this.bus = {
       publishRoom: (event) =>
         this.#send(
-          channels.all,
+          channels.room(event.room),
           { k: BusKind.Room, from, room: event.room, legacyText: event.legacyText, except: event.except, origin: event.origin },
           event.frame,
         ),
@@ -81,6 +90,8 @@ export class BusProtocol {
       },
       forward: async (node, call) => (await this.#ask(node, { k: BusKind.Call, call })) as ForwardedReply | undefined,
       peers: () => options.peers(),
+      serveRoom: (room) => this.#rooms.serve(room),
+      dropRoom: (room) => this.#rooms.drop(room),
       serveCalls: (handler) => {
         this.#serveCall = handler;
       },
@@ -98,6 +109,16 @@ export class BusProtocol {
   /** The hub's handlers, once it registered them. */
   get handlers(): ClusterHandlers | undefined {
     return this.#handlers;
+  }
+
+  /** Rooms whose channel this node hears now. */
+  roomsHeard(): string[] {
+    return this.#rooms.subscribed();
+  }
+
+  /** The transport is back: room subscriptions that failed meanwhile are made now. */
+  reconnected(): void {
+    this.#rooms.resubscribe();
   }
 
   /** Every ask still out is answered `undefined`: the node is leaving. */

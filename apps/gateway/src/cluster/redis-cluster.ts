@@ -29,9 +29,11 @@ export interface RedisClusterOptions {
 /**
  * The cluster seam over Redis: several gateways, one chat. What lives where:
  * - live traffic: bus-protocol.ts (what is sent where, dispatch, asks and answers) over pub/sub:
- *   one channel every node hears (`bus`: room events, directory changes, identity, lost nodes)
- *   and one per node (private messages and files, operator requests, answers). A room event is
- *   published once per room, not per member; a node drops its own echoes.
+ *   one channel per room, heard only by the nodes that serve the room (`{room:<name>}`,
+ *   hash-tagged so a room's keys can later share its slot on Redis Cluster); one per node
+ *   (private messages and files, operator requests, answers); one every node hears (`bus`:
+ *   directory changes, identity, lost nodes). A room event is published once per room, not
+ *   per member; a node drops its own echoes.
  * - history: redis-history.ts, one stream every node reads whole into its own SQLite.
  * - names: one key each, claimed by script, expiring unless their node's heartbeat renews them.
  * - the directory: each node's records in a hash, replicated to every node's DirectoryReplica.
@@ -81,6 +83,7 @@ export class RedisCluster implements ClusterNode {
       received: (message) => this.#protocol.received(message),
       // Back after an outage: say we are alive, publish our state again, read everyone else's.
       reconnected: () => {
+        this.#protocol.reconnected();
         void this.#membership.resync('Redis connection is back');
       },
     });
@@ -89,7 +92,7 @@ export class RedisCluster implements ClusterNode {
       nodeId,
       timeoutMs: options.timeoutMs,
       pubsub: this.#redis.pubsub,
-      channels: { all: `${prefix}bus`, node: (id) => `${prefix}node:${id}` },
+      channels: { all: `${prefix}bus`, node: (id) => `${prefix}node:${id}`, room: (name) => `${prefix}{room:${name}}` },
       ready: () => this.#redis.ready,
       peers: () => this.#membership.peers(),
       logError,
@@ -170,6 +173,16 @@ export class RedisCluster implements ClusterNode {
     cluster.#membership.start();
     options.log.info({ node: cluster.nodeId, redis: options.url }, 'joined the cluster');
     return cluster;
+  }
+
+  /** Messages this node received from the bus and sent to it (for /metrics). */
+  get busTraffic(): { readonly in: number; readonly out: number } {
+    return this.#protocol.traffic;
+  }
+
+  /** Rooms whose channel this node hears now (tests). */
+  roomsHeard(): string[] {
+    return this.#protocol.roomsHeard();
   }
 
   status(): { ok: boolean; detail?: string } {
