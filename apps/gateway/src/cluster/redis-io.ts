@@ -68,8 +68,14 @@ export class RedisConnections {
         if (!this.#command.isReady) throw new Error('not connected to Redis');
         return Number(await this.#command.sendCommand(['PUBLISH', channel, message]));
       },
-      subscribe: (channel) => subscriber.subscribe(channel, this.#listener, true),
-      unsubscribe: (channel) => subscriber.unsubscribe(channel, this.#listener, true),
+      // node-redis holds pub/sub commands until it is connected again: a join must not wait for
+      // Redis's return, so a subscription fails at once while Redis is away (RoomInterest makes it
+      // on reconnection) and both have a deadline.
+      subscribe: async (channel) => {
+        if (!subscriber.isReady) throw new Error('not connected to Redis');
+        await withTimeout(subscriber.subscribe(channel, this.#listener, true), options.timeoutMs, `subscribing to ${channel}`);
+      },
+      unsubscribe: (channel) => withTimeout(subscriber.unsubscribe(channel, this.#listener, true), options.timeoutMs, `unsubscribing from ${channel}`),
     };
   }
 
