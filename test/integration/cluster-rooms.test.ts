@@ -89,8 +89,11 @@ describe('several gateways on one Redis: rooms routed by interest', () => {
     expect(await busIn(c)).toBe(left);
     expect(carol.received.filter((m) => m.type === 'message' && m.text.startsWith('after'))).toEqual([]);
 
-    // Private messages still cross to the recipient's gateway only.
+    // A private message crosses to the recipient's gateway only: b hears nothing of it.
+    const bBefore = await busIn(b);
     alice.send({ type: 'private', to: 'carol', text: 'psst' });
     await expect(carol.next('private')).resolves.toMatchObject({ from: 'alice', text: 'psst' });
+    await sleep(300);
+    expect(await busIn(b)).toBe(bBefore);
   });
 });
