@@ -41,6 +41,10 @@ export interface RedisClusterProcess {
   killMaster(slotOrKey: number | string, timeoutMs?: number): Promise<{ killed: ClusterNodeProcess; promoted: ClusterNodeProcess }>;
   /** Waits (bounded) until the slot is served by a master other than `former` and the cluster is ok: the wait killMaster does. */
   waitForPromotion(slot: number, former: ClusterNodeProcess, timeoutMs?: number): Promise<ClusterNodeProcess>;
+  /** SIGSTOP: the node stops answering (and replicating) until resume(); keep it shorter than the node timeout, or it is failed over. */
+  pause(node: ClusterNodeProcess): void;
+  /** SIGCONT after pause(). */
+  resume(node: ClusterNodeProcess): void;
   /** Runs redis-cli against one node and resolves with its output (throws on a non-zero exit). */
   cli(node: ClusterNodeProcess, args: string[]): Promise<string>;
   /** The summed CPU time (user + system, seconds) of the live nodes so far, from /proc. */
@@ -174,8 +178,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       ];
       const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
       const node: Node = { port, url: `redis://127.0.0.1:${port}`, dir, child, log: '', alive: true, id: '' };
-      child.stdout!.on('data', (chunk) => (node.log += chunk));
-      child.stderr!.on('data', (chunk) => (node.log += chunk));
+      child.stdout.on('data', (chunk) => (node.log += chunk));
+      child.stderr.on('data', (chunk) => (node.log += chunk));
       child.once('exit', () => (node.alive = false));
       nodes.push(node);
     }
@@ -192,13 +196,15 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         REDIS_CLI,
         ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
         { timeout: readyTimeoutMs },
-        (error, stdout, stderr) => (error ? reject(new Error(`redis-cli --cluster create: ${error.message}\n${stdout}\n${stderr}`, { cause: error })) : resolve()),
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`redis-cli --cluster create: ${error.message}\n${stdout}\n${stderr}`, { cause: error })) : resolve(),
       );
     });
     await until('every node ok with every slot assigned and every replica linked', readyTimeoutMs, async () => {
       for (const node of nodes) {
         const info = fields(await cli(node.port, ['CLUSTER', 'INFO']));
-        if (info.get('cluster_state') !== 'ok' || info.get('cluster_slots_ok') !== '16384' || info.get('cluster_known_nodes') !== String(total)) return undefined;
+        if (info.get('cluster_state') !== 'ok' || info.get('cluster_slots_ok') !== '16384' || info.get('cluster_known_nodes') !== String(total))
+          return undefined;
         const replication = fields(await cli(node.port, ['INFO', 'replication']));
         if (replication.get('role') === 'slave' && replication.get('master_link_status') !== 'up') return undefined;
         if (replication.get('role') === 'master' && Number(replication.get('connected_slaves')) < replicas) return undefined;
@@ -265,6 +271,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       return { killed: master, promoted };
     },
     waitForPromotion,
+    pause: (node) => (node as Node).child.kill('SIGSTOP'),
+    resume: (node) => (node as Node).child.kill('SIGCONT'),
     cli: (node, args) => cli(node.port, args),
     cpuSeconds() {
       let total = 0;
