@@ -41,6 +41,12 @@ export interface RedisClusterProcess {
   killMaster(slotOrKey: number | string, timeoutMs?: number): Promise<{ killed: ClusterNodeProcess; promoted: ClusterNodeProcess }>;
   /** Waits (bounded) until the slot is served by a master other than `former` and the cluster is ok: the wait killMaster does. */
   waitForPromotion(slot: number, former: ClusterNodeProcess, timeoutMs?: number): Promise<ClusterNodeProcess>;
+  /**
+   * Starts a killed node again on its port and directory (its nodes.conf keeps its identity): it
+   * rejoins as a replica of the master that took its place. Resolves (bounded) once it is linked
+   * and every node says `cluster_state:ok`.
+   */
+  restartNode(node: ClusterNodeProcess, timeoutMs?: number): Promise<void>;
   /** SIGSTOP: the node stops answering (and replicating) until resume(); keep it shorter than the node timeout, or it is failed over. */
   pause(node: ClusterNodeProcess): void;
   /** SIGCONT after pause(). */
@@ -145,11 +151,20 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 
   interface Node extends ClusterNodeProcess {
     child: ChildProcess;
+    args: string[];
     log: string;
     alive: boolean;
     id: string;
   }
   const nodes: Node[] = [];
+  const launch = (args: string[]): ChildProcess => spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const watch = (node: Node): void => {
+    const { child } = node;
+    node.alive = true;
+    child.stdout!.on('data', (chunk) => (node.log += chunk));
+    child.stderr!.on('data', (chunk) => (node.log += chunk));
+    child.once('exit', () => (node.alive = false));
+  };
 
   const killNode = async (node: Node): Promise<void> => {
     const { child } = node;
@@ -176,11 +191,8 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         // A replica that lost its master a moment ago may still be promoted (the default refuses one "too old" after 10 × node timeout).
         '--cluster-replica-validity-factor', '0',
       ];
-      const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      const node: Node = { port, url: `redis://127.0.0.1:${port}`, dir, child, log: '', alive: true, id: '' };
-      child.stdout.on('data', (chunk) => (node.log += chunk));
-      child.stderr.on('data', (chunk) => (node.log += chunk));
-      child.once('exit', () => (node.alive = false));
+      const node: Node = { port, url: `redis://127.0.0.1:${port}`, dir, args, child: launch(args), log: '', alive: true, id: '' };
+      watch(node);
       nodes.push(node);
     }
     for (const node of nodes) {
@@ -271,6 +283,17 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       return { killed: master, promoted };
     },
     waitForPromotion,
+    async restartNode(node, timeoutMs = 15_000) {
+      const own = node as Node;
+      if (own.alive) throw new Error(`Redis Cluster: node ${own.port} is running`);
+      own.child = launch(own.args);
+      watch(own);
+      await until(`node ${own.port} back as a linked replica`, timeoutMs, async () => {
+        const replication = fields(await cli(own.port, ['INFO', 'replication']));
+        if (replication.get('role') !== 'slave' || replication.get('master_link_status') !== 'up') return undefined;
+        return (await clusterOk()) ? true : undefined;
+      });
+    },
     pause: (node) => (node as Node).child.kill('SIGSTOP'),
     resume: (node) => (node as Node).child.kill('SIGCONT'),
     cli: (node, args) => cli(node.port, args),

@@ -174,6 +174,9 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     expect(await publisher.run(APPEND, [counter, stream], ['acknowledged'])).toBe(1);
     expect(await publisher.waitForReplica(stream, 2_000)).toBe('replicated');
 
+    // The subscriber's blocking-read connection is open to the stream's master when it dies.
+    expect((await subscriber.xread(stream, '0-0', { blockMs: 1_000 })).map((e) => e.fields.e)).toEqual(['acknowledged']);
+
     const killedAt = Date.now();
     const { killed, promoted } = await cluster.killMaster(channel);
     expect(promoted.port).not.toBe(killed.port);
@@ -202,6 +205,21 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     expect(written, 'writes did not resume within 10 s of the kill').toBe(2);
     expect((await publisher.xrange(stream, '-', '+')).map((e) => e.fields.e)).toEqual(['acknowledged', 'after the failover']);
     expect(await cluster.masterOf(stream)).toBe(promoted);
+
+    // Blocking reads resume too, on their own connection.
+    let read: string[] = [];
+    while (read.length < 2 && Date.now() - killedAt < 10_000) {
+      read = await subscriber.xread(stream, '0-0', { blockMs: 500 }).then(
+        (entries) => entries.map((e) => e.fields.e!),
+        () => [],
+      );
+      if (read.length < 2) await sleep(200);
+    }
+    expect(read, 'blocking reads did not resume within 10 s of the kill').toEqual(['acknowledged', 'after the failover']);
+
+    // The killed master comes back as a replica of the one that took its place.
+    await cluster.restartNode(killed);
+    expect(await cluster.replicasOf(promoted)).toEqual([killed]);
   }, 40_000);
 });
 
