@@ -44,11 +44,11 @@ export interface RedisPort {
   channels(): string[];
   /**
    * After a write to `key`, waits (WAIT 1, at most `timeoutMs`) until a replica of the master that
-   * took it has it too, so the write survives that master's loss. Must follow the write on this
-   * port with no await of other writes to other masters in between mattering: WAIT counts every
-   * earlier write of the connection to that master. It blocks that connection meanwhile (every
-   * command to that master waits), normally for a replication round trip. On one Redis:
-   * `no-replicas`, at once (its promise is its AOF, not a replica).
+   * took it has it too, so the write survives that master's loss. Call it after the write's reply,
+   * on the same port: WAIT covers every write this port's connection to that master made before
+   * it (so one WAIT confirms a batch). It blocks that connection meanwhile (every command to that
+   * master waits), normally for a replication round trip. On one Redis: `no-replicas`, at once
+   * (its promise is its AOF, not a replica).
    */
   waitForReplica(key: string, timeoutMs: number): Promise<ReplicaAck>;
   close(): Promise<void>;
