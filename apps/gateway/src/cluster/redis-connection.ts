@@ -89,6 +89,9 @@ type Client = RedisClientType<{}, {}, {}, 2>;
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- node-redis's own type parameters
 type Cluster = RedisClusterType<{}, {}, {}, 2>;
 
+/** What node-redis's cluster emits (cluster-slots.js RESUBSCRIBE_LISTENERS_EVENT) with the subscriptions of a node that left its map. */
+const RESUBSCRIBE = '__resubscribeListeners';
+
 /** Back off after a lost connection: 50 ms, doubling, at most a second between attempts. */
 const reconnectStrategy = (retries: number): number => Math.min(50 * 2 ** retries, 1000);
 
@@ -302,12 +305,41 @@ class ClusterRedis extends PortBase {
       topologyRefreshOnReconnectionAttemptStrategy: options.topologyRefreshMs ?? 1000,
     });
     this.#watch(this.#cluster, '');
+    // node-redis moves a lost node's subscriptions to the new map without awaiting it: one that
+    // fails would be an unhandled rejection (the end of the process) and a channel never heard
+    // again. Done here instead, retried until it holds (only where node-redis is as expected).
+    if (this.#cluster.listenerCount(RESUBSCRIBE) === 1) {
+      this.#cluster.removeAllListeners(RESUBSCRIBE);
+      this.#cluster.on(RESUBSCRIBE, (lost: { SHARDED?: Map<string, unknown> }) => {
+        for (const channel of lost.SHARDED?.keys() ?? []) void this.#resubscribe(channel);
+      });
+    }
+    // A slot moved and node-redis could not follow its channel there.
+    this.#cluster.on('sharded-channel-moved-error', (error: Error, channel: string) => {
+      this.options.onError(`moving ${channel}`, error);
+      void this.#resubscribe(channel);
+    });
   }
 
   #watch(cluster: Cluster, role: string): void {
     cluster.on('error', (error: Error) => this.options.onError(`${role}cluster`, error));
     cluster.on('node-error', (error: Error, node: { host: string; port: number }) => this.options.onError(`${role}node ${node.host}:${node.port}`, error));
-    cluster.on('sharded-channel-moved-error', (error: Error, channel: string) => this.options.onError(`resubscribing ${channel}`, error));
+  }
+
+  /** Hears a channel again after its master changed, retrying (at most a second apart) while it is still wanted. */
+  async #resubscribe(channel: string): Promise<void> {
+    const wanted = (): boolean => !this.closed && this.listeners.has(channel);
+    for (let attempt = 0; wanted(); attempt++) {
+      try {
+        await this.#cluster.sSubscribe(channel, this.deliver, true);
+        // Unsubscribed meanwhile: do not keep hearing it.
+        if (!wanted() && this.#cluster.isOpen) await this.#cluster.sUnsubscribe(channel);
+        return;
+      } catch (error) {
+        this.options.onError(`resubscribing ${channel}`, error as Error);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+      }
+    }
   }
 
   get isReady(): boolean {
