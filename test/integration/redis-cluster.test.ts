@@ -241,6 +241,25 @@ describe('on one redis-server', () => {
 
   portContract(() => redis.url);
 
+  it('after Redis restarts, pub/sub and commands resume by themselves within 10 s', async () => {
+    const [publisher, subscriber] = [await open(redis.url), await open(redis.url)];
+    const channel = `sb:{room:${unique()}}:bus`;
+    const heard = inbox();
+    await subscriber.subscribe(channel, heard.listener);
+    await redis.stop();
+    // Refused at once while Redis is away, not queued.
+    await expect(publisher.publish(channel, 'while away')).rejects.toThrow();
+    const restartedAt = Date.now();
+    await redis.restart();
+    let delivered = false;
+    while (!delivered && Date.now() - restartedAt < 10_000) {
+      delivered = (await publisher.publish(channel, 'back').catch(() => 0)) === 1;
+      if (!delivered) await sleep(200);
+    }
+    expect(delivered, 'pub/sub did not resume within 10 s').toBe(true);
+    expect(await heard.next()).toBe(`${channel}:back`);
+  });
+
   it('lets keys of several slots meet in one script (one Redis has no slots)', async () => {
     const port = await open(redis.url);
     expect(await port.run(APPEND, [`sb:{a}:seq`, `sb:{b}:log`], ['x'])).toBe(1);
