@@ -21,8 +21,9 @@ const APPEND_SOURCE = `local id = redis.call('INCR', KEYS[1]); redis.call('XADD'
 const APPEND = { source: APPEND_SOURCE, sha: createHash('sha1').update(APPEND_SOURCE).digest('hex') };
 
 const ports: RedisPort[] = [];
-async function open(url: string): Promise<RedisPort> {
-  const port = await openRedis({ url, connectTimeoutMs: 2_000, onError: () => undefined });
+/** A port, and what it reported as coming back (onReconnect). */
+async function open(url: string, reconnects: string[] = []): Promise<RedisPort> {
+  const port = await openRedis({ url, connectTimeoutMs: 2_000, onError: () => undefined, onReconnect: (what) => reconnects.push(what) });
   ports.push(port);
   return port;
 }
@@ -128,9 +129,13 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
   portContract(() => cluster.url);
 
   it('publishes sharded: the channel lives on the master that owns its slot, on no other node', async () => {
-    const subscriber = await open(cluster.url);
+    const reconnects: string[] = [];
+    const subscriber = await open(cluster.url, reconnects);
     const channel = `sb:{room:${unique()}}:bus`;
     await subscriber.subscribe(channel, () => undefined);
+    await subscriber.publish(channel, 'x');
+    // A new connection to a known master (the subscription's) is not Redis coming back.
+    expect(reconnects).toEqual([]);
     const owner = await cluster.masterOf(channel);
     for (const node of cluster.nodes) {
       const channels = await cluster.cli(node, ['PUBSUB', 'SHARDCHANNELS']);
@@ -164,7 +169,8 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
 
   // Last: it leaves a master dead.
   it('after kill -9 of a master, its replica takes over: pub/sub and writes resume within 10 s, and a WAIT-confirmed write is still there', async () => {
-    const [publisher, subscriber] = [await open(cluster.url), await open(cluster.url)];
+    const reconnects: string[] = [];
+    const [publisher, subscriber] = [await open(cluster.url, reconnects), await open(cluster.url)];
     const tag = `{room:${unique()}}`;
     const [channel, counter, stream] = [`sb:${tag}:bus`, `sb:${tag}:seq`, `sb:${tag}:log`];
     const heard = inbox();
@@ -205,6 +211,7 @@ describe('on a Redis Cluster (3 masters, 3 replicas)', () => {
     expect(written, 'writes did not resume within 10 s of the kill').toBe(2);
     expect((await publisher.xrange(stream, '-', '+')).map((e) => e.fields.e)).toEqual(['acknowledged', 'after the failover']);
     expect(await cluster.masterOf(stream)).toBe(promoted);
+    expect(reconnects).toContain(`node 127.0.0.1:${promoted.port}`);
 
     // Blocking reads resume too, on their own connection.
     let read: string[] = [];
@@ -242,10 +249,12 @@ describe('on one redis-server', () => {
   portContract(() => redis.url);
 
   it('after Redis restarts, pub/sub and commands resume by themselves within 10 s', async () => {
-    const [publisher, subscriber] = [await open(redis.url), await open(redis.url)];
+    const reconnects: string[] = [];
+    const [publisher, subscriber] = [await open(redis.url, reconnects), await open(redis.url)];
     const channel = `sb:{room:${unique()}}:bus`;
     const heard = inbox();
     await subscriber.subscribe(channel, heard.listener);
+    expect(reconnects).toEqual([]);
     await redis.stop();
     // Refused at once while Redis is away, not queued.
     await expect(publisher.publish(channel, 'while away')).rejects.toThrow();
@@ -258,6 +267,7 @@ describe('on one redis-server', () => {
     }
     expect(delivered, 'pub/sub did not resume within 10 s').toBe(true);
     expect(await heard.next()).toBe(`${channel}:back`);
+    expect(reconnects).toContain('redis');
   });
 
   it('lets keys of several slots meet in one script (one Redis has no slots)', async () => {

@@ -78,9 +78,16 @@ export interface RedisConnectionOptions {
    * (node-redis's own default, 5 s, would use up most of the 10 s chat may be away).
    */
   topologyRefreshMs?: number;
+  /**
+   * Redis may have lost what this process put there, so publish it again: one Redis is back
+   * after a restart or an outage; on a cluster, a lost node is back or a node not known before is
+   * ready (a replica promoted after a failover, which may lack the last unconfirmed writes).
+   * Not called for the first connections. `what` says which.
+   */
+  onReconnect?: (what: string) => void;
 }
 
-/** Errors of the port itself (not Redis's): a script's or XREAD's keys in several slots. */
+/** Errors of the port itself (not Redis's): a script's keys in several slots, no master known for a key. */
 export class RedisPortError extends Error {}
 
 // node-redis spells "no modules, functions or scripts" as `{}`.
@@ -246,6 +253,8 @@ class SingleRedis extends PortBase {
 
   async connect(): Promise<void> {
     await Promise.all([this.#command.connect(), this.#subscriber.connect()]);
+    // The subscriber is the connection that is always open: its next 'ready' is Redis coming back.
+    this.#subscriber.on('ready', () => this.options.onReconnect?.('redis'));
   }
 
   command(args: readonly string[]): Promise<unknown> {
@@ -348,6 +357,18 @@ class ClusterRedis extends PortBase {
 
   async connect(): Promise<void> {
     await this.#cluster.connect();
+    // Addresses ready so far; a node-ready after now is news when its address is new (a
+    // promoted replica) or was lost, not when it is another connection to a known node.
+    const known = new Set(this.#cluster.masters.map((node) => node.address));
+    const lost = new Set<string>();
+    this.#cluster.on('node-reconnecting', (node: { host: string; port: number }) => lost.add(`${node.host}:${node.port}`));
+    this.#cluster.on('node-ready', (node: { host: string; port: number }) => {
+      const address = `${node.host}:${node.port}`;
+      if (known.has(address) && !lost.has(address)) return;
+      known.add(address);
+      lost.delete(address);
+      this.options.onReconnect?.(`node ${address}`);
+    });
   }
 
   command(args: readonly string[], key?: string): Promise<unknown> {
