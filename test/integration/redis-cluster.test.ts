@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
 import { openRedis, RedisPortError, type RedisPort } from '../../apps/gateway/src/cluster/redis-connection.js';
+import { freePort } from '../helpers/ports.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
 
@@ -273,5 +274,22 @@ describe('on one redis-server', () => {
   it('lets keys of several slots meet in one script (one Redis has no slots)', async () => {
     const port = await open(redis.url);
     expect(await port.run(APPEND, [`sb:{a}:seq`, `sb:{b}:log`], ['x'])).toBe(1);
+  });
+});
+
+describe('when nothing answers', () => {
+  it.each([
+    ['one Redis', (port: number) => `redis://127.0.0.1:${port}`],
+    ['a cluster', (port: number) => `redis+cluster://127.0.0.1:${port}`],
+  ])('opening %s is refused within its bound, not retried for ever', async (_, url) => {
+    const opening = openRedis({ url: url(await freePort()), connectTimeoutMs: 200, openTimeoutMs: 1_000, onError: () => undefined });
+    const outcome = await Promise.race([
+      opening.then(
+        () => 'opened',
+        () => 'refused',
+      ),
+      sleep(5_000).then(() => 'still waiting'),
+    ]);
+    expect(outcome).toBe('refused');
   });
 });

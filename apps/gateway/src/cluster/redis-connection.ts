@@ -9,7 +9,7 @@ import { parseRedisUrl, type RedisTarget } from './redis-url.js';
  * - On a cluster every command is routed by its key (node-redis follows MOVED and ASK, and maps
  *   the cluster again when a node stops answering, so a promoted replica is found), pub/sub is
  *   sharded (SPUBLISH/SSUBSCRIBE: a message goes to the shard that owns its channel's slot, not
- *   over the whole cluster bus), and every key of one script call or one XREAD must be in one
+ *   over the whole cluster bus), and every key of one script call must be in one
  *   slot (a shared hash tag: `{room:lobby}`), checked here with a clear error.
  * - On one Redis: the same calls, classic PUBLISH/SUBSCRIBE, and WAIT has nothing to wait for.
  * Connections: commands (one per node on a cluster); pub/sub (a separate one: a subscribed
@@ -70,6 +70,8 @@ export interface RedisConnectionOptions {
   url: string;
   /** How long connecting (and each reconnection attempt) may take. */
   connectTimeoutMs: number;
+  /** How long openRedis may take in all, retries included, before it gives up. Default 5 × connectTimeoutMs. */
+  openTimeoutMs?: number;
   /** Every connection's errors (an `error` event without a listener would end the process); `what` says which. */
   onError: (what: string, error: Error) => void;
   /**
@@ -102,15 +104,28 @@ const RESUBSCRIBE = '__resubscribeListeners';
 /** Back off after a lost connection: 50 ms, doubling, at most a second between attempts. */
 const reconnectStrategy = (retries: number): number => Math.min(50 * 2 ** retries, 1000);
 
-/** Connects to what `options.url` names and resolves once it is usable; rejects (with every connection closed) if it cannot be reached. */
+/**
+ * Connects to what `options.url` names and resolves once it is usable; rejects (with every
+ * connection closed) if it cannot be reached within `openTimeoutMs` (node-redis alone would
+ * retry one Redis for ever).
+ */
 export async function openRedis(options: RedisConnectionOptions): Promise<RedisPort> {
   const target = parseRedisUrl(options.url);
   const port = target.kind === 'single' ? new SingleRedis(target.url, options) : new ClusterRedis(target, options);
+  const withinMs = options.openTimeoutMs ?? options.connectTimeoutMs * 5;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await port.connect();
+    await Promise.race([
+      port.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis (${options.url}) did not answer within ${withinMs} ms`)), withinMs);
+      }),
+    ]);
   } catch (error) {
     await port.close();
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
   return port;
 }
