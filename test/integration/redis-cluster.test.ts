@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
 import { openRedis, RedisPortError, type RedisPort } from '../../apps/gateway/src/cluster/redis-connection.js';
+import { SCRIPTS } from '../../apps/gateway/src/cluster/redis-scripts.js';
 import { freePort } from '../helpers/ports.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
@@ -19,7 +20,7 @@ const unique = (): string => randomBytes(4).toString('hex');
 
 /** One script call over two keys: a counter and a stream, as a room's history will be kept. */
 const APPEND_SOURCE = `local id = redis.call('INCR', KEYS[1]); redis.call('XADD', KEYS[2], '*', 'i', id, 'e', ARGV[1]); return id`;
-const APPEND = { source: APPEND_SOURCE, sha: createHash('sha1').update(APPEND_SOURCE).digest('hex') };
+const APPEND = { SCRIPT: APPEND_SOURCE, SHA1: createHash('sha1').update(APPEND_SOURCE).digest('hex') };
 
 const ports: RedisPort[] = [];
 /** A port, and what it reported as coming back (onReconnect). */
@@ -95,6 +96,9 @@ function portContract(url: () => string): void {
     expect(await port.command(['GET', counter], counter)).toBe('2');
     const id = await writer.xadd(stream, { i: '3', e: 'third' }, 1000);
     expect(await blocked).toEqual([{ id, fields: { i: '3', e: 'third' } }]);
+    // The gateway's own scripts (node-redis defineScript) run through the port as they are.
+    expect(await port.run(SCRIPTS.raiseCounter, [counter], ['7'])).toBe(1);
+    expect(await port.command(['GET', counter], counter)).toBe('7');
   });
 }
 

@@ -1,6 +1,5 @@
-import { createClient, createCluster, type RedisClientType, type RedisClusterType } from '@redis/client';
+import { createClient, createCluster, type RedisArgument, type RedisClientType, type RedisClusterType } from '@redis/client';
 import { keySlot } from './key-slot.js';
-import type { Script } from './redis-scripts.js';
 import { parseRedisUrl, type RedisTarget } from './redis-url.js';
 
 /**
@@ -22,9 +21,14 @@ export interface RedisPort {
   /** Connected (a cluster: its map is known; a command to a shard whose master just died may still fail). */
   readonly isReady: boolean;
   /** A command as Redis spells it; `key` (its first key) routes it on a cluster, and is needed there for any command that has one. */
-  command(args: readonly string[], key?: string): Promise<unknown>;
-  /** A Lua script (EVALSHA, then EVAL when the node does not have it yet, as node-redis's defineScript does). On a cluster all keys share a slot. */
-  run(script: Script, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  command(args: readonly RedisArgument[], key?: string): Promise<unknown>;
+  /**
+   * A script made by node-redis's defineScript (redis-scripts.ts's SCRIPTS): EVALSHA, then EVAL
+   * when the node does not have it yet, as a client with the script registered does. Taken per
+   * call, not registered on the client, so one port runs any script on one Redis or a cluster
+   * (where the call goes to the master of its keys' slot). On a cluster all keys share a slot.
+   */
+  run(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown>;
   /** XADD with an automatic id, trimmed to about `maxLen` entries when given; resolves with the entry's id. */
   xadd(stream: string, fields: Readonly<Record<string, string>>, maxLen?: number): Promise<string>;
   /** XRANGE start…end (`-` and `+` for the ends, `(id` to exclude one), at most `count` entries. */
@@ -52,6 +56,12 @@ export interface RedisPort {
    */
   waitForReplica(key: string, timeoutMs: number): Promise<ReplicaAck>;
   close(): Promise<void>;
+}
+
+/** What run() needs of a defineScript result. */
+export interface LuaScript {
+  readonly SCRIPT: RedisArgument;
+  readonly SHA1: string;
 }
 
 export interface StreamEntry {
@@ -174,7 +184,7 @@ abstract class PortBase implements RedisPort {
   protected constructor(protected readonly options: RedisConnectionOptions) {}
 
   abstract connect(): Promise<void>;
-  abstract command(args: readonly string[], key?: string): Promise<unknown>;
+  abstract command(args: readonly RedisArgument[], key?: string): Promise<unknown>;
   protected abstract blockingCommand(args: readonly string[], key: string): Promise<unknown>;
   protected abstract listen(channel: string): Promise<void>;
   protected abstract unlisten(channel: string): Promise<void>;
@@ -188,14 +198,14 @@ abstract class PortBase implements RedisPort {
     this.listeners.get(name)?.(message, name);
   };
 
-  async run(script: Script, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  async run(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (this.mode === 'cluster') sameSlot(keys, 'a script');
     const tail = [String(keys.length), ...keys, ...args];
     try {
-      return await this.command(['EVALSHA', script.sha, ...tail], keys[0]);
+      return await this.command(['EVALSHA', script.SHA1, ...tail], keys[0]);
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      return this.command(['EVAL', script.source, ...tail], keys[0]);
+      return this.command(['EVAL', script.SCRIPT, ...tail], keys[0]);
     }
   }
 
@@ -272,7 +282,7 @@ class SingleRedis extends PortBase {
     this.#subscriber.on('ready', () => this.options.onReconnect?.('redis'));
   }
 
-  command(args: readonly string[]): Promise<unknown> {
+  command(args: readonly RedisArgument[]): Promise<unknown> {
     return this.#command.sendCommand([...args]);
   }
 
@@ -386,7 +396,7 @@ class ClusterRedis extends PortBase {
     });
   }
 
-  command(args: readonly string[], key?: string): Promise<unknown> {
+  command(args: readonly RedisArgument[], key?: string): Promise<unknown> {
     return this.#cluster.sendCommand(key, undefined, [...args]);
   }
 
