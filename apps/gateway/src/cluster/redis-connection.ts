@@ -14,7 +14,7 @@ import { parseRedisUrl, type RedisTarget } from './redis-url.js';
  * Connections: commands (one per node on a cluster); pub/sub (a separate one: a subscribed
  * connection takes no other commands); blocking stream reads (opened at the first, so a
  * read that blocks holds up no command).
- * Not yet used by the gateway: redis-cluster.ts still opens its own single-Redis clients.
+ * Not yet used by the gateway: redis-io.ts still opens its own clients, to one Redis.
  */
 export interface RedisPort {
   readonly mode: 'single' | 'cluster';
