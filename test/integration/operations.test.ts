@@ -50,7 +50,9 @@ describe('OpenAPI', () => {
         expect(operation, `${method} ${path}`).toBeDefined();
         expect(operation.summary, `${method} ${path}`).toBeTruthy();
         expect(operation.tags, `${method} ${path}`).toHaveLength(1);
-        expect(operation.responses['4XX'] ?? operation.responses['4xx'], `${method} ${path}: error responses`).toBeDefined();
+        expect(operation.responses['421'], `${method} ${path}: error responses`).toMatchObject({
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
+        });
       }
     }
     expect(doc.paths['/api/clients/{id}/kick'].post.security).toEqual([{ admin: [] }]);

@@ -1,8 +1,21 @@
 import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
+import { GatewayErrorCodes, httpStatusOf, type GatewayErrorCode } from '../errors.js';
 import { SERVER_NAME } from '../hub/hub.js';
+import { errorBody } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /**
+     * The error codes this route gives of its own (CLIENT_NOT_FOUND...). Those every route of
+     * its kind gives (HOST_NOT_ALLOWED, VALIDATION_FAILED, the admin guard's...) are added by
+     * `openApiPlugin`; each becomes a response of its status with the shared error body.
+     */
+    errors?: readonly GatewayErrorCode[];
+  }
+}
 
 /** The wire protocol's specification, served by the gateway itself next to the API docs. */
 const PROTOCOL_URL = '/protocol.md';
@@ -24,6 +37,40 @@ const TAGS: [RegExp, string, string][] = [
 /** The bearer-token security requirement, for admin routes. */
 export const ADMIN_SECURITY = [{ admin: [] }];
 
+/** The name of the one error body (`{code, message}`) in the OpenAPI document: `#/components/schemas/ErrorBody`. */
+const ERROR_BODY_ID = 'ErrorBody';
+
+/** What the admin guard answers (admin-guard.ts): no or wrong credentials, not loopback, too many guesses. */
+export const ADMIN_ERRORS: readonly GatewayErrorCode[] = ['UNAUTHORIZED', 'FORBIDDEN', 'AUTH_RATE_LIMITED'];
+/** Every route: a Host the gateway does not answer to (request-guard.ts), and a failure of its own. */
+const EVERY_ROUTE_ERRORS: readonly GatewayErrorCode[] = ['HOST_NOT_ALLOWED', 'INTERNAL'];
+/** A request body: not JSON, too large, not application/json (app.ts's error handler). */
+const BODY_ERRORS: readonly GatewayErrorCode[] = ['INVALID_JSON_BODY', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+/** `?node=` on any /api call (cluster-routes.ts). */
+const NODE_ERRORS: readonly GatewayErrorCode[] = ['NODE_NOT_FOUND', 'NODE_UNAVAILABLE'];
+
+/** The codes documented so far for each route's schema (several onRoute hooks add to them). */
+const documentedErrors = new WeakMap<object, Set<GatewayErrorCode>>();
+
+/**
+ * Adds error codes to a route's documented responses: one response per status, each the shared
+ * error body, its description the codes it may carry. A status the route answers with a body
+ * of its own (/readyz's 503) keeps it.
+ */
+export function documentErrors(schema: FastifySchema, codes: readonly GatewayErrorCode[]): void {
+  const known = documentedErrors.get(schema) ?? new Set(schema.errors);
+  for (const code of codes) known.add(code);
+  documentedErrors.set(schema, known);
+  const byStatus = new Map<number, GatewayErrorCode[]>();
+  for (const code of known) byStatus.set(httpStatusOf(code), [...(byStatus.get(httpStatusOf(code)) ?? []), code]);
+  const responses = (schema.response ??= {}) as Record<string, { $ref?: string; description?: string } | undefined>;
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const own = responses[status];
+    if (own !== undefined && own.$ref !== `${ERROR_BODY_ID}#`) continue;
+    responses[status] = { $ref: `${ERROR_BODY_ID}#`, description: list.map((code) => `- \`${code}\`: ${GatewayErrorCodes[code]}`).join('\n') };
+  }
+}
+
 /**
  * OpenAPI 3 from the routes' own JSON schemas (@fastify/swagger, registered before the routes
  * it documents), interactive docs at /docs, the document at /docs/json. Each route gets its
@@ -31,7 +78,17 @@ export const ADMIN_SECURITY = [{ admin: [] }];
  * admin security scheme.
  */
 export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request: FastifyRequest) => Promise<void>): Promise<void> {
+  // Every 4xx and 5xx answer's body, by name; `code` is one of the gateway's error table.
+  app.addSchema({
+    ...errorBody,
+    $id: ERROR_BODY_ID,
+    description: 'Every 4xx and 5xx answer: a stable `code` (docs/rest-api.md, "Error codes"; PROTOCOL.md §9) and a sentence for people.',
+    properties: { code: { type: 'string', enum: Object.keys(GatewayErrorCodes) }, message: { type: 'string' } },
+    examples: [{ code: 'CLIENT_NOT_FOUND', message: 'No connected client has id "m9".' }],
+  });
   await app.register(swagger, {
+    // Shared schemas by their own names (#/components/schemas/ErrorBody), not def-0.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -57,10 +114,21 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
   });
   app.addHook('onRoute', (route: RouteOptions) => {
     if (route.url.startsWith('/docs')) return;
-    const schema = (route.schema ??= {}) as { tags?: string[]; security?: unknown };
+    const schema = (route.schema ??= {}) as FastifySchema & { tags?: string[]; security?: unknown; hide?: boolean };
     const tag = TAGS.find(([pattern]) => pattern.test(route.url));
     if (schema.tags === undefined && tag !== undefined) schema.tags = [tag[1]];
     if ([route.onRequest].flat().includes(requireAdmin)) schema.security = ADMIN_SECURITY;
+    if (schema.hide === true) return;
+    const methods = [route.method].flat();
+    const changes = methods.some((method) => method !== 'GET' && method !== 'HEAD');
+    documentErrors(schema, [
+      ...EVERY_ROUTE_ERRORS,
+      ...(schema.security !== undefined ? ADMIN_ERRORS : []),
+      ...(schema.body !== undefined || schema.params !== undefined || schema.querystring !== undefined ? (['VALIDATION_FAILED'] as const) : []),
+      ...(schema.body !== undefined || methods.some((method) => ['POST', 'PUT', 'PATCH'].includes(method)) ? BODY_ERRORS : []),
+      ...(changes ? (['CROSS_ORIGIN_REFUSED'] as const) : []),
+      ...(route.url.startsWith('/api/') ? NODE_ERRORS : []),
+    ]);
   });
   // Swagger UI's own policy (its scripts are files; it sets inline styles as it draws), still
   // never framed, and without upgrade-insecure-requests (a gateway on plain HTTP is normal).
@@ -85,7 +153,8 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
 export function adminOnly(app: FastifyInstance, requireAdmin: (request: FastifyRequest) => Promise<void>): void {
   app.addHook('onRequest', requireAdmin);
   app.addHook('onRoute', (route: RouteOptions) => {
-    (route.schema ??= {}) as object;
-    (route.schema as { security?: unknown }).security = ADMIN_SECURITY;
+    const schema = (route.schema ??= {}) as FastifySchema & { security?: unknown };
+    schema.security = ADMIN_SECURITY;
+    documentErrors(schema, ADMIN_ERRORS);
   });
 }

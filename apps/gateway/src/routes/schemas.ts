@@ -5,6 +5,7 @@ import { deviceBody, listenerBody, roomAccessBody } from '../settings-schemas.js
 
 export { deviceBody, deviceOptionsSchema, listenerBody, roomAccessBody } from '../settings-schemas.js';
 
+/** Every 4xx and 5xx answer (openapi.ts names it ErrorBody, with the error table's codes). */
 export const errorBody = {
   type: 'object',
   properties: { code: { type: 'string' }, message: { type: 'string' } },
@@ -31,6 +32,7 @@ export const listenerStatus = {
   },
   required: ['listening', 'host', 'port', 'backlog', 'tls', 'since', 'connections', 'lastError'],
   additionalProperties: false,
+  examples: [{ listening: true, host: '127.0.0.1', port: 9000, backlog: 511, tls: false, since: '2026-11-22T00:03:56.634Z', connections: 1, lastError: null }],
 } as const;
 
 export const client = {
@@ -58,6 +60,23 @@ export const client = {
   },
   required: ['id', 'name', 'transport', 'address', 'rooms', 'connectedAt', 'legacy', 'node'],
   additionalProperties: false,
+  examples: [
+    {
+      id: 'm3',
+      name: 'alice',
+      transport: 'tcp',
+      address: '127.0.0.1:51234',
+      rooms: ['lobby'],
+      connectedAt: '2026-11-22T00:04:10.002Z',
+      legacy: false,
+      state: 'joined',
+      node: 'local',
+      bytesIn: 120,
+      bytesOut: 913,
+      messagesIn: 3,
+      messagesOut: 7,
+    },
+  ],
 } as const;
 
 export const room = {
@@ -65,6 +84,7 @@ export const room = {
   properties: { name: { type: 'string' }, members: { type: 'integer' }, ...roomAccessBody.properties },
   required: ['name', 'members', 'access'],
   additionalProperties: false,
+  examples: [{ name: 'lobby', members: 3, access: 'anyone' }],
 } as const;
 
 /** Text an operator sends: non-empty, bounded (the hub checks the byte limit too). */
@@ -76,10 +96,8 @@ export const okId = {
   properties: { ok: { type: 'boolean' }, id: { type: 'string' } },
   required: ['ok', 'id'],
   additionalProperties: false,
+  examples: [{ ok: true, id: 'm3' }],
 } as const;
-
-/** Error responses every route may give; listed so the shape is documented and serialized. */
-export const errorResponses = { '4xx': errorBody, '5xx': errorBody } as const;
 
 /** A stored message; which fields are present depends on `kind` (see PROTOCOL.md §6). */
 export const historyEntry = {
@@ -101,6 +119,7 @@ export const historyEntry = {
   },
   required: ['kind', 'id', 'ts', 'from', 'transport'],
   additionalProperties: false,
+  examples: [{ kind: 'message', id: 41, ts: 1795392250002, room: 'lobby', from: 'alice', transport: 'ws', text: 'pump pressure is back to normal' }],
 } as const;
 
 export const historyPage = {
@@ -108,6 +127,12 @@ export const historyPage = {
   properties: { entries: { type: 'array', items: historyEntry }, more: { type: 'boolean' } },
   required: ['entries', 'more'],
   additionalProperties: false,
+  examples: [
+    {
+      entries: [{ kind: 'message', id: 41, ts: 1795392250002, room: 'lobby', from: 'alice', transport: 'ws', text: 'pump pressure is back to normal' }],
+      more: false,
+    },
+  ],
 } as const;
 
 const lastError = {
@@ -129,6 +154,21 @@ export const listenerInfo = {
   },
   required: ['id', 'host', 'port', 'backlog', 'framing', 'room', 'tls', 'listening', 'since', 'connections', 'lastError'],
   additionalProperties: false,
+  examples: [
+    {
+      id: 'sensors',
+      host: '0.0.0.0',
+      port: 9100,
+      backlog: 511,
+      framing: 'line',
+      room: 'sensors',
+      tls: false,
+      listening: true,
+      since: '2026-11-22T00:03:56.634Z',
+      connections: 2,
+      lastError: null,
+    },
+  ],
 } as const;
 
 export const deviceInfo = {
@@ -146,6 +186,22 @@ export const deviceInfo = {
   },
   required: ['id', 'name', 'host', 'port', 'framing', 'room', 'state', 'memberId', 'attempts', 'connectedAt', 'lastError', 'nextDialAt'],
   additionalProperties: false,
+  examples: [
+    {
+      id: 'd1',
+      name: 'plc-1',
+      host: '192.0.2.20',
+      port: 502,
+      framing: 'raw',
+      room: 'plant',
+      state: 'connected',
+      memberId: 'm12',
+      attempts: 0,
+      connectedAt: '2026-11-22T00:05:00.000Z',
+      lastError: null,
+      nextDialAt: null,
+    },
+  ],
 } as const;
 
 /** `:id` in a path: a client, listener, device link, rule or macro. */
@@ -171,6 +227,7 @@ export const trafficEntry = {
   },
   required: ['seq', 'ts', 'time', 'direction', 'length', 'hex', 'text', 'auto'],
   additionalProperties: false,
+  examples: [{ seq: 17, ts: 1795392250002, time: '2026-11-22T00:04:10.002Z', direction: 'in', length: 6, hex: '4f4b2031320a', text: 'OK 12\n', auto: false }],
 } as const;
 
 /** Which devices a rule answers, by what outlives a connection (never a member id: those are reused after a restart). */
@@ -215,6 +272,7 @@ export const rule = {
   properties: { id: { type: 'string' }, ...ruleBody.properties, scope: { anyOf: lastingScope } },
   required: ['id', 'scope', 'match', 'reply', 'delayMs', 'enabled'],
   additionalProperties: false,
+  examples: [{ id: 'r1', scope: 'all', match: { equals: 'PING' }, reply: 'PONG', delayMs: 0, enabled: true }],
 } as const;
 
 export const macroBody = {
@@ -234,6 +292,7 @@ export const macro = {
   properties: { id: { type: 'string' }, ...macroBody.properties },
   required: ['id', 'name', 'mode', 'data', 'append'],
   additionalProperties: false,
+  examples: [{ id: 'k1', name: 'status', mode: 'text', data: 'STATUS?', append: 'crlf' }],
 } as const;
 
 /** GET /api/config: the limits a client should know. */
@@ -252,6 +311,17 @@ export const serverConfig = {
   },
   required: ['maxFrameLength', 'maxFileBytes', 'maxTextBytes', 'historyLimit', 'adminTokenRequired', 'registration', 'loginRequired'],
   additionalProperties: false,
+  examples: [
+    {
+      maxFrameLength: 1048576,
+      maxFileBytes: 10485760,
+      maxTextBytes: 65536,
+      historyLimit: 500,
+      adminTokenRequired: true,
+      registration: 'open',
+      loginRequired: false,
+    },
+  ],
 } as const;
 
 /** GET /api/stats: process figures, connections now and running totals (the admin panel charts their rates). */
@@ -284,4 +354,19 @@ export const serverStats = {
     'errorsSent',
   ],
   additionalProperties: false,
+  examples: [
+    {
+      members: 12,
+      rooms: 3,
+      queuedBytes: 0,
+      rssBytes: 61440000,
+      heapUsedBytes: 20971520,
+      openDescriptors: 41,
+      uptimeMs: 5123,
+      connections: { tcp: 9, ws: 3 },
+      framesIn: { tcp: 4100, ws: 230 },
+      deliveries: { tcp: 9800, ws: 2100 },
+      errorsSent: 2,
+    },
+  ],
 } as const;
