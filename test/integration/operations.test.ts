@@ -61,7 +61,7 @@ describe('OpenAPI', () => {
     const page = await fetch(`${gateway.httpUrl}/docs/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('swagger');
-    expect(await (await fetch(`${gateway.httpUrl}/protocol.md`)).text()).toContain('# The Switchboard protocol');
+    expect(await (await fetch(`${gateway.httpUrl}/protocol.md?raw=1`)).text()).toContain('# The Switchboard protocol');
   });
 });
 

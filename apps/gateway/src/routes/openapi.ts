@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifyRequest, FastifySchema, RouteOptions } from 'fastify';
 import { GatewayErrorCodes, httpStatusOf, type GatewayErrorCode } from '../errors.js';
 import { SERVER_NAME } from '../hub/hub.js';
+import { PROTOCOL_URL, protocolPageRoutes } from './protocol-page.js';
 import { errorBody } from './schemas.js';
 
 declare module 'fastify' {
@@ -17,10 +17,6 @@ declare module 'fastify' {
   }
 }
 
-/** The wire protocol's specification, served by the gateway itself next to the API docs. */
-const PROTOCOL_URL = '/protocol.md';
-const PROTOCOL_FILE = new URL('../../../../packages/protocol/PROTOCOL.md', import.meta.url);
-
 /** The API's sections in /docs, by path; one home for where a route is listed. */
 const TAGS: [RegExp, string, string][] = [
   [/^\/api\/(health|config|stats)|^\/(livez|readyz|metrics)/, 'operations', 'Liveness, readiness, limits, process figures and Prometheus metrics'],
@@ -31,7 +27,7 @@ const TAGS: [RegExp, string, string][] = [
   [/^\/api\/(rooms|history|search|files)/, 'rooms', 'Rooms, stored history, search and kept files'],
   [/^\/api\/(accounts|bans|audit|sessions)/, 'identity', 'Accounts, sign-out, bans and the audit log'],
   [/^\/api\/nodes/, 'cluster', 'Several gateways on one Redis: the nodes; any /api call takes ?node= to run on another node'],
-  [/^\/ws$|^\/protocol\.md$/, 'protocol', 'The WebSocket bridge: Switchboard frames, one per binary message'],
+  [/^\/ws$|^\/protocol(\.md$|\/)/, 'protocol', 'The WebSocket bridge: Switchboard frames, one per binary message'],
 ];
 
 /** The bearer-token security requirement, for admin routes. */
@@ -141,12 +137,7 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
         .replace(/style-src 'self' https:[^;]*;/, "style-src 'self' 'unsafe-inline';")
         .replace(/\s*upgrade-insecure-requests;?/, ''),
   });
-  const protocol = readFileSync(PROTOCOL_FILE, 'utf8');
-  app.get(
-    '/protocol.md',
-    { schema: { summary: 'PROTOCOL.md: the framed protocol on TCP and WebSocket', response: { 200: { type: 'string' } } } },
-    async (_request, reply) => reply.type('text/markdown; charset=utf-8').send(protocol),
-  );
+  await app.register(protocolPageRoutes);
 }
 
 /** Guards every route of a plugin with `requireAdmin`, and says so in the OpenAPI document. */
