@@ -123,6 +123,19 @@ describe('the OpenAPI document (/docs/json)', () => {
     expect(doc.paths['/api/health']!.get!.responses['401']).toBeUndefined();
   });
 
+  it('is OpenAPI 3.0: schemas give one `example`, never a JSON Schema `examples` list', () => {
+    const lists: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (typeof node !== 'object' || node === null) return;
+      for (const [key, value] of Object.entries(node)) {
+        if (key === 'examples' && Array.isArray(value)) lists.push(at);
+        else if (key !== 'example') walk(value, `${at}/${key}`);
+      }
+    };
+    walk(doc, '');
+    expect(lists).toEqual([]);
+  });
+
   it('every example fits its schema: no field the schema lacks (the serializer would drop it), none it requires missing', () => {
     const wrong: string[] = [];
     for (const [name, operation] of operations()) {

@@ -85,6 +85,7 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
   await app.register(swagger, {
     // Shared schemas by their own names (#/components/schemas/ErrorBody), not def-0.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    transformObject: (document) => withSingleExamples('openapiObject' in document ? document.openapiObject : document.swaggerObject),
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -138,6 +139,21 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
         .replace(/\s*upgrade-insecure-requests;?/, ''),
   });
   await app.register(protocolPageRoutes);
+}
+
+/**
+ * OpenAPI 3.0 gives a schema one `example`, where JSON Schema (and so the routes' schemas) gives
+ * `examples`, a list: @fastify/swagger converts them except in responses given by content type.
+ * Media objects' own `examples` (a map, not a list) stay.
+ */
+function withSingleExamples<T>(node: T): T {
+  if (Array.isArray(node)) return node.map((item: unknown) => withSingleExamples(item)) as T;
+  if (typeof node !== 'object' || node === null) return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]: [string, unknown]) =>
+      key === 'examples' && Array.isArray(value) ? ['example', value[0]] : [key, key === 'example' ? value : withSingleExamples(value)],
+    ),
+  ) as T;
 }
 
 /** Guards every route of a plugin with `requireAdmin`, and says so in the OpenAPI document. */
