@@ -123,6 +123,18 @@ describe('the OpenAPI document (/docs/json)', () => {
     expect(doc.paths['/api/health']!.get!.responses['401']).toBeUndefined();
   });
 
+  it('names the shapes the API shares once, in components, and refers to them: none is repeated inline', () => {
+    const shapes = ['ErrorBody', 'Client', 'Room', 'HistoryEntry', 'ListenerInfo', 'DeviceInfo', 'Rule', 'Macro', 'Account', 'Ban', 'KeptFile'];
+    for (const name of shapes) expect(Object.keys(doc.components.schemas), name).toContain(name);
+    const clients = doc.paths['/api/clients']!.get!.responses['200']!.content!['application/json']!.schema!;
+    expect(clients.properties?.clients?.items).toEqual({ $ref: '#/components/schemas/Client' });
+    expect(doc.paths['/api/listeners/{id}/start']!.post!.responses['200']!.content!['application/json']!.schema).toEqual({
+      $ref: '#/components/schemas/ListenerInfo',
+    });
+    // A titled schema left inline would be a shape repeated under its own name.
+    expect(JSON.stringify(doc.paths)).not.toContain('"title"');
+  });
+
   it('is OpenAPI 3.0: schemas give one `example`, never a JSON Schema `examples` list', () => {
     const lists: string[] = [];
     const walk = (node: unknown, at: string): void => {

@@ -8,6 +8,7 @@ import type { RoomRouteOptions } from './room-routes.js';
 import { ADMIN_ERRORS } from './openapi.js';
 
 const keptFile = {
+  title: 'KeptFile',
   type: 'object',
   properties: {
     id: { type: 'integer', description: "The file's history id (its file-offer `id`)" },

@@ -14,6 +14,7 @@ export interface IdentityRouteOptions extends AdminRouteOptions {
 
 const password = { type: 'string', minLength: 8, maxLength: 256 } as const;
 const account = {
+  title: 'Account',
   type: 'object',
   properties: { name: { type: 'string' }, role: { type: 'string', enum: ['user', 'admin'] }, createdAt: { type: 'string' } },
   required: ['name', 'role', 'createdAt'],
@@ -21,6 +22,7 @@ const account = {
   examples: [{ name: 'alice', role: 'user', createdAt: '2026-11-22T00:04:10.002Z' }],
 } as const;
 const ban = {
+  title: 'Ban',
   type: 'object',
   properties: {
     id: { type: 'integer' },

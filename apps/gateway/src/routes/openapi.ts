@@ -85,7 +85,7 @@ export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request
   await app.register(swagger, {
     // Shared schemas by their own names (#/components/schemas/ErrorBody), not def-0.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-    transformObject: (document) => withSingleExamples('openapiObject' in document ? document.openapiObject : document.swaggerObject),
+    transformObject: (document) => namedShapes(withSingleExamples('openapiObject' in document ? document.openapiObject : document.swaggerObject)),
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -154,6 +154,36 @@ function withSingleExamples<T>(node: T): T {
       key === 'examples' && Array.isArray(value) ? ['example', value[0]] : [key, key === 'example' ? value : withSingleExamples(value)],
     ),
   ) as T;
+}
+
+/**
+ * Each schema with a `title` (schemas.ts: Client, Room, ListenerInfo...) once, in
+ * `components.schemas` under its title, and a `$ref` to it wherever a route uses it: the document
+ * names the shapes the API shares instead of repeating them. Only the document changes; the
+ * routes validate and serialize with their own schemas. A titled schema that differs from the one
+ * already named (besides its description) stays where it is.
+ */
+function namedShapes<T extends { paths?: unknown; components?: { schemas?: Record<string, unknown> } }>(document: T): T {
+  const named: Record<string, unknown> = { ...document.components?.schemas };
+  const visit = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(visit);
+    if (typeof node !== 'object' || node === null) return node;
+    const copy = Object.fromEntries(Object.entries(node).map(([key, value]: [string, unknown]) => [key, key === 'example' ? value : visit(value)]));
+    const { title, description: _description, example, ...shape } = copy;
+    if (typeof title !== 'string' || !('type' in shape)) return copy;
+    const known = named[title] as Record<string, unknown> | undefined;
+    // Named without the description of its first use (a response's "The listener now").
+    if (known === undefined) named[title] = { title, ...shape, ...(example !== undefined && { example }) };
+    else {
+      const { description: _d, example: _e, title: _t, ...knownShape } = known;
+      if (JSON.stringify(knownShape) !== JSON.stringify(shape)) return copy;
+      // The first use may have been a response whose example went to its media object.
+      if (known.example === undefined && copy.example !== undefined) known.example = copy.example;
+    }
+    return { $ref: `#/components/schemas/${title}` };
+  };
+  const paths = visit(document.paths);
+  return { ...document, paths, components: { ...document.components, schemas: named } };
 }
 
 /** Guards every route of a plugin with `requireAdmin`, and says so in the OpenAPI document. */

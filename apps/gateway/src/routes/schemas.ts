@@ -1,4 +1,5 @@
 // JSON schemas shared by the routes. `as const` lets the type provider derive request types.
+// A `title` names a shape in the OpenAPI document (#/components/schemas/<title>, openapi.ts).
 // Plain data: the page derives its REST types from this file (api-types.ts). The settings' own
 // schemas (device options, listener, device, room access) are in ../settings-schemas.ts.
 import { deviceBody, listenerBody, roomAccessBody } from '../settings-schemas.js';
@@ -14,6 +15,7 @@ export const errorBody = {
 } as const;
 
 export const listenerStatus = {
+  title: 'ListenerStatus',
   type: 'object',
   properties: {
     listening: { type: 'boolean' },
@@ -36,6 +38,7 @@ export const listenerStatus = {
 } as const;
 
 export const client = {
+  title: 'Client',
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -80,6 +83,7 @@ export const client = {
 } as const;
 
 export const room = {
+  title: 'Room',
   type: 'object',
   properties: { name: { type: 'string' }, members: { type: 'integer' }, ...roomAccessBody.properties },
   required: ['name', 'members', 'access'],
@@ -92,6 +96,7 @@ export const operatorText = { type: 'string', minLength: 1, maxLength: 65536 } a
 export const roomName = { type: 'string', minLength: 1, maxLength: 32 } as const;
 
 export const okId = {
+  title: 'OkId',
   type: 'object',
   properties: { ok: { type: 'boolean' }, id: { type: 'string' } },
   required: ['ok', 'id'],
@@ -101,6 +106,7 @@ export const okId = {
 
 /** A stored message; which fields are present depends on `kind` (see PROTOCOL.md §6). */
 export const historyEntry = {
+  title: 'HistoryEntry',
   type: 'object',
   properties: {
     kind: { type: 'string', enum: ['message', 'private', 'file'] },
@@ -123,6 +129,7 @@ export const historyEntry = {
 } as const;
 
 export const historyPage = {
+  title: 'HistoryPage',
   type: 'object',
   properties: { entries: { type: 'array', items: historyEntry }, more: { type: 'boolean' } },
   required: ['entries', 'more'],
@@ -143,6 +150,7 @@ const lastError = {
 } as const;
 
 export const listenerInfo = {
+  title: 'ListenerInfo',
   type: 'object',
   properties: {
     ...listenerBody.properties,
@@ -172,6 +180,7 @@ export const listenerInfo = {
 } as const;
 
 export const deviceInfo = {
+  title: 'DeviceInfo',
   type: 'object',
   properties: {
     ...deviceBody.properties,
@@ -213,6 +222,7 @@ export const idParams = {
 
 /** One entry of a device's traffic log: bytes (in, out), or an event of the connection (its text in `text`). */
 export const trafficEntry = {
+  title: 'TrafficEntry',
   type: 'object',
   properties: {
     /** Its place in the log, given by the gateway: the order to show entries in. */
@@ -255,6 +265,7 @@ const oneString = (key: string) =>
   ({ type: 'object', properties: { [key]: { type: 'string', minLength: 1, maxLength: 1024 } }, required: [key], additionalProperties: false }) as const;
 
 export const ruleBody = {
+  title: 'NewRule',
   type: 'object',
   properties: {
     scope: ruleScope,
@@ -268,6 +279,7 @@ export const ruleBody = {
 } as const;
 
 export const rule = {
+  title: 'Rule',
   type: 'object',
   properties: { id: { type: 'string' }, ...ruleBody.properties, scope: { anyOf: lastingScope } },
   required: ['id', 'scope', 'match', 'reply', 'delayMs', 'enabled'],
@@ -276,6 +288,7 @@ export const rule = {
 } as const;
 
 export const macroBody = {
+  title: 'NewMacro',
   type: 'object',
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 64 },
@@ -288,6 +301,7 @@ export const macroBody = {
 } as const;
 
 export const macro = {
+  title: 'Macro',
   type: 'object',
   properties: { id: { type: 'string' }, ...macroBody.properties },
   required: ['id', 'name', 'mode', 'data', 'append'],
@@ -297,6 +311,7 @@ export const macro = {
 
 /** GET /api/config: the limits a client should know. */
 export const serverConfig = {
+  title: 'ServerConfig',
   type: 'object',
   properties: {
     maxFrameLength: { type: 'integer' },
@@ -326,6 +341,7 @@ export const serverConfig = {
 
 /** GET /api/stats: process figures, connections now and running totals (the admin panel charts their rates). */
 export const serverStats = {
+  title: 'ServerStats',
   type: 'object',
   properties: {
     members: { type: 'integer' },
