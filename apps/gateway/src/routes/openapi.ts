@@ -27,7 +27,11 @@ const TAGS: [RegExp, string, string][] = [
   [/^\/api\/(rooms|history|search|files)/, 'rooms', 'Rooms, stored history, search and kept files'],
   [/^\/api\/(accounts|bans|audit|sessions)/, 'identity', 'Accounts, sign-out, bans and the audit log'],
   [/^\/api\/nodes/, 'cluster', 'Several gateways on one Redis: the nodes; any /api call takes ?node= to run on another node'],
-  [/^\/ws$|^\/protocol(\.md$|\/)/, 'protocol', 'The WebSocket bridge: Switchboard frames, one per binary message'],
+  [
+    /^\/ws$|^\/protocol(\.md$|\/)/,
+    'protocol',
+    'The WebSocket bridge (Switchboard frames, one per binary message); PROTOCOL.md as a page, and its byte vectors',
+  ],
 ];
 
 /** The bearer-token security requirement, for admin routes. */
@@ -53,7 +57,7 @@ const documentedErrors = new WeakMap<object, Set<GatewayErrorCode>>();
  * error body, its description the codes it may carry. A status the route answers with a body
  * of its own (/readyz's 503) keeps it.
  */
-export function documentErrors(schema: FastifySchema, codes: readonly GatewayErrorCode[]): void {
+function documentErrors(schema: FastifySchema, codes: readonly GatewayErrorCode[]): void {
   const known = documentedErrors.get(schema) ?? new Set(schema.errors);
   for (const code of codes) known.add(code);
   documentedErrors.set(schema, known);
@@ -70,8 +74,9 @@ export function documentErrors(schema: FastifySchema, codes: readonly GatewayErr
 /**
  * OpenAPI 3 from the routes' own JSON schemas (@fastify/swagger, registered before the routes
  * it documents), interactive docs at /docs, the document at /docs/json. Each route gets its
- * tag here, and admin routes (those guarded by `requireAdmin`, or marked by `adminOnly`) the
- * admin security scheme.
+ * tag here, admin routes (those guarded by `requireAdmin`, or marked by `adminOnly`) the
+ * admin security scheme, and every route its error responses: its own `errors` and those of its
+ * kind (documentErrors).
  */
 export async function openApiPlugin(app: FastifyInstance, requireAdmin: (request: FastifyRequest) => Promise<void>): Promise<void> {
   // Every 4xx and 5xx answer's body, by name; `code` is one of the gateway's error table.
