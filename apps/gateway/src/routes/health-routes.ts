@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { descriptorPressure, openDescriptors } from '../http-connections.js';
 import type { Hub } from '../hub/hub.js';
 import { SERVER_NAME } from '../hub/hub.js';
-import { errorResponses, serverConfig, serverStats } from './schemas.js';
+import { serverConfig, serverStats } from './schemas.js';
 
 export interface HealthRouteOptions {
   hub: Hub;
@@ -19,6 +19,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
         summary: 'Liveness',
         response: {
           200: {
+            description: 'Up: `ok`, or `degraded` with why',
             type: 'object',
             properties: {
               status: {
@@ -47,8 +48,18 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
               },
             },
             required: ['status', 'version', 'uptimeMs', 'members', 'node', 'descriptors', 'httpConnections'],
+            examples: [
+              {
+                status: 'ok',
+                version: 'switchboard/0.1.0',
+                uptimeMs: 5123,
+                members: 2,
+                node: 'local',
+                descriptors: { open: 41, limit: 1024, pressure: false },
+                httpConnections: { open: 1, max: 256, refused: 0 },
+              },
+            ],
           },
-          ...errorResponses,
         },
       },
     },
@@ -75,8 +86,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
       schema: {
         summary: 'Limits a client should know',
         response: {
-          200: serverConfig,
-          ...errorResponses,
+          200: { ...serverConfig, description: 'The limits' },
         },
       },
     },
@@ -98,8 +108,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
       schema: {
         summary: 'Process figures an operator watches: members, memory, open descriptors',
         response: {
-          200: serverStats,
-          ...errorResponses,
+          200: { ...serverStats, description: 'The figures now, and running totals since the start' },
         },
       },
     },

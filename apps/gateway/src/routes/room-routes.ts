@@ -4,9 +4,9 @@ import { ProtocolError, isValidName } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import { OPEN_ROOM, normalAccess, type RoomAccess, type RoomVisitor } from '../room-access.js';
-import { ADMIN_SECURITY } from './openapi.js';
+import { ADMIN_ERRORS, ADMIN_SECURITY } from './openapi.js';
 import type { AdminRouteOptions } from './route-options.js';
-import { errorResponses, historyPage, room, roomAccessBody } from './schemas.js';
+import { historyPage, room, roomAccessBody } from './schemas.js';
 
 export interface RoomRouteOptions extends AdminRouteOptions {
   hub: Hub;
@@ -45,7 +45,15 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     {
       schema: {
         summary: 'Rooms with members now, and rooms with an access setting, each with who may use it',
-        response: { 200: { type: 'object', properties: { rooms: { type: 'array', items: room } }, required: ['rooms'] }, ...errorResponses },
+        response: {
+          200: {
+            description: 'Every room, with its members on this gateway and its access',
+            type: 'object',
+            properties: { rooms: { type: 'array', items: room } },
+            required: ['rooms'],
+            examples: [{ rooms: [...room.examples, { name: 'cell1', members: 0, access: 'named', accounts: ['alice'] }] }],
+          },
+        },
       },
     },
     async () => {
@@ -65,9 +73,10 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       onRequest: requireAdmin,
       schema: {
         summary: 'Set who may join a room, read its history and speak in it (members it no longer admits are taken out)',
+        errors: ['ROOM_INVALID', 'CLUSTER_UNAVAILABLE'],
         params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
         body: roomAccessBody,
-        response: { 200: room, ...errorResponses },
+        response: { 200: { ...room, description: 'The room with its access now' } },
       },
     },
     async (request) => {
@@ -92,6 +101,8 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
           ? 'Stored messages, newest last: one room (whoever the room admits: anyone, unless it is restricted), or everything with private messages (admin)'
           : 'Stored messages, newest last: one room, or everything with private messages (admin; --no-public-read)',
         ...(!publicRead && { security: ADMIN_SECURITY }),
+        // Across rooms (no `room`) needs the admin guard whatever --public-read says.
+        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', ...ADMIN_ERRORS],
         querystring: {
           type: 'object',
           properties: {
@@ -103,7 +114,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
           },
           additionalProperties: false,
         },
-        response: { 200: historyPage, ...errorResponses },
+        response: { 200: { ...historyPage, description: 'A page of stored messages, newest last; `more`: older ones remain' } },
       },
     },
     async (request) => {
