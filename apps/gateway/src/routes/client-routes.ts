@@ -74,6 +74,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
     },
     async (request) => {
       const { id } = request.params;
+      request.auditTarget = hub.node.directory.get(id)?.name;
       if (!(await hub.kick(id, request.body?.reason))) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
       return { ok: true, id };
     },
@@ -92,6 +93,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
     },
     async (request) => {
       const { id } = request.params;
+      request.auditTarget = hub.node.directory.get(id)?.name;
       if (!(await hub.tell(id, request.body.text))) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
       return { ok: true, id };
     },

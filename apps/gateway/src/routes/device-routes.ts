@@ -87,6 +87,7 @@ export const deviceRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRout
     '/devices/:id',
     { schema: { summary: 'Hang up and remove a device link', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },
     async (request, reply) => {
+      request.auditTarget = app.deviceLinks.list().find((device) => device.id === request.params.id)?.name;
       app.deviceLinks.remove(request.params.id);
       return reply.code(204).send(null);
     },
