@@ -23,8 +23,8 @@ export class AdminState {
   readonly clients = new ClientsAdmin(this.api);
   readonly rooms = new RoomsAdmin(this.api);
   readonly audit = new AuditAdmin(this.api);
-  readonly listeners = new ListenersAdmin(this.api, () => void this.clients.list.refresh());
-  readonly devices = new DeviceLinksAdmin(this.api, () => void this.clients.list.refresh());
+  readonly listeners = new ListenersAdmin(this.api, () => void this.clients.refresh());
+  readonly devices = new DeviceLinksAdmin(this.api, () => void this.clients.refresh());
   readonly bans = new BansAdmin(this.api, () => this.#afterIdentityChange());
   readonly accounts = new AccountsAdmin(this.api, () => this.#afterIdentityChange());
   /** What the open sections show, refreshed every 2 s. */
@@ -70,7 +70,7 @@ export class AdminState {
   }
 
   #afterIdentityChange(): void {
-    void this.audit.list.refresh();
-    void this.clients.list.refresh();
+    void this.audit.refresh();
+    void this.clients.refresh();
   }
 }

@@ -31,18 +31,22 @@ function writeToken(token: string | null): void {
   }
 }
 
-/** Where the page shows how an action went: one failure (with the gateway's code) or one result line. */
-interface Note {
+/** What the page shows of the API: whether it must ask for the token, what is in flight, how the last action went. */
+export interface AdminStatus {
+  /** A call answered 401: the page asks for the token (once). */
+  needsToken: boolean;
+  /** The action in flight, if any (buttons disable while it runs). */
+  busy: string | null;
+  /** The last failed call, with the gateway's code. */
   failure: AdminFailure | null;
+  /** A short line about the last successful action. */
   result: string | null;
 }
 
 export class AdminApi {
   #adminToken = $state<string | null>(readToken());
   #sessionToken = $state<string | null>(null);
-  #needsToken = $state(false);
-  #note = $state.raw<Note>({ failure: null, result: null });
-  #busy = $state<string | null>(null);
+  #status = $state.raw<AdminStatus>({ needsToken: false, busy: null, failure: null, result: null });
   /** Called when a new admin token is saved: what was refused can be asked again. */
   onTokenSaved: () => void = () => {};
 
@@ -58,20 +62,8 @@ export class AdminApi {
   get hasToken(): boolean {
     return this.#adminToken !== null;
   }
-
-  /** True after a call answered 401: the page asks for the token (once). */
-  get needsToken(): boolean {
-    return this.#needsToken;
-  }
-
-  /** The last failed call, and a short line about the last successful action. */
-  get note(): Note {
-    return this.#note;
-  }
-
-  /** The action in flight, if any (buttons disable while it runs). */
-  get busy(): string | null {
-    return this.#busy;
+  get status(): AdminStatus {
+    return this.#status;
   }
 
   /**
@@ -82,8 +74,8 @@ export class AdminApi {
     if (token === this.#sessionToken) return;
     this.#sessionToken = token;
     if (token === null) return;
-    this.#needsToken = false;
-    const code = this.#note.failure?.code;
+    const code = this.#status.failure?.code;
+    this.#set({ needsToken: false });
     if (code === 'UNAUTHORIZED' || code === 'FORBIDDEN') this.dismissFailure();
   }
 
@@ -91,8 +83,7 @@ export class AdminApi {
     const trimmed = token.trim();
     this.#adminToken = trimmed === '' ? null : trimmed;
     writeToken(this.#adminToken);
-    this.#needsToken = false;
-    this.#note = { failure: null, result: 'Admin token saved for this tab; try the action again.' };
+    this.#set({ needsToken: false, failure: null, result: 'Admin token saved for this tab; try the action again.' });
     this.onTokenSaved();
   }
 
@@ -102,12 +93,12 @@ export class AdminApi {
   }
 
   dismissFailure(): void {
-    this.#note = { ...this.#note, failure: null };
+    this.#set({ failure: null });
   }
 
   /** A short line about what an action did. */
   done(result: string): void {
-    this.#note = { failure: null, result };
+    this.#set({ failure: null, result });
   }
 
   /** A button's action: the page's error line shows its failure. */
@@ -129,23 +120,26 @@ export class AdminApi {
 
   /** Runs what the user asked for: buttons disable meanwhile; the caller decides where a failure shows. */
   async run<T>(action: string, method: HttpMethod, path: string, body?: unknown): Promise<Outcome<T>> {
-    this.#busy = action;
-    this.#note = { ...this.#note, result: null };
+    this.#set({ busy: action, result: null });
     try {
       return await this.#request<T>(action, method, path, body);
     } finally {
-      this.#busy = null;
+      this.#set({ busy: null });
     }
   }
 
   /** Shows a failure on the page's error line; clears one the same action left. */
   report<T>(outcome: Outcome<T>): T | undefined {
     if (!outcome.ok) {
-      this.#note = { ...this.#note, failure: outcome.failure };
+      this.#set({ failure: outcome.failure });
       return undefined;
     }
-    if (this.#note.failure?.action === outcome.action) this.dismissFailure();
+    if (this.#status.failure?.action === outcome.action) this.dismissFailure();
     return outcome.value;
+  }
+
+  #set(change: Partial<AdminStatus>): void {
+    this.#status = { ...this.#status, ...change };
   }
 
   async #request<T>(action: string, method: HttpMethod, path: string, body?: unknown): Promise<Outcome<T>> {
@@ -157,7 +151,7 @@ export class AdminApi {
         if (error.status === 401) {
           // An operator's token that stopped working (role taken away) gives way to the admin token.
           if (token !== null && token === this.#sessionToken) this.#sessionToken = null;
-          this.#needsToken = true;
+          this.#set({ needsToken: true });
         }
         return { ok: false, failure: { action, code: error.code, message: error.message } };
       }

@@ -22,19 +22,16 @@ export class FormProblem {
   }
 
   /**
-   * Builds the body from the fields (a FormError is the page's objection) and sends it; the
-   * gateway's refusal stays shown. Whether it went through.
+   * Sends what the fields make (a FormError thrown while making it is the page's objection);
+   * the gateway's refusal stays shown. Whether it went through.
    */
-  async submit<Body>(build: () => Body, send: (body: Body) => Promise<AdminFailure | null>): Promise<boolean> {
-    let body: Body;
+  async send(run: () => Promise<AdminFailure | null>): Promise<boolean> {
     try {
-      body = build();
+      this.#problem = await run();
     } catch (error) {
       if (!(error instanceof FormError)) throw error;
       this.#problem = { field: error.field, message: error.message };
-      return false;
     }
-    this.#problem = await send(body);
     return this.#problem === null;
   }
 }

@@ -1,7 +1,7 @@
 // TCP listeners of any framing, the default one (Switchboard frames) included: its row in the
 // list is its status; it alone can also be moved (started on another host or port).
 import type { ListenerInfo, ListenerList, ListenerStatus, NewListener } from '../rest-client.js';
-import type { AdminApi, AdminFailure } from './admin-api.svelte.js';
+import type { AdminFailure } from './admin-api.svelte.js';
 import { AdminList, byId, type ListSource } from './admin-list.svelte.js';
 
 export interface ListenerStartOptions {
@@ -10,37 +10,19 @@ export interface ListenerStartOptions {
   backlog?: number;
 }
 
-const LISTENERS: ListSource<ListenerList, ListenerInfo> = {
-  label: 'List listeners',
-  path: '/api/listeners',
-  rows: (body) => body.listeners,
-  order: (a, b) => byId(a.id, b.id),
-  key: 'id',
-  adminOnly: true,
-};
-
-export class ListenersAdmin {
-  constructor(
-    private readonly api: AdminApi,
-    /** What a listener change can change elsewhere (its members come and go). */
-    private readonly changed: () => void,
-    readonly list = new AdminList(api, LISTENERS),
-  ) {}
+export class ListenersAdmin extends AdminList<ListenerList, ListenerInfo> {
+  protected readonly source: ListSource<ListenerList, ListenerInfo> = { path: '/api/listeners', rows: (b) => b.listeners, order: byId, key: 'id' };
 
   /** The default listener's row, once the list has come. */
   get default(): ListenerInfo | undefined {
-    return this.list.rows.find((listener) => listener.id === 'default');
-  }
-
-  async refresh(): Promise<void> {
-    await this.list.refresh();
+    return this.rows.find((listener) => listener.id === 'default');
   }
 
   async start(options: ListenerStartOptions): Promise<boolean> {
     const status = await this.api.action<ListenerStatus>('Start listener', 'POST', '/api/listener/start', options);
     if (!status) return false;
     this.api.done(`Listener started on ${status.host}:${status.port}.`);
-    void this.list.refresh();
+    void this.refresh();
     return true;
   }
 
@@ -49,17 +31,14 @@ export class ListenersAdmin {
     if (!status) return false;
     this.api.done(disconnect ? 'Listener stopped; TCP members disconnected.' : 'Listener stopped; connected TCP members stay.');
     this.changed();
-    void this.list.refresh();
+    void this.refresh();
     return true;
   }
 
   /** Adds a listener and starts it. The failure (the gateway's code and message) is the form's to show. */
   add(body: NewListener): Promise<AdminFailure | null> {
-    return this.list.add(
-      'Add listener',
-      body,
-      (added) => `Listener ${added.id} (${added.framing}) ${added.listening ? 'listening' : 'added'} on ${added.host}:${added.port}.`,
-    );
+    const how = (added: ListenerInfo) => `${added.listening ? 'listening' : 'added'} on ${added.host}:${added.port}`;
+    return this.create('Add listener', body, (added) => `Listener ${added.id} (${added.framing}) ${how(added)}.`);
   }
 
   /** Starts or stops one listener by id (the default one too). */
@@ -72,7 +51,7 @@ export class ListenersAdmin {
       listening ? {} : { disconnect },
     );
     if (!updated) return false;
-    this.list.put(updated);
+    this.put(updated);
     this.api.done(
       listening
         ? `Listener ${updated.id} started on ${updated.host}:${updated.port}.`
@@ -83,12 +62,8 @@ export class ListenersAdmin {
   }
 
   async remove(listener: ListenerInfo): Promise<boolean> {
-    const removed = await this.list.remove(
-      listener,
-      'Remove listener',
-      `/api/listeners/${encodeURIComponent(listener.id)}`,
-      `Listener ${listener.id} removed.`,
-    );
+    const path = `/api/listeners/${encodeURIComponent(listener.id)}`;
+    const removed = await this.delete(listener, 'Remove listener', path, `Listener ${listener.id} removed.`);
     if (removed) this.changed();
     return removed;
   }

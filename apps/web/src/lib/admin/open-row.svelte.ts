@@ -12,7 +12,7 @@ export class OpenRow<Kind extends string = 'confirm'> {
     return this.#open !== null && this.#open.key === key && (kind === undefined || this.#open.kind === kind);
   }
 
-  open(key: string | number, kind: Kind): void {
+  open(key: string | number, kind = 'confirm' as Kind): void {
     this.#open = { key, kind };
   }
 

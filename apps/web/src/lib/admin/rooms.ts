@@ -1,22 +1,9 @@
 // Rooms, for the broadcast form: a notice to one room or to everyone.
 import type { RoomList, RoomSummary } from '../rest-client.js';
-import type { AdminApi } from './admin-api.svelte.js';
 import { AdminList, byName, type ListSource } from './admin-list.svelte.js';
 
-const ROOMS: ListSource<RoomList, RoomSummary> = {
-  label: 'List rooms',
-  path: '/api/rooms',
-  rows: (body) => body.rooms,
-  order: byName,
-  key: 'name',
-  adminOnly: false,
-};
-
-export class RoomsAdmin {
-  constructor(
-    private readonly api: AdminApi,
-    readonly list = new AdminList(api, ROOMS),
-  ) {}
+export class RoomsAdmin extends AdminList<RoomList, RoomSummary> {
+  protected readonly source: ListSource<RoomList, RoomSummary> = { path: '/api/rooms', rows: (b) => b.rooms, order: byName, key: 'name', public: true };
 
   /** A server notice to one room, or to everyone when `room` is empty. */
   async broadcast(text: string, room: string): Promise<boolean> {
