@@ -80,6 +80,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
     },
     async (request) => {
       const { id } = request.params;
+      request.auditTarget = hub.node.directory.get(id)?.name;
       if (!(await hub.kick(id, request.body?.reason))) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
       return { ok: true, id };
     },
@@ -99,6 +100,7 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
     },
     async (request) => {
       const { id } = request.params;
+      request.auditTarget = hub.node.directory.get(id)?.name;
       if (!(await hub.tell(id, request.body.text))) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
       return { ok: true, id };
     },

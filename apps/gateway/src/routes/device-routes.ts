@@ -120,6 +120,7 @@ export const deviceRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRout
     '/devices/:id',
     { schema: { summary: 'Hang up and remove a device link', errors: ['DEVICE_NOT_FOUND'], params: idParams, response: { 204: gone } } },
     async (request, reply) => {
+      request.auditTarget = app.deviceLinks.list().find((device) => device.id === request.params.id)?.name;
       app.deviceLinks.remove(request.params.id);
       return reply.code(204).send(null);
     },

@@ -2,16 +2,19 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { descriptorPressure, openDescriptors } from '../http-connections.js';
 import type { Hub } from '../hub/hub.js';
 import { SERVER_NAME } from '../hub/hub.js';
-import { serverConfig, serverStats } from './schemas.js';
+import { readStats, type StatsHistory } from '../stats-history.js';
+import { serverConfig, serverStats, statsHistory } from './schemas.js';
 
 export interface HealthRouteOptions {
   hub: Hub;
   requireAdmin: (request: import('fastify').FastifyRequest) => Promise<void>;
+  /** The readings the admin page's charts open with. */
+  statsHistory: StatsHistory;
 }
 
 const startedAt = Date.now();
 
-export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRouteOptions }> = async (app, { hub, requireAdmin }) => {
+export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRouteOptions }> = async (app, { hub, requireAdmin, statsHistory: history }) => {
   app.get(
     '/health',
     {
@@ -114,12 +117,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
     },
     async () => {
       const memory = process.memoryUsage();
-      let queuedBytes = 0;
-      const connections = { tcp: 0, ws: 0 };
-      for (const member of hub.members.values()) {
-        queuedBytes += hub.delivery.queuedFor(member);
-        connections[member.transport]++;
-      }
+      const { connections, framesIn, deliveries, queuedBytes, errorsSent } = readStats(hub);
       return {
         members: hub.members.size,
         rooms: hub.rooms.size,
@@ -129,10 +127,24 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
         openDescriptors: openDescriptors(),
         uptimeMs: Date.now() - startedAt,
         connections,
-        framesIn: { ...hub.totals.framesIn },
-        deliveries: { ...hub.totals.framesOut },
-        errorsSent: hub.totals.errorsSent,
+        framesIn,
+        deliveries,
+        errorsSent,
       };
     },
+  );
+
+  app.get(
+    '/stats/history',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        summary: 'The last minutes of what the admin charts draw, one reading a second (oldest first)',
+        response: {
+          200: { ...statsHistory, description: 'One reading a second for the last ten minutes, oldest first' },
+        },
+      },
+    },
+    async () => ({ everyMs: history.everyMs, readings: [...history.readings()] }),
   );
 };

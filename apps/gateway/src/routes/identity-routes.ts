@@ -246,6 +246,8 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
         },
       },
       async (request, reply) => {
+        const ban = store.bans().find((b) => b.id === request.params.id);
+        if (ban !== undefined) request.auditTarget = `${ban.kind} ${ban.value}`;
         if (!store.removeBan(request.params.id)) throw new GatewayError('BAN_NOT_FOUND', `No ban has id ${request.params.id}.`);
         await store.shared();
         return reply.code(204).send(null);

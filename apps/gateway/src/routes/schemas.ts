@@ -339,6 +339,64 @@ export const serverConfig = {
   ],
 } as const;
 
+const perTransport = {
+  type: 'object',
+  properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } },
+  required: ['tcp', 'ws'],
+  additionalProperties: false,
+} as const;
+
+/** GET /api/stats/history: the readings the admin page's charts draw, one a second for the last minutes. */
+export const statsHistory = {
+  title: 'StatsHistory',
+  type: 'object',
+  properties: {
+    everyMs: { type: 'integer', description: 'Milliseconds between two readings' },
+    readings: {
+      type: 'array',
+      description: 'Oldest first; rates are the differences between readings of the running totals',
+      items: {
+        type: 'object',
+        properties: {
+          at: { type: 'integer', description: 'When it was read (ms since the epoch)' },
+          connections: { ...perTransport, description: 'Members connected then, by transport' },
+          framesIn: { ...perTransport, description: 'Frames received from members since the start' },
+          deliveries: { ...perTransport, description: 'Frames queued for members since the start' },
+          queuedBytes: { type: 'integer', description: 'Bytes queued for members then' },
+          errorsSent: { type: 'integer', description: 'Error frames sent since the start' },
+        },
+        required: ['at', 'connections', 'framesIn', 'deliveries', 'queuedBytes', 'errorsSent'],
+        additionalProperties: false,
+      },
+    },
+  },
+  required: ['everyMs', 'readings'],
+  additionalProperties: false,
+  examples: [
+    {
+      everyMs: 1000,
+      readings: [
+        {
+          at: 1796558400000,
+          connections: { tcp: 9, ws: 3 },
+          framesIn: { tcp: 4100, ws: 230 },
+          deliveries: { tcp: 9800, ws: 2100 },
+          queuedBytes: 0,
+          errorsSent: 2,
+        },
+        {
+          at: 1796558401000,
+          connections: { tcp: 9, ws: 3 },
+          framesIn: { tcp: 4160, ws: 236 },
+          deliveries: { tcp: 9950, ws: 2130 },
+          queuedBytes: 0,
+          errorsSent: 2,
+        },
+      ],
+    },
+  ],
+} as const;
+
 /** GET /api/stats: process figures, connections now and running totals (the admin panel charts their rates). */
 export const serverStats = {
   title: 'ServerStats',
