@@ -76,14 +76,16 @@ const SYSTEM_PYTHON = '/usr/bin/python3';
 const pythonImports = (modules) => () => existsSync(SYSTEM_PYTHON) && spawnSync(SYSTEM_PYTHON, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0;
 
 /**
- * Debian packages the tests run for real: Chromium (browser tests), redis-server and HAProxy
- * (several gateways on one Redis, behind the README's load balancer), Python with venv, pytest,
+ * Debian packages the tests run for real: Chromium (browser tests), redis-server, redis-cli and HAProxy
+ * (several gateways on one Redis or a Redis Cluster, behind the README's load balancer), Python with venv, pytest,
  * setuptools and websockets (clients/python), Mono's mcs and runtime (clients/csharp). Each with
  * a file it installs, or a check that it is there.
  */
 const TEST_PACKAGES = [
   ['chromium', CHROMIUM],
   ['redis-server', '/usr/bin/redis-server'],
+  // redis-cli forms the Redis Cluster of the cluster tests (redis-server depends on it; checked in case it was removed).
+  ['redis-tools', '/usr/bin/redis-cli'],
   ['haproxy', '/usr/sbin/haproxy'],
   ['python3-venv', pythonImports('venv, ensurepip')],
   ['python3-pytest', pythonImports('pytest')],

@@ -17,6 +17,7 @@ const test = base.extend<{ gateway: RunningGateway }>({
 test('with an admin token configured, the admin panel asks for it and then acts', async ({ page, gateway }) => {
   await joinAs(page, gateway, 'chief');
   await page.getByTestId('admin-toggle').click();
+  await page.getByTestId('admin-nav-listeners').click();
   await page.getByTestId('listener-stop').click();
   // 401: the panel asks for the token; a wrong one is refused again.
   await page.getByTestId('admin-token-input').fill('guess');
@@ -26,5 +27,5 @@ test('with an admin token configured, the admin panel asks for it and then acts'
   await page.getByTestId('admin-token-input').fill('open-sesame');
   await page.getByTestId('admin-token-save').click();
   await page.getByTestId('listener-stop').click();
-  await expect(page.getByTestId('listener-status')).toHaveAttribute('data-listening', 'false');
+  await expect(page.getByTestId('listener-controls')).toHaveAttribute('data-listening', 'false');
 });

@@ -46,6 +46,7 @@ test("three gateways on one Redis: a TCP member on A, the browser on B and a pla
 
   // The admin panel on B lists the members of A and C too, each with its node.
   await page.getByTestId('admin-toggle').click();
+  await page.getByTestId('admin-nav-clients').click();
   const rows = page.getByTestId('client-row');
   await expect(rows).toHaveCount(3);
   await expect(page.locator('[data-testid="client-row"][data-name="alice"]')).toHaveAttribute('data-node', 'a');

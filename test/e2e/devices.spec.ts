@@ -27,9 +27,11 @@ async function tcpClient(port: number): Promise<{ socket: net.Socket; received: 
   return { socket, received: () => Buffer.concat(chunks) };
 }
 
-async function openAdmin(page: Page): Promise<void> {
-  await page.getByTestId('admin-toggle').click();
-  await expect(page.getByTestId('admin-panel')).toBeVisible();
+/** The admin page at one of its sections (the chat is behind it: admin-close returns there). */
+async function openAdmin(page: Page, section: string): Promise<void> {
+  if ((await page.getByTestId('admin-panel').count()) === 0) await page.getByTestId('admin-toggle').click();
+  await page.getByTestId(`admin-nav-${section}`).click();
+  await expect(page.getByTestId('admin-panel')).toHaveAttribute('data-section', section);
 }
 
 test('a raw listener added in the admin panel: a TCP program’s bytes show as hex, and hex typed in the chat reaches it byte-exact', async ({
@@ -41,7 +43,7 @@ test('a raw listener added in the admin panel: a TCP program’s bytes show as h
   // tests the closed default).
   expect((await api(gateway, 'PUT', '/api/rooms/lobby', { access: 'anyone' })).status).toBe(200);
   await joinAs(page, gateway, 'operator');
-  await openAdmin(page);
+  await openAdmin(page, 'listeners');
   const port = await freePort();
 
   await page.getByTestId('listener-add-toggle').click();
@@ -67,18 +69,21 @@ test('a raw listener added in the admin panel: a TCP program’s bytes show as h
 
   const device = await tcpClient(port);
   device.socket.write(Buffer.from([0x00, 0x01, 0x02, 0xff, 0x41, 0x42]));
+
+  // The clients table says how the device came in.
+  await openAdmin(page, 'clients');
+  const client = page.locator('[data-testid="client-row"][data-framing="raw"]');
+  await expect(client.getByTestId('client-framing')).toHaveText('raw');
+  await expect(client).toHaveAttribute('data-listener', /.+/);
+  await expect(client.getByTestId('client-via')).toContainText('via listener');
+
+  await page.getByTestId('admin-close').click();
   const message = page.locator('[data-testid="message-item"][data-bytes="true"][data-own="false"]');
   const dump = message.first().getByTestId('message-hex');
   await expect(dump).toHaveAttribute('data-hex', '00 01 02 ff 41 42');
   await expect(dump.getByTestId('message-hex-row')).toHaveText('00 01 02 ff 41 42');
   await expect(dump.getByTestId('message-ascii')).toHaveText('....AB');
   await expect(dump).toHaveCSS('font-family', /mono/i);
-
-  // The clients table says how the device came in.
-  const client = page.locator('[data-testid="client-row"][data-framing="raw"]');
-  await expect(client.getByTestId('client-framing')).toHaveText('raw');
-  await expect(client).toHaveAttribute('data-listener', /.+/);
-  await expect(client.getByTestId('client-via')).toContainText('via listener');
 
   // Hex mode: bad hex is an error and nothing is sent; good hex goes out as exactly those bytes.
   await page.getByTestId('composer-mode-hex').click();
@@ -110,6 +115,7 @@ test('a raw listener added in the admin panel: a TCP program’s bytes show as h
   await screenshot(page, 'chat-hex');
 
   // Stop, start and remove the listener from its row.
+  await openAdmin(page, 'listeners');
   await row.getByTestId('listener-row-stop').click();
   await expect(row).toHaveAttribute('data-listening', 'false');
   await row.getByTestId('listener-row-start').click();
@@ -142,8 +148,16 @@ test('a device link added in the admin panel connects, its lines reach the room,
     // The robot goes to lobby, opened on purpose: device rooms are operators-only by default.
     expect((await api(gateway, 'PUT', '/api/rooms/lobby', { access: 'anyone' })).status).toBe(200);
     await joinAs(page, gateway, 'operator');
-    await openAdmin(page);
+    await openAdmin(page, 'listeners');
     await expect(page.locator(`[data-testid="listener-row"][data-port="${listenerPort}"]`)).toHaveAttribute('data-framing', 'line');
+    // At 1280×800 the table fits the page: no sideways scrolling.
+    const fits = async (table: string) => {
+      const [scroll, width] = await page.getByTestId(table).evaluate((t) => [t.parentElement!.scrollWidth, t.parentElement!.clientWidth]);
+      expect(scroll, table).toBeLessThanOrEqual(width);
+    };
+    await fits('listeners-table');
+
+    await openAdmin(page, 'devices');
 
     await page.getByTestId('device-add-toggle').click();
     // Outside --device-targets (loopback only by default): the gateway refuses, the form says why.
@@ -164,28 +178,17 @@ test('a device link added in the admin panel connects, its lines reach the room,
     const row = page.locator('[data-testid="device-row"][data-name="robot1"]');
     await expect(row).toHaveAttribute('data-state', 'connected', { timeout: 10_000 });
     await expect(row.getByTestId('device-row-address')).toHaveText(`127.0.0.1:${robotPort}`);
-    await expect(page.locator('[data-testid="message-item"][data-from="robot1"] [data-testid="message-text"]')).toHaveText('READY');
+    await fits('devices-table');
+    await screenshot(page, 'admin-devices');
+    await openAdmin(page, 'clients');
     const client = page.locator('[data-testid="client-row"][data-name="robot1"]');
     await expect(client).toHaveAttribute('data-outbound', /.+/);
     await expect(client.getByTestId('client-framing')).toHaveText('line');
-    // At 1280×800 both tables fit the panel: no sideways scrolling.
-    for (const table of ['listeners-table', 'devices-table']) {
-      const [scroll, client] = await page.getByTestId(table).evaluate((t) => [t.parentElement!.scrollWidth, t.parentElement!.clientWidth]);
-      expect(scroll, table).toBeLessThanOrEqual(client);
-    }
+    await screenshot(page, 'admin-clients');
+    await page.getByTestId('admin-close').click();
+    await expect(page.locator('[data-testid="message-item"][data-from="robot1"] [data-testid="message-text"]')).toHaveText('READY');
 
-    if (shots) {
-      await page.getByTestId('device-add-toggle').click(); // Folded: both tables in view.
-      await page.getByTestId('listeners-table').scrollIntoViewIfNeeded();
-      await screenshot(page, 'admin-devices');
-      await page.getByTestId('listener-add-toggle').click();
-      await page.getByTestId('device-add-toggle').click();
-      await page.getByTestId('listener-add').scrollIntoViewIfNeeded();
-      await screenshot(page, 'admin-forms');
-      await page.getByTestId('clients-table').scrollIntoViewIfNeeded();
-      await screenshot(page, 'admin-clients');
-    }
-
+    await openAdmin(page, 'devices');
     await row.getByTestId('device-row-remove').click();
     await page.getByTestId('device-remove-confirm').click();
     await expect(row).toHaveCount(0);

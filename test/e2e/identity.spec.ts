@@ -231,11 +231,13 @@ test('an operator signed in on the page uses the admin panel without a token, ba
     await signIn(page, 'chief', 'operator pass');
     await expect(page.getByTestId('my-name')).toHaveText('chief');
     await page.getByTestId('admin-toggle').click();
+    await page.getByTestId('admin-nav-accounts').click();
     await expect(page.getByTestId('admin-operator')).toBeVisible();
     await expect(page.locator('[data-testid="account-row"][data-name="chief"]')).toHaveAttribute('data-role', 'admin');
     await expect(page.getByTestId('admin-token-input')).toHaveCount(0);
 
     // A name ban: listed, the member it matches is disconnected, the audit log names the operator.
+    await page.getByTestId('admin-nav-bans').click();
     await page.getByTestId('ban-add-toggle').click();
     await page.getByTestId('ban-add-kind').selectOption('name');
     await page.getByTestId('ban-add-value').fill('pest');
@@ -246,12 +248,15 @@ test('an operator signed in on the page uses the admin panel without a token, ba
     await expect(row.getByTestId('ban-expiry')).toContainText('no end');
     await expect(pest.next('error', (e) => e.code === 'BANNED')).resolves.toMatchObject({ message: expect.stringContaining('spamming the lobby') });
     await pest.waitClosed();
+    await page.getByTestId('admin-nav-audit').click();
     const entry = page.locator('[data-testid="audit-row"][data-action="POST /api/bans"]');
     await expect(entry).toHaveAttribute('data-actor', 'account:chief');
     await expect(entry.getByTestId('audit-detail')).toContainText('spamming the lobby');
     await expect(page.getByTestId('audit-row').first()).toHaveAttribute('data-action', 'POST /api/bans');
 
     // An IP ban with an expiry, then lifted.
+    await page.getByTestId('admin-nav-bans').click();
+    await page.getByTestId('ban-add-toggle').click();
     await page.getByTestId('ban-add-kind').selectOption('ip');
     await page.getByTestId('ban-add-value').fill('10.66.0.1');
     await page.getByTestId('ban-add-reason').fill('until tomorrow');
@@ -265,7 +270,11 @@ test('an operator signed in on the page uses the admin panel without a token, ba
     expect(bans.body.bans.find((b) => b.value === '10.66.0.1')?.expiresAt).toBe(new Date(2099, 0, 2, 3, 4).toISOString());
     await ipRow.getByTestId('ban-lift').click();
     await expect(ipRow).toHaveCount(0);
-    await expect(page.locator('[data-testid="audit-row"][data-action="DELETE /api/bans/:id"]')).toHaveAttribute('data-actor', 'account:chief');
+    await page.getByTestId('admin-nav-audit').click();
+    const lifted = page.locator('[data-testid="audit-row"][data-action="DELETE /api/bans/:id"]');
+    await expect(lifted).toHaveAttribute('data-actor', 'account:chief');
+    // The audit log says which ban, not its id.
+    await expect(lifted.getByTestId('audit-target')).toHaveText('ip 10.66.0.1');
     // The operator's session opened the admin API: no 401 was shown at any point.
     await expect(page.getByTestId('admin-error')).toHaveCount(0);
   });

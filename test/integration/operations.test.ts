@@ -50,7 +50,9 @@ describe('OpenAPI', () => {
         expect(operation, `${method} ${path}`).toBeDefined();
         expect(operation.summary, `${method} ${path}`).toBeTruthy();
         expect(operation.tags, `${method} ${path}`).toHaveLength(1);
-        expect(operation.responses['4XX'] ?? operation.responses['4xx'], `${method} ${path}: error responses`).toBeDefined();
+        expect(operation.responses['421'], `${method} ${path}: error responses`).toMatchObject({
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
+        });
       }
     }
     expect(doc.paths['/api/clients/{id}/kick'].post.security).toEqual([{ admin: [] }]);
@@ -59,7 +61,7 @@ describe('OpenAPI', () => {
     const page = await fetch(`${gateway.httpUrl}/docs/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('swagger');
-    expect(await (await fetch(`${gateway.httpUrl}/protocol.md`)).text()).toContain('# The Switchboard protocol');
+    expect(await (await fetch(`${gateway.httpUrl}/protocol.md?raw=1`)).text()).toContain('# The Switchboard protocol');
   });
 });
 

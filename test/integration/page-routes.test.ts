@@ -54,6 +54,6 @@ describe('page routes', () => {
 
   it('the page routes are not in the API documentation', async () => {
     const doc = (await (await fetch(gateway.httpUrl + '/docs/json')).json()) as { paths: Record<string, unknown> };
-    for (const path of Object.keys(doc.paths)) expect(path).toMatch(/^\/(api|ws|docs|protocol\.md|livez|readyz|metrics)/);
+    for (const path of Object.keys(doc.paths)) expect(path).toMatch(/^\/(api|ws|docs|protocol\.md|protocol\/|livez|readyz|metrics)/);
   });
 });

@@ -18,6 +18,7 @@ import { adminGuard } from './routes/admin-guard.js';
 import { clientRoutes } from './routes/client-routes.js';
 import { clusterRoutes, forwardToNode, serveForwardedCalls } from './routes/cluster-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { readStats, StatsHistory } from './stats-history.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { openApiPlugin } from './routes/openapi.js';
 import { operationsRoutes } from './routes/operations-routes.js';
@@ -144,6 +145,9 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       : undefined;
   const hub = new Hub({ config, history, cluster, log: app.log, identity, fileStore });
   app.decorate('hub', hub);
+  // What the admin page's charts open with: a reading a second for the last ten minutes.
+  const statsHistory = new StatsHistory(() => readStats(hub));
+  statsHistory.start();
 
   app.setErrorHandler((error, request, reply) => {
     const err = error as Error & { code?: string; statusCode?: number; validation?: unknown };
@@ -187,6 +191,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     await hub.close();
   });
   app.addHook('onClose', async () => {
+    statsHistory.stop();
     hub.history.close();
     fileStore?.close();
     identity.store.close();
@@ -198,7 +203,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
       actor: request.actor ?? 'anonymous',
       address: request.ip,
       action: `${request.method} ${request.routeOptions.url ?? request.url}`,
-      detail: { params: request.params, body: redacted(request.body) },
+      detail: { params: request.params, body: redacted(request.body), ...(request.auditTarget !== undefined && { target: request.auditTarget }) },
     });
   });
 
@@ -212,7 +217,7 @@ export async function buildApp(config: GatewayConfig, options: BuildOptions = {}
     async (api) => {
       api.addHook('preValidation', forwardToNode(hub, requireAdmin));
       await api.register(clusterRoutes, { hub, requireAdmin });
-      await api.register(healthRoutes, { hub, requireAdmin });
+      await api.register(healthRoutes, { hub, requireAdmin, statsHistory });
       await api.register(listenerRoutes, { requireAdmin });
       await api.register(deviceRoutes, { requireAdmin });
       await api.register(consoleRoutes, { requireAdmin });

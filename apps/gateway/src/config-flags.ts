@@ -420,7 +420,7 @@ export const options: Option[] = [
   opt(
     'redis-url',
     'string',
-    'Join every other gateway on this Redis (redis://host:port/db): one chat across them. Unset: a single gateway.',
+    'Join every other gateway on this Redis (redis://host:port/db): one chat across them. Unset: a single gateway. A Redis Cluster (redis+cluster://host:port, or seeds comma-separated) is recognised but not yet supported.',
     (c) => c.cluster.redisUrl,
     (c, v: string) => (c.cluster.redisUrl = v || null),
   ),

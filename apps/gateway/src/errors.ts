@@ -96,6 +96,11 @@ const statusOf: Partial<Record<GatewayErrorCode, number>> = {
   CLUSTER_UNAVAILABLE: 503,
 };
 
+/** The HTTP status an error code is answered with (400 unless the table says otherwise). */
+export function httpStatusOf(code: GatewayErrorCode): number {
+  return statusOf[code] ?? 400;
+}
+
 /** An error the API reports as `{code, message}` with an HTTP status. */
 export class GatewayError extends Error {
   override readonly name = 'GatewayError';
@@ -105,7 +110,7 @@ export class GatewayError extends Error {
   constructor(code: GatewayErrorCode, message: string = GatewayErrorCodes[code], options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.statusCode = statusOf[code] ?? 400;
+    this.statusCode = httpStatusOf(code);
   }
 }
 

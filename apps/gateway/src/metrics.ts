@@ -92,6 +92,20 @@ export function switchboardMetrics(register: Registry, hub: Hub, app: FastifyIns
     flushed: (waitedMs) => fanOut.observe(waitedMs / 1000),
     committed: (ms) => commit.observe(ms / 1000),
   };
+  const bus = hub.node.busTraffic;
+  if (bus !== undefined) {
+    new Counter({
+      name: 'switchboard_cluster_bus_messages_total',
+      help: "Messages this node received from the gateways' bus (in: its own echoes included) and sent to it (out); only with --redis-url.",
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ direction: 'in' }, bus.in);
+        this.inc({ direction: 'out' }, bus.out);
+      },
+    });
+  }
   const disconnected = new Counter({
     name: 'switchboard_members_disconnected_total',
     help: 'Members that left or were cut, by reason (quit, left, kicked, overflow, timeout, rate, ...).',

@@ -27,7 +27,7 @@ export const webUiPlugin = fp<WebUiPluginOptions>(
       }
       return;
     }
-    fastify.get('/', notBuilt);
+    fastify.get('/', { schema: { hide: true } }, notBuilt);
     for (const url of PAGE_ROUTES) fastify.get(url, { schema: { hide: true } }, notBuilt);
   },
   { name: 'switchboard-web-ui', fastify: '5.x' },

@@ -44,7 +44,8 @@ const implementations: [string, () => Implementation][] = [
           RedisCluster.start({ url: redis!.url, nodeId: id, heartbeatMs: 400, timeoutMs: 1000, historyRetention: 1000, lastHistoryId: 0, log: quiet, prefix }),
         // Its connections cut with no goodbye, as a killed process's would be.
         lose: async (hub) => (hub.node as RedisCluster).crash(),
-        settleMs: 60,
+        // Generous: the machine running the suite may be loaded (a fixed wait too short there fails at random).
+        settleMs: 150,
       };
     },
   ],
@@ -67,6 +68,11 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
 
   /** Traffic crosses nodes within the implementation's time (at least `ms`). */
   const settle = (ms = 0): Promise<void> => wait(Math.max(ms, implementation.settleMs));
+
+  /** Waits until `check` holds, up to two seconds. */
+  async function until(check: () => boolean): Promise<void> {
+    for (const deadline = Date.now() + 2000; !check(); await wait(5)) if (Date.now() > deadline) throw new Error('timed out waiting');
+  }
 
   /** Three nodes, one cluster, each with its own history. */
   async function threeNodes(): Promise<[Hub, Hub, Hub]> {
@@ -210,7 +216,8 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
     alice.send({ type: 'file-offer', transfer: 7, name: 'data.bin', size: bytes.length, ref: 'f1' });
     for (let at = 0; at < bytes.length; at += 65536) alice.send({ type: 'file-data', transfer: 7, data: bytes.subarray(at, at + 65536) });
     alice.send({ type: 'file-end', transfer: 7, sha256, ref: 'f2' });
-    await settle();
+    // 200 kB through Redis: on a loaded machine it takes longer than one settle.
+    await until(() => bob.link.of('file-end').length > 0 && alice.link.of('file-end').length > 0);
     const offer = bob.link.of('file-offer')[0]!;
     expect(offer).toEqual(expect.objectContaining({ name: 'data.bin', size: bytes.length, from: 'alice' }));
     const received = bob.link.of('file-data').filter((d) => d.transfer === offer.transfer);
@@ -270,6 +277,54 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
     ).toEqual(['alice', 'carol']);
     expect(newBob.link.of('welcome')).toEqual([expect.objectContaining({ name: 'bob', ref: 'h' })]);
     expect(carol.link.of('message').map((m) => m.text)).toEqual(['still here']);
+  });
+
+  it('a node hears a room only while it has a member in it; a member hears what is said right after its join is answered', async () => {
+    implementation = makeCluster();
+    const nodes = await Promise.all(['a', 'b', 'c'].map((id) => implementation.node(id)));
+    // The rooms of the room events each node's hub is handed by the cluster.
+    const heard = new Map<string, string[]>();
+    for (const node of nodes) {
+      const rooms: string[] = [];
+      heard.set(node.nodeId, rooms);
+      const serve = node.bus.serve.bind(node.bus);
+      node.bus.serve = (handlers) => {
+        serve({
+          ...handlers,
+          room: (event) => {
+            rooms.push(event.room);
+            handlers.room(event);
+          },
+        });
+      };
+    }
+    hubs = nodes.map((cluster) => testHub({ cluster }));
+    const [a, b, c] = hubs as [Hub, Hub, Hub];
+    const kitchen = (rooms: string[]): string[] => rooms.filter((room) => room === 'kitchen');
+    const alice = connect(a, { name: 'alice', room: 'kitchen' });
+    const bob = connect(b, { name: 'bob', room: 'kitchen' });
+    const carol = connect(c, { name: 'carol' });
+    await settle();
+    alice.send({ type: 'message', text: 'one' });
+    await settle();
+    expect(bob.link.of('message').map((m) => m.text)).toEqual(['one']);
+    expect(kitchen(heard.get('c')!)).toEqual([]); // no join, no message: c has no member there
+    expect(kitchen(heard.get('b')!).length).toBeGreaterThan(0);
+
+    carol.send({ type: 'join', room: 'kitchen', ref: 'j' });
+    await until(() => carol.link.of('roster').some((r) => r.ref === 'j'));
+    bob.send({ type: 'message', text: 'two' }); // at once, once carol's join is answered
+    await settle();
+    expect(carol.link.of('message').map((m) => m.text)).toEqual(['two']);
+
+    carol.send({ type: 'leave', room: 'kitchen', ref: 'l' });
+    await until(() => carol.link.of('presence').some((p) => p.ref === 'l'));
+    await settle();
+    const before = heard.get('c')!.length;
+    alice.send({ type: 'message', text: 'three' });
+    await settle();
+    expect(bob.link.of('message').map((m) => m.text)).toEqual(['one', 'two', 'three']);
+    expect(heard.get('c')!.length).toBe(before); // the last member left: c hears the room no more
   });
 
   it('an operator message to everyone reaches every node, and says which nodes did not answer', async () => {

@@ -14,6 +14,7 @@ export type NoticeMessage = ServerMessageOf<'notice'>;
 export type ErrorMessage = ServerMessageOf<'error'>;
 export type RoomsReply = ServerMessageOf<'rooms'>;
 export type HistoryReply = ServerMessageOf<'history'>;
+export type SearchReply = ServerMessageOf<'search'>;
 export type FileOfferMessage = ServerMessageOf<'file-offer'>;
 export type ServerMessageType = ServerMessage['type'];
 
@@ -44,7 +45,7 @@ export interface ConnectOptions {
   /** Limit for the TCP (and TLS) connection plus the welcome. Default 10 000 ms. */
   connectTimeoutMs?: number;
   /**
-   * How long rooms(), roster(), history(), ping(), say()... wait for their reply, and sendFile()
+   * How long rooms(), roster(), history(), search(), ping(), say()... wait for their reply, and sendFile()
    * for the server's echo of its offer and for its confirming file-end. Default 30 000 ms.
    */
   requestTimeoutMs?: number;
@@ -68,6 +69,15 @@ export interface HistoryQuery {
   private?: boolean;
   before?: number;
   after?: number;
+  limit?: number;
+}
+
+export interface SearchOptions {
+  /** Only this room's entries. */
+  room?: string;
+  /** Hits with smaller ids: the next page (the smallest id of the last reply). */
+  before?: number;
+  /** Default 20 on the server; more than 100 is taken as 100. */
   limit?: number;
 }
 

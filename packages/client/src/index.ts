@@ -3,6 +3,7 @@ export type {
   ConnectOptions,
   CloseInfo,
   HistoryQuery,
+  SearchOptions,
   SendFileOptions,
   SentFile,
   JoinReply,
@@ -16,6 +17,7 @@ export type {
   ErrorMessage,
   RoomsReply,
   HistoryReply,
+  SearchReply,
   FileOfferMessage,
   ServerMessageType,
 } from './client-types.js';

@@ -1,4 +1,4 @@
-import { readU32BE, u32be, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
+import { PendingRequests, readU32BE, u32be, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 import { ClientError } from './client-errors.js';
 
 /** The client frames that carry a `ref` (every JSON request; not text, file-data, ping, pong). */
@@ -18,7 +18,6 @@ interface Pending {
   replies: ServerMessage[];
   resolve: (replies: ServerMessage[]) => void;
   reject: (error: Error) => void;
-  timer: NodeJS.Timeout;
   detach: () => void;
 }
 
@@ -32,18 +31,17 @@ interface Pending {
  */
 export class RequestTracker {
   readonly #timeoutMs: number;
-  readonly #pending = new Map<string, Pending>();
-  #next = 1;
+  readonly #pending = new PendingRequests<string, Pending>((pending) =>
+    this.#finish(pending, new ClientError('TIMEOUT', `No reply to ${pending.kind} within ${this.#timeoutMs} ms.`)),
+  );
 
   constructor(timeoutMs: number) {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** A ref not used before on this connection, so a late reply can never match a newer request. */
+  /** A ref not used before on this connection, so a late reply can never match a newer request; a u32, for pings. */
   nextRef(): string {
-    const ref = this.#next;
-    this.#next = (ref % 0xffffffff) + 1; // Stays a u32, for pings.
-    return String(ref);
+    return String(this.#pending.nextId());
   }
 
   /** Requests still waiting. */
@@ -61,15 +59,8 @@ export class RequestTracker {
     return new Promise((resolve, reject) => {
       const onAbort = (): void => this.#settle(ref, signal!.reason as Error);
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.#pending.set(ref, {
-        kind,
-        expects,
-        replies: [],
-        resolve,
-        reject,
-        timer: setTimeout(() => this.#settle(ref, new ClientError('TIMEOUT', `No reply to ${kind} within ${this.#timeoutMs} ms.`)), this.#timeoutMs),
-        detach: () => signal?.removeEventListener('abort', onAbort),
-      });
+      const detach = (): void => signal?.removeEventListener('abort', onAbort);
+      this.#pending.add(ref, { kind, expects, replies: [], resolve, reject, detach }, this.#timeoutMs);
     });
   }
 
@@ -97,14 +88,15 @@ export class RequestTracker {
 
   /** Ends every waiting request with `error`: the connection is gone. */
   rejectAll(error: Error): void {
-    for (const ref of [...this.#pending.keys()]) this.#settle(ref, error);
+    for (const [, pending] of this.#pending.settleAll()) this.#finish(pending, error);
   }
 
   #settle(ref: string, error?: Error): void {
-    const pending = this.#pending.get(ref);
-    if (!pending) return;
-    this.#pending.delete(ref);
-    clearTimeout(pending.timer);
+    const pending = this.#pending.settle(ref);
+    if (pending) this.#finish(pending, error);
+  }
+
+  #finish(pending: Pending, error?: Error): void {
     pending.detach();
     if (error) pending.reject(error);
     else pending.resolve(pending.replies);

@@ -13,6 +13,8 @@ import type {
   JoinReply,
   PrivateMessage,
   RoomsReply,
+  SearchOptions,
+  SearchReply,
   RosterReply,
   SendFileOptions,
   SentFile,
@@ -26,6 +28,9 @@ import { FrameWaiters } from './frame-waiters.js';
 import { Membership } from './membership.js';
 import { RequestTracker, pingData, pongRef, type Expected, type RefRequest } from './request-tracker.js';
 import { Session, rethrowLater } from './session.js';
+
+/** A search query's length, in UTF-16 units as the gateway counts them (PROTOCOL.md §6, "Search"). */
+const MAX_SEARCH_LENGTH = 256;
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_FOR_TIMEOUT_MS = 5_000;
@@ -220,6 +225,22 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
       if (query.with !== undefined) checkName(query.with, 'member name');
       const body = definedOnly({ room: query.room, with: query.with, private: query.private, before: query.before, after: query.after, limit: query.limit });
       return this.#request('history', { type: 'history', ...body }, ['history']).then(([reply]) => reply as HistoryReply);
+    });
+  }
+
+  /**
+   * Full-text search of stored history (PROTOCOL.md §6, "Search"): room messages, private
+   * messages and file names with every word of `query` (each as a prefix), newest first, among
+   * what this member may read. A room that does not admit it rejects with ROOM_FORBIDDEN.
+   */
+  search(query: string, options: SearchOptions = {}): Promise<SearchReply> {
+    return this.#guard(() => {
+      if (query.length < 1 || query.length > MAX_SEARCH_LENGTH) {
+        throw new ClientError('INVALID_ARGUMENT', `A search query is 1 to ${MAX_SEARCH_LENGTH} characters.`);
+      }
+      if (options.room !== undefined) checkName(options.room, 'room');
+      const body = definedOnly({ room: options.room, before: options.before, limit: options.limit });
+      return this.#request('search', { type: 'search', q: query, ...body }, ['search']).then(([reply]) => reply as SearchReply);
     });
   }
 

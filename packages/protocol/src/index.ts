@@ -9,6 +9,7 @@ export {
   type FrameTypeCode,
 } from './frame-types.js';
 export { ErrorCodes, FATAL_ERROR_CODES, NAME_RULE, ProtocolError, isErrorCode, type ErrorCode } from './errors.js';
+export { PendingRequests } from './pending-requests.js';
 export { readU32BE, writeU32BE, u32be, utf8Length } from './bytes.js';
 export { parseEscapes, formatEscapes } from './escapes.js';
 export { FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.js';

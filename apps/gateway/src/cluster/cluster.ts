@@ -18,6 +18,8 @@ export interface ClusterNode {
   readonly log: MessageLog;
   /** Accounts, bans and tokens shared by every node (absent: a single gateway keeps its own). */
   readonly identity?: SharedIdentity | undefined;
+  /** Messages this node received from the other nodes' bus and sent to it (absent in one process: there is no bus). */
+  readonly busTraffic?: { readonly in: number; readonly out: number };
   /** Whether the cluster takes messages now (false while Redis is unreachable), and why not. */
   status(): { ok: boolean; detail?: string };
   close(): Promise<void>;
@@ -133,8 +135,16 @@ export interface Announcement {
 }
 
 export interface ClusterBus {
-  /** To the room's members on the other nodes (this node fans out to its own). */
+  /** To the room's members on the other nodes (this node fans out to its own); only the nodes serving the room hear it. */
   publishRoom(event: RoomEvent): void;
+  /**
+   * This node has a member in `room` now (or one joining): it hears the room's events from the
+   * other nodes. A promise when that takes a round trip: once it settles, every event published
+   * to the room reaches this node (the hub holds the join until then).
+   */
+  serveRoom(room: string): void | Promise<void>;
+  /** The last member of `room` on this node left: it stops hearing the room. */
+  dropRoom(room: string): void;
   /** To a member on another node. */
   sendToMember(node: string, event: MemberEvent): void;
   /** Asks `node` to act on one of its members; false when it has no such member (or did not answer in time). */

@@ -24,6 +24,8 @@ export class InProcessCluster {
   readonly #names = new Map<string, string>();
   readonly #directory = new DirectoryReplica();
   readonly #nodes = new Map<string, ClusterHandlers | undefined>();
+  /** The rooms each node serves: a room's events reach only those (as over Redis). */
+  readonly #served = new Map<string, Set<string>>();
   /** Each node's history replica, fed what the other nodes log. */
   readonly #followers = new Map<string, (record: LogRecord) => void>();
   readonly #calls = new Map<string, (call: ForwardedCall) => Promise<ForwardedReply>>();
@@ -38,6 +40,8 @@ export class InProcessCluster {
   node(nodeId: string): ClusterNode {
     if (this.#nodes.has(nodeId)) throw new Error(`Node "${nodeId}" is already in this this.`);
     this.#nodes.set(nodeId, undefined);
+    const served = new Set<string>();
+    this.#served.set(nodeId, served);
     const names: NameClaims = {
       claim: async (name, owner) => this.#claim(name, owner),
       release: (name, owner) => this.#release(name, owner),
@@ -62,11 +66,17 @@ export class InProcessCluster {
     };
     const bus: ClusterBus = {
       publishRoom: (event: RoomEvent) => {
-        for (const [id, handlers] of this.#nodes) if (id !== nodeId) handlers?.room(event);
+        for (const [id, handlers] of this.#nodes) if (id !== nodeId && this.#served.get(id)?.has(event.room) === true) handlers?.room(event);
       },
       sendToMember: (node: string, event: MemberEvent) => this.#nodes.get(node)?.member(event),
       request: async (node: string, action: AdminAction) => this.#nodes.get(node)?.admin(action) ?? false,
       announce: async (node, announcement) => this.#nodes.get(node)?.announce(announcement),
+      serveRoom: (room) => {
+        served.add(room);
+      },
+      dropRoom: (room) => {
+        served.delete(room);
+      },
       peers: () => [...this.#nodes.keys()].filter((id) => id !== nodeId),
       forward: async (node, call) => this.#calls.get(node)?.(call),
       serveCalls: (handler) => {
@@ -88,6 +98,7 @@ export class InProcessCluster {
         // A node that leaves takes its members with it (a Redis node's records would expire).
         directory.removeNode(nodeId);
         this.#nodes.delete(nodeId);
+        this.#served.delete(nodeId);
         this.#followers.delete(nodeId);
         this.#calls.delete(nodeId);
       },
@@ -99,6 +110,7 @@ export class InProcessCluster {
     const gone = this.#directory.removeNode(nodeId);
     for (const [name, owner] of this.#names) if (gone.some((record) => record.id === owner)) this.#names.delete(name);
     this.#nodes.delete(nodeId);
+    this.#served.delete(nodeId);
     this.#followers.delete(nodeId);
     this.#calls.delete(nodeId);
     for (const handlers of this.#nodes.values()) handlers?.nodeLost(nodeId, gone);

@@ -1,7 +1,7 @@
 import type { RoomHistoryRow } from '../history/history-setting.js';
 import type { RoomAccessRow } from '../room-access.js';
 import type { AccountRow, BanRow, IdentityChange, SharedIdentity, TokenRow } from '../identity/shared-identity.js';
-import { RENAME_TOKENS, REVOKE_TOKEN, REVOKE_TOKENS, ROTATE_TOKEN, type Script } from './redis-scripts.js';
+import type { ScriptName } from './redis-scripts.js';
 
 /** What the identity needs of the cluster's Redis connection. */
 export interface RedisPort {
@@ -9,7 +9,7 @@ export interface RedisPort {
   ready(): boolean;
   // Properties, not methods: #write takes them off the port.
   command: (args: (string | Buffer)[]) => Promise<unknown>;
-  run: (script: Script, keys: string[], args: string[]) => Promise<unknown>;
+  run: (script: ScriptName, keys: string[], args: string[]) => Promise<unknown>;
   /** Tells every other gateway (on the cluster's bus, after the writes before it). */
   broadcast(change: IdentityChange): void;
   logError(what: string, error: Error): void;
@@ -127,7 +127,7 @@ export class RedisIdentity implements SharedIdentity {
         return;
       }
       case 'tokens-renamed':
-        await run(RENAME_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token, change.name]);
+        await run('renameTokens', [this.#keys.tokensOf(change.identity)], [this.#keys.token, change.name]);
         return;
       case 'room-access':
         await command(['HSET', this.#keys.rooms, change.row.room, JSON.stringify(change.row)]);
@@ -136,17 +136,17 @@ export class RedisIdentity implements SharedIdentity {
         await command(['HSET', this.#keys.roomHistory, change.row.room, JSON.stringify(change.row)]);
         return;
       case 'tokens-revoked':
-        await run(REVOKE_TOKENS, [this.#keys.tokensOf(change.identity)], [this.#keys.token]);
+        await run('revokeTokens', [this.#keys.tokensOf(change.identity)], [this.#keys.token]);
         return;
       case 'token-rotated':
         await run(
-          ROTATE_TOKEN,
+          'rotateToken',
           [this.#keys.token + change.hash, this.#keys.predecessors(change.hash), this.#keys.predecessors(change.successor)],
           [this.#keys.token, change.hash, change.successor, String(change.expiresAt)],
         );
         return;
       case 'token-revoked':
-        await run(REVOKE_TOKEN, [this.#keys.token + change.hash, this.#keys.predecessors(change.hash)], [this.#keys.token]);
+        await run('revokeToken', [this.#keys.token + change.hash, this.#keys.predecessors(change.hash)], [this.#keys.token]);
         return;
     }
   }

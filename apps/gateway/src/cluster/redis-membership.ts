@@ -6,8 +6,8 @@
 import type { HubLogger } from '../logger.js';
 import type { MemberRecord } from './cluster.js';
 import type { DirectoryReplica } from './directory-replica.js';
-import type { Header } from './redis-envelope.js';
-import { CLAIM, HEARTBEAT, RAISE_COUNTER, SWEEP, type Script } from './redis-scripts.js';
+import type { Header } from './bus-messages.js';
+import type { ScriptName } from './redis-scripts.js';
 
 /** What the membership needs of the RedisCluster that owns it. */
 export interface MembershipPort {
@@ -25,7 +25,7 @@ export interface MembershipPort {
   highestId(): number;
   ready(): boolean;
   command(args: (string | Buffer)[]): Promise<unknown>;
-  run(script: Script, keys: string[], args: string[]): Promise<unknown>;
+  run(script: ScriptName, keys: string[], args: string[]): Promise<unknown>;
   /** Publishes on the bus every node hears. */
   publish(header: Header): void;
   resyncIdentity(): Promise<void>;
@@ -78,10 +78,10 @@ export class RedisMembership {
     if (!port.ready()) return;
     this.#sweepAfter = Date.now() + port.heartbeatMs * 2;
     try {
-      await port.run(RAISE_COUNTER, [keys.counter], [String(port.highestId())]);
-      await port.run(HEARTBEAT, [keys.nodes, keys.names, keys.members], [nodeId, String(port.ttlMs)]);
+      await port.run('raiseCounter', [keys.counter], [String(port.highestId())]);
+      await port.run('heartbeat', [keys.nodes, keys.names, keys.members], [nodeId, String(port.ttlMs)]);
       for (const [key, value] of port.claims) {
-        const claimed = await port.run(CLAIM, [key, keys.names], [value, String(port.ttlMs)]);
+        const claimed = await port.run('claim', [key, keys.names], [value, String(port.ttlMs)]);
         if (Number(claimed) !== 1) port.log.warn({ node: nodeId, name: key }, 'a name this node held was claimed by another node while Redis was away');
       }
       const own = port.replica.ofNode(nodeId);
@@ -120,7 +120,7 @@ export class RedisMembership {
     const port = this.#port;
     if (!port.ready()) return;
     try {
-      const added = await port.run(HEARTBEAT, [port.keys.nodes, port.keys.names, port.keys.members], [port.nodeId, String(port.ttlMs)]);
+      const added = await port.run('heartbeat', [port.keys.nodes, port.keys.names, port.keys.members], [port.nodeId, String(port.ttlMs)]);
       // The others gave this node up (it stalled, or Redis lost its data): it tells them again.
       if (Number(added) === 1) await this.resync('the cluster had given this node up');
     } catch (error) {
@@ -134,7 +134,7 @@ export class RedisMembership {
     if (!port.ready()) return;
     try {
       if (Date.now() >= this.#sweepAfter) {
-        const lost = (await port.run(SWEEP, [port.keys.nodes], [String(Math.floor(port.heartbeatMs * 1.5)), port.prefix])) as string[];
+        const lost = (await port.run('sweep', [port.keys.nodes], [String(Math.floor(port.heartbeatMs * 1.5)), port.prefix])) as string[];
         for (const node of lost) {
           this.lost(node);
           port.publish({ k: 'lost', from: port.nodeId, node });

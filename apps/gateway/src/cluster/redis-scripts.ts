@@ -1,18 +1,25 @@
-import { createHash } from 'node:crypto';
+import { defineScript, type CommandParser } from '@redis/client';
 
 /**
  * The Lua scripts a Redis node runs: each is one atomic step on the Redis server, so two
  * nodes never see half of another's change. Times come from Redis's own clock (TIME), so the
  * nodes' clocks need not agree. They touch keys that KEYS does not list (a node's names), so
  * they run on one Redis server (or primary), not on Redis Cluster.
+ *
+ * Each is registered on the client (SCRIPTS below) with node-redis's defineScript: it runs by
+ * EVALSHA and node-redis sends the source again on NOSCRIPT (first use, after a Redis restart).
+ * Every script takes its keys, then its arguments: `client.claim(keys, args)`.
  */
-export interface Script {
-  source: string;
-  sha: string;
-}
-
-function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
+function script(keys: number, source: string) {
+  return defineScript({
+    SCRIPT: source,
+    NUMBER_OF_KEYS: keys,
+    parseCommand(parser: CommandParser, keyNames: string[], args: string[]) {
+      parser.pushKeys(keyNames);
+      parser.push(...args);
+    },
+    transformReply: (reply: unknown) => reply,
+  });
 }
 
 const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -22,53 +29,70 @@ const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + m
  * cannot disagree, and stream order is id order.
  * KEYS: counter, stream. ARGV: max length, writer (the appending process), ts, entry (JSON).
  */
-export const APPEND = script(`
+const APPEND = script(
+  2,
+  `
 local id = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
-return id`);
+return id`,
+);
 
 /** Ids go on from the highest this node stored (a single gateway joining a cluster keeps its history). KEYS: counter. ARGV: last id. */
-export const RAISE_COUNTER = script(`
+const RAISE_COUNTER = script(
+  1,
+  `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
-return 1`);
+return 1`,
+);
 
 /**
  * Claims a name for an owner unless another holds it; the claim expires unless its node
  * refreshes it (HEARTBEAT). KEYS: name key, the node's set of name keys. ARGV: owner value, ttl ms.
  */
-export const CLAIM = script(`
+const CLAIM = script(
+  2,
+  `
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], KEYS[1])
-return 1`);
+return 1`,
+);
 
 /** Frees a name its owner holds. KEYS: name key, the node's set. ARGV: owner value. */
-export const RELEASE = script(`
+const RELEASE = script(
+  2,
+  `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 redis.call('SREM', KEYS[2], KEYS[1])
-return 1`);
+return 1`,
+);
 
 /**
  * The node is alive: its time in the node set, its names and member hash live on. Returns 1
  * when the node was not in the set (it is new, or others gave it up for lost and it must
  * publish its state again). KEYS: node set, the node's name set, its member hash. ARGV: node, ttl ms.
  */
-export const HEARTBEAT = script(`
+const HEARTBEAT = script(
+  3,
+  `
 ${NOW}
 local added = redis.call('ZADD', KEYS[1], now, ARGV[1])
 for _, key in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('PEXPIRE', key, ARGV[2]) end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
-return added`);
+return added`,
+);
 
 /**
  * Nodes silent for longer than ARGV[1] ms are gone: out of the node set, their names and
  * member hashes deleted. Returns their ids (each lost node is returned to one caller only).
  * KEYS: node set. ARGV: silence ms, key prefix.
  */
-export const SWEEP = script(`
+const SWEEP = script(
+  1,
+  `
 ${NOW}
 local lost = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))
 for _, node in ipairs(lost) do
@@ -80,10 +104,13 @@ for _, node in ipairs(lost) do
   end
   redis.call('DEL', names, ARGV[2] .. 'members:' .. node)
 end
-return lost`);
+return lost`,
+);
 
 /** The token holder took another name: each of its tokens reclaims that one. KEYS: its token set. ARGV: token key prefix, name. */
-export const RENAME_TOKENS = script(`
+const RENAME_TOKENS = script(
+  1,
+  `
 for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local key = ARGV[1] .. hash
   local value = redis.call('GET', key)
@@ -93,14 +120,17 @@ for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     redis.call('SET', key, cjson.encode(token), 'KEEPTTL')
   end
 end
-return 1`);
+return 1`,
+);
 
 /**
  * A used token was replaced (rotation): the tokens it had replaced stop, it works until its grace
  * ends, and its successor knows it replaced it. KEYS: its token key, its predecessors' set, the
  * successor's predecessors' set. ARGV: token key prefix, its hash, the successor's hash, the grace's end (ms).
  */
-export const ROTATE_TOKEN = script(`
+const ROTATE_TOKEN = script(
+  3,
+  `
 for _, hash in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', ARGV[1] .. hash) end
 redis.call('DEL', KEYS[2])
 local value = redis.call('GET', KEYS[1])
@@ -115,16 +145,38 @@ if ttl < 1 then redis.call('DEL', KEYS[1]) return 0 end
 redis.call('SET', KEYS[1], cjson.encode(token), 'PX', ttl)
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('PEXPIRE', KEYS[3], ttl)
-return 1`);
+return 1`,
+);
 
 /** Signing out: the token and the ones it replaced stop. KEYS: its token key, its predecessors' set. ARGV: token key prefix. */
-export const REVOKE_TOKEN = script(`
+const REVOKE_TOKEN = script(
+  2,
+  `
 for _, hash in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('DEL', ARGV[1] .. hash) end
 redis.call('DEL', KEYS[1], KEYS[2])
-return 1`);
+return 1`,
+);
 
 /** Ends every session of an account (a new password, a deleted account). KEYS: its token set. ARGV: token key prefix. */
-export const REVOKE_TOKENS = script(`
+const REVOKE_TOKENS = script(
+  1,
+  `
 for _, hash in ipairs(redis.call('SMEMBERS', KEYS[1])) do redis.call('DEL', ARGV[1] .. hash) end
 redis.call('DEL', KEYS[1])
-return 1`);
+return 1`,
+);
+
+/** The scripts, by the name each has on the client. */
+export const SCRIPTS = {
+  append: APPEND,
+  raiseCounter: RAISE_COUNTER,
+  claim: CLAIM,
+  release: RELEASE,
+  heartbeat: HEARTBEAT,
+  sweep: SWEEP,
+  renameTokens: RENAME_TOKENS,
+  rotateToken: ROTATE_TOKEN,
+  revokeToken: REVOKE_TOKEN,
+  revokeTokens: REVOKE_TOKENS,
+};
+export type ScriptName = keyof typeof SCRIPTS;

@@ -3,6 +3,7 @@ import { memberInfoOf, type ClusterNode, type MemberRecord } from '../cluster/cl
 import type { GatewayConfig } from '../config.js';
 import { lookAlikeKey } from '../identity/look-alike.js';
 import type { HistoryService } from '../history/history-service.js';
+import type { Handled } from './handled.js';
 import { historyFrame } from './history-frame.js';
 import type { LeaveReason, Member, Room } from './member.js';
 import type { Router } from './router.js';
@@ -64,9 +65,20 @@ export class Membership {
     }
   }
 
-  /** Joins (or makes current) a room; protocol members then get its roster and recent history. */
-  join(member: Member, roomName: string, options: { since?: number | undefined; ref?: string | undefined } = {}): void {
+  /**
+   * Joins (or makes current) a room; protocol members then get its roster and recent history.
+   * A room new to this node is joined once the cluster routes its events here (Router.whenServed).
+   */
+  join(member: Member, roomName: string, options: { since?: number | undefined; ref?: string | undefined } = {}): Handled {
     const room = this.router.ensureRoom(this.checkRoomName(roomName), this.now());
+    return this.router.whenServed(room, () => {
+      // Gone while the cluster subscribed: the room may be empty again.
+      if (member.isClosed) return this.router.dropIfEmpty(room);
+      this.#enter(member, room, options);
+    });
+  }
+
+  #enter(member: Member, room: Room, options: { since?: number | undefined; ref?: string | undefined }): void {
     const at = member.rooms.indexOf(room);
     if (at >= 0) {
       // Already in it: it becomes the current room.

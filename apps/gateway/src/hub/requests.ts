@@ -197,7 +197,7 @@ export class Requests {
         return andThen(this.membership.claim(member, who.name), (free) => {
           if (!free) throw taken(who.name);
           if (member.isClosed) return;
-          this.#welcome(member, who, roomName, upgrading, hello);
+          return this.#welcome(member, who, roomName, upgrading, hello);
         });
       }),
     );
@@ -234,7 +234,7 @@ export class Requests {
     if (who.account !== null && holder.identity.startsWith('guest:')) return this.replace(holder.id, who.name).then(() => undefined);
   }
 
-  #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): void {
+  #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): Handled {
     const name = who.name;
     member.identity = who.identity;
     member.account = who.account;
@@ -266,7 +266,7 @@ export class Requests {
       // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
       if (upgrading) this.membership.setName(member, name);
       else this.joined(member);
-      this.membership.join(member, roomName, { since: hello.since, ref: hello.ref });
+      return this.membership.join(member, roomName, { since: hello.since, ref: hello.ref });
     }
   }
 
@@ -293,7 +293,7 @@ export class Requests {
       if (!free) this.node.names.claim(member.name, member.id).catch(() => undefined);
       member.state = 'joined';
       this.joined(member);
-      this.membership.join(member, room);
+      return this.membership.join(member, room);
     });
   }
 
@@ -316,9 +316,10 @@ export class Requests {
       this.joined(member);
       // Taken before it joins: its own arrival is not among the lines (PROTOCOL.md §2).
       const held = this.router.takeUndecided(member);
-      this.membership.join(member, DEFAULT_ROOM);
       // What lobby said during the hello window, in order, after its own arrival.
-      for (const line of held) this.router.deliver(member, line);
+      return andThen(this.membership.join(member, DEFAULT_ROOM), () => {
+        for (const line of held) this.router.deliver(member, line);
+      });
     });
   }
 

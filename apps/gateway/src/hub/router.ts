@@ -2,6 +2,7 @@ import { DEFAULT_ROOM, encodeMessage } from '@switchboard/protocol';
 import type { ClusterHandlers, ClusterNode, MemberEvent, MemberRecord, RoomEvent, RoomEventOrigin } from '../cluster/cluster.js';
 import type { Hears } from './device.js';
 import type { Delivery } from '../delivery/delivery.js';
+import type { Handled } from './handled.js';
 import type { Member, Room } from './member.js';
 
 /**
@@ -15,6 +16,10 @@ export class Router {
   readonly members = new Map<string, Member>();
   /** Rooms with members on this node. */
   readonly rooms = new Map<string, Room>();
+  /** Rooms whose events from other nodes are not heard yet (the cluster's subscription in flight). */
+  readonly #subscribing = new Map<Room, Promise<void>>();
+  /** Joins waiting for that: the room is kept for them, even empty. */
+  readonly #joining = new Map<Room, number>();
   /** Undecided connections and the lines their room said meanwhile (bounded, in order). */
   readonly #undecided = new Map<Member, { lines: Uint8Array[]; bytes: number }>();
 
@@ -75,12 +80,41 @@ export class Router {
     if (room === undefined) {
       room = { name, members: new Set(), createdAt: now };
       this.rooms.set(name, room);
+      // This node serves the room from now on: the cluster routes its events here.
+      const serving = this.node.bus.serveRoom(name);
+      if (serving instanceof Promise) {
+        const created = room;
+        this.#subscribing.set(
+          created,
+          serving.finally(() => this.#subscribing.delete(created)),
+        );
+      }
     }
     return room;
   }
 
+  /**
+   * Runs `enter` once this node hears `room`'s events from the other nodes: now, or when the
+   * cluster's subscription is acknowledged (the room is kept meanwhile, even empty), so a
+   * member that joined misses nothing said in the room after its join.
+   */
+  whenServed(room: Room, enter: () => Handled): Handled {
+    const subscribing = this.#subscribing.get(room);
+    if (subscribing === undefined) return enter();
+    this.#joining.set(room, (this.#joining.get(room) ?? 0) + 1);
+    return subscribing.then(() => {
+      const left = (this.#joining.get(room) ?? 1) - 1;
+      if (left > 0) this.#joining.set(room, left);
+      else this.#joining.delete(room);
+      return enter();
+    });
+  }
+
+  /** The room's last member here left (and no join waits for it): this node stops serving it. */
   dropIfEmpty(room: Room): void {
-    if (room.members.size === 0 && room.name !== DEFAULT_ROOM) this.rooms.delete(room.name);
+    if (room.members.size > 0 || room.name === DEFAULT_ROOM || this.#joining.has(room) || this.rooms.get(room.name) !== room) return;
+    this.rooms.delete(room.name);
+    this.node.bus.dropRoom(room.name);
   }
 
   /** A new connection hears its first room (lobby) from now on, kept until it decides. */

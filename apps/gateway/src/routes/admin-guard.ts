@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who passed the admin guard, for the audit log: `token`, `account:NAME` or `loopback`. */
     actor?: string;
+    /** Whom or what an opaque id in the path names (a member's name for `m8`), for the audit log. */
+    auditTarget?: string;
   }
 }
 

@@ -20,6 +20,7 @@ import type {
   ruleBody,
   serverConfig,
   serverStats,
+  statsHistory,
   trafficEntry,
 } from './schemas.js';
 
@@ -168,3 +169,5 @@ export interface MacroList {
 export type ServerConfig = FromSchema<typeof serverConfig>;
 /** GET /api/stats (admin): process figures, connections now, running totals. */
 export type ServerStats = FromSchema<typeof serverStats>;
+/** GET /api/stats/history (admin): a reading a second for the last minutes, oldest first. */
+export type StatsHistory = FromSchema<typeof statsHistory>;

@@ -3,7 +3,7 @@ import { ProtocolError } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { AdminRouteOptions } from './route-options.js';
-import { client, errorResponses, idParams, okId, operatorText, roomName } from './schemas.js';
+import { client, idParams, okId, operatorText, roomName } from './schemas.js';
 
 export interface ClientRouteOptions extends AdminRouteOptions {
   hub: Hub;
@@ -20,8 +20,13 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
       schema: {
         summary: publicRead ? 'Connected members, TCP and WebSocket (public: --public-read)' : 'Connected members, TCP and WebSocket',
         response: {
-          200: { type: 'object', properties: { clients: { type: 'array', items: client } }, required: ['clients'] },
-          ...errorResponses,
+          200: {
+            description: "Every member of every gateway (a cluster's too), each with its node",
+            type: 'object',
+            properties: { clients: { type: 'array', items: client } },
+            required: ['clients'],
+            examples: [{ clients: client.examples }],
+          },
         },
       },
     },
@@ -67,13 +72,15 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
       onRequest: requireAdmin,
       schema: {
         summary: 'Disconnect a member, telling it and its rooms why',
+        errors: ['CLIENT_NOT_FOUND'],
         params: idParams,
         body: { type: ['object', 'null'], properties: { reason: { type: 'string', maxLength: 500 } }, additionalProperties: false },
-        response: { 200: okId, ...errorResponses },
+        response: { 200: { ...okId, description: 'Kicked' } },
       },
     },
     async (request) => {
       const { id } = request.params;
+      request.auditTarget = hub.node.directory.get(id)?.name;
       if (!(await hub.kick(id, request.body?.reason))) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
       return { ok: true, id };
     },
@@ -85,13 +92,15 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
       onRequest: requireAdmin,
       schema: {
         summary: 'Send one member a private notice from the server',
+        errors: ['CLIENT_NOT_FOUND'],
         params: idParams,
         body: { type: 'object', properties: { text: operatorText }, required: ['text'], additionalProperties: false },
-        response: { 200: okId, ...errorResponses },
+        response: { 200: { ...okId, description: 'Sent' } },
       },
     },
     async (request) => {
       const { id } = request.params;
+      request.auditTarget = hub.node.directory.get(id)?.name;
       if (!(await hub.tell(id, request.body.text))) throw new GatewayError('CLIENT_NOT_FOUND', `No connected client has id "${id}".`);
       return { ok: true, id };
     },
@@ -103,9 +112,11 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
       onRequest: requireAdmin,
       schema: {
         summary: 'Send a server notice to one room or to everyone',
+        errors: ['ROOM_NOT_FOUND', 'TEXT_TOO_LONG', 'CLUSTER_UNAVAILABLE'],
         body: { type: 'object', properties: { text: operatorText, room: roomName }, required: ['text'], additionalProperties: false },
         response: {
           200: {
+            description: 'Sent: how many it reached',
             type: 'object',
             properties: {
               ok: { type: 'boolean' },
@@ -113,8 +124,8 @@ export const clientRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: ClientRou
               unanswered: { type: 'array', items: { type: 'string' }, description: 'Cluster nodes that did not answer in time (empty on one node)' },
             },
             required: ['ok', 'delivered', 'unanswered'],
+            examples: [{ ok: true, delivered: 12, unanswered: [] }],
           },
-          ...errorResponses,
         },
       },
     },

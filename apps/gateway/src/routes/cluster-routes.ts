@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
-import { errorResponses } from './schemas.js';
 
 export interface ClusterRouteOptions {
   hub: Hub;
@@ -22,6 +21,7 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRouteOptions> = async (app
           'Any /api call takes `?node=ID` (admin): it runs on that node and answers as it would there; 404 NODE_NOT_FOUND for an unknown node, 504 NODE_UNAVAILABLE when it does not answer within --cluster-timeout-ms.',
         response: {
           200: {
+            description: 'The live nodes, sorted by id',
             type: 'object',
             properties: {
               node: { type: 'string', description: 'The node that answered' },
@@ -36,8 +36,16 @@ export const clusterRoutes: FastifyPluginAsync<ClusterRouteOptions> = async (app
               },
             },
             required: ['node', 'nodes'],
+            examples: [
+              {
+                node: 'gw-a',
+                nodes: [
+                  { id: 'gw-a', members: 7, self: true },
+                  { id: 'gw-b', members: 5, self: false },
+                ],
+              },
+            ],
           },
-          ...errorResponses,
         },
       },
     },

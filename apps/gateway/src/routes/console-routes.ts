@@ -4,7 +4,9 @@ import { lastingScope, trafficKeyOf } from '../devices/traffic-keys.js';
 import { describeEntry, trafficCsv, trafficText } from '../devices/traffic-log.js';
 import { adminOnly } from './openapi.js';
 import type { AdminRouteOptions } from './route-options.js';
-import { errorResponses, idParams, macro, macroBody, rule, ruleBody, trafficEntry } from './schemas.js';
+import { idParams, macro, macroBody, rule, ruleBody, trafficEntry } from './schemas.js';
+
+const gone = { type: 'null', description: 'Removed' } as const;
 
 /** The device console's server side: traffic logs, auto-reply rules, shared macros. All admin. */
 export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {
@@ -16,6 +18,7 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
       schema: {
         summary:
           "A device's recent traffic, in the gateway's order (seq): JSON (with connection events), CSV (time, direction, length, hex, text, auto) or text",
+        errors: ['DEVICE_NOT_FOUND'],
         params: idParams,
         querystring: {
           type: 'object',
@@ -29,16 +32,25 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
         },
         response: {
           200: {
-            anyOf: [
-              {
-                type: 'object',
-                properties: { entries: { type: 'array', items: trafficEntry }, cap: { type: 'integer' }, next: { type: 'integer' } },
-                required: ['entries', 'cap', 'next'],
+            description: 'The entries, oldest first, in the format asked for',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  properties: {
+                    entries: { type: 'array', items: trafficEntry },
+                    cap: { type: 'integer', description: 'How many entries the gateway keeps per device' },
+                    next: { type: 'integer', description: 'The seq the next entry will get' },
+                  },
+                  required: ['entries', 'cap', 'next'],
+                  additionalProperties: false,
+                  examples: [{ entries: trafficEntry.examples, cap: 1000, next: 18 }],
+                },
               },
-              { type: 'string' },
-            ],
+              'text/csv': { schema: { type: 'string', description: 'time,direction,length,hex,text,auto; one row per entry' } },
+              'text/plain': { schema: { type: 'string', description: 'One line per entry' } },
+            },
           },
-          ...errorResponses,
         },
       },
     },
@@ -61,7 +73,15 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
     {
       schema: {
         summary: 'Auto-reply rules',
-        response: { 200: { type: 'object', properties: { rules: { type: 'array', items: rule } }, required: ['rules'] }, ...errorResponses },
+        response: {
+          200: {
+            description: 'Every rule',
+            type: 'object',
+            properties: { rules: { type: 'array', items: rule } },
+            required: ['rules'],
+            examples: [{ rules: rule.examples }],
+          },
+        },
       },
     },
     async () => ({
@@ -71,13 +91,20 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
 
   app.post(
     '/rules',
-    { schema: { summary: 'Add an auto-reply rule (runs in the gateway, stored)', body: ruleBody, response: { 201: rule, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Add an auto-reply rule (runs in the gateway, stored)',
+        errors: ['RULE_PATTERN_INVALID', 'DEVICE_NOT_FOUND'],
+        body: ruleBody,
+        response: { 201: { ...rule, description: 'The rule, in force' } },
+      },
+    },
     async (request, reply) => reply.code(201).send(app.rules.add(request.body as NewRule, (scope) => lastingScope(app.hub, app.deviceLinks, scope))),
   );
 
   app.delete(
     '/rules/:id',
-    { schema: { summary: 'Remove a rule', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    { schema: { summary: 'Remove a rule', errors: ['RULE_NOT_FOUND'], params: idParams, response: { 204: gone } } },
     async (request, reply) => {
       app.rules.remove(request.params.id);
       return reply.code(204).send(null);
@@ -89,7 +116,15 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
     {
       schema: {
         summary: 'Console macros, shared by everyone',
-        response: { 200: { type: 'object', properties: { macros: { type: 'array', items: macro } }, required: ['macros'] }, ...errorResponses },
+        response: {
+          200: {
+            description: 'Every macro',
+            type: 'object',
+            properties: { macros: { type: 'array', items: macro } },
+            required: ['macros'],
+            examples: [{ macros: macro.examples }],
+          },
+        },
       },
     },
     async () => ({
@@ -97,13 +132,15 @@ export const consoleRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRou
     }),
   );
 
-  app.post('/macros', { schema: { summary: 'Save a macro', body: macroBody, response: { 201: macro, ...errorResponses } } }, async (request, reply) =>
-    reply.code(201).send(app.macros.add(request.body)),
+  app.post(
+    '/macros',
+    { schema: { summary: 'Save a macro', body: macroBody, response: { 201: { ...macro, description: 'The macro, saved' } } } },
+    async (request, reply) => reply.code(201).send(app.macros.add(request.body)),
   );
 
   app.delete(
     '/macros/:id',
-    { schema: { summary: 'Remove a macro', params: idParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+    { schema: { summary: 'Remove a macro', errors: ['MACRO_NOT_FOUND'], params: idParams, response: { 204: gone } } },
     async (request, reply) => {
       app.macros.remove(request.params.id);
       return reply.code(204).send(null);

@@ -5,9 +5,10 @@ import { GatewayError } from '../errors.js';
 import type { StoredFile } from '../files/file-store.js';
 import { readerOf } from './reader.js';
 import type { RoomRouteOptions } from './room-routes.js';
-import { errorResponses } from './schemas.js';
+import { ADMIN_ERRORS } from './openapi.js';
 
 const keptFile = {
+  title: 'KeptFile',
   type: 'object',
   properties: {
     id: { type: 'integer', description: "The file's history id (its file-offer `id`)" },
@@ -22,6 +23,18 @@ const keptFile = {
   },
   required: ['id', 'name', 'size', 'mime', 'sha256', 'from', 'ts'],
   additionalProperties: false,
+  examples: [
+    {
+      id: 57,
+      name: 'report.pdf',
+      size: 48213,
+      mime: 'application/pdf',
+      sha256: 'b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c',
+      from: 'alice',
+      ts: 1795392250002,
+      room: 'lobby',
+    },
+  ],
 } as const;
 
 const FILE_PAGE = 50;
@@ -52,6 +65,7 @@ export const fileRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       schema: {
         summary:
           "Files kept for later, newest first: a member's resume token lists what that member may read, an operator everything, no credentials the rooms'",
+        errors: ADMIN_ERRORS,
         querystring: {
           type: 'object',
           properties: {
@@ -63,6 +77,7 @@ export const fileRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
         },
         response: {
           200: {
+            description: 'The files the caller may read, newest first; `more`: older ones remain',
             type: 'object',
             properties: {
               files: { type: 'array', items: keptFile },
@@ -71,8 +86,8 @@ export const fileRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
             },
             required: ['files', 'more', 'store'],
             additionalProperties: false,
+            examples: [{ files: keptFile.examples, more: false, store: true }],
           },
-          ...errorResponses,
         },
       },
     },
@@ -92,8 +107,14 @@ export const fileRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     {
       schema: {
         summary: 'Download a kept file: always an attachment of type application/octet-stream, by the same rules as GET /api/files',
+        errors: ['FILE_NOT_FOUND', ...ADMIN_ERRORS],
         params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] },
-        response: { 200: { type: 'string', format: 'binary', description: "The file's bytes" }, ...errorResponses },
+        response: {
+          200: {
+            description: "The file's bytes, as an attachment (Content-Disposition with its name; X-File-Sha256 its SHA-256)",
+            content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+          },
+        },
       },
     },
     async (request, reply) => {

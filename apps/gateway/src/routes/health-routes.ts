@@ -2,16 +2,19 @@ import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-js
 import { descriptorPressure, openDescriptors } from '../http-connections.js';
 import type { Hub } from '../hub/hub.js';
 import { SERVER_NAME } from '../hub/hub.js';
-import { errorResponses, serverConfig, serverStats } from './schemas.js';
+import { readStats, type StatsHistory } from '../stats-history.js';
+import { serverConfig, serverStats, statsHistory } from './schemas.js';
 
 export interface HealthRouteOptions {
   hub: Hub;
   requireAdmin: (request: import('fastify').FastifyRequest) => Promise<void>;
+  /** The readings the admin page's charts open with. */
+  statsHistory: StatsHistory;
 }
 
 const startedAt = Date.now();
 
-export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRouteOptions }> = async (app, { hub, requireAdmin }) => {
+export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRouteOptions }> = async (app, { hub, requireAdmin, statsHistory: history }) => {
   app.get(
     '/health',
     {
@@ -19,6 +22,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
         summary: 'Liveness',
         response: {
           200: {
+            description: 'Up: `ok`, or `degraded` with why',
             type: 'object',
             properties: {
               status: {
@@ -47,8 +51,18 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
               },
             },
             required: ['status', 'version', 'uptimeMs', 'members', 'node', 'descriptors', 'httpConnections'],
+            examples: [
+              {
+                status: 'ok',
+                version: 'switchboard/0.1.0',
+                uptimeMs: 5123,
+                members: 2,
+                node: 'local',
+                descriptors: { open: 41, limit: 1024, pressure: false },
+                httpConnections: { open: 1, max: 256, refused: 0 },
+              },
+            ],
           },
-          ...errorResponses,
         },
       },
     },
@@ -75,8 +89,7 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
       schema: {
         summary: 'Limits a client should know',
         response: {
-          200: serverConfig,
-          ...errorResponses,
+          200: { ...serverConfig, description: 'The limits' },
         },
       },
     },
@@ -98,19 +111,13 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
       schema: {
         summary: 'Process figures an operator watches: members, memory, open descriptors',
         response: {
-          200: serverStats,
-          ...errorResponses,
+          200: { ...serverStats, description: 'The figures now, and running totals since the start' },
         },
       },
     },
     async () => {
       const memory = process.memoryUsage();
-      let queuedBytes = 0;
-      const connections = { tcp: 0, ws: 0 };
-      for (const member of hub.members.values()) {
-        queuedBytes += hub.delivery.queuedFor(member);
-        connections[member.transport]++;
-      }
+      const { connections, framesIn, deliveries, queuedBytes, errorsSent } = readStats(hub);
       return {
         members: hub.members.size,
         rooms: hub.rooms.size,
@@ -120,10 +127,24 @@ export const healthRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: HealthRou
         openDescriptors: openDescriptors(),
         uptimeMs: Date.now() - startedAt,
         connections,
-        framesIn: { ...hub.totals.framesIn },
-        deliveries: { ...hub.totals.framesOut },
-        errorsSent: hub.totals.errorsSent,
+        framesIn,
+        deliveries,
+        errorsSent,
       };
     },
+  );
+
+  app.get(
+    '/stats/history',
+    {
+      onRequest: requireAdmin,
+      schema: {
+        summary: 'The last minutes of what the admin charts draw, one reading a second (oldest first)',
+        response: {
+          200: { ...statsHistory, description: 'One reading a second for the last ten minutes, oldest first' },
+        },
+      },
+    },
+    async () => ({ everyMs: history.everyMs, readings: [...history.readings()] }),
   );
 };

@@ -7,7 +7,6 @@ import type { Hub } from '../hub/hub.js';
 import type { BanKind } from '../identity/identity-store.js';
 import { adminOnly } from './openapi.js';
 import type { AdminRouteOptions } from './route-options.js';
-import { errorResponses } from './schemas.js';
 
 export interface IdentityRouteOptions extends AdminRouteOptions {
   hub: Hub;
@@ -15,12 +14,15 @@ export interface IdentityRouteOptions extends AdminRouteOptions {
 
 const password = { type: 'string', minLength: 8, maxLength: 256 } as const;
 const account = {
+  title: 'Account',
   type: 'object',
   properties: { name: { type: 'string' }, role: { type: 'string', enum: ['user', 'admin'] }, createdAt: { type: 'string' } },
   required: ['name', 'role', 'createdAt'],
   additionalProperties: false,
+  examples: [{ name: 'alice', role: 'user', createdAt: '2026-11-22T00:04:10.002Z' }],
 } as const;
 const ban = {
+  title: 'Ban',
   type: 'object',
   properties: {
     id: { type: 'integer' },
@@ -32,6 +34,7 @@ const ban = {
   },
   required: ['id', 'kind', 'value', 'reason', 'createdAt', 'expiresAt'],
   additionalProperties: false,
+  examples: [{ id: 3, kind: 'cidr', value: '198.51.100.0/24', reason: 'scanning', createdAt: '2026-11-22T00:04:10.002Z', expiresAt: null }],
 } as const;
 const nameParams = { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] } as const;
 
@@ -57,7 +60,8 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
           required: ['name', 'password'],
           additionalProperties: false,
         },
-        response: { 201: account, ...errorResponses },
+        errors: ['REGISTRATION_CLOSED', 'NAME_INVALID', 'NAME_TAKEN', 'CLUSTER_UNAVAILABLE'],
+        response: { 201: { ...account, description: 'The new account' } },
       },
     },
     async (request, reply) => {
@@ -83,8 +87,9 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
     {
       schema: {
         summary: 'Sign out: the resume token in `Authorization: Bearer <token>` (and any it replaced) stops working',
+        errors: ['UNAUTHORIZED', 'CLUSTER_UNAVAILABLE'],
         headers: { type: 'object', properties: { authorization: { type: 'string' } } },
-        response: { 204: { type: 'null' }, ...errorResponses },
+        response: { 204: { type: 'null', description: 'Signed out (also when the token was unknown or signed out already)' } },
       },
     },
     async (request, reply) => {
@@ -107,7 +112,15 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
       {
         schema: {
           summary: 'Accounts',
-          response: { 200: { type: 'object', properties: { accounts: { type: 'array', items: account } }, required: ['accounts'] }, ...errorResponses },
+          response: {
+            200: {
+              description: 'Every account',
+              type: 'object',
+              properties: { accounts: { type: 'array', items: account } },
+              required: ['accounts'],
+              examples: [{ accounts: account.examples }],
+            },
+          },
         },
       },
       async () => ({
@@ -117,7 +130,14 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
 
     admin.delete(
       '/accounts/:name',
-      { schema: { summary: 'Delete an account (its sessions end)', params: nameParams, response: { 204: { type: 'null' }, ...errorResponses } } },
+      {
+        schema: {
+          summary: 'Delete an account (its sessions end)',
+          errors: ['ACCOUNT_NOT_FOUND', 'CLUSTER_UNAVAILABLE'],
+          params: nameParams,
+          response: { 204: { type: 'null', description: 'Deleted' } },
+        },
+      },
       async (request, reply) => {
         const { name } = request.params;
         const identity = store.deleteAccount(name);
@@ -134,9 +154,10 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
       {
         schema: {
           summary: "Reset an account's password (its sessions end with SESSION_REVOKED and its resume tokens stop working)",
+          errors: ['ACCOUNT_NOT_FOUND', 'CLUSTER_UNAVAILABLE'],
           params: nameParams,
           body: { type: 'object', properties: { password }, required: ['password'], additionalProperties: false },
-          response: { 204: { type: 'null' }, ...errorResponses },
+          response: { 204: { type: 'null', description: 'Set (its sessions ended)' } },
         },
       },
       async (request, reply) => {
@@ -153,7 +174,15 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
       {
         schema: {
           summary: 'Bans in force',
-          response: { 200: { type: 'object', properties: { bans: { type: 'array', items: ban } }, required: ['bans'] }, ...errorResponses },
+          response: {
+            200: {
+              description: 'Every ban in force',
+              type: 'object',
+              properties: { bans: { type: 'array', items: ban } },
+              required: ['bans'],
+              examples: [{ bans: ban.examples }],
+            },
+          },
         },
       },
       async () => ({
@@ -179,7 +208,8 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
             required: ['reason'],
             additionalProperties: false,
           },
-          response: { 201: ban, ...errorResponses },
+          errors: ['BAN_INVALID', 'CLUSTER_UNAVAILABLE'],
+          response: { 201: { ...ban, description: 'The ban, in force' } },
         },
       },
       async (request, reply) => {
@@ -210,11 +240,14 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
       {
         schema: {
           summary: 'Lift a ban',
+          errors: ['BAN_NOT_FOUND', 'CLUSTER_UNAVAILABLE'],
           params: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] },
-          response: { 204: { type: 'null' }, ...errorResponses },
+          response: { 204: { type: 'null', description: 'Lifted' } },
         },
       },
       async (request, reply) => {
+        const ban = store.bans().find((b) => b.id === request.params.id);
+        if (ban !== undefined) request.auditTarget = `${ban.kind} ${ban.value}`;
         if (!store.removeBan(request.params.id)) throw new GatewayError('BAN_NOT_FOUND', `No ban has id ${request.params.id}.`);
         await store.shared();
         return reply.code(204).send(null);
@@ -233,6 +266,7 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
           },
           response: {
             200: {
+              description: 'The entries, oldest first',
               type: 'object',
               properties: {
                 entries: {
@@ -252,8 +286,21 @@ export const identityRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: Identit
                 },
               },
               required: ['entries'],
+              examples: [
+                {
+                  entries: [
+                    {
+                      id: 88,
+                      at: '2026-11-22T00:04:10.002Z',
+                      actor: 'account:root',
+                      address: '127.0.0.1',
+                      action: 'POST /api/clients/:id/kick',
+                      detail: { params: { id: 'm3' }, body: { reason: 'flooding' } },
+                    },
+                  ],
+                },
+              ],
             },
-            ...errorResponses,
           },
         },
       },

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncJsonSchemaToTs } from '@fastify/type-provider-json-schema-to-ts';
 import type { AdminRouteOptions } from './route-options.js';
-import { errorResponses, listenerStatus } from './schemas.js';
+import { listenerStatus } from './schemas.js';
 
 /** Start, stop and inspect the TCP listener, like the classic "start listening" endpoint. */
 export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRouteOptions }> = async (app, { requireAdmin }) => {
-  app.get('/listener', { schema: { summary: 'TCP listener status', response: { 200: listenerStatus, ...errorResponses } } }, async () =>
-    app.tcpListener.status(),
+  app.get(
+    '/listener',
+    { schema: { summary: 'TCP listener status', response: { 200: { ...listenerStatus, description: 'The default listener now' } } } },
+    async () => app.tcpListener.status(),
   );
 
   app.post(
@@ -14,6 +16,7 @@ export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRo
       onRequest: requireAdmin,
       schema: {
         summary: 'Start listening for TCP members',
+        errors: ['LISTENER_ALREADY_RUNNING', 'ADDRESS_IN_USE', 'ADDRESS_NOT_AVAILABLE', 'PERMISSION_DENIED', 'TOO_MANY_OPEN_FILES'],
         body: {
           type: ['object', 'null'],
           properties: {
@@ -23,7 +26,7 @@ export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRo
           },
           additionalProperties: false,
         },
-        response: { 200: listenerStatus, ...errorResponses },
+        response: { 200: { ...listenerStatus, description: 'The listener now' } },
       },
     },
     async (request) => {
@@ -42,12 +45,13 @@ export const listenerRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: AdminRo
       onRequest: requireAdmin,
       schema: {
         summary: 'Stop accepting TCP members (optionally disconnect those connected)',
+        errors: ['LISTENER_NOT_RUNNING'],
         body: {
           type: ['object', 'null'],
           properties: { disconnect: { type: 'boolean' } },
           additionalProperties: false,
         },
-        response: { 200: listenerStatus, ...errorResponses },
+        response: { 200: { ...listenerStatus, description: 'The listener now' } },
       },
     },
     async (request) => app.tcpListener.stop({ disconnect: request.body?.disconnect === true }),

@@ -3,7 +3,6 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { DEFAULT_LISTENER_ID } from '../devices/listener-registry.js';
 import type { Hub } from '../hub/hub.js';
 import { switchboardMetrics } from '../metrics.js';
-import { errorResponses } from './schemas.js';
 
 export interface OperationsOptions {
   hub: Hub;
@@ -16,6 +15,7 @@ const probe = {
   type: 'object',
   properties: { status: { type: 'string' }, reasons: { type: 'array', items: { type: 'string' } } },
   required: ['status'],
+  additionalProperties: false,
 } as const;
 
 /**
@@ -25,11 +25,23 @@ const probe = {
  * `switchboard_*`, no per-member or per-room labels).
  */
 export async function operationsRoutes(app: FastifyInstance, { hub, requireAdmin, metricsPublic }: OperationsOptions): Promise<void> {
-  app.get('/livez', { schema: { summary: 'Live while the event loop turns', response: { 200: probe } } }, async () => ({ status: 'live' }));
+  app.get(
+    '/livez',
+    { schema: { summary: 'Live while the event loop turns', response: { 200: { ...probe, description: 'Live', examples: [{ status: 'live' }] } } } },
+    async () => ({ status: 'live' }),
+  );
 
   app.get(
     '/readyz',
-    { schema: { summary: 'Ready for traffic: listeners bound, history writable, not shutting down (503 otherwise)', response: { 200: probe, 503: probe } } },
+    {
+      schema: {
+        summary: 'Ready for traffic: listeners bound, history writable, not shutting down (503 otherwise)',
+        response: {
+          200: { ...probe, description: 'Ready', examples: [{ status: 'ready' }] },
+          503: { ...probe, description: 'Not ready, and why', examples: [{ status: 'not ready', reasons: ['shutting down'] }] },
+        },
+      },
+    },
     async (_request, reply) => {
       const reasons: string[] = [];
       if (hub.shuttingDown) reasons.push('shutting down');
@@ -50,7 +62,15 @@ export async function operationsRoutes(app: FastifyInstance, { hub, requireAdmin
     '/metrics',
     {
       ...(!metricsPublic && { onRequest: requireAdmin }),
-      schema: { summary: 'Prometheus metrics (text exposition format)', response: { 200: { type: 'string' }, ...errorResponses } },
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        response: {
+          200: {
+            description: 'The metrics, as Prometheus scrapes them',
+            content: { 'text/plain': { schema: { type: 'string', description: 'Prometheus text exposition format 0.0.4' } } },
+          },
+        },
+      },
     },
     async (_request, reply) => reply.type(register.contentType).send(await metrics.render()),
   );

@@ -5,9 +5,9 @@ import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import { historySettingBody, historySettingProblem, normalHistory, type EffectiveHistory } from '../history/history-setting.js';
 import { OPEN_ROOM, normalAccess, type RoomAccess, type RoomVisitor } from '../room-access.js';
-import { ADMIN_SECURITY } from './openapi.js';
+import { ADMIN_ERRORS, ADMIN_SECURITY } from './openapi.js';
 import type { AdminRouteOptions } from './route-options.js';
-import { errorResponses, historyPage, room, roomAccessBody } from './schemas.js';
+import { historyPage, room, roomAccessBody } from './schemas.js';
 
 export interface RoomRouteOptions extends AdminRouteOptions {
   hub: Hub;
@@ -48,7 +48,22 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     {
       schema: {
         summary: 'Rooms with members now, and rooms with an access or history setting, each with who may use it and how its messages are kept',
-        response: { 200: { type: 'object', properties: { rooms: { type: 'array', items: room } }, required: ['rooms'] }, ...errorResponses },
+        response: {
+          200: {
+            description: 'Every room, with its members on this gateway, its access and its history setting',
+            type: 'object',
+            properties: { rooms: { type: 'array', items: room } },
+            required: ['rooms'],
+            examples: [
+              {
+                rooms: [
+                  ...room.examples,
+                  { name: 'cell1', members: 0, access: 'named', accounts: ['alice'], history: { mode: 'memory', size: 100, ttlSeconds: 3600 } },
+                ],
+              },
+            ],
+          },
+        },
       },
     },
     async () => {
@@ -67,9 +82,10 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       onRequest: requireAdmin,
       schema: {
         summary: 'Set who may join a room, read its history and speak in it (members it no longer admits are taken out)',
+        errors: ['ROOM_INVALID', 'CLUSTER_UNAVAILABLE'],
         params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
         body: roomAccessBody,
-        response: { 200: room, ...errorResponses },
+        response: { 200: { ...room, description: 'The room with its access now' } },
       },
     },
     async (request) => {
@@ -92,9 +108,10 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       onRequest: requireAdmin,
       schema: {
         summary: 'Set how a room keeps its messages: durable (the database), memory (the last `size`, none older than `ttlSeconds`) or none',
+        errors: ['ROOM_INVALID', 'CLUSTER_UNAVAILABLE'],
         params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
         body: historySettingBody,
-        response: { 200: room, ...errorResponses },
+        response: { 200: { ...room, description: 'The room with its history setting now (size and TTL filled in for memory)' } },
       },
     },
     async (request) => {
@@ -116,6 +133,8 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
           ? 'Stored messages, newest last: one room (whoever the room admits: anyone, unless it is restricted), or everything with private messages (admin)'
           : 'Stored messages, newest last: one room, or everything with private messages (admin; --no-public-read)',
         ...(!publicRead && { security: ADMIN_SECURITY }),
+        // Across rooms (no `room`) needs the admin guard whatever --public-read says.
+        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', ...ADMIN_ERRORS],
         querystring: {
           type: 'object',
           properties: {
@@ -127,7 +146,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
           },
           additionalProperties: false,
         },
-        response: { 200: historyPage, ...errorResponses },
+        response: { 200: { ...historyPage, description: 'A page of stored messages, newest last; `more`: older ones remain' } },
       },
     },
     async (request) => {

@@ -1,4 +1,5 @@
 // JSON schemas shared by the routes. `as const` lets the type provider derive request types.
+// A `title` names a shape in the OpenAPI document (#/components/schemas/<title>, openapi.ts).
 // Plain data: the page derives its REST types from this file (api-types.ts). The settings' own
 // schemas (device options, listener, device, room access) are in ../settings-schemas.ts.
 import { historySettingBody } from '../history/history-setting.js';
@@ -6,6 +7,7 @@ import { deviceBody, listenerBody, roomAccessBody } from '../settings-schemas.js
 
 export { deviceBody, deviceOptionsSchema, listenerBody, roomAccessBody } from '../settings-schemas.js';
 
+/** Every 4xx and 5xx answer (openapi.ts names it ErrorBody, with the error table's codes). */
 export const errorBody = {
   type: 'object',
   properties: { code: { type: 'string' }, message: { type: 'string' } },
@@ -14,6 +16,7 @@ export const errorBody = {
 } as const;
 
 export const listenerStatus = {
+  title: 'ListenerStatus',
   type: 'object',
   properties: {
     listening: { type: 'boolean' },
@@ -32,9 +35,11 @@ export const listenerStatus = {
   },
   required: ['listening', 'host', 'port', 'backlog', 'tls', 'since', 'connections', 'lastError'],
   additionalProperties: false,
+  examples: [{ listening: true, host: '127.0.0.1', port: 9000, backlog: 511, tls: false, since: '2026-11-22T00:03:56.634Z', connections: 1, lastError: null }],
 } as const;
 
 export const client = {
+  title: 'Client',
   type: 'object',
   properties: {
     id: { type: 'string' },
@@ -59,14 +64,33 @@ export const client = {
   },
   required: ['id', 'name', 'transport', 'address', 'rooms', 'connectedAt', 'legacy', 'node'],
   additionalProperties: false,
+  examples: [
+    {
+      id: 'm3',
+      name: 'alice',
+      transport: 'tcp',
+      address: '127.0.0.1:51234',
+      rooms: ['lobby'],
+      connectedAt: '2026-11-22T00:04:10.002Z',
+      legacy: false,
+      state: 'joined',
+      node: 'local',
+      bytesIn: 120,
+      bytesOut: 913,
+      messagesIn: 3,
+      messagesOut: 7,
+    },
+  ],
 } as const;
 
 /** A room as GET /api/rooms shows it: who may use it, and how its messages are kept now (size and TTL filled in for memory). */
 export const room = {
+  title: 'Room',
   type: 'object',
   properties: { name: { type: 'string' }, members: { type: 'integer' }, ...roomAccessBody.properties, history: historySettingBody },
   required: ['name', 'members', 'access', 'history'],
   additionalProperties: false,
+  examples: [{ name: 'lobby', members: 3, access: 'anyone', history: { mode: 'durable' } }],
 } as const;
 
 /** Text an operator sends: non-empty, bounded (the hub checks the byte limit too). */
@@ -74,17 +98,17 @@ export const operatorText = { type: 'string', minLength: 1, maxLength: 65536 } a
 export const roomName = { type: 'string', minLength: 1, maxLength: 32 } as const;
 
 export const okId = {
+  title: 'OkId',
   type: 'object',
   properties: { ok: { type: 'boolean' }, id: { type: 'string' } },
   required: ['ok', 'id'],
   additionalProperties: false,
+  examples: [{ ok: true, id: 'm3' }],
 } as const;
-
-/** Error responses every route may give; listed so the shape is documented and serialized. */
-export const errorResponses = { '4xx': errorBody, '5xx': errorBody } as const;
 
 /** A stored message; which fields are present depends on `kind` (see PROTOCOL.md §6). */
 export const historyEntry = {
+  title: 'HistoryEntry',
   type: 'object',
   properties: {
     kind: { type: 'string', enum: ['message', 'private', 'file'] },
@@ -103,13 +127,21 @@ export const historyEntry = {
   },
   required: ['kind', 'id', 'ts', 'from', 'transport'],
   additionalProperties: false,
+  examples: [{ kind: 'message', id: 41, ts: 1795392250002, room: 'lobby', from: 'alice', transport: 'ws', text: 'pump pressure is back to normal' }],
 } as const;
 
 export const historyPage = {
+  title: 'HistoryPage',
   type: 'object',
   properties: { entries: { type: 'array', items: historyEntry }, more: { type: 'boolean' } },
   required: ['entries', 'more'],
   additionalProperties: false,
+  examples: [
+    {
+      entries: [{ kind: 'message', id: 41, ts: 1795392250002, room: 'lobby', from: 'alice', transport: 'ws', text: 'pump pressure is back to normal' }],
+      more: false,
+    },
+  ],
 } as const;
 
 const lastError = {
@@ -120,6 +152,7 @@ const lastError = {
 } as const;
 
 export const listenerInfo = {
+  title: 'ListenerInfo',
   type: 'object',
   properties: {
     ...listenerBody.properties,
@@ -131,9 +164,25 @@ export const listenerInfo = {
   },
   required: ['id', 'host', 'port', 'backlog', 'framing', 'room', 'tls', 'listening', 'since', 'connections', 'lastError'],
   additionalProperties: false,
+  examples: [
+    {
+      id: 'sensors',
+      host: '0.0.0.0',
+      port: 9100,
+      backlog: 511,
+      framing: 'line',
+      room: 'sensors',
+      tls: false,
+      listening: true,
+      since: '2026-11-22T00:03:56.634Z',
+      connections: 2,
+      lastError: null,
+    },
+  ],
 } as const;
 
 export const deviceInfo = {
+  title: 'DeviceInfo',
   type: 'object',
   properties: {
     ...deviceBody.properties,
@@ -148,6 +197,22 @@ export const deviceInfo = {
   },
   required: ['id', 'name', 'host', 'port', 'framing', 'room', 'state', 'memberId', 'attempts', 'connectedAt', 'lastError', 'nextDialAt'],
   additionalProperties: false,
+  examples: [
+    {
+      id: 'd1',
+      name: 'plc-1',
+      host: '192.0.2.20',
+      port: 502,
+      framing: 'raw',
+      room: 'plant',
+      state: 'connected',
+      memberId: 'm12',
+      attempts: 0,
+      connectedAt: '2026-11-22T00:05:00.000Z',
+      lastError: null,
+      nextDialAt: null,
+    },
+  ],
 } as const;
 
 /** `:id` in a path: a client, listener, device link, rule or macro. */
@@ -159,6 +224,7 @@ export const idParams = {
 
 /** One entry of a device's traffic log: bytes (in, out), or an event of the connection (its text in `text`). */
 export const trafficEntry = {
+  title: 'TrafficEntry',
   type: 'object',
   properties: {
     /** Its place in the log, given by the gateway: the order to show entries in. */
@@ -173,6 +239,7 @@ export const trafficEntry = {
   },
   required: ['seq', 'ts', 'time', 'direction', 'length', 'hex', 'text', 'auto'],
   additionalProperties: false,
+  examples: [{ seq: 17, ts: 1795392250002, time: '2026-11-22T00:04:10.002Z', direction: 'in', length: 6, hex: '4f4b2031320a', text: 'OK 12\n', auto: false }],
 } as const;
 
 /** Which devices a rule answers, by what outlives a connection (never a member id: those are reused after a restart). */
@@ -200,6 +267,7 @@ const oneString = (key: string) =>
   ({ type: 'object', properties: { [key]: { type: 'string', minLength: 1, maxLength: 1024 } }, required: [key], additionalProperties: false }) as const;
 
 export const ruleBody = {
+  title: 'NewRule',
   type: 'object',
   properties: {
     scope: ruleScope,
@@ -213,13 +281,16 @@ export const ruleBody = {
 } as const;
 
 export const rule = {
+  title: 'Rule',
   type: 'object',
   properties: { id: { type: 'string' }, ...ruleBody.properties, scope: { anyOf: lastingScope } },
   required: ['id', 'scope', 'match', 'reply', 'delayMs', 'enabled'],
   additionalProperties: false,
+  examples: [{ id: 'r1', scope: 'all', match: { equals: 'PING' }, reply: 'PONG', delayMs: 0, enabled: true }],
 } as const;
 
 export const macroBody = {
+  title: 'NewMacro',
   type: 'object',
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 64 },
@@ -232,14 +303,17 @@ export const macroBody = {
 } as const;
 
 export const macro = {
+  title: 'Macro',
   type: 'object',
   properties: { id: { type: 'string' }, ...macroBody.properties },
   required: ['id', 'name', 'mode', 'data', 'append'],
   additionalProperties: false,
+  examples: [{ id: 'k1', name: 'status', mode: 'text', data: 'STATUS?', append: 'crlf' }],
 } as const;
 
 /** GET /api/config: the limits a client should know. */
 export const serverConfig = {
+  title: 'ServerConfig',
   type: 'object',
   properties: {
     maxFrameLength: { type: 'integer' },
@@ -254,10 +328,80 @@ export const serverConfig = {
   },
   required: ['maxFrameLength', 'maxFileBytes', 'maxTextBytes', 'historyLimit', 'adminTokenRequired', 'registration', 'loginRequired'],
   additionalProperties: false,
+  examples: [
+    {
+      maxFrameLength: 1048576,
+      maxFileBytes: 10485760,
+      maxTextBytes: 65536,
+      historyLimit: 500,
+      adminTokenRequired: true,
+      registration: 'open',
+      loginRequired: false,
+    },
+  ],
+} as const;
+
+const perTransport = {
+  type: 'object',
+  properties: { tcp: { type: 'integer' }, ws: { type: 'integer' } },
+  required: ['tcp', 'ws'],
+  additionalProperties: false,
+} as const;
+
+/** GET /api/stats/history: the readings the admin page's charts draw, one a second for the last minutes. */
+export const statsHistory = {
+  title: 'StatsHistory',
+  type: 'object',
+  properties: {
+    everyMs: { type: 'integer', description: 'Milliseconds between two readings' },
+    readings: {
+      type: 'array',
+      description: 'Oldest first; rates are the differences between readings of the running totals',
+      items: {
+        type: 'object',
+        properties: {
+          at: { type: 'integer', description: 'When it was read (ms since the epoch)' },
+          connections: { ...perTransport, description: 'Members connected then, by transport' },
+          framesIn: { ...perTransport, description: 'Frames received from members since the start' },
+          deliveries: { ...perTransport, description: 'Frames queued for members since the start' },
+          queuedBytes: { type: 'integer', description: 'Bytes queued for members then' },
+          errorsSent: { type: 'integer', description: 'Error frames sent since the start' },
+        },
+        required: ['at', 'connections', 'framesIn', 'deliveries', 'queuedBytes', 'errorsSent'],
+        additionalProperties: false,
+      },
+    },
+  },
+  required: ['everyMs', 'readings'],
+  additionalProperties: false,
+  examples: [
+    {
+      everyMs: 1000,
+      readings: [
+        {
+          at: 1796558400000,
+          connections: { tcp: 9, ws: 3 },
+          framesIn: { tcp: 4100, ws: 230 },
+          deliveries: { tcp: 9800, ws: 2100 },
+          queuedBytes: 0,
+          errorsSent: 2,
+        },
+        {
+          at: 1796558401000,
+          connections: { tcp: 9, ws: 3 },
+          framesIn: { tcp: 4160, ws: 236 },
+          deliveries: { tcp: 9950, ws: 2130 },
+          queuedBytes: 0,
+          errorsSent: 2,
+        },
+      ],
+    },
+  ],
 } as const;
 
 /** GET /api/stats: process figures, connections now and running totals (the admin panel charts their rates). */
 export const serverStats = {
+  title: 'ServerStats',
   type: 'object',
   properties: {
     members: { type: 'integer' },
@@ -286,4 +430,19 @@ export const serverStats = {
     'errorsSent',
   ],
   additionalProperties: false,
+  examples: [
+    {
+      members: 12,
+      rooms: 3,
+      queuedBytes: 0,
+      rssBytes: 61440000,
+      heapUsedBytes: 20971520,
+      openDescriptors: 41,
+      uptimeMs: 5123,
+      connections: { tcp: 9, ws: 3 },
+      framesIn: { tcp: 4100, ws: 230 },
+      deliveries: { tcp: 9800, ws: 2100 },
+      errorsSent: 2,
+    },
+  ],
 } as const;

@@ -4,13 +4,16 @@ import { GatewayError } from '../errors.js';
 import { MAX_SEARCH_LENGTH, SEARCH_PAGE } from '../history/history-service.js';
 import { readerOf } from './reader.js';
 import type { RoomRouteOptions } from './room-routes.js';
-import { errorResponses, historyEntry } from './schemas.js';
+import { ADMIN_ERRORS } from './openapi.js';
+import { historyEntry } from './schemas.js';
 
 const searchPage = {
   type: 'object',
   properties: { q: { type: 'string' }, entries: { type: 'array', items: historyEntry }, more: { type: 'boolean' } },
   required: ['q', 'entries', 'more'],
   additionalProperties: false,
+  description: 'Hits newest first; `more`: older ones remain (ask again with `before`)',
+  examples: [{ q: 'pump pressure', entries: historyEntry.examples, more: false }],
 } as const;
 
 /**
@@ -26,6 +29,8 @@ export const searchRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRoute
       schema: {
         summary:
           "Search stored messages and file names: a member's resume token reads what that member may read, an operator everything, no credentials the rooms",
+        // Credentials that are not a member's token must pass the admin guard (reader.ts).
+        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', ...ADMIN_ERRORS],
         querystring: {
           type: 'object',
           properties: {
@@ -37,7 +42,7 @@ export const searchRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRoute
           required: ['q'],
           additionalProperties: false,
         },
-        response: { 200: searchPage, ...errorResponses },
+        response: { 200: searchPage },
       },
     },
     async (request) => {

@@ -11,6 +11,14 @@ export function formatClock(time: number | string | Date): string {
   return `${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`;
 }
 
+/** The clock for today, the date and minute for other days (tables; the tooltip has it all). */
+export function formatWhen(time: number | string | Date): string {
+  const date = time instanceof Date ? time : new Date(time);
+  if (Number.isNaN(date.getTime())) return String(time);
+  if (date.toDateString() === new Date().toDateString()) return formatClock(date);
+  return `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())} ${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
+}
+
 /** ISO 8601 for a <time datetime>, or '' when the time is out of range. */
 export function isoTime(time: number | string): string {
   const date = new Date(time);

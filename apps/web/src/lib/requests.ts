@@ -2,7 +2,7 @@
 // the page sends goes out through RequestTracker.send() with a fresh ref; the server repeats
 // it on every reply and error that request causes, and the tracker hands those to the
 // request's own handlers. Timeouts are only a safety net for answers that never come.
-import type { ClientMessage, ServerMessage, ServerMessageOf } from '@switchboard/protocol';
+import { PendingRequests, type ClientMessage, type ServerMessage, type ServerMessageOf } from '@switchboard/protocol';
 
 /** Frames without a JSON body carry no ref: raw text, file data, ping, pong. */
 type RawType = 'text' | 'file-data' | 'ping' | 'pong';
@@ -39,17 +39,11 @@ export interface RequestChannel {
 
 type UnmatchedListener = (message: ErrorReply | Reply) => void;
 
-interface Pending {
-  handlers: RequestHandlers;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export class RequestTracker {
   #channel: RequestChannel;
-  #pending = new Map<string, Pending>();
-  #counter = 0;
+  #pending = new PendingRequests<string, RequestHandlers>((handlers) => handlers.lost?.('timeout'));
   #unmatched = new Set<UnmatchedListener>();
   #unsubscribe: (() => void)[];
 
@@ -69,19 +63,15 @@ export class RequestTracker {
    */
   send(request: Request, handlers: RequestHandlers = {}): string | null {
     // Unique for the page's life, so a late answer to an old socket's request matches nothing.
-    const ref = `r${++this.#counter}`;
+    const ref = `r${String(this.#pending.nextId())}`;
     if (!this.#channel.send({ ...request, ref })) return null;
-    const timer = setTimeout(() => this.#lose(ref, 'timeout'), handlers.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
-    this.#pending.set(ref, { handlers, timer });
+    this.#pending.add(ref, handlers, handlers.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     return ref;
   }
 
   /** Forgets a request: none of its handlers will run. */
   forget(ref: string): void {
-    const pending = this.#pending.get(ref);
-    if (!pending) return;
-    clearTimeout(pending.timer);
-    this.#pending.delete(ref);
+    this.#pending.settle(ref);
   }
 
   /**
@@ -92,12 +82,11 @@ export class RequestTracker {
   settle(message: ServerMessage): boolean {
     if (message.type === 'text' || message.type === 'file-data' || message.type === 'ping' || message.type === 'pong') return false;
     const ref = message.ref;
-    const pending = ref === undefined ? undefined : this.#pending.get(ref);
-    if (ref === undefined || pending === undefined) {
+    const handlers = ref === undefined ? undefined : this.#pending.get(ref);
+    if (ref === undefined || handlers === undefined) {
       if (message.type === 'error' || ref !== undefined) for (const listener of this.#unmatched) listener(message);
       return false;
     }
-    const { handlers } = pending;
     if (message.type === 'error') {
       this.forget(ref);
       if (handlers.error) handlers.error(message);
@@ -120,20 +109,12 @@ export class RequestTracker {
 
   dispose(): void {
     for (const off of this.#unsubscribe) off();
-    for (const { timer } of this.#pending.values()) clearTimeout(timer);
-    this.#pending.clear();
+    this.#pending.settleAll();
     this.#unmatched.clear();
-  }
-
-  #lose(ref: string, reason: LostReason): void {
-    const pending = this.#pending.get(ref);
-    if (!pending) return;
-    this.forget(ref);
-    pending.handlers.lost?.(reason);
   }
 
   #loseAll(reason: LostReason): void {
     // The server forgets a connection's requests with it: none of these can be answered now.
-    for (const ref of [...this.#pending.keys()]) this.#lose(ref, reason);
+    for (const [, handlers] of this.#pending.settleAll()) handlers.lost?.(reason);
   }
 }

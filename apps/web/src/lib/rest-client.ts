@@ -22,6 +22,7 @@ export type {
   RoomList,
   ServerConfig,
   ServerStats,
+  StatsHistory,
 } from '@switchboard/gateway/api-types';
 
 export class ApiError extends Error {

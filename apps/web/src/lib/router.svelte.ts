@@ -2,7 +2,8 @@
 // reloaded or reached with back/forward opens its view (a room is joined, a private
 // conversation or a device console opened); switching view or conversation in the page writes
 // the address (a new history entry, so the back button returns to where you were).
-import { getContext, setContext, untrack } from 'svelte';
+import { untrack } from 'svelte';
+import { contextKey } from './context-key.js';
 import type { ChatState } from './chat.svelte.js';
 import type { Conversation } from './conversation.svelte.js';
 import type { DevicesState } from './console/devices.svelte.js';
@@ -134,14 +135,7 @@ export class Router {
   }
 }
 
-const ROUTER = Symbol('switchboard.router');
+const ROUTER = contextKey<Router>('router');
 
-export function setRouter(router: Router): Router {
-  return setContext(ROUTER, router);
-}
-
-export function getRouter(): Router {
-  const router = getContext<Router | undefined>(ROUTER);
-  if (!router) throw new Error('Switchboard router is missing: render this component inside App.svelte.');
-  return router;
-}
+export const setRouter = ROUTER.set;
+export const getRouter = ROUTER.get;

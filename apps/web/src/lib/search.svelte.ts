@@ -1,7 +1,8 @@
 // The page's search (docs/chat.md, "Search"): asks the gateway with the `search` request
 // (PROTOCOL.md §6), keeps the hits, and opens one in context: its room or private conversation,
 // with older pages loaded until the message is there, scrolled to it and marked.
-import { getContext, setContext, tick } from 'svelte';
+import { tick } from 'svelte';
+import { contextKey } from './context-key.js';
 import type { HistoryEntry } from '@switchboard/protocol';
 import type { ChatState } from './chat.svelte.js';
 import type { Conversation } from './conversation.svelte.js';
@@ -141,14 +142,7 @@ export class SearchState {
   }
 }
 
-const SEARCH = Symbol('switchboard.search');
+const SEARCH = contextKey<SearchState>('search state');
 
-export function setSearch(search: SearchState): SearchState {
-  return setContext(SEARCH, search);
-}
-
-export function getSearch(): SearchState {
-  const search = getContext<SearchState | undefined>(SEARCH);
-  if (!search) throw new Error('Switchboard search state is missing: render this component inside App.svelte.');
-  return search;
-}
+export const setSearch = SEARCH.set;
+export const getSearch = SEARCH.get;

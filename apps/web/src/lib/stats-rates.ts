@@ -14,8 +14,11 @@ export interface StatsSample {
   errorsPerSecond: number;
 }
 
+/** What a rate is computed from: /api/stats, or one reading of /api/stats/history. */
+export type StatsTotals = Pick<ServerStats, 'connections' | 'framesIn' | 'deliveries' | 'queuedBytes' | 'errorsSent'>;
+
 /** Rates between two readings of the gateway's running totals. */
-export function sampleBetween(before: ServerStats, after: ServerStats, seconds: number, at: number): StatsSample {
+export function sampleBetween(before: StatsTotals, after: StatsTotals, seconds: number, at: number): StatsSample {
   const rate = (a: number, b: number): number => (seconds > 0 ? Math.max(0, b - a) / seconds : 0);
   return {
     at,

@@ -1,11 +1,39 @@
 /**
- * The wire format of the Redis bus: what one node publishes and every other node reads, and the
- * deadline put on a Redis command whose caller cannot wait for ever.
+ * The cluster's messages as they travel between nodes: the kinds, what each carries, and the
+ * envelope around them. Any transport that moves bytes from one node to others carries them
+ * (Redis pub/sub today); nothing here knows which.
  */
 import type { AdminAction, ForwardedCall, MemberRecord, RoomEventOrigin } from './cluster.js';
 import type { IdentityChange } from '../identity/shared-identity.js';
 
-/** What travels on the pub/sub channels: a small JSON header, then a frame's bytes where there is one. */
+/** Every kind of message, by what it is for (the `k` of its header). */
+export const BusKind = {
+  /** Something said in a room: to the nodes serving that room. */
+  Room: 'room',
+  /** A frame for one member: to its node. */
+  Member: 'member',
+  /** A member's directory record, added or changed: to every node. */
+  Put: 'put',
+  /** A member left: to every node. */
+  Remove: 'remove',
+  /** All of one node's records (after it joined or Redis came back): to every node. */
+  Sync: 'sync',
+  /** A node stopped answering and was swept: to every node. */
+  Lost: 'lost',
+  /** An operator's action on a member, asked of its node (answered). */
+  Admin: 'admin',
+  /** An operator's notice, asked of each node (answered with how many it reached). */
+  Announce: 'announce',
+  /** A REST call run on another node (answered with its reply). */
+  Call: 'call',
+  /** Accounts, bans, tokens or room settings changed: to every node. */
+  Identity: 'identity',
+  /** The answer to an ask, to the node that asked. */
+  Answer: 'answer',
+} as const;
+export type BusKind = (typeof BusKind)[keyof typeof BusKind];
+
+/** What travels: a small JSON header, then a frame's bytes where there is one. */
 export type Header =
   | { k: 'room'; from: string; room: string; legacyText?: string | undefined; except?: string | undefined; origin?: RoomEventOrigin | undefined }
   | { k: 'put'; from: string; record: MemberRecord }
@@ -19,9 +47,13 @@ export type Header =
   | { k: 'identity'; from: string; change: IdentityChange }
   | { k: 'answer'; from: string; ask: number; value: unknown };
 
+/** The messages that ask for an answer, without their ask id (the protocol adds it). */
+export type Question = DistributiveOmit<Extract<Header, { ask: number }>, 'ask' | 'from'> & { k: 'admin' | 'announce' | 'call' };
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /**
  * [u8 n][n bytes: sending node][u32 m][m bytes: header JSON][payload]: the sender comes first,
- * so a node drops its own echoes (every node hears the bus, itself included) without parsing.
+ * so a node drops its own echoes (it hears what it sends to rooms it serves) without parsing.
  */
 export function envelope(header: Header, payload?: Uint8Array): Buffer {
   const from = Buffer.from(header.from);
@@ -43,13 +75,4 @@ export function openEnvelope(message: Buffer): { header: Header; payload: Uint8A
   const at = 1 + message[0]!;
   const length = message.readUInt32BE(at);
   return { header: JSON.parse(message.toString('utf8', at + 4, at + 4 + length)) as Header, payload: message.subarray(at + 4 + length) };
-}
-
-/** A command that did not answer in time: rejected (it may still land; the caller was told it did not). */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,82 @@
+/** Subscribing to and leaving one channel: a PubSub's, for a room's channel. */
+export interface Subscriptions {
+  subscribe(room: string): Promise<void>;
+  unsubscribe(room: string): Promise<void>;
+  logError(what: string, error: Error): void;
+}
+
+interface RoomState {
+  /** The hub serves the room (has a member in it, or one joining). */
+  wanted: boolean;
+  /** The subscription is acknowledged (and not yet left). */
+  subscribed: boolean;
+  /** The last step queued for this room: each waits for the one before. */
+  steps: Promise<void>;
+}
+
+/**
+ * Which rooms this node hears from the other nodes: a room's channel is subscribed while the hub
+ * serves the room and left when it stops. Steps for one room run one after the other, each
+ * doing what is wanted by then, so a last leave and a new join in quick succession end
+ * subscribed, and a join waits for the SUBSCRIBE's acknowledgement, after which every message
+ * published to the room reaches this node.
+ */
+export class RoomInterest {
+  readonly #rooms = new Map<string, RoomState>();
+
+  constructor(private readonly port: Subscriptions) {}
+
+  /** The hub serves `room` now: resolves once its channel is subscribed (or failed to be: logged, and retried by `resubscribe`). */
+  serve(room: string): Promise<void> {
+    const state = this.#state(room);
+    state.wanted = true;
+    return this.#step(room, state);
+  }
+
+  /** The hub no longer serves `room`: its channel is left (after any step in flight). */
+  drop(room: string): void {
+    const state = this.#rooms.get(room);
+    if (state === undefined) return;
+    state.wanted = false;
+    void this.#step(room, state);
+  }
+
+  /** Rooms whose channel is subscribed now. */
+  subscribed(): string[] {
+    return [...this.#rooms].filter(([, state]) => state.subscribed).map(([room]) => room);
+  }
+
+  /** The connection is back: rooms wanted but not subscribed (a SUBSCRIBE that failed while it was away) are subscribed now. */
+  resubscribe(): void {
+    for (const [room, state] of this.#rooms) if (state.wanted && !state.subscribed) void this.#step(room, state);
+  }
+
+  #state(room: string): RoomState {
+    let state = this.#rooms.get(room);
+    if (state === undefined) {
+      state = { wanted: false, subscribed: false, steps: Promise.resolve() };
+      this.#rooms.set(room, state);
+    }
+    return state;
+  }
+
+  #step(room: string, state: RoomState): Promise<void> {
+    const step = state.steps.then(async () => {
+      if (state.wanted && !state.subscribed) {
+        try {
+          await this.port.subscribe(room);
+          state.subscribed = true;
+        } catch (error) {
+          this.port.logError(`subscribing to room ${room}`, error as Error);
+        }
+      } else if (!state.wanted && state.subscribed) {
+        // Failed or not, it is left: a subscription the client keeps brings only events of a room the hub no longer has, which it ignores.
+        state.subscribed = false;
+        await this.port.unsubscribe(room).catch((error: unknown) => this.port.logError(`leaving room ${room}`, error as Error));
+      }
+      if (!state.wanted && !state.subscribed && state.steps === step) this.#rooms.delete(room);
+    });
+    state.steps = step;
+    return step;
+  }
+}

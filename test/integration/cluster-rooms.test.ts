@@ -1,0 +1,99 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { Peer, sleep } from '../helpers/peer.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+
+/**
+ * Routing by interest (issue 25) with real gateway processes on a real redis-server: a gateway
+ * hears a room's channel only while one of its members is in the room. Loopback only; every
+ * wait is bounded.
+ */
+let redis: RedisProcess | undefined;
+const gateways: GatewayProcess[] = [];
+const peers: Peer[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  for (const peer of peers.splice(0)) peer.destroy();
+  await Promise.all(gateways.splice(0).map((g) => g.stop('SIGKILL')));
+  await redis?.close();
+  redis = undefined;
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function node(id: string): Promise<GatewayProcess> {
+  const dir = mkdtempSync(join(tmpdir(), `switchboard-node-${id}-`));
+  dirs.push(dir);
+  const gateway = await spawnGateway(['--redis-url', redis!.url, '--node-id', id, '--data-dir', dir, '--metrics-public']);
+  gateways.push(gateway);
+  return gateway;
+}
+
+async function member(gateway: GatewayProcess, name: string, room?: string): Promise<Peer> {
+  const peer = await Peer.tcp(gateway.tcpPort);
+  peers.push(peer);
+  await peer.hello(name, room === undefined ? {} : { room });
+  return peer;
+}
+
+/** switchboard_cluster_bus_messages_total{direction="in"} on `gateway`'s /metrics. */
+async function busIn(gateway: GatewayProcess): Promise<number> {
+  const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
+  const line = /^switchboard_cluster_bus_messages_total\{direction="in"\} (\d+)$/m.exec(text);
+  if (line === null) throw new Error('no switchboard_cluster_bus_messages_total{direction="in"} in /metrics');
+  return Number(line[1]);
+}
+
+/** How many connections are subscribed to the room's channel, as Redis counts them. */
+async function subscribers(room: string): Promise<number> {
+  const { stdout } = await promisify(execFile)('redis-cli', ['-p', String(redis!.port), '--no-raw', 'PUBSUB', 'NUMSUB', `switchboard:{room:${room}}`]);
+  return Number(/\(integer\) (\d+)/.exec(stdout)?.[1]);
+}
+
+describe('several gateways on one Redis: rooms routed by interest', () => {
+  it('a gateway with no member in a room receives none of its messages; one that gets a member hears it from the join on, until the last leaves', async () => {
+    redis = await startRedis({ appendfsync: 'everysec' });
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const alice = await member(a, 'alice', 'kitchen');
+    const bob = await member(b, 'bob', 'kitchen');
+    const carol = await member(c, 'carol');
+    await alice.next('presence', (p) => p.event === 'join' && p.member.name === 'bob');
+    expect(await subscribers('kitchen')).toBe(2); // a and b; not c
+
+    const quiet = await busIn(c);
+    for (let i = 1; i <= 20; i++) alice.send({ type: 'message', room: 'kitchen', text: `k${i}` });
+    await bob.next('message', (m) => m.text === 'k20', 10_000);
+    await sleep(300); // what c would have heard has long arrived by now
+    expect(await busIn(c)).toBe(quiet);
+    expect(await busIn(b)).toBeGreaterThanOrEqual(20);
+
+    carol.send({ type: 'join', room: 'kitchen', ref: 'j' });
+    await carol.next('roster', (r) => r.ref === 'j');
+    expect(await subscribers('kitchen')).toBe(3);
+    bob.send({ type: 'message', room: 'kitchen', text: 'right after your join' });
+    await expect(carol.next('message', (m) => m.text === 'right after your join')).resolves.toMatchObject({ from: 'bob', room: 'kitchen' });
+
+    carol.send({ type: 'leave', room: 'kitchen', ref: 'l' });
+    await carol.next('presence', (p) => p.ref === 'l');
+    for (const deadline = Date.now() + 5000; (await subscribers('kitchen')) !== 2; await sleep(50))
+      if (Date.now() > deadline) throw new Error('c stayed subscribed');
+    const left = await busIn(c);
+    for (let i = 1; i <= 10; i++) alice.send({ type: 'message', room: 'kitchen', text: `after ${i}` });
+    await bob.next('message', (m) => m.text === 'after 10', 10_000);
+    await sleep(300);
+    expect(await busIn(c)).toBe(left);
+    expect(carol.received.filter((m) => m.type === 'message' && m.text.startsWith('after'))).toEqual([]);
+
+    // A private message crosses to the recipient's gateway only: b hears nothing of it.
+    const bBefore = await busIn(b);
+    alice.send({ type: 'private', to: 'carol', text: 'psst' });
+    await expect(carol.next('private')).resolves.toMatchObject({ from: 'alice', text: 'psst' });
+    await sleep(300);
+    expect(await busIn(b)).toBe(bBefore);
+  });
+});
