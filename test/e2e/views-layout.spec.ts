@@ -63,9 +63,9 @@ async function fits(page: Page, view: string, controls: readonly string[], areas
   for (const id of [...controls, ...areas]) await expect(page.locator(selector(id)).first(), `${view}: ${id}`).toBeVisible();
   const screen = await page.evaluate(() => {
     // What sticks out past the right edge (the innermost elements), to name in a failure.
-    const past = [...document.querySelectorAll<HTMLElement>('body *')].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5);
+    const past = Array.from(document.querySelectorAll<HTMLElement>('body *')).filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5);
     const innermost = past.filter((el) => !past.some((other) => other !== el && el.contains(other)));
-    const named = innermost.slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}[${el.dataset['testid'] ?? ''}]`);
+    const named = innermost.slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${Array.from(el.classList).join('.')}[${el.dataset['testid'] ?? ''}]`);
     return { width: window.innerWidth, height: window.innerHeight, scrollWidth: document.documentElement.scrollWidth, past: named.join(', ') };
   });
   expect(screen.scrollWidth, `${view}: the page is wider than the screen (past its edge: ${screen.past})`).toBeLessThanOrEqual(screen.width);
