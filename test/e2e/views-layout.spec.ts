@@ -93,81 +93,88 @@ async function attach(page: Page, testInfo: TestInfo, name: string): Promise<voi
 
 const path = (page: Page): string => new URL(page.url()).pathname;
 
-for (const size of SIZES) {
-  test(`every view at ${size.width}×${size.height} (${size.label}): no sideways overflow, the main controls on screen, a screenshot of each`, async ({
-    page,
-    gateway,
-  }, testInfo) => {
-    test.setTimeout(120_000);
-    await page.setViewportSize({ width: size.width, height: size.height });
-    const phone = size.width < 600;
-    const { device, bob, close } = await scene(gateway);
-    try {
-      device.write('TEMP=21.5 C\nTEMP=21.6 C\nSTATUS OK pump=on valve=closed pressure=1.20 bar\n');
-      bob.send({ type: 'message', text: 'morning, the pump on line 3 restarted at 06:10' });
-      bob.send({ type: 'message', text: 'a long address: https://example.com/a/very/long/path/that/should/wrap/and/not/push/the/page/sideways?q=1' });
-      await bob.next('message', (m) => m.text.startsWith('a long address'));
-
-      await joinAs(page, gateway, 'viewer');
-      await expect.poll(() => path(page)).toBe('/rooms/lobby');
-      await say(page, 'thanks, looking at it');
-      await expect(page.locator('[data-testid="message-item"][data-own="true"]')).toHaveCount(1);
-      const chatControls = ['composer-input', 'composer-send', 'devices-toggle', 'admin-toggle', phone ? 'drawer-toggle' : 'room-list'];
-      await fits(page, '/rooms/lobby', chatControls, ['message-list']);
-      await attach(page, testInfo, `${size.label}-chat-room`);
-
-      if (phone) {
-        await page.getByTestId('drawer-toggle').click();
-        await expect(page.getByTestId('chat-drawer')).toBeVisible();
-        await fits(page, 'the drawer', ['room-join-input', 'room-join-submit', 'search-input', 'drawer-close'], ['member-list']);
-        await attach(page, testInfo, `${size.label}-chat-drawer`);
-        await page.locator('[data-testid="member-item"][data-name="bob"] button').click();
-      } else {
-        await page.locator('[data-testid="member-item"][data-name="bob"] button').click();
+// One test for both sizes (each in a browser context of its own, against one gateway).
+test('every view at 1280×800 and at 390×844: no sideways overflow, the main controls on screen, a screenshot of each', async ({
+  browser,
+  gateway,
+}, testInfo) => {
+  test.setTimeout(240_000);
+  const { device, bob, close } = await scene(gateway);
+  try {
+    device.write('TEMP=21.5 C\nTEMP=21.6 C\nSTATUS OK pump=on valve=closed pressure=1.20 bar\n');
+    bob.send({ type: 'message', text: 'morning, the pump on line 3 restarted at 06:10' });
+    bob.send({ type: 'message', text: 'a long address: https://example.com/a/very/long/path/that/should/wrap/and/not/push/the/page/sideways?q=1' });
+    await bob.next('message', (m) => m.text.startsWith('a long address'));
+    for (const size of SIZES) {
+      const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
+      try {
+        const page = await context.newPage();
+        await test.step(`${size.label}, ${size.width}×${size.height}`, () => everyView(page, gateway, device, size, testInfo));
+      } finally {
+        await context.close();
       }
-      await expect.poll(() => path(page)).toBe('/private/bob');
-      await say(page, 'can you check valve 2?');
-      await expect(page.locator('[data-testid="message-item"][data-kind="private"][data-own="true"]')).toHaveCount(1);
-      await fits(page, '/private/bob', chatControls, ['message-list']);
-      await attach(page, testInfo, `${size.label}-chat-private`);
-
-      await page.goto(gateway.httpUrl + '/rooms/devices');
-      await expect(page.locator('[data-testid="message-list"]')).toHaveAttribute('data-conversation', 'devices');
-      await expect(page.locator('[data-testid="message-list"] [data-testid="message-text"]').filter({ hasText: 'STATUS OK' })).toBeVisible();
-      await fits(page, '/rooms/devices', chatControls, ['message-list']);
-      await attach(page, testInfo, `${size.label}-chat-device-room`);
-
-      await page.getByTestId('devices-toggle').click();
-      await expect.poll(() => path(page)).toBe('/devices');
-      await expect(page.getByTestId('device-item')).toHaveCount(1);
-      await fits(page, '/devices', ['device-item', 'devices-toggle', 'admin-toggle'], ['device-list']);
-      await attach(page, testInfo, `${size.label}-devices`);
-
-      await page.getByTestId('device-item').click();
-      await expect(page.getByTestId('device-console')).toHaveAttribute('data-pipe', 'open');
-      device.write('TEMP=21.7 C\nSTATUS OK pump=on valve=closed pressure=1.21 bar flow=12.5 l/min\n');
-      await expect(page.getByTestId('traffic-row')).toHaveCount(2);
-      await page.getByTestId('send-input').fill('STATUS?');
-      await fits(page, '/devices/:id', ['send-input', 'send-button', 'log-mode-hex'], ['device-console', 'traffic-log', 'send-box']);
-      await attach(page, testInfo, `${size.label}-device-console`);
-      await page.getByTestId('log-mode-hex').click();
-      await fits(page, '/devices/:id (hex)', ['send-input', 'send-button'], ['device-console', 'traffic-log']);
-      await attach(page, testInfo, `${size.label}-device-console-hex`);
-
-      await page.getByTestId('admin-toggle').click();
-      await expect.poll(() => path(page)).toBe('/admin');
-      await expect(page.getByTestId('client-row').first()).toBeVisible();
-      await fits(page, '/admin', ['admin-close', 'admin-nav-charts', 'admin-nav-audit'], ['admin-panel']);
-      await attach(page, testInfo, `${size.label}-admin`);
-      for (const section of ADMIN_SECTIONS) {
-        await page.goto(`${gateway.httpUrl}/admin/${section}`);
-        await expect(page.getByTestId('admin-panel')).toHaveAttribute('data-section', section);
-        await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'open');
-        await fits(page, `/admin/${section}`, [], ['admin-panel', `[data-admin-section="${section}"]`]);
-        if (section === 'listeners' || section === 'clients') await attach(page, testInfo, `${size.label}-admin-${section}`);
-      }
-    } finally {
-      close();
     }
-  });
+  } finally {
+    close();
+  }
+});
+
+async function everyView(page: Page, gateway: RunningGateway, device: net.Socket, size: (typeof SIZES)[number], testInfo: TestInfo): Promise<void> {
+  const phone = size.width < 600;
+  await joinAs(page, gateway, `viewer-${size.label}`);
+  await expect.poll(() => path(page)).toBe('/rooms/lobby');
+  await say(page, 'thanks, looking at it');
+  await expect(page.locator('[data-testid="message-item"][data-own="true"]')).toHaveCount(1);
+  const chatControls = ['composer-input', 'composer-send', 'devices-toggle', 'admin-toggle', phone ? 'drawer-toggle' : 'room-list'];
+  await fits(page, '/rooms/lobby', chatControls, ['message-list']);
+  await attach(page, testInfo, `${size.label}-chat-room`);
+
+  if (phone) {
+    await page.getByTestId('drawer-toggle').click();
+    await expect(page.getByTestId('chat-drawer')).toBeVisible();
+    await fits(page, 'the drawer', ['room-join-input', 'room-join-submit', 'search-input', 'drawer-close'], ['member-list']);
+    await attach(page, testInfo, `${size.label}-chat-drawer`);
+  }
+  await page.locator('[data-testid="member-item"][data-name="bob"] button').click();
+  await expect.poll(() => path(page)).toBe('/private/bob');
+  await say(page, 'can you check valve 2?');
+  await expect(page.locator('[data-testid="message-item"][data-kind="private"][data-own="true"]')).toHaveCount(1);
+  await fits(page, '/private/bob', chatControls, ['message-list']);
+  await attach(page, testInfo, `${size.label}-chat-private`);
+
+  await page.goto(gateway.httpUrl + '/rooms/devices');
+  await expect(page.locator('[data-testid="message-list"]')).toHaveAttribute('data-conversation', 'devices');
+  await expect(page.locator('[data-testid="message-list"] [data-testid="message-text"]').filter({ hasText: 'STATUS OK' })).toBeVisible();
+  await fits(page, '/rooms/devices', chatControls, ['message-list']);
+  await attach(page, testInfo, `${size.label}-chat-device-room`);
+
+  await page.getByTestId('devices-toggle').click();
+  await expect.poll(() => path(page)).toBe('/devices');
+  await expect(page.getByTestId('device-item')).toHaveCount(1);
+  await fits(page, '/devices', ['device-item', 'devices-toggle', 'admin-toggle'], ['device-list']);
+  await attach(page, testInfo, `${size.label}-devices`);
+
+  await page.getByTestId('device-item').click();
+  await expect(page.getByTestId('device-console')).toHaveAttribute('data-pipe', 'open');
+  device.write(`TEMP=21.7 C\nSTATUS OK pump=on valve=closed pressure=1.21 bar flow=12.5 l/min seen=${size.label}\n`);
+  await expect(page.getByTestId('traffic-row').filter({ hasText: `seen=${size.label}` })).toHaveCount(1);
+  await page.getByTestId('send-input').fill('STATUS?');
+  await fits(page, '/devices/:id', ['send-input', 'send-button', 'log-mode-hex'], ['device-console', 'traffic-log', 'send-box']);
+  await attach(page, testInfo, `${size.label}-device-console`);
+  await page.getByTestId('log-mode-hex').click();
+  await fits(page, '/devices/:id (hex)', ['send-input', 'send-button'], ['device-console', 'traffic-log']);
+  await attach(page, testInfo, `${size.label}-device-console-hex`);
+
+  await page.getByTestId('admin-toggle').click();
+  await expect.poll(() => path(page)).toBe('/admin');
+  await expect(page.getByTestId('client-row').first()).toBeVisible();
+  await fits(page, '/admin', ['admin-close', 'admin-nav-charts', 'admin-nav-audit'], ['admin-panel']);
+  await attach(page, testInfo, `${size.label}-admin`);
+  for (const section of ADMIN_SECTIONS) {
+    await page.goto(`${gateway.httpUrl}/admin/${section}`);
+    await expect(page.getByTestId('admin-panel')).toHaveAttribute('data-section', section);
+    await expect(page.getByTestId('connection-status')).toHaveAttribute('data-status', 'open');
+    await fits(page, `/admin/${section}`, [], ['admin-panel', `[data-admin-section="${section}"]`]);
+    if (section === 'listeners' || section === 'clients') await attach(page, testInfo, `${size.label}-admin-${section}`);
+  }
 }
