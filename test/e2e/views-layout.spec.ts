@@ -144,7 +144,7 @@ async function everyView(page: Page, gateway: RunningGateway, device: net.Socket
 
   await page.goto(gateway.httpUrl + '/rooms/devices');
   await expect(page.locator('[data-testid="message-list"]')).toHaveAttribute('data-conversation', 'devices');
-  await expect(page.locator('[data-testid="message-list"] [data-testid="message-text"]').filter({ hasText: 'STATUS OK' })).toBeVisible();
+  await expect(page.locator('[data-testid="message-list"] [data-testid="message-text"]').filter({ hasText: 'pressure=1.20 bar' })).toBeVisible();
   await fits(page, '/rooms/devices', chatControls, ['message-list']);
   await attach(page, testInfo, `${size.label}-chat-device-room`);
 
