@@ -73,6 +73,31 @@ describe('a line listener', () => {
   });
 });
 
+describe('who is a device', () => {
+  it('marks a line listener device `device: true` in presence and roster; a member that said hello is neither device nor legacy', async () => {
+    const listener = await addListener({ framing: 'line', room: 'bench' });
+    const browser = await Peer.ws(gateway.wsUrl);
+    await browser.hello('watcher', { room: 'bench' });
+    const tcp = await Peer.tcp(gateway.tcpPort);
+    await tcp.hello('helper', { room: 'bench' });
+    const nc = await RawSocket.connect(listener.port);
+    const joined = await browser.next('presence', (p) => p.event === 'join' && p.member.name.startsWith('127.0.0.1:'));
+    expect(joined.member.device).toBe(true);
+    expect(joined.member.legacy).toBeUndefined();
+    browser.send({ type: 'roster', room: 'bench' });
+    const roster = await browser.next('roster', (r) => r.room === 'bench' && r.members.length === 3);
+    const byName = new Map(roster.members.map((m) => [m.name, m]));
+    expect(byName.get(joined.member.name)?.device).toBe(true);
+    for (const name of ['watcher', 'helper']) {
+      expect(byName.get(name)?.device, name).toBeUndefined();
+      expect(byName.get(name)?.legacy, name).toBeUndefined();
+    }
+    nc.destroy();
+    tcp.destroy();
+    browser.destroy();
+  });
+});
+
 describe('a raw listener', () => {
   it('with typeByte, a WinForms-style client chats and its 1-typed send reaches a browser as a file with the same bytes', async () => {
     const listener = await addListener({ framing: 'raw', typeByte: true, room: 'shop' });

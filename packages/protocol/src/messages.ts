@@ -18,6 +18,8 @@ const memberInfo = obj({
   address: str,
   /** True when the member never sent hello (a plain device named by its address). */
   legacy: opt(bool),
+  /** True for a device on a `line` or `raw` listener or an outbound device link (its link speaks for it). */
+  device: opt(bool),
 });
 export type MemberInfo = ReturnType<typeof memberInfo>;
 

@@ -45,8 +45,11 @@ export interface MemberRecord extends MemberInfo {
 }
 
 /** What members see of a record: its MemberInfo, without where it lives or whose it is. */
-export function memberInfoOf({ id, name, transport, address, legacy }: MemberRecord): MemberInfo {
-  return legacy === undefined ? { id, name, transport, address } : { id, name, transport, address, legacy };
+export function memberInfoOf({ id, name, transport, address, legacy, device }: MemberRecord): MemberInfo {
+  const info: MemberInfo = { id, name, transport, address };
+  if (legacy !== undefined) info.legacy = legacy;
+  if (device !== undefined) info.device = device;
+  return info;
 }
 
 /**

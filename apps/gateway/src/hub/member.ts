@@ -115,6 +115,8 @@ export class Member {
   info(): MemberInfo {
     const info: MemberInfo = { id: this.id, name: this.name, transport: this.transport, address: this.link.address };
     if (this.legacy) info.legacy = true;
+    // A device on a line or raw listener or an outbound link: pages show its room as a log (compact view).
+    if (this.device !== undefined) info.device = true;
     return info;
   }
 

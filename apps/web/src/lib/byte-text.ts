@@ -63,3 +63,12 @@ export function parseHex(text: string): Uint8Array {
 export function hasHiddenControls(text: string): boolean {
   return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text);
 }
+
+/**
+ * The bytes a message is shown as (a dump), or undefined to show its text: bytes that are not
+ * UTF-8 come with `bytes`; text with control characters nobody would see (a device's STX/ETX)
+ * is shown as bytes too.
+ */
+export function shownAsBytes(message: { text: string; bytes?: Uint8Array | undefined }): Uint8Array | undefined {
+  return message.bytes ?? (hasHiddenControls(message.text) ? new TextEncoder().encode(message.text) : undefined);
+}

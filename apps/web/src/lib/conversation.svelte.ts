@@ -2,49 +2,10 @@
 // one member. Lines are kept in stored-id order, with events (presence, notices) where they
 // happened.
 import type { HistoryEntry, MemberInfo, Transport } from '@switchboard/protocol';
+import type { ChatLine, MessageLine, StoredLine } from './chat-line.js';
 import { bytesFromBase64 } from './byte-text.js';
 
-/** One line in a conversation. Lines with an `id` are stored messages; the rest are events. */
-export type ChatLine =
-  | {
-      kind: 'message';
-      key: string;
-      id: number;
-      from: string;
-      transport: Transport;
-      ts: number;
-      /** With `bytes`: their UTF-8 reading, U+FFFD where they are not UTF-8 (display only). */
-      text: string;
-      /** The exact bytes, when they are not UTF-8 (the message's base64 `data`, PROTOCOL.md §4). */
-      bytes?: Uint8Array;
-    }
-  | {
-      kind: 'file';
-      key: string;
-      id: number;
-      from: string;
-      transport: Transport;
-      ts: number;
-      name: string;
-      size: number;
-      mime: string;
-      /** From history: whether the transfer completed (the server stores its SHA-256 then). */
-      completed?: boolean;
-    }
-  | {
-      kind: 'presence';
-      key: string;
-      ts: number;
-      event: 'join' | 'leave' | 'rename';
-      name: string;
-      transport: Transport;
-      previousName?: string;
-      reason?: string;
-    }
-  | { kind: 'notice'; key: string; ts: number; text: string; scope: 'room' | 'all' | 'private' | 'local'; code?: string };
-
-export type StoredLine = Extract<ChatLine, { id: number }>;
-export type MessageLine = Extract<ChatLine, { kind: 'message' }>;
+export type { ChatLine, MessageLine, StoredLine } from './chat-line.js';
 
 export type ConversationKind = 'room' | 'private';
 
