@@ -45,6 +45,8 @@ export function snapshotBuilds(): string {
     for (const entry of readdirSync(join(REPO_DIR, pkg), { withFileTypes: true })) {
       if (entry.isFile()) cpSync(join(REPO_DIR, pkg, entry.name), join(root, pkg, entry.name));
     }
+    // The byte vectors PROTOCOL.md links to, which the gateway serves at /protocol/vectors.json.
+    if (pkg === 'packages/protocol') cpSync(join(REPO_DIR, pkg, 'test/vectors.json'), join(root, pkg, 'test/vectors.json'));
     for (const file of listFiles(join(root, pkg, 'dist'))
       .filter((f) => f.endsWith('.js'))
       .sort()) {
