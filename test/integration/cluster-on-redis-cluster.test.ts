@@ -131,6 +131,26 @@ describe('gateways on a Redis Cluster', () => {
     await expect(impostor.next('error')).resolves.toMatchObject({ code: 'NAME_TAKEN', ref: 'h' });
   }, 60_000);
 
+  it('accounts, resume tokens (rotated by script in the shared slot) and bans are the same on every gateway', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    expect((await api(a, 'POST', '/api/accounts', { name: 'olga', password: 'correct horse battery' })).status).toBe(201);
+    const viaPassword = await Peer.tcp(b.tcpPort);
+    peers.push(viaPassword);
+    const welcome = await viaPassword.hello('olga', { password: 'correct horse battery' });
+    expect(welcome).toMatchObject({ name: 'olga', account: true });
+    viaPassword.destroy();
+    // The token b issued resumes the session on a (which rotates it: a script over the token's keys).
+    const viaToken = await Peer.tcp(a.tcpPort);
+    peers.push(viaToken);
+    await expect(viaToken.hello(undefined, { token: welcome.token })).resolves.toMatchObject({ name: 'olga', account: true });
+    // A ban added on b disconnects the member it names on a.
+    const mallory = await member(a, 'mallory');
+    expect((await api(b, 'POST', '/api/bans', { name: 'mallory', reason: 'spam' })).status).toBe(201);
+    await expect(mallory.next('error', (e) => e.code === 'BANNED')).resolves.toMatchObject({ fatal: true });
+    // Every write and script reached its slot (a key outside it would be a CROSSSLOT error, logged as "cluster: … failed").
+    for (const gateway of [a, b]) expect(gateway.output()).not.toMatch(/cluster: .* failed/);
+  }, 60_000);
+
   it('--redis-wait-replicas 1: a message is acknowledged only once a replica has it; while the replica stalls, it is refused (CLUSTER_UNAVAILABLE)', async () => {
     const [a, b] = [await node('a', ['--redis-wait-replicas', '1', '--cluster-timeout-ms', '1000']), await node('b', ['--redis-wait-replicas', '0'])];
     const alice = await member(a, 'alice');
