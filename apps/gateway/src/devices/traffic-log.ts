@@ -77,9 +77,10 @@ export class TrafficLog {
     this.#timer.unref();
   }
 
-  record(key: string, direction: Direction, bytes: Uint8Array, auto = false): void {
+  /** `shared`: bytes nobody changes (the same buffer went to other devices), kept by reference (TrafficRing.push). */
+  record(key: string, direction: Direction, bytes: Uint8Array, auto = false, shared = false): void {
     if (this.entriesPerDevice === 0) return;
-    this.#log(key).push(Date.now(), direction, bytes, bytes.length, auto);
+    this.#log(key).push(Date.now(), direction, bytes, bytes.length, auto, false, shared);
     this.#dirty = true;
   }
 
