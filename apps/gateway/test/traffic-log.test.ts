@@ -95,14 +95,37 @@ describe('TrafficLog', () => {
     log.record('listener:l1:127.0.0.1:1@1', 'out', line, false, true);
     log.record('listener:l1:127.0.0.1:2@1', 'out', line, false, true);
     log.record('listener:l1:127.0.0.1:2@1', 'in', Buffer.from('ok\r\n'));
+    // A wrapped ring of shared, copied, empty and too-large-to-share entries, in the file as in memory.
+    for (let i = 0; i < 30; i++) {
+      const length = [0, 5, 300, ENTRY_BYTES + 7, SHARED_UP_TO + 1][i % 5]!;
+      log.record('link:mixed', i % 4 === 0 ? 'in' : 'out', Buffer.alloc(length, i), i % 7 === 0, i % 2 === 0);
+    }
+    const mixed = hexes(log, 'link:mixed');
     await log.save();
     const again = new TrafficLog(dir, 10);
     try {
       expect(hexes(again, 'listener:l1:127.0.0.1:1@1')).toEqual([`out:${line.toString('hex')}:11`]);
       expect(hexes(again, 'listener:l1:127.0.0.1:2@1')).toEqual([`out:${line.toString('hex')}:11`, `in:${Buffer.from('ok\r\n').toString('hex')}:4`]);
+      expect(hexes(again, 'link:mixed')).toEqual(mixed);
+      expect(again.entries('link:mixed').map((e) => e.auto === true)).toEqual(log.entries('link:mixed').map((e) => e.auto === true));
     } finally {
       again.close();
       log.close();
+    }
+  });
+
+  it('writes shared entries at close too', () => {
+    const dir = dataDir();
+    const log = new TrafficLog(dir, 4);
+    for (let i = 0; i < 6; i++) log.record('k', 'out', Buffer.from(`line ${i}\n`), false, true);
+    const before = hexes(log, 'k');
+    log.close();
+    const again = new TrafficLog(dir, 4);
+    try {
+      expect(hexes(again, 'k')).toEqual(before);
+      expect(before).toHaveLength(4);
+    } finally {
+      again.close();
     }
   });
 

@@ -139,26 +139,39 @@ export class TrafficRing {
     return out;
   }
 
-  /** The bytes encodeInto takes for the newest `limit` entries. */
+  /** The bytes encodeInto copies for the newest `limit` entries (the bytes kept by reference are not copied). */
   encodedSize(limit: number): number {
     let size = 0;
-    this.#each(limit, (slot) => (size += ENTRY_HEAD + this.#kept(slot)));
+    this.#each(limit, (slot) => (size += ENTRY_HEAD + (this.#refs[slot / FIELDS] === undefined ? this.#kept(slot) : 0)));
     return size;
   }
 
-  /** The newest `limit` entries as traffic.bin has them, written into `record` from `at`; where they end. */
-  encodeInto(limit: number, record: Buffer, at: number): number {
+  /**
+   * The newest `limit` entries as traffic.bin has them, in order: written into `record` from `at`
+   * (encodedSize bytes), except the bytes kept by reference, which go into `parts` as they are,
+   * between the pieces of `record` (a gathered write; nobody changes them). `record` up to `at`
+   * is pushed with the first piece.
+   */
+  encodeInto(limit: number, record: Buffer, at: number, parts: Uint8Array[]): void {
     const meta = this.#meta;
+    let pieceStart = 0;
     this.#each(limit, (slot) => {
       const kept = this.#kept(slot);
       record.writeDoubleBE(meta[slot]!, at);
       record[at + 8] = meta[slot + 3]! & (FLAGS - 1);
       record.writeUInt32BE(meta[slot + 2]!, at + 9);
       record.writeUInt16BE(kept, at + 13);
-      this.#copyEntry(slot, record, at + ENTRY_HEAD, kept);
-      at += ENTRY_HEAD + kept;
+      at += ENTRY_HEAD;
+      const ref = this.#refs[slot / FIELDS];
+      if (ref === undefined) {
+        this.#copyOut(meta[slot + 1]!, record, at, kept);
+        at += kept;
+      } else if (kept > 0) {
+        parts.push(record.subarray(pieceStart, at), kept === ref.length ? ref : ref.subarray(0, kept));
+        pieceStart = at;
+      }
     });
-    return at;
+    parts.push(record.subarray(pieceStart, at));
   }
 
   /** How many of its bytes the entry in `slot` keeps (the packed field's upper part). */
