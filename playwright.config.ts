@@ -22,7 +22,10 @@ export default defineConfig({
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     },
-    trace: 'retain-on-failure',
+    // Recording a trace for every test (to keep the failed ones') cost about 30% of the run's time
+    // (three spec files: 96 s with, 66 s without); a failure still leaves its screenshot. To get
+    // traces: PLAYWRIGHT_TRACE=1 npx playwright test.
+    trace: process.env.PLAYWRIGHT_TRACE === '1' ? 'retain-on-failure' : 'off',
     screenshot: 'only-on-failure',
   },
 });
