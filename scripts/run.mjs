@@ -22,7 +22,65 @@ function run(command, args, options = {}) {
   if (result.error) throw result.error;
   if (result.status !== 0) {
     console.error(`\n✗ ${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
+    printTimes();
     process.exit(result.status ?? 1);
+  }
+}
+
+/** How long each phase took, printed at the end (and on a failure): where `npm test`'s time goes. */
+const times = [];
+
+function timed(name, fn) {
+  const started = Date.now();
+  fn();
+  times.push([name, (Date.now() - started) / 1000]);
+}
+
+function printTimes() {
+  if (times.length === 0) return;
+  const width = Math.max(...times.map(([name]) => name.length));
+  console.log('\nphase'.padEnd(width + 1) + '  seconds');
+  for (const [name, seconds] of times) console.log(`${name.padEnd(width)}  ${seconds.toFixed(1).padStart(7)}`);
+}
+
+/** Runs a command with its output kept, to print in one piece: for steps that run beside each other. */
+function runQuiet(command, args, options = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', (error) => resolve({ status: 1, output: `${output}${error.message}\n` }));
+    child.on('close', (status, signal) => resolve({ status: status ?? 1, output, signal }));
+  });
+}
+
+/**
+ * Runs lanes side by side, each lane's steps one after another; prints each step's output when it
+ * ends and exits when any step failed (after every lane has stopped, so no output is lost).
+ * For checks that do not depend on each other: two cores do them in about half the time.
+ */
+async function runLanes(lanes) {
+  let failed = 0;
+  await Promise.all(
+    lanes.map(async (steps) => {
+      for (const { name, command, args, options } of steps) {
+        const started = Date.now();
+        const { status, output, signal } = await runQuiet(command, args, options);
+        times.push([name, (Date.now() - started) / 1000]);
+        say(`${name}: ${status === 0 ? 'passed' : 'FAILED'}`);
+        if (output.trim() !== '') process.stdout.write(output.endsWith('\n') ? output : `${output}\n`);
+        if (status !== 0) {
+          console.error(`\n✗ ${command} ${args.join(' ')} exited with ${status ?? signal}`);
+          failed = status || 1;
+          return;
+        }
+      }
+    }),
+  );
+  if (failed !== 0) {
+    printTimes();
+    process.exit(failed);
   }
 }
 
@@ -60,16 +118,25 @@ function ensureInstalled() {
 }
 
 function buildServer() {
-  say('Compiling TypeScript (protocol, client, gateway)');
+  say('Compiling TypeScript (protocol, client, gateway, bench)');
   run(bin('tsc'), ['-b']);
 }
 
+const webOutput = join(root, 'apps/web/dist/index.html');
+const webInputs = ['apps/web/src', 'apps/web/index.html', 'apps/web/vite.config.ts', 'apps/web/package.json', 'packages/protocol/src'];
+const webIsStale = () => !existsSync(webOutput) || newest(webInputs) > statSync(webOutput).mtimeMs;
+const viteBuild = () => ({
+  name: 'build the page (vite build)',
+  command: join(root, 'apps/web/node_modules/.bin/vite'),
+  args: ['build', '--logLevel', 'warn'],
+  options: { cwd: join(root, 'apps/web') },
+});
+
 function buildWeb({ force = false } = {}) {
-  const output = join(root, 'apps/web/dist/index.html');
-  const inputs = ['apps/web/src', 'apps/web/index.html', 'apps/web/vite.config.ts', 'apps/web/package.json', 'packages/protocol/src'];
-  if (!force && existsSync(output) && newest(inputs) <= statSync(output).mtimeMs) return;
+  if (!force && !webIsStale()) return;
   say('Building the web page (Vite)');
-  run(join(root, 'apps/web/node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: join(root, 'apps/web') });
+  const step = viteBuild();
+  run(step.command, step.args, step.options);
 }
 
 const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -123,20 +190,27 @@ function testPythonClient() {
   run(python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', 'clients/python/tests']);
 }
 
+const svelteCheck = () => ({
+  name: 'typecheck the page (svelte-check)',
+  command: join(root, 'apps/web/node_modules/.bin/svelte-check'),
+  args: ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'],
+  options: { cwd: join(root, 'apps/web') },
+});
+const typecheckTests = () => ({ name: 'typecheck tests (tsc -p tsconfig.tests.json)', command: bin('tsc'), args: ['-p', 'tsconfig.tests.json'] });
+const prettierCheck = () => ({ name: 'formatting (prettier --check)', command: bin('prettier'), args: ['--check', '--log-level', 'warn', '.'] });
+// ESLint's type-checked rules read the workspace packages' declarations: after `tsc -b`.
+const eslint = () => ({ name: 'lint (eslint)', command: bin('eslint'), args: ['--max-warnings', '0', '.'] });
+
 function typecheck() {
   say('Typechecking sources, tests and the Svelte page');
   run(bin('tsc'), ['-b']);
-  run(bin('tsc'), ['-p', 'tsconfig.tests.json']);
-  run(join(root, 'apps/web/node_modules/.bin/svelte-check'), ['--tsconfig', './tsconfig.json', '--fail-on-warnings', '--output', 'human'], {
-    cwd: join(root, 'apps/web'),
-  });
+  for (const step of [typecheckTests(), svelteCheck()]) run(step.command, step.args, step.options);
 }
 
 /** Formatting (Prettier, checked, never rewritten here) and the linter (ESLint, type-checked rules): `npm run format` rewrites. */
 function lint() {
   say('Checking formatting (Prettier) and lint (ESLint)');
-  run(bin('prettier'), ['--check', '--log-level', 'warn', '.']);
-  run(bin('eslint'), ['--max-warnings', '0', '.']);
+  for (const step of [prettierCheck(), eslint()]) run(step.command, step.args, step.options);
 }
 
 /** Runs a long-lived child with our stdio, forwarding SIGINT/SIGTERM so it can shut down gracefully. */
@@ -181,28 +255,43 @@ switch (task) {
     break;
   case 'test': {
     const started = Date.now();
-    ensureInstalled();
-    ensureTestPackages();
-    typecheck();
-    lint();
-    buildWeb();
-    say('Unit and integration tests (vitest, real sockets)');
+    timed('install check (pnpm, Debian packages)', () => {
+      ensureInstalled();
+      ensureTestPackages();
+    });
+    timed('compile (tsc -b)', buildServer);
+    // Independent checks in two lanes, about equally long: each is one process on one core.
+    say('Typechecking tests and the page, building the page, checking formatting and lint (two lanes side by side)');
+    await runLanes([
+      [typecheckTests(), svelteCheck(), ...(webIsStale() ? [viteBuild()] : [])],
+      [prettierCheck(), eslint()],
+    ]);
     // Tests that measure the gateway's memory run on their own, after the rest, so other test
     // files' load does not decide what they measure.
     const alone = ['test/integration/churn-soak.test.ts', 'test/integration/console.test.ts'];
     const only = args.filter((a) => !a.startsWith('-'));
-    run(bin('vitest'), ['run', ...args, ...(only.length === 0 ? alone.flatMap((file) => ['--exclude', file]) : [])]);
+    timed('unit and integration tests (vitest)', () => {
+      say('Unit and integration tests (vitest, real sockets)');
+      run(bin('vitest'), ['run', ...args, ...(only.length === 0 ? alone.flatMap((file) => ['--exclude', file]) : [])]);
+    });
     if (only.length === 0) {
       // One at a time: two in one run would still load each other.
       for (const file of alone) {
-        say(`On its own: ${file} (vitest)`);
-        run(bin('vitest'), ['run', ...args, file]);
+        timed(`on its own: ${file}`, () => {
+          say(`On its own: ${file} (vitest)`);
+          run(bin('vitest'), ['run', ...args, file]);
+        });
       }
-      say('Python client (pytest in clients/python/.venv, real gateways)');
-      testPythonClient();
+      timed('Python client (pytest)', () => {
+        say('Python client (pytest in clients/python/.venv, real gateways)');
+        testPythonClient();
+      });
     }
-    say('End-to-end tests (Playwright driving Chromium)');
-    run(bin('playwright'), ['test']);
+    timed('end-to-end tests (Playwright)', () => {
+      say('End-to-end tests (Playwright driving Chromium)');
+      run(bin('playwright'), ['test']);
+    });
+    printTimes();
     say(`All tests passed in ${Math.round((Date.now() - started) / 1000)} s`);
     break;
   }

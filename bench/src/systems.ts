@@ -2,11 +2,11 @@ import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:chi
 import { createHash } from 'node:crypto';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
+import { freePort, launchRedis, waitForPort } from './local-servers.js';
 
 /** bench/ (the folder holding dist/ and src/). */
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -146,33 +146,15 @@ export function pinSelf(): void {
   if (NICE !== 0) spawnSync('renice', ['-n', String(NICE), '-p', String(process.pid)], { stdio: 'ignore' });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
-async function waitForPort(port: number, child: ChildProcess, log: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before listening; log: ${log}\n${tail(log)}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
+/** waitForPort with the tail of the child's log in the error. */
+async function waitForListen(port: number, child: ChildProcess, log: string, timeoutMs = 15_000): Promise<void> {
+  try {
+    await waitForPort(port, child, timeoutMs);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; log: ${log}\n${tail(log)}`, { cause: error });
   }
-  throw new Error(`nothing listening on port ${port} after ${timeoutMs} ms; log: ${log}\n${tail(log)}`);
 }
 
 function tail(file: string, lines = 15): string {
@@ -257,24 +239,19 @@ export async function startRedis(): Promise<RedisServer> {
   const dir = join(WORK_DIR, `redis-${process.pid}-${port}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const { child, log } = spawnPinned('server', 'redis', [
-    'redis-server',
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--daemonize',
-    'no',
-    ...REDIS_FLAGS,
-  ]);
+  const started = { log: '' };
+  const spawnServer = (argv: string[]): ChildProcess => {
+    const { child, log } = spawnPinned('server', 'redis', argv);
+    started.log = log;
+    return child;
+  };
+  let child: ChildProcess;
   try {
-    await waitForPort(port, child, log);
+    child = await launchRedis(spawnServer, { port, dir, flags: ['--daemonize', 'no', ...REDIS_FLAGS], timeoutMs: 15_000 });
   } catch (error) {
-    await stopChild(child);
-    throw new Error(`redis-server did not start: ${(error as Error).message}`, { cause: error });
+    throw new Error(`redis-server did not start: ${(error as Error).message}; log: ${started.log}\n${tail(started.log)}`, { cause: error });
   }
+  const { log } = started;
   return {
     pid: child.pid!,
     port,
@@ -364,9 +341,9 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     options.cpuProfileDir ? { cores: `${SERVER_CORE},${GENERATOR_CORE}` } : {},
   );
   try {
-    await waitForPort(tcpPort, child, log);
-    if (linePort !== undefined) await waitForPort(linePort, child, log);
-    if (senderLinePort !== undefined) await waitForPort(senderLinePort, child, log);
+    await waitForListen(tcpPort, child, log);
+    if (linePort !== undefined) await waitForListen(linePort, child, log);
+    if (senderLinePort !== undefined) await waitForListen(senderLinePort, child, log);
     await waitForHealth(httpPort);
     // Line devices and chat members share this room on purpose: a device room is operators-only until opened.
     if (options.lineRoom !== undefined) {
@@ -508,7 +485,7 @@ export async function startNgircd(): Promise<RunningSystem> {
   }
   const { child, log } = spawnPinned('server', 'ngircd', ['ngircd', '-n', '-f', conf]);
   try {
-    await waitForPort(tcpPort, child, log);
+    await waitForListen(tcpPort, child, log);
   } catch (error) {
     await stopChild(child);
     throw new Error(`ngircd did not start: ${(error as Error).message}`, { cause: error });
@@ -537,7 +514,7 @@ export async function startBareHub(corked = false): Promise<RunningSystem> {
     ...(corked ? ['--cork'] : []),
   ]);
   try {
-    await waitForPort(tcpPort, child, log);
+    await waitForListen(tcpPort, child, log);
   } catch (error) {
     await stopChild(child);
     throw new Error(`the bare hub did not start: ${(error as Error).message}`, { cause: error });
@@ -570,7 +547,7 @@ export async function startHelper(role: Role, name: string, argv: string[], port
   const { child, log } = spawnPinned(role, name, argv);
   if (port !== undefined) {
     try {
-      await waitForPort(port, child, log);
+      await waitForListen(port, child, log);
     } catch (error) {
       await stopChild(child);
       throw new Error(`${name} did not start: ${(error as Error).message}`, { cause: error });

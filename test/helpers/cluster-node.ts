@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnGateway, type GatewayProcess } from './gateway-process.js';
+import type { Peer } from './peer.js';
+import { startRedis } from './redis.js';
 
 /** One gateway of a cluster, in a process of its own. */
 export interface ClusterNodeProcess extends GatewayProcess {
@@ -52,4 +54,30 @@ export async function spawnClusterNode(redisUrl: string, nodeId: string, options
       rmSync(dataDir, { recursive: true, force: true });
     },
   });
+}
+
+/** Gateways on one fresh Redis, each started by `node(id)`; `close()` ends the peers pushed to `peers`, the gateways and the Redis. */
+export interface RedisCluster {
+  node(id: string): Promise<ClusterNodeProcess>;
+  readonly peers: Peer[];
+  close(): Promise<void>;
+}
+
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const redis = await startRedis({ appendfsync: 'everysec' });
+  const gateways: ClusterNodeProcess[] = [];
+  const peers: Peer[] = [];
+  return {
+    async node(id) {
+      const gateway = await spawnClusterNode(redis.url, id);
+      gateways.push(gateway);
+      return gateway;
+    },
+    peers,
+    async close() {
+      peers.forEach((p) => p.destroy());
+      await Promise.all(gateways.map((g) => g.dispose()));
+      await redis.close();
+    },
+  };
 }

@@ -1,13 +1,2 @@
-import net from 'node:net';
-
-/** A TCP port on 127.0.0.1 that was free a moment ago (for servers that must be told a port, not given 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// One freePort for the tests and the bench.
+export { freePort } from '../../bench/src/local-servers.js';

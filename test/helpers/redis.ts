@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
+import { freePort, launchRedis } from '../../bench/src/local-servers.js';
 
 /** Debian's redis-server (`npm test` installs it when missing). */
-export const REDIS_SERVER = '/usr/bin/redis-server';
+export { REDIS_SERVER } from '../../bench/src/local-servers.js';
 
 export interface RedisProcess {
   url: string;
@@ -22,22 +21,6 @@ export interface RedisProcess {
   cpuSeconds(): number;
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ port, host: '127.0.0.1' }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /**
  * A real redis-server on a free loopback port, with its own temporary directory. `appendonly
  * yes` with `appendfsync always` by default: the persistence the cluster's no-loss promise needs.
@@ -45,32 +28,20 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
 export async function startRedis(options: { appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisProcess> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-'));
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    options.appendfsync ?? 'always',
-    '--protected-mode',
-    'no',
-  ];
+  const flags = ['--save', '', '--appendonly', 'yes', '--appendfsync', options.appendfsync ?? 'always'];
   let child: ChildProcess | undefined;
   let log = '';
-  const launch = async (): Promise<void> => {
-    child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnServer = ([command, ...args]: string[]): ChildProcess => {
+    child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (chunk) => (log += chunk));
     child.stderr!.on('data', (chunk) => (log += chunk));
+    return child;
+  };
+  const launch = async (): Promise<void> => {
     try {
-      await waitForPort(port, 10_000);
+      await launchRedis(spawnServer, { port, dir, flags, timeoutMs: 10_000 });
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n${log}`, { cause: error });
+      throw new Error(`redis-server: ${(error as Error).message}\n${log}`, { cause: error });
     }
   };
   const halt = async (): Promise<void> => {

@@ -3,26 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../apps/gateway/src/config.js';
-import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { startRedisCluster } from '../helpers/cluster-node.js';
 import { api, startGateway } from '../helpers/gateway.js';
-import { startRedis } from '../helpers/redis.js';
-import { Peer, sleep } from '../helpers/peer.js';
+import { Peer } from '../helpers/peer.js';
+import { untilRoom, type RoomRow } from '../helpers/rooms.js';
+import { until } from '../helpers/until.js';
 
 const TOKEN = 'history-settings-token';
 const admin = { authorization: `Bearer ${TOKEN}` };
 const security = { adminToken: TOKEN };
 const scratch = mkdtempSync(join(tmpdir(), 'switchboard-history-settings-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const texts = (entries: { kind: string; text?: string }[]): (string | undefined)[] => entries.map((e) => e.text);
 
@@ -223,36 +214,26 @@ describe('the history setting in a config file and flags', () => {
 
 describe('the history setting across a cluster', () => {
   it('set on one gateway holds on the others, for messages sent there too, and a gateway that joins later has it', async () => {
-    const redis = await startRedis({ appendfsync: 'everysec' });
-    const gateways: ClusterNodeProcess[] = [];
-    const peers: Peer[] = [];
-    const node = async (id: string) => {
-      const gateway = await spawnClusterNode(redis.url, id);
-      gateways.push(gateway);
-      return gateway;
-    };
-    const settingOn = async (gateway: { httpUrl: string }) =>
-      ((await api(gateway, 'GET', '/api/rooms')).body.rooms as { name: string; history: { mode: string } }[]).find((r) => r.name === 'quiet')?.history.mode;
+    const cluster = await startRedisCluster();
+    const quiet = (room: RoomRow) => room.history.mode === 'none';
     try {
-      const a = await node('a');
-      const b = await node('b');
+      const a = await cluster.node('a');
+      const b = await cluster.node('b');
       expect((await api(a, 'PUT', '/api/rooms/quiet/history', { mode: 'none' })).status).toBe(200);
-      await until('b to know', async () => ((await settingOn(b)) === 'none' ? true : undefined));
+      await untilRoom('b to know', b, 'quiet', quiet);
       const onA = await Peer.ws(a.wsUrl);
       const onB = await Peer.ws(b.wsUrl);
-      peers.push(onA, onB);
+      cluster.peers.push(onA, onB);
       await onA.hello('cluster-a', { room: 'quiet' });
       await onB.hello('cluster-b', { room: 'quiet' });
       onB.send({ type: 'message', text: 'not kept anywhere', ref: 'm' });
       await onB.next('message', (m) => m.ref === 'm');
       await onA.next('message', (m) => m.text === 'not kept anywhere');
       for (const gateway of [a, b]) expect((await api(gateway, 'GET', '/api/history?room=quiet')).body.entries).toEqual([]);
-      const c = await node('c');
-      await until('c to have it', async () => ((await settingOn(c)) === 'none' ? true : undefined));
+      const c = await cluster.node('c');
+      await untilRoom('c to have it', c, 'quiet', quiet);
     } finally {
-      peers.forEach((p) => p.destroy());
-      await Promise.all(gateways.map((g) => g.dispose()));
-      await redis.close();
+      await cluster.close();
     }
   }, 90_000);
 });

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { startRedisCluster } from '../helpers/cluster-node.js';
 import { spawnGateway } from '../helpers/gateway-process.js';
-import { startRedis } from '../helpers/redis.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { RawSocket } from '../helpers/raw-socket.js';
+import { untilRoom } from '../helpers/rooms.js';
+import { until } from '../helpers/until.js';
 
 // Issue 22 from an attacker's view, rooms and devices: who may command a machine, and what a
 // device's connection may hold or inherit. Real sockets, a real gateway.
@@ -26,16 +27,6 @@ async function robotController(port = 0): Promise<{ server: net.Server; port: nu
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return { server, port: (server.address() as net.AddressInfo).port, connections, accepted: () => accepted };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
 }
 
 async function linkState(gateway: RunningGateway, id: string): Promise<{ state: string; lastError: { code: string } | null }> {
@@ -470,22 +461,14 @@ describe('a raw listener with the type byte', () => {
 
 describe('room access across a cluster', () => {
   it('a device room closed on one gateway is closed on the others, an opening reaches the device across them, and a gateway that joins later has both', async () => {
-    const redis = await startRedis({ appendfsync: 'everysec' });
-    const gateways: ClusterNodeProcess[] = [];
-    const node = async (id: string) => {
-      const gateway = await spawnClusterNode(redis.url, id);
-      gateways.push(gateway);
-      return gateway;
-    };
-    const peers: Peer[] = [];
-    const roomsOf = async (gateway: { httpUrl: string }) => (await api(gateway, 'GET', '/api/rooms')).body.rooms as { name: string; access: string }[];
+    const cluster = await startRedisCluster();
     try {
-      const a = await node('a');
-      const b = await node('b');
+      const a = await cluster.node('a');
+      const b = await cluster.node('b');
       const listener = await api(a, 'POST', '/api/listeners', { port: 0, framing: 'line', room: 'cell1' });
       expect(listener.status).toBe(201);
       const device = await RawSocket.connect(listener.body.port);
-      await until('b to know', async () => ((await roomsOf(b)).some((r) => r.name === 'cell1' && r.access === 'operators') ? true : undefined));
+      await untilRoom('b to know', b, 'cell1', (r) => r.access === 'operators');
       const deviceName = await until(
         'the device',
         async () =>
@@ -493,7 +476,7 @@ describe('room access across a cluster', () => {
       );
 
       const guest = await Peer.ws(b.wsUrl);
-      peers.push(guest);
+      cluster.peers.push(guest);
       await guest.hello('guest-on-b');
       guest.send({ type: 'join', room: 'cell1', ref: 'j' });
       expect(await guest.next('error')).toMatchObject({ code: 'ROOM_FORBIDDEN', ref: 'j' });
@@ -501,7 +484,7 @@ describe('room access across a cluster', () => {
       expect(await guest.next('error', (e) => e.ref === 'p')).toMatchObject({ code: 'ROOM_FORBIDDEN' });
 
       expect((await api(b, 'PUT', '/api/rooms/cell1', { access: 'anyone' })).status).toBe(200);
-      await until('a to know', async () => ((await roomsOf(a)).some((r) => r.name === 'cell1' && r.access === 'anyone') ? true : undefined));
+      await untilRoom('a to know', a, 'cell1', (r) => r.access === 'anyone');
       guest.send({ type: 'join', room: 'cell1' });
       await guest.next('roster', (r) => r.room === 'cell1');
       guest.send({ type: 'message', text: 'GO', ref: 'm' });
@@ -509,13 +492,11 @@ describe('room access across a cluster', () => {
       // Exactly the message that was allowed, and nothing of the refused ones before it.
       expect((await device.until('\n')).toString()).toBe('GO\n');
 
-      const c = await node('c');
-      await until('c to have it', async () => ((await roomsOf(c)).some((r) => r.name === 'cell1' && r.access === 'anyone') ? true : undefined));
+      const c = await cluster.node('c');
+      await untilRoom('c to have it', c, 'cell1', (r) => r.access === 'anyone');
       device.destroy();
     } finally {
-      peers.forEach((p) => p.destroy());
-      await Promise.all(gateways.map((g) => g.dispose()));
-      await redis.close();
+      await cluster.close();
     }
   }, 60_000);
 });

@@ -76,52 +76,67 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
     },
   );
 
+  /** The route options of a PUT of one room setting (admin only; the body as `body` says). */
+  const roomSettingRoute = <Body extends object>(summary: string, body: Body, description: string) => ({
+    onRequest: requireAdmin,
+    schema: {
+      summary,
+      errors: ['ROOM_INVALID', 'CLUSTER_UNAVAILABLE'] as const,
+      params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] } as const,
+      body,
+      response: { 200: { ...room, description } },
+    },
+  });
+
+  /**
+   * A PUT of one room setting: the name checked, `keep` validates and stores the setting, the
+   * cluster has it before `then` runs and the room is answered as it is now.
+   */
+  async function setRoom(name: string, keep: () => void, then?: () => void): Promise<ReturnType<typeof withAccess>> {
+    if (!isValidName(name)) throw new GatewayError('ROOM_INVALID', `"${name}" is not a valid room name.`);
+    keep();
+    await store.shared();
+    then?.();
+    return withAccess(name, membersOf(name));
+  }
+
   app.put(
     '/rooms/:name',
-    {
-      onRequest: requireAdmin,
-      schema: {
-        summary: 'Set who may join a room, read its history and speak in it (members it no longer admits are taken out)',
-        errors: ['ROOM_INVALID', 'CLUSTER_UNAVAILABLE'],
-        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
-        body: roomAccessBody,
-        response: { 200: { ...room, description: 'The room with its access now' } },
-      },
-    },
+    roomSettingRoute(
+      'Set who may join a room, read its history and speak in it (members it no longer admits are taken out)',
+      roomAccessBody,
+      'The room with its access now',
+    ),
     async (request) => {
       const { name } = request.params;
-      if (!isValidName(name)) throw new GatewayError('ROOM_INVALID', `"${name}" is not a valid room name.`);
       const { access, accounts } = request.body;
-      if (access === 'named' && (accounts === undefined || accounts.length === 0))
-        throw new GatewayError('VALIDATION_FAILED', 'access "named" needs `accounts`: the accounts it admits.');
-      if (access !== 'named' && accounts !== undefined) throw new GatewayError('VALIDATION_FAILED', '`accounts` goes with access "named" only.');
-      store.setRoomAccess({ room: name, ...normalAccess({ access, accounts }) });
-      await store.shared();
-      hub.roomAccessChanged(name);
-      return withAccess(name, membersOf(name));
+      return setRoom(
+        name,
+        () => {
+          if (access === 'named' && (accounts === undefined || accounts.length === 0))
+            throw new GatewayError('VALIDATION_FAILED', 'access "named" needs `accounts`: the accounts it admits.');
+          if (access !== 'named' && accounts !== undefined) throw new GatewayError('VALIDATION_FAILED', '`accounts` goes with access "named" only.');
+          store.setRoomAccess({ room: name, ...normalAccess({ access, accounts }) });
+        },
+        () => hub.roomAccessChanged(name),
+      );
     },
   );
 
   app.put(
     '/rooms/:name/history',
-    {
-      onRequest: requireAdmin,
-      schema: {
-        summary: 'Set how a room keeps its messages: durable (the database), memory (the last `size`, none older than `ttlSeconds`) or none',
-        errors: ['ROOM_INVALID', 'CLUSTER_UNAVAILABLE'],
-        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 32 } }, required: ['name'] },
-        body: historySettingBody,
-        response: { 200: { ...room, description: 'The room with its history setting now (size and TTL filled in for memory)' } },
-      },
-    },
+    roomSettingRoute(
+      'Set how a room keeps its messages: durable (the database), memory (the last `size`, none older than `ttlSeconds`) or none',
+      historySettingBody,
+      'The room with its history setting now (size and TTL filled in for memory)',
+    ),
     async (request) => {
       const { name } = request.params;
-      if (!isValidName(name)) throw new GatewayError('ROOM_INVALID', `"${name}" is not a valid room name.`);
-      const problem = historySettingProblem(request.body);
-      if (problem !== undefined) throw new GatewayError('VALIDATION_FAILED', problem);
-      store.setRoomHistory({ room: name, ...normalHistory(request.body) });
-      await store.shared();
-      return withAccess(name, membersOf(name));
+      return setRoom(name, () => {
+        const problem = historySettingProblem(request.body);
+        if (problem !== undefined) throw new GatewayError('VALIDATION_FAILED', problem);
+        store.setRoomHistory({ room: name, ...normalHistory(request.body) });
+      });
     },
   );
 
