@@ -5,7 +5,7 @@ import { COMMIT_AT_ROWS, FlushScheduler } from '../src/delivery/flush-scheduler.
 // The group commit (issue 26): while history rows keep coming, a commit waits for company
 // within its window, or until COMMIT_AT_ROWS rows wait; a lone row is committed at once.
 
-function scheduler(commitWindowMs: number) {
+function scheduler(commitWindowMs: number, writes = 1) {
   const commits: number[] = [];
   let waiting = 0;
   let flushed: () => void = () => undefined;
@@ -15,7 +15,7 @@ function scheduler(commitWindowMs: number) {
       const rows = waiting;
       waiting = 0;
       flushed();
-      return { writes: 1, rows };
+      return { writes, rows };
     },
     4,
     commitWindowMs,
@@ -66,5 +66,18 @@ describe('FlushScheduler, group commit', () => {
     s.record(5);
     await nextTurn();
     expect(s.commits).toEqual([3, 5]);
+  });
+
+  it("never shortens the writes' own window: a wide fan-out still waits to share its writes", async () => {
+    // Each flush wrote to 200 members: the next may wait 4 ms (the flush window) for company.
+    const s = scheduler(1, 200);
+    s.record(2);
+    await nextTurn();
+    const flushed = s.nextFlush();
+    s.record(COMMIT_AT_ROWS);
+    await nextTurn();
+    expect(s.commits).toEqual([2]);
+    await flushed;
+    expect(s.commits).toEqual([2, COMMIT_AT_ROWS]);
   });
 });

@@ -43,25 +43,38 @@ export class FlushScheduler {
   schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
-    const window = Math.min(this.windowMs, this.#lastWrites * WAIT_PER_WRITE_MS);
-    let wait = this.#lastFlushAt + window - performance.now();
-    if (this.#rowsWaiting > 0 && this.#lastCommitRows > 1) wait = Math.max(wait, this.#lastFlushAt + this.commitWindowMs - performance.now());
-    // Timers do not go below a millisecond: shorter waits are not worth one.
-    if (wait < 1) setImmediate(this.#run);
-    else this.#timer = setTimeout(this.#run, wait);
+    this.#arm(Math.max(this.#framesWait(), this.#commitWait()));
   }
 
   /** `rows` history rows wait for the next commit (the count so far, since the last flush). */
   scheduleCommit(rows: number): void {
     this.#rowsWaiting = rows;
-    if (rows >= COMMIT_AT_ROWS && this.#timer !== undefined) {
-      // Enough to carry a commit: the flush comes at the end of this turn instead.
+    if (rows === COMMIT_AT_ROWS && this.#timer !== undefined) {
+      // Enough to carry a commit: the flush comes as soon as the writes' own window allows.
       clearTimeout(this.#timer);
       this.#timer = undefined;
-      setImmediate(this.#run);
+      this.#arm(this.#framesWait());
       return;
     }
     this.schedule();
+  }
+
+  /** What the writes ask for: a wide last flush is worth waiting to merge with. */
+  #framesWait(): number {
+    const window = Math.min(this.windowMs, this.#lastWrites * WAIT_PER_WRITE_MS);
+    return this.#lastFlushAt + window - performance.now();
+  }
+
+  /** What the rows ask for: while they keep coming, company for the next commit (-Infinity: nothing). */
+  #commitWait(): number {
+    if (this.#rowsWaiting === 0 || this.#rowsWaiting >= COMMIT_AT_ROWS || this.#lastCommitRows <= 1) return -Infinity;
+    return this.#lastFlushAt + this.commitWindowMs - performance.now();
+  }
+
+  #arm(wait: number): void {
+    // Timers do not go below a millisecond: shorter waits are not worth one.
+    if (wait < 1) setImmediate(this.#run);
+    else this.#timer = setTimeout(this.#run, wait);
   }
 
   /** Flush now (shutdown); a scheduled flush still runs and finds little to do. */
@@ -71,6 +84,8 @@ export class FlushScheduler {
 
   readonly #run = (): void => {
     this.#scheduled = false;
+    // flushNow() while a timer waits: that flush is this one.
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#lastFlushAt = performance.now();
     const { writes, rows } = this.flush();
