@@ -5,7 +5,7 @@ import { COMMIT_AT_ROWS, FlushScheduler } from '../src/delivery/flush-scheduler.
 // The group commit (issue 26): while history rows keep coming, a commit waits for company
 // within its window, or until COMMIT_AT_ROWS rows wait; a lone row is committed at once.
 
-function scheduler(commitWindowMs: number, writes = 1) {
+function scheduler(commitWindowMs: number, writes = 1, flushWindowMs = 4) {
   const commits: number[] = [];
   let waiting = 0;
   let flushed: () => void = () => undefined;
@@ -17,7 +17,7 @@ function scheduler(commitWindowMs: number, writes = 1) {
       flushed();
       return { writes, rows };
     },
-    4,
+    flushWindowMs,
     commitWindowMs,
   );
   return {
@@ -69,8 +69,8 @@ describe('FlushScheduler, group commit', () => {
   });
 
   it("never shortens the writes' own window: a wide fan-out still waits to share its writes", async () => {
-    // Each flush wrote to 200 members: the next may wait 4 ms (the flush window) for company.
-    const s = scheduler(1, 200);
+    // Each flush wrote to 100,000 members: the next may wait the whole flush window (1 s here) for company.
+    const s = scheduler(1, 100_000, 1000);
     s.record(2);
     await nextTurn();
     const flushed = s.nextFlush();
