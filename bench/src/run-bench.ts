@@ -74,6 +74,10 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --burn-generator-core  Scenario 3 also measures Switchboard and ngircd with a spinning
                        process beside the generators on their core (what a loaded generator
                        does to the servers' CPU per delivery).
+  --rates <a,b,…>      Scenarios 1, 2 and 8-11: measure exactly these offered rates (msg/s), no
+                       ladder or bisection: a quick A/B or profile at fixed load.
+  --case <id>          Run only the case with this id (repeat or comma-separate), e.g.
+                       switchboard-tcp-private-none.
   --invocations <n>    Run the selected scenarios n times (default 1); RESULTS.md shows the
                        min / median / max over the invocations.
   --seed-history <n>   Start every Switchboard from a history database already holding n
@@ -81,8 +85,6 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --no-generator-check Skip measuring each case's first failing rate again with one more
                        generator process.
   --no-profile         Skip the CPU profile of the gateway.
-  --rates <a,b,…>      Scenarios 9-11: measure exactly these offered rates (msg/s), no ladder or
-                       bisection (A/B comparisons at fixed load).
   --history-none       Scenarios 9 and 11: also run Switchboard with its rooms' history \`none\`
                        (a config file, rooms.<name>.history), beside the durable default.
   --out <dir>          Write RESULTS.md and results/ here instead.
@@ -109,6 +111,7 @@ function options() {
       'measure-ms': { type: 'string' },
       generators: { type: 'string' },
       'efficiency-rate': { type: 'string', multiple: true },
+      case: { type: 'string', multiple: true },
       'burn-generator-core': { type: 'boolean', default: false },
       invocations: { type: 'string' },
       'seed-history': { type: 'string' },
@@ -151,6 +154,7 @@ function options() {
       values['efficiency-rate'] === undefined
         ? undefined
         : values['efficiency-rate'].flatMap((v) => v.split(',')).map((v) => int('efficiency-rate', v.trim(), 1000)),
+    cases: values.case?.flatMap((v) => v.split(',')).map((v) => v.trim()),
     burnGeneratorCore: values['burn-generator-core'],
     invocations: int('invocations', values.invocations, 1),
     seedHistory: int('seed-history', values['seed-history'], 0, 0),
@@ -238,11 +242,30 @@ function withoutHistory(c: FanoutCase, rooms: readonly string[]): FanoutCase {
   return { ...c, id: `${c.id}-history-none`, label: `${c.label}, history none`, gatewayFlags: [...(c.gatewayFlags ?? []), '--config', file] };
 }
 
-/** Scenario 10: 100 pairs, each member sending private messages to its partner. */
+/**
+ * Scenario 10: 100 pairs, each member sending private messages to its partner; Switchboard with
+ * private history durable (the default), in memory rings, and none (what the history costs).
+ */
 function privateCases(): FanoutCase[] {
   const base = { members: 200, senders: 200, workload: 'private' as const };
   return [
     { id: 'switchboard-tcp-private', label: 'Switchboard (TCP)', system: 'switchboard', wsShare: 0, ...base },
+    {
+      id: 'switchboard-tcp-private-memory',
+      label: 'Switchboard (TCP), private history memory',
+      system: 'switchboard',
+      wsShare: 0,
+      ...base,
+      gatewayFlags: ['--private-history', 'memory'],
+    },
+    {
+      id: 'switchboard-tcp-private-none',
+      label: 'Switchboard (TCP), private history none',
+      system: 'switchboard',
+      wsShare: 0,
+      ...base,
+      gatewayFlags: ['--private-history', 'none'],
+    },
     { id: 'switchboard-mixed-private', label: 'Switchboard (½ TCP, ½ WebSocket)', system: 'switchboard', wsShare: 0.5, ...base },
     { id: 'ngircd-private', label: 'ngircd', system: 'ngircd', wsShare: 0, ...base },
   ];
@@ -298,9 +321,19 @@ interface Ladder {
 }
 
 function ladderFor(o: Options, members: number): Ladder {
-  if (o.quick) return { rates: members >= 1000 ? [1000, 4000] : [2000, 8000, 32000, 64000], refineSteps: 0 };
+  if (o.quick) return ladderOr(o, { rates: members >= 1000 ? [1000, 4000] : [2000, 8000, 32000, 64000], refineSteps: 0 });
   // K = 1,000 steps by 4 (its systems span 250 to 16,000 msg/s), then bisects twice.
-  return members >= 1000 ? { rates: [250, 1000, 4000, 16_000, 64_000], refineSteps: 2 } : { rates: doublingRates(1000, 128_000), refineSteps: 2 };
+  return ladderOr(o, members >= 1000 ? { rates: [250, 1000, 4000, 16_000, 64_000], refineSteps: 2 } : { rates: doublingRates(1000, 128_000), refineSteps: 2 });
+}
+
+/** A scenario's ladder, or the rates --rates chose (no bisection then). */
+function ladderOr(o: Options, ladder: Ladder): Ladder {
+  return o.rates === undefined ? ladder : { rates: o.rates, refineSteps: 0, fixed: true };
+}
+
+/** The cases --case selects (all without it). */
+function chosen(o: Options, cases: FanoutCase[]): FanoutCase[] {
+  return o.cases === undefined ? cases : cases.filter((c) => o.cases!.includes(c.id));
 }
 
 /** runLadder, then extra bisection steps between the last pass and the first fail. */
@@ -625,19 +658,17 @@ async function main(): Promise<void> {
       if (!o.scenarios.has(n)) continue;
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
       log(`Scenario ${n}: ${title.toLowerCase()}`);
-      const ladder: Ladder =
-        o.rates !== undefined
-          ? { rates: o.rates, refineSteps: 0, fixed: true }
-          : o.quick
-            ? { rates: [2000, 8000, 32000], refineSteps: 0 }
-            : { rates: doublingRates(1000, 256_000), refineSteps: 2 };
+      // Private messages: ngircd passed 256,000 at the old top, so that ladder goes on until it fails (bounded).
+      const top = n === 10 ? 1_024_000 : 256_000;
+      const ladder = ladderOr(o, o.quick ? { rates: [2000, 8000, 32000], refineSteps: 0 } : { rates: doublingRates(1000, top), refineSteps: 2 });
       const results: CaseResult[] = [];
-      for (const c of cases) results.push(await capacity(c, timing, ladder));
+      for (const c of chosen(o, cases)) results.push(await capacity(c, timing, ladder));
       const data: FanoutData = { timing, cases: results };
-      const sb = results.find((c) => c.case.id === profileId)!;
+      const sb = results.find((c) => c.case.id === profileId);
       const irc = results.find((c) => c.case.system === 'ngircd');
-      // Profiled when Switchboard misses its target (2× ngircd's capacity), at the last invocation.
-      if (o.profile && invocation === o.invocations && irc && (sb.capacity ?? 0) < 2 * (irc.capacity ?? 0)) {
+      // Profiled when Switchboard misses its target (2× ngircd's capacity; with --case or --rates, always), at the last invocation.
+      const behind = irc === undefined || (sb?.capacity ?? 0) < 2 * (irc.capacity ?? 0);
+      if (o.profile && invocation === o.invocations && sb && behind) {
         data.profile = await profileGateway(sb.case, timing, profileRate(sb, ladder));
       }
       save(key, scenarioFile(n, title, o, machine, runId, settings, data));

@@ -201,6 +201,13 @@ export const options: Option[] = [
     (c, v: number) => (c.timing.flushWindowMs = v),
   ),
   opt(
+    'commit-window-ms',
+    'int',
+    'While history rows keep coming, how long a commit may wait for more to share it (0: commit every turn). Acknowledgements wait for it.',
+    (c) => c.timing.commitWindowMs,
+    (c, v: number) => (c.timing.commitWindowMs = v),
+  ),
+  opt(
     'http-idle-timeout-ms',
     'int',
     'An HTTP connection with no request under way is closed after this long (keep-alive too).',

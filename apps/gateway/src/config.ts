@@ -38,6 +38,8 @@ export interface GatewayConfig {
     shutdownGraceMs: number;
     /** Under load, the most a frame waits so that it shares a write with the frames after it. */
     flushWindowMs: number;
+    /** Longest a history commit waits for more rows while they keep coming (group commit), --commit-window-ms. */
+    commitWindowMs: number;
     /** On SIGTERM, how long to stay up but not ready before closing. */
     drainMs: number;
     /** An HTTP connection with no request under way is closed after this long (keep-alive included). */
@@ -139,6 +141,7 @@ export function defaultConfig(): GatewayConfig {
       fileStallMs: 30_000,
       shutdownGraceMs: 5_000,
       flushWindowMs: 4,
+      commitWindowMs: 2,
       drainMs: 0,
       httpIdleTimeoutMs: 10_000,
       httpRequestTimeoutMs: 30_000,

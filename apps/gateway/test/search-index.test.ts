@@ -34,7 +34,7 @@ describe('the search index', () => {
     store.append({ kind: 'file', room: 'r', from: 'a', transport: 'tcp', name: 'pressure.csv', size: 1, mime: 'text/csv' }, 2, 2);
     store.close();
     const db = new Database(join(dir, 'history.sqlite'));
-    db.exec('DROP TRIGGER entries_search_insert; DROP TABLE entries_search;');
+    db.exec('DROP TABLE entries_search;');
     db.close();
     const reopened = new SqliteHistoryStore(dir);
     try {
@@ -43,6 +43,53 @@ describe('the search index', () => {
       expect(everything(reopened, ['pressure'])).toEqual([3, 2, 1]);
     } finally {
       reopened.close();
+    }
+  });
+
+  it('writes one commit as one search segment, not one per statement', () => {
+    // FTS5 writes what it has gathered as a segment at every savepoint, and a trigger gives each
+    // INSERT statement one: 300 rows then made several segments, each to be merged later.
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-search-'));
+    dirs.push(dir);
+    const store = new SqliteHistoryStore(dir);
+    for (let id = 1; id <= 300; id++) store.append({ kind: 'message', room: 'r', from: 'a', transport: 'tcp', text: `gauge${id} reading` }, id, id);
+    store.flush();
+    const db = new Database(join(dir, 'history.sqlite'), { readonly: true });
+    try {
+      // entries_search_idx: FTS5's own table, a row per segment (and leaf) of the index.
+      expect(db.prepare('SELECT count(DISTINCT segid) AS segments FROM entries_search_idx').get()).toEqual({ segments: 1 });
+      expect(everything(store, ['gauge300'])).toEqual([300]);
+      expect(everything(store, ['reading'])).toHaveLength(10);
+    } finally {
+      db.close();
+      store.close();
+    }
+  });
+
+  it('drops the trigger of a database from before, and indexes each new row once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-search-'));
+    dirs.push(dir);
+    const store = new SqliteHistoryStore(dir);
+    store.append({ kind: 'message', room: 'r', from: 'a', transport: 'tcp', text: 'older valve' }, 1, 1);
+    store.close();
+    const db = new Database(join(dir, 'history.sqlite'));
+    db.exec(`CREATE TRIGGER IF NOT EXISTS entries_search_insert AFTER INSERT ON entries BEGIN
+      INSERT INTO entries_search (rowid, text, file_name) VALUES (new.id, new.text, new.file_name); END;`);
+    db.close();
+    const reopened = new SqliteHistoryStore(dir);
+    try {
+      reopened.append({ kind: 'message', room: 'r', from: 'a', transport: 'tcp', text: 'newer valve' }, 2, 2);
+      // The same row again (a replicated entry seen twice) is neither stored nor indexed twice.
+      reopened.append({ kind: 'message', room: 'r', from: 'a', transport: 'tcp', text: 'newer valve' }, 2, 2);
+      expect(everything(reopened, ['valve'])).toEqual([2, 1]);
+    } finally {
+      reopened.close();
+    }
+    const check = new Database(join(dir, 'history.sqlite'), { readonly: true });
+    try {
+      expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all()).toEqual([]);
+    } finally {
+      check.close();
     }
   });
 });

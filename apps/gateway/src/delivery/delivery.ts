@@ -15,8 +15,10 @@ export interface DeliveryOptions {
   maxQueueBytes: number;
   /** Longest a flush waits for more frames to batch (the scheduler's window). */
   flushWindowMs: number;
-  /** Runs before any socket is written: the history commit, so what a member reads is stored. */
-  beforeWrite: () => void;
+  /** Longest a history commit waits for more rows while rows keep coming (group commit; FlushScheduler). */
+  commitWindowMs?: number;
+  /** Runs before any socket is written: the history commit, so what a member reads is stored. Returns the rows committed. */
+  beforeWrite: () => number | undefined;
   /** A member stopped reading and passed its queue limit: the hub disconnects it. */
   overflowed: (target: DeliveryTarget, limit: number) => void;
   now?: () => number;
@@ -65,7 +67,7 @@ export class Delivery {
   constructor(options: DeliveryOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#scheduler = new FlushScheduler(() => this.#flush(), options.flushWindowMs);
+    this.#scheduler = new FlushScheduler(() => this.#flush(), options.flushWindowMs, options.commitWindowMs);
   }
 
   /** Bytes queued in every outbox, waiting for the next flush. */
@@ -100,6 +102,11 @@ export class Delivery {
   /** Make sure a flush comes this turn (a history write with no frame to send yet). */
   schedule(): void {
     this.#scheduler.schedule();
+  }
+
+  /** `rows` history rows wait for their commit: a flush is coming, soon enough for them (group commit). */
+  scheduleCommit(rows: number): void {
+    this.#scheduler.scheduleCommit(rows);
   }
 
   flushNow(): void {
@@ -223,9 +230,9 @@ export class Delivery {
     queueMicrotask(() => this.#options.overflowed(target, limit));
   }
 
-  #flush(): number {
+  #flush(): { writes: number; rows: number } {
     const started = performance.now();
-    this.#options.beforeWrite();
+    const rows = this.#options.beforeWrite() ?? 0;
     const committed = performance.now();
     const targets = this.#dirty;
     this.#dirty = [];
@@ -268,6 +275,6 @@ export class Delivery {
     for (const target of this.#resumeAfterFlush.splice(0)) {
       if (this.#free(target.outbox)) target.link.resumeInput();
     }
-    return writes;
+    return { writes, rows };
   }
 }

@@ -72,13 +72,18 @@ export class HistoryService {
   /** A room's history setting (the hub points it at the identity store's). */
   roomSetting: (room: string) => HistorySetting = () => ROOM_HISTORY_DEFAULT;
   readonly #memory: MemoryHistory;
+  /** Durable rows recorded since the last flush (what the group commit waits for). */
+  #uncommitted = 0;
 
   constructor(
     private readonly store: HistoryStore,
     private readonly log: MessageLog,
     readonly maxPage: number,
-    /** Makes sure a commit comes this turn, also when nobody is sent anything. */
-    private readonly scheduleCommit: () => void,
+    /**
+     * Makes sure a commit comes, also when nobody is sent anything: at the end of this turn, or
+     * within the group-commit window while rows keep coming (`rows`: waiting for it so far).
+     */
+    private readonly scheduleCommit: (rows: number) => void,
     /** Private conversations' setting (--private-history) and the rings' default bounds. */
     private readonly settings: { privateHistory: HistorySetting; memory: MemoryHistoryDefaults } = {
       privateHistory: ROOM_HISTORY_DEFAULT,
@@ -123,7 +128,7 @@ export class HistoryService {
     switch (this.#modeOf(entry)) {
       case 'durable':
         this.store.append(entry, id, ts);
-        this.scheduleCommit();
+        this.scheduleCommit(++this.#uncommitted);
         break;
       case 'memory':
         this.#memory.append(ringOf(entry), memoryEntry(entry, id, ts), 'fromIdentity' in entry ? entry.fromIdentity : undefined);
@@ -139,7 +144,7 @@ export class HistoryService {
   /** Ids keep increasing across a restart when the newest went where the database does not look. */
   #idUsed(id: number): void {
     this.store.idUsed(id);
-    this.scheduleCommit();
+    this.scheduleCommit(this.#uncommitted);
   }
 
   #replicate(record: LogRecord): void {
@@ -153,9 +158,12 @@ export class HistoryService {
     this.log.completeFile(id, sha256);
   }
 
-  /** Commits what was recorded (the gateway runs it before writing to any socket). */
-  flush(): void {
+  /** Commits what was recorded (the gateway runs it before writing to any socket); returns the rows recorded since the last flush. */
+  flush(): number {
     this.store.flush();
+    const rows = this.#uncommitted;
+    this.#uncommitted = 0;
+    return rows;
   }
 
   /** A room's history for a reader who may not yet have been admitted to it: ROOM_FORBIDDEN unless the room admits it. */

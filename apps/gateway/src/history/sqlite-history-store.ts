@@ -27,9 +27,6 @@ interface Row {
  */
 export const ID_RESERVE_BLOCK = 10_000;
 
-/** 16 columns x 64 rows stays far below SQLite's limit on bound parameters. */
-const ROWS_PER_INSERT = 64;
-
 /**
  * The history database's page cache. Appends write the ends of the table and its indexes, and
  * readers ask for recent pages: that working set is a few hundred KiB however large the file
@@ -65,19 +62,27 @@ CREATE TABLE IF NOT EXISTS id_reserved (one INTEGER PRIMARY KEY CHECK (one = 1),
 export const SEARCH_INDEXED_CHARS = 4096;
 
 /**
- * Full-text search (docs/chat.md, "Search"): an FTS5 index over message texts and file names, kept by
- * a trigger in the same transaction as each insert. Contentless: the texts stay in `entries`
- * only (hits are read from there by rowid). Indexed: the first SEARCH_INDEXED_CHARS characters
- * of a text; not the text of a message sent as bytes (`data`: a device's binary, whose text is
- * only its display). Diacritics are folded (cafe finds café).
+ * Full-text search (docs/chat.md, "Search"): an FTS5 index over message texts and file names, written
+ * in the same transaction as the rows it indexes (flush()), so a message is found as soon as it is
+ * acknowledged. Contentless: the texts stay in `entries` only (hits are read from there by rowid).
+ * Indexed: the first SEARCH_INDEXED_CHARS characters of a text; not the text of a message sent as
+ * bytes (`data`: a device's binary, whose text is only its display). Diacritics are folded (cafe finds café).
+ *
+ * Not by a trigger, as before: a trigger gives each INSERT statement a savepoint, at which FTS5
+ * writes what it has gathered as a new segment, so every few rows became a segment to merge
+ * later (about half of a private message's cost in the bench, whatever the commit's size).
+ * Plain inserts let FTS5 gather a whole commit into one segment.
  */
 const SEARCH_INDEXED = (row: string): string => `CASE WHEN ${row}.data IS NULL THEN substr(${row}.text, 1, ${SEARCH_INDEXED_CHARS}) END, ${row}.file_name`;
-const SEARCH_SCHEMA = `
-CREATE VIRTUAL TABLE entries_search USING fts5(text, file_name, content='', tokenize='unicode61 remove_diacritics 2');
-CREATE TRIGGER entries_search_insert AFTER INSERT ON entries BEGIN
-  INSERT INTO entries_search (rowid, text, file_name) VALUES (new.id, ${SEARCH_INDEXED('new')});
-END;
-`;
+const SEARCH_SCHEMA = `CREATE VIRTUAL TABLE entries_search USING fts5(text, file_name, content='', tokenize='unicode61 remove_diacritics 2');`;
+/** The column order of a row in `#pending`, as INSERT_ENTRY takes it. */
+const TEXT_AT = 9;
+const FILE_NAME_AT = 10;
+const DATA_AT = 13;
+const INSERT_ENTRY = `INSERT OR IGNORE INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_SEARCH = `INSERT INTO entries_search (rowid, text, file_name) VALUES (?, substr(?, 1, ${SEARCH_INDEXED_CHARS}), ?)`;
+
 /**
  * History in SQLite (WAL). Appends are queued and written in one transaction per flush, which
  * the hub runs once per event-loop turn before sockets are written: one commit for many
@@ -86,7 +91,6 @@ END;
  */
 export class SqliteHistoryStore implements HistoryStore {
   readonly #db: Database.Database;
-  readonly #inserts = new Map<number, Database.Statement>();
   readonly #complete: Database.Statement;
   readonly #insertMany: (rows: unknown[][]) => void;
   #pending: unknown[][] = [];
@@ -117,13 +121,17 @@ export class SqliteHistoryStore implements HistoryStore {
     // databases served no query and cost each private row two more B-tree inserts.
     this.#db.exec('DROP INDEX IF EXISTS entries_by_recipient; DROP INDEX IF EXISTS entries_by_sender');
     this.#createSearchIndex();
+    // Databases from before: the index is written by flush(), no longer by a trigger.
+    this.#db.exec('DROP TRIGGER IF EXISTS entries_search_insert');
     this.#complete = this.#db.prepare('UPDATE entries SET file_sha256 = ? WHERE id = ?');
-    // One statement per batch of up to ROWS_PER_INSERT rows: far fewer statement runs than
-    // one per message when a flush carries hundreds.
+    // Statements prepared once; one run per row (a multi-row INSERT measured no cheaper). A row
+    // already there (a replicated entry seen twice) is ignored, and so not indexed twice.
+    const insertEntry = this.#db.prepare(INSERT_ENTRY);
+    const insertSearch = this.#db.prepare(INSERT_SEARCH);
     this.#insertMany = this.#db.transaction((rows: unknown[][]) => {
-      for (let at = 0; at < rows.length; at += ROWS_PER_INSERT) {
-        const batch = rows.slice(at, at + ROWS_PER_INSERT);
-        this.#insertStatement(batch.length).run(batch.flat());
+      for (const row of rows) {
+        if (insertEntry.run(row).changes === 0) continue;
+        insertSearch.run(row[0], row[DATA_AT] === null ? row[TEXT_AT] : null, row[FILE_NAME_AT]);
       }
       if (this.#reserve !== undefined) this.#writeReserve.run(this.#reserve);
       this.#reserve = undefined;
@@ -219,18 +227,6 @@ export class SqliteHistoryStore implements HistoryStore {
       entry.kind === 'message' ? null : (entry.fromIdentity ?? null),
       entry.kind === 'message' ? null : (entry.toIdentity ?? null),
     ]);
-  }
-
-  #insertStatement(rows: number): Database.Statement {
-    let statement = this.#inserts.get(rows);
-    if (statement === undefined) {
-      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-      statement = this.#db.prepare(
-        `INSERT OR IGNORE INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity) VALUES ${values}`,
-      );
-      this.#inserts.set(rows, statement);
-    }
-    return statement;
   }
 
   completeFile(id: number, sha256: string): void {

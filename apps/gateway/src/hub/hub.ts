@@ -111,7 +111,7 @@ export class Hub extends EventEmitter<HubEvents> {
       options.history,
       this.node.log,
       config.history.maxPage,
-      () => this.delivery.schedule(),
+      (rows) => this.delivery.scheduleCommit(rows),
       {
         privateHistory: { mode: config.history.privateHistory as HistoryMode },
         memory: { size: config.history.memorySize, ttlSeconds: config.history.memoryTtlSeconds },
@@ -121,6 +121,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.delivery = new Delivery({
       maxQueueBytes: config.limits.maxQueueBytes,
       flushWindowMs: config.timing.flushWindowMs,
+      commitWindowMs: config.timing.commitWindowMs,
       // History is committed before any socket is written: no acknowledgement leaves for a message that is not stored.
       beforeWrite: () => this.history.flush(),
       overflowed: (target, limit) => this.#overflowed(target, limit),
