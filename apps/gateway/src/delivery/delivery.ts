@@ -2,6 +2,8 @@ import type { DeliveryTarget, Outbox } from './outbox.js';
 import type { HubTotals } from '../hub/totals.js';
 import { FlushScheduler } from './flush-scheduler.js';
 
+/** How long a failed history commit waits before it is tried again. */
+export const COMMIT_RETRY_MS = 100;
 /** What metrics watch: each flush's wait and width, and each history commit. */
 export interface DeliveryObserver {
   /** A flush wrote `writes` outboxes, the oldest of whose frames had waited `waitedMs`. */
@@ -19,6 +21,8 @@ export interface DeliveryOptions {
   commitWindowMs?: number;
   /** Runs before any socket is written: the history commit, so what a member reads is stored. Returns the rows committed. */
   beforeWrite: () => number | undefined;
+  /** The commit threw: nothing was written, and the flush is tried again after COMMIT_RETRY_MS. */
+  commitFailed?: (error: Error) => void;
   /** A member stopped reading and passed its queue limit: the hub disconnects it. */
   overflowed: (target: DeliveryTarget, limit: number) => void;
   now?: () => number;
@@ -232,7 +236,17 @@ export class Delivery {
 
   #flush(): { writes: number; rows: number } {
     const started = performance.now();
-    const rows = this.#options.beforeWrite() ?? 0;
+    let rows: number;
+    try {
+      rows = this.#options.beforeWrite() ?? 0;
+    } catch (error) {
+      // No socket is written while the commit fails, so no acknowledgement leaves for a message
+      // that is not stored; outboxes keep their frames (senders are throttled as they fill) and
+      // the commit is tried again.
+      this.#options.commitFailed?.(error as Error);
+      this.#scheduler.retry(COMMIT_RETRY_MS);
+      return { writes: 0, rows: 0 };
+    }
     const committed = performance.now();
     const targets = this.#dirty;
     this.#dirty = [];

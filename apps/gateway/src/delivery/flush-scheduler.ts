@@ -77,6 +77,13 @@ export class FlushScheduler {
     else this.#timer = setTimeout(this.#run, wait);
   }
 
+  /** The flush could not run (its commit failed): the next one comes after `ms`, whatever asks sooner. */
+  retry(ms: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#scheduled = true;
+    this.#timer = setTimeout(this.#run, ms);
+  }
+
   /** Flush now (shutdown); a scheduled flush still runs and finds little to do. */
   flushNow(): void {
     this.#run();

@@ -238,7 +238,13 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.#pending.length === 0 && this.#reserve === undefined) return;
     const rows = this.#pending;
     this.#pending = [];
-    this.#insertMany(rows);
+    try {
+      this.#insertMany(rows);
+    } catch (error) {
+      // Rolled back (a lock held past the busy timeout, a full disk): the rows wait for the next try, in order.
+      this.#pending = rows.concat(this.#pending);
+      throw error;
+    }
   }
 
   query(q: HistoryQuery): HistoryPage {

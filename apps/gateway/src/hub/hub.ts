@@ -124,6 +124,7 @@ export class Hub extends EventEmitter<HubEvents> {
       commitWindowMs: config.timing.commitWindowMs,
       // History is committed before any socket is written: no acknowledgement leaves for a message that is not stored.
       beforeWrite: () => this.history.flush(),
+      commitFailed: (error) => this.#commitFailed(error),
       overflowed: (target, limit) => this.#overflowed(target, limit),
       now,
       totals: this.totals,
@@ -509,6 +510,20 @@ export class Hub extends EventEmitter<HubEvents> {
       return { code: 'TOO_MANY_CONNECTIONS_FROM_ADDRESS', text: `Your address already has ${limits.maxConnectionsPerIp} connections open.` };
     }
     return undefined;
+  }
+
+  /** History commits that failed since the last line about them, and when that line was written. */
+  #commitFailures = { count: 0, loggedAt: -Infinity };
+
+  /** A failed commit is retried (delivery.ts); the log gets a line at most every 5 s, not one per try. */
+  #commitFailed(error: Error): void {
+    const failures = this.#commitFailures;
+    failures.count++;
+    const now = this.now();
+    if (now - failures.loggedAt < 5_000) return;
+    this.log.error({ err: error, failures: failures.count }, 'history commit failed: nothing is sent until it succeeds; trying again');
+    failures.count = 0;
+    failures.loggedAt = now;
   }
 
   #overflowed(target: DeliveryTarget, limit: number): void {
