@@ -5,6 +5,7 @@ import type { ClusterBus, ClusterNode, IdAllocator, MemberDirectory, MemberRecor
 import { BusKind } from './bus-messages.js';
 import { BusProtocol } from './bus-protocol.js';
 import { DirectoryReplica } from './directory-replica.js';
+import { historyKeys } from './history-keys.js';
 import { RedisConnections, withTimeout } from './redis-io.js';
 import { RedisHistory, unavailable } from './redis-history.js';
 import { RedisIdentity } from './redis-identity.js';
@@ -34,7 +35,8 @@ export interface RedisClusterOptions {
  *   (private messages and files, operator requests, answers); one every node hears (`bus`:
  *   directory changes, identity, lost nodes). A room event is published once per room, not
  *   per member; a node drops its own echoes.
- * - history: redis-history.ts, one stream every node reads whole into its own SQLite.
+ * - history: redis-history.ts, one stream per room (and per identity for private conversations);
+ *   a node reads into its own SQLite only those of the rooms it serves and of its members.
  * - names: one key each, claimed by script, expiring unless their node's heartbeat renews them.
  * - the directory: each node's records in a hash, replicated to every node's DirectoryReplica.
  * - liveness: redis-membership.ts (heartbeat, sweep, resync).
@@ -52,7 +54,10 @@ export class RedisCluster implements ClusterNode {
   readonly identity: RedisIdentity;
   readonly #options: RedisClusterOptions;
   readonly #prefix: string;
-  readonly #keys: { counter: string; stream: string; nodes: string; names: string; members: string };
+  readonly #keys: { counter: string; nodes: string; names: string; members: string };
+  /** This node's members → their identity: the private streams it follows. */
+  readonly #identities = new Map<string, string>();
+  readonly #identityMembers = new Map<string, number>();
   readonly #redis: RedisConnections;
   readonly #protocol: BusProtocol;
   readonly #history: RedisHistory;
@@ -67,9 +72,9 @@ export class RedisCluster implements ClusterNode {
     this.#options = options;
     const nodeId = (this.nodeId = options.nodeId ?? `n${randomBytes(3).toString('hex')}`);
     const prefix = (this.#prefix = options.prefix ?? 'switchboard:');
+    const history = historyKeys(prefix);
     this.#keys = {
-      counter: `${prefix}message-id`,
-      stream: `${prefix}log`,
+      counter: history.counter,
       nodes: `${prefix}nodes`,
       names: `${prefix}names:${nodeId}`,
       members: `${prefix}members:${nodeId}`,
@@ -105,7 +110,18 @@ export class RedisCluster implements ClusterNode {
         identity: (change) => this.identity.received(change),
       },
     });
-    this.bus = this.#protocol.bus;
+    // Serving a room: its events (pub/sub) and its history (its stream, read up before the join is answered).
+    const bus = this.#protocol.bus;
+    this.bus = {
+      ...bus,
+      serveRoom: async (room) => {
+        await Promise.all([bus.serveRoom(room), this.#history.serve({ room })]);
+      },
+      dropRoom: (room) => {
+        bus.dropRoom(room);
+        this.#history.drop({ room });
+      },
+    };
     this.directory = {
       put: (record) => this.#put(record),
       remove: (id) => this.#remove(id),
@@ -131,7 +147,7 @@ export class RedisCluster implements ClusterNode {
     });
     this.#history = new RedisHistory({
       redis: this.#redis,
-      keys: this.#keys,
+      keys: history,
       retention: options.historyRetention,
       timeoutMs: options.timeoutMs,
       blockMs: options.heartbeatMs,
@@ -254,12 +270,34 @@ export class RedisCluster implements ClusterNode {
   #put(record: MemberRecord): void {
     this.#replica.put(record);
     if (record.node !== this.nodeId) return;
+    this.#servesIdentity(record.id, record.identity);
     this.#redis.send(['HSET', this.#keys.members, record.id, JSON.stringify(record)]);
     this.#protocol.toAll({ k: BusKind.Put, from: this.nodeId, record });
   }
 
+  /** Member `id` here has `identity` now (undefined: gone): an identity's private stream is followed while a member here has it. */
+  #servesIdentity(id: string, identity: string | undefined): void {
+    const before = this.#identities.get(id);
+    if (before === identity) return;
+    if (identity === undefined || identity === '') this.#identities.delete(id);
+    else {
+      this.#identities.set(id, identity);
+      const members = this.#identityMembers.get(identity) ?? 0;
+      this.#identityMembers.set(identity, members + 1);
+      if (members === 0) void this.#history.serve({ identity });
+    }
+    if (before === undefined) return;
+    const left = (this.#identityMembers.get(before) ?? 1) - 1;
+    if (left > 0) this.#identityMembers.set(before, left);
+    else {
+      this.#identityMembers.delete(before);
+      this.#history.drop({ identity: before });
+    }
+  }
+
   #remove(id: string): void {
     const record = this.#replica.remove(id);
+    this.#servesIdentity(id, undefined);
     if (record === undefined || record.node !== this.nodeId) return;
     this.#redis.send(['HDEL', this.#keys.members, id]);
     this.#protocol.toAll({ k: BusKind.Remove, from: this.nodeId, id });

@@ -1,5 +1,6 @@
 import { ProtocolError, isValidName, type ClientMessageOf, type HistoryEntry } from '@switchboard/protocol';
 import type { LogRecord, MessageLog } from '../cluster/cluster.js';
+import type { LogStream } from '../cluster/history-keys.js';
 import { OPEN_ROOM, admits, roomForbidden, type RoomAccess, type RoomVisitor } from '../room-access.js';
 import {
   ROOM_HISTORY_DEFAULT,
@@ -90,8 +91,11 @@ export class HistoryService {
       const setting = this.#effective('room' in owner ? owner.room : null);
       return { size: setting.size ?? settings.memory.size, ttlSeconds: setting.ttlSeconds ?? settings.memory.ttlSeconds };
     }, now);
-    // What other nodes logged joins this node's replica, so every node reads the whole history.
-    log.follow((record) => this.#replicate(record));
+    // What other nodes logged joins this node's replica: over Redis, of the rooms and private conversations it serves.
+    log.follow(
+      (record) => this.#replicate(record),
+      (stream) => this.#highestOf(stream),
+    );
   }
 
   /**
@@ -140,6 +144,24 @@ export class HistoryService {
   #idUsed(id: number): void {
     this.store.idUsed(id);
     this.scheduleCommit();
+  }
+
+  /** The highest id kept here of a room (or of an identity's private conversations), where the setting keeps it. */
+  #highestOf(stream: LogStream): number {
+    const room = 'room' in stream ? stream.room : null;
+    const one = { limit: 1 };
+    let page: HistoryPage;
+    switch (this.#effective(room).mode) {
+      case 'durable':
+        page = this.store.query(room === null ? { privateOf: { identity: (stream as { identity: string }).identity }, ...one } : { room, ...one });
+        break;
+      case 'memory':
+        page = room === null ? this.#memory.privateOf((stream as { identity: string }).identity, undefined, one) : this.#memory.room(room, one);
+        break;
+      case 'none':
+        return 0;
+    }
+    return page.entries.at(-1)?.id ?? 0;
   }
 
   #replicate(record: LogRecord): void {
