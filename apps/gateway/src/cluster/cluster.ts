@@ -95,6 +95,11 @@ export interface MessageLog {
    * serving one reads the log from there.
    */
   follow(handler: (record: LogRecord) => void, highest?: (stream: LogStream) => number): void;
+  /**
+   * Brings this node's replica of a room it may not serve up to date, once (a REST reader's
+   * room): absent where every node holds every room.
+   */
+  readUp?(stream: LogStream): Promise<void>;
 }
 
 /** Something said in a room, for the members of that room on other nodes. */

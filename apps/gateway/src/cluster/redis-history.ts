@@ -117,8 +117,7 @@ export class RedisHistory implements MessageLog {
     const key = this.#options.keys.stream(of);
     if (this.#served.has(key)) return;
     this.#served.add(key);
-    // An identity's stream also holds what others sent it: its highest id here (from a conversation this node served through the other side) says nothing of what it lacks.
-    let position = this.#stoppedAt.get(key) ?? ('room' in of ? `${this.#highestOf(of)}-0` : '0-0');
+    let position = this.#startOf(key, of);
     try {
       position = await this.#readUp(key, position);
     } catch (error) {
@@ -128,6 +127,14 @@ export class RedisHistory implements MessageLog {
     this.#following.set(key, position);
     this.#stoppedAt.delete(key);
     this.#restartRead();
+  }
+
+  /** A stream this node may not serve, read up once (a REST reader's room): what it lacks is stored, nothing more is followed. */
+  async readUp(of: LogStream): Promise<void> {
+    const key = this.#options.keys.stream(of);
+    if (this.#following.has(key)) return;
+    const last = await this.#readUp(key, this.#startOf(key, of));
+    if (!this.#following.has(key)) this.#stoppedAt.set(key, last);
   }
 
   /** This node no longer serves `of`: its stream is not read any more. */
@@ -145,6 +152,12 @@ export class RedisHistory implements MessageLog {
   stop(): void {
     this.#closed = true;
     this.#wake?.();
+  }
+
+  /** Where reading a stream starts: where this process stopped reading it, or the highest id kept here of a room, or the start of an identity's. */
+  #startOf(key: string, of: LogStream): string {
+    // An identity's stream also holds what others sent it: its highest id here (from a conversation this node served through the other side) says nothing of what it lacks.
+    return this.#stoppedAt.get(key) ?? ('room' in of ? `${this.#highestOf(of)}-0` : '0-0');
   }
 
   /** Entries of `key` from `from` on (inclusive: the store ignores what it has), a page at a time; the last stream id read. */

@@ -189,6 +189,20 @@ export class HistoryService {
     return this.room(room, range);
   }
 
+  /**
+   * `roomFor()` for a REST reader, who may ask any gateway: a room this node does not serve is
+   * first read up from the cluster's log (when Redis cannot be read, what is kept here answers).
+   */
+  async roomForReader(visitor: RoomVisitor, room: string, range: HistoryRange): Promise<HistoryPage> {
+    this.roomFor(visitor, room, { limit: 1 }); // refused before anything is read
+    try {
+      await this.log.readUp?.({ room });
+    } catch {
+      // Redis unreachable: the cluster's status says so; the reader gets what this node keeps.
+    }
+    return this.roomFor(visitor, room, range);
+  }
+
   /** A room's history, for a member already admitted to it, or an operator. */
   room(room: string, range: HistoryRange): HistoryPage {
     if (!isValidName(room)) throw new ProtocolError('ROOM_INVALID', `"${room}" is not a valid room name.`);

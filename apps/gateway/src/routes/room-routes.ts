@@ -153,7 +153,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       const { room: roomName, before, after, limit } = request.query;
       try {
         if (!publicRead) await requireAdmin(request);
-        if (roomName !== undefined) return hub.history.roomFor(await visitorOf(request), roomName, { before, after, limit });
+        if (roomName !== undefined) return await hub.history.roomForReader(await visitorOf(request), roomName, { before, after, limit });
         await requireAdmin(request);
         return hub.history.forOperator({ before, after, limit });
       } catch (error) {
