@@ -60,6 +60,12 @@ async function keptHere(gateway: ClusterNodeProcess, room: string): Promise<numb
   return body.entries.filter((entry) => entry.room === room).map((entry) => entry.id);
 }
 
+/** Ids of the private entries `gateway` keeps. */
+async function keptPrivate(gateway: ClusterNodeProcess): Promise<number[]> {
+  const { body } = await api<{ entries: { id: number; kind: string }[] }>(gateway, 'GET', '/api/history?limit=500');
+  return body.entries.filter((entry) => entry.kind === 'private').map((entry) => entry.id);
+}
+
 /** switchboard_cluster_bus_messages_total{direction="in"} on `gateway`'s /metrics. */
 async function busIn(gateway: ClusterNodeProcess): Promise<number> {
   const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
@@ -147,6 +153,35 @@ describe('several gateways on one Redis: history by room', () => {
     expect(await historyIds(carol, 'busy', (h) => h.ref === 'h')).toEqual(said);
     expect(await keptHere(c, 'elsewhere')).toEqual([]);
   }, 90_000);
+
+  it('a private conversation is kept by the gateways of its two sides only; its member signing in again on a third gets it before anything it asks', async () => {
+    redis = await startRedis();
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const alice = await member(a, 'alice');
+    const bob = await Peer.tcp(b.tcpPort);
+    peers.push(bob);
+    const { token } = await bob.hello('bob');
+    await member(c, 'carol');
+    await alice.next('presence', (p) => p.event === 'join' && p.member.name === 'carol');
+    const sent: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      alice.send({ type: 'private', to: 'bob', text: `psst ${i}`, ref: `p${i}` });
+      sent.push((await alice.next('private', (m) => m.ref === `p${i}`)).id);
+    }
+    await bob.next('private', (m) => m.id === sent.at(-1));
+    await sleep(500);
+    expect(await keptPrivate(b)).toEqual(sent);
+    expect(await keptPrivate(c)).toEqual([]);
+
+    // Bob signs in on c with his token (his session on b gives way): c never kept a word of it.
+    const back = await Peer.tcp(c.tcpPort);
+    peers.push(back);
+    back.send({ type: 'hello', v: 1, name: 'bob', token });
+    back.send({ type: 'history', private: true, ref: 'h' });
+    await back.next('welcome');
+    const reply = await back.next('history', (h) => h.ref === 'h');
+    expect(reply.entries.map((entry) => entry.id)).toEqual(sent);
+  }, 60_000);
 
   it('reconnect with since after a gateway is killed: every message after since exactly once, from a gateway that never served the room', async () => {
     redis = await startRedis();

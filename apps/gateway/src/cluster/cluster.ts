@@ -100,6 +100,11 @@ export interface MessageLog {
    * room): absent where every node holds every room.
    */
   readUp?(stream: LogStream): Promise<void>;
+  /**
+   * This node serves a room or an identity now: what it lacks is read first. Resolves once it is
+   * read up (at once when it was already); absent where every node holds everything.
+   */
+  serve?(stream: LogStream): Promise<void>;
 }
 
 /** Something said in a room, for the members of that room on other nodes. */

@@ -44,8 +44,8 @@ export class RedisHistory implements MessageLog {
   #highestOf: (stream: LogStream) => number = () => 0;
   /** Streams followed now → the last stream id read. */
   readonly #following = new Map<string, string>();
-  /** Streams served now (followed once read up). */
-  readonly #served = new Set<string>();
+  /** Streams served now (followed once read up) → their read-up while it runs. */
+  readonly #served = new Map<string, Promise<void> | undefined>();
   /** Where this process stopped reading a stream it no longer serves: it reads on from there when it serves it again. */
   readonly #stoppedAt = new Map<string, string>();
   /** Files announced here → the streams their checksum goes to. */
@@ -113,10 +113,17 @@ export class RedisHistory implements MessageLog {
    * identity's), then the stream is followed. Resolves once it is read up; a failed read is logged
    * and the follow loop reads from the same place when Redis answers again.
    */
-  async serve(of: LogStream): Promise<void> {
+  serve(of: LogStream): Promise<void> {
     const key = this.#options.keys.stream(of);
-    if (this.#served.has(key)) return;
-    this.#served.add(key);
+    if (this.#served.has(key)) return this.#served.get(key) ?? Promise.resolve();
+    const reading = this.#serve(key, of).finally(() => {
+      if (this.#served.get(key) === reading) this.#served.set(key, undefined);
+    });
+    this.#served.set(key, reading);
+    return reading;
+  }
+
+  async #serve(key: string, of: LogStream): Promise<void> {
     let position = this.#startOf(key, of);
     try {
       position = await this.#readUp(key, position);

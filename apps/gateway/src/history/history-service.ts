@@ -203,6 +203,11 @@ export class HistoryService {
     return this.roomFor(visitor, room, range);
   }
 
+  /** A member with this identity arrived here: its private conversations are read up (over Redis) before its hello is answered further. */
+  privateReady(identity: string): Promise<void> | undefined {
+    return this.log.serve?.({ identity });
+  }
+
   /** A room's history, for a member already admitted to it, or an operator. */
   room(room: string, range: HistoryRange): HistoryPage {
     if (!isValidName(room)) throw new ProtocolError('ROOM_INVALID', `"${room}" is not a valid room name.`);

@@ -266,7 +266,8 @@ export class Requests {
       // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
       if (upgrading) this.membership.setName(member, name);
       else this.joined(member);
-      return this.membership.join(member, roomName, { since: hello.since, ref: hello.ref });
+      // Its private history is here before anything it asks next (the input gate holds its frames till then).
+      return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
     }
   }
 
