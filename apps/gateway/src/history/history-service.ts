@@ -194,13 +194,18 @@ export class HistoryService {
    * first read up from the cluster's log (when Redis cannot be read, what is kept here answers).
    */
   async roomForReader(visitor: RoomVisitor, room: string, range: HistoryRange): Promise<HistoryPage> {
-    this.roomFor(visitor, room, { limit: 1 }); // refused before anything is read
-    try {
-      await this.log.readUp?.({ room });
-    } catch {
-      // Redis unreachable: the cluster's status says so; the reader gets what this node keeps.
-    }
+    await this.readRoomUp(visitor, room);
     return this.roomFor(visitor, room, range);
+  }
+
+  /**
+   * Before a room's history is read by someone not in it (over Redis, the room may be one this
+   * node does not serve): it is read up from the cluster's log, once the room admits the reader
+   * (ROOM_INVALID, ROOM_FORBIDDEN otherwise). When Redis cannot be read, what is kept here answers.
+   */
+  readRoomUp(visitor: RoomVisitor, room: string): Promise<void> | undefined {
+    this.roomFor(visitor, room, { limit: 1 }); // refused before anything is read
+    return this.log.readUp?.({ room }).catch(() => undefined);
   }
 
   /** A member with this identity arrived here: its private conversations are read up (over Redis) before its hello is answered further. */
