@@ -197,7 +197,9 @@ function workloadLayout(c: FanoutCase): { members: number; senderIndex: number[]
   const senderIndex: number[] = [];
   for (let s = 0; s < c.senders; s++) senderIndex.push(Math.min(K - 1, Math.floor((s * K) / c.senders) + (s % 2)));
   const all = Array.from({ length: K }, (_, i) => i);
-  return { members: K, senderIndex, rooms: () => ['bench'], routes: senderIndex.map(() => [{ room: 'bench', members: all }]) };
+  // Line senders hear nothing (see startSwitchboard): a message reaches the K − S others.
+  const hearing = c.line ? all.filter((i) => !senderIndex.includes(i)) : all;
+  return { members: K, senderIndex, rooms: () => ['bench'], routes: senderIndex.map(() => [{ room: 'bench', members: hearing }]) };
 }
 
 /** Deliveries one message makes on average: each sender's routes in turn, its own copy not counted. */
@@ -288,6 +290,7 @@ export class FanoutSession {
             httpPort: this.system.httpPort,
             ...(this.system.nodes && { nodes: this.system.nodes.map((n) => ({ tcpPort: n.tcpPort, httpPort: n.httpPort })) }),
             ...(this.system.linePort !== undefined && { linePort: this.system.linePort }),
+            ...(this.system.senderLinePort !== undefined && { senderLinePort: this.system.senderLinePort }),
             members: group,
             senderIndex,
             routes,

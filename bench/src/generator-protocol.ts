@@ -45,6 +45,8 @@ export interface SetupCommand {
   nodes?: { tcpPort: number; httpPort: number }[];
   /** Switchboard's line listener port (members on wire sb-line). */
   linePort?: number;
+  /** The line listener port for senders on wire sb-line (they hear nothing). */
+  senderLinePort?: number;
   members: MemberSpec[];
   /** Member index of each sender ordinal (all senders, not only this process's). */
   senderIndex: number[];

@@ -388,7 +388,8 @@ async function setup(cmd: SetupCommand): Promise<void> {
   const worker = async (): Promise<void> => {
     while (next < members.length) {
       const m = members[next++]!;
-      await m.open(m.spec.wire === 'sb-ws' ? m.httpPort : m.spec.wire === 'sb-line' ? cmd.linePort! : m.tcpPort);
+      const linePort = m.spec.sender >= 0 ? (cmd.senderLinePort ?? cmd.linePort!) : cmd.linePort!;
+      await m.open(m.spec.wire === 'sb-ws' ? m.httpPort : m.spec.wire === 'sb-line' ? linePort : m.tcpPort);
     }
   };
   await Promise.all(Array.from({ length: Math.min(cmd.concurrency, members.length) }, worker));

@@ -3,7 +3,7 @@
  * `npm run bench`: Switchboard against ngircd, websockify and a bare node:net hub, side by
  * side in one invocation. See bench/README.md for what each scenario does.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { profileBridge, runBridge, type BridgeSettings } from './bridge.js';
@@ -11,7 +11,17 @@ import { profilePipe, runPipe } from './pipe.js';
 import { sleep } from './clock.js';
 import { summarizeProfile } from './cpu-profile.js';
 import { coreBusy, coreTimes } from './proc-stats.js';
-import { FanoutSession, doublingRates, measurePoint, runLadder, type CaseResult, type FanoutCase, type PointResult, type Timing } from './fanout.js';
+import {
+  FanoutSession,
+  MANY_ROOMS,
+  doublingRates,
+  measurePoint,
+  runLadder,
+  type CaseResult,
+  type FanoutCase,
+  type PointResult,
+  type Timing,
+} from './fanout.js';
 import { measureCrowd } from './crowd.js';
 import { measureIdle, type IdleCase, type IdleResult } from './idle.js';
 import { machineInfo, type MachineInfo } from './machine.js';
@@ -71,6 +81,10 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --no-generator-check Skip measuring each case's first failing rate again with one more
                        generator process.
   --no-profile         Skip the CPU profile of the gateway.
+  --rates <a,b,…>      Scenarios 9-11: measure exactly these offered rates (msg/s), no ladder or
+                       bisection (A/B comparisons at fixed load).
+  --history-none       Scenarios 9 and 11: also run Switchboard with its rooms' history \`none\`
+                       (a config file, rooms.<name>.history), beside the durable default.
   --out <dir>          Write RESULTS.md and results/ here instead.
   --report-only        Rebuild RESULTS.md and the chart from results/*.json; run nothing.
   -h, --help           This text.
@@ -100,6 +114,8 @@ function options() {
       'seed-history': { type: 'string' },
       'no-generator-check': { type: 'boolean', default: false },
       'no-profile': { type: 'boolean', default: false },
+      rates: { type: 'string', multiple: true },
+      'history-none': { type: 'boolean', default: false },
       out: { type: 'string' },
       'report-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -141,6 +157,11 @@ function options() {
     generatorCheck: !values['no-generator-check'],
     crowd: int('crowd', values.crowd, quick ? 2_000 : 100_000),
     profile: !values['no-profile'],
+    rates: values.rates
+      ?.flatMap((v) => v.split(','))
+      .map((v) => int('rates', v.trim(), 1000))
+      .sort((a, b) => a - b),
+    historyNone: values['history-none'],
     outDir: values.out ?? (quick ? join(WORK_DIR, 'quick') : BENCH_DIR),
   };
 }
@@ -194,13 +215,27 @@ function efficiencyCases(): FanoutCase[] {
 }
 
 /** Scenario 9: 50 rooms of about 20, each member in 3 (K = 334), 50 senders each speaking in its 3 rooms in turn. */
-function manyRoomCases(): FanoutCase[] {
+function manyRoomCases(historyNone: boolean): FanoutCase[] {
   const base = { members: 334, senders: 50, workload: 'many-rooms' as const };
+  const tcp: FanoutCase = { id: 'switchboard-tcp-rooms', label: 'Switchboard (TCP)', system: 'switchboard', wsShare: 0, ...base };
+  const rooms = Array.from({ length: MANY_ROOMS.rooms }, (_, i) => `r${i}`);
   return [
-    { id: 'switchboard-tcp-rooms', label: 'Switchboard (TCP)', system: 'switchboard', wsShare: 0, ...base },
+    tcp,
+    ...(historyNone ? [withoutHistory(tcp, rooms)] : []),
     { id: 'switchboard-mixed-rooms', label: 'Switchboard (½ TCP, ½ WebSocket)', system: 'switchboard', wsShare: 0.5, ...base },
     { id: 'ngircd-rooms', label: 'ngircd', system: 'ngircd', wsShare: 0, ...base },
   ];
+}
+
+/**
+ * The same case with its rooms' history `none` (a config file naming each room), so the cost of
+ * durable history shows beside the default: what the gateway does for the messages alone.
+ */
+function withoutHistory(c: FanoutCase, rooms: readonly string[]): FanoutCase {
+  const file = join(WORK_DIR, `config-${c.id}-history-none.json`);
+  mkdirSync(WORK_DIR, { recursive: true });
+  writeFileSync(file, JSON.stringify({ rooms: Object.fromEntries(rooms.map((room) => [room, { history: { mode: 'none' } }])) }, null, 2));
+  return { ...c, id: `${c.id}-history-none`, label: `${c.label}, history none`, gatewayFlags: [...(c.gatewayFlags ?? []), '--config', file] };
 }
 
 /** Scenario 10: 100 pairs, each member sending private messages to its partner. */
@@ -214,9 +249,19 @@ function privateCases(): FanoutCase[] {
 }
 
 /** Scenario 11: one room of K = 200 line devices (S = 10) on a line listener, against ngircd's #bench. */
-function lineCases(): FanoutCase[] {
+function lineCases(historyNone: boolean): FanoutCase[] {
+  const line: FanoutCase = {
+    id: 'switchboard-line-k200',
+    label: 'Switchboard (line listener)',
+    system: 'switchboard',
+    members: 200,
+    senders: 10,
+    wsShare: 0,
+    line: true,
+  };
   return [
-    { id: 'switchboard-line-k200', label: 'Switchboard (line listener)', system: 'switchboard', members: 200, senders: 10, wsShare: 0, line: true },
+    line,
+    ...(historyNone ? [withoutHistory(line, ['bench'])] : []),
     { id: 'ngircd-line-k200', label: 'ngircd', system: 'ngircd', members: 200, senders: 10, wsShare: 0 },
   ];
 }
@@ -248,6 +293,8 @@ function mixedCase(members: number): FanoutCase {
 interface Ladder {
   rates: number[];
   refineSteps: number;
+  /** --rates: these rates only (no stepping down below the first, no bisection). */
+  fixed?: boolean;
 }
 
 function ladderFor(o: Options, members: number): Ladder {
@@ -261,7 +308,7 @@ async function capacity(c: FanoutCase, timing: Timing, ladder: Ladder): Promise<
   let result = await runLadder(c, timing, { rates: ladder.rates, refine: ladder.refineSteps > 0, log, sessionOptions });
   // If even the first rate failed, step down so the chart has a passing point.
   let lowest = ladder.rates[0]!;
-  for (let i = 0; i < 3 && result.capacity === null; i++) {
+  for (let i = 0; i < 3 && result.capacity === null && ladder.fixed !== true; i++) {
     lowest = Math.round(lowest / 2);
     const lower = await runLadder(c, timing, { rates: [lowest], refine: false, log, sessionOptions });
     result = merge(result, lower.points);
@@ -571,14 +618,19 @@ async function main(): Promise<void> {
     }
 
     for (const [n, title, key, cases, profileId] of [
-      [9, 'Many rooms', 'manyRooms', manyRoomCases(), 'switchboard-tcp-rooms'],
+      [9, 'Many rooms', 'manyRooms', manyRoomCases(o.historyNone), 'switchboard-tcp-rooms'],
       [10, 'Private messages', 'privatePairs', privateCases(), 'switchboard-tcp-private'],
-      [11, 'Line-mode devices', 'lineDevices', lineCases(), 'switchboard-line-k200'],
+      [11, 'Line-mode devices', 'lineDevices', lineCases(o.historyNone), 'switchboard-line-k200'],
     ] as const) {
       if (!o.scenarios.has(n)) continue;
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
       log(`Scenario ${n}: ${title.toLowerCase()}`);
-      const ladder: Ladder = o.quick ? { rates: [2000, 8000, 32000], refineSteps: 0 } : { rates: doublingRates(1000, 256_000), refineSteps: 2 };
+      const ladder: Ladder =
+        o.rates !== undefined
+          ? { rates: o.rates, refineSteps: 0, fixed: true }
+          : o.quick
+            ? { rates: [2000, 8000, 32000], refineSteps: 0 }
+            : { rates: doublingRates(1000, 256_000), refineSteps: 2 };
       const results: CaseResult[] = [];
       for (const c of cases) results.push(await capacity(c, timing, ladder));
       const data: FanoutData = { timing, cases: results };

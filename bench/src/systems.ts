@@ -200,8 +200,10 @@ export interface RunningSystem {
   tcpPort: number;
   /** Switchboard's HTTP port (/ws, /api); 0 for the others. */
   httpPort: number;
-  /** Switchboard's line listener (started with SwitchboardOptions.lineRoom). */
+  /** Switchboard's line listener (started with SwitchboardOptions.lineRoom): receivers, `hears=everyone`. */
   linePort?: number;
+  /** The line listener for the senders, `hears=addressed`: they hear nothing. */
+  senderLinePort?: number;
   /** Switchboard's --data-dir. */
   dataDir?: string;
   log: string;
@@ -328,6 +330,9 @@ async function startSwitchboardCluster(gateways: number, options: SwitchboardOpt
  * (the generator's members are silent receivers), and connection limits are raised for the
  * idle scenario. History stays on.
  */
+/** A line device's rate (messages a second / burst, the most a listener takes): above any rate the bench offers one sender. */
+const LINE_RATE = '100000/100000';
+
 export async function startSwitchboard(options: SwitchboardOptions = {}): Promise<RunningSystem> {
   if (options.cluster) return startSwitchboardCluster(options.cluster.gateways, options);
   const httpPort = await freePort();
@@ -337,7 +342,17 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   if (options.seedDataDir) cpSync(options.seedDataDir, dataDir, { recursive: true });
   mkdirSync(dataDir, { recursive: true });
   const linePort = options.lineRoom !== undefined ? await freePort() : undefined;
-  const lineFlags = linePort !== undefined ? ['--listen', `line://127.0.0.1:${linePort}?room=${options.lineRoom}`] : [];
+  const senderLinePort = options.lineRoom !== undefined ? await freePort() : undefined;
+  // Receivers hear everyone (devices hear only people by default); senders hear nothing, or what
+  // each said after hearing another device would count as a device's answer, which no device
+  // hears (docs/devices.md, "Who a device hears"). Neither is paced at the bench's rates.
+  const lineFlags =
+    linePort !== undefined
+      ? [
+          ...['--listen', `line://127.0.0.1:${linePort}?room=${options.lineRoom}&hears=everyone&rate=${LINE_RATE}`],
+          ...['--listen', `line://127.0.0.1:${senderLinePort}?room=${options.lineRoom}&hears=addressed&rate=${LINE_RATE}`],
+        ]
+      : [];
   const node = options.cpuProfileDir ? ['node', ...GATEWAY_NODE_FLAGS, '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node', ...GATEWAY_NODE_FLAGS];
   // V8's sampling thread starves on a core the main thread keeps busy, and then samples mostly
   // the idle moments: a profiled gateway may use both cores (its main thread stays on the
@@ -351,6 +366,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
   try {
     await waitForPort(tcpPort, child, log);
     if (linePort !== undefined) await waitForPort(linePort, child, log);
+    if (senderLinePort !== undefined) await waitForPort(senderLinePort, child, log);
     await waitForHealth(httpPort);
     // Line devices and chat members share this room on purpose: a device room is operators-only until opened.
     if (options.lineRoom !== undefined) {
@@ -371,6 +387,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     tcpPort,
     httpPort,
     ...(linePort !== undefined && { linePort }),
+    ...(senderLinePort !== undefined && { senderLinePort }),
     dataDir,
     log,
     alive: () => child.exitCode === null && child.signalCode === null,

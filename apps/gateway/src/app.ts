@@ -53,11 +53,11 @@ export interface BuildOptions {
 
 /** With --redis-url: this gateway joins the others on that Redis (docs/several-gateways.md, "Running several gateways"). */
 async function joinCluster(config: GatewayConfig, history: HistoryStore, log: HubLogger): Promise<ClusterNode> {
-  const { redisUrl, nodeId, heartbeatMs, timeoutMs, historyRetention } = config.cluster;
+  const { redisUrl, nodeId, heartbeatMs, timeoutMs, historyRetention, waitReplicas } = config.cluster;
   // Loaded only here: the Redis client is about a quarter of a lone gateway's heap (4.7 of
   // ~20 MB), which every full collection would mark again for nothing.
   const { RedisCluster } = await import('./cluster/redis-cluster.js');
-  return RedisCluster.start({ url: redisUrl!, nodeId, heartbeatMs, timeoutMs, historyRetention, lastHistoryId: history.lastId(), log });
+  return RedisCluster.start({ url: redisUrl!, nodeId, heartbeatMs, timeoutMs, historyRetention, waitReplicas, lastHistoryId: history.lastId(), log });
 }
 
 /** Largest REST request body: operator texts are small. */

@@ -420,7 +420,7 @@ export const options: Option[] = [
   opt(
     'redis-url',
     'string',
-    'Join every other gateway on this Redis (redis://host:port/db): one chat across them. Unset: a single gateway. A Redis Cluster (redis+cluster://host:port, or seeds comma-separated) is recognised but not yet supported.',
+    'Join every other gateway on this Redis (redis://host:port/db) or Redis Cluster (redis+cluster://host:port, or seeds comma-separated): one chat across them. Unset: a single gateway.',
     (c) => c.cluster.redisUrl,
     (c, v: string) => (c.cluster.redisUrl = v || null),
   ),
@@ -451,6 +451,13 @@ export const options: Option[] = [
     "Entries kept in the cluster's history stream in Redis, from which a gateway fills its own history (about: trimmed with MAXLEN ~).",
     (c) => c.cluster.historyRetention,
     (c, v: number) => (c.cluster.historyRetention = v),
+  ),
+  opt(
+    'redis-wait-replicas',
+    'int',
+    'On a Redis Cluster, 1: a message is acknowledged only once a replica of the master that stored it has it (WAIT), so losing that master loses no acknowledged message; 0: once the master has it (faster; a master killed before replicating takes its last messages with it). No effect on one Redis.',
+    (c) => c.cluster.waitReplicas,
+    (c, v: number) => (c.cluster.waitReplicas = v),
   ),
   opt(
     'log-level',

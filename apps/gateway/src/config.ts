@@ -104,6 +104,8 @@ export interface GatewayConfig {
     timeoutMs: number;
     /** Entries kept in the Redis history stream (about; trimmed with MAXLEN ~). */
     historyRetention: number;
+    /** On a Redis Cluster, 1: a message is acknowledged once a replica of its master has it (WAIT 1); 0: once the master has it. */
+    waitReplicas: number;
   };
   logLevel: string;
 }
@@ -153,7 +155,7 @@ export function defaultConfig(): GatewayConfig {
       fromFile: { listeners: [], links: [] },
     },
     identity: { registration: 'open', requireLogin: false, requireLoginDevices: false, tokenTtlDays: 30 },
-    cluster: { redisUrl: null, nodeId: null, heartbeatMs: 4_000, timeoutMs: 2_000, historyRetention: 100_000 },
+    cluster: { redisUrl: null, nodeId: null, heartbeatMs: 4_000, timeoutMs: 2_000, historyRetention: 100_000, waitReplicas: 1 },
     security: { adminToken: null, allowedOrigins: [], allowedHosts: [], publicRead: null, tlsCert: null, tlsKey: null, tcpTls: false, metricsPublic: false },
     logLevel: 'info',
   };
@@ -307,15 +309,13 @@ function validate(c: GatewayConfig): void {
     throw new ConfigError('--node-id takes letters, digits, - and _, at most 32 of them.');
   }
   if (c.cluster.redisUrl !== null) {
-    let kind: string;
     try {
-      kind = parseRedisUrl(c.cluster.redisUrl).kind;
+      parseRedisUrl(c.cluster.redisUrl);
     } catch (error) {
       throw new ConfigError((error as Error).message);
     }
-    // Until the cluster code talks to Redis through redis-connection.ts (issue 25).
-    if (kind === 'cluster') throw new ConfigError('--redis-url: a Redis Cluster is not yet supported by the gateway; give one Redis (redis://host:port).');
   }
+  if (c.cluster.waitReplicas !== 0 && c.cluster.waitReplicas !== 1) throw new ConfigError('--redis-wait-replicas must be 0 or 1.');
   for (const [room, { access, accounts, history }] of Object.entries(c.rooms)) {
     const problem = history === undefined ? undefined : historySettingProblem(history);
     if (problem !== undefined) throw new ConfigError(`rooms.${room}.history: ${problem}`);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisProcess } from '../../../test/helpers/redis.js';
+import { startRedisCluster, type RedisClusterProcess } from '../../../test/helpers/redis-cluster.js';
 import type { ClusterNode } from '../src/cluster/cluster.js';
 import { InProcessCluster } from '../src/cluster/in-process-cluster.js';
 import { RedisCluster } from '../src/cluster/redis-cluster.js';
@@ -23,8 +24,25 @@ interface Implementation {
 }
 
 let redis: RedisProcess | undefined;
+/** A real Redis Cluster (three masters, three replicas): the same contract with keys and channels spread over its shards. */
+let redisCluster: RedisClusterProcess | undefined;
 let clusterNumber = 0;
 const quiet = { info() {}, warn() {}, error() {}, debug() {} };
+
+function onRedis(url: () => string): () => Implementation {
+  return () => {
+    // Each test its own key prefix on the one Redis: clusters that cannot see each other.
+    const prefix = `contract${++clusterNumber}:`;
+    return {
+      node: (id) =>
+        RedisCluster.start({ url: url(), nodeId: id, heartbeatMs: 400, timeoutMs: 1000, historyRetention: 1000, lastHistoryId: 0, log: quiet, prefix }),
+      // Its connections cut with no goodbye, as a killed process's would be.
+      lose: async (hub) => (hub.node as RedisCluster).crash(),
+      // Generous: the machine running the suite may be loaded (a fixed wait too short there fails at random).
+      settleMs: 150,
+    };
+  };
+}
 
 const implementations: [string, () => Implementation][] = [
   [
@@ -34,28 +52,16 @@ const implementations: [string, () => Implementation][] = [
       return { node: async (id) => cluster.node(id), lose: async (hub) => cluster.lose(hub.node.nodeId), settleMs: 5 };
     },
   ],
-  [
-    'redis',
-    () => {
-      // Each test its own key prefix on the one redis-server: clusters that cannot see each other.
-      const prefix = `contract${++clusterNumber}:`;
-      return {
-        node: (id) =>
-          RedisCluster.start({ url: redis!.url, nodeId: id, heartbeatMs: 400, timeoutMs: 1000, historyRetention: 1000, lastHistoryId: 0, log: quiet, prefix }),
-        // Its connections cut with no goodbye, as a killed process's would be.
-        lose: async (hub) => (hub.node as RedisCluster).crash(),
-        // Generous: the machine running the suite may be loaded (a fixed wait too short there fails at random).
-        settleMs: 150,
-      };
-    },
-  ],
+  ['redis', onRedis(() => redis!.url)],
+  ['redis cluster', onRedis(() => redisCluster!.url)],
 ];
 
+// The cluster takes several seconds to form: started alongside the single Redis.
 beforeAll(async () => {
-  redis = await startRedis({ appendfsync: 'everysec' });
-});
+  [redis, redisCluster] = await Promise.all([startRedis({ appendfsync: 'everysec' }), startRedisCluster()]);
+}, 60_000);
 afterAll(async () => {
-  await redis?.close();
+  await Promise.all([redis?.close(), redisCluster?.stop()]);
 });
 
 describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {

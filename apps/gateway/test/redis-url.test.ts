@@ -39,9 +39,12 @@ describe('--redis-url', () => {
     expect(() => parseRedisUrl(value)).toThrow(message);
   });
 
-  it('is validated by the configuration; a cluster is refused until the gateway uses it', () => {
+  it('is validated by the configuration, a cluster as well as one Redis; --redis-wait-replicas is 0 or 1, 1 unless said', () => {
     expect(loadConfig(['--redis-url', 'redis://127.0.0.1:6379']).config.cluster.redisUrl).toBe('redis://127.0.0.1:6379');
-    expect(() => loadConfig(['--redis-url', 'redis+cluster://127.0.0.1:7000'])).toThrow(/not yet/);
+    const { cluster } = loadConfig(['--redis-url', 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001']).config;
+    expect(cluster).toMatchObject({ redisUrl: 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001', waitReplicas: 1 });
+    expect(loadConfig(['--redis-wait-replicas', '0']).config.cluster.waitReplicas).toBe(0);
+    expect(() => loadConfig(['--redis-wait-replicas', '2'])).toThrow(/--redis-wait-replicas must be 0 or 1/);
     expect(() => loadConfig(['--redis-url', 'redis://a:1,rediss://b:2'])).toThrow(/--redis-url: the seeds of one cluster are all TLS/);
     expect(() => loadConfig(['--redis-url', 'tcp://a:1'])).toThrow(/--redis-url must start with/);
   });

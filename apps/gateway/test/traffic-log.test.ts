@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TrafficLog } from '../src/devices/traffic-log.js';
+import { ENTRY_BYTES, SHARED_UP_TO } from '../src/devices/traffic-ring.js';
 
 // The traffic log's file: written off the event loop while the gateway runs, and whole at shutdown.
 
@@ -55,6 +56,76 @@ describe('TrafficLog', () => {
         expect(got.every((e, k) => Buffer.from(e.bytes).equals(want[k]!.bytes))).toBe(true);
         expect(log.entries('d', 3).map((e) => e.length)).toEqual(want.slice(-3).map((e) => e.length));
       }
+    }
+  });
+
+  it('keeps shared bytes (one buffer written to many devices) by reference, mixed with copies, as it grows, wraps and drops', () => {
+    // The same model as above, every third entry shared; sizes past SHARED_UP_TO are copied even when shared.
+    const capacity = 40;
+    const log = new TrafficLog(null, capacity);
+    const model: { length: number; bytes: Buffer; given: Buffer; byReference: boolean }[] = [];
+    let seed = 11;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    for (let i = 0; i < 1_500; i++) {
+      const length = i % 29 === 0 ? SHARED_UP_TO + 1 : next() % (i < 700 ? 300 : 4200);
+      const given = Buffer.alloc(length, i % 200);
+      const shared = i % 3 === 0;
+      log.record('d', 'out', given, false, shared);
+      model.push({ length, bytes: Buffer.from(given.subarray(0, ENTRY_BYTES)), given, byReference: shared && length <= SHARED_UP_TO });
+      if (i % 41 === 0 || i === 1499) {
+        const want = model.slice(-capacity);
+        const got = log.entries('d');
+        expect(got.map((e) => e.length)).toEqual(want.map((e) => e.length));
+        expect(got.every((e, k) => Buffer.from(e.bytes).equals(want[k]!.bytes))).toBe(true);
+      }
+    }
+    // By reference, not copied: a change to a shared buffer (which the gateway never makes) shows in
+    // the log; a change to one that was copied (too large, or not shared) does not.
+    const want = model.slice(-capacity).filter((e) => e.length > 0);
+    for (const entry of want) entry.given[0] = 0xee;
+    const got = log.entries('d').filter((e) => e.length > 0);
+    expect(got.map((e) => e.bytes[0] === 0xee)).toEqual(want.map((e) => e.byReference));
+    expect(want.some((e) => e.byReference) && want.some((e) => !e.byReference)).toBe(true);
+  });
+
+  it('saves shared entries byte-exact beside copied ones', async () => {
+    const dir = dataDir();
+    const log = new TrafficLog(dir, 10);
+    const line = Buffer.from('MoveJ p10\r\n');
+    log.record('listener:l1:127.0.0.1:1@1', 'out', line, false, true);
+    log.record('listener:l1:127.0.0.1:2@1', 'out', line, false, true);
+    log.record('listener:l1:127.0.0.1:2@1', 'in', Buffer.from('ok\r\n'));
+    // A wrapped ring of shared, copied, empty and too-large-to-share entries, in the file as in memory.
+    for (let i = 0; i < 30; i++) {
+      const length = [0, 5, 300, ENTRY_BYTES + 7, SHARED_UP_TO + 1][i % 5]!;
+      log.record('link:mixed', i % 4 === 0 ? 'in' : 'out', Buffer.alloc(length, i), i % 7 === 0, i % 2 === 0);
+    }
+    const mixed = hexes(log, 'link:mixed');
+    await log.save();
+    const again = new TrafficLog(dir, 10);
+    try {
+      expect(hexes(again, 'listener:l1:127.0.0.1:1@1')).toEqual([`out:${line.toString('hex')}:11`]);
+      expect(hexes(again, 'listener:l1:127.0.0.1:2@1')).toEqual([`out:${line.toString('hex')}:11`, `in:${Buffer.from('ok\r\n').toString('hex')}:4`]);
+      expect(hexes(again, 'link:mixed')).toEqual(mixed);
+      expect(again.entries('link:mixed').map((e) => e.auto === true)).toEqual(log.entries('link:mixed').map((e) => e.auto === true));
+    } finally {
+      again.close();
+      log.close();
+    }
+  });
+
+  it('writes shared entries at close too', () => {
+    const dir = dataDir();
+    const log = new TrafficLog(dir, 4);
+    for (let i = 0; i < 6; i++) log.record('k', 'out', Buffer.from(`line ${i}\n`), false, true);
+    const before = hexes(log, 'k');
+    log.close();
+    const again = new TrafficLog(dir, 4);
+    try {
+      expect(hexes(again, 'k')).toEqual(before);
+      expect(before).toHaveLength(4);
+    } finally {
+      again.close();
     }
   });
 

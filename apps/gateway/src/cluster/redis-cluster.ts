@@ -6,12 +6,14 @@ import { BusKind } from './bus-messages.js';
 import { BusProtocol } from './bus-protocol.js';
 import { DirectoryReplica } from './directory-replica.js';
 import { historyKeys } from './history-keys.js';
+import { parseRedisUrl } from './redis-url.js';
 import { RedisConnections, withTimeout } from './redis-io.js';
 import { RedisHistory, unavailable } from './redis-history.js';
 import { RedisIdentity } from './redis-identity.js';
 import { RedisMembership } from './redis-membership.js';
 
 export interface RedisClusterOptions {
+  /** One Redis or a Redis Cluster (redis-url.ts). */
   url: string;
   /** Default: a random one, so two processes never share one by accident. */
   nodeId?: string | null | undefined;
@@ -25,22 +27,52 @@ export interface RedisClusterOptions {
   log: HubLogger;
   /** Key and channel prefix: several clusters can share one Redis. */
   prefix?: string;
+  /**
+   * 1: a message is acknowledged only once a replica of the Redis Cluster master that stored it
+   * has it too (WAIT 1), so it survives that master's loss; 0: once the master has it. No effect
+   * on one Redis (its promise is its AOF). Default 0.
+   */
+  waitReplicas?: number;
+}
+
+/**
+ * Where things live, on one Redis and on a Redis Cluster alike (docs/several-gateways.md, "Key
+ * layout"). On a cluster every key a script touches must be in one slot, including the keys
+ * some build inside Lua from a prefix (a lost node's names, a user's tokens), so:
+ * - the shared, low-rate state (nodes, names, member hashes, accounts, bans, tokens, room
+ *   settings, the bus every node hears) is under one hash tag, `{shared}`: one slot, one shard;
+ * - a room's channel is under its own tag, `{room:<name>}`, and a node's channel under
+ *   `{node:<id>}`, so rooms (and their traffic) spread over the shards.
+ */
+export function keyLayout(prefix: string, nodeId: string) {
+  const shared = `${prefix}{shared}:`;
+  return {
+    /** What membership and identity build their keys from (and the sweep script, in Lua). */
+    shared,
+    counter: `${shared}message-id`,
+    stream: `${shared}log`,
+    nodes: `${shared}nodes`,
+    names: `${shared}names:${nodeId}`,
+    members: `${shared}members:${nodeId}`,
+    name: (key: string) => `${shared}name:${key}`,
+    channels: { all: `${shared}bus`, node: (id: string) => `${prefix}{node:${id}}`, room: (name: string) => `${prefix}{room:${name}}` },
+  };
 }
 
 /**
  * The cluster seam over Redis: several gateways, one chat. What lives where:
  * - live traffic: bus-protocol.ts (what is sent where, dispatch, asks and answers) over pub/sub:
- *   one channel per room, heard only by the nodes that serve the room (`{room:<name>}`,
- *   hash-tagged so a room's keys can later share its slot on Redis Cluster); one per node
- *   (private messages and files, operator requests, answers); one every node hears (`bus`:
- *   directory changes, identity, lost nodes). A room event is published once per room, not
+ *   one channel per room, heard only by the nodes that serve the room (`{room:<name>}`, its
+ *   own slot on a Redis Cluster, with sharded pub/sub); one per node (private messages and
+ *   files, operator requests, answers); one every node hears (`bus`: directory changes,
+ *   identity, lost nodes). Where each key lives: keyLayout above. A room event is published once per room, not
  *   per member; a node drops its own echoes.
  * - history: redis-history.ts, one stream per room (and per identity for private conversations);
  *   a node reads into its own SQLite only those of the rooms it serves and of its members.
  * - names: one key each, claimed by script, expiring unless their node's heartbeat renews them.
  * - the directory: each node's records in a hash, replicated to every node's DirectoryReplica.
  * - liveness: redis-membership.ts (heartbeat, sweep, resync).
- * - the connections and scripts: redis-io.ts.
+ * - the connections and scripts: redis-io.ts, over one Redis or a Redis Cluster (redis-connection.ts).
  */
 export class RedisCluster implements ClusterNode {
   readonly nodeId: string;
@@ -53,8 +85,7 @@ export class RedisCluster implements ClusterNode {
   readonly log: MessageLog;
   readonly identity: RedisIdentity;
   readonly #options: RedisClusterOptions;
-  readonly #prefix: string;
-  readonly #keys: { counter: string; nodes: string; names: string; members: string };
+  readonly #keys: ReturnType<typeof keyLayout>;
   /** This node's members → their identity: the private streams it follows. */
   readonly #identities = new Map<string, string>();
   readonly #identityMembers = new Map<string, number>();
@@ -71,25 +102,22 @@ export class RedisCluster implements ClusterNode {
   private constructor(options: RedisClusterOptions) {
     this.#options = options;
     const nodeId = (this.nodeId = options.nodeId ?? `n${randomBytes(3).toString('hex')}`);
-    const prefix = (this.#prefix = options.prefix ?? 'switchboard:');
-    const history = historyKeys(prefix);
-    this.#keys = {
-      counter: history.counter,
-      nodes: `${prefix}nodes`,
-      names: `${prefix}names:${nodeId}`,
-      members: `${prefix}members:${nodeId}`,
-    };
+    const keys = (this.#keys = keyLayout(options.prefix ?? 'switchboard:', nodeId));
+    // The history's keys (history-keys.ts): each room's stream in its own slot on one Redis; on a cluster, while ids come from one counter, beside it.
+    const historyKeyNames = historyKeys(options.prefix ?? 'switchboard:', parseRedisUrl(options.url).kind === 'cluster' ? 'one-slot' : 'by-room');
     const logError = (what: string, error: Error): void => this.#redis.logError(what, error);
     this.#redis = new RedisConnections({
       url: options.url,
       timeoutMs: options.timeoutMs,
       nodeId,
       log: options.log,
+      waitReplicas: options.waitReplicas,
       received: (message) => this.#protocol.received(message),
-      // Back after an outage: say we are alive, publish our state again, read everyone else's.
-      reconnected: () => {
+      // Back after an outage (or a cluster node new or back: a promoted replica may lack the
+      // last writes): say we are alive, publish our state again, read everyone else's.
+      reconnected: (what) => {
         this.#protocol.reconnected();
-        void this.#membership.resync('Redis connection is back');
+        void this.#membership.resync(`Redis connection is back (${what})`);
       },
     });
     const replica = this.#replica;
@@ -97,7 +125,7 @@ export class RedisCluster implements ClusterNode {
       nodeId,
       timeoutMs: options.timeoutMs,
       pubsub: this.#redis.pubsub,
-      channels: { all: `${prefix}bus`, node: (id) => `${prefix}node:${id}`, room: (name) => `${prefix}{room:${name}}` },
+      channels: keys.channels,
       ready: () => this.#redis.ready,
       peers: () => this.#membership.peers(),
       logError,
@@ -138,7 +166,7 @@ export class RedisCluster implements ClusterNode {
     const command = (args: (string | Buffer)[]): Promise<unknown> => this.#redis.command(args);
     const run = (...args: Parameters<RedisConnections['run']>): Promise<unknown> => this.#redis.run(...args);
     this.identity = new RedisIdentity({
-      prefix,
+      prefix: keys.shared,
       ready: () => this.#redis.ready,
       command,
       run,
@@ -147,16 +175,30 @@ export class RedisCluster implements ClusterNode {
     });
     this.#history = new RedisHistory({
       redis: this.#redis,
-      keys: history,
+      keys: historyKeyNames,
       retention: options.historyRetention,
       timeoutMs: options.timeoutMs,
       blockMs: options.heartbeatMs,
       lastHistoryId: options.lastHistoryId,
     });
-    this.log = this.#history;
+    const history = this.#history;
+    this.log = {
+      // The acknowledgement waits for a replica when asked to (--redis-wait-replicas): the hub acknowledges and publishes once this resolves.
+      append: async (entry, ts) => {
+        const id = await history.append(entry, ts);
+        await this.#redis.replicated(historyKeyNames.counter).catch((error: unknown) => {
+          throw unavailable((error as Error).message);
+        });
+        return id;
+      },
+      completeFile: (id, sha256) => history.completeFile(id, sha256),
+      follow: (handler, highest) => history.follow(handler, highest),
+      readUp: (stream) => history.readUp(stream),
+      serve: (stream) => history.serve(stream),
+    };
     this.#membership = new RedisMembership({
       nodeId,
-      prefix,
+      prefix: keys.shared,
       heartbeatMs: options.heartbeatMs,
       ttlMs: this.#ttl(),
       keys: this.#keys,
@@ -180,14 +222,15 @@ export class RedisCluster implements ClusterNode {
     const { pubsub } = cluster.#redis;
     try {
       await cluster.#redis.connect();
-      await Promise.all([pubsub.subscribe(`${cluster.#prefix}bus`), pubsub.subscribe(`${cluster.#prefix}node:${cluster.nodeId}`)]);
+      const { channels } = cluster.#keys;
+      await Promise.all([pubsub.subscribe(channels.all), pubsub.subscribe(channels.node(cluster.nodeId))]);
       await cluster.#membership.resync('joined');
     } catch (error) {
       await cluster.close();
       throw new Error(`Cannot join the cluster on ${options.url}: ${(error as Error).message}`, { cause: error });
     }
     cluster.#membership.start();
-    options.log.info({ node: cluster.nodeId, redis: options.url }, 'joined the cluster');
+    options.log.info({ node: cluster.nodeId, redis: options.url, mode: cluster.#redis.mode }, 'joined the cluster');
     return cluster;
   }
 
@@ -234,7 +277,7 @@ export class RedisCluster implements ClusterNode {
 
   #nameKey(name: string): string {
     // Look-alike names (Cyrillic а for Latin a) are one name: docs/identity-and-security.md, "Identity".
-    return `${this.#prefix}name:${lookAlikeKey(name)}`;
+    return this.#keys.name(lookAlikeKey(name));
   }
 
   async #claim(name: string, owner: string): Promise<boolean> {

@@ -12,14 +12,16 @@ import { parseRedisUrl, type RedisTarget } from './redis-url.js';
  *   slot (a shared hash tag: `{room:lobby}`), checked here with a clear error.
  * - On one Redis: the same calls, classic PUBLISH/SUBSCRIBE, and WAIT has nothing to wait for.
  * Connections: commands (one per node on a cluster); pub/sub (a separate one: a subscribed
- * connection takes no other commands); blocking stream reads (opened at the first, so a
- * read that blocks holds up no command).
- * Not yet used by the gateway: redis-io.ts still opens its own clients, to one Redis.
+ * connection takes no other commands); blocking stream reads (so a read that blocks holds up
+ * no command).
+ * The gateway's cluster code reaches Redis through this port only (redis-io.ts wraps it).
  */
 export interface RedisPort {
   readonly mode: 'single' | 'cluster';
   /** Connected (a cluster: its map is known; a command to a shard whose master just died may still fail). */
   readonly isReady: boolean;
+  /** Every connection in use is up (one Redis: commands, subscriptions and blocking reads; a cluster: as isReady). */
+  readonly allReady: boolean;
   /** A command as Redis spells it; `key` (its first key) routes it on a cluster, and is needed there for any command that has one. */
   command(args: readonly RedisArgument[], key?: string): Promise<unknown>;
   /**
@@ -38,6 +40,8 @@ export interface RedisPort {
    * for the first (0: forever) on the blocking-read connection, where reads run one after another.
    */
   xread(stream: string, after: string, options?: { count?: number; blockMs?: number }): Promise<StreamEntry[]>;
+  /** A blocking command (XREAD … BLOCK as Redis spells it) on the blocking-read connection, routed by `key`; its raw reply. */
+  blockingCommand(args: readonly string[], key: string): Promise<unknown>;
   /** Publishes on a channel (SPUBLISH on a cluster); resolves with how many subscribers of this shard (or Redis) got it. */
   publish(channel: string, message: string | Buffer): Promise<number>;
   /** Hears a channel (SSUBSCRIBE on a cluster). One listener per channel: subscribing again replaces it, without a round trip. */
@@ -51,11 +55,15 @@ export interface RedisPort {
    * took it has it too, so the write survives that master's loss. Call it after the write's reply,
    * on the same port: WAIT covers every write this port's connection to that master made before
    * it (so one WAIT confirms a batch). It blocks that connection meanwhile (every command to that
-   * master waits), normally for a replication round trip. On one Redis: `no-replicas`, at once
-   * (its promise is its AOF, not a replica).
+   * master waits), normally for a replication round trip. `no-replicas`, at once: one Redis (its
+   * promise is its AOF, not a replica), or a master with no replica connected (ROLE, looked at
+   * most once a second): after a failover, until the lost master is back as a replica.
    */
   waitForReplica(key: string, timeoutMs: number): Promise<ReplicaAck>;
-  close(): Promise<void>;
+  /** Lets the replies pending on the command connections arrive (at most `graceMs`), then closes every connection. */
+  close(graceMs?: number): Promise<void>;
+  /** Cuts every connection now, nothing said (a killed process's). */
+  destroy(): void;
 }
 
 /** What run() needs of a defineScript result. */
@@ -72,7 +80,7 @@ export interface StreamEntry {
 
 export type ChannelListener = (message: Buffer, channel: string) => void;
 
-/** `replicated`: a replica has the write; `timed-out`: none said so in time (it may still arrive); `no-replicas`: one Redis, nothing to wait for. */
+/** `replicated`: a replica has the write; `timed-out`: none said so in time (it may still arrive); `no-replicas`: nothing to wait for (one Redis, or a master with no replica connected). */
 export type ReplicaAck = 'replicated' | 'timed-out' | 'no-replicas';
 
 export interface RedisConnectionOptions {
@@ -132,7 +140,7 @@ export async function openRedis(options: RedisConnectionOptions): Promise<RedisP
       }),
     ]);
   } catch (error) {
-    await port.close();
+    port.destroy();
     throw error;
   } finally {
     clearTimeout(timer);
@@ -179,18 +187,30 @@ function xreadEntries(reply: unknown): StreamEntry[] {
 abstract class PortBase implements RedisPort {
   abstract readonly mode: 'single' | 'cluster';
   abstract readonly isReady: boolean;
+  abstract readonly allReady: boolean;
   protected readonly listeners = new Map<string, ChannelListener>();
   protected closed = false;
   protected constructor(protected readonly options: RedisConnectionOptions) {}
 
   abstract connect(): Promise<void>;
   abstract command(args: readonly RedisArgument[], key?: string): Promise<unknown>;
-  protected abstract blockingCommand(args: readonly string[], key: string): Promise<unknown>;
+  abstract blockingCommand(args: readonly string[], key: string): Promise<unknown>;
   protected abstract listen(channel: string): Promise<void>;
   protected abstract unlisten(channel: string): Promise<void>;
   abstract publish(channel: string, message: string | Buffer): Promise<number>;
   abstract waitForReplica(key: string, timeoutMs: number): Promise<ReplicaAck>;
-  abstract close(): Promise<void>;
+  abstract destroy(): void;
+  /** The graceful part of close(): each kind's. */
+  protected abstract quit(): Promise<void>;
+
+  async close(graceMs = 1000): Promise<void> {
+    if (this.closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    // A node that does not answer must not hold the close up: what is left is cut.
+    await Promise.race([this.quit().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    this.destroy();
+  }
 
   /** Hands a message to its channel's listener (node-redis gives the channel as a Buffer in buffer mode). */
   protected readonly deliver = (message: Buffer, channel: Buffer | string): void => {
@@ -276,8 +296,14 @@ class SingleRedis extends PortBase {
     return this.#command.isReady;
   }
 
+  get allReady(): boolean {
+    return this.#command.isReady && this.#subscriber.isReady && (this.#reader?.isReady ?? true);
+  }
+
   async connect(): Promise<void> {
-    await Promise.all([this.#command.connect(), this.#subscriber.connect()]);
+    // The reader too, at once: one Redis's three connections go down and come back together, and allReady counts all three.
+    this.#reader = this.#duplicate('blocking reads');
+    await Promise.all([this.#command.connect(), this.#subscriber.connect(), this.#reader.connect()]);
     // The subscriber is the connection that is always open: its next 'ready' is Redis coming back.
     this.#subscriber.on('ready', () => this.options.onReconnect?.('redis'));
   }
@@ -286,7 +312,7 @@ class SingleRedis extends PortBase {
     return this.#command.sendCommand([...args]);
   }
 
-  protected async blockingCommand(args: readonly string[]): Promise<unknown> {
+  async blockingCommand(args: readonly string[]): Promise<unknown> {
     if (this.#reader === undefined) {
       this.#reader = this.#duplicate('blocking reads');
       await this.#reader.connect();
@@ -310,14 +336,17 @@ class SingleRedis extends PortBase {
     return Promise.resolve('no-replicas');
   }
 
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  protected async quit(): Promise<void> {
+    // The reader is blocked in XREAD: cut at once. The others deliver what is pending (members' goodbyes) first.
+    if (this.#reader?.isOpen === true) this.#reader.destroy();
+    await Promise.all([this.#command, this.#subscriber].map((client) => (client.isReady ? client.close() : Promise.resolve())));
+  }
+
+  destroy(): void {
     this.closed = true;
     this.listeners.clear();
     const clients = [this.#command, this.#subscriber, ...(this.#reader === undefined ? [] : [this.#reader])];
-    // destroy(): nothing is waiting on these connections that close() should let finish.
     for (const client of clients) if (client.isOpen) client.destroy();
-    return Promise.resolve();
   }
 }
 
@@ -326,6 +355,7 @@ class ClusterRedis extends PortBase {
   readonly mode = 'cluster';
   readonly #cluster: Cluster;
   #reader: Cluster | undefined;
+  #readerOpen: Promise<void> | undefined;
 
   constructor(target: Extract<RedisTarget, { kind: 'cluster' }>, options: RedisConnectionOptions) {
     super(options);
@@ -380,8 +410,12 @@ class ClusterRedis extends PortBase {
     return this.#cluster.isReady;
   }
 
+  get allReady(): boolean {
+    return this.#cluster.isReady && (this.#reader?.isReady ?? true);
+  }
+
   async connect(): Promise<void> {
-    await this.#cluster.connect();
+    await Promise.all([this.#cluster.connect(), this.#openReader()]);
     // Addresses ready so far; a node-ready after now is news when its address is new (a
     // promoted replica) or was lost, not when it is another connection to a known node.
     const known = new Set(this.#cluster.masters.map((node) => node.address));
@@ -400,14 +434,19 @@ class ClusterRedis extends PortBase {
     return this.#cluster.sendCommand(key, undefined, [...args]);
   }
 
-  protected async blockingCommand(args: readonly string[], key: string): Promise<unknown> {
+  async blockingCommand(args: readonly string[], key: string): Promise<unknown> {
+    return (await this.#openReader()).sendCommand(key, undefined, [...args]);
+  }
+
+  /** The cluster client for blocking reads: only the connections reads need (a blocking read would hold up every command behind it on a shared one). */
+  async #openReader(): Promise<Cluster> {
     if (this.#reader === undefined) {
-      // Only the connections reads need: a blocking read would hold up every command behind it on a shared one.
-      this.#reader = this.#cluster.duplicate({ minimizeConnections: true });
-      this.#watch(this.#reader, 'blocking reads: ');
-      await this.#reader.connect();
+      const reader = (this.#reader = this.#cluster.duplicate({ minimizeConnections: true }));
+      this.#watch(reader, 'blocking reads: ');
+      this.#readerOpen = reader.connect().then(() => undefined);
     }
-    return this.#reader.sendCommand(key, undefined, [...args]);
+    await this.#readerOpen;
+    return this.#reader;
   }
 
   protected listen(channel: string): Promise<void> {
@@ -430,15 +469,32 @@ class ClusterRedis extends PortBase {
     const master = this.#cluster.slots[keySlot(key)]?.master;
     if (master === undefined) throw new RedisPortError(`no master is known for the slot of ${key}`);
     const client = await this.#cluster.nodeClient(master);
+    if ((await this.#connectedReplicas(client, master.address)) === 0) return 'no-replicas';
     const replicas = await client.sendCommand<number>(['WAIT', '1', String(Math.max(1, Math.round(timeoutMs)))]);
     return replicas >= 1 ? 'replicated' : 'timed-out';
   }
 
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  /** Masters' connected replicas (ROLE's list), each looked up at most once a second: WAIT on a master with none would only time out. */
+  readonly #replicaCounts = new Map<string, { count: number; at: number }>();
+
+  async #connectedReplicas(client: { sendCommand<T>(args: string[]): Promise<T> }, address: string): Promise<number> {
+    const known = this.#replicaCounts.get(address);
+    if (known !== undefined && Date.now() - known.at < 1000) return known.count;
+    // A master's ROLE: ['master', offset, [[host, port, offset], ...]].
+    const role = await client.sendCommand<[string, unknown, unknown[] | undefined]>(['ROLE']);
+    const count = role[0] === 'master' ? (role[2]?.length ?? 0) : 0;
+    this.#replicaCounts.set(address, { count, at: Date.now() });
+    return count;
+  }
+
+  protected async quit(): Promise<void> {
+    if (this.#reader?.isOpen === true) this.#reader.destroy();
+    if (this.#cluster.isReady) await this.#cluster.close();
+  }
+
+  destroy(): void {
     this.closed = true;
     this.listeners.clear();
     for (const cluster of [this.#cluster, ...(this.#reader === undefined ? [] : [this.#reader])]) if (cluster.isOpen) cluster.destroy();
-    return Promise.resolve();
   }
 }

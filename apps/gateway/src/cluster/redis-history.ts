@@ -189,7 +189,8 @@ export class RedisHistory implements MessageLog {
   /** The streams followed changed: a read blocked on the old set is cut short (or ends by itself within blockMs). */
   #restartRead(): void {
     this.#wake?.();
-    if (!this.#reading || this.#readerId === undefined || !this.#options.redis.ready) return;
+    // On a cluster CLIENT UNBLOCK cannot be routed to the reader's node: the read ends by itself within blockMs.
+    if (!this.#reading || this.#readerId === undefined || !this.#options.redis.ready || this.#options.redis.mode !== 'single') return;
     this.#options.redis
       .command(['CLIENT', 'UNBLOCK', this.#readerId])
       .then((unblocked) => {
@@ -212,7 +213,7 @@ export class RedisHistory implements MessageLog {
       }
       let reply: unknown;
       try {
-        this.#readerId ??= String(await redis.read(['CLIENT', 'ID']));
+        if (redis.mode === 'single') this.#readerId ??= String(await redis.read(['CLIENT', 'ID']));
         const streams = [...this.#following];
         if (streams.length === 0) continue;
         this.#reading = true;

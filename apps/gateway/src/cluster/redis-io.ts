@@ -1,13 +1,11 @@
-import { createClient, type RedisClientType } from '@redis/client';
 import type { HubLogger } from '../logger.js';
 import type { PubSub } from './bus-protocol.js';
+import { keySlot } from './key-slot.js';
+import { openRedis, RedisPortError, type RedisPort, type ReplicaAck } from './redis-connection.js';
 import { SCRIPTS, type ScriptName } from './redis-scripts.js';
 
-// node-redis spells "no modules or functions" as `{}`.
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- node-redis's own type parameters
-type Client = RedisClientType<{}, {}, typeof SCRIPTS, 2>;
-
 export interface RedisConnectionsOptions {
+  /** `--redis-url`: one Redis or a Redis Cluster (redis-url.ts). */
   url: string;
   /** How long connecting may take (five times this), and a command must answer where its caller waits. */
   timeoutMs: number;
@@ -15,100 +13,100 @@ export interface RedisConnectionsOptions {
   log: HubLogger;
   /** Every message the subscriptions hear. */
   received(message: Buffer): void;
-  /** The subscriber connection is ready again after an outage (not called for the first connection). */
-  reconnected(): void;
+  /** Redis is back after an outage, or a cluster node is new or back (a promoted replica): not called for the first connection. */
+  reconnected(what: string): void;
+  /** 1: a write confirmed with `replicated()` waits until a replica has it (WAIT 1). Default 0. */
+  waitReplicas?: number;
 }
 
 /**
- * The cluster's Redis I/O: three connections (commands, subscriptions, the blocking stream
- * reader), the scripts registered on them, and pub/sub as a PubSub port over one Redis. What
- * the messages mean is bus-protocol.ts's; what the keys hold, the modules that use them.
+ * The cluster's Redis I/O over one RedisPort (redis-connection.ts), so the same code runs on one
+ * Redis or a Redis Cluster: commands routed by their first key, the scripts of redis-scripts.ts,
+ * the blocking stream reader on its own connection, and pub/sub as a PubSub (sharded on a
+ * cluster). What the messages mean is bus-protocol.ts's; what the keys hold, the modules that
+ * use them. On a cluster every key one call names must be in one slot: the key layout
+ * (redis-cluster.ts) sees to it, and a call that breaks it fails here with a clear error.
  */
 export class RedisConnections {
   readonly pubsub: PubSub;
   readonly #options: RedisConnectionsOptions;
-  readonly #command: Client;
-  readonly #subscriber: Client;
-  readonly #reader: Client;
-  readonly #listener: (message: Buffer) => void;
+  #port: RedisPort | undefined;
   #connected = false;
   #closed = false;
   #lastErrorLog = 0;
+  /** Replica confirmations per slot: the one in flight and the one that will follow it (group commit). */
+  readonly #waits = new Map<number, { running?: Promise<ReplicaAck> | undefined; next?: Promise<ReplicaAck> | undefined }>();
 
   constructor(options: RedisConnectionsOptions) {
     this.#options = options;
-    // Commands fail at once while Redis is away (no offline queue): a message is refused, never queued and acknowledged later.
-    this.#command = createClient({
-      url: options.url,
-      RESP: 2,
-      scripts: SCRIPTS,
-      disableOfflineQueue: true,
-      // No per-command AbortSignal timer (node-redis's default, a tenth of the gateway's CPU per
-      // message in a profile): the commands that must answer in time have their own deadline.
-      commandOptions: { timeout: 0 },
-      socket: { connectTimeout: options.timeoutMs, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
-    });
-    this.#subscriber = this.#command.duplicate();
-    this.#reader = this.#command.duplicate();
-    for (const [role, client] of [
-      ['commands', this.#command],
-      ['subscriptions', this.#subscriber],
-      ['stream reader', this.#reader],
-    ] as const) {
-      // An 'error' event without a listener would end the process.
-      client.on('error', (error: Error) => this.logError(role, error));
-    }
-    this.#subscriber.on('ready', () => {
-      if (this.#connected && !this.#closed) options.reconnected();
-    });
-    this.#listener = (message) => options.received(message);
-    const subscriber = this.#subscriber;
+    const listener = (message: Buffer): void => options.received(message);
     this.pubsub = {
-      publish: async (channel, message) => {
-        if (!this.#command.isReady) throw new Error('not connected to Redis');
-        return Number(await this.#command.sendCommand(['PUBLISH', channel, message]));
+      publish: (channel, message) => {
+        const port = this.#port;
+        if (port === undefined || !port.isReady) return Promise.reject(new Error('not connected to Redis'));
+        return port.publish(channel, message);
       },
       // node-redis holds pub/sub commands until it is connected again: a join must not wait for
       // Redis's return, so a subscription fails at once while Redis is away (RoomInterest makes it
       // on reconnection) and both have a deadline.
       subscribe: async (channel) => {
-        if (!subscriber.isReady) throw new Error('not connected to Redis');
-        await withTimeout(subscriber.subscribe(channel, this.#listener, true), options.timeoutMs, `subscribing to ${channel}`);
+        const port = this.#port;
+        if (port === undefined || !port.allReady) throw new Error('not connected to Redis');
+        await withTimeout(port.subscribe(channel, listener), options.timeoutMs, `subscribing to ${channel}`);
       },
-      unsubscribe: (channel) => withTimeout(subscriber.unsubscribe(channel, this.#listener, true), options.timeoutMs, `unsubscribing from ${channel}`),
+      unsubscribe: async (channel) => {
+        if (this.#port === undefined) return;
+        await withTimeout(this.#port.unsubscribe(channel), options.timeoutMs, `unsubscribing from ${channel}`);
+      },
     };
   }
 
-  /** Connects all three; rejects when Redis cannot be reached within five timeouts. */
+  /** Connects; rejects when Redis (or no seed of the cluster) can be reached within five timeouts. */
   async connect(): Promise<void> {
     const { timeoutMs, url } = this.#options;
-    await withTimeout(Promise.all([this.#command.connect(), this.#subscriber.connect(), this.#reader.connect()]), timeoutMs * 5, `connecting to ${url}`);
+    this.#port = await openRedis({
+      url,
+      connectTimeoutMs: timeoutMs,
+      openTimeoutMs: timeoutMs * 5,
+      onError: (what, error) => this.logError(what, error),
+      onReconnect: (what) => {
+        if (this.#connected && !this.#closed) this.#options.reconnected(what);
+      },
+    });
     this.#connected = true;
+  }
+
+  /** One Redis, or a cluster. */
+  get mode(): 'single' | 'cluster' {
+    return this.#port?.mode ?? 'single';
   }
 
   /** Whether commands can be sent now. */
   get ready(): boolean {
-    return this.#command.isReady;
+    return this.#port?.isReady ?? false;
   }
 
-  /** Whether all three connections are up. */
+  /** Whether every connection in use is up. */
   allReady(): boolean {
-    return this.#command.isReady && this.#subscriber.isReady && this.#reader.isReady;
+    return this.#port?.allReady ?? false;
   }
 
+  /** A command as Redis spells it, routed (on a cluster) by its first key. */
   command(args: (string | Buffer)[]): Promise<unknown> {
-    return this.#command.sendCommand(args);
+    if (this.#port === undefined) return Promise.reject(new Error('not connected to Redis'));
+    return this.#port.command(args, routingKey(args));
   }
 
   /** A command whose answer nobody waits for; its failure is logged (Redis being away is reported once, by status). */
   send(args: (string | Buffer)[]): void {
-    if (!this.#command.isReady) return;
-    this.#command.sendCommand(args).catch((error: unknown) => this.logError(String(args[0]), error as Error));
+    if (!this.ready) return;
+    this.command(args).catch((error: unknown) => this.logError(String(args[0]), error as Error));
   }
 
-  /** Runs a registered script (EVALSHA, its source again on NOSCRIPT: node-redis's). */
+  /** Runs a registered script (EVALSHA, its source again on NOSCRIPT). */
   run(script: ScriptName, keys: string[], args: string[]): Promise<unknown> {
-    return this.#command[script](keys, args);
+    if (this.#port === undefined) return Promise.reject(new Error('not connected to Redis'));
+    return this.#port.run(SCRIPTS[script], keys, args);
   }
 
   /**
@@ -117,30 +115,66 @@ export class RedisConnections {
    * it when another node loaded the script meanwhile.
    */
   runInOrder(script: ScriptName, keys: string[], args: string[]): Promise<unknown> {
-    return this.#command.sendCommand(['EVAL', SCRIPTS[script].SCRIPT, String(keys.length), ...keys, ...args]);
+    if (this.#port === undefined) return Promise.reject(new Error('not connected to Redis'));
+    if (this.#port.mode === 'cluster' && new Set(keys.map(keySlot)).size > 1) {
+      return Promise.reject(new RedisPortError(`script ${script}: on a Redis Cluster its keys must share a hash tag: ${keys.join(', ')}`));
+    }
+    return this.#port.command(['EVAL', SCRIPTS[script].SCRIPT, String(keys.length), ...keys, ...args], keys[0]);
   }
 
-  /** A blocking read (XREAD … BLOCK), on its own connection so it holds up nothing else. */
+  /** A blocking read (XREAD … BLOCK … STREAMS key id), on its own connection so it holds up nothing else. */
   read(args: string[]): Promise<unknown> {
-    return this.#reader.sendCommand(args);
+    if (this.#port === undefined) return Promise.reject(new Error('not connected to Redis'));
+    return this.#port.blockingCommand(args, routingKey(args) ?? '');
+  }
+
+  /**
+   * With `waitReplicas` 1: resolves once a replica of the master that took the writes made so
+   * far to `key`'s slot has them (WAIT 1), and rejects when none says so within the timeout.
+   * Calls that arrive while a WAIT is in flight share the next one (one WAIT covers every write
+   * before it on that connection), so a busy room costs one WAIT per round trip, not per message.
+   * One Redis, or `waitReplicas` 0: resolves at once.
+   */
+  async replicated(key: string): Promise<void> {
+    const port = this.#port;
+    if ((this.#options.waitReplicas ?? 0) < 1 || port === undefined || port.mode === 'single') return;
+    const slot = keySlot(key);
+    let group = this.#waits.get(slot);
+    if (group === undefined) this.#waits.set(slot, (group = {}));
+    const waits = group;
+    const start = (): Promise<ReplicaAck> => {
+      const running = port.waitForReplica(key, this.#options.timeoutMs).finally(() => {
+        if (waits.running === running) waits.running = undefined;
+      });
+      waits.running = running;
+      return running;
+    };
+    let ack: Promise<ReplicaAck>;
+    if (waits.next !== undefined) ack = waits.next;
+    else if (waits.running === undefined) ack = start();
+    else {
+      const next = waits.running.then(
+        () => undefined,
+        () => undefined,
+      );
+      ack = waits.next = next.then(() => {
+        waits.next = undefined;
+        return start();
+      });
+    }
+    if ((await ack) === 'timed-out') throw new Error(`no replica confirmed the write within ${this.#options.timeoutMs} ms`);
   }
 
   /** Tests: cut every connection now, nothing said (kill -9). */
   crash(): void {
     this.#closed = true;
-    for (const client of [this.#reader, this.#subscriber, this.#command]) if (client.isOpen) client.destroy();
+    this.#port?.destroy();
   }
 
   /** The reader is cut (it is blocked in XREAD); the others finish what is pending (members' goodbyes) first. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#reader.isOpen) this.#reader.destroy();
-    await Promise.allSettled(
-      [this.#subscriber, this.#command].map(async (client) => {
-        if (client.isReady) await client.close();
-        else if (client.isOpen) client.destroy();
-      }),
-    );
+    await this.#port?.close(this.#options.timeoutMs);
   }
 
   /** At most one line every few seconds: an outage must not flood the log. */
@@ -150,6 +184,17 @@ export class RedisConnections {
     this.#lastErrorLog = now;
     this.#options.log.warn({ node: this.#options.nodeId, err: error.message }, `cluster: ${what} failed`);
   }
+}
+
+/** The key a command is routed by on a cluster: a script's first key, the stream an XREAD reads, else the first argument. */
+function routingKey(args: readonly (string | Buffer)[]): string | undefined {
+  const name = String(args[0]).toUpperCase();
+  if (name === 'EVAL' || name === 'EVALSHA') return Number(args[2]) > 0 ? String(args[3]) : undefined;
+  if (name === 'XREAD') {
+    const streams = args.findIndex((arg) => String(arg).toUpperCase() === 'STREAMS');
+    return streams === -1 ? undefined : String(args[streams + 1]);
+  }
+  return args.length > 1 ? String(args[1]) : undefined;
 }
 
 /** A command that did not answer in time: rejected (it may still land; the caller was told it did not). */

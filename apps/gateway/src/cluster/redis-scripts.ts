@@ -3,8 +3,9 @@ import { defineScript, type CommandParser } from '@redis/client';
 /**
  * The Lua scripts a Redis node runs: each is one atomic step on the Redis server, so two
  * nodes never see half of another's change. Times come from Redis's own clock (TIME), so the
- * nodes' clocks need not agree. They touch keys that KEYS does not list (a node's names), so
- * they run on one Redis server (or primary), not on Redis Cluster.
+ * nodes' clocks need not agree. Some touch keys that KEYS does not list (a lost node's names,
+ * a user's tokens), built from a prefix: on a Redis Cluster those keys share the hash tag of the
+ * keys listed (`{shared}`, redis-cluster.ts keyLayout), so every script call stays in one slot.
  *
  * Each is registered on the client (SCRIPTS below) with node-redis's defineScript: it runs by
  * EVALSHA and node-redis sends the source again on NOSCRIPT (first use, after a Redis restart).

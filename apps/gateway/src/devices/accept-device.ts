@@ -57,7 +57,7 @@ export function acceptDevice(
   services.traffic.open(key);
   services.traffic.event(key, origin.link !== undefined ? `connected to ${link.address}` : `connected from ${link.address}`);
   socket.once('close', () => services.traffic.event(key, 'disconnected'));
-  link.taps.add((direction, bytes, auto) => services.traffic.record(key, direction, bytes, auto));
+  link.taps.add((direction, bytes, auto, shared) => services.traffic.record(key, direction, bytes, auto, shared));
   const device = {
     memberId: member.id,
     link: origin.link,

@@ -35,8 +35,12 @@ export interface DeviceInput {
   message(message: ClientMessage, bytes: number): void;
 }
 
-/** Whoever else watches the device's bytes (raw WebSocket pipes, the traffic log); `auto`: an auto-reply wrote them. */
-export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array, auto: boolean) => void;
+/**
+ * Whoever else watches the device's bytes (raw WebSocket pipes, the traffic log); `auto`: an
+ * auto-reply wrote them; `shared`: the same bytes went to other devices of its listener and
+ * nobody changes them, so they may be kept by reference instead of copied.
+ */
+export type DeviceTap = (direction: 'in' | 'out', bytes: Uint8Array, auto: boolean, shared: boolean) => void;
 
 /** A turn's writes to a device totalling less than this are joined into one buffer. */
 const JOIN_WRITES_BELOW = 64 * 1024;
@@ -61,6 +65,12 @@ const decoded = new WeakMap<Uint8Array, ServerMessage>();
 const translated = new WeakMap<Uint8Array, WeakMap<object, Uint8Array | null>>();
 /** Frames whose bytes depend on the frame and the settings only (files keep per-device state). */
 const SAME_FOR_ALIKE = new Set<ServerMessage['type']>(['message', 'private', 'presence', 'notice', 'error']);
+/**
+ * The last batch of frames each group of devices translated alike turned into bytes: in a flush
+ * the devices of one room come one after another with the very same frames, and the second and
+ * later ones write the first one's buffer (no lookup per frame, no join per device).
+ */
+const lastBatch = new WeakMap<object, { frames: readonly Uint8Array[]; bytes: Uint8Array | undefined }>();
 
 /**
  * A device that speaks no Switchboard framing, as the hub sees it: a member like any other.
@@ -140,25 +150,49 @@ export class DeviceLink implements Link {
 
   write(frames: readonly Uint8Array[]): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
+    const alike = this.options.translatedAlike;
+    const last = alike === undefined ? undefined : lastBatch.get(alike);
+    if (last !== undefined && sameFrames(last.frames, frames)) {
+      if (last.bytes !== undefined) this.#out(last.bytes, false, true, true);
+      return;
+    }
     const out: Uint8Array[] = [];
+    let alikeOnly = alike !== undefined;
     for (const frame of frames) {
       let message = decoded.get(frame);
       if (message === undefined) {
         message = decodeServerMessage(frame[4]!, frame.subarray(5));
         decoded.set(frame, message);
       }
+      alikeOnly &&= SAME_FOR_ALIKE.has(message.type);
       const bytes = this.#translateShared(frame, message);
       if (bytes !== undefined) out.push(bytes);
     }
-    if (out.length > 0) this.writeRaw(out.length === 1 ? out[0]! : Buffer.concat(out));
+    const bytes = out.length === 0 ? undefined : out.length === 1 ? out[0]! : Buffer.concat(out);
+    // A batch with a file frame in it is this device's own (its transfers' state): not shared.
+    if (alikeOnly) lastBatch.set(alike!, { frames, bytes });
+    if (bytes !== undefined) this.#out(bytes, false, alikeOnly, true);
   }
 
   /** Bytes straight to the device (a raw pipe writes here), seen by the taps. */
   writeRaw(bytes: Uint8Array, auto = false): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    for (const tap of this.taps) tap('out', bytes, auto);
+    this.#out(bytes, auto, false, false);
+  }
+
+  /**
+   * One write to the device, seen by the taps and counted. `now`: the hub's flush, already one
+   * write per device, goes to the socket at once when nothing of this turn waits; anything else
+   * waits for the end of the turn and is joined with the rest, in order.
+   */
+  #out(bytes: Uint8Array, auto: boolean, shared: boolean, now: boolean): void {
+    for (const tap of this.taps) tap('out', bytes, auto, shared);
     this.wire.bytesOut += bytes.length;
     this.wire.messagesOut++;
+    if (now && this.#pending.length === 0) {
+      this.socket.write(bytes);
+      return;
+    }
     if (this.#pending.length === 0) process.nextTick(this.#flushWrites);
     this.#pending.push(bytes);
     this.#pendingBytes += bytes.length;
@@ -231,7 +265,7 @@ export class DeviceLink implements Link {
   // ---- The device's bytes in ----
 
   #read(chunk: Uint8Array): void {
-    for (const tap of this.taps) tap('in', chunk, false);
+    for (const tap of this.taps) tap('in', chunk, false, false);
     this.wire.bytesIn += chunk.length;
     this.wire.messagesIn++;
     const framing = this.options.framing;
@@ -397,4 +431,10 @@ export class DeviceLink implements Link {
   #encode(text: string): Uint8Array {
     return this.options.encoding === 'latin1' ? Buffer.from(text, 'latin1') : utf8.encode(text);
   }
+}
+
+function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

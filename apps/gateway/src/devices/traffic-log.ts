@@ -77,9 +77,10 @@ export class TrafficLog {
     this.#timer.unref();
   }
 
-  record(key: string, direction: Direction, bytes: Uint8Array, auto = false): void {
+  /** `shared`: bytes nobody changes (the same buffer went to other devices), kept by reference (TrafficRing.push). */
+  record(key: string, direction: Direction, bytes: Uint8Array, auto = false, shared = false): void {
     if (this.entriesPerDevice === 0) return;
-    this.#log(key).push(Date.now(), direction, bytes, bytes.length, auto);
+    this.#log(key).push(Date.now(), direction, bytes, bytes.length, auto, false, shared);
     this.#dirty = true;
   }
 
@@ -212,7 +213,11 @@ export class TrafficLog {
     return out;
   }
 
-  /** One device's key record and entries onto `out`, as one buffer (few buffers make a cheap gathered write); how many entries. */
+  /**
+   * One device's key record and entries onto `out`: one buffer, with the bytes kept by reference
+   * in between as they are (few buffers and no copy of a room's lines make a cheap gathered
+   * write); how many entries.
+   */
   #serializeLog(key: string, log: TrafficRing, out: Uint8Array[]): number {
     const name = Buffer.from(key);
     const record = Buffer.allocUnsafe(2 + name.length + 4 + 8 + log.encodedSize(log.size));
@@ -220,8 +225,7 @@ export class TrafficLog {
     name.copy(record, 2);
     record.writeUInt32BE(log.size, 2 + name.length);
     record.writeDoubleBE(log.firstSeq, 2 + name.length + 4);
-    log.encodeInto(log.size, record, 2 + name.length + 4 + 8);
-    out.push(record);
+    log.encodeInto(log.size, record, 2 + name.length + 4 + 8, out);
     return log.size;
   }
 }

@@ -3,6 +3,12 @@ export const ENTRY_BYTES = 4096;
 /** A new ring's byte store; it doubles as the device's entries need, up to capacity × ENTRY_BYTES. */
 const FIRST_BYTES = 16 * 1024;
 const FIRST_SLOTS = 64;
+/**
+ * Bytes that were shared (one buffer written to every device of a listener) and no larger than
+ * this are kept by reference, not copied: 200 devices hearing one line keep one buffer, not 200
+ * copies. Larger ones are copied (their first ENTRY_BYTES), so an entry never holds more alive.
+ */
+export const SHARED_UP_TO = 4 * ENTRY_BYTES;
 /** Per entry in the metadata ring: time, where its bytes start (absolute), its length, kept bytes × 8 + flags. */
 const FIELDS = 4;
 /** An entry in traffic.bin: f64 ts, u8 flags (1: out, 2: auto, 4: event), u32 length, u16 bytes kept, then those bytes. */
@@ -36,11 +42,14 @@ export interface TrafficEntry {
  * entry lived long enough to reach V8's old generation, and collecting them there was a
  * mark-compact every ~100 ms. A ring allocates nothing per entry. Both rings start small and
  * double when full until they hold `capacity` entries of ENTRY_BYTES, so a quiet device costs
- * little; after that the oldest entry makes room.
+ * little; after that the oldest entry makes room. Bytes that many devices were written (a
+ * room's line) are kept by reference instead (SHARED_UP_TO): one buffer for all their logs.
  */
 export class TrafficRing {
   #meta = new Float64Array(0);
   #bytes = new Uint8Array(0);
+  /** By slot: the entry's bytes when they are kept by reference (nothing in the byte store). */
+  #refs: (Uint8Array | undefined)[] = [];
   /** The oldest entry's slot, and how many there are. */
   #first = 0;
   #count = 0;
@@ -71,32 +80,39 @@ export class TrafficRing {
     return this.#firstSeq + this.#count;
   }
 
-  /** Keeps the first ENTRY_BYTES of `bytes` (copied: the caller's buffer is not kept). */
-  push(ts: number, direction: Direction, bytes: Uint8Array, length = bytes.length, auto = false, event = false): void {
+  /**
+   * Keeps the first ENTRY_BYTES of `bytes`: copied, unless `shared` (bytes nobody changes, written
+   * to other devices too) and at most SHARED_UP_TO long, when the ring keeps the buffer itself.
+   */
+  push(ts: number, direction: Direction, bytes: Uint8Array, length = bytes.length, auto = false, event = false, shared = false): void {
     if (this.capacity === 0) return;
     const kept = Math.min(bytes.length, ENTRY_BYTES);
+    const byReference = shared && bytes.length <= SHARED_UP_TO;
+    const stored = byReference ? 0 : kept;
     if (this.#count === this.#slots) {
       if (this.#slots < this.capacity) this.#growMeta();
       else this.#dropOldest();
     }
-    while (this.#head + kept - this.#tail > this.#bytes.length) {
-      if (this.#bytes.length < this.capacity * ENTRY_BYTES) this.#growBytes(kept);
+    while (this.#head + stored - this.#tail > this.#bytes.length) {
+      if (this.#bytes.length < this.capacity * ENTRY_BYTES) this.#growBytes(stored);
       else this.#dropOldest();
     }
-    if (kept > 0) {
+    const index = (this.#first + this.#count) % this.#slots;
+    this.#refs[index] = byReference ? bytes : undefined;
+    if (stored > 0) {
       const store = this.#bytes;
       const at = this.#head % store.length;
       const before = Math.min(kept, store.length - at); // what fits before the store wraps
       store.set(before === bytes.length ? bytes : bytes.subarray(0, before), at);
       if (before < kept) store.set(bytes.subarray(before, kept), 0);
     }
-    const slot = ((this.#first + this.#count) % this.#slots) * FIELDS;
+    const slot = index * FIELDS;
     const meta = this.#meta;
     meta[slot] = ts;
     meta[slot + 1] = this.#head;
     meta[slot + 2] = length;
     meta[slot + 3] = kept * FLAGS + (direction === 'out' ? OUT : 0) + (auto ? AUTO : 0) + (event ? EVENT : 0);
-    this.#head += kept;
+    this.#head += stored;
     this.#count++;
   }
 
@@ -113,7 +129,7 @@ export class TrafficRing {
     for (let i = from; i < to; i++) {
       const slot = ((this.#first + i) % this.#slots) * FIELDS;
       const bytes = new Uint8Array(this.#kept(slot));
-      this.#copyOut(meta[slot + 1]!, bytes, 0);
+      this.#copyEntry(slot, bytes, 0, bytes.length);
       const flags = meta[slot + 3]!;
       const entry: TrafficEntry = { ts: meta[slot]!, direction: flags & OUT ? 'out' : 'in', length: meta[slot + 2]!, bytes, seq: this.#firstSeq + i };
       if (flags & AUTO) entry.auto = true;
@@ -123,26 +139,39 @@ export class TrafficRing {
     return out;
   }
 
-  /** The bytes encodeInto takes for the newest `limit` entries. */
+  /** The bytes encodeInto copies for the newest `limit` entries (the bytes kept by reference are not copied). */
   encodedSize(limit: number): number {
     let size = 0;
-    this.#each(limit, (slot) => (size += ENTRY_HEAD + this.#kept(slot)));
+    this.#each(limit, (slot) => (size += ENTRY_HEAD + (this.#refs[slot / FIELDS] === undefined ? this.#kept(slot) : 0)));
     return size;
   }
 
-  /** The newest `limit` entries as traffic.bin has them, written into `record` from `at`; where they end. */
-  encodeInto(limit: number, record: Buffer, at: number): number {
+  /**
+   * The newest `limit` entries as traffic.bin has them, in order: written into `record` from `at`
+   * (encodedSize bytes), except the bytes kept by reference, which go into `parts` as they are,
+   * between the pieces of `record` (a gathered write; nobody changes them). `record` up to `at`
+   * is pushed with the first piece.
+   */
+  encodeInto(limit: number, record: Buffer, at: number, parts: Uint8Array[]): void {
     const meta = this.#meta;
+    let pieceStart = 0;
     this.#each(limit, (slot) => {
       const kept = this.#kept(slot);
       record.writeDoubleBE(meta[slot]!, at);
       record[at + 8] = meta[slot + 3]! & (FLAGS - 1);
       record.writeUInt32BE(meta[slot + 2]!, at + 9);
       record.writeUInt16BE(kept, at + 13);
-      this.#copyOut(meta[slot + 1]!, record, at + ENTRY_HEAD, kept);
-      at += ENTRY_HEAD + kept;
+      at += ENTRY_HEAD;
+      const ref = this.#refs[slot / FIELDS];
+      if (ref === undefined) {
+        this.#copyOut(meta[slot + 1]!, record, at, kept);
+        at += kept;
+      } else if (kept > 0) {
+        parts.push(record.subarray(pieceStart, at), kept === ref.length ? ref : ref.subarray(0, kept));
+        pieceStart = at;
+      }
     });
-    return at;
+    parts.push(record.subarray(pieceStart, at));
   }
 
   /** How many of its bytes the entry in `slot` keeps (the packed field's upper part). */
@@ -163,6 +192,13 @@ export class TrafficRing {
     return this.#count === 0 ? this.#head : this.#meta[this.#first * FIELDS + 1]!;
   }
 
+  /** The entry in `slot`'s kept bytes into `into` at `at`: from its reference or from the byte store. */
+  #copyEntry(slot: number, into: Uint8Array, at: number, kept: number): void {
+    const ref = this.#refs[slot / FIELDS];
+    if (ref === undefined) this.#copyOut(this.#meta[slot + 1]!, into, at, kept);
+    else into.set(kept === ref.length ? ref : ref.subarray(0, kept), at);
+  }
+
   #copyOut(start: number, into: Uint8Array, at: number, length = into.length - at): void {
     if (length === 0) return;
     const store = this.#bytes;
@@ -173,6 +209,7 @@ export class TrafficRing {
   }
 
   #dropOldest(): void {
+    this.#refs[this.#first] = undefined; // a buffer kept by reference goes with its entry
     this.#first = (this.#first + 1) % this.#slots;
     this.#count--;
     this.#firstSeq++;
@@ -182,11 +219,14 @@ export class TrafficRing {
   #growMeta(): void {
     const slots = Math.min(this.capacity, Math.max(FIRST_SLOTS, this.#slots * 2));
     const meta = new Float64Array(slots * FIELDS);
+    const refs: (Uint8Array | undefined)[] = [];
     for (let i = 0; i < this.#count; i++) {
-      const slot = ((this.#first + i) % this.#slots) * FIELDS;
-      meta.set(this.#meta.subarray(slot, slot + FIELDS), i * FIELDS);
+      const index = (this.#first + i) % this.#slots;
+      meta.set(this.#meta.subarray(index * FIELDS, index * FIELDS + FIELDS), i * FIELDS);
+      refs[i] = this.#refs[index];
     }
     this.#meta = meta;
+    this.#refs = refs;
     this.#first = 0;
   }
 

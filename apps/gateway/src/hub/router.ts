@@ -137,6 +137,8 @@ export class Router {
   #fanOutLocal(event: RoomEvent): void {
     const room = this.rooms.get(event.room);
     let line: Uint8Array | undefined;
+    // Read once, when the first member needs it: `frame` may be a getter (encoded on first use).
+    let frame: Uint8Array | undefined;
     if (room !== undefined) {
       const origin = event.origin;
       for (const member of room.members) {
@@ -147,7 +149,7 @@ export class Router {
           if (!hearsFrom(hears, origin)) continue;
           if (origin !== undefined) member.heardDevice = origin !== 'person';
         }
-        if (!member.legacy) this.deliver(member, event.frame);
+        if (!member.legacy) this.deliver(member, (frame ??= event.frame));
         else if (event.legacyText !== undefined) this.deliver(member, (line ??= encodeMessage({ type: 'text', text: event.legacyText })));
       }
     }

@@ -1,0 +1,234 @@
+import type { ServerMessage } from '@switchboard/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
+import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { api } from '../helpers/gateway.js';
+import { Peer, sleep } from '../helpers/peer.js';
+import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+
+/**
+ * Gateway processes on a real Redis Cluster (issue 25): three masters and three replicas on
+ * loopback, one cluster for the whole file. Rooms' channels are sharded (SSUBSCRIBE/SPUBLISH on
+ * the master of each room's slot) and heard only by gateways serving the room; a master's
+ * `kill -9` under chat; --redis-wait-replicas. Every wait is bounded.
+ */
+type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
+
+/** The shared state's slot (redis-cluster.ts keyLayout): nodes, names, the history stream. */
+const SHARED_KEY = 'switchboard:{shared}:log';
+const roomChannel = (room: string): string => `switchboard:{room:${room}}`;
+
+let cluster: RedisClusterProcess;
+const gateways: ClusterNodeProcess[] = [];
+const peers: Peer[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+}, 60_000);
+afterAll(async () => {
+  await cluster.stop();
+});
+afterEach(async () => {
+  for (const peer of peers.splice(0)) peer.destroy();
+  await Promise.all(gateways.splice(0).map((g) => g.dispose()));
+});
+
+async function node(id: string, extra: string[] = []): Promise<ClusterNodeProcess> {
+  const gateway = await spawnClusterNode(cluster.url, id, { heartbeatMs: 2000, args: ['--metrics-public', ...extra] });
+  gateways.push(gateway);
+  return gateway;
+}
+
+async function member(gateway: ClusterNodeProcess, name: string, room?: string): Promise<Peer> {
+  const peer = await Peer.tcp(gateway.tcpPort);
+  peers.push(peer);
+  await peer.hello(name, room === undefined ? {} : { room });
+  return peer;
+}
+
+/** switchboard_cluster_bus_messages_total{direction="in"} on `gateway`'s /metrics. */
+async function busIn(gateway: ClusterNodeProcess): Promise<number> {
+  const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
+  const line = /^switchboard_cluster_bus_messages_total\{direction="in"\} (\d+)$/m.exec(text);
+  if (line === null) throw new Error('no switchboard_cluster_bus_messages_total{direction="in"} in /metrics');
+  return Number(line[1]);
+}
+
+/** Sharded subscribers of a room's channel, as the master of its slot counts them. */
+async function shardSubscribers(room: string): Promise<number> {
+  const master = await cluster.masterOf(roomChannel(room));
+  const reply = await cluster.cli(master, ['PUBSUB', 'SHARDNUMSUB', roomChannel(room)]);
+  return Number(reply.trim().split('\n')[1]);
+}
+
+/** Says `text` with a ref and waits (bounded) for its acknowledgement (the message with its id) or its error. */
+async function say(peer: Peer, text: string, room?: string): Promise<Of<'message'> | Of<'error'>> {
+  peer.send({ type: 'message', text, ref: text, ...(room === undefined ? {} : { room }) });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const reply = peer.received.find((m): m is Of<'message'> | Of<'error'> => (m.type === 'message' || m.type === 'error') && m.ref === text);
+    if (reply !== undefined) return reply;
+    if (Date.now() > deadline) throw new Error(`no answer to ${text}; got ${peer.describe()}`);
+    await sleep(10);
+  }
+}
+
+/** Acknowledged ids of `room` that a gateway's history does not hold, after giving it up to 5 s to catch up. */
+async function missingFromHistory(gateway: ClusterNodeProcess, room: string, acknowledged: number[]): Promise<number[]> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const history = await api<{ entries: { id: number }[] }>(gateway, 'GET', `/api/history?room=${room}&limit=500`);
+    const stored = new Set(history.body.entries.map((entry) => entry.id));
+    const missing = acknowledged.filter((id) => !stored.has(id));
+    if (missing.length === 0 || Date.now() > deadline) return missing;
+    await sleep(200);
+  }
+}
+
+/** One room name per master, by the slot of its channel: rooms spread over every shard. */
+async function roomPerShard(): Promise<string[]> {
+  const byMaster = new Map<number, string>();
+  for (let i = 0; byMaster.size < 3 && i < 1000; i++) {
+    const room = `r${i}`;
+    const master = await cluster.masterOf(keySlot(roomChannel(room)));
+    if (!byMaster.has(master.port)) byMaster.set(master.port, room);
+  }
+  return [...byMaster.values()];
+}
+
+describe('gateways on a Redis Cluster', () => {
+  it('rooms are heard by sharded subscription only where served: a gateway with no member in a room receives none of its messages', async () => {
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const alice = await member(a, 'alice', 'kitchen');
+    const bob = await member(b, 'bob', 'kitchen');
+    const carol = await member(c, 'carol');
+    await alice.next('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    expect(await shardSubscribers('kitchen')).toBe(2); // a and b, on the master of the room's slot; not c
+
+    const quiet = await busIn(c);
+    for (let i = 1; i <= 20; i++) alice.send({ type: 'message', room: 'kitchen', text: `k${i}` });
+    await bob.next('message', (m) => m.text === 'k20', 10_000);
+    await sleep(300); // what c would have heard has long arrived by now
+    expect(await busIn(c)).toBe(quiet);
+    expect(await busIn(b)).toBeGreaterThanOrEqual(20);
+
+    carol.send({ type: 'join', room: 'kitchen', ref: 'j' });
+    await carol.next('roster', (r) => r.ref === 'j');
+    expect(await shardSubscribers('kitchen')).toBe(3);
+    bob.send({ type: 'message', room: 'kitchen', text: 'right after your join' });
+    await expect(carol.next('message', (m) => m.text === 'right after your join')).resolves.toMatchObject({ from: 'bob', room: 'kitchen' });
+
+    // A private message crosses to the recipient's gateway only: b hears nothing of it.
+    const bBefore = await busIn(b);
+    alice.send({ type: 'private', to: 'carol', text: 'psst' });
+    await expect(carol.next('private')).resolves.toMatchObject({ from: 'alice', text: 'psst' });
+    await sleep(300);
+    expect(await busIn(b)).toBe(bBefore);
+    // Names are shared state (one slot): taken across gateways.
+    const impostor = await Peer.tcp(c.tcpPort);
+    peers.push(impostor);
+    impostor.send({ type: 'hello', v: 1, name: 'Alice', ref: 'h' });
+    await expect(impostor.next('error')).resolves.toMatchObject({ code: 'NAME_TAKEN', ref: 'h' });
+  }, 60_000);
+
+  it('accounts, resume tokens (rotated by script in the shared slot) and bans are the same on every gateway', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    expect((await api(a, 'POST', '/api/accounts', { name: 'olga', password: 'correct horse battery' })).status).toBe(201);
+    const viaPassword = await Peer.tcp(b.tcpPort);
+    peers.push(viaPassword);
+    const welcome = await viaPassword.hello('olga', { password: 'correct horse battery' });
+    expect(welcome).toMatchObject({ name: 'olga', account: true });
+    viaPassword.destroy();
+    // The token b issued resumes the session on a (which rotates it: a script over the token's keys).
+    const viaToken = await Peer.tcp(a.tcpPort);
+    peers.push(viaToken);
+    await expect(viaToken.hello(undefined, { token: welcome.token })).resolves.toMatchObject({ name: 'olga', account: true });
+    // A ban added on b disconnects the member it names on a.
+    const mallory = await member(a, 'mallory');
+    expect((await api(b, 'POST', '/api/bans', { name: 'mallory', reason: 'spam' })).status).toBe(201);
+    await expect(mallory.next('error', (e) => e.code === 'BANNED')).resolves.toMatchObject({ fatal: true });
+    // Every write and script reached its slot (a key outside it would be a CROSSSLOT error, logged as "cluster: … failed").
+    for (const gateway of [a, b]) expect(gateway.output()).not.toMatch(/cluster: .* failed/);
+  }, 60_000);
+
+  it('--redis-wait-replicas 1: a message is acknowledged only once a replica has it; while the replica stalls, it is refused (CLUSTER_UNAVAILABLE)', async () => {
+    const [a, b] = [await node('a', ['--redis-wait-replicas', '1', '--cluster-timeout-ms', '1000']), await node('b', ['--redis-wait-replicas', '0'])];
+    const alice = await member(a, 'alice');
+    const bob = await member(b, 'bob');
+    await alice.next('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    expect((await say(alice, 'before')).type).toBe('message');
+
+    // The replica of the master that stores messages stops answering (not long enough to be failed: it is a replica).
+    const [replica] = await cluster.replicasOf(await cluster.masterOf(SHARED_KEY));
+    cluster.pause(replica!);
+    try {
+      await expect(say(alice, 'unconfirmed')).resolves.toMatchObject({ type: 'error', code: 'CLUSTER_UNAVAILABLE' });
+      // Without the wait, b's member is acknowledged at once.
+      await expect(say(bob, 'unreplicated')).resolves.toMatchObject({ type: 'message' });
+    } finally {
+      cluster.resume(replica!);
+    }
+    const after = await say(alice, 'after');
+    expect(after.type).toBe('message');
+    await expect(bob.next('message', (m) => m.text === 'after')).resolves.toMatchObject({ from: 'alice' });
+  }, 60_000);
+
+  it('kill -9 of the master holding the shared state under chat in rooms on every shard: chat resumes within 10 s, nothing acknowledged is lost (--redis-wait-replicas 1)', async () => {
+    const rooms = await roomPerShard();
+    const nodes = [await node('a'), await node('b'), await node('c')];
+    // In each room a speaker on one gateway and a listener on the next.
+    const speakers: Peer[] = [];
+    const listeners: Peer[] = [];
+    for (const [i, room] of rooms.entries()) {
+      speakers.push(await member(nodes[i]!, `speaker${i}`, room));
+      listeners.push(await member(nodes[(i + 1) % 3]!, `listener${i}`, room));
+    }
+    for (const [i, speaker] of speakers.entries()) await speaker.next('presence', (p) => p.event === 'join' && p.member.name === `listener${i}`, 10_000);
+
+    const acknowledged: number[][] = rooms.map(() => []);
+    const refused: string[] = [];
+    let stop = false;
+    /** When each room last had a message acknowledged and heard by its listener. */
+    const heardAt: number[] = rooms.map(() => 0);
+    const chat = speakers.map(async (speaker, i) => {
+      for (let n = 0; !stop && n < 2_000; n++) {
+        const reply = await say(speaker, `${rooms[i]}-${n}`, rooms[i]);
+        if (reply.type === 'error') refused.push(reply.code);
+        else {
+          acknowledged[i]!.push(reply.id);
+          const text = reply.text;
+          void listeners[i]!.next('message', (m) => m.text === text, 10_000).then(
+            () => (heardAt[i] = Math.max(heardAt[i]!, Date.now())),
+            () => undefined,
+          );
+        }
+        await sleep(20);
+      }
+    });
+    await sleep(1_000);
+    expect(heardAt.every((at) => at > 0)).toBe(true);
+
+    const killedAt = Date.now();
+    const { killed, promoted } = await cluster.killMaster(SHARED_KEY);
+    // Chat resumes by itself: every room has a message acknowledged and heard after the kill.
+    let resumedAfter: number | undefined;
+    for (const deadline = killedAt + 20_000; Date.now() < deadline; await sleep(100)) {
+      if (heardAt.every((at) => at > killedAt + 100)) {
+        resumedAfter = Math.max(...heardAt) - killedAt;
+        break;
+      }
+    }
+    stop = true;
+    await Promise.all(chat);
+    console.log(
+      `killed master :${killed.port}, promoted :${promoted.port}; chat resumed in every room ${resumedAfter} ms after the kill; ` +
+        `${acknowledged.flat().length} acknowledged, ${refused.length} refused (${[...new Set(refused)].join(', ')})`,
+    );
+    expect(resumedAfter).toBeDefined();
+    expect(resumedAfter!).toBeLessThanOrEqual(10_000);
+    expect(new Set(refused).size <= 1 && refused.every((code) => code === 'CLUSTER_UNAVAILABLE')).toBe(true);
+    // Every acknowledged message is in every gateway's history of its room.
+    for (const [i, room] of rooms.entries()) for (const gateway of nodes) expect(await missingFromHistory(gateway, room, acknowledged[i]!)).toEqual([]);
+    // The last test of the file: the cluster is left with a master that has no replica.
+  }, 90_000);
+});
