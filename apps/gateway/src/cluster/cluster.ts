@@ -1,6 +1,7 @@
 import type { MemberInfo } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
 import type { SharedIdentity } from '../identity/shared-identity.js';
+import type { LogStream } from './history-keys.js';
 
 /**
  * The cluster seam: everything a hub needs to know or reach beyond its own members. One node
@@ -79,15 +80,31 @@ export type LogRecord = { id: number; ts: number; entry: NewHistoryEntry } | { i
 /**
  * The cluster's record of what was said. `append` gives an entry its message id (increasing,
  * shared by every room and node, never reused) and returns once the entry is as durable as the
- * cluster makes it; every other node's `follow` handler gets it, in id order, for its own
- * replica of the history. In process it answers at once; over Redis it is a promise, which
- * rejects with CLUSTER_UNAVAILABLE when the entry could not be stored.
+ * cluster makes it; another node's `follow` handler gets it, in id order within a room, for its
+ * own replica of the history: in process every node does; over Redis only the nodes that serve
+ * its room (or, for a private entry, a member of either side). In process it answers at once;
+ * over Redis it is a promise, which rejects with CLUSTER_UNAVAILABLE when the entry could not be
+ * stored.
  */
 export interface MessageLog {
   append(entry: NewHistoryEntry, ts: number): number | Promise<number>;
   completeFile(id: number, sha256: string): void;
-  /** What other nodes logged, for this node's history replica. */
-  follow(handler: (record: LogRecord) => void): void;
+  /**
+   * What other nodes logged, for this node's history replica. `highest` says the highest id
+   * the replica holds of a room (or of an identity's private conversations): a node that starts
+   * serving one reads the log from there.
+   */
+  follow(handler: (record: LogRecord) => void, highest?: (stream: LogStream) => number): void;
+  /**
+   * Brings this node's replica of a room it may not serve up to date, once (a REST reader's
+   * room): absent where every node holds every room.
+   */
+  readUp?(stream: LogStream): Promise<void>;
+  /**
+   * This node serves a room or an identity now: what it lacks is read first. Resolves once it is
+   * read up (at once when it was already); absent where every node holds everything.
+   */
+  serve?(stream: LogStream): Promise<void>;
 }
 
 /** Something said in a room, for the members of that room on other nodes. */

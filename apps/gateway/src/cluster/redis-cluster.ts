@@ -5,6 +5,8 @@ import type { ClusterBus, ClusterNode, IdAllocator, MemberDirectory, MemberRecor
 import { BusKind } from './bus-messages.js';
 import { BusProtocol } from './bus-protocol.js';
 import { DirectoryReplica } from './directory-replica.js';
+import { historyKeys } from './history-keys.js';
+import { parseRedisUrl } from './redis-url.js';
 import { RedisConnections, withTimeout } from './redis-io.js';
 import { RedisHistory, unavailable } from './redis-history.js';
 import { RedisIdentity } from './redis-identity.js';
@@ -65,7 +67,8 @@ export function keyLayout(prefix: string, nodeId: string) {
  *   files, operator requests, answers); one every node hears (`bus`: directory changes,
  *   identity, lost nodes). Where each key lives: keyLayout above. A room event is published once per room, not
  *   per member; a node drops its own echoes.
- * - history: redis-history.ts, one stream every node reads whole into its own SQLite.
+ * - history: redis-history.ts, one stream per room (and per identity for private conversations);
+ *   a node reads into its own SQLite only those of the rooms it serves and of its members.
  * - names: one key each, claimed by script, expiring unless their node's heartbeat renews them.
  * - the directory: each node's records in a hash, replicated to every node's DirectoryReplica.
  * - liveness: redis-membership.ts (heartbeat, sweep, resync).
@@ -83,6 +86,9 @@ export class RedisCluster implements ClusterNode {
   readonly identity: RedisIdentity;
   readonly #options: RedisClusterOptions;
   readonly #keys: ReturnType<typeof keyLayout>;
+  /** This node's members → their identity: the private streams it follows. */
+  readonly #identities = new Map<string, string>();
+  readonly #identityMembers = new Map<string, number>();
   readonly #redis: RedisConnections;
   readonly #protocol: BusProtocol;
   readonly #history: RedisHistory;
@@ -97,6 +103,8 @@ export class RedisCluster implements ClusterNode {
     this.#options = options;
     const nodeId = (this.nodeId = options.nodeId ?? `n${randomBytes(3).toString('hex')}`);
     const keys = (this.#keys = keyLayout(options.prefix ?? 'switchboard:', nodeId));
+    // The history's keys (history-keys.ts): each room's stream in its own slot on one Redis; on a cluster, while ids come from one counter, beside it.
+    const historyKeyNames = historyKeys(options.prefix ?? 'switchboard:', parseRedisUrl(options.url).kind === 'cluster' ? 'one-slot' : 'by-room');
     const logError = (what: string, error: Error): void => this.#redis.logError(what, error);
     this.#redis = new RedisConnections({
       url: options.url,
@@ -130,7 +138,18 @@ export class RedisCluster implements ClusterNode {
         identity: (change) => this.identity.received(change),
       },
     });
-    this.bus = this.#protocol.bus;
+    // Serving a room: its events (pub/sub) and its history (its stream, read up before the join is answered).
+    const bus = this.#protocol.bus;
+    this.bus = {
+      ...bus,
+      serveRoom: async (room) => {
+        await Promise.all([bus.serveRoom(room), this.#history.serve({ room })]);
+      },
+      dropRoom: (room) => {
+        bus.dropRoom(room);
+        this.#history.drop({ room });
+      },
+    };
     this.directory = {
       put: (record) => this.#put(record),
       remove: (id) => this.#remove(id),
@@ -156,7 +175,7 @@ export class RedisCluster implements ClusterNode {
     });
     this.#history = new RedisHistory({
       redis: this.#redis,
-      keys: this.#keys,
+      keys: historyKeyNames,
       retention: options.historyRetention,
       timeoutMs: options.timeoutMs,
       blockMs: options.heartbeatMs,
@@ -167,13 +186,15 @@ export class RedisCluster implements ClusterNode {
       // The acknowledgement waits for a replica when asked to (--redis-wait-replicas): the hub acknowledges and publishes once this resolves.
       append: async (entry, ts) => {
         const id = await history.append(entry, ts);
-        await this.#redis.replicated(keys.stream).catch((error: unknown) => {
+        await this.#redis.replicated(historyKeyNames.counter).catch((error: unknown) => {
           throw unavailable((error as Error).message);
         });
         return id;
       },
       completeFile: (id, sha256) => history.completeFile(id, sha256),
-      follow: (handler) => history.follow(handler),
+      follow: (handler, highest) => history.follow(handler, highest),
+      readUp: (stream) => history.readUp(stream),
+      serve: (stream) => history.serve(stream),
     };
     this.#membership = new RedisMembership({
       nodeId,
@@ -292,12 +313,34 @@ export class RedisCluster implements ClusterNode {
   #put(record: MemberRecord): void {
     this.#replica.put(record);
     if (record.node !== this.nodeId) return;
+    this.#servesIdentity(record.id, record.identity);
     this.#redis.send(['HSET', this.#keys.members, record.id, JSON.stringify(record)]);
     this.#protocol.toAll({ k: BusKind.Put, from: this.nodeId, record });
   }
 
+  /** Member `id` here has `identity` now (undefined: gone): an identity's private stream is followed while a member here has it. */
+  #servesIdentity(id: string, identity: string | undefined): void {
+    const before = this.#identities.get(id);
+    if (before === identity) return;
+    if (identity === undefined || identity === '') this.#identities.delete(id);
+    else {
+      this.#identities.set(id, identity);
+      const members = this.#identityMembers.get(identity) ?? 0;
+      this.#identityMembers.set(identity, members + 1);
+      if (members === 0) void this.#history.serve({ identity });
+    }
+    if (before === undefined) return;
+    const left = (this.#identityMembers.get(before) ?? 1) - 1;
+    if (left > 0) this.#identityMembers.set(before, left);
+    else {
+      this.#identityMembers.delete(before);
+      this.#history.drop({ identity: before });
+    }
+  }
+
   #remove(id: string): void {
     const record = this.#replica.remove(id);
+    this.#servesIdentity(id, undefined);
     if (record === undefined || record.node !== this.nodeId) return;
     this.#redis.send(['HDEL', this.#keys.members, id]);
     this.#protocol.toAll({ k: BusKind.Remove, from: this.nodeId, id });

@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
 import type { LogRecord, MessageLog } from './cluster.js';
+import type { HistoryKeys, LogStream } from './history-keys.js';
 import { withTimeout, type RedisConnections } from './redis-io.js';
 
 export interface RedisHistoryOptions {
   redis: RedisConnections;
-  keys: { counter: string; stream: string };
-  /** Entries kept in the stream (MAXLEN ~). */
+  keys: HistoryKeys;
+  /** Entries kept in each stream (MAXLEN ~). */
   retention: number;
   /** How long storing a message may take. */
   timeoutMs: number;
@@ -21,18 +22,38 @@ export function unavailable(why: string): ProtocolError {
   return new ProtocolError('CLUSTER_UNAVAILABLE', `The gateways' Redis is unreachable (${why}); this was not taken. Try again shortly.`);
 }
 
+/** Entries one read brings at most. */
+const READ_COUNT = 1000;
+/** Files announced here whose checksum may still come: their streams are remembered this long (oldest forgotten first). */
+const OPEN_FILES = 10_000;
+
 /**
- * The history stream: one Redis stream (`log`), trimmed to `retention` entries; each entry is
- * appended with its message id by one script (APPEND), so ids increase across the cluster and
- * stream order is id order. Every node reads the stream into its own SQLite history, from where
- * its members and REST read (every room's, served or not); a node that was away reads on from
- * where it was.
+ * The history streams: one per room, and one per identity for private conversations (a private
+ * entry goes to both sides' streams, so a node reads just the streams of its own members), each
+ * trimmed to `retention` entries. One script (APPEND) gives an entry its message id and adds it
+ * under the stream id `<message id>-0`, so ids increase across the cluster and a stream's order is
+ * id order. A node reads only the streams it serves (`serve`/`drop`): rooms with a member here,
+ * the identities of its members. Starting to serve one, it first reads what it lacks (`serve`
+ * resolves after that), then follows it with the others in one blocking XREAD.
  */
 export class RedisHistory implements MessageLog {
   readonly #options: RedisHistoryOptions;
-  /** This process's tag in the stream: its own entries (stored already) are skipped unread; a restarted node reads its earlier ones. */
+  /** This process's tag in the streams: its own entries (stored already) are skipped unread. */
   readonly #writer = randomBytes(6).toString('hex');
   #follower: ((record: LogRecord) => void) | undefined;
+  #highestOf: (stream: LogStream) => number = () => 0;
+  /** Streams followed now → the last stream id read. */
+  readonly #following = new Map<string, string>();
+  /** Streams served now (followed once read up) → their read-up while it runs. */
+  readonly #served = new Map<string, Promise<void> | undefined>();
+  /** Where this process stopped reading a stream it no longer serves: it reads on from there when it serves it again. */
+  readonly #stoppedAt = new Map<string, string>();
+  /** Files announced here → the streams their checksum goes to. */
+  readonly #openFiles = new Map<number, string[]>();
+  /** The reader connection's CLIENT ID, to cut its blocking read short when the streams change. */
+  #readerId: string | undefined;
+  #reading = false;
+  #wake: (() => void) | undefined;
   #highestId: number;
   #closed = false;
 
@@ -46,14 +67,24 @@ export class RedisHistory implements MessageLog {
     return this.#highestId;
   }
 
+  /** Streams this node follows now (tests, metrics). */
+  followed(): string[] {
+    return [...this.#following.keys()];
+  }
+
   async append(entry: NewHistoryEntry, ts: number): Promise<number> {
     const { redis, keys, retention, timeoutMs } = this.#options;
     if (!redis.ready) throw unavailable('not connected');
+    const streams = this.#streamsOf(entry);
     try {
       // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
-      const appended = redis.runInOrder('append', [keys.counter, keys.stream], [String(retention), this.#writer, String(ts), JSON.stringify(entry)]);
+      const appended = redis.runInOrder('append', [keys.counter, ...streams], [String(retention), this.#writer, String(ts), JSON.stringify(entry)]);
       const id = Number(await withTimeout(appended, timeoutMs, 'storing a message'));
       this.#highestId = Math.max(this.#highestId, id);
+      if (entry.kind === 'file') {
+        this.#openFiles.set(id, streams);
+        if (this.#openFiles.size > OPEN_FILES) this.#openFiles.delete(this.#openFiles.keys().next().value!);
+      }
       return id;
     } catch (error) {
       throw unavailable((error as Error).message);
@@ -62,53 +93,189 @@ export class RedisHistory implements MessageLog {
 
   completeFile(id: number, sha256: string): void {
     const { redis, keys, retention } = this.#options;
-    redis.send(['XADD', keys.stream, 'MAXLEN', '~', String(retention), '*', 'n', this.#writer, 'i', String(id), 's', sha256]);
+    const streams = this.#openFiles.get(id);
+    if (streams === undefined || !redis.ready) return;
+    this.#openFiles.delete(id);
+    redis.runInOrder('completeFile', [keys.counter, ...streams], [String(retention), this.#writer, String(id), sha256]).catch((error: unknown) => {
+      redis.logError('logging a file checksum', error as Error);
+    });
   }
 
-  follow(handler: (record: LogRecord) => void): void {
+  follow(handler: (record: LogRecord) => void, highest?: (stream: LogStream) => number): void {
     this.#follower = handler;
+    if (highest !== undefined) this.#highestOf = highest;
     void this.#follow();
+  }
+
+  /**
+   * This node serves `of` now: what it lacks is read first (from where this process stopped
+   * reading it, or from the highest id its history holds of a room, or the whole stream of an
+   * identity's), then the stream is followed. Resolves once it is read up; a failed read is logged
+   * and the follow loop reads from the same place when Redis answers again.
+   */
+  serve(of: LogStream): Promise<void> {
+    const key = this.#options.keys.stream(of);
+    if (this.#served.has(key)) return this.#served.get(key) ?? Promise.resolve();
+    const reading = this.#serve(key, of).finally(() => {
+      if (this.#served.get(key) === reading) this.#served.set(key, undefined);
+    });
+    this.#served.set(key, reading);
+    return reading;
+  }
+
+  async #serve(key: string, of: LogStream): Promise<void> {
+    let position = this.#startOf(key, of);
+    try {
+      position = await this.#readUp(key, position);
+    } catch (error) {
+      this.#options.redis.logError(`reading the history of ${'room' in of ? `room ${of.room}` : 'a member'}`, error as Error);
+    }
+    if (!this.#served.has(key) || this.#following.has(key)) return; // dropped meanwhile, or served again and read up by then
+    this.#following.set(key, position);
+    this.#stoppedAt.delete(key);
+    this.#restartRead();
+  }
+
+  /** A stream this node may not serve, read up once (a REST reader's room): what it lacks is stored, nothing more is followed. */
+  async readUp(of: LogStream): Promise<void> {
+    const key = this.#options.keys.stream(of);
+    if (this.#following.has(key)) return;
+    const last = await this.#readUp(key, this.#startOf(key, of));
+    if (!this.#following.has(key)) this.#stoppedAt.set(key, last);
+  }
+
+  /** This node no longer serves `of`: its stream is not read any more. */
+  drop(of: LogStream): void {
+    const key = this.#options.keys.stream(of);
+    this.#served.delete(key);
+    const position = this.#following.get(key);
+    if (position === undefined) return;
+    this.#following.delete(key);
+    this.#stoppedAt.set(key, position);
+    this.#restartRead();
   }
 
   /** The reading loop ends (the reader connection is cut by the caller). */
   stop(): void {
     this.#closed = true;
+    this.#wake?.();
+  }
+
+  /** Where reading a stream starts: where this process stopped reading it, or the highest id kept here of a room, or the start of an identity's. */
+  #startOf(key: string, of: LogStream): string {
+    // An identity's stream also holds what others sent it: its highest id here (from a conversation this node served through the other side) says nothing of what it lacks.
+    return this.#stoppedAt.get(key) ?? ('room' in of ? `${this.#highestOf(of)}-0` : '0-0');
+  }
+
+  /** Entries of `key` from `from` on (inclusive: the store ignores what it has), a page at a time; the last stream id read. */
+  async #readUp(key: string, from: string): Promise<string> {
+    const { redis, timeoutMs } = this.#options;
+    let start = from;
+    let last = from;
+    for (;;) {
+      const page = (await withTimeout(redis.command(['XRANGE', key, start, '+', 'COUNT', String(READ_COUNT)]), timeoutMs * 5, 'reading a history stream')) as [
+        string,
+        string[],
+      ][];
+      for (const [entryId, fields] of page) {
+        last = entryId;
+        this.#take(fields);
+      }
+      if (page.length < READ_COUNT) return last;
+      start = `(${last}`;
+    }
+  }
+
+  /** The streams followed changed: a read blocked on the old set is cut short (or ends by itself within blockMs). */
+  #restartRead(): void {
+    this.#wake?.();
+    // On a cluster CLIENT UNBLOCK cannot be routed to the reader's node: the read ends by itself within blockMs.
+    if (!this.#reading || this.#readerId === undefined || !this.#options.redis.ready || this.#options.redis.mode !== 'single') return;
+    this.#options.redis
+      .command(['CLIENT', 'UNBLOCK', this.#readerId])
+      .then((unblocked) => {
+        if (Number(unblocked) === 0) this.#readerId = undefined; // a reconnected reader has another id
+      })
+      .catch((error: unknown) => this.#options.redis.logError('restarting the history read', error as Error));
   }
 
   /**
-   * Reads the stream into this node's history, from the oldest entry kept (the local store
-   * ignores what it has) and then as entries come. After a Redis outage it reads on from the
-   * last entry it saw, so nothing logged meanwhile is missed.
+   * Follows the served streams into this node's history, as entries come. After a Redis outage
+   * it reads on from the last entry it saw of each, so nothing logged meanwhile is missed.
    */
   async #follow(): Promise<void> {
-    const { redis, keys, blockMs } = this.#options;
-    let last = '0-0';
+    const { redis, blockMs } = this.#options;
     while (!this.#closed) {
+      if (this.#following.size === 0) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+        this.#wake = undefined;
+        continue;
+      }
       let reply: unknown;
       try {
-        reply = await redis.read(['XREAD', 'COUNT', '1000', 'BLOCK', String(blockMs), 'STREAMS', keys.stream, last]);
+        if (redis.mode === 'single') this.#readerId ??= String(await redis.read(['CLIENT', 'ID']));
+        const streams = [...this.#following];
+        if (streams.length === 0) continue;
+        this.#reading = true;
+        reply = await redis.read([
+          'XREAD',
+          'COUNT',
+          String(READ_COUNT),
+          'BLOCK',
+          String(blockMs),
+          'STREAMS',
+          ...streams.map(([key]) => key),
+          ...streams.map(([, at]) => at),
+        ]);
       } catch (error) {
+        this.#readerId = undefined;
         // stop() may have run during the await.
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- TypeScript keeps the loop's narrowing across the await
         if (this.#closed) return;
-        redis.logError('reading the history stream', error as Error);
+        redis.logError('reading the history streams', error as Error);
         await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
+      } finally {
+        this.#reading = false;
       }
       if (reply === null) continue;
-      // RESP2: [[stream, [[entryId, [field, value, ...]], ...]]]
-      for (const [, entries] of reply as [string, [string, string[]][]][]) {
+      // RESP2: [[stream, [[entryId, [field, value, ...]], ...]], ...]
+      for (const [key, entries] of reply as [string, [string, string[]][]][]) {
         for (const [entryId, fields] of entries) {
-          last = entryId;
-          if (fields[0] === 'n' && fields[1] === this.#writer) continue; // stored when it was appended
-          const record = parseLogEntry(fields);
-          if (record === undefined) continue;
-          this.#highestId = Math.max(this.#highestId, record.id);
-          this.#follower?.(record);
+          const position = this.#following.get(key);
+          // Dropped meanwhile, or read up further by a serve that ran meanwhile.
+          if (position === undefined || compareStreamIds(entryId, position) <= 0) continue;
+          this.#following.set(key, entryId);
+          this.#take(fields);
         }
       }
     }
   }
+
+  #take(fields: string[]): void {
+    if (fields[0] === 'n' && fields[1] === this.#writer) return; // stored when it was appended
+    const record = parseLogEntry(fields);
+    if (record === undefined) return;
+    this.#highestId = Math.max(this.#highestId, record.id);
+    this.#follower?.(record);
+  }
+
+  /** A room's entry goes to the room's stream; a private one to both sides' (one when they are the same identity). */
+  #streamsOf(entry: NewHistoryEntry): string[] {
+    const { keys } = this.#options;
+    const room = entry.kind === 'private' ? undefined : entry.room;
+    if (room !== undefined) return [keys.stream({ room })];
+    const from = ('fromIdentity' in entry ? entry.fromIdentity : undefined) ?? `name:${entry.from.toLowerCase()}`;
+    const to = ('toIdentity' in entry ? entry.toIdentity : undefined) ?? `name:${('to' in entry ? (entry.to ?? '') : '').toLowerCase()}`;
+    return [...new Set([keys.stream({ identity: from }), keys.stream({ identity: to })])];
+  }
+}
+
+/** Orders two stream ids (`<ms>-<seq>`). */
+function compareStreamIds(a: string, b: string): number {
+  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
+  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  return aMs - bMs || aSeq - bSeq;
 }
 
 function parseLogEntry(fields: string[]): LogRecord | undefined {

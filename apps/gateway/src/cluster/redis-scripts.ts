@@ -26,16 +26,42 @@ function script(keys: number, source: string) {
 const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * A message id and the history entry under it, in one step: the id counter and the stream
- * cannot disagree, and stream order is id order.
- * KEYS: counter, stream. ARGV: max length, writer (the appending process), ts, entry (JSON).
+ * A message id and the history entry under it, in one step: the id counter and the streams
+ * cannot disagree. The entry goes to each stream named (a room's; a private one to both sides'
+ * identities) under the stream id `<message id>-0`, so a stream's order is id order and a reader
+ * can start at a message id. Should a stream ever hold a higher id (a counter older than the
+ * stream), the entry still goes in, under a time-based id: in order, only no longer by message id.
+ * KEYS: counter, stream, stream…. ARGV: max length, writer (the appending process), ts, entry (JSON).
  */
 const APPEND = script(
   2,
   `
 local id = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
+for i = 2, #KEYS do
+  local added = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], id .. '-0', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
+  if type(added) == 'table' and added.err then
+    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
+  end
+end
 return id`,
+);
+
+/**
+ * A file's checksum once the file is whole, in the streams its announcement went to, after
+ * everything logged so far (under `<counter>-<n>`: read from any message id up to the counter
+ * on). KEYS: counter, stream, stream…. ARGV: max length, writer, file's message id, sha256.
+ */
+const COMPLETE_FILE = script(
+  2,
+  `
+local at = redis.call('GET', KEYS[1]) or '0'
+for i = 2, #KEYS do
+  local added = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], at .. '-*', 'n', ARGV[2], 'i', ARGV[3], 's', ARGV[4])
+  if type(added) == 'table' and added.err then
+    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', ARGV[3], 's', ARGV[4])
+  end
+end
+return 1`,
 );
 
 /** Ids go on from the highest this node stored (a single gateway joining a cluster keeps its history). KEYS: counter. ARGV: last id. */
@@ -170,6 +196,7 @@ return 1`,
 /** The scripts, by the name each has on the client. */
 export const SCRIPTS = {
   append: APPEND,
+  completeFile: COMPLETE_FILE,
   raiseCounter: RAISE_COUNTER,
   claim: CLAIM,
   release: RELEASE,

@@ -1,5 +1,6 @@
 import { ProtocolError, isValidName, type ClientMessageOf, type HistoryEntry } from '@switchboard/protocol';
 import type { LogRecord, MessageLog } from '../cluster/cluster.js';
+import type { LogStream } from '../cluster/history-keys.js';
 import { OPEN_ROOM, admits, roomForbidden, type RoomAccess, type RoomVisitor } from '../room-access.js';
 import {
   ROOM_HISTORY_DEFAULT,
@@ -95,8 +96,11 @@ export class HistoryService {
       const setting = this.#effective('room' in owner ? owner.room : null);
       return { size: setting.size ?? settings.memory.size, ttlSeconds: setting.ttlSeconds ?? settings.memory.ttlSeconds };
     }, now);
-    // What other nodes logged joins this node's replica, so every node reads the whole history.
-    log.follow((record) => this.#replicate(record));
+    // What other nodes logged joins this node's replica: over Redis, of the rooms and private conversations it serves.
+    log.follow(
+      (record) => this.#replicate(record),
+      (stream) => this.#highestOf(stream),
+    );
   }
 
   /**
@@ -147,6 +151,24 @@ export class HistoryService {
     this.scheduleCommit(this.#uncommitted);
   }
 
+  /** The highest id kept here of a room (or of an identity's private conversations), where the setting keeps it. */
+  #highestOf(stream: LogStream): number {
+    const room = 'room' in stream ? stream.room : null;
+    const one = { limit: 1 };
+    let page: HistoryPage;
+    switch (this.#effective(room).mode) {
+      case 'durable':
+        page = this.store.query(room === null ? { privateOf: { identity: (stream as { identity: string }).identity }, ...one } : { room, ...one });
+        break;
+      case 'memory':
+        page = room === null ? this.#memory.privateOf((stream as { identity: string }).identity, undefined, one) : this.#memory.room(room, one);
+        break;
+      case 'none':
+        return 0;
+    }
+    return page.entries.at(-1)?.id ?? 0;
+  }
+
   #replicate(record: LogRecord): void {
     if ('sha256' in record) this.store.completeFile(record.id, record.sha256);
     else this.#store(record.entry, record.id, record.ts);
@@ -173,6 +195,30 @@ export class HistoryService {
       if (!admits(setting, visitor)) throw roomForbidden(room, setting, 'read its history');
     }
     return this.room(room, range);
+  }
+
+  /**
+   * `roomFor()` for a REST reader, who may ask any gateway: a room this node does not serve is
+   * first read up from the cluster's log (when Redis cannot be read, what is kept here answers).
+   */
+  async roomForReader(visitor: RoomVisitor, room: string, range: HistoryRange): Promise<HistoryPage> {
+    await this.readRoomUp(visitor, room);
+    return this.roomFor(visitor, room, range);
+  }
+
+  /**
+   * Before a room's history is read by someone not in it (over Redis, the room may be one this
+   * node does not serve): it is read up from the cluster's log, once the room admits the reader
+   * (ROOM_INVALID, ROOM_FORBIDDEN otherwise). When Redis cannot be read, what is kept here answers.
+   */
+  readRoomUp(visitor: RoomVisitor, room: string): Promise<void> | undefined {
+    this.roomFor(visitor, room, { limit: 1 }); // refused before anything is read
+    return this.log.readUp?.({ room }).catch(() => undefined);
+  }
+
+  /** A member with this identity arrived here: its private conversations are read up (over Redis) before its hello is answered further. */
+  privateReady(identity: string): Promise<void> | undefined {
+    return this.log.serve?.({ identity });
   }
 
   /** A room's history, for a member already admitted to it, or an operator. */

@@ -50,6 +50,9 @@ export class MemoryHistory {
   /** `fromIdentity`: in a conversation, whose side sent it (names can be taken over, identities not). */
   append(owner: RingOwner, entry: HistoryEntry, fromIdentity?: string): void {
     const ring = this.#ring(owner);
+    // Read again from the cluster's log (a node that serves a room again reads from the newest it has): kept once.
+    const newest = ring.items.at(-1);
+    if (newest !== undefined && entry.id <= newest.id && ring.items.some((item) => item.id === entry.id)) return;
     ring.items.push(entry);
     ring.at.push(this.now());
     ring.senders.push(fromIdentity);

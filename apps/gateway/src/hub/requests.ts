@@ -139,9 +139,16 @@ export class Requests {
         });
       }
       case 'history': {
-        const page = this.history.forMember({ identity: member.identity, rooms: member.rooms.map((r) => r.name), visitor: member }, message);
-        const forward = message.after !== undefined && message.before === undefined;
-        return this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
+        const reader = { identity: member.identity, rooms: member.rooms.map((r) => r.name), visitor: member };
+        const answer = (): void => {
+          const page = this.history.forMember(reader, message);
+          const forward = message.after !== undefined && message.before === undefined;
+          this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
+        };
+        // A room it is not in may be one this gateway does not serve: read up first.
+        const room = message.room;
+        if (room === undefined || message.with !== undefined || message.private === true || member.rooms.some((r) => r.name === room)) return answer();
+        return andThen(this.history.readRoomUp(reader.visitor, room), answer);
       }
       case 'search': {
         const searcher = member.role === 'admin' ? { operator: true as const } : { operator: false as const, identity: member.identity, visitor: member };
@@ -266,7 +273,8 @@ export class Requests {
       // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
       if (upgrading) this.membership.setName(member, name);
       else this.joined(member);
-      return this.membership.join(member, roomName, { since: hello.since, ref: hello.ref });
+      // Its private history is here before anything it asks next (the input gate holds its frames till then).
+      return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
     }
   }
 

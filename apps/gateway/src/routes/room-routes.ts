@@ -147,6 +147,8 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
         summary: publicRead
           ? 'Stored messages, newest last: one room (whoever the room admits: anyone, unless it is restricted), or everything with private messages (admin)'
           : 'Stored messages, newest last: one room, or everything with private messages (admin; --no-public-read)',
+        description:
+          'With several gateways, a room this gateway does not serve (no member of it here) is first read up from the cluster, so every gateway answers the whole room. Everything (no `room`) is what this gateway keeps: the rooms it serves or once read, and its members\' private conversations (docs/several-gateways.md, "How rooms are routed").',
         ...(!publicRead && { security: ADMIN_SECURITY }),
         // Across rooms (no `room`) needs the admin guard whatever --public-read says.
         errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', ...ADMIN_ERRORS],
@@ -168,7 +170,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
       const { room: roomName, before, after, limit } = request.query;
       try {
         if (!publicRead) await requireAdmin(request);
-        if (roomName !== undefined) return hub.history.roomFor(await visitorOf(request), roomName, { before, after, limit });
+        if (roomName !== undefined) return await hub.history.roomForReader(await visitorOf(request), roomName, { before, after, limit });
         await requireAdmin(request);
         return hub.history.forOperator({ before, after, limit });
       } catch (error) {

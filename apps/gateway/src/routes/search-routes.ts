@@ -29,6 +29,8 @@ export const searchRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRoute
       schema: {
         summary:
           "Search stored messages and file names: a member's resume token reads what that member may read, an operator everything, no credentials the rooms",
+        description:
+          'Searches what this gateway keeps. With several gateways that is the rooms it serves (has a member in) or once read, and its members\' private conversations; ask a gateway that serves a room (`?node=`) for the rest (docs/several-gateways.md, "How rooms are routed").',
         // Credentials that are not a member's token must pass the admin guard (reader.ts).
         errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', ...ADMIN_ERRORS],
         querystring: {
