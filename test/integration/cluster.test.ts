@@ -4,6 +4,7 @@ import { FILE_CHUNK_BYTES, type ServerMessage } from '@switchboard/protocol';
 import { api } from '../helpers/gateway.js';
 import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
 import { Peer, sleep } from '../helpers/peer.js';
+import { until } from '../helpers/until.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 /**
@@ -252,7 +253,13 @@ describe('several gateways on one Redis', () => {
     redis = await startRedis();
     const [a, b, c] = [await node('a'), await node('b'), await node('c')];
     expect((await api(a, 'POST', '/api/accounts', { name: 'olga', password: 'correct horse battery' })).status).toBe(201);
-    await sleep(50); // sent to every gateway before the API answered; applied as each reads its bus
+    // Sent to every gateway before the API answered; applied as each reads its bus.
+    for (const gateway of [b, c]) {
+      await until('the account on every gateway', async () => {
+        const listed = await api<{ accounts: { name: string }[] }>(gateway, 'GET', '/api/accounts');
+        return listed.body.accounts.some((x) => x.name === 'olga') ? true : undefined;
+      });
+    }
     // Registered on A, signed in on B with the password.
     const onB = await member(Peer.tcp(b.tcpPort));
     onB.send({ type: 'hello', v: 1, name: 'olga', ref: 'h' });
