@@ -135,6 +135,8 @@ async function everyView(page: Page, gateway: RunningGateway, device: net.Socket
   if (phone) {
     await page.getByTestId('drawer-toggle').click();
     await expect(page.getByTestId('chat-drawer')).toBeVisible();
+    // It slides in: measured once it has arrived (its left edge on the screen's), not mid-slide.
+    await expect.poll(async () => Math.round((await page.getByTestId('chat-drawer').boundingBox())?.x ?? -1)).toBe(0);
     await fits(page, 'the drawer', ['room-join-input', 'room-join-submit', 'search-input', 'drawer-close'], ['member-list']);
     await attach(page, testInfo, `${size.label}-chat-drawer`);
   }
