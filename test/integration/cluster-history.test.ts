@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ServerMessage } from '@switchboard/protocol';
 import { api } from '../helpers/gateway.js';
 import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { busIn } from '../helpers/bus-metrics.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
@@ -64,14 +65,6 @@ async function keptHere(gateway: ClusterNodeProcess, room: string): Promise<numb
 async function keptPrivate(gateway: ClusterNodeProcess): Promise<number[]> {
   const { body } = await api<{ entries: { id: number; kind: string }[] }>(gateway, 'GET', '/api/history?limit=500');
   return body.entries.filter((entry) => entry.kind === 'private').map((entry) => entry.id);
-}
-
-/** switchboard_cluster_bus_messages_total{direction="in"} on `gateway`'s /metrics. */
-async function busIn(gateway: ClusterNodeProcess): Promise<number> {
-  const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
-  const line = /^switchboard_cluster_bus_messages_total\{direction="in"\} (\d+)$/m.exec(text);
-  if (line === null) throw new Error('no switchboard_cluster_bus_messages_total{direction="in"} in /metrics');
-  return Number(line[1]);
 }
 
 /** The ids of the replay (`hello {since}`) or history reply `peer` got for `room`. */

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
 import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
 import { api } from '../helpers/gateway.js';
+import { busIn } from '../helpers/bus-metrics.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
 import { until } from '../helpers/until.js';
@@ -47,14 +48,6 @@ async function member(gateway: ClusterNodeProcess, name: string, room?: string):
   // Joined once the roster comes (the room's channel is heard from then on): only then is what others say there promised to it.
   await peer.find('roster', () => true, 10_000);
   return peer;
-}
-
-/** switchboard_cluster_bus_messages_total{direction="in"} on `gateway`'s /metrics. */
-async function busIn(gateway: ClusterNodeProcess): Promise<number> {
-  const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
-  const line = /^switchboard_cluster_bus_messages_total\{direction="in"\} (\d+)$/m.exec(text);
-  if (line === null) throw new Error('no switchboard_cluster_bus_messages_total{direction="in"} in /metrics');
-  return Number(line[1]);
 }
 
 /** Sharded subscribers of a room's channel, as the master of its slot counts them. */

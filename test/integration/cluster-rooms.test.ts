@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { busIn } from '../helpers/bus-metrics.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
@@ -39,14 +40,6 @@ async function member(gateway: GatewayProcess, name: string, room?: string): Pro
   peers.push(peer);
   await peer.hello(name, room === undefined ? {} : { room });
   return peer;
-}
-
-/** switchboard_cluster_bus_messages_total{direction="in"} on `gateway`'s /metrics. */
-async function busIn(gateway: GatewayProcess): Promise<number> {
-  const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
-  const line = /^switchboard_cluster_bus_messages_total\{direction="in"\} (\d+)$/m.exec(text);
-  if (line === null) throw new Error('no switchboard_cluster_bus_messages_total{direction="in"} in /metrics');
-  return Number(line[1]);
 }
 
 /** How many connections are subscribed to the room's channel, as Redis counts them. */
