@@ -16,8 +16,8 @@ import { until } from '../helpers/until.js';
  */
 type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
 
-/** The shared state's slot (redis-cluster.ts keyLayout): nodes, names, the history stream. */
-const SHARED_KEY = 'switchboard:{shared}:log';
+/** The shared state's slot (redis-cluster.ts keyLayout): nodes, names, the message-id counter. */
+const SHARED_KEY = 'switchboard:{shared}:message-id';
 const roomChannel = (room: string): string => `switchboard:{room:${room}}`;
 
 let cluster: RedisClusterProcess;

@@ -50,7 +50,6 @@ export function keyLayout(prefix: string, nodeId: string) {
     /** What membership and identity build their keys from (and the sweep script, in Lua). */
     shared,
     counter: `${shared}message-id`,
-    stream: `${shared}log`,
     nodes: `${shared}nodes`,
     names: `${shared}names:${nodeId}`,
     members: `${shared}members:${nodeId}`,
