@@ -4,6 +4,7 @@ import { FlushScheduler } from './flush-scheduler.js';
 
 /** How long a failed history commit waits before it is tried again. */
 export const COMMIT_RETRY_MS = 100;
+
 /** What metrics watch: each flush's wait and width, and each history commit. */
 export interface DeliveryObserver {
   /** A flush wrote `writes` outboxes, the oldest of whose frames had waited `waitedMs`. */
