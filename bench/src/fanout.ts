@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { nowUs, sleep, sleepUntil } from './clock.js';
 import type { MemberSpec, Route, RunReport, Wire } from './generator-protocol.js';
 import { GeneratorProcess, assignMembers } from './generator-pool.js';
@@ -15,14 +16,20 @@ export interface FanoutCase {
   senders: number;
   /** Share of members on WebSocket (Switchboard only): 0 or 0.5. */
   wsShare: number;
-  /** Switchboard only: a Redis and this many gateways on it, member i on gateway i mod gateways. */
-  cluster?: { gateways: number };
+  /**
+   * Switchboard only: a Redis (`redis: 'cluster'`: a Redis Cluster) and this many gateways on it,
+   * member i on gateway i mod gateways (workload `spread`: see SPREAD).
+   */
+  cluster?: { gateways: number; redis?: 'single' | 'cluster' };
+  /** Workload `spread`: the spanning room's own members on a further gateway of their own (which so serves that room only). */
+  spanOnlyGateway?: boolean;
   /**
    * What is said where: one room of K (the default); `many-rooms`: 50 rooms of about 20, each
    * member in 3, each sender speaking in its 3 rooms in turn; `private`: pairs (2i, 2i+1), every
-   * member sending private messages to its partner.
+   * member sending private messages to its partner; `spread`: rooms spread over the gateways
+   * (SPREAD).
    */
-  workload?: 'room' | 'many-rooms' | 'private';
+  workload?: 'room' | 'many-rooms' | 'private' | 'spread';
   /** Switchboard only: every member on a line listener (--listen line://…?room=bench): text lines, no hello. */
   line?: boolean;
   /** Further documented gateway flags for this case (e.g. --flush-window-ms 0). */
@@ -98,8 +105,19 @@ export interface RunResult {
   /** A cluster: Redis's CPU (redis-server and any child it forked, e.g. an AOF rewrite) over the window. */
   redisCpu?: number;
   redisCpuSeconds?: number;
-  /** A cluster: Redis's INFO (commandstats, AOF, clients) over the window; undefined if it did not answer. */
+  /** A cluster: Redis's INFO (commandstats, AOF, clients) over the window, summed over a Redis Cluster's masters; undefined if one did not answer. */
   redisInfo?: RedisInfo;
+  /** A Redis Cluster: each master's CPU seconds and INFO over the window, in start order; `shared`: it holds the keys every gateway shares. */
+  redisMasters?: { port: number; shared: boolean; cpuSeconds: number; info?: RedisInfo }[];
+  /**
+   * Workload `spread`: per gateway, the bus messages it received over the window
+   * (switchboard_cluster_bus_messages_total{direction="in"}, its own echoes included: a bus
+   * message may carry several chat messages) and the share of all chat messages that are in rooms
+   * it serves (from the schedule).
+   */
+  gatewayBus?: { busIn: number; servedShare: number }[];
+  /** Workload `spread`: each room's pub/sub channel, the gateways that serve the room and the subscribers Redis counts (PUBSUB NUMSUB / SHARDNUMSUB), read once the members joined. */
+  roomSubscribers?: { room: string; gateways: number; subscribers: number }[];
   /** Reasons to believe the generator, not the server, limited this run. */
   generatorBound: string[];
 }
@@ -176,9 +194,26 @@ function wireOf(c: FanoutCase, index: number): Wire {
 
 export const MANY_ROOMS = { rooms: 50, roomSize: 20, roomsPerMember: 3 };
 
+/**
+ * Workload `spread` (scenario 8): `localRooms` rooms of `roomSize`, room r's members all on
+ * gateway r mod N; `sendersPerRoom` of each room's members send, and also sit in the room `span`
+ * with `spanOnly` more members (on gateway j mod N, or on a gateway of their own), so `span`
+ * spans every gateway. A sender's messages go to its own room `localShare` of the time and to
+ * `span` the rest (its routes: localShare × 8 to its room, then span).
+ */
+export const SPREAD = { localRooms: 12, roomSize: 20, sendersPerRoom: 2, spanOnly: 12, routesPerSender: 8, spanRoutes: 1 };
+export const SPAN_ROOM = 'span';
+
 /** Members, senders and routes of a workload (see FanoutCase.workload). */
-function workloadLayout(c: FanoutCase): { members: number; senderIndex: number[]; rooms: (index: number) => string[]; routes: Route[][] } {
+function workloadLayout(c: FanoutCase): {
+  members: number;
+  senderIndex: number[];
+  rooms: (index: number) => string[];
+  routes: Route[][];
+  nodeOf?: (index: number) => number;
+} {
   const K = c.members;
+  if (c.workload === 'spread') return spreadLayout(c);
   if (c.workload === 'private') {
     const senderIndex = Array.from({ length: K - (K % 2) }, (_, i) => i);
     return { members: K, senderIndex, rooms: () => ['bench'], routes: senderIndex.map((i) => [{ to: i ^ 1 }]) };
@@ -202,6 +237,62 @@ function workloadLayout(c: FanoutCase): { members: number; senderIndex: number[]
   return { members: K, senderIndex, rooms: () => ['bench'], routes: senderIndex.map(() => [{ room: 'bench', members: hearing }]) };
 }
 
+/** Workload `spread`'s members, senders, routes and gateways (SPREAD). */
+function spreadLayout(c: FanoutCase): {
+  members: number;
+  senderIndex: number[];
+  rooms: (index: number) => string[];
+  routes: Route[][];
+  nodeOf: (index: number) => number;
+} {
+  const { localRooms: L, roomSize, sendersPerRoom, spanOnly, routesPerSender, spanRoutes } = SPREAD;
+  const N = c.cluster?.gateways ?? 1;
+  const roomGateways = c.spanOnlyGateway === true ? N - 1 : N;
+  const local = L * roomSize;
+  const senderIndex: number[] = [];
+  for (let r = 0; r < L; r++) for (let j = 0; j < sendersPerRoom; j++) senderIndex.push(r * roomSize + Math.floor((j * roomSize) / sendersPerRoom));
+  const spanMembers = [...senderIndex, ...Array.from({ length: spanOnly }, (_, j) => local + j)];
+  const isSender = new Set(senderIndex);
+  const roomMembers = (r: number): number[] => Array.from({ length: roomSize }, (_, i) => r * roomSize + i);
+  const routes = senderIndex.map((index) => {
+    const r = Math.floor(index / roomSize);
+    const own: Route = { room: `l${r}`, members: roomMembers(r) };
+    const span: Route = { room: SPAN_ROOM, members: spanMembers };
+    return Array.from({ length: routesPerSender }, (_, q) => (q >= routesPerSender - spanRoutes ? span : own));
+  });
+  return {
+    members: local + spanOnly,
+    senderIndex,
+    rooms: (index) => (index >= local ? [SPAN_ROOM] : [`l${Math.floor(index / roomSize)}`, ...(isSender.has(index) ? [SPAN_ROOM] : [])]),
+    routes,
+    nodeOf: (index) => (index < local ? Math.floor(index / roomSize) % roomGateways : c.spanOnlyGateway === true ? N - 1 : (index - local) % roomGateways),
+  };
+}
+
+/**
+ * Workload `spread`: for each gateway, the share of all messages that are in rooms it serves
+ * (has a member in), from the schedule (every sender an equal share, its routes in turn); and the
+ * mean number of gateways serving a message's room.
+ */
+export function servedShares(c: FanoutCase): { shares: number[]; gatewaysPerMessage: number; spanShare: number } {
+  const { routes, nodeOf } = spreadLayout(c);
+  const N = c.cluster?.gateways ?? 1;
+  const shares = new Array<number>(N).fill(0);
+  let gatewaysPerMessage = 0;
+  let spanShare = 0;
+  for (const rs of routes) {
+    for (const route of rs) {
+      if ('to' in route) continue;
+      const weight = 1 / routes.length / rs.length;
+      const served = new Set(route.members.map(nodeOf));
+      for (const g of served) shares[g]! += weight;
+      gatewaysPerMessage += weight * served.size;
+      if (route.room === SPAN_ROOM) spanShare += weight;
+    }
+  }
+  return { shares, gatewaysPerMessage, spanShare };
+}
+
 /** Deliveries one message makes on average: each sender's routes in turn, its own copy not counted. */
 export function deliveriesPerMessage(routes: Route[][], senderIndex: number[]): number {
   let sum = 0;
@@ -220,7 +311,7 @@ export function layoutMembers(
   samples: number,
 ): { members: MemberSpec[]; senderIndex: number[]; routes: Route[][]; deliveriesPerMessage: number } {
   const K = c.members;
-  const { senderIndex, rooms, routes } = workloadLayout(c);
+  const { senderIndex, rooms, routes, nodeOf } = workloadLayout(c);
   const senderOf = new Map(senderIndex.map((index, s) => [index, s]));
   const sampled = new Set<number>();
   for (let j = 0; j < Math.min(samples, K - senderIndex.length); j++) {
@@ -246,7 +337,7 @@ export function layoutMembers(
       parse: true,
       sample,
       sender,
-      ...(c.cluster && { node: index % c.cluster.gateways }),
+      ...(c.cluster && { node: nodeOf ? nodeOf(index) : index % c.cluster.gateways }),
     });
   }
   return { members, senderIndex, routes, deliveriesPerMessage: deliveriesPerMessage(routes, senderIndex) };
@@ -259,6 +350,7 @@ export class FanoutSession {
   #runId = 0;
   #deliveriesPerMessage = 0;
   #senders = 0;
+  #roomSubscribers: RunResult['roomSubscribers'];
 
   constructor(
     readonly fanoutCase: FanoutCase,
@@ -305,8 +397,9 @@ export class FanoutSession {
       await this.close();
       throw error;
     }
+    if (c.workload === 'spread' && this.system.redis) this.#roomSubscribers = await roomSubscribers(c, this.system);
     // Joins make presence traffic (O(K²) for K joins): let it finish before measuring.
-    await waitForQuiet([...serverPids(this.system), ...(this.system.redis ? [this.system.redis.pid] : [])]);
+    await waitForQuiet([...serverPids(this.system), ...(this.system.redisMasters ?? (this.system.redis ? [this.system.redis] : [])).map((r) => r.pid)]);
   }
 
   async run(rate: number): Promise<RunResult> {
@@ -333,36 +426,54 @@ export class FanoutSession {
     const reports = Promise.all(this.generators.map((g) => g.run(command, timeoutMs)));
     // The server's CPU (every gateway's, and Redis's) and each core's load, read at the window's edges.
     const pids = serverPids(this.system);
-    const redis = this.system.redis;
+    const redises = this.system.redisMasters ?? (this.system.redis ? [this.system.redis] : []);
+    const busPorts = c.workload === 'spread' ? (this.system.nodes ?? []).map((n) => n.httpPort) : [];
     await sleepUntil(windowStart);
     const cpu0 = pids.map(processCpuSplit);
-    const redis0 = redis ? treeCpu(redis.pid) : undefined;
+    const redis0 = redises.map((r) => treeCpu(r.pid));
     const cores0 = coreTimes();
     const at0 = nowUs();
-    const info0 = redis ? redisInfo(redis.port).catch(() => undefined) : undefined;
+    const info0 = redises.map((r) => redisInfo(r.port).catch(() => undefined));
+    const bus0 = busPorts.map((port) => busIn(port).catch(() => NaN));
     await sleepUntil(windowEnd);
     const cpu1 = pids.map(processCpuSplit);
-    const redis1 = redis ? treeCpuAgain(redis.pid, redis0!) : undefined;
+    const redis1 = redises.map((r, i) => treeCpuAgain(r.pid, redis0[i]!));
     const cores1 = coreTimes();
     const windowSeconds = (nowUs() - at0) / 1e6;
-    const info1 = redis ? await redisInfo(redis.port).catch(() => undefined) : undefined;
-    const before = await info0;
+    const bus1 = busPorts.map((port) => busIn(port).catch(() => NaN));
+    const info1 = await Promise.all(redises.map((r) => redisInfo(r.port).catch(() => undefined)));
+    const before = await Promise.all(info0);
     const gatewaySeconds = cpu1.map((a, i) => a.user + a.system - cpu0[i]!.user - cpu0[i]!.system);
+    const redisSeconds = redises.map((_, i) => treeCpuDelta(redis0[i]!, redis1[i]!));
     const result = combine(rate, c, this.#deliveriesPerMessage, await reports, {
       windowStart,
       windowEnd,
       serverCpuSeconds: gatewaySeconds.reduce((a, b) => a + b, 0),
       serverUserSeconds: cpu1.reduce((a, x, i) => a + x.user - cpu0[i]!.user, 0),
-      redisCpuSeconds: redis0 && redis1 ? treeCpuDelta(redis0, redis1) : 0,
+      redisCpuSeconds: redisSeconds.reduce((a, b) => a + b, 0),
       windowSeconds,
       measureSeconds: t.measureMs / 1000,
       coreBusy: coreBusy(cores0, cores1),
     });
-    if (redis) {
+    if (redises.length > 0) {
       result.gatewayCpu = gatewaySeconds.map((s) => s / windowSeconds);
-      result.redisCpuSeconds = treeCpuDelta(redis0!, redis1!);
+      result.redisCpuSeconds = redisSeconds.reduce((a, b) => a + b, 0);
       result.redisCpu = result.redisCpuSeconds / windowSeconds;
-      if (before && info1) result.redisInfo = redisInfoDelta(before, info1);
+      const deltas = redises.map((_, i) => (before[i] && info1[i] ? redisInfoDelta(before[i], info1[i]) : undefined));
+      if (deltas.every((d) => d !== undefined)) result.redisInfo = deltas.reduce(addRedisInfo);
+      if (this.system.redisMasters)
+        result.redisMasters = redises.map((r, i) => ({
+          port: r.port,
+          shared: r.port === this.system.sharedShardPort,
+          cpuSeconds: redisSeconds[i]!,
+          ...(deltas[i] && { info: deltas[i] }),
+        }));
+    }
+    if (busPorts.length > 0) {
+      const [start, end] = [await Promise.all(bus0), await Promise.all(bus1)];
+      const { shares } = servedShares(c);
+      result.gatewayBus = busPorts.map((_, g) => ({ busIn: end[g]! - start[g]!, servedShare: shares[g]! }));
+      if (this.#roomSubscribers) result.roomSubscribers = this.#roomSubscribers;
     }
     return result;
   }
@@ -373,6 +484,59 @@ export class FanoutSession {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() also runs after a setup that failed before the system started
     await this.system?.stop();
   }
+}
+
+/**
+ * Workload `spread`: how many subscribers Redis counts on each room's channel
+ * (`switchboard:{room:<name>}`, apps/gateway/src/cluster/redis-cluster.ts keyLayout), against the
+ * gateways that have a member in the room: a gateway hears a room only while it serves it.
+ */
+async function roomSubscribers(c: FanoutCase, system: RunningSystem): Promise<RunResult['roomSubscribers']> {
+  const { routes, nodeOf } = spreadLayout(c);
+  const rooms = new Map<string, number>();
+  for (const rs of routes) for (const r of rs) if (!('to' in r)) rooms.set(r.room, new Set(r.members.map(nodeOf)).size);
+  const out: NonNullable<RunResult['roomSubscribers']> = [];
+  for (const [room, gateways] of [...rooms].sort(([a], [b]) => a.localeCompare(b))) {
+    const channel = `switchboard:{room:${room}}`;
+    // A Redis Cluster's sharded channel is counted by the master that owns its slot (the others say 0): summed over the masters.
+    const args = system.redisMasters ? ['PUBSUB', 'SHARDNUMSUB', channel] : ['PUBSUB', 'NUMSUB', channel];
+    const replies = await Promise.all((system.redisMasters ?? [system.redis!]).map((r) => redisCli(r.port, args).catch(() => '')));
+    out.push({ room, gateways, subscribers: replies.reduce((a, reply) => a + Number(reply.trim().split('\n')[1] ?? NaN), 0) });
+  }
+  return out;
+}
+
+function redisCli(port: number, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('/usr/bin/redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 5000 }, (error, stdout) =>
+      error ? reject(new Error(`redis-cli ${args.join(' ')}: ${error.message}`, { cause: error })) : resolve(stdout),
+    );
+  });
+}
+
+/** A gateway's switchboard_cluster_bus_messages_total{direction="in"} (its /metrics; the bench's spread gateways run with --metrics-public). */
+async function busIn(httpPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const line = /^switchboard_cluster_bus_messages_total\{direction="in"\} (\d+)$/m.exec(text);
+  if (line === null) throw new Error('no switchboard_cluster_bus_messages_total{direction="in"} in /metrics');
+  return Number(line[1]);
+}
+
+/** Two masters' INFO deltas as one (a Redis Cluster's work summed). */
+function addRedisInfo(a: RedisInfo, b: RedisInfo): RedisInfo {
+  const commands = { ...a.commands };
+  for (const [name, v] of Object.entries(b.commands)) {
+    const into = commands[name] ?? { calls: 0, usec: 0 };
+    commands[name] = { calls: into.calls + v.calls, usec: into.usec + v.usec };
+  }
+  return {
+    commands,
+    aofCurrentSize: a.aofCurrentSize + b.aofCurrentSize,
+    aofDelayedFsync: a.aofDelayedFsync + b.aofDelayedFsync,
+    totalCommandsProcessed: a.totalCommandsProcessed + b.totalCommandsProcessed,
+    pubsubChannels: a.pubsubChannels + b.pubsubChannels,
+    connectedClients: a.connectedClients + b.connectedClients,
+  };
 }
 
 /** Waits until the server (its processes together) has used under 2 % of a core for 300 ms (or 10 s have passed). */

@@ -4,7 +4,8 @@ import type { CaseResult, PointResult, RunResult } from './fanout.js';
 import { HEADROOM_CPU, P99_LIMIT_MS } from './fanout.js';
 import type { ProfileSummary } from './cpu-profile.js';
 import type { PipePath } from './pipe.js';
-import type { AllResults, ClusterData, EfficiencyData, FanoutData, ScenarioFile } from './results-files.js';
+import type { AllResults, ClusterData, EfficiencyData, FanoutData, ScenarioFile, SpreadData } from './results-files.js';
+import { spreadSection } from './report-spread.js';
 import { rateLatencyChart, type Series } from './svg-chart.js';
 
 // Results files written by earlier versions lack some of today's fields: their `??` fallbacks are not dead.
@@ -753,7 +754,7 @@ function redisCommandRows(cases: { label: string; point: PointResult }[]): strin
   return lines;
 }
 
-function clusterSection(file: ScenarioFile<ClusterData>): string[] {
+function clusterSection(file: ScenarioFile<ClusterData>, spread: ScenarioFile<SpreadData> | undefined): string[] {
   const d = file.data;
   const one = d.cases.find((c) => !c.case.cluster);
   const r1 = d.cases.find((c) => c.case.cluster?.gateways === 1);
@@ -819,7 +820,9 @@ function clusterSection(file: ScenarioFile<ClusterData>): string[] {
     );
   }
   for (const c of d.cases) out.push(`### ${c.case.label}, K = ${int(c.case.members)}, S = ${c.case.senders}`, '', ...clusterPointTable(c), '');
-  out.push('### How far N gateways on one Redis go', '', ...clusterEstimate(d.cases, common?.rate, one, r1, r2), '');
+  // The spread cases' model supersedes the estimate from one room (written when every gateway heard every room).
+  if (spread) out.push(...spreadSection(spread), '');
+  else out.push('### How far N gateways on one Redis go', '', ...clusterEstimate(d.cases, common?.rate, one, r1, r2), '');
   return out;
 }
 
@@ -986,6 +989,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
     all.pipe ??
     all.crowd ??
     all.cluster ??
+    all.clusterSpread ??
     all.manyRooms ??
     all.privatePairs ??
     all.lineDevices;
@@ -1127,7 +1131,8 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       '',
     );
   }
-  if (all.cluster) out.push(...clusterSection(all.cluster));
+  if (all.cluster) out.push(...clusterSection(all.cluster, all.clusterSpread));
+  else if (all.clusterSpread) out.push('## Scenario 8: several gateways on one Redis', '', ...spreadSection(all.clusterSpread), '');
   if (all.manyRooms) {
     out.push(
       ...fanoutSection('Scenario 9: many rooms', all.manyRooms, [

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BridgePath, BridgeSettings } from './bridge.js';
-import type { CaseResult, PointResult, Timing } from './fanout.js';
+import type { CaseResult, PointResult, SPREAD, Timing } from './fanout.js';
 import type { CrowdResult } from './crowd.js';
 import type { IdleResult } from './idle.js';
 import type { MachineInfo } from './machine.js';
@@ -74,6 +74,18 @@ export interface ClusterData {
   pinning: string;
 }
 
+/** Scenario 8, rooms spread over gateways (fanout.ts SPREAD): one Redis and a Redis Cluster, fixed rates. */
+export interface SpreadData {
+  timing: Timing;
+  cases: CaseResult[];
+  rates: number[];
+  layout: typeof SPREAD;
+  redisFlags: string[];
+  /** Masters of the Redis Cluster (no replicas; the gateways run with --redis-wait-replicas 0). */
+  clusterMasters: number;
+  pinning: string;
+}
+
 export interface IdleData {
   results: IdleResult[];
 }
@@ -102,6 +114,7 @@ export interface AllResults {
   pipe?: ScenarioFile<PipeData>;
   crowd?: ScenarioFile<CrowdResult>;
   cluster?: ScenarioFile<ClusterData>;
+  clusterSpread?: ScenarioFile<SpreadData>;
   manyRooms?: ScenarioFile<FanoutData>;
   privatePairs?: ScenarioFile<FanoutData>;
   lineDevices?: ScenarioFile<FanoutData>;
@@ -117,6 +130,7 @@ export const FILES = {
   codec: 'scenario-6-codec.json',
   pipe: 'scenario-7-pipe.json',
   cluster: 'scenario-8-cluster.json',
+  clusterSpread: 'scenario-8-spread.json',
   manyRooms: 'scenario-9-many-rooms.json',
   privatePairs: 'scenario-10-private.json',
   lineDevices: 'scenario-11-line-devices.json',

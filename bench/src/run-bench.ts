@@ -14,6 +14,7 @@ import { coreBusy, coreTimes } from './proc-stats.js';
 import {
   FanoutSession,
   MANY_ROOMS,
+  SPREAD,
   doublingRates,
   measurePoint,
   runLadder,
@@ -33,12 +34,14 @@ import {
   type AllResults,
   type ClusterData,
   type CodecData,
+  type SpreadData,
   type EfficiencyData,
   type FanoutData,
   type ScenarioFile,
 } from './results-files.js';
 import {
   BENCH_DIR,
+  CLUSTER_MASTERS,
   CODEC_BENCH,
   NICE,
   REDIS_FLAGS,
@@ -95,7 +98,10 @@ Scenarios: 1 fan-out over TCP (K=200 and 1,000; bare hub plain and corked), 2 ha
 3 CPU per million deliveries, 4 bridge vs websockify, 5 idle memory, 6 codec,
 7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server,
 8 cluster: K=200 split over two gateways on one Redis (redis-server, appendfsync always)
-against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart,
+against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart;
+and rooms spread over 1-4 gateways (each its own rooms, one room spanning all) on one Redis
+and on a 3-master Redis Cluster, at fixed rates (--rates; default 1,000 and 3,000 msg/s),
+case ids spread-redis-n1 … n4, spread-cluster-n1 … n4, spread-{redis,cluster}-n3-span-only,
 9 many rooms (50 rooms of about 20, each member in 3; TCP, ½ WebSocket, ngircd channels),
 10 private messages (100 pairs talking; PRIVMSG nick for ngircd),
 11 line-mode devices (a room of line members on --listen line://… against ngircd).`;
@@ -307,6 +313,38 @@ function clusterCases(members: number): FanoutCase[] {
       cluster: { gateways: 2 },
     },
   ];
+}
+
+/**
+ * Scenario 8, rooms spread (SPREAD): N = 1 … 4 gateways each serving its own rooms plus the room
+ * that spans them all, on one Redis and on a Redis Cluster; and 3 gateways with the spanning
+ * room's own members on a fourth, which so serves that room only. The same members, rooms and
+ * offered rates in every case.
+ */
+export function spreadCases(): FanoutCase[] {
+  const members = SPREAD.localRooms * SPREAD.roomSize + SPREAD.spanOnly;
+  const senders = SPREAD.localRooms * SPREAD.sendersPerRoom;
+  const base = { system: 'switchboard' as const, members, senders, wsShare: 0, workload: 'spread' as const, gatewayFlags: ['--metrics-public'] };
+  const cases: FanoutCase[] = [];
+  for (const redis of ['single', 'cluster'] as const) {
+    const on = redis === 'single' ? 'one Redis' : `a ${CLUSTER_MASTERS}-master Redis Cluster`;
+    for (const n of [1, 2, 3, 4]) {
+      cases.push({
+        ...base,
+        id: `spread-${redis === 'single' ? 'redis' : 'cluster'}-n${n}`,
+        label: `rooms spread, ${n} gateway${n > 1 ? 's' : ''} on ${on}`,
+        cluster: { gateways: n, redis },
+      });
+    }
+    cases.push({
+      ...base,
+      id: `spread-${redis === 'single' ? 'redis' : 'cluster'}-n3-span-only`,
+      label: `rooms spread, 3 gateways and one serving only the spanning room, on ${on}`,
+      cluster: { gateways: 4, redis },
+      spanOnlyGateway: true,
+    });
+  }
+  return cases;
 }
 
 function mixedCase(members: number): FanoutCase {
@@ -638,16 +676,31 @@ async function main(): Promise<void> {
 
     if (o.scenarios.has(8)) {
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-      log('Scenario 8: two gateways on one Redis against one gateway (K=200, S=10, members split by index parity)');
-      // Quick: two rates, so the three cases fit in well under a minute.
-      const ladder: Ladder = o.quick ? { rates: [1000, 8000], refineSteps: 0 } : ladderFor(o, 200);
-      const cases: CaseResult[] = [];
-      for (const c of clusterCases(200)) cases.push(await capacity(c, timing, ladder));
       const pinning = machine.pinning.startsWith('server on core')
         ? `every gateway and redis-server on the server core (${machine.pinning.split(',')[0]!.replace('server on ', '')}), as one gateway is: the cases compare the work each costs on one core`
         : machine.pinning;
-      const data: ClusterData = { timing, cases, redisFlags: REDIS_FLAGS, pinning };
-      save('cluster', scenarioFile(8, 'Several gateways on one Redis', o, machine, runId, { ...settings, ladder }, data));
+      const oneRoom = chosen(o, clusterCases(200));
+      if (oneRoom.length > 0) {
+        log('Scenario 8: two gateways on one Redis against one gateway (K=200, S=10, members split by index parity)');
+        // Quick: two rates, so the three cases fit in well under a minute.
+        const ladder: Ladder = o.quick ? ladderOr(o, { rates: [1000, 8000], refineSteps: 0 }) : ladderFor(o, 200);
+        const cases: CaseResult[] = [];
+        for (const c of oneRoom) cases.push(await capacity(c, timing, ladder));
+        const data: ClusterData = { timing, cases, redisFlags: REDIS_FLAGS, pinning };
+        save('cluster', scenarioFile(8, 'Several gateways on one Redis', o, machine, runId, { ...settings, ladder }, data));
+      }
+      const spread = chosen(o, spreadCases());
+      if (spread.length > 0) {
+        // Fixed rates, the same in every case: the per-message costs at equal load, not a capacity.
+        const rates = o.rates ?? (o.quick ? [1000, 3000] : [1000, 3000]);
+        log(
+          `Scenario 8, rooms spread: ${spread.length} cases at ${rates.join(', ')} msg/s (${SPREAD.localRooms} rooms of ${SPREAD.roomSize} and one spanning every gateway)`,
+        );
+        const cases: CaseResult[] = [];
+        for (const c of spread) cases.push(await runLadder(c, timing, { rates, refine: false, log, sessionOptions }));
+        const data: SpreadData = { timing, cases, rates, layout: SPREAD, redisFlags: REDIS_FLAGS, clusterMasters: CLUSTER_MASTERS, pinning };
+        save('clusterSpread', scenarioFile(8, 'Rooms spread over gateways, one Redis and a Redis Cluster', o, machine, runId, { ...settings, rates }, data));
+      }
     }
 
     for (const [n, title, key, cases, profileId] of [

@@ -7,6 +7,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
 import { freePort, launchRedis, waitForPort } from './local-servers.js';
+import { clusterMasterOfKey, launchRedisCluster } from './redis-cluster-servers.js';
 
 /** bench/ (the folder holding dist/ and src/). */
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -194,8 +195,12 @@ export interface RunningSystem {
   stop(): Promise<void>;
   /** Several gateways on one Redis (scenario 8): each one's pid and ports; `pid`, `tcpPort` and `httpPort` are the first's. */
   nodes?: { id: string; pid: number; tcpPort: number; httpPort: number; log: string }[];
-  /** The Redis the gateways share. */
+  /** The Redis the gateways share (a Redis Cluster: its first master). */
   redis?: RedisServer;
+  /** A Redis Cluster (scenario 8, `redis: 'cluster'`): every master, in start order. */
+  redisMasters?: RedisServer[];
+  /** A Redis Cluster: the port of the master holding the keys every gateway shares (`{shared}`: the message-id counter). */
+  sharedShardPort?: number;
 }
 
 /** The pids of a system's gateways (one, except for a cluster), whose CPU is the server's. */
@@ -208,8 +213,11 @@ export interface SwitchboardOptions {
   cpuProfileDir?: string;
   /** More documented gateway flags (appended after the bench's own). */
   extraFlags?: string[];
-  /** Start a Redis and this many gateways on it (`--redis-url`, `--node-id a, b, …`); unset: one gateway, no Redis. */
-  cluster?: { gateways: number };
+  /**
+   * Start a Redis and this many gateways on it (`--redis-url`, `--node-id a, b, …`); unset: one
+   * gateway, no Redis. `redis: 'cluster'`: a Redis Cluster of CLUSTER_MASTERS masters instead of one Redis.
+   */
+  cluster?: { gateways: number; redis?: 'single' | 'cluster' };
   /** Also listen for line devices (`--listen line://127.0.0.1:<port>?room=<lineRoom>`). */
   lineRoom?: string;
   /** Leave the data directory in place when the gateway stops (to seed later ones from it). */
@@ -265,23 +273,80 @@ export async function startRedis(): Promise<RedisServer> {
   };
 }
 
+/** Masters of scenario 8's Redis Cluster (no replicas). */
+export const CLUSTER_MASTERS = 3;
+
 /**
- * A Redis and `gateways` Switchboards on it, each as startSwitchboard starts one plus
- * `--redis-url` and `--node-id` (a, b, …). The first gateway's pid and ports stand for the system.
+ * A Redis Cluster of CLUSTER_MASTERS masters, each with REDIS_FLAGS' persistence, pinned to the
+ * server core; `url` is the gateways' `redis+cluster://` form (every master a seed).
  */
-async function startSwitchboardCluster(gateways: number, options: SwitchboardOptions): Promise<RunningSystem> {
-  const redis = await startRedis();
+export async function startRedisCluster(): Promise<{ masters: RedisServer[]; url: string; sharedShardPort: number | undefined; stop(): Promise<void> }> {
+  const children: ChildProcess[] = [];
+  const logs: string[] = [];
+  const dirs: string[] = [];
+  const dirOf = (port: number): string => {
+    const dir = join(WORK_DIR, `redis-${process.pid}-${port}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    dirs.push(dir);
+    return dir;
+  };
+  const spawnServer = (index: number, argv: string[]): ChildProcess => {
+    const { child, log } = spawnPinned('server', `redis-cluster-${index}`, argv);
+    children.push(child);
+    logs[index] = log;
+    return child;
+  };
+  let started;
+  try {
+    started = await launchRedisCluster(spawnServer, { masters: CLUSTER_MASTERS, dirOf, flags: ['--daemonize', 'no', ...REDIS_FLAGS], timeoutMs: 30_000 });
+  } catch (error) {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    throw new Error(`the Redis Cluster did not start: ${(error as Error).message}; logs: ${logs.join(', ')}`, { cause: error });
+  }
+  const masters: RedisServer[] = started.map((m, i) => ({
+    pid: m.child.pid!,
+    port: m.port,
+    url: `redis://127.0.0.1:${m.port}`,
+    log: logs[i]!,
+    alive: () => m.child.exitCode === null && m.child.signalCode === null,
+    stop: async () => {
+      await stopChild(m.child);
+      rmSync(m.dir, { recursive: true, force: true });
+    },
+  }));
+  const ports = masters.map((m) => m.port);
+  return {
+    masters,
+    url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`,
+    // The gateway's keys every node shares carry the hash tag {shared} (apps/gateway/src/cluster/redis-cluster.ts, keyLayout).
+    sharedShardPort: await clusterMasterOfKey(ports, '{shared}').catch(() => undefined),
+    stop: async () => {
+      await Promise.all(masters.map((m) => m.stop()));
+    },
+  };
+}
+
+/**
+ * A Redis (or a Redis Cluster) and `gateways` Switchboards on it, each as startSwitchboard starts
+ * one plus `--redis-url` and `--node-id` (a, b, …; on a cluster without replicas also
+ * `--redis-wait-replicas 0`). The first gateway's pid and ports stand for the system.
+ */
+async function startSwitchboardCluster(gateways: number, kind: 'single' | 'cluster', options: SwitchboardOptions): Promise<RunningSystem> {
+  const shared = kind === 'cluster' ? await startRedisCluster() : undefined;
+  const single = shared === undefined ? await startRedis() : undefined;
+  const redis = single ?? shared!.masters[0]!;
+  const url = shared?.url ?? single!.url;
   const nodes: RunningSystem[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(nodes.map((n) => n.stop()));
-    await redis.stop();
+    await (shared ?? single!).stop();
   };
   try {
     for (let i = 0; i < gateways; i++) {
       const id = String.fromCharCode(0x61 + i);
-      nodes.push(
-        await startSwitchboard({ ...options, cluster: undefined, extraFlags: ['--redis-url', redis.url, '--node-id', id, ...(options.extraFlags ?? [])] }),
-      );
+      const clusterFlags = ['--redis-url', url, '--node-id', id, ...(shared ? ['--redis-wait-replicas', '0'] : [])];
+      nodes.push(await startSwitchboard({ ...options, cluster: undefined, extraFlags: [...clusterFlags, ...(options.extraFlags ?? [])] }));
     }
   } catch (error) {
     await stop();
@@ -296,7 +361,8 @@ async function startSwitchboardCluster(gateways: number, options: SwitchboardOpt
     log: first.log,
     nodes: nodes.map((n, i) => ({ id: String.fromCharCode(0x61 + i), pid: n.pid, tcpPort: n.tcpPort, httpPort: n.httpPort, log: n.log })),
     redis,
-    alive: () => redis.alive() && nodes.every((n) => n.alive()),
+    ...(shared && { redisMasters: shared.masters, ...(shared.sharedShardPort !== undefined && { sharedShardPort: shared.sharedShardPort }) }),
+    alive: () => (shared?.masters ?? [redis]).every((r) => r.alive()) && nodes.every((n) => n.alive()),
     stop,
   };
 }
@@ -311,7 +377,7 @@ async function startSwitchboardCluster(gateways: number, options: SwitchboardOpt
 const LINE_RATE = '100000/100000';
 
 export async function startSwitchboard(options: SwitchboardOptions = {}): Promise<RunningSystem> {
-  if (options.cluster) return startSwitchboardCluster(options.cluster.gateways, options);
+  if (options.cluster) return startSwitchboardCluster(options.cluster.gateways, options.cluster.redis ?? 'single', options);
   const httpPort = await freePort();
   const tcpPort = await freePort();
   const dataDir = join(WORK_DIR, `switchboard-data-${process.pid}-${tcpPort}`);

@@ -1,0 +1,317 @@
+import type { CaseResult, PointResult, RunResult } from './fanout.js';
+import { servedShares } from './fanout.js';
+import type { ScenarioFile, SpreadData } from './results-files.js';
+
+// RESULTS.md §8, rooms spread over gateways: the figures per case, routing by interest, Redis per
+// message as N grows, and the ceiling table (N gateways × S shards) computed from them.
+
+const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+const pct = (n: number): string => (Number.isFinite(n) ? `${Math.max(0, n * 100).toFixed(0)} %` : '—');
+/** A share as a percentage with one decimal (1/8 is 12.5 %). */
+const share = (n: number): string => (Number.isFinite(n) ? `${(n * 100).toFixed(1)} %` : '—');
+const us = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '—');
+const ms = (n: number): string => (!Number.isFinite(n) ? '—' : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0));
+
+function median(values: number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  return v.length % 2 ? v[v.length >> 1]! : (v[(v.length >> 1) - 1]! + v[v.length >> 1]!) / 2;
+}
+
+/** Chat messages that reached their rooms in a run's window. */
+function messages(r: RunResult): number {
+  return r.deliveredRate * ((r.windowEndUs - r.windowStartUs) / 1e6);
+}
+
+/** Bus messages published on room channels and the rest in a run's window (PUBLISH on one Redis, SPUBLISH on a cluster). */
+function published(r: RunResult): number {
+  const c = r.redisInfo?.commands;
+  if (!c) return NaN;
+  return (c.publish?.calls ?? 0) + (c.spublish?.calls ?? 0);
+}
+
+const isCluster = (c: CaseResult): boolean => c.case.cluster?.redis === 'cluster';
+const gatewaysOf = (c: CaseResult): number => c.case.cluster?.gateways ?? 1;
+/** The N of an N = 1…4 case (its gateways all serve rooms), undefined for the span-only case. */
+const plainN = (c: CaseResult): number | undefined => (c.case.spanOnlyGateway === true ? undefined : gatewaysOf(c));
+
+/** Per-message figures of one point: medians over its runs. */
+interface PerMessage {
+  /** All gateways' CPU ÷ messages, µs. */
+  gatewayUs: number;
+  /** Redis's CPU (all masters) ÷ messages, µs. */
+  redisUs: number;
+  /** Each master's CPU ÷ messages, µs (a cluster). */
+  masterUs: number[];
+  /** Each gateway: CPU ÷ messages of the rooms it serves, µs. */
+  servedUs: number[];
+  /** Each gateway: bus messages in ÷ bus messages published. */
+  heardShare: number[];
+}
+
+function perMessage(p: PointResult): PerMessage {
+  const each = <T>(f: (r: RunResult) => T[] | undefined): T[][] => p.runs.map((r) => f(r) ?? []);
+  const col = (rows: number[][], i: number): number[] => rows.map((row) => row[i] ?? NaN);
+  const served = each((r) =>
+    r.gatewayBus?.map((g, i) => ((r.gatewayCpu?.[i] ?? NaN) * ((r.windowEndUs - r.windowStartUs) / 1e6) * 1e6) / (g.servedShare * messages(r))),
+  );
+  const heard = each((r) => r.gatewayBus?.map((g) => g.busIn / published(r)));
+  const masters = each((r) => r.redisMasters?.map((m) => (m.cpuSeconds * 1e6) / messages(r)));
+  const width = (rows: unknown[][]): number => Math.max(0, ...rows.map((row) => row.length));
+  return {
+    gatewayUs: median(p.runs.map((r) => (r.serverCpuSeconds * 1e6) / messages(r))),
+    redisUs: median(p.runs.map((r) => ((r.redisCpuSeconds ?? NaN) * 1e6) / messages(r))),
+    masterUs: Array.from({ length: width(masters) }, (_, i) => median(col(masters, i))),
+    servedUs: Array.from({ length: width(served) }, (_, i) => median(col(served, i))),
+    heardShare: Array.from({ length: width(heard) }, (_, i) => median(col(heard, i))),
+  };
+}
+
+/** The rate the model reads: the highest every case passed, else the highest every case ran. */
+function modelRate(cases: CaseResult[]): { rate: number; allPassed: boolean } | undefined {
+  const rates = [...new Set(cases.flatMap((c) => c.points.map((p) => p.rate)))].sort((a, b) => b - a);
+  const ran = rates.filter((r) => cases.every((c) => c.points.some((p) => p.rate === r)));
+  const passed = ran.find((r) => cases.every((c) => c.points.some((p) => p.rate === r && p.pass)));
+  if (passed !== undefined) return { rate: passed, allPassed: true };
+  return ran.length > 0 ? { rate: ran[0]!, allPassed: false } : undefined;
+}
+
+/** Least squares y = a + b·x over the points (b = 0 with one distinct x). */
+function fit(points: { x: number; y: number }[]): { a: number; b: number } {
+  const ok = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  const n = ok.length;
+  if (n === 0) return { a: NaN, b: NaN };
+  const mx = ok.reduce((s, p) => s + p.x, 0) / n;
+  const my = ok.reduce((s, p) => s + p.y, 0) / n;
+  const sxx = ok.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  const b = sxx > 0 ? ok.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx : 0;
+  return { a: my - b * mx, b };
+}
+
+function caseTable(cases: CaseResult[]): string[] {
+  const lines = [
+    '| case | offered msg/s | delivered msg/s | p50 / p99 ms | gateway CPU (each) | gateway µs per message | Redis CPU (each master; * holds `{shared}`) | Redis µs per message | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|:---:|',
+  ];
+  for (const c of cases) {
+    for (const p of c.points) {
+      const r = [...p.runs].sort((a, b) => a.latencyMs.p99 - b.latencyMs.p99)[p.runs.length >> 1]!;
+      const pm = perMessage(p);
+      const window = (r.windowEndUs - r.windowStartUs) / 1e6;
+      const masters = r.redisMasters?.map((m) => `${pct(m.cpuSeconds / window)}${m.shared ? '*' : ''}`).join(' + ');
+      const failed = p.runs.filter((x) => !x.pass);
+      lines.push(
+        `| ${c.case.label} | ${int(p.rate)} | ${int(p.deliveredRate)} | ${ms(p.p50Ms)} / ${ms(p.p99Ms)} | ${pct(p.serverCpu)}${r.gatewayCpu && r.gatewayCpu.length > 1 ? ` (${r.gatewayCpu.map(pct).join(' + ')})` : ''} | ` +
+          `${us(pm.gatewayUs)} | ${pct(p.redisCpu ?? NaN)}${masters ? ` (${masters})` : ''} | ${us(pm.redisUs)} | ${p.pass ? 'pass' : `**fail** (${failed.length}/${p.runs.length}: ${failed[0]?.failures.join('; ') ?? ''})`} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+/** Per gateway: what it serves, what it heard, its CPU per message served. */
+function interestTable(cases: CaseResult[], rate: number): string[] {
+  const lines = [
+    '| case | gateway | serves | share of messages in rooms it serves | bus messages in ÷ all published | CPU µs per message of a room it serves | rooms whose channel it hears beyond those it serves |',
+    '|---|:---:|---|---:|---:|---:|---:|',
+  ];
+  for (const c of cases) {
+    const p = c.points.find((x) => x.rate === rate);
+    if (!p) continue;
+    const pm = perMessage(p);
+    const { shares } = servedShares(c.case);
+    const subs = p.runs[0]?.roomSubscribers ?? [];
+    const extra = subs.reduce((a, s) => a + Math.max(0, s.subscribers - s.gateways), 0);
+    const n = gatewaysOf(c);
+    for (let g = 0; g < n; g++) {
+      const spanOnly = c.case.spanOnlyGateway === true && g === n - 1;
+      const rooms = spanOnly ? 'the spanning room only' : `${12 / (c.case.spanOnlyGateway === true ? n - 1 : n)} rooms + the spanning room`;
+      lines.push(
+        `| ${c.case.label} | ${String.fromCharCode(0x61 + g)} | ${rooms} | ${pct(shares[g]!)} | ${pct(pm.heardShare[g] ?? NaN)} | ${us(pm.servedUs[g] ?? NaN)} | ${g === 0 ? (subs.length > 0 ? `${extra} (of ${subs.length} room channels, Redis counted ${subs.map((s) => s.subscribers).join(', ')} subscribers against ${subs.map((s) => s.gateways).join(', ')} serving gateways)` : '—') : ''} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+export function spreadSection(file: ScenarioFile<SpreadData>): string[] {
+  const d = file.data;
+  const L = d.layout;
+  const anyCase = d.cases[0];
+  if (!anyCase) return [];
+  const { spanShare } = servedShares(anyCase.case);
+  const out = [
+    '### Rooms spread over gateways, on one Redis and on a Redis Cluster',
+    '',
+    `Invocation ${file.runId}. ${L.localRooms} rooms of ${L.roomSize} members (\`l0\` … \`l${L.localRooms - 1}\`), all of room r’s members on gateway r mod N, and one room, \`span\`, that spans every gateway: ` +
+      `${L.sendersPerRoom} members of each room send and also sit in \`span\`, with ${L.spanOnly} more members of \`span\` alone (on gateway j mod N, or in the “one serving only the spanning room” cases on a gateway of their own). ` +
+      `Each sender speaks ${L.routesPerSender - L.spanRoutes} times in its own room, then ${L.spanRoutes === 1 ? 'once' : `${L.spanRoutes} times`} in \`span\`: ${share(spanShare)} of the messages are in the spanning room. ` +
+      `N = 1 … 4 gateways, on one Redis and on a Redis Cluster of ${d.clusterMasters} masters without replicas (so the gateways run with \`--redis-wait-replicas 0\`; a replica would add its own CPU and a WAIT per acknowledgement), every redis-server with \`${d.redisFlags.map((f) => (f === '' ? '""' : f)).join(' ')}\`; ` +
+      `the same members, rooms and offered rates (${d.rates.map(int).join(' and ')} msg/s, fixed: no ladder) in every case, the cases side by side in one invocation. Each gateway also has \`--metrics-public\`, so the bench reads its \`switchboard_cluster_bus_messages_total{direction="in"}\` at the window’s edges. ` +
+      `Pinning: ${d.pinning}. Per message = CPU ÷ messages that reached their rooms in the window.`,
+    '',
+    ...caseTable(d.cases),
+    '',
+  ];
+  const common = modelRate(d.cases);
+  if (!common) return out;
+  const rate = common.rate;
+  out.push(
+    `Routing by interest at ${int(rate)} msg/s${common.allPassed ? '' : ' (not every case passed at any rate: the highest rate all ran)'}: a gateway subscribes to a room’s channel only while it has a member there, so it should hear the messages of its rooms and none of the others. ` +
+      'The bus counts envelopes (a gateway’s own echoes included; an envelope can carry several chat messages), so “bus messages in ÷ all published” is compared with the share of messages in rooms it serves; had it heard every room it would be 100 %. ' +
+      'CPU per message of a room it serves = its CPU ÷ (that share × messages in the window); a gateway spends nothing on rooms it does not serve when this stays level as N grows.',
+    '',
+    ...interestTable(d.cases, rate),
+    '',
+  );
+  out.push(...scaling(d, rate, spanShare));
+  return out;
+}
+
+/** Redis and the gateways per message as N grows, the cost model, and the ceiling table. */
+function scaling(d: SpreadData, rate: number, spanShare: number): string[] {
+  const out: string[] = [];
+  const kinds = [
+    { name: 'one Redis', cases: d.cases.filter((c) => !isCluster(c) && plainN(c) !== undefined) },
+    { name: `the ${d.clusterMasters}-master Redis Cluster`, cases: d.cases.filter((c) => isCluster(c) && plainN(c) !== undefined) },
+  ];
+  const rows: string[] = [
+    '| N gateways | gateways per message (x) | one Redis: gateways µs | one Redis: Redis µs | cluster: gateways µs | cluster: Redis µs (each master) |',
+    '|---:|---:|---:|---:|---:|---:|',
+  ];
+  const byN = new Map<number, { x: number; single?: PerMessage; cluster?: PerMessage }>();
+  for (const k of kinds) {
+    for (const c of k.cases) {
+      const p = c.points.find((x) => x.rate === rate);
+      if (!p) continue;
+      const n = gatewaysOf(c);
+      const entry = byN.get(n) ?? { x: servedShares(c.case).gatewaysPerMessage };
+      entry[isCluster(c) ? 'cluster' : 'single'] = perMessage(p);
+      byN.set(n, entry);
+    }
+  }
+  for (const [n, e] of [...byN].sort(([a], [b]) => a - b)) {
+    rows.push(
+      `| ${n} | ${e.x.toFixed(3)} | ${us(e.single?.gatewayUs ?? NaN)} | ${us(e.single?.redisUs ?? NaN)} | ${us(e.cluster?.gatewayUs ?? NaN)} | ${us(e.cluster?.redisUs ?? NaN)}${e.cluster && e.cluster.masterUs.length > 0 ? ` (${e.cluster.masterUs.map(us).join(' + ')})` : ''} |`,
+    );
+  }
+  out.push(
+    `Per message as N grows, at ${int(rate)} msg/s (x = the mean number of gateways serving a message’s room: 1 + ${share(spanShare)} × (N − 1) here; medians over the runs):`,
+    '',
+    ...rows,
+    '',
+  );
+  // The model's inputs: fitted over N = 1…4 on the cluster (the table's shards), one Redis beside it.
+  const model = (which: 'single' | 'cluster') => {
+    const pts = [...byN.values()].filter((e) => e[which] !== undefined);
+    const g = fit(pts.map((e) => ({ x: e.x - 1, y: e[which]!.gatewayUs })));
+    const r = fit(pts.map((e) => ({ x: e.x, y: e[which]!.redisUs })));
+    return { g, r, points: pts.length };
+  };
+  const single = model('single');
+  const cluster = model('cluster');
+  // On today's cluster every message's append script (INCR + XADD) runs on the master holding {shared}.
+  const sharedSplit = clusterSplit(d, rate);
+  out.push('#### The ceiling for N gateways on S shards', '', ...ceiling(single, cluster, sharedSplit, spanShare, d), '');
+  return out;
+}
+
+/**
+ * The cluster's Redis work split: per message, the master holding `{shared}` (every append, and
+ * its rooms' SPUBLISH) and per SPUBLISH'd message on the other masters; medians over the N = 1…4 cases.
+ */
+function clusterSplit(d: SpreadData, rate: number): { appendUs: number; publishUs: number } | undefined {
+  const appendUs: number[] = [];
+  const publishUs: number[] = [];
+  for (const c of d.cases.filter((x) => isCluster(x) && plainN(x) !== undefined)) {
+    const p = c.points.find((x) => x.rate === rate);
+    for (const r of p?.runs ?? []) {
+      const ms = r.redisMasters;
+      if (!ms || ms.some((m) => !m.info)) continue;
+      const spub = (m: (typeof ms)[number]): number => m.info!.commands.spublish?.calls ?? 0;
+      const total = ms.reduce((a, m) => a + spub(m), 0);
+      const others = ms.filter((m) => !m.shared);
+      const shared = ms.find((m) => m.shared);
+      if (!shared || total === 0) continue;
+      const n = messages(r);
+      const othersShare = others.reduce((a, m) => a + spub(m), 0) / total;
+      const pub = (others.reduce((a, m) => a + m.cpuSeconds, 0) * 1e6) / (othersShare * n);
+      publishUs.push(pub);
+      appendUs.push((shared.cpuSeconds * 1e6) / n - pub * (spub(shared) / total));
+    }
+  }
+  if (appendUs.length === 0) return undefined;
+  return { appendUs: median(appendUs), publishUs: median(publishUs) };
+}
+
+type Model = { g: { a: number; b: number }; r: { a: number; b: number }; points: number };
+
+function ceiling(single: Model, cluster: Model, split: { appendUs: number; publishUs: number } | undefined, s: number, d: SpreadData): string[] {
+  const m = cluster.points >= 2 ? cluster : single;
+  const on = m === cluster ? 'cluster' : 'one Redis';
+  const x = (n: number, share = s): number => 1 + share * (n - 1);
+  // µs per message summed over the gateways, and over Redis.
+  const gatewayUs = (n: number, share = s): number => m.g.a + Math.max(0, m.g.b) * (x(n, share) - 1);
+  const redisUs = (n: number, share = s): number => m.r.a + Math.max(0, m.r.b) * x(n, share);
+  const gatewayCeiling = (n: number, share = s): number => (n * 1e6) / gatewayUs(n, share);
+  // Rooms (and with them appends and publishes) spread evenly over the shards.
+  const spreadCeiling = (n: number, shards: number, share = s): number => (shards * 1e6) / redisUs(n, share);
+  // Today's build on a cluster: every append on the master holding {shared}; its publishes 1/S of the rest.
+  const todayCeiling = (n: number, shards: number, share = s): number => (split ? 1e6 / (split.appendUs + (redisUs(n, share) - split.appendUs) / shards) : NaN);
+  const Ns = [1, 2, 4, 8, 16, 32, 64];
+  const Ss = [1, 2, 3, 4, 8, 16];
+  const cell = (n: number, S: number, redis: (n: number, S: number) => number): string => {
+    const gw = gatewayCeiling(n);
+    const rd = redis(n, S);
+    return `${int(Math.min(gw, rd))} ${gw <= rd ? 'G' : 'R'}`;
+  };
+  const table = (redis: (n: number, S: number) => number): string[] => [
+    `| N \\ S | ${Ss.join(' | ')} |`,
+    `|---:|${Ss.map(() => '---:').join('|')}|`,
+    ...Ns.map((n) => `| ${n} | ${Ss.map((S) => cell(n, S, redis)).join(' | ')} |`),
+  ];
+  const target = 500_000;
+  const at16x3 = Math.min(gatewayCeiling(16), spreadCeiling(16, 3));
+  const today16x3 = Math.min(gatewayCeiling(16), todayCeiling(16, 3));
+  const out = [
+    `The cost model, from the figures above (least squares over N = 1 … 4 on ${on === 'cluster' ? `the ${d.clusterMasters}-master cluster` : 'one Redis'}; µs of CPU per message that reached its room):`,
+    '',
+    `- The gateways together: G(x) = g₀ + g₁·(x − 1), g₀ ≈ ${us(m.g.a)} µs (a message on one gateway: taking it from its sender, the append and publish round trip, hearing it back, ${Math.round((d.layout.roomSize - 1) * (1 - s) + (d.layout.sendersPerRoom * d.layout.localRooms + d.layout.spanOnly - 1) * s)} deliveries on average), g₁ ≈ ${us(m.g.b)} µs for each further gateway that serves the message’s room (it hears the message and delivers to its own members)${m.g.b < 0 ? ' (a negative fit: taken as 0)' : ''}. ` +
+      `On one Redis: g₀ ≈ ${us(single.g.a)}, g₁ ≈ ${us(single.g.b)}.`,
+    `- Redis, all shards together: R(x) = r₀ + r₁·x, r₀ ≈ ${us(m.r.a)} µs (the append script, INCR + XADD, written to the AOF and fsynced, and the publish), r₁ ≈ ${us(m.r.b)} µs for each gateway the message is sent to${m.r.b < 0 ? ' (a negative fit: taken as 0)' : ''}. On one Redis: r₀ ≈ ${us(single.r.a)}, r₁ ≈ ${us(single.r.b)}.` +
+      (split
+        ? ` On today’s cluster the master holding \`{shared}\` (the message-id counter, and with it every room’s stream while ids come from one counter) runs every message’s append: ≈ ${us(split.appendUs)} µs per message there, against ≈ ${us(split.publishUs)} µs per message for a master that only publishes.`
+        : ''),
+    '',
+    'Assumptions: each gateway and each shard on a core of its own (Redis’s main thread is one core, and its ceiling below is at 100 % of it: a deployment stops well before); rooms, and so messages, spread evenly over the gateways and over the shards; ' +
+      `${share(s)} of the messages in spanning rooms, each spanning every gateway (the worst case: a room spanning k gateways costs g₁ and r₁ k − 1 and k times); the other rooms each on one gateway; the per-message costs measured here (at ${int(d.rates.at(-1) ?? NaN)} msg/s or below: per message both sides cost less at higher rates, where more messages share each write, event-loop turn and fsync, so these ceilings are a floor); rooms of this size (${d.layout.roomSize}; a larger room costs the gateways more per message, Redis the same).`,
+    '',
+    `Ceilings in messages a second, min(gateways N ÷ G(x), Redis S ÷ R(x)), x = 1 + ${s.toFixed(3)}·(N − 1); G: the gateways limit, R: Redis. With each room’s append on the shard that owns the room (per-room counters and streams, which this build does not have yet on a cluster):`,
+    '',
+    ...table(spreadCeiling),
+    '',
+  ];
+  if (split) {
+    out.push(
+      'Today’s build on a Redis Cluster (every append on the one master holding `{shared}`; publishes spread): a cell is min(gateways, 1 ÷ (append + (R(x) − append) ÷ S)):',
+      '',
+      ...table(todayCeiling),
+      '',
+    );
+  }
+  const shareLine = [0, s, 0.5, 1].map((f) => `${share(f)} spanning: ${int(Math.min(gatewayCeiling(16, f), spreadCeiling(16, 3, f)))}`).join('; ');
+  out.push(
+    `Target (issue 25): ≥ ${int(target)} messages a second (10× the ~50,000 of the single-channel build) at 16 gateways on 3 shards. ` +
+      `These figures give ${int(at16x3)} with appends spread over the shards${split ? ` and ${int(today16x3)} with today’s single counter` : ''}: ` +
+      (at16x3 >= target
+        ? 'the target is met on paper. '
+        : `the target is **not** supported. ${spreadCeiling(16, 3) < gatewayCeiling(16) ? `Redis limits it: ${us(redisUs(16))} µs per message over 3 shards is at most ${int(spreadCeiling(16, 3))} msg/s; ${int(target)} needs ≤ ${us((3 * 1e6) / target)} µs per message per shard, or ${Math.ceil((target * redisUs(16)) / 1e6)} shards at today’s cost. Most of a shard’s cost per message is the append script with its AOF write and fsync (appendfsync always) and the socket round trips, not the publish: batching several messages per script and fsync, or a cheaper persistence promise, is the lever.` : `The gateways limit it: ${us(gatewayUs(16))} µs per message over 16 gateways.`} `) +
+      `At N = 16, S = 3 by the spanning share: ${shareLine}.`,
+    '',
+    'What sharing 2 cores does to each figure: every gateway and every redis-server here ran on one core (core 0) and the load generators on the other. ' +
+      'CPU per message is CPU time, counted only while a process runs, so the per-message figures, and the model built on them, hold roughly; but N + 1 (one Redis) or N + 3 (cluster) processes taking turns on one core add context switches and evict each other’s caches, which grows with N and so inflates g₁ and r₁ somewhat (the ceilings err low). ' +
+      'Latency and pass/fail say what one core does with everything: the gateways’ and Redis’s CPU at a rate must fit in one core together, so a case with more gateways fails sooner here although it would scale on its own cores. ' +
+      'The generators on one core bound the offered rate (the cases run at fixed rates well below it); other processes on the machine share both cores, which the runs measure and repeat or flag (a busy machine makes the figures indicative only).',
+  );
+  return out;
+}
