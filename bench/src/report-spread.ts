@@ -153,6 +153,17 @@ export function spreadSection(file: ScenarioFile<SpreadData>): string[] {
     ...caseTable(d.cases),
     '',
   ];
+  const runs = d.cases.flatMap((c) => c.points.flatMap((p) => p.runs));
+  const busy = runs.filter((r) => r.otherCpu > 0.25);
+  if (runs.length > 0) {
+    out.push(
+      `The machine ${busy.length > 0 ? 'was shared' : 'was quiet'}: in ${busy.length} of the ${runs.length} runs kept, other processes used more than a quarter of a core (median ${pct(median(runs.map((r) => r.otherCpu)))} of a core over every run, at most ${pct(Math.max(...runs.map((r) => r.otherCpu)))}). ` +
+        (busy.length > runs.length / 4
+          ? '**These figures are indicative only**: with both cores shared, latency and pass/fail describe the machine more than the gateways, and CPU per message is inflated by processes evicting each other’s caches, unevenly from case to case.'
+          : ''),
+      '',
+    );
+  }
   const common = modelRate(d.cases);
   if (!common) return out;
   const rate = common.rate;
