@@ -76,18 +76,6 @@ function modelRate(cases: CaseResult[]): { rate: number; allPassed: boolean } | 
   return ran.length > 0 ? { rate: ran[0]!, allPassed: false } : undefined;
 }
 
-/** Least squares y = a + b·x over the points (b = 0 with one distinct x). */
-function fit(points: { x: number; y: number }[]): { a: number; b: number } {
-  const ok = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
-  const n = ok.length;
-  if (n === 0) return { a: NaN, b: NaN };
-  const mx = ok.reduce((s, p) => s + p.x, 0) / n;
-  const my = ok.reduce((s, p) => s + p.y, 0) / n;
-  const sxx = ok.reduce((s, p) => s + (p.x - mx) ** 2, 0);
-  const b = sxx > 0 ? ok.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx : 0;
-  return { a: my - b * mx, b };
-}
-
 function caseTable(cases: CaseResult[]): string[] {
   const lines = [
     '| case | offered msg/s | delivered msg/s | p50 / p99 ms | gateway CPU (each) | gateway µs per message | Redis CPU (each master; * holds `{shared}`) | Redis µs per message | result |',
@@ -110,7 +98,7 @@ function caseTable(cases: CaseResult[]): string[] {
 }
 
 /** Per gateway: what it serves, what it heard, its CPU per message served. */
-function interestTable(cases: CaseResult[], rate: number): string[] {
+function interestTable(cases: CaseResult[], rate: number, localRooms: number): string[] {
   const lines = [
     '| case | gateway | serves | share of messages in rooms it serves | bus messages in ÷ all published | CPU µs per message of a room it serves | rooms whose channel it hears beyond those it serves |',
     '|---|:---:|---|---:|---:|---:|---:|',
@@ -125,7 +113,7 @@ function interestTable(cases: CaseResult[], rate: number): string[] {
     const n = gatewaysOf(c);
     for (let g = 0; g < n; g++) {
       const spanOnly = c.case.spanOnlyGateway === true && g === n - 1;
-      const rooms = spanOnly ? 'the spanning room only' : `${12 / (c.case.spanOnlyGateway === true ? n - 1 : n)} rooms + the spanning room`;
+      const rooms = spanOnly ? 'the spanning room only' : `${localRooms / (c.case.spanOnlyGateway === true ? n - 1 : n)} rooms + the spanning room`;
       lines.push(
         `| ${c.case.label} | ${String.fromCharCode(0x61 + g)} | ${rooms} | ${pct(shares[g]!)} | ${pct(pm.heardShare[g] ?? NaN)} | ${us(pm.servedUs[g] ?? NaN)} | ${g === 0 ? (subs.length > 0 ? `${extra} (of ${subs.length} room channels, Redis counted ${subs.map((s) => s.subscribers).join(', ')} subscribers against ${subs.map((s) => s.gateways).join(', ')} serving gateways)` : '—') : ''} |`,
       );
@@ -172,9 +160,27 @@ export function spreadSection(file: ScenarioFile<SpreadData>): string[] {
       'The bus counts envelopes (a gateway’s own echoes included; an envelope can carry several chat messages), so “bus messages in ÷ all published” is compared with the share of messages in rooms it serves; had it heard every room it would be 100 %. ' +
       'CPU per message of a room it serves = its CPU ÷ (that share × messages in the window); a gateway spends nothing on rooms it does not serve when this stays level as N grows.',
     '',
-    ...interestTable(d.cases, rate),
+    ...interestTable(d.cases, rate, L.localRooms),
     '',
   );
+  // The gateway serving only the spanning room against one serving rooms and the span, and one serving everything (N = 1).
+  for (const cluster of [false, true]) {
+    const spanOnly = d.cases.find((c) => isCluster(c) === cluster && c.case.spanOnlyGateway === true);
+    const one = d.cases.find((c) => isCluster(c) === cluster && plainN(c) === 1);
+    const ps = spanOnly?.points.find((p) => p.rate === rate);
+    const p1 = one?.points.find((p) => p.rate === rate);
+    if (!spanOnly || !ps) continue;
+    const pm = perMessage(ps);
+    const n = gatewaysOf(spanOnly);
+    const r = ps.runs[0]!;
+    const cpu = (g: number): number => median(ps.runs.map((x) => x.gatewayCpu?.[g] ?? NaN));
+    out.push(
+      `On ${cluster ? 'the cluster' : 'one Redis'} at ${int(rate)} msg/s, the gateway serving only the spanning room (${share(r.gatewayBus?.[n - 1]?.servedShare ?? NaN)} of the messages) used ${pct(cpu(n - 1))} of a core, ${us(pm.servedUs[n - 1] ?? NaN)} µs per message it serves; ` +
+        `a gateway serving ${L.localRooms / (n - 1)} rooms and the spanning room used ${pct(median(Array.from({ length: n - 1 }, (_, g) => cpu(g))))}, ${us(median(pm.servedUs.slice(0, n - 1)))} µs per message it serves` +
+        (p1 ? `; one gateway serving every room (N = 1) ${pct(p1.serverCpu)}, ${us(perMessage(p1).gatewayUs)} µs per message.` : '.'),
+      '',
+    );
+  }
   out.push(...scaling(d, rate, spanShare));
   return out;
 }
@@ -185,10 +191,6 @@ function scaling(d: SpreadData, rate: number, spanShare: number): string[] {
   const kinds = [
     { name: 'one Redis', cases: d.cases.filter((c) => !isCluster(c) && plainN(c) !== undefined) },
     { name: `the ${d.clusterMasters}-master Redis Cluster`, cases: d.cases.filter((c) => isCluster(c) && plainN(c) !== undefined) },
-  ];
-  const rows: string[] = [
-    '| N gateways | gateways per message (x) | one Redis: gateways µs | one Redis: Redis µs | cluster: gateways µs | cluster: Redis µs (each master) |',
-    '|---:|---:|---:|---:|---:|---:|',
   ];
   const byN = new Map<number, { x: number; single?: PerMessage; cluster?: PerMessage }>();
   for (const k of kinds) {
@@ -201,30 +203,45 @@ function scaling(d: SpreadData, rate: number, spanShare: number): string[] {
       byN.set(n, entry);
     }
   }
+  const single = model(d, rate, byN, false);
+  const cluster = model(d, rate, byN, true);
+  const predicted = (m: Model, x: number): string => us(m.g0 + m.g1 * (x - 1));
+  const rows: string[] = [
+    '| N gateways | gateways per message (x) | one Redis: gateways µs (model) | one Redis: Redis µs | cluster: gateways µs (model) | cluster: Redis µs (each master) |',
+    '|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const [n, e] of [...byN].sort(([a], [b]) => a - b)) {
     rows.push(
-      `| ${n} | ${e.x.toFixed(3)} | ${us(e.single?.gatewayUs ?? NaN)} | ${us(e.single?.redisUs ?? NaN)} | ${us(e.cluster?.gatewayUs ?? NaN)} | ${us(e.cluster?.redisUs ?? NaN)}${e.cluster && e.cluster.masterUs.length > 0 ? ` (${e.cluster.masterUs.map(us).join(' + ')})` : ''} |`,
+      `| ${n} | ${e.x.toFixed(3)} | ${us(e.single?.gatewayUs ?? NaN)} (${predicted(single, e.x)}) | ${us(e.single?.redisUs ?? NaN)} | ${us(e.cluster?.gatewayUs ?? NaN)} (${predicted(cluster, e.x)}) | ${us(e.cluster?.redisUs ?? NaN)}${e.cluster && e.cluster.masterUs.length > 0 ? ` (${e.cluster.masterUs.map(us).join(' + ')})` : ''} |`,
     );
   }
   out.push(
-    `Per message as N grows, at ${int(rate)} msg/s (x = the mean number of gateways serving a message’s room: 1 + ${share(spanShare)} × (N − 1) here; medians over the runs):`,
+    `Per message as N grows, at ${int(rate)} msg/s (x = the mean number of gateways serving a message’s room: 1 + ${share(spanShare)} × (N − 1) here; medians over the runs; “model”: g₀ + g₁·(x − 1) from the two figures below, as a check):`,
     '',
     ...rows,
     '',
   );
-  // The model's inputs: fitted over N = 1…4 on the cluster (the table's shards), one Redis beside it.
-  const model = (which: 'single' | 'cluster') => {
-    const pts = [...byN.values()].filter((e) => e[which] !== undefined);
-    const g = fit(pts.map((e) => ({ x: e.x - 1, y: e[which]!.gatewayUs })));
-    const r = fit(pts.map((e) => ({ x: e.x, y: e[which]!.redisUs })));
-    return { g, r, points: pts.length };
-  };
-  const single = model('single');
-  const cluster = model('cluster');
   // On today's cluster every message's append script (INCR + XADD) runs on the master holding {shared}.
   const sharedSplit = clusterSplit(d, rate);
-  out.push('#### The ceiling for N gateways on S shards', '', ...ceiling(single, cluster, sharedSplit, spanShare, d), '');
+  out.push('#### The ceiling for N gateways on S shards', '', ...ceiling(single, cluster, sharedSplit, spanShare, d, rate), '');
   return out;
+}
+
+/**
+ * The model's inputs, each measured rather than fitted (x spans only 1 … 1.375 in these cases, too
+ * narrow for a slope): g₀ = the gateway's CPU per message at N = 1; g₁ = the CPU of the gateway
+ * serving only the spanning room per message of that room (what one more gateway in a room costs:
+ * hearing the message and delivering it to its members there); r₀ = Redis's CPU per message at
+ * N = 1; r₁ = the median over N = 2 … 4 of (R(N) − r₀) ÷ (x − 1), at least 0.
+ */
+function model(d: SpreadData, rate: number, byN: Map<number, { x: number; single?: PerMessage; cluster?: PerMessage }>, cluster: boolean): Model {
+  const which = cluster ? 'cluster' : 'single';
+  const one = byN.get(1)?.[which];
+  const spanOnly = d.cases.find((c) => isCluster(c) === cluster && c.case.spanOnlyGateway === true);
+  const p = spanOnly?.points.find((x) => x.rate === rate);
+  const g1 = p && spanOnly ? (perMessage(p).servedUs[gatewaysOf(spanOnly) - 1] ?? NaN) : NaN;
+  const slopes = [...byN.values()].filter((e) => e.x > 1 && e[which] !== undefined).map((e) => (e[which]!.redisUs - (one?.redisUs ?? NaN)) / (e.x - 1));
+  return { g0: one?.gatewayUs ?? NaN, g1, r0: one?.redisUs ?? NaN, r1: Math.max(0, median(slopes)), r1Raw: median(slopes) };
 }
 
 /**
@@ -255,15 +272,16 @@ function clusterSplit(d: SpreadData, rate: number): { appendUs: number; publishU
   return { appendUs: median(appendUs), publishUs: median(publishUs) };
 }
 
-type Model = { g: { a: number; b: number }; r: { a: number; b: number }; points: number };
+/** Per message, µs: gateways g₀ + g₁·(x − 1), Redis r₀ + r₁·(x − 1) (x: gateways serving the message's room). */
+type Model = { g0: number; g1: number; r0: number; r1: number; r1Raw: number };
 
-function ceiling(single: Model, cluster: Model, split: { appendUs: number; publishUs: number } | undefined, s: number, d: SpreadData): string[] {
-  const m = cluster.points >= 2 ? cluster : single;
+function ceiling(single: Model, cluster: Model, split: { appendUs: number; publishUs: number } | undefined, s: number, d: SpreadData, rate: number): string[] {
+  const m = Number.isFinite(cluster.g0) && Number.isFinite(cluster.g1) ? cluster : single;
   const on = m === cluster ? 'cluster' : 'one Redis';
   const x = (n: number, share = s): number => 1 + share * (n - 1);
   // µs per message summed over the gateways, and over Redis.
-  const gatewayUs = (n: number, share = s): number => m.g.a + Math.max(0, m.g.b) * (x(n, share) - 1);
-  const redisUs = (n: number, share = s): number => m.r.a + Math.max(0, m.r.b) * x(n, share);
+  const gatewayUs = (n: number, share = s): number => m.g0 + m.g1 * (x(n, share) - 1);
+  const redisUs = (n: number, share = s): number => m.r0 + m.r1 * (x(n, share) - 1);
   const gatewayCeiling = (n: number, share = s): number => (n * 1e6) / gatewayUs(n, share);
   // Rooms (and with them appends and publishes) spread evenly over the shards.
   const spreadCeiling = (n: number, shards: number, share = s): number => (shards * 1e6) / redisUs(n, share);
@@ -285,17 +303,17 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
   const at16x3 = Math.min(gatewayCeiling(16), spreadCeiling(16, 3));
   const today16x3 = Math.min(gatewayCeiling(16), todayCeiling(16, 3));
   const out = [
-    `The cost model, from the figures above (least squares over N = 1 … 4 on ${on === 'cluster' ? `the ${d.clusterMasters}-master cluster` : 'one Redis'}; µs of CPU per message that reached its room):`,
+    `The cost model (on ${on === 'cluster' ? `the ${d.clusterMasters}-master cluster` : 'one Redis'}, from the figures at ${int(rate)} msg/s; µs of CPU per message that reached its room; x = gateways serving the message’s room):`,
     '',
-    `- The gateways together: G(x) = g₀ + g₁·(x − 1), g₀ ≈ ${us(m.g.a)} µs (a message on one gateway: taking it from its sender, the append and publish round trip, hearing it back, ${Math.round((d.layout.roomSize - 1) * (1 - s) + (d.layout.sendersPerRoom * d.layout.localRooms + d.layout.spanOnly - 1) * s)} deliveries on average), g₁ ≈ ${us(m.g.b)} µs for each further gateway that serves the message’s room (it hears the message and delivers to its own members)${m.g.b < 0 ? ' (a negative fit: taken as 0)' : ''}. ` +
-      `On one Redis: g₀ ≈ ${us(single.g.a)}, g₁ ≈ ${us(single.g.b)}.`,
-    `- Redis, all shards together: R(x) = r₀ + r₁·x, r₀ ≈ ${us(m.r.a)} µs (the append script, INCR + XADD, written to the AOF and fsynced, and the publish), r₁ ≈ ${us(m.r.b)} µs for each gateway the message is sent to${m.r.b < 0 ? ' (a negative fit: taken as 0)' : ''}. On one Redis: r₀ ≈ ${us(single.r.a)}, r₁ ≈ ${us(single.r.b)}.` +
+    `- The gateways together: G(x) = g₀ + g₁·(x − 1). g₀ ≈ ${us(m.g0)} µs: one gateway serving every room (N = 1): taking a message from its sender, the append and publish round trip to Redis, hearing it back, and its ${Math.round((d.layout.roomSize - 1) * (1 - s) + (d.layout.sendersPerRoom * d.layout.localRooms + d.layout.spanOnly - 1) * s)} deliveries on average. ` +
+      `g₁ ≈ ${us(m.g1)} µs: the gateway that serves only the spanning room, per message of that room: what each further gateway in a room costs (hearing the message from Redis, and delivering it to its ${d.layout.spanOnly} members there). On one Redis: g₀ ≈ ${us(single.g0)}, g₁ ≈ ${us(single.g1)}.`,
+    `- Redis, all shards together: R(x) = r₀ + r₁·(x − 1). r₀ ≈ ${us(m.r0)} µs at N = 1 (the append script, INCR + XADD, written to the AOF and fsynced, the publish, and the gateway’s stream reads); r₁ ≈ ${us(m.r1)} µs for each further gateway the message is sent to (the median of (R(N) − r₀) ÷ (x − 1) over N = 2 … 4${m.r1Raw < 0 ? `, which came out at ${us(m.r1Raw)}: below what these runs resolve, taken as 0` : ''}). On one Redis: r₀ ≈ ${us(single.r0)}, r₁ ≈ ${us(single.r1)}.` +
       (split
-        ? ` On today’s cluster the master holding \`{shared}\` (the message-id counter, and with it every room’s stream while ids come from one counter) runs every message’s append: ≈ ${us(split.appendUs)} µs per message there, against ≈ ${us(split.publishUs)} µs per message for a master that only publishes.`
+        ? ` On today’s cluster the master holding \`{shared}\` (the message-id counter, and with it every room’s stream while ids come from one counter) runs every message’s append: ≈ ${us(split.appendUs)} µs per message there, against ≈ ${us(split.publishUs)} µs per message published for a master that only publishes.`
         : ''),
     '',
     'Assumptions: each gateway and each shard on a core of its own (Redis’s main thread is one core, and its ceiling below is at 100 % of it: a deployment stops well before); rooms, and so messages, spread evenly over the gateways and over the shards; ' +
-      `${share(s)} of the messages in spanning rooms, each spanning every gateway (the worst case: a room spanning k gateways costs g₁ and r₁ k − 1 and k times); the other rooms each on one gateway; the per-message costs measured here (at ${int(d.rates.at(-1) ?? NaN)} msg/s or below: per message both sides cost less at higher rates, where more messages share each write, event-loop turn and fsync, so these ceilings are a floor); rooms of this size (${d.layout.roomSize}; a larger room costs the gateways more per message, Redis the same).`,
+      `${share(s)} of the messages in spanning rooms, each spanning every gateway (the worst case: a room spanning k gateways costs g₁ and r₁ k − 1 and k times); the other rooms each on one gateway; the per-message costs measured here (at ${int(rate)} msg/s: per message both sides cost less at higher rates, where more messages share each write, event-loop turn and fsync, so these ceilings are a floor); rooms of this size (${d.layout.roomSize}; a larger room costs the gateways more per message, Redis the same).`,
     '',
     `Ceilings in messages a second, min(gateways N ÷ G(x), Redis S ÷ R(x)), x = 1 + ${s.toFixed(3)}·(N − 1); G: the gateways limit, R: Redis. With each room’s append on the shard that owns the room (per-room counters and streams, which this build does not have yet on a cluster):`,
     '',
