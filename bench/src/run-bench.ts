@@ -80,7 +80,8 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --rates <a,b,…>      Scenarios 1, 2 and 8-11: measure exactly these offered rates (msg/s), no
                        ladder or bisection: a quick A/B or profile at fixed load.
   --case <id>          Run only the case with this id (repeat or comma-separate), e.g.
-                       switchboard-tcp-private-none.
+                       switchboard-tcp-private-none; an id ending in * takes every case
+                       whose id starts so, e.g. 'spread-*' (scenario 8's spread cases).
   --invocations <n>    Run the selected scenarios n times (default 1); RESULTS.md shows the
                        min / median / max over the invocations.
   --seed-history <n>   Start every Switchboard from a history database already holding n
@@ -371,7 +372,9 @@ function ladderOr(o: Options, ladder: Ladder): Ladder {
 
 /** The cases --case selects (all without it). */
 function chosen(o: Options, cases: FanoutCase[]): FanoutCase[] {
-  return o.cases === undefined ? cases : cases.filter((c) => o.cases!.includes(c.id));
+  // An id ending in * takes every case whose id starts with the rest (--case 'spread-cluster-*').
+  const matches = (id: string, pattern: string): boolean => (pattern.endsWith('*') ? id.startsWith(pattern.slice(0, -1)) : id === pattern);
+  return o.cases === undefined ? cases : cases.filter((c) => o.cases!.some((pattern) => matches(c.id, pattern)));
 }
 
 /** runLadder, then extra bisection steps between the last pass and the first fail. */
