@@ -110,12 +110,14 @@ export interface RunResult {
   /** A Redis Cluster: each master's CPU seconds and INFO over the window, in start order; `shared`: it holds the keys every gateway shares. */
   redisMasters?: { port: number; shared: boolean; cpuSeconds: number; info?: RedisInfo }[];
   /**
-   * Workload `spread`: per gateway, the bus messages it received over the window
-   * (switchboard_cluster_bus_messages_total{direction="in"}, its own echoes included: a bus
+   * Workload `spread`: per gateway, the bus messages it received over the whole run, warm-up and
+   * drain included (switchboard_cluster_bus_messages_total{direction="in"}, its own echoes included: a bus
    * message may carry several chat messages) and the share of all chat messages that are in rooms
    * it serves (from the schedule).
    */
   gatewayBus?: { busIn: number; servedShare: number }[];
+  /** Workload `spread`: bus messages published over the same span as gatewayBus (PUBLISH and SPUBLISH calls, every Redis). */
+  busPublished?: number;
   /** Workload `spread`: each room's pub/sub channel, the gateways that serve the room and the subscribers Redis counts (PUBSUB NUMSUB / SHARDNUMSUB), read once the members joined. */
   roomSubscribers?: { room: string; gateways: number; subscribers: number }[];
   /** Reasons to believe the generator, not the server, limited this run. */
@@ -423,24 +425,24 @@ export class FanoutSession {
       maxBacklogBytes: 8 * 1024 * 1024,
     };
     const timeoutMs = durationUs / 1000 + t.drainMs + 60_000;
+    // Workload spread: what each gateway heard from the bus and what was published, over the whole
+    // run (read before it and after its drain, so messages a loaded gateway handled late count too).
+    const wholeRun = c.workload === 'spread' ? await this.#busReadings() : undefined;
     const reports = Promise.all(this.generators.map((g) => g.run(command, timeoutMs)));
     // The server's CPU (every gateway's, and Redis's) and each core's load, read at the window's edges.
     const pids = serverPids(this.system);
     const redises = this.system.redisMasters ?? (this.system.redis ? [this.system.redis] : []);
-    const busPorts = c.workload === 'spread' ? (this.system.nodes ?? []).map((n) => n.httpPort) : [];
     await sleepUntil(windowStart);
     const cpu0 = pids.map(processCpuSplit);
     const redis0 = redises.map((r) => treeCpu(r.pid));
     const cores0 = coreTimes();
     const at0 = nowUs();
     const info0 = redises.map((r) => redisInfo(r.port).catch(() => undefined));
-    const bus0 = busPorts.map((port) => busIn(port).catch(() => NaN));
     await sleepUntil(windowEnd);
     const cpu1 = pids.map(processCpuSplit);
     const redis1 = redises.map((r, i) => treeCpuAgain(r.pid, redis0[i]!));
     const cores1 = coreTimes();
     const windowSeconds = (nowUs() - at0) / 1e6;
-    const bus1 = busPorts.map((port) => busIn(port).catch(() => NaN));
     const info1 = await Promise.all(redises.map((r) => redisInfo(r.port).catch(() => undefined)));
     const before = await Promise.all(info0);
     const gatewaySeconds = cpu1.map((a, i) => a.user + a.system - cpu0[i]!.user - cpu0[i]!.system);
@@ -469,13 +471,25 @@ export class FanoutSession {
           ...(deltas[i] && { info: deltas[i] }),
         }));
     }
-    if (busPorts.length > 0) {
-      const [start, end] = [await Promise.all(bus0), await Promise.all(bus1)];
+    if (wholeRun) {
+      const after = await this.#busReadings();
       const { shares } = servedShares(c);
-      result.gatewayBus = busPorts.map((_, g) => ({ busIn: end[g]! - start[g]!, servedShare: shares[g]! }));
+      result.busPublished = after.published - wholeRun.published;
+      result.gatewayBus = after.busIn.map((n, g) => ({ busIn: n - wholeRun.busIn[g]!, servedShare: shares[g]! }));
       if (this.#roomSubscribers) result.roomSubscribers = this.#roomSubscribers;
     }
     return result;
+  }
+
+  /** Each gateway's bus messages in, and the bus messages published (PUBLISH and SPUBLISH over every Redis): NaN where one did not answer. */
+  async #busReadings(): Promise<{ busIn: number[]; published: number }> {
+    const redises = this.system.redisMasters ?? (this.system.redis ? [this.system.redis] : []);
+    const [heard, infos] = await Promise.all([
+      Promise.all((this.system.nodes ?? []).map((n) => busIn(n.httpPort).catch(() => NaN))),
+      Promise.all(redises.map((r) => redisInfo(r.port).catch(() => undefined))),
+    ]);
+    const published = infos.reduce((a, i) => a + (i ? (i.commands.publish?.calls ?? 0) + (i.commands.spublish?.calls ?? 0) : NaN), 0);
+    return { busIn: heard, published };
   }
 
   async close(): Promise<void> {

@@ -55,7 +55,7 @@ function perMessage(p: PointResult): PerMessage {
   const served = each((r) =>
     r.gatewayBus?.map((g, i) => ((r.gatewayCpu?.[i] ?? NaN) * ((r.windowEndUs - r.windowStartUs) / 1e6) * 1e6) / (g.servedShare * messages(r))),
   );
-  const heard = each((r) => r.gatewayBus?.map((g) => g.busIn / published(r)));
+  const heard = each((r) => r.gatewayBus?.map((g) => g.busIn / (r.busPublished ?? published(r))));
   const masters = each((r) => r.redisMasters?.map((m) => (m.cpuSeconds * 1e6) / messages(r)));
   const width = (rows: unknown[][]): number => Math.max(0, ...rows.map((row) => row.length));
   return {
@@ -157,7 +157,7 @@ export function spreadSection(file: ScenarioFile<SpreadData>): string[] {
   const rate = common.rate;
   out.push(
     `Routing by interest at ${int(rate)} msg/s${common.allPassed ? '' : ' (not every case passed at any rate: the highest rate all ran)'}: a gateway subscribes to a room’s channel only while it has a member there, so it should hear the messages of its rooms and none of the others. ` +
-      'The bus counts envelopes (a gateway’s own echoes included; an envelope can carry several chat messages), so “bus messages in ÷ all published” is compared with the share of messages in rooms it serves; had it heard every room it would be 100 %. ' +
+      `The bus counts envelopes (a gateway’s own echoes included; an envelope can carry several chat messages), so “bus messages in ÷ all published” (${d.cases.some((c) => c.points.some((p) => p.runs.some((r) => r.busPublished !== undefined))) ? 'over each whole run, warm-up and drain included, so what a loaded gateway handled late counts too' : 'over the measured window'}) is compared with the share of messages in rooms it serves; had it heard every room it would be 100 %. ` +
       'CPU per message of a room it serves = its CPU ÷ (that share × messages in the window); a gateway spends nothing on rooms it does not serve when this stays level as N grows.',
     '',
     ...interestTable(d.cases, rate, L.localRooms),
