@@ -409,6 +409,9 @@ export class FanoutSession {
     const t = this.timing;
     const durationUs = (t.warmupMs + t.measureMs) * 1000;
     const totalMessages = Math.max(1, Math.round((rate * durationUs) / 1e6));
+    // Workload spread: what each gateway heard from the bus and what was published, over the whole
+    // run (read before it and after its drain, so messages a loaded gateway handled late count too).
+    const wholeRun = c.workload === 'spread' ? await this.#busReadings() : undefined;
     const t0 = nowUs() + 300_000;
     const windowStart = t0 + t.warmupMs * 1000;
     const windowEnd = windowStart + t.measureMs * 1000;
@@ -425,24 +428,22 @@ export class FanoutSession {
       maxBacklogBytes: 8 * 1024 * 1024,
     };
     const timeoutMs = durationUs / 1000 + t.drainMs + 60_000;
-    // Workload spread: what each gateway heard from the bus and what was published, over the whole
-    // run (read before it and after its drain, so messages a loaded gateway handled late count too).
-    const wholeRun = c.workload === 'spread' ? await this.#busReadings() : undefined;
     const reports = Promise.all(this.generators.map((g) => g.run(command, timeoutMs)));
     // The server's CPU (every gateway's, and Redis's) and each core's load, read at the window's edges.
     const pids = serverPids(this.system);
     const redises = this.system.redisMasters ?? (this.system.redis ? [this.system.redis] : []);
     await sleepUntil(windowStart);
+    // The window's length is taken between the two gateway readings: reading the rest takes time on a loaded machine.
+    const at0 = nowUs();
     const cpu0 = pids.map(processCpuSplit);
     const redis0 = redises.map((r) => treeCpu(r.pid));
     const cores0 = coreTimes();
-    const at0 = nowUs();
     const info0 = redises.map((r) => redisInfo(r.port).catch(() => undefined));
     await sleepUntil(windowEnd);
     const cpu1 = pids.map(processCpuSplit);
+    const windowSeconds = (nowUs() - at0) / 1e6;
     const redis1 = redises.map((r, i) => treeCpuAgain(r.pid, redis0[i]!));
     const cores1 = coreTimes();
-    const windowSeconds = (nowUs() - at0) / 1e6;
     const info1 = await Promise.all(redises.map((r) => redisInfo(r.port).catch(() => undefined)));
     const before = await Promise.all(info0);
     const gatewaySeconds = cpu1.map((a, i) => a.user + a.system - cpu0[i]!.user - cpu0[i]!.system);

@@ -100,8 +100,8 @@ function caseTable(cases: CaseResult[]): string[] {
 /** Per gateway: what it serves, what it heard, its CPU per message served. */
 function interestTable(cases: CaseResult[], rate: number, localRooms: number): string[] {
   const lines = [
-    '| case | gateway | serves | share of messages in rooms it serves | bus messages in ÷ all published | CPU µs per message of a room it serves | rooms whose channel it hears beyond those it serves |',
-    '|---|:---:|---|---:|---:|---:|---:|',
+    '| case | gateway | serves | share of messages in rooms it serves | bus messages in ÷ all published | bus messages in beyond its rooms’ (median run) | CPU µs per message of a room it serves | rooms whose channel it hears beyond those it serves |',
+    '|---|:---:|---|---:|---:|---:|---:|---:|',
   ];
   for (const c of cases) {
     const p = c.points.find((x) => x.rate === rate);
@@ -111,11 +111,18 @@ function interestTable(cases: CaseResult[], rate: number, localRooms: number): s
     const subs = p.runs[0]?.roomSubscribers ?? [];
     const extra = subs.reduce((a, s) => a + Math.max(0, s.subscribers - s.gateways), 0);
     const n = gatewaysOf(c);
+    // Heard minus the bus messages of its rooms (their share of all published): what it heard of rooms it does not serve, give or take batching.
+    const mid = [...p.runs].sort((a, b) => a.latencyMs.p99 - b.latencyMs.p99)[p.runs.length >> 1];
+    const beyond = (g: number): string => {
+      const bus = mid?.gatewayBus?.[g];
+      if (!mid || !bus || mid.busPublished === undefined) return '—';
+      return `${int(bus.busIn - bus.servedShare * mid.busPublished)} of ${int(mid.busPublished)}`;
+    };
     for (let g = 0; g < n; g++) {
       const spanOnly = c.case.spanOnlyGateway === true && g === n - 1;
       const rooms = spanOnly ? 'the spanning room only' : `${localRooms / (c.case.spanOnlyGateway === true ? n - 1 : n)} rooms + the spanning room`;
       lines.push(
-        `| ${c.case.label} | ${String.fromCharCode(0x61 + g)} | ${rooms} | ${pct(shares[g]!)} | ${pct(pm.heardShare[g] ?? NaN)} | ${us(pm.servedUs[g] ?? NaN)} | ${g === 0 ? (subs.length > 0 ? `${extra} (of ${subs.length} room channels, Redis counted ${subs.map((s) => s.subscribers).join(', ')} subscribers against ${subs.map((s) => s.gateways).join(', ')} serving gateways)` : '—') : ''} |`,
+        `| ${c.case.label} | ${String.fromCharCode(0x61 + g)} | ${rooms} | ${pct(shares[g]!)} | ${pct(pm.heardShare[g] ?? NaN)} | ${beyond(g)} | ${us(pm.servedUs[g] ?? NaN)} | ${g === 0 ? (subs.length > 0 ? `${extra} (of ${subs.length} room channels, Redis counted ${subs.map((s) => s.subscribers).join(', ')} subscribers against ${subs.map((s) => s.gateways).join(', ')} serving gateways)` : '—') : ''} |`,
       );
     }
   }
@@ -307,7 +314,7 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
     '',
     `- The gateways together: G(x) = g₀ + g₁·(x − 1). g₀ ≈ ${us(m.g0)} µs: one gateway serving every room (N = 1): taking a message from its sender, the append and publish round trip to Redis, hearing it back, and its ${Math.round((d.layout.roomSize - 1) * (1 - s) + (d.layout.sendersPerRoom * d.layout.localRooms + d.layout.spanOnly - 1) * s)} deliveries on average. ` +
       `g₁ ≈ ${us(m.g1)} µs: the gateway that serves only the spanning room, per message of that room: what each further gateway in a room costs (hearing the message from Redis, and delivering it to its ${d.layout.spanOnly} members there). On one Redis: g₀ ≈ ${us(single.g0)}, g₁ ≈ ${us(single.g1)}.`,
-    `- Redis, all shards together: R(x) = r₀ + r₁·(x − 1). r₀ ≈ ${us(m.r0)} µs at N = 1 (the append script, INCR + XADD, written to the AOF and fsynced, the publish, and the gateway’s stream reads); r₁ ≈ ${us(m.r1)} µs for each further gateway the message is sent to (the median of (R(N) − r₀) ÷ (x − 1) over N = 2 … 4${m.r1Raw < 0 ? `, which came out at ${us(m.r1Raw)}: below what these runs resolve, taken as 0` : ''}). On one Redis: r₀ ≈ ${us(single.r0)}, r₁ ≈ ${us(single.r1)}.` +
+    `- Redis, all shards together: R(x) = r₀ + r₁·(x − 1). r₀ ≈ ${us(m.r0)} µs at N = 1 (the append script, INCR + XADD, written to the AOF and fsynced, the publish, and the gateway’s stream reads); r₁ ≈ ${us(m.r1)} µs for each further gateway the message is sent to (the median of (R(N) − r₀) ÷ (x − 1) over N = 2 … 4${m.r1Raw < 0 ? `, which came out at ${us(m.r1Raw)}: below what these runs resolve, taken as 0` : ''}; x − 1 is ${s.toFixed(3)} … ${(3 * s).toFixed(3)} here, so this slope multiplies the runs’ noise by ${(1 / (3 * s)).toFixed(1)} to ${(1 / s).toFixed(0)}: an order of magnitude, not a figure). On one Redis: r₀ ≈ ${us(single.r0)}, r₁ ≈ ${us(single.r1)}.` +
       (split
         ? ` On today’s cluster the master holding \`{shared}\` (the message-id counter, and with it every room’s stream while ids come from one counter) runs every message’s append: ≈ ${us(split.appendUs)} µs per message there, against ≈ ${us(split.publishUs)} µs per message published for a master that only publishes.`
         : ''),
@@ -335,7 +342,11 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
       (at16x3 >= target
         ? 'the target is met on paper. '
         : `the target is **not** supported. ${spreadCeiling(16, 3) < gatewayCeiling(16) ? `Redis limits it: ${us(redisUs(16))} µs per message over 3 shards is at most ${int(spreadCeiling(16, 3))} msg/s; ${int(target)} needs ≤ ${us((3 * 1e6) / target)} µs per message per shard, or ${Math.ceil((target * redisUs(16)) / 1e6)} shards at today’s cost. Most of a shard’s cost per message is the append script with its AOF write and fsync (appendfsync always) and the socket round trips, not the publish: batching several messages per script and fsync, or a cheaper persistence promise, is the lever.` : `The gateways limit it: ${us(gatewayUs(16))} µs per message over 16 gateways.`} `) +
-      `At N = 16, S = 3 by the spanning share: ${shareLine}.`,
+      `Redis alone, at N = 16: ${int(spreadCeiling(16, 3))} on 3 shards with appends spread, ${int(spreadCeiling(16, 16))} on 16` +
+      (split
+        ? `; ${int(todayCeiling(16, 3))} on 3 with today’s single counter, whose master carries ${us(split.appendUs)} µs of every message however many shards there are (at most ${int(1e6 / split.appendUs)} msg/s)`
+        : '') +
+      `. At N = 16, S = 3 by the spanning share: ${shareLine}.`,
     '',
     'What sharing 2 cores does to each figure: every gateway and every redis-server here ran on one core (core 0) and the load generators on the other. ' +
       'CPU per message is CPU time, counted only while a process runs, so the per-message figures, and the model built on them, hold roughly; but N + 1 (one Redis) or N + 3 (cluster) processes taking turns on one core add context switches and evict each other’s caches, which grows with N and so inflates g₁ and r₁ somewhat (the ceilings err low). ' +
