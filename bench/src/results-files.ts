@@ -44,6 +44,8 @@ export interface EfficiencyData {
   rates?: number[];
   members: number;
   rateChosenBy: string;
+  /** Who held the receiving members: `c`, the C receiver (bench/c/receiver.c); `node` (or absent, older files), the Node load generator. */
+  generator?: 'c' | 'node';
   /** One per system and rate; `burn`: measured with a spinning process beside the generators on their core. */
   points: { label: string; system: string; id?: string; rate?: number; burn?: boolean; point: PointResult }[];
 }
