@@ -635,13 +635,25 @@ async function main(): Promise<void> {
 
     if (o.scenarios.has(7)) {
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-      log('Scenario 7: raw WebSocket pipe (/ws/devices/:id) vs websockify, one TCP echo server');
-      // Scenario 4's settings; the client leaves the sends one received message causes in one
-      // write, so the generator core is not what limits a pipe that is 3× websockify.
-      const pipeSettings: BridgeSettings = { ...bridgeSettings, batchSends: true };
-      const { paths, room } = await runPipe(pipeSettings, log);
-      const profile = o.profile ? await profilePipe(pipeSettings, log) : undefined;
-      save('pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
+      log('Scenario 7: raw WebSocket pipe (/ws/devices/:id) vs websockify, one TCP echo server, a corked client and one that writes each message');
+      // Scenario 4's settings, with two clients: one leaves the sends one received message causes
+      // in one write (so the generator core is not what limits a pipe that is 3× websockify), the
+      // other writes each message on its own, as a page's code does.
+      const { paths, room, roomPerMessage } = await runPipe(bridgeSettings, log);
+      const profile = o.profile ? await profilePipe({ ...bridgeSettings, batchSends: true }, log) : undefined;
+      const profilePerMessage = o.profile ? await profilePipe({ ...bridgeSettings, batchSends: false }, log) : undefined;
+      save(
+        'pipe',
+        scenarioFile(
+          7,
+          'Raw pipe',
+          o,
+          machine,
+          runId,
+          { ...bridgeSettings },
+          { settings: bridgeSettings, paths, room, roomPerMessage, ...(profile && { profile }), ...(profilePerMessage && { profilePerMessage }) },
+        ),
+      );
     }
     if (o.scenarios.has(12)) {
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
