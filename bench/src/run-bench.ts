@@ -96,8 +96,9 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   -h, --help           This text.
 
 Scenarios: 1 fan-out over TCP (K=200 and 1,000; bare hub plain and corked), 2 half the members on WebSocket,
-3 CPU per million deliveries, 4 bridge vs websockify, 5 idle memory, 6 codec,
-7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server,
+3 CPU per million deliveries (receivers in C), 4 bridge vs websockify, 5 idle memory, 6 codec,
+7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server, a corked
+client and one writing each message on its own,
 8 cluster: K=200 split over two gateways on one Redis (redis-server, appendfsync always)
 against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart,
 9 many rooms (50 rooms of about 20, each member in 3; TCP, ½ WebSocket, ngircd channels),
