@@ -38,6 +38,9 @@ export interface PipePath extends BridgePath {
   otherCpu: number;
   /** Kept runs during which other processes used more than a quarter of a core (after two repeats). */
   noisyRuns: number;
+  /** The server's read and write system calls per message while 64 were in flight (median; absent in older files). */
+  serverReadsPerMessage?: number;
+  serverWritesPerMessage?: number;
 }
 
 export interface PipeRoomSide {
@@ -166,6 +169,8 @@ function withGenerator(path: BridgePath, runs: BridgeRun[]): PipePath {
     loadedClientCpu: median(runs.map((r) => r.loadedClientCpu ?? NaN)),
     otherCpu: median(runs.map((r) => r.otherCpu ?? NaN)),
     noisyRuns: runs.filter(noisy).length,
+    serverReadsPerMessage: median(runs.map((r) => r.serverReadsPerMessage ?? NaN)),
+    serverWritesPerMessage: median(runs.map((r) => r.serverWritesPerMessage ?? NaN)),
   };
 }
 

@@ -551,18 +551,34 @@ function pipeStyleRatios(b: PipeData): string[] {
     const pw = b.paths.find((p) => p.path === `websockify${suffix}`);
     if (!ps || !pw) continue;
     rows.push(
-      `| ${label} | ${int(ps.messagesPerSecond)} / ${int(pw.messagesPerSecond)} = ${ratio(ps.messagesPerSecond / pw.messagesPerSecond)} | ${ms(ps.loadedP99Ms)} / ${ms(pw.loadedP99Ms)} | ${ms(ps.rttP99Ms)} / ${ms(pw.rttP99Ms)} | ${pct(ps.serverCpu)} / ${pct(pw.serverCpu)} | ${pct(ps.generatorCpu)} / ${pct(pw.generatorCpu)} |`,
+      `| ${label} | ${int(ps.messagesPerSecond)} / ${int(pw.messagesPerSecond)} = ${ratio(ps.messagesPerSecond / pw.messagesPerSecond)} | ${ms(ps.loadedP99Ms)} / ${ms(pw.loadedP99Ms)} | ${ms(ps.rttP99Ms)} / ${ms(pw.rttP99Ms)} | ${pct(ps.serverCpu)} / ${pct(pw.serverCpu)} | ${perMessageUs(ps)} / ${perMessageUs(pw)} | ${syscalls(ps)} | ${pct(ps.generatorCpu)} / ${pct(pw.generatorCpu)} |`,
     );
   }
   if (rows.length < 2) return [];
   return [
     `Both client styles side by side (the same invocation): the corked client leaves the sends one received WebSocket message causes in one write; the other writes each message on its own, as a page's code that calls \`send\` per message does. Pipe / websockify:`,
     '',
-    `| client | messages/s, ${b.settings.inFlight} in flight | p99 ms under that load | round trip p99 ms, 1 in flight | server CPU under that load | generator core under that load |`,
-    '|---|---:|---:|---:|---:|---:|',
+    `| client | messages/s, ${b.settings.inFlight} in flight | p99 ms under that load | round trip p99 ms, 1 in flight | server CPU under that load | server CPU µs per message | the gateway’s reads + writes per message | generator core under that load |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
   ];
+}
+
+/** A path's server CPU per message (each message crosses it both ways), µs. */
+function perMessageUs(p: PipePath): string {
+  return ((p.serverCpu / p.messagesPerSecond) * 1e6).toFixed(1);
+}
+
+/**
+ * The gateway's read and write system calls per message (syscr, syscw of /proc/<pid>/io over the
+ * loaded window: read, write, writev, which libuv uses). Not shown for websockify: Python's
+ * recv and send on sockets are not counted there.
+ */
+function syscalls(p: PipePath): string {
+  return p.serverReadsPerMessage === undefined || !Number.isFinite(p.serverReadsPerMessage)
+    ? '—'
+    : `${p.serverReadsPerMessage.toFixed(2)} + ${(p.serverWritesPerMessage ?? NaN).toFixed(2)}`;
 }
 
 function pipeProfileSection(all: AllResults): string[] {
@@ -697,7 +713,8 @@ function limits(all: AllResults): string[] {
             : pm.serverCpu >= 0.9
               ? 'the gateway is CPU-bound'
               : 'neither core is saturated'),
-        `the gateway’s CPU per message (both ways) ${((pm.serverCpu / pm.messagesPerSecond) * 1e6).toFixed(2)} µs (corked: ${((ps.serverCpu / ps.messagesPerSecond) * 1e6).toFixed(2)} µs), websockify’s ${((wm.serverCpu / wm.messagesPerSecond) * 1e6).toFixed(2)} µs (corked: ${((pw.serverCpu / pw.messagesPerSecond) * 1e6).toFixed(2)} µs)`,
+        `the gateway’s CPU per message (both ways) ${perMessageUs(pm)} µs (corked: ${perMessageUs(ps)} µs), websockify’s ${perMessageUs(wm)} µs (corked: ${perMessageUs(pw)} µs)`,
+        `the gateway’s read + write system calls per message ${syscalls(pm)} (corked: ${syscalls(ps)})`,
       ];
       if (pipe.profilePerMessage)
         more.push(
