@@ -111,4 +111,24 @@ describe('history across rooms whose ids do not compare', () => {
     expect(carol.link.ended).toBe(false);
     await hub.close();
   });
+
+  it('merges a memory room with a durable one in (ts, id) order, a cursor in the ring placed by its own ts', async () => {
+    const hub = testHub();
+    const history = hub.history;
+    history.roomSetting = (room) => (room === 'beta' ? { mode: 'memory', size: 100, ttlSeconds: 3600 } : { mode: 'durable' });
+    // The log takes ids in the order recorded; the times say otherwise.
+    for (const { room, ts, text } of [...timeline.filter((e) => e.room === 'alpha'), ...timeline.filter((e) => e.room === 'beta')]) {
+      await history.record({ kind: 'message', room, from: 'zed', transport: 'tcp', text }, ts);
+    }
+    history.flush();
+    expect(textOf(history.forOperator({ limit: 10 }).entries)).toEqual(['b1', 'a1', 'b2', 'a2', 'b3', 'a3']);
+    const newest = history.forOperator({ limit: 3 });
+    expect(textOf(newest.entries)).toEqual(['a2', 'b3', 'a3']);
+    const b3 = newest.entries[1]!.id; // in the ring only
+    expect(textOf(history.forOperator({ before: b3, limit: 2 }).entries)).toEqual(['b2', 'a2']);
+    expect(textOf(history.forOperator({ after: b3, limit: 5 }).entries)).toEqual(['a3']);
+    const member = { identity: 'nobody', rooms: ['alpha', 'beta'], visitor: { account: null, role: null } };
+    expect(textOf(history.forMember(member, { after: b3 }).entries)).toEqual(['a3']);
+    await hub.close();
+  });
 });
