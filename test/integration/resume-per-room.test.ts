@@ -1,7 +1,7 @@
 import type { HistoryEntry } from '@switchboard/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@switchboard/client';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { api, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { ROOM_SPACE, perRoomIds } from '../helpers/per-room-ids.js';
 import { Peer } from '../helpers/peer.js';
 
@@ -57,6 +57,19 @@ describe('a client in two rooms resumes each from its own last id', () => {
     expect((await again.history({ room: 'ops', after: Math.max(...Object.values(saved)) })).entries).toEqual([]);
     expect(again.lastIds.lobby).toBe(missed.lobby!.at(-1)!.id);
     await again.close();
+
+    // The operator's history across rooms is by time, then id: the newest is ops's, though its id is far below lobby's.
+    talker.send({ type: 'message', room: 'ops', text: 'ops last' });
+    const opsLast = await talker.next('message', (m) => m.text === 'ops last');
+    const newest = await api(gateway, 'GET', '/api/history?limit=2');
+    expect(newest.status).toBe(200);
+    expect(texts(newest.body.entries)).toEqual(['lobby missed 3', 'ops last']);
+    const older = await api(gateway, 'GET', `/api/history?limit=2&before=${opsLast.id}`);
+    expect(texts(older.body.entries)).toEqual(['lobby missed 2', 'lobby missed 3']);
+    // An id no entry has places nothing: a stable code, not a guess.
+    const unknown = await api(gateway, 'GET', `/api/history?before=${opsLast.id + 2}`);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe('INVALID_MESSAGE');
     talker.end();
   });
 });
