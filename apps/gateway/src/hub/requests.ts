@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DEFAULT_ROOM,
   PROTOCOL_VERSION,
@@ -22,6 +23,9 @@ import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from '../room-acce
 import { originOf, type Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
+
+/** A name's holder that is not the identity signing in (Requests.#otherHolder). */
+const ANOTHER_IDENTITY = Symbol('another identity');
 
 /** What a member without an account may send on a gateway with --require-login: what a device does. */
 const DEVICE_REQUESTS: ReadonlySet<ClientMessage['type']> = new Set(['hello', 'text', 'message', 'ping', 'pong']);
@@ -201,7 +205,7 @@ export class Requests {
       andThen(this.#reclaim(member, this.#mayEnter(who, roomName, who)), () => {
         // Closed while the password was hashed: nothing is claimed for a connection that is gone.
         if (member.isClosed) return;
-        return andThen(this.membership.claim(member, who.name), (free) => {
+        return andThen(this.#claimSignedIn(member, who, hello.token !== undefined || who.account !== null), (free) => {
           if (!free) throw taken(who.name);
           if (member.isClosed) return;
           return this.#welcome(member, who, roomName, upgrading, hello);
@@ -241,6 +245,40 @@ export class Requests {
     if (who.account !== null && holder.identity.startsWith('guest:')) return this.replace(holder.id, who.name).then(() => undefined);
   }
 
+  /**
+   * Claims the name signed in to. One that resumes an identity (a token, an account) may find it
+   * held a moment longer by that identity's own connection on another gateway: one that just gave
+   * way (replaced above, or dropped) frees the name on the shared state after it has answered on its
+   * own channel, and one that was welcomed a moment ago is not in this gateway's directory yet; on a
+   * Redis Cluster those travel through different shards. So it asks again, for up to
+   * --cluster-timeout-ms, while nobody else holds the name, replacing (SESSION_REPLACED) a holder of
+   * its identity as it shows up; a name another identity holds is NAME_TAKEN at once.
+   */
+  #claimSignedIn(member: Member, who: SignedIn, resumes: boolean): boolean | Promise<boolean> {
+    const claimed = this.membership.claim(member, who.name);
+    if (!resumes || claimed === true || (claimed === false && this.#otherHolder(member, who) === ANOTHER_IDENTITY)) return claimed;
+    const deadline = Date.now() + this.config.cluster.timeoutMs;
+    const replaced = new Set<string>();
+    const again = async (free: boolean, pauseMs: number): Promise<boolean> => {
+      if (free || member.isClosed || Date.now() >= deadline) return free;
+      const holder = this.#otherHolder(member, who);
+      if (holder === ANOTHER_IDENTITY) return false;
+      if (holder !== undefined && !replaced.has(holder)) {
+        replaced.add(holder);
+        await this.replace(holder);
+      } else await sleep(pauseMs);
+      return again(await this.membership.claim(member, who.name), Math.min(pauseMs * 2, 200));
+    };
+    return Promise.resolve(claimed).then((free) => again(free, 10));
+  }
+
+  /** Who else holds the name signed in to, as this gateway's directory says: nobody (undefined), a member of the same identity (its id), or another identity. */
+  #otherHolder(member: Member, who: SignedIn): string | typeof ANOTHER_IDENTITY | undefined {
+    const holder = this.node.directory.byName(who.name);
+    if (holder === undefined || holder.id === member.id) return undefined;
+    return holder.identity === who.identity ? holder.id : ANOTHER_IDENTITY;
+  }
+
   #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): Handled {
     const name = who.name;
     member.identity = who.identity;
@@ -269,13 +307,25 @@ export class Requests {
       };
       if (who.account !== null) welcome.account = true;
       if (who.role !== null) welcome.role = who.role;
-      this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
-      // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
-      if (upgrading) this.membership.setName(member, name);
-      else this.joined(member);
-      // Its private history is here before anything it asks next (the input gate holds its frames till then).
-      return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
+      return andThen(this.#tokenShared(), () => {
+        if (member.isClosed) return;
+        this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
+        // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
+        if (upgrading) this.membership.setName(member, name);
+        else this.joined(member);
+        // Its private history is here before anything it asks next (the input gate holds its frames till then).
+        return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
+      });
     }
+  }
+
+  /**
+   * With several gateways, the welcome's token is in the shared state before the welcome goes:
+   * a client that presents it at once to another gateway (through the load balancer) is known there.
+   */
+  #tokenShared(): Handled {
+    if (this.node.identity === undefined) return;
+    return this.identity.store.shared();
   }
 
   /** A hello arrived that could not be read: still, this connection speaks the protocol. */
