@@ -1,5 +1,6 @@
 import type { ServerMessage } from '@switchboard/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { api } from '../helpers/gateway.js';
 import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
 import { Peer } from '../helpers/peer.js';
 import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
@@ -67,6 +68,25 @@ describe('races between gateways on a Redis Cluster', () => {
       }
       token = reply.token!;
       holder = next;
+    }
+  }, 120_000);
+
+  it('an account signing in on another gateway takes its name from the guest that held it (NAME_RECLAIMED) at once, never NAME_TAKEN', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    for (let round = 1; round <= 10; round++) {
+      const name = `nina${round}`;
+      const guest = await peer(a);
+      await guest.hello(name);
+      expect((await api(b, 'POST', '/api/accounts', { name, password: 'correct horse battery' })).status).toBe(201);
+      const owner = await peer(b);
+      owner.send({ type: 'hello', v: 1, name, password: 'correct horse battery', ref: `h${round}` });
+      const reply = await until(
+        `an answer to h${round}`,
+        () => owner.received.find((m): m is Of<'welcome'> | Of<'error'> => (m.type === 'welcome' || m.type === 'error') && m.ref === `h${round}`),
+        10_000,
+      );
+      expect(reply, `round ${round}: ${JSON.stringify(reply)}`).toMatchObject({ type: 'welcome', name, account: true });
+      await expect(guest.next('notice', (n) => n.code === 'NAME_RECLAIMED', 10_000)).resolves.toBeDefined();
     }
   }, 120_000);
 });

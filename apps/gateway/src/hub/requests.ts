@@ -9,7 +9,7 @@ import {
   type ClientMessageOf,
   type ServerMessageOf,
 } from '@switchboard/protocol';
-import type { ClusterNode } from '../cluster/cluster.js';
+import type { ClusterNode, MemberRecord } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import type { HistoryService } from '../history/history-service.js';
 import type { Identity, SignedIn } from '../identity/identity.js';
@@ -24,7 +24,7 @@ import { originOf, type Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
 
-/** A name's holder that is not the identity signing in (Requests.#otherHolder). */
+/** A name's holder that keeps it against a sign-in (Requests.#otherHolder). */
 const ANOTHER_IDENTITY = Symbol('another identity');
 
 /** What a member without an account may send on a gateway with --require-login: what a device does. */
@@ -239,44 +239,52 @@ export class Requests {
    * registered name is its account's alone.
    */
   #reclaim(member: Member, who: SignedIn): Handled {
-    const holder = this.node.directory.byName(who.name);
-    if (holder === undefined || holder.id === member.id) return;
-    if (holder.identity === who.identity) return this.replace(holder.id).then(() => undefined);
-    if (who.account !== null && holder.identity.startsWith('guest:')) return this.replace(holder.id, who.name).then(() => undefined);
+    const holder = this.#otherHolder(member, who);
+    if (holder === undefined || holder === ANOTHER_IDENTITY) return;
+    return this.#giveWay(holder, who).then(() => undefined);
+  }
+
+  /** The holder's connection is closed, wherever it is: SESSION_REPLACED for the same identity, NAME_RECLAIMED for a guest on an account's name. */
+  #giveWay(holder: MemberRecord, who: SignedIn): Promise<unknown> {
+    return holder.identity === who.identity ? this.replace(holder.id) : this.replace(holder.id, who.name);
   }
 
   /**
    * Claims the name signed in to. One that resumes an identity (a token, an account) may find it
-   * held a moment longer by that identity's own connection on another gateway: one that just gave
-   * way (replaced above, or dropped) frees the name on the shared state after it has answered on its
-   * own channel, and one that was welcomed a moment ago is not in this gateway's directory yet; on a
-   * Redis Cluster those travel through different shards. So it asks again, for up to
-   * --cluster-timeout-ms, while nobody else holds the name, replacing (SESSION_REPLACED) a holder of
-   * its identity as it shows up; a name another identity holds is NAME_TAKEN at once.
+   * held a moment longer by a connection that gives way to it on another gateway (above; or one of
+   * its identity that just dropped): that gateway frees the name on the shared state after it has
+   * answered on its own channel, and a connection welcomed there a moment ago is not in this
+   * gateway's directory yet; on a Redis Cluster those travel through different shards. So it asks
+   * again, for up to --cluster-timeout-ms, while nobody else holds the name, closing a holder that
+   * must give way as it shows up; a name another identity holds is NAME_TAKEN at once.
    */
   #claimSignedIn(member: Member, who: SignedIn, resumes: boolean): boolean | Promise<boolean> {
     const claimed = this.membership.claim(member, who.name);
     if (!resumes || claimed === true || (claimed === false && this.#otherHolder(member, who) === ANOTHER_IDENTITY)) return claimed;
     const deadline = Date.now() + this.config.cluster.timeoutMs;
-    const replaced = new Set<string>();
+    const askedToGo = new Set<string>();
     const again = async (free: boolean, pauseMs: number): Promise<boolean> => {
       if (free || member.isClosed || Date.now() >= deadline) return free;
       const holder = this.#otherHolder(member, who);
       if (holder === ANOTHER_IDENTITY) return false;
-      if (holder !== undefined && !replaced.has(holder)) {
-        replaced.add(holder);
-        await this.replace(holder);
+      if (holder !== undefined && !askedToGo.has(holder.id)) {
+        askedToGo.add(holder.id);
+        await this.#giveWay(holder, who);
       } else await sleep(pauseMs);
       return again(await this.membership.claim(member, who.name), Math.min(pauseMs * 2, 200));
     };
     return Promise.resolve(claimed).then((free) => again(free, 10));
   }
 
-  /** Who else holds the name signed in to, as this gateway's directory says: nobody (undefined), a member of the same identity (its id), or another identity. */
-  #otherHolder(member: Member, who: SignedIn): string | typeof ANOTHER_IDENTITY | undefined {
+  /**
+   * Who else holds the name signed in to, as this gateway's directory says: nobody (undefined), a
+   * member that must give way to this sign-in (#reclaim), or another identity that keeps it.
+   */
+  #otherHolder(member: Member, who: SignedIn): MemberRecord | typeof ANOTHER_IDENTITY | undefined {
     const holder = this.node.directory.byName(who.name);
     if (holder === undefined || holder.id === member.id) return undefined;
-    return holder.identity === who.identity ? holder.id : ANOTHER_IDENTITY;
+    if (holder.identity === who.identity || (who.account !== null && holder.identity.startsWith('guest:'))) return holder;
+    return ANOTHER_IDENTITY;
   }
 
   #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): Handled {
