@@ -91,7 +91,10 @@ async function pageBack(peer: Peer, room: string, oldest: number): Promise<numbe
     const reply = await peer.next('history', (h) => h.ref === ref, 10_000);
     const got = reply.entries.map((entry) => entry.id);
     // Each page is older than the one before it, oldest first.
-    expect(got.every((id, i) => id < before && (i === 0 || id > got[i - 1]!))).toBe(true);
+    expect(
+      got.every((id, i) => id < before && (i === 0 || id > got[i - 1]!)),
+      `${room} before ${before}: ${got.join(' ')}`,
+    ).toBe(true);
     ids.push(...got);
     if (!reply.more) return ids;
     before = got[0]!;
@@ -149,7 +152,10 @@ describe('a gateway added to a running chat', () => {
       await until(`the last hall message (${last}) on the new gateway`, () => (liveHall().includes(last) ? true : undefined), 10_000);
 
       const live = liveHall();
-      expect(live.every((id, i) => i === 0 || id > live[i - 1]!)).toBe(true); // in order, each once
+      expect(
+        live.every((id, i) => i === 0 || id > live[i - 1]!),
+        `live: ${live.join(' ')}`,
+      ).toBe(true); // in order, each once
       expect(live[0]!).toBeGreaterThan(recent.at(-1)!); // the live ones follow the history
       const seen = [...paged, ...recent, ...live];
       expect(new Set(seen).size).toBe(seen.length); // nothing repeated

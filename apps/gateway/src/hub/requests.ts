@@ -333,7 +333,10 @@ export class Requests {
    */
   #tokenShared(): Handled {
     if (this.node.identity === undefined) return;
-    return this.identity.store.shared();
+    // Bounded: a Redis that hangs delays the welcome by --cluster-timeout-ms at most (the token works here meanwhile).
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.cluster.timeoutMs)));
+    return Promise.race([this.identity.store.shared(), waited]).finally(() => clearTimeout(timer));
   }
 
   /** A hello arrived that could not be read: still, this connection speaks the protocol. */
