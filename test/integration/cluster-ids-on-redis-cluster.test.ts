@@ -149,6 +149,38 @@ describe('history sharded by room on a Redis Cluster', () => {
     await bob.find('message', (m) => m.id === ids[roomB]!.at(-1), 10_000);
   }, 90_000);
 
+  it('a private conversation takes its ids in one slot of its own, both ways, and lives in the two sides’ own streams, none under {shared}', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const alice = await member(a, 'alice', ['lobby']);
+    const bob = await member(b, 'bob', ['lobby']);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const [from, to] = i % 2 === 0 ? [alice, 'bob'] : [bob, 'alice'];
+      const ref = `p${i}`;
+      from.send({ type: 'private', to, text: `psst ${i}`, ref });
+      const ack = await from.find('private', (m) => m.ref === ref, 10_000);
+      ids.push(ack.id);
+    }
+    // One counter for the conversation, whichever side sends: one slot, increasing in the order sent.
+    expect(new Set(ids.map((id) => splitId(id).slot)).size).toBe(1);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    const streams: string[] = [];
+    // Every key with an identity in its name, on every master (a replica holds the same keys).
+    for (const node of cluster.nodes.filter((n) => n.alive)) {
+      if (!(await cluster.cli(node, ['ROLE'])).startsWith('master')) continue;
+      streams.push(...(await cluster.cli(node, ['--scan', '--pattern', 'switchboard:*identity:*'])).split('\n').filter((key) => key !== ''));
+    }
+    // Each side's stream under its own tag, holding the whole conversation; nothing under {shared}.
+    expect(streams.filter((key) => key.includes('{shared}'))).toEqual([]);
+    expect(streams.filter((key) => /^switchboard:\{identity:[^}]+\}:log$/.test(key))).toHaveLength(2);
+    for (const key of streams) expect((await cluster.cli(await cluster.masterOf(key), ['XLEN', key])).trim()).toBe('6');
+    // Each side reads the conversation, in id order, on its own gateway.
+    bob.send({ type: 'history', with: 'alice', ref: 'h' });
+    const history = await bob.find('history', (h) => h.ref === 'h', 10_000);
+    expect(history.entries.map((entry) => entry.id)).toEqual(ids);
+  }, 60_000);
+
   it('reconnect with since across a failover of the rooms’ master: exactly the missed messages, in order, once (hello {since} for one room, history {after} for another)', async () => {
     const { rooms } = await roomsOffShared('f', 2);
     const [roomA, roomB] = rooms[0]!;
