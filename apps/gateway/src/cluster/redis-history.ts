@@ -68,6 +68,8 @@ export class RedisHistory implements MessageLog {
   readonly #startSequence: number;
   /** Cluster follow: streams being read now (true: read again once done, it grew meanwhile). */
   readonly #polls = new Map<string, boolean>();
+  /** Cluster: each sender's last entry still being stored (settled, whatever its outcome, before the next resolves). */
+  readonly #lastOfSender = new Map<string, Promise<unknown>>();
   #closed = false;
 
   constructor(options: RedisHistoryOptions) {
@@ -86,8 +88,36 @@ export class RedisHistory implements MessageLog {
     return [...this.#following.keys()];
   }
 
-  /** Stores an entry and resolves with its id once it is as durable as asked (--redis-wait-replicas: a replica of each master written has it). */
-  async append(entry: NewHistoryEntry, ts: number): Promise<number> {
+  /**
+   * Stores an entry and resolves with its id once it is as durable as asked (--redis-wait-replicas:
+   * a replica of each master written has it). A sender's entries resolve in the order appended, so
+   * its acknowledgements keep the order of its requests (the hub sends the next before the last is
+   * stored): on one Redis the one connection keeps that order, on a cluster two rooms' entries go to
+   * two shards and may be stored in either order, so there each waits for the one before.
+   */
+  append(entry: NewHistoryEntry, ts: number): Promise<number> {
+    const stored = this.#appendNow(entry, ts);
+    if (this.#options.keys.ids !== 'per-slot') return stored;
+    const sender = entry.from;
+    const before = this.#lastOfSender.get(sender);
+    // Handled here at once: it may fail while it waits for the one before.
+    stored.catch(() => undefined);
+    const inOrder =
+      before === undefined
+        ? stored
+        : before.then(
+            () => stored,
+            () => stored,
+          );
+    this.#lastOfSender.set(sender, inOrder);
+    const forget = (): void => {
+      if (this.#lastOfSender.get(sender) === inOrder) this.#lastOfSender.delete(sender);
+    };
+    inOrder.then(forget, forget);
+    return inOrder;
+  }
+
+  async #appendNow(entry: NewHistoryEntry, ts: number): Promise<number> {
     const { redis } = this.#options;
     if (!redis.ready) throw unavailable('not connected');
     const streams = this.#streamsOf(entry);
