@@ -2,6 +2,8 @@ import type { ServerMessage } from '@switchboard/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
 import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { api } from '../helpers/gateway.js';
+import { until } from '../helpers/until.js';
 import { Peer, sleep } from '../helpers/peer.js';
 import { startRedisCluster, type ClusterNodeProcess as RedisClusterNode, type RedisClusterProcess } from '../helpers/redis-cluster.js';
 
@@ -179,6 +181,33 @@ describe('history sharded by room on a Redis Cluster', () => {
     bob.send({ type: 'history', with: 'alice', ref: 'h' });
     const history = await bob.find('history', (h) => h.ref === 'h', 10_000);
     expect(history.entries.map((entry) => entry.id)).toEqual(ids);
+  }, 60_000);
+
+  it('a slot counter that went back (a promoted replica without the last writes, Redis without its data) gives no id twice: each gateway goes on above what it has seen', async () => {
+    const { masters, rooms } = await roomsOffShared('c', 1);
+    const room = rooms[0]![0]!;
+    const [a, b] = [await node('a'), await node('b')];
+    const alice = await member(a, 'alice', [room]);
+    const bob = await member(b, 'bob', [room]);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const first: number[] = [];
+    for (let i = 0; i < 3; i++) first.push(await say(alice, room, `first-${i}`));
+    // b has read them from the room's stream into its own history.
+    await until('b to hold what a stored', async () => {
+      const { body } = await api<{ entries: { id: number }[] }>(b, 'GET', `/api/history?room=${room}&limit=50`);
+      return body.entries.some((entry) => entry.id === first.at(-1)) ? true : undefined;
+    });
+    // The slot's counter loses its last writes.
+    await cluster.cli(masters[0]!, ['SET', counterOf(room), '0']);
+    const fromB = await say(bob, room, 'from b');
+    const fromA = await say(alice, room, 'from a');
+    expect(fromB).toBeGreaterThan(first.at(-1)!);
+    expect(fromA).toBeGreaterThan(fromB);
+    expect(splitId(fromA).slot).toBe(keySlot(streamOf(room)));
+    // The counter is set on from there, and the stream holds every entry once, under its id.
+    expect(Number((await cluster.cli(masters[0]!, ['GET', counterOf(room)])).trim())).toBe(splitId(fromA).sequence);
+    const streamIds = (await cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-0$/.test(line));
+    expect(streamIds).toEqual([...first, fromB, fromA].map((id) => `${id}-0`));
   }, 60_000);
 
   it('reconnect with since across a failover of the rooms’ master: exactly the missed messages, in order, once (hello {since} for one room, history {after} for another)', async () => {
