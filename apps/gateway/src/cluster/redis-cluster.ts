@@ -49,6 +49,7 @@ export function keyLayout(prefix: string, nodeId: string) {
   return {
     /** What membership and identity build their keys from (and the sweep script, in Lua). */
     shared,
+    /** One Redis's message id counter (raised at resync); a Redis Cluster takes ids from each slot's own (history-keys.ts). */
     counter: `${shared}message-id`,
     nodes: `${shared}nodes`,
     names: `${shared}names:${nodeId}`,
