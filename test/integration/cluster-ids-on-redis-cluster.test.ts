@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ServerMessage } from '@switchboard/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
@@ -208,6 +209,49 @@ describe('history sharded by room on a Redis Cluster', () => {
     expect(Number((await cluster.cli(masters[0]!, ['GET', counterOf(room)])).trim())).toBe(splitId(fromA).sequence);
     const streamIds = (await cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-0$/.test(line));
     expect(streamIds).toEqual([...first, fromB, fromA].map((id) => `${id}-0`));
+  }, 60_000);
+
+  it("a file's checksum reaches the other gateways' history through its streams, a room's and a private one's, and the room's next message keeps its id as its stream id", async () => {
+    const { masters, rooms } = await roomsOffShared('d', 1);
+    const room = rooms[0]![0]!;
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const alice = await member(a, 'alice', [room]);
+    const bob = await member(b, 'bob', [room]);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const bytes = Buffer.from('a small file, one chunk\n'.repeat(20));
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    for (const [transfer, target] of [
+      [1, { room }],
+      [2, { to: 'bob' }],
+    ] as const) {
+      alice.send({ type: 'file-offer', transfer, name: `f${transfer}.txt`, size: bytes.length, ...target });
+      alice.send({ type: 'file-data', transfer, data: bytes });
+      alice.send({ type: 'file-end', transfer, sha256, ref: `end${transfer}` });
+      await alice.find('file-end', (e) => e.ref === `end${transfer}`, 10_000);
+    }
+    const after = await say(alice, room, 'after the files');
+    // The room's stream: the checksum after the file, then the message under its own id.
+    const streamIds = (await cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-\d+$/.test(line));
+    expect(streamIds.at(-1)).toBe(`${after}-0`);
+    expect(streamIds).toHaveLength(3);
+
+    const fileOf = (entries: Of<'history'>['entries']): unknown => entries.find((entry) => entry.kind === 'file');
+    // b, which served the room and bob's conversations, and c, which reads the room up for a newcomer.
+    const carol = await member(c, 'carol', [room]);
+    for (const [peer, ask] of [
+      [bob, { room }],
+      [bob, { with: 'alice' }],
+      [carol, { room }],
+    ] as const) {
+      const file = await until(`the checksum in ${JSON.stringify(ask)}`, async () => {
+        const ref = `h${Math.random()}`;
+        peer.send({ type: 'history', ...ask, ref });
+        const reply = await peer.find('history', (h) => h.ref === ref, 10_000);
+        const entry = fileOf(reply.entries) as { sha256?: string } | undefined;
+        return entry?.sha256 === undefined ? undefined : entry;
+      });
+      expect(file).toMatchObject({ kind: 'file', sha256 });
+    }
   }, 60_000);
 
   it('reconnect with since across a failover of the rooms’ master: exactly the missed messages, in order, once (hello {since} for one room, history {after} for another)', async () => {
