@@ -231,6 +231,8 @@ export class RedisHistory implements MessageLog {
     this.#following.set(key, position);
     this.#stoppedAt.delete(key);
     this.#restartRead();
+    // On a cluster nothing blocks on it: what came during its read-up is read at once.
+    if (this.#options.keys.ids === 'per-slot') this.#poll(key);
   }
 
   /** A stream this node may not serve, read up once (a REST reader's room): what it lacks is stored, nothing more is followed. */
