@@ -145,7 +145,8 @@ const pythonImports = (modules) => () => existsSync(SYSTEM_PYTHON) && spawnSync(
 /**
  * Debian packages the tests run for real: Chromium (browser tests), redis-server, redis-cli and HAProxy
  * (several gateways on one Redis or a Redis Cluster, behind the README's load balancer), Python with venv, pytest,
- * setuptools and websockets (clients/python), Mono's mcs and runtime (clients/csharp). Each with
+ * setuptools and websockets (clients/python), Mono's mcs and runtime (clients/csharp), gcc (the bench's C
+ * receiver, test/integration/c-receiver.test.ts). Each with
  * a file it installs, or a check that it is there.
  */
 const TEST_PACKAGES = [
@@ -160,6 +161,8 @@ const TEST_PACKAGES = [
   ['python3-websockets', pythonImports('websockets')],
   ['mono-mcs', '/usr/bin/mcs'],
   ['mono-runtime', '/usr/bin/mono'],
+  ['gcc', '/usr/bin/gcc'],
+  ['libc6-dev', '/usr/include/stdio.h'],
 ];
 
 function ensureTestPackages() {

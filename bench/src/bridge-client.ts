@@ -56,6 +56,12 @@ export interface BridgeRun {
   duplicates: number;
   /** CPU of the gateway or websockify (with its children) during the loaded phase, share of a core; set by run-bench. */
   serverCpu?: number;
+  /**
+   * The server's read and write system calls (syscr, syscw of its processes' /proc/<pid>/io: read,
+   * write, writev …, not recv or send) per message during the loaded phase; set by run-bench.
+   */
+  serverReadsPerMessage?: number;
+  serverWritesPerMessage?: number;
   /** CPU of the generator core's processes (this client and the processes run-bench names) during the loaded phase; set by run-bench when asked. */
   generatorCpu?: number;
   /** This client's own share of `generatorCpu`. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import type { BridgeMode, BridgeRun } from './bridge-client.js';
 import { median } from './fanout.js';
-import { coreBusy, coreTimes, treeCpu, treeCpuAgain, treeCpuDelta, type CoreTimes } from './proc-stats.js';
+import { coreBusy, coreTimes, processTreeByParent, syscallCounts, syscallDelta, treeCpu, treeCpuAgain, treeCpuDelta, type CoreTimes } from './proc-stats.js';
 import { BRIDGE_CLIENT, ECHO_PEER, WORK_DIR, freePort, spawnPinned, startHelper, startSwitchboard, type Helper } from './systems.js';
 
 export interface BridgeSettings {
@@ -70,7 +70,14 @@ export async function drive(
       const generatorTree = (): Map<number, number> => new Map(generators!.flatMap((pid) => [...treeCpu(pid)]));
       const otherCpu: number[] = [];
       const clientCpu: number[] = [];
-      type Mark = { cpu: Map<number, number>; generators?: Map<number, number>; cores?: CoreTimes[]; at: number };
+      const serverSyscalls: { reads: number; writes: number }[] = [];
+      type Mark = {
+        cpu: Map<number, number>;
+        syscalls: ReturnType<typeof syscallCounts>;
+        generators?: Map<number, number>;
+        cores?: CoreTimes[];
+        at: number;
+      };
       let runStart: Mark | undefined;
       let mark: Mark | undefined;
       child.on('message', (m: { type: string; message?: string; runs?: BridgeRun[]; what?: string }) => {
@@ -78,12 +85,18 @@ export async function drive(
           // At a window's end the server's processes seen at its start are read too: a child the
           // /proc listing misses (websockify's, for one) would otherwise count as no CPU.
           const cpu = m.what === 'load-end' && mark ? treeCpuAgain(serverPid, new Map([...(runStart?.cpu ?? []), ...mark.cpu])) : treeCpu(serverPid);
-          const now: Mark = { cpu, ...(generators && { generators: generatorTree(), cores: coreTimes() }), at: performance.now() };
+          const now: Mark = {
+            cpu,
+            syscalls: syscallCounts(processTreeByParent(serverPid)),
+            ...(generators && { generators: generatorTree(), cores: coreTimes() }),
+            at: performance.now(),
+          };
           if (m.what === 'rtt-start') runStart = now;
           else if (m.what === 'load-start') mark = now;
           else if (m.what === 'load-end' && mark) {
             const seconds = (now.at - mark.at) / 1000;
             loadCpu.push(treeCpuDelta(mark.cpu, now.cpu) / seconds);
+            serverSyscalls.push(syscallDelta(mark.syscalls, now.syscalls));
             if (mark.generators && now.generators) {
               generatorCpu.push(treeCpuDelta(mark.generators, now.generators) / seconds);
               const client = (m: Map<number, number>): Map<number, number> => new Map([[child.pid!, m.get(child.pid!) ?? 0]]);
@@ -104,6 +117,7 @@ export async function drive(
             m.runs!.map((r, i) => ({
               ...r,
               serverCpu: loadCpu[i] ?? NaN,
+              ...perMessage(serverSyscalls[i], r),
               ...(generators && { generatorCpu: generatorCpu[i] ?? NaN, loadedClientCpu: clientCpu[i] ?? NaN, otherCpu: otherCpu[i] ?? NaN }),
             })),
           );
@@ -118,6 +132,13 @@ export async function drive(
   } finally {
     stop(child);
   }
+}
+
+/** The server's read and write system calls per message in the loaded window (the client's count of messages that came back in it). */
+function perMessage(calls: { reads: number; writes: number } | undefined, r: BridgeRun): Pick<BridgeRun, 'serverReadsPerMessage' | 'serverWritesPerMessage'> {
+  const messages = r.messagesPerSecond * ((r.loadToUs! - r.loadFromUs!) / 1e6);
+  if (calls === undefined || !(messages > 0)) return {};
+  return { serverReadsPerMessage: calls.reads / messages, serverWritesPerMessage: calls.writes / messages };
 }
 
 function stop(child: ChildProcess): void {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { nowUs, sleep, sleepUntil } from './clock.js';
 import type { MemberSpec, Route, RunReport, Wire } from './generator-protocol.js';
-import { GeneratorProcess, assignMembers } from './generator-pool.js';
+import { CReceiverProcess, GeneratorProcess, assignMembers } from './generator-pool.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { coreBusy, coreTimes, processCpuSeconds, processCpuSplit, treeCpu, treeCpuAgain, treeCpuDelta } from './proc-stats.js';
 import { redisInfo, redisInfoDelta, type RedisInfo } from './redis-stats.js';
@@ -45,6 +45,11 @@ export interface Timing {
   generators: number;
   payloadBytes: number;
   samples: number;
+  /**
+   * `c`: the processes without senders are the C receiver (bench/c/receiver.c at this path:
+   * epoll, 64 KiB reads), so receiving leaves the generator core headroom (scenario 3).
+   */
+  cReceiver?: string;
 }
 
 export interface LatencySummary {
@@ -92,6 +97,8 @@ export interface RunResult {
   serverCpuSeconds: number;
   deliveriesInWindow: number;
   generatorCpu: number;
+  /** The receiving processes' part of generatorCpu (those holding no sender: the C receiver in scenario 3). */
+  receiverCpu?: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
   sendLatenessP99Ms: number;
@@ -138,6 +145,8 @@ export interface PointResult {
   serverUserCpu: number;
   serverSystemCpu: number;
   generatorCpu: number;
+  /** Median of the runs' receiverCpu (the receiving processes alone). */
+  receiverCpu?: number;
   cpuSecondsPerMillion: number;
   /** Median deliveries per second in the window (delivered rate × deliveries per message). */
   deliveriesPerSecond?: number;
@@ -350,6 +359,8 @@ export class FanoutSession {
   system!: RunningSystem;
   generators: GeneratorProcess[] = [];
   #runId = 0;
+  /** Per generator process: it holds no sender. */
+  #receiving: boolean[] = [];
   #deliveriesPerMessage = 0;
   #senders = 0;
   #roomSubscribers: RunResult['roomSubscribers'];
@@ -373,7 +384,13 @@ export class FanoutSession {
     this.#deliveriesPerMessage = dpm;
     this.#senders = senderIndex.length;
     const groups = assignMembers(members, this.timing.generators);
-    this.generators = groups.map((group, i) => new GeneratorProcess(`generator-${c.id}-${i}`, { sender: group.some((m) => m.sender >= 0) }));
+    const cReceiver = this.timing.cReceiver;
+    this.generators = groups.map((group, i) => {
+      const name = `generator-${c.id}-${i}`;
+      const sender = group.some((m) => m.sender >= 0);
+      this.#receiving[i] = !sender;
+      return cReceiver !== undefined && !sender ? new CReceiverProcess(name, cReceiver) : new GeneratorProcess(name, { sender });
+    });
     try {
       await Promise.all(
         groups.map((group, i) =>
@@ -448,7 +465,8 @@ export class FanoutSession {
     const before = await Promise.all(info0);
     const gatewaySeconds = cpu1.map((a, i) => a.user + a.system - cpu0[i]!.user - cpu0[i]!.system);
     const redisSeconds = redises.map((_, i) => treeCpuDelta(redis0[i]!, redis1[i]!));
-    const result = combine(rate, c, this.#deliveriesPerMessage, await reports, {
+    const byProcess = await reports;
+    const result = combine(rate, c, this.#deliveriesPerMessage, byProcess, {
       windowStart,
       windowEnd,
       serverCpuSeconds: gatewaySeconds.reduce((a, b) => a + b, 0),
@@ -458,6 +476,8 @@ export class FanoutSession {
       measureSeconds: t.measureMs / 1000,
       coreBusy: coreBusy(cores0, cores1),
     });
+    if (this.#receiving.some((r) => r))
+      result.receiverCpu = byProcess.reduce((a, r, i) => a + (this.#receiving[i] ? (r.cpuUserUs + r.cpuSystemUs) / Math.max(1, r.windowUs) : 0), 0);
     if (redises.length > 0) {
       result.gatewayCpu = gatewaySeconds.map((s) => s / windowSeconds);
       result.redisCpuSeconds = redisSeconds.reduce((a, b) => a + b, 0);
@@ -682,6 +702,7 @@ function pointOf(rate: number, runs: RunResult[]): PointResult {
     serverUserCpu: m((r) => r.serverUserCpu),
     serverSystemCpu: m((r) => r.serverSystemCpu),
     generatorCpu: m((r) => r.generatorCpu),
+    ...(runs.some((r) => r.receiverCpu !== undefined) && { receiverCpu: m((r) => r.receiverCpu ?? NaN) }),
     cpuSecondsPerMillion: m((r) => (r.deliveriesInWindow > 0 ? r.serverCpuSeconds / (r.deliveriesInWindow / 1e6) : NaN)),
     deliveriesPerSecond: m((r) => r.deliveriesPerSecond),
     generatorBoundRuns: runs.filter((r) => r.generatorBound.length > 0).length,

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import type { GeneratorCommand, GeneratorReport, MemberSpec, ReadyReport, RunCommand, RunReport, SetupCommand } from './generator-protocol.js';
+import type { GeneratorCommand, GeneratorReport, MemberSpec, ReadyReport, RunCommand, RunReport, SetupCommand, Wire } from './generator-protocol.js';
 import { LOAD_GENERATOR, NICE, SENDER_NICE, spawnPinned } from './systems.js';
 
 /** One load-generator child process, pinned to the generator core, driven over IPC. */
@@ -8,8 +8,12 @@ export class GeneratorProcess {
   readonly log: string;
   #waiter: { type: GeneratorReport['type']; resolve: (r: GeneratorReport) => void; reject: (e: Error) => void } | undefined;
 
-  constructor(name: string, options: { sender?: boolean } = {}) {
-    ({ child: this.child, log: this.log } = spawnPinned('generator', name, ['node', LOAD_GENERATOR], { ipc: true, nice: options.sender ? SENDER_NICE : NICE }));
+  /** `argv`: another program that speaks the same IPC (the C receiver); the Node load generator by default. */
+  constructor(name: string, options: { sender?: boolean; argv?: string[] } = {}) {
+    ({ child: this.child, log: this.log } = spawnPinned('generator', name, options.argv ?? ['node', LOAD_GENERATOR], {
+      ipc: true,
+      nice: options.sender ? SENDER_NICE : NICE,
+    }));
     this.child.on('message', (report: GeneratorReport) => {
       const waiter = this.#waiter;
       if (!waiter) return;
@@ -28,7 +32,7 @@ export class GeneratorProcess {
     return this.child.pid!;
   }
 
-  #request<T extends GeneratorReport>(command: GeneratorCommand, expect: T['type'], timeoutMs: number): Promise<T> {
+  protected request<T extends GeneratorReport>(command: GeneratorCommand | CReceiverSetup, expect: T['type'], timeoutMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiter = undefined;
@@ -50,11 +54,11 @@ export class GeneratorProcess {
   }
 
   setup(command: SetupCommand): Promise<ReadyReport> {
-    return this.#request<ReadyReport>(command, 'ready', command.timeoutMs + 60_000);
+    return this.request<ReadyReport>(command, 'ready', command.timeoutMs + 60_000);
   }
 
   run(command: RunCommand, timeoutMs: number): Promise<RunReport> {
-    return this.#request<RunReport>(command, 'report', timeoutMs);
+    return this.request<RunReport>(command, 'report', timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -68,6 +72,59 @@ export class GeneratorProcess {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
     await exited;
     clearTimeout(timer);
+  }
+}
+
+/** The setup the C receiver reads (bench/c/receiver.c): flat, one room, its members' indexes. */
+export interface CReceiverSetup {
+  type: 'setup';
+  wire: Wire;
+  host: string;
+  port: number;
+  room: string;
+  concurrency: number;
+  timeoutMs: number;
+  members: number[];
+  samples: number[];
+  senderIndex: number[];
+}
+
+/**
+ * The C receiver (bench/c/receiver.c, built by buildCReceiver): members that only receive, in one
+ * room that hears every sender, over TCP (Switchboard's frames, IRC, the bare hub). It answers the
+ * same run command with the same report as the Node generator.
+ */
+export class CReceiverProcess extends GeneratorProcess {
+  constructor(name: string, binary: string) {
+    super(name, { argv: [binary] });
+  }
+
+  override setup(command: SetupCommand): Promise<ReadyReport> {
+    const wires = new Set(command.members.map((m) => m.wire));
+    const [wire] = wires;
+    if (wires.size !== 1 || (wire !== 'sb-tcp' && wire !== 'irc' && wire !== 'hub'))
+      throw new Error(`the C receiver speaks one of sb-tcp, irc, hub per process, not ${[...wires].join(' + ')}`);
+    if (command.members.some((m) => m.sender >= 0 || m.moreRooms !== undefined || m.node !== undefined))
+      throw new Error('the C receiver holds receivers of one room on one gateway only');
+    const room = command.members[0]!.room;
+    // One room: each sender's one route is that room, and it reaches every member here.
+    const oneRoom = command.routes.every((rs) => rs.length === 1 && 'room' in rs[0]! && rs[0].room === room);
+    const everyone = new Set(command.routes.flatMap((rs) => rs.flatMap((r) => ('members' in r ? r.members : []))));
+    if (!oneRoom || command.members.some((m) => m.room !== room || !everyone.has(m.index)))
+      throw new Error('the C receiver handles one room whose every member hears every sender (scenario 3)');
+    const setup: CReceiverSetup = {
+      type: 'setup',
+      wire,
+      host: command.host,
+      port: command.tcpPort,
+      room,
+      concurrency: command.concurrency,
+      timeoutMs: command.timeoutMs,
+      members: command.members.map((m) => m.index),
+      samples: command.members.filter((m) => m.sample).map((m) => m.index),
+      senderIndex: command.senderIndex,
+    };
+    return this.request<ReadyReport>(setup, 'ready', command.timeoutMs + 60_000);
   }
 }
 

@@ -15,7 +15,21 @@ import { ECHO_PEER, WORK_DIR, freePort, getJson, startHelper, startSwitchboard, 
  * invocation, in front of the same echo server process.
  */
 
+/**
+ * How the client sends: `corked`, the sends one received WebSocket message causes leave in one
+ * write (each still its own WebSocket message); `per-message`, each send is its own write, as a
+ * page's code that calls `send` per message does.
+ */
+export type ClientStyle = 'corked' | 'per-message';
+
+export const CLIENT_STYLES: readonly { style: ClientStyle; batchSends: boolean; suffix: string; label: string }[] = [
+  { style: 'corked', batchSends: true, suffix: '', label: 'corked client' },
+  { style: 'per-message', batchSends: false, suffix: '-per-message', label: 'a write per message' },
+];
+
 export interface PipePath extends BridgePath {
+  /** Absent in older files: corked. */
+  clientStyle?: ClientStyle;
   /** The generator core (the client and the echo server) while 64 were in flight, share of one core. */
   generatorCpu: number;
   /** The client's part of it. */
@@ -24,6 +38,9 @@ export interface PipePath extends BridgePath {
   otherCpu: number;
   /** Kept runs during which other processes used more than a quarter of a core (after two repeats). */
   noisyRuns: number;
+  /** The server's read and write system calls per message while 64 were in flight (median; absent in older files). */
+  serverReadsPerMessage?: number;
+  serverWritesPerMessage?: number;
 }
 
 export interface PipeRoomSide {
@@ -152,33 +169,49 @@ function withGenerator(path: BridgePath, runs: BridgeRun[]): PipePath {
     loadedClientCpu: median(runs.map((r) => r.loadedClientCpu ?? NaN)),
     otherCpu: median(runs.map((r) => r.otherCpu ?? NaN)),
     noisyRuns: runs.filter(noisy).length,
+    serverReadsPerMessage: median(runs.map((r) => r.serverReadsPerMessage ?? NaN)),
+    serverWritesPerMessage: median(runs.map((r) => r.serverWritesPerMessage ?? NaN)),
   };
 }
 
-export async function runPipe(settings: BridgeSettings, log: (line: string) => void): Promise<{ paths: PipePath[]; room: PipeRoomSide }> {
+/**
+ * Both paths with both client styles (CLIENT_STYLES), in one invocation, in front of one echo
+ * server: the pipe corked, the pipe a write per message (each on a fresh gateway), then one
+ * websockify driven both ways. Paths: `switchboard-pipe`, `websockify` (corked: the ids older
+ * files have) and the same with `-per-message`.
+ */
+export async function runPipe(
+  settings: BridgeSettings,
+  log: (line: string) => void,
+): Promise<{ paths: PipePath[]; room: PipeRoomSide; roomPerMessage: PipeRoomSide }> {
   const paths: PipePath[] = [];
   const echoPort = await freePort();
   const echo = await startHelper('generator', 'echo-server', ['node', ECHO_PEER, '--listen', String(echoPort)], echoPort);
-  let room: PipeRoomSide;
+  const rooms: PipeRoomSide[] = [];
   try {
-    log('  WebSocket client → Switchboard /ws/devices/:id → TCP echo server (a raw device link) → Switchboard → client');
-    const pipe = await throughPipe(settings, echo, echoPort, log);
-    room = pipe.room;
-    paths.push(withGenerator(summarize('switchboard-pipe', 'Switchboard (/ws/devices/:id → TCP echo server)', pipe.runs), pipe.runs));
-
-    log('  WebSocket client → websockify → the same TCP echo server → websockify → client');
+    for (const { style, batchSends, suffix, label } of CLIENT_STYLES) {
+      log(`  WebSocket client (${label}) → Switchboard /ws/devices/:id → TCP echo server (a raw device link) → Switchboard → client`);
+      const pipe = await throughPipe({ ...settings, batchSends }, echo, echoPort, log);
+      rooms.push(pipe.room);
+      const path = summarize(`switchboard-pipe${suffix}`, `Switchboard (/ws/devices/:id → TCP echo server), ${label}`, pipe.runs);
+      paths.push({ ...withGenerator(path, pipe.runs), clientStyle: style });
+    }
     const wsPort = await freePort();
     let websockify: Helper | undefined;
     try {
       websockify = await startHelper('server', 'websockify', ['websockify', `127.0.0.1:${wsPort}`, `127.0.0.1:${echoPort}`], wsPort);
-      const runs = await driveQuietly(`ws://127.0.0.1:${wsPort}/`, 'websockify', settings, websockify.pid, echo.pid, log);
-      paths.push(withGenerator(summarize('websockify', 'websockify (→ TCP echo server)', runs), runs));
+      for (const { style, batchSends, suffix, label } of CLIENT_STYLES) {
+        log(`  WebSocket client (${label}) → websockify → the same TCP echo server → websockify → client`);
+        const runs = await driveQuietly(`ws://127.0.0.1:${wsPort}/`, 'websockify', { ...settings, batchSends }, websockify.pid, echo.pid, log);
+        paths.push({ ...withGenerator(summarize(`websockify${suffix}`, `websockify (→ TCP echo server), ${label}`, runs), runs), clientStyle: style });
+      }
     } finally {
       await websockify?.stop();
     }
   } finally {
     await echo.stop();
   }
+  const [room, roomPerMessage] = rooms as [PipeRoomSide, PipeRoomSide];
   for (const r of paths) {
     log(
       `    ${r.label}: round trip p50 ${r.rttP50Ms.toFixed(3)} ms, p99 ${r.rttP99Ms.toFixed(3)} ms (1 in flight); ` +
@@ -186,16 +219,18 @@ export async function runPipe(settings: BridgeSettings, log: (line: string) => v
         `generator core ${(r.generatorCpu * 100).toFixed(0)} % (client ${(r.loadedClientCpu * 100).toFixed(0)} %)${r.noisyRuns > 0 ? `; ${r.noisyRuns} run(s) on a busy machine` : ''})`,
     );
   }
-  const [sb, ws] = paths;
-  if (sb && ws) {
-    log(
-      `    pipe ÷ websockify: ${(sb.messagesPerSecond / ws.messagesPerSecond).toFixed(2)}× msg/s; p99 with 1 in flight ${sb.rttP99Ms.toFixed(3)} vs ${ws.rttP99Ms.toFixed(3)} ms`,
-    );
+  for (const { suffix, label } of CLIENT_STYLES) {
+    const sb = paths.find((p) => p.path === `switchboard-pipe${suffix}`);
+    const ws = paths.find((p) => p.path === `websockify${suffix}`);
+    if (sb && ws)
+      log(
+        `    ${label}: pipe ÷ websockify ${(sb.messagesPerSecond / ws.messagesPerSecond).toFixed(2)}× msg/s; p99 with 1 in flight ${sb.rttP99Ms.toFixed(3)} vs ${ws.rttP99Ms.toFixed(3)} ms`,
+      );
   }
   log(
-    `    the room side: the raw framing stored ${room.storedMessages} chat messages of the echo's bytes (about ${Math.round(room.meanTextChars)} characters each) in the last run's history`,
+    `    the room side: the raw framing stored ${room.storedMessages} chat messages of the echo's bytes (about ${Math.round(room.meanTextChars)} characters each) in the corked run's history, ${roomPerMessage.storedMessages} in the per-message run's`,
   );
-  return { paths, room };
+  return { paths, room, roomPerMessage };
 }
 
 /**
@@ -203,10 +238,11 @@ export async function runPipe(settings: BridgeSettings, log: (line: string) => v
  * flight (the measured window) and while one was (what the round trips pay).
  */
 export async function profilePipe(settings: BridgeSettings, log: (line: string) => void): Promise<PipeProfile> {
-  const dir = join(WORK_DIR, 'cpu-profile-pipe');
+  const style = settings.batchSends ? 'corked' : 'per-message';
+  const dir = join(WORK_DIR, style === 'corked' ? 'cpu-profile-pipe' : 'cpu-profile-pipe-per-message');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  log('  CPU profile of the gateway on the pipe path (one run)');
+  log(`  CPU profile of the gateway on the pipe path (one run, ${style} client)`);
   const echoPort = await freePort();
   const echo = await startHelper('generator', 'echo-server', ['node', ECHO_PEER, '--listen', String(echoPort)], echoPort);
   let runs: BridgeRun[];

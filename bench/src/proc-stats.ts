@@ -115,3 +115,51 @@ export function coreBusy(before: CoreTimes[], after: CoreTimes[]): number[] {
     return (a.busy - b.busy) / (a.total - b.total);
   });
 }
+
+/** Read and write system calls of each process (syscr, syscw from /proc/<pid>/io: read, readv, recvmsg …; write, writev, sendmsg …), by pid. */
+export function syscallCounts(pids: Iterable<number>): Map<number, { reads: number; writes: number }> {
+  const out = new Map<number, { reads: number; writes: number }>();
+  for (const pid of pids) {
+    try {
+      const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+      out.set(pid, { reads: Number(/^syscr: (\d+)/m.exec(io)?.[1]), writes: Number(/^syscw: (\d+)/m.exec(io)?.[1]) });
+    } catch {
+      /* exited meanwhile, or not ours to read */
+    }
+  }
+  return out;
+}
+
+/** System calls between two syscallCounts() readings, over the processes present in both. */
+export function syscallDelta(
+  before: Map<number, { reads: number; writes: number }>,
+  after: Map<number, { reads: number; writes: number }>,
+): { reads: number; writes: number } {
+  let reads = 0;
+  let writes = 0;
+  for (const [pid, a] of after) {
+    const b = before.get(pid);
+    if (b === undefined) continue;
+    reads += a.reads - b.reads;
+    writes += a.writes - b.writes;
+  }
+  return { reads, writes };
+}
+
+/** A process and its descendants, found by every process's parent in /proc/<pid>/stat (the children files can miss a running child). */
+export function processTreeByParent(pid: number): number[] {
+  const childrenOf = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      childrenOf.set(ppid, [...(childrenOf.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(childrenOf.get(out[i]!) ?? []));
+  return out;
+}

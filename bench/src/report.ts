@@ -3,8 +3,8 @@ import { join, relative } from 'node:path';
 import type { CaseResult, PointResult, RunResult } from './fanout.js';
 import { HEADROOM_CPU, P99_LIMIT_MS } from './fanout.js';
 import type { ProfileSummary } from './cpu-profile.js';
-import type { PipePath } from './pipe.js';
-import type { AllResults, ClusterData, EfficiencyData, FanoutData, ScenarioFile, SpreadData } from './results-files.js';
+import { CLIENT_STYLES, type PipePath, type PipeProfile } from './pipe.js';
+import type { AllResults, ClusterData, EfficiencyData, FanoutData, PipeData, ScenarioFile, SpreadData } from './results-files.js';
 import { spreadSection } from './report-spread.js';
 import { rateLatencyChart, type Series } from './svg-chart.js';
 
@@ -175,32 +175,8 @@ function targets(all: AllResults): Target[] {
       pass: bs.rttP99Ms < bw.rttP99Ms,
     });
   }
-  // Every invocation: the verdict is the median's, and the spread is shown.
-  const pipes = invocationsOf(all.pipe)
-    .map((d) => [d.paths.find((p) => p.path === 'switchboard-pipe'), d.paths.find((p) => p.path === 'websockify')] as const)
-    .filter((pair): pair is readonly [PipePath, PipePath] => pair[0] !== undefined && pair[1] !== undefined);
-  if (pipes.length > 0) {
-    const ratios = pipes.map(([ps, pw]) => ps.messagesPerSecond / pw.messagesPerSecond);
-    const sbP99 = pipes.map(([ps]) => ps.rttP99Ms);
-    const wsP99 = pipes.map(([, pw]) => pw.rttP99Ms);
-    const busy = pipes.flat().filter((p) => p.noisyRuns > 0);
-    t.push({
-      what: 'Raw pipe (/ws/devices/:id): at least 3× websockify’s messages/s (64 in flight, same echo server)',
-      measured: `${spread(
-        pipes.map(([ps]) => ps.messagesPerSecond),
-        int,
-      )} vs ${spread(
-        pipes.map(([, pw]) => pw.messagesPerSecond),
-        int,
-      )} msg/s; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
-      pass: medianOf(ratios) >= 3,
-    });
-    t.push({
-      what: 'Raw pipe (/ws/devices/:id): lower round-trip p99 than websockify (1 in flight)',
-      measured: `${spread(sbP99, ms)} vs ${spread(wsP99, ms)} ms; lower in ${pipes.filter(([ps, pw]) => ps.rttP99Ms < pw.rttP99Ms).length} of ${pipes.length}${generatorBoundNote(busy)}`,
-      pass: medianOf(sbP99) < medianOf(wsP99),
-    });
-  }
+  // Every invocation: the verdict is the median's, and the spread is shown; for each client style (issue 26: the target holds for both).
+  for (const { suffix, label } of CLIENT_STYLES) t.push(...pipeTargets(all, suffix, label));
   const idle = all.idle?.data.results.find((r) => r.case.id === 'switchboard-mixed');
   if (idle) {
     t.push({
@@ -243,6 +219,37 @@ function targets(all: AllResults): Target[] {
       what: 'Codec: small frames decoded without a copy per frame',
       measured: `${codec.zeroCopy.views} of ${codec.zeroCopy.frames} 64-byte frames were views into the pushed read`,
       pass: codec.zeroCopy.pass,
+    });
+  }
+  return t;
+}
+
+/** Scenario 7's targets for one client style (`suffix` of its path ids): the pipe's paths and websockify's of each invocation. */
+function pipeTargets(all: AllResults, suffix: string, label: string): Target[] {
+  const t: Target[] = [];
+  const pipes = invocationsOf(all.pipe)
+    .map((d) => [d.paths.find((p) => p.path === `switchboard-pipe${suffix}`), d.paths.find((p) => p.path === `websockify${suffix}`)] as const)
+    .filter((pair): pair is readonly [PipePath, PipePath] => pair[0] !== undefined && pair[1] !== undefined);
+  if (pipes.length > 0) {
+    const ratios = pipes.map(([ps, pw]) => ps.messagesPerSecond / pw.messagesPerSecond);
+    const sbP99 = pipes.map(([ps]) => ps.rttP99Ms);
+    const wsP99 = pipes.map(([, pw]) => pw.rttP99Ms);
+    const busy = pipes.flat().filter((p) => p.noisyRuns > 0);
+    t.push({
+      what: `Raw pipe (/ws/devices/:id), ${label}: at least 3× websockify’s messages/s (64 in flight, same echo server, same client)`,
+      measured: `${spread(
+        pipes.map(([ps]) => ps.messagesPerSecond),
+        int,
+      )} vs ${spread(
+        pipes.map(([, pw]) => pw.messagesPerSecond),
+        int,
+      )} msg/s; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
+      pass: medianOf(ratios) >= 3,
+    });
+    t.push({
+      what: `Raw pipe (/ws/devices/:id), ${label}: lower round-trip p99 than websockify (1 in flight)`,
+      measured: `${spread(sbP99, ms)} vs ${spread(wsP99, ms)} ms; lower in ${pipes.filter(([ps, pw]) => ps.rttP99Ms < pw.rttP99Ms).length} of ${pipes.length}${generatorBoundNote(busy)}`,
+      pass: medianOf(sbP99) < medianOf(wsP99),
     });
   }
   return t;
@@ -377,6 +384,10 @@ function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
     '',
     `Invocation ${file.runId}${invs.length > 1 ? ` and ${invs.length - 1} before it (figures: median of the invocations, min and max)` : ''}. K = ${e.members}, S = 10, offered ${rates.map(int).join(' and ')} msg/s (${e.rateChosenBy}). CPU = utime + stime of the server process over the measured window; deliveries = those that arrived in the window. Every member checks the sender and sequence of every message. A figure counts as measured **with headroom** when the generator core stayed under ${pct(HEADROOM_CPU)} and no other generator-bound sign showed; the others are marked and left out of the targets.`,
     '',
+    e.generator === 'c'
+      ? 'The K − S members that only receive are held by the C receiver (`bench/c/receiver.c`, built by the bench with gcc: epoll, 64 KiB reads, every frame or line decoded and every message checked by sender and sequence, as the Node generator does), the S senders by the Node load generator; the generator core column is both, with the receivers’ share under it (the C receiver’s “event-loop delay” is the longest an epoll batch took to handle).'
+      : 'Every member is held by the Node load generator (`--generator node`).',
+    '',
     '| system | offered msg/s | CPU s per million deliveries | server CPU (user / kernel) | generator core | p50 ms | p99 ms | headroom | result |',
     '|---|---:|---:|---:|---:|---:|---:|:---:|:---:|',
   ];
@@ -397,7 +408,7 @@ function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
         )} | ${pct(last.serverCpu)} (${pct(last.serverUserCpu)} / ${pct(last.serverSystemCpu)}) | ${spread(
           pts.map((p) => p.generatorCpu),
           pct,
-        )} | ${ms(medianOf(pts.map((p) => p.p50Ms)))} | ${ms(medianOf(pts.map((p) => p.p99Ms)))} | ${withRoom}/${pts.length} | ${pts.every((p) => p.pass) ? 'pass' : `**${pts.filter((p) => !p.pass).length} fail**`} |`,
+        )}${pts.some((p) => p.receiverCpu !== undefined) ? `<br>receivers ${pct(medianOf(pts.map((p) => p.receiverCpu ?? NaN)))}` : ''} | ${ms(medianOf(pts.map((p) => p.p50Ms)))} | ${ms(medianOf(pts.map((p) => p.p99Ms)))} | ${withRoom}/${pts.length} | ${pts.every((p) => p.pass) ? 'pass' : `**${pts.filter((p) => !p.pass).length} fail**`} |`,
       );
     }
   }
@@ -530,17 +541,66 @@ function bridgeProfileSection(all: AllResults): string[] {
   ];
 }
 
+/**
+ * Scenario 7, both client styles side by side: the pipe ÷ websockify, each driven by the same
+ * client; and what writing each message on its own costs each of them.
+ */
+function pipeStyleRatios(b: PipeData): string[] {
+  const rows: string[] = [];
+  for (const { suffix, label } of CLIENT_STYLES) {
+    const ps = b.paths.find((p) => p.path === `switchboard-pipe${suffix}`);
+    const pw = b.paths.find((p) => p.path === `websockify${suffix}`);
+    if (!ps || !pw) continue;
+    rows.push(
+      `| ${label} | ${int(ps.messagesPerSecond)} / ${int(pw.messagesPerSecond)} = ${ratio(ps.messagesPerSecond / pw.messagesPerSecond)} | ${ms(ps.loadedP99Ms)} / ${ms(pw.loadedP99Ms)} | ${ms(ps.rttP99Ms)} / ${ms(pw.rttP99Ms)} | ${pct(ps.serverCpu)} / ${pct(pw.serverCpu)} | ${perMessageUs(ps)} / ${perMessageUs(pw)} | ${syscalls(ps)} | ${pct(ps.generatorCpu)} / ${pct(pw.generatorCpu)} |`,
+    );
+  }
+  if (rows.length < 2) return [];
+  return [
+    `Both client styles side by side (the same invocation): the corked client leaves the sends one received WebSocket message causes in one write; the other writes each message on its own, as a page's code that calls \`send\` per message does. Pipe / websockify:`,
+    '',
+    `| client | messages/s, ${b.settings.inFlight} in flight | p99 ms under that load | round trip p99 ms, 1 in flight | server CPU under that load | server CPU µs per message | the gateway’s reads + writes per message | generator core under that load |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+  ];
+}
+
+/** A path's server CPU per message (each message crosses it both ways), µs. */
+function perMessageUs(p: PipePath): string {
+  return ((p.serverCpu / p.messagesPerSecond) * 1e6).toFixed(1);
+}
+
+/**
+ * The gateway's read and write system calls per message (syscr, syscw of /proc/<pid>/io over the
+ * loaded window: read, write, writev, which libuv uses). Not shown for websockify: Python's
+ * recv and send on sockets are not counted there.
+ */
+function syscalls(p: PipePath): string {
+  return p.serverReadsPerMessage === undefined || !Number.isFinite(p.serverReadsPerMessage)
+    ? '—'
+    : `${p.serverReadsPerMessage.toFixed(2)} + ${(p.serverWritesPerMessage ?? NaN).toFixed(2)}`;
+}
+
 function pipeProfileSection(all: AllResults): string[] {
-  const prof = all.pipe?.data.profile;
+  const data = all.pipe?.data;
+  if (!data) return [];
+  return [
+    ...pipeProfileOf(data, data.profile, 'the corked client'),
+    ...pipeProfileOf(data, data.profilePerMessage, 'the client writing each message on its own'),
+  ];
+}
+
+function pipeProfileOf(data: PipeData, prof: PipeProfile | undefined, client: string): string[] {
   if (!prof) return [];
   const span = (s: ProfileSummary): string => `${((s.toUs - s.fromUs) / 1e6).toFixed(1)} s`;
   return [
-    '### CPU profile: Switchboard on the raw pipe path',
+    `### CPU profile: Switchboard on the raw pipe path, ${client}`,
     '',
-    `\`node --cpu-prof\` on the gateway for one whole pipe run (${int(prof.messagesPerSecond)} msg/s with ${all.pipe!.data.settings.inFlight} in flight at ${pct(prof.serverCpu)} of a core; round-trip p99 ${ms(prof.rttP99Ms)} ms with one in flight). ` +
+    `\`node --cpu-prof\` on the gateway for one whole pipe run (${int(prof.messagesPerSecond)} msg/s with ${data.settings.inFlight} in flight at ${pct(prof.serverCpu)} of a core; round-trip p99 ${ms(prof.rttP99Ms)} ms with one in flight). ` +
       `Two windows of it are summarized; shares are of the busy time. The profile stays in \`${relative(process.cwd(), prof.file)}\`.`,
     '',
-    `**${all.pipe!.data.settings.inFlight} in flight** (the measured window, ${span(prof.loaded)}; the profiler saw ${(prof.loaded.busyMs / 1000).toFixed(2)} s busy):`,
+    `**${data.settings.inFlight} in flight** (the measured window, ${span(prof.loaded)}; the profiler saw ${(prof.loaded.busyMs / 1000).toFixed(2)} s busy):`,
     ...profileTables(prof.loaded),
     `**One in flight** (round trips, warm-up included, ${span(prof.oneInFlight)}; ${(prof.oneInFlight.busyMs / 1000).toFixed(2)} s busy):`,
     ...profileTables(prof.oneInFlight),
@@ -631,18 +691,38 @@ function limits(all: AllResults): string[] {
               'and each round trip has four cross-core wake-ups. On this virtual machine each is a virtual CPU halted and woken by the host, whose cost moves with the host’s load: that is why this figure spreads far more than websockify’s, which is CPU-bound and never idles'),
       `the pipe is not the gateway’s only work on that path: the echo server is a member of \`lobby\` with raw framing, so its bytes are also cut into chat messages (at ${pipe.room.storedMessages > 0 ? `about ${int(pipe.room.meanTextChars)} characters each, ${int(pipe.room.storedMessages)} stored in SQLite history in the last run` : 'none stored'}), each parsed, recorded and offered to the room`,
     ];
+    const top = (s: ProfileSummary): string =>
+      s.top
+        .slice(0, 3)
+        .map((e) => `\`${e.name}\`${e.where ? ` (${e.where.replace(/^.*?(apps|packages)\//, '$1/')})` : ''} ${pct(e.share)}`)
+        .join(', ');
     const prof = pipe.profile;
     if (prof) {
-      const top = (s: ProfileSummary): string =>
-        s.top
-          .slice(0, 3)
-          .map((e) => `\`${e.name}\`${e.where ? ` (${e.where.replace(/^.*?(apps|packages)\//, '$1/')})` : ''} ${pct(e.share)}`)
-          .join(', ');
       parts.push(
         `in the profiled run the busiest functions with ${pipe.settings.inFlight} in flight were ${top(prof.loaded)} of the busy time; with one in flight ${top(prof.oneInFlight)}`,
       );
     }
-    out.push(`- Raw pipe: ${parts.join('; ')}.`);
+    const pm = pipe.paths.find((p) => p.path === 'switchboard-pipe-per-message');
+    const wm = pipe.paths.find((p) => p.path === 'websockify-per-message');
+    out.push(`- Raw pipe${pm ? ', corked client' : ''}: ${parts.join('; ')}.`);
+    if (pm && wm) {
+      const more = [
+        `${int(pm.messagesPerSecond)} msg/s with ${pipe.settings.inFlight} in flight against websockify’s ${int(wm.messagesPerSecond)} (${ratio(pm.messagesPerSecond / wm.messagesPerSecond)}; corked: ${ratio(ps.messagesPerSecond / pw.messagesPerSecond)})`,
+        `the gateway used ${pct(pm.serverCpu)} of its core (corked: ${pct(ps.serverCpu)}), websockify ${pct(wm.serverCpu)}, the generator core ${pct(pm.generatorCpu)} (client ${pct(pm.loadedClientCpu)}; websockify’s run ${pct(wm.generatorCpu)}): ` +
+          (pipeGeneratorBound(pm)
+            ? 'the generator core, not the gateway, was the limit'
+            : pm.serverCpu >= 0.9
+              ? 'the gateway is CPU-bound'
+              : 'neither core is saturated'),
+        `the gateway’s CPU per message (both ways) ${perMessageUs(pm)} µs (corked: ${perMessageUs(ps)} µs), websockify’s ${perMessageUs(wm)} µs (corked: ${perMessageUs(pw)} µs)`,
+        `the gateway’s read + write system calls per message ${syscalls(pm)} (corked: ${syscalls(ps)})`,
+      ];
+      if (pipe.profilePerMessage)
+        more.push(
+          `in its profiled run the busiest functions with ${pipe.settings.inFlight} in flight were ${top(pipe.profilePerMessage.loaded)} of the busy time`,
+        );
+      out.push(`- Raw pipe, a write per message: ${more.join('; ')}.`);
+    }
   }
   return out;
 }
@@ -1127,7 +1207,8 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
           `| ${p.label} | ${ms(p.rttP50Ms)} | ${ms(p.rttP99Ms)} | ${int(p.messagesPerSecond)} | ${ms(p.loadedP99Ms)} | ${pct(p.serverCpu)} | ${pct(p.generatorCpu)} (${pct(p.loadedClientCpu)})${pipeGeneratorBound(p) ? ', generator-bound' : ''} | ${pct(p.clientCpu)} | ${pct(p.otherCpu)}${p.noisyRuns > 0 ? ` (${p.noisyRuns} busy)` : ''} |`,
       ),
       '',
-      `The echo server is also a member of \`lobby\`: with raw framing the bytes it sends are cut into chat messages (after \`idleMs\` of silence, or at the text limit while it never pauses) and said in the room, stored in SQLite history. In the last pipe run that made ${int(b.room.storedMessages)} stored messages of about ${int(b.room.meanTextChars)} characters each. That work is the gateway’s, on the same path, and is measured as it is.`,
+      ...pipeStyleRatios(b),
+      `The echo server is also a member of \`lobby\`: with raw framing the bytes it sends are cut into chat messages (after \`idleMs\` of silence, or at the text limit while it never pauses) and said in the room, stored in SQLite history. In the last pipe run that made ${int(b.room.storedMessages)} stored messages of about ${int(b.room.meanTextChars)} characters each${b.roomPerMessage ? ` (${int(b.roomPerMessage.storedMessages)} of about ${int(b.roomPerMessage.meanTextChars)} with the per-message client)` : ''}. That work is the gateway’s, on the same path, and is measured as it is.`,
       '',
     );
   }

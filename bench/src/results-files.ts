@@ -44,6 +44,8 @@ export interface EfficiencyData {
   rates?: number[];
   members: number;
   rateChosenBy: string;
+  /** Who held the receiving members: `c`, the C receiver (bench/c/receiver.c); `node` (or absent, older files), the Node load generator. */
+  generator?: 'c' | 'node';
   /** One per system and rate; `burn`: measured with a spinning process beside the generators on their core. */
   points: { label: string; system: string; id?: string; rate?: number; burn?: boolean; point: PointResult }[];
 }
@@ -57,12 +59,16 @@ export interface BridgeData {
 
 export interface PipeData {
   settings: BridgeSettings;
-  /** `switchboard-pipe` and `websockify`, in front of one echo server. */
+  /** `switchboard-pipe` and `websockify` (the corked client), and both with `-per-message` (newer files), in front of one echo server. */
   paths: PipePath[];
-  /** What the room made of the echo's bytes (raw framing: chat messages stored in history). */
+  /** What the room made of the echo's bytes (raw framing: chat messages stored in history), the corked run's. */
   room: PipeRoomSide;
-  /** Where the gateway's time goes on the pipe path (node --cpu-prof, one run). */
+  /** The same, the per-message run's. */
+  roomPerMessage?: PipeRoomSide;
+  /** Where the gateway's time goes on the pipe path (node --cpu-prof, one run), the corked client. */
   profile?: PipeProfile;
+  /** The same with the client writing each message on its own. */
+  profilePerMessage?: PipeProfile;
 }
 
 /** Scenario 8: one gateway, one gateway on Redis, two gateways on one Redis; the same room and ladder. */

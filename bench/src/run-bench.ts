@@ -27,6 +27,7 @@ import { measureCrowd } from './crowd.js';
 import { measureIdle, type IdleCase, type IdleResult } from './idle.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { ensurePeers } from './prerequisites.js';
+import { buildCReceiver } from './c-receiver.js';
 import { writeReport } from './report.js';
 import {
   readAll,
@@ -74,6 +75,9 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --generators <n>     Load-generator processes (default 2: senders, receivers).
   --efficiency-rate <n>  Offered rate(s) for scenario 3; repeat or comma-separate (default:
                        1000 and 4000 msg/s).
+  --generator <c|node>  Scenario 3's receiving members: c (default), the C receiver the bench
+                       builds with gcc (bench/c/receiver.c: epoll, 64 KiB reads), so the
+                       generator core keeps headroom; node, the Node load generator as elsewhere.
   --burn-generator-core  Scenario 3 also measures Switchboard and ngircd with a spinning
                        process beside the generators on their core (what a loaded generator
                        does to the servers' CPU per delivery).
@@ -96,8 +100,9 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   -h, --help           This text.
 
 Scenarios: 1 fan-out over TCP (K=200 and 1,000; bare hub plain and corked), 2 half the members on WebSocket,
-3 CPU per million deliveries, 4 bridge vs websockify, 5 idle memory, 6 codec,
-7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server,
+3 CPU per million deliveries (receivers in C), 4 bridge vs websockify, 5 idle memory, 6 codec,
+7 raw WebSocket pipe (/ws/devices/:id) vs websockify in front of one TCP echo server, a corked
+client and one writing each message on its own,
 8 cluster: K=200 split over two gateways on one Redis (redis-server, appendfsync always)
 against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart;
 and rooms spread over 1-4 gateways (each its own rooms, one room spanning all) on one Redis
@@ -120,6 +125,7 @@ function options() {
       'efficiency-rate': { type: 'string', multiple: true },
       case: { type: 'string', multiple: true },
       'burn-generator-core': { type: 'boolean', default: false },
+      generator: { type: 'string', default: 'c' },
       invocations: { type: 'string' },
       'seed-history': { type: 'string' },
       'no-generator-check': { type: 'boolean', default: false },
@@ -148,6 +154,8 @@ function options() {
   }
   if (scenarios.size === 0) [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].forEach((n) => scenarios.add(n));
   const quick = values.quick;
+  const generator = values.generator;
+  if (generator !== 'c' && generator !== 'node') throw new Error(`--generator takes c or node, got "${generator}"`);
   return {
     help: values.help,
     reportOnly: values['report-only'],
@@ -163,6 +171,7 @@ function options() {
         : values['efficiency-rate'].flatMap((v) => v.split(',')).map((v) => int('efficiency-rate', v.trim(), 1000)),
     cases: values.case?.flatMap((v) => v.split(',')).map((v) => v.trim()),
     burnGeneratorCore: values['burn-generator-core'],
+    generator,
     invocations: int('invocations', values.invocations, 1),
     seedHistory: int('seed-history', values['seed-history'], 0, 0),
     generatorCheck: !values['no-generator-check'],
@@ -540,8 +549,10 @@ async function main(): Promise<void> {
     return;
   }
   if (!existsSync(gatewayMain())) throw new Error(`${gatewayMain()} is missing: build first (npm run bench builds it).`);
-  ensurePeers(log);
+  const cReceiverWanted = o.scenarios.has(3) && o.generator === 'c';
+  ensurePeers(log, { cToolchain: cReceiverWanted });
   cleanWorkDir();
+  const cReceiver = cReceiverWanted ? buildCReceiver(log) : undefined;
   pinSelf();
   const build = snapshotBuilds();
   const machine = machineInfo(build);
@@ -606,8 +617,10 @@ async function main(): Promise<void> {
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
       log(`Scenario 3: server CPU per million deliveries at ${efficiencyRates.join(', ')} msg/s, K=200`);
       const points: EfficiencyData['points'] = [];
+      // The receivers in C (--generator c, the default): the generator core keeps headroom against ngircd's one write per line.
+      const efficiencyTiming: Timing = { ...timing, ...(cReceiver !== undefined && { cReceiver }) };
       const measure = async (c: FanoutCase, burn: boolean): Promise<void> => {
-        const session = new FanoutSession({ ...c, id: `${c.id}-efficiency${burn ? '-burn' : ''}` }, timing, sessionOptions);
+        const session = new FanoutSession({ ...c, id: `${c.id}-efficiency${burn ? '-burn' : ''}` }, efficiencyTiming, sessionOptions);
         await session.open();
         // A process spinning on the generator core at the generators' priority: a loaded generator.
         const burner = burn ? spawnPinned('generator', 'burn', ['node', '-e', 'for(;;){}'], { nice: NICE }).child : undefined;
@@ -616,7 +629,8 @@ async function main(): Promise<void> {
             const point = await measurePoint(session, rate, log);
             points.push({ label: c.label, system: c.system, id: c.id, rate, ...(burn && { burn }), point });
             log(
-              `    ${c.label}${burn ? ' (generator core loaded)' : ''} ${rate} msg/s: ${point.cpuSecondsPerMillion.toFixed(2)} CPU s per million deliveries (server ${(point.serverCpu * 100).toFixed(0)} % of a core, generators ${(point.generatorCpu * 100).toFixed(0)} %)`,
+              `    ${c.label}${burn ? ' (generator core loaded)' : ''} ${rate} msg/s: ${point.cpuSecondsPerMillion.toFixed(2)} CPU s per million deliveries (server ${(point.serverCpu * 100).toFixed(0)} % of a core, generators ${(point.generatorCpu * 100).toFixed(0)} %` +
+                (point.receiverCpu !== undefined ? `, of which the receivers ${(point.receiverCpu * 100).toFixed(0)} %)` : ')'),
             );
           }
         } finally {
@@ -634,6 +648,7 @@ async function main(): Promise<void> {
           rates: efficiencyRates,
           members: 200,
           rateChosenBy: efficiencyRateSource,
+          generator: o.generator,
           points,
         }),
       );
@@ -692,13 +707,25 @@ async function main(): Promise<void> {
 
     if (o.scenarios.has(7)) {
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-      log('Scenario 7: raw WebSocket pipe (/ws/devices/:id) vs websockify, one TCP echo server');
-      // Scenario 4's settings; the client leaves the sends one received message causes in one
-      // write, so the generator core is not what limits a pipe that is 3× websockify.
-      const pipeSettings: BridgeSettings = { ...bridgeSettings, batchSends: true };
-      const { paths, room } = await runPipe(pipeSettings, log);
-      const profile = o.profile ? await profilePipe(pipeSettings, log) : undefined;
-      save('pipe', scenarioFile(7, 'Raw pipe', o, machine, runId, { ...pipeSettings }, { settings: pipeSettings, paths, room, ...(profile && { profile }) }));
+      log('Scenario 7: raw WebSocket pipe (/ws/devices/:id) vs websockify, one TCP echo server, a corked client and one that writes each message');
+      // Scenario 4's settings, with two clients: one leaves the sends one received message causes
+      // in one write (so the generator core is not what limits a pipe that is 3× websockify), the
+      // other writes each message on its own, as a page's code does.
+      const { paths, room, roomPerMessage } = await runPipe(bridgeSettings, log);
+      const profile = o.profile ? await profilePipe({ ...bridgeSettings, batchSends: true }, log) : undefined;
+      const profilePerMessage = o.profile ? await profilePipe({ ...bridgeSettings, batchSends: false }, log) : undefined;
+      save(
+        'pipe',
+        scenarioFile(
+          7,
+          'Raw pipe',
+          o,
+          machine,
+          runId,
+          { ...bridgeSettings },
+          { settings: bridgeSettings, paths, room, roomPerMessage, ...(profile && { profile }), ...(profilePerMessage && { profilePerMessage }) },
+        ),
+      );
     }
     if (o.scenarios.has(12)) {
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);

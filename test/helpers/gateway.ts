@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp, defaultConfig, type GatewayConfig } from '@switchboard/gateway';
+import { buildApp, defaultConfig, type ClusterNode, type GatewayConfig } from '@switchboard/gateway';
 
 type GatewayApp = Awaited<ReturnType<typeof buildApp>>;
 
@@ -20,7 +20,13 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unk
 /** A real gateway on ephemeral ports (HTTP and TCP), with its own data directory. */
 export async function startGateway(
   overrides: DeepPartial<GatewayConfig> = {},
-  options: { keepDataDir?: string; /** Collects the gateway's log lines (JSON) at the config's level. */ logLines?: string[] } = {},
+  options: {
+    keepDataDir?: string;
+    /** Collects the gateway's log lines (JSON) at the config's level. */
+    logLines?: string[];
+    /** Its place in a cluster instead of the default cluster of one. */
+    cluster?: ClusterNode;
+  } = {},
 ): Promise<RunningGateway> {
   const dataDir = options.keepDataDir ?? mkdtempSync(join(tmpdir(), 'switchboard-test-'));
   const base = defaultConfig();
@@ -49,7 +55,7 @@ export async function startGateway(
       : config.logLevel === 'silent'
         ? false
         : { level: config.logLevel };
-  const app = await buildApp(config, { logger });
+  const app = await buildApp(config, { logger, ...(options.cluster !== undefined && { cluster: options.cluster }) });
   await app.listen({ host: config.http.host, port: config.http.port });
   await app.listeners.startAll();
   await app.deviceLinks.startAll();

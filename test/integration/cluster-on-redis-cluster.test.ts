@@ -16,8 +16,8 @@ import { until } from '../helpers/until.js';
  */
 type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
 
-/** The shared state's slot (redis-cluster.ts keyLayout): nodes, names, the message-id counter. */
-const SHARED_KEY = 'switchboard:{shared}:message-id';
+/** The shared state's slot (redis-cluster.ts keyLayout): nodes, names, accounts. */
+const SHARED_KEY = 'switchboard:{shared}:nodes';
 const roomChannel = (room: string): string => `switchboard:{room:${room}}`;
 
 let cluster: RedisClusterProcess;
@@ -165,8 +165,8 @@ describe('gateways on a Redis Cluster', () => {
     await alice.next('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
     expect((await say(alice, 'before')).type).toBe('message');
 
-    // The replica of the master that stores messages stops answering (not long enough to be failed: it is a replica).
-    const [replica] = await cluster.replicasOf(await cluster.masterOf(SHARED_KEY));
+    // The replica of the master that stores the lobby's messages (its slot's) stops answering (not long enough to be failed: it is a replica).
+    const [replica] = await cluster.replicasOf(await cluster.masterOf('switchboard:{room:lobby}:log'));
     cluster.pause(replica!);
     try {
       await expect(say(alice, 'unconfirmed')).resolves.toMatchObject({ type: 'error', code: 'CLUSTER_UNAVAILABLE' });

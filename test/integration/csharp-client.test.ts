@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameDecoder, decodeServerMessage, encodeMessage } from '@switchboard/protocol';
 import { connect } from '@switchboard/client';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { perRoomIds } from '../helpers/per-room-ids.js';
 import { repoRoot } from '../helpers/gateway-process.js';
 import { RawSocket } from '../helpers/raw-socket.js';
 
@@ -157,6 +158,18 @@ describe('the C# client', () => {
         await quick.close();
       }
     }, 60_000);
+
+    it('resumes each room from its own last id on a gateway that takes ids per room (LastIds, Missed)', async () => {
+      const perRoom = await startGateway({ timing: { helloTimeoutMs: 5_000 } }, { cluster: perRoomIds() });
+      try {
+        const result = await mono(['SelfTest.exe', 'rooms', String(perRoom.tcpPort)]);
+        expect(result.stderr).toBe('');
+        expect(result.stdout.trim()).toBe('PASS');
+        expect(result.code).toBe(0);
+      } finally {
+        await perRoom.close();
+      }
+    }, 90_000);
 
     it('the console sample connects, shows who is online, sends to all, to one, and a file', async () => {
       const carol = await connect({ port: gateway.tcpPort, name: 'node-carol', downloadDir: work });

@@ -112,17 +112,25 @@ namespace Switchboard.Client
                 case "message":
                 case "private":
                 case "file-offer":
-                    SawId(body.GetLong("id"));
+                    SawId(body, message.Type);
                     break;
                 case "history":
-                    foreach (JsonObject entry in body.GetArray("entries").OfType<JsonObject>()) SawId(entry.GetLong("id"));
+                    foreach (JsonObject entry in body.GetArray("entries").OfType<JsonObject>()) SawId(entry, entry.GetString("kind"));
                     break;
             }
         }
 
-        void SawId(long? id)
+        /// <summary>Notes the id of a message, file or history entry: in its room (LastIds), and in LastId.</summary>
+        void SawId(JsonObject entry, string kind)
         {
-            if (id.HasValue && (!LastId.HasValue || id.Value > LastId.Value)) LastId = id;
+            long? id = entry.GetLong("id");
+            if (!id.HasValue) return;
+            if (!LastId.HasValue || id.Value > LastId.Value) LastId = id;
+            // A room's message or file: a private one has no room.
+            string room = entry.GetString("room");
+            long last;
+            if (room == null || kind == "private" || (lastIds.TryGetValue(room, out last) && last >= id.Value)) return;
+            lastIds[room] = id.Value;
         }
 
         void Entered(string room)

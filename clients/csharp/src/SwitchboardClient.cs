@@ -33,6 +33,9 @@ namespace Switchboard.Client
         readonly object gate = new object();
         readonly SemaphoreSlim writeLock = new SemaphoreSlim(1, 1);
         readonly Dictionary<string, PendingRequest> requests = new Dictionary<string, PendingRequest>();
+        readonly Dictionary<string, long> lastIds = new Dictionary<string, long>();
+        /// <summary>Entries per history request while catching a room up (the server's most).</summary>
+        const int CatchUpPage = 500;
         readonly Dictionary<string, PendingRequest> pings = new Dictionary<string, PendingRequest>();
         readonly Dictionary<uint, IncomingFile> incoming = new Dictionary<uint, IncomingFile>();
         readonly Dictionary<uint, PendingRequest> sending = new Dictionary<uint, PendingRequest>();
@@ -75,8 +78,20 @@ namespace Switchboard.Client
         /// <summary>The resume token of the newest welcome (it may change on every hello).</summary>
         public string Token { get; private set; }
         public Message Welcome { get; private set; }
-        /// <summary>The highest message id seen: what a reconnect asks for with since.</summary>
+        /// <summary>
+        /// The highest id seen in any room or private message. Deprecated: ids of two rooms do not
+        /// compare on a gateway cluster that takes them per room (PROTOCOL.md §6); use LastIds.
+        /// </summary>
         public long? LastId { get; private set; }
+
+        /// <summary>
+        /// Room → the highest message id seen there. Ids increase within one room only, so
+        /// ReconnectAsync resumes each room from its own, never from one number for all of them.
+        /// </summary>
+        public IDictionary<string, long> LastIds { get { lock (gate) return new Dictionary<string, long>(lastIds); } }
+
+        /// <summary>What each room said while we were away, as the last ReconnectAsync read it: room → entries, oldest first.</summary>
+        public IDictionary<string, List<JsonObject>> Missed { get; private set; }
         public bool IsOpen { get { return open; } }
         /// <summary>Why the connection ended, once it has.</summary>
         public SwitchboardException CloseReason { get; private set; }
@@ -106,22 +121,34 @@ namespace Switchboard.Client
 
         /// <summary>
         /// Opens a new connection as the same member: hello with the newest resume token and since
-        /// the last id seen (the first history is what was missed), then joins our other rooms
-        /// again. Retries <paramref name="attempts"/> times, doubling the delay. Returns the welcome.
+        /// the first room's own last id (its first history is what it missed), then joins our other
+        /// rooms again and reads what each said after its own last id into Missed. Retries
+        /// <paramref name="attempts"/> times, doubling the delay. Returns the welcome.
         /// </summary>
         public async Task<Message> ReconnectAsync(int attempts = 5, int delayMs = 500)
         {
             await CloseAsync().ConfigureAwait(false);
             if (Token == null) throw new SwitchboardException("NO_TOKEN", "No welcome has given this client a resume token yet.");
             string[] joined;
-            lock (gate) joined = rooms.ToArray();
+            var saved = new Dictionary<string, long>();
+            lock (gate)
+            {
+                joined = rooms.ToArray();
+                foreach (string room in joined)
+                {
+                    long last;
+                    if (lastIds.TryGetValue(room, out last)) saved[room] = last;
+                }
+            }
+            long since;
+            long? first = joined.Length > 0 && saved.TryGetValue(joined[0], out since) ? since : (long?)null;
             for (int attempt = 0; ; attempt++)
             {
                 SwitchboardException failure = null;
                 try
                 {
                     await OpenAsync().ConfigureAwait(false);
-                    await HelloAsync(HelloBody(null, null, Token, joined.Length > 0 ? joined[0] : null, LastId)).ConfigureAwait(false);
+                    await HelloAsync(HelloBody(null, null, Token, joined.Length > 0 ? joined[0] : null, first)).ConfigureAwait(false);
                     break;
                 }
                 catch (SwitchboardException error) when (attempt < attempts - 1 && Array.IndexOf(RetriableCodes, error.Code) >= 0)
@@ -131,7 +158,34 @@ namespace Switchboard.Client
                 if (failure != null) await Task.Delay(delayMs << attempt).ConfigureAwait(false);
             }
             foreach (string room in joined.Skip(1)) await JoinAsync(room).ConfigureAwait(false);
+            Missed = await CatchUpAsync(saved).ConfigureAwait(false);
             return Welcome;
+        }
+
+        /// <summary>
+        /// What each room said after its own id in <paramref name="lastIds"/> (room → id, as LastIds
+        /// gave it): joins the rooms we are not in, then reads history {room, after} page by page.
+        /// Returns room → the missed entries, oldest first.
+        /// </summary>
+        public async Task<IDictionary<string, List<JsonObject>>> CatchUpAsync(IDictionary<string, long> lastIds)
+        {
+            var missed = new Dictionary<string, List<JsonObject>>();
+            foreach (KeyValuePair<string, long> room in lastIds)
+            {
+                if (!Rooms.Contains(room.Key)) await JoinAsync(room.Key).ConfigureAwait(false);
+                var entries = new List<JsonObject>();
+                long after = room.Value;
+                for (;;)
+                {
+                    Message page = await HistoryAsync(new HistoryQuery { Room = room.Key, After = after, Limit = CatchUpPage }).ConfigureAwait(false);
+                    List<JsonObject> got = page.Body.GetArray("entries").OfType<JsonObject>().ToList();
+                    entries.AddRange(got);
+                    if (!page.Body.GetBool("more") || got.Count == 0) break;
+                    after = got[got.Count - 1].GetLong("id") ?? after;
+                }
+                missed[room.Key] = entries;
+            }
+            return missed;
         }
 
         /// <summary>Half-closes the socket and waits (2 s at most) for the server to close its side. Idempotent.</summary>

@@ -4,6 +4,8 @@
 //                                                    other side (PEER, a Node client, and a plain
 //                                                    TCP device) is test/integration/csharp-client.test.ts
 //   mono SelfTest.exe heartbeat PORT                 stays silent on a gateway that pings after 400 ms
+//   mono SelfTest.exe rooms PORT                     two rooms on a gateway that takes ids per room:
+//                                                    a reconnect resumes each from its own last id
 // Exit code 0 when every check passed; each failure is printed.
 using System;
 using System.Collections.Generic;
@@ -25,9 +27,10 @@ static class SelfTest
             if (args.Length == 2 && args[0] == "vectors") Vectors(args[1]);
             else if (args.Length == 3 && args[0] == "chat") Chat(int.Parse(args[1]), args[2]).GetAwaiter().GetResult();
             else if (args.Length == 2 && args[0] == "heartbeat") Heartbeat(int.Parse(args[1])).GetAwaiter().GetResult();
+            else if (args.Length == 2 && args[0] == "rooms") Rooms(int.Parse(args[1])).GetAwaiter().GetResult();
             else
             {
-                Console.Error.WriteLine("usage: SelfTest.exe vectors VECTORS.json | chat PORT PEER | heartbeat PORT");
+                Console.Error.WriteLine("usage: SelfTest.exe vectors VECTORS.json | chat PORT PEER | heartbeat PORT | rooms PORT");
                 return 2;
             }
         }
@@ -249,5 +252,44 @@ static class SelfTest
         Check(client.IsOpen && closed == null, "still connected after 2 s of silence (closed: " + (closed == null ? "no" : closed.Code) + ")");
         await client.PingAsync();
         await client.CloseAsync();
+    }
+
+    /// <summary>
+    /// On a gateway whose ids are taken per room (lobby, the busy room, far ahead of cs-quiet),
+    /// a client in both rooms drops, both rooms talk, and the reconnect brings exactly what each
+    /// said: each room read from its own last id, where one highest id would find nothing in cs-quiet.
+    /// </summary>
+    static async Task Rooms(int port)
+    {
+        var talker = new SwitchboardClient("127.0.0.1", port);
+        await talker.ConnectAsync(new ConnectOptions { Name = "cs-talker" });
+        await talker.JoinAsync("cs-quiet");
+        for (int i = 0; i < 5; i++) await talker.SayAsync("lobby early " + i, "lobby");
+        var client = new SwitchboardClient("127.0.0.1", port);
+        await client.ConnectAsync(new ConnectOptions { Name = "cs-resumer" });
+        await client.JoinAsync("cs-quiet");
+        long quietSeen = (await talker.SayAsync("quiet seen", "cs-quiet")).Body.GetLong("id") ?? 0;
+        long lobbySeen = (await talker.SayAsync("lobby seen", "lobby")).Body.GetLong("id") ?? 0;
+        for (int i = 0; i < 200 && client.LastIds.Count < 2; i++) await Task.Delay(50);
+        for (int i = 0; i < 200 && client.LastIds.Values.Max() < lobbySeen; i++) await Task.Delay(50);
+        IDictionary<string, long> seen = client.LastIds;
+        long got;
+        Check(seen.Count == 2 && seen.TryGetValue("lobby", out got) && got == lobbySeen && seen.TryGetValue("cs-quiet", out got) && got == quietSeen,
+            "LastIds keeps each room's own last id (got " + string.Join(", ", seen.Select(p => p.Key + "=" + p.Value)) + ")");
+        Check(lobbySeen > quietSeen && client.LastId == lobbySeen, "lobby's ids run ahead of cs-quiet's; LastId is the highest");
+        await client.CloseAsync();
+        foreach (string text in new[] { "quiet missed 1", "quiet missed 2" }) await talker.SayAsync(text, "cs-quiet");
+        await talker.SayAsync("lobby missed", "lobby");
+        await client.ReconnectAsync();
+        Check(client.Rooms.SequenceEqual(new[] { "lobby", "cs-quiet" }), "reconnect joins both rooms again");
+        Func<string, string> missed = room =>
+        {
+            List<JsonObject> entries;
+            return client.Missed != null && client.Missed.TryGetValue(room, out entries) ? string.Join("|", entries.Select(e => e.GetString("text"))) : "(none)";
+        };
+        Check(missed("lobby") == "lobby missed", "lobby's missed messages (got " + missed("lobby") + ")");
+        Check(missed("cs-quiet") == "quiet missed 1|quiet missed 2", "cs-quiet's missed messages, read from its own last id (got " + missed("cs-quiet") + ")");
+        await client.CloseAsync();
+        await talker.CloseAsync();
     }
 }

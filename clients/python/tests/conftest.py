@@ -19,18 +19,20 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MAIN_JS = REPO_ROOT / "apps" / "gateway" / "dist" / "main.js"
+#: A gateway whose ids are taken per room (as on a Redis Cluster): per_room_gateway.mjs.
+PER_ROOM_JS = Path(__file__).resolve().parent / "per_room_gateway.mjs"
 BANNER = re.compile(r"page https?://[^:]+:(\d+)/.*TCP [^:\s]+:(\d+)")
 
 
 class Gateway:
     """One gateway process; ``tcp_port`` and ``http_url`` once it is up."""
 
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, script: Path = MAIN_JS) -> None:
         if not MAIN_JS.exists():
             raise RuntimeError(f"{MAIN_JS} is missing: build the gateway first (node_modules/.bin/tsc -b)")
         self.data_dir = tempfile.TemporaryDirectory(prefix="switchboard-py-")
         node = os.environ.get("SWITCHBOARD_NODE", "node")
-        args = [node, str(MAIN_JS), "--http-port", "0", "--tcp-port", "0", "--data-dir", self.data_dir.name,
+        args = [node, str(script), "--http-port", "0", "--tcp-port", "0", "--data-dir", self.data_dir.name,
                 "--web-root", "", "--log-level", "warn", *extra]
         self.process = subprocess.Popen(args, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.output: List[str] = []
@@ -83,6 +85,14 @@ def gateway() -> Iterator[Gateway]:
 def fast_heartbeat_gateway() -> Iterator[Gateway]:
     """Pings a silent member after 300 ms and drops it 300 ms later."""
     running = Gateway("--heartbeat-ms", "300")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def per_room_gateway() -> Iterator[Gateway]:
+    """Takes message ids per room: two rooms' ids do not compare."""
+    running = Gateway(script=PER_ROOM_JS)
     yield running
     running.stop()
 

@@ -67,3 +67,32 @@ def test_the_websocket_bridge(gateway: Any, unique: Any) -> None:
             assert (await browser_like.wait_for("message", lambda m: m["text"] == "back over TCP"))["transport"] == "tcp"
 
     run(scenario())
+
+
+def test_reconnect_resumes_each_room_from_its_own_last_id(per_room_gateway: Any, unique: Any) -> None:
+    # Ids taken per room (as on a Redis Cluster): lobby's run far ahead of the quiet room's.
+    async def scenario() -> None:
+        quiet = unique("quiet")
+        talker = await AsyncClient.connect("127.0.0.1", per_room_gateway.tcp_port, name=unique("talker"))
+        async with talker:
+            await talker.join(quiet)
+            for i in range(5):
+                await talker.say(f"lobby early {i}", room="lobby")
+            client = await AsyncClient.connect("127.0.0.1", per_room_gateway.tcp_port, name=unique("resumer"))
+            await client.join(quiet)
+            quiet_seen = await talker.say("quiet seen", room=quiet)
+            lobby_seen = await talker.say("lobby seen", room="lobby")
+            assert quiet_seen is not None and lobby_seen is not None
+            await client.wait_for("message", lambda m: m["text"] == "quiet seen")
+            await client.wait_for("message", lambda m: m["text"] == "lobby seen")
+            assert client.last_ids == {"lobby": lobby_seen["id"], quiet: quiet_seen["id"]}
+            await client.close()
+            for text in ("quiet missed 1", "quiet missed 2"):
+                await talker.say(text, room=quiet)
+            await talker.say("lobby missed", room="lobby")
+            await client.reconnect()
+            async with client:
+                texts = {room: [e["text"] for e in entries] for room, entries in client.missed.items()}
+                assert texts == {"lobby": ["lobby missed"], quiet: ["quiet missed 1", "quiet missed 2"]}
+
+    run(scenario())

@@ -197,3 +197,37 @@ def test_a_token_signs_in_as_the_same_member_and_replaces_the_old_session(gatewa
             first.say("from the replaced session")
         assert closed.value.code == "SESSION_REPLACED"
     first.close()
+
+
+def test_reconnect_resumes_each_room_from_its_own_last_id(per_room_gateway: Any, unique: Any) -> None:
+    # Ids taken per room: lobby, the busy room, runs far ahead of the quiet one, so one highest
+    # id for every room (the deprecated ``last_id``) would ask the quiet room for nothing.
+    gateway = per_room_gateway
+    quiet = unique("quiet")
+    with Client("127.0.0.1", gateway.tcp_port, name=unique("talker")) as talker:
+        talker.join(quiet)
+        for i in range(5):
+            talker.say(f"lobby early {i}", room="lobby")
+        client = Client("127.0.0.1", gateway.tcp_port, name=unique("resumer"))
+        client.join(quiet)
+        quiet_seen = talker.say("quiet seen", room=quiet)
+        lobby_seen = talker.say("lobby seen", room="lobby")
+        assert quiet_seen is not None and lobby_seen is not None
+        client.wait_for("message", lambda m: m["text"] == "quiet seen")
+        client.wait_for("message", lambda m: m["text"] == "lobby seen")
+        assert client.last_ids == {"lobby": lobby_seen["id"], quiet: quiet_seen["id"]}
+        assert client.last_id == lobby_seen["id"] > quiet_seen["id"]
+        client.close()
+        for text in ("quiet missed 1", "quiet missed 2"):
+            talker.say(text, room=quiet)
+        talker.say("lobby missed", room="lobby")
+        client.reconnect()
+        try:
+            assert client.rooms == ["lobby", quiet]
+            texts = {room: [e["text"] for e in entries] for room, entries in client.missed.items()}
+            assert texts == {"lobby": ["lobby missed"], quiet: ["quiet missed 1", "quiet missed 2"]}
+            # The hello's own history: its room since that room's last id.
+            history = client.wait_for("history", lambda h: h.get("room") == "lobby" and h.get("ref") == client.welcome["ref"])  # type: ignore[index]
+            assert [e["text"] for e in history["entries"]] == ["lobby missed"]
+        finally:
+            client.close()

@@ -27,7 +27,10 @@ export interface ConnectOptions {
   name?: string;
   /** First room (server default: lobby). */
   room?: string;
-  /** Last message id seen: the first history is then what was missed. */
+  /**
+   * The last message id seen in the first room (`lastIds[room]` of an earlier client): its first
+   * history is then what that room said since. It covers that room only: `catchUp()` the others.
+   */
   since?: number;
   /** The password of a registered `name` (docs/identity-and-security.md, "Identity"). */
   password?: string;

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { PROTOCOL_VERSION, ProtocolError, type ServerMessage, type ServerMessageOf } from '@switchboard/protocol';
+import { PROTOCOL_VERSION, ProtocolError, type HistoryEntry, type ServerMessage, type ServerMessageOf } from '@switchboard/protocol';
 import { checkName, definedOnly, sameName } from './arguments.js';
 import { ClientError, serverFailure } from './client-errors.js';
 import type {
@@ -25,12 +25,16 @@ import type {
 import { FileReceiver } from './file-receiver.js';
 import { FileSender } from './file-sender.js';
 import { FrameWaiters } from './frame-waiters.js';
+import { LastIds } from './last-ids.js';
 import { Membership } from './membership.js';
 import { RequestTracker, pingData, pongRef, type Expected, type RefRequest } from './request-tracker.js';
 import { Session, rethrowLater } from './session.js';
 
 /** A search query's length, in UTF-16 units as the gateway counts them (PROTOCOL.md §6, "Search"). */
 const MAX_SEARCH_LENGTH = 256;
+
+/** Entries per `history` request while catching up (the server's most). */
+const CATCH_UP_PAGE = 500;
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_WAIT_FOR_TIMEOUT_MS = 5_000;
@@ -71,6 +75,7 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
   readonly #requests: RequestTracker;
   readonly #waiters = new FrameWaiters();
   readonly #member = new Membership();
+  readonly #lastIds = new LastIds();
   readonly #receiver: FileReceiver;
   readonly #files: FileSender;
 
@@ -133,6 +138,14 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
   /** The resume token from this connection's welcome: the one to connect with next time (the one used is replaced). */
   get token(): string | null {
     return this.#member.welcome?.token ?? null;
+  }
+
+  /**
+   * Room → the highest message id this client has seen there (live, or in a history reply). Ids
+   * increase within a room only, so keep these to resume each room after a reconnect: `catchUp()`.
+   */
+  get lastIds(): Readonly<Record<string, number>> {
+    return this.#lastIds.all;
   }
 
   /** True until the connection is closed or closing. */
@@ -225,6 +238,32 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
       if (query.with !== undefined) checkName(query.with, 'member name');
       const body = definedOnly({ room: query.room, with: query.with, private: query.private, before: query.before, after: query.after, limit: query.limit });
       return this.#request('history', { type: 'history', ...body }, ['history']).then(([reply]) => reply as HistoryReply);
+    });
+  }
+
+  /**
+   * What each room said after its own last id (`lastIds` of an earlier connection, room → id):
+   * joins each room this client is not in, then reads `history {room, after}` page by page.
+   * Resolves with the missed entries per room, oldest first. Each room from its own id: ids of
+   * two rooms do not compare (PROTOCOL.md §6), so one number for every room would miss messages.
+   */
+  catchUp(lastIds: Readonly<Record<string, number>>): Promise<Record<string, HistoryEntry[]>> {
+    return this.#guard(async () => {
+      const missed: Record<string, HistoryEntry[]> = {};
+      for (const [room, after] of Object.entries(lastIds)) {
+        checkName(room, 'room');
+        if (!this.#member.rooms.some((joined) => sameName(joined, room))) await this.join(room);
+        const entries: HistoryEntry[] = [];
+        for (let from = after; ;) {
+          const page = await this.history({ room, after: from, limit: CATCH_UP_PAGE });
+          entries.push(...page.entries);
+          const last = page.entries.at(-1);
+          if (!page.more || last === undefined) break;
+          from = last.id;
+        }
+        missed[room] = entries;
+      }
+      return missed;
     });
   }
 
@@ -341,6 +380,7 @@ export class SwitchboardClient extends EventEmitter<SwitchboardClientEvents> {
   // ---------------------------------------------------------------------------------------
 
   #dispatch(message: ServerMessage): void {
+    this.#lastIds.saw(message);
     switch (message.type) {
       case 'welcome':
         this.#member.welcomed(message);

@@ -78,8 +78,9 @@ export interface IdAllocator {
 export type LogRecord = { id: number; ts: number; entry: NewHistoryEntry } | { id: number; sha256: string };
 
 /**
- * The cluster's record of what was said. `append` gives an entry its message id (increasing,
- * shared by every room and node, never reused) and returns once the entry is as durable as the
+ * The cluster's record of what was said. `append` gives an entry its message id (unique across
+ * rooms and nodes, never reused; increasing within a room or private conversation, and across
+ * rooms too except on a Redis Cluster, where each slot counts its own: history-keys.ts) and returns once the entry is as durable as the
  * cluster makes it; another node's `follow` handler gets it, in id order within a room, for its
  * own replica of the history: in process every node does; over Redis only the nodes that serve
  * its room (or, for a private entry, a member of either side). In process it answers at once;

@@ -49,6 +49,7 @@ export function keyLayout(prefix: string, nodeId: string) {
   return {
     /** What membership and identity build their keys from (and the sweep script, in Lua). */
     shared,
+    /** One Redis's message id counter (raised at resync); a Redis Cluster takes ids from each slot's own (history-keys.ts). */
     counter: `${shared}message-id`,
     nodes: `${shared}nodes`,
     names: `${shared}names:${nodeId}`,
@@ -102,8 +103,8 @@ export class RedisCluster implements ClusterNode {
     this.#options = options;
     const nodeId = (this.nodeId = options.nodeId ?? `n${randomBytes(3).toString('hex')}`);
     const keys = (this.#keys = keyLayout(options.prefix ?? 'switchboard:', nodeId));
-    // The history's keys (history-keys.ts): each room's stream in its own slot on one Redis; on a cluster, while ids come from one counter, beside it.
-    const historyKeyNames = historyKeys(options.prefix ?? 'switchboard:', parseRedisUrl(options.url).kind === 'cluster' ? 'one-slot' : 'by-room');
+    // The history's keys (history-keys.ts): each room's stream in its room's slot; ids from one counter on one Redis, from each slot's own on a cluster.
+    const historyKeyNames = historyKeys(options.prefix ?? 'switchboard:', parseRedisUrl(options.url).kind === 'cluster' ? 'per-slot' : 'one-counter');
     const logError = (what: string, error: Error): void => this.#redis.logError(what, error);
     this.#redis = new RedisConnections({
       url: options.url,
@@ -148,6 +149,22 @@ export class RedisCluster implements ClusterNode {
         bus.dropRoom(room);
         this.#history.drop({ room });
       },
+      // On a cluster a stream is read when the bus says it grew (redis-history.ts): a room's event, a private message or file to a member here.
+      serve: (handlers) =>
+        bus.serve({
+          admin: (action) => handlers.admin(action),
+          announce: (announcement) => handlers.announce(announcement),
+          nodeLost: (node, members) => handlers.nodeLost(node, members),
+          room: (event) => {
+            this.#history.nudge({ room: event.room });
+            handlers.room(event);
+          },
+          member: (event) => {
+            const identity = this.#identities.get(event.to);
+            if (identity !== undefined) this.#history.nudge({ identity });
+            handlers.member(event);
+          },
+        }),
     };
     this.directory = {
       put: (record) => this.#put(record),
@@ -183,13 +200,7 @@ export class RedisCluster implements ClusterNode {
     const history = this.#history;
     this.log = {
       // The acknowledgement waits for a replica when asked to (--redis-wait-replicas): the hub acknowledges and publishes once this resolves.
-      append: async (entry, ts) => {
-        const id = await history.append(entry, ts);
-        await this.#redis.replicated(historyKeyNames.counter).catch((error: unknown) => {
-          throw unavailable((error as Error).message);
-        });
-        return id;
-      },
+      append: (entry, ts) => history.append(entry, ts),
       completeFile: (id, sha256) => history.completeFile(id, sha256),
       follow: (handler, highest) => history.follow(handler, highest),
       readUp: (stream) => history.readUp(stream),

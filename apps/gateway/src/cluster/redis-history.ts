@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
 import type { LogRecord, MessageLog } from './cluster.js';
-import type { HistoryKeys, LogStream } from './history-keys.js';
+import { splitId, type HistoryKeys, type LogStream } from './history-keys.js';
+import { keySlot } from './key-slot.js';
 import { withTimeout, type RedisConnections } from './redis-io.js';
 
 export interface RedisHistoryOptions {
@@ -30,11 +31,18 @@ const OPEN_FILES = 10_000;
 /**
  * The history streams: one per room, and one per identity for private conversations (a private
  * entry goes to both sides' streams, so a node reads just the streams of its own members), each
- * trimmed to `retention` entries. One script (APPEND) gives an entry its message id and adds it
- * under the stream id `<message id>-0`, so ids increase across the cluster and a stream's order is
- * id order. A node reads only the streams it serves (`serve`/`drop`): rooms with a member here,
- * the identities of its members. Starting to serve one, it first reads what it lacks (`serve`
- * resolves after that), then follows it with the others in one blocking XREAD.
+ * trimmed to `retention` entries. An entry's message id is taken where the layout says
+ * (history-keys.ts): on one Redis from one counter, by one script (APPEND) that also adds the entry
+ * under the stream id `<message id>-0`, so ids increase across the cluster; on a Redis Cluster
+ * from the counter of the room's slot, by APPEND_IN_SLOT on that shard alone, so ids increase within
+ * a room only (a private entry's id is taken in its conversation's slot, then added to both sides'
+ * streams). Either way a room stream's order is id order and a reader can start at a message id.
+ * A node reads only the streams it serves (`serve`/`drop`): rooms with a member here, the
+ * identities of its members. Starting to serve one, it first reads what it lacks (`serve`
+ * resolves after that), then follows it: on one Redis with the others in one blocking XREAD; on a
+ * cluster (where one XREAD cannot span slots) by a read of the stream each time the bus says it
+ * grew (`nudge`: a room's event, a private message to a member here), and of every stream
+ * followed once per `blockMs` in case a nudge was lost.
  */
 export class RedisHistory implements MessageLog {
   readonly #options: RedisHistoryOptions;
@@ -55,11 +63,19 @@ export class RedisHistory implements MessageLog {
   #reading = false;
   #wake: (() => void) | undefined;
   #highestId: number;
+  /** Per-slot ids: the highest sequence this node knows of each slot, and the least any slot's next id takes (above its own history at start). */
+  readonly #slotSequences = new Map<number, number>();
+  readonly #startSequence: number;
+  /** Cluster follow: streams being read now (true: read again once done, it grew meanwhile). */
+  readonly #polls = new Map<string, boolean>();
+  /** Cluster: each sender's last entry still being stored (settled, whatever its outcome, before the next resolves). */
+  readonly #lastOfSender = new Map<string, Promise<unknown>>();
   #closed = false;
 
   constructor(options: RedisHistoryOptions) {
     this.#options = options;
     this.#highestId = options.lastHistoryId;
+    this.#startSequence = splitId(options.lastHistoryId).sequence + 1;
   }
 
   /** The highest message id this node has stored or seen: if Redis comes back without its data, ids go on above it. */
@@ -72,23 +88,93 @@ export class RedisHistory implements MessageLog {
     return [...this.#following.keys()];
   }
 
-  async append(entry: NewHistoryEntry, ts: number): Promise<number> {
-    const { redis, keys, retention, timeoutMs } = this.#options;
+  /**
+   * Stores an entry and resolves with its id once it is as durable as asked (--redis-wait-replicas:
+   * a replica of each master written has it). A sender's entries resolve in the order appended, so
+   * its acknowledgements keep the order of its requests (the hub sends the next before the last is
+   * stored): on one Redis the one connection keeps that order, on a cluster two rooms' entries go to
+   * two shards and may be stored in either order, so there each waits for the one before.
+   */
+  append(entry: NewHistoryEntry, ts: number): Promise<number> {
+    const stored = this.#appendNow(entry, ts);
+    if (this.#options.keys.ids !== 'per-slot') return stored;
+    const sender = entry.from;
+    const before = this.#lastOfSender.get(sender);
+    // Handled here at once: it may fail while it waits for the one before.
+    stored.catch(() => undefined);
+    const inOrder =
+      before === undefined
+        ? stored
+        : before.then(
+            () => stored,
+            () => stored,
+          );
+    this.#lastOfSender.set(sender, inOrder);
+    const forget = (): void => {
+      if (this.#lastOfSender.get(sender) === inOrder) this.#lastOfSender.delete(sender);
+    };
+    inOrder.then(forget, forget);
+    return inOrder;
+  }
+
+  async #appendNow(entry: NewHistoryEntry, ts: number): Promise<number> {
+    const { redis } = this.#options;
     if (!redis.ready) throw unavailable('not connected');
     const streams = this.#streamsOf(entry);
     try {
-      // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
-      const appended = redis.runInOrder('append', [keys.counter, ...streams], [String(retention), this.#writer, String(ts), JSON.stringify(entry)]);
-      const id = Number(await withTimeout(appended, timeoutMs, 'storing a message'));
-      this.#highestId = Math.max(this.#highestId, id);
+      const { id, written } = await (this.#options.keys.ids === 'per-slot' ? this.#appendInSlot(entry, ts, streams) : this.#appendOne(entry, ts, streams));
+      this.#saw(id);
       if (entry.kind === 'file') {
         this.#openFiles.set(id, streams);
         if (this.#openFiles.size > OPEN_FILES) this.#openFiles.delete(this.#openFiles.keys().next().value!);
       }
+      await Promise.all(written.map((key) => redis.replicated(key)));
       return id;
     } catch (error) {
       throw unavailable((error as Error).message);
     }
+  }
+
+  /** One Redis: the id from the one counter and the entry in its streams, by one script. */
+  async #appendOne(entry: NewHistoryEntry, ts: number, streams: string[]): Promise<{ id: number; written: string[] }> {
+    const { redis, keys, retention, timeoutMs } = this.#options;
+    // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
+    const appended = redis.runInOrder('append', [keys.counter, ...streams], [String(retention), this.#writer, String(ts), JSON.stringify(entry)]);
+    return { id: Number(await withTimeout(appended, timeoutMs, 'storing a message')), written: [keys.counter] };
+  }
+
+  /**
+   * A Redis Cluster: a room's entry takes its id and goes into its stream on the room's shard, in
+   * one script; a private one takes its id in its conversation's slot, then goes into both sides'
+   * streams (each its own shard: not one step; a failure between says CLUSTER_UNAVAILABLE, as a
+   * timeout does, though one side may hold it).
+   */
+  async #appendInSlot(entry: NewHistoryEntry, ts: number, streams: string[]): Promise<{ id: number; written: string[] }> {
+    const { redis, keys, retention, timeoutMs } = this.#options;
+    const json = JSON.stringify(entry);
+    const room = entry.kind === 'private' ? undefined : entry.room;
+    const idKey = room !== undefined ? streams[0]! : keys.conversation(...this.#sidesOf(entry));
+    const slot = keySlot(idKey);
+    const floor = Math.max(this.#slotSequences.get(slot) ?? 0, this.#startSequence - 1);
+    const counter = keys.slotCounter(idKey);
+    const inSlot = room !== undefined ? streams : [];
+    // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
+    const appended = redis.runInOrder('appendInSlot', [counter, ...inSlot], [String(retention), this.#writer, String(ts), json, String(floor), String(slot)]);
+    const id = Number(await withTimeout(appended, timeoutMs, 'storing a message'));
+    if (room !== undefined) return { id, written: [counter] };
+    const added = streams.map((stream) =>
+      redis.command(['XADD', stream, 'MAXLEN', '~', String(retention), '*', 'n', this.#writer, 'i', String(id), 't', String(ts), 'e', json]),
+    );
+    await withTimeout(Promise.all(added), timeoutMs, 'storing a private message');
+    return { id, written: [counter, ...streams] };
+  }
+
+  /** An id this node took or read: a slot's next id goes on above it (per-slot layout), and the highest is what RAISE_COUNTER keeps (one counter). */
+  #saw(id: number): void {
+    this.#highestId = Math.max(this.#highestId, id);
+    if (this.#options.keys.ids !== 'per-slot') return;
+    const { slot, sequence } = splitId(id);
+    if (sequence > (this.#slotSequences.get(slot) ?? 0)) this.#slotSequences.set(slot, sequence);
   }
 
   completeFile(id: number, sha256: string): void {
@@ -96,7 +182,12 @@ export class RedisHistory implements MessageLog {
     const streams = this.#openFiles.get(id);
     if (streams === undefined || !redis.ready) return;
     this.#openFiles.delete(id);
-    redis.runInOrder('completeFile', [keys.counter, ...streams], [String(retention), this.#writer, String(id), sha256]).catch((error: unknown) => {
+    const args = [String(retention), this.#writer, String(id), sha256];
+    const logged =
+      keys.ids === 'per-slot'
+        ? Promise.all(streams.map((stream) => redis.runInOrder('completeFileAtTop', [stream], args)))
+        : redis.runInOrder('completeFile', [keys.counter, ...streams], args);
+    logged.catch((error: unknown) => {
       redis.logError('logging a file checksum', error as Error);
     });
   }
@@ -104,7 +195,13 @@ export class RedisHistory implements MessageLog {
   follow(handler: (record: LogRecord) => void, highest?: (stream: LogStream) => number): void {
     this.#follower = handler;
     if (highest !== undefined) this.#highestOf = highest;
-    void this.#follow();
+    void (this.#options.keys.ids === 'per-slot' ? this.#sweep() : this.#follow());
+  }
+
+  /** A Redis Cluster: `of`'s stream grew (the bus said so): it is read on now, if this node follows it. */
+  nudge(of: LogStream): void {
+    const key = this.#options.keys.stream(of);
+    if (this.#following.has(key)) this.#poll(key);
   }
 
   /**
@@ -134,6 +231,8 @@ export class RedisHistory implements MessageLog {
     this.#following.set(key, position);
     this.#stoppedAt.delete(key);
     this.#restartRead();
+    // On a cluster nothing blocks on it: what came during its read-up is read at once.
+    if (this.#options.keys.ids === 'per-slot') this.#poll(key);
   }
 
   /** A stream this node may not serve, read up once (a REST reader's room): what it lacks is stored, nothing more is followed. */
@@ -167,10 +266,10 @@ export class RedisHistory implements MessageLog {
     return this.#stoppedAt.get(key) ?? ('room' in of ? `${this.#highestOf(of)}-0` : '0-0');
   }
 
-  /** Entries of `key` from `from` on (inclusive: the store ignores what it has), a page at a time; the last stream id read. */
-  async #readUp(key: string, from: string): Promise<string> {
+  /** Entries of `key` from `from` on (inclusive unless `exclusive`: the store ignores what it has), a page at a time; the last stream id read. */
+  async #readUp(key: string, from: string, exclusive = false): Promise<string> {
     const { redis, timeoutMs } = this.#options;
-    let start = from;
+    let start = exclusive ? `(${from}` : from;
     let last = from;
     for (;;) {
       const page = (await withTimeout(redis.command(['XRANGE', key, start, '+', 'COUNT', String(READ_COUNT)]), timeoutMs * 5, 'reading a history stream')) as [
@@ -188,6 +287,7 @@ export class RedisHistory implements MessageLog {
 
   /** The streams followed changed: a read blocked on the old set is cut short (or ends by itself within blockMs). */
   #restartRead(): void {
+    if (this.#options.keys.ids === 'per-slot') return; // followed by reads of one stream at a time (#sweep)
     this.#wake?.();
     // On a cluster CLIENT UNBLOCK cannot be routed to the reader's node: the read ends by itself within blockMs.
     if (!this.#reading || this.#readerId === undefined || !this.#options.redis.ready || this.#options.redis.mode !== 'single') return;
@@ -252,11 +352,54 @@ export class RedisHistory implements MessageLog {
     }
   }
 
+  /** A Redis Cluster: every stream followed is read on once per blockMs (what a lost nudge left behind: an outage, a reconnection). */
+  async #sweep(): Promise<void> {
+    while (!this.#closed) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.#options.blockMs);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during the await
+      if (this.#closed || !this.#options.redis.ready) continue;
+      for (const key of this.#following.keys()) this.#poll(key);
+    }
+  }
+
+  /** Reads a followed stream on from where this node is in it; one read per stream at a time, made again when it grew meanwhile. */
+  #poll(key: string): void {
+    if (this.#polls.has(key)) {
+      this.#polls.set(key, true);
+      return;
+    }
+    this.#polls.set(key, false);
+    void (async () => {
+      try {
+        do {
+          this.#polls.set(key, false);
+          const position = this.#following.get(key);
+          if (position === undefined) return;
+          const last = await this.#readUp(key, position, true);
+          const now = this.#following.get(key);
+          // Dropped meanwhile, or read further by a serve that ran meanwhile.
+          if (now !== undefined && compareStreamIds(last, now) > 0) this.#following.set(key, last);
+        } while (this.#polls.get(key) === true && !this.#closed);
+      } catch (error) {
+        this.#options.redis.logError('reading a history stream', error as Error);
+      } finally {
+        this.#polls.delete(key);
+      }
+    })();
+  }
+
   #take(fields: string[]): void {
     if (fields[0] === 'n' && fields[1] === this.#writer) return; // stored when it was appended
     const record = parseLogEntry(fields);
     if (record === undefined) return;
-    this.#highestId = Math.max(this.#highestId, record.id);
+    this.#saw(record.id);
     this.#follower?.(record);
   }
 
@@ -265,9 +408,14 @@ export class RedisHistory implements MessageLog {
     const { keys } = this.#options;
     const room = entry.kind === 'private' ? undefined : entry.room;
     if (room !== undefined) return [keys.stream({ room })];
+    return [...new Set(this.#sidesOf(entry).map((identity) => keys.stream({ identity })))];
+  }
+
+  /** A private entry's two identities: its sender's and its recipient's (a guest's is its name's). */
+  #sidesOf(entry: NewHistoryEntry): [string, string] {
     const from = ('fromIdentity' in entry ? entry.fromIdentity : undefined) ?? `name:${entry.from.toLowerCase()}`;
     const to = ('toIdentity' in entry ? entry.toIdentity : undefined) ?? `name:${('to' in entry ? (entry.to ?? '') : '').toLowerCase()}`;
-    return [...new Set([keys.stream({ identity: from }), keys.stream({ identity: to })])];
+    return [from, to];
   }
 }
 

@@ -64,6 +64,53 @@ end
 return 1`,
 );
 
+/**
+ * On a Redis Cluster (history-keys.ts, `per-slot`): an id from the counter of one hash slot and the
+ * entry under it in the streams named, all in that slot, in one step. The id is `sequence × 16384
+ * + slot`; the sequence goes on above a floor, the highest this node knows of the slot (what it
+ * stored or read, and its own history's highest at start), so a counter that went back (a promoted
+ * replica that lacked the last writes, Redis restarted empty) cannot give an id twice to what this
+ * node has seen: RAISE_COUNTER's job, per slot and on every append. Stream ids are
+ * `<message id>-0` as in APPEND (a stream's order is id order). No stream: the id alone (a
+ * private message's, taken in its conversation's slot).
+ * KEYS: the slot's counter, stream…. ARGV: max length, writer, ts, entry (JSON), floor, slot.
+ */
+const APPEND_IN_SLOT = script(
+  1,
+  `
+local sequence = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[5])
+if sequence <= floor then
+  sequence = floor + 1
+  redis.call('SET', KEYS[1], sequence)
+end
+local id = string.format('%d', sequence * 16384 + tonumber(ARGV[6]))
+for i = 2, #KEYS do
+  local added = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], id .. '-0', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
+  if type(added) == 'table' and added.err then
+    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
+  end
+end
+return id`,
+);
+
+/**
+ * On a Redis Cluster: a file's checksum in one stream, after everything in it so far (under
+ * `<its last entry's id>-<n>`), so a room's later entries still go under their message ids.
+ * KEYS: stream. ARGV: max length, writer, file's message id, sha256.
+ */
+const COMPLETE_FILE_AT_TOP = script(
+  1,
+  `
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local at = top and string.match(top[1], '^(%d+)') or '0'
+local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], at .. '-*', 'n', ARGV[2], 'i', ARGV[3], 's', ARGV[4])
+if type(added) == 'table' and added.err then
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', ARGV[3], 's', ARGV[4])
+end
+return 1`,
+);
+
 /** Ids go on from the highest this node stored (a single gateway joining a cluster keeps its history). KEYS: counter. ARGV: last id. */
 const RAISE_COUNTER = script(
   1,
@@ -197,6 +244,8 @@ return 1`,
 export const SCRIPTS = {
   append: APPEND,
   completeFile: COMPLETE_FILE,
+  appendInSlot: APPEND_IN_SLOT,
+  completeFileAtTop: COMPLETE_FILE_AT_TOP,
   raiseCounter: RAISE_COUNTER,
   claim: CLAIM,
   release: RELEASE,

@@ -10,8 +10,8 @@ import {
   type HistorySetting,
   type MemoryHistoryDefaults,
 } from './history-setting.js';
-import type { HistoryPage, HistoryStore, NewHistoryEntry } from './history-store.js';
-import { MemoryHistory, type RingOwner } from './memory-history.js';
+import type { Cursor, HistoryPage, HistoryStore, NewHistoryEntry, Position } from './history-store.js';
+import { MemoryHistory, compareEntries, type RingOwner } from './memory-history.js';
 
 /**
  * Who searches: an operator (everything), a member or a resume token's holder by identity
@@ -244,8 +244,10 @@ export class HistoryService {
       throw new ProtocolError('NAME_INVALID', `"${request.with}" is not a valid member name.`);
     }
     if (request.room !== undefined) return this.roomFor(reader.visitor, request.room, request);
-    const range = this.#range(request);
     const privateMode = this.#effective(null).mode;
+    // One conversation (`with`) is one log, by id; all of them, or rooms and conversations, by (ts, id).
+    const range =
+      request.with !== undefined ? this.#range(request) : this.#timeRange(request, { operator: false, identity: reader.identity, visitor: reader.visitor });
     if (privately) {
       if (privateMode === 'durable') return this.store.query({ privateOf: { identity: reader.identity, peer: request.with }, ...range });
       if (privateMode === 'memory') return this.#memory.privateOf(reader.identity, request.with, range);
@@ -277,20 +279,23 @@ export class HistoryService {
     const words = searchWords(request.q);
     if (request.room !== undefined && !this.#mayReadRoom(searcher, request.room))
       throw roomForbidden(request.room, this.roomAccess(request.room), 'search its history');
+    // One room's hits by id; across rooms and conversations by (ts, id), continued from the position of `before`.
+    const byTime = request.room === undefined;
     // Room hits pass the same room rule as reading the room; a bounded number of pages is
     // searched for enough of them (`more` then says to ask again from the last one got).
     const entries: HistoryEntry[] = [];
-    let before = request.before;
+    let before: Cursor | undefined = byTime && request.before !== undefined ? this.#position(request.before, 'before', searcher) : request.before;
     for (let page = 0; page < SEARCH_PAGES; page++) {
-      const found = this.store.search({ words, room: request.room, scope, before, limit: limit - entries.length });
+      const found = this.store.search({ words, room: request.room, scope, byTime, before, limit: limit - entries.length });
       for (const entry of found.entries) {
         const room = entry.kind === 'private' ? undefined : entry.room;
         // Only what is kept durably now is found: rows a room kept before it was set to memory or none are not.
         if (this.#effective(room ?? null).mode !== 'durable') continue;
         if (searcher.operator || room === undefined || this.#mayReadRoom(searcher, room)) entries.push(entry);
       }
-      before = found.entries.at(-1)?.id;
-      if (!found.more || entries.length >= limit || before === undefined) return { entries, more: found.more };
+      const last = found.entries.at(-1);
+      if (!found.more || entries.length >= limit || last === undefined) return { entries, more: found.more };
+      before = byTime ? { ts: last.ts, id: last.id } : last.id;
     }
     return { entries, more: true };
   }
@@ -313,12 +318,38 @@ export class HistoryService {
   /** Everything, or one room: the operator's view (REST with admin rights). */
   forOperator(request: HistoryRange & { room?: string | undefined }): HistoryPage {
     if (request.room !== undefined) return this.room(request.room, request);
-    const range = this.#range(request);
+    const range = this.#timeRange(request, { operator: true });
     return merged(this.store.query(range), this.#memory.all(range), range);
   }
 
-  #range(range: HistoryRange): { before?: number | undefined; after?: number | undefined; limit: number } {
+  #range(range: HistoryRange): PageRange {
     return { before: range.before, after: range.after, limit: Math.min(range.limit ?? 50, this.maxPage) };
+  }
+
+  /** A range across rooms and conversations: by (ts, id), its cursors placed where their entries stand. */
+  #timeRange(range: HistoryRange, reader: Searcher): PageRange {
+    const placed = (id: number | undefined, side: 'before' | 'after'): Position | undefined => {
+      if (id === undefined) return undefined;
+      if (side === 'after' && id === 0) return { ts: Number.MIN_SAFE_INTEGER, id: 0 }; // from the oldest, as within a room
+      return this.#position(id, side, reader);
+    };
+    return { byTime: true, before: placed(range.before, 'before'), after: placed(range.after, 'after'), limit: Math.min(range.limit ?? 50, this.maxPage) };
+  }
+
+  /**
+   * Where the entry with this id stands in time, for a page across rooms: ids of two rooms do not
+   * compare (each room may take them on its own shard). An id the reader cannot read here (not
+   * kept on this gateway, gone from a ring, or not the reader's) places nothing: INVALID_MESSAGE.
+   */
+  #position(id: number, side: 'before' | 'after', reader: Searcher): Position {
+    const found = this.store.locate(id) ?? this.#memory.locate(id);
+    if (found === undefined || !this.mayRead(reader, found)) {
+      throw new ProtocolError(
+        'INVALID_MESSAGE',
+        `${side}: ${id} is no entry you can read on this gateway; across rooms a page continues from an id of an entry it gave you (PROTOCOL.md §6).`,
+      );
+    }
+    return { ts: found.ts, id };
   }
 
   writable(): boolean {
@@ -359,11 +390,19 @@ function memoryEntry(entry: NewHistoryEntry, id: number, ts: number): HistoryEnt
   }
 }
 
-/** Two pages of one range as one: ids in order, `limit` of them from the side the range reads from. */
-function merged(a: HistoryPage, b: HistoryPage, range: { before?: number | undefined; after?: number | undefined; limit: number }): HistoryPage {
+/** The bounds of a page as the store and the rings take them. */
+interface PageRange {
+  byTime?: boolean;
+  before?: Cursor | undefined;
+  after?: Cursor | undefined;
+  limit: number;
+}
+
+/** Two pages of one range as one: in the range's order, `limit` of them from the side the range reads from. */
+function merged(a: HistoryPage, b: HistoryPage, range: PageRange): HistoryPage {
   if (b.entries.length === 0) return a;
   if (a.entries.length === 0) return b;
-  const all = [...a.entries, ...b.entries].sort((x, y) => x.id - y.id);
+  const all = [...a.entries, ...b.entries].sort((x, y) => compareEntries(x, y, range.byTime));
   const ascending = range.after !== undefined && range.before === undefined;
   const entries = ascending ? all.slice(0, range.limit) : all.slice(Math.max(0, all.length - range.limit));
   return { entries, more: a.more || b.more || all.length > range.limit };

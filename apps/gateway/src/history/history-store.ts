@@ -38,14 +38,37 @@ export interface PrivateScope {
   peer?: string | undefined;
 }
 
+/**
+ * Where an entry stands among the entries of several rooms and conversations: by time, then id.
+ * Ids increase within one room or conversation only (each may take them on its own Redis shard),
+ * so a page across logs is ordered, and continued, by position.
+ */
+export interface Position {
+  ts: number;
+  id: number;
+}
+
+/** A page's bound: an id within one log, a position across logs (`byTime`). */
+export type Cursor = number | Position;
+
+/** What a cursor id names, enough to place it and to tell who may read it. */
+export interface Located {
+  ts: number;
+  room: string | null;
+  fromIdentity: string | null;
+  toIdentity: string | null;
+}
+
 export interface HistoryQuery {
   room?: string | undefined;
   viewer?: HistoryViewer | undefined;
   privateOf?: PrivateScope | undefined;
-  /** Entries with smaller ids, newest `limit` of them. */
-  before?: number | undefined;
-  /** Entries with larger ids, oldest `limit` of them. */
-  after?: number | undefined;
+  /** Ordered by (ts, id) instead of id: for queries over several rooms or conversations. */
+  byTime?: boolean | undefined;
+  /** Entries before it, newest `limit` of them. */
+  before?: Cursor | undefined;
+  /** Entries after it, oldest `limit` of them. */
+  after?: Cursor | undefined;
   limit: number;
 }
 
@@ -59,8 +82,10 @@ export interface SearchQuery {
   words: readonly string[];
   room?: string | undefined;
   scope: 'everything' | { privateOf: string | null };
-  /** Entries with smaller ids (the next page of hits). */
-  before?: number | undefined;
+  /** Ordered by (ts, id) instead of id: a search across rooms. */
+  byTime?: boolean | undefined;
+  /** Hits before it (the next page). */
+  before?: Cursor | undefined;
   limit: number;
 }
 
@@ -86,6 +111,8 @@ export interface HistoryStore {
    */
   idUsed(id: number): void;
   completeFile(id: number, sha256: string): void;
+  /** The entry with this id, if kept here: where it stands in time and whose it is. */
+  locate(id: number): Located | undefined;
   query(query: HistoryQuery): HistoryPage;
   /** Newest first; `more` when older hits exist. */
   search(query: SearchQuery): HistoryPage;

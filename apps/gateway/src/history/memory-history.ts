@@ -1,5 +1,5 @@
 import type { HistoryEntry } from '@switchboard/protocol';
-import type { HistoryPage } from './history-store.js';
+import type { Cursor, HistoryPage, Located } from './history-store.js';
 
 /** Where a ring belongs: a room, or a private conversation between two identities. */
 export type RingOwner = { room: string } | { between: readonly [string, string] };
@@ -21,8 +21,10 @@ interface Ring {
 }
 
 export interface MemoryRange {
-  before?: number | undefined;
-  after?: number | undefined;
+  /** Ordered by (ts, id) instead of id: for pages over several rings. */
+  byTime?: boolean | undefined;
+  before?: Cursor | undefined;
+  after?: Cursor | undefined;
   limit: number;
 }
 
@@ -71,6 +73,17 @@ export class MemoryHistory {
     }
   }
 
+  /** The entry with this id, if a ring holds it: where it stands and whose it is (a conversation's two identities). */
+  locate(id: number): Located | undefined {
+    for (const ring of [...this.#rooms.values(), ...this.#conversations.values()]) {
+      const entry = this.#live(ring).find((e) => e.id === id);
+      if (entry === undefined) continue;
+      if ('room' in ring.owner) return { ts: entry.ts, room: ring.owner.room, fromIdentity: null, toIdentity: null };
+      return { ts: entry.ts, room: null, fromIdentity: ring.owner.between[0], toIdentity: ring.owner.between[1] };
+    }
+    return undefined;
+  }
+
   room(room: string, range: MemoryRange): HistoryPage {
     const ring = this.#rooms.get(room);
     return page(ring === undefined ? [] : this.#live(ring), range);
@@ -89,10 +102,10 @@ export class MemoryHistory {
         if (peer === undefined || other?.toLowerCase() === peer.toLowerCase()) entries.push(entry);
       });
     }
-    return page(entries.sort(byId), range);
+    return page(entries, range);
   }
 
-  /** The rooms given and, with `identity`, its private conversations: one page, ids in order. */
+  /** The rooms given and, with `identity`, its private conversations: one page. */
   viewer(rooms: readonly string[], identity: string | null, range: MemoryRange): HistoryPage {
     const entries: HistoryEntry[] = [];
     for (const room of rooms) {
@@ -100,14 +113,14 @@ export class MemoryHistory {
       if (ring !== undefined) entries.push(...this.#live(ring));
     }
     if (identity !== null) entries.push(...this.privateOf(identity, undefined, { limit: Number.MAX_SAFE_INTEGER }).entries);
-    return page(entries.sort(byId), range);
+    return page(entries, range);
   }
 
   /** Everything (an operator's view). */
   all(range: MemoryRange): HistoryPage {
     const entries: HistoryEntry[] = [];
     for (const ring of [...this.#rooms.values(), ...this.#conversations.values()]) entries.push(...this.#live(ring));
-    return page(entries.sort(byId), range);
+    return page(entries, range);
   }
 
   #ring(owner: RingOwner): Ring {
@@ -162,11 +175,23 @@ function conversationKey(between: readonly [string, string]): string {
   return JSON.stringify([...between].sort());
 }
 
-const byId = (a: HistoryEntry, b: HistoryEntry): number => a.id - b.id;
+/** The order of a page: by id within one log, by (ts, id) across logs. */
+export function compareEntries(a: { ts: number; id: number }, b: { ts: number; id: number }, byTime: boolean | undefined): number {
+  return byTime === true && a.ts !== b.ts ? a.ts - b.ts : a.id - b.id;
+}
 
-/** A page of `entries` (oldest first, ids increasing) as the database gives it: `after` oldest-first, otherwise the newest. */
+/** Where an entry stands against a cursor (negative: before it), in the page's order. */
+function against(entry: HistoryEntry, cursor: Cursor, byTime: boolean | undefined): number {
+  if (typeof cursor === 'number') return entry.id - cursor;
+  return compareEntries(entry, cursor, byTime);
+}
+
+/** A page of `entries` (in any order) as the database gives it: `after` oldest-first, otherwise the newest. */
 function page(entries: readonly HistoryEntry[], range: MemoryRange): HistoryPage {
-  const inRange = entries.filter((e) => (range.before === undefined || e.id < range.before) && (range.after === undefined || e.id > range.after));
+  const { before, after, byTime } = range;
+  const inRange = entries
+    .filter((e) => (before === undefined || against(e, before, byTime) < 0) && (after === undefined || against(e, after, byTime) > 0))
+    .sort((a, b) => compareEntries(a, b, byTime));
   if (range.after !== undefined && range.before === undefined) return { entries: inRange.slice(0, range.limit), more: inRange.length > range.limit };
   return { entries: inRange.slice(Math.max(0, inRange.length - range.limit)), more: inRange.length > range.limit };
 }

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { openDatabase } from '../sqlite-file.js';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 import type { HistoryEntry, Transport } from '@switchboard/protocol';
-import type { HistoryPage, HistoryQuery, HistoryStore, NewHistoryEntry, SearchQuery } from './history-store.js';
+import type { Cursor, HistoryPage, HistoryQuery, HistoryStore, Located, NewHistoryEntry, SearchQuery } from './history-store.js';
 
 interface Row {
   id: number;
@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS entries (
   recipient_identity TEXT
 );
 CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS NOT NULL;
+-- The operator's history across everything, by (ts, id) (an index holds the rowid, id, after its columns).
+CREATE INDEX IF NOT EXISTS entries_by_time ON entries (ts);
 CREATE TABLE IF NOT EXISTS id_reserved (one INTEGER PRIMARY KEY CHECK (one = 1), up_to INTEGER NOT NULL);
 `;
 
@@ -194,12 +196,14 @@ export class SqliteHistoryStore implements HistoryStore {
       }
     }
     if (q.before !== undefined) {
-      where.push('e.id < ?');
-      params.push(q.before);
+      const [clause, values] = this.#bound(q.before, '<', q.byTime, 'e.ts', 'e.id');
+      where.push(clause);
+      params.push(...values);
     }
+    // Hits are sorted whichever the order (the FTS index gives them by rowid, then each is read by it).
     const sql = `SELECT e.id, e.kind, e.ts, e.room, e.sender, e.recipient, e.transport, e.text, e.file_name, e.file_size, e.file_mime, e.file_sha256, e.data
       FROM entries_search JOIN entries e ON e.id = entries_search.rowid
-      WHERE ${where.join(' AND ')} ORDER BY e.id DESC LIMIT ?`;
+      WHERE ${where.join(' AND ')} ORDER BY ${q.byTime === true ? 'e.ts DESC, e.id DESC' : 'e.id DESC'} LIMIT ?`;
     const rows = this.#query(sql).all(...params, q.limit + 1) as Row[];
     const more = rows.length > q.limit;
     if (more) rows.pop();
@@ -273,22 +277,43 @@ export class SqliteHistoryStore implements HistoryStore {
       }
     }
     const ascending = q.after !== undefined && q.before === undefined;
-    if (q.before !== undefined) {
-      where.push('id < ?');
-      params.push(q.before);
+    // Across logs by (ts, id). A viewer's rooms and identity narrow the rows through their own
+    // indexes and the page is sorted (`+ts` keeps the planner off entries_by_time, which would
+    // walk every room's rows for a quiet viewer); everything (an operator) walks entries_by_time.
+    const ts = where.length > 0 ? '+ts' : 'ts';
+    for (const [cursor, op] of [
+      [q.before, '<'],
+      [q.after, '>'],
+    ] as const) {
+      if (cursor === undefined) continue;
+      const [clause, values] = this.#bound(cursor, op, q.byTime, ts, 'id');
+      where.push(clause);
+      params.push(...values);
     }
-    if (q.after !== undefined) {
-      where.push('id > ?');
-      params.push(q.after);
-    }
+    const direction = ascending ? 'ASC' : 'DESC';
     const sql = `SELECT id, kind, ts, room, sender, recipient, transport, text, file_name, file_size, file_mime, file_sha256, data
       FROM entries ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ?`;
+      ORDER BY ${q.byTime === true ? `${ts} ${direction}, id ${direction}` : `id ${direction}`} LIMIT ?`;
     const rows = this.#query(sql).all(...params, q.limit + 1) as Row[];
     const more = rows.length > q.limit;
     if (more) rows.pop();
     if (!ascending) rows.reverse();
     return { entries: rows.map(toEntry), more };
+  }
+
+  /** A page's bound as SQL: by id, or across logs by (ts, id) (a bare id is placed by its entry's ts first). */
+  #bound(cursor: Cursor, op: '<' | '>', byTime: boolean | undefined, ts: string, id: string): [string, unknown[]] {
+    if (byTime !== true) return [`${id} ${op} ?`, [typeof cursor === 'number' ? cursor : cursor.id]];
+    const at = typeof cursor === 'number' ? { id: cursor, ts: this.locate(cursor)?.ts } : cursor;
+    if (at.ts === undefined) throw new Error(`No entry ${at.id} to place a page by.`);
+    return [`(${ts}, ${id}) ${op} (?, ?)`, [at.ts, at.id]];
+  }
+
+  locate(id: number): Located | undefined {
+    this.flush();
+    const row = this.#query('SELECT ts, room, sender_identity, recipient_identity FROM entries WHERE id = ?').get(id) as
+      { ts: number; room: string | null; sender_identity: string | null; recipient_identity: string | null } | undefined;
+    return row && { ts: row.ts, room: row.room, fromIdentity: row.sender_identity, toIdentity: row.recipient_identity };
   }
 
   #queries = new Map<string, Database.Statement>();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DEFAULT_ROOM,
   PROTOCOL_VERSION,
@@ -8,7 +9,7 @@ import {
   type ClientMessageOf,
   type ServerMessageOf,
 } from '@switchboard/protocol';
-import type { ClusterNode } from '../cluster/cluster.js';
+import type { ClusterNode, MemberRecord } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import type { HistoryService } from '../history/history-service.js';
 import type { Identity, SignedIn } from '../identity/identity.js';
@@ -22,6 +23,9 @@ import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from '../room-acce
 import { originOf, type Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
+
+/** A name's holder that keeps it against a sign-in (Requests.#otherHolder). */
+const ANOTHER_IDENTITY = Symbol('another identity');
 
 /** What a member without an account may send on a gateway with --require-login: what a device does. */
 const DEVICE_REQUESTS: ReadonlySet<ClientMessage['type']> = new Set(['hello', 'text', 'message', 'ping', 'pong']);
@@ -201,7 +205,7 @@ export class Requests {
       andThen(this.#reclaim(member, this.#mayEnter(who, roomName, who)), () => {
         // Closed while the password was hashed: nothing is claimed for a connection that is gone.
         if (member.isClosed) return;
-        return andThen(this.membership.claim(member, who.name), (free) => {
+        return andThen(this.#claimSignedIn(member, who, hello.token !== undefined || who.account !== null), (free) => {
           if (!free) throw taken(who.name);
           if (member.isClosed) return;
           return this.#welcome(member, who, roomName, upgrading, hello);
@@ -235,10 +239,52 @@ export class Requests {
    * registered name is its account's alone.
    */
   #reclaim(member: Member, who: SignedIn): Handled {
+    const holder = this.#otherHolder(member, who);
+    if (holder === undefined || holder === ANOTHER_IDENTITY) return;
+    return this.#giveWay(holder, who).then(() => undefined);
+  }
+
+  /** The holder's connection is closed, wherever it is: SESSION_REPLACED for the same identity, NAME_RECLAIMED for a guest on an account's name. */
+  #giveWay(holder: MemberRecord, who: SignedIn): Promise<unknown> {
+    return holder.identity === who.identity ? this.replace(holder.id) : this.replace(holder.id, who.name);
+  }
+
+  /**
+   * Claims the name signed in to. One that resumes an identity (a token, an account) may find it
+   * held a moment longer by a connection that gives way to it on another gateway (above; or one of
+   * its identity that just dropped): that gateway frees the name on the shared state after it has
+   * answered on its own channel, and a connection welcomed there a moment ago is not in this
+   * gateway's directory yet; on a Redis Cluster those travel through different shards. So it asks
+   * again, for up to --cluster-timeout-ms, while nobody else holds the name, closing a holder that
+   * must give way as it shows up; a name another identity holds is NAME_TAKEN at once.
+   */
+  #claimSignedIn(member: Member, who: SignedIn, resumes: boolean): boolean | Promise<boolean> {
+    const claimed = this.membership.claim(member, who.name);
+    if (!resumes || claimed === true || (claimed === false && this.#otherHolder(member, who) === ANOTHER_IDENTITY)) return claimed;
+    const deadline = Date.now() + this.config.cluster.timeoutMs;
+    const askedToGo = new Set<string>();
+    const again = async (free: boolean, pauseMs: number): Promise<boolean> => {
+      if (free || member.isClosed || Date.now() >= deadline) return free;
+      const holder = this.#otherHolder(member, who);
+      if (holder === ANOTHER_IDENTITY) return false;
+      if (holder !== undefined && !askedToGo.has(holder.id)) {
+        askedToGo.add(holder.id);
+        await this.#giveWay(holder, who);
+      } else await sleep(pauseMs);
+      return again(await this.membership.claim(member, who.name), Math.min(pauseMs * 2, 200));
+    };
+    return Promise.resolve(claimed).then((free) => again(free, 10));
+  }
+
+  /**
+   * Who else holds the name signed in to, as this gateway's directory says: nobody (undefined), a
+   * member that must give way to this sign-in (#reclaim), or another identity that keeps it.
+   */
+  #otherHolder(member: Member, who: SignedIn): MemberRecord | typeof ANOTHER_IDENTITY | undefined {
     const holder = this.node.directory.byName(who.name);
-    if (holder === undefined || holder.id === member.id) return;
-    if (holder.identity === who.identity) return this.replace(holder.id).then(() => undefined);
-    if (who.account !== null && holder.identity.startsWith('guest:')) return this.replace(holder.id, who.name).then(() => undefined);
+    if (holder === undefined || holder.id === member.id) return undefined;
+    if (holder.identity === who.identity || (who.account !== null && holder.identity.startsWith('guest:'))) return holder;
+    return ANOTHER_IDENTITY;
   }
 
   #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): Handled {
@@ -269,13 +315,28 @@ export class Requests {
       };
       if (who.account !== null) welcome.account = true;
       if (who.role !== null) welcome.role = who.role;
-      this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
-      // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
-      if (upgrading) this.membership.setName(member, name);
-      else this.joined(member);
-      // Its private history is here before anything it asks next (the input gate holds its frames till then).
-      return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
+      return andThen(this.#tokenShared(), () => {
+        if (member.isClosed) return;
+        this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
+        // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
+        if (upgrading) this.membership.setName(member, name);
+        else this.joined(member);
+        // Its private history is here before anything it asks next (the input gate holds its frames till then).
+        return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
+      });
     }
+  }
+
+  /**
+   * With several gateways, the welcome's token is in the shared state before the welcome goes:
+   * a client that presents it at once to another gateway (through the load balancer) is known there.
+   */
+  #tokenShared(): Handled {
+    if (this.node.identity === undefined) return;
+    // Bounded: a Redis that hangs delays the welcome by --cluster-timeout-ms at most (the token works here meanwhile).
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.cluster.timeoutMs)));
+    return Promise.race([this.identity.store.shared(), waited]).finally(() => clearTimeout(timer));
   }
 
   /** A hello arrived that could not be read: still, this connection speaks the protocol. */

@@ -148,10 +148,10 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
           ? 'Stored messages, newest last: one room (whoever the room admits: anyone, unless it is restricted), or everything with private messages (admin)'
           : 'Stored messages, newest last: one room, or everything with private messages (admin; --no-public-read)',
         description:
-          'With several gateways, a room this gateway does not serve (no member of it here) is first read up from the cluster, so every gateway answers the whole room. Everything (no `room`) is what this gateway keeps: the rooms it serves or once read, and its members\' private conversations (docs/several-gateways.md, "How rooms are routed").',
+          'With several gateways, a room this gateway does not serve (no member of it here) is first read up from the cluster, so every gateway answers the whole room. Everything (no `room`) is what this gateway keeps: the rooms it serves or once read, and its members\' private conversations (docs/several-gateways.md, "How rooms are routed"), ordered by time then id, `before`/`after` placed where their entry stands (an id this gateway does not keep: INVALID_MESSAGE; PROTOCOL.md §6).',
         ...(!publicRead && { security: ADMIN_SECURITY }),
         // Across rooms (no `room`) needs the admin guard whatever --public-read says.
-        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', ...ADMIN_ERRORS],
+        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', 'INVALID_MESSAGE', ...ADMIN_ERRORS],
         querystring: {
           type: 'object',
           properties: {

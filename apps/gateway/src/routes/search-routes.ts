@@ -32,13 +32,18 @@ export const searchRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRoute
         description:
           'Searches what this gateway keeps. With several gateways that is the rooms it serves (has a member in) or once read, and its members\' private conversations; ask a gateway that serves a room (`?node=`) for the rest (docs/several-gateways.md, "How rooms are routed").',
         // Credentials that are not a member's token must pass the admin guard (reader.ts).
-        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', ...ADMIN_ERRORS],
+        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', 'INVALID_MESSAGE', ...ADMIN_ERRORS],
         querystring: {
           type: 'object',
           properties: {
             q: { type: 'string', minLength: 1, maxLength: MAX_SEARCH_LENGTH, description: 'Words to find (each as a prefix; all must occur)' },
             room: { type: 'string', minLength: 1, maxLength: 32 },
-            before: { type: 'integer', minimum: 1, description: 'Hits older than this id (the next page)' },
+            before: {
+              type: 'integer',
+              minimum: 1,
+              description:
+                'Hits older than this id (the next page); without `room`, older than where that hit stands in time (an id this gateway did not give you: INVALID_MESSAGE)',
+            },
             limit: { type: 'integer', minimum: 1, default: SEARCH_PAGE, description: 'At most 100' },
           },
           required: ['q'],

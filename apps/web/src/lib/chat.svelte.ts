@@ -35,10 +35,11 @@ export class ChatState {
         const active = this.#conversations.active;
         const room = active?.kind === 'room' ? active : this.#conversations.rooms[0];
         this.#conversations.markResumed();
-        return { room: room?.name, since: this.#conversations.lastSeenId };
+        // The hello's `since` covers its own room only: the others are caught up after the welcome.
+        return { room: room?.name, since: room === undefined ? 0 : this.#conversations.lastSeenIn(room.name) };
       },
       welcomed: (welcome, resumed) => this.#onWelcome(welcome, resumed),
-      helloHistory: (history, purpose, room) => this.#history.apply(history, { purpose, scoped: this.#conversations.room(room), room }),
+      helloHistory: (history, purpose, room) => this.#history.apply(history, { purpose, scoped: this.#conversations.room(room), from: { room } }),
       note: (text) => this.#conversations.noteEverywhere(text),
       cleared: () => this.#clear(),
     });
@@ -329,14 +330,21 @@ export class ChatState {
 
   #onWelcome(welcome: ServerMessageOf<'welcome'>, resumed: boolean): void {
     const before = resumed ? this.#conversations.rooms.map((c) => c.name) : [];
-    const since = this.#conversations.lastSeenId;
     for (const room of welcome.rooms) this.#conversations.ensureRoom(room);
     const current = this.#conversations.ensureRoom(welcome.room);
     if (resumed) {
-      for (const room of before) if (!welcome.rooms.includes(room)) this.#join(room, false);
-      // Private messages (and anything else) sent while we were away. Asked after the
-      // joins so the server counts those rooms as ours.
-      if (since > 0) this.#history.catchUp(since);
+      // Each other room from its own last id (ids of two rooms do not compare; the hello's
+      // `since` covered its room), asked after its join so the server counts it as ours.
+      for (const room of before) {
+        if (room === welcome.room) continue;
+        if (!welcome.rooms.includes(room)) this.#join(room, false);
+        const after = this.#conversations.lastSeenIn(room);
+        if (after > 0) this.#history.catchUp(after, { room });
+      }
+      // Private messages sent while we were away: after the last one seen, or the newest page.
+      const afterPrivate = this.#conversations.lastPrivateId;
+      if (afterPrivate > 0) this.#history.catchUp(afterPrivate, { private: true });
+      else this.#history.loadPrivate();
       // The gateway may have restarted with other limits.
       void this.loadConfig();
     } else {

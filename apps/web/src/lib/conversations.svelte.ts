@@ -16,15 +16,38 @@ function sameName(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
 
+/** Where a private entry stands among all your private conversations: by time, then id (PROTOCOL.md §6). */
+interface Position {
+  ts: number;
+  id: number;
+}
+
+function later(a: Position, b: Position): boolean {
+  return a.ts !== b.ts ? a.ts > b.ts : a.id > b.id;
+}
+
+/** Before every entry: nothing private seen yet, so everything private that comes counts. */
+const ORIGIN: Position = { ts: Number.NEGATIVE_INFINITY, id: 0 };
+
+/** An entry or frame that is private (a private message, or a file sent to one member). */
+function isPrivate(entry: { kind?: string; to?: string | undefined }): boolean {
+  return entry.kind === 'private' || entry.to !== undefined;
+}
+
 export class Conversations {
   #identity: Identity;
   #list = $state.raw<Conversation[]>([]);
   #activeKey = $state<string | null>(null);
   #lastRoomKey = $state<string | null>(null);
   #privateCounter = 0;
-  #lastSeenId = 0;
-  // After a reconnect, stored messages above this id arrived while we were away: unread.
-  #unreadAbove = Number.POSITIVE_INFINITY;
+  // Ids increase within one room only (rooms may take them on different Redis shards), so the
+  // last one seen is kept per room; private entries across conversations by (ts, id).
+  #lastSeen = new Map<string, number>();
+  #lastPrivate: Position | null = null;
+  // After a reconnect, stored messages past these arrived while we were away: unread. Per room
+  // (above the room's own last id), and for private conversations past the last private entry.
+  #unreadAbove = new Map<string, number>();
+  #unreadPrivateAfter: Position | null = null;
 
   constructor(identity: Identity) {
     this.#identity = identity;
@@ -52,9 +75,14 @@ export class Conversations {
   get totalUnread(): number {
     return this.#list.reduce((sum, c) => sum + c.unread, 0);
   }
-  /** The newest stored message id seen: where a resumed session picks up. */
-  get lastSeenId(): number {
-    return this.#lastSeenId;
+  /** The newest stored message id seen in a room (0: none): where a resumed session picks that room up. */
+  lastSeenIn(room: string): number {
+    return this.#lastSeen.get(room) ?? 0;
+  }
+
+  /** The id of the newest private entry seen (0: none): where a resumed session picks private conversations up. */
+  get lastPrivateId(): number {
+    return this.#lastPrivate?.id ?? 0;
   }
 
   activate(key: string): void {
@@ -102,18 +130,21 @@ export class Conversations {
     if (next) this.activate(next.key);
   }
 
-  /** From now on, stored messages newer than the last one seen count as unread (we were away). */
+  /** From now on, stored messages newer than the last one seen (in each room, and privately) count as unread (we were away). */
   markResumed(): void {
-    this.#unreadAbove = Math.min(this.#unreadAbove, this.#lastSeenId);
+    for (const room of this.rooms) {
+      const seen = this.lastSeenIn(room.name);
+      this.#unreadAbove.set(room.name, Math.min(this.#unreadAbove.get(room.name) ?? seen, seen));
+    }
+    const seen = this.#lastPrivate ?? ORIGIN;
+    if (this.#unreadPrivateAfter === null || later(this.#unreadPrivateAfter, seen)) this.#unreadPrivateAfter = seen;
   }
 
-  /** Merges stored messages into their conversations. Returns the newest id among them (0 if none). */
-  mergeStored(entries: readonly HistoryEntry[], openPrivate: boolean): number {
+  /** Merges stored messages into their conversations. */
+  mergeStored(entries: readonly HistoryEntry[], openPrivate: boolean): void {
     const byConversation = new Map<Conversation, StoredLine[]>();
-    let newest = 0;
     for (const entry of entries) {
-      this.#seen(entry.id);
-      newest = Math.max(newest, entry.id);
+      this.#seen(entry);
       const conversation = this.#conversationFor(entry, openPrivate);
       if (!conversation) continue;
       let lines = byConversation.get(conversation);
@@ -123,27 +154,33 @@ export class Conversations {
     for (const [conversation, lines] of byConversation) {
       const added = conversation.merge(lines);
       if (conversation !== this.active) {
-        conversation.addUnread(added.filter((l) => l.id > this.#unreadAbove && !this.#identity.isMe(l.from)).length);
+        conversation.addUnread(added.filter((l) => this.#arrivedAway(conversation, l) && !this.#identity.isMe(l.from)).length);
       }
     }
-    return newest;
+  }
+
+  /** Whether a stored line came while we were away: compared within its room, or among private entries by (ts, id). */
+  #arrivedAway(conversation: Conversation, line: Position): boolean {
+    if (conversation.kind === 'private') return this.#unreadPrivateAfter !== null && later(line, this.#unreadPrivateAfter);
+    const above = this.#unreadAbove.get(conversation.name);
+    return above !== undefined && line.id > above;
   }
 
   onMessage(message: ServerMessageOf<'message'>): void {
-    this.#seen(message.id);
+    this.#seen(message);
     const conversation = this.room(message.room);
     if (!conversation) return;
     this.#appendLive(conversation, messageLine(message));
   }
 
   onPrivate(message: ServerMessageOf<'private'>): void {
-    this.#seen(message.id);
+    this.#seen({ ...message, kind: 'private' });
     const peer = this.#identity.isMe(message.from) ? message.to : message.from;
     this.#appendLive(this.privateWith(peer, true), messageLine(message));
   }
 
   onFileOffer(offer: ServerMessageOf<'file-offer'>): void {
-    this.#seen(offer.id);
+    this.#seen(offer);
     // An offer names its room or its recipient; without either it went to the current room.
     const conversation = this.#conversationFor(offer, true) ?? (offer.room === undefined && offer.to === undefined ? this.active : null);
     if (!conversation) return;
@@ -208,8 +245,10 @@ export class Conversations {
     this.#list = [];
     this.#activeKey = null;
     this.#lastRoomKey = null;
-    this.#lastSeenId = 0;
-    this.#unreadAbove = Number.POSITIVE_INFINITY;
+    this.#lastSeen.clear();
+    this.#lastPrivate = null;
+    this.#unreadAbove.clear();
+    this.#unreadPrivateAfter = null;
   }
 
   #conversationFor(entry: { kind?: string; room?: string | undefined; to?: string | undefined; from: string }, openPrivate: boolean): Conversation | undefined {
@@ -225,7 +264,10 @@ export class Conversations {
     if (conversation !== this.active && !this.#identity.isMe(line.from)) conversation.addUnread(1);
   }
 
-  #seen(id: number): void {
-    if (id > this.#lastSeenId) this.#lastSeenId = id;
+  /** Notes a stored entry's id: in its room, or as the newest private one. */
+  #seen(entry: { kind?: string; id: number; ts: number; room?: string | undefined; to?: string | undefined }): void {
+    if (isPrivate(entry)) {
+      if (this.#lastPrivate === null || later(entry, this.#lastPrivate)) this.#lastPrivate = { ts: entry.ts, id: entry.id };
+    } else if (entry.room !== undefined && entry.id > this.lastSeenIn(entry.room)) this.#lastSeen.set(entry.room, entry.id);
   }
 }

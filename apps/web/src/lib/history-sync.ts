@@ -1,7 +1,8 @@
 // Stored messages from the server's history (PROTOCOL.md §6): the newest page of a room when it
 // is joined, every private conversation when a session starts, older pages as the user scrolls
-// back, and everything after an id when a session resumes. Each request knows what it asked
-// for, so its page is applied by its ref, never by the fields a reply repeats.
+// back, and everything after an id when a session resumes: each room from its own last id, the
+// private conversations from the last private entry (ids increase within one room only). Each
+// request knows what it asked for, so its page is applied by its ref, never by the fields a reply repeats.
 import type { ServerMessageOf } from '@switchboard/protocol';
 import type { Conversation } from './conversation.svelte.js';
 import type { Conversations } from './conversations.svelte.js';
@@ -19,11 +20,14 @@ export interface PageRequest {
   purpose: HistoryPurpose;
   /** The conversation asked about: its "older messages exist" flag follows the page. */
   scoped?: Conversation | undefined;
-  /** The one room a catch-up covers, asked again for the next page. */
-  room?: string | undefined;
+  /** What a catch-up covers (one room, or the private conversations), asked again for the next page. */
+  from?: CatchUpScope | undefined;
   /** Messages from someone without a conversation yet open one (always so when catching up). */
   openPrivate?: boolean;
 }
+
+/** One room, by its own ids; or every private conversation, by (ts, id) from where the `after` entry stands. */
+export type CatchUpScope = { room: string } | { private: true };
 
 export const HISTORY_PAGE = 50;
 const CATCH_UP_PAGE = 500;
@@ -60,11 +64,15 @@ export class HistorySync {
     this.#ask({ type: 'history', private: true, limit: HISTORY_PAGE }, { purpose: 'latest', openPrivate: true });
   }
 
-  /** Everything stored after `after` (in one room, or in all your rooms and private messages), page by page. */
-  catchUp(after: number, room?: string): void {
-    const request: HistoryRequest = { type: 'history', after, limit: CATCH_UP_PAGE };
-    if (room !== undefined) request.room = room;
-    this.#ask(request, { purpose: 'after', room });
+  /**
+   * Everything stored after `after` in one room, or in your private conversations, page by page.
+   * A private catch-up whose entry this gateway does not know (INVALID_MESSAGE: another gateway,
+   * or a ring that dropped it) falls back to the newest private page.
+   */
+  catchUp(after: number, from: CatchUpScope): void {
+    const request: HistoryRequest = { type: 'history', after, limit: CATCH_UP_PAGE, ...from };
+    const fallBack = 'private' in from ? (error: { code: string }) => error.code === 'INVALID_MESSAGE' && (this.loadPrivate(), true) : undefined;
+    this.#ask(request, { purpose: 'after', from }, undefined, fallBack);
   }
 
   /** Applies a page as the answer to what was asked. */
@@ -72,12 +80,14 @@ export class HistorySync {
     const { purpose, scoped } = asked;
     // Catching up may bring private messages from someone we have no conversation with yet.
     const openPrivate = purpose === 'after' || asked.openPrivate === true;
-    const newest = this.#conversations.mergeStored(history.entries, openPrivate);
+    this.#conversations.mergeStored(history.entries, openPrivate);
     if (scoped && purpose !== 'after') {
       scoped.setHasOlder(history.more);
       scoped.setLoadingOlder(false);
     }
-    if (purpose === 'after' && history.more && newest > 0) this.catchUp(newest, asked.room);
+    // Entries come oldest first (in a room by id, privately by (ts, id)): the next page starts after the last.
+    const last = history.entries.at(-1);
+    if (purpose === 'after' && history.more && last !== undefined && asked.from !== undefined) this.catchUp(last.id, asked.from);
   }
 
   /**
@@ -95,7 +105,8 @@ export class HistorySync {
     this.apply(history, { purpose: 'latest', scoped, openPrivate: history.private === true });
   }
 
-  #ask(request: HistoryRequest, asked: PageRequest, onFailed?: () => void): boolean {
+  /** `recover`: handles an error itself (true) instead of reporting it. */
+  #ask(request: HistoryRequest, asked: PageRequest, onFailed?: () => void, recover?: (error: { code: string }) => boolean): boolean {
     const ref = this.#requests.send(request, {
       reply: (message) => {
         if (message.type !== 'history') return false;
@@ -104,7 +115,7 @@ export class HistorySync {
       },
       error: (error) => {
         onFailed?.();
-        this.#report(error.code, error.message);
+        if (recover?.(error) !== true) this.#report(error.code, error.message);
       },
       lost: () => onFailed?.(),
       timeoutMs: HISTORY_TIMEOUT_MS,

@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence,
 from .client import DEFAULT_HOST, DEFAULT_PORT, FileSource, file_offer, history_request, open_source
 from .errors import ConnectionClosed, ProtocolError, RequestTimeout, SwitchboardError
 from .frames import Message, encode_message
-from .session import FILE_CHUNK_BYTES, Progress, ReceiveProgress, Request, Session
+from .session import CATCH_UP_PAGE, FILE_CHUNK_BYTES, Progress, ReceiveProgress, Request, Session
 
 _GRACEFUL_CLOSE_SECONDS = 2.0
 
@@ -96,6 +96,8 @@ class AsyncClient:
         self._reader: Optional["asyncio.Task[None]"] = None
         self._generation = 0
         self._open = False
+        #: What each room said while we were away, as the last ``reconnect()`` read it: room -> entries, oldest first.
+        self.missed: Dict[str, List[Message]] = {}
         self._closing = False
 
     @classmethod
@@ -129,7 +131,11 @@ class AsyncClient:
     room = property(lambda self: self._session.room, doc="The current room.")
     rooms = property(lambda self: list(self._session.rooms), doc="The rooms we are in, the current one last.")
     welcome = property(lambda self: self._session.welcome, doc="The last welcome.")
-    last_id = property(lambda self: self._session.last_id, doc="The highest message id seen.")
+    last_ids = property(lambda self: dict(self._session.last_ids), doc="Room -> the highest message id seen there.")
+    last_id = property(
+        lambda self: self._session.last_id,
+        doc="The highest id seen in any room or private message. Deprecated: ids of two rooms do not compare on a cluster; use last_ids.",
+    )
     is_open = property(lambda self: self._open, doc="True until the connection ends.")
     close_reason = property(lambda self: self._session.close_reason, doc="Why the connection ended.")
 
@@ -191,6 +197,23 @@ class AsyncClient:
     ) -> Message:
         """Stored messages (PROTOCOL.md section 6): ``{"entries": [...], "more": bool, …}``."""
         return (await self._call(history_request(room, with_, private, before, after, limit), ["history"]))[0]
+
+    async def catch_up(self, last_ids: Dict[str, int]) -> Dict[str, List[Message]]:
+        """What each room said after its own id in ``last_ids``; as ``Client.catch_up``."""
+        missed: Dict[str, List[Message]] = {}
+        for room, after in last_ids.items():
+            if room not in self._session.rooms:
+                await self.join(room)
+            entries: List[Message] = []
+            while True:
+                page = await self.history(room, after=after, limit=CATCH_UP_PAGE)
+                got = list(page.get("entries", []))
+                entries.extend(got)
+                if not page.get("more") or not got:
+                    break
+                after = got[-1]["id"]
+            missed[room] = entries
+        return missed
 
     async def ping(self) -> float:
         """Pings the server; returns the round trip in seconds."""
@@ -281,10 +304,12 @@ class AsyncClient:
     # ------------------------------------------------------------------------------------------
 
     async def reconnect(self, attempts: int = 5, delay: float = 0.5) -> Message:
-        """A new connection as the same member (newest token, ``since`` the last id seen), our
-        other rooms joined again; as ``Client.reconnect``. Returns the welcome."""
+        """A new connection as the same member (newest token, ``since`` the first room's own last
+        id), our other rooms joined again and each caught up from its own last id into ``missed``;
+        as ``Client.reconnect``. Returns the welcome."""
         await self.close()
         others = list(self._session.rooms[1:])
+        saved = {room: last for room, last in self._session.last_ids.items() if room in self._session.rooms}
         for attempt in range(attempts):
             try:
                 await self._connect(self._session.resume)
@@ -295,6 +320,7 @@ class AsyncClient:
                 await asyncio.sleep(delay * (2**attempt))
         for room in others:
             await self.join(room)
+        self.missed = await self.catch_up(saved)
         assert self._session.welcome is not None
         return self._session.welcome
 

@@ -14,7 +14,7 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, 
 
 from .errors import ConnectionClosed, ProtocolError, RequestTimeout, SwitchboardError
 from .frames import Message, encode_message
-from .session import FILE_CHUNK_BYTES, Progress, ReceiveProgress, Request, Session
+from .session import CATCH_UP_PAGE, FILE_CHUNK_BYTES, Progress, ReceiveProgress, Request, Session
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9000
@@ -78,6 +78,8 @@ class Client:
         self._reader: Optional[threading.Thread] = None
         self._generation = 0
         self._open = False
+        #: What each room said while we were away, as the last ``reconnect()`` read it: room -> entries, oldest first.
+        self.missed: Dict[str, List[Message]] = {}
         self._closing = False
         self._connect(lambda: self._session.hello(name=name, password=password, token=token, room=room, since=since))
 
@@ -115,8 +117,14 @@ class Client:
         return self._session.welcome
 
     @property
+    def last_ids(self) -> Dict[str, int]:
+        """Room -> the highest message id seen there: ``reconnect()`` resumes each room from its own."""
+        return dict(self._session.last_ids)
+
+    @property
     def last_id(self) -> Optional[int]:
-        """The highest message id seen; ``reconnect()`` asks for what came after it."""
+        """The highest message id seen in any room or private message. Deprecated: ids of two rooms
+        do not compare on a gateway cluster with per-room ids (PROTOCOL.md section 6); use ``last_ids``."""
         return self._session.last_id
 
     @property
@@ -194,6 +202,25 @@ class Client:
     ) -> Message:
         """Stored messages (PROTOCOL.md section 6): the reply, ``{"entries": [...], "more": bool, …}``."""
         return self._call(history_request(room, with_, private, before, after, limit), ["history"])[0]
+
+    def catch_up(self, last_ids: Dict[str, int]) -> Dict[str, List[Message]]:
+        """What each room said after its own id in ``last_ids`` (room -> id, as ``last_ids`` gave
+        it): joins the rooms we are not in, then reads ``history(room, after=…)`` page by page.
+        Returns room -> the missed entries, oldest first."""
+        missed: Dict[str, List[Message]] = {}
+        for room, after in last_ids.items():
+            if room not in self._session.rooms:
+                self.join(room)
+            entries: List[Message] = []
+            while True:
+                page = self.history(room, after=after, limit=CATCH_UP_PAGE)
+                got = list(page.get("entries", []))
+                entries.extend(got)
+                if not page.get("more") or not got:
+                    break
+                after = got[-1]["id"]
+            missed[room] = entries
+        return missed
 
     def ping(self) -> float:
         """Pings the server; returns the round trip in seconds."""
@@ -307,10 +334,13 @@ class Client:
 
     def reconnect(self, attempts: int = 5, delay: float = 0.5) -> Message:
         """Opens a new connection as the same member: hello with the newest resume token and
-        ``since`` the last id seen (the first history is then what we missed), then joins our
-        other rooms again. Retries ``attempts`` times, doubling ``delay``. Returns the welcome."""
+        ``since`` the first room's own last id (the first history is then what it missed), then
+        joins our other rooms again and reads what each said after its own last id. ``missed``
+        holds what every room said meanwhile. Retries ``attempts`` times, doubling ``delay``.
+        Returns the welcome."""
         self.close()
         others = list(self._session.rooms[1:])
+        saved = {room: last for room, last in self._session.last_ids.items() if room in self._session.rooms}
         last: Optional[SwitchboardError] = None
         for attempt in range(attempts):
             try:
@@ -326,6 +356,7 @@ class Client:
             raise last
         for room in others:
             self.join(room)
+        self.missed = self.catch_up(saved)
         assert self._session.welcome is not None
         return self._session.welcome
 

@@ -17,6 +17,8 @@ from .frames import DEFAULT_MAX_FRAME_LENGTH, FrameDecoder, Message, decode_payl
 PROTOCOL_VERSION = 1
 #: Bytes of file data per file-data frame, as Switchboard's own clients send (PROTOCOL.md section 7).
 FILE_CHUNK_BYTES = 64 * 1024
+#: Entries per ``history`` request while catching a room up (the server's most).
+CATCH_UP_PAGE = 500
 
 #: Called as ``progress(done_bytes, total_bytes)`` while a file goes out or comes in.
 Progress = Callable[[int, int], None]
@@ -101,7 +103,12 @@ class Session:
         self.token: Optional[str] = None
         #: Rooms we are in, the current one last.
         self.rooms: List[str] = []
-        #: The highest message id seen: what ``since`` asks for after a reconnect.
+        #: Room -> the highest message id seen there. Ids increase within one room only (rooms
+        #: may take them on different Redis shards, PROTOCOL.md section 6): a reconnect resumes
+        #: each room from its own.
+        self.last_ids: Dict[str, int] = {}
+        #: The highest id seen in any room or private message. Deprecated: ids of two rooms do
+        #: not compare on a gateway cluster with per-room ids; use ``last_ids``.
         self.last_id: Optional[int] = None
         self.close_reason: Optional[SwitchboardError] = None
         self._refs = 0
@@ -139,12 +146,13 @@ class Session:
         return self.request(body, ["welcome"])
 
     def resume(self) -> Tuple[Request, bytes]:
-        """The hello that resumes this member after a reconnect: the newest token, ``since`` the
-        last id seen, the first of our rooms (the others are joined again after welcome)."""
+        """The hello that resumes this member after a reconnect: the newest token, the first of
+        our rooms and ``since`` that room's own last id (the others are joined again and caught
+        up from theirs after welcome)."""
         if self.token is None:
             raise SwitchboardError("NO_TOKEN", "No welcome has given this client a resume token yet.")
         first = self.rooms[0] if self.rooms else None
-        return self.hello(token=self.token, room=first, since=self.last_id)
+        return self.hello(token=self.token, room=first, since=self.last_ids.get(first) if first is not None else None)
 
     def ping(self) -> Tuple[Request, bytes]:
         """A ping whose payload is a fresh ref; done on the pong that repeats it."""
@@ -265,15 +273,23 @@ class Session:
             # The reason we are being disconnected (KICKED, SESSION_REPLACED, SERVER_SHUTTING_DOWN).
             self.close_reason = ConnectionClosed(message["code"], str(message.get("text", "")))
         if kind in ("message", "private", "file-offer"):
-            self._saw_id(message.get("id"))
+            self._saw_id(message)
         elif kind == "history":
             for entry in message.get("entries", []):
                 if isinstance(entry, dict):
-                    self._saw_id(entry.get("id"))
+                    self._saw_id(entry)
 
-    def _saw_id(self, value: Any) -> None:
-        if isinstance(value, int) and not isinstance(value, bool) and (self.last_id is None or value > self.last_id):
+    def _saw_id(self, entry: Message) -> None:
+        """Notes the id of a message, file or history entry: in its room, and in ``last_id``."""
+        value = entry.get("id")
+        if not isinstance(value, int) or isinstance(value, bool):
+            return
+        if self.last_id is None or value > self.last_id:
             self.last_id = value
+        room = entry.get("room")
+        # A room's message or file (a private one has no room, a private file a ``to``).
+        if isinstance(room, str) and entry.get("kind", entry.get("type")) in ("message", "file", "file-offer") and value > self.last_ids.get(room, 0):
+            self.last_ids[room] = value
 
     def _entered(self, room: str) -> None:
         if room in self.rooms:

@@ -1,0 +1,303 @@
+import { createHash } from 'node:crypto';
+import type { ServerMessage } from '@switchboard/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
+import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { api } from '../helpers/gateway.js';
+import { until } from '../helpers/until.js';
+import { Peer, sleep } from '../helpers/peer.js';
+import { startRedisCluster, type ClusterNodeProcess as RedisClusterNode, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+
+/**
+ * History sharded by room on a real Redis Cluster (issue 25): each room's id counter and stream
+ * live in the room's own slot, on the master that serves it, so the master of the shared state
+ * (`{shared}`) does nothing per chat message; ids are `sequence × 16384 + slot`, increasing within
+ * a room. A member that reconnects with `since` (and asks `history {room, after}` for another room)
+ * across a `kill -9` of its rooms' master gets exactly what it missed. Every wait is bounded.
+ */
+type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
+
+const SHARED_KEY = 'switchboard:{shared}:nodes';
+const streamOf = (room: string): string => `switchboard:{room:${room}}:log`;
+/** As docs/several-gateways.md says: the counter of slot s is `switchboard:{ids-<n>}:message-id`, n the least whose tag `ids-<n>` is in slot s. */
+function counterOf(room: string): string {
+  const slot = keySlot(streamOf(room));
+  let n = 0;
+  while (keySlot(`ids-${n}`) !== slot) n++;
+  return `switchboard:{ids-${n}}:message-id`;
+}
+/** As PROTOCOL.md says: on a Redis Cluster an id is `sequence × 16384 + slot`. */
+const splitId = (id: number): { slot: number; sequence: number } => ({ slot: id % 16384, sequence: Math.floor(id / 16384) });
+
+let cluster: RedisClusterProcess;
+const gateways: ClusterNodeProcess[] = [];
+const peers: Peer[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+}, 60_000);
+afterAll(async () => {
+  await cluster.stop();
+});
+afterEach(async () => {
+  for (const peer of peers.splice(0)) peer.destroy();
+  await Promise.all(gateways.splice(0).map((g) => g.dispose()));
+});
+
+async function node(id: string): Promise<ClusterNodeProcess> {
+  const gateway = await spawnClusterNode(cluster.url, id, { heartbeatMs: 2000, args: ['--redis-wait-replicas', '1'] });
+  gateways.push(gateway);
+  return gateway;
+}
+
+/** A member in `rooms` (the first is its hello's), joined once each room's roster came. */
+async function member(gateway: ClusterNodeProcess, name: string, rooms: string[]): Promise<Peer> {
+  const peer = await Peer.tcp(gateway.tcpPort);
+  peers.push(peer);
+  await peer.hello(name, { room: rooms[0]! });
+  await peer.find('roster', (r) => r.room === rooms[0], 10_000);
+  for (const room of rooms.slice(1)) {
+    peer.send({ type: 'join', room, ref: `join-${room}` });
+    await peer.find('roster', (r) => r.ref === `join-${room}`, 10_000);
+  }
+  return peer;
+}
+
+/** The acknowledgement (the message with its id) or the error that answers `ref`, waited for (bounded) in what `peer` received. */
+async function answerTo(peer: Peer, ref: string): Promise<Of<'message'> | Of<'error'>> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(10)) {
+    const reply = peer.received.find((m): m is Of<'message'> | Of<'error'> => (m.type === 'message' || m.type === 'error') && m.ref === ref);
+    if (reply !== undefined) return reply;
+  }
+  throw new Error(`no answer to ${ref}; got ${peer.describe()}`);
+}
+
+/** Says `text` in `room`, asking again (a new ref each time) while it is refused; its acknowledged id. */
+async function say(peer: Peer, room: string, text: string): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  for (let attempt = 0; ; attempt++) {
+    const ref = `${text}#${attempt}`;
+    peer.send({ type: 'message', room, text, ref });
+    const reply = await answerTo(peer, ref);
+    if (reply.type === 'message') return reply.id;
+    if (reply.code !== 'CLUSTER_UNAVAILABLE' || Date.now() > deadline) throw new Error(`${text} refused: ${reply.code}`);
+    await sleep(200);
+  }
+}
+
+/** Rooms by the master of their stream's slot, none on the shared state's master: `count` rooms on each of two other masters. */
+async function roomsOffShared(prefix: string, count: number): Promise<{ masters: RedisClusterNode[]; rooms: string[][] }> {
+  const shared = await cluster.masterOf(SHARED_KEY);
+  const byMaster = new Map<number, { master: RedisClusterNode; rooms: string[] }>();
+  for (let i = 0; i < 2000; i++) {
+    const room = `${prefix}${i}`;
+    const master = await cluster.masterOf(keySlot(streamOf(room)));
+    if (master.port === shared.port) continue;
+    const group = byMaster.get(master.port) ?? { master, rooms: [] };
+    byMaster.set(master.port, group);
+    if (group.rooms.length < count) group.rooms.push(room);
+    if (byMaster.size === 2 && [...byMaster.values()].every((g) => g.rooms.length === count)) break;
+  }
+  const groups = [...byMaster.values()];
+  return { masters: groups.map((g) => g.master), rooms: groups.map((g) => g.rooms) };
+}
+
+/** Calls of every command so far on one node (INFO commandstats), by command name. */
+async function commandCalls(node: RedisClusterNode): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const line of (await cluster.cli(node, ['INFO', 'commandstats'])).split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (match !== null) calls.set(match[1]!, Number(match[2]));
+  }
+  return calls;
+}
+
+describe('history sharded by room on a Redis Cluster', () => {
+  it("each room's counter and stream are on the master of its own slot; the shared state's master does nothing per chat message", async () => {
+    const { masters, rooms } = await roomsOffShared('k', 1);
+    const [roomA, roomB] = [rooms[0]![0]!, rooms[1]![0]!];
+    const [a, b] = [await node('a'), await node('b')];
+    const alice = await member(a, 'alice', [roomA, roomB]);
+    const bob = await member(b, 'bob', [roomA, roomB]);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob' && p.room === roomB, 10_000);
+
+    const shared = await cluster.masterOf(SHARED_KEY);
+    const sharedBefore = await commandCalls(shared);
+    const ids: Record<string, number[]> = { [roomA]: [], [roomB]: [] };
+    for (let i = 0; i < 30; i++) for (const room of [roomA, roomB]) ids[room]!.push(await say(i % 2 === 0 ? alice : bob, room, `${room}-${i}`));
+    const sharedAfter = await commandCalls(shared);
+
+    // 60 messages stored and acknowledged, none of it on the shared master: no append script (EVAL; the heartbeat's is EVALSHA), no stream entry, no counter there (streams followed are read there only as often as the heartbeat, whatever the traffic).
+    for (const name of ['eval', 'xadd', 'incr']) {
+      expect({ name, calls: (sharedAfter.get(name) ?? 0) - (sharedBefore.get(name) ?? 0) }).toEqual({ name, calls: 0 });
+    }
+    const sum = (calls: Map<string, number>): number => [...calls.values()].reduce((x, y) => x + y, 0);
+    // What it did meanwhile is the gateways' heartbeats and presence, not one command per message.
+    expect(sum(sharedAfter) - sum(sharedBefore)).toBeLessThan(60);
+
+    for (const [i, room] of [roomA, roomB].entries()) {
+      const master = masters[i]!;
+      expect(await cluster.masterOf(keySlot(counterOf(room)))).toMatchObject({ port: master.port });
+      expect((await cluster.cli(master, ['XLEN', streamOf(room)])).trim()).toBe('30');
+      // Ids are `sequence × 16384 + slot`: the room's slot, its counter's sequence, increasing.
+      const slot = keySlot(streamOf(room));
+      expect(ids[room]!.map((id) => splitId(id).slot)).toEqual(ids[room]!.map(() => slot));
+      expect(ids[room]).toEqual([...ids[room]!].sort((x, y) => x - y));
+      expect(Number((await cluster.cli(master, ['GET', counterOf(room)])).trim())).toBe(splitId(ids[room]!.at(-1)!).sequence);
+      // The room's stream id is its message id: a reader starts at a message id.
+      expect((await cluster.cli(master, ['XRANGE', streamOf(room), '-', '+', 'COUNT', '1'])).split('\n')[0]).toBe(`${ids[room]![0]}-0`);
+    }
+    expect(masters[0]!.port).not.toBe(masters[1]!.port);
+    // The two gateways' members heard every message of both rooms.
+    await bob.find('message', (m) => m.id === ids[roomB]!.at(-1), 10_000);
+  }, 90_000);
+
+  it('a private conversation takes its ids in one slot of its own, both ways, and lives in the two sides’ own streams, none under {shared}', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const alice = await member(a, 'alice', ['lobby']);
+    const bob = await member(b, 'bob', ['lobby']);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const [from, to] = i % 2 === 0 ? [alice, 'bob'] : [bob, 'alice'];
+      const ref = `p${i}`;
+      from.send({ type: 'private', to, text: `psst ${i}`, ref });
+      const ack = await from.find('private', (m) => m.ref === ref, 10_000);
+      ids.push(ack.id);
+    }
+    // One counter for the conversation, whichever side sends: one slot, increasing in the order sent.
+    expect(new Set(ids.map((id) => splitId(id).slot)).size).toBe(1);
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    const streams: string[] = [];
+    // Every key with an identity in its name, on every master (a replica holds the same keys).
+    for (const node of cluster.nodes.filter((n) => n.alive)) {
+      if (!(await cluster.cli(node, ['ROLE'])).startsWith('master')) continue;
+      streams.push(...(await cluster.cli(node, ['--scan', '--pattern', 'switchboard:*identity:*'])).split('\n').filter((key) => key !== ''));
+    }
+    // Each side's stream under its own tag, holding the whole conversation; nothing under {shared}.
+    expect(streams.filter((key) => key.includes('{shared}'))).toEqual([]);
+    expect(streams.filter((key) => /^switchboard:\{identity:[^}]+\}:log$/.test(key))).toHaveLength(2);
+    for (const key of streams) expect((await cluster.cli(await cluster.masterOf(key), ['XLEN', key])).trim()).toBe('6');
+    // Each side reads the conversation, in id order, on its own gateway.
+    bob.send({ type: 'history', with: 'alice', ref: 'h' });
+    const history = await bob.find('history', (h) => h.ref === 'h', 10_000);
+    expect(history.entries.map((entry) => entry.id)).toEqual(ids);
+  }, 60_000);
+
+  it('a slot counter that went back (a promoted replica without the last writes, Redis without its data) gives no id twice: each gateway goes on above what it has seen', async () => {
+    const { masters, rooms } = await roomsOffShared('c', 1);
+    const room = rooms[0]![0]!;
+    const [a, b] = [await node('a'), await node('b')];
+    const alice = await member(a, 'alice', [room]);
+    const bob = await member(b, 'bob', [room]);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const first: number[] = [];
+    for (let i = 0; i < 3; i++) first.push(await say(alice, room, `first-${i}`));
+    // b has read them from the room's stream into its own history.
+    await until('b to hold what a stored', async () => {
+      const { body } = await api<{ entries: { id: number }[] }>(b, 'GET', `/api/history?room=${room}&limit=50`);
+      return body.entries.some((entry) => entry.id === first.at(-1)) ? true : undefined;
+    });
+    // The slot's counter loses its last writes.
+    await cluster.cli(masters[0]!, ['SET', counterOf(room), '0']);
+    const fromB = await say(bob, room, 'from b');
+    const fromA = await say(alice, room, 'from a');
+    expect(fromB).toBeGreaterThan(first.at(-1)!);
+    expect(fromA).toBeGreaterThan(fromB);
+    expect(splitId(fromA).slot).toBe(keySlot(streamOf(room)));
+    // The counter is set on from there, and the stream holds every entry once, under its id.
+    expect(Number((await cluster.cli(masters[0]!, ['GET', counterOf(room)])).trim())).toBe(splitId(fromA).sequence);
+    const streamIds = (await cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-0$/.test(line));
+    expect(streamIds).toEqual([...first, fromB, fromA].map((id) => `${id}-0`));
+  }, 60_000);
+
+  it("a file's checksum reaches the other gateways' history through its streams, a room's and a private one's, and the room's next message keeps its id as its stream id", async () => {
+    const { masters, rooms } = await roomsOffShared('d', 1);
+    const room = rooms[0]![0]!;
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const alice = await member(a, 'alice', [room]);
+    const bob = await member(b, 'bob', [room]);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const bytes = Buffer.from('a small file, one chunk\n'.repeat(20));
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    for (const [transfer, target] of [
+      [1, { room }],
+      [2, { to: 'bob' }],
+    ] as const) {
+      alice.send({ type: 'file-offer', transfer, name: `f${transfer}.txt`, size: bytes.length, ...target });
+      alice.send({ type: 'file-data', transfer, data: bytes });
+      alice.send({ type: 'file-end', transfer, sha256, ref: `end${transfer}` });
+      await alice.find('file-end', (e) => e.ref === `end${transfer}`, 10_000);
+    }
+    const after = await say(alice, room, 'after the files');
+    // The room's stream: the checksum after the file, then the message under its own id.
+    const streamIds = (await cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-\d+$/.test(line));
+    expect(streamIds.at(-1)).toBe(`${after}-0`);
+    expect(streamIds).toHaveLength(3);
+
+    const fileOf = (entries: Of<'history'>['entries']): unknown => entries.find((entry) => entry.kind === 'file');
+    // b, which served the room and bob's conversations, and c, which reads the room up for a newcomer.
+    const carol = await member(c, 'carol', [room]);
+    for (const [peer, ask] of [
+      [bob, { room }],
+      [bob, { with: 'alice' }],
+      [carol, { room }],
+    ] as const) {
+      const file = await until(`the checksum in ${JSON.stringify(ask)}`, async () => {
+        const ref = `h${Math.random()}`;
+        peer.send({ type: 'history', ...ask, ref });
+        const reply = await peer.find('history', (h) => h.ref === ref, 10_000);
+        const entry = fileOf(reply.entries) as { sha256?: string } | undefined;
+        return entry?.sha256 === undefined ? undefined : entry;
+      });
+      expect(file).toMatchObject({ kind: 'file', sha256 });
+    }
+  }, 60_000);
+
+  it('reconnect with since across a failover of the rooms’ master: exactly the missed messages, in order, once (hello {since} for one room, history {after} for another)', async () => {
+    const { rooms } = await roomsOffShared('f', 2);
+    const [roomA, roomB] = rooms[0]!;
+    const [a, b, c] = [await node('a'), await node('b'), await node('c')];
+    const alice = await member(a, 'alice', [roomA!, roomB!]);
+    const bob = await member(b, 'bob', [roomA!, roomB!]);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob' && p.room === roomB, 10_000);
+
+    const before: Record<string, number[]> = { [roomA!]: [], [roomB!]: [] };
+    for (let i = 0; i < 5; i++) for (const room of [roomA!, roomB!]) before[room]!.push(await say(alice, room, `before-${room}-${i}`));
+    // Bob keeps the last id he saw in each room, then goes away.
+    const last = (room: string): number => {
+      const seen = bob.received.filter((m): m is Of<'message'> => m.type === 'message' && m.room === room).map((m) => m.id);
+      return seen.at(-1) ?? 0;
+    };
+    await bob.find('message', (m) => m.id === before[roomB!]!.at(-1), 10_000);
+    const [sinceA, sinceB] = [last(roomA!), last(roomB!)];
+    expect([sinceA, sinceB]).toEqual([before[roomA!]!.at(-1), before[roomB!]!.at(-1)]);
+    bob.destroy();
+
+    // kill -9 of the master holding both rooms' counters and streams; its replica takes over.
+    const { killed, promoted } = await cluster.killMaster(keySlot(streamOf(roomA!)));
+    const after: Record<string, number[]> = { [roomA!]: [], [roomB!]: [] };
+    for (let i = 0; i < 5; i++) for (const room of [roomA!, roomB!]) after[room]!.push(await say(alice, room, `after-${room}-${i}`));
+    console.log(`killed master :${killed.port}, promoted :${promoted.port}; ids after the failover: ${JSON.stringify(after)}`);
+    // The promoted master holds the rooms' streams (what went before the kill, acknowledged once a replica had it, and what came after).
+    expect((await cluster.cli(promoted, ['XLEN', streamOf(roomA!)])).trim()).toBe('10');
+    for (const room of [roomA!, roomB!]) expect(after[room]![0]).toBeGreaterThan(before[room]!.at(-1)!);
+
+    // Back on a gateway that never served the rooms: the hello's room from since, the other room by history after.
+    const back = await Peer.tcp(c.tcpPort);
+    peers.push(back);
+    await back.hello('bob', { room: roomA!, since: sinceA });
+    const replay = await back.find('history', (h) => h.room === roomA, 10_000);
+    expect(replay.more).toBe(false);
+    expect(replay.entries.map((entry) => entry.id)).toEqual(after[roomA!]);
+    back.send({ type: 'history', room: roomB!, after: sinceB, ref: 'missed' });
+    const missed = await back.find('history', (h) => h.ref === 'missed', 10_000);
+    expect(missed.entries.map((entry) => entry.id)).toEqual(after[roomB!]);
+    expect(missed.entries.map((entry) => ('text' in entry ? entry.text : ''))).toEqual(after[roomB!]!.map((_, i) => `after-${roomB!}-${i}`));
+    // And live from here on, nothing repeated.
+    const next = await say(alice, roomA!, 'live');
+    await back.find('message', (m) => m.id === next, 10_000);
+    await sleep(300);
+    expect(back.received.filter((m): m is Of<'message'> => m.type === 'message').map((m) => m.id)).toEqual([next]);
+  }, 120_000);
+});

@@ -1,0 +1,92 @@
+import type { ServerMessage } from '@switchboard/protocol';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { api } from '../helpers/gateway.js';
+import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { Peer } from '../helpers/peer.js';
+import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+import { until } from '../helpers/until.js';
+
+type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
+
+/**
+ * Races between gateways on a real Redis Cluster (three masters, three replicas), where the shared
+ * state (names, the directory) and a gateway's own channel live on different shards, so what one
+ * gateway does reaches another by two paths that do not keep each other's order.
+ */
+let cluster: RedisClusterProcess;
+const gateways: ClusterNodeProcess[] = [];
+const peers: Peer[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+}, 60_000);
+afterAll(async () => {
+  await cluster.stop();
+});
+afterEach(async () => {
+  for (const peer of peers.splice(0)) peer.destroy();
+  await Promise.all(gateways.splice(0).map((g) => g.dispose()));
+});
+
+async function node(id: string): Promise<ClusterNodeProcess> {
+  const gateway = await spawnClusterNode(cluster.url, id, { heartbeatMs: 2000 });
+  gateways.push(gateway);
+  return gateway;
+}
+
+async function peer(gateway: ClusterNodeProcess): Promise<Peer> {
+  const connection = await Peer.tcp(gateway.tcpPort);
+  peers.push(connection);
+  return connection;
+}
+
+describe('races between gateways on a Redis Cluster', () => {
+  it('a token resumes on another gateway at once, whether the old connection just dropped or is still open (SESSION_REPLACED), never NAME_TAKEN', async () => {
+    const gws = [await node('a'), await node('b')];
+    const first = await peer(gws[0]!);
+    let { token } = await first.hello('olga');
+    let holder = first;
+    // Each round moves the session to the other gateway; odd rounds drop the old connection first, even ones leave it open.
+    for (let round = 1; round <= 40; round++) {
+      const dropped = round % 2 === 1;
+      if (dropped) holder.destroy();
+      const next = await peer(gws[round % 2]!);
+      next.send({ type: 'hello', v: 1, token, ref: `resume-${round}` });
+      const reply = await until(
+        `an answer to resume-${round}`,
+        () => next.received.find((m): m is Of<'welcome'> | Of<'error'> => (m.type === 'welcome' || m.type === 'error') && m.ref === `resume-${round}`),
+        10_000,
+      );
+      expect(reply, `round ${round} (${dropped ? 'old connection dropped' : 'old connection open'}): ${JSON.stringify(reply)}`).toMatchObject({
+        type: 'welcome',
+        name: 'olga',
+      });
+      if (reply.type !== 'welcome') return;
+      if (!dropped) {
+        await expect(holder.next('notice', (n) => n.code === 'SESSION_REPLACED', 10_000)).resolves.toBeDefined();
+        await holder.waitClosed(10_000);
+      }
+      token = reply.token!;
+      holder = next;
+    }
+  }, 120_000);
+
+  it('an account signing in on another gateway takes its name from the guest that held it (NAME_RECLAIMED) at once, never NAME_TAKEN', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    for (let round = 1; round <= 10; round++) {
+      const name = `nina${round}`;
+      const guest = await peer(a);
+      await guest.hello(name);
+      expect((await api(b, 'POST', '/api/accounts', { name, password: 'correct horse battery' })).status).toBe(201);
+      const owner = await peer(b);
+      owner.send({ type: 'hello', v: 1, name, password: 'correct horse battery', ref: `h${round}` });
+      const reply = await until(
+        `an answer to h${round}`,
+        () => owner.received.find((m): m is Of<'welcome'> | Of<'error'> => (m.type === 'welcome' || m.type === 'error') && m.ref === `h${round}`),
+        10_000,
+      );
+      expect(reply, `round ${round}: ${JSON.stringify(reply)}`).toMatchObject({ type: 'welcome', name, account: true });
+      await expect(guest.next('notice', (n) => n.code === 'NAME_RECLAIMED', 10_000)).resolves.toBeDefined();
+    }
+  }, 120_000);
+});
