@@ -228,7 +228,7 @@ function scaling(d: SpreadData, rate: number, spanShare: number): string[] {
     ...rows,
     '',
   );
-  // On today's cluster every message's append script (INCR + XADD) runs on the master holding {shared}.
+  // With one message-id counter (builds before per-room ids) every append script (INCR + XADD) runs on the master holding {shared}.
   const sharedSplit = clusterSplit(d, rate);
   out.push('#### The ceiling for N gateways on S shards', '', ...ceiling(single, cluster, sharedSplit, spanShare, d, rate), '');
   return out;
@@ -258,6 +258,7 @@ function model(d: SpreadData, rate: number, byN: Map<number, { x: number; single
 function clusterSplit(d: SpreadData, rate: number): { appendUs: number; publishUs: number } | undefined {
   const appendUs: number[] = [];
   const publishUs: number[] = [];
+  const scripts = { shared: 0, others: 0 };
   for (const c of d.cases.filter((x) => isCluster(x) && plainN(x) !== undefined)) {
     const p = c.points.find((x) => x.rate === rate);
     for (const r of p?.runs ?? []) {
@@ -268,6 +269,9 @@ function clusterSplit(d: SpreadData, rate: number): { appendUs: number; publishU
       const others = ms.filter((m) => !m.shared);
       const shared = ms.find((m) => m.shared);
       if (!shared || total === 0) continue;
+      const scriptCalls = (m: (typeof ms)[number]): number => (m.info!.commands.eval?.calls ?? 0) + (m.info!.commands.evalsha?.calls ?? 0);
+      scripts.shared += scriptCalls(shared);
+      scripts.others += others.reduce((a, m) => a + scriptCalls(m), 0);
       const n = messages(r);
       const othersShare = others.reduce((a, m) => a + spub(m), 0) / total;
       const pub = (others.reduce((a, m) => a + m.cpuSeconds, 0) * 1e6) / (othersShare * n);
@@ -275,7 +279,9 @@ function clusterSplit(d: SpreadData, rate: number): { appendUs: number; publishU
       appendUs.push((shared.cpuSeconds * 1e6) / n - pub * (spub(shared) / total));
     }
   }
-  if (appendUs.length === 0) return undefined;
+  // Only a build whose appends all run on that master (one message-id counter) is split so; with per-room counters the scripts spread.
+  const appendsOnShared = scripts.others < 0.1 * (scripts.shared + scripts.others);
+  if (appendUs.length === 0 || !appendsOnShared) return undefined;
   return { appendUs: median(appendUs), publishUs: median(publishUs) };
 }
 
@@ -292,7 +298,7 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
   const gatewayCeiling = (n: number, share = s): number => (n * 1e6) / gatewayUs(n, share);
   // Rooms (and with them appends and publishes) spread evenly over the shards.
   const spreadCeiling = (n: number, shards: number, share = s): number => (shards * 1e6) / redisUs(n, share);
-  // Today's build on a cluster: every append on the master holding {shared}; its publishes 1/S of the rest.
+  // A build with one counter: every append on the master holding {shared}; its publishes 1/S of the rest.
   const todayCeiling = (n: number, shards: number, share = s): number => (split ? 1e6 / (split.appendUs + (redisUs(n, share) - split.appendUs) / shards) : NaN);
   const Ns = [1, 2, 4, 8, 16, 32, 64];
   const Ss = [1, 2, 3, 4, 8, 16];
@@ -316,20 +322,20 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
       `g₁ ≈ ${us(m.g1)} µs: the gateway that serves only the spanning room, per message of that room: what each further gateway in a room costs (hearing the message from Redis, and delivering it to its ${d.layout.spanOnly} members there). On one Redis: g₀ ≈ ${us(single.g0)}, g₁ ≈ ${us(single.g1)}.`,
     `- Redis, all shards together: R(x) = r₀ + r₁·(x − 1). r₀ ≈ ${us(m.r0)} µs at N = 1 (the append script, INCR + XADD, written to the AOF and fsynced, the publish, and the gateway’s stream reads); r₁ ≈ ${us(m.r1)} µs for each further gateway the message is sent to (the median of (R(N) − r₀) ÷ (x − 1) over N = 2 … 4${m.r1Raw < 0 ? `, which came out at ${us(m.r1Raw)}: below what these runs resolve, taken as 0` : ''}; x − 1 is ${s.toFixed(3)} … ${(3 * s).toFixed(3)} here, so this slope multiplies the runs’ noise by ${(1 / (3 * s)).toFixed(1)} to ${(1 / s).toFixed(0)}: an order of magnitude, not a figure). On one Redis: r₀ ≈ ${us(single.r0)}, r₁ ≈ ${us(single.r1)}.` +
       (split
-        ? ` On today’s cluster the master holding \`{shared}\` (the message-id counter, and with it every room’s stream while ids come from one counter) runs every message’s append: ≈ ${us(split.appendUs)} µs per message there, against ≈ ${us(split.publishUs)} µs per message published for a master that only publishes.`
+        ? ` On the measured build’s cluster the master holding \`{shared}\` (the message-id counter, and with it every room’s stream while ids come from one counter) runs every message’s append: ≈ ${us(split.appendUs)} µs per message there, against ≈ ${us(split.publishUs)} µs per message published for a master that only publishes.`
         : ''),
     '',
     'Assumptions: each gateway and each shard on a core of its own (Redis’s main thread is one core, and its ceiling below is at 100 % of it: a deployment stops well before); rooms, and so messages, spread evenly over the gateways and over the shards; ' +
       `${share(s)} of the messages in spanning rooms, each spanning every gateway (the worst case: a room spanning k gateways costs g₁ and r₁ k − 1 and k times); the other rooms each on one gateway; the per-message costs measured here (at ${int(rate)} msg/s: per message both sides cost less at higher rates, where more messages share each write, event-loop turn and fsync, so these ceilings are a floor); rooms of this size (${d.layout.roomSize}; a larger room costs the gateways more per message, Redis the same).`,
     '',
-    `Ceilings in messages a second, min(gateways N ÷ G(x), Redis S ÷ R(x)), x = 1 + ${s.toFixed(3)}·(N − 1); G: the gateways limit, R: Redis. With each room’s append on the shard that owns the room (per-room counters and streams, which this build does not have yet on a cluster):`,
+    `Ceilings in messages a second, min(gateways N ÷ G(x), Redis S ÷ R(x)), x = 1 + ${s.toFixed(3)}·(N − 1); G: the gateways limit, R: Redis. With each room’s append on the shard that owns the room (per-room counters and streams${split ? ', which the build measured here does not have yet on a cluster' : ', as in the build measured here'}):`,
     '',
     ...table(spreadCeiling),
     '',
   ];
   if (split) {
     out.push(
-      'Today’s build on a Redis Cluster (every append on the one master holding `{shared}`; publishes spread): a cell is min(gateways, 1 ÷ (append + (R(x) − append) ÷ S)):',
+      'The build measured here, on a Redis Cluster (every append on the one master holding `{shared}`; publishes spread): a cell is min(gateways, 1 ÷ (append + (R(x) − append) ÷ S)):',
       '',
       ...table(todayCeiling),
       '',
@@ -338,13 +344,13 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
   const shareLine = [0, s, 0.5, 1].map((f) => `${share(f)} spanning: ${int(Math.min(gatewayCeiling(16, f), spreadCeiling(16, 3, f)))}`).join('; ');
   out.push(
     `Target (issue 25): ≥ ${int(target)} messages a second (10× the ~50,000 of the single-channel build) at 16 gateways on 3 shards. ` +
-      `These figures give ${int(at16x3)} with appends spread over the shards${split ? ` and ${int(today16x3)} with today’s single counter` : ''}: ` +
+      `These figures give ${int(at16x3)} with appends spread over the shards${split ? ` and ${int(today16x3)} with the measured build’s single counter` : ''}: ` +
       (at16x3 >= target
         ? 'the target is met on paper. '
         : `the target is **not** supported. ${spreadCeiling(16, 3) < gatewayCeiling(16) ? `Redis limits it: ${us(redisUs(16))} µs per message over 3 shards is at most ${int(spreadCeiling(16, 3))} msg/s; ${int(target)} needs ≤ ${us((3 * 1e6) / target)} µs per message per shard, or ${Math.ceil((target * redisUs(16)) / 1e6)} shards at today’s cost. Most of a shard’s cost per message is the append script with its AOF write and fsync (appendfsync always) and the socket round trips, not the publish: batching several messages per script and fsync, or a cheaper persistence promise, is the lever.` : `The gateways limit it: ${us(gatewayUs(16))} µs per message over 16 gateways.`} `) +
       `Redis alone, at N = 16: ${int(spreadCeiling(16, 3))} on 3 shards with appends spread, ${int(spreadCeiling(16, 16))} on 16` +
       (split
-        ? `; ${int(todayCeiling(16, 3))} on 3 with today’s single counter, whose master carries ${us(split.appendUs)} µs of every message however many shards there are (at most ${int(1e6 / split.appendUs)} msg/s)`
+        ? `; ${int(todayCeiling(16, 3))} on 3 with the measured build’s single counter, whose master carries ${us(split.appendUs)} µs of every message however many shards there are (at most ${int(1e6 / split.appendUs)} msg/s)`
         : '') +
       `. At N = 16, S = 3 by the spanning share: ${shareLine}.`,
     '',
