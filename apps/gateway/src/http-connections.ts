@@ -56,12 +56,18 @@ export class HttpConnections {
   /** Told (at most once a minute) that connections are being refused, for the operator's log. */
   onRefused: ((refusedSoFar: number, reason: string) => void) | undefined;
   #lastToldAt = -Infinity;
+  /** One 'close' listener for every counted socket (`this`), taken off again at the upgrade: a closure each would stay with every WebSocket. */
+  readonly #onClose: (this: Socket) => void;
 
   constructor(
     readonly limits: HttpConnectionLimits,
     fileLimit: number = openFileLimit(),
   ) {
     this.max = Math.max(1, Math.min(limits.max, Number.isFinite(fileLimit) ? Math.floor(fileLimit / 4) : limits.max));
+    const release = (socket: Socket): void => this.#release(socket);
+    this.#onClose = function (this: Socket): void {
+      release(this);
+    };
   }
 
   get open(): number {
@@ -81,7 +87,10 @@ export class HttpConnections {
     // handshake is done.
     server.prependListener(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => this.#accept(socket));
     // Once it is a WebSocket, the hub counts it; ws clears the idle timer.
-    server.on('upgrade', (_request, socket: Socket) => this.#release(socket));
+    server.on('upgrade', (_request, socket: Socket) => {
+      this.#release(socket);
+      socket.removeListener('close', this.#onClose);
+    });
   }
 
   #accept(socket: Socket): void {
@@ -112,7 +121,7 @@ export class HttpConnections {
     this.#open++;
     this.#perIp.set(ip, fromIp + 1);
     this.#counted.set(socket, ip);
-    socket.once('close', () => this.#release(socket));
+    socket.on('close', this.#onClose);
   }
 
   #release(socket: Socket): void {

@@ -135,8 +135,8 @@ export class Delivery {
       box.blockedSince = this.#now();
       sender.link.pauseInput();
     }
-    box.blockedBy.add(receiver);
-    receiver.outbox.waiters.add(sender);
+    box.addBlocker(receiver);
+    receiver.outbox.addWaiter(sender);
   }
 
   /** After a member's input was handled: pause it if it outruns its own reading, or the gateway. */
@@ -168,7 +168,7 @@ export class Delivery {
     box.socketBacklog = target.link.bufferedBytes;
     if (this.queuedFor(target) > HIGH_WATER_BYTES / 2) return;
     for (const waiter of box.waiters) this.#unblock(waiter, target);
-    box.waiters.clear();
+    box.clearWaiters();
   }
 
   /**
@@ -177,7 +177,7 @@ export class Delivery {
    */
   release(sender: DeliveryTarget, receivers: Iterable<DeliveryTarget>): void {
     for (const receiver of receivers) {
-      receiver.outbox.waiters.delete(sender);
+      receiver.outbox.deleteWaiter(sender);
       this.#unblock(sender, receiver);
     }
   }
@@ -200,15 +200,15 @@ export class Delivery {
     box.frames = [];
     box.bytes = 0;
     for (const waiter of box.waiters) this.#unblock(waiter, target);
-    box.waiters.clear();
-    for (const blocker of box.blockedBy) blocker.outbox.waiters.delete(target);
-    box.blockedBy.clear();
+    box.clearWaiters();
+    for (const blocker of box.blockedBy) blocker.outbox.deleteWaiter(target);
+    box.clearBlockers();
     return left;
   }
 
   #unblock(sender: DeliveryTarget, receiver: DeliveryTarget): void {
     const box = sender.outbox;
-    box.blockedBy.delete(receiver);
+    box.deleteBlocker(receiver);
     if (this.#free(box)) this.#resume(sender);
   }
 

@@ -51,10 +51,24 @@ export class TcpLink implements Link {
     return this.socket.writableLength;
   }
 
-  /** Set by the listener: pausing stops the decoder mid-chunk as well as the socket. */
+  /** Set by acceptFramed: pausing stops the decoder mid-chunk as well as the socket. */
   decoder: FrameDecoder | undefined;
-  /** Set by the listener: feeds the decoder and reports a bad stream, for reads and resumes alike. */
-  feed: ((work: () => void) => void) | undefined;
+  /** Set by acceptFramed: the hub, and the member the decoder's frames are from. */
+  hub: Hub | undefined;
+  member: Member | undefined;
+
+  /** Feeds the decoder and reports a bad stream, for reads and resumes alike. */
+  feed(work: () => void): void {
+    const { decoder, hub, member } = this;
+    if (decoder === undefined || hub === undefined || member === undefined) return;
+    try {
+      work();
+    } catch (error) {
+      hub.protocolError(member, error); // a bad length prefix: fatal
+      return;
+    }
+    hub.noteInput(member, decoder.midFrame);
+  }
 
   pauseInput(): void {
     this.socket.pause();
@@ -63,7 +77,7 @@ export class TcpLink implements Link {
 
   resumeInput(): void {
     const decoder = this.decoder;
-    if (decoder === undefined || this.feed === undefined) return void this.socket.resume();
+    if (decoder === undefined || this.hub === undefined) return void this.socket.resume();
     // Handing out the held frames may meet a bad length prefix, or pause us again.
     this.feed(() => decoder.resume());
     if (!decoder.paused && !this.socket.destroyed) this.socket.resume();
@@ -87,6 +101,29 @@ export class TcpLink implements Link {
   }
 }
 
+/** A framed socket knows its link: its listeners below are shared by every socket, where a closure each would stay as long as the connection. */
+const LINK = Symbol('switchboard.tcpLink');
+type FramedSocket = net.Socket & { [LINK]?: TcpLink };
+
+function onFramedData(this: FramedSocket, chunk: Buffer): void {
+  const link = this[LINK]!;
+  // Seen before it is handled: the frame that decides what the connection is comes first in the log.
+  if (link.tap !== undefined && !link.tap.read(chunk)) link.tap = undefined;
+  const decoder = link.decoder!;
+  link.feed(() => decoder.push(chunk));
+}
+
+function onFramedDrain(this: FramedSocket): void {
+  const link = this[LINK]!;
+  link.hub!.drained(link.member!);
+}
+
+function onFramedClose(this: FramedSocket): void {
+  const link = this[LINK]!;
+  link.tap?.closed();
+  link.hub!.disconnect(link.member!, 'quit');
+}
+
 /**
  * A socket that speaks Switchboard's framing joins the hub through its own decoder. `tapFor`
  * and `as` (given by devices/, which transports know nothing of) may watch its bytes and say
@@ -103,28 +140,15 @@ export function acceptFramed(
   const member = hub.connect(link, as);
   if (member === undefined) return undefined;
   link.tap = tapFor?.(link, member);
-  const decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
+  link.decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
     maxFrameLength: hub.config.limits.maxFrameLength,
   });
-  link.decoder = decoder;
-  link.feed = (work) => {
-    try {
-      work();
-    } catch (error) {
-      hub.protocolError(member, error); // a bad length prefix: fatal
-      return;
-    }
-    hub.noteInput(member, decoder.midFrame);
-  };
-  socket.on('data', (chunk: Buffer) => {
-    // Seen before it is handled: the frame that decides what the connection is comes first in the log.
-    if (link.tap !== undefined && !link.tap.read(chunk)) link.tap = undefined;
-    link.feed!(() => decoder.push(chunk));
-  });
-  socket.on('drain', () => hub.drained(member));
-  socket.once('close', () => {
-    link.tap?.closed();
-    hub.disconnect(member, 'quit');
-  });
+  link.hub = hub;
+  link.member = member;
+  (socket as FramedSocket)[LINK] = link;
+  socket.on('data', onFramedData);
+  socket.on('drain', onFramedDrain);
+  // `on`, not `once`: 'close' comes once, and a once wrapper would stay as long as the socket.
+  socket.on('close', onFramedClose);
   return member;
 }

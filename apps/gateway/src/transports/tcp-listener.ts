@@ -47,8 +47,11 @@ export class TcpListener<S extends ListenAt = ListenAt> {
   #since: Date | null = null;
   #starting = false;
   #lastError: ListenerStatus['lastError'] = null;
-  readonly #sockets = new Set<net.Socket>();
-  readonly #members = new Set<Member>();
+  /** Open sockets, and the member each became (undefined: refused, or not a member yet). */
+  readonly #sockets = new Map<net.Socket, Member | undefined>();
+  /** Shared by every socket (`this`): a closure per socket would stay as long as it does. */
+  readonly #onSocketClose: (this: net.Socket) => void;
+  readonly #onSocketError = (error: Error): void => this.#log.debug({ err: error }, 'TCP socket error');
 
   constructor(
     hub: Hub,
@@ -61,6 +64,10 @@ export class TcpListener<S extends ListenAt = ListenAt> {
     this.#log = log;
     this.#settings = settings;
     this.#tlsOptions = settings.tls ? tlsOptions : undefined;
+    const sockets = this.#sockets;
+    this.#onSocketClose = function (this: net.Socket): void {
+      sockets.delete(this);
+    };
     hub.on('descriptors-exhausted', (limit) => {
       const error = Object.assign(new Error('too many open files'), { code: 'EMFILE' });
       this.#noteError(
@@ -140,7 +147,11 @@ export class TcpListener<S extends ListenAt = ListenAt> {
     this.#since = null;
     // close() stops accepting at once; its callback waits for every connection, which we don't.
     server.close();
-    if (options.disconnect) this.#hub.disconnectAll([...this.#members], 'The TCP listener was stopped by an administrator.');
+    if (options.disconnect)
+      this.#hub.disconnectAll(
+        [...this.#sockets.values()].filter((member) => member !== undefined),
+        'The TCP listener was stopped by an administrator.',
+      );
     this.#log.info({ listener: this.#settings.id, disconnect: options.disconnect === true }, 'TCP listener stopped');
     return this.status();
   }
@@ -148,7 +159,7 @@ export class TcpListener<S extends ListenAt = ListenAt> {
   /** Closes the listener and every TCP connection (gateway shutdown). */
   async close(): Promise<void> {
     if (this.#server !== undefined) await this.stop();
-    const closing = [...this.#sockets].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+    const closing = [...this.#sockets.keys()].map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
     await Promise.all(closing);
   }
 
@@ -173,13 +184,14 @@ export class TcpListener<S extends ListenAt = ListenAt> {
     socket.setNoDelay(true);
     // Plain devices are never pinged; keepalive is how their dead connections get noticed.
     socket.setKeepAlive(true, KEEPALIVE_MS);
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-    socket.on('error', (error) => this.#log.debug({ err: error }, 'TCP socket error'));
+    this.#sockets.set(socket, undefined);
+    socket.on('error', this.#onSocketError);
     const settings = this.#settings;
     const member = this.accept(socket, settings);
-    if (member === undefined) return;
-    this.#members.add(member);
-    socket.once('close', () => this.#members.delete(member));
+    if (member !== undefined && this.#sockets.has(socket)) this.#sockets.set(socket, member);
+    // One 'close' listener of ours, and `on` rather than `once` ('close' comes once): each
+    // `once` costs a wrapper and its state, and a third listener grows the socket's listener
+    // array to 20 slots, all kept for as long as the connection lives.
+    socket.on('close', this.#onSocketClose);
   }
 }

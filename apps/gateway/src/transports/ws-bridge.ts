@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import { FrameType, LENGTH_PREFIX_BYTES, ProtocolError, readU32BE } from '@switchboard/protocol';
 import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import type { Member } from '../hub/member.js';
 import type { HostPolicy } from '../request-guard.js';
 import { formatAddress } from './address.js';
 import type { Link } from './link.js';
@@ -23,10 +24,13 @@ class WsLink implements Link {
   readonly address: string;
   readonly ip: string;
 
+  /** The member it carries, once the hub admitted it. */
+  member: Member | undefined;
+
   constructor(
     private readonly ws: WebSocket,
     private readonly raw: Socket,
-    private readonly closeTimeoutMs: number,
+    readonly hub: Hub,
   ) {
     ({ ip: this.ip, address: this.address } = formatAddress(raw.remoteAddress, raw.remotePort));
   }
@@ -55,7 +59,7 @@ class WsLink implements Link {
     // Input may be paused (a held request, backpressure): the peer's close frame must still be read.
     this.ws.resume();
     this.ws.close(1000);
-    const timer = setTimeout(() => this.ws.terminate(), this.closeTimeoutMs);
+    const timer = setTimeout(() => this.ws.terminate(), this.hub.config.timing.closeTimeoutMs);
     timer.unref();
     this.ws.once('close', () => clearTimeout(timer));
   }
@@ -75,20 +79,68 @@ export function originAllowed(request: FastifyRequest, policy: HostPolicy): bool
   return policy.originAllowed(request.headers.origin, request.headers.host);
 }
 
+/** Node's own key for a socket's idle timer (net's `kTimeout`), found on the first socket that has one. */
+let socketTimerKey: symbol | undefined;
+
 /**
  * Lets the upgrade's HTTP request go once the WebSocket is open. As @fastify/websocket leaves
  * it, the socket keeps the upgrade's ServerResponse and the WebSocket an error listener that
  * holds the request and reply: headers, a logger and both objects, about 4 KiB for every
  * open browser for as long as it stays. The replacement listener does what the plugin's
- * errorHandler did: a WebSocket error is the peer's doing, so it is closed.
+ * errorHandler did: a WebSocket error is the peer's doing, so it is closed. The socket also
+ * keeps the HTTP idle timer that ws cleared (a Timeout and its numbers, about 170 bytes):
+ * dropped too.
  */
-export function forgetUpgradeRequest(socket: WebSocket, raw: Socket, onError: (error: Error) => void): void {
+export function forgetUpgradeRequest(socket: WebSocket, raw: Socket, onError: (this: WebSocket, error: Error) => void): void {
   (raw as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.detachSocket(raw);
+  socketTimerKey ??= Object.getOwnPropertySymbols(raw).find((key) => key.description === 'timeout');
+  const timers = raw as unknown as Record<symbol, { _destroyed?: boolean } | null | undefined>;
+  // Only a timer that has been cleared (ws does, with setTimeout(0)) is let go.
+  if (socketTimerKey !== undefined && timers[socketTimerKey]?._destroyed === true) timers[socketTimerKey] = null;
   socket.removeAllListeners('error');
-  socket.on('error', (error) => {
-    onError(error);
-    socket.terminate();
-  });
+  socket.on('error', onError);
+}
+
+/** A bridged WebSocket and its raw socket know their link: the listeners below are shared by every browser, where a closure each would stay as long as it does. */
+const LINK = Symbol('switchboard.wsLink');
+type LinkedWebSocket = WebSocket & { [LINK]?: WsLink };
+type LinkedSocket = Socket & { [LINK]?: WsLink };
+
+function onBridgeError(this: LinkedWebSocket, error: Error): void {
+  this[LINK]?.hub.log.debug({ err: error }, 'WebSocket closed for a protocol error');
+  this.terminate();
+}
+
+function onBridgeMessage(this: LinkedWebSocket, data: Buffer, isBinary: boolean): void {
+  const { hub, member } = this[LINK]!;
+  if (member === undefined) return;
+  if (!isBinary) {
+    // A text message is a chat line, for consoles like wscat. ws has checked its UTF-8.
+    hub.receive(member, FrameType.Text, data);
+    return;
+  }
+  const declared = data.length >= LENGTH_PREFIX_BYTES ? readU32BE(data, 0) : -1;
+  if (declared < 1 || declared !== data.length - LENGTH_PREFIX_BYTES) {
+    hub.protocolError(
+      member,
+      new ProtocolError(
+        'FRAME_BOUNDARY',
+        `A WebSocket message must hold exactly one frame; this one had ${data.length} bytes and a length prefix of ${declared}.`,
+      ),
+    );
+    return;
+  }
+  hub.receive(member, data[LENGTH_PREFIX_BYTES]!, data.subarray(LENGTH_PREFIX_BYTES + 1));
+}
+
+function onBridgeDrain(this: LinkedSocket): void {
+  const link = this[LINK]!;
+  if (link.member !== undefined) link.hub.drained(link.member);
+}
+
+function onBridgeClose(this: LinkedWebSocket): void {
+  const link = this[LINK]!;
+  if (link.member !== undefined) link.hub.disconnect(link.member, 'quit');
 }
 
 export interface WsBridgePluginOptions {
@@ -126,30 +178,17 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
       },
       (socket, request) => {
         const raw = request.socket;
-        forgetUpgradeRequest(socket, raw, (error) => hub.log.debug({ err: error }, 'WebSocket closed for a protocol error'));
-        const member = hub.connect(new WsLink(socket, raw, hub.config.timing.closeTimeoutMs));
+        forgetUpgradeRequest(socket, raw, onBridgeError);
+        const link = new WsLink(socket, raw, hub);
+        (socket as LinkedWebSocket)[LINK] = link;
+        const member = hub.connect(link);
         if (member === undefined) return;
-        socket.on('message', (data: Buffer, isBinary: boolean) => {
-          if (!isBinary) {
-            // A text message is a chat line, for consoles like wscat. ws has checked its UTF-8.
-            hub.receive(member, FrameType.Text, data);
-            return;
-          }
-          const declared = data.length >= LENGTH_PREFIX_BYTES ? readU32BE(data, 0) : -1;
-          if (declared < 1 || declared !== data.length - LENGTH_PREFIX_BYTES) {
-            hub.protocolError(
-              member,
-              new ProtocolError(
-                'FRAME_BOUNDARY',
-                `A WebSocket message must hold exactly one frame; this one had ${data.length} bytes and a length prefix of ${declared}.`,
-              ),
-            );
-            return;
-          }
-          hub.receive(member, data[LENGTH_PREFIX_BYTES]!, data.subarray(LENGTH_PREFIX_BYTES + 1));
-        });
-        raw.on('drain', () => hub.drained(member));
-        socket.once('close', () => hub.disconnect(member, 'quit'));
+        link.member = member;
+        (raw as LinkedSocket)[LINK] = link;
+        socket.on('message', onBridgeMessage);
+        raw.on('drain', onBridgeDrain);
+        // `on`, not `once`: 'close' comes once, and a once wrapper would stay as long as the socket.
+        socket.on('close', onBridgeClose);
       },
     );
   },

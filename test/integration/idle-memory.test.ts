@@ -1,0 +1,89 @@
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import type { Member } from '../../apps/gateway/src/hub/member.js';
+import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { Peer } from '../helpers/peer.js';
+
+/**
+ * What an idle member keeps for as long as it stays (bench scenario 5: resident memory per
+ * connection). Not a heap figure, which moves with V8 and the machine: the per-connection
+ * leftovers that cost it, each a few hundred bytes, checked one by one.
+ */
+
+let gateway: RunningGateway | undefined;
+afterEach(async () => {
+  await gateway?.close();
+  gateway = undefined;
+});
+
+function memberNamed(name: string): Member {
+  const member = [...gateway!.app.hub.members.values()].find((m) => m.name === name);
+  if (member === undefined) throw new Error(`no member ${name}`);
+  return member;
+}
+
+/** The link's sockets (private fields, read here only to look at what they hold). */
+function socketsOf(member: Member): { socket: Socket; ws?: WebSocket } {
+  const link = member.link as unknown as { socket?: Socket; raw?: Socket; ws?: WebSocket };
+  return link.ws !== undefined ? { socket: link.raw!, ws: link.ws } : { socket: link.socket! };
+}
+
+const EVENTS = ['close', 'data', 'drain', 'error', 'message'];
+
+/** Listeners by event; a `once` wrapper shows as the `listener` it wraps. */
+function listenersOf(emitter: Socket | WebSocket): Map<string, unknown[]> {
+  return new Map(EVENTS.map((event) => [event, emitter.rawListeners(event).map((l) => (l as { listener?: unknown }).listener ?? l)]));
+}
+
+function onceWrappers(emitter: Socket | WebSocket): number {
+  return EVENTS.reduce((n, event) => n + emitter.rawListeners(event).filter((l) => (l as { listener?: unknown }).listener !== undefined).length, 0);
+}
+
+describe('an idle member keeps nothing it does not need', () => {
+  it('TCP and WebSocket members share their listeners, hold no once wrappers, no cleared timer, no upgrade response, no empty wait sets', async () => {
+    gateway = await startGateway();
+    const peers = [await Peer.tcp(gateway.tcpPort), await Peer.tcp(gateway.tcpPort), await Peer.ws(gateway.wsUrl), await Peer.ws(gateway.wsUrl)];
+    await Promise.all(peers.map((peer, i) => peer.hello(`idle${i}`, { room: 'idle' })));
+    const [tcpA, tcpB, wsA, wsB] = [0, 1, 2, 3].map((i) => memberNamed(`idle${i}`));
+    expect([tcpA, tcpB, wsA, wsB].map((m) => m!.transport)).toEqual(['tcp', 'tcp', 'ws', 'ws']);
+
+    for (const [a, b] of [
+      [tcpA!, tcpB!],
+      [wsA!, wsB!],
+    ] as const) {
+      const [sa, sb] = [socketsOf(a), socketsOf(b)];
+      // The same functions on every connection: no closure (and its context) per member.
+      expect(listenersOf(sa.socket)).toEqual(listenersOf(sb.socket));
+      if (sa.ws !== undefined) {
+        const [la, lb] = [listenersOf(sa.ws), listenersOf(sb.ws!)];
+        // ws's server keeps a 'close' closure of its own per client (its client tracking); ours is shared.
+        expect(la.get('close')!.at(-1)).toBe(lb.get('close')!.at(-1));
+        la.delete('close');
+        lb.delete('close');
+        expect(la).toEqual(lb);
+      }
+      // `once` keeps a wrapper and its state per listener; a third 'close' listener grows the array to 20 slots.
+      expect(onceWrappers(sa.socket)).toBe(0);
+      if (sa.ws !== undefined) expect(onceWrappers(sa.ws)).toBe(0);
+      expect(sa.socket.rawListeners('close').length).toBeLessThanOrEqual(2);
+      // Nobody waits for anybody: no Set of waiters per member, one shared empty one.
+      expect(a.outbox.waiters.size).toBe(0);
+      expect(a.outbox.waiters).toBe(b.outbox.waiters);
+      expect(a.outbox.blockedBy).toBe(b.outbox.blockedBy);
+    }
+
+    // A WebSocket lets go of its upgrade: the response and the HTTP idle timer that ws cleared.
+    for (const member of [wsA!, wsB!]) {
+      const { socket } = socketsOf(member);
+      expect((socket as Socket & { _httpMessage?: unknown })._httpMessage ?? null).toBeNull();
+      const timerKey = Object.getOwnPropertySymbols(socket).find((key) => key.description === 'timeout');
+      if (timerKey !== undefined) expect((socket as unknown as Record<symbol, unknown>)[timerKey] ?? null).toBeNull();
+    }
+
+    // Still members like any other: they hear each other.
+    peers[0]!.send({ type: 'message', text: 'still here' });
+    await Promise.all(peers.slice(1).map((peer) => peer.next('message', (m) => m.text === 'still here')));
+    for (const peer of peers) peer.end();
+  });
+});
