@@ -143,12 +143,9 @@ describe('gateways on a Redis Cluster', () => {
     // The token b issued resumes the session on a (which rotates it: a script over the token's keys).
     const viaToken = await Peer.tcp(a.tcpPort);
     peers.push(viaToken);
-    // b frees the name just after its session gives way; until then a answers NAME_TAKEN (a race not closed yet), so it asks again as a client would.
-    const resumed = await until('the token to resume the session on a', async () => {
-      viaToken.send({ type: 'hello', v: 1, token: welcome.token, ref: 'resume' });
-      const reply = await viaToken.next('welcome', () => true, 1_000).catch(() => undefined);
-      return reply;
-    });
+    // b frees the name just after its session gives way; a waits for that (PROTOCOL.md, "Resume tokens"), so one hello does it, never NAME_TAKEN.
+    viaToken.send({ type: 'hello', v: 1, token: welcome.token, ref: 'resume' });
+    const resumed = await viaToken.next('welcome', () => true, 10_000);
     expect(resumed).toMatchObject({ name: 'olga', account: true });
     // A ban added on b disconnects the member it names on a.
     const mallory = await member(a, 'mallory');
