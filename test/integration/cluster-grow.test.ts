@@ -1,9 +1,9 @@
 import type { ServerMessage } from '@switchboard/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { busIn } from '../helpers/bus-metrics.js';
-import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import type { ClusterNodeProcess } from '../helpers/cluster-node.js';
 import { Peer, sleep } from '../helpers/peer.js';
-import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+import { useRedisCluster } from '../helpers/redis-cluster-suite.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -14,30 +14,12 @@ import { until } from '../helpers/until.js';
  */
 type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
 
-let cluster: RedisClusterProcess;
-const gateways: ClusterNodeProcess[] = [];
-const peers: Peer[] = [];
+const suite = useRedisCluster(['--metrics-public']);
 
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-}, 60_000);
-afterAll(async () => {
-  await cluster.stop();
-});
-afterEach(async () => {
-  for (const peer of peers.splice(0)) peer.destroy();
-  await Promise.all(gateways.splice(0).map((g) => g.dispose()));
-});
-
-async function node(id: string): Promise<ClusterNodeProcess> {
-  const gateway = await spawnClusterNode(cluster.url, id, { heartbeatMs: 2000, args: ['--metrics-public'] });
-  gateways.push(gateway);
-  return gateway;
-}
+const node = (id: string): Promise<ClusterNodeProcess> => suite.gateway(id);
 
 async function connect(gateway: ClusterNodeProcess, name: string, room?: string): Promise<{ peer: Peer; welcome: Of<'welcome'> }> {
-  const peer = await Peer.tcp(gateway.tcpPort);
-  peers.push(peer);
+  const peer = await suite.tcpPeer(gateway.tcpPort);
   const welcome = await peer.hello(name, room === undefined ? {} : { room });
   return { peer, welcome };
 }

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { ServerMessage } from '@switchboard/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
-import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import type { ClusterNodeProcess } from '../helpers/cluster-node.js';
 import { api } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
 import { Peer, sleep } from '../helpers/peer.js';
-import { startRedisCluster, type ClusterNodeProcess as RedisClusterNode, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+import type { ClusterNodeProcess as RedisClusterNode } from '../helpers/redis-cluster.js';
+import { useRedisCluster } from '../helpers/redis-cluster-suite.js';
 
 /**
  * History sharded by room on a real Redis Cluster (issue 25): each room's id counter and stream
@@ -29,31 +30,13 @@ function counterOf(room: string): string {
 /** As PROTOCOL.md says: on a Redis Cluster an id is `sequence × 16384 + slot`. */
 const splitId = (id: number): { slot: number; sequence: number } => ({ slot: id % 16384, sequence: Math.floor(id / 16384) });
 
-let cluster: RedisClusterProcess;
-const gateways: ClusterNodeProcess[] = [];
-const peers: Peer[] = [];
+const suite = useRedisCluster(['--redis-wait-replicas', '1']);
 
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-}, 60_000);
-afterAll(async () => {
-  await cluster.stop();
-});
-afterEach(async () => {
-  for (const peer of peers.splice(0)) peer.destroy();
-  await Promise.all(gateways.splice(0).map((g) => g.dispose()));
-});
-
-async function node(id: string): Promise<ClusterNodeProcess> {
-  const gateway = await spawnClusterNode(cluster.url, id, { heartbeatMs: 2000, args: ['--redis-wait-replicas', '1'] });
-  gateways.push(gateway);
-  return gateway;
-}
+const node = (id: string): Promise<ClusterNodeProcess> => suite.gateway(id);
 
 /** A member in `rooms` (the first is its hello's), joined once each room's roster came. */
 async function member(gateway: ClusterNodeProcess, name: string, rooms: string[]): Promise<Peer> {
-  const peer = await Peer.tcp(gateway.tcpPort);
-  peers.push(peer);
+  const peer = await suite.tcpPeer(gateway.tcpPort);
   await peer.hello(name, { room: rooms[0]! });
   await peer.find('roster', (r) => r.room === rooms[0], 10_000);
   for (const room of rooms.slice(1)) {
@@ -87,11 +70,11 @@ async function say(peer: Peer, room: string, text: string): Promise<number> {
 
 /** Rooms by the master of their stream's slot, none on the shared state's master: `count` rooms on each of two other masters. */
 async function roomsOffShared(prefix: string, count: number): Promise<{ masters: RedisClusterNode[]; rooms: string[][] }> {
-  const shared = await cluster.masterOf(SHARED_KEY);
+  const shared = await suite.cluster.masterOf(SHARED_KEY);
   const byMaster = new Map<number, { master: RedisClusterNode; rooms: string[] }>();
   for (let i = 0; i < 2000; i++) {
     const room = `${prefix}${i}`;
-    const master = await cluster.masterOf(keySlot(streamOf(room)));
+    const master = await suite.cluster.masterOf(keySlot(streamOf(room)));
     if (master.port === shared.port) continue;
     const group = byMaster.get(master.port) ?? { master, rooms: [] };
     byMaster.set(master.port, group);
@@ -105,7 +88,7 @@ async function roomsOffShared(prefix: string, count: number): Promise<{ masters:
 /** Calls of every command so far on one node (INFO commandstats), by command name. */
 async function commandCalls(node: RedisClusterNode): Promise<Map<string, number>> {
   const calls = new Map<string, number>();
-  for (const line of (await cluster.cli(node, ['INFO', 'commandstats'])).split('\n')) {
+  for (const line of (await suite.cluster.cli(node, ['INFO', 'commandstats'])).split('\n')) {
     const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
     if (match !== null) calls.set(match[1]!, Number(match[2]));
   }
@@ -121,7 +104,7 @@ describe('history sharded by room on a Redis Cluster', () => {
     const bob = await member(b, 'bob', [roomA, roomB]);
     await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob' && p.room === roomB, 10_000);
 
-    const shared = await cluster.masterOf(SHARED_KEY);
+    const shared = await suite.cluster.masterOf(SHARED_KEY);
     const sharedBefore = await commandCalls(shared);
     const ids: Record<string, number[]> = { [roomA]: [], [roomB]: [] };
     for (let i = 0; i < 30; i++) for (const room of [roomA, roomB]) ids[room]!.push(await say(i % 2 === 0 ? alice : bob, room, `${room}-${i}`));
@@ -137,15 +120,15 @@ describe('history sharded by room on a Redis Cluster', () => {
 
     for (const [i, room] of [roomA, roomB].entries()) {
       const master = masters[i]!;
-      expect(await cluster.masterOf(keySlot(counterOf(room)))).toMatchObject({ port: master.port });
-      expect((await cluster.cli(master, ['XLEN', streamOf(room)])).trim()).toBe('30');
+      expect(await suite.cluster.masterOf(keySlot(counterOf(room)))).toMatchObject({ port: master.port });
+      expect((await suite.cluster.cli(master, ['XLEN', streamOf(room)])).trim()).toBe('30');
       // Ids are `sequence × 16384 + slot`: the room's slot, its counter's sequence, increasing.
       const slot = keySlot(streamOf(room));
       expect(ids[room]!.map((id) => splitId(id).slot)).toEqual(ids[room]!.map(() => slot));
       expect(ids[room]).toEqual([...ids[room]!].sort((x, y) => x - y));
-      expect(Number((await cluster.cli(master, ['GET', counterOf(room)])).trim())).toBe(splitId(ids[room]!.at(-1)!).sequence);
+      expect(Number((await suite.cluster.cli(master, ['GET', counterOf(room)])).trim())).toBe(splitId(ids[room]!.at(-1)!).sequence);
       // The room's stream id is its message id: a reader starts at a message id.
-      expect((await cluster.cli(master, ['XRANGE', streamOf(room), '-', '+', 'COUNT', '1'])).split('\n')[0]).toBe(`${ids[room]![0]}-0`);
+      expect((await suite.cluster.cli(master, ['XRANGE', streamOf(room), '-', '+', 'COUNT', '1'])).split('\n')[0]).toBe(`${ids[room]![0]}-0`);
     }
     expect(masters[0]!.port).not.toBe(masters[1]!.port);
     // The two gateways' members heard every message of both rooms.
@@ -170,14 +153,14 @@ describe('history sharded by room on a Redis Cluster', () => {
     expect(ids).toEqual([...ids].sort((x, y) => x - y));
     const streams: string[] = [];
     // Every key with an identity in its name, on every master (a replica holds the same keys).
-    for (const node of cluster.nodes.filter((n) => n.alive)) {
-      if (!(await cluster.cli(node, ['ROLE'])).startsWith('master')) continue;
-      streams.push(...(await cluster.cli(node, ['--scan', '--pattern', 'switchboard:*identity:*'])).split('\n').filter((key) => key !== ''));
+    for (const node of suite.cluster.nodes.filter((n) => n.alive)) {
+      if (!(await suite.cluster.cli(node, ['ROLE'])).startsWith('master')) continue;
+      streams.push(...(await suite.cluster.cli(node, ['--scan', '--pattern', 'switchboard:*identity:*'])).split('\n').filter((key) => key !== ''));
     }
     // Each side's stream under its own tag, holding the whole conversation; nothing under {shared}.
     expect(streams.filter((key) => key.includes('{shared}'))).toEqual([]);
     expect(streams.filter((key) => /^switchboard:\{identity:[^}]+\}:log$/.test(key))).toHaveLength(2);
-    for (const key of streams) expect((await cluster.cli(await cluster.masterOf(key), ['XLEN', key])).trim()).toBe('6');
+    for (const key of streams) expect((await suite.cluster.cli(await suite.cluster.masterOf(key), ['XLEN', key])).trim()).toBe('6');
     // Each side reads the conversation, in id order, on its own gateway.
     bob.send({ type: 'history', with: 'alice', ref: 'h' });
     const history = await bob.find('history', (h) => h.ref === 'h', 10_000);
@@ -199,15 +182,15 @@ describe('history sharded by room on a Redis Cluster', () => {
       return body.entries.some((entry) => entry.id === first.at(-1)) ? true : undefined;
     });
     // The slot's counter loses its last writes.
-    await cluster.cli(masters[0]!, ['SET', counterOf(room), '0']);
+    await suite.cluster.cli(masters[0]!, ['SET', counterOf(room), '0']);
     const fromB = await say(bob, room, 'from b');
     const fromA = await say(alice, room, 'from a');
     expect(fromB).toBeGreaterThan(first.at(-1)!);
     expect(fromA).toBeGreaterThan(fromB);
     expect(splitId(fromA).slot).toBe(keySlot(streamOf(room)));
     // The counter is set on from there, and the stream holds every entry once, under its id.
-    expect(Number((await cluster.cli(masters[0]!, ['GET', counterOf(room)])).trim())).toBe(splitId(fromA).sequence);
-    const streamIds = (await cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-0$/.test(line));
+    expect(Number((await suite.cluster.cli(masters[0]!, ['GET', counterOf(room)])).trim())).toBe(splitId(fromA).sequence);
+    const streamIds = (await suite.cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-0$/.test(line));
     expect(streamIds).toEqual([...first, fromB, fromA].map((id) => `${id}-0`));
   }, 60_000);
 
@@ -231,7 +214,7 @@ describe('history sharded by room on a Redis Cluster', () => {
     }
     const after = await say(alice, room, 'after the files');
     // The room's stream: the checksum after the file, then the message under its own id.
-    const streamIds = (await cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-\d+$/.test(line));
+    const streamIds = (await suite.cluster.cli(masters[0]!, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-\d+$/.test(line));
     expect(streamIds.at(-1)).toBe(`${after}-0`);
     expect(streamIds).toHaveLength(3);
 
@@ -275,17 +258,16 @@ describe('history sharded by room on a Redis Cluster', () => {
     bob.destroy();
 
     // kill -9 of the master holding both rooms' counters and streams; its replica takes over.
-    const { killed, promoted } = await cluster.killMaster(keySlot(streamOf(roomA!)));
+    const { killed, promoted } = await suite.cluster.killMaster(keySlot(streamOf(roomA!)));
     const after: Record<string, number[]> = { [roomA!]: [], [roomB!]: [] };
     for (let i = 0; i < 5; i++) for (const room of [roomA!, roomB!]) after[room]!.push(await say(alice, room, `after-${room}-${i}`));
     console.log(`killed master :${killed.port}, promoted :${promoted.port}; ids after the failover: ${JSON.stringify(after)}`);
     // The promoted master holds the rooms' streams (what went before the kill, acknowledged once a replica had it, and what came after).
-    expect((await cluster.cli(promoted, ['XLEN', streamOf(roomA!)])).trim()).toBe('10');
+    expect((await suite.cluster.cli(promoted, ['XLEN', streamOf(roomA!)])).trim()).toBe('10');
     for (const room of [roomA!, roomB!]) expect(after[room]![0]).toBeGreaterThan(before[room]!.at(-1)!);
 
     // Back on a gateway that never served the rooms: the hello's room from since, the other room by history after.
-    const back = await Peer.tcp(c.tcpPort);
-    peers.push(back);
+    const back = await suite.tcpPeer(c.tcpPort);
     await back.hello('bob', { room: roomA!, since: sinceA });
     const replay = await back.find('history', (h) => h.room === roomA, 10_000);
     expect(replay.more).toBe(false);

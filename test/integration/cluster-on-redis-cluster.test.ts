@@ -1,11 +1,11 @@
 import type { ServerMessage } from '@switchboard/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
-import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import type { ClusterNodeProcess } from '../helpers/cluster-node.js';
 import { api } from '../helpers/gateway.js';
 import { busIn } from '../helpers/bus-metrics.js';
 import { Peer, sleep } from '../helpers/peer.js';
-import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+import { useRedisCluster } from '../helpers/redis-cluster-suite.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -16,34 +16,16 @@ import { until } from '../helpers/until.js';
  */
 type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
 
-/** The shared state's slot (redis-cluster.ts keyLayout): nodes, names, accounts. */
+/** The shared state's slot (redis-suite.cluster.ts keyLayout): nodes, names, accounts. */
 const SHARED_KEY = 'switchboard:{shared}:nodes';
 const roomChannel = (room: string): string => `switchboard:{room:${room}}`;
 
-let cluster: RedisClusterProcess;
-const gateways: ClusterNodeProcess[] = [];
-const peers: Peer[] = [];
+const suite = useRedisCluster(['--metrics-public']);
 
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-}, 60_000);
-afterAll(async () => {
-  await cluster.stop();
-});
-afterEach(async () => {
-  for (const peer of peers.splice(0)) peer.destroy();
-  await Promise.all(gateways.splice(0).map((g) => g.dispose()));
-});
-
-async function node(id: string, extra: string[] = []): Promise<ClusterNodeProcess> {
-  const gateway = await spawnClusterNode(cluster.url, id, { heartbeatMs: 2000, args: ['--metrics-public', ...extra] });
-  gateways.push(gateway);
-  return gateway;
-}
+const node = (id: string, extra: string[] = []): Promise<ClusterNodeProcess> => suite.gateway(id, extra);
 
 async function member(gateway: ClusterNodeProcess, name: string, room?: string): Promise<Peer> {
-  const peer = await Peer.tcp(gateway.tcpPort);
-  peers.push(peer);
+  const peer = await suite.tcpPeer(gateway.tcpPort);
   await peer.hello(name, room === undefined ? {} : { room });
   // Joined once the roster comes (the room's channel is heard from then on): only then is what others say there promised to it.
   await peer.find('roster', () => true, 10_000);
@@ -52,8 +34,8 @@ async function member(gateway: ClusterNodeProcess, name: string, room?: string):
 
 /** Sharded subscribers of a room's channel, as the master of its slot counts them. */
 async function shardSubscribers(room: string): Promise<number> {
-  const master = await cluster.masterOf(roomChannel(room));
-  const reply = await cluster.cli(master, ['PUBSUB', 'SHARDNUMSUB', roomChannel(room)]);
+  const master = await suite.cluster.masterOf(roomChannel(room));
+  const reply = await suite.cluster.cli(master, ['PUBSUB', 'SHARDNUMSUB', roomChannel(room)]);
   return Number(reply.trim().split('\n')[1]);
 }
 
@@ -86,7 +68,7 @@ async function roomPerShard(): Promise<string[]> {
   const byMaster = new Map<number, string>();
   for (let i = 0; byMaster.size < 3 && i < 1000; i++) {
     const room = `r${i}`;
-    const master = await cluster.masterOf(keySlot(roomChannel(room)));
+    const master = await suite.cluster.masterOf(keySlot(roomChannel(room)));
     if (!byMaster.has(master.port)) byMaster.set(master.port, room);
   }
   return [...byMaster.values()];
@@ -121,8 +103,7 @@ describe('gateways on a Redis Cluster', () => {
     await sleep(300);
     expect(await busIn(b)).toBe(bBefore);
     // Names are shared state (one slot): taken across gateways.
-    const impostor = await Peer.tcp(c.tcpPort);
-    peers.push(impostor);
+    const impostor = await suite.tcpPeer(c.tcpPort);
     impostor.send({ type: 'hello', v: 1, name: 'Alice', ref: 'h' });
     await expect(impostor.next('error')).resolves.toMatchObject({ code: 'NAME_TAKEN', ref: 'h' });
   }, 60_000);
@@ -135,14 +116,12 @@ describe('gateways on a Redis Cluster', () => {
       const listed = await api<{ accounts: { name: string }[] }>(b, 'GET', '/api/accounts');
       return listed.body.accounts.some((x) => x.name === 'olga') ? true : undefined;
     });
-    const viaPassword = await Peer.tcp(b.tcpPort);
-    peers.push(viaPassword);
+    const viaPassword = await suite.tcpPeer(b.tcpPort);
     const welcome = await viaPassword.hello('olga', { password: 'correct horse battery' });
     expect(welcome).toMatchObject({ name: 'olga', account: true });
     viaPassword.destroy();
     // The token b issued resumes the session on a (which rotates it: a script over the token's keys).
-    const viaToken = await Peer.tcp(a.tcpPort);
-    peers.push(viaToken);
+    const viaToken = await suite.tcpPeer(a.tcpPort);
     // b frees the name just after its session gives way; a waits for that (PROTOCOL.md, "Resume tokens"), so one hello does it, never NAME_TAKEN.
     viaToken.send({ type: 'hello', v: 1, token: welcome.token, ref: 'resume' });
     const resumed = await viaToken.next('welcome', () => true, 10_000);
@@ -163,14 +142,14 @@ describe('gateways on a Redis Cluster', () => {
     expect((await say(alice, 'before')).type).toBe('message');
 
     // The replica of the master that stores the lobby's messages (its slot's) stops answering (not long enough to be failed: it is a replica).
-    const [replica] = await cluster.replicasOf(await cluster.masterOf('switchboard:{room:lobby}:log'));
-    cluster.pause(replica!);
+    const [replica] = await suite.cluster.replicasOf(await suite.cluster.masterOf('switchboard:{room:lobby}:log'));
+    suite.cluster.pause(replica!);
     try {
       await expect(say(alice, 'unconfirmed')).resolves.toMatchObject({ type: 'error', code: 'CLUSTER_UNAVAILABLE' });
       // Without the wait, b's member is acknowledged at once.
       await expect(say(bob, 'unreplicated')).resolves.toMatchObject({ type: 'message' });
     } finally {
-      cluster.resume(replica!);
+      suite.cluster.resume(replica!);
     }
     const after = await say(alice, 'after');
     expect(after.type).toBe('message');
@@ -213,7 +192,7 @@ describe('gateways on a Redis Cluster', () => {
     expect(rooms.every((_, i) => heardAfter(i, startedAt))).toBe(true);
 
     const killedAt = Date.now();
-    const { killed, promoted } = await cluster.killMaster(SHARED_KEY);
+    const { killed, promoted } = await suite.cluster.killMaster(SHARED_KEY);
     // Chat resumes by itself: every room has a message acknowledged after the kill and heard by its listener.
     let resumedAfter: number | undefined;
     for (const deadline = killedAt + 20_000; Date.now() < deadline; await sleep(50)) {

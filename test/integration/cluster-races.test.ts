@@ -1,9 +1,9 @@
 import type { ServerMessage } from '@switchboard/protocol';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { api } from '../helpers/gateway.js';
-import { spawnClusterNode, type ClusterNodeProcess } from '../helpers/cluster-node.js';
+import type { ClusterNodeProcess } from '../helpers/cluster-node.js';
 import { Peer } from '../helpers/peer.js';
-import { startRedisCluster, type RedisClusterProcess } from '../helpers/redis-cluster.js';
+import { useRedisCluster } from '../helpers/redis-cluster-suite.js';
 import { until } from '../helpers/until.js';
 
 type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
@@ -13,32 +13,10 @@ type Of<K extends ServerMessage['type']> = Extract<ServerMessage, { type: K }>;
  * state (names, the directory) and a gateway's own channel live on different shards, so what one
  * gateway does reaches another by two paths that do not keep each other's order.
  */
-let cluster: RedisClusterProcess;
-const gateways: ClusterNodeProcess[] = [];
-const peers: Peer[] = [];
+const suite = useRedisCluster();
 
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-}, 60_000);
-afterAll(async () => {
-  await cluster.stop();
-});
-afterEach(async () => {
-  for (const peer of peers.splice(0)) peer.destroy();
-  await Promise.all(gateways.splice(0).map((g) => g.dispose()));
-});
-
-async function node(id: string): Promise<ClusterNodeProcess> {
-  const gateway = await spawnClusterNode(cluster.url, id, { heartbeatMs: 2000 });
-  gateways.push(gateway);
-  return gateway;
-}
-
-async function peer(gateway: ClusterNodeProcess): Promise<Peer> {
-  const connection = await Peer.tcp(gateway.tcpPort);
-  peers.push(connection);
-  return connection;
-}
+const node = (id: string): Promise<ClusterNodeProcess> => suite.gateway(id);
+const peer = (gateway: ClusterNodeProcess): Promise<Peer> => suite.tcpPeer(gateway.tcpPort);
 
 describe('races between gateways on a Redis Cluster', () => {
   it('a token resumes on another gateway at once, whether the old connection just dropped or is still open (SESSION_REPLACED), never NAME_TAKEN', async () => {
