@@ -26,6 +26,18 @@ function script(keys: number, source: string) {
 const NOW = `local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
+ * Lua: the entry (`fields`) added to every stream of KEYS[2…] (trimmed to ARGV[1]) under the stream
+ * id `streamId`; where a stream already holds a higher id (a counter older than the stream), under
+ * a time-based id instead: in order, only no longer by message id.
+ */
+const addToStreams = (streamId: string, fields: string): string => `for i = 2, #KEYS do
+  local added = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], ${streamId}, ${fields})
+  if type(added) == 'table' and added.err then
+    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', ${fields})
+  end
+end`;
+
+/**
  * A message id and the history entry under it, in one step: the id counter and the streams
  * cannot disagree. The entry goes to each stream named (a room's; a private one to both sides'
  * identities) under the stream id `<message id>-0`, so a stream's order is id order and a reader
@@ -37,12 +49,7 @@ const APPEND = script(
   2,
   `
 local id = redis.call('INCR', KEYS[1])
-for i = 2, #KEYS do
-  local added = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], id .. '-0', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
-  if type(added) == 'table' and added.err then
-    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
-  end
-end
+${addToStreams("id .. '-0'", "'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4]")}
 return id`,
 );
 
@@ -55,12 +62,7 @@ const COMPLETE_FILE = script(
   2,
   `
 local at = redis.call('GET', KEYS[1]) or '0'
-for i = 2, #KEYS do
-  local added = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], at .. '-*', 'n', ARGV[2], 'i', ARGV[3], 's', ARGV[4])
-  if type(added) == 'table' and added.err then
-    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', ARGV[3], 's', ARGV[4])
-  end
-end
+${addToStreams("at .. '-*'", "'n', ARGV[2], 'i', ARGV[3], 's', ARGV[4]")}
 return 1`,
 );
 
@@ -85,12 +87,7 @@ if sequence <= floor then
   redis.call('SET', KEYS[1], sequence)
 end
 local id = string.format('%d', sequence * 16384 + tonumber(ARGV[6]))
-for i = 2, #KEYS do
-  local added = redis.pcall('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], id .. '-0', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
-  if type(added) == 'table' and added.err then
-    redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4])
-  end
-end
+${addToStreams("id .. '-0'", "'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4]")}
 return id`,
 );
 
