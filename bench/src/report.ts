@@ -180,9 +180,9 @@ function targets(all: AllResults): Target[] {
   const idle = all.idle?.data.results.find((r) => r.case.id === 'switchboard-mixed');
   if (idle) {
     t.push({
-      what: 'Idle memory: at most 10 KiB per connection (½ TCP, ½ WebSocket)',
+      what: 'Idle memory: at most 6 KiB per connection (½ TCP, ½ WebSocket)',
       measured: `${kib(idle.perConnectionBytes)} over ${int(idle.case.connections)} connections`,
-      pass: idle.perConnectionBytes <= 10 * 1024,
+      pass: idle.perConnectionBytes <= 6 * 1024,
     });
   }
   const crowd = all.crowd?.data;
