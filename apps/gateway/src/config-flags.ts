@@ -201,6 +201,13 @@ export const options: Option[] = [
     (c, v: number) => (c.timing.flushWindowMs = v),
   ),
   opt(
+    'flush-window-max-ms',
+    'int',
+    'How far the window may stretch for a wide room whose members each gather a few frames per window (about 50 µs per member written; 0: no stretch).',
+    (c) => c.timing.flushWindowMaxMs,
+    (c, v: number) => (c.timing.flushWindowMaxMs = v),
+  ),
+  opt(
     'commit-window-ms',
     'int',
     'While history rows keep coming, how long a commit may wait for more to share it (0: commit every turn). Acknowledgements wait for it.',
