@@ -196,7 +196,7 @@ export const options: Option[] = [
   opt(
     'flush-window-ms',
     'int',
-    'Under load, how long a frame may wait to share one write with those after it (0: write every turn).',
+    'Under load, how long a frame may wait to share one write with those after it (a wide room may stretch it to --flush-window-max-ms; 0: write every turn).',
     (c) => c.timing.flushWindowMs,
     (c, v: number) => (c.timing.flushWindowMs = v),
   ),
