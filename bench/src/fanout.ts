@@ -3,7 +3,7 @@ import { nowUs, sleep, sleepUntil } from './clock.js';
 import type { MemberSpec, Route, RunReport, Wire } from './generator-protocol.js';
 import { CReceiverProcess, GeneratorProcess, assignMembers } from './generator-pool.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import { coreBusy, coreTimes, processCpuSeconds, processCpuSplit, treeCpu, treeCpuAgain, treeCpuDelta } from './proc-stats.js';
+import { coreBusy, coreTimes, processCpuSeconds, processCpuSplit, syscallCounts, syscallDelta, treeCpu, treeCpuAgain, treeCpuDelta } from './proc-stats.js';
 import { redisInfo, redisInfoDelta, type RedisInfo } from './redis-stats.js';
 import { serverPids, startSystem, type RunningSystem, type SystemKind, type SwitchboardOptions } from './systems.js';
 
@@ -95,6 +95,8 @@ export interface RunResult {
   serverUserCpu: number;
   serverSystemCpu: number;
   serverCpuSeconds: number;
+  /** The server's write system calls over the window (syscw of /proc/<pid>/io: write, writev, sendmsg …): what batching saves, whatever the machine's load. */
+  serverWriteCalls?: number;
   deliveriesInWindow: number;
   generatorCpu: number;
   /** The receiving processes' part of generatorCpu (those holding no sender: the C receiver in scenario 3). */
@@ -148,6 +150,8 @@ export interface PointResult {
   /** Median of the runs' receiverCpu (the receiving processes alone). */
   receiverCpu?: number;
   cpuSecondsPerMillion: number;
+  /** Median of the server's write system calls per 1,000 deliveries. */
+  writeCallsPerThousand?: number;
   /** Median deliveries per second in the window (delivered rate × deliveries per message). */
   deliveriesPerSecond?: number;
   generatorBoundRuns: number;
@@ -453,11 +457,13 @@ export class FanoutSession {
     // The window's length is taken between the two gateway readings: reading the rest takes time on a loaded machine.
     const at0 = nowUs();
     const cpu0 = pids.map(processCpuSplit);
+    const io0 = syscallCounts(pids);
     const redis0 = redises.map((r) => treeCpu(r.pid));
     const cores0 = coreTimes();
     const info0 = redises.map((r) => redisInfo(r.port).catch(() => undefined));
     await sleepUntil(windowEnd);
     const cpu1 = pids.map(processCpuSplit);
+    const io1 = syscallCounts(pids);
     const windowSeconds = (nowUs() - at0) / 1e6;
     const redis1 = redises.map((r, i) => treeCpuAgain(r.pid, redis0[i]!));
     const cores1 = coreTimes();
@@ -476,6 +482,7 @@ export class FanoutSession {
       measureSeconds: t.measureMs / 1000,
       coreBusy: coreBusy(cores0, cores1),
     });
+    result.serverWriteCalls = syscallDelta(io0, io1).writes;
     if (this.#receiving.some((r) => r))
       result.receiverCpu = byProcess.reduce((a, r, i) => a + (this.#receiving[i] ? (r.cpuUserUs + r.cpuSystemUs) / Math.max(1, r.windowUs) : 0), 0);
     if (redises.length > 0) {
@@ -704,6 +711,7 @@ function pointOf(rate: number, runs: RunResult[]): PointResult {
     generatorCpu: m((r) => r.generatorCpu),
     ...(runs.some((r) => r.receiverCpu !== undefined) && { receiverCpu: m((r) => r.receiverCpu ?? NaN) }),
     cpuSecondsPerMillion: m((r) => (r.deliveriesInWindow > 0 ? r.serverCpuSeconds / (r.deliveriesInWindow / 1e6) : NaN)),
+    writeCallsPerThousand: m((r) => (r.serverWriteCalls !== undefined && r.deliveriesInWindow > 0 ? (r.serverWriteCalls / r.deliveriesInWindow) * 1000 : NaN)),
     deliveriesPerSecond: m((r) => r.deliveriesPerSecond),
     generatorBoundRuns: runs.filter((r) => r.generatorBound.length > 0).length,
     headroomRuns: runs.filter((r) => r.generatorCpu < HEADROOM_CPU && r.generatorBound.length === 0).length,
@@ -748,6 +756,9 @@ export async function measurePoint(session: FanoutSession, rate: number, log: (l
       `    ${session.fanoutCase.label} K=${session.fanoutCase.members} ${rate} msg/s run ${i + 1}: ` +
         `delivered ${r.deliveredRate.toFixed(0)} msg/s, p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms, ` +
         `server CPU ${(r.serverCpu * 100).toFixed(0)} %` +
+        (r.serverWriteCalls !== undefined && r.deliveriesInWindow > 0
+          ? ` (${((r.serverWriteCalls / r.deliveriesInWindow) * 1000).toFixed(1)} write calls per 1,000 deliveries)`
+          : '') +
         (r.gatewayCpu && r.gatewayCpu.length > 1 ? ` (${r.gatewayCpu.map((g) => `${(g * 100).toFixed(0)} %`).join(' + ')})` : '') +
         (r.redisCpu !== undefined ? `, Redis ${(r.redisCpu * 100).toFixed(0)} %` : '') +
         `, generators ${(r.generatorCpu * 100).toFixed(0)} %` +

@@ -375,6 +375,12 @@ function chart(all: AllResults, resultsDir: string): string | undefined {
   return file;
 }
 
+/** The points' median write calls per 1,000 deliveries, or — when none counted them. */
+function writeCalls(points: PointResult[]): string {
+  const counted = points.map((p) => p.writeCallsPerThousand).filter((n): n is number => n !== undefined && Number.isFinite(n));
+  return counted.length === 0 ? '—' : medianOf(counted).toFixed(1);
+}
+
 function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
   const e = file.data;
   const invs = invocationsOf(file);
@@ -388,8 +394,10 @@ function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
       ? 'The K − S members that only receive are held by the C receiver (`bench/c/receiver.c`, built by the bench with gcc: epoll, 64 KiB reads, every frame or line decoded and every message checked by sender and sequence, as the Node generator does), the S senders by the Node load generator; the generator core column is both, with the receivers’ share under it (the C receiver’s “event-loop delay” is the longest an epoll batch took to handle).'
       : 'Every member is held by the Node load generator (`--generator node`).',
     '',
-    '| system | offered msg/s | CPU s per million deliveries | server CPU (user / kernel) | generator core | p50 ms | p99 ms | headroom | result |',
-    '|---|---:|---:|---:|---:|---:|---:|:---:|:---:|',
+    'Write calls are the server’s write system calls per 1,000 deliveries (syscw of `/proc/<pid>/io` over the window): what batching saves, whichever the machine’s load (— for figures from before they were counted).',
+    '',
+    '| system | offered msg/s | CPU s per million deliveries | server CPU (user / kernel) | write calls per 1,000 deliveries | generator core | p50 ms | p99 ms | headroom | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|',
   ];
   const ids = [...new Set(e.points.map((p) => `${p.id ?? p.system}|${p.label}|${p.burn ? 1 : 0}`))];
   for (const rate of rates) {
@@ -405,7 +413,7 @@ function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
         `| ${label}${burn === '1' ? ', generator core loaded by a spinning process' : ''} | ${int(rate)} | ${spread(
           pts.map((p) => p.cpuSecondsPerMillion),
           (n) => n.toFixed(2),
-        )} | ${pct(last.serverCpu)} (${pct(last.serverUserCpu)} / ${pct(last.serverSystemCpu)}) | ${spread(
+        )} | ${pct(last.serverCpu)} (${pct(last.serverUserCpu)} / ${pct(last.serverSystemCpu)}) | ${writeCalls(pts)} | ${spread(
           pts.map((p) => p.generatorCpu),
           pct,
         )}${pts.some((p) => p.receiverCpu !== undefined) ? `<br>receivers ${pct(medianOf(pts.map((p) => p.receiverCpu ?? NaN)))}` : ''} | ${ms(medianOf(pts.map((p) => p.p50Ms)))} | ${ms(medianOf(pts.map((p) => p.p99Ms)))} | ${withRoom}/${pts.length} | ${pts.every((p) => p.pass) ? 'pass' : `**${pts.filter((p) => !p.pass).length} fail**`} |`,

@@ -638,7 +638,7 @@ async function main(): Promise<void> {
           await session.close();
         }
       };
-      for (const c of efficiencyCases()) await measure(c, false);
+      for (const c of chosen(o, efficiencyCases())) await measure(c, false);
       if (o.burnGeneratorCore)
         for (const c of efficiencyCases().filter((x) => x.id === 'switchboard-tcp-k200' || x.id === 'ngircd-k200')) await measure(c, true);
       save(

@@ -196,9 +196,16 @@ export const options: Option[] = [
   opt(
     'flush-window-ms',
     'int',
-    'Under load, how long a frame may wait to share one write with those after it (0: write every turn).',
+    'Under load, how long a frame may wait to share one write with those after it (a wide room may stretch it to --flush-window-max-ms; 0: write every turn).',
     (c) => c.timing.flushWindowMs,
     (c, v: number) => (c.timing.flushWindowMs = v),
+  ),
+  opt(
+    'flush-window-max-ms',
+    'int',
+    'How far the window may stretch for a wide room whose members each gather a few frames per window (about 50 µs per member written; 0: no stretch).',
+    (c) => c.timing.flushWindowMaxMs,
+    (c, v: number) => (c.timing.flushWindowMaxMs = v),
   ),
   opt(
     'commit-window-ms',

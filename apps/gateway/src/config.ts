@@ -38,6 +38,8 @@ export interface GatewayConfig {
     shutdownGraceMs: number;
     /** Under load, the most a frame waits so that it shares a write with the frames after it. */
     flushWindowMs: number;
+    /** How far a wide flush's window may stretch while each member gathers a few frames (0: no stretch), --flush-window-max-ms. */
+    flushWindowMaxMs: number;
     /** Longest a history commit waits for more rows while they keep coming (group commit), --commit-window-ms. */
     commitWindowMs: number;
     /** On SIGTERM, how long to stay up but not ready before closing. */
@@ -141,6 +143,7 @@ export function defaultConfig(): GatewayConfig {
       fileStallMs: 30_000,
       shutdownGraceMs: 5_000,
       flushWindowMs: 4,
+      flushWindowMaxMs: 10,
       commitWindowMs: 2,
       drainMs: 0,
       httpIdleTimeoutMs: 10_000,

@@ -18,6 +18,8 @@ export interface DeliveryOptions {
   maxQueueBytes: number;
   /** Longest a flush waits for more frames to batch (the scheduler's window). */
   flushWindowMs: number;
+  /** How far a wide flush's window may stretch while outboxes fill (FlushScheduler's stretch; default: no stretch). */
+  flushWindowMaxMs?: number;
   /** Longest a history commit waits for more rows while rows keep coming (group commit; FlushScheduler). */
   commitWindowMs?: number;
   /** Runs before any socket is written: the history commit, so what a member reads is stored. Returns the rows committed. */
@@ -60,6 +62,8 @@ export class Delivery {
   #dirty: DeliveryTarget[] = [];
   /** Bytes in all outboxes (queued, not yet flushed). */
   #queuedTotal = 0;
+  /** Frames in all outboxes: how full they are, for the flush's stretch. */
+  #framesQueued = 0;
   readonly #throttled: DeliveryTarget[] = [];
   /** Members to resume once the flush loop is done. */
   #resumeAfterFlush: DeliveryTarget[] = [];
@@ -72,7 +76,11 @@ export class Delivery {
   constructor(options: DeliveryOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#scheduler = new FlushScheduler(() => this.#flush(), options.flushWindowMs, options.commitWindowMs);
+    const stretch = {
+      maxWindowMs: options.flushWindowMaxMs ?? 0,
+      framesPerOutbox: () => (this.#dirty.length === 0 ? 0 : this.#framesQueued / this.#dirty.length),
+    };
+    this.#scheduler = new FlushScheduler(() => this.#flush(), options.flushWindowMs, options.commitWindowMs, stretch);
   }
 
   /** Bytes queued in every outbox, waiting for the next flush. */
@@ -96,6 +104,7 @@ export class Delivery {
     box.frames.push(frame);
     box.bytes += frame.length;
     this.#queuedTotal += frame.length;
+    this.#framesQueued++;
     if (!box.dirty) {
       box.dirty = true;
       if (this.#dirty.length === 0) this.#oldestQueuedAt = performance.now();
@@ -197,6 +206,7 @@ export class Delivery {
     box.closed = true;
     const left = box.frames;
     this.#queuedTotal -= box.bytes;
+    this.#framesQueued -= left.length;
     box.frames = [];
     box.bytes = 0;
     for (const waiter of box.waiters) this.#unblock(waiter, target);
@@ -229,6 +239,7 @@ export class Delivery {
     // it after the current fan-out loop (we may be iterating the member's room right now).
     box.overflowed = true;
     this.#queuedTotal -= box.bytes;
+    this.#framesQueued -= box.frames.length;
     box.frames = [];
     box.bytes = 0;
     const limit = this.#options.maxQueueBytes;
@@ -278,6 +289,7 @@ export class Delivery {
       this.#flushing = false;
     }
     this.#queuedTotal = 0;
+    this.#framesQueued = 0;
     if (this.observer !== undefined) {
       this.observer.committed(committed - started);
       if (writes > 0) this.observer.flushed(performance.now() - this.#oldestQueuedAt, writes);

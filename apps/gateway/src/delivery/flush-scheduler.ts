@@ -4,8 +4,16 @@
  * members (a wide fan-out) is worth merging with the next, so the next waits up to ~20 µs per
  * member it wrote, never more than `windowMs`; a cheap flush (a private message, a bridge
  * round trip) is followed at once, at the end of the turn. When the gateway is idle nothing
- * waits at all. Under load at K = 200 this cuts system calls per delivery several times over;
- * it never delays a frame by more than the window.
+ * waits at all. Under load at K = 200 this cuts system calls per delivery several times over.
+ *
+ * The stretch: a write's fixed cost (a system call, and on loopback the wake-up of the reader)
+ * is paid per member and per flush, so at moderate rates a wide room still pays it for a few
+ * frames each (4 at 1,000 msg/s in a 4 ms window). When the window ends and the outboxes hold
+ * several frames each but fewer than STRETCH_UNTIL_FRAMES, the flush waits on until they are
+ * expected to hold that many, up to ~50 µs per member the last flush wrote and never more than
+ * `stretch.maxWindowMs` after it: no frame waits longer. Sparse frames (about one per outbox: private messages) are
+ * not stretched, since waiting would not join them; at high rates the outboxes are full enough
+ * when the window ends, so the flush is not stretched either.
  *
  * Group commit: each flush first commits the history rows recorded since the last one, and a
  * commit has a fixed cost (the WAL's pages, the search index's new segment) that a few rows
@@ -18,13 +26,29 @@
 
 /** How long the next flush may wait for each member the last one wrote to. */
 const WAIT_PER_WRITE_MS = 0.02;
+/** How far the stretch may take it, for each member the last flush wrote to. */
+const STRETCH_PER_WRITE_MS = 0.05;
+/** Outboxes holding this many frames each (on average) are worth a write: the stretch ends. */
+export const STRETCH_UNTIL_FRAMES = 32;
+/** Fewer frames than this each: they are sparse, and waiting would not join them. */
+const STRETCH_FROM_FRAMES = 2;
 /** This many history rows waiting are worth a commit now, at the end of this turn. */
 export const COMMIT_AT_ROWS = 64;
+
+/** What the stretch needs: its bound, and how full the outboxes are. */
+export interface FlushStretch {
+  /** No flush is stretched beyond this long after the last one (--flush-window-max-ms). */
+  readonly maxWindowMs: number;
+  /** Frames waiting for the coming flush per outbox waiting for it, on average. */
+  framesPerOutbox(): number;
+}
 
 export class FlushScheduler {
   #scheduled = false;
   /** The timer of a flush that waits (undefined: none, or the flush comes at the end of this turn). */
   #timer: NodeJS.Timeout | undefined;
+  /** The timer waits for the stretch: the window has ended already. */
+  #stretching = false;
   #lastFlushAt = -Infinity;
   /** Members written by the last flush: its cost, roughly. */
   #lastWrites = 0;
@@ -37,6 +61,7 @@ export class FlushScheduler {
     private readonly flush: () => { writes: number; rows: number },
     private readonly windowMs: number,
     private readonly commitWindowMs = 0,
+    private readonly stretch?: FlushStretch,
   ) {}
 
   /** Make sure a flush is coming. */
@@ -49,7 +74,8 @@ export class FlushScheduler {
   /** `rows` history rows wait for the next commit (the count so far, since the last flush). */
   scheduleCommit(rows: number): void {
     this.#rowsWaiting = rows;
-    if (rows === COMMIT_AT_ROWS && this.#timer !== undefined) {
+    // A stretched flush ends when the writes want it: the rows ride along, as in the window.
+    if (rows === COMMIT_AT_ROWS && this.#timer !== undefined && !this.#stretching) {
       // Enough to carry a commit: the flush comes as soon as the writes' own window allows.
       clearTimeout(this.#timer);
       this.#timer = undefined;
@@ -74,13 +100,40 @@ export class FlushScheduler {
   #arm(wait: number): void {
     // Timers do not go below a millisecond: shorter waits are not worth one.
     if (wait < 1) setImmediate(this.#run);
-    else this.#timer = setTimeout(this.#run, wait);
+    else this.#timer = setTimeout(this.#windowEnded, wait);
+  }
+
+  /** The window ended: flush now, or stretch it while the outboxes fill (see the top). */
+  readonly #windowEnded = (): void => {
+    this.#timer = undefined;
+    const wait = this.#stretchWait();
+    if (wait < 1) {
+      this.#run();
+      return;
+    }
+    this.#stretching = true;
+    this.#timer = setTimeout(this.#run, wait);
+  };
+
+  /** How much longer the stretch asks for (< 1: none). */
+  #stretchWait(): number {
+    const stretch = this.stretch;
+    if (stretch === undefined || this.windowMs === 0) return 0;
+    const elapsed = performance.now() - this.#lastFlushAt;
+    const bound = Math.min(stretch.maxWindowMs, this.#lastWrites * STRETCH_PER_WRITE_MS);
+    if (elapsed >= bound) return 0;
+    const frames = stretch.framesPerOutbox();
+    if (frames < STRETCH_FROM_FRAMES || frames >= STRETCH_UNTIL_FRAMES) return 0;
+    // They came at a steady pace since the last flush: when will there be enough?
+    const enough = (elapsed * STRETCH_UNTIL_FRAMES) / frames;
+    return Math.min(bound, enough) - elapsed;
   }
 
   /** The flush could not run (its commit failed): the next one comes after `ms`, whatever asks sooner. */
   retry(ms: number): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#scheduled = true;
+    this.#stretching = false;
     this.#timer = setTimeout(this.#run, ms);
   }
 
@@ -91,6 +144,7 @@ export class FlushScheduler {
 
   readonly #run = (): void => {
     this.#scheduled = false;
+    this.#stretching = false;
     // flushNow() while a timer waits: that flush is this one.
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -121,6 +121,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.delivery = new Delivery({
       maxQueueBytes: config.limits.maxQueueBytes,
       flushWindowMs: config.timing.flushWindowMs,
+      flushWindowMaxMs: config.timing.flushWindowMaxMs,
       commitWindowMs: config.timing.commitWindowMs,
       // History is committed before any socket is written: no acknowledgement leaves for a message that is not stored.
       beforeWrite: () => this.history.flush(),
