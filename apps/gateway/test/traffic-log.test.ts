@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TrafficLog } from '../src/devices/traffic-log.js';
-import { ENTRY_BYTES, SHARED_UP_TO } from '../src/devices/traffic-ring.js';
+import { ENTRY_BYTES, ENTRY_HEAD, SHARED_UP_TO, TrafficRing } from '../src/devices/traffic-ring.js';
 
 // The traffic log's file: written off the event loop while the gateway runs, and whole at shutdown.
 
@@ -86,6 +86,30 @@ describe('TrafficLog', () => {
     const got = log.entries('d').filter((e) => e.length > 0);
     expect(got.map((e) => e.bytes[0] === 0xee)).toEqual(want.map((e) => e.byReference));
     expect(want.some((e) => e.byReference) && want.some((e) => !e.byReference)).toBe(true);
+  });
+
+  it('copies the head of a large shared buffer once, for every ring that keeps it', () => {
+    // A busy listener's flush: one buffer past SHARED_UP_TO written to each of its devices.
+    const batch = Buffer.alloc(SHARED_UP_TO + 100, 0x61);
+    const rings = [new TrafficRing(8), new TrafficRing(8), new TrafficRing(8)];
+    for (const ring of rings) ring.push(1, 'out', batch, batch.length, false, false, true);
+    batch[0] = 0x62; // after the first ring kept it: the copy was made then, and only then
+    const kept = rings.map((ring) => {
+      // Nothing of it is in the ring's own byte store: only the entry's head is encoded there.
+      expect(ring.encodedSize(1)).toBe(ENTRY_HEAD);
+      const parts: Uint8Array[] = [];
+      ring.encodeInto(1, Buffer.alloc(ENTRY_HEAD), 0, parts);
+      return parts[1]!;
+    });
+    expect(kept[0]!.length).toBe(ENTRY_BYTES);
+    expect(kept[1]).toBe(kept[0]);
+    expect(kept[2]).toBe(kept[0]);
+    expect(kept[0]!.buffer).not.toBe(batch.buffer);
+    for (const ring of rings) {
+      const [entry] = ring.entries();
+      expect(entry).toMatchObject({ direction: 'out', length: SHARED_UP_TO + 100 });
+      expect(Buffer.from(entry!.bytes).equals(Buffer.alloc(ENTRY_BYTES, 0x61))).toBe(true);
+    }
   });
 
   it('saves shared entries byte-exact beside copied ones', async () => {

@@ -6,9 +6,22 @@ const FIRST_SLOTS = 64;
 /**
  * Bytes that were shared (one buffer written to every device of a listener) and no larger than
  * this are kept by reference, not copied: 200 devices hearing one line keep one buffer, not 200
- * copies. Larger ones are copied (their first ENTRY_BYTES), so an entry never holds more alive.
+ * copies. Of larger ones the first ENTRY_BYTES are copied once, and that copy is what every
+ * device's entry keeps (sharedHead), so an entry never holds more alive.
  */
 export const SHARED_UP_TO = 4 * ENTRY_BYTES;
+/**
+ * The first ENTRY_BYTES of each large shared buffer, copied the first time a ring keeps it: a
+ * busy listener's flush (more than SHARED_UP_TO for each of its 200 devices) was 200 copies of
+ * 4 KiB, and the rings grew and moved them, a sixth of the gateway's time at 4,000 lines/s.
+ */
+const sharedHeads = new WeakMap<Uint8Array, Uint8Array>();
+
+function sharedHead(bytes: Uint8Array): Uint8Array {
+  let head = sharedHeads.get(bytes);
+  if (head === undefined) sharedHeads.set(bytes, (head = Uint8Array.prototype.slice.call(bytes, 0, ENTRY_BYTES)));
+  return head;
+}
 /** Per entry in the metadata ring: time, where its bytes start (absolute), its length, kept bytes × 8 + flags. */
 const FIELDS = 4;
 /** An entry in traffic.bin: f64 ts, u8 flags (1: out, 2: auto, 4: event), u32 length, u16 bytes kept, then those bytes. */
@@ -43,7 +56,7 @@ export interface TrafficEntry {
  * mark-compact every ~100 ms. A ring allocates nothing per entry. Both rings start small and
  * double when full until they hold `capacity` entries of ENTRY_BYTES, so a quiet device costs
  * little; after that the oldest entry makes room. Bytes that many devices were written (a
- * room's line) are kept by reference instead (SHARED_UP_TO): one buffer for all their logs.
+ * room's line) are kept by reference instead (SHARED_UP_TO, sharedHead): one buffer for all their logs.
  */
 export class TrafficRing {
   #meta = new Float64Array(0);
@@ -82,13 +95,14 @@ export class TrafficRing {
 
   /**
    * Keeps the first ENTRY_BYTES of `bytes`: copied, unless `shared` (bytes nobody changes, written
-   * to other devices too) and at most SHARED_UP_TO long, when the ring keeps the buffer itself.
+   * to other devices too): then the ring keeps the buffer itself when it is at most SHARED_UP_TO
+   * long, else the one copy of its head that every ring keeping it shares.
    */
   push(ts: number, direction: Direction, bytes: Uint8Array, length = bytes.length, auto = false, event = false, shared = false): void {
     if (this.capacity === 0) return;
     const kept = Math.min(bytes.length, ENTRY_BYTES);
-    const byReference = shared && bytes.length <= SHARED_UP_TO;
-    const stored = byReference ? 0 : kept;
+    const byReference = shared ? (bytes.length <= SHARED_UP_TO ? bytes : sharedHead(bytes)) : undefined;
+    const stored = byReference !== undefined ? 0 : kept;
     if (this.#count === this.#slots) {
       if (this.#slots < this.capacity) this.#growMeta();
       else this.#dropOldest();
@@ -98,7 +112,7 @@ export class TrafficRing {
       else this.#dropOldest();
     }
     const index = (this.#first + this.#count) % this.#slots;
-    this.#refs[index] = byReference ? bytes : undefined;
+    this.#refs[index] = byReference;
     if (stored > 0) {
       const store = this.#bytes;
       const at = this.#head % store.length;
