@@ -30,6 +30,14 @@ function published(r: RunResult): number {
   return (c.publish?.calls ?? 0) + (c.spublish?.calls ?? 0);
 }
 
+/** Messages per append script call and per publish in a run's window (commandstats over every master; EVALSHA's heartbeats and name claims count too, a few a second). */
+function perCall(r: RunResult): { perScript: number; perPublish: number } {
+  const c = r.redisInfo?.commands;
+  if (!c) return { perScript: NaN, perPublish: NaN };
+  const scripts = (c.eval?.calls ?? 0) + (c.evalsha?.calls ?? 0);
+  return { perScript: messages(r) / scripts, perPublish: messages(r) / published(r) };
+}
+
 const isCluster = (c: CaseResult): boolean => c.case.cluster?.redis === 'cluster';
 const gatewaysOf = (c: CaseResult): number => c.case.cluster?.gateways ?? 1;
 /** The N of an N = 1…4 case (its gateways all serve rooms), undefined for the span-only case. */
@@ -76,10 +84,34 @@ function modelRate(cases: CaseResult[]): { rate: number; allPassed: boolean } | 
   return ran.length > 0 ? { rate: ran[0]!, allPassed: false } : undefined;
 }
 
+/** The highest rate every case ran: where the spread cases are driven to saturation when it is past their capacity (`--rates` high enough). */
+function topRate(cases: CaseResult[]): number | undefined {
+  const rates = [...new Set(cases.flatMap((c) => c.points.map((p) => p.rate)))].sort((a, b) => b - a);
+  return rates.find((r) => cases.every((c) => c.points.some((p) => p.rate === r)));
+}
+
+/** Per case at the saturating rate: each gateway's and each master's CPU per message, and how many messages shared each append call and publish. */
+function saturationTable(cases: CaseResult[], rate: number): string[] {
+  const lines = [
+    '| case | delivered msg/s | gateways’ CPU | each gateway: µs per message of the rooms it serves | gateways µs per message | Redis µs per message (each master) | messages per append call / per publish |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const c of cases) {
+    const p = c.points.find((x) => x.rate === rate);
+    if (!p) continue;
+    const pm = perMessage(p);
+    lines.push(
+      `| ${c.case.label} | ${int(p.deliveredRate)} | ${pct(p.serverCpu)} | ${pm.servedUs.map(us).join(' · ') || '—'} | ${us(pm.gatewayUs)} | ${us(pm.redisUs)}${pm.masterUs.length > 1 ? ` (${pm.masterUs.map(us).join(' + ')})` : ''} | ` +
+        `${us(median(p.runs.map((x) => perCall(x).perScript)))} / ${us(median(p.runs.map((x) => perCall(x).perPublish)))} |`,
+    );
+  }
+  return lines;
+}
+
 function caseTable(cases: CaseResult[]): string[] {
   const lines = [
-    '| case | offered msg/s | delivered msg/s | p50 / p99 ms | gateway CPU (each) | gateway µs per message | Redis CPU (each master; * holds `{shared}`) | Redis µs per message | result |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|:---:|',
+    '| case | offered msg/s | delivered msg/s | p50 / p99 ms | gateway CPU (each) | gateway µs per message | Redis CPU (each master; * holds `{shared}`) | Redis µs per message | messages per append call / per publish | result |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|',
   ];
   for (const c of cases) {
     for (const p of c.points) {
@@ -90,7 +122,7 @@ function caseTable(cases: CaseResult[]): string[] {
       const failed = p.runs.filter((x) => !x.pass);
       lines.push(
         `| ${c.case.label} | ${int(p.rate)} | ${int(p.deliveredRate)} | ${ms(p.p50Ms)} / ${ms(p.p99Ms)} | ${pct(p.serverCpu)}${r.gatewayCpu && r.gatewayCpu.length > 1 ? ` (${r.gatewayCpu.map(pct).join(' + ')})` : ''} | ` +
-          `${us(pm.gatewayUs)} | ${pct(p.redisCpu ?? NaN)}${masters ? ` (${masters})` : ''} | ${us(pm.redisUs)} | ${p.pass ? 'pass' : `**fail** (${failed.length}/${p.runs.length}: ${failed[0]?.failures.join('; ') ?? ''})`} |`,
+          `${us(pm.gatewayUs)} | ${pct(p.redisCpu ?? NaN)}${masters ? ` (${masters})` : ''} | ${us(pm.redisUs)} | ${us(median(p.runs.map((x) => perCall(x).perScript)))} / ${us(median(p.runs.map((x) => perCall(x).perPublish)))} | ${p.pass ? 'pass' : `**fail** (${failed.length}/${p.runs.length}: ${failed[0]?.failures.join('; ') ?? ''})`} |`,
       );
     }
   }
@@ -188,12 +220,25 @@ export function spreadSection(file: ScenarioFile<SpreadData>): string[] {
       '',
     );
   }
-  out.push(...scaling(d, rate, spanShare));
+  // At saturation (the top rate, past some case's capacity): the per-message costs where a turn's batches are largest, which the ceiling reads.
+  const top = topRate(d.cases);
+  const saturated = top !== undefined && top > rate;
+  if (saturated) {
+    out.push(
+      `At saturation, ${int(top)} msg/s offered (${d.cases.filter((c) => c.points.some((p) => p.rate === top && !p.pass)).length} of the ${d.cases.length} cases could not carry it; where every gateway and redis-server share one server core, that core saturates, not one gateway alone). ` +
+        'A gateway takes the messages of one event-loop turn to Redis together: on one Redis one append script call for all of them, on a cluster one per room, and one publish per room; the more messages a turn brings, the more share each call, each publish and each receiver’s envelope. ' +
+        'Per message = CPU ÷ messages that reached their rooms in the window, as above; per append call and per publish from Redis’s commandstats over the window.',
+      '',
+      ...saturationTable(d.cases, top),
+      '',
+    );
+  }
+  out.push(...scaling(d, saturated ? top : rate, spanShare, saturated));
   return out;
 }
 
 /** Redis and the gateways per message as N grows, the cost model, and the ceiling table. */
-function scaling(d: SpreadData, rate: number, spanShare: number): string[] {
+function scaling(d: SpreadData, rate: number, spanShare: number, saturated: boolean): string[] {
   const out: string[] = [];
   const kinds = [
     { name: 'one Redis', cases: d.cases.filter((c) => !isCluster(c) && plainN(c) !== undefined) },
@@ -230,7 +275,7 @@ function scaling(d: SpreadData, rate: number, spanShare: number): string[] {
   );
   // With one message-id counter (builds before per-room ids) every append script (INCR + XADD) runs on the master holding {shared}.
   const sharedSplit = clusterSplit(d, rate);
-  out.push('#### The ceiling for N gateways on S shards', '', ...ceiling(single, cluster, sharedSplit, spanShare, d, rate), '');
+  out.push('#### The ceiling for N gateways on S shards', '', ...ceiling(single, cluster, sharedSplit, spanShare, d, rate, saturated), '');
   return out;
 }
 
@@ -288,7 +333,15 @@ function clusterSplit(d: SpreadData, rate: number): { appendUs: number; publishU
 /** Per message, µs: gateways g₀ + g₁·(x − 1), Redis r₀ + r₁·(x − 1) (x: gateways serving the message's room). */
 type Model = { g0: number; g1: number; r0: number; r1: number; r1Raw: number };
 
-function ceiling(single: Model, cluster: Model, split: { appendUs: number; publishUs: number } | undefined, s: number, d: SpreadData, rate: number): string[] {
+function ceiling(
+  single: Model,
+  cluster: Model,
+  split: { appendUs: number; publishUs: number } | undefined,
+  s: number,
+  d: SpreadData,
+  rate: number,
+  saturated: boolean,
+): string[] {
   const m = Number.isFinite(cluster.g0) && Number.isFinite(cluster.g1) ? cluster : single;
   const on = m === cluster ? 'cluster' : 'one Redis';
   const x = (n: number, share = s): number => 1 + share * (n - 1);
@@ -302,6 +355,9 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
   const todayCeiling = (n: number, shards: number, share = s): number => (split ? 1e6 / (split.appendUs + (redisUs(n, share) - split.appendUs) / shards) : NaN);
   const Ns = [1, 2, 4, 8, 16, 32, 64];
   const Ss = [1, 2, 3, 4, 8, 16];
+  const measuredAt = saturated
+    ? `at saturation (${int(rate)} msg/s offered, past the cases’ capacity): where the most messages share each append call, publish and event-loop turn, as they do in a gateway or shard at its ceiling. At lower rates each message costs more (the table above), so a deployment reaches these ceilings only when it runs as full`
+    : `at ${int(rate)} msg/s: per message both sides cost less at higher rates, where more messages share each append call, publish, event-loop turn and fsync, so these ceilings are a floor`;
   const cell = (n: number, S: number, redis: (n: number, S: number) => number): string => {
     const gw = gatewayCeiling(n);
     const rd = redis(n, S);
@@ -316,7 +372,7 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
   const at16x3 = Math.min(gatewayCeiling(16), spreadCeiling(16, 3));
   const today16x3 = Math.min(gatewayCeiling(16), todayCeiling(16, 3));
   const out = [
-    `The cost model (on ${on === 'cluster' ? `the ${d.clusterMasters}-master cluster` : 'one Redis'}, from the figures at ${int(rate)} msg/s; µs of CPU per message that reached its room; x = gateways serving the message’s room):`,
+    `The cost model (on ${on === 'cluster' ? `the ${d.clusterMasters}-master cluster` : 'one Redis'}, from the figures at ${int(rate)} msg/s${saturated ? ', saturation' : ''}; µs of CPU per message that reached its room; x = gateways serving the message’s room):`,
     '',
     `- The gateways together: G(x) = g₀ + g₁·(x − 1). g₀ ≈ ${us(m.g0)} µs: one gateway serving every room (N = 1): taking a message from its sender, the append and publish round trip to Redis, hearing it back, and its ${Math.round((d.layout.roomSize - 1) * (1 - s) + (d.layout.sendersPerRoom * d.layout.localRooms + d.layout.spanOnly - 1) * s)} deliveries on average. ` +
       `g₁ ≈ ${us(m.g1)} µs: the gateway that serves only the spanning room, per message of that room: what each further gateway in a room costs (hearing the message from Redis, and delivering it to its ${d.layout.spanOnly} members there). On one Redis: g₀ ≈ ${us(single.g0)}, g₁ ≈ ${us(single.g1)}.`,
@@ -326,7 +382,7 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
         : ''),
     '',
     'Assumptions: each gateway and each shard on a core of its own (Redis’s main thread is one core, and its ceiling below is at 100 % of it: a deployment stops well before); rooms, and so messages, spread evenly over the gateways and over the shards; ' +
-      `${share(s)} of the messages in spanning rooms, each spanning every gateway (the worst case: a room spanning k gateways costs g₁ and r₁ k − 1 and k times); the other rooms each on one gateway; the per-message costs measured here (at ${int(rate)} msg/s: per message both sides cost less at higher rates, where more messages share each write, event-loop turn and fsync, so these ceilings are a floor); rooms of this size (${d.layout.roomSize}; a larger room costs the gateways more per message, Redis the same).`,
+      `${share(s)} of the messages in spanning rooms, each spanning every gateway (the worst case: a room spanning k gateways costs g₁ and r₁ k − 1 and k times); the other rooms each on one gateway; the per-message costs measured here (${measuredAt}); rooms of this size (${d.layout.roomSize}; a larger room costs the gateways more per message, Redis the same).`,
     '',
     `Ceilings in messages a second, min(gateways N ÷ G(x), Redis S ÷ R(x)), x = 1 + ${s.toFixed(3)}·(N − 1); G: the gateways limit, R: Redis. With each room’s append on the shard that owns the room (per-room counters and streams${split ? ', which the build measured here does not have yet on a cluster' : ', as in the build measured here'}):`,
     '',
@@ -347,7 +403,7 @@ function ceiling(single: Model, cluster: Model, split: { appendUs: number; publi
       `These figures give ${int(at16x3)} with appends spread over the shards${split ? ` and ${int(today16x3)} with the measured build’s single counter` : ''}: ` +
       (at16x3 >= target
         ? 'the target is met on paper. '
-        : `the target is **not** supported. ${spreadCeiling(16, 3) < gatewayCeiling(16) ? `Redis limits it: ${us(redisUs(16))} µs per message over 3 shards is at most ${int(spreadCeiling(16, 3))} msg/s; ${int(target)} needs ≤ ${us((3 * 1e6) / target)} µs per message per shard, or ${Math.ceil((target * redisUs(16)) / 1e6)} shards at today’s cost. Most of a shard’s cost per message is the append script with its AOF write and fsync (appendfsync always) and the socket round trips, not the publish: batching several messages per script and fsync, or a cheaper persistence promise, is the lever.` : `The gateways limit it: ${us(gatewayUs(16))} µs per message over 16 gateways.`} `) +
+        : `the target is **not** supported. ${spreadCeiling(16, 3) < gatewayCeiling(16) ? `Redis limits it: ${us(redisUs(16))} µs per message over 3 shards is at most ${int(spreadCeiling(16, 3))} msg/s; ${int(target)} needs ≤ ${us((3 * 1e6) / target)} µs per message per shard, or ${Math.ceil((target * redisUs(16)) / 1e6)} shards at this cost.` : `The gateways limit it: ${us(gatewayUs(16))} µs per message over 16 gateways; ${int(target)} needs ${Math.ceil((target * gatewayUs(16)) / 1e6)} gateways’ cores at this cost.`} `) +
       `Redis alone, at N = 16: ${int(spreadCeiling(16, 3))} on 3 shards with appends spread, ${int(spreadCeiling(16, 16))} on 16` +
       (split
         ? `; ${int(todayCeiling(16, 3))} on 3 with the measured build’s single counter, whose master carries ${us(split.appendUs)} µs of every message however many shards there are (at most ${int(1e6 / split.appendUs)} msg/s)`

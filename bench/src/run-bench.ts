@@ -106,7 +106,7 @@ client and one writing each message on its own,
 8 cluster: K=200 split over two gateways on one Redis (redis-server, appendfsync always)
 against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart;
 and rooms spread over 1-4 gateways (each its own rooms, one room spanning all) on one Redis
-and on a 3-master Redis Cluster, at fixed rates (--rates; default 1,000 and 4,000 msg/s),
+and on a 3-master Redis Cluster, at fixed rates (--rates; default 1,000, 4,000 and 32,000 msg/s: the last saturates),
 case ids spread-redis-n1 … n4, spread-cluster-n1 … n4, spread-{redis,cluster}-n3-span-only,
 9 many rooms (50 rooms of about 20, each member in 3; TCP, ½ WebSocket, ngircd channels),
 10 private messages (100 pairs talking; PRIVMSG nick for ngircd),
@@ -751,8 +751,8 @@ async function main(): Promise<void> {
       }
       const spread = chosen(o, spreadCases());
       if (spread.length > 0) {
-        // Fixed rates, the same in every case: the per-message costs at equal load, not a capacity.
-        const rates = o.rates ?? [1000, 4000];
+        // Fixed rates, the same in every case: the per-message costs at equal load, not a capacity; the last past every case's capacity (saturation), where the ceiling is read.
+        const rates = o.rates ?? [1000, 4000, 32_000];
         log(
           `Scenario 8, rooms spread: ${spread.length} cases at ${rates.join(', ')} msg/s (${SPREAD.localRooms} rooms of ${SPREAD.roomSize} and one spanning every gateway)`,
         );

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ServerMessage } from '@switchboard/protocol';
+import { encodeMessage, type ServerMessage } from '@switchboard/protocol';
 import { describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
 import type { ClusterNodeProcess } from '../helpers/cluster-node.js';
@@ -147,6 +147,45 @@ describe('history sharded by room on a Redis Cluster', () => {
     // The two gateways' members heard every message of both rooms.
     await bob.find('message', (m) => m.id === ids[roomB]!.at(-1), 10_000);
   }, 90_000);
+
+  it("messages sent in one write to one room are appended by one script call and published once: each acknowledged once, in order, under its own id in the room's stream", async () => {
+    const { masters, rooms } = await roomsOffShared('b', 1);
+    const room = rooms[0]![0]!;
+    const master = masters[0]!;
+    const [a, b] = [await node('a'), await node('b')];
+    const alice = await member(a, 'alice', [room]);
+    const bob = await member(b, 'bob', [room]);
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const first = await say(alice, room, 'before the burst'); // the room's master has run the append script once
+
+    const count = 40;
+    const before = await commandCalls(master);
+    const texts = Array.from({ length: count }, (_, i) => `burst ${i}`);
+    alice.sendBytes(Buffer.concat(texts.map((text, i) => encodeMessage({ type: 'message', room, text, ref: `burst-${i}` }))));
+    const acks: Of<'message'>[] = [];
+    for (let i = 0; i < count; i++) acks.push(await alice.find('message', (m) => m.ref === `burst-${i}`, 10_000));
+    await bob.find('message', (m) => m.text === texts.at(-1), 10_000);
+    const after = await commandCalls(master);
+    const calls = (name: string): number => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+
+    // Every one stored (an XADD each, run by the script), by far fewer script calls and publishes than messages.
+    expect(calls('xadd')).toBe(count);
+    expect(calls('eval')).toBeGreaterThan(0);
+    expect(calls('eval')).toBeLessThan(count / 4);
+    expect(calls('spublish')).toBeLessThan(count / 4);
+    // Each acknowledged once, in the order sent, under increasing ids of the room's slot.
+    const ids = acks.map((m) => m.id);
+    expect(alice.received.filter((m) => m.type === 'message' && m.ref?.startsWith('burst-') === true)).toHaveLength(count);
+    expect(acks.map((m) => m.text)).toEqual(texts);
+    expect(ids).toEqual([...new Set(ids)].sort((x, y) => x - y));
+    expect(ids[0]).toBeGreaterThan(first);
+    expect(new Set(ids.map((id) => splitId(id).slot))).toEqual(new Set([keySlot(streamOf(room))]));
+    // The stream holds each under its own id, in order; the other gateway's member heard them all, in order, once.
+    const streamIds = (await suite.cluster.cli(master, ['XRANGE', streamOf(room), '-', '+'])).split('\n').filter((line) => /^\d+-\d+$/.test(line));
+    expect(streamIds).toEqual([first, ...ids].map((id) => `${id}-0`));
+    const heard = bob.received.filter((m): m is Of<'message'> => m.type === 'message' && m.text.startsWith('burst'));
+    expect(heard.map((m) => [m.id, m.text])).toEqual(acks.map((m) => [m.id, m.text]));
+  }, 60_000);
 
   it('a private conversation takes its ids in one slot of its own, both ways, and lives in the two sides’ own streams, none under {shared}', async () => {
     const [a, b] = [await node('a'), await node('b')];

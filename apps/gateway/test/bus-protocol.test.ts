@@ -94,6 +94,44 @@ describe('the bus protocol over any PubSub (here one in memory: no Redis)', () =
     expect(heard.b).toHaveLength(1);
   });
 
+  it("a room's events of one turn travel as one message, each heard in order with its own frame; anything else sent first publishes what waits", async () => {
+    const bus = new MemoryBus();
+    const [a, b] = ['a', 'b'].map((id) => bus.node(id));
+    protocols.push(a!, b!);
+    const heard: RoomEvent[] = [];
+    const mail: number[][] = [];
+    b!.bus.serve(handlers(heard, { member: (event) => void mail.push([...event.frame]) }));
+    await bus.pubsub('b').subscribe('node:b');
+    await b!.bus.serveRoom('kitchen');
+    await b!.bus.serveRoom('hall');
+    const say = (room: string, bytes: number[], extra: Partial<RoomEvent> = {}): void => a!.bus.publishRoom({ room, frame: new Uint8Array(bytes), ...extra });
+    say('kitchen', [1], { legacyText: 'alice: one', origin: 'person' });
+    say('kitchen', [2, 2], { except: 'a.m1', origin: 'device' });
+    say('hall', [3]);
+    // A frame for one member goes after what its node said before it: the rooms' batches are published first.
+    a!.bus.sendToMember('b', { to: 'b.m1', frame: new Uint8Array([9]) });
+    say('kitchen', [4, 4, 4]);
+    say('kitchen', []);
+    say('kitchen', [5], { legacyText: 'bob: five' });
+    expect(bus.published).toEqual(['{room:kitchen}', '{room:hall}', 'node:b']);
+    await settle();
+    expect(bus.published).toEqual(['{room:kitchen}', '{room:hall}', 'node:b', '{room:kitchen}']);
+    expect(heard.map(({ frame, ...rest }) => ({ ...rest, frame: [...frame] }))).toEqual([
+      { room: 'kitchen', frame: [1], legacyText: 'alice: one', except: undefined, origin: 'person' },
+      { room: 'kitchen', frame: [2, 2], legacyText: undefined, except: 'a.m1', origin: 'device' },
+      { room: 'hall', frame: [3], legacyText: undefined, except: undefined, origin: undefined },
+      { room: 'kitchen', frame: [4, 4, 4], legacyText: undefined, except: undefined, origin: undefined },
+      { room: 'kitchen', frame: [], legacyText: undefined, except: undefined, origin: undefined },
+      { room: 'kitchen', frame: [5], legacyText: 'bob: five', except: undefined, origin: undefined },
+    ]);
+    expect(mail).toEqual([[9]]);
+    // The metric counts bus messages: four sent by a, four heard by b.
+    expect([a!.traffic, b!.traffic]).toEqual([
+      { in: 0, out: 4 },
+      { in: 4, out: 0 },
+    ]);
+  });
+
   it('an ask is answered by the node asked, matched by its id; one to a node nobody hears is undefined at once; one unanswered times out', async () => {
     const bus = new MemoryBus();
     const a = bus.node('a', 100);

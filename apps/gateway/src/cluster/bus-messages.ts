@@ -10,6 +10,8 @@ import type { IdentityChange } from '../identity/shared-identity.js';
 export const BusKind = {
   /** Something said in a room: to the nodes serving that room. */
   Room: 'room',
+  /** Several things said in one room, published together (one turn's): to the nodes serving that room. */
+  Rooms: 'rooms',
   /** A frame for one member: to its node. */
   Member: 'member',
   /** A member's directory record, added or changed: to every node. */
@@ -36,6 +38,8 @@ export type BusKind = (typeof BusKind)[keyof typeof BusKind];
 /** What travels: a small JSON header, then a frame's bytes where there is one. */
 export type Header =
   | { k: 'room'; from: string; room: string; legacyText?: string | undefined; except?: string | undefined; origin?: RoomEventOrigin | undefined }
+  /** The payload is the events' frames one after the other, `n` bytes each. */
+  | { k: 'rooms'; from: string; room: string; events: BatchedEvent[] }
   | { k: 'put'; from: string; record: MemberRecord }
   | { k: 'remove'; from: string; id: string }
   | { k: 'sync'; from: string; records: MemberRecord[] }
@@ -47,6 +51,14 @@ export type Header =
   | { k: 'identity'; from: string; change: IdentityChange }
   | { k: 'answer'; from: string; ask: number; value: unknown };
 
+/** One event of a `rooms` message: its frame's length in the payload, and what a `room` message's header says. */
+export interface BatchedEvent {
+  n: number;
+  legacyText?: string | undefined;
+  except?: string | undefined;
+  origin?: RoomEventOrigin | undefined;
+}
+
 /** The messages that ask for an answer, without their ask id (the protocol adds it). */
 export type Question = DistributiveOmit<Extract<Header, { ask: number }>, 'ask' | 'from'> & { k: 'admin' | 'announce' | 'call' };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -55,15 +67,23 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * [u8 n][n bytes: sending node][u32 m][m bytes: header JSON][payload]: the sender comes first,
  * so a node drops its own echoes (it hears what it sends to rooms it serves) without parsing.
  */
-export function envelope(header: Header, payload?: Uint8Array): Buffer {
+export function envelope(header: Header, payload?: Uint8Array | readonly Uint8Array[]): Buffer {
   const from = Buffer.from(header.from);
   const json = Buffer.from(JSON.stringify(header));
-  const out = Buffer.allocUnsafe(1 + from.length + 4 + json.length + (payload?.length ?? 0));
+  // A batch's frames are copied once, straight into the message.
+  const parts = payload === undefined ? [] : payload instanceof Uint8Array ? [payload] : payload;
+  let length = 1 + from.length + 4 + json.length;
+  for (const part of parts) length += part.length;
+  const out = Buffer.allocUnsafe(length);
   out[0] = from.length;
   from.copy(out, 1);
   out.writeUInt32BE(json.length, 1 + from.length);
   json.copy(out, 5 + from.length);
-  if (payload !== undefined) out.set(payload, 5 + from.length + json.length);
+  let at = 5 + from.length + json.length;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 }
 

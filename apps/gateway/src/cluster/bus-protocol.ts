@@ -1,8 +1,12 @@
 import { PendingRequests } from '@switchboard/protocol';
 import type { IdentityChange } from '../identity/shared-identity.js';
-import type { ClusterBus, ClusterHandlers, ForwardedCall, ForwardedReply, MemberRecord } from './cluster.js';
-import { BusKind, envelope, openEnvelope, senderOf, type Header, type Question } from './bus-messages.js';
+import type { ClusterBus, ClusterHandlers, ForwardedCall, ForwardedReply, MemberRecord, RoomEvent } from './cluster.js';
+import { BusKind, envelope, openEnvelope, senderOf, type BatchedEvent, type Header, type Question } from './bus-messages.js';
 import { RoomInterest } from './room-interest.js';
+
+/** A room's events of one turn travel in one message of at most this many frame bytes (and events): more go as several, in order. */
+const BATCH_BYTES = 256 * 1024;
+const BATCH_EVENTS = 1024;
 
 /**
  * How messages travel between nodes: publish to a channel, hear the channels subscribed. Redis
@@ -56,6 +60,11 @@ export interface BusProtocolOptions {
  * events go to the room's channel, which a node hears only while it serves the room
  * (RoomInterest); frames for one member, operator actions and their answers to the node's own
  * channel; directory, identity and liveness to the channel every node hears.
+ *
+ * A room's events of one turn of the event loop are published together at its end, as one
+ * `rooms` message (one event alone as a `room` message): one publish per room and turn, not per
+ * message, and each receiver opens one envelope for all of them. Anything else this node sends
+ * first publishes what waits, so what it publishes keeps the order it was said in.
  */
 export class BusProtocol {
   readonly bus: ClusterBus;
@@ -65,6 +74,9 @@ export class BusProtocol {
   readonly #asks = new PendingRequests<number, (value: unknown) => void>((settle) => settle(undefined));
   readonly #rooms: RoomInterest;
   #handlers: ClusterHandlers | undefined;
+  /** Room events waiting for the end of this turn, by room. */
+  readonly #roomEvents = new Map<string, RoomEvent[]>();
+  #roomsScheduled = false;
   #serveCall: ((call: ForwardedCall) => Promise<ForwardedReply>) | undefined;
 
   constructor(options: BusProtocolOptions) {
@@ -76,12 +88,7 @@ export class BusProtocol {
       logError: (what, error) => options.logError(what, error),
     });
     this.bus = {
-      publishRoom: (event) =>
-        this.#send(
-          channels.room(event.room),
-          { k: BusKind.Room, from, room: event.room, legacyText: event.legacyText, except: event.except, origin: event.origin },
-          event.frame,
-        ),
+      publishRoom: (event) => this.#queueRoomEvent(event),
       sendToMember: (node, event) => this.#send(channels.node(node), { k: BusKind.Member, from, to: event.to, legacyText: event.legacyText }, event.frame),
       request: async (node, action) => (await this.#ask(node, { k: BusKind.Admin, action })) === true,
       announce: async (node, announcement) => {
@@ -121,8 +128,9 @@ export class BusProtocol {
     this.#rooms.resubscribe();
   }
 
-  /** Every ask still out is answered `undefined`: the node is leaving. */
+  /** Every ask still out is answered `undefined`: the node is leaving (what its rooms said this turn is published first). */
   close(): void {
+    this.#publishRooms();
     for (const [, settle] of this.#asks.settleAll()) settle(undefined);
   }
 
@@ -144,6 +152,8 @@ export class BusProtocol {
     switch (header.k) {
       case BusKind.Room:
         return handlers?.room({ room: header.room, frame: payload, legacyText: header.legacyText, except: header.except, origin: header.origin });
+      case BusKind.Rooms:
+        return this.#dispatchRoomEvents(header.room, header.events, payload);
       case BusKind.Member:
         return handlers?.member({ to: header.to, frame: payload, legacyText: header.legacyText });
       case BusKind.Put:
@@ -169,6 +179,19 @@ export class BusProtocol {
     }
   }
 
+  /** A `rooms` message: each event to the handlers in turn, its frame sliced from the payload; one that throws is logged, the others still go. */
+  #dispatchRoomEvents(room: string, events: BatchedEvent[], payload: Uint8Array): void {
+    let at = 0;
+    for (const { n, legacyText, except, origin } of events) {
+      const frame = payload.subarray(at, (at += n));
+      try {
+        this.#handlers?.room({ room, frame, legacyText, except, origin });
+      } catch (error) {
+        this.#options.logError('handling a cluster message', error as Error);
+      }
+    }
+  }
+
   #serve(from: string, ask: number, call: ForwardedCall): void {
     const failed = (message: string): ForwardedReply => ({ status: 500, contentType: 'application/json', body: JSON.stringify({ code: 'INTERNAL', message }) });
     const serve = this.#serveCall;
@@ -189,6 +212,7 @@ export class BusProtocol {
     if (!this.#options.ready()) return undefined;
     const ask = this.#asks.nextId();
     const answer = new Promise<unknown>((resolve) => this.#asks.add(ask, resolve, timeoutMs));
+    this.#publishRooms(); // what was said before the ask goes before it
     try {
       this.traffic.out++;
       const listeners = await pubsub.publish(channels.node(node), envelope({ ...question, from: nodeId, ask }));
@@ -200,10 +224,60 @@ export class BusProtocol {
     return answer;
   }
 
-  /** A message whose delivery nobody waits for; its failure is logged (the transport being away is reported once, by status). */
+  /** A message whose delivery nobody waits for, after the room events waiting (so this node's messages keep their order). */
   #send(channel: string, header: Header, payload?: Uint8Array): void {
+    this.#publishRooms();
+    this.#publish(channel, header, payload);
+  }
+
+  /** Published now; its failure is logged (the transport being away is reported once, by status). */
+  #publish(channel: string, header: Header, payload?: Uint8Array | readonly Uint8Array[]): void {
     if (!this.#options.ready()) return;
     this.traffic.out++;
     this.#options.pubsub.publish(channel, envelope(header, payload)).catch((error: unknown) => this.#options.logError('publishing', error as Error));
+  }
+
+  /** A room event waits for the end of this turn, with the room's others. */
+  #queueRoomEvent(event: RoomEvent): void {
+    let events = this.#roomEvents.get(event.room);
+    if (events === undefined) this.#roomEvents.set(event.room, (events = []));
+    events.push(event);
+    if (this.#roomsScheduled) return;
+    this.#roomsScheduled = true;
+    setImmediate(() => {
+      this.#roomsScheduled = false;
+      this.#publishRooms();
+    });
+  }
+
+  /** Each room's waiting events, as one message per room (cut where one would pass BATCH_BYTES or BATCH_EVENTS). */
+  #publishRooms(): void {
+    if (this.#roomEvents.size === 0) return;
+    const rooms = [...this.#roomEvents];
+    this.#roomEvents.clear();
+    const { nodeId: from, channels } = this.#options;
+    for (const [room, events] of rooms) {
+      const channel = channels.room(room);
+      if (events.length === 1) {
+        const [{ legacyText, except, origin, frame }] = events as [RoomEvent];
+        this.#publish(channel, { k: BusKind.Room, from, room, legacyText, except, origin }, frame);
+        continue;
+      }
+      let batched: BatchedEvent[] = [];
+      let frames: Uint8Array[] = [];
+      let bytes = 0;
+      for (const { legacyText, except, origin, frame } of events) {
+        if (batched.length === BATCH_EVENTS || (batched.length > 0 && bytes + frame.length > BATCH_BYTES)) {
+          this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames);
+          batched = [];
+          frames = [];
+          bytes = 0;
+        }
+        batched.push({ n: frame.length, legacyText, except, origin });
+        frames.push(frame);
+        bytes += frame.length;
+      }
+      this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames);
+    }
   }
 }

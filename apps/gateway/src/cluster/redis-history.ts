@@ -25,6 +25,9 @@ export function unavailable(why: string): ProtocolError {
 
 /** Entries one read brings at most. */
 const READ_COUNT = 1000;
+/** One append call carries at most this many entries, and about this many bytes of them: a turn's larger batch goes as several calls, in order. */
+const BATCH_ENTRIES = 256;
+const BATCH_BYTES = 512 * 1024;
 /** Files announced here whose checksum may still come: their streams are remembered this long (oldest forgotten first). */
 const OPEN_FILES = 10_000;
 
@@ -32,11 +35,12 @@ const OPEN_FILES = 10_000;
  * The history streams: one per room, and one per identity for private conversations (a private
  * entry goes to both sides' streams, so a node reads just the streams of its own members), each
  * trimmed to `retention` entries. An entry's message id is taken where the layout says
- * (history-keys.ts): on one Redis from one counter, by one script (APPEND) that also adds the entry
- * under the stream id `<message id>-0`, so ids increase across the cluster; on a Redis Cluster
- * from the counter of the room's slot, by APPEND_IN_SLOT on that shard alone, so ids increase within
- * a room only (a private entry's id is taken in its conversation's slot, then added to both sides'
- * streams). Either way a room stream's order is id order and a reader can start at a message id.
+ * (history-keys.ts): on one Redis from one counter, by one script (APPEND_BATCH) that also adds the
+ * entry under the stream id `<message id>-0`, so ids increase across the cluster; on a Redis Cluster
+ * from the counter of the room's slot, by APPEND_IN_SLOT_BATCH on that shard alone, so ids increase
+ * within a room only (a private entry's id is taken in its conversation's slot, by APPEND_IN_SLOT,
+ * then added to both sides' streams). What a node takes in one turn goes in as one call (one per
+ * room on a cluster), not one per message. Either way a room stream's order is id order and a reader can start at a message id.
  * A node reads only the streams it serves (`serve`/`drop`): rooms with a member here, the
  * identities of its members. Starting to serve one, it first reads what it lacks (`serve`
  * resolves after that), then follows it: on one Redis with the others in one blocking XREAD; on a
@@ -70,6 +74,9 @@ export class RedisHistory implements MessageLog {
   readonly #polls = new Map<string, boolean>();
   /** Cluster: each sender's last entry still being stored (settled, whatever its outcome, before the next resolves). */
   readonly #lastOfSender = new Map<string, Promise<unknown>>();
+  /** Entries taken this turn, appended at its end: on one Redis all in one call (key ''), on a cluster one call per room stream. */
+  readonly #batches = new Map<string, PendingAppend[]>();
+  #batchScheduled = false;
   #closed = false;
 
   constructor(options: RedisHistoryOptions) {
@@ -90,14 +97,18 @@ export class RedisHistory implements MessageLog {
 
   /**
    * Stores an entry and resolves with its id once it is as durable as asked (--redis-wait-replicas:
-   * a replica of each master written has it). A sender's entries resolve in the order appended, so
-   * its acknowledgements keep the order of its requests (the hub sends the next before the last is
-   * stored): on one Redis the one connection keeps that order, on a cluster two rooms' entries go to
-   * two shards and may be stored in either order, so there each waits for the one before.
+   * a replica of each master written has it). The entries taken in one turn of the event loop go
+   * to Redis together at its end (#appendBatches): on one Redis in one script call, on a cluster in
+   * one call per room (a private entry on its own, as its id and streams are in other slots). A
+   * sender's entries resolve in the order appended, so its acknowledgements keep the order of its
+   * requests (the hub sends the next before the last is stored): on one Redis the one call (and the
+   * one connection, from turn to turn) keeps that order; on a cluster two rooms' entries go to two
+   * shards and may be stored in either order, so there each waits for the one before.
    */
   append(entry: NewHistoryEntry, ts: number): Promise<number> {
-    const stored = this.#appendNow(entry, ts);
-    if (this.#options.keys.ids !== 'per-slot') return stored;
+    const perSlot = this.#options.keys.ids === 'per-slot';
+    const stored = perSlot && roomOf(entry) === undefined ? this.#appendPrivateInSlot(entry, ts) : this.#enqueue(entry, ts);
+    if (!perSlot) return stored;
     const sender = entry.from;
     const before = this.#lastOfSender.get(sender);
     // Handled here at once: it may fail while it waits for the one before.
@@ -117,56 +128,119 @@ export class RedisHistory implements MessageLog {
     return inOrder;
   }
 
-  async #appendNow(entry: NewHistoryEntry, ts: number): Promise<number> {
+  /** The entry waits for the end of this turn, with the others of its batch (one Redis: all; a cluster: its room's). */
+  #enqueue(entry: NewHistoryEntry, ts: number): Promise<number> {
+    if (!this.#options.redis.ready) return Promise.reject(unavailable('not connected'));
+    const streams = this.#streamsOf(entry);
+    const key = this.#options.keys.ids === 'per-slot' ? streams[0]! : '';
+    return new Promise<number>((resolve, reject) => {
+      let batch = this.#batches.get(key);
+      if (batch === undefined) this.#batches.set(key, (batch = []));
+      batch.push({ entry, ts, json: JSON.stringify(entry), streams, resolve, reject });
+      if (this.#batchScheduled) return;
+      this.#batchScheduled = true;
+      // After every socket read of this turn: what they brought goes in as few calls as there are batches.
+      setImmediate(this.#appendBatches);
+    });
+  }
+
+  readonly #appendBatches = (): void => {
+    this.#batchScheduled = false;
+    const batches = [...this.#batches.values()];
+    this.#batches.clear();
+    for (const batch of batches) for (const part of parts(batch)) void this.#appendBatch(part);
+  };
+
+  /** One call for `batch`; each entry resolves with its id once the batch is as durable as asked, or every one fails with CLUSTER_UNAVAILABLE. */
+  async #appendBatch(batch: PendingAppend[]): Promise<void> {
     const { redis } = this.#options;
+    let ids: number[];
+    try {
+      if (!redis.ready) throw new Error('not connected');
+      const appended = this.#options.keys.ids === 'per-slot' ? this.#appendRoomInSlot(batch) : this.#appendAll(batch);
+      const { ids: taken, written } = await appended;
+      if (taken.length !== batch.length) throw new Error(`the append script returned ${taken.length} ids for ${batch.length} entries`);
+      ids = taken;
+      for (const [i, { entry, streams }] of batch.entries()) this.#stored(entry, ids[i]!, streams);
+      await redis.replicated(written);
+    } catch (error) {
+      for (const pending of batch) pending.reject(unavailable((error as Error).message));
+      return;
+    }
+    for (const [i, pending] of batch.entries()) pending.resolve(ids[i]!);
+  }
+
+  /** One Redis: every entry of the batch takes its id from the one counter and goes into its streams, in one script call, in order. */
+  async #appendAll(batch: PendingAppend[]): Promise<{ ids: number[]; written: string }> {
+    const { redis, keys, retention, timeoutMs } = this.#options;
+    const scriptKeys = [keys.counter];
+    const indexOf = new Map<string, number>();
+    const args = [String(retention), this.#writer];
+    for (const { ts, json, streams } of batch) {
+      const indexes = streams.map((stream) => {
+        let index = indexOf.get(stream);
+        if (index === undefined) indexOf.set(stream, (index = scriptKeys.push(stream))); // Lua's KEYS count from 1
+        return index;
+      });
+      args.push(String(ts), json, indexes.join(','));
+    }
+    // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
+    const appended = redis.runInOrder('appendBatch', scriptKeys, args);
+    const ids = (await withTimeout(appended, timeoutMs, 'storing a message')) as string[];
+    return { ids: ids.map(Number), written: keys.counter };
+  }
+
+  /** A Redis Cluster: a room's entries take consecutive ids from the counter of the room's slot and go into its stream, on the room's shard, in one script call. */
+  async #appendRoomInSlot(batch: PendingAppend[]): Promise<{ ids: number[]; written: string }> {
+    const { redis, keys, retention, timeoutMs } = this.#options;
+    const stream = batch[0]!.streams[0]!;
+    const slot = keySlot(stream);
+    const floor = Math.max(this.#slotSequences.get(slot) ?? 0, this.#startSequence - 1);
+    const counter = keys.slotCounter(stream);
+    const args = [String(retention), this.#writer, String(floor), String(slot)];
+    for (const { ts, json } of batch) args.push(String(ts), json);
+    // In order: a room's messages must be stored in the order sent (redis-io.ts, runInOrder).
+    const appended = redis.runInOrder('appendInSlotBatch', [counter, stream], args);
+    const ids = (await withTimeout(appended, timeoutMs, 'storing a message')) as string[];
+    return { ids: ids.map(Number), written: counter };
+  }
+
+  /**
+   * A Redis Cluster: a private entry takes its id in its conversation's slot, then goes into both
+   * sides' streams (each its own shard: not one step; a failure between says CLUSTER_UNAVAILABLE,
+   * as a timeout does, though one side may hold it).
+   */
+  async #appendPrivateInSlot(entry: NewHistoryEntry, ts: number): Promise<number> {
+    const { redis, keys, retention, timeoutMs } = this.#options;
     if (!redis.ready) throw unavailable('not connected');
     const streams = this.#streamsOf(entry);
     try {
-      const { id, written } = await (this.#options.keys.ids === 'per-slot' ? this.#appendInSlot(entry, ts, streams) : this.#appendOne(entry, ts, streams));
-      this.#saw(id);
-      if (entry.kind === 'file') {
-        this.#openFiles.set(id, streams);
-        if (this.#openFiles.size > OPEN_FILES) this.#openFiles.delete(this.#openFiles.keys().next().value!);
-      }
-      await Promise.all(written.map((key) => redis.replicated(key)));
+      const json = JSON.stringify(entry);
+      const idKey = keys.conversation(...this.#sidesOf(entry));
+      const slot = keySlot(idKey);
+      const floor = Math.max(this.#slotSequences.get(slot) ?? 0, this.#startSequence - 1);
+      const counter = keys.slotCounter(idKey);
+      // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
+      const appended = redis.runInOrder('appendInSlot', [counter], [String(retention), this.#writer, String(ts), json, String(floor), String(slot)]);
+      const id = Number(await withTimeout(appended, timeoutMs, 'storing a message'));
+      const added = streams.map((stream) =>
+        redis.command(['XADD', stream, 'MAXLEN', '~', String(retention), '*', 'n', this.#writer, 'i', String(id), 't', String(ts), 'e', json]),
+      );
+      await withTimeout(Promise.all(added), timeoutMs, 'storing a private message');
+      this.#stored(entry, id, streams);
+      await Promise.all([counter, ...streams].map((key) => redis.replicated(key)));
       return id;
     } catch (error) {
       throw unavailable((error as Error).message);
     }
   }
 
-  /** One Redis: the id from the one counter and the entry in its streams, by one script. */
-  async #appendOne(entry: NewHistoryEntry, ts: number, streams: string[]): Promise<{ id: number; written: string[] }> {
-    const { redis, keys, retention, timeoutMs } = this.#options;
-    // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
-    const appended = redis.runInOrder('append', [keys.counter, ...streams], [String(retention), this.#writer, String(ts), JSON.stringify(entry)]);
-    return { id: Number(await withTimeout(appended, timeoutMs, 'storing a message')), written: [keys.counter] };
-  }
-
-  /**
-   * A Redis Cluster: a room's entry takes its id and goes into its stream on the room's shard, in
-   * one script; a private one takes its id in its conversation's slot, then goes into both sides'
-   * streams (each its own shard: not one step; a failure between says CLUSTER_UNAVAILABLE, as a
-   * timeout does, though one side may hold it).
-   */
-  async #appendInSlot(entry: NewHistoryEntry, ts: number, streams: string[]): Promise<{ id: number; written: string[] }> {
-    const { redis, keys, retention, timeoutMs } = this.#options;
-    const json = JSON.stringify(entry);
-    const room = entry.kind === 'private' ? undefined : entry.room;
-    const idKey = room !== undefined ? streams[0]! : keys.conversation(...this.#sidesOf(entry));
-    const slot = keySlot(idKey);
-    const floor = Math.max(this.#slotSequences.get(slot) ?? 0, this.#startSequence - 1);
-    const counter = keys.slotCounter(idKey);
-    const inSlot = room !== undefined ? streams : [];
-    // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
-    const appended = redis.runInOrder('appendInSlot', [counter, ...inSlot], [String(retention), this.#writer, String(ts), json, String(floor), String(slot)]);
-    const id = Number(await withTimeout(appended, timeoutMs, 'storing a message'));
-    if (room !== undefined) return { id, written: [counter] };
-    const added = streams.map((stream) =>
-      redis.command(['XADD', stream, 'MAXLEN', '~', String(retention), '*', 'n', this.#writer, 'i', String(id), 't', String(ts), 'e', json]),
-    );
-    await withTimeout(Promise.all(added), timeoutMs, 'storing a private message');
-    return { id, written: [counter, ...streams] };
+  /** An entry is in Redis under `id`: ids go on above it, and a file's checksum will follow it to its streams. */
+  #stored(entry: NewHistoryEntry, id: number, streams: string[]): void {
+    this.#saw(id);
+    if (entry.kind !== 'file') return;
+    this.#openFiles.set(id, streams);
+    if (this.#openFiles.size > OPEN_FILES) this.#openFiles.delete(this.#openFiles.keys().next().value!);
   }
 
   /** An id this node took or read: a slot's next id goes on above it (per-slot layout), and the highest is what RAISE_COUNTER keeps (one counter). */
@@ -406,7 +480,7 @@ export class RedisHistory implements MessageLog {
   /** A room's entry goes to the room's stream; a private one to both sides' (one when they are the same identity). */
   #streamsOf(entry: NewHistoryEntry): string[] {
     const { keys } = this.#options;
-    const room = entry.kind === 'private' ? undefined : entry.room;
+    const room = roomOf(entry);
     if (room !== undefined) return [keys.stream({ room })];
     return [...new Set(this.#sidesOf(entry).map((identity) => keys.stream({ identity })))];
   }
@@ -417,6 +491,40 @@ export class RedisHistory implements MessageLog {
     const to = ('toIdentity' in entry ? entry.toIdentity : undefined) ?? `name:${('to' in entry ? (entry.to ?? '') : '').toLowerCase()}`;
     return [from, to];
   }
+}
+
+/** An entry taken, waiting for its batch's append. */
+interface PendingAppend {
+  entry: NewHistoryEntry;
+  ts: number;
+  json: string;
+  streams: string[];
+  resolve(id: number): void;
+  reject(error: Error): void;
+}
+
+/** A batch cut into calls of at most BATCH_ENTRIES entries and (beyond its first entry) BATCH_BYTES of JSON. */
+function parts(batch: PendingAppend[]): PendingAppend[][] {
+  if (batch.length === 1) return [batch];
+  const out: PendingAppend[][] = [];
+  let part: PendingAppend[] = [];
+  let bytes = 0;
+  for (const pending of batch) {
+    if (part.length === BATCH_ENTRIES || (part.length > 0 && bytes + pending.json.length > BATCH_BYTES)) {
+      out.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(pending);
+    bytes += pending.json.length;
+  }
+  out.push(part);
+  return out;
+}
+
+/** The room an entry was said in (undefined: a private message or file). */
+function roomOf(entry: NewHistoryEntry): string | undefined {
+  return entry.kind === 'private' ? undefined : entry.room;
 }
 
 /** Orders two stream ids (`<ms>-<seq>`). */

@@ -38,19 +38,44 @@ const addToStreams = (streamId: string, fields: string): string => `for i = 2, #
 end`;
 
 /**
- * A message id and the history entry under it, in one step: the id counter and the streams
- * cannot disagree. The entry goes to each stream named (a room's; a private one to both sides'
- * identities) under the stream id `<message id>-0`, so a stream's order is id order and a reader
- * can start at a message id. Should a stream ever hold a higher id (a counter older than the
- * stream), the entry still goes in, under a time-based id: in order, only no longer by message id.
- * KEYS: counter, stream, stream…. ARGV: max length, writer (the appending process), ts, entry (JSON).
+ * Lua: `entry` added to the stream `key` (trimmed to ARGV[1]) under the stream id `streamId`, or
+ * under a time-based id where the stream already holds a higher one (as addToStreams).
  */
-const APPEND = script(
-  2,
+const addEntry = (
+  key: string,
+  streamId: string,
+  fields: string,
+): string => `local added = redis.pcall('XADD', ${key}, 'MAXLEN', '~', ARGV[1], ${streamId}, ${fields})
+if type(added) == 'table' and added.err then
+  redis.call('XADD', ${key}, 'MAXLEN', '~', ARGV[1], '*', ${fields})
+end`;
+
+/**
+ * One Redis: the messages a gateway took in one turn, each given its id and added to its streams,
+ * in one step and in the order taken: the id counter and the streams cannot disagree, and ids
+ * increase in that order across every room. Each entry goes to each stream it names (a room's; a
+ * private one to both sides' identities) under the stream id `<message id>-0`, so a stream's
+ * order is id order and a reader can start at a message id (should a stream ever hold a higher
+ * id, a counter older than the stream, under a time-based id instead: in order, only no longer by
+ * message id). Returns the ids, in the entries' order (as strings: exact above 2^31).
+ * KEYS: counter, stream…. ARGV: max length, writer (the appending process), then per entry: ts,
+ * entry (JSON), the KEYS indexes of its streams (`2` or `3,4`).
+ */
+const APPEND_BATCH = script(
+  1,
   `
-local id = redis.call('INCR', KEYS[1])
-${addToStreams("id .. '-0'", "'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4]")}
-return id`,
+local n = (#ARGV - 2) / 3
+local first = redis.call('INCRBY', KEYS[1], n) - n
+local ids = {}
+for e = 1, n do
+  local at = 3 + (e - 1) * 3
+  local id = string.format('%d', first + e)
+  for index in string.gmatch(ARGV[at + 2], '%d+') do
+    ${addEntry('KEYS[tonumber(index)]', "id .. '-0'", "'n', ARGV[2], 'i', id, 't', ARGV[at], 'e', ARGV[at + 1]")}
+  end
+  ids[e] = id
+end
+return ids`,
 );
 
 /**
@@ -73,7 +98,7 @@ return 1`,
  * stored or read, and its own history's highest at start), so a counter that went back (a promoted
  * replica that lacked the last writes, Redis restarted empty) cannot give an id twice to what this
  * node has seen: RAISE_COUNTER's job, per slot and on every append. Stream ids are
- * `<message id>-0` as in APPEND (a stream's order is id order). No stream: the id alone (a
+ * `<message id>-0` as in APPEND_BATCH (a stream's order is id order). No stream: the id alone (a
  * private message's, taken in its conversation's slot).
  * KEYS: the slot's counter, stream…. ARGV: max length, writer, ts, entry (JSON), floor, slot.
  */
@@ -89,6 +114,34 @@ end
 local id = string.format('%d', sequence * 16384 + tonumber(ARGV[6]))
 ${addToStreams("id .. '-0'", "'n', ARGV[2], 'i', id, 't', ARGV[3], 'e', ARGV[4]")}
 return id`,
+);
+
+/**
+ * On a Redis Cluster: the entries a gateway took for one room in one turn, in one step on the
+ * room's shard, as APPEND_IN_SLOT would one by one: consecutive sequences from the counter of the
+ * room's slot (above the same floor), each entry under `<its id>-0` in the room's stream, in the
+ * order taken. Returns the ids, in that order. KEYS: the slot's counter, the room's stream.
+ * ARGV: max length, writer, floor, slot, then per entry: ts, entry (JSON).
+ */
+const APPEND_IN_SLOT_BATCH = script(
+  1,
+  `
+local n = (#ARGV - 4) / 2
+local first = redis.call('INCRBY', KEYS[1], n) - n + 1
+local floor = tonumber(ARGV[3])
+if first <= floor then
+  first = floor + 1
+  redis.call('SET', KEYS[1], string.format('%d', first + n - 1))
+end
+local slot = tonumber(ARGV[4])
+local ids = {}
+for e = 1, n do
+  local at = 5 + (e - 1) * 2
+  local id = string.format('%d', (first + e - 1) * 16384 + slot)
+  ${addEntry('KEYS[2]', "id .. '-0'", "'n', ARGV[2], 'i', id, 't', ARGV[at], 'e', ARGV[at + 1]")}
+  ids[e] = id
+end
+return ids`,
 );
 
 /**
@@ -239,9 +292,10 @@ return 1`,
 
 /** The scripts, by the name each has on the client. */
 export const SCRIPTS = {
-  append: APPEND,
+  appendBatch: APPEND_BATCH,
   completeFile: COMPLETE_FILE,
   appendInSlot: APPEND_IN_SLOT,
+  appendInSlotBatch: APPEND_IN_SLOT_BATCH,
   completeFileAtTop: COMPLETE_FILE_AT_TOP,
   raiseCounter: RAISE_COUNTER,
   claim: CLAIM,
