@@ -75,9 +75,9 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
   /** Traffic crosses nodes within the implementation's time (at least `ms`). */
   const settle = (ms = 0): Promise<void> => wait(Math.max(ms, implementation.settleMs));
 
-  /** Waits until `check` holds, up to two seconds. */
-  async function until(check: () => boolean): Promise<void> {
-    for (const deadline = Date.now() + 2000; !check(); await wait(5)) if (Date.now() > deadline) throw new Error('timed out waiting');
+  /** Waits until `check` holds, up to two seconds (or `ms`). */
+  async function until(check: () => boolean, ms = 2000): Promise<void> {
+    for (const deadline = Date.now() + ms; !check(); await wait(5)) if (Date.now() > deadline) throw new Error('timed out waiting');
   }
 
   /** Three nodes, one cluster, each with its own history. */
@@ -97,9 +97,11 @@ describe.each(implementations)('cluster contract: %s', (_name, makeCluster) => {
     await settle(80); // past the hello window
     alice.send({ type: 'message', text: 'hi from a', ref: 'r1' });
     // One after the other: sent at the same moment on two nodes, two messages may reach members in either order (their ids say which was stored first).
-    await settle();
+    // A fresh cluster's first append may take most of a second: wait for the message to arrive, not for a fixed time.
+    await until(() => bob.link.of('message').length === 1 && alice.link.of('message').length === 1, 10_000);
     bob.send({ type: 'message', text: 'hi from b' });
-    await settle();
+    await until(() => alice.link.of('message').length === 2 && bob.link.of('message').length === 2 && device.link.lines().length >= 2, 10_000);
+    await settle(); // nothing more arrives
     for (const client of [alice, bob]) expect(client.link.of('message').map((m) => m.text)).toEqual(['hi from a', 'hi from b']);
     expect(alice.link.of('message')[0]!.ref).toBe('r1'); // the sender's copy carries its ref
     expect(bob.link.of('message')[0]!.ref).toBeUndefined(); // others' copies do not
