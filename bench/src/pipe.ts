@@ -32,6 +32,8 @@ export const CLIENT_STYLES: readonly { style: ClientStyle; batchSends: boolean; 
 export interface PipePath extends BridgePath {
   /** Absent in older files: corked. */
   clientStyle?: ClientStyle;
+  /** Which program drove it: bridge-client.ts (`node`, and older files) or bench/c/pipe-client.c (`c`). */
+  client?: 'node' | 'c';
   /** The generator core (the client and the echo server) while 64 were in flight, share of one core. */
   generatorCpu: number;
   /** The client's part of it. */
@@ -202,7 +204,7 @@ export async function runPipe(
       const pipe = await throughPipe(styled(style, batchSends), echo, echoPort, log);
       rooms.push(pipe.room);
       const path = summarize(`switchboard-pipe${suffix}`, `Switchboard (/ws/devices/:id → TCP echo server), ${label}`, pipe.runs);
-      paths.push({ ...withGenerator(path, pipe.runs), clientStyle: style });
+      paths.push({ ...withGenerator(path, pipe.runs), clientStyle: style, client: styled(style, batchSends).cClient !== undefined ? 'c' : 'node' });
     }
     const wsPort = await freePort();
     let websockify: Helper | undefined;
@@ -211,7 +213,11 @@ export async function runPipe(
       for (const { style, batchSends, suffix, label } of CLIENT_STYLES) {
         log(`  WebSocket client (${label}) → websockify → the same TCP echo server → websockify → client`);
         const runs = await driveQuietly(`ws://127.0.0.1:${wsPort}/`, 'websockify', styled(style, batchSends), websockify.pid, echo.pid, log);
-        paths.push({ ...withGenerator(summarize(`websockify${suffix}`, `websockify (→ TCP echo server), ${label}`, runs), runs), clientStyle: style });
+        paths.push({
+          ...withGenerator(summarize(`websockify${suffix}`, `websockify (→ TCP echo server), ${label}`, runs), runs),
+          clientStyle: style,
+          client: styled(style, batchSends).cClient !== undefined ? 'c' : 'node',
+        });
       }
     } finally {
       await websockify?.stop();

@@ -556,8 +556,13 @@ function pipeStyleRatios(b: PipeData): string[] {
     );
   }
   if (rows.length < 2) return [];
+  const cClient = b.paths.some((p) => p.clientStyle === 'per-message' && p.client === 'c');
   return [
-    `Both client styles side by side (the same invocation): the corked client leaves the sends one received WebSocket message causes in one write; the other writes each message on its own, as a page's code that calls \`send\` per message does. Pipe / websockify:`,
+    `Both client styles side by side (the same invocation): the corked client leaves the sends one received WebSocket message causes in one write; the other writes each message on its own, as a page's code that calls \`send\` per message does` +
+      (cClient
+        ? ' (that client is `bench/c/pipe-client.c`: each message a masked WebSocket message in its own `send()`, TCP_NODELAY as browsers set it, so the generator core is not the limit as the Node client was at 89 %)'
+        : '') +
+      '. Pipe / websockify:',
     '',
     `| client | messages/s, ${b.settings.inFlight} in flight | p99 ms under that load | round trip p99 ms, 1 in flight | server CPU under that load | server CPU µs per message | the gateway’s reads + writes per message | generator core under that load |`,
     '|---|---:|---:|---:|---:|---:|---:|---:|',
