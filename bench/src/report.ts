@@ -5,6 +5,7 @@ import { HEADROOM_CPU, P99_LIMIT_MS } from './fanout.js';
 import type { ProfileSummary } from './cpu-profile.js';
 import { CLIENT_STYLES, type PipePath, type PipeProfile } from './pipe.js';
 import type { AllResults, ClusterData, EfficiencyData, FanoutData, PipeData, ScenarioFile, SpreadData } from './results-files.js';
+import type { IdleResult } from './idle.js';
 import { spreadSection } from './report-spread.js';
 import { rateLatencyChart, type Series } from './svg-chart.js';
 
@@ -1161,16 +1162,21 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
     );
   }
   if (all.idle) {
+    const gc = all.idle.data.results.some((r) => r.perConnectionAfterGcBytes !== undefined);
+    const afterGc = (r: IdleResult): string => (r.perConnectionAfterGcBytes !== undefined ? kib(r.perConnectionAfterGcBytes) : '—');
     out.push(
       '## Scenario 5: idle members',
       '',
-      `Invocation ${all.idle.runId}. Connections that joined and then stay silent, in rooms of 100 (\`idle-<i % 100>\` for Switchboard, \`#idle-<i % 100>\` for ngircd) so join presence does not fan out to every member (O(n²)). Resident memory = VmRSS of the server (/proc/<pid>/status) once started and settled, and again once every member has joined and the join traffic has died down; per connection = the difference ÷ connections. Nothing forces a garbage collection, so garbage from the joins counts against the server.`,
+      `Invocation ${all.idle.runId}. Connections that joined and then stay silent, in rooms of 100 (\`idle-<i % 100>\` for Switchboard, \`#idle-<i % 100>\` for ngircd) so join presence does not fan out to every member (O(n²)). Resident memory = VmRSS of the server (/proc/<pid>/status) once started and settled, and again once every member has joined and the join traffic has died down; per connection = the difference ÷ connections. ` +
+        (gc
+          ? 'Each RSS figure is the median of 5 readings 200 ms apart. "Per connection" forces no garbage collection, so garbage from the joins counts against the server; "after a full GC" reads both again after two full collections the bench asked V8 for (`HeapProfiler.collectGarbage` over the gateway’s `--inspect` port on 127.0.0.1, which the bench gives Switchboard in this scenario only; the first pair is taken before the joins, so the no-GC "after" also follows that GC).'
+          : 'Nothing forces a garbage collection, so garbage from the joins counts against the server.'),
       '',
-      '| system | connections (TCP / WS) | RSS before | RSS after | per connection | time to connect all |',
-      '|---|---:|---:|---:|---:|---:|',
+      `| system | connections (TCP / WS) | RSS before | RSS after | per connection |${gc ? ' per connection after a full GC |' : ''} time to connect all |`,
+      `|---|---:|---:|---:|---:|${gc ? '---:|' : ''}---:|`,
       ...all.idle.data.results.map(
         (r) =>
-          `| ${r.case.label} | ${int(r.case.connections)} (${int(r.tcp)} / ${int(r.ws)}) | ${mib(r.rssBeforeBytes)} | ${mib(r.rssAfterBytes)} | ${kib(r.perConnectionBytes)} | ${r.setupSeconds.toFixed(1)} s |`,
+          `| ${r.case.label} | ${int(r.case.connections)} (${int(r.tcp)} / ${int(r.ws)}) | ${mib(r.rssBeforeBytes)} | ${mib(r.rssAfterBytes)} | ${kib(r.perConnectionBytes)} |${gc ? ` ${afterGc(r)} |` : ''} ${r.setupSeconds.toFixed(1)} s |`,
       ),
       '',
     );
