@@ -180,10 +180,12 @@ function targets(all: AllResults): Target[] {
   for (const { suffix, label } of CLIENT_STYLES) t.push(...pipeTargets(all, suffix, label));
   const idle = all.idle?.data.results.find((r) => r.case.id === 'switchboard-mixed');
   if (idle) {
+    // Issue 26: at most 6 KiB of gateway RSS per connection; shown as measured and after a full GC (the joins' garbage collected).
+    const afterGc = idle.perConnectionAfterGcBytes !== undefined ? `; after a full GC ${kib(idle.perConnectionAfterGcBytes)}` : '';
     t.push({
-      what: 'Idle memory: at most 10 KiB per connection (½ TCP, ½ WebSocket)',
-      measured: `${kib(idle.perConnectionBytes)} over ${int(idle.case.connections)} connections`,
-      pass: idle.perConnectionBytes <= 10 * 1024,
+      what: 'Idle memory: at most 6 KiB per connection (½ TCP, ½ WebSocket)',
+      measured: `${kib(idle.perConnectionBytes)} over ${int(idle.case.connections)} connections${afterGc}`,
+      pass: idle.perConnectionBytes <= 6 * 1024,
     });
   }
   const crowd = all.crowd?.data;
