@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { summarizeProfile, type ProfileSummary } from './cpu-profile.js';
 import type { BridgeMode, BridgeRun } from './bridge-client.js';
 import { median } from './fanout.js';
+import { frameTemplate } from './outgoing.js';
+import { MARKER, PAYLOAD_BYTES } from './payload.js';
 import { coreBusy, coreTimes, processTreeByParent, syscallCounts, syscallDelta, treeCpu, treeCpuAgain, treeCpuDelta, type CoreTimes } from './proc-stats.js';
 import { BRIDGE_CLIENT, ECHO_PEER, WORK_DIR, freePort, spawnPinned, startHelper, startSwitchboard, type Helper } from './systems.js';
 
@@ -15,6 +17,11 @@ export interface BridgeSettings {
   runs: number;
   /** The client leaves the sends one received message causes in one write (scenario 7; see bridge-client.ts). */
   batchSends?: boolean;
+  /**
+   * Scenario 7's per-message style: the client is the C program built from bench/c/pipe-client.c
+   * (this path), not bridge-client.ts; it writes each message on its own (batchSends is ignored).
+   */
+  cClient?: string;
 }
 
 export interface BridgePath {
@@ -59,7 +66,8 @@ export async function drive(
   onWaiting?: () => Promise<unknown>,
   generatorPids?: number[],
 ): Promise<BridgeRun[]> {
-  const { child, log } = spawnPinned('generator', `bridge-client-${mode}`, ['node', BRIDGE_CLIENT], { ipc: true });
+  const argv = settings.cClient !== undefined ? [settings.cClient] : ['node', BRIDGE_CLIENT];
+  const { child, log } = spawnPinned('generator', `${settings.cClient !== undefined ? 'c-pipe-client' : 'bridge-client'}-${mode}`, argv, { ipc: true });
   const budgetMs = settings.runs * (settings.throughputMs + 30_000) + 30_000;
   try {
     return await new Promise<BridgeRun[]>((resolve, reject) => {
@@ -127,11 +135,17 @@ export async function drive(
         }
       });
       child.on('exit', (code) => reject(new Error(`bridge client (${mode}) exited (${code}); log: ${log}`)));
-      child.send({ type: 'start', url, mode, ...settings });
+      child.send({ type: 'start', url, mode, ...settings, ...(settings.cClient !== undefined && cFrame()) });
     });
   } finally {
     stop(child);
   }
+}
+
+/** The frame the C client sends (the Node client's, sender 0), and where its payload starts. */
+function cFrame(): { frameHex: string; payloadAt: number } {
+  const frame = frameTemplate(PAYLOAD_BYTES).build(0, 0, 0);
+  return { frameHex: frame.toString('hex'), payloadAt: frame.indexOf(MARKER) };
 }
 
 /** The server's read and write system calls per message in the loaded window (the client's count of messages that came back in it). */

@@ -1,9 +1,10 @@
+import WebSocket from 'ws';
 import { sleep } from './clock.js';
 import { waitForQuiet } from './fanout.js';
 import type { MemberSpec, Wire } from './generator-protocol.js';
 import { GeneratorProcess } from './generator-pool.js';
 import { processRssBytes } from './proc-stats.js';
-import { getJson, startSystem, type SystemKind } from './systems.js';
+import { freePort, getJson, startSystem, type SystemKind } from './systems.js';
 
 export interface IdleCase {
   id: string;
@@ -21,6 +22,14 @@ export interface IdleResult {
   rssBeforeBytes: number;
   rssAfterBytes: number;
   perConnectionBytes: number;
+  /**
+   * Switchboard only (absent in older files): the same two readings, each taken after a full
+   * garbage collection that the bench asked V8 for (HeapProfiler.collectGarbage over the
+   * gateway's `--inspect` port on loopback), so garbage from the joins does not count.
+   */
+  rssBeforeGcBytes?: number;
+  rssAfterGcBytes?: number;
+  perConnectionAfterGcBytes?: number;
   setupSeconds: number;
   /** Switchboard's own figures from GET /api/stats after connecting. */
   stats?: unknown;
@@ -38,17 +47,68 @@ function wireFor(c: IdleCase, index: number): Wire {
   return c.wsShare > 0 && index % 2 === 1 ? 'sb-ws' : 'sb-tcp';
 }
 
+/** RSS readings per figure, 200 ms apart: the median is reported (one reading moved by up to 1 KiB per connection between runs). */
+const RSS_READINGS = 5;
+
+async function medianRss(pid: number): Promise<number> {
+  const readings: number[] = [];
+  for (let i = 0; i < RSS_READINGS; i++) {
+    if (i > 0) await sleep(200);
+    readings.push(processRssBytes(pid));
+  }
+  readings.sort((a, b) => a - b);
+  return readings[Math.floor(readings.length / 2)]!;
+}
+
+/** Two full garbage collections of the gateway, asked for over its inspector port (Chrome DevTools protocol). */
+async function collectGarbage(inspectPort: number): Promise<void> {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+  const url = targets[0]?.webSocketDebuggerUrl;
+  if (url === undefined) throw new Error(`the gateway's inspector on port ${inspectPort} lists no target`);
+  const ws = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  try {
+    for (let id = 1; id <= 2; id++) {
+      const answered = new Promise<void>((resolve) => {
+        const onMessage = (data: Buffer): void => {
+          if ((JSON.parse(data.toString('utf8')) as { id?: number }).id !== id) return;
+          ws.off('message', onMessage);
+          resolve();
+        };
+        ws.on('message', onMessage);
+      });
+      ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+      await answered;
+    }
+  } finally {
+    ws.close();
+  }
+}
+
 /**
  * Resident memory per connection: RSS of the server once started and settled, then again once
- * every member has connected, joined and the join traffic has died down.
+ * every member has connected, joined and the join traffic has died down; each the median of
+ * RSS_READINGS readings. Switchboard's are also read after a full GC (the gateway runs with
+ * `--inspect` on a loopback port for it).
  */
 export async function measureIdle(c: IdleCase, generators: number, log: (line: string) => void): Promise<IdleResult> {
-  const system = await startSystem(c.system);
+  const inspectPort = c.system === 'switchboard' ? await freePort() : undefined;
+  const system = await startSystem(c.system, inspectPort !== undefined ? { nodeFlags: [`--inspect=127.0.0.1:${inspectPort}`] } : {});
   const procs: GeneratorProcess[] = [];
+  const afterGc = async (): Promise<number | undefined> => {
+    if (inspectPort === undefined) return undefined;
+    await collectGarbage(inspectPort);
+    await sleep(500);
+    return medianRss(system.pid);
+  };
   try {
     await sleep(1000);
     await waitForQuiet(system.pid);
-    const rssBefore = processRssBytes(system.pid);
+    const rssBefore = await medianRss(system.pid);
+    const rssBeforeGc = await afterGc();
     const members: MemberSpec[] = Array.from({ length: c.connections }, (_, index) => ({
       index,
       wire: wireFor(c, index),
@@ -81,7 +141,8 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
     const setupSeconds = (Date.now() - started) / 1000;
     await waitForQuiet(system.pid, 30_000);
     await sleep(1000);
-    const rssAfter = processRssBytes(system.pid);
+    const rssAfter = await medianRss(system.pid);
+    const rssAfterGc = await afterGc();
     const stats = c.system === 'switchboard' ? await getJson(system.httpPort, '/api/stats').catch(() => undefined) : undefined;
     const ws = members.filter((m) => m.wire === 'sb-ws').length;
     const result: IdleResult = {
@@ -91,12 +152,19 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
       rssBeforeBytes: rssBefore,
       rssAfterBytes: rssAfter,
       perConnectionBytes: (rssAfter - rssBefore) / c.connections,
+      ...(rssBeforeGc !== undefined &&
+        rssAfterGc !== undefined && {
+          rssBeforeGcBytes: rssBeforeGc,
+          rssAfterGcBytes: rssAfterGc,
+          perConnectionAfterGcBytes: (rssAfterGc - rssBeforeGc) / c.connections,
+        }),
       setupSeconds,
       stats,
     };
     log(
       `    ${c.label}: ${c.connections} connections in ${setupSeconds.toFixed(1)} s, RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB, ` +
-        `${(result.perConnectionBytes / 1024).toFixed(2)} KiB per connection`,
+        `${(result.perConnectionBytes / 1024).toFixed(2)} KiB per connection` +
+        (result.perConnectionAfterGcBytes !== undefined ? `; after a full GC ${(result.perConnectionAfterGcBytes / 1024).toFixed(2)} KiB` : ''),
     );
     return result;
   } finally {

@@ -18,7 +18,9 @@ import { ECHO_PEER, WORK_DIR, freePort, getJson, startHelper, startSwitchboard, 
 /**
  * How the client sends: `corked`, the sends one received WebSocket message causes leave in one
  * write (each still its own WebSocket message); `per-message`, each send is its own write, as a
- * page's code that calls `send` per message does.
+ * page's code that calls `send` per message does. The per-message client is the C one
+ * (bench/c/pipe-client.c) when the bench built it: the Node client's cost per write held the
+ * generator core at 89 %, so the figure was partly the client's.
  */
 export type ClientStyle = 'corked' | 'per-message';
 
@@ -30,6 +32,8 @@ export const CLIENT_STYLES: readonly { style: ClientStyle; batchSends: boolean; 
 export interface PipePath extends BridgePath {
   /** Absent in older files: corked. */
   clientStyle?: ClientStyle;
+  /** Which program drove it: bridge-client.ts (`node`, and older files) or bench/c/pipe-client.c (`c`). */
+  client?: 'node' | 'c';
   /** The generator core (the client and the echo server) while 64 were in flight, share of one core. */
   generatorCpu: number;
   /** The client's part of it. */
@@ -183,7 +187,13 @@ function withGenerator(path: BridgePath, runs: BridgeRun[]): PipePath {
 export async function runPipe(
   settings: BridgeSettings,
   log: (line: string) => void,
+  cClient?: string,
 ): Promise<{ paths: PipePath[]; room: PipeRoomSide; roomPerMessage: PipeRoomSide }> {
+  const styled = (style: ClientStyle, batchSends: boolean): BridgeSettings => ({
+    ...settings,
+    batchSends,
+    ...(style === 'per-message' && cClient !== undefined && { cClient }),
+  });
   const paths: PipePath[] = [];
   const echoPort = await freePort();
   const echo = await startHelper('generator', 'echo-server', ['node', ECHO_PEER, '--listen', String(echoPort)], echoPort);
@@ -191,10 +201,10 @@ export async function runPipe(
   try {
     for (const { style, batchSends, suffix, label } of CLIENT_STYLES) {
       log(`  WebSocket client (${label}) → Switchboard /ws/devices/:id → TCP echo server (a raw device link) → Switchboard → client`);
-      const pipe = await throughPipe({ ...settings, batchSends }, echo, echoPort, log);
+      const pipe = await throughPipe(styled(style, batchSends), echo, echoPort, log);
       rooms.push(pipe.room);
       const path = summarize(`switchboard-pipe${suffix}`, `Switchboard (/ws/devices/:id → TCP echo server), ${label}`, pipe.runs);
-      paths.push({ ...withGenerator(path, pipe.runs), clientStyle: style });
+      paths.push({ ...withGenerator(path, pipe.runs), clientStyle: style, client: styled(style, batchSends).cClient !== undefined ? 'c' : 'node' });
     }
     const wsPort = await freePort();
     let websockify: Helper | undefined;
@@ -202,8 +212,12 @@ export async function runPipe(
       websockify = await startHelper('server', 'websockify', ['websockify', `127.0.0.1:${wsPort}`, `127.0.0.1:${echoPort}`], wsPort);
       for (const { style, batchSends, suffix, label } of CLIENT_STYLES) {
         log(`  WebSocket client (${label}) → websockify → the same TCP echo server → websockify → client`);
-        const runs = await driveQuietly(`ws://127.0.0.1:${wsPort}/`, 'websockify', { ...settings, batchSends }, websockify.pid, echo.pid, log);
-        paths.push({ ...withGenerator(summarize(`websockify${suffix}`, `websockify (→ TCP echo server), ${label}`, runs), runs), clientStyle: style });
+        const runs = await driveQuietly(`ws://127.0.0.1:${wsPort}/`, 'websockify', styled(style, batchSends), websockify.pid, echo.pid, log);
+        paths.push({
+          ...withGenerator(summarize(`websockify${suffix}`, `websockify (→ TCP echo server), ${label}`, runs), runs),
+          clientStyle: style,
+          client: styled(style, batchSends).cClient !== undefined ? 'c' : 'node',
+        });
       }
     } finally {
       await websockify?.stop();

@@ -27,7 +27,7 @@ import { measureCrowd } from './crowd.js';
 import { measureIdle, type IdleCase, type IdleResult } from './idle.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { ensurePeers } from './prerequisites.js';
-import { buildCReceiver } from './c-receiver.js';
+import { buildCPipeClient, buildCReceiver } from './c-receiver.js';
 import { writeReport } from './report.js';
 import {
   readAll,
@@ -78,6 +78,8 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --generator <c|node>  Scenario 3's receiving members: c (default), the C receiver the bench
                        builds with gcc (bench/c/receiver.c: epoll, 64 KiB reads), so the
                        generator core keeps headroom; node, the Node load generator as elsewhere.
+                       Scenario 7's client that writes each message on its own: c (default),
+                       bench/c/pipe-client.c; node, bridge-client.ts as the corked client.
   --burn-generator-core  Scenario 3 also measures Switchboard and ngircd with a spinning
                        process beside the generators on their core (what a loaded generator
                        does to the servers' CPU per delivery).
@@ -379,10 +381,13 @@ function ladderOr(o: Options, ladder: Ladder): Ladder {
   return o.rates === undefined ? ladder : { rates: o.rates, refineSteps: 0, fixed: true };
 }
 
+/** An id ending in * takes every case whose id starts with the rest (--case 'spread-cluster-*'). */
+function matches(id: string, pattern: string): boolean {
+  return pattern.endsWith('*') ? id.startsWith(pattern.slice(0, -1)) : id === pattern;
+}
+
 /** The cases --case selects (all without it). */
-function chosen(o: Options, cases: FanoutCase[]): FanoutCase[] {
-  // An id ending in * takes every case whose id starts with the rest (--case 'spread-cluster-*').
-  const matches = (id: string, pattern: string): boolean => (pattern.endsWith('*') ? id.startsWith(pattern.slice(0, -1)) : id === pattern);
+function chosen<C extends { id: string }>(o: Options, cases: C[]): C[] {
   return o.cases === undefined ? cases : cases.filter((c) => o.cases!.some((pattern) => matches(c.id, pattern)));
 }
 
@@ -550,9 +555,11 @@ async function main(): Promise<void> {
   }
   if (!existsSync(gatewayMain())) throw new Error(`${gatewayMain()} is missing: build first (npm run bench builds it).`);
   const cReceiverWanted = o.scenarios.has(3) && o.generator === 'c';
-  ensurePeers(log, { cToolchain: cReceiverWanted });
+  const cPipeClientWanted = o.scenarios.has(7) && o.generator === 'c';
+  ensurePeers(log, { cToolchain: cReceiverWanted || cPipeClientWanted });
   cleanWorkDir();
   const cReceiver = cReceiverWanted ? buildCReceiver(log) : undefined;
+  const cPipeClient = cPipeClientWanted ? buildCPipeClient(log) : undefined;
   pinSelf();
   const build = snapshotBuilds();
   const machine = machineInfo(build);
@@ -687,7 +694,8 @@ async function main(): Promise<void> {
         { id: 'bare-hub', label: 'bare node:net hub', system: 'bare-hub', connections: n, wsShare: 0 },
       ];
       const results: IdleResult[] = [];
-      for (const c of cases) results.push(await measureIdle(c, o.generators, log));
+      // `--case 'switchboard-*'` measures Switchboard's cases alone (a second reading of them is quicker).
+      for (const c of chosen(o, cases)) results.push(await measureIdle(c, o.generators, log));
       save('idle', scenarioFile(5, 'Idle members', o, machine, runId, { connections: n, roomSize: 100 }, { results }));
     }
 
@@ -711,9 +719,11 @@ async function main(): Promise<void> {
       // Scenario 4's settings, with two clients: one leaves the sends one received message causes
       // in one write (so the generator core is not what limits a pipe that is 3× websockify), the
       // other writes each message on its own, as a page's code does.
-      const { paths, room, roomPerMessage } = await runPipe(bridgeSettings, log);
+      const { paths, room, roomPerMessage } = await runPipe(bridgeSettings, log, cPipeClient);
       const profile = o.profile ? await profilePipe({ ...bridgeSettings, batchSends: true }, log) : undefined;
-      const profilePerMessage = o.profile ? await profilePipe({ ...bridgeSettings, batchSends: false }, log) : undefined;
+      const profilePerMessage = o.profile
+        ? await profilePipe({ ...bridgeSettings, batchSends: false, ...(cPipeClient !== undefined && { cClient: cPipeClient }) }, log)
+        : undefined;
       save(
         'pipe',
         scenarioFile(

@@ -211,6 +211,8 @@ export function serverPids(system: RunningSystem): number[] {
 export interface SwitchboardOptions {
   /** Write a V8 CPU profile into this folder when the gateway exits. */
   cpuProfileDir?: string;
+  /** Node flags for the gateway's process beside GATEWAY_NODE_FLAGS (scenario 5: `--inspect` on loopback, to ask for a GC). */
+  nodeFlags?: string[];
   /** More documented gateway flags (appended after the bench's own). */
   extraFlags?: string[];
   /**
@@ -396,7 +398,8 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
           ...['--listen', `line://127.0.0.1:${senderLinePort}?room=${options.lineRoom}&hears=addressed&rate=${LINE_RATE}`],
         ]
       : [];
-  const node = options.cpuProfileDir ? ['node', ...GATEWAY_NODE_FLAGS, '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node', ...GATEWAY_NODE_FLAGS];
+  const nodeFlags = [...GATEWAY_NODE_FLAGS, ...(options.nodeFlags ?? [])];
+  const node = options.cpuProfileDir ? ['node', ...nodeFlags, '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node', ...nodeFlags];
   // V8's sampling thread starves on a core the main thread keeps busy, and then samples mostly
   // the idle moments: a profiled gateway may use both cores (its main thread stays on the
   // one the generators leave free).

@@ -73,6 +73,13 @@ describe('an idle member keeps nothing it does not need', () => {
       expect(a.outbox.blockedBy).toBe(b.outbox.blockedBy);
     }
 
+    // A TCP member's decoder knows its link: its frames go to one function every decoder shares,
+    // not to a closure (and its context) per connection.
+    for (const member of [tcpA!, tcpB!]) {
+      const link = member.link as unknown as { decoder?: object };
+      expect(link.decoder).toHaveProperty('link', member.link);
+    }
+
     // A WebSocket lets go of its upgrade: the response and the HTTP idle timer that ws cleared.
     for (const member of [wsA!, wsB!]) {
       const { socket } = socketsOf(member);

@@ -125,6 +125,25 @@ function onFramedClose(this: FramedSocket): void {
 }
 
 /**
+ * A framed link's decoder knows its link, so every decoder hands its frames to one shared
+ * function (the decoder calls it as its own method), where a closure each, and its context, stayed
+ * as long as the connection.
+ */
+class LinkDecoder extends FrameDecoder {
+  constructor(
+    readonly link: TcpLink,
+    maxFrameLength: number,
+  ) {
+    super(onLinkFrame, { maxFrameLength });
+  }
+}
+
+function onLinkFrame(this: LinkDecoder, type: number, payload: Uint8Array): void {
+  const { hub, member } = this.link;
+  hub!.receive(member!, type, payload);
+}
+
+/**
  * A socket that speaks Switchboard's framing joins the hub through its own decoder. `tapFor`
  * and `as` (given by devices/, which transports know nothing of) may watch its bytes and say
  * what it hears: it may turn out a plain device.
@@ -140,11 +159,9 @@ export function acceptFramed(
   const member = hub.connect(link, as);
   if (member === undefined) return undefined;
   link.tap = tapFor?.(link, member);
-  link.decoder = new FrameDecoder((type, payload) => hub.receive(member, type, payload), {
-    maxFrameLength: hub.config.limits.maxFrameLength,
-  });
   link.hub = hub;
   link.member = member;
+  link.decoder = new LinkDecoder(link, hub.config.limits.maxFrameLength);
   (socket as FramedSocket)[LINK] = link;
   socket.on('data', onFramedData);
   socket.on('drain', onFramedDrain);
