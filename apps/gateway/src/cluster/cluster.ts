@@ -106,6 +106,10 @@ export interface MessageLog {
    * read up (at once when it was already); absent where every node holds everything.
    */
   serve?(stream: LogStream): Promise<void>;
+  /** A served stream whose read-up failed (its shard failing over): what this node keeps of it may lack entries. */
+  behind?(stream: LogStream): boolean;
+  /** Reads a `behind` stream on now; rejects (CLUSTER_UNAVAILABLE) when it cannot be read. */
+  catchUp?(stream: LogStream): Promise<void>;
 }
 
 /** Something said in a room, for the members of that room on other nodes. */

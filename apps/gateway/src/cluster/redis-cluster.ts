@@ -142,8 +142,13 @@ export class RedisCluster implements ClusterNode {
     const bus = this.#protocol.bus;
     this.bus = {
       ...bus,
+      // In this order: an entry added to the stream after the read-up is published after the
+      // subscription, so it reaches this node live (read first, one added between the read and
+      // the subscription would reach the joiner neither way). One in both the read and live the
+      // joiner does not get twice (Router skips ids its join's history gave it).
       serveRoom: async (room) => {
-        await Promise.all([bus.serveRoom(room), this.#history.serve({ room })]);
+        await bus.serveRoom(room);
+        await this.#history.serve({ room });
       },
       dropRoom: (room) => {
         bus.dropRoom(room);
@@ -205,6 +210,8 @@ export class RedisCluster implements ClusterNode {
       follow: (handler, highest) => history.follow(handler, highest),
       readUp: (stream) => history.readUp(stream),
       serve: (stream) => history.serve(stream),
+      behind: (stream) => history.behind(stream),
+      catchUp: (stream) => history.catchUp(stream),
     };
     this.#membership = new RedisMembership({
       nodeId,

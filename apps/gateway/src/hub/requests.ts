@@ -149,9 +149,10 @@ export class Requests {
           const forward = message.after !== undefined && message.before === undefined;
           this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
         };
-        // A room it is not in may be one this gateway does not serve: read up first.
         const room = message.room;
-        if (room === undefined || message.with !== undefined || message.private === true || member.rooms.some((r) => r.name === room)) return answer();
+        if (room === undefined || message.with !== undefined || message.private === true) return answer();
+        // A room it is in is served here (read on first if its read-up failed); one it is not in may not be: read up first.
+        if (member.rooms.some((r) => r.name === room)) return andThen(this.history.roomCaughtUp(room), answer);
         return andThen(this.history.readRoomUp(reader.visitor, room), answer);
       }
       case 'search': {

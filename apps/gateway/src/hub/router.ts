@@ -3,6 +3,7 @@ import type { ClusterHandlers, ClusterNode, MemberEvent, MemberRecord, RoomEvent
 import type { Hears } from './device.js';
 import type { Delivery } from '../delivery/delivery.js';
 import type { Handled } from './handled.js';
+import { alreadyGiven } from './join-overlap.js';
 import type { Member, Room } from './member.js';
 
 /**
@@ -27,7 +28,7 @@ export class Router {
     private readonly delivery: Delivery,
     private readonly node: ClusterNode,
     private readonly maxQueueBytes: number,
-    now: () => number,
+    private readonly now: () => number,
   ) {
     this.ensureRoom(DEFAULT_ROOM, now());
   }
@@ -141,8 +142,10 @@ export class Router {
     let frame: Uint8Array | undefined;
     if (room !== undefined) {
       const origin = event.origin;
+      // A member that joined a moment ago may have this message in its join's history already.
+      const given = room.joinOverlaps === undefined ? undefined : alreadyGiven(room, event.frame, this.now());
       for (const member of room.members) {
-        if (member.id === event.except) continue;
+        if (member.id === event.except || given?.has(member) === true) continue;
         const hears = member.hears;
         if (hears !== undefined) {
           // A device: one comparison or two, no encoding (docs/devices.md, "Who a device hears").
