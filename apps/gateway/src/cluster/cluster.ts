@@ -58,8 +58,16 @@ export function memberInfoOf({ id, name, transport, address, legacy, device }: M
  * the implementation keeps current (the in-process one shares a single map).
  */
 export interface MemberDirectory {
-  /** Adds or replaces a member's record (on join, rename, room change). */
-  put(record: MemberRecord): void;
+  /**
+   * Adds or replaces a member's record (on join, rename, room change). Over Redis a promise that
+   * settles once the shared state holds it (or that failed: logged; the resync makes it good).
+   */
+  put(record: MemberRecord): void | Promise<void>;
+  /**
+   * A member by name asked of the shared state, for a name this node's replica does not know (yet):
+   * the other nodes' changes reach it unordered with what they answered. Absent in one process.
+   */
+  lookup?(name: string): Promise<MemberRecord | undefined>;
   remove(id: string): void;
   get(id: string): MemberRecord | undefined;
   byName(name: string): MemberRecord | undefined;

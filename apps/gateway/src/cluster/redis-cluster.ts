@@ -173,6 +173,7 @@ export class RedisCluster implements ClusterNode {
     };
     this.directory = {
       put: (record) => this.#put(record),
+      lookup: (name) => this.#lookup(name),
       remove: (id) => this.#remove(id),
       get: (id) => replica.get(id),
       byName: (name) => replica.byName(name),
@@ -326,13 +327,44 @@ export class RedisCluster implements ClusterNode {
 
   // ---- The directory -------------------------------------------------------------------
 
-  /** Our records go to Redis and every node; a write lost while Redis is away is made good by the membership's resync. */
-  #put(record: MemberRecord): void {
+  /**
+   * Our records go to Redis and every node; a write lost while Redis is away is made good by the
+   * membership's resync. Resolves once Redis has it (at most --cluster-timeout-ms; never rejects).
+   */
+  #put(record: MemberRecord): void | Promise<void> {
     this.#replica.put(record);
     if (record.node !== this.nodeId) return;
     this.#servesIdentity(record.id, record.identity);
-    this.#redis.send(['HSET', this.#keys.members, record.id, JSON.stringify(record)]);
     this.#protocol.toAll({ k: BusKind.Put, from: this.nodeId, record });
+    if (!this.#redis.ready) return;
+    const written = this.#redis.command(['HSET', this.#keys.members, record.id, JSON.stringify(record)]);
+    return withTimeout(written, this.#options.timeoutMs, 'storing a member record').then(
+      () => undefined,
+      (error: unknown) => this.#redis.logError('HSET', error as Error),
+    );
+  }
+
+  /**
+   * A member by name, from the shared state: its name's claim says which node and member hold it,
+   * that node's member hash its record. Undefined when nobody holds it or Redis does not answer in time.
+   */
+  async #lookup(name: string): Promise<MemberRecord | undefined> {
+    if (!this.#redis.ready) return undefined;
+    const { timeoutMs } = this.#options;
+    try {
+      // The claim is `<node>|<member id>` (#claim); RESP2 answers strings, or null for a key or field that is not there.
+      const claim = (await withTimeout(this.#redis.command(['GET', this.#nameKey(name)]), timeoutMs, 'looking up a name')) as string | null;
+      if (claim === null) return undefined;
+      const [node = '', id = ''] = claim.split('|');
+      const json = (await withTimeout(this.#redis.command(['HGET', `${this.#keys.shared}members:${node}`, id]), timeoutMs, 'looking up a member')) as
+        string | null;
+      if (json === null) return undefined;
+      const record = JSON.parse(json) as MemberRecord;
+      return lookAlikeKey(record.name) === lookAlikeKey(name) ? record : undefined;
+    } catch (error) {
+      this.#redis.logError('looking up a member', error as Error);
+      return undefined;
+    }
   }
 
   /** Member `id` here has `identity` now (undefined: gone): an identity's private stream is followed while a member here has it. */

@@ -57,7 +57,7 @@ export class Membership {
     if (lookAlikeKey(previousName) !== lookAlikeKey(name)) this.node.names.release(previousName, member.id);
     member.name = name;
     if (member.state !== 'joined' || previousName === name) return;
-    this.publishRecord(member);
+    void this.publishRecord(member);
     for (const room of member.rooms) this.announce(room, 'rename', member, { previousName }, ref);
     if (member.rooms.length === 0 && member.speaksProtocol) {
       const notice: ServerMessageOf<'notice'> = { type: 'notice', text: `You are now known as ${name}.`, ts: this.now() };
@@ -106,7 +106,7 @@ export class Membership {
     } else {
       member.rooms.push(room);
       room.members.add(member);
-      this.publishRecord(member);
+      void this.publishRecord(member);
       this.announce(room, 'join', member);
     }
     if (!member.speaksProtocol) return;
@@ -137,7 +137,7 @@ export class Membership {
     member.rooms.splice(member.rooms.indexOf(room), 1);
     room.members.delete(member);
     room.joinOverlaps?.delete(member);
-    this.publishRecord(member);
+    void this.publishRecord(member);
     // The leaver hears its own leave too: the confirmation that the request took effect.
     this.announce(room, 'leave', member, { reason: 'left' }, ref, true);
     this.router.dropIfEmpty(room);
@@ -148,7 +148,7 @@ export class Membership {
     member.rooms.splice(member.rooms.indexOf(room), 1);
     room.members.delete(member);
     room.joinOverlaps?.delete(member);
-    this.publishRecord(member);
+    void this.publishRecord(member);
     this.announce(room, 'leave', member, { reason: 'kicked' }, undefined, true);
     this.router.dropIfEmpty(room);
   }
@@ -205,8 +205,9 @@ export class Membership {
     return room;
   }
 
-  publishRecord(member: Member): void {
-    this.node.directory.put(member.record(this.node.nodeId));
+  /** The member's record to the directory; over Redis, settles once the shared state holds it. */
+  publishRecord(member: Member): void | Promise<void> {
+    return this.node.directory.put(member.record(this.node.nodeId));
   }
 
   /**
