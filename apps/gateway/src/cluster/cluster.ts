@@ -218,4 +218,10 @@ export interface ClusterHandlers {
   announce(announcement: Announcement): number;
   /** Another node stopped answering: its members are gone (already out of the directory). */
   nodeLost(node: string, members: MemberRecord[]): void;
+  /**
+   * A member of another node is in `rooms` now, as its directory record says. Its presence join
+   * travels apart (the room's channel) and is missed by a node that subscribed to the room just
+   * after it was sent: absent where the two cannot pass each other (one process).
+   */
+  joinedElsewhere?(record: MemberRecord, rooms: string[]): void;
 }

@@ -1,7 +1,7 @@
 import { lookAlikeKey } from '../identity/look-alike.js';
 import { randomBytes } from 'node:crypto';
 import type { HubLogger } from '../logger.js';
-import type { ClusterBus, ClusterNode, IdAllocator, MemberDirectory, MemberRecord, MessageLog, NameClaims } from './cluster.js';
+import type { ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, MemberDirectory, MemberRecord, MessageLog, NameClaims } from './cluster.js';
 import { BusKind } from './bus-messages.js';
 import { BusProtocol } from './bus-protocol.js';
 import { DirectoryReplica } from './directory-replica.js';
@@ -96,6 +96,8 @@ export class RedisCluster implements ClusterNode {
   readonly #claims = new Map<string, string>();
   #nextMember = 1;
   #closed = false;
+  /** The hub's handlers, once it registered them: told when another node's member joins rooms (its directory record). */
+  #hubHandlers: ClusterHandlers | undefined;
   /** Which nodes are live; heartbeat, sweep and resync. */
   readonly #membership: RedisMembership;
 
@@ -131,7 +133,12 @@ export class RedisCluster implements ClusterNode {
       logError,
       state: {
         heard: (node) => this.#membership.heard(node),
-        put: (record) => replica.put(record),
+        put: (record) => {
+          const before = replica.get(record.id)?.rooms ?? [];
+          replica.put(record);
+          const joined = record.rooms.filter((room) => !before.includes(room));
+          if (joined.length > 0) this.#hubHandlers?.joinedElsewhere?.(record, joined);
+        },
         remove: (id) => void replica.remove(id),
         sync: (node, records) => replica.replaceNode(node, records),
         lost: (node) => this.#membership.lost(node),
@@ -155,7 +162,8 @@ export class RedisCluster implements ClusterNode {
         this.#history.drop({ room });
       },
       // On a cluster a stream is read when the bus says it grew (redis-history.ts): a room's event, a private message or file to a member here.
-      serve: (handlers) =>
+      serve: (handlers) => {
+        this.#hubHandlers = handlers;
         bus.serve({
           admin: (action) => handlers.admin(action),
           announce: (announcement) => handlers.announce(announcement),
@@ -169,7 +177,8 @@ export class RedisCluster implements ClusterNode {
             if (identity !== undefined) this.#history.nudge({ identity });
             handlers.member(event);
           },
-        }),
+        });
+      },
     };
     this.directory = {
       put: (record) => this.#put(record),

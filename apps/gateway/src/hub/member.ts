@@ -31,6 +31,8 @@ export interface Room {
   readonly createdAt: number;
   /** Members that joined a moment ago → the history their join gave them (join-overlap.ts). */
   joinOverlaps?: Map<Member, JoinOverlap>;
+  /** Members (any node's) whose presence join this node's members of the room were sent, until their leave (Router). */
+  joinsHeard?: Set<string>;
 }
 
 /** One connection on this node: who it is, where it is, how alive it is. */
