@@ -67,4 +67,61 @@ describe('races between gateways on a Redis Cluster', () => {
       await expect(guest.next('notice', (n) => n.code === 'NAME_RECLAIMED', 10_000)).resolves.toBeDefined();
     }
   }, 120_000);
+  it('a private to a member whose welcome came from another gateway a moment ago reaches it, never NO_SUCH_MEMBER', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    const alice = await peer(a);
+    await alice.hello('alice');
+    for (let round = 1; round <= 20; round++) {
+      const name = `bea${round}`;
+      const bea = await peer(b);
+      await bea.hello(name, { room: `r${round}` });
+      // Told at once (a member says hello, then gives its name out): alice writes to it through her own gateway.
+      const ref = `p${round}`;
+      alice.send({ type: 'private', to: name, text: `hi ${round}`, ref });
+      const reply = await until(
+        `an answer to ${ref}`,
+        () => alice.received.find((m): m is Of<'private'> | Of<'error'> => (m.type === 'private' || m.type === 'error') && m.ref === ref),
+        10_000,
+      );
+      expect(reply, `round ${round}: ${JSON.stringify(reply)}`).toMatchObject({ type: 'private', to: name });
+      await bea.find('private', (m) => m.text === `hi ${round}`, 10_000);
+    }
+  }, 120_000);
+
+  it('two members joining one room on two gateways at once end up in each other’s roster (roster, then presence)', async () => {
+    const [a, b] = [await node('a'), await node('b')];
+    // Who a member believes is in a room: its roster, then the presence events after it.
+    const view = (p: Peer, room: string): Set<string> => {
+      const names = new Set<string>();
+      let rostered = false;
+      for (const m of p.received) {
+        if (m.type === 'roster' && m.room === room && !rostered) {
+          rostered = true;
+          for (const member of m.members) names.add(member.name);
+        } else if (rostered && m.type === 'presence' && m.room === room) {
+          if (m.event === 'join') names.add(m.member.name);
+          else if (m.event === 'leave') names.delete(m.member.name);
+        }
+      }
+      return names;
+    };
+    for (let round = 1; round <= 10; round++) {
+      const room = `both${round}`;
+      const [x, y] = [await peer(a), await peer(b)];
+      const xName = `x${round}`;
+      const yName = `y${round}`;
+      x.send({ type: 'hello', v: 1, name: xName, room });
+      y.send({ type: 'hello', v: 1, name: yName, room });
+      await until(
+        `round ${round}: each in the other's roster`,
+        () => {
+          const [seenByX, seenByY] = [view(x, room), view(y, room)];
+          return seenByX.has(yName) && seenByY.has(xName) ? true : undefined;
+        },
+        10_000,
+      ).catch((error: unknown) => {
+        throw new Error(`${(error as Error).message}: x sees ${[...view(x, room)].join(',')}, y sees ${[...view(y, room)].join(',')}`);
+      });
+    }
+  }, 120_000);
 });

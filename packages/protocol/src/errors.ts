@@ -56,7 +56,8 @@ export const ErrorCodes = {
   KICKED: 'An administrator removed the member.',
   SERVER_SHUTTING_DOWN: 'The gateway is stopping or the listener was stopped.',
   // Several gateways on one Redis.
-  CLUSTER_UNAVAILABLE: 'The gateways cannot reach their shared Redis: the request was not taken (a message was not acknowledged, so send it again later).',
+  CLUSTER_UNAVAILABLE:
+    "The gateways cannot reach their shared Redis: the request was not taken (a message was not acknowledged, so send it again later), or a room's history could not be read whole (ask again later).",
   INTERNAL: 'The server failed to handle the request; it has been logged.',
 } as const;
 

@@ -58,8 +58,16 @@ export function memberInfoOf({ id, name, transport, address, legacy, device }: M
  * the implementation keeps current (the in-process one shares a single map).
  */
 export interface MemberDirectory {
-  /** Adds or replaces a member's record (on join, rename, room change). */
-  put(record: MemberRecord): void;
+  /**
+   * Adds or replaces a member's record (on join, rename, room change). Over Redis a promise that
+   * settles once the shared state holds it (or that failed: logged; the resync makes it good).
+   */
+  put(record: MemberRecord): void | Promise<void>;
+  /**
+   * A member by name asked of the shared state, for a name this node's replica does not know (yet):
+   * the other nodes' changes reach it unordered with what they answered. Absent in one process.
+   */
+  lookup?(name: string): Promise<MemberRecord | undefined>;
   remove(id: string): void;
   get(id: string): MemberRecord | undefined;
   byName(name: string): MemberRecord | undefined;
@@ -106,6 +114,10 @@ export interface MessageLog {
    * read up (at once when it was already); absent where every node holds everything.
    */
   serve?(stream: LogStream): Promise<void>;
+  /** A served stream whose read-up failed (its shard failing over): what this node keeps of it may lack entries. */
+  behind?(stream: LogStream): boolean;
+  /** Reads a `behind` stream on now; rejects (CLUSTER_UNAVAILABLE) when it cannot be read. */
+  catchUp?(stream: LogStream): Promise<void>;
 }
 
 /** Something said in a room, for the members of that room on other nodes. */
@@ -206,4 +218,10 @@ export interface ClusterHandlers {
   announce(announcement: Announcement): number;
   /** Another node stopped answering: its members are gone (already out of the directory). */
   nodeLost(node: string, members: MemberRecord[]): void;
+  /**
+   * A member of another node is in `rooms` now, as its directory record says. Its presence join
+   * travels apart (the room's channel) and is missed by a node that subscribed to the room just
+   * after it was sent: absent where the two cannot pass each other (one process).
+   */
+  joinedElsewhere?(record: MemberRecord, rooms: string[]): void;
 }

@@ -1,7 +1,7 @@
 import { lookAlikeKey } from '../identity/look-alike.js';
 import { randomBytes } from 'node:crypto';
 import type { HubLogger } from '../logger.js';
-import type { ClusterBus, ClusterNode, IdAllocator, MemberDirectory, MemberRecord, MessageLog, NameClaims } from './cluster.js';
+import type { ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, MemberDirectory, MemberRecord, MessageLog, NameClaims } from './cluster.js';
 import { BusKind } from './bus-messages.js';
 import { BusProtocol } from './bus-protocol.js';
 import { DirectoryReplica } from './directory-replica.js';
@@ -96,6 +96,8 @@ export class RedisCluster implements ClusterNode {
   readonly #claims = new Map<string, string>();
   #nextMember = 1;
   #closed = false;
+  /** The hub's handlers, once it registered them: told when another node's member joins rooms (its directory record). */
+  #hubHandlers: ClusterHandlers | undefined;
   /** Which nodes are live; heartbeat, sweep and resync. */
   readonly #membership: RedisMembership;
 
@@ -131,7 +133,12 @@ export class RedisCluster implements ClusterNode {
       logError,
       state: {
         heard: (node) => this.#membership.heard(node),
-        put: (record) => replica.put(record),
+        put: (record) => {
+          const before = replica.get(record.id)?.rooms ?? [];
+          replica.put(record);
+          const joined = record.rooms.filter((room) => !before.includes(room));
+          if (joined.length > 0) this.#hubHandlers?.joinedElsewhere?.(record, joined);
+        },
         remove: (id) => void replica.remove(id),
         sync: (node, records) => replica.replaceNode(node, records),
         lost: (node) => this.#membership.lost(node),
@@ -142,15 +149,21 @@ export class RedisCluster implements ClusterNode {
     const bus = this.#protocol.bus;
     this.bus = {
       ...bus,
+      // In this order: an entry added to the stream after the read-up is published after the
+      // subscription, so it reaches this node live (read first, one added between the read and
+      // the subscription would reach the joiner neither way). One in both the read and live the
+      // joiner does not get twice (Router skips ids its join's history gave it).
       serveRoom: async (room) => {
-        await Promise.all([bus.serveRoom(room), this.#history.serve({ room })]);
+        await bus.serveRoom(room);
+        await this.#history.serve({ room });
       },
       dropRoom: (room) => {
         bus.dropRoom(room);
         this.#history.drop({ room });
       },
       // On a cluster a stream is read when the bus says it grew (redis-history.ts): a room's event, a private message or file to a member here.
-      serve: (handlers) =>
+      serve: (handlers) => {
+        this.#hubHandlers = handlers;
         bus.serve({
           admin: (action) => handlers.admin(action),
           announce: (announcement) => handlers.announce(announcement),
@@ -164,10 +177,12 @@ export class RedisCluster implements ClusterNode {
             if (identity !== undefined) this.#history.nudge({ identity });
             handlers.member(event);
           },
-        }),
+        });
+      },
     };
     this.directory = {
       put: (record) => this.#put(record),
+      lookup: (name) => this.#lookup(name),
       remove: (id) => this.#remove(id),
       get: (id) => replica.get(id),
       byName: (name) => replica.byName(name),
@@ -205,6 +220,8 @@ export class RedisCluster implements ClusterNode {
       follow: (handler, highest) => history.follow(handler, highest),
       readUp: (stream) => history.readUp(stream),
       serve: (stream) => history.serve(stream),
+      behind: (stream) => history.behind(stream),
+      catchUp: (stream) => history.catchUp(stream),
     };
     this.#membership = new RedisMembership({
       nodeId,
@@ -319,13 +336,44 @@ export class RedisCluster implements ClusterNode {
 
   // ---- The directory -------------------------------------------------------------------
 
-  /** Our records go to Redis and every node; a write lost while Redis is away is made good by the membership's resync. */
-  #put(record: MemberRecord): void {
+  /**
+   * Our records go to Redis and every node; a write lost while Redis is away is made good by the
+   * membership's resync. Resolves once Redis has it (at most --cluster-timeout-ms; never rejects).
+   */
+  #put(record: MemberRecord): void | Promise<void> {
     this.#replica.put(record);
     if (record.node !== this.nodeId) return;
     this.#servesIdentity(record.id, record.identity);
-    this.#redis.send(['HSET', this.#keys.members, record.id, JSON.stringify(record)]);
     this.#protocol.toAll({ k: BusKind.Put, from: this.nodeId, record });
+    if (!this.#redis.ready) return;
+    const written = this.#redis.command(['HSET', this.#keys.members, record.id, JSON.stringify(record)]);
+    return withTimeout(written, this.#options.timeoutMs, 'storing a member record').then(
+      () => undefined,
+      (error: unknown) => this.#redis.logError('HSET', error as Error),
+    );
+  }
+
+  /**
+   * A member by name, from the shared state: its name's claim says which node and member hold it,
+   * that node's member hash its record. Undefined when nobody holds it or Redis does not answer in time.
+   */
+  async #lookup(name: string): Promise<MemberRecord | undefined> {
+    if (!this.#redis.ready) return undefined;
+    const { timeoutMs } = this.#options;
+    try {
+      // The claim is `<node>|<member id>` (#claim); RESP2 answers strings, or null for a key or field that is not there.
+      const claim = (await withTimeout(this.#redis.command(['GET', this.#nameKey(name)]), timeoutMs, 'looking up a name')) as string | null;
+      if (claim === null) return undefined;
+      const [node = '', id = ''] = claim.split('|');
+      const json = (await withTimeout(this.#redis.command(['HGET', `${this.#keys.shared}members:${node}`, id]), timeoutMs, 'looking up a member')) as
+        string | null;
+      if (json === null) return undefined;
+      const record = JSON.parse(json) as MemberRecord;
+      return lookAlikeKey(record.name) === lookAlikeKey(name) ? record : undefined;
+    } catch (error) {
+      this.#redis.logError('looking up a member', error as Error);
+      return undefined;
+    }
   }
 
   /** Member `id` here has `identity` now (undefined: gone): an identity's private stream is followed while a member here has it. */

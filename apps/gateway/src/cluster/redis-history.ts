@@ -58,6 +58,11 @@ export class RedisHistory implements MessageLog {
   readonly #following = new Map<string, string>();
   /** Streams served now (followed once read up) → their read-up while it runs. */
   readonly #served = new Map<string, Promise<void> | undefined>();
+  /**
+   * Streams served whose read-up failed (their shard was failing over): what is kept here of them
+   * may lack entries until a read of them succeeds (the follow, or `caughtUp`).
+   */
+  readonly #behind = new Set<string>();
   /** Where this process stopped reading a stream it no longer serves: it reads on from there when it serves it again. */
   readonly #stoppedAt = new Map<string, string>();
   /** Files announced here → the streams their checksum goes to. */
@@ -281,8 +286,10 @@ export class RedisHistory implements MessageLog {
   /**
    * This node serves `of` now: what it lacks is read first (from where this process stopped
    * reading it, or from the highest id its history holds of a room, or the whole stream of an
-   * identity's), then the stream is followed. Resolves once it is read up; a failed read is logged
-   * and the follow loop reads from the same place when Redis answers again.
+   * identity's), then the stream is followed. Resolves once it is read up, or once reading it has
+   * failed for three --cluster-timeout-ms (its shard failing over): the stream is then `behind`
+   * (what is kept here may lack entries) until the follow loop, reading from the same place,
+   * gets through.
    */
   serve(of: LogStream): Promise<void> {
     const key = this.#options.keys.stream(of);
@@ -296,10 +303,21 @@ export class RedisHistory implements MessageLog {
 
   async #serve(key: string, of: LogStream): Promise<void> {
     let position = this.#startOf(key, of);
-    try {
-      position = await this.#readUp(key, position);
-    } catch (error) {
-      this.#options.redis.logError(`reading the history of ${'room' in of ? `room ${of.room}` : 'a member'}`, error as Error);
+    // A shard failing over answers nothing for a second or more (and this node's map of the cluster may be stale): the read is made again.
+    const deadline = Date.now() + this.#options.timeoutMs * 3;
+    for (let pause = 50; ; pause = Math.min(pause * 2, 500)) {
+      try {
+        position = await this.#readUp(key, position);
+        this.#behind.delete(key);
+        break;
+      } catch (error) {
+        if (!this.#served.has(key) || this.#closed || Date.now() + pause > deadline) {
+          this.#behind.add(key);
+          this.#options.redis.logError(`reading the history of ${'room' in of ? `room ${of.room}` : 'a member'}`, error as Error);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
     }
     if (!this.#served.has(key) || this.#following.has(key)) return; // dropped meanwhile, or served again and read up by then
     this.#following.set(key, position);
@@ -309,11 +327,45 @@ export class RedisHistory implements MessageLog {
     if (this.#options.keys.ids === 'per-slot') this.#poll(key);
   }
 
+  /**
+   * Whether what this node keeps of a served stream may lack entries of it: its read-up failed
+   * and no read of it has succeeded since. A room's history read here is then not whole.
+   */
+  behind(of: LogStream): boolean {
+    return this.#behind.has(this.#options.keys.stream(of));
+  }
+
+  /**
+   * A served stream that is `behind`: read on now, once, from where this node is in it. Resolves
+   * once what is kept here holds every entry the stream held; rejects (CLUSTER_UNAVAILABLE) when
+   * the stream cannot be read.
+   */
+  async catchUp(of: LogStream): Promise<void> {
+    const key = this.#options.keys.stream(of);
+    await this.#served.get(key);
+    if (!this.#behind.has(key)) return;
+    const position = this.#following.get(key) ?? this.#startOf(key, of);
+    let last: string;
+    try {
+      last = await this.#readUp(key, position);
+    } catch (error) {
+      throw unavailable(`reading the history: ${(error as Error).message}`);
+    }
+    this.#behind.delete(key);
+    const now = this.#following.get(key);
+    if (now !== undefined && compareStreamIds(last, now) > 0) this.#following.set(key, last);
+  }
+
   /** A stream this node may not serve, read up once (a REST reader's room): what it lacks is stored, nothing more is followed. */
   async readUp(of: LogStream): Promise<void> {
     const key = this.#options.keys.stream(of);
-    if (this.#following.has(key)) return;
-    const last = await this.#readUp(key, this.#startOf(key, of));
+    if (this.#following.has(key)) return this.catchUp(of);
+    let last: string;
+    try {
+      last = await this.#readUp(key, this.#startOf(key, of));
+    } catch (error) {
+      throw unavailable(`reading the history: ${(error as Error).message}`);
+    }
     if (!this.#following.has(key)) this.#stoppedAt.set(key, last);
   }
 
@@ -321,6 +373,7 @@ export class RedisHistory implements MessageLog {
   drop(of: LogStream): void {
     const key = this.#options.keys.stream(of);
     this.#served.delete(key);
+    this.#behind.delete(key);
     const position = this.#following.get(key);
     if (position === undefined) return;
     this.#following.delete(key);
@@ -386,9 +439,10 @@ export class RedisHistory implements MessageLog {
         continue;
       }
       let reply: unknown;
+      let streams: [string, string][];
       try {
         if (redis.mode === 'single') this.#readerId ??= String(await redis.read(['CLIENT', 'ID']));
-        const streams = [...this.#following];
+        streams = [...this.#following];
         if (streams.length === 0) continue;
         this.#reading = true;
         reply = await redis.read([
@@ -412,6 +466,9 @@ export class RedisHistory implements MessageLog {
       } finally {
         this.#reading = false;
       }
+      // Every stream read to its end is whole here now; one that gave a full page may have more.
+      const full = new Set(reply === null ? [] : (reply as [string, unknown[]][]).filter(([, entries]) => entries.length >= READ_COUNT).map(([key]) => key));
+      for (const [key] of streams) if (!full.has(key)) this.#behind.delete(key);
       if (reply === null) continue;
       // RESP2: [[stream, [[entryId, [field, value, ...]], ...]], ...]
       for (const [key, entries] of reply as [string, [string, string[]][]][]) {
@@ -457,6 +514,8 @@ export class RedisHistory implements MessageLog {
           const position = this.#following.get(key);
           if (position === undefined) return;
           const last = await this.#readUp(key, position, true);
+          // Read through to the end from where this node was: nothing of it is missing here now.
+          this.#behind.delete(key);
           const now = this.#following.get(key);
           // Dropped meanwhile, or read further by a serve that ran meanwhile.
           if (now !== undefined && compareStreamIds(last, now) > 0) this.#following.set(key, last);

@@ -199,7 +199,7 @@ export class HistoryService {
 
   /**
    * `roomFor()` for a REST reader, who may ask any gateway: a room this node does not serve is
-   * first read up from the cluster's log (when Redis cannot be read, what is kept here answers).
+   * first read up from the cluster's log (CLUSTER_UNAVAILABLE when it cannot be read).
    */
   async roomForReader(visitor: RoomVisitor, room: string, range: HistoryRange): Promise<HistoryPage> {
     await this.readRoomUp(visitor, room);
@@ -209,11 +209,21 @@ export class HistoryService {
   /**
    * Before a room's history is read by someone not in it (over Redis, the room may be one this
    * node does not serve): it is read up from the cluster's log, once the room admits the reader
-   * (ROOM_INVALID, ROOM_FORBIDDEN otherwise). When Redis cannot be read, what is kept here answers.
+   * (ROOM_INVALID, ROOM_FORBIDDEN otherwise). When the log cannot be read it rejects with
+   * CLUSTER_UNAVAILABLE: what is kept here may lack entries, and a short page would say there are none.
    */
   readRoomUp(visitor: RoomVisitor, room: string): Promise<void> | undefined {
     this.roomFor(visitor, room, { limit: 1 }); // refused before anything is read
-    return this.log.readUp?.({ room }).catch(() => undefined);
+    return this.log.readUp?.({ room });
+  }
+
+  /**
+   * Before a served room's history is read (a join's, `hello {since}`, `history {room}`): undefined
+   * when what is kept here is whole; when its read-up from the cluster's log failed (its shard
+   * failing over), a promise that reads it on now, and rejects with CLUSTER_UNAVAILABLE if it still cannot.
+   */
+  roomCaughtUp(room: string): Promise<void> | undefined {
+    return this.log.behind?.({ room }) === true ? this.log.catchUp?.({ room }) : undefined;
   }
 
   /** A member with this identity arrived here: its private conversations are read up (over Redis) before its hello is answered further. */

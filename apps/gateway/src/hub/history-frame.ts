@@ -10,6 +10,16 @@ export type HistoryScope = Pick<ClientMessageOf<'history'>, 'room' | 'with' | 'p
  * catching up with `after`) and `more` tells the client to ask again from where it stopped.
  */
 export function historyFrame(scope: HistoryScope, page: HistoryPage, forward: boolean, maxFrameLength: number): Uint8Array {
+  return historyReply(scope, page, forward, maxFrameLength).frame;
+}
+
+/** historyFrame() with the entries it holds. */
+export function historyReply(
+  scope: HistoryScope,
+  page: HistoryPage,
+  forward: boolean,
+  maxFrameLength: number,
+): { frame: Uint8Array; entries: HistoryPage['entries'] } {
   let { entries, more } = page;
   for (;;) {
     const reply: ServerMessageOf<'history'> = { type: 'history', entries, more };
@@ -18,7 +28,7 @@ export function historyFrame(scope: HistoryScope, page: HistoryPage, forward: bo
     if (scope.private !== undefined) reply.private = scope.private;
     if (scope.ref !== undefined) reply.ref = scope.ref;
     const frame = encodeMessage(reply);
-    if (frame.length - 4 <= maxFrameLength || entries.length === 0) return frame;
+    if (frame.length - 4 <= maxFrameLength || entries.length === 0) return { frame, entries };
     const keep = Math.floor(entries.length / 2);
     entries = forward ? entries.slice(0, keep) : entries.slice(entries.length - keep);
     more = true;

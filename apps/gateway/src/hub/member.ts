@@ -3,6 +3,7 @@ import type { MemberRecord } from '../cluster/cluster.js';
 import { Outbox } from '../delivery/outbox.js';
 import type { Link } from '../transports/link.js';
 import type { ConnectOptions, DeviceAttachment, Hears } from './device.js';
+import type { JoinOverlap } from './join-overlap.js';
 import type { TokenBucket } from './rate-limiter.js';
 
 /** A frame as it arrived (type and payload), or a device link's message already made. */
@@ -28,6 +29,10 @@ export interface Room {
   readonly name: string;
   readonly members: Set<Member>;
   readonly createdAt: number;
+  /** Members that joined a moment ago → the history their join gave them (join-overlap.ts). */
+  joinOverlaps?: Map<Member, JoinOverlap>;
+  /** Members (any node's) whose presence join this node's members of the room were sent, until their leave (Router). */
+  joinsHeard?: Set<string>;
 }
 
 /** One connection on this node: who it is, where it is, how alive it is. */

@@ -4,7 +4,8 @@ import type { GatewayConfig } from '../config.js';
 import { lookAlikeKey } from '../identity/look-alike.js';
 import type { HistoryService } from '../history/history-service.js';
 import type { Handled } from './handled.js';
-import { historyFrame } from './history-frame.js';
+import { historyReply } from './history-frame.js';
+import { gaveHistoryUpTo } from './join-overlap.js';
 import type { LeaveReason, Member, Room } from './member.js';
 import type { Router } from './router.js';
 
@@ -56,7 +57,7 @@ export class Membership {
     if (lookAlikeKey(previousName) !== lookAlikeKey(name)) this.node.names.release(previousName, member.id);
     member.name = name;
     if (member.state !== 'joined' || previousName === name) return;
-    this.publishRecord(member);
+    void this.publishRecord(member);
     for (const room of member.rooms) this.announce(room, 'rename', member, { previousName }, ref);
     if (member.rooms.length === 0 && member.speaksProtocol) {
       const notice: ServerMessageOf<'notice'> = { type: 'notice', text: `You are now known as ${name}.`, ts: this.now() };
@@ -74,11 +75,29 @@ export class Membership {
     return this.router.whenServed(room, () => {
       // Gone while the cluster subscribed: the room may be empty again.
       if (member.isClosed) return this.router.dropIfEmpty(room);
-      this.#enter(member, room, options);
+      // The room's history here may lack entries (its read-up from the cluster failed): read on first.
+      const caughtUp = member.speaksProtocol && this.config.history.onJoin > 0 ? this.history.roomCaughtUp(room.name) : undefined;
+      if (caughtUp === undefined) return this.#enter(member, room, options, true);
+      return caughtUp.then(
+        () => this.#enterLater(member, room, options, true),
+        () => this.#enterLater(member, room, options, false),
+      );
     });
   }
 
-  #enter(member: Member, room: Room, options: { since?: number | undefined; ref?: string | undefined }): void {
+  /** `#enter` after a wait: the member may have gone, or the room been dropped meanwhile (then it is joined again). */
+  #enterLater(member: Member, room: Room, options: { since?: number | undefined; ref?: string | undefined }, whole: boolean): Handled {
+    if (this.router.rooms.get(room.name) !== room) return member.isClosed ? undefined : this.join(member, room.name, options);
+    if (member.isClosed) return this.router.dropIfEmpty(room);
+    this.#enter(member, room, options, whole);
+  }
+
+  /**
+   * In the room, with its roster and history. `whole`: the room's history here holds every entry
+   * the cluster has; if not, the member gets CLUSTER_UNAVAILABLE instead of a page that would say
+   * it missed nothing.
+   */
+  #enter(member: Member, room: Room, options: { since?: number | undefined; ref?: string | undefined }, whole: boolean): void {
     const at = member.rooms.indexOf(room);
     if (at >= 0) {
       // Already in it: it becomes the current room.
@@ -87,17 +106,29 @@ export class Membership {
     } else {
       member.rooms.push(room);
       room.members.add(member);
-      this.publishRecord(member);
+      void this.publishRecord(member);
       this.announce(room, 'join', member);
     }
     if (!member.speaksProtocol) return;
     this.sendRoster(member, room.name, options.ref);
     const onJoin = this.config.history.onJoin;
-    if (onJoin > 0) {
+    if (onJoin > 0 && !whole) {
+      const error: ServerMessageOf<'error'> = {
+        type: 'error',
+        code: 'CLUSTER_UNAVAILABLE',
+        message: `You are in room "${room.name}", but its history cannot be read from the gateways' Redis now; ask history {room, after: <your last id>} again shortly.`,
+      };
+      if (options.ref !== undefined) error.ref = options.ref;
+      this.router.deliver(member, encodeMessage(error));
+    } else if (onJoin > 0) {
       const { since, ref } = options;
       const page =
         since === undefined ? this.history.room(room.name, { limit: onJoin }) : this.history.room(room.name, { after: since, limit: this.history.maxPage });
-      this.router.deliver(member, historyFrame({ room: room.name, ref }, page, since !== undefined, this.config.limits.maxFrameLength));
+      const reply = historyReply({ room: room.name, ref }, page, since !== undefined, this.config.limits.maxFrameLength);
+      // What it got here is not sent to it again live (a message read up for the join whose live copy comes after).
+      const upTo = reply.entries.at(-1)?.id;
+      if (upTo !== undefined) gaveHistoryUpTo(room, member, upTo, this.now());
+      this.router.deliver(member, reply.frame);
     }
   }
 
@@ -105,7 +136,8 @@ export class Membership {
     const room = this.roomOf(member, roomName);
     member.rooms.splice(member.rooms.indexOf(room), 1);
     room.members.delete(member);
-    this.publishRecord(member);
+    room.joinOverlaps?.delete(member);
+    void this.publishRecord(member);
     // The leaver hears its own leave too: the confirmation that the request took effect.
     this.announce(room, 'leave', member, { reason: 'left' }, ref, true);
     this.router.dropIfEmpty(room);
@@ -115,7 +147,8 @@ export class Membership {
   evict(member: Member, room: Room): void {
     member.rooms.splice(member.rooms.indexOf(room), 1);
     room.members.delete(member);
-    this.publishRecord(member);
+    room.joinOverlaps?.delete(member);
+    void this.publishRecord(member);
     this.announce(room, 'leave', member, { reason: 'kicked' }, undefined, true);
     this.router.dropIfEmpty(room);
   }
@@ -124,6 +157,7 @@ export class Membership {
   remove(member: Member, reason: LeaveReason, wasJoined: boolean): void {
     for (const room of member.rooms) {
       room.members.delete(member);
+      room.joinOverlaps?.delete(member);
       if (wasJoined) this.announce(room, 'leave', member, { reason });
       this.router.dropIfEmpty(room);
     }
@@ -171,8 +205,9 @@ export class Membership {
     return room;
   }
 
-  publishRecord(member: Member): void {
-    this.node.directory.put(member.record(this.node.nodeId));
+  /** The member's record to the directory; over Redis, settles once the shared state holds it. */
+  publishRecord(member: Member): void | Promise<void> {
+    return this.node.directory.put(member.record(this.node.nodeId));
   }
 
   /**

@@ -149,9 +149,10 @@ export class Requests {
           const forward = message.after !== undefined && message.before === undefined;
           this.router.deliver(member, historyFrame(message, page, forward, this.config.limits.maxFrameLength));
         };
-        // A room it is not in may be one this gateway does not serve: read up first.
         const room = message.room;
-        if (room === undefined || message.with !== undefined || message.private === true || member.rooms.some((r) => r.name === room)) return answer();
+        if (room === undefined || message.with !== undefined || message.private === true) return answer();
+        // A room it is in is served here (read on first if its read-up failed); one it is not in may not be: read up first.
+        if (member.rooms.some((r) => r.name === room)) return andThen(this.history.roomCaughtUp(room), answer);
         return andThen(this.history.readRoomUp(reader.visitor, room), answer);
       }
       case 'search': {
@@ -315,16 +316,27 @@ export class Requests {
       };
       if (who.account !== null) welcome.account = true;
       if (who.role !== null) welcome.role = who.role;
-      return andThen(this.#tokenShared(), () => {
-        if (member.isClosed) return;
-        this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
-        // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
-        if (upgrading) this.membership.setName(member, name);
-        else this.joined(member);
-        // Its private history is here before anything it asks next (the input gate holds its frames till then).
-        return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
-      });
+      return andThen(this.#tokenShared(), () =>
+        andThen(upgrading ? undefined : this.#recordShared(member), () => {
+          if (member.isClosed) return;
+          this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
+          // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
+          if (upgrading) this.membership.setName(member, name);
+          else this.joined(member);
+          // Its private history is here before anything it asks next (the input gate holds its frames till then).
+          return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
+        }),
+      );
     }
+  }
+
+  /**
+   * With several gateways, the member's record is in the shared state before its welcome goes (it
+   * is in no room yet: its join follows): whoever it tells its name to can address it on any
+   * gateway at once (a gateway that has not heard of it yet asks Redis: #private).
+   */
+  #recordShared(member: Member): Handled {
+    return this.membership.publishRecord(member);
   }
 
   /**
@@ -434,8 +446,16 @@ export class Requests {
   #private(member: Member, request: ClientMessageOf<'private'>): Handled {
     const { text, data } = said(request);
     this.#checkText(text, data);
-    const target = this.node.directory.byName(request.to);
-    if (target === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${request.to}" is connected.`);
+    const known = this.node.directory.byName(request.to);
+    // Signed in on another gateway a moment ago: its record may reach this one after its welcome reached whoever writes to it.
+    const lookup = known === undefined ? this.node.directory.lookup?.(request.to) : undefined;
+    return andThen(lookup ?? known, (target) => {
+      if (target === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${request.to}" is connected.`);
+      return this.#privateTo(member, request, target, text, data);
+    });
+  }
+
+  #privateTo(member: Member, request: ClientMessageOf<'private'>, target: MemberRecord, text: string, data: string | undefined): Handled {
     const entry = {
       kind: 'private',
       from: member.name,

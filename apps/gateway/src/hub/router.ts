@@ -1,8 +1,17 @@
-import { DEFAULT_ROOM, encodeMessage } from '@switchboard/protocol';
-import type { ClusterHandlers, ClusterNode, MemberEvent, MemberRecord, RoomEvent, RoomEventOrigin } from '../cluster/cluster.js';
+import { DEFAULT_ROOM, FrameType, encodeMessage, type ServerMessageOf } from '@switchboard/protocol';
+import {
+  memberInfoOf,
+  type ClusterHandlers,
+  type ClusterNode,
+  type MemberEvent,
+  type MemberRecord,
+  type RoomEvent,
+  type RoomEventOrigin,
+} from '../cluster/cluster.js';
 import type { Hears } from './device.js';
 import type { Delivery } from '../delivery/delivery.js';
 import type { Handled } from './handled.js';
+import { alreadyGiven } from './join-overlap.js';
 import type { Member, Room } from './member.js';
 
 /**
@@ -27,14 +36,15 @@ export class Router {
     private readonly delivery: Delivery,
     private readonly node: ClusterNode,
     private readonly maxQueueBytes: number,
-    now: () => number,
+    private readonly now: () => number,
   ) {
     this.ensureRoom(DEFAULT_ROOM, now());
   }
 
   /** Serves what other nodes send: frames it routes itself, the rest (operator actions, a lost node) to the hub's `handlers`. */
-  serve(handlers: Omit<ClusterHandlers, 'room' | 'member'>): void {
+  serve(handlers: Omit<ClusterHandlers, 'room' | 'member' | 'joinedElsewhere'>): void {
     this.node.bus.serve({
+      joinedElsewhere: (record, rooms) => this.#joinedElsewhere(record, rooms),
       room: (event) => this.#fanOutLocal(event),
       member: (event) => {
         const member = this.members.get(event.to);
@@ -134,15 +144,50 @@ export class Router {
     else if (event.legacyText !== undefined) this.deliver(member, encodeMessage({ type: 'text', text: event.legacyText }));
   }
 
+  /**
+   * Another node's member is in these rooms, its record says: where this node's members were not
+   * sent its presence join (it went out before this node heard the room), they are sent one now.
+   */
+  #joinedElsewhere(record: MemberRecord, rooms: string[]): void {
+    for (const name of rooms) {
+      const room = this.rooms.get(name);
+      if (room === undefined || room.joinsHeard?.has(record.id) === true) continue;
+      const presence: ServerMessageOf<'presence'> = { type: 'presence', room: name, event: 'join', member: memberInfoOf(record), ts: this.now() };
+      this.#fanOutLocal({ room: name, frame: encodeMessage(presence) });
+    }
+  }
+
+  /** A presence event about to be fanned out: false for a join its members were sent already (from the member's record, or the room's channel). */
+  #freshPresence(room: Room, frame: Uint8Array): boolean {
+    let presence: { event?: string; member?: { id?: string } };
+    try {
+      presence = JSON.parse(new TextDecoder().decode(frame.subarray(5))) as typeof presence;
+    } catch {
+      return true;
+    }
+    const id = presence.member?.id;
+    if (id === undefined) return true;
+    if (presence.event === 'leave') room.joinsHeard?.delete(id);
+    if (presence.event !== 'join') return true;
+    const heard = (room.joinsHeard ??= new Set());
+    if (heard.has(id)) return false;
+    // Heard before this node's directory has it in the room: a member that joins here meanwhile gets a roster without it, so its record's arrival (#joinedElsewhere) is still told.
+    if (this.node.directory.get(id)?.rooms.includes(room.name) === true) heard.add(id);
+    return true;
+  }
+
   #fanOutLocal(event: RoomEvent): void {
     const room = this.rooms.get(event.room);
+    if (room !== undefined && event.frame[4] === FrameType.Presence && !this.#freshPresence(room, event.frame)) return;
     let line: Uint8Array | undefined;
     // Read once, when the first member needs it: `frame` may be a getter (encoded on first use).
     let frame: Uint8Array | undefined;
     if (room !== undefined) {
       const origin = event.origin;
+      // A member that joined a moment ago may have this message in its join's history already.
+      const given = room.joinOverlaps === undefined ? undefined : alreadyGiven(room, event.frame, this.now());
       for (const member of room.members) {
-        if (member.id === event.except) continue;
+        if (member.id === event.except || given?.has(member) === true) continue;
         const hears = member.hears;
         if (hears !== undefined) {
           // A device: one comparison or two, no encoding (docs/devices.md, "Who a device hears").

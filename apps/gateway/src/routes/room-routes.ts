@@ -151,7 +151,7 @@ export const roomRoutes: FastifyPluginAsyncJsonSchemaToTs<{ Options: RoomRouteOp
           'With several gateways, a room this gateway does not serve (no member of it here) is first read up from the cluster, so every gateway answers the whole room. Everything (no `room`) is what this gateway keeps: the rooms it serves or once read, and its members\' private conversations (docs/several-gateways.md, "How rooms are routed"), ordered by time then id, `before`/`after` placed where their entry stands (an id this gateway does not keep: INVALID_MESSAGE; PROTOCOL.md §6).',
         ...(!publicRead && { security: ADMIN_SECURITY }),
         // Across rooms (no `room`) needs the admin guard whatever --public-read says.
-        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', 'INVALID_MESSAGE', ...ADMIN_ERRORS],
+        errors: ['ROOM_INVALID', 'ROOM_FORBIDDEN', 'INVALID_MESSAGE', 'CLUSTER_UNAVAILABLE', ...ADMIN_ERRORS],
         querystring: {
           type: 'object',
           properties: {
