@@ -52,13 +52,34 @@ CREATE TABLE IF NOT EXISTS entries (
   file_sha256 TEXT,
   data TEXT,
   sender_identity TEXT,
-  recipient_identity TEXT
+  recipient_identity TEXT,
+  unindexed INTEGER
 );
 CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS NOT NULL;
 -- The operator's history across everything, by (ts, id) (an index holds the rowid, id, after its columns).
 CREATE INDEX IF NOT EXISTS entries_by_time ON entries (ts);
 CREATE TABLE IF NOT EXISTS id_reserved (one INTEGER PRIMARY KEY CHECK (one = 1), up_to INTEGER NOT NULL);
 `;
+
+/**
+ * Private rows (those with an identity) wait for the identity indexes in batches of this many.
+ * A commit costs a WAL page per B-tree page it changes: a row's own page and the time index's
+ * are the tail's, shared by the whole commit, but each of its two identity index entries lands
+ * on its identity's page, so a commit of 64 private rows between 200 members changed some 130
+ * index pages (most of a private row's cost in the bench). Written a batch at a time, each page
+ * carries many rows. Until then a row is found through `private_unindexed` (a short tail, its
+ * ids only), so every query sees every committed row, and a restart loses nothing to index.
+ */
+export const IDENTITY_INDEX_BATCH = 2048;
+
+/**
+ * The rows of one identity (sender or recipient) as `id IN (…)`, four parameters (the identity
+ * each time): those in the identity indexes, and the tail still waiting for them. INDEXED BY:
+ * the planner, left alone, walks the whole table backwards by id for a page of a quiet identity.
+ */
+const OF_IDENTITY = `id IN (SELECT id FROM entries INDEXED BY private_by_sender WHERE sender_identity = ? AND unindexed IS NULL
+  UNION ALL SELECT id FROM entries INDEXED BY private_by_recipient WHERE recipient_identity = ? AND unindexed IS NULL
+  UNION ALL SELECT id FROM entries INDEXED BY private_unindexed WHERE unindexed IS NOT NULL AND (sender_identity = ? OR recipient_identity = ?))`;
 
 /** Characters of a message's text the search index takes: the words of a chat line, not a device's megabytes. */
 export const SEARCH_INDEXED_CHARS = 4096;
@@ -81,8 +102,9 @@ const SEARCH_SCHEMA = `CREATE VIRTUAL TABLE entries_search USING fts5(text, file
 const TEXT_AT = 9;
 const FILE_NAME_AT = 10;
 const DATA_AT = 13;
-const INSERT_ENTRY = `INSERT OR IGNORE INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const UNINDEXED_AT = 16;
+const INSERT_ENTRY = `INSERT OR IGNORE INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity, unindexed)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const INSERT_SEARCH = `INSERT INTO entries_search (rowid, text, file_name) VALUES (?, substr(?, 1, ${SEARCH_INDEXED_CHARS}), ?)`;
 
 /**
@@ -102,6 +124,9 @@ export class SqliteHistoryStore implements HistoryStore {
   #reserve: number | undefined;
   readonly #writeReserve: Database.Statement;
   #checkpointer: WalCheckpointer | undefined;
+  /** Rows waiting for the identity indexes (IDENTITY_INDEX_BATCH). */
+  #unindexed: number;
+  readonly #indexIdentities: Database.Statement;
 
   /**
    * `dataDir` null keeps history in memory for the life of the process. `synchronous`
@@ -117,11 +142,19 @@ export class SqliteHistoryStore implements HistoryStore {
     for (const column of ['sender_identity', 'recipient_identity']) {
       if (!columns.some((c) => c.name === column)) this.#db.exec(`ALTER TABLE entries ADD COLUMN ${column} TEXT`);
     }
-    this.#db.exec('CREATE INDEX IF NOT EXISTS entries_by_sender_identity ON entries (sender_identity, id) WHERE sender_identity IS NOT NULL');
-    this.#db.exec('CREATE INDEX IF NOT EXISTS entries_by_recipient_identity ON entries (recipient_identity, id) WHERE recipient_identity IS NOT NULL');
-    // Private history is read by identity (those two indexes); the name-keyed indexes of older
-    // databases served no query and cost each private row two more B-tree inserts.
-    this.#db.exec('DROP INDEX IF EXISTS entries_by_recipient; DROP INDEX IF EXISTS entries_by_sender');
+    if (!columns.some((c) => c.name === 'unindexed')) this.#db.exec('ALTER TABLE entries ADD COLUMN unindexed INTEGER');
+    // Private history is read by identity: these indexes, written in batches (IDENTITY_INDEX_BATCH),
+    // and the tail waiting for them. They replace the indexes of older databases that took each
+    // row at once (rebuilt once, on the first start), and the name-keyed ones that served no query.
+    this.#db.exec(`DROP INDEX IF EXISTS entries_by_sender_identity; DROP INDEX IF EXISTS entries_by_recipient_identity;
+      DROP INDEX IF EXISTS entries_by_recipient; DROP INDEX IF EXISTS entries_by_sender;
+      CREATE INDEX IF NOT EXISTS private_by_sender ON entries (sender_identity, id) WHERE sender_identity IS NOT NULL AND unindexed IS NULL;
+      CREATE INDEX IF NOT EXISTS private_by_recipient ON entries (recipient_identity, id) WHERE recipient_identity IS NOT NULL AND unindexed IS NULL;
+      CREATE INDEX IF NOT EXISTS private_unindexed ON entries (id) WHERE unindexed IS NOT NULL;`);
+    this.#indexIdentities = this.#db.prepare('UPDATE entries SET unindexed = NULL WHERE unindexed IS NOT NULL');
+    // What a stop left waiting is indexed now: the tail starts empty.
+    this.#indexIdentities.run();
+    this.#unindexed = 0;
     this.#createSearchIndex();
     // Databases from before: the index is written by flush(), no longer by a trigger.
     this.#db.exec('DROP TRIGGER IF EXISTS entries_search_insert');
@@ -134,6 +167,11 @@ export class SqliteHistoryStore implements HistoryStore {
       for (const row of rows) {
         if (insertEntry.run(row).changes === 0) continue;
         insertSearch.run(row[0], row[DATA_AT] === null ? row[TEXT_AT] : null, row[FILE_NAME_AT]);
+        if (row[UNINDEXED_AT] !== null) this.#unindexed++;
+      }
+      if (this.#unindexed >= IDENTITY_INDEX_BATCH) {
+        this.#indexIdentities.run();
+        this.#unindexed = 0;
       }
       if (this.#reserve !== undefined) this.#writeReserve.run(this.#reserve);
       this.#reserve = undefined;
@@ -213,6 +251,8 @@ export class SqliteHistoryStore implements HistoryStore {
   append(entry: NewHistoryEntry, id: number, ts: number): void {
     const room = entry.kind === 'private' ? null : (entry.room ?? null);
     const to = entry.kind === 'message' ? null : (entry.to ?? null);
+    const fromIdentity = entry.kind === 'message' ? null : (entry.fromIdentity ?? null);
+    const toIdentity = entry.kind === 'message' ? null : (entry.toIdentity ?? null);
     this.#pending.push([
       id,
       entry.kind,
@@ -228,8 +268,9 @@ export class SqliteHistoryStore implements HistoryStore {
       entry.kind === 'file' ? entry.size : null,
       entry.kind === 'file' ? entry.mime : null,
       entry.kind === 'file' ? null : (entry.data ?? null),
-      entry.kind === 'message' ? null : (entry.fromIdentity ?? null),
-      entry.kind === 'message' ? null : (entry.toIdentity ?? null),
+      fromIdentity,
+      toIdentity,
+      fromIdentity === null && toIdentity === null ? null : 1,
     ]);
   }
 
@@ -262,18 +303,18 @@ export class SqliteHistoryStore implements HistoryStore {
       const me = q.viewer.identity;
       const rooms = q.viewer.rooms;
       const roomClause = rooms.length > 0 ? `room IN (${rooms.map(() => '?').join(',')}) OR ` : '';
-      where.push(`(${roomClause}(recipient_key IS NOT NULL AND (sender_identity = ? OR recipient_identity = ?)))`);
-      params.push(...rooms, me, me);
+      where.push(`(${roomClause}(recipient_key IS NOT NULL AND ${OF_IDENTITY}))`);
+      params.push(...rooms, me, me, me, me);
     } else if (q.privateOf !== undefined) {
       const me = q.privateOf.identity;
       if (q.privateOf.peer === undefined) {
-        where.push('recipient_key IS NOT NULL AND (sender_identity = ? OR recipient_identity = ?)');
-        params.push(me, me);
+        where.push(`recipient_key IS NOT NULL AND ${OF_IDENTITY}`);
+        params.push(me, me, me, me);
       } else {
         // Mine, with whoever goes by that name: my side by identity, theirs by name.
         const peer = q.privateOf.peer.toLowerCase();
-        where.push('((sender_identity = ? AND recipient_key = ?) OR (recipient_identity = ? AND sender_key = ?))');
-        params.push(me, peer, me, peer);
+        where.push(`${OF_IDENTITY} AND ((sender_identity = ? AND recipient_key = ?) OR (recipient_identity = ? AND sender_key = ?))`);
+        params.push(me, me, me, me, me, peer, me, peer);
       }
     }
     const ascending = q.after !== undefined && q.before === undefined;
