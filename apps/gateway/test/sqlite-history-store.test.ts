@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { IDENTITY_INDEX_BATCH, SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
+import { INDEX_BATCH, SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
 import type { HistoryQuery } from '../src/history/history-store.js';
 import { WalCheckpointer } from '../src/history/wal-checkpointer.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -100,7 +100,7 @@ describe('private rows and the identity indexes', () => {
       }[];
       let cells = 0;
       for (const { name } of indexes.filter((i) => /_identity\b/.test(i.sql ?? ''))) {
-        cells += (db.prepare("SELECT coalesce(sum(ncell), 0) AS cells FROM dbstat WHERE name = ?").get(name) as { cells: number }).cells;
+        cells += (db.prepare('SELECT coalesce(sum(ncell), 0) AS cells FROM dbstat WHERE name = ?').get(name) as { cells: number }).cells;
       }
       return cells;
     } finally {
@@ -151,7 +151,7 @@ describe('private rows and the identity indexes', () => {
     }
   }
 
-  it('commits private rows without touching the identity indexes until a batch is complete; every read finds every committed row', () => {
+  it('commits private rows without touching the identity indexes until a batch is complete; every read and search finds every committed row', () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-identity-'));
     dirs.push(dir);
     sent.length = 0;
@@ -163,18 +163,23 @@ describe('private rows and the identity indexes', () => {
     readsWhole(store);
 
     // The batch completes in the commit that reaches it: every private row in both indexes.
-    while (sent.length < IDENTITY_INDEX_BATCH) talk(store, 1);
-    expect(identityIndexEntries(dir)).toBe(2 * IDENTITY_INDEX_BATCH);
+    while (nextId - 1 < INDEX_BATCH) talk(store, 1);
+    const indexed = sent.length;
+    expect(identityIndexEntries(dir)).toBe(2 * indexed);
     readsWhole(store);
 
     // Rows still waiting when the gateway stops (no close: a crash) are read and then indexed by the next start.
     talk(store, 20);
-    expect(identityIndexEntries(dir)).toBe(2 * IDENTITY_INDEX_BATCH);
+    expect(identityIndexEntries(dir)).toBe(2 * indexed);
     readsWhole(store);
     const next = new SqliteHistoryStore(dir);
     try {
       expect(identityIndexEntries(dir)).toBe(2 * sent.length);
       readsWhole(next);
+      // Search finds a row as soon as it is committed (it indexes what waits first).
+      talk(next, 5);
+      const newest = sent.at(-1)!;
+      expect(next.search({ words: [String(newest.id)], scope: { privateOf: `guest:${newest.to}` }, limit: 5 }).entries.map((e) => e.id)).toEqual([newest.id]);
     } finally {
       next.close();
       store.close();
