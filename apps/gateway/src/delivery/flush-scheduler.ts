@@ -16,8 +16,7 @@
  * when the window ends, so the flush is not stretched either.
  *
  * Group commit: each flush first commits the history rows recorded since the last one, and a
- * commit has a fixed cost (the WAL's pages, the search index's new segment) that a few rows
- * cannot carry: at 2-6 rows a commit, as private messages came at 2,000-8,000 msg/s, it cost
+ * commit has a fixed cost (the WAL's pages) that a few rows cannot carry: at 2-6 rows a commit, as private messages came at 2,000-8,000 msg/s, it cost
  * 2-4× per row what a commit of 64 did, and 64 still cost about a third more per row than 256
  * (the history store alone, private rows between 200 members). So while rows keep coming (the
  * last commit carried more than one) a flush with rows to commit waits until `commitWindowMs`
