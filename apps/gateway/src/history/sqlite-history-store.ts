@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS entries (
   file_sha256 TEXT,
   data TEXT,
   sender_identity TEXT,
-  recipient_identity TEXT
+  recipient_identity TEXT,
+  unindexed INTEGER
 );
 CREATE INDEX IF NOT EXISTS entries_by_room ON entries (room, id) WHERE room IS NOT NULL;
 -- The operator's history across everything, by (ts, id) (an index holds the rowid, id, after its columns).
@@ -60,12 +61,34 @@ CREATE INDEX IF NOT EXISTS entries_by_time ON entries (ts);
 CREATE TABLE IF NOT EXISTS id_reserved (one INTEGER PRIMARY KEY CHECK (one = 1), up_to INTEGER NOT NULL);
 `;
 
+/**
+ * Committed rows wait for the identity indexes and the search index in batches of this many
+ * (`unindexed` set, in `entries_unindexed`). A commit costs a WAL page per B-tree page it
+ * changes: a row's own page and the time index's are the tail's, shared by the whole commit,
+ * but each of a private row's two identity index entries lands on its identity's page, so a
+ * commit of 64 private rows between 200 members changed some 130 index pages (most of a private
+ * row's cost in the bench); and each commit made the search index a new segment to merge later.
+ * A batch at a time, each page carries many rows and a segment thousands. Meanwhile reads by
+ * identity also look through the short tail of rows waiting, a search first indexes it, and a
+ * start indexes what a crash left waiting: every read sees every committed row.
+ */
+export const INDEX_BATCH = 2048;
+
+/**
+ * The rows of one identity (sender or recipient) as `id IN (…)`, four parameters (the identity
+ * each time): those in the identity indexes, and the tail still waiting for them. INDEXED BY:
+ * the planner, left alone, walks the whole table backwards by id for a page of a quiet identity.
+ */
+const OF_IDENTITY = `id IN (SELECT id FROM entries INDEXED BY private_by_sender WHERE sender_identity = ? AND unindexed IS NULL
+  UNION ALL SELECT id FROM entries INDEXED BY private_by_recipient WHERE recipient_identity = ? AND unindexed IS NULL
+  UNION ALL SELECT id FROM entries INDEXED BY entries_unindexed WHERE unindexed IS NOT NULL AND (sender_identity = ? OR recipient_identity = ?))`;
+
 /** Characters of a message's text the search index takes: the words of a chat line, not a device's megabytes. */
 export const SEARCH_INDEXED_CHARS = 4096;
 
 /**
  * Full-text search (docs/chat.md, "Search"): an FTS5 index over message texts and file names, written
- * in the same transaction as the rows it indexes (flush()), so a message is found as soon as it is
+ * in batches (INDEX_BATCH) and before every search, so a message is found as soon as it is
  * acknowledged. Contentless: the texts stay in `entries` only (hits are read from there by rowid).
  * Indexed: the first SEARCH_INDEXED_CHARS characters of a text; not the text of a message sent as
  * bytes (`data`: a device's binary, whose text is only its display). Diacritics are folded (cafe finds café).
@@ -73,17 +96,15 @@ export const SEARCH_INDEXED_CHARS = 4096;
  * Not by a trigger, as before: a trigger gives each INSERT statement a savepoint, at which FTS5
  * writes what it has gathered as a new segment, so every few rows became a segment to merge
  * later (about half of a private message's cost in the bench, whatever the commit's size).
- * Plain inserts let FTS5 gather a whole commit into one segment.
+ * One INSERT … SELECT makes a whole batch one segment.
  */
 const SEARCH_INDEXED = (row: string): string => `CASE WHEN ${row}.data IS NULL THEN substr(${row}.text, 1, ${SEARCH_INDEXED_CHARS}) END, ${row}.file_name`;
 const SEARCH_SCHEMA = `CREATE VIRTUAL TABLE entries_search USING fts5(text, file_name, content='', tokenize='unicode61 remove_diacritics 2');`;
-/** The column order of a row in `#pending`, as INSERT_ENTRY takes it. */
-const TEXT_AT = 9;
-const FILE_NAME_AT = 10;
-const DATA_AT = 13;
-const INSERT_ENTRY = `INSERT OR IGNORE INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-const INSERT_SEARCH = `INSERT INTO entries_search (rowid, text, file_name) VALUES (?, substr(?, 1, ${SEARCH_INDEXED_CHARS}), ?)`;
+const INSERT_ENTRY = `INSERT OR IGNORE INTO entries (id, kind, ts, room, sender, sender_key, recipient, recipient_key, transport, text, file_name, file_size, file_mime, data, sender_identity, recipient_identity, unindexed)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`;
+/** The rows waiting (INDEX_BATCH) join the search index, and then (no longer `unindexed`) the identity indexes. */
+const INDEX_WAITING = `INSERT INTO entries_search (rowid, text, file_name) SELECT id, ${SEARCH_INDEXED('entries')} FROM entries INDEXED BY entries_unindexed WHERE unindexed IS NOT NULL;
+  UPDATE entries SET unindexed = NULL WHERE unindexed IS NOT NULL;`;
 
 /**
  * History in SQLite (WAL). Appends are queued and written in one transaction per flush, which
@@ -102,6 +123,9 @@ export class SqliteHistoryStore implements HistoryStore {
   #reserve: number | undefined;
   readonly #writeReserve: Database.Statement;
   #checkpointer: WalCheckpointer | undefined;
+  /** Committed rows waiting for the identity and search indexes (INDEX_BATCH). */
+  #unindexed = 0;
+  readonly #indexWaiting: () => void;
 
   /**
    * `dataDir` null keeps history in memory for the life of the process. `synchronous`
@@ -117,24 +141,31 @@ export class SqliteHistoryStore implements HistoryStore {
     for (const column of ['sender_identity', 'recipient_identity']) {
       if (!columns.some((c) => c.name === column)) this.#db.exec(`ALTER TABLE entries ADD COLUMN ${column} TEXT`);
     }
-    this.#db.exec('CREATE INDEX IF NOT EXISTS entries_by_sender_identity ON entries (sender_identity, id) WHERE sender_identity IS NOT NULL');
-    this.#db.exec('CREATE INDEX IF NOT EXISTS entries_by_recipient_identity ON entries (recipient_identity, id) WHERE recipient_identity IS NOT NULL');
-    // Private history is read by identity (those two indexes); the name-keyed indexes of older
-    // databases served no query and cost each private row two more B-tree inserts.
-    this.#db.exec('DROP INDEX IF EXISTS entries_by_recipient; DROP INDEX IF EXISTS entries_by_sender');
+    if (!columns.some((c) => c.name === 'unindexed')) this.#db.exec('ALTER TABLE entries ADD COLUMN unindexed INTEGER');
+    // Private history is read by identity: these indexes, written in batches (INDEX_BATCH), and the
+    // tail waiting for them. They replace the indexes of older databases that took each row at
+    // once (rebuilt once, on the first start), and the name-keyed ones that served no query.
+    this.#db.exec(`DROP INDEX IF EXISTS entries_by_sender_identity; DROP INDEX IF EXISTS entries_by_recipient_identity;
+      DROP INDEX IF EXISTS entries_by_recipient; DROP INDEX IF EXISTS entries_by_sender;
+      CREATE INDEX IF NOT EXISTS private_by_sender ON entries (sender_identity, id) WHERE sender_identity IS NOT NULL AND unindexed IS NULL;
+      CREATE INDEX IF NOT EXISTS private_by_recipient ON entries (recipient_identity, id) WHERE recipient_identity IS NOT NULL AND unindexed IS NULL;
+      CREATE INDEX IF NOT EXISTS entries_unindexed ON entries (id) WHERE unindexed IS NOT NULL;`);
     this.#createSearchIndex();
+    // What a stop left waiting is indexed now: the tail starts empty.
+    this.#indexWaiting = this.#db.transaction(() => {
+      this.#db.exec(INDEX_WAITING);
+      this.#unindexed = 0;
+    });
+    this.#indexWaiting();
     // Databases from before: the index is written by flush(), no longer by a trigger.
     this.#db.exec('DROP TRIGGER IF EXISTS entries_search_insert');
     this.#complete = this.#db.prepare('UPDATE entries SET file_sha256 = ? WHERE id = ?');
     // Statements prepared once; one run per row (a multi-row INSERT measured no cheaper). A row
     // already there (a replicated entry seen twice) is ignored, and so not indexed twice.
     const insertEntry = this.#db.prepare(INSERT_ENTRY);
-    const insertSearch = this.#db.prepare(INSERT_SEARCH);
     this.#insertMany = this.#db.transaction((rows: unknown[][]) => {
-      for (const row of rows) {
-        if (insertEntry.run(row).changes === 0) continue;
-        insertSearch.run(row[0], row[DATA_AT] === null ? row[TEXT_AT] : null, row[FILE_NAME_AT]);
-      }
+      for (const row of rows) this.#unindexed += insertEntry.run(row).changes;
+      if (this.#unindexed >= INDEX_BATCH) this.#indexWaiting();
       if (this.#reserve !== undefined) this.#writeReserve.run(this.#reserve);
       this.#reserve = undefined;
     });
@@ -167,18 +198,21 @@ export class SqliteHistoryStore implements HistoryStore {
     return this.#db.pragma('synchronous', { simple: true }) as number;
   }
 
-  /** The search index, built once from what a database from before it already holds. */
+  /** The search index, built once from what a database from before it already holds (rows waiting included: none wait after it). */
   #createSearchIndex(): void {
     const exists = this.#db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'entries_search'").get() !== undefined;
     if (exists) return;
     this.#db.transaction(() => {
       this.#db.exec(SEARCH_SCHEMA);
-      this.#db.exec(`INSERT INTO entries_search (rowid, text, file_name) SELECT id, ${SEARCH_INDEXED('entries')} FROM entries`);
+      this.#db.exec(`INSERT INTO entries_search (rowid, text, file_name) SELECT id, ${SEARCH_INDEXED('entries')} FROM entries;
+        UPDATE entries SET unindexed = NULL WHERE unindexed IS NOT NULL;`);
     })();
   }
 
   search(q: SearchQuery): HistoryPage {
     this.flush();
+    // Found as soon as acknowledged: what waits for its batch is indexed now.
+    if (this.#unindexed > 0) this.#indexWaiting();
     if (q.words.length === 0) return { entries: [], more: false };
     // Each word a quoted prefix ("word"*): what the searcher typed is never FTS5 syntax.
     const match = q.words.map((word) => `"${word.replaceAll('"', '""')}"*`).join(' ');
@@ -262,18 +296,18 @@ export class SqliteHistoryStore implements HistoryStore {
       const me = q.viewer.identity;
       const rooms = q.viewer.rooms;
       const roomClause = rooms.length > 0 ? `room IN (${rooms.map(() => '?').join(',')}) OR ` : '';
-      where.push(`(${roomClause}(recipient_key IS NOT NULL AND (sender_identity = ? OR recipient_identity = ?)))`);
-      params.push(...rooms, me, me);
+      where.push(`(${roomClause}(recipient_key IS NOT NULL AND ${OF_IDENTITY}))`);
+      params.push(...rooms, me, me, me, me);
     } else if (q.privateOf !== undefined) {
       const me = q.privateOf.identity;
       if (q.privateOf.peer === undefined) {
-        where.push('recipient_key IS NOT NULL AND (sender_identity = ? OR recipient_identity = ?)');
-        params.push(me, me);
+        where.push(`recipient_key IS NOT NULL AND ${OF_IDENTITY}`);
+        params.push(me, me, me, me);
       } else {
         // Mine, with whoever goes by that name: my side by identity, theirs by name.
         const peer = q.privateOf.peer.toLowerCase();
-        where.push('((sender_identity = ? AND recipient_key = ?) OR (recipient_identity = ? AND sender_key = ?))');
-        params.push(me, peer, me, peer);
+        where.push(`${OF_IDENTITY} AND ((sender_identity = ? AND recipient_key = ?) OR (recipient_identity = ? AND sender_key = ?))`);
+        params.push(me, me, me, me, me, peer, me, peer);
       }
     }
     const ascending = q.after !== undefined && q.before === undefined;
