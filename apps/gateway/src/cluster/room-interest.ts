@@ -12,6 +12,8 @@ interface RoomState {
   subscribed: boolean;
   /** The last step queued for this room: each waits for the one before. */
   steps: Promise<void>;
+  /** The wait before the next try of a SUBSCRIBE that failed. */
+  retryMs?: number | undefined;
 }
 
 /**
@@ -60,14 +62,28 @@ export class RoomInterest {
     return state;
   }
 
+  /**
+   * A SUBSCRIBE that failed (a shard failing over, Redis away) is tried again, at most a second
+   * apart, while the room is wanted: the connection's own comeback may have come before the
+   * failure, and a member in the room must not go on hearing nothing from the other nodes.
+   */
+  #retryLater(room: string, state: RoomState): void {
+    state.retryMs = Math.min((state.retryMs ?? 50) * 2, 1000);
+    setTimeout(() => {
+      if (state.wanted && !state.subscribed && this.#rooms.get(room) === state) void this.#step(room, state);
+    }, state.retryMs).unref();
+  }
+
   #step(room: string, state: RoomState): Promise<void> {
     const step = state.steps.then(async () => {
       if (state.wanted && !state.subscribed) {
         try {
           await this.port.subscribe(room);
           state.subscribed = true;
+          state.retryMs = undefined;
         } catch (error) {
           this.port.logError(`subscribing to room ${room}`, error as Error);
+          this.#retryLater(room, state);
         }
       } else if (!state.wanted && state.subscribed) {
         // Failed or not, it is left: a subscription the client keeps brings only events of a room the hub no longer has, which it ignores.
