@@ -17,12 +17,12 @@
  *
  * Group commit: each flush first commits the history rows recorded since the last one, and a
  * commit has a fixed cost (the WAL's pages) that a few rows cannot carry: at 2-6 rows a commit, as private messages came at 2,000-8,000 msg/s, it cost
- * 2-4× per row what a commit of 64 did, and 64 still cost about a third more per row than 256
- * (the history store alone, private rows between 200 members). So while rows keep coming (the
- * last commit carried more than one) a flush with rows to commit waits until `commitWindowMs`
- * after the last commit, or until COMMIT_AT_ROWS rows are waiting, whichever is first: at
- * 100,000 msg/s and 2 ms, some 200 a commit. A lone message (a sequential round trip) commits
- * at once.
+ * 2-4× per row what a commit of 64 did. So while rows keep coming (the last commit carried
+ * more than one) a flush with rows to commit waits until `commitWindowMs` after the last
+ * commit, or until COMMIT_AT_ROWS rows are waiting, whichever is first. A lone message (a
+ * sequential round trip) commits at once. Not 256, though 64 cost about a third more per row
+ * (the history store alone): a client with 64 requests in flight (the bridge's bench) then
+ * waited out the window on every round, at a quarter of its rate.
  */
 
 /** How long the next flush may wait for each member the last one wrote to. */
@@ -34,7 +34,7 @@ export const STRETCH_UNTIL_FRAMES = 32;
 /** Fewer frames than this each: they are sparse, and waiting would not join them. */
 const STRETCH_FROM_FRAMES = 2;
 /** This many history rows waiting are worth a commit now, at the end of this turn. */
-export const COMMIT_AT_ROWS = 256;
+export const COMMIT_AT_ROWS = 64;
 
 /** What the stretch needs: its bound, and how full the outboxes are. */
 export interface FlushStretch {
