@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SEARCH_INDEXED_CHARS, SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
+import { INDEX_BATCH, SEARCH_INDEXED_CHARS, SqliteHistoryStore } from '../src/history/sqlite-history-store.js';
 
 // The search index inside history.sqlite: what it takes, and a database from before it.
 
@@ -48,21 +48,23 @@ describe('the search index', () => {
 
   it('writes the rows waiting as one search segment, not one per statement or commit, and before any search', () => {
     // FTS5 writes what it has gathered as a segment at every savepoint, and a trigger gives each
-    // INSERT statement one: 300 rows then made several segments, each to be merged later; and
+    // INSERT statement one: a few hundred rows then made several segments, each to be merged later; and
     // each commit made one. Rows now wait for a batch (INDEX_BATCH), or the next search.
     const dir = mkdtempSync(join(tmpdir(), 'switchboard-search-'));
     dirs.push(dir);
     const store = new SqliteHistoryStore(dir);
-    for (let id = 1; id <= 300; id++) {
+    const rows = INDEX_BATCH - 6; // short of a batch
+    for (let id = 1; id <= rows; id++) {
       store.append({ kind: 'message', room: 'r', from: 'a', transport: 'tcp', text: `gauge${id} reading` }, id, id);
       if (id % 50 === 0) store.flush();
     }
+    store.flush();
     const db = new Database(join(dir, 'history.sqlite'), { readonly: true });
     // entries_search_idx: FTS5's own table, a row per segment (and leaf) of the index.
     const segments = () => db.prepare('SELECT count(DISTINCT segid) AS segments FROM entries_search_idx').get();
     try {
       expect(segments()).toEqual({ segments: 0 });
-      expect(everything(store, ['gauge300'])).toEqual([300]);
+      expect(everything(store, [`gauge${rows}`])).toEqual([rows]);
       expect(segments()).toEqual({ segments: 1 });
       expect(everything(store, ['reading'])).toHaveLength(10);
     } finally {
