@@ -470,6 +470,8 @@ test('the live console and a reload show the same rows in the same order while a
       // The page sends too, through the pipe, while the rule answers in the gateway.
       await page.getByTestId('send-input').fill(`ack ${i}`);
       await page.getByTestId('send-button').click();
+      // Its bytes reach the device before the next PING: else they may rightly land between a PING and its reply.
+      await expect(rows(page, 'out')).toHaveCount(2 * (i + 1));
     }
     await expect(rows(page, 'out')).toHaveCount(8);
     const live = await shownRows(page);
