@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipc.h"
+
 #define SENDER_AT 2
 #define SEQ_AT 8
 #define SEQ_DIGITS 9
@@ -37,70 +39,18 @@
 /* Sequence numbers in flight are tracked in a ring this big (far more than any in-flight count). */
 #define RING (1 << 20)
 
-static int ipc_fd = -1;
-
-static void ipc_line(const char *fmt, ...) {
-  char *buf;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vasprintf(&buf, fmt, ap);
-  va_end(ap);
-  if (n < 0) exit(1);
-  buf = realloc(buf, (size_t)n + 1);
-  buf[n++] = '\n';
-  for (int done = 0; done < n;) {
-    ssize_t w = write(ipc_fd, buf + done, (size_t)(n - done));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) exit(1); /* the coordinator is gone */
-    done += (int)w;
-  }
-  free(buf);
-}
-
 static void fatal(const char *fmt, ...) {
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  ipc_error("pipe-client", "C pipe client: ", fmt, ap);
   va_end(ap);
-  for (char *p = msg; *p; p++)
-    if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20) *p = ' ';
-  fprintf(stderr, "pipe-client: %s\n", msg);
-  ipc_line("{\"type\":\"error\",\"message\":\"C pipe client: %s\"}", msg);
   exit(1);
-}
-
-static double now_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
 }
 
 static double cpu_us(void) {
   struct rusage u;
   getrusage(RUSAGE_SELF, &u);
   return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-/* ---- the start message: flat JSON, read by key ---- */
-static double json_num(const char *json, const char *key, double fallback) {
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "\"%s\":", key);
-  const char *at = strstr(json, pattern);
-  return at == NULL ? fallback : strtod(at + strlen(pattern), NULL);
-}
-
-static void json_str(const char *json, const char *key, char *out, size_t cap) {
-  char pattern[64];
-  snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-  const char *at = strstr(json, pattern);
-  out[0] = 0;
-  if (at == NULL) return;
-  at += strlen(pattern);
-  size_t n = 0;
-  while (at[n] && at[n] != '"' && n + 1 < cap) n++;
-  memcpy(out, at, n);
-  out[n] = 0;
 }
 
 /* ---- samples and percentiles (as LatencyHistogram reports them: ms) ---- */
@@ -137,7 +87,7 @@ static int fd = -1;
 static uint8_t *frame;       /* the bench's frame, filled in per message */
 static size_t frame_len, payload_at;
 static uint8_t *out_msg;     /* the masked WebSocket message */
-static size_t out_len, head_len;
+static size_t msg_len, head_len;
 static uint32_t rng = 2463534242u;
 static unsigned long seq;
 
@@ -166,8 +116,8 @@ static void send_one(void) {
   memcpy(out_msg + head_len - 4, key, 4);
   uint8_t *body = out_msg + head_len;
   for (size_t i = 0; i < frame_len; i++) body[i] = frame[i] ^ key[i & 3];
-  for (size_t done = 0; done < out_len;) {
-    ssize_t n = send(fd, out_msg + done, out_len - done, MSG_NOSIGNAL);
+  for (size_t done = 0; done < msg_len;) {
+    ssize_t n = send(fd, out_msg + done, msg_len - done, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) fatal("send: %s", n < 0 ? strerror(errno) : "closed");
     done += (size_t)n;
@@ -301,14 +251,18 @@ static void load_reply(unsigned long s, double sent_at) {
   in_flight--;
   double now = now_us();
   if (now >= measure_from && now < measure_to) {
-    if (!measuring) ipc_line("{\"type\":\"mark\",\"what\":\"load-start\",\"run\":%d}", run_index);
+    if (!measuring) {
+      outf("{\"type\":\"mark\",\"what\":\"load-start\",\"run\":%d}", run_index);
+      out_send();
+    }
     measuring = 1;
     completed++;
     record(&loaded, now - sent_at);
   }
   if (now >= measure_to && !stopping) {
     stopping = 1;
-    ipc_line("{\"type\":\"mark\",\"what\":\"load-end\",\"run\":%d}", run_index);
+    outf("{\"type\":\"mark\",\"what\":\"load-end\",\"run\":%d}", run_index);
+    out_send();
   }
   if (!stopping) {
     outstanding[seq % RING] = 1;
@@ -328,8 +282,8 @@ static void load_frame(const char *hex, double at) {
     frame[i] = (uint8_t)v;
   }
   head_len = (frame_len < 126 ? 2 : 4) + 4;
-  out_len = head_len + frame_len;
-  out_msg = malloc(out_len);
+  msg_len = head_len + frame_len;
+  out_msg = malloc(msg_len);
   out_msg[0] = 0x82;
   if (frame_len < 126) out_msg[1] = (uint8_t)(0x80 | frame_len);
   else if (frame_len < 65536) {
@@ -340,22 +294,11 @@ static void load_frame(const char *hex, double at) {
 }
 
 int main(void) {
-  const char *channel = getenv("NODE_CHANNEL_FD");
-  if (channel == NULL) {
-    fprintf(stderr, "pipe-client: run by the bench (src/bridge.ts), which opens its IPC channel (NODE_CHANNEL_FD)\n");
-    return 2;
-  }
-  ipc_fd = atoi(channel);
-  static char start[1 << 16];
-  size_t len = 0;
-  while (memchr(start, '\n', len) == NULL) {
-    if (len + 1 >= sizeof start) fatal("start message too long");
-    ssize_t n = read(ipc_fd, start + len, sizeof start - 1 - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return 0;
-    len += (size_t)n;
-  }
-  start[len] = 0;
+  ipc_open("pipe-client", "src/bridge.ts");
+  struct ipc_in in = {0};
+  char *start = ipc_next_line(&in);
+  if (start == NULL) return 0;
+  size_t len = strlen(start);
   char url[600], *hex = malloc(len + 1);
   json_str(start, "url", url, sizeof url);
   json_str(start, "frameHex", hex, len + 1);
@@ -378,7 +321,8 @@ int main(void) {
   for (run_index = 0; run_index < runs; run_index++) {
     rtt.n = loaded.n = 0;
     rtt.max = loaded.max = 0;
-    ipc_line("{\"type\":\"mark\",\"what\":\"rtt-start\",\"run\":%d}", run_index);
+    outf("{\"type\":\"mark\",\"what\":\"rtt-start\",\"run\":%d}", run_index);
+    out_send();
     double cpu0 = cpu_us(), t0 = now_us();
     done_count = 0;
     phase_over = 0;
@@ -410,7 +354,8 @@ int main(void) {
                  cpu / (end - t0), duplicates, t0, begin, measure_from, measure_to);
   }
   sprintf(w, "]}");
-  ipc_line("%s", all);
+  outf("%s", all);
+  out_send();
   close(fd);
   return 0;
 }

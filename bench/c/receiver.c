@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ipc.h"
+
 #define READ_SIZE (64 * 1024)
 #define MAX_UNIT (2 * 1024 * 1024) /* a frame or line longer than this is bad input */
 #define PAYLOAD_MIN 34             /* "~B" 5 digits ":" 9 digits ":" 15 digits ";" */
@@ -82,36 +84,6 @@ static double hist_percentile(const struct hist *h, double p) {
   return h->max;
 }
 
-/* ---- output: one JSON line on the IPC channel ---- */
-static int ipc_fd = -1;
-static char *out;
-static size_t out_len, out_cap;
-
-static void outf(const char *fmt, ...) {
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out + out_len, out_cap - out_len, fmt, ap);
-    va_end(ap);
-    if (n >= 0 && (size_t)n < out_cap - out_len) {
-      out_len += (size_t)n;
-      return;
-    }
-    out_cap = out_cap * 2 + (size_t)n + 64;
-    out = realloc(out, out_cap);
-  }
-}
-
-/* A JSON string: printable ASCII kept, quotes and backslashes escaped, the rest dropped. */
-static void out_string(const char *s) {
-  outf("\"");
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\') outf("\\%c", *s);
-    else if (*s >= 0x20 && *s < 0x7f) outf("%c", *s);
-  }
-  outf("\"");
-}
-
 static void out_hist(const struct hist *h) {
   outf("{\"buckets\":[");
   int first = 1;
@@ -123,54 +95,14 @@ static void out_hist(const struct hist *h) {
   outf("],\"count\":%.0f,\"max\":%.3f,\"sum\":%.3f}", h->count, h->max, h->sum);
 }
 
-static void out_send(void) {
-  outf("\n");
-  size_t done = 0;
-  while (done < out_len) {
-    ssize_t n = write(ipc_fd, out + done, out_len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) exit(1); /* the coordinator is gone */
-    done += (size_t)n;
-  }
-  out_len = 0;
-}
-
 static void fatal(const char *fmt, ...) {
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  ipc_error("c-receiver", "", fmt, ap);
   va_end(ap);
-  fprintf(stderr, "c-receiver: %s\n", msg);
-  outf("{\"type\":\"error\",\"message\":");
-  out_string(msg);
-  outf("}");
-  out_send();
 }
 
-/* ---- a flat JSON object's fields, found by key (the commands are ours and flat) ---- */
-static const char *json_field(const char *json, const char *key) {
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\":", key);
-  const char *at = strstr(json, pat);
-  return at ? at + strlen(pat) : NULL;
-}
-
-static double json_num(const char *json, const char *key, double fallback) {
-  const char *at = json_field(json, key);
-  return at ? strtod(at, NULL) : fallback;
-}
-
-static void json_str(const char *json, const char *key, char *into, size_t cap) {
-  into[0] = 0;
-  const char *at = json_field(json, key);
-  if (!at || *at != '"') return;
-  at++;
-  size_t n = 0;
-  while (*at && *at != '"' && n + 1 < cap) into[n++] = *at++;
-  into[n] = 0;
-}
-
+/* ---- a list of integers in a command ---- */
 static int *json_ints(const char *json, const char *key, int *count) {
   *count = 0;
   const char *at = json_field(json, key);
@@ -189,13 +121,7 @@ static int *json_ints(const char *json, const char *key, int *count) {
   return v;
 }
 
-/* ---- clocks ---- */
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
+/* ---- the CPU this process used ---- */
 static double cpu_user_us, cpu_system_us;
 static void cpu_now(void) {
   struct rusage ru;
@@ -687,30 +613,17 @@ static void run(const char *cmd) {
 }
 
 int main(void) {
-  const char *channel = getenv("NODE_CHANNEL_FD");
-  if (channel == NULL) {
-    fprintf(stderr, "c-receiver: run by the bench (src/generator-pool.ts), which opens its IPC channel (NODE_CHANNEL_FD)\n");
-    return 2;
-  }
-  ipc_fd = atoi(channel);
+  ipc_open("c-receiver", "src/generator-pool.ts");
   LOG_GROWTH = log(GROWTH);
   BUCKETS = (int)ceil(log(100e6) / LOG_GROWTH) + 1;
   hist_init(&latency);
   hist_init(&batch_delay);
   work = malloc(MAX_UNIT + READ_SIZE);
   epfd = epoll_create1(EPOLL_CLOEXEC);
-  size_t cap = 1 << 16, len = 0;
-  char *in = malloc(cap);
+  struct ipc_in commands = {0};
   for (;;) {
-    char *nl;
-    while ((nl = memchr(in, '\n', len)) == NULL) {
-      if (len + 4096 > cap) in = realloc(in, cap *= 2);
-      ssize_t n = read(ipc_fd, in + len, cap - len - 1);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return 0; /* the coordinator is gone */
-      len += (size_t)n;
-    }
-    *nl = 0;
+    char *in = ipc_next_line(&commands);
+    if (in == NULL) return 0; /* the coordinator is gone */
     char type[16];
     json_str(in, "type", type, sizeof type);
     if (strcmp(type, "setup") == 0) setup(in);
@@ -721,8 +634,5 @@ int main(void) {
       out_send();
       return 0;
     }
-    size_t used = (size_t)(nl + 1 - in);
-    memmove(in, nl + 1, len - used);
-    len -= used;
   }
 }

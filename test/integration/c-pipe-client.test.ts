@@ -6,27 +6,15 @@
  * it back the way the pipe and websockify do: a byte stream whose WebSocket messages cut frames
  * anywhere.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildCPipeClient } from '../../bench/src/c-receiver.js';
 import { frameTemplate } from '../../bench/src/outgoing.js';
 import { MARKER, PAYLOAD_BYTES, payloadSeq } from '../../bench/src/payload.js';
+import { builtForThisFile, spawnOnIpc } from '../helpers/c-program.js';
 
-let dir: string;
-let binary: string;
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'c-pipe-client-'));
-  binary = buildCPipeClient(() => {}, join(dir, 'c-pipe-client'));
-});
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const binary = builtForThisFile(buildCPipeClient, 'c-pipe-client');
 
 interface Seen {
   path: string;
@@ -93,12 +81,10 @@ describe("scenario 7's C client", () => {
   it('sends each message as one masked binary WebSocket message, the bench frame in sequence order, and counts the echoes of a cut stream', async () => {
     const server = await echoServer();
     const template = frameTemplate(PAYLOAD_BYTES).build(0, 0, 0);
-    const child = spawn(binary, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const { child, stderr } = spawnOnIpc(binary());
     const messages: { type: string; what?: string; runs?: Record<string, number>[]; message?: string }[] = [];
     const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no 'done' from the C client; stderr: ${stderr}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`no 'done' from the C client; stderr: ${stderr()}`)), 30_000);
       child.on('message', (message: (typeof messages)[number]) => {
         messages.push(message);
         if (message.type === 'done' || message.type === 'error') {

@@ -5,30 +5,18 @@
  * lines cut across reads) and what it answers (pong, PONG); a real gateway shows it joins and
  * receives as a Node member does.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeMessage } from '@switchboard/protocol';
 import { buildCReceiver } from '../../bench/src/c-receiver.js';
 import { nowUs } from '../../bench/src/clock.js';
 import { blankPayload, writePayload } from '../../bench/src/payload.js';
 import { frameTemplate } from '../../bench/src/outgoing.js';
+import { builtForThisFile, spawnOnIpc } from '../helpers/c-program.js';
 import { spawnGateway } from '../helpers/gateway-process.js';
 
-let dir: string;
-let binary: string;
-
-// gcc comes with `npm test` (scripts/run.mjs installs it when missing), so a missing gcc fails here, loudly.
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'c-receiver-'));
-  binary = buildCReceiver(() => {}, join(dir, 'c-receiver'));
-});
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const binary = builtForThisFile(buildCReceiver, 'c-receiver');
 
 interface Report {
   type: string;
@@ -37,12 +25,10 @@ interface Report {
 
 /** The receiver as a child on an IPC channel; `ask` sends a command and waits for the next message. */
 function startReceiver(): { child: ChildProcess; ask: (command: object, timeoutMs?: number) => Promise<Report> } {
-  const child = spawn(binary, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const { child, stderr } = spawnOnIpc(binary());
   const ask = (command: object, timeoutMs = 10_000): Promise<Report> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(command).slice(0, 80)}; stderr: ${stderr}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(command).slice(0, 80)}; stderr: ${stderr()}`)), timeoutMs);
       child.once('message', (message: Report) => {
         clearTimeout(timer);
         resolve(message);
