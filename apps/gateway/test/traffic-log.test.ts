@@ -1,8 +1,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TrafficLog } from '../src/devices/traffic-log.js';
+import { open } from 'node:fs/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TrafficLog, WRITE_BUFFERS } from '../src/devices/traffic-log.js';
 import { ENTRY_BYTES, ENTRY_HEAD, SHARED_UP_TO, TrafficRing } from '../src/devices/traffic-ring.js';
 
 // The traffic log's file: written off the event loop while the gateway runs, and whole at shutdown.
@@ -132,6 +133,41 @@ describe('TrafficLog', () => {
       expect(hexes(again, 'listener:l1:127.0.0.1:2@1')).toEqual([`out:${line.toString('hex')}:11`, `in:${Buffer.from('ok\r\n').toString('hex')}:4`]);
       expect(hexes(again, 'link:mixed')).toEqual(mixed);
       expect(again.entries('link:mixed').map((e) => e.auto === true)).toEqual(log.entries('link:mixed').map((e) => e.auto === true));
+    } finally {
+      again.close();
+      log.close();
+    }
+  });
+
+  it('saves a busy line listener in writes of at most WRITE_BUFFERS buffers each, byte-exact', async () => {
+    const dir = dataDir();
+    const log = new TrafficLog(dir, 1000);
+    // 200 devices each written the same 1,000 room lines (shared: two buffers per entry in the file).
+    const keys = Array.from({ length: 200 }, (_, i) => `listener:l1:127.0.0.1:${5000 + i}@1`);
+    for (let line = 0; line < 1000; line++) {
+      const bytes = Buffer.from(`line ${line}\r\n`);
+      for (const key of keys) log.record(key, 'out', bytes, false, true);
+    }
+    // The real file handle's writev, counted on its way through: how many buffers each write is handed.
+    const probe = await open(join(dir, 'probe'), 'w');
+    const handleType = Object.getPrototypeOf(probe) as { writev: (buffers: readonly NodeJS.ArrayBufferView[]) => Promise<unknown> };
+    await probe.close();
+    const sizes: number[] = [];
+    const writev = handleType.writev;
+    const spy = vi.spyOn(handleType, 'writev').mockImplementation(function (this: unknown, buffers) {
+      sizes.push(buffers.length);
+      return writev.call(this, buffers);
+    });
+    try {
+      await log.save();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThan(2 * 200 * 1000); // every entry's head and bytes were written
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(WRITE_BUFFERS);
+    const again = new TrafficLog(dir, 1000);
+    try {
+      for (const key of [keys[0]!, keys[199]!]) expect(hexes(again, key)).toEqual(hexes(log, key));
     } finally {
       again.close();
       log.close();
