@@ -60,6 +60,29 @@ describe('TrafficLog', () => {
     }
   });
 
+  it('grows its entries in block copies, not a copy per entry, and keeps them in order', () => {
+    const ring = new TrafficRing(1000);
+    const line = Buffer.from('MoveJ p10\r\n');
+    for (let i = 0; i < 512; i++) ring.push(i, 'out', line, line.length, false, false, true);
+    // The next entry doubles the ring's slots: count the typed-array copies of its metadata.
+    const typedArray = Object.getPrototypeOf(Float64Array.prototype) as { set: (source: ArrayLike<number>, offset?: number) => void };
+    const set = typedArray.set;
+    let copies = 0;
+    const spy = vi.spyOn(typedArray, 'set').mockImplementation(function (this: Float64Array, source, offset) {
+      if (this instanceof Float64Array) copies++;
+      set.call(this, source, offset);
+    });
+    try {
+      ring.push(512, 'out', line, line.length, false, false, true);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(copies).toBeLessThanOrEqual(2);
+    const entries = ring.entries();
+    expect(entries.map((e) => e.ts)).toEqual(Array.from({ length: 513 }, (_, i) => i));
+    expect(entries.every((e) => Buffer.from(e.bytes).equals(line) && e.direction === 'out')).toBe(true);
+  });
+
   it('keeps shared bytes (one buffer written to many devices) by reference, mixed with copies, as it grows, wraps and drops', () => {
     // The same model as above, every third entry shared; sizes past SHARED_UP_TO are copied even when shared.
     const capacity = 40;
