@@ -1,8 +1,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TrafficLog } from '../src/devices/traffic-log.js';
+import { open } from 'node:fs/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TrafficLog, WRITE_BUFFERS } from '../src/devices/traffic-log.js';
 import { ENTRY_BYTES, ENTRY_HEAD, SHARED_UP_TO, TrafficRing } from '../src/devices/traffic-ring.js';
 
 // The traffic log's file: written off the event loop while the gateway runs, and whole at shutdown.
@@ -57,6 +58,29 @@ describe('TrafficLog', () => {
         expect(log.entries('d', 3).map((e) => e.length)).toEqual(want.slice(-3).map((e) => e.length));
       }
     }
+  });
+
+  it('grows its entries in block copies, not a copy per entry, and keeps them in order', () => {
+    const ring = new TrafficRing(1000);
+    const line = Buffer.from('MoveJ p10\r\n');
+    for (let i = 0; i < 512; i++) ring.push(i, 'out', line, line.length, false, false, true);
+    // The next entry doubles the ring's slots: count the typed-array copies of its metadata.
+    const typedArray = Object.getPrototypeOf(Float64Array.prototype) as { set: (source: ArrayLike<number>, offset?: number) => void };
+    const set = typedArray.set;
+    let copies = 0;
+    const spy = vi.spyOn(typedArray, 'set').mockImplementation(function (this: Float64Array, source, offset) {
+      if (this instanceof Float64Array) copies++;
+      set.call(this, source, offset);
+    });
+    try {
+      ring.push(512, 'out', line, line.length, false, false, true);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(copies).toBeLessThanOrEqual(2);
+    const entries = ring.entries();
+    expect(entries.map((e) => e.ts)).toEqual(Array.from({ length: 513 }, (_, i) => i));
+    expect(entries.every((e) => Buffer.from(e.bytes).equals(line) && e.direction === 'out')).toBe(true);
   });
 
   it('keeps shared bytes (one buffer written to many devices) by reference, mixed with copies, as it grows, wraps and drops', () => {
@@ -132,6 +156,41 @@ describe('TrafficLog', () => {
       expect(hexes(again, 'listener:l1:127.0.0.1:2@1')).toEqual([`out:${line.toString('hex')}:11`, `in:${Buffer.from('ok\r\n').toString('hex')}:4`]);
       expect(hexes(again, 'link:mixed')).toEqual(mixed);
       expect(again.entries('link:mixed').map((e) => e.auto === true)).toEqual(log.entries('link:mixed').map((e) => e.auto === true));
+    } finally {
+      again.close();
+      log.close();
+    }
+  });
+
+  it('saves a busy line listener in writes of at most WRITE_BUFFERS buffers each, byte-exact', async () => {
+    const dir = dataDir();
+    const log = new TrafficLog(dir, 1000);
+    // 200 devices each written the same 1,000 room lines (shared: two buffers per entry in the file).
+    const keys = Array.from({ length: 200 }, (_, i) => `listener:l1:127.0.0.1:${5000 + i}@1`);
+    for (let line = 0; line < 1000; line++) {
+      const bytes = Buffer.from(`line ${line}\r\n`);
+      for (const key of keys) log.record(key, 'out', bytes, false, true);
+    }
+    // The real file handle's writev, counted on its way through: how many buffers each write is handed.
+    const probe = await open(join(dir, 'probe'), 'w');
+    const handleType = Object.getPrototypeOf(probe) as { writev: (buffers: readonly NodeJS.ArrayBufferView[]) => Promise<unknown> };
+    await probe.close();
+    const sizes: number[] = [];
+    const writev = handleType.writev;
+    const spy = vi.spyOn(handleType, 'writev').mockImplementation(function (this: unknown, buffers) {
+      sizes.push(buffers.length);
+      return writev.call(this, buffers);
+    });
+    try {
+      await log.save();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThan(2 * 200 * 1000); // every entry's head and bytes were written
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(WRITE_BUFFERS);
+    const again = new TrafficLog(dir, 1000);
+    try {
+      for (const key of [keys[0]!, keys[199]!]) expect(hexes(again, key)).toEqual(hexes(log, key));
     } finally {
       again.close();
       log.close();

@@ -229,16 +229,22 @@ export class TrafficRing {
     this.#firstSeq++;
   }
 
-  /** Twice the slots (at most capacity), the entries moved to the front in order. */
+  /**
+   * Twice the slots (at most capacity), the entries moved to the front in order: in two block
+   * copies (before and after the ring's wrap), not a view and a copy per entry. The rings of a
+   * line listener's devices fill in step and so grow in the same flush: 200 of them moving 512
+   * entries one by one held the event loop some 30 ms.
+   */
   #growMeta(): void {
     const slots = Math.min(this.capacity, Math.max(FIRST_SLOTS, this.#slots * 2));
     const meta = new Float64Array(slots * FIELDS);
+    const first = this.#first;
+    const end = Math.min(first + this.#count, this.#slots); // the entries before the wrap
+    const wrapped = first + this.#count - end; // and those after it, at the start
+    meta.set(this.#meta.subarray(first * FIELDS, end * FIELDS));
+    if (wrapped > 0) meta.set(this.#meta.subarray(0, wrapped * FIELDS), (end - first) * FIELDS);
     const refs: (Uint8Array | undefined)[] = [];
-    for (let i = 0; i < this.#count; i++) {
-      const index = (this.#first + i) % this.#slots;
-      meta.set(this.#meta.subarray(index * FIELDS, index * FIELDS + FIELDS), i * FIELDS);
-      refs[i] = this.#refs[index];
-    }
+    for (let i = 0; i < this.#count; i++) refs[i] = this.#refs[(first + i) % this.#slots];
     this.#meta = meta;
     this.#refs = refs;
     this.#first = 0;

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS id_reserved (one INTEGER PRIMARY KEY CHECK (one = 1),
  * but each of a private row's two identity index entries lands on its identity's page, so a
  * commit of 64 private rows between 200 members changed some 130 index pages (most of a private
  * row's cost in the bench); and each commit made the search index a new segment to merge later.
- * A batch at a time, each page carries many rows and a segment thousands. Meanwhile reads by
+ * A batch at a time, each page carries many rows and a segment thousands; in a transaction and
+ * a turn of its own, after the flush whose commit completed it (#indexLater). Meanwhile reads by
  * identity also look through the short tail of rows waiting, a search first indexes it, and a
  * start indexes what a crash left waiting: every read sees every committed row. Not 2,048: a
  * batch runs on the event loop, and one of 2,048 rows (some 30-40 ms) every quarter second at
@@ -128,6 +129,8 @@ export class SqliteHistoryStore implements HistoryStore {
   /** Committed rows waiting for the identity and search indexes (INDEX_BATCH). */
   #unindexed = 0;
   readonly #indexWaiting: () => void;
+  /** A batch is complete and its indexing comes in a turn of its own (#indexLater). */
+  #indexScheduled = false;
 
   /**
    * `dataDir` null keeps history in memory for the life of the process. `synchronous`
@@ -167,7 +170,6 @@ export class SqliteHistoryStore implements HistoryStore {
     const insertEntry = this.#db.prepare(INSERT_ENTRY);
     this.#insertMany = this.#db.transaction((rows: unknown[][]) => {
       for (const row of rows) this.#unindexed += insertEntry.run(row).changes;
-      if (this.#unindexed >= INDEX_BATCH) this.#indexWaiting();
       if (this.#reserve !== undefined) this.#writeReserve.run(this.#reserve);
       this.#reserve = undefined;
     });
@@ -285,7 +287,28 @@ export class SqliteHistoryStore implements HistoryStore {
       this.#pending = rows.concat(this.#pending);
       throw error;
     }
+    if (this.#unindexed >= INDEX_BATCH && !this.#indexScheduled) {
+      this.#indexScheduled = true;
+      setImmediate(this.#indexLater);
+    }
   }
+
+  /**
+   * A complete batch is indexed in a transaction of its own, in the turn after the commit that
+   * completed it: the gateway runs the commit just before it writes the messages it stored, and
+   * the batch (some 10 µs a row) inside that commit held back the writes of the whole flush.
+   */
+  readonly #indexLater = (): void => {
+    this.#indexScheduled = false;
+    // Closed meanwhile (the next start indexes them), or a search indexed them first.
+    if (!this.#db.open || this.#unindexed < INDEX_BATCH) return;
+    try {
+      this.#indexWaiting();
+    } catch {
+      // Rolled back: the rows stay in the tail, where every read finds them, and the next
+      // commit tries the batch again (a failure that lasts, a full disk, fails that commit too).
+    }
+  };
 
   query(q: HistoryQuery): HistoryPage {
     this.flush();
