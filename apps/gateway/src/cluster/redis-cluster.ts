@@ -220,8 +220,16 @@ export class RedisCluster implements ClusterNode {
       follow: (handler, highest) => history.follow(handler, highest),
       readUp: (stream) => history.readUp(stream),
       serve: (stream) => history.serve(stream),
-      behind: (stream) => history.behind(stream),
-      catchUp: (stream) => history.catchUp(stream),
+      // A room whose channel this node does not hear (its subscription failed) is not whole either:
+      // what is said there meanwhile reaches its members here neither live nor by a page read
+      // before the subscription holds; so it is subscribed first, then read on (as serveRoom does).
+      behind: (stream) => history.behind(stream) || ('room' in stream && this.#protocol.roomDeaf(stream.room)),
+      catchUp: async (stream) => {
+        if ('room' in stream && this.#protocol.roomDeaf(stream.room) && !(await this.#protocol.hearRoom(stream.room))) {
+          throw unavailable(`room ${stream.room} is not heard from the other gateways yet`);
+        }
+        await history.catchUp(stream);
+      },
     };
     this.#membership = new RedisMembership({
       nodeId,

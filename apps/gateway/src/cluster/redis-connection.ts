@@ -189,6 +189,10 @@ abstract class PortBase implements RedisPort {
   abstract readonly isReady: boolean;
   abstract readonly allReady: boolean;
   protected readonly listeners = new Map<string, ChannelListener>();
+  /** Channels whose subscription Redis acknowledged (and not left since). */
+  readonly #heard = new Set<string>();
+  /** Channels whose subscription is on its way to Redis: a second subscribe awaits it. */
+  readonly #listening = new Map<string, Promise<void>>();
   protected closed = false;
   protected constructor(protected readonly options: RedisConnectionOptions) {}
 
@@ -243,18 +247,35 @@ abstract class PortBase implements RedisPort {
   }
 
   async subscribe(channel: string, listener: ChannelListener): Promise<void> {
-    const known = this.listeners.has(channel);
     this.listeners.set(channel, listener);
-    if (known) return;
+    if (this.#heard.has(channel)) return;
+    // A subscription still in flight (its caller gave up waiting: a shard failing over) is
+    // awaited, not taken for done: if it fails, this call fails too and the channel is not heard.
+    let listening = this.#listening.get(channel);
+    if (listening === undefined) {
+      listening = this.listen(channel).then(
+        () => {
+          if (this.#listening.get(channel) === listening) this.#listening.delete(channel);
+          if (this.listeners.has(channel)) this.#heard.add(channel);
+        },
+        (error: unknown) => {
+          if (this.#listening.get(channel) === listening) this.#listening.delete(channel);
+          throw error;
+        },
+      );
+      this.#listening.set(channel, listening);
+    }
     try {
-      await this.listen(channel);
+      await listening;
     } catch (error) {
-      this.listeners.delete(channel);
+      // Not heard, unless heard or asked again meanwhile.
+      if (!this.#heard.has(channel) && !this.#listening.has(channel)) this.listeners.delete(channel);
       throw error;
     }
   }
 
   async unsubscribe(channel: string): Promise<void> {
+    this.#heard.delete(channel);
     if (!this.listeners.delete(channel)) return;
     await this.unlisten(channel);
   }

@@ -14,6 +14,8 @@ interface RoomState {
   steps: Promise<void>;
   /** The wait before the next try of a SUBSCRIBE that failed. */
   retryMs?: number | undefined;
+  /** That next try, while it waits. */
+  retry?: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -43,6 +45,23 @@ export class RoomInterest {
     void this.#step(room, state);
   }
 
+  /**
+   * The hub serves `room` but does not hear it: its SUBSCRIBE failed (a shard failing over) and
+   * no retry has held yet, so what the other nodes say there does not reach its members here.
+   */
+  deaf(room: string): boolean {
+    const state = this.#rooms.get(room);
+    return state !== undefined && state.wanted && !state.subscribed;
+  }
+
+  /** A deaf room's SUBSCRIBE tried again now (not at its retry's time): resolves whether the room is heard. */
+  async hear(room: string): Promise<boolean> {
+    const state = this.#rooms.get(room);
+    if (state === undefined || !state.wanted) return false;
+    if (!state.subscribed) await this.#step(room, state);
+    return state.subscribed;
+  }
+
   /** Rooms whose channel is subscribed now. */
   subscribed(): string[] {
     return [...this.#rooms].filter(([, state]) => state.subscribed).map(([room]) => room);
@@ -68,8 +87,10 @@ export class RoomInterest {
    * failure, and a member in the room must not go on hearing nothing from the other nodes.
    */
   #retryLater(room: string, state: RoomState): void {
+    if (state.retry !== undefined) return; // one waits already (`hear` tries between)
     state.retryMs = Math.min((state.retryMs ?? 50) * 2, 1000);
-    setTimeout(() => {
+    state.retry = setTimeout(() => {
+      state.retry = undefined;
       if (state.wanted && !state.subscribed && this.#rooms.get(room) === state) void this.#step(room, state);
     }, state.retryMs).unref();
   }
