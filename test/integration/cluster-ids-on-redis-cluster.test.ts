@@ -3,6 +3,7 @@ import { encodeMessage, type ServerMessage } from '@switchboard/protocol';
 import { describe, expect, it } from 'vitest';
 import { keySlot } from '../../apps/gateway/src/cluster/key-slot.js';
 import type { ClusterNodeProcess } from '../helpers/cluster-node.js';
+import { errorsSent } from '../helpers/bus-metrics.js';
 import { api } from '../helpers/gateway.js';
 import { until } from '../helpers/until.js';
 import { Peer, sleep } from '../helpers/peer.js';
@@ -398,6 +399,8 @@ describe('history sharded by room on a Redis Cluster', () => {
       expect(replay.more).toBe(false);
     } else {
       expect(replay.code).toBe('CLUSTER_UNAVAILABLE');
+      // Counted as every error sent is (bob's hello is c's first request: this is its only one so far).
+      expect(await errorsSent(c, 'CLUSTER_UNAVAILABLE')).toBe(1);
       // In the room all the same: its history comes whole once the promoted master answers.
       const page = await until(
         'the missed messages by history {after}',
