@@ -325,8 +325,14 @@ class SingleRedis extends PortBase {
     // The reader too, at once: one Redis's three connections go down and come back together, and allReady counts all three.
     this.#reader = this.#duplicate('blocking reads');
     await Promise.all([this.#command.connect(), this.#subscriber.connect(), this.#reader.connect()]);
-    // The subscriber is the connection that is always open: its next 'ready' is Redis coming back.
-    this.#subscriber.on('ready', () => this.options.onReconnect?.('redis'));
+    // Redis is back once every connection is: each comes back on its own backoff, and the resync
+    // this sets off needs the command connection (were it said at the subscriber's return alone,
+    // it would find that one still away, and skip: this gateway's state never published again).
+    for (const client of [this.#command, this.#subscriber, this.#reader]) {
+      client.on('ready', () => {
+        if (this.allReady) this.options.onReconnect?.('redis');
+      });
+    }
   }
 
   command(args: readonly RedisArgument[]): Promise<unknown> {
