@@ -224,4 +224,9 @@ export interface ClusterHandlers {
    * after it was sent: absent where the two cannot pass each other (one process).
    */
   joinedElsewhere?(record: MemberRecord, rooms: string[]): void;
+  /**
+   * A member of another node left `rooms` (`gone`: its connection closed) while this node did not
+   * hear of it (Redis away): found when that node's state is read again (a resync). Absent in one process.
+   */
+  leftElsewhere?(record: MemberRecord, rooms: string[], gone: boolean): void;
 }

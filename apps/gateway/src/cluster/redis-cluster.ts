@@ -4,7 +4,7 @@ import type { HubLogger } from '../logger.js';
 import type { ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, MemberDirectory, MemberRecord, MessageLog, NameClaims } from './cluster.js';
 import { BusKind } from './bus-messages.js';
 import { BusProtocol } from './bus-protocol.js';
-import { DirectoryReplica } from './directory-replica.js';
+import { DirectoryReplica, type RoomChanges } from './directory-replica.js';
 import { historyKeys } from './history-keys.js';
 import { parseRedisUrl } from './redis-url.js';
 import { RedisConnections, withTimeout } from './redis-io.js';
@@ -140,7 +140,7 @@ export class RedisCluster implements ClusterNode {
           if (joined.length > 0) this.#hubHandlers?.joinedElsewhere?.(record, joined);
         },
         remove: (id) => void replica.remove(id),
-        sync: (node, records) => replica.replaceNode(node, records),
+        sync: (node, records) => this.#replaced(replica.replaceNode(node, records)),
         lost: (node) => this.#membership.lost(node),
         identity: (change) => this.identity.received(change),
       },
@@ -246,6 +246,7 @@ export class RedisCluster implements ClusterNode {
       publish: (header) => this.#protocol.toAll(header),
       resyncIdentity: () => this.identity.resync(),
       nodeLost: (node, records) => this.#protocol.handlers?.nodeLost(node, records),
+      replaced: (changes) => this.#replaced(changes),
       log: options.log,
       logError,
     });
@@ -306,6 +307,17 @@ export class RedisCluster implements ClusterNode {
       ]);
     }
     await this.#redis.close();
+  }
+
+  /**
+   * Another node's state, read again (a resync, its or ours), differs from what this node knew:
+   * what its members did in rooms meanwhile was not heard (Redis away), so the hub tells its own.
+   */
+  #replaced({ joined, left }: RoomChanges): void {
+    const handlers = this.#hubHandlers;
+    if (handlers === undefined) return;
+    for (const { record, rooms, gone } of left) handlers.leftElsewhere?.(record, rooms, gone);
+    for (const { record, rooms } of joined) handlers.joinedElsewhere?.(record, rooms);
   }
 
   // ---- Names -------------------------------------------------------------------------
