@@ -182,4 +182,48 @@ describe('several gateways on one Redis: rooms routed by interest', () => {
     const roster = await alice.next('roster', (r) => r.ref === 'r', 10_000);
     expect(roster.members.map((m) => m.name).sort()).toEqual(['alice', 'dave']);
   }, 90_000);
+
+  it('a room this gateway cannot hear (its SUBSCRIBE refused): a join gets CLUSTER_UNAVAILABLE, and members leaving it on another gateway are told from their records', async () => {
+    redis = await startRedis({ appendfsync: 'everysec' });
+    // c's Redis user may use the bus and its own channel, no room's: every room stays deaf on c, commands work.
+    await promisify(execFile)('redis-cli', [
+      '-p',
+      String(redis.port),
+      'ACL',
+      'SETUSER',
+      'deaf',
+      'on',
+      '>deaf-password',
+      '~*',
+      '+@all',
+      'resetchannels',
+      '&switchboard:{shared}:*',
+      '&switchboard:{node:*',
+    ]);
+    const a = await node('a');
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-node-c-'));
+    dirs.push(dir);
+    const deafUrl = redis.url.replace('redis://', 'redis://deaf:deaf-password@');
+    const c = await spawnGateway(['--redis-url', deafUrl, '--node-id', 'c', '--data-dir', dir, '--metrics-public']);
+    gateways.push(c);
+    const bob = await member(a, 'bob', 'kitchen');
+    const erin = await member(a, 'erin', 'kitchen');
+    const carol = await member(c, 'carol');
+    carol.send({ type: 'join', room: 'kitchen', ref: 'j' });
+    await carol.next('roster', (r) => r.ref === 'j', 10_000);
+    // In the room, told its history and live messages cannot be promised yet.
+    await expect(carol.next('error', (e) => e.ref === 'j', 10_000)).resolves.toMatchObject({ code: 'CLUSTER_UNAVAILABLE' });
+    await bob.find('presence', (p) => p.event === 'join' && p.member.name === 'carol', 10_000);
+
+    bob.send({ type: 'leave', room: 'kitchen', ref: 'l' });
+    await expect(carol.next('presence', (p) => p.room === 'kitchen' && p.member.name === 'bob', 10_000)).resolves.toMatchObject({
+      event: 'leave',
+      reason: 'left',
+    });
+    erin.destroy();
+    await expect(carol.next('presence', (p) => p.room === 'kitchen' && p.member.name === 'erin', 10_000)).resolves.toMatchObject({
+      event: 'leave',
+      reason: 'quit',
+    });
+  }, 90_000);
 });

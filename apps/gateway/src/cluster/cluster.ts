@@ -225,8 +225,9 @@ export interface ClusterHandlers {
    */
   joinedElsewhere?(record: MemberRecord, rooms: string[]): void;
   /**
-   * A member of another node left `rooms` (`gone`: its connection closed) while this node did not
-   * hear of it (Redis away): found when that node's state is read again (a resync). Absent in one process.
+   * A member of another node left `rooms` (`gone`: its connection closed) and the leave's presence
+   * on the rooms' channel did not reach this node: Redis was away (found when that node's state is
+   * read again, a resync), or this node does not hear the room (its subscription failing). Absent in one process.
    */
   leftElsewhere?(record: MemberRecord, rooms: string[], gone: boolean): void;
 }

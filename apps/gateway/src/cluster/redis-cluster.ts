@@ -138,8 +138,16 @@ export class RedisCluster implements ClusterNode {
           replica.put(record);
           const joined = record.rooms.filter((room) => !before.includes(room));
           if (joined.length > 0) this.#hubHandlers?.joinedElsewhere?.(record, joined);
+          this.#leftDeafRooms(
+            record,
+            before.filter((room) => !record.rooms.includes(room)),
+            false,
+          );
         },
-        remove: (id) => void replica.remove(id),
+        remove: (id) => {
+          const record = replica.remove(id);
+          if (record !== undefined) this.#leftDeafRooms(record, record.rooms, true);
+        },
         sync: (node, records) => this.#replaced(replica.replaceNode(node, records)),
         lost: (node) => this.#membership.lost(node),
         identity: (change) => this.identity.received(change),
@@ -318,6 +326,16 @@ export class RedisCluster implements ClusterNode {
     if (handlers === undefined) return;
     for (const { record, rooms, gone } of left) handlers.leftElsewhere?.(record, rooms, gone);
     for (const { record, rooms } of joined) handlers.joinedElsewhere?.(record, rooms);
+  }
+
+  /**
+   * Another node's member left `rooms` (its record says): in a room this node serves but does
+   * not hear (its SUBSCRIBE failing), the leave's presence on the room's channel never comes, so
+   * the record tells it. (A join is told from the record in every room: Router.#joinedElsewhere.)
+   */
+  #leftDeafRooms(record: MemberRecord, rooms: string[], gone: boolean): void {
+    const deaf = rooms.filter((room) => this.#protocol.roomDeaf(room));
+    if (deaf.length > 0) this.#hubHandlers?.leftElsewhere?.(record, deaf, gone);
   }
 
   // ---- Names -------------------------------------------------------------------------
