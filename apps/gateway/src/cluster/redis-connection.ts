@@ -1,6 +1,7 @@
 import { createClient, createCluster, type RedisArgument, type RedisClientType, type RedisClusterType } from '@redis/client';
 import { keySlot } from './key-slot.js';
 import { parseRedisUrl, type RedisTarget } from './redis-url.js';
+import { subscribeRetryMs } from './room-interest.js';
 
 /**
  * One Redis or a Redis Cluster behind one small port (issue 25): what the cluster code needs of
@@ -428,7 +429,7 @@ class ClusterRedis extends PortBase {
         return;
       } catch (error) {
         this.options.onError(`resubscribing ${channel}`, error as Error);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+        await new Promise((resolve) => setTimeout(resolve, subscribeRetryMs(attempt)));
       }
     }
   }

@@ -1,3 +1,14 @@
+import { backoffDelay } from '@switchboard/protocol';
+
+/**
+ * The wait before SUBSCRIBE try number `attempt` + 2 of a channel still wanted (a shard failing
+ * over, Redis away): 100 ms doubling to a second, with jitter so gateways do not come back in
+ * step. A room's subscription here, a channel whose master changed in redis-connection.ts.
+ */
+export function subscribeRetryMs(attempt: number): number {
+  return backoffDelay(attempt, { initialMs: 100, maxMs: 1000 });
+}
+
 /** Subscribing to and leaving one channel: a PubSub's, for a room's channel. */
 export interface Subscriptions {
   subscribe(room: string): Promise<void>;
@@ -12,8 +23,8 @@ interface RoomState {
   subscribed: boolean;
   /** The last step queued for this room: each waits for the one before. */
   steps: Promise<void>;
-  /** The wait before the next try of a SUBSCRIBE that failed. */
-  retryMs?: number | undefined;
+  /** SUBSCRIBEs failed in a row: the next try waits subscribeRetryMs(failures - 1). */
+  failures: number;
   /** That next try, while it waits. */
   retry?: NodeJS.Timeout | undefined;
 }
@@ -75,7 +86,7 @@ export class RoomInterest {
   #state(room: string): RoomState {
     let state = this.#rooms.get(room);
     if (state === undefined) {
-      state = { wanted: false, subscribed: false, steps: Promise.resolve() };
+      state = { wanted: false, subscribed: false, steps: Promise.resolve(), failures: 0 };
       this.#rooms.set(room, state);
     }
     return state;
@@ -88,11 +99,13 @@ export class RoomInterest {
    */
   #retryLater(room: string, state: RoomState): void {
     if (state.retry !== undefined) return; // one waits already (`hear` tries between)
-    state.retryMs = Math.min((state.retryMs ?? 50) * 2, 1000);
-    state.retry = setTimeout(() => {
-      state.retry = undefined;
-      if (state.wanted && !state.subscribed && this.#rooms.get(room) === state) void this.#step(room, state);
-    }, state.retryMs).unref();
+    state.retry = setTimeout(
+      () => {
+        state.retry = undefined;
+        if (state.wanted && !state.subscribed && this.#rooms.get(room) === state) void this.#step(room, state);
+      },
+      subscribeRetryMs(state.failures - 1),
+    ).unref();
   }
 
   #step(room: string, state: RoomState): Promise<void> {
@@ -101,9 +114,10 @@ export class RoomInterest {
         try {
           await this.port.subscribe(room);
           state.subscribed = true;
-          state.retryMs = undefined;
+          state.failures = 0;
         } catch (error) {
           this.port.logError(`subscribing to room ${room}`, error as Error);
+          state.failures++;
           this.#retryLater(room, state);
         }
       } else if (!state.wanted && state.subscribed) {
