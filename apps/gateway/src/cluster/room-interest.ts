@@ -62,7 +62,8 @@ export class RoomInterest {
    */
   deaf(room: string): boolean {
     const state = this.#rooms.get(room);
-    return state !== undefined && state.wanted && !state.subscribed;
+    // Not while its first SUBSCRIBE is on its way: a join waits for that one (Router.whenServed).
+    return state !== undefined && state.wanted && !state.subscribed && state.failures > 0;
   }
 
   /** A deaf room's SUBSCRIBE tried again now (not at its retry's time): resolves whether the room is heard. */
