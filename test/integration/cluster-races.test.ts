@@ -88,6 +88,38 @@ describe('races between gateways on a Redis Cluster', () => {
     }
   }, 120_000);
 
+  it('a file offered {to} a name this gateway has not heard of yet, but Redis has (its claim, its record), is offered, never NO_SUCH_MEMBER', async () => {
+    const [a] = [await node('a'), await node('b')];
+    const alice = await peer(a);
+    await alice.hello('alice');
+    // What a member's hello on b leaves in Redis (its name's claim, its record in b's hash), without the bus message that
+    // would tell a of it: a's directory does not have it, as for a member welcomed on b a moment ago.
+    const record = {
+      id: 'b.m99',
+      name: 'ghost',
+      transport: 'tcp',
+      address: '127.0.0.1',
+      node: 'b',
+      rooms: ['lobby'],
+      identity: 'name:ghost',
+      connectedAt: Date.now(),
+    };
+    const shared = await suite.cluster.masterOf('switchboard:{shared}:nodes');
+    await suite.cluster.cli(shared, ['SET', 'switchboard:{shared}:name:ghost', 'b|b.m99', 'PX', '60000']);
+    await suite.cluster.cli(shared, ['HSET', 'switchboard:{shared}:members:b', 'b.m99', JSON.stringify(record)]);
+    const bytes = Buffer.from('one chunk\n');
+    alice.send({ type: 'file-offer', transfer: 1, name: 'f.txt', size: bytes.length, to: 'ghost', ref: 'offer' });
+    const reply = await until(
+      'an answer to the offer',
+      () => alice.received.find((m): m is Of<'file-offer'> | Of<'error'> => (m.type === 'file-offer' || m.type === 'error') && m.ref === 'offer'),
+      10_000,
+    );
+    expect(reply).toMatchObject({ type: 'file-offer', to: 'ghost', from: 'alice' });
+    // A name nobody holds, anywhere, is still NO_SUCH_MEMBER.
+    alice.send({ type: 'file-offer', transfer: 2, name: 'g.txt', size: bytes.length, to: 'nobody', ref: 'none' });
+    await expect(alice.find('error', (e) => e.ref === 'none', 10_000)).resolves.toMatchObject({ code: 'NO_SUCH_MEMBER' });
+  }, 60_000);
+
   it('two members joining one room on two gateways at once end up in each other’s roster (roster, then presence)', async () => {
     const [a, b] = [await node('a'), await node('b')];
     // Who a member believes is in a room: its roster, then the presence events after it.

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { encodeMessage, type ClientMessage, type ServerMessage } from '@switchboard/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { api } from '../helpers/gateway.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { busIn } from '../helpers/bus-metrics.js';
 import { Peer, sleep } from '../helpers/peer.js';
@@ -138,5 +139,91 @@ describe('several gateways on one Redis: rooms routed by interest', () => {
     expect(ids).toEqual([...new Set(ids)].sort((x, y) => x - y));
     const heard = bob.received.filter((m): m is Acked => (m.type === 'message' || m.type === 'private') && /^[mp]\d+$/.test(m.text));
     expect(heard.map((m) => [m.id, m.text])).toEqual(acks.map((m) => [m.id, m.text]));
+  }, 90_000);
+
+  it('members of one gateway who leave, quit or join a room while Redis is away are told to the room on another gateway once it is back (presence from the directory)', async () => {
+    redis = await startRedis({ appendfsync: 'everysec' });
+    const [a, b] = [await node('a'), await node('b')];
+    const alice = await member(a, 'alice', 'kitchen');
+    const bob = await member(b, 'bob', 'kitchen');
+    const erin = await member(b, 'erin', 'kitchen');
+    const dave = await member(b, 'dave');
+    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'erin', 10_000);
+
+    await redis.stop();
+    // On b while Redis is away: nothing of it reaches a.
+    bob.send({ type: 'leave', room: 'kitchen', ref: 'l' });
+    await bob.next('presence', (p) => p.ref === 'l', 10_000);
+    erin.destroy();
+    for (const deadline = Date.now() + 10_000; ; await sleep(50)) {
+      const { clients } = (await api<{ clients: { name: string }[] }>(b, 'GET', '/api/clients')).body;
+      if (!clients.some((client) => client.name === 'erin')) break;
+      if (Date.now() > deadline) throw new Error('b still has erin');
+    }
+    dave.send({ type: 'join', room: 'kitchen', ref: 'j' });
+    await dave.next('roster', (r) => r.ref === 'j', 10_000);
+    const presence = (): string[] =>
+      alice.received
+        .filter((m): m is Extract<ServerMessage, { type: 'presence' }> => m.type === 'presence' && m.room === 'kitchen' && m.member.name !== 'alice')
+        .map((p) => `${p.event} ${p.member.name}${p.reason === undefined ? '' : ` ${p.reason}`}`);
+    const before = presence();
+
+    await redis.restart();
+    const told = ['leave bob left', 'leave erin quit', 'join dave'];
+    for (const deadline = Date.now() + 15_000; ; await sleep(50)) {
+      const after = presence().slice(before.length);
+      if (told.every((event) => after.includes(event))) break;
+      if (Date.now() > deadline) throw new Error(`alice was told ${JSON.stringify(after)} after Redis came back; expected ${JSON.stringify(told)}`);
+    }
+    // Once each, and a's roster agrees.
+    await sleep(500);
+    expect(presence().slice(before.length).sort()).toEqual([...told].sort());
+    alice.send({ type: 'roster', room: 'kitchen', ref: 'r' });
+    const roster = await alice.next('roster', (r) => r.ref === 'r', 10_000);
+    expect(roster.members.map((m) => m.name).sort()).toEqual(['alice', 'dave']);
+  }, 90_000);
+
+  it('a room this gateway cannot hear (its SUBSCRIBE refused): a join gets CLUSTER_UNAVAILABLE, and members leaving it on another gateway are told from their records', async () => {
+    redis = await startRedis({ appendfsync: 'everysec' });
+    // c's Redis user may use the bus and its own channel, no room's: every room stays deaf on c, commands work.
+    await promisify(execFile)('redis-cli', [
+      '-p',
+      String(redis.port),
+      'ACL',
+      'SETUSER',
+      'deaf',
+      'on',
+      '>deaf-password',
+      '~*',
+      '+@all',
+      'resetchannels',
+      '&switchboard:{shared}:*',
+      '&switchboard:{node:*',
+    ]);
+    const a = await node('a');
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-node-c-'));
+    dirs.push(dir);
+    const deafUrl = redis.url.replace('redis://', 'redis://deaf:deaf-password@');
+    const c = await spawnGateway(['--redis-url', deafUrl, '--node-id', 'c', '--data-dir', dir, '--metrics-public']);
+    gateways.push(c);
+    const bob = await member(a, 'bob', 'kitchen');
+    const erin = await member(a, 'erin', 'kitchen');
+    const carol = await member(c, 'carol');
+    carol.send({ type: 'join', room: 'kitchen', ref: 'j' });
+    await carol.next('roster', (r) => r.ref === 'j', 10_000);
+    // In the room, told its history and live messages cannot be promised yet.
+    await expect(carol.next('error', (e) => e.ref === 'j', 10_000)).resolves.toMatchObject({ code: 'CLUSTER_UNAVAILABLE' });
+    await bob.find('presence', (p) => p.event === 'join' && p.member.name === 'carol', 10_000);
+
+    bob.send({ type: 'leave', room: 'kitchen', ref: 'l' });
+    await expect(carol.next('presence', (p) => p.room === 'kitchen' && p.member.name === 'bob', 10_000)).resolves.toMatchObject({
+      event: 'leave',
+      reason: 'left',
+    });
+    erin.destroy();
+    await expect(carol.next('presence', (p) => p.room === 'kitchen' && p.member.name === 'erin', 10_000)).resolves.toMatchObject({
+      event: 'leave',
+      reason: 'quit',
+    });
   }, 90_000);
 });

@@ -79,6 +79,27 @@ describe('room interest: a room channel subscribed while the hub serves the room
     expect(interest.subscribed()).toEqual(['kitchen']);
   });
 
+  it('a room whose subscription failed is deaf until one holds: `hear` tries again at once, and says whether it held', async () => {
+    const port = new SlowSubscriptions();
+    const interest = new RoomInterest(port);
+    const joined = interest.serve('kitchen');
+    await port.answer(new Error('shard failing over'));
+    await joined;
+    expect(interest.deaf('kitchen')).toBe(true);
+    const failedAgain = interest.hear('kitchen');
+    await port.answer(new Error('still failing over'));
+    expect(await failedAgain).toBe(false);
+    expect(interest.deaf('kitchen')).toBe(true);
+    const heard = interest.hear('kitchen');
+    await port.answer();
+    expect(await heard).toBe(true);
+    expect(interest.deaf('kitchen')).toBe(false);
+    expect(port.calls).toEqual(['+kitchen', '+kitchen', '+kitchen']);
+    // Neither a room not served nor one subscribed is deaf.
+    expect(interest.deaf('hall')).toBe(false);
+    expect(await interest.hear('hall')).toBe(false);
+  });
+
   it('the hub answers a join (roster, history) only after the cluster routes the room to its node', async () => {
     const node = new InProcessCluster().node('a');
     const acknowledgements: (() => void)[] = [];

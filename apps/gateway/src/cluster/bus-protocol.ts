@@ -123,6 +123,16 @@ export class BusProtocol {
     return this.#rooms.subscribed();
   }
 
+  /** This node serves `room` but does not hear it from the other nodes (its subscription failed, not yet made again). */
+  roomDeaf(room: string): boolean {
+    return this.#rooms.deaf(room);
+  }
+
+  /** A deaf room's subscription made again now: resolves whether the room is heard. */
+  hearRoom(room: string): Promise<boolean> {
+    return this.#rooms.hear(room);
+  }
+
   /** The transport is back: room subscriptions that failed meanwhile are made now. */
   reconnected(): void {
     this.#rooms.resubscribe();

@@ -224,4 +224,10 @@ export interface ClusterHandlers {
    * after it was sent: absent where the two cannot pass each other (one process).
    */
   joinedElsewhere?(record: MemberRecord, rooms: string[]): void;
+  /**
+   * A member of another node left `rooms` (`gone`: its connection closed) and the leave's presence
+   * on the rooms' channel did not reach this node: Redis was away (found when that node's state is
+   * read again, a resync), or this node does not hear the room (its subscription failing). Absent in one process.
+   */
+  leftElsewhere?(record: MemberRecord, rooms: string[], gone: boolean): void;
 }

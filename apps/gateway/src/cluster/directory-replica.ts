@@ -64,11 +64,27 @@ export class DirectoryReplica implements MemberDirectory {
     return gone;
   }
 
-  /** A node's whole state, as it republished it (after Redis came back): its records replace what this replica held. */
-  replaceNode(node: string, records: readonly MemberRecord[]): void {
+  /**
+   * A node's whole state, as it republished it or as read from Redis (after Redis came back): its
+   * records replace what this replica held. Returns how its members' rooms changed meanwhile.
+   */
+  replaceNode(node: string, records: readonly MemberRecord[]): RoomChanges {
+    const changes: RoomChanges = { joined: [], left: [] };
     const keep = new Set(records.map((record) => record.id));
-    for (const record of this.ofNode(node)) if (!keep.has(record.id)) this.remove(record.id);
-    for (const record of records) this.put(record);
+    for (const record of this.ofNode(node)) {
+      if (keep.has(record.id)) continue;
+      this.remove(record.id);
+      if (record.rooms.length > 0) changes.left.push({ record, rooms: record.rooms, gone: true });
+    }
+    for (const record of records) {
+      const before = this.#records.get(record.id)?.rooms ?? [];
+      this.put(record);
+      const joined = record.rooms.filter((room) => !before.includes(room));
+      const left = before.filter((room) => !record.rooms.includes(room));
+      if (joined.length > 0) changes.joined.push({ record, rooms: joined });
+      if (left.length > 0) changes.left.push({ record, rooms: left, gone: false });
+    }
+    return changes;
   }
 
   /** Nodes with members in this replica. */
@@ -81,4 +97,11 @@ export class DirectoryReplica implements MemberDirectory {
     members?.delete(id);
     if (members?.size === 0) this.#byRoom.delete(room);
   }
+}
+
+/** What a node's members did in rooms while this replica did not hear of it: who joined which rooms, who left (or is gone). */
+export interface RoomChanges {
+  joined: { record: MemberRecord; rooms: string[] }[];
+  /** `gone`: the member itself is no longer there (its connection closed), not only out of those rooms. */
+  left: { record: MemberRecord; rooms: string[]; gone: boolean }[];
 }

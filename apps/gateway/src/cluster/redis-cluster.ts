@@ -4,7 +4,7 @@ import type { HubLogger } from '../logger.js';
 import type { ClusterBus, ClusterHandlers, ClusterNode, IdAllocator, MemberDirectory, MemberRecord, MessageLog, NameClaims } from './cluster.js';
 import { BusKind } from './bus-messages.js';
 import { BusProtocol } from './bus-protocol.js';
-import { DirectoryReplica } from './directory-replica.js';
+import { DirectoryReplica, type RoomChanges } from './directory-replica.js';
 import { historyKeys } from './history-keys.js';
 import { parseRedisUrl } from './redis-url.js';
 import { RedisConnections, withTimeout } from './redis-io.js';
@@ -138,9 +138,17 @@ export class RedisCluster implements ClusterNode {
           replica.put(record);
           const joined = record.rooms.filter((room) => !before.includes(room));
           if (joined.length > 0) this.#hubHandlers?.joinedElsewhere?.(record, joined);
+          this.#leftDeafRooms(
+            record,
+            before.filter((room) => !record.rooms.includes(room)),
+            false,
+          );
         },
-        remove: (id) => void replica.remove(id),
-        sync: (node, records) => replica.replaceNode(node, records),
+        remove: (id) => {
+          const record = replica.remove(id);
+          if (record !== undefined) this.#leftDeafRooms(record, record.rooms, true);
+        },
+        sync: (node, records) => this.#replaced(replica.replaceNode(node, records)),
         lost: (node) => this.#membership.lost(node),
         identity: (change) => this.identity.received(change),
       },
@@ -220,8 +228,16 @@ export class RedisCluster implements ClusterNode {
       follow: (handler, highest) => history.follow(handler, highest),
       readUp: (stream) => history.readUp(stream),
       serve: (stream) => history.serve(stream),
-      behind: (stream) => history.behind(stream),
-      catchUp: (stream) => history.catchUp(stream),
+      // A room whose channel this node does not hear (its subscription failed) is not whole either:
+      // what is said there meanwhile reaches its members here neither live nor by a page read
+      // before the subscription holds; so it is subscribed first, then read on (as serveRoom does).
+      behind: (stream) => history.behind(stream) || ('room' in stream && this.#protocol.roomDeaf(stream.room)),
+      catchUp: async (stream) => {
+        if ('room' in stream && this.#protocol.roomDeaf(stream.room) && !(await this.#protocol.hearRoom(stream.room))) {
+          throw unavailable(`room ${stream.room} is not heard from the other gateways yet`);
+        }
+        await history.catchUp(stream);
+      },
     };
     this.#membership = new RedisMembership({
       nodeId,
@@ -238,6 +254,7 @@ export class RedisCluster implements ClusterNode {
       publish: (header) => this.#protocol.toAll(header),
       resyncIdentity: () => this.identity.resync(),
       nodeLost: (node, records) => this.#protocol.handlers?.nodeLost(node, records),
+      replaced: (changes) => this.#replaced(changes),
       log: options.log,
       logError,
     });
@@ -298,6 +315,27 @@ export class RedisCluster implements ClusterNode {
       ]);
     }
     await this.#redis.close();
+  }
+
+  /**
+   * Another node's state, read again (a resync, its or ours), differs from what this node knew:
+   * what its members did in rooms meanwhile was not heard (Redis away), so the hub tells its own.
+   */
+  #replaced({ joined, left }: RoomChanges): void {
+    const handlers = this.#hubHandlers;
+    if (handlers === undefined) return;
+    for (const { record, rooms, gone } of left) handlers.leftElsewhere?.(record, rooms, gone);
+    for (const { record, rooms } of joined) handlers.joinedElsewhere?.(record, rooms);
+  }
+
+  /**
+   * Another node's member left `rooms` (its record says): in a room this node serves but does
+   * not hear (its SUBSCRIBE failing), the leave's presence on the room's channel never comes, so
+   * the record tells it. (A join is told from the record in every room: Router.#joinedElsewhere.)
+   */
+  #leftDeafRooms(record: MemberRecord, rooms: string[], gone: boolean): void {
+    const deaf = rooms.filter((room) => this.#protocol.roomDeaf(room));
+    if (deaf.length > 0) this.#hubHandlers?.leftElsewhere?.(record, deaf, gone);
   }
 
   // ---- Names -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { createClient, createCluster, type RedisArgument, type RedisClientType, type RedisClusterType } from '@redis/client';
 import { keySlot } from './key-slot.js';
 import { parseRedisUrl, type RedisTarget } from './redis-url.js';
+import { subscribeRetryMs } from './room-interest.js';
 
 /**
  * One Redis or a Redis Cluster behind one small port (issue 25): what the cluster code needs of
@@ -189,6 +190,10 @@ abstract class PortBase implements RedisPort {
   abstract readonly isReady: boolean;
   abstract readonly allReady: boolean;
   protected readonly listeners = new Map<string, ChannelListener>();
+  /** Channels whose subscription Redis acknowledged (and not left since). */
+  readonly #heard = new Set<string>();
+  /** Channels whose subscription is on its way to Redis: a second subscribe awaits it. */
+  readonly #listening = new Map<string, Promise<void>>();
   protected closed = false;
   protected constructor(protected readonly options: RedisConnectionOptions) {}
 
@@ -243,18 +248,35 @@ abstract class PortBase implements RedisPort {
   }
 
   async subscribe(channel: string, listener: ChannelListener): Promise<void> {
-    const known = this.listeners.has(channel);
     this.listeners.set(channel, listener);
-    if (known) return;
+    if (this.#heard.has(channel)) return;
+    // A subscription still in flight (its caller gave up waiting: a shard failing over) is
+    // awaited, not taken for done: if it fails, this call fails too and the channel is not heard.
+    let listening = this.#listening.get(channel);
+    if (listening === undefined) {
+      listening = this.listen(channel).then(
+        () => {
+          if (this.#listening.get(channel) === listening) this.#listening.delete(channel);
+          if (this.listeners.has(channel)) this.#heard.add(channel);
+        },
+        (error: unknown) => {
+          if (this.#listening.get(channel) === listening) this.#listening.delete(channel);
+          throw error;
+        },
+      );
+      this.#listening.set(channel, listening);
+    }
     try {
-      await this.listen(channel);
+      await listening;
     } catch (error) {
-      this.listeners.delete(channel);
+      // Not heard, unless heard or asked again meanwhile.
+      if (!this.#heard.has(channel) && !this.#listening.has(channel)) this.listeners.delete(channel);
       throw error;
     }
   }
 
   async unsubscribe(channel: string): Promise<void> {
+    this.#heard.delete(channel);
     if (!this.listeners.delete(channel)) return;
     await this.unlisten(channel);
   }
@@ -304,8 +326,14 @@ class SingleRedis extends PortBase {
     // The reader too, at once: one Redis's three connections go down and come back together, and allReady counts all three.
     this.#reader = this.#duplicate('blocking reads');
     await Promise.all([this.#command.connect(), this.#subscriber.connect(), this.#reader.connect()]);
-    // The subscriber is the connection that is always open: its next 'ready' is Redis coming back.
-    this.#subscriber.on('ready', () => this.options.onReconnect?.('redis'));
+    // Redis is back once every connection is: each comes back on its own backoff, and the resync
+    // this sets off needs the command connection (were it said at the subscriber's return alone,
+    // it would find that one still away, and skip: this gateway's state never published again).
+    for (const client of [this.#command, this.#subscriber, this.#reader]) {
+      client.on('ready', () => {
+        if (this.allReady) this.options.onReconnect?.('redis');
+      });
+    }
   }
 
   command(args: readonly RedisArgument[]): Promise<unknown> {
@@ -401,7 +429,7 @@ class ClusterRedis extends PortBase {
         return;
       } catch (error) {
         this.options.onError(`resubscribing ${channel}`, error as Error);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+        await new Promise((resolve) => setTimeout(resolve, subscribeRetryMs(attempt)));
       }
     }
   }

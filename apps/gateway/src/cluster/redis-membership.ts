@@ -5,7 +5,7 @@
  */
 import type { HubLogger } from '../logger.js';
 import type { MemberRecord } from './cluster.js';
-import type { DirectoryReplica } from './directory-replica.js';
+import type { DirectoryReplica, RoomChanges } from './directory-replica.js';
 import type { Header } from './bus-messages.js';
 import type { ScriptName } from './redis-scripts.js';
 
@@ -29,6 +29,8 @@ export interface MembershipPort {
   /** Publishes on the bus every node hears. */
   publish(header: Header): void;
   resyncIdentity(): Promise<void>;
+  /** What another node's members did in rooms while this node did not hear of it (read at a resync): the hub says so. */
+  replaced(changes: RoomChanges): void;
   /** A node was given up: its members are gone (the hub says they left). */
   nodeLost(node: string, records: MemberRecord[]): void;
   log: HubLogger;
@@ -85,17 +87,23 @@ export class RedisMembership {
         if (Number(claimed) !== 1) port.log.warn({ node: nodeId, name: key }, 'a name this node held was claimed by another node while Redis was away');
       }
       const own = port.replica.ofNode(nodeId);
-      await port.command(['DEL', keys.members]);
+      // Written first, then what is stale taken out: a node reading the hash meanwhile (its own
+      // resync) never finds it empty, which would tell its members that ours all left.
+      const ids = new Set(own.map((record) => record.id));
       if (own.length > 0) await port.command(['HSET', keys.members, ...own.flatMap((record) => [record.id, JSON.stringify(record)])]);
+      const stale = ((await port.command(['HKEYS', keys.members])) as string[]).filter((id) => !ids.has(id));
+      if (stale.length > 0) await port.command(['HDEL', keys.members, ...stale]);
       port.publish({ k: 'sync', from: nodeId, records: own });
       const live = new Set((await port.command(['ZRANGE', keys.nodes, '0', '-1'])) as string[]);
       this.#live = live;
       for (const node of live) {
         if (node === nodeId) continue;
         const values = (await port.command(['HVALS', `${port.prefix}members:${node}`])) as string[];
-        port.replica.replaceNode(
-          node,
-          values.map((value) => JSON.parse(value) as MemberRecord),
+        port.replaced(
+          port.replica.replaceNode(
+            node,
+            values.map((value) => JSON.parse(value) as MemberRecord),
+          ),
         );
       }
       await port.resyncIdentity();

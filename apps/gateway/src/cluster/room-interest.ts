@@ -1,3 +1,14 @@
+import { backoffDelay } from '@switchboard/protocol';
+
+/**
+ * The wait before SUBSCRIBE try number `attempt` + 2 of a channel still wanted (a shard failing
+ * over, Redis away): 100 ms doubling to a second, with jitter so gateways do not come back in
+ * step. A room's subscription here, a channel whose master changed in redis-connection.ts.
+ */
+export function subscribeRetryMs(attempt: number): number {
+  return backoffDelay(attempt, { initialMs: 100, maxMs: 1000 });
+}
+
 /** Subscribing to and leaving one channel: a PubSub's, for a room's channel. */
 export interface Subscriptions {
   subscribe(room: string): Promise<void>;
@@ -12,8 +23,10 @@ interface RoomState {
   subscribed: boolean;
   /** The last step queued for this room: each waits for the one before. */
   steps: Promise<void>;
-  /** The wait before the next try of a SUBSCRIBE that failed. */
-  retryMs?: number | undefined;
+  /** SUBSCRIBEs failed in a row: the next try waits subscribeRetryMs(failures - 1). */
+  failures: number;
+  /** That next try, while it waits. */
+  retry?: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -43,6 +56,24 @@ export class RoomInterest {
     void this.#step(room, state);
   }
 
+  /**
+   * The hub serves `room` but does not hear it: its SUBSCRIBE failed (a shard failing over) and
+   * no retry has held yet, so what the other nodes say there does not reach its members here.
+   */
+  deaf(room: string): boolean {
+    const state = this.#rooms.get(room);
+    // Not while its first SUBSCRIBE is on its way: a join waits for that one (Router.whenServed).
+    return state !== undefined && state.wanted && !state.subscribed && state.failures > 0;
+  }
+
+  /** A deaf room's SUBSCRIBE tried again now (not at its retry's time): resolves whether the room is heard. */
+  async hear(room: string): Promise<boolean> {
+    const state = this.#rooms.get(room);
+    if (state === undefined || !state.wanted) return false;
+    if (!state.subscribed) await this.#step(room, state);
+    return state.subscribed;
+  }
+
   /** Rooms whose channel is subscribed now. */
   subscribed(): string[] {
     return [...this.#rooms].filter(([, state]) => state.subscribed).map(([room]) => room);
@@ -56,7 +87,7 @@ export class RoomInterest {
   #state(room: string): RoomState {
     let state = this.#rooms.get(room);
     if (state === undefined) {
-      state = { wanted: false, subscribed: false, steps: Promise.resolve() };
+      state = { wanted: false, subscribed: false, steps: Promise.resolve(), failures: 0 };
       this.#rooms.set(room, state);
     }
     return state;
@@ -68,10 +99,14 @@ export class RoomInterest {
    * failure, and a member in the room must not go on hearing nothing from the other nodes.
    */
   #retryLater(room: string, state: RoomState): void {
-    state.retryMs = Math.min((state.retryMs ?? 50) * 2, 1000);
-    setTimeout(() => {
-      if (state.wanted && !state.subscribed && this.#rooms.get(room) === state) void this.#step(room, state);
-    }, state.retryMs).unref();
+    if (state.retry !== undefined) return; // one waits already (`hear` tries between)
+    state.retry = setTimeout(
+      () => {
+        state.retry = undefined;
+        if (state.wanted && !state.subscribed && this.#rooms.get(room) === state) void this.#step(room, state);
+      },
+      subscribeRetryMs(state.failures - 1),
+    ).unref();
   }
 
   #step(room: string, state: RoomState): Promise<void> {
@@ -80,9 +115,10 @@ export class RoomInterest {
         try {
           await this.port.subscribe(room);
           state.subscribed = true;
-          state.retryMs = undefined;
+          state.failures = 0;
         } catch (error) {
           this.port.logError(`subscribing to room ${room}`, error as Error);
+          state.failures++;
           this.#retryLater(room, state);
         }
       } else if (!state.wanted && state.subscribed) {

@@ -59,29 +59,41 @@ export class FileRelay {
     if (open.has(offer.transfer)) throw new ProtocolError('FILE_TRANSFER_EXISTS', `Transfer ${offer.transfer} is already open.`);
     if (open.size >= maxTransfersPerMember) throw new ProtocolError('TOO_MANY_TRANSFERS', `At most ${maxTransfersPerMember} transfers may be open at once.`);
     if (offer.size > maxFileBytes) throw new ProtocolError('FILE_TOO_LARGE', `The file is ${offer.size} bytes; the limit is ${maxFileBytes} bytes.`);
+    if (offer.to !== undefined) {
+      const known = this.directory.byName(offer.to);
+      // Signed in on another gateway a moment ago: its record may reach this one after its welcome reached the sender (as for a private message).
+      const lookup = known === undefined ? this.directory.lookup?.(offer.to) : undefined;
+      return andThen(lookup ?? known, (to) => {
+        if (to === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${offer.to}" is connected.`);
+        if (sender.isClosed) return;
+        const here = this.router.members.get(to.id);
+        const local = here === undefined || here === sender ? [] : [here];
+        const remote = here === undefined ? { member: to } : undefined;
+        return this.#open(sender, offer, open, local, remote, { to: to.name, fromIdentity: sender.identity, toIdentity: to.identity });
+      });
+    }
+    const room = offer.room === undefined ? sender.currentRoom : this.router.rooms.get(offer.room);
+    if (room === undefined || !sender.rooms.includes(room)) {
+      throw new ProtocolError('NOT_IN_ROOM', offer.room === undefined ? 'You are not in any room.' : `You are not in room "${offer.room}".`);
+    }
+    // Devices hear a file as they hear words (docs/devices.md, "Who a device hears").
+    const origin = originOf(sender);
+    const local = [...room.members].filter((m) => m !== sender && (m.hears === undefined || hearsFrom(m.hears, origin)));
+    return this.#open(sender, offer, open, local, { room: room.name }, { room: room.name });
+  }
+
+  /** The offer, its recipients known: logged, then announced to them and acknowledged to its sender. */
+  #open(
+    sender: Member,
+    offer: ClientMessageOf<'file-offer'>,
+    open: Map<number, Transfer>,
+    recipients: Member[],
+    remote: Transfer['remote'],
+    target: { room: string } | { to: string; fromIdentity: string; toIdentity: string },
+  ): Handled {
     const name = offer.name.slice(0, 255);
     const mime = offer.mime?.slice(0, 127) || 'application/octet-stream';
-    let local: Member[];
-    let remote: Transfer['remote'];
-    let target: { room: string } | { to: string; fromIdentity: string; toIdentity: string };
-    if (offer.to !== undefined) {
-      const to = this.directory.byName(offer.to);
-      if (to === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${offer.to}" is connected.`);
-      const here = this.router.members.get(to.id);
-      local = here === undefined || here === sender ? [] : [here];
-      remote = here === undefined ? { member: to } : undefined;
-      target = { to: to.name, fromIdentity: sender.identity, toIdentity: to.identity };
-    } else {
-      const room = offer.room === undefined ? sender.currentRoom : this.router.rooms.get(offer.room);
-      if (room === undefined || !sender.rooms.includes(room)) {
-        throw new ProtocolError('NOT_IN_ROOM', offer.room === undefined ? 'You are not in any room.' : `You are not in room "${offer.room}".`);
-      }
-      // Devices hear a file as they hear words (docs/devices.md, "Who a device hears").
-      const origin = originOf(sender);
-      local = [...room.members].filter((m) => m !== sender && (m.hears === undefined || hearsFrom(m.hears, origin)));
-      remote = { room: room.name };
-      target = { room: room.name };
-    }
+    let local = recipients;
     return andThen(
       this.history.record({ kind: 'file', from: sender.name, transport: sender.transport, name, size: offer.size, mime, ...target }, this.now()),
       (entry) => {

@@ -144,7 +144,9 @@ export class Hub extends EventEmitter<HubEvents> {
         this.#membership.nodeLost(records);
       },
     });
-    this.#membership = new Membership(this.#router, this.node, this.history, config, now);
+    this.#membership = new Membership(this.#router, this.node, this.history, config, now, (member, code, message, ref) =>
+      this.sendError(member, code, message, ref),
+    );
     this.fileStore = options.fileStore ?? null;
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now, this.fileStore, options.log);
     this.identity = options.identity;

@@ -1,4 +1,4 @@
-import { NAME_RULE, ProtocolError, encodeMessage, isValidName, type ServerMessageOf } from '@switchboard/protocol';
+import { NAME_RULE, ProtocolError, encodeMessage, isValidName, type ErrorCode, type ServerMessageOf } from '@switchboard/protocol';
 import { memberInfoOf, type ClusterNode, type MemberRecord } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import { lookAlikeKey } from '../identity/look-alike.js';
@@ -23,6 +23,8 @@ export class Membership {
     private readonly history: HistoryService,
     private readonly config: GatewayConfig,
     private readonly now: () => number,
+    /** The hub's error frame, counted (metrics) as every error sent is. */
+    private readonly sendError: (member: Member, code: ErrorCode, message: string, ref?: string) => void,
   ) {}
 
   checkName(name: string): string {
@@ -113,13 +115,8 @@ export class Membership {
     this.sendRoster(member, room.name, options.ref);
     const onJoin = this.config.history.onJoin;
     if (onJoin > 0 && !whole) {
-      const error: ServerMessageOf<'error'> = {
-        type: 'error',
-        code: 'CLUSTER_UNAVAILABLE',
-        message: `You are in room "${room.name}", but its history cannot be read from the gateways' Redis now; ask history {room, after: <your last id>} again shortly.`,
-      };
-      if (options.ref !== undefined) error.ref = options.ref;
-      this.router.deliver(member, encodeMessage(error));
+      const message = `You are in room "${room.name}", but its history cannot be read from the gateways' Redis now; ask history {room, after: <your last id>} again shortly.`;
+      this.sendError(member, 'CLUSTER_UNAVAILABLE', message, options.ref);
     } else if (onJoin > 0) {
       const { since, ref } = options;
       const page =

@@ -42,9 +42,10 @@ export class Router {
   }
 
   /** Serves what other nodes send: frames it routes itself, the rest (operator actions, a lost node) to the hub's `handlers`. */
-  serve(handlers: Omit<ClusterHandlers, 'room' | 'member' | 'joinedElsewhere'>): void {
+  serve(handlers: Omit<ClusterHandlers, 'room' | 'member' | 'joinedElsewhere' | 'leftElsewhere'>): void {
     this.node.bus.serve({
       joinedElsewhere: (record, rooms) => this.#joinedElsewhere(record, rooms),
+      leftElsewhere: (record, rooms, gone) => this.#leftElsewhere(record, rooms, gone),
       room: (event) => this.#fanOutLocal(event),
       member: (event) => {
         const member = this.members.get(event.to);
@@ -153,6 +154,25 @@ export class Router {
       const room = this.rooms.get(name);
       if (room === undefined || room.joinsHeard?.has(record.id) === true) continue;
       const presence: ServerMessageOf<'presence'> = { type: 'presence', room: name, event: 'join', member: memberInfoOf(record), ts: this.now() };
+      this.#fanOutLocal({ room: name, frame: encodeMessage(presence) });
+    }
+  }
+
+  /**
+   * Another node's member left these rooms (or is gone) while this node did not hear it (Redis
+   * away), its node's state read again says: this node's members in them are told now.
+   */
+  #leftElsewhere(record: MemberRecord, rooms: string[], gone: boolean): void {
+    for (const name of rooms) {
+      if (!this.rooms.has(name)) continue;
+      const presence: ServerMessageOf<'presence'> = {
+        type: 'presence',
+        room: name,
+        event: 'leave',
+        member: memberInfoOf(record),
+        reason: gone ? 'quit' : 'left',
+        ts: this.now(),
+      };
       this.#fanOutLocal({ room: name, frame: encodeMessage(presence) });
     }
   }
