@@ -83,6 +83,12 @@ describe('an idle member keeps nothing it does not need', () => {
       expect(link.decoder).toHaveProperty('link', member.link);
     }
 
+    // Node's cached peer address (an object on the socket) is let go: the link keeps its own.
+    for (const member of [tcpA!, tcpB!, wsA!, wsB!]) {
+      expect((socketsOf(member).socket as Socket & { _peername?: unknown })._peername).toBeUndefined();
+      expect(member.link.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    }
+
     // A WebSocket lets go of its upgrade: the response and the HTTP idle timer that ws cleared.
     for (const member of [wsA!, wsB!]) {
       const { socket } = socketsOf(member);
@@ -119,5 +125,37 @@ describe('an idle member keeps nothing it does not need', () => {
     const child = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(child.stderr).toBe('');
     expect(Number(child.stdout.trim())).toBe(2000);
+  });
+
+  it("a member's rooms are an array of their exact size, not one grown by push", () => {
+    // An array grown by push from empty keeps room for 17 (some 150 bytes); one made by concat
+    // or slice holds what it holds. A child node weighs 20,000 members' rooms after a join,
+    // a second join and a leave (live heap after a full GC, ÷ members).
+    const member = pathToFileURL(join(import.meta.dirname, '../../apps/gateway/dist/hub/member.js')).href;
+    const script = `
+      const { Member } = await import(${JSON.stringify(member)});
+      const link = { transport: 'tcp', address: '127.0.0.1:1', ip: '127.0.0.1' };
+      const members = Array.from({ length: 20000 }, (_, i) => new Member('m' + i, link, {}, 0));
+      const [lobby, other] = [{ name: 'lobby', members: new Set(), createdAt: 0 }, { name: 'other', members: new Set(), createdAt: 0 }];
+      const weigh = () => { gc(); gc(); return process.memoryUsage().heapUsed; };
+      const sizes = [];
+      let before = weigh();
+      for (const m of members) m.enterRoom(lobby);
+      sizes.push((weigh() - before) / members.length);
+      for (const m of members) m.enterRoom(other);
+      for (const m of members) m.enterRoom(lobby);
+      for (const m of members) m.leaveRoom(other);
+      sizes.push((weigh() - before) / members.length);
+      const order = members[0].rooms.map((r) => r.name).join();
+      for (const m of members) m.leaveRoom(lobby);
+      console.log(JSON.stringify({ sizes, order, empty: members[0].rooms.length, shared: members[0].rooms === members[1].rooms }));`;
+    const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    const result = JSON.parse(child.stdout) as { sizes: number[]; order: string; empty: number; shared: boolean };
+    // One room: a 32-byte array and its 24-byte backing store; grown by push it was 184 bytes.
+    for (const size of result.sizes) expect(size).toBeLessThan(100);
+    expect(result.order).toBe('lobby');
+    expect(result.empty).toBe(0);
+    expect(result.shared).toBe(true);
   });
 });

@@ -121,13 +121,15 @@ export class Member {
     return this.rooms[this.rooms.length - 1];
   }
 
+  // `concat` and `slice` make arrays of the exact size; spread, filter and push leave room for 17.
+
   /** In `room` too, as its current room (moved to the end when it was already in it). */
   enterRoom(room: Room): void {
-    this.rooms = [...this.rooms.filter((r) => r !== room), room];
+    this.rooms = roomsWithout(this.rooms, room).concat([room]);
   }
 
   leaveRoom(room: Room): void {
-    const rooms = this.rooms.filter((r) => r !== room);
+    const rooms = roomsWithout(this.rooms, room);
     this.rooms = rooms.length === 0 ? NO_ROOMS : rooms;
   }
 
@@ -166,3 +168,8 @@ export class Member {
 
 /** Every member in no room shares it. */
 const NO_ROOMS: readonly Room[] = Object.freeze([]);
+
+function roomsWithout(rooms: readonly Room[], room: Room): readonly Room[] {
+  const at = rooms.indexOf(room);
+  return at < 0 ? rooms : rooms.slice(0, at).concat(rooms.slice(at + 1));
+}

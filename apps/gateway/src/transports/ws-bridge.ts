@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
 import type { HostPolicy } from '../request-guard.js';
-import { formatAddress } from './address.js';
+import { peerOf } from './address.js';
 import type { Link } from './link.js';
 import { JoinCache, joinWebSocket } from './write-batch.js';
 
@@ -32,7 +32,7 @@ class WsLink implements Link {
     private readonly raw: Socket,
     readonly hub: Hub,
   ) {
-    ({ ip: this.ip, address: this.address } = formatAddress(raw.remoteAddress, raw.remotePort));
+    ({ ip: this.ip, address: this.address } = peerOf(raw));
   }
 
   write(frames: readonly Uint8Array[]): void {
