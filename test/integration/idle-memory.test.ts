@@ -97,9 +97,20 @@ describe('an idle member keeps nothing it does not need', () => {
       if (timerKey !== undefined) expect((socket as unknown as Record<symbol, unknown>)[timerKey] ?? null).toBeNull();
     }
 
-    // Still members like any other: they hear each other.
+    // Their hello waited (its name claim) and is done: no input state is kept for them.
+    for (const member of [tcpA!, tcpB!, wsA!, wsB!]) expect(member.input).toBeUndefined();
+
+    // Still members like any other: they hear each other, and a member that never sent hears too.
     peers[0]!.send({ type: 'message', text: 'still here' });
     await Promise.all(peers.slice(1).map((peer) => peer.next('message', (m) => m.text === 'still here')));
+    // One that speaks after its idle time is heard, asks what waits (a rename) and is answered, in order.
+    peers[3]!.send({ type: 'message', text: 'back' });
+    peers[3]!.send({ type: 'nick', name: 'idle3b' });
+    peers[3]!.send({ type: 'message', text: 'renamed' });
+    await Promise.all(peers.slice(0, 3).map((peer) => peer.next('message', (m) => m.text === 'back')));
+    const renamed = await peers[0]!.next('message', (m) => m.text === 'renamed');
+    expect(renamed.from).toBe('idle3b');
+    for (const member of [tcpA!, tcpB!, wsA!, wsB!]) expect(member.input).toBeUndefined();
     for (const peer of peers) peer.end();
   });
 

@@ -69,8 +69,11 @@ export class Member {
   /** The account it signed in as (lower case), or null for guests and devices. */
   account: string | null = null;
   role: 'user' | 'admin' | null = null;
-  /** Its frames held while earlier ones wait, and its messages still being stored: the InputGate's alone. */
-  readonly input = new MemberInput();
+  /**
+   * Its frames held while earlier ones wait, and its messages still being stored: the
+   * InputGate's alone, made when something first waits and let go once nothing does.
+   */
+  input: MemberInput | undefined;
 
   // Liveness.
   lastHeardAt: number;
