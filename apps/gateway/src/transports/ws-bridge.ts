@@ -162,6 +162,10 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
         // One message carries one frame: the length prefix plus N bytes, and no more.
         maxPayload: maxFrameLength + LENGTH_PREFIX_BYTES,
         perMessageDeflate: false,
+        // ws's own set of clients costs a 'close' closure, its context and a listener array per
+        // browser (some 200 bytes each): the hub knows its members and closes them at shutdown
+        // (app.ts: its preClose runs first), and a device pipe closes with its device.
+        clientTracking: false,
       },
     });
     const policy = fastify.hostPolicy;
