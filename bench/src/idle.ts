@@ -30,9 +30,24 @@ export interface IdleResult {
   rssBeforeGcBytes?: number;
   rssAfterGcBytes?: number;
   perConnectionAfterGcBytes?: number;
+  /**
+   * Switchboard only (absent in older files): the gateway's `process.memoryUsage()` beside each
+   * RSS figure (before, after; each also after a full GC), so the report can say where the
+   * memory per connection goes: V8's heap (committed, and in use), external memory (Buffers), and
+   * the rest of RSS (Node's and libuv's C++ objects per socket, malloc, code).
+   */
+  memory?: { before: MemoryParts; after: MemoryParts; beforeGc: MemoryParts; afterGc: MemoryParts };
   setupSeconds: number;
   /** Switchboard's own figures from GET /api/stats after connecting. */
   stats?: unknown;
+}
+
+/** Parts of a Node process's memory, bytes (`process.memoryUsage()`; `external` includes `arrayBuffers`). */
+export interface MemoryParts {
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
 }
 
 /** Idle members sit in rooms of 100 (`idle-<i % 100>`), so joins do not fan out to everyone. */
@@ -60,31 +75,56 @@ async function medianRss(pid: number): Promise<number> {
   return readings[Math.floor(readings.length / 2)]!;
 }
 
-/** Two full garbage collections of the gateway, asked for over its inspector port (Chrome DevTools protocol). */
-async function collectGarbage(inspectPort: number): Promise<void> {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-  const url = targets[0]?.webSocketDebuggerUrl;
-  if (url === undefined) throw new Error(`the gateway's inspector on port ${inspectPort} lists no target`);
-  const ws = new WebSocket(url);
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  try {
-    for (let id = 1; id <= 2; id++) {
-      const answered = new Promise<void>((resolve) => {
-        const onMessage = (data: Buffer): void => {
-          if ((JSON.parse(data.toString('utf8')) as { id?: number }).id !== id) return;
-          ws.off('message', onMessage);
-          resolve();
-        };
-        ws.on('message', onMessage);
-      });
-      ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
-      await answered;
-    }
-  } finally {
-    ws.close();
+/** The gateway's inspector (Chrome DevTools protocol over a WebSocket on loopback): one call at a time. */
+class Inspector {
+  #nextId = 1;
+
+  private constructor(private readonly ws: WebSocket) {}
+
+  static async open(port: number): Promise<Inspector> {
+    const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
+    const url = targets[0]?.webSocketDebuggerUrl;
+    if (url === undefined) throw new Error(`the gateway's inspector on port ${port} lists no target`);
+    const ws = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new Inspector(ws);
+  }
+
+  async call(method: string, params: object = {}): Promise<unknown> {
+    const id = this.#nextId++;
+    const answered = new Promise<unknown>((resolve) => {
+      const onMessage = (data: Buffer): void => {
+        const reply = JSON.parse(data.toString('utf8')) as { id?: number; result?: unknown };
+        if (reply.id !== id) return;
+        this.ws.off('message', onMessage);
+        resolve(reply.result);
+      };
+      this.ws.on('message', onMessage);
+    });
+    this.ws.send(JSON.stringify({ id, method, params }));
+    return answered;
+  }
+
+  /** Two full garbage collections. */
+  async collectGarbage(): Promise<void> {
+    await this.call('HeapProfiler.collectGarbage');
+    await this.call('HeapProfiler.collectGarbage');
+  }
+
+  /** The gateway's `process.memoryUsage()`. */
+  async memoryUsage(): Promise<MemoryParts> {
+    const result = (await this.call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true })) as {
+      result: { value: string };
+    };
+    const { heapTotal, heapUsed, external, arrayBuffers } = JSON.parse(result.result.value) as MemoryParts;
+    return { heapTotal, heapUsed, external, arrayBuffers };
+  }
+
+  close(): void {
+    this.ws.close();
   }
 }
 
@@ -98,17 +138,31 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
   const inspectPort = c.system === 'switchboard' ? await freePort() : undefined;
   const system = await startSystem(c.system, inspectPort !== undefined ? { nodeFlags: [`--inspect=127.0.0.1:${inspectPort}`] } : {});
   const procs: GeneratorProcess[] = [];
-  const afterGc = async (): Promise<number | undefined> => {
+  // Opened for each reading and closed again: no debugger session stays while members join.
+  const inspect = async <T>(use: (inspector: Inspector) => Promise<T>): Promise<T | undefined> => {
     if (inspectPort === undefined) return undefined;
-    await collectGarbage(inspectPort);
-    await sleep(500);
-    return medianRss(system.pid);
+    const inspector = await Inspector.open(inspectPort);
+    try {
+      return await use(inspector);
+    } finally {
+      inspector.close();
+    }
   };
+  const memory: Partial<NonNullable<IdleResult['memory']>> = {};
+  const afterGc = (): Promise<[number, MemoryParts] | undefined> =>
+    inspect(async (inspector) => {
+      await inspector.collectGarbage();
+      await sleep(500);
+      return [await medianRss(system.pid), await inspector.memoryUsage()];
+    });
   try {
     await sleep(1000);
     await waitForQuiet(system.pid);
     const rssBefore = await medianRss(system.pid);
-    const rssBeforeGc = await afterGc();
+    memory.before = await inspect((inspector) => inspector.memoryUsage());
+    const beforeGc = await afterGc();
+    const rssBeforeGc = beforeGc?.[0];
+    if (beforeGc !== undefined) memory.beforeGc = beforeGc[1];
     const members: MemberSpec[] = Array.from({ length: c.connections }, (_, index) => ({
       index,
       wire: wireFor(c, index),
@@ -142,7 +196,10 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
     await waitForQuiet(system.pid, 30_000);
     await sleep(1000);
     const rssAfter = await medianRss(system.pid);
-    const rssAfterGc = await afterGc();
+    memory.after = await inspect((inspector) => inspector.memoryUsage());
+    const afterGcReading = await afterGc();
+    const rssAfterGc = afterGcReading?.[0];
+    if (afterGcReading !== undefined) memory.afterGc = afterGcReading[1];
     const stats = c.system === 'switchboard' ? await getJson(system.httpPort, '/api/stats').catch(() => undefined) : undefined;
     const ws = members.filter((m) => m.wire === 'sb-ws').length;
     const result: IdleResult = {
@@ -158,6 +215,10 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
           rssAfterGcBytes: rssAfterGc,
           perConnectionAfterGcBytes: (rssAfterGc - rssBeforeGc) / c.connections,
         }),
+      ...(memory.before !== undefined &&
+        memory.after !== undefined &&
+        memory.beforeGc !== undefined &&
+        memory.afterGc !== undefined && { memory: { before: memory.before, after: memory.after, beforeGc: memory.beforeGc, afterGc: memory.afterGc } }),
       setupSeconds,
       stats,
     };

@@ -5,7 +5,7 @@ import { HEADROOM_CPU, P99_LIMIT_MS } from './fanout.js';
 import type { ProfileSummary } from './cpu-profile.js';
 import { CLIENT_STYLES, type PipePath, type PipeProfile } from './pipe.js';
 import type { AllResults, ClusterData, EfficiencyData, FanoutData, PipeData, ScenarioFile, SpreadData } from './results-files.js';
-import type { IdleResult } from './idle.js';
+import type { IdleResult, MemoryParts } from './idle.js';
 import { spreadSection } from './report-spread.js';
 import { rateLatencyChart, type Series } from './svg-chart.js';
 
@@ -1193,6 +1193,34 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
       ),
       '',
     );
+    const withParts = all.idle.data.results.filter((r) => r.memory !== undefined);
+    if (withParts.length > 0) {
+      // Per connection: each part's growth from before the joins to after, divided by the connections.
+      const per = (r: IdleResult, before: number, after: number): string => kib((after - before) / r.case.connections);
+      const row = (r: IdleResult, when: string, rssBefore: number, rssAfter: number, before: MemoryParts, after: MemoryParts): string => {
+        const rest = rssAfter - after.heapTotal - after.external - (rssBefore - before.heapTotal - before.external);
+        return (
+          `| ${r.case.label} | ${when} | ${per(r, rssBefore, rssAfter)} | ${per(r, before.heapTotal, after.heapTotal)} | ${per(r, before.heapUsed, after.heapUsed)} | ` +
+          `${per(r, before.heapTotal - before.heapUsed, after.heapTotal - after.heapUsed)} | ${per(r, before.external, after.external)} | ${kib(rest / r.case.connections)} |`
+        );
+      };
+      out.push(
+        'Where Switchboard’s memory per connection goes: each part’s growth from before the joins to after, ÷ connections, from the gateway’s `process.memoryUsage()` read beside each RSS figure (over the inspector). ' +
+          'V8 heap = what V8 has committed for JavaScript objects (`heapTotal`); of it, in use = live objects and garbage not yet collected (`heapUsed`), and free = committed but empty (a young generation grown during the joins, old-generation pages not yet given back). ' +
+          'External = memory outside the heap held by JavaScript objects (Buffers and ArrayBuffers). The rest of RSS = everything else the process touched: Node’s and libuv’s C++ object for each socket, malloc’s arenas and their fragmentation, code. Socket buffers are the kernel’s and not in RSS.',
+        '',
+        '| system | when | RSS | V8 heap | of it in use | of it free | external | rest of RSS |',
+        '|---|---|---:|---:|---:|---:|---:|---:|',
+        ...withParts.flatMap((r) => {
+          const m = r.memory!;
+          return [
+            row(r, 'no GC', r.rssBeforeBytes, r.rssAfterBytes, m.before, m.after),
+            row(r, 'after a full GC', r.rssBeforeGcBytes ?? NaN, r.rssAfterGcBytes ?? NaN, m.beforeGc, m.afterGc),
+          ];
+        }),
+        '',
+      );
+    }
     const stats = all.idle.data.results.find((r) => r.case.id === 'switchboard-mixed')?.stats as { heapUsedBytes?: number; members?: number } | undefined;
     if (stats?.heapUsedBytes !== undefined) {
       out.push(

@@ -2,7 +2,7 @@ import { FrameType } from '@switchboard/protocol';
 import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../src/delivery/delivery.js';
 import { InputGate, isPipelined } from '../src/hub/input-gate.js';
-import { MemberInput, type Member } from '../src/hub/member.js';
+import type { Member } from '../src/hub/member.js';
 
 /**
  * A gate over a fake member and delivery. Each frame carries its number in its first byte;
@@ -16,7 +16,8 @@ function gate() {
     hold: () => (holds++, log.push('hold')),
     unhold: () => (holds--, log.push('unhold')),
   } as unknown as Delivery;
-  const member = { input: new MemberInput(), isClosed: false } as unknown as Member;
+  // As a member starts: no input state until something waits.
+  const member = { input: undefined, isClosed: false } as unknown as Member;
   const waiting = new Set<number>();
   const finishers = new Map<number, () => void>();
   const input: InputGate = new InputGate(
@@ -30,6 +31,7 @@ function gate() {
   );
   return {
     log,
+    member,
     holds: () => holds,
     send(type: number, n: number, waits = false) {
       if (waits) waiting.add(n);
@@ -95,5 +97,32 @@ describe('input gate', () => {
     await g.finish(2);
     expect(g.log).toEqual([1, 'hold', 2, 'hold', 'unhold', 3, 'unhold']);
     expect(g.holds()).toBe(0);
+  });
+
+  it("keeps a member's input state only while something waits: made at the first wait, let go after, made again at the next", async () => {
+    const g = gate();
+    g.send(FrameType.Message, 1);
+    expect(g.member.input).toBeUndefined(); // nothing waited: nothing made
+    g.send(FrameType.Nick, 2, true);
+    g.send(FrameType.Message, 3);
+    expect(g.member.input?.held).toHaveLength(1);
+    await g.finish(2);
+    expect(g.member.input).toBeUndefined();
+    // Stores in flight keep it (their count is on it); the last one done lets it go.
+    g.send(FrameType.Message, 4, true);
+    g.send(FrameType.Message, 5, true);
+    expect(g.member.input?.storing).toBe(2);
+    await g.finish(4);
+    expect(g.member.input?.storing).toBe(1);
+    g.send(FrameType.Join, 6);
+    await g.finish(5);
+    expect(g.member.input).toBeUndefined();
+    // After all that, a wait works as the first one did.
+    g.send(FrameType.Nick, 7, true);
+    g.send(FrameType.Join, 8);
+    await g.finish(7);
+    expect(g.log).toEqual([1, 2, 'hold', 3, 'unhold', 4, 5, 'hold', 6, 'unhold', 7, 'hold', 8, 'unhold']);
+    expect(g.holds()).toBe(0);
+    expect(g.member.input).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
  */
 import { FrameType, type ClientMessage } from '@switchboard/protocol';
 import type { Delivery } from '../delivery/delivery.js';
-import type { HeldFrame, Member, MemberInput } from './member.js';
+import { MemberInput, type HeldFrame, type Member } from './member.js';
 
 /** Chat frames whose storing (over Redis) may overlap the member's next ones: their replies keep their order. */
 const PIPELINED: ReadonlySet<number> = new Set([FrameType.Text, FrameType.Message, FrameType.Private]);
@@ -40,8 +40,8 @@ export class InputGate {
    */
   receive(member: Member, type: number, input: Uint8Array | ClientMessage): void {
     const state = member.input;
-    if (state.held !== undefined) state.held.push([type, input]);
-    else if (this.#mustWaitForStores(state, type)) this.#holdUntilStored(member, [type, input]);
+    if (state?.held !== undefined) state.held.push([type, input]);
+    else if (state !== undefined && this.#mustWaitForStores(state, type)) this.#holdUntilStored(member, [type, input]);
     else this.#handle(member, type, input);
   }
 
@@ -53,7 +53,7 @@ export class InputGate {
   run(member: Member, handler: () => void | Promise<void>, ref?: string, pipelined = false): void {
     const pending = handler();
     if (pending === undefined) return;
-    const state = member.input;
+    const state = (member.input ??= new MemberInput());
     if (pipelined) {
       state.storing++;
       pending
@@ -63,7 +63,7 @@ export class InputGate {
           if (state.storing === 0 && state.waitingForStores) {
             state.waitingForStores = false;
             this.#replayHeld(member);
-          }
+          } else forgetIfIdle(member, state);
         });
       return;
     }
@@ -79,8 +79,9 @@ export class InputGate {
 
   /** Holds a frame (and those after it) until the member's messages in flight are stored. */
   #holdUntilStored(member: Member, frame: HeldFrame): void {
-    member.input.held = [frame];
-    member.input.waitingForStores = true;
+    const state = (member.input ??= new MemberInput());
+    state.held = [frame];
+    state.waitingForStores = true;
     this.#delivery.hold(member);
   }
 
@@ -89,7 +90,7 @@ export class InputGate {
    * Input resumes only after: a paused link hands out what it kept at once, and that comes after.
    */
   #replayHeld(member: Member): void {
-    const state = member.input;
+    const state = (member.input ??= new MemberInput());
     const held = state.held ?? [];
     state.held = undefined;
     try {
@@ -110,6 +111,16 @@ export class InputGate {
       }
     } finally {
       this.#delivery.unhold(member);
+      forgetIfIdle(member, state);
     }
   }
+}
+
+/**
+ * A member's input state exists only while something waits (most members never wait, or
+ * wait once, for the name claim of their hello): its object is let go once nothing does.
+ * Only then: a store in flight keeps it (its `finally` counts down on this very object).
+ */
+function forgetIfIdle(member: Member, state: MemberInput): void {
+  if (member.input === state && state.held === undefined && state.storing === 0 && !state.waitingForStores) member.input = undefined;
 }

@@ -100,13 +100,10 @@ export class Membership {
    * it missed nothing.
    */
   #enter(member: Member, room: Room, options: { since?: number | undefined; ref?: string | undefined }, whole: boolean): void {
-    const at = member.rooms.indexOf(room);
-    if (at >= 0) {
-      // Already in it: it becomes the current room.
-      member.rooms.splice(at, 1);
-      member.rooms.push(room);
-    } else {
-      member.rooms.push(room);
+    const already = member.rooms.includes(room);
+    // Already in it: it becomes the current room.
+    member.enterRoom(room);
+    if (!already) {
       room.members.add(member);
       void this.publishRecord(member);
       this.announce(room, 'join', member);
@@ -131,7 +128,7 @@ export class Membership {
 
   leave(member: Member, roomName: string, ref?: string): void {
     const room = this.roomOf(member, roomName);
-    member.rooms.splice(member.rooms.indexOf(room), 1);
+    member.leaveRoom(room);
     room.members.delete(member);
     room.joinOverlaps?.delete(member);
     void this.publishRecord(member);
@@ -142,7 +139,7 @@ export class Membership {
 
   /** Out of a room it may no longer be in (its access changed): like a leave, with reason `kicked`. */
   evict(member: Member, room: Room): void {
-    member.rooms.splice(member.rooms.indexOf(room), 1);
+    member.leaveRoom(room);
     room.members.delete(member);
     room.joinOverlaps?.delete(member);
     void this.publishRecord(member);
@@ -158,7 +155,7 @@ export class Membership {
       if (wasJoined) this.announce(room, 'leave', member, { reason });
       this.router.dropIfEmpty(room);
     }
-    member.rooms.length = 0;
+    member.leaveAllRooms();
     this.node.names.release(member.name, member.id);
     this.node.directory.remove(member.id);
   }

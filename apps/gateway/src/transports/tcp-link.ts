@@ -3,7 +3,7 @@ import { FrameDecoder } from '@switchboard/protocol';
 import type { ConnectOptions } from '../hub/device.js';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
-import { formatAddress } from './address.js';
+import { peerOf } from './address.js';
 import type { Link } from './link.js';
 import { JoinCache, joinStream } from './write-batch.js';
 
@@ -32,7 +32,7 @@ export class TcpLink implements Link {
     private readonly closeTimeoutMs: number,
     readonly listener: string,
   ) {
-    ({ ip: this.ip, address: this.address } = formatAddress(socket.remoteAddress, socket.remotePort));
+    ({ ip: this.ip, address: this.address } = peerOf(socket));
   }
 
   /** Set while the connection may be a plain device: sees its bytes both ways (its traffic log). */

@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
 import type { Member } from '../hub/member.js';
 import type { HostPolicy } from '../request-guard.js';
-import { formatAddress } from './address.js';
+import { peerOf } from './address.js';
 import type { Link } from './link.js';
 import { JoinCache, joinWebSocket } from './write-batch.js';
 
@@ -32,7 +32,7 @@ class WsLink implements Link {
     private readonly raw: Socket,
     readonly hub: Hub,
   ) {
-    ({ ip: this.ip, address: this.address } = formatAddress(raw.remoteAddress, raw.remotePort));
+    ({ ip: this.ip, address: this.address } = peerOf(raw));
   }
 
   write(frames: readonly Uint8Array[]): void {
@@ -162,6 +162,10 @@ export const wsBridgePlugin = fp<WsBridgePluginOptions>(
         // One message carries one frame: the length prefix plus N bytes, and no more.
         maxPayload: maxFrameLength + LENGTH_PREFIX_BYTES,
         perMessageDeflate: false,
+        // ws's own set of clients costs a 'close' closure, its context and a listener array per
+        // browser (some 200 bytes each): the hub knows its members and closes them at shutdown
+        // (app.ts: its preClose runs first), and a device pipe closes with its device.
+        clientTracking: false,
       },
     });
     const policy = fastify.hostPolicy;
