@@ -1,6 +1,6 @@
 import { PendingRequests } from '@switchboard/protocol';
 import type { IdentityChange } from '../identity/shared-identity.js';
-import type { ClusterBus, ClusterHandlers, ForwardedCall, ForwardedReply, MemberRecord, RoomEvent } from './cluster.js';
+import type { CarriedEntry, ClusterBus, ClusterHandlers, ForwardedCall, ForwardedReply, MemberRecord, RoomEvent } from './cluster.js';
 import { BusKind, envelope, openEnvelope, senderOf, type BatchedEvent, type Header, type Question } from './bus-messages.js';
 import { RoomInterest } from './room-interest.js';
 
@@ -51,6 +51,8 @@ export interface BusProtocolOptions {
   ready(): boolean;
   peers(): string[];
   logError(what: string, error: Error): void;
+  /** The history entry of a room event (RoomEvent.logId) to carry along with it, where the log keeps one (a Redis Cluster's). */
+  carried?(id: number): CarriedEntry | undefined;
 }
 
 /**
@@ -151,7 +153,14 @@ export class BusProtocol {
     const state = this.#options.state;
     switch (header.k) {
       case BusKind.Room:
-        return handlers?.room({ room: header.room, frame: payload, legacyText: header.legacyText, except: header.except, origin: header.origin });
+        return handlers?.room({
+          room: header.room,
+          frame: payload,
+          legacyText: header.legacyText,
+          except: header.except,
+          origin: header.origin,
+          log: header.log,
+        });
       case BusKind.Rooms:
         return this.#dispatchRoomEvents(header.room, header.events, payload);
       case BusKind.Member:
@@ -182,10 +191,10 @@ export class BusProtocol {
   /** A `rooms` message: each event to the handlers in turn, its frame sliced from the payload; one that throws is logged, the others still go. */
   #dispatchRoomEvents(room: string, events: BatchedEvent[], payload: Uint8Array): void {
     let at = 0;
-    for (const { n, legacyText, except, origin } of events) {
+    for (const { n, legacyText, except, origin, log } of events) {
       const frame = payload.subarray(at, (at += n));
       try {
-        this.#handlers?.room({ room, frame, legacyText, except, origin });
+        this.#handlers?.room({ room, frame, legacyText, except, origin, log });
       } catch (error) {
         this.#options.logError('handling a cluster message', error as Error);
       }
@@ -256,24 +265,27 @@ export class BusProtocol {
     const rooms = [...this.#roomEvents];
     this.#roomEvents.clear();
     const { nodeId: from, channels } = this.#options;
+    const logOf = (event: RoomEvent): CarriedEntry | undefined => (event.logId === undefined ? undefined : this.#options.carried?.(event.logId));
     for (const [room, events] of rooms) {
       const channel = channels.room(room);
       if (events.length === 1) {
-        const [{ legacyText, except, origin, frame }] = events as [RoomEvent];
-        this.#publish(channel, { k: BusKind.Room, from, room, legacyText, except, origin }, frame);
+        const [event] = events as [RoomEvent];
+        const { legacyText, except, origin, frame } = event;
+        this.#publish(channel, { k: BusKind.Room, from, room, legacyText, except, origin, log: logOf(event) }, frame);
         continue;
       }
       let batched: BatchedEvent[] = [];
       let frames: Uint8Array[] = [];
       let bytes = 0;
-      for (const { legacyText, except, origin, frame } of events) {
+      for (const event of events) {
+        const { legacyText, except, origin, frame } = event;
         if (batched.length === BATCH_EVENTS || (batched.length > 0 && bytes + frame.length > BATCH_BYTES)) {
           this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames);
           batched = [];
           frames = [];
           bytes = 0;
         }
-        batched.push({ n: frame.length, legacyText, except, origin });
+        batched.push({ n: frame.length, legacyText, except, origin, log: logOf(event) });
         frames.push(frame);
         bytes += frame.length;
       }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
-import type { LogRecord, MessageLog } from './cluster.js';
+import type { CarriedEntry, LogRecord, MessageLog } from './cluster.js';
 import { splitId, type HistoryKeys, type LogStream } from './history-keys.js';
 import { keySlot } from './key-slot.js';
 import { withTimeout, type RedisConnections } from './redis-io.js';
@@ -30,6 +30,8 @@ const BATCH_ENTRIES = 256;
 const BATCH_BYTES = 512 * 1024;
 /** Files announced here whose checksum may still come: their streams are remembered this long (oldest forgotten first). */
 const OPEN_FILES = 10_000;
+/** Entries appended here whose event the bus has not published yet (it takes each as it does): at most this many are kept (oldest forgotten first). */
+const CARRIED = 10_000;
 
 /**
  * The history streams: one per room, and one per identity for private conversations (a private
@@ -82,6 +84,10 @@ export class RedisHistory implements MessageLog {
   /** Entries taken this turn, appended at its end: on one Redis all in one call (key ''), on a cluster one call per room stream. */
   readonly #batches = new Map<string, PendingAppend[]>();
   #batchScheduled = false;
+  /** Batches with a call in flight (#sendBatch). */
+  readonly #inFlight = new Set<string>();
+  /** Cluster: entries appended here, by message id, with where they sit in their stream, until the bus carries them with their events (takeCarried). */
+  readonly #carried = new Map<number, CarriedEntry>();
   #closed = false;
 
   constructor(options: RedisHistoryOptions) {
@@ -142,7 +148,8 @@ export class RedisHistory implements MessageLog {
       let batch = this.#batches.get(key);
       if (batch === undefined) this.#batches.set(key, (batch = []));
       batch.push({ entry, ts, json: JSON.stringify(entry), streams, resolve, reject });
-      if (this.#batchScheduled) return;
+      // A call of this batch's in flight: it goes when that one is answered (#sendBatch).
+      if (this.#batchScheduled || this.#inFlight.has(key)) return;
       this.#batchScheduled = true;
       // After every socket read of this turn: what they brought goes in as few calls as there are batches.
       setImmediate(this.#appendBatches);
@@ -151,22 +158,49 @@ export class RedisHistory implements MessageLog {
 
   readonly #appendBatches = (): void => {
     this.#batchScheduled = false;
-    const batches = [...this.#batches.values()];
-    this.#batches.clear();
-    for (const batch of batches) for (const part of parts(batch)) void this.#appendBatch(part);
+    for (const key of [...this.#batches.keys()]) this.#sendBatch(key);
   };
 
-  /** One call for `batch`; each entry resolves with its id once the batch is as durable as asked, or every one fails with CLUSTER_UNAVAILABLE. */
-  async #appendBatch(batch: PendingAppend[]): Promise<void> {
+  /**
+   * What waits in batch `key` goes in one call (up to BATCH_ENTRIES and BATCH_BYTES; the rest
+   * waits), unless one of its calls is in flight: then when that one is answered. One call in
+   * flight per batch (per room on a cluster) keeps a room's appends in the order taken although
+   * they run by EVALSHA (a call answered NOSCRIPT is sent again as EVAL, and no later call can
+   * pass it), and gathers what comes during a round trip into the next call.
+   */
+  #sendBatch(key: string): void {
+    const waiting = this.#batches.get(key);
+    if (waiting === undefined || this.#inFlight.has(key)) return;
+    const part = firstPart(waiting);
+    if (part.length === waiting.length) this.#batches.delete(key);
+    else this.#batches.set(key, waiting.slice(part.length));
+    this.#inFlight.add(key);
+    void this.#appendBatch(part, () => {
+      this.#inFlight.delete(key);
+      this.#sendBatch(key);
+    });
+  }
+
+  /**
+   * One call for `batch` (`answered` once Redis answered it, or it failed); each entry resolves
+   * with its id once the batch is as durable as asked, or every one fails with CLUSTER_UNAVAILABLE.
+   */
+  async #appendBatch(batch: PendingAppend[], answered: () => void): Promise<void> {
     const { redis } = this.#options;
     let ids: number[];
     try {
-      if (!redis.ready) throw new Error('not connected');
-      const appended = this.#options.keys.ids === 'per-slot' ? this.#appendRoomInSlot(batch) : this.#appendAll(batch);
-      const { ids: taken, written } = await appended;
+      let appended: { ids: number[]; written: string; placed?: Placed };
+      try {
+        if (!redis.ready) throw new Error('not connected');
+        appended = await (this.#options.keys.ids === 'per-slot' ? this.#appendRoomInSlot(batch) : this.#appendAll(batch));
+      } finally {
+        answered();
+      }
+      const { ids: taken, written, placed } = appended;
       if (taken.length !== batch.length) throw new Error(`the append script returned ${taken.length} ids for ${batch.length} entries`);
       ids = taken;
       for (const [i, { entry, streams }] of batch.entries()) this.#stored(entry, ids[i]!, streams);
+      if (placed !== undefined) this.#placed(batch, ids, placed);
       await redis.replicated(written);
     } catch (error) {
       for (const pending of batch) pending.reject(unavailable((error as Error).message));
@@ -189,14 +223,18 @@ export class RedisHistory implements MessageLog {
       });
       args.push(String(ts), json, indexes.join(','));
     }
-    // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
-    const appended = redis.runInOrder('appendBatch', scriptKeys, args);
+    // By EVALSHA: the one call in flight (#sendBatch) keeps a member's messages in the order sent.
+    const appended = redis.run('appendBatch', scriptKeys, args);
     const ids = (await withTimeout(appended, timeoutMs, 'storing a message')) as string[];
     return { ids: ids.map(Number), written: keys.counter };
   }
 
-  /** A Redis Cluster: a room's entries take consecutive ids from the counter of the room's slot and go into its stream, on the room's shard, in one script call. */
-  async #appendRoomInSlot(batch: PendingAppend[]): Promise<{ ids: number[]; written: string }> {
+  /**
+   * A Redis Cluster: a room's entries take consecutive ids from the counter of the room's slot and
+   * go into its stream, on the room's shard, in one script call; `placed`: the stream id of the
+   * stream's entry before them and each one's own.
+   */
+  async #appendRoomInSlot(batch: PendingAppend[]): Promise<{ ids: number[]; written: string; placed: Placed }> {
     const { redis, keys, retention, timeoutMs } = this.#options;
     const stream = batch[0]!.streams[0]!;
     const slot = keySlot(stream);
@@ -204,10 +242,42 @@ export class RedisHistory implements MessageLog {
     const counter = keys.slotCounter(stream);
     const args = [String(retention), this.#writer, String(floor), String(slot)];
     for (const { ts, json } of batch) args.push(String(ts), json);
-    // In order: a room's messages must be stored in the order sent (redis-io.ts, runInOrder).
-    const appended = redis.runInOrder('appendInSlotBatch', [counter, stream], args);
-    const ids = (await withTimeout(appended, timeoutMs, 'storing a message')) as string[];
-    return { ids: ids.map(Number), written: counter };
+    // By EVALSHA: the one call in flight per room (#sendBatch) keeps a room's messages in the order sent.
+    const appended = redis.run('appendInSlotBatch', [counter, stream], args);
+    // [stream id before them, then per entry: message id, stream id]
+    const reply = (await withTimeout(appended, timeoutMs, 'storing a message')) as string[];
+    const ids: number[] = [];
+    const at: string[] = [];
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      ids.push(Number(reply[i]));
+      at.push(reply[i + 1]!);
+    }
+    return { ids, written: counter, placed: { after: reply[0] ?? '', at } };
+  }
+
+  /**
+   * A room's entries appended here, and where they sit in its stream: kept for the bus to carry
+   * with their events (takeCarried); and where this node has read the stream up to just before
+   * them, it is past them now (its own entries: there is nothing to read of them).
+   */
+  #placed(batch: PendingAppend[], ids: number[], { after, at }: Placed): void {
+    let before = after;
+    for (const [i, { entry, ts }] of batch.entries()) {
+      const id = ids[i]!;
+      const here = at[i]!;
+      this.#carried.set(id, { id, ts, entry, at: here, after: before });
+      before = here;
+    }
+    while (this.#carried.size > CARRIED) this.#carried.delete(this.#carried.keys().next().value!);
+    const stream = batch[0]!.streams[0]!;
+    if (this.#following.get(stream) === after) this.#following.set(stream, before);
+  }
+
+  /** The entry appended here under `id`, for the bus to carry with its event (once: it is forgotten here). */
+  takeCarried(id: number): CarriedEntry | undefined {
+    const carried = this.#carried.get(id);
+    if (carried !== undefined) this.#carried.delete(id);
+    return carried;
   }
 
   /**
@@ -281,6 +351,28 @@ export class RedisHistory implements MessageLog {
   nudge(of: LogStream): void {
     const key = this.#options.keys.stream(of);
     if (this.#following.has(key)) this.#poll(key);
+  }
+
+  /**
+   * A Redis Cluster: another node appended `carried` to `of`'s stream (the bus carried it with its
+   * event). Where this node has read the stream up to just the entry before it, it is the next
+   * entry: taken as a read would take it, without reading the stream. Otherwise (an entry between
+   * not heard yet, or one heard out of order) the stream is read on (nudge); one already read is
+   * ignored.
+   */
+  heard(of: LogStream, carried: CarriedEntry): void {
+    const key = this.#options.keys.stream(of);
+    const position = this.#following.get(key);
+    if (position === undefined) return;
+    // From another node over the wire: checked before it reaches the history.
+    const { id, ts, entry, at, after } = carried as { [K in keyof CarriedEntry]: unknown };
+    const wellFormed = typeof id === 'number' && Number.isSafeInteger(id) && typeof ts === 'number' && typeof entry === 'object' && entry !== null;
+    if (!wellFormed || typeof at !== 'string' || typeof after !== 'string') return this.#poll(key);
+    if (compareStreamIds(at, position) <= 0) return;
+    if (after !== position || this.#behind.has(key)) return this.#poll(key);
+    this.#following.set(key, at);
+    this.#saw(id);
+    this.#follower?.({ id, ts, entry: entry as NewHistoryEntry });
   }
 
   /**
@@ -403,9 +495,11 @@ export class RedisHistory implements MessageLog {
         string,
         string[],
       ][];
+      // A followed stream's entries up to where this node is in it are here already (taken from the bus meanwhile).
+      const had = this.#following.get(key);
       for (const [entryId, fields] of page) {
         last = entryId;
-        this.#take(fields);
+        if (had === undefined || compareStreamIds(entryId, had) > 0) this.#take(fields);
       }
       if (page.length < READ_COUNT) return last;
       start = `(${last}`;
@@ -552,6 +646,12 @@ export class RedisHistory implements MessageLog {
   }
 }
 
+/** Where a batch's entries went in their room's stream: the stream id of the entry before them, and each one's. */
+interface Placed {
+  after: string;
+  at: string[];
+}
+
 /** An entry taken, waiting for its batch's append. */
 interface PendingAppend {
   entry: NewHistoryEntry;
@@ -562,23 +662,16 @@ interface PendingAppend {
   reject(error: Error): void;
 }
 
-/** A batch cut into calls of at most BATCH_ENTRIES entries and (beyond its first entry) BATCH_BYTES of JSON. */
-function parts(batch: PendingAppend[]): PendingAppend[][] {
-  if (batch.length === 1) return [batch];
-  const out: PendingAppend[][] = [];
-  let part: PendingAppend[] = [];
+/** What of a batch goes in its next call: at most BATCH_ENTRIES entries and (beyond its first entry) BATCH_BYTES of JSON. */
+function firstPart(batch: PendingAppend[]): PendingAppend[] {
   let bytes = 0;
+  let n = 0;
   for (const pending of batch) {
-    if (part.length === BATCH_ENTRIES || (part.length > 0 && bytes + pending.json.length > BATCH_BYTES)) {
-      out.push(part);
-      part = [];
-      bytes = 0;
-    }
-    part.push(pending);
+    if (n === BATCH_ENTRIES || (n > 0 && bytes + pending.json.length > BATCH_BYTES)) break;
     bytes += pending.json.length;
+    n++;
   }
-  out.push(part);
-  return out;
+  return n === batch.length ? batch : batch.slice(0, n);
 }
 
 /** The room an entry was said in (undefined: a private message or file). */
