@@ -32,6 +32,13 @@ const BATCH_BYTES = 512 * 1024;
 const OPEN_FILES = 10_000;
 /** Entries appended here whose event the bus has not published yet (it takes each as it does): at most this many are kept (oldest forgotten first). */
 const CARRIED = 10_000;
+/**
+ * An entry the bus carried ahead of where this node is in its stream (an entry between is on its
+ * way from another gateway: two gateways' publishes can pass each other) waits this long for it,
+ * and at most this many wait per stream; then the stream is read.
+ */
+const AHEAD_MS = 20;
+const AHEAD_MAX = 1024;
 
 /**
  * The history streams: one per room, and one per identity for private conversations (a private
@@ -79,8 +86,8 @@ export class RedisHistory implements MessageLog {
   readonly #startSequence: number;
   /** Cluster follow: streams being read now (true: read again once done, it grew meanwhile). */
   readonly #polls = new Map<string, boolean>();
-  /** Cluster: each sender's last entry still being stored (settled, whatever its outcome, before the next resolves). */
-  readonly #lastOfSender = new Map<string, Promise<unknown>>();
+  /** Cluster: each sender's entries being stored, oldest first; each settles once it is stored (or failed) and every one before it has settled. */
+  readonly #senderQueues = new Map<string, { settle?: () => void }[]>();
   /** Entries taken this turn, appended at its end: on one Redis all in one call (key ''), on a cluster one call per room stream. */
   readonly #batches = new Map<string, PendingAppend[]>();
   #batchScheduled = false;
@@ -88,6 +95,8 @@ export class RedisHistory implements MessageLog {
   readonly #inFlight = new Set<string>();
   /** Cluster: entries appended here, by message id, with where they sit in their stream, until the bus carries them with their events (takeCarried). */
   readonly #carried = new Map<number, CarriedEntry>();
+  /** Cluster: entries heard ahead of where this node is in their stream, by the stream id of the entry before each (heard). */
+  readonly #ahead = new Map<string, { byAfter: Map<string, CarriedEntry>; timer: NodeJS.Timeout }>();
   #closed = false;
 
   constructor(options: RedisHistoryOptions) {
@@ -117,43 +126,48 @@ export class RedisHistory implements MessageLog {
    * shards and may be stored in either order, so there each waits for the one before.
    */
   append(entry: NewHistoryEntry, ts: number): Promise<number> {
-    const perSlot = this.#options.keys.ids === 'per-slot';
-    const stored = perSlot && roomOf(entry) === undefined ? this.#appendPrivateInSlot(entry, ts) : this.#enqueue(entry, ts);
-    if (!perSlot) return stored;
+    if (this.#options.keys.ids !== 'per-slot') return new Promise<number>((resolve, reject) => this.#enqueue(entry, ts, resolve, reject));
+    // Settled through the sender's queue (#settleInOrder): no promise per entry beyond its own.
     const sender = entry.from;
-    const before = this.#lastOfSender.get(sender);
-    // Handled here at once: it may fail while it waits for the one before.
-    stored.catch(() => undefined);
-    const inOrder =
-      before === undefined
-        ? stored
-        : before.then(
-            () => stored,
-            () => stored,
-          );
-    this.#lastOfSender.set(sender, inOrder);
-    const forget = (): void => {
-      if (this.#lastOfSender.get(sender) === inOrder) this.#lastOfSender.delete(sender);
-    };
-    inOrder.then(forget, forget);
-    return inOrder;
+    return new Promise<number>((resolve, reject) => {
+      let queue = this.#senderQueues.get(sender);
+      if (queue === undefined) this.#senderQueues.set(sender, (queue = []));
+      const place: { settle?: () => void } = {};
+      queue.push(place);
+      const done = (settle: () => void): void => {
+        place.settle = settle;
+        this.#settleInOrder(sender);
+      };
+      const stored = (id: number): void => done(() => resolve(id));
+      const failed = (error: Error): void => done(() => reject(error));
+      if (roomOf(entry) === undefined) this.#appendPrivateInSlot(entry, ts).then(stored, (error: unknown) => failed(error as Error));
+      else this.#enqueue(entry, ts, stored, failed);
+    });
+  }
+
+  /** A cluster: the sender's entries whose outcome is known, settled from the oldest on, up to the first still being stored. */
+  #settleInOrder(sender: string): void {
+    const queue = this.#senderQueues.get(sender);
+    if (queue === undefined) return;
+    let settled = 0;
+    while (settled < queue.length && queue[settled]!.settle !== undefined) queue[settled++]!.settle!();
+    if (settled === queue.length) this.#senderQueues.delete(sender);
+    else if (settled > 0) queue.splice(0, settled);
   }
 
   /** The entry waits for the end of this turn, with the others of its batch (one Redis: all; a cluster: its room's). */
-  #enqueue(entry: NewHistoryEntry, ts: number): Promise<number> {
-    if (!this.#options.redis.ready) return Promise.reject(unavailable('not connected'));
+  #enqueue(entry: NewHistoryEntry, ts: number, resolve: (id: number) => void, reject: (error: Error) => void): void {
+    if (!this.#options.redis.ready) return reject(unavailable('not connected'));
     const streams = this.#streamsOf(entry);
     const key = this.#options.keys.ids === 'per-slot' ? streams[0]! : '';
-    return new Promise<number>((resolve, reject) => {
-      let batch = this.#batches.get(key);
-      if (batch === undefined) this.#batches.set(key, (batch = []));
-      batch.push({ entry, ts, json: JSON.stringify(entry), streams, resolve, reject });
-      // A call of this batch's in flight: it goes when that one is answered (#sendBatch).
-      if (this.#batchScheduled || this.#inFlight.has(key)) return;
-      this.#batchScheduled = true;
-      // After every socket read of this turn: what they brought goes in as few calls as there are batches.
-      setImmediate(this.#appendBatches);
-    });
+    let batch = this.#batches.get(key);
+    if (batch === undefined) this.#batches.set(key, (batch = []));
+    batch.push({ entry, ts, json: JSON.stringify(entry), streams, resolve, reject });
+    // A call of this batch's in flight: it goes when that one is answered (#sendBatch).
+    if (this.#batchScheduled || this.#inFlight.has(key)) return;
+    this.#batchScheduled = true;
+    // After every socket read of this turn: what they brought goes in as few calls as there are batches.
+    setImmediate(this.#appendBatches);
   }
 
   readonly #appendBatches = (): void => {
@@ -177,7 +191,10 @@ export class RedisHistory implements MessageLog {
     this.#inFlight.add(key);
     void this.#appendBatch(part, () => {
       this.#inFlight.delete(key);
-      this.#sendBatch(key);
+      // At the end of this turn, with the rest (and the publishes this answer brings): one socket write for them all.
+      if (!this.#batches.has(key) || this.#batchScheduled) return;
+      this.#batchScheduled = true;
+      setImmediate(this.#appendBatches);
     });
   }
 
@@ -270,7 +287,9 @@ export class RedisHistory implements MessageLog {
     }
     while (this.#carried.size > CARRIED) this.#carried.delete(this.#carried.keys().next().value!);
     const stream = batch[0]!.streams[0]!;
-    if (this.#following.get(stream) === after) this.#following.set(stream, before);
+    if (this.#following.get(stream) !== after) return;
+    this.#following.set(stream, before);
+    this.#takeAhead(stream);
   }
 
   /** The entry appended here under `id`, for the bus to carry with its event (once: it is forgotten here). */
@@ -369,10 +388,53 @@ export class RedisHistory implements MessageLog {
     const wellFormed = typeof id === 'number' && Number.isSafeInteger(id) && typeof ts === 'number' && typeof entry === 'object' && entry !== null;
     if (!wellFormed || typeof at !== 'string' || typeof after !== 'string') return this.#poll(key);
     if (compareStreamIds(at, position) <= 0) return;
-    if (after !== position || this.#behind.has(key)) return this.#poll(key);
+    if (this.#behind.has(key)) return this.#poll(key);
+    if (after !== position) return this.#holdAhead(key, carried);
+    this.#takeCarried(key, carried);
+    this.#takeAhead(key);
+  }
+
+  /** Entries heard ahead that follow on from where this node is in the stream now: taken, in order. */
+  #takeAhead(key: string): void {
+    const ahead = this.#ahead.get(key);
+    const position = this.#following.get(key);
+    if (ahead === undefined || position === undefined) return;
+    for (let next = ahead.byAfter.get(position); next !== undefined; next = ahead.byAfter.get(next.at)) {
+      ahead.byAfter.delete(next.after);
+      this.#takeCarried(key, next);
+    }
+    if (ahead.byAfter.size === 0) this.#dropAhead(key);
+  }
+
+  /** The next entry of a followed stream, from the bus: stored here as a read of the stream would store it. */
+  #takeCarried(key: string, { id, ts, entry, at }: CarriedEntry): void {
     this.#following.set(key, at);
     this.#saw(id);
-    this.#follower?.({ id, ts, entry: entry as NewHistoryEntry });
+    this.#follower?.({ id, ts, entry });
+  }
+
+  /** An entry heard ahead of where this node is in its stream: it waits for the ones between (AHEAD_MS at most; then the stream is read). */
+  #holdAhead(key: string, carried: CarriedEntry): void {
+    let ahead = this.#ahead.get(key);
+    if (ahead === undefined) {
+      const timer = setTimeout(() => {
+        this.#ahead.delete(key);
+        this.#poll(key);
+      }, AHEAD_MS);
+      this.#ahead.set(key, (ahead = { byAfter: new Map(), timer }));
+    }
+    if (ahead.byAfter.size >= AHEAD_MAX) {
+      this.#dropAhead(key);
+      return this.#poll(key);
+    }
+    ahead.byAfter.set(carried.after, carried);
+  }
+
+  #dropAhead(key: string): void {
+    const ahead = this.#ahead.get(key);
+    if (ahead === undefined) return;
+    clearTimeout(ahead.timer);
+    this.#ahead.delete(key);
   }
 
   /**
@@ -466,6 +528,7 @@ export class RedisHistory implements MessageLog {
     const key = this.#options.keys.stream(of);
     this.#served.delete(key);
     this.#behind.delete(key);
+    this.#dropAhead(key);
     const position = this.#following.get(key);
     if (position === undefined) return;
     this.#following.delete(key);
@@ -476,6 +539,7 @@ export class RedisHistory implements MessageLog {
   /** The reading loop ends (the reader connection is cut by the caller). */
   stop(): void {
     this.#closed = true;
+    for (const key of [...this.#ahead.keys()]) this.#dropAhead(key);
     this.#wake?.();
   }
 
