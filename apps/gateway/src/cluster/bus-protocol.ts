@@ -78,6 +78,8 @@ export class BusProtocol {
   #handlers: ClusterHandlers | undefined;
   /** Room events waiting for the end of this turn, by room. */
   readonly #roomEvents = new Map<string, RoomEvent[]>();
+  /** Rooms whose last message this node published was heard by this node alone: no other node serves them, so no history entry is carried there. */
+  readonly #heardAlone = new Set<string>();
   #roomsScheduled = false;
   #serveCall: ((call: ForwardedCall) => Promise<ForwardedReply>) | undefined;
 
@@ -100,7 +102,10 @@ export class BusProtocol {
       forward: async (node, call) => (await this.#ask(node, { k: BusKind.Call, call })) as ForwardedReply | undefined,
       peers: () => options.peers(),
       serveRoom: (room) => this.#rooms.serve(room),
-      dropRoom: (room) => this.#rooms.drop(room),
+      dropRoom: (room) => {
+        this.#heardAlone.delete(room);
+        this.#rooms.drop(room);
+      },
       serveCalls: (handler) => {
         this.#serveCall = handler;
       },
@@ -239,11 +244,11 @@ export class BusProtocol {
     this.#publish(channel, header, payload);
   }
 
-  /** Published now; its failure is logged (the transport being away is reported once, by status). */
-  #publish(channel: string, header: Header, payload?: Uint8Array | readonly Uint8Array[]): void {
+  /** Published now; its failure is logged (the transport being away is reported once, by status). `heard`: how many subscribers heard it. */
+  #publish(channel: string, header: Header, payload?: Uint8Array | readonly Uint8Array[], heard?: (subscribers: number) => void): void {
     if (!this.#options.ready()) return;
     this.traffic.out++;
-    this.#options.pubsub.publish(channel, envelope(header, payload)).catch((error: unknown) => this.#options.logError('publishing', error as Error));
+    this.#options.pubsub.publish(channel, envelope(header, payload)).then(heard, (error: unknown) => this.#options.logError('publishing', error as Error));
   }
 
   /** A room event waits for the end of this turn, with the room's others. */
@@ -265,13 +270,23 @@ export class BusProtocol {
     const rooms = [...this.#roomEvents];
     this.#roomEvents.clear();
     const { nodeId: from, channels } = this.#options;
-    const logOf = (event: RoomEvent): CarriedEntry | undefined => (event.logId === undefined ? undefined : this.#options.carried?.(event.logId));
     for (const [room, events] of rooms) {
       const channel = channels.room(room);
+      // Taken either way (the log forgets it); carried only where another node heard the room's last message (a node that starts
+      // serving the room meanwhile reads the stream for what comes without one, and gets them carried from the next on).
+      const alone = this.#heardAlone.has(room);
+      const logOf = (event: RoomEvent): CarriedEntry | undefined => {
+        const log = event.logId === undefined ? undefined : this.#options.carried?.(event.logId);
+        return alone ? undefined : log;
+      };
+      const heard = (subscribers: number): void => {
+        if (subscribers <= 1) this.#heardAlone.add(room);
+        else this.#heardAlone.delete(room);
+      };
       if (events.length === 1) {
         const [event] = events as [RoomEvent];
         const { legacyText, except, origin, frame } = event;
-        this.#publish(channel, { k: BusKind.Room, from, room, legacyText, except, origin, log: logOf(event) }, frame);
+        this.#publish(channel, { k: BusKind.Room, from, room, legacyText, except, origin, log: logOf(event) }, frame, heard);
         continue;
       }
       let batched: BatchedEvent[] = [];
@@ -280,7 +295,7 @@ export class BusProtocol {
       for (const event of events) {
         const { legacyText, except, origin, frame } = event;
         if (batched.length === BATCH_EVENTS || (batched.length > 0 && bytes + frame.length > BATCH_BYTES)) {
-          this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames);
+          this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames, heard);
           batched = [];
           frames = [];
           bytes = 0;
@@ -289,7 +304,7 @@ export class BusProtocol {
         frames.push(frame);
         bytes += frame.length;
       }
-      this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames);
+      this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames, heard);
     }
   }
 }
