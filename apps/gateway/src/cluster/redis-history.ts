@@ -745,9 +745,17 @@ function roomOf(entry: NewHistoryEntry): string | undefined {
 
 /** Orders two stream ids (`<ms>-<seq>`). */
 function compareStreamIds(a: string, b: string): number {
-  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
-  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  if (a === b) return 0;
+  // Called for every entry heard or read: no arrays.
+  const [aMs, aSeq] = streamIdParts(a);
+  const [bMs, bSeq] = streamIdParts(b);
   return aMs - bMs || aSeq - bSeq;
+}
+
+function streamIdParts(id: string): [number, number] {
+  const dash = id.indexOf('-');
+  if (dash === -1) return [Number(id) || 0, 0];
+  return [Number(id.slice(0, dash)) || 0, Number(id.slice(dash + 1)) || 0];
 }
 
 function parseLogEntry(fields: string[]): LogRecord | undefined {
