@@ -23,6 +23,8 @@ export interface FanoutCase {
   cluster?: { gateways: number; redis?: 'single' | 'cluster' };
   /** Workload `spread`: the spanning room's own members on a further gateway of their own (which so serves that room only). */
   spanOnlyGateway?: boolean;
+  /** Workload `spread`: of a sender's SPREAD.routesPerSender messages, this many in the spanning room (default SPREAD.spanRoutes). */
+  spanRoutes?: number;
   /**
    * What is said where: one room of K (the default); `many-rooms`: 50 rooms of about 20, each
    * member in 3, each sender speaking in its 3 rooms in turn; `private`: pairs (2i, 2i+1), every
@@ -260,7 +262,8 @@ function spreadLayout(c: FanoutCase): {
   routes: Route[][];
   nodeOf: (index: number) => number;
 } {
-  const { localRooms: L, roomSize, sendersPerRoom, spanOnly, routesPerSender, spanRoutes } = SPREAD;
+  const { localRooms: L, roomSize, sendersPerRoom, spanOnly, routesPerSender } = SPREAD;
+  const spanRoutes = c.spanRoutes ?? SPREAD.spanRoutes;
   const N = c.cluster?.gateways ?? 1;
   const roomGateways = c.spanOnlyGateway === true ? N - 1 : N;
   const local = L * roomSize;

@@ -42,6 +42,10 @@ const isCluster = (c: CaseResult): boolean => c.case.cluster?.redis === 'cluster
 const gatewaysOf = (c: CaseResult): number => c.case.cluster?.gateways ?? 1;
 /** The N of an N = 1…4 case (its gateways all serve rooms), undefined for the span-only case. */
 const plainN = (c: CaseResult): number | undefined => (c.case.spanOnlyGateway === true ? undefined : gatewaysOf(c));
+/** The span-only case with SPREAD's mix (one message in routesPerSender in the spanning room), not the one with every message there. */
+const spanOnlyCase = (c: CaseResult): boolean => c.case.spanOnlyGateway === true && c.case.spanRoutes === undefined;
+/** The case with every message in the spanning room, whose gateway serving only that room is busy: g₁ is read there. */
+const spanBusyCase = (c: CaseResult): boolean => c.case.spanOnlyGateway === true && c.case.spanRoutes !== undefined;
 
 /** Per-message figures of one point: medians over its runs. */
 interface PerMessage {
@@ -204,7 +208,7 @@ export function spreadSection(file: ScenarioFile<SpreadData>): string[] {
   );
   // The gateway serving only the spanning room against one serving rooms and the span, and one serving everything (N = 1).
   for (const cluster of [false, true]) {
-    const spanOnly = d.cases.find((c) => isCluster(c) === cluster && c.case.spanOnlyGateway === true);
+    const spanOnly = d.cases.find((c) => isCluster(c) === cluster && spanOnlyCase(c));
     const one = d.cases.find((c) => isCluster(c) === cluster && plainN(c) === 1);
     const ps = spanOnly?.points.find((p) => p.rate === rate);
     const p1 = one?.points.find((p) => p.rate === rate);
@@ -217,6 +221,15 @@ export function spreadSection(file: ScenarioFile<SpreadData>): string[] {
       `On ${cluster ? 'the cluster' : 'one Redis'} at ${int(rate)} msg/s, the gateway serving only the spanning room (${share(r.gatewayBus?.[n - 1]?.servedShare ?? NaN)} of the messages) used ${pct(cpu(n - 1))} of a core, ${us(pm.servedUs[n - 1] ?? NaN)} µs per message it serves; ` +
         `a gateway serving ${L.localRooms / (n - 1)} rooms and the spanning room used ${pct(median(Array.from({ length: n - 1 }, (_, g) => cpu(g))))}, ${us(median(pm.servedUs.slice(0, n - 1)))} µs per message it serves` +
         (p1 ? `; one gateway serving every room (N = 1) ${pct(p1.serverCpu)}, ${us(perMessage(p1).gatewayUs)} µs per message.` : '.'),
+      '',
+    );
+  }
+  const busyCase = d.cases.find(spanBusyCase);
+  const pb = busyCase?.points.find((p) => p.rate === rate);
+  if (busyCase && pb) {
+    const n = gatewaysOf(busyCase);
+    out.push(
+      `With every message in the spanning room (${busyCase.case.label}), at ${int(rate)} msg/s the gateway serving only that room heard all of them and used ${pct(median(pb.runs.map((x) => x.gatewayCpu?.[n - 1] ?? NaN)))} of a core, ${us(perMessage(pb).servedUs[n - 1] ?? NaN)} µs per message: g₁ below is read here, on a gateway with work to do, rather than on the one above, whose fixed costs per event-loop turn are shared by few messages.`,
       '',
     );
   }
@@ -289,11 +302,15 @@ function scaling(d: SpreadData, rate: number, spanShare: number, saturated: bool
 function model(d: SpreadData, rate: number, byN: Map<number, { x: number; single?: PerMessage; cluster?: PerMessage }>, cluster: boolean): Model {
   const which = cluster ? 'cluster' : 'single';
   const one = byN.get(1)?.[which];
-  const spanOnly = d.cases.find((c) => isCluster(c) === cluster && c.case.spanOnlyGateway === true);
-  const p = spanOnly?.points.find((x) => x.rate === rate);
-  const g1 = p && spanOnly ? (perMessage(p).servedUs[gatewaysOf(spanOnly) - 1] ?? NaN) : NaN;
+  // g₁ where the gateway serving only the spanning room is busy (every message there), else from the span-only case (SPREAD's mix).
+  const g1Of = (c: CaseResult | undefined): number => {
+    const p = c?.points.find((x) => x.rate === rate);
+    return p && c ? (perMessage(p).servedUs[gatewaysOf(c) - 1] ?? NaN) : NaN;
+  };
+  const busy = g1Of(d.cases.find((c) => isCluster(c) === cluster && spanBusyCase(c)));
+  const g1 = Number.isFinite(busy) ? busy : g1Of(d.cases.find((c) => isCluster(c) === cluster && spanOnlyCase(c)));
   const slopes = [...byN.values()].filter((e) => e.x > 1 && e[which] !== undefined).map((e) => (e[which]!.redisUs - (one?.redisUs ?? NaN)) / (e.x - 1));
-  return { g0: one?.gatewayUs ?? NaN, g1, r0: one?.redisUs ?? NaN, r1: Math.max(0, median(slopes)), r1Raw: median(slopes) };
+  return { g0: one?.gatewayUs ?? NaN, g1, g1Busy: Number.isFinite(busy), r0: one?.redisUs ?? NaN, r1: Math.max(0, median(slopes)), r1Raw: median(slopes) };
 }
 
 /**
@@ -331,7 +348,7 @@ function clusterSplit(d: SpreadData, rate: number): { appendUs: number; publishU
 }
 
 /** Per message, µs: gateways g₀ + g₁·(x − 1), Redis r₀ + r₁·(x − 1) (x: gateways serving the message's room). */
-type Model = { g0: number; g1: number; r0: number; r1: number; r1Raw: number };
+type Model = { g0: number; g1: number; g1Busy: boolean; r0: number; r1: number; r1Raw: number };
 
 function ceiling(
   single: Model,
@@ -375,7 +392,11 @@ function ceiling(
     `The cost model (on ${on === 'cluster' ? `the ${d.clusterMasters}-master cluster` : 'one Redis'}, from the figures at ${int(rate)} msg/s${saturated ? ', saturation' : ''}; µs of CPU per message that reached its room; x = gateways serving the message’s room):`,
     '',
     `- The gateways together: G(x) = g₀ + g₁·(x − 1). g₀ ≈ ${us(m.g0)} µs: one gateway serving every room (N = 1): taking a message from its sender, the append and publish round trip to Redis, hearing it back, and its ${Math.round((d.layout.roomSize - 1) * (1 - s) + (d.layout.sendersPerRoom * d.layout.localRooms + d.layout.spanOnly - 1) * s)} deliveries on average. ` +
-      `g₁ ≈ ${us(m.g1)} µs: the gateway that serves only the spanning room, per message of that room: what each further gateway in a room costs (hearing the message from Redis, and delivering it to its ${d.layout.spanOnly} members there). On one Redis: g₀ ≈ ${us(single.g0)}, g₁ ≈ ${us(single.g1)}.`,
+      `g₁ ≈ ${us(m.g1)} µs: the gateway that serves only the spanning room, per message of that room: what each further gateway in a room costs (hearing the message from Redis, storing it in its own history, and delivering it to its ${d.layout.spanOnly} members there)` +
+      (m.g1Busy
+        ? ', read where every message is in that room, so that gateway is busy as a gateway at its ceiling is (with SPREAD’s mix it hears one message in eight and idles, and its fixed costs per event-loop turn, shared by few messages, would be counted as per-message costs).'
+        : ', read with SPREAD’s mix, where that gateway hears one message in eight and idles: its fixed costs per event-loop turn, shared by few messages, count as per-message costs here, so g₁ errs high.') +
+      ` On one Redis: g₀ ≈ ${us(single.g0)}, g₁ ≈ ${us(single.g1)}.`,
     `- Redis, all shards together: R(x) = r₀ + r₁·(x − 1). r₀ ≈ ${us(m.r0)} µs at N = 1 (the append script, INCR + XADD, written to the AOF and fsynced, the publish, and the gateway’s stream reads); r₁ ≈ ${us(m.r1)} µs for each further gateway the message is sent to (the median of (R(N) − r₀) ÷ (x − 1) over N = 2 … 4${m.r1Raw < 0 ? `, which came out at ${us(m.r1Raw)}: below what these runs resolve, taken as 0` : ''}; x − 1 is ${s.toFixed(3)} … ${(3 * s).toFixed(3)} here, so this slope multiplies the runs’ noise by ${(1 / (3 * s)).toFixed(1)} to ${(1 / s).toFixed(0)}: an order of magnitude, not a figure). On one Redis: r₀ ≈ ${us(single.r0)}, r₁ ≈ ${us(single.r1)}.` +
       (split
         ? ` On the measured build’s cluster the master holding \`{shared}\` (the message-id counter, and with it every room’s stream while ids come from one counter) runs every message’s append: ≈ ${us(split.appendUs)} µs per message there, against ≈ ${us(split.publishUs)} µs per message published for a master that only publishes.`

@@ -109,7 +109,7 @@ client and one writing each message on its own,
 against one gateway with and without Redis, same ladder; gateway CPU summed, Redis CPU apart;
 and rooms spread over 1-4 gateways (each its own rooms, one room spanning all) on one Redis
 and on a 3-master Redis Cluster, at fixed rates (--rates; default 1,000, 4,000 and 32,000 msg/s: the last saturates),
-case ids spread-redis-n1 … n4, spread-cluster-n1 … n4, spread-{redis,cluster}-n3-span-only,
+case ids spread-redis-n1 … n4, spread-cluster-n1 … n4, spread-{redis,cluster}-n3-span-only, spread-cluster-n3-span-busy,
 9 many rooms (50 rooms of about 20, each member in 3; TCP, ½ WebSocket, ngircd channels),
 10 private messages (100 pairs talking; PRIVMSG nick for ngircd),
 11 line-mode devices (a room of line members on --listen line://… against ngircd).`;
@@ -356,6 +356,17 @@ export function spreadCases(): FanoutCase[] {
       spanOnlyGateway: true,
     });
   }
+  // g₁ where the gateway serving only the spanning room is busy: every message in that room, so it
+  // hears all of them (in the case above it hears 1 in 8 and idles: its fixed costs per event-loop
+  // turn, shared by few messages, would make g₁ a figure of idleness rather than of a further gateway).
+  cases.push({
+    ...base,
+    id: 'spread-cluster-n3-span-busy',
+    label: `rooms spread, every message in the spanning room, 3 gateways and one serving only that room, on a ${CLUSTER_MASTERS}-master Redis Cluster`,
+    cluster: { gateways: 4, redis: 'cluster' },
+    spanOnlyGateway: true,
+    spanRoutes: SPREAD.routesPerSender,
+  });
   return cases;
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BusProtocol, type PubSub } from '../src/cluster/bus-protocol.js';
-import type { ClusterHandlers, RoomEvent } from '../src/cluster/cluster.js';
+import type { CarriedEntry, ClusterHandlers, RoomEvent } from '../src/cluster/cluster.js';
 import { settle } from './memory-link.js';
 
 /** Channels in one process: what is published reaches every protocol subscribed to the channel (its sender included, as over Redis). */
@@ -30,10 +30,11 @@ class MemoryBus {
     };
   }
 
-  node(nodeId: string, timeoutMs = 1000): BusProtocol {
+  node(nodeId: string, timeoutMs = 1000, carried?: (id: number) => CarriedEntry | undefined): BusProtocol {
     const protocol = new BusProtocol({
       nodeId,
       timeoutMs,
+      carried,
       pubsub: this.pubsub(nodeId),
       channels: { all: 'all', node: (id) => `node:${id}`, room: (name) => `{room:${name}}` },
       ready: () => true,
@@ -62,6 +63,46 @@ describe('the bus protocol over any PubSub (here one in memory: no Redis)', () =
       expect(source, file).not.toMatch(/from '(@redis|redis)/);
       expect(source, file).not.toMatch(/from '\.\/redis-/);
     }
+  });
+
+  it("a room's message carries its history entry to the other nodes serving the room, and none while the sender alone hears the room", async () => {
+    const bus = new MemoryBus();
+    const entryOf = (id: number): CarriedEntry => ({
+      id,
+      ts: 1000 + id,
+      entry: { kind: 'message', room: 'kitchen', from: 'alice', transport: 'tcp', text: `m${id}` },
+      at: `${id}-0`,
+      after: `${id - 1}-0`,
+    });
+    const taken: number[] = [];
+    const a = bus.node('a', 1000, (id) => (taken.push(id), entryOf(id)));
+    const b = bus.node('b');
+    protocols.push(a, b);
+    const heard: RoomEvent[] = [];
+    a.bus.serve(handlers([]));
+    b.bus.serve(handlers(heard));
+    await a.bus.serveRoom('kitchen');
+    const say = async (id: number): Promise<void> => {
+      a.bus.publishRoom({ room: 'kitchen', frame: new Uint8Array([id]), logId: id });
+      await settle();
+    };
+    await say(1); // nobody else serves it: the publish says so (one subscriber, a itself)
+    await say(2); // so this one goes without its entry
+    await b.bus.serveRoom('kitchen');
+    await say(3); // b hears it, without an entry (a learns from this publish that b listens)
+    await say(4);
+    a.bus.publishRoom({ room: 'kitchen', frame: new Uint8Array([5]), logId: 5 });
+    a.bus.publishRoom({ room: 'kitchen', frame: new Uint8Array([6]) }); // no history entry (a presence)
+    await settle();
+    // Every entry taken from the log (it forgets each), carried only once another node was heard listening.
+    expect(taken).toEqual([1, 2, 3, 4, 5]);
+    expect(heard.map((e) => [e.frame[0], e.log?.id])).toEqual([
+      [3, undefined],
+      [4, 4],
+      [5, 5],
+      [6, undefined],
+    ]);
+    expect(heard[1]!.log).toEqual(entryOf(4));
   });
 
   it("a room's events reach only the nodes serving it, once each, without the sender's echo", async () => {

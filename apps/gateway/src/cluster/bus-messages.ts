@@ -3,7 +3,7 @@
  * envelope around them. Any transport that moves bytes from one node to others carries them
  * (Redis pub/sub today); nothing here knows which.
  */
-import type { AdminAction, ForwardedCall, MemberRecord, RoomEventOrigin } from './cluster.js';
+import type { AdminAction, CarriedEntry, ForwardedCall, MemberRecord, RoomEventOrigin } from './cluster.js';
 import type { IdentityChange } from '../identity/shared-identity.js';
 
 /** Every kind of message, by what it is for (the `k` of its header). */
@@ -37,7 +37,15 @@ export type BusKind = (typeof BusKind)[keyof typeof BusKind];
 
 /** What travels: a small JSON header, then a frame's bytes where there is one. */
 export type Header =
-  | { k: 'room'; from: string; room: string; legacyText?: string | undefined; except?: string | undefined; origin?: RoomEventOrigin | undefined }
+  | {
+      k: 'room';
+      from: string;
+      room: string;
+      legacyText?: string | undefined;
+      except?: string | undefined;
+      origin?: RoomEventOrigin | undefined;
+      log?: CarriedEntry | undefined;
+    }
   /** The payload is the events' frames one after the other, `n` bytes each. */
   | { k: 'rooms'; from: string; room: string; events: BatchedEvent[] }
   | { k: 'put'; from: string; record: MemberRecord }
@@ -57,6 +65,8 @@ export interface BatchedEvent {
   legacyText?: string | undefined;
   except?: string | undefined;
   origin?: RoomEventOrigin | undefined;
+  /** On a Redis Cluster, a message's history entry and where it sits in the room's stream (cluster.ts, CarriedEntry). */
+  log?: CarriedEntry | undefined;
 }
 
 /** The messages that ask for an answer, without their ask id (the protocol adds it). */

@@ -1,6 +1,6 @@
 import { PendingRequests } from '@switchboard/protocol';
 import type { IdentityChange } from '../identity/shared-identity.js';
-import type { ClusterBus, ClusterHandlers, ForwardedCall, ForwardedReply, MemberRecord, RoomEvent } from './cluster.js';
+import type { CarriedEntry, ClusterBus, ClusterHandlers, ForwardedCall, ForwardedReply, MemberRecord, RoomEvent } from './cluster.js';
 import { BusKind, envelope, openEnvelope, senderOf, type BatchedEvent, type Header, type Question } from './bus-messages.js';
 import { RoomInterest } from './room-interest.js';
 
@@ -51,6 +51,8 @@ export interface BusProtocolOptions {
   ready(): boolean;
   peers(): string[];
   logError(what: string, error: Error): void;
+  /** The history entry of a room event (RoomEvent.logId) to carry along with it, where the log keeps one (a Redis Cluster's). */
+  carried?(id: number): CarriedEntry | undefined;
 }
 
 /**
@@ -76,6 +78,8 @@ export class BusProtocol {
   #handlers: ClusterHandlers | undefined;
   /** Room events waiting for the end of this turn, by room. */
   readonly #roomEvents = new Map<string, RoomEvent[]>();
+  /** Rooms whose last message this node published was heard by this node alone: no other node serves them, so no history entry is carried there. */
+  readonly #heardAlone = new Set<string>();
   #roomsScheduled = false;
   #serveCall: ((call: ForwardedCall) => Promise<ForwardedReply>) | undefined;
 
@@ -98,7 +102,10 @@ export class BusProtocol {
       forward: async (node, call) => (await this.#ask(node, { k: BusKind.Call, call })) as ForwardedReply | undefined,
       peers: () => options.peers(),
       serveRoom: (room) => this.#rooms.serve(room),
-      dropRoom: (room) => this.#rooms.drop(room),
+      dropRoom: (room) => {
+        this.#heardAlone.delete(room);
+        this.#rooms.drop(room);
+      },
       serveCalls: (handler) => {
         this.#serveCall = handler;
       },
@@ -161,7 +168,14 @@ export class BusProtocol {
     const state = this.#options.state;
     switch (header.k) {
       case BusKind.Room:
-        return handlers?.room({ room: header.room, frame: payload, legacyText: header.legacyText, except: header.except, origin: header.origin });
+        return handlers?.room({
+          room: header.room,
+          frame: payload,
+          legacyText: header.legacyText,
+          except: header.except,
+          origin: header.origin,
+          log: header.log,
+        });
       case BusKind.Rooms:
         return this.#dispatchRoomEvents(header.room, header.events, payload);
       case BusKind.Member:
@@ -192,10 +206,10 @@ export class BusProtocol {
   /** A `rooms` message: each event to the handlers in turn, its frame sliced from the payload; one that throws is logged, the others still go. */
   #dispatchRoomEvents(room: string, events: BatchedEvent[], payload: Uint8Array): void {
     let at = 0;
-    for (const { n, legacyText, except, origin } of events) {
+    for (const { n, legacyText, except, origin, log } of events) {
       const frame = payload.subarray(at, (at += n));
       try {
-        this.#handlers?.room({ room, frame, legacyText, except, origin });
+        this.#handlers?.room({ room, frame, legacyText, except, origin, log });
       } catch (error) {
         this.#options.logError('handling a cluster message', error as Error);
       }
@@ -240,11 +254,11 @@ export class BusProtocol {
     this.#publish(channel, header, payload);
   }
 
-  /** Published now; its failure is logged (the transport being away is reported once, by status). */
-  #publish(channel: string, header: Header, payload?: Uint8Array | readonly Uint8Array[]): void {
+  /** Published now; its failure is logged (the transport being away is reported once, by status). `heard`: how many subscribers heard it. */
+  #publish(channel: string, header: Header, payload?: Uint8Array | readonly Uint8Array[], heard?: (subscribers: number) => void): void {
     if (!this.#options.ready()) return;
     this.traffic.out++;
-    this.#options.pubsub.publish(channel, envelope(header, payload)).catch((error: unknown) => this.#options.logError('publishing', error as Error));
+    this.#options.pubsub.publish(channel, envelope(header, payload)).then(heard, (error: unknown) => this.#options.logError('publishing', error as Error));
   }
 
   /** A room event waits for the end of this turn, with the room's others. */
@@ -268,26 +282,39 @@ export class BusProtocol {
     const { nodeId: from, channels } = this.#options;
     for (const [room, events] of rooms) {
       const channel = channels.room(room);
+      // Taken either way (the log forgets it); carried only where another node heard the room's last message (a node that starts
+      // serving the room meanwhile reads the stream for what comes without one, and gets them carried from the next on).
+      const alone = this.#heardAlone.has(room);
+      const logOf = (event: RoomEvent): CarriedEntry | undefined => {
+        const log = event.logId === undefined ? undefined : this.#options.carried?.(event.logId);
+        return alone ? undefined : log;
+      };
+      const heard = (subscribers: number): void => {
+        if (subscribers <= 1) this.#heardAlone.add(room);
+        else this.#heardAlone.delete(room);
+      };
       if (events.length === 1) {
-        const [{ legacyText, except, origin, frame }] = events as [RoomEvent];
-        this.#publish(channel, { k: BusKind.Room, from, room, legacyText, except, origin }, frame);
+        const [event] = events as [RoomEvent];
+        const { legacyText, except, origin, frame } = event;
+        this.#publish(channel, { k: BusKind.Room, from, room, legacyText, except, origin, log: logOf(event) }, frame, heard);
         continue;
       }
       let batched: BatchedEvent[] = [];
       let frames: Uint8Array[] = [];
       let bytes = 0;
-      for (const { legacyText, except, origin, frame } of events) {
+      for (const event of events) {
+        const { legacyText, except, origin, frame } = event;
         if (batched.length === BATCH_EVENTS || (batched.length > 0 && bytes + frame.length > BATCH_BYTES)) {
-          this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames);
+          this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames, heard);
           batched = [];
           frames = [];
           bytes = 0;
         }
-        batched.push({ n: frame.length, legacyText, except, origin });
+        batched.push({ n: frame.length, legacyText, except, origin, log: logOf(event) });
         frames.push(frame);
         bytes += frame.length;
       }
-      this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames);
+      this.#publish(channel, { k: BusKind.Rooms, from, room, events: batched }, frames, heard);
     }
   }
 }

@@ -136,6 +136,23 @@ export interface RoomEvent {
    * Absent: the gateway's own words (presence, notices), which are no one's words.
    */
   origin?: RoomEventOrigin | undefined;
+  /** The message id of the history entry this event is (a room's message): the bus may carry the entry along (CarriedEntry). */
+  logId?: number | undefined;
+  /** Heard from another node: the history entry it carried with the event. */
+  log?: CarriedEntry | undefined;
+}
+
+/**
+ * A room's history entry carried by the bus with its event (a Redis Cluster), with where it sits
+ * in the room's stream: `at` its stream id, `after` the stream id of the entry before it. A node
+ * that has read the stream up to `after` takes it as the next entry without reading the stream.
+ */
+export interface CarriedEntry {
+  id: number;
+  ts: number;
+  entry: NewHistoryEntry;
+  at: string;
+  after: string;
 }
 
 export type RoomEventOrigin = 'person' | 'device' | 'relay';

@@ -131,6 +131,7 @@ export class RedisCluster implements ClusterNode {
       ready: () => this.#redis.ready,
       peers: () => this.#membership.peers(),
       logError,
+      carried: (id) => this.#history.takeCarried(id),
       state: {
         heard: (node) => this.#membership.heard(node),
         put: (record) => {
@@ -169,7 +170,8 @@ export class RedisCluster implements ClusterNode {
         bus.dropRoom(room);
         this.#history.drop({ room });
       },
-      // On a cluster a stream is read when the bus says it grew (redis-history.ts): a room's event, a private message or file to a member here.
+      // On a cluster a stream is read when the bus says it grew (redis-history.ts): a room's event, a private message or file to a member here;
+      // a room's message carries its entry, which is the next one this node lacks, most of the time: then nothing is read.
       serve: (handlers) => {
         this.#hubHandlers = handlers;
         bus.serve({
@@ -177,7 +179,8 @@ export class RedisCluster implements ClusterNode {
           announce: (announcement) => handlers.announce(announcement),
           nodeLost: (node, members) => handlers.nodeLost(node, members),
           room: (event) => {
-            this.#history.nudge({ room: event.room });
+            if (event.log === undefined) this.#history.nudge({ room: event.room });
+            else this.#history.heard({ room: event.room }, event.log);
             handlers.room(event);
           },
           member: (event) => {

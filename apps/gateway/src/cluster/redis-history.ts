@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ProtocolError } from '@switchboard/protocol';
 import type { NewHistoryEntry } from '../history/history-store.js';
-import type { LogRecord, MessageLog } from './cluster.js';
+import type { CarriedEntry, LogRecord, MessageLog } from './cluster.js';
 import { splitId, type HistoryKeys, type LogStream } from './history-keys.js';
 import { keySlot } from './key-slot.js';
 import { withTimeout, type RedisConnections } from './redis-io.js';
@@ -30,6 +30,15 @@ const BATCH_ENTRIES = 256;
 const BATCH_BYTES = 512 * 1024;
 /** Files announced here whose checksum may still come: their streams are remembered this long (oldest forgotten first). */
 const OPEN_FILES = 10_000;
+/** Entries appended here whose event the bus has not published yet (it takes each as it does): at most this many are kept (oldest forgotten first). */
+const CARRIED = 10_000;
+/**
+ * An entry the bus carried ahead of where this node is in its stream (an entry between is on its
+ * way from another gateway: two gateways' publishes can pass each other) waits this long for it,
+ * and at most this many wait per stream; then the stream is read.
+ */
+const AHEAD_MS = 20;
+const AHEAD_MAX = 1024;
 
 /**
  * The history streams: one per room, and one per identity for private conversations (a private
@@ -77,11 +86,17 @@ export class RedisHistory implements MessageLog {
   readonly #startSequence: number;
   /** Cluster follow: streams being read now (true: read again once done, it grew meanwhile). */
   readonly #polls = new Map<string, boolean>();
-  /** Cluster: each sender's last entry still being stored (settled, whatever its outcome, before the next resolves). */
-  readonly #lastOfSender = new Map<string, Promise<unknown>>();
+  /** Cluster: each sender's entries being stored, oldest first; each settles once it is stored (or failed) and every one before it has settled. */
+  readonly #senderQueues = new Map<string, { settle?: () => void }[]>();
   /** Entries taken this turn, appended at its end: on one Redis all in one call (key ''), on a cluster one call per room stream. */
   readonly #batches = new Map<string, PendingAppend[]>();
   #batchScheduled = false;
+  /** Batches with a call in flight (#sendBatch). */
+  readonly #inFlight = new Set<string>();
+  /** Cluster: entries appended here, by message id, with where they sit in their stream, until the bus carries them with their events (takeCarried). */
+  readonly #carried = new Map<number, CarriedEntry>();
+  /** Cluster: entries heard ahead of where this node is in their stream, by the stream id of the entry before each (heard). */
+  readonly #ahead = new Map<string, { byAfter: Map<string, CarriedEntry>; timer: NodeJS.Timeout }>();
   #closed = false;
 
   constructor(options: RedisHistoryOptions) {
@@ -111,62 +126,98 @@ export class RedisHistory implements MessageLog {
    * shards and may be stored in either order, so there each waits for the one before.
    */
   append(entry: NewHistoryEntry, ts: number): Promise<number> {
-    const perSlot = this.#options.keys.ids === 'per-slot';
-    const stored = perSlot && roomOf(entry) === undefined ? this.#appendPrivateInSlot(entry, ts) : this.#enqueue(entry, ts);
-    if (!perSlot) return stored;
+    if (this.#options.keys.ids !== 'per-slot') return new Promise<number>((resolve, reject) => this.#enqueue(entry, ts, resolve, reject));
+    // Settled through the sender's queue (#settleInOrder): no promise per entry beyond its own.
     const sender = entry.from;
-    const before = this.#lastOfSender.get(sender);
-    // Handled here at once: it may fail while it waits for the one before.
-    stored.catch(() => undefined);
-    const inOrder =
-      before === undefined
-        ? stored
-        : before.then(
-            () => stored,
-            () => stored,
-          );
-    this.#lastOfSender.set(sender, inOrder);
-    const forget = (): void => {
-      if (this.#lastOfSender.get(sender) === inOrder) this.#lastOfSender.delete(sender);
-    };
-    inOrder.then(forget, forget);
-    return inOrder;
+    return new Promise<number>((resolve, reject) => {
+      let queue = this.#senderQueues.get(sender);
+      if (queue === undefined) this.#senderQueues.set(sender, (queue = []));
+      const place: { settle?: () => void } = {};
+      queue.push(place);
+      const done = (settle: () => void): void => {
+        place.settle = settle;
+        this.#settleInOrder(sender);
+      };
+      const stored = (id: number): void => done(() => resolve(id));
+      const failed = (error: Error): void => done(() => reject(error));
+      if (roomOf(entry) === undefined) this.#appendPrivateInSlot(entry, ts).then(stored, (error: unknown) => failed(error as Error));
+      else this.#enqueue(entry, ts, stored, failed);
+    });
+  }
+
+  /** A cluster: the sender's entries whose outcome is known, settled from the oldest on, up to the first still being stored. */
+  #settleInOrder(sender: string): void {
+    const queue = this.#senderQueues.get(sender);
+    if (queue === undefined) return;
+    let settled = 0;
+    while (settled < queue.length && queue[settled]!.settle !== undefined) queue[settled++]!.settle!();
+    if (settled === queue.length) this.#senderQueues.delete(sender);
+    else if (settled > 0) queue.splice(0, settled);
   }
 
   /** The entry waits for the end of this turn, with the others of its batch (one Redis: all; a cluster: its room's). */
-  #enqueue(entry: NewHistoryEntry, ts: number): Promise<number> {
-    if (!this.#options.redis.ready) return Promise.reject(unavailable('not connected'));
+  #enqueue(entry: NewHistoryEntry, ts: number, resolve: (id: number) => void, reject: (error: Error) => void): void {
+    if (!this.#options.redis.ready) return reject(unavailable('not connected'));
     const streams = this.#streamsOf(entry);
     const key = this.#options.keys.ids === 'per-slot' ? streams[0]! : '';
-    return new Promise<number>((resolve, reject) => {
-      let batch = this.#batches.get(key);
-      if (batch === undefined) this.#batches.set(key, (batch = []));
-      batch.push({ entry, ts, json: JSON.stringify(entry), streams, resolve, reject });
-      if (this.#batchScheduled) return;
-      this.#batchScheduled = true;
-      // After every socket read of this turn: what they brought goes in as few calls as there are batches.
-      setImmediate(this.#appendBatches);
-    });
+    let batch = this.#batches.get(key);
+    if (batch === undefined) this.#batches.set(key, (batch = []));
+    batch.push({ entry, ts, json: JSON.stringify(entry), streams, resolve, reject });
+    // A call of this batch's in flight: it goes when that one is answered (#sendBatch).
+    if (this.#batchScheduled || this.#inFlight.has(key)) return;
+    this.#batchScheduled = true;
+    // After every socket read of this turn: what they brought goes in as few calls as there are batches.
+    setImmediate(this.#appendBatches);
   }
 
   readonly #appendBatches = (): void => {
     this.#batchScheduled = false;
-    const batches = [...this.#batches.values()];
-    this.#batches.clear();
-    for (const batch of batches) for (const part of parts(batch)) void this.#appendBatch(part);
+    for (const key of [...this.#batches.keys()]) this.#sendBatch(key);
   };
 
-  /** One call for `batch`; each entry resolves with its id once the batch is as durable as asked, or every one fails with CLUSTER_UNAVAILABLE. */
-  async #appendBatch(batch: PendingAppend[]): Promise<void> {
+  /**
+   * What waits in batch `key` goes in one call (up to BATCH_ENTRIES and BATCH_BYTES; the rest
+   * waits), unless one of its calls is in flight: then when that one is answered. One call in
+   * flight per batch (per room on a cluster) keeps a room's appends in the order taken although
+   * they run by EVALSHA (a call answered NOSCRIPT is sent again as EVAL, and no later call can
+   * pass it), and gathers what comes during a round trip into the next call.
+   */
+  #sendBatch(key: string): void {
+    const waiting = this.#batches.get(key);
+    if (waiting === undefined || this.#inFlight.has(key)) return;
+    const part = firstPart(waiting);
+    if (part.length === waiting.length) this.#batches.delete(key);
+    else this.#batches.set(key, waiting.slice(part.length));
+    this.#inFlight.add(key);
+    void this.#appendBatch(part, () => {
+      this.#inFlight.delete(key);
+      // At the end of this turn, with the rest (and the publishes this answer brings): one socket write for them all.
+      if (!this.#batches.has(key) || this.#batchScheduled) return;
+      this.#batchScheduled = true;
+      setImmediate(this.#appendBatches);
+    });
+  }
+
+  /**
+   * One call for `batch` (`answered` once Redis answered it, or it failed); each entry resolves
+   * with its id once the batch is as durable as asked, or every one fails with CLUSTER_UNAVAILABLE.
+   */
+  async #appendBatch(batch: PendingAppend[], answered: () => void): Promise<void> {
     const { redis } = this.#options;
     let ids: number[];
     try {
-      if (!redis.ready) throw new Error('not connected');
-      const appended = this.#options.keys.ids === 'per-slot' ? this.#appendRoomInSlot(batch) : this.#appendAll(batch);
-      const { ids: taken, written } = await appended;
+      let appended: { ids: number[]; written: string; placed?: Placed };
+      try {
+        if (!redis.ready) throw new Error('not connected');
+        appended = await (this.#options.keys.ids === 'per-slot' ? this.#appendRoomInSlot(batch) : this.#appendAll(batch));
+      } finally {
+        answered();
+      }
+      const { ids: taken, written, placed } = appended;
       if (taken.length !== batch.length) throw new Error(`the append script returned ${taken.length} ids for ${batch.length} entries`);
       ids = taken;
       for (const [i, { entry, streams }] of batch.entries()) this.#stored(entry, ids[i]!, streams);
+      if (placed !== undefined) this.#placed(batch, ids, placed);
       await redis.replicated(written);
     } catch (error) {
       for (const pending of batch) pending.reject(unavailable((error as Error).message));
@@ -189,14 +240,18 @@ export class RedisHistory implements MessageLog {
       });
       args.push(String(ts), json, indexes.join(','));
     }
-    // In order: a member's messages must be stored in the order sent (redis-io.ts, runInOrder).
-    const appended = redis.runInOrder('appendBatch', scriptKeys, args);
+    // By EVALSHA: the one call in flight (#sendBatch) keeps a member's messages in the order sent.
+    const appended = redis.run('appendBatch', scriptKeys, args);
     const ids = (await withTimeout(appended, timeoutMs, 'storing a message')) as string[];
     return { ids: ids.map(Number), written: keys.counter };
   }
 
-  /** A Redis Cluster: a room's entries take consecutive ids from the counter of the room's slot and go into its stream, on the room's shard, in one script call. */
-  async #appendRoomInSlot(batch: PendingAppend[]): Promise<{ ids: number[]; written: string }> {
+  /**
+   * A Redis Cluster: a room's entries take consecutive ids from the counter of the room's slot and
+   * go into its stream, on the room's shard, in one script call; `placed`: the stream id of the
+   * stream's entry before them and each one's own.
+   */
+  async #appendRoomInSlot(batch: PendingAppend[]): Promise<{ ids: number[]; written: string; placed: Placed }> {
     const { redis, keys, retention, timeoutMs } = this.#options;
     const stream = batch[0]!.streams[0]!;
     const slot = keySlot(stream);
@@ -204,10 +259,44 @@ export class RedisHistory implements MessageLog {
     const counter = keys.slotCounter(stream);
     const args = [String(retention), this.#writer, String(floor), String(slot)];
     for (const { ts, json } of batch) args.push(String(ts), json);
-    // In order: a room's messages must be stored in the order sent (redis-io.ts, runInOrder).
-    const appended = redis.runInOrder('appendInSlotBatch', [counter, stream], args);
-    const ids = (await withTimeout(appended, timeoutMs, 'storing a message')) as string[];
-    return { ids: ids.map(Number), written: counter };
+    // By EVALSHA: the one call in flight per room (#sendBatch) keeps a room's messages in the order sent.
+    const appended = redis.run('appendInSlotBatch', [counter, stream], args);
+    // [stream id before them, then per entry: message id, stream id]
+    const reply = (await withTimeout(appended, timeoutMs, 'storing a message')) as string[];
+    const ids: number[] = [];
+    const at: string[] = [];
+    for (let i = 1; i + 1 < reply.length; i += 2) {
+      ids.push(Number(reply[i]));
+      at.push(reply[i + 1]!);
+    }
+    return { ids, written: counter, placed: { after: reply[0] ?? '', at } };
+  }
+
+  /**
+   * A room's entries appended here, and where they sit in its stream: kept for the bus to carry
+   * with their events (takeCarried); and where this node has read the stream up to just before
+   * them, it is past them now (its own entries: there is nothing to read of them).
+   */
+  #placed(batch: PendingAppend[], ids: number[], { after, at }: Placed): void {
+    let before = after;
+    for (const [i, { entry, ts }] of batch.entries()) {
+      const id = ids[i]!;
+      const here = at[i]!;
+      this.#carried.set(id, { id, ts, entry, at: here, after: before });
+      before = here;
+    }
+    while (this.#carried.size > CARRIED) this.#carried.delete(this.#carried.keys().next().value!);
+    const stream = batch[0]!.streams[0]!;
+    if (this.#following.get(stream) !== after) return;
+    this.#following.set(stream, before);
+    this.#takeAhead(stream);
+  }
+
+  /** The entry appended here under `id`, for the bus to carry with its event (once: it is forgotten here). */
+  takeCarried(id: number): CarriedEntry | undefined {
+    const carried = this.#carried.get(id);
+    if (carried !== undefined) this.#carried.delete(id);
+    return carried;
   }
 
   /**
@@ -281,6 +370,71 @@ export class RedisHistory implements MessageLog {
   nudge(of: LogStream): void {
     const key = this.#options.keys.stream(of);
     if (this.#following.has(key)) this.#poll(key);
+  }
+
+  /**
+   * A Redis Cluster: another node appended `carried` to `of`'s stream (the bus carried it with its
+   * event). Where this node has read the stream up to just the entry before it, it is the next
+   * entry: taken as a read would take it, without reading the stream. Otherwise (an entry between
+   * not heard yet, or one heard out of order) the stream is read on (nudge); one already read is
+   * ignored.
+   */
+  heard(of: LogStream, carried: CarriedEntry): void {
+    const key = this.#options.keys.stream(of);
+    const position = this.#following.get(key);
+    if (position === undefined) return;
+    // From another node over the wire: checked before it reaches the history.
+    const { id, ts, entry, at, after } = carried as { [K in keyof CarriedEntry]: unknown };
+    const wellFormed = typeof id === 'number' && Number.isSafeInteger(id) && typeof ts === 'number' && typeof entry === 'object' && entry !== null;
+    if (!wellFormed || typeof at !== 'string' || typeof after !== 'string') return this.#poll(key);
+    if (compareStreamIds(at, position) <= 0) return;
+    if (this.#behind.has(key)) return this.#poll(key);
+    if (after !== position) return this.#holdAhead(key, carried);
+    this.#takeCarried(key, carried);
+    this.#takeAhead(key);
+  }
+
+  /** Entries heard ahead that follow on from where this node is in the stream now: taken, in order. */
+  #takeAhead(key: string): void {
+    const ahead = this.#ahead.get(key);
+    const position = this.#following.get(key);
+    if (ahead === undefined || position === undefined) return;
+    for (let next = ahead.byAfter.get(position); next !== undefined; next = ahead.byAfter.get(next.at)) {
+      ahead.byAfter.delete(next.after);
+      this.#takeCarried(key, next);
+    }
+    if (ahead.byAfter.size === 0) this.#dropAhead(key);
+  }
+
+  /** The next entry of a followed stream, from the bus: stored here as a read of the stream would store it. */
+  #takeCarried(key: string, { id, ts, entry, at }: CarriedEntry): void {
+    this.#following.set(key, at);
+    this.#saw(id);
+    this.#follower?.({ id, ts, entry });
+  }
+
+  /** An entry heard ahead of where this node is in its stream: it waits for the ones between (AHEAD_MS at most; then the stream is read). */
+  #holdAhead(key: string, carried: CarriedEntry): void {
+    let ahead = this.#ahead.get(key);
+    if (ahead === undefined) {
+      const timer = setTimeout(() => {
+        this.#ahead.delete(key);
+        this.#poll(key);
+      }, AHEAD_MS);
+      this.#ahead.set(key, (ahead = { byAfter: new Map(), timer }));
+    }
+    if (ahead.byAfter.size >= AHEAD_MAX) {
+      this.#dropAhead(key);
+      return this.#poll(key);
+    }
+    ahead.byAfter.set(carried.after, carried);
+  }
+
+  #dropAhead(key: string): void {
+    const ahead = this.#ahead.get(key);
+    if (ahead === undefined) return;
+    clearTimeout(ahead.timer);
+    this.#ahead.delete(key);
   }
 
   /**
@@ -374,6 +528,7 @@ export class RedisHistory implements MessageLog {
     const key = this.#options.keys.stream(of);
     this.#served.delete(key);
     this.#behind.delete(key);
+    this.#dropAhead(key);
     const position = this.#following.get(key);
     if (position === undefined) return;
     this.#following.delete(key);
@@ -384,6 +539,7 @@ export class RedisHistory implements MessageLog {
   /** The reading loop ends (the reader connection is cut by the caller). */
   stop(): void {
     this.#closed = true;
+    for (const key of [...this.#ahead.keys()]) this.#dropAhead(key);
     this.#wake?.();
   }
 
@@ -403,9 +559,11 @@ export class RedisHistory implements MessageLog {
         string,
         string[],
       ][];
+      // A followed stream's entries up to where this node is in it are here already (taken from the bus meanwhile).
+      const had = this.#following.get(key);
       for (const [entryId, fields] of page) {
         last = entryId;
-        this.#take(fields);
+        if (had === undefined || compareStreamIds(entryId, had) > 0) this.#take(fields);
       }
       if (page.length < READ_COUNT) return last;
       start = `(${last}`;
@@ -552,6 +710,12 @@ export class RedisHistory implements MessageLog {
   }
 }
 
+/** Where a batch's entries went in their room's stream: the stream id of the entry before them, and each one's. */
+interface Placed {
+  after: string;
+  at: string[];
+}
+
 /** An entry taken, waiting for its batch's append. */
 interface PendingAppend {
   entry: NewHistoryEntry;
@@ -562,23 +726,16 @@ interface PendingAppend {
   reject(error: Error): void;
 }
 
-/** A batch cut into calls of at most BATCH_ENTRIES entries and (beyond its first entry) BATCH_BYTES of JSON. */
-function parts(batch: PendingAppend[]): PendingAppend[][] {
-  if (batch.length === 1) return [batch];
-  const out: PendingAppend[][] = [];
-  let part: PendingAppend[] = [];
+/** What of a batch goes in its next call: at most BATCH_ENTRIES entries and (beyond its first entry) BATCH_BYTES of JSON. */
+function firstPart(batch: PendingAppend[]): PendingAppend[] {
   let bytes = 0;
+  let n = 0;
   for (const pending of batch) {
-    if (part.length === BATCH_ENTRIES || (part.length > 0 && bytes + pending.json.length > BATCH_BYTES)) {
-      out.push(part);
-      part = [];
-      bytes = 0;
-    }
-    part.push(pending);
+    if (n === BATCH_ENTRIES || (n > 0 && bytes + pending.json.length > BATCH_BYTES)) break;
     bytes += pending.json.length;
+    n++;
   }
-  out.push(part);
-  return out;
+  return n === batch.length ? batch : batch.slice(0, n);
 }
 
 /** The room an entry was said in (undefined: a private message or file). */
@@ -588,9 +745,17 @@ function roomOf(entry: NewHistoryEntry): string | undefined {
 
 /** Orders two stream ids (`<ms>-<seq>`). */
 function compareStreamIds(a: string, b: string): number {
-  const [aMs = 0, aSeq = 0] = a.split('-').map(Number);
-  const [bMs = 0, bSeq = 0] = b.split('-').map(Number);
+  if (a === b) return 0;
+  // Called for every entry heard or read: no arrays.
+  const [aMs, aSeq] = streamIdParts(a);
+  const [bMs, bSeq] = streamIdParts(b);
   return aMs - bMs || aSeq - bSeq;
+}
+
+function streamIdParts(id: string): [number, number] {
+  const dash = id.indexOf('-');
+  if (dash === -1) return [Number(id) || 0, 0];
+  return [Number(id.slice(0, dash)) || 0, Number(id.slice(dash + 1)) || 0];
 }
 
 function parseLogEntry(fields: string[]): LogRecord | undefined {

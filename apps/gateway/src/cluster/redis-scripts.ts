@@ -120,7 +120,10 @@ return id`,
  * On a Redis Cluster: the entries a gateway took for one room in one turn, in one step on the
  * room's shard, as APPEND_IN_SLOT would one by one: consecutive sequences from the counter of the
  * room's slot (above the same floor), each entry under `<its id>-0` in the room's stream, in the
- * order taken. Returns the ids, in that order. KEYS: the slot's counter, the room's stream.
+ * order taken. Returns the stream id of the stream's last entry before them ('0-0': none), then
+ * each entry's message id and stream id, in that order: the bus carries each entry with where it
+ * sits (bus-messages.ts), so a gateway that has read the stream up to just before it takes it
+ * without reading the stream. KEYS: the slot's counter, the room's stream.
  * ARGV: max length, writer, floor, slot, then per entry: ts, entry (JSON).
  */
 const APPEND_IN_SLOT_BATCH = script(
@@ -134,14 +137,19 @@ if first <= floor then
   redis.call('SET', KEYS[1], string.format('%d', first + n - 1))
 end
 local slot = tonumber(ARGV[4])
-local ids = {}
+local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+local out = { top and top[1] or '0-0' }
 for e = 1, n do
   local at = 5 + (e - 1) * 2
   local id = string.format('%d', (first + e - 1) * 16384 + slot)
-  ${addEntry('KEYS[2]', "id .. '-0'", "'n', ARGV[2], 'i', id, 't', ARGV[at], 'e', ARGV[at + 1]")}
-  ids[e] = id
+  local added = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], id .. '-0', 'n', ARGV[2], 'i', id, 't', ARGV[at], 'e', ARGV[at + 1])
+  if type(added) == 'table' and added.err then
+    added = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'i', id, 't', ARGV[at], 'e', ARGV[at + 1])
+  end
+  out[#out + 1] = id
+  out[#out + 1] = added
 end
-return ids`,
+return out`,
 );
 
 /**

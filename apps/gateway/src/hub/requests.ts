@@ -435,6 +435,7 @@ export class Requests {
         legacyText,
         except,
         origin: originOf(member),
+        logId: entry.id,
         get frame() {
           return (frame ??= encodeMessage(message));
         },
