@@ -10,7 +10,7 @@ import {
   type ErrorCode,
   type ServerMessageOf,
 } from '@switchboard/protocol';
-import type { AdminAction, ClusterNode } from '../cluster/cluster.js';
+import type { ClusterNode } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import { Delivery } from '../delivery/delivery.js';
 import type { DeliveryTarget } from '../delivery/outbox.js';
@@ -27,6 +27,7 @@ import { FileRelay } from './file-relay.js';
 import { InputGate, isPipelined } from './input-gate.js';
 import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
+import { OperatorActions } from './operator-actions.js';
 import { TokenBucket } from './rate-limiter.js';
 import { Requests, SERVER_NAME } from './requests.js';
 import { OPEN_ROOM, admits } from '../room-access.js';
@@ -86,6 +87,7 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #membership: Membership;
   readonly #requests: Requests;
   readonly #files: FileRelay;
+  readonly #operators: OperatorActions;
   readonly #input: InputGate;
   readonly #perIp = new Map<string, number>();
   readonly #scanTimer: NodeJS.Timeout;
@@ -137,8 +139,8 @@ export class Hub extends EventEmitter<HubEvents> {
     );
     this.#router = new Router(this.delivery, this.node, config.limits.maxQueueBytes, now);
     this.#router.serve({
-      admin: (action) => this.#adminHere(action),
-      announce: ({ text }) => this.#announceHere(text),
+      admin: (action) => this.#operators.adminHere(action),
+      announce: ({ text }) => this.#operators.announceHere(text),
       nodeLost: (node, records) => {
         this.log.warn({ node, members: records.length }, 'a gateway node stopped answering: its members left with reason node-lost');
         this.#membership.nodeLost(records);
@@ -147,6 +149,14 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#membership = new Membership(this.#router, this.node, this.history, config, now, (member, code, message, ref) =>
       this.sendError(member, code, message, ref),
     );
+    this.#operators = new OperatorActions({
+      node: this.node,
+      router: this.#router,
+      membership: this.#membership,
+      now,
+      disconnect: (member, reason, error, notice) => this.disconnect(member, reason, error, notice),
+      noticeFrame: (member, text, extra) => this.#noticeFrame(member, text, extra),
+    });
     this.fileStore = options.fileStore ?? null;
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now, this.fileStore, options.log);
     this.identity = options.identity;
@@ -161,7 +171,7 @@ export class Hub extends EventEmitter<HubEvents> {
       }
     };
     const replace = (id: string, reclaimedName?: string): Promise<boolean> =>
-      this.#admin(
+      this.#operators.admin(
         reclaimedName === undefined
           ? { kind: 'replace', member: id }
           : {
@@ -380,59 +390,28 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** Kicks a member on any node; false when nobody has that id. */
-  async kick(id: string, reason?: string): Promise<boolean> {
-    return this.#admin({ kind: 'kick', member: id, reason });
+  kick(id: string, reason?: string): Promise<boolean> {
+    return this.#operators.kick(id, reason);
   }
 
-  /**
-   * Ends every session of an identity on every node (a password reset, a deleted account),
-   * telling each why with a SESSION_REVOKED notice. How many it closed.
-   */
-  async revokeSessions(identity: string, text: string): Promise<number> {
-    const records = [...this.node.directory.all()].filter((record) => record.identity === identity);
-    const closed = await Promise.all(records.map((record) => this.#admin({ kind: 'revoke', member: record.id, text, code: 'SESSION_REVOKED' })));
-    return closed.filter(Boolean).length;
+  /** Ends every session of an identity on every node, telling each why (SESSION_REVOKED); how many it closed. */
+  revokeSessions(identity: string, text: string): Promise<number> {
+    return this.#operators.revokeSessions(identity, text);
   }
 
   /** Disconnects a member that a new ban matches (BANNED, with the reason). */
-  async ban(id: string, reason: string): Promise<boolean> {
-    return this.#admin({ kind: 'ban', member: id, reason });
+  ban(id: string, reason: string): Promise<boolean> {
+    return this.#operators.ban(id, reason);
   }
 
   /** A private notice from the operator to one member on any node. */
-  async tell(id: string, text: string): Promise<boolean> {
-    return this.#admin({ kind: 'tell', member: id, text });
+  tell(id: string, text: string): Promise<boolean> {
+    return this.#operators.tell(id, text);
   }
 
-  /**
-   * A notice from the operator to one room, or to every member, on every node. Nodes that did
-   * not answer in time are named in `unanswered` (their members may or may not have it).
-   */
-  async broadcast(text: string, roomName?: string): Promise<{ delivered: number; unanswered: string[] }> {
-    if (roomName !== undefined) {
-      if (!this.#membership.roomExists(roomName)) throw new ProtocolError('ROOM_NOT_FOUND', `No room is named "${roomName}".`);
-      const frame = encodeMessage({ type: 'notice', text, ts: this.now(), room: roomName });
-      // Plain devices get room text only (PROTOCOL.md §2); device links pass it on when asked (`notices`).
-      this.#router.toRoom({ room: roomName, frame });
-      return { delivered: this.node.directory.inRoom(roomName).filter((record) => record.legacy !== true).length, unanswered: [] };
-    }
-    const peers = this.node.bus.peers();
-    const answers = await Promise.all(peers.map((node) => this.node.bus.announce(node, { kind: 'announce', text })));
-    const unanswered = peers.filter((_node, i) => answers[i] === undefined);
-    return { delivered: answers.reduce<number>((sum, n) => sum + (n ?? 0), this.#announceHere(text)), unanswered };
-  }
-
-  /** The notice to every joined member of this node; how many it reached. */
-  #announceHere(text: string): number {
-    const frame = encodeMessage({ type: 'notice', text, ts: this.now() });
-    let reached = 0;
-    for (const member of this.#router.members.values()) {
-      // Plain devices get room text only (PROTOCOL.md §2).
-      if (member.state !== 'joined' || member.legacy) continue;
-      this.#router.deliver(member, frame);
-      reached++;
-    }
-    return reached;
+  /** A notice from the operator to one room, or to every member, on every node (operator-actions.ts). */
+  broadcast(text: string, roomName?: string): Promise<{ delivered: number; unanswered: string[] }> {
+    return this.#operators.broadcast(text, roomName);
   }
 
   /** Whether a graceful shutdown has begun (readiness fails from then on). */
@@ -463,34 +442,6 @@ export class Hub extends EventEmitter<HubEvents> {
     this.shutdown();
     this.delivery.flushNow();
     await this.node.close();
-  }
-
-  async #admin(action: AdminAction): Promise<boolean> {
-    const record = this.node.directory.get(action.member);
-    if (record === undefined || record.node === this.node.nodeId) return this.#adminHere(action);
-    return this.node.bus.request(record.node, action);
-  }
-
-  #adminHere(action: AdminAction): boolean {
-    const member = this.#router.members.get(action.member);
-    if (member === undefined || member.isClosed) return false;
-    if (action.kind === 'tell') {
-      // To a plain device the operator's words alone, as a text line (what the console previews).
-      this.#router.deliver(
-        member,
-        member.legacy ? encodeMessage({ type: 'text', text: action.text }) : this.#noticeFrame(member, action.text, { private: true })!,
-      );
-    } else if (action.kind === 'replace') {
-      this.disconnect(member, 'replaced', undefined, { text: 'You signed in again elsewhere; this connection is closed.', code: 'SESSION_REPLACED' });
-    } else if (action.kind === 'revoke') {
-      this.disconnect(member, action.code === 'NAME_RECLAIMED' ? 'replaced' : 'kicked', undefined, { text: action.text, code: action.code });
-    } else if (action.kind === 'ban') {
-      this.disconnect(member, 'banned', { code: 'BANNED', message: action.reason });
-    } else {
-      const text = action.reason ? `You were kicked by an administrator: ${action.reason}` : 'You were kicked by an administrator.';
-      this.disconnect(member, 'kicked', undefined, { text, code: 'KICKED' });
-    }
-    return true;
   }
 
   // ---- Limits and liveness ------------------------------------------------------------
