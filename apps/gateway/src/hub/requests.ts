@@ -13,14 +13,14 @@ import type { ClusterNode, MemberRecord } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import type { HistoryService } from '../history/history-service.js';
 import type { Identity, SignedIn } from '../identity/identity.js';
+import { ChatMessages, said } from './chat-messages.js';
 import type { FileRelay } from './file-relay.js';
 import { andThen, type Handled } from './handled.js';
 import { historyFrame, searchFrame } from './history-frame.js';
 import type { Member } from './member.js';
 import type { Membership } from './membership.js';
-import { plainLines } from './plain-lines.js';
 import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from '../room-access.js';
-import { originOf, type Router } from './router.js';
+import type { Router } from './router.js';
 
 export const SERVER_NAME = 'switchboard/0.1.0';
 
@@ -64,6 +64,7 @@ export class Requests {
   private readonly joined: RequestsOptions['joined'];
   private readonly identity: Identity;
   private readonly replace: RequestsOptions['replace'];
+  readonly #chat: ChatMessages;
 
   constructor(options: RequestsOptions) {
     this.config = options.config;
@@ -76,6 +77,7 @@ export class Requests {
     this.joined = options.joined;
     this.identity = options.identity;
     this.replace = options.replace;
+    this.#chat = new ChatMessages(options.node, options.router, options.history, options.now, options.config.limits);
   }
 
   handle(member: Member, message: ClientMessage): Handled {
@@ -106,14 +108,14 @@ export class Requests {
       case 'hello':
         return this.#hello(member, message);
       case 'text':
-        return this.#say(member, this.#mayUse(member, membership.currentOrThrow(member).name, 'speak in it'), { text: message.text });
+        return this.#chat.say(member, this.#mayUse(member, membership.currentOrThrow(member).name, 'speak in it'), { text: message.text });
       case 'message': {
         const room = message.room === undefined ? membership.currentOrThrow(member).name : membership.roomOf(member, message.room).name;
-        return this.#say(member, this.#mayUse(member, room, 'speak in it'), said(message), message.ref);
+        return this.#chat.say(member, this.#mayUse(member, room, 'speak in it'), said(message), message.ref);
       }
       case 'private':
         this.#mayAddress(member, message.to);
-        return this.#private(member, message);
+        return this.#chat.private(member, message);
       case 'join':
         this.#mayUse(member, membership.checkRoomName(message.room), 'join it');
         return membership.join(member, message.room, { ref: message.ref });
@@ -417,108 +419,12 @@ export class Requests {
     if (ban !== undefined) throw new ProtocolError('BANNED', `Banned: ${ban.reason}`);
   }
 
-  #say(member: Member, room: string, { text, data }: Said, ref?: string): Handled {
-    this.#checkText(text, data);
-    return andThen(this.history.record({ kind: 'message', room, from: member.name, transport: member.transport, text, data }, this.now()), (entry) => {
-      const message: ServerMessageOf<'message'> = { type: 'message', id: entry.id, room, from: entry.from, transport: entry.transport, ts: entry.ts, text };
-      if (data !== undefined) message.data = data;
-      const legacyText = plainLines.chat(room, entry.from, text);
-      // Plain devices do not get their own words back: many treat incoming lines as commands.
-      // A sender with a ref gets its own copy, carrying the ref: its acknowledgement.
-      const ownCopy = member.speaksProtocol && ref !== undefined;
-      // Encoded when the first member needs it, once: a room where nobody else listens (a
-      // device watched only through its pipe) never pays for it.
-      let frame: Uint8Array | undefined;
-      const except = !member.speaksProtocol || ownCopy ? member.id : undefined;
-      this.router.toRoom({
-        room,
-        legacyText,
-        except,
-        origin: originOf(member),
-        logId: entry.id,
-        get frame() {
-          return (frame ??= encodeMessage(message));
-        },
-      });
-      if (ownCopy && !member.isClosed) this.router.deliver(member, encodeMessage({ ...message, ref }));
-    });
-  }
-
-  #private(member: Member, request: ClientMessageOf<'private'>): Handled {
-    const { text, data } = said(request);
-    this.#checkText(text, data);
-    const known = this.node.directory.byName(request.to);
-    // Signed in on another gateway a moment ago: its record may reach this one after its welcome reached whoever writes to it.
-    const lookup = known === undefined ? this.node.directory.lookup?.(request.to) : undefined;
-    return andThen(lookup ?? known, (target) => {
-      if (target === undefined) throw new ProtocolError('NO_SUCH_MEMBER', `Nobody named "${request.to}" is connected.`);
-      return this.#privateTo(member, request, target, text, data);
-    });
-  }
-
-  #privateTo(member: Member, request: ClientMessageOf<'private'>, target: MemberRecord, text: string, data: string | undefined): Handled {
-    const entry = {
-      kind: 'private',
-      from: member.name,
-      to: target.name,
-      transport: member.transport,
-      text,
-      data,
-      fromIdentity: member.identity,
-      toIdentity: target.identity,
-    } as const;
-    return andThen(this.history.record(entry, this.now()), (entry) => {
-      const message: ServerMessageOf<'private'> = {
-        type: 'private',
-        id: entry.id,
-        from: entry.from,
-        to: entry.to,
-        transport: entry.transport,
-        ts: entry.ts,
-        text,
-      };
-      if (data !== undefined) message.data = data;
-      const frame = encodeMessage(message);
-      if (target.id !== member.id) this.router.toMember(target, frame, plainLines.private(entry.from, text));
-      if (member.speaksProtocol && !member.isClosed)
-        this.router.deliver(member, request.ref === undefined ? frame : encodeMessage({ ...message, ref: request.ref }));
-    });
-  }
-
-  #checkText(text: string, data?: string): void {
-    const max = this.config.limits.maxTextBytes;
-    // base64: 4 characters for every 3 bytes.
-    if (data !== undefined) {
-      // With data, the text is the server's reading of it (U+FFFD, 3 bytes, per stray byte): PROTOCOL.md §4 limits the bytes.
-      if ((data.length / 4) * 3 > max + 2) throw new ProtocolError('TEXT_TOO_LONG', `Data is longer than ${max} bytes.`);
-      return;
-    }
-    // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes. Then counted, not encoded
-    // (encoding a device's 64 KiB message to measure it was a 64 KiB copy thrown away).
-    if (text.length * 3 > max && Buffer.byteLength(text, 'utf8') > max) {
-      throw new ProtocolError('TEXT_TOO_LONG', `Text is longer than ${max} bytes of UTF-8.`);
-    }
-  }
-
   /** Cleared and dropped: a cleared Timeout still costs memory while referenced. */
   #clearHelloTimer(member: Member): void {
     if (member.helloTimer === undefined) return;
     clearTimeout(member.helloTimer);
     member.helloTimer = undefined;
   }
-}
-
-/** What a member said: text, or bytes (base64 `data`) with their UTF-8 reading as the text. */
-interface Said {
-  text: string;
-  data?: string | undefined;
-}
-
-const lossyUtf8 = new TextDecoder('utf-8');
-
-function said(request: { text: string; data?: string | undefined }): Said {
-  if (request.data === undefined) return { text: request.text };
-  return { text: lossyUtf8.decode(Buffer.from(request.data, 'base64')), data: request.data };
 }
 
 /** Who holds an outbound link's name in the cluster's name claims while the link exists, connected or not. */
