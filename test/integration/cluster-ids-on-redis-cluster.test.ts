@@ -218,8 +218,9 @@ describe('history sharded by room on a Redis Cluster', () => {
     await bob.find('message', (m) => m.id === ids.at(-1), 10_000);
     const after = await commandCalls(master);
     const xrange = (after.get('xrange') ?? 0) - (before.get('xrange') ?? 0);
-    // One by one, each heard by b as the next entry it lacks: b reads the stream only in its sweep (once per heartbeat), not per message.
-    expect(xrange).toBeLessThan(count / 3);
+    // One by one, each heard by b as the next entry it lacks: b reads the stream in its sweep (once per heartbeat), not per message
+    // (the old code read once a message). Half a read a message at most: on a loaded machine the test runs longer, with more sweeps.
+    expect(xrange).toBeLessThan(count / 2);
 
     // b's own history (its SQLite, read without Redis: bob is in the room) holds each once, in order, under its id.
     bob.send({ type: 'history', room, limit: 100, ref: 'h' });
@@ -249,7 +250,9 @@ describe('history sharded by room on a Redis Cluster', () => {
     const last = Math.max(...ids);
     await bob.find('message', (m) => m.id === last, 10_000);
     const after = await commandCalls(master);
-    expect((after.get('xrange') ?? 0) - (before.get('xrange') ?? 0)).toBeLessThan(rounds / 2);
+    // The old code read twice a message (161 reads for 80). Half a read a message at most: an entry that comes ahead of the one before
+    // it waits 20 ms for it, and on a loaded machine (CI: 26 reads) some wait longer and the stream is read, as it should be.
+    expect((after.get('xrange') ?? 0) - (before.get('xrange') ?? 0)).toBeLessThan(ids.length / 2);
 
     bob.send({ type: 'history', room, limit: 200, ref: 'h' });
     const history = await bob.find('history', (h) => h.ref === 'h', 10_000);
