@@ -86,6 +86,17 @@ async function roomsOffShared(prefix: string, count: number): Promise<{ masters:
   return { masters: groups.map((g) => g.master), rooms: groups.map((g) => g.rooms) };
 }
 
+/** One room off the shared state's master, alice in it on gateway a and bob on gateway b, alice having seen bob join. */
+async function aliceAndBobIn(prefix: string): Promise<{ room: string; master: RedisClusterNode; alice: Peer; bob: Peer }> {
+  const { masters, rooms } = await roomsOffShared(prefix, 1);
+  const room = rooms[0]![0]!;
+  const [a, b] = [await node('a'), await node('b')];
+  const alice = await member(a, 'alice', [room]);
+  const bob = await member(b, 'bob', [room]);
+  await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+  return { room, master: masters[0]!, alice, bob };
+}
+
 /** A room whose stream's master is not the shared state's and has a replica (a master killed earlier in this file may have none). */
 async function roomWithReplica(prefix: string): Promise<string> {
   const shared = await suite.cluster.masterOf(SHARED_KEY);
@@ -161,13 +172,7 @@ describe('history sharded by room on a Redis Cluster', () => {
   }, 90_000);
 
   it("messages sent in one write to one room are appended by one script call and published once: each acknowledged once, in order, under its own id in the room's stream", async () => {
-    const { masters, rooms } = await roomsOffShared('b', 1);
-    const room = rooms[0]![0]!;
-    const master = masters[0]!;
-    const [a, b] = [await node('a'), await node('b')];
-    const alice = await member(a, 'alice', [room]);
-    const bob = await member(b, 'bob', [room]);
-    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const { room, master, alice, bob } = await aliceAndBobIn('b');
     const first = await say(alice, room, 'before the burst'); // the room's master has run the append script once
 
     const count = 40;
@@ -202,13 +207,7 @@ describe('history sharded by room on a Redis Cluster', () => {
   }, 60_000);
 
   it("a room's message carries its history entry over the bus: the other gateway's history has every message without reading the room's stream for each", async () => {
-    const { masters, rooms } = await roomsOffShared('carry', 1);
-    const room = rooms[0]![0]!;
-    const master = masters[0]!;
-    const [a, b] = [await node('a'), await node('b')];
-    const alice = await member(a, 'alice', [room]);
-    const bob = await member(b, 'bob', [room]);
-    await alice.find('presence', (p) => p.event === 'join' && p.member.name === 'bob', 10_000);
+    const { room, master, alice, bob } = await aliceAndBobIn('carry');
     await say(alice, room, 'before');
 
     const count = 30;
