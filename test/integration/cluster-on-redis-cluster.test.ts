@@ -55,8 +55,14 @@ async function say(peer: Peer, text: string, room?: string): Promise<Of<'message
 async function missingFromHistory(gateway: ClusterNodeProcess, room: string, acknowledged: number[]): Promise<number[]> {
   const deadline = Date.now() + 5_000;
   for (;;) {
-    const history = await api<{ entries: { id: number }[] }>(gateway, 'GET', `/api/history?room=${room}&limit=500`);
-    const stored = new Set(history.body.entries.map((entry) => entry.id));
+    const history = await api<{ entries?: { id: number }[]; code?: string }>(gateway, 'GET', `/api/history?room=${room}&limit=500`);
+    // 503 CLUSTER_UNAVAILABLE while the gateway cannot yet hear or read the room after the failover: ask again.
+    if (history.status === 503 && history.body.code === 'CLUSTER_UNAVAILABLE' && Date.now() <= deadline) {
+      await sleep(200);
+      continue;
+    }
+    expect(history.status).toBe(200);
+    const stored = new Set(history.body.entries!.map((entry) => entry.id));
     const missing = acknowledged.filter((id) => !stored.has(id));
     if (missing.length === 0 || Date.now() > deadline) return missing;
     await sleep(200);
