@@ -174,6 +174,11 @@ export interface CaseResult {
   capacity: number | null;
   /** True when a point at or just above capacity was generator-bound. */
   capacityGeneratorBound: boolean;
+  /**
+   * Set when this case's figures come from an earlier invocation than the rest of its file's: a
+   * run with --case measured other cases and kept this one as it was (results-files.ts mergeCases).
+   */
+  runId?: string;
 }
 
 export const P99_LIMIT_MS = 50;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { CAN_PIN, GATEWAY_NODE_FLAGS, GENERATOR_CORE, NICE, REPO_DIR, SENDER_NICE, SERVER_CORE, gatewayMain } from './systems.js';
+import { CAN_PIN, GATEWAY_NODE_FLAGS, GENERATOR_CORE, NICE, BUILD_DIR, SENDER_NICE, SERVER_CORE, gatewayMain } from './systems.js';
 
 export interface MachineInfo {
   date: string;
@@ -56,8 +56,8 @@ export function machineInfo(build?: string): MachineInfo {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
   const ngircd = run('ngircd', ['--version']).split('\n')[0] ?? 'unknown';
-  const head = run('git', ['-C', REPO_DIR, 'rev-parse', '--short', 'HEAD']);
-  const dirty = run('git', ['-C', REPO_DIR, 'status', '--porcelain', '--', 'apps', 'packages']) !== '';
+  const head = run('git', ['-C', BUILD_DIR, 'rev-parse', '--short', 'HEAD']);
+  const dirty = run('git', ['-C', BUILD_DIR, 'status', '--porcelain', '--', 'apps', 'packages']) !== '';
   return {
     date: new Date().toISOString(),
     cpuModel: model,

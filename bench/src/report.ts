@@ -23,6 +23,11 @@ const COLORS: Record<string, string> = {
   'bare-hub-corked': '#2da44e',
 };
 
+/** A case's label, and the invocation its figures come from when a later --case run kept it (CaseResult.runId). */
+function caseName(c: CaseResult): string {
+  return c.runId === undefined ? c.case.label : `${c.case.label} (kept from the invocation of ${c.runId})`;
+}
+
 /** min / median / max of figures from several invocations ("x" alone when there is one). */
 function spread(values: number[], fmt: (n: number) => string): string {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -372,7 +377,7 @@ function chart(all: AllResults, resultsDir: string): string | undefined {
   const cases = [...(all.fanoutTcp?.data.cases ?? []), ...(all.fanoutMixed?.data.cases ?? [])].filter((c) => c.case.members === 200);
   if (cases.length === 0) return undefined;
   const series: Series[] = cases.map((c) => ({
-    label: c.case.label,
+    label: caseName(c),
     color: colorOf(c),
     points: c.points.map((p) => ({ x: p.deliveredRate, y: p.p99Ms, pass: p.pass, offered: p.rate })),
   }));
@@ -498,7 +503,7 @@ function fanoutSection(title: string, file: ScenarioFile<FanoutData>, intro: str
   }
   for (const [k, cases] of byK) {
     for (const c of cases) {
-      out.push(`### ${c.case.label}, K = ${int(k)}, S = ${c.case.senders}`, '');
+      out.push(`### ${caseName(c)}, K = ${int(k)}, S = ${c.case.senders}`, '');
       out.push(...pointTable(c), '');
       if (c.case.wsShare > 0) out.push('Latency by the receiving member’s transport (median run):', '', ...mixedByWire(c), '');
     }
@@ -632,7 +637,7 @@ function limits(all: AllResults): string[] {
   const file = all.fanoutTcp ?? all.fanoutMixed;
   const describeFirstFail = (c: CaseResult | undefined): void => {
     if (!c) return;
-    const name = `${c.case.label}, K = ${int(c.case.members)}`;
+    const name = `${caseName(c)}, K = ${int(c.case.members)}`;
     const fail = c.points.find((p) => !p.pass && (c.capacity === null || p.rate > c.capacity));
     if (!fail) {
       out.push(`- ${name}: passed every offered rate up to ${int(c.points.at(-1)?.rate ?? NaN)} msg/s; the ladder's top, not the system, bounded it.`);
@@ -887,7 +892,7 @@ function clusterSection(file: ScenarioFile<ClusterData>, spread: ScenarioFile<Sp
     const perM = (seconds: number | undefined, r: RunResult): number | undefined =>
       seconds === undefined || r.deliveriesInWindow === 0 ? undefined : seconds / (r.deliveriesInWindow / 1e6);
     out.push(
-      `| ${c.case.label} | ${capacityText(c)} | ${p ? `${ms(p.p50Ms)} / ${ms(p.p99Ms)}${p.pass ? '' : ' (fail)'}${spread((r) => r.latencyMs.p99, 1).replace('<br>[', '<br>p99 [')}` : '—'} | ` +
+      `| ${caseName(c)} | ${capacityText(c)} | ${p ? `${ms(p.p50Ms)} / ${ms(p.p99Ms)}${p.pass ? '' : ' (fail)'}${spread((r) => r.latencyMs.p99, 1).replace('<br>[', '<br>p99 [')}` : '—'} | ` +
         `${p ? pct(p.serverCpu) + (each && each.length > 1 ? ` (${each.map(pct).join(' + ')})` : '') : '—'} | ${p?.redisCpu !== undefined ? pct(p.redisCpu) : '—'} | ` +
         `${p ? p.cpuSecondsPerMillion.toFixed(3) + spread((r) => perM(r.serverCpuSeconds, r), 3) : '—'} | ${p?.redisCpuSecondsPerMillion !== undefined ? p.redisCpuSecondsPerMillion.toFixed(3) + spread((r) => perM(r.redisCpuSeconds, r), 3) : '—'} | ` +
         `${p ? (p.cpuSecondsPerMillion + (p.redisCpuSecondsPerMillion ?? 0)).toFixed(3) : '—'} | ${pm ? pm.gatewayUs.toFixed(1) + spread((r) => usPerMessage(r.serverCpuSeconds, r), 1) : '—'} | ${pm && Number.isFinite(pm.redisUs) ? pm.redisUs.toFixed(1) + spread((r) => (r.redisCpuSeconds === undefined ? undefined : usPerMessage(r.redisCpuSeconds, r)), 1) : '—'} |`,
@@ -918,7 +923,7 @@ function clusterSection(file: ScenarioFile<ClusterData>, spread: ScenarioFile<Sp
       '',
     );
   }
-  for (const c of d.cases) out.push(`### ${c.case.label}, K = ${int(c.case.members)}, S = ${c.case.senders}`, '', ...clusterPointTable(c), '');
+  for (const c of d.cases) out.push(`### ${caseName(c)}, K = ${int(c.case.members)}, S = ${c.case.senders}`, '', ...clusterPointTable(c), '');
   // The spread cases' model supersedes the estimate from one room (written when every gateway heard every room).
   if (spread) out.push(...spreadSection(spread), '');
   else out.push('### How far N gateways on one Redis go', '', ...clusterEstimate(d.cases, common?.rate, one, r1, r2), '');

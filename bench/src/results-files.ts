@@ -142,6 +142,25 @@ export const FILES = {
   lineDevices: 'scenario-11-line-devices.json',
 } as const satisfies Record<keyof AllResults, string>;
 
+/**
+ * A run with --case measures some of a scenario's cases: the cases it did not run are kept from
+ * the file already there, each marked with the invocation it comes from (CaseResult.runId), so a
+ * peer's row is not lost and is never shown as if measured in this run. In the old file's order,
+ * the cases run now in their places, new ones after.
+ */
+export function mergeCases(resultsDir: string, key: keyof AllResults, file: ScenarioFile<unknown>): ScenarioFile<unknown> {
+  const data = file.data as { cases?: CaseResult[] };
+  const path = join(resultsDir, FILES[key]);
+  if (!Array.isArray(data.cases) || !existsSync(path)) return file;
+  const before = JSON.parse(readFileSync(path, 'utf8')) as ScenarioFile<{ cases?: CaseResult[] }>;
+  if (!Array.isArray(before.data.cases)) return file;
+  const now = new Map(data.cases.map((c) => [c.case.id, c]));
+  const cases = before.data.cases.map((old) => now.get(old.case.id) ?? { ...old, runId: old.runId ?? before.runId });
+  const kept = new Set(before.data.cases.map((c) => c.case.id));
+  cases.push(...data.cases.filter((c) => !kept.has(c.case.id)));
+  return { ...file, data: { ...data, cases } };
+}
+
 export function writeScenario(resultsDir: string, key: keyof AllResults, file: ScenarioFile<unknown>): void {
   mkdirSync(resultsDir, { recursive: true });
   writeFileSync(join(resultsDir, FILES[key]), JSON.stringify(file, null, 2) + '\n');

@@ -31,6 +31,7 @@ import { buildCPipeClient, buildCReceiver } from './c-receiver.js';
 import { writeReport } from './report.js';
 import {
   readAll,
+  mergeCases,
   writeScenario,
   type AllResults,
   type ClusterData,
@@ -95,7 +96,7 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --no-generator-check Skip measuring each case's first failing rate again with one more
                        generator process.
   --no-profile         Skip the CPU profile of the gateway.
-  --history-none       Scenarios 9 and 11: also run Switchboard with its rooms' history \`none\`
+  --history-none       Scenarios 1, 9 and 11: also run Switchboard with its rooms' history \`none\`
                        (a config file, rooms.<name>.history), beside the durable default.
   --out <dir>          Write RESULTS.md and results/ here instead.
   --report-only        Rebuild RESULTS.md and the chart from results/*.json; run nothing.
@@ -599,10 +600,12 @@ async function main(): Promise<void> {
   // Every invocation of each scenario, so RESULTS.md can show the spread.
   const history = new Map<keyof AllResults, { runId: string; data: unknown }[]>();
   const save = (key: keyof AllResults, file: ScenarioFile<unknown>): void => {
+    // --case: the cases not run now are kept from the file there (marked with their invocation).
+    const merged = o.cases === undefined ? file : mergeCases(resultsDir, key, file);
     const list = history.get(key) ?? [];
-    list.push({ runId: file.runId, data: file.data });
+    list.push({ runId: merged.runId, data: merged.data });
     history.set(key, list);
-    writeScenario(resultsDir, key, { ...file, invocations: list });
+    writeScenario(resultsDir, key, { ...merged, invocations: list });
   };
 
   for (let invocation = 1; invocation <= o.invocations; invocation++) {
@@ -613,7 +616,10 @@ async function main(): Promise<void> {
       log('Scenario 1: fan-out, TCP members (K=200' + (o.quick ? '' : ' and 1,000') + ', S=10, 64-byte messages)');
       const cases: CaseResult[] = [];
       for (const members of o.quick ? [200] : [200, 1000]) {
-        for (const c of tcpCases(members)) cases.push(await capacity(c, timing, ladderFor(o, members)));
+        const all = tcpCases(members);
+        // --history-none: Switchboard also with room `bench`'s history none, beside the durable default.
+        if (o.historyNone) all.splice(1, 0, withoutHistory(all[0]!, ['bench']));
+        for (const c of chosen(o, all)) cases.push(await capacity(c, timing, ladderFor(o, members)));
       }
       const data: FanoutData = { timing, cases };
       const sb = cases.find((c) => c.case.id === 'switchboard-tcp-k200');

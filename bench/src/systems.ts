@@ -12,12 +12,18 @@ import { clusterMasterOfKey, launchRedisCluster } from './redis-cluster-servers.
 /** bench/ (the folder holding dist/ and src/). */
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
 export const REPO_DIR = dirname(BENCH_DIR);
+/**
+ * The checkout whose built gateway and protocol the bench runs: this repository, or another
+ * (SWITCHBOARD_BENCH_BUILD, a built checkout of an older commit) so today's generator can
+ * measure an older build, as a bisection of a regression needs.
+ */
+export const BUILD_DIR = process.env.SWITCHBOARD_BENCH_BUILD || REPO_DIR;
 /** Scratch space: configs, history databases, logs, CPU profiles (git-ignored). */
 export const WORK_DIR = join(BENCH_DIR, '.work');
 const DIST = join(BENCH_DIR, 'dist');
 
 // Where the gateway and protocol builds are run from: the repository, or a snapshot of them.
-let buildRoot = REPO_DIR;
+let buildRoot = BUILD_DIR;
 
 /** The gateway's entry point (in the snapshot once snapshotBuilds() has run). */
 export function gatewayMain(): string {
@@ -41,13 +47,13 @@ export function snapshotBuilds(): string {
   rmSync(root, { recursive: true, force: true });
   const hash = createHash('sha256');
   for (const pkg of ['apps/gateway', 'packages/protocol']) {
-    cpSync(join(REPO_DIR, pkg, 'dist'), join(root, pkg, 'dist'), { recursive: true });
+    cpSync(join(BUILD_DIR, pkg, 'dist'), join(root, pkg, 'dist'), { recursive: true });
     // package.json and the package's other top-level files: the gateway serves PROTOCOL.md.
-    for (const entry of readdirSync(join(REPO_DIR, pkg), { withFileTypes: true })) {
-      if (entry.isFile()) cpSync(join(REPO_DIR, pkg, entry.name), join(root, pkg, entry.name));
+    for (const entry of readdirSync(join(BUILD_DIR, pkg), { withFileTypes: true })) {
+      if (entry.isFile()) cpSync(join(BUILD_DIR, pkg, entry.name), join(root, pkg, entry.name));
     }
     // The byte vectors PROTOCOL.md links to, which the gateway serves at /protocol/vectors.json.
-    if (pkg === 'packages/protocol') cpSync(join(REPO_DIR, pkg, 'test/vectors.json'), join(root, pkg, 'test/vectors.json'));
+    if (pkg === 'packages/protocol' && existsSync(join(BUILD_DIR, pkg, 'test/vectors.json'))) cpSync(join(BUILD_DIR, pkg, 'test/vectors.json'), join(root, pkg, 'test/vectors.json'));
     for (const file of listFiles(join(root, pkg, 'dist'))
       .filter((f) => f.endsWith('.js'))
       .sort()) {
@@ -55,7 +61,7 @@ export function snapshotBuilds(): string {
       hash.update(readFileSync(file));
     }
   }
-  const realModules = join(REPO_DIR, 'apps/gateway/node_modules');
+  const realModules = join(BUILD_DIR, 'apps/gateway/node_modules');
   const modules = join(root, 'apps/gateway/node_modules');
   const link = (entry: string): void => {
     const target = entry === '@switchboard/protocol' ? join(root, 'packages/protocol') : realpathSync(join(realModules, entry));
@@ -70,7 +76,7 @@ export function snapshotBuilds(): string {
   buildRoot = root;
   const check = spawnSync(process.execPath, [gatewayMain(), '--help'], { encoding: 'utf8' });
   if (check.status !== 0) {
-    buildRoot = REPO_DIR;
+    buildRoot = BUILD_DIR;
     throw new Error(`the gateway snapshot in ${root} does not start (was dist/ half-written by a build?):\n${check.stderr}`);
   }
   return hash.digest('hex').slice(0, 12);
