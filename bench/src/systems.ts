@@ -53,7 +53,8 @@ export function snapshotBuilds(): string {
       if (entry.isFile()) cpSync(join(BUILD_DIR, pkg, entry.name), join(root, pkg, entry.name));
     }
     // The byte vectors PROTOCOL.md links to, which the gateway serves at /protocol/vectors.json.
-    if (pkg === 'packages/protocol' && existsSync(join(BUILD_DIR, pkg, 'test/vectors.json'))) cpSync(join(BUILD_DIR, pkg, 'test/vectors.json'), join(root, pkg, 'test/vectors.json'));
+    if (pkg === 'packages/protocol' && existsSync(join(BUILD_DIR, pkg, 'test/vectors.json')))
+      cpSync(join(BUILD_DIR, pkg, 'test/vectors.json'), join(root, pkg, 'test/vectors.json'));
     for (const file of listFiles(join(root, pkg, 'dist'))
       .filter((f) => f.endsWith('.js'))
       .sort()) {
