@@ -28,9 +28,10 @@ import { LimitsAndLiveness } from './limits-and-liveness.js';
 import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
 import { OperatorActions } from './operator-actions.js';
-import { Requests, SERVER_NAME } from './requests.js';
+import { Requests } from './requests.js';
 import { OPEN_ROOM, admits } from '../room-access.js';
 import { Router } from './router.js';
+import { SERVER_NAME } from './sign-in-flow.js';
 import type { HubTotals } from './totals.js';
 
 export { SERVER_NAME };
