@@ -29,7 +29,7 @@ import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
 import { OperatorActions } from './operator-actions.js';
 import { Requests } from './requests.js';
-import { OPEN_ROOM, admits } from '../room-access.js';
+import { OPEN_ROOM } from '../room-access.js';
 import { Router } from './router.js';
 import { SERVER_NAME } from './sign-in-flow.js';
 import type { HubTotals } from './totals.js';
@@ -144,38 +144,23 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#membership = new Membership(this.#router, this.node, this.history, config, now, (member, code, message, ref) =>
       this.sendError(member, code, message, ref),
     );
+    this.identity = options.identity;
     this.#operators = new OperatorActions({
       node: this.node,
       router: this.#router,
       membership: this.#membership,
+      identity: this.identity,
       now,
       disconnect: (member, reason, error, notice) => this.disconnect(member, reason, error, notice),
       noticeFrame: (member, text, extra) => this.#noticeFrame(member, text, extra),
+      sendError: (member, code, message) => this.sendError(member, code, message),
     });
     this.fileStore = options.fileStore ?? null;
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now, this.fileStore, options.log);
-    this.identity = options.identity;
-    // A ban added on another gateway: the members it matches here go, as they would on that gateway.
     this.history.roomAccess = (room) => this.identity.store.roomAccess(room) ?? OPEN_ROOM;
     this.history.roomSetting = (room) => this.identity.store.roomHistory(room) ?? ROOM_HISTORY_DEFAULT;
     this.identity.store.onRemoteRoomAccess = (row) => this.roomAccessChanged(row.room);
-    this.identity.store.onRemoteBan = (ban) => {
-      for (const member of [...this.#router.members.values()]) {
-        if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id)
-          this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
-      }
-    };
-    const replace = (id: string, reclaimedName?: string): Promise<boolean> =>
-      this.#operators.admin(
-        reclaimedName === undefined
-          ? { kind: 'replace', member: id }
-          : {
-              kind: 'revoke',
-              member: id,
-              code: 'NAME_RECLAIMED',
-              text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.`,
-            },
-      );
+    this.identity.store.onRemoteBan = (ban) => this.#operators.banAddedElsewhere(ban);
     this.#requests = new Requests({
       config,
       node: this.node,
@@ -186,7 +171,7 @@ export class Hub extends EventEmitter<HubEvents> {
       now,
       joined: (m) => this.emit('joined', m),
       identity: this.identity,
-      replace,
+      replace: (id, reclaimedName) => this.#operators.giveWay(id, reclaimedName),
     });
     this.#limits = new LimitsAndLiveness({
       config,
@@ -368,14 +353,7 @@ export class Hub extends EventEmitter<HubEvents> {
    * Devices stay: their listener or link put them there.
    */
   roomAccessChanged(roomName: string): void {
-    const room = this.#router.rooms.get(roomName);
-    if (room === undefined) return;
-    const setting = this.identity.store.roomAccess(roomName) ?? OPEN_ROOM;
-    for (const member of [...room.members]) {
-      if (member.device !== undefined || member.isClosed || admits(setting, member)) continue;
-      this.sendError(member, 'ROOM_FORBIDDEN', `Room "${roomName}" was restricted: you are no longer in it.`);
-      this.#membership.evict(member, room);
-    }
+    this.#operators.roomAccessChanged(roomName);
   }
 
   /** Kicks a member on any node; false when nobody has that id. */
