@@ -8,3 +8,8 @@ export type Handled = void | Promise<void>;
 export function andThen<T>(value: T | Promise<T>, next: (value: T) => Handled): Handled {
   return value instanceof Promise ? value.then(next) : next(value);
 }
+
+/** A reply carries its request's `ref`, when it had one (PROTOCOL.md §3, "Request refs"). */
+export function withRef<T extends object>(reply: T, ref: string | undefined): T {
+  return ref === undefined ? reply : { ...reply, ref };
+}

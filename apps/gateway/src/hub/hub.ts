@@ -13,11 +13,10 @@ import {
 import type { ClusterNode } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import { Delivery } from '../delivery/delivery.js';
-import type { DeliveryTarget } from '../delivery/outbox.js';
 import { HistoryService } from '../history/history-service.js';
 import type { HistoryStore } from '../history/history-store.js';
 import { ROOM_HISTORY_DEFAULT, type HistoryMode } from '../history/history-setting.js';
-import { bannedError, type Identity } from '../identity/identity.js';
+import type { Identity } from '../identity/identity.js';
 import type { HubLogger } from '../logger.js';
 import { DESCRIPTOR_RESERVE, openFileLimit } from '../open-file-limit.js';
 import type { Link } from '../transports/link.js';
@@ -25,13 +24,14 @@ import type { ConnectOptions } from './device.js';
 import type { FileStore } from '../files/file-store.js';
 import { FileRelay } from './file-relay.js';
 import { InputGate, isPipelined } from './input-gate.js';
+import { LimitsAndLiveness } from './limits-and-liveness.js';
 import { Member, type LeaveReason, type Room } from './member.js';
 import { Membership } from './membership.js';
 import { OperatorActions } from './operator-actions.js';
-import { TokenBucket } from './rate-limiter.js';
-import { Requests, SERVER_NAME } from './requests.js';
-import { OPEN_ROOM, admits } from '../room-access.js';
+import { Requests } from './requests.js';
+import { OPEN_ROOM } from '../room-access.js';
 import { Router } from './router.js';
+import { SERVER_NAME } from './sign-in-flow.js';
 import type { HubTotals } from './totals.js';
 
 export { SERVER_NAME };
@@ -60,18 +60,14 @@ export interface HubEvents {
   'error-sent': [code: ErrorCode];
 }
 
-/** How often timers (heartbeats, slow frames, stalled files) are checked, at most. */
-const SCAN_INTERVAL_MS = 1000;
-/** Consecutive rate-limited frames after which a member is disconnected. */
-const RATE_STRIKES_TO_DISCONNECT = 200;
-
 /**
  * The chat hub: admits connections, reads their frames, and hands each request to its
  * handler; operators act through it. It knows nothing of TCP or WebSocket (transports hand it
  * Links), and nothing of other nodes (the cluster seam does). Its parts, one rule each:
  * Delivery (queues and flow control), Router (where frames go), Membership (rooms, names,
  * presence), Requests (what each frame does), FileRelay (files), HistoryService (who reads what),
- * InputGate (a member's frames in order while earlier ones wait).
+ * InputGate (a member's frames in order while earlier ones wait), LimitsAndLiveness (who is
+ * refused, rate limits, heartbeats).
  */
 export class Hub extends EventEmitter<HubEvents> {
   readonly config: GatewayConfig;
@@ -89,8 +85,7 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly #files: FileRelay;
   readonly #operators: OperatorActions;
   readonly #input: InputGate;
-  readonly #perIp = new Map<string, number>();
-  readonly #scanTimer: NodeJS.Timeout;
+  readonly #limits: LimitsAndLiveness;
   /** Members allowed by the open-file limit, keeping a reserve for everything else. */
   readonly memberDescriptorBudget: number;
   #shuttingDown = false;
@@ -128,7 +123,7 @@ export class Hub extends EventEmitter<HubEvents> {
       // History is committed before any socket is written: no acknowledgement leaves for a message that is not stored.
       beforeWrite: () => this.history.flush(),
       commitFailed: (error) => this.#commitFailed(error),
-      overflowed: (target, limit) => this.#overflowed(target, limit),
+      overflowed: (target, limit) => this.#limits.overflowed(target, limit),
       now,
       totals: this.totals,
     });
@@ -149,38 +144,23 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#membership = new Membership(this.#router, this.node, this.history, config, now, (member, code, message, ref) =>
       this.sendError(member, code, message, ref),
     );
+    this.identity = options.identity;
     this.#operators = new OperatorActions({
       node: this.node,
       router: this.#router,
       membership: this.#membership,
+      identity: this.identity,
       now,
       disconnect: (member, reason, error, notice) => this.disconnect(member, reason, error, notice),
       noticeFrame: (member, text, extra) => this.#noticeFrame(member, text, extra),
+      sendError: (member, code, message) => this.sendError(member, code, message),
     });
     this.fileStore = options.fileStore ?? null;
     this.#files = new FileRelay(this.#router, this.delivery, this.node.directory, this.history, config.limits, now, this.fileStore, options.log);
-    this.identity = options.identity;
-    // A ban added on another gateway: the members it matches here go, as they would on that gateway.
     this.history.roomAccess = (room) => this.identity.store.roomAccess(room) ?? OPEN_ROOM;
     this.history.roomSetting = (room) => this.identity.store.roomHistory(room) ?? ROOM_HISTORY_DEFAULT;
     this.identity.store.onRemoteRoomAccess = (row) => this.roomAccessChanged(row.room);
-    this.identity.store.onRemoteBan = (ban) => {
-      for (const member of [...this.#router.members.values()]) {
-        if (this.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id)
-          this.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
-      }
-    };
-    const replace = (id: string, reclaimedName?: string): Promise<boolean> =>
-      this.#operators.admin(
-        reclaimedName === undefined
-          ? { kind: 'replace', member: id }
-          : {
-              kind: 'revoke',
-              member: id,
-              code: 'NAME_RECLAIMED',
-              text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.`,
-            },
-      );
+    this.identity.store.onRemoteBan = (ban) => this.#operators.banAddedElsewhere(ban);
     this.#requests = new Requests({
       config,
       node: this.node,
@@ -191,13 +171,22 @@ export class Hub extends EventEmitter<HubEvents> {
       now,
       joined: (m) => this.emit('joined', m),
       identity: this.identity,
-      replace,
+      replace: (id, reclaimedName) => this.#operators.giveWay(id, reclaimedName),
     });
-    // Check often enough that the shortest configured timeout is kept to within a quarter of itself.
-    const { heartbeatMs, frameTimeoutMs } = config.timing;
-    const shortest = Math.min(...[heartbeatMs, frameTimeoutMs].filter((ms) => ms > 0), SCAN_INTERVAL_MS * 4);
-    this.#scanTimer = setInterval(() => this.#scan(), Math.max(25, Math.floor(shortest / 4)));
-    this.#scanTimer.unref();
+    this.#limits = new LimitsAndLiveness({
+      config,
+      router: this.#router,
+      delivery: this.delivery,
+      files: this.#files,
+      identity: this.identity,
+      log: this.log,
+      now,
+      memberDescriptorBudget: this.memberDescriptorBudget,
+      shuttingDown: () => this.#shuttingDown,
+      descriptorsExhausted: (limit) => this.emit('descriptors-exhausted', limit),
+      disconnect: (member, reason, error) => this.disconnect(member, reason, error),
+      sendError: (member, code, message) => this.sendError(member, code, message),
+    });
   }
 
   get members(): ReadonlyMap<string, Member> {
@@ -215,18 +204,11 @@ export class Hub extends EventEmitter<HubEvents> {
    * A device link (`as.device`, from devices/) joins `device.room` at once under `device.name` (default: its address).
    */
   connect(link: Link, as: ConnectOptions = {}): Member | undefined {
-    const refusal = this.#refusal(link);
-    if (refusal !== undefined) {
-      link.write([encodeMessage({ type: 'error', code: refusal.code, message: refusal.text, fatal: true })]);
-      link.end();
-      this.log.warn({ address: link.address, code: refusal.code }, 'connection refused');
-      return undefined;
-    }
+    if (this.#limits.refused(link)) return undefined;
     const now = this.now();
-    const { ratePerSecond, rateBurst } = this.config.limits;
-    const member = new Member(this.node.ids.memberId(), link, new TokenBucket(ratePerSecond, rateBurst, now), now, as);
+    const member = new Member(this.node.ids.memberId(), link, this.#limits.rateBucket(now), now, as);
     this.#router.members.set(member.id, member);
-    this.#perIp.set(link.ip, (this.#perIp.get(link.ip) ?? 0) + 1);
+    this.#limits.opened(link.ip);
     const device = as.device;
     if (device !== undefined) {
       this.#input.run(member, () => this.#requests.admitDevice(member, device.name ?? link.address, device.room));
@@ -270,13 +252,7 @@ export class Hub extends EventEmitter<HubEvents> {
     member.messagesIn++;
     this.totals.framesIn[member.transport]++;
     this.totals.bytesIn[member.transport] += bytes;
-    // A line/raw/link device is throttled by its link (paused, never cut: docs/devices.md, "Devices are
-    // throttled"); everyone else keeps the flood rule.
-    if (type !== FrameType.FileData && member.device === undefined && !member.bucket.take(now)) {
-      this.#rateLimited(member, now);
-      return;
-    }
-    member.rateStrikes = 0;
+    if (!this.#limits.withinRate(member, type, now)) return;
     this.#input.receive(member, type, input);
     this.delivery.afterInput(member);
   }
@@ -359,9 +335,7 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     this.#membership.remove(member, reason, wasJoined);
     this.#router.members.delete(member.id);
-    const count = (this.#perIp.get(link.ip) ?? 1) - 1;
-    if (count > 0) this.#perIp.set(link.ip, count);
-    else this.#perIp.delete(link.ip);
+    this.#limits.closed(link.ip);
     this.#files.memberLeft(member);
     this.log.debug({ member: member.id, name: member.name, reason, code: error?.code }, 'member left');
     this.emit('left', member, reason);
@@ -379,14 +353,7 @@ export class Hub extends EventEmitter<HubEvents> {
    * Devices stay: their listener or link put them there.
    */
   roomAccessChanged(roomName: string): void {
-    const room = this.#router.rooms.get(roomName);
-    if (room === undefined) return;
-    const setting = this.identity.store.roomAccess(roomName) ?? OPEN_ROOM;
-    for (const member of [...room.members]) {
-      if (member.device !== undefined || member.isClosed || admits(setting, member)) continue;
-      this.sendError(member, 'ROOM_FORBIDDEN', `Room "${roomName}" was restricted: you are no longer in it.`);
-      this.#membership.evict(member, room);
-    }
+    this.#operators.roomAccessChanged(roomName);
   }
 
   /** Kicks a member on any node; false when nobody has that id. */
@@ -438,32 +405,10 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#scanTimer);
+    this.#limits.stop();
     this.shutdown();
     this.delivery.flushNow();
     await this.node.close();
-  }
-
-  // ---- Limits and liveness ------------------------------------------------------------
-
-  #refusal(link: Link): { code: ErrorCode; text: string } | undefined {
-    const limits = this.config.limits;
-    const count = this.#router.members.size;
-    if (this.#shuttingDown) return { code: 'SERVER_SHUTTING_DOWN', text: 'The gateway is shutting down.' };
-    const ban = this.identity.banFor(link.ip);
-    if (ban !== undefined) return { code: 'BANNED', text: bannedError(ban).message };
-    if (count >= limits.maxConnections) {
-      return { code: 'TOO_MANY_CONNECTIONS', text: `The server is at its limit of ${limits.maxConnections} connections; try again later.` };
-    }
-    if (count >= this.memberDescriptorBudget) {
-      const limit = this.memberDescriptorBudget + DESCRIPTOR_RESERVE;
-      this.emit('descriptors-exhausted', limit);
-      return { code: 'TOO_MANY_CONNECTIONS', text: `The gateway is at its open-file limit (${limit}); try again later.` };
-    }
-    if ((this.#perIp.get(link.ip) ?? 0) >= limits.maxConnectionsPerIp) {
-      return { code: 'TOO_MANY_CONNECTIONS_FROM_ADDRESS', text: `Your address already has ${limits.maxConnectionsPerIp} connections open.` };
-    }
-    return undefined;
   }
 
   /** History commits that failed since the last line about them, and when that line was written. */
@@ -480,57 +425,9 @@ export class Hub extends EventEmitter<HubEvents> {
     failures.loggedAt = now;
   }
 
-  #overflowed(target: DeliveryTarget, limit: number): void {
-    const member = this.#router.members.get(target.id);
-    if (member === undefined) return;
-    this.log.warn({ member: member.id, name: member.name, limit }, 'send queue overflow: disconnecting a member that stopped reading');
-    this.disconnect(member, 'overflow', {
-      code: 'SEND_QUEUE_OVERFLOW',
-      message: `Your send queue passed ${limit} bytes because you stopped reading; disconnected.`,
-    });
-  }
-
   /** A notice for a member; none for a plain device, which gets room text only (PROTOCOL.md §2). */
   #noticeFrame(member: Member, text: string, extra: { code?: ErrorCode; private?: boolean } = {}): Uint8Array | undefined {
     if (member.legacy) return undefined;
     return encodeMessage({ type: 'notice', text, ts: this.now(), ...extra });
-  }
-
-  #rateLimited(member: Member, now: number): void {
-    member.rateStrikes++;
-    if (member.rateStrikes >= RATE_STRIKES_TO_DISCONNECT) {
-      this.disconnect(member, 'rate', { code: 'RATE_LIMITED', message: 'Sustained flooding past the rate limit; disconnected.' });
-      return;
-    }
-    // At most one error a second, so a flood does not turn into a flood of errors.
-    if (now - member.lastRateErrorAt >= 1000) {
-      member.lastRateErrorAt = now;
-      const { ratePerSecond, rateBurst } = this.config.limits;
-      this.sendError(member, 'RATE_LIMITED', `Slow down: at most ${ratePerSecond} frames a second (bursts of ${rateBurst}); frames past it are dropped.`);
-    }
-  }
-
-  #scan(): void {
-    const now = this.now();
-    const { heartbeatMs, frameTimeoutMs, fileStallMs } = this.config.timing;
-    for (const member of this.#router.members.values()) {
-      if (member.partialSince !== 0 && now - member.partialSince > frameTimeoutMs) {
-        this.disconnect(member, 'timeout', { code: 'FRAME_TIMEOUT', message: `A frame stayed incomplete for more than ${frameTimeoutMs} ms.` });
-        continue;
-      }
-      if (heartbeatMs > 0 && !member.legacy && member.device === undefined) {
-        const silent = now - member.lastHeardAt;
-        if (member.pingSentAt !== 0 && now - member.pingSentAt > heartbeatMs) {
-          this.disconnect(member, 'timeout', { code: 'HEARTBEAT_TIMEOUT', message: `Nothing heard for ${silent} ms, not even an answer to a ping.` });
-          continue;
-        }
-        if (silent > heartbeatMs && member.pingSentAt === 0) {
-          member.pingSentAt = now;
-          this.#router.deliver(member, encodeMessage({ type: 'ping', data: new Uint8Array(0) }));
-        }
-      }
-      const waiting = this.delivery.waitingSince(member);
-      if (waiting !== 0 && now - waiting > fileStallMs) this.#files.releaseStalled(member);
-    }
   }
 }

@@ -11,6 +11,11 @@ import type { Router } from './router.js';
 
 type PresenceExtra = { reason?: LeaveReason; previousName?: string };
 
+/** A name another member holds (a nick, a hello). */
+export function nameTaken(name: string): ProtocolError {
+  return new ProtocolError('NAME_TAKEN', `The name "${name}" is taken.`);
+}
+
 /**
  * Rooms, names and presence: who is where, under which name, and who hears about it. Names
  * are claimed through the cluster (unique on every node); each member's record in the cluster

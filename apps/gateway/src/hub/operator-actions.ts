@@ -1,5 +1,8 @@
 import { ProtocolError, encodeMessage, type ErrorCode } from '@switchboard/protocol';
 import type { AdminAction, ClusterNode } from '../cluster/cluster.js';
+import type { Ban } from '../identity/bans.js';
+import type { Identity } from '../identity/identity.js';
+import { OPEN_ROOM, admits } from '../room-access.js';
 import type { LeaveReason, Member } from './member.js';
 import type { Membership } from './membership.js';
 import type { Router } from './router.js';
@@ -9,16 +12,20 @@ export interface OperatorActionsDeps {
   node: ClusterNode;
   router: Router;
   membership: Membership;
+  identity: Identity;
   now: () => number;
   /** Hub.disconnect: the member first gets `error` or `notice`. */
   disconnect(member: Member, reason: LeaveReason, error?: { code: ErrorCode; message: string }, notice?: { text: string; code: ErrorCode }): void;
   /** A notice for a member; none for a plain device. */
   noticeFrame(member: Member, text: string, extra?: { code?: ErrorCode; private?: boolean }): Uint8Array | undefined;
+  /** Hub.sendError. */
+  sendError(member: Member, code: ErrorCode, message: string): void;
 }
 
 /**
  * What operators do to members (the REST API calls these through the hub): kick, ban, revoke,
- * tell one member, broadcast to a room or everyone, on whichever node the member is.
+ * tell one member, broadcast to a room or everyone, on whichever node the member is; and what a
+ * ban or a room's new access setting, made here or on another gateway, means for members here.
  */
 export class OperatorActions {
   readonly #deps: OperatorActionsDeps;
@@ -42,9 +49,51 @@ export class OperatorActions {
     return closed.filter(Boolean).length;
   }
 
+  /**
+   * Closes a session that gives way to a sign-in, on any node: another connection of the same
+   * identity (SESSION_REPLACED), or with `reclaimedName` a guest holding the name of the account
+   * signing in (NAME_RECLAIMED).
+   */
+  async giveWay(id: string, reclaimedName?: string): Promise<boolean> {
+    return this.admin(
+      reclaimedName === undefined
+        ? { kind: 'replace', member: id }
+        : {
+            kind: 'revoke',
+            member: id,
+            code: 'NAME_RECLAIMED',
+            text: `"${reclaimedName}" is a registered account and its owner signed in; this connection is closed.`,
+          },
+    );
+  }
+
   /** Disconnects a member that a new ban matches (BANNED, with the reason). */
   async ban(id: string, reason: string): Promise<boolean> {
     return this.admin({ kind: 'ban', member: id, reason });
+  }
+
+  /** A ban added on another gateway: the members it matches here go, as they would on that gateway. */
+  banAddedElsewhere(ban: Ban): void {
+    for (const member of [...this.#deps.router.members.values()]) {
+      if (this.#deps.identity.banFor(member.link.ip, member.name, member.account)?.id === ban.id)
+        this.#deps.disconnect(member, 'banned', { code: 'BANNED', message: `Banned: ${ban.reason}` });
+    }
+  }
+
+  /**
+   * A room's access changed (here or on another gateway): this gateway's members it no longer
+   * admits are taken out of it (ROOM_FORBIDDEN, then presence leave with reason `kicked`).
+   * Devices stay: their listener or link put them there.
+   */
+  roomAccessChanged(roomName: string): void {
+    const room = this.#deps.router.rooms.get(roomName);
+    if (room === undefined) return;
+    const setting = this.#deps.identity.store.roomAccess(roomName) ?? OPEN_ROOM;
+    for (const member of [...room.members]) {
+      if (member.device !== undefined || member.isClosed || admits(setting, member)) continue;
+      this.#deps.sendError(member, 'ROOM_FORBIDDEN', `Room "${roomName}" was restricted: you are no longer in it.`);
+      this.#deps.membership.evict(member, room);
+    }
   }
 
   /** A private notice from the operator to one member on any node. */

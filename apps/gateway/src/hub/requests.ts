@@ -1,31 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  DEFAULT_ROOM,
-  PROTOCOL_VERSION,
-  ProtocolError,
-  encodeMessage,
-  type ClientMessage,
-  type ClientMessageOf,
-  type ServerMessageOf,
-} from '@switchboard/protocol';
-import type { ClusterNode, MemberRecord } from '../cluster/cluster.js';
+import { DEFAULT_ROOM, ProtocolError, encodeMessage, type ClientMessage } from '@switchboard/protocol';
+import type { ClusterNode } from '../cluster/cluster.js';
 import type { GatewayConfig } from '../config.js';
 import type { HistoryService } from '../history/history-service.js';
-import type { Identity, SignedIn } from '../identity/identity.js';
+import type { Identity } from '../identity/identity.js';
 import { ChatMessages, said } from './chat-messages.js';
 import type { FileRelay } from './file-relay.js';
-import { andThen, type Handled } from './handled.js';
+import { andThen, withRef, type Handled } from './handled.js';
 import { historyFrame, searchFrame } from './history-frame.js';
 import type { Member } from './member.js';
-import type { Membership } from './membership.js';
+import { nameTaken, type Membership } from './membership.js';
 import { OPEN_ROOM, admits, roomForbidden, type RoomVisitor } from '../room-access.js';
 import type { Router } from './router.js';
-
-export const SERVER_NAME = 'switchboard/0.1.0';
-
-/** A name's holder that keeps it against a sign-in (Requests.#otherHolder). */
-const ANOTHER_IDENTITY = Symbol('another identity');
+import { SignInFlow, clearHelloTimer } from './sign-in-flow.js';
 
 /** What a member without an account may send on a gateway with --require-login: what a device does. */
 const DEVICE_REQUESTS: ReadonlySet<ClientMessage['type']> = new Set(['hello', 'text', 'message', 'ping', 'pong']);
@@ -50,8 +37,9 @@ export interface RequestsOptions {
 }
 
 /**
- * What each client request does (PROTOCOL.md §3-§7). Replies carry the request's `ref`.
- * Errors are thrown as ProtocolError; the hub turns them into error frames with the ref.
+ * What each client request does (PROTOCOL.md §3-§7); a hello goes on to SignInFlow. Replies
+ * carry the request's `ref`. Errors are thrown as ProtocolError; the hub turns them into error
+ * frames with the ref.
  */
 export class Requests {
   private readonly config: GatewayConfig;
@@ -63,8 +51,8 @@ export class Requests {
   private readonly now: () => number;
   private readonly joined: RequestsOptions['joined'];
   private readonly identity: Identity;
-  private readonly replace: RequestsOptions['replace'];
   readonly #chat: ChatMessages;
+  readonly #signIn: SignInFlow;
 
   constructor(options: RequestsOptions) {
     this.config = options.config;
@@ -76,8 +64,18 @@ export class Requests {
     this.now = options.now;
     this.joined = options.joined;
     this.identity = options.identity;
-    this.replace = options.replace;
     this.#chat = new ChatMessages(options.node, options.router, options.history, options.now, options.config.limits);
+    this.#signIn = new SignInFlow({
+      config: options.config,
+      node: options.node,
+      router: options.router,
+      membership: options.membership,
+      history: options.history,
+      identity: options.identity,
+      joined: options.joined,
+      replace: options.replace,
+      mayJoin: (visitor, room) => this.#mayEnter(visitor, room, undefined),
+    });
   }
 
   handle(member: Member, message: ClientMessage): Handled {
@@ -106,7 +104,7 @@ export class Requests {
     const membership = this.membership;
     switch (message.type) {
       case 'hello':
-        return this.#hello(member, message);
+        return this.#signIn.hello(member, message);
       case 'text':
         return this.#chat.say(member, this.#mayUse(member, membership.currentOrThrow(member).name, 'speak in it'), { text: message.text });
       case 'message': {
@@ -137,7 +135,7 @@ export class Requests {
         const ban = this.identity.banFor(member.link.ip, name);
         if (ban !== undefined) throw new ProtocolError('BANNED', `The name "${name}" is banned: ${ban.reason}`);
         return andThen(membership.claim(member, name), (free) => {
-          if (!free) throw taken(name);
+          if (!free) throw nameTaken(name);
           if (member.isClosed) return;
           // Only a name it now holds: its token reclaims that one from now on.
           this.identity.store.renameToken(member.identity, name);
@@ -185,38 +183,6 @@ export class Requests {
     return [...counts].map(([name, members]) => ({ name, members }));
   }
 
-  #hello(member: Member, hello: ClientMessageOf<'hello'>): Handled {
-    // Whatever happens next, this connection speaks the protocol: it will not be made a plain
-    // device by the hello timer, and a failed hello may be retried.
-    this.#clearHelloTimer(member);
-    const upgrading = member.state === 'joined';
-    // It speaks the protocol: it hears everyone, as any member that said hello.
-    member.hears = undefined;
-    member.heardDevice = false;
-    if (!upgrading) {
-      member.legacy = false;
-      // What lobby said before the hello is in the history it gets on joining.
-      this.router.takeUndecided(member);
-    }
-    if (hello.v !== PROTOCOL_VERSION) {
-      throw new ProtocolError('UNSUPPORTED_VERSION', `This server speaks protocol version ${PROTOCOL_VERSION}, not ${hello.v}.`);
-    }
-    if (upgrading && !member.legacy) throw new ProtocolError('UNEXPECTED_TYPE', 'This connection already said hello.');
-    const asked = hello.name === undefined ? member.name : this.membership.checkName(hello.name);
-    const roomName = this.membership.checkRoomName(hello.room ?? DEFAULT_ROOM);
-    return andThen(this.identity.signIn(hello, asked, member.link.ip), (who) =>
-      andThen(this.#reclaim(member, this.#mayEnter(who, roomName, who)), () => {
-        // Closed while the password was hashed: nothing is claimed for a connection that is gone.
-        if (member.isClosed) return;
-        return andThen(this.#claimSignedIn(member, who, hello.token !== undefined || who.account !== null), (free) => {
-          if (!free) throw taken(who.name);
-          if (member.isClosed) return;
-          return this.#welcome(member, who, roomName, upgrading, hello);
-        });
-      }),
-    );
-  }
-
   /** Who may join a room and speak in it (room-access.ts); a device speaks in the room its listener or link put it in. */
   #mayUse(member: Member, room: string, what: string): string {
     if (member.device !== undefined) return room;
@@ -236,128 +202,9 @@ export class Requests {
     for (const room of target.rooms) this.#mayEnter(member, room, undefined, `address "${target.name}" in it`);
   }
 
-  /**
-   * A token's owner is still connected (a reloaded tab): that connection gives way. So does a
-   * guest holding the name of the account signing in (taken before it was registered): a
-   * registered name is its account's alone.
-   */
-  #reclaim(member: Member, who: SignedIn): Handled {
-    const holder = this.#otherHolder(member, who);
-    if (holder === undefined || holder === ANOTHER_IDENTITY) return;
-    return this.#giveWay(holder, who).then(() => undefined);
-  }
-
-  /** The holder's connection is closed, wherever it is: SESSION_REPLACED for the same identity, NAME_RECLAIMED for a guest on an account's name. */
-  #giveWay(holder: MemberRecord, who: SignedIn): Promise<unknown> {
-    return holder.identity === who.identity ? this.replace(holder.id) : this.replace(holder.id, who.name);
-  }
-
-  /**
-   * Claims the name signed in to. One that resumes an identity (a token, an account) may find it
-   * held a moment longer by a connection that gives way to it on another gateway (above; or one of
-   * its identity that just dropped): that gateway frees the name on the shared state after it has
-   * answered on its own channel, and a connection welcomed there a moment ago is not in this
-   * gateway's directory yet; on a Redis Cluster those travel through different shards. So it asks
-   * again, for up to --cluster-timeout-ms, while nobody else holds the name, closing a holder that
-   * must give way as it shows up; a name another identity holds is NAME_TAKEN at once.
-   */
-  #claimSignedIn(member: Member, who: SignedIn, resumes: boolean): boolean | Promise<boolean> {
-    const claimed = this.membership.claim(member, who.name);
-    if (!resumes || claimed === true || (claimed === false && this.#otherHolder(member, who) === ANOTHER_IDENTITY)) return claimed;
-    const deadline = Date.now() + this.config.cluster.timeoutMs;
-    const askedToGo = new Set<string>();
-    const again = async (free: boolean, pauseMs: number): Promise<boolean> => {
-      if (free || member.isClosed || Date.now() >= deadline) return free;
-      const holder = this.#otherHolder(member, who);
-      if (holder === ANOTHER_IDENTITY) return false;
-      if (holder !== undefined && !askedToGo.has(holder.id)) {
-        askedToGo.add(holder.id);
-        await this.#giveWay(holder, who);
-      } else await sleep(pauseMs);
-      return again(await this.membership.claim(member, who.name), Math.min(pauseMs * 2, 200));
-    };
-    return Promise.resolve(claimed).then((free) => again(free, 10));
-  }
-
-  /**
-   * Who else holds the name signed in to, as this gateway's directory says: nobody (undefined), a
-   * member that must give way to this sign-in (#reclaim), or another identity that keeps it.
-   */
-  #otherHolder(member: Member, who: SignedIn): MemberRecord | typeof ANOTHER_IDENTITY | undefined {
-    const holder = this.node.directory.byName(who.name);
-    if (holder === undefined || holder.id === member.id) return undefined;
-    if (holder.identity === who.identity || (who.account !== null && holder.identity.startsWith('guest:'))) return holder;
-    return ANOTHER_IDENTITY;
-  }
-
-  #welcome(member: Member, who: SignedIn, roomName: string, upgrading: boolean, hello: ClientMessageOf<'hello'>): Handled {
-    const name = who.name;
-    member.identity = who.identity;
-    member.account = who.account;
-    member.role = who.role;
-    {
-      member.legacy = false;
-      if (!upgrading) {
-        this.membership.setName(member, name);
-        member.state = 'joined';
-      }
-      const rooms = member.rooms.map((r) => r.name);
-      if (!rooms.includes(roomName)) rooms.push(roomName);
-      const welcome: ServerMessageOf<'welcome'> = {
-        type: 'welcome',
-        v: PROTOCOL_VERSION,
-        id: member.id,
-        name,
-        room: roomName,
-        rooms,
-        server: SERVER_NAME,
-        maxFrameLength: this.config.limits.maxFrameLength,
-        maxFileBytes: this.config.limits.maxFileBytes,
-        heartbeatMs: this.config.timing.heartbeatMs,
-        token: who.token(),
-      };
-      if (who.account !== null) welcome.account = true;
-      if (who.role !== null) welcome.role = who.role;
-      return andThen(this.#tokenShared(), () =>
-        andThen(upgrading ? undefined : this.#recordShared(member), () => {
-          if (member.isClosed) return;
-          this.router.deliver(member, encodeMessage(withRef(welcome, hello.ref)));
-          // A plain device upgrading under a new name: its rooms hear the rename after its welcome.
-          if (upgrading) this.membership.setName(member, name);
-          else this.joined(member);
-          // Its private history is here before anything it asks next (the input gate holds its frames till then).
-          return andThen(this.history.privateReady(member.identity), () => this.membership.join(member, roomName, { since: hello.since, ref: hello.ref }));
-        }),
-      );
-    }
-  }
-
-  /**
-   * With several gateways, the member's record is in the shared state before its welcome goes (it
-   * is in no room yet: its join follows): whoever it tells its name to can address it on any
-   * gateway at once (a gateway that has not heard of it yet asks Redis: #private).
-   */
-  #recordShared(member: Member): Handled {
-    return this.membership.publishRecord(member);
-  }
-
-  /**
-   * With several gateways, the welcome's token is in the shared state before the welcome goes:
-   * a client that presents it at once to another gateway (through the load balancer) is known there.
-   */
-  #tokenShared(): Handled {
-    if (this.node.identity === undefined) return;
-    // Bounded: a Redis that hangs delays the welcome by --cluster-timeout-ms at most (the token works here meanwhile).
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.config.cluster.timeoutMs)));
-    return Promise.race([this.identity.store.shared(), waited]).finally(() => clearTimeout(timer));
-  }
-
   /** A hello arrived that could not be read: still, this connection speaks the protocol. */
   markSpeaksProtocol(member: Member): void {
-    this.#clearHelloTimer(member);
-    member.legacy = false;
-    this.router.takeUndecided(member);
+    this.#signIn.markSpeaksProtocol(member);
   }
 
   /** A device on a line/raw listener or an outbound link: a protocol member at once, its link translating. */
@@ -383,7 +230,7 @@ export class Requests {
   /** A connection that did not say hello in time (or sent something else first) joins as a plain device. */
   admitPlain(member: Member): Handled {
     if (member.state !== 'pending') return;
-    this.#clearHelloTimer(member);
+    clearHelloTimer(member);
     if (member.transport === 'ws' && this.identity.config.requireLogin) {
       // A browser is no device: with --require-login it signs in or hears nothing.
       this.router.takeUndecided(member);
@@ -418,24 +265,9 @@ export class Requests {
     const ban = this.identity.banFor(member.link.ip, name);
     if (ban !== undefined) throw new ProtocolError('BANNED', `Banned: ${ban.reason}`);
   }
-
-  /** Cleared and dropped: a cleared Timeout still costs memory while referenced. */
-  #clearHelloTimer(member: Member): void {
-    if (member.helloTimer === undefined) return;
-    clearTimeout(member.helloTimer);
-    member.helloTimer = undefined;
-  }
 }
 
 /** Who holds an outbound link's name in the cluster's name claims while the link exists, connected or not. */
 export function linkNameOwner(linkId: string): string {
   return `link:${linkId}`;
-}
-
-function taken(name: string): ProtocolError {
-  return new ProtocolError('NAME_TAKEN', `The name "${name}" is taken.`);
-}
-
-function withRef<T extends object>(reply: T, ref: string | undefined): T {
-  return ref === undefined ? reply : { ...reply, ref };
 }
