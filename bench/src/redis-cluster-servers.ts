@@ -36,7 +36,18 @@ export async function launchRedisCluster(
     for (let i = 0; i < masters; i++) {
       const port = await freePort();
       const dir = dirOf(port);
-      const clusterFlags = ['--cluster-enabled', 'yes', '--cluster-config-file', `${dir}/nodes.conf`, '--cluster-node-timeout', '15000'];
+      // The cluster bus's port chosen free too, not the default port + 10,000 another process may hold.
+      const busPort = await freePort();
+      const clusterFlags = [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(busPort),
+        '--cluster-config-file',
+        `${dir}/nodes.conf`,
+        '--cluster-node-timeout',
+        '15000',
+      ];
       const child = await launchRedis((argv) => spawnServer(i, argv), { port, dir, flags: [...flags, ...clusterFlags], timeoutMs });
       nodes.push({ port, child, dir });
     }

@@ -182,10 +182,13 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   try {
     for (let i = 0; i < total; i++) {
       const port = await freePort();
+      // The cluster bus's port chosen free too: by default it is port + 10,000, which another
+      // process may hold (a fresh-clone CI met "bind: Address already in use" there).
+      const busPort = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-cluster-'));
       // prettier-ignore
       const args = [
-        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--protected-mode', 'no',
+        '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--dir', dir, '--protected-mode', 'no',
         '--save', '', '--appendonly', 'no',
         '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs),
         // A replica that lost its master a moment ago may still be promoted (the default refuses one "too old" after 10 × node timeout).
