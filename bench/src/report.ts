@@ -285,7 +285,7 @@ function pipeTargets(all: AllResults, suffix: string, label: string): Target[] {
   return t;
 }
 
-/** Scenario 3's points of one system at one rate (not the loaded-generator ones), per invocation. */
+/** Scenario 3's points of one system at one rate (not the loaded-generator ones), per invocation; older files name no id (K = 200). */
 function effPoints(d: EfficiencyData, id: string, rate: number, burn = false): PointResult[] {
   return d.points
     .filter(
@@ -307,44 +307,46 @@ function efficiencyTargets(file: ScenarioFile<EfficiencyData> | undefined): Targ
   const out: Target[] = [];
   const invs = invocationsOf(file);
   const rates = file.data.rates ?? [file.data.rate];
-  for (const rate of rates) {
-    for (const [id, name] of [
-      ['switchboard-tcp-k200', 'default flush window'],
-      ['switchboard-tcp-flush0-k200', '--flush-window-ms 0 (matched latency)'],
-    ] as const) {
-      const ratios: number[] = [];
-      const sbs: number[] = [];
-      const ircs: number[] = [];
-      let without = 0;
-      const sbP99: number[] = [];
-      const ircP99: number[] = [];
-      for (const d of invs) {
-        const s = effPoints(d, id, rate)[0];
-        const n = effPoints(d, 'ngircd-k200', rate)[0];
-        if (!s || !n) continue;
-        if (!hasHeadroom(s) || !hasHeadroom(n)) {
-          without++;
-          continue;
+  const memberCounts = file.data.memberCounts ?? [file.data.members];
+  for (const members of memberCounts)
+    for (const rate of rates) {
+      for (const [id, name] of [
+        [`switchboard-tcp-k${members}`, 'default flush window'],
+        [`switchboard-tcp-flush0-k${members}`, '--flush-window-ms 0 (matched latency)'],
+      ] as const) {
+        const ratios: number[] = [];
+        const sbs: number[] = [];
+        const ircs: number[] = [];
+        let without = 0;
+        const sbP99: number[] = [];
+        const ircP99: number[] = [];
+        for (const d of invs) {
+          const s = effPoints(d, id, rate)[0];
+          const n = effPoints(d, `ngircd-k${members}`, rate)[0];
+          if (!s || !n) continue;
+          if (!hasHeadroom(s) || !hasHeadroom(n)) {
+            without++;
+            continue;
+          }
+          sbs.push(s.cpuSecondsPerMillion);
+          ircs.push(n.cpuSecondsPerMillion);
+          ratios.push(s.cpuSecondsPerMillion / n.cpuSecondsPerMillion);
+          sbP99.push(s.p99Ms);
+          ircP99.push(n.p99Ms);
         }
-        sbs.push(s.cpuSecondsPerMillion);
-        ircs.push(n.cpuSecondsPerMillion);
-        ratios.push(s.cpuSecondsPerMillion / n.cpuSecondsPerMillion);
-        sbP99.push(s.p99Ms);
-        ircP99.push(n.p99Ms);
+        if (ratios.length === 0 && without === 0) continue;
+        const med = medianOf(ratios);
+        out.push({
+          what: `CPU per million deliveries at ${int(rate)} msg/s, K = ${members}, Switchboard (${name}) ≤ ½ of ngircd’s, generators with headroom`,
+          measured:
+            ratios.length === 0
+              ? `no invocation where both had headroom (${without} without)`
+              : `${spread(ratios, ratio)}; Switchboard ${spread(sbs, (n) => n.toFixed(2))} vs ngircd ${spread(ircs, (n) => n.toFixed(2))} CPU s; p99 ${ms(medianOf(sbP99))} vs ${ms(medianOf(ircP99))} ms` +
+                (without > 0 ? `; ${without} invocation(s) left out: a generator core at ≥ ${pct(HEADROOM_CPU)}` : ''),
+          pass: ratios.length === 0 ? null : med <= 0.5,
+        });
       }
-      if (ratios.length === 0 && without === 0) continue;
-      const med = medianOf(ratios);
-      out.push({
-        what: `CPU per million deliveries at ${int(rate)} msg/s, K = 200, Switchboard (${name}) ≤ ½ of ngircd’s, generators with headroom`,
-        measured:
-          ratios.length === 0
-            ? `no invocation where both had headroom (${without} without)`
-            : `${spread(ratios, ratio)}; Switchboard ${spread(sbs, (n) => n.toFixed(2))} vs ngircd ${spread(ircs, (n) => n.toFixed(2))} CPU s; p99 ${ms(medianOf(sbP99))} vs ${ms(medianOf(ircP99))} ms` +
-              (without > 0 ? `; ${without} invocation(s) left out: a generator core at ≥ ${pct(HEADROOM_CPU)}` : ''),
-        pass: ratios.length === 0 ? null : med <= 0.5,
-      });
     }
-  }
   return out;
 }
 
@@ -418,7 +420,7 @@ function efficiencySection(file: ScenarioFile<EfficiencyData>): string[] {
   const out = [
     '## Scenario 3: server CPU per million deliveries',
     '',
-    `Invocation ${file.runId}${invs.length > 1 ? ` and ${invs.length - 1} before it (figures: median of the invocations, min and max)` : ''}. K = ${e.members}, S = 10, offered ${rates.map(int).join(' and ')} msg/s (${e.rateChosenBy}). CPU = utime + stime of the server process over the measured window; deliveries = those that arrived in the window. Every member checks the sender and sequence of every message. A figure counts as measured **with headroom** when the generator core stayed under ${pct(HEADROOM_CPU)} and no other generator-bound sign showed; the others are marked and left out of the targets.`,
+    `Invocation ${file.runId}${invs.length > 1 ? ` and ${invs.length - 1} before it (figures: median of the invocations, min and max)` : ''}. K = ${(e.memberCounts ?? [e.members]).map(int).join(' and ')}, S = 10, offered ${rates.map(int).join(' and ')} msg/s (${e.rateChosenBy}). CPU = utime + stime of the server process over the measured window; deliveries = those that arrived in the window. Every member checks the sender and sequence of every message. A figure counts as measured **with headroom** when the generator core stayed under ${pct(HEADROOM_CPU)} and no other generator-bound sign showed; the others are marked and left out of the targets.`,
     '',
     e.generator === 'c'
       ? 'The K − S members that only receive are held by the C receiver (`bench/c/receiver.c`, built by the bench with gcc: epoll, 64 KiB reads, every frame or line decoded and every message checked by sender and sequence, as the Node generator does), the S senders by the Node load generator; the generator core column is both, with the receivers’ share under it (the C receiver’s “event-loop delay” is the longest an epoll batch took to handle).'

@@ -42,7 +42,9 @@ export interface EfficiencyData {
   rate: number;
   /** Every offered rate measured (issue 15: 1,000 and 4,000 msg/s at least). */
   rates?: number[];
+  /** The first room size; `memberCounts`, every one measured (--efficiency-members; older files: `members` alone). */
   members: number;
+  memberCounts?: number[];
   rateChosenBy: string;
   /** Who held the receiving members: `c`, the C receiver (bench/c/receiver.c); `node` (or absent, older files), the Node load generator. */
   generator?: 'c' | 'node';

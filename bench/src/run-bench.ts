@@ -74,6 +74,9 @@ in bench/results/*.json and the chart bench/results/fanout-k200.svg.
   --warmup-ms <n>      Warm-up before each measured window (default 2000).
   --measure-ms <n>     Measured window of each run (default 4000).
   --generators <n>     Load-generator processes (default 2: senders, receivers).
+  --efficiency-members <n>  Room size(s) K for scenario 3; repeat or comma-separate (default 200;
+                       200,50 also measures a room small enough that the receivers keep their
+                       headroom against ngircd's one write per line).
   --efficiency-rate <n>  Offered rate(s) for scenario 3; repeat or comma-separate (default:
                        1000 and 4000 msg/s).
   --generator <c|node>  Scenario 3's receiving members: c (default), the C receiver the bench
@@ -126,6 +129,7 @@ function options() {
       'measure-ms': { type: 'string' },
       generators: { type: 'string' },
       'efficiency-rate': { type: 'string', multiple: true },
+      'efficiency-members': { type: 'string', multiple: true },
       case: { type: 'string', multiple: true },
       'burn-generator-core': { type: 'boolean', default: false },
       generator: { type: 'string', default: 'c' },
@@ -172,6 +176,7 @@ function options() {
       values['efficiency-rate'] === undefined
         ? undefined
         : values['efficiency-rate'].flatMap((v) => v.split(',')).map((v) => int('efficiency-rate', v.trim(), 1000)),
+    efficiencyMembers: (values['efficiency-members'] ?? ['200']).flatMap((v) => v.split(',')).map((v) => int('efficiency-members', v.trim(), 200, 20)),
     cases: values.case?.flatMap((v) => v.split(',')).map((v) => v.trim()),
     burnGeneratorCore: values['burn-generator-core'],
     generator,
@@ -227,14 +232,18 @@ function tcpCases(members: number): FanoutCase[] {
   ];
 }
 
-/** Scenario 3's systems: scenario 1's, and Switchboard without its flush window (matched latency). */
-function efficiencyCases(): FanoutCase[] {
-  const [sb, ...rest] = tcpCases(200);
+/**
+ * Scenario 3's systems: scenario 1's, and Switchboard without its flush window (matched latency).
+ * A room of other than 200 says its K in each label, so its rows stand apart in RESULTS.md.
+ */
+function efficiencyCases(members: number): FanoutCase[] {
+  const named = (c: FanoutCase): FanoutCase => (members === 200 ? c : { ...c, label: `${c.label}, K = ${members}` });
+  const [sb, ...rest] = tcpCases(members);
   return [
     sb!,
-    { ...sb!, id: 'switchboard-tcp-flush0-k200', label: 'Switchboard (TCP), --flush-window-ms 0', gatewayFlags: ['--flush-window-ms', '0'] },
+    { ...sb!, id: `switchboard-tcp-flush0-k${members}`, label: 'Switchboard (TCP), --flush-window-ms 0', gatewayFlags: ['--flush-window-ms', '0'] },
     ...rest,
-  ];
+  ].map(named);
 }
 
 /** Scenario 9: 50 rooms of about 20, each member in 3 (K = 334), 50 senders each speaking in its 3 rooms in turn. */
@@ -639,7 +648,7 @@ async function main(): Promise<void> {
 
     if (o.scenarios.has(3)) {
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
-      log(`Scenario 3: server CPU per million deliveries at ${efficiencyRates.join(', ')} msg/s, K=200`);
+      log(`Scenario 3: server CPU per million deliveries at ${efficiencyRates.join(', ')} msg/s, K=${o.efficiencyMembers.join(', ')}`);
       const points: EfficiencyData['points'] = [];
       // The receivers in C (--generator c, the default): the generator core keeps headroom against ngircd's one write per line.
       const efficiencyTiming: Timing = { ...timing, ...(cReceiver !== undefined && { cReceiver }) };
@@ -662,15 +671,16 @@ async function main(): Promise<void> {
           await session.close();
         }
       };
-      for (const c of chosen(o, efficiencyCases())) await measure(c, false);
+      for (const members of o.efficiencyMembers) for (const c of chosen(o, efficiencyCases(members))) await measure(c, false);
       if (o.burnGeneratorCore)
-        for (const c of efficiencyCases().filter((x) => x.id === 'switchboard-tcp-k200' || x.id === 'ngircd-k200')) await measure(c, true);
+        for (const c of efficiencyCases(200).filter((x) => x.id === 'switchboard-tcp-k200' || x.id === 'ngircd-k200')) await measure(c, true);
       save(
         'efficiency',
         scenarioFile(3, 'Efficiency', o, machine, runId, settings, {
           rate: efficiencyRates[0]!,
           rates: efficiencyRates,
-          members: 200,
+          members: o.efficiencyMembers[0]!,
+          memberCounts: o.efficiencyMembers,
           rateChosenBy: efficiencyRateSource,
           generator: o.generator,
           points,

@@ -39,7 +39,7 @@ export function alreadyGiven(room: Room, frame: Uint8Array, now: number): Set<Me
 
 const ID_PREFIX = '{"id":';
 
-/** A message frame's id: its JSON starts with it (requests.ts writes it first), else the JSON is read. */
+/** A message frame's id: its JSON starts with it (chat-messages.ts puts it first after `type`, which the codec leaves out), else the JSON is read. */
 function messageId(frame: Uint8Array): number | undefined {
   let at = 5;
   for (let i = 0; i < ID_PREFIX.length; i++, at++) if (frame[at] !== ID_PREFIX.charCodeAt(i)) return idFromJson(frame);
