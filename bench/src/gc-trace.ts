@@ -58,24 +58,21 @@ export function logMark(file: string): number {
 }
 
 /**
- * The collections whose lines start in [from, to) of the log: a line cut by `from` belongs to
- * the collection before it, one cut by `to` (finished by the time it is read) to the window.
+ * The collections whose lines start in [from, to) of the log. A line cut by `from` ended before
+ * the window (its rest is no trace line); one cut by `to` ended in it, and is whole by the time
+ * it is read.
  */
 export function gcEventsBetween(file: string, from: number, to: number): GcEvent[] {
-  // The text starts one byte before `from` (which says whether `from` starts a line), at `base`.
-  const base = Math.max(0, from - 1);
   const fd = openSync(file, 'r');
   let text: string;
   try {
-    const buffer = Buffer.alloc(Math.max(0, fstatSync(fd).size - base));
-    text = buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, base));
+    const buffer = Buffer.alloc(Math.max(0, fstatSync(fd).size - from));
+    text = buffer.toString('latin1', 0, readSync(fd, buffer, 0, buffer.length, from));
   } finally {
     closeSync(fd);
   }
   const events: GcEvent[] = [];
-  let lineStart = from === 0 ? 0 : text.indexOf('\n') + 1;
-  if (lineStart === 0 && from !== 0) return events;
-  while (base + lineStart < to) {
+  for (let lineStart = 0; from + lineStart < to;) {
     const newline = text.indexOf('\n', lineStart);
     if (newline < 0) break;
     const event = parseGcLine(text.slice(lineStart, newline));
