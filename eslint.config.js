@@ -25,7 +25,7 @@ export default tseslint.config(
   },
   {
     // Tests, the page's tests and the tools' configs are typechecked by tsconfig.tests.json, not by a package's tsconfig.
-    files: ['packages/*/test/**', 'apps/gateway/test/**', 'apps/web/test/**', 'test/**', 'vitest.config.ts', 'playwright.config.ts'],
+    files: ['packages/*/test/**', 'apps/gateway/test/**', 'apps/web/test/**', 'bench/test/**', 'test/**', 'vitest.config.ts', 'playwright.config.ts'],
     languageOptions: { parserOptions: { projectService: false, project: ['./tsconfig.tests.json'] } },
     rules: {
       // Tests read JSON bodies and frames as `any` on purpose and assert on them: the assertion is the check.

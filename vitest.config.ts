@@ -15,7 +15,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'apps/gateway/test/**/*.test.ts', 'apps/web/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'apps/gateway/test/**/*.test.ts', 'apps/web/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
         },
       },
       {

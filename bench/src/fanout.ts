@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { nowUs, sleep, sleepUntil } from './clock.js';
+import { gcEventsBetween, gcFigures, logMark, mainIsolate, type GcFigures } from './gc-trace.js';
 import type { MemberSpec, Route, RunReport, Wire } from './generator-protocol.js';
 import { CReceiverProcess, GeneratorProcess, assignMembers } from './generator-pool.js';
 import { LatencyHistogram } from './latency-histogram.js';
@@ -133,6 +134,8 @@ export interface RunResult {
   roomSubscribers?: { room: string; gateways: number; subscribers: number }[];
   /** Reasons to believe the generator, not the server, limited this run. */
   generatorBound: string[];
+  /** The gateway's garbage collections over the window, when traced (SwitchboardOptions.traceGc). */
+  gc?: GcFigures;
 }
 
 export interface PointResult {
@@ -163,6 +166,8 @@ export interface PointResult {
   redisCpu?: number;
   redisCpuSecondsPerMillion?: number;
   redisUsPerMessage?: number;
+  /** Medians of the runs' garbage-collection figures, when traced. */
+  gc?: Pick<GcFigures, 'promotedMBps' | 'scavengeMedianMs' | 'markCompacts'>;
 }
 
 export interface CaseResult {
@@ -466,12 +471,14 @@ export class FanoutSession {
     const at0 = nowUs();
     const cpu0 = pids.map(processCpuSplit);
     const io0 = syscallCounts(pids);
+    const gc0 = this.system.gcTraced ? logMark(this.system.log) : undefined;
     const redis0 = redises.map((r) => treeCpu(r.pid));
     const cores0 = coreTimes();
     const info0 = redises.map((r) => redisInfo(r.port).catch(() => undefined));
     await sleepUntil(windowEnd);
     const cpu1 = pids.map(processCpuSplit);
     const io1 = syscallCounts(pids);
+    const gc1 = this.system.gcTraced ? logMark(this.system.log) : undefined;
     const windowSeconds = (nowUs() - at0) / 1e6;
     const redis1 = redises.map((r, i) => treeCpuAgain(r.pid, redis0[i]!));
     const cores1 = coreTimes();
@@ -491,6 +498,14 @@ export class FanoutSession {
       coreBusy: coreBusy(cores0, cores1),
     });
     result.serverWriteCalls = syscallDelta(io0, io1).writes;
+    // Read after the drain: a line cut by the window's end is whole by now.
+    if (gc0 !== undefined && gc1 !== undefined) {
+      const main = mainIsolate(this.system.log);
+      result.gc = gcFigures(
+        gcEventsBetween(this.system.log, gc0, gc1).filter((e) => e.isolate === main),
+        windowSeconds,
+      );
+    }
     if (this.#receiving.some((r) => r))
       result.receiverCpu = byProcess.reduce((a, r, i) => a + (this.#receiving[i] ? (r.cpuUserUs + r.cpuSystemUs) / Math.max(1, r.windowUs) : 0), 0);
     if (redises.length > 0) {
@@ -729,6 +744,13 @@ function pointOf(rate: number, runs: RunResult[]): PointResult {
       // Messages that reached the room in the window: deliveries ÷ (K − 1) = delivered rate × window.
       redisUsPerMessage: m((r) => ((r.redisCpuSeconds ?? NaN) * 1e6) / (r.deliveredRate * ((r.windowEndUs - r.windowStartUs) / 1e6))),
     }),
+    ...(runs.some((r) => r.gc !== undefined) && {
+      gc: {
+        promotedMBps: m((r) => r.gc?.promotedMBps ?? NaN),
+        scavengeMedianMs: m((r) => r.gc?.scavengeMedianMs ?? NaN),
+        markCompacts: m((r) => r.gc?.markCompacts ?? NaN),
+      },
+    }),
   };
 }
 
@@ -770,6 +792,9 @@ export async function measurePoint(session: FanoutSession, rate: number, log: (l
         (r.gatewayCpu && r.gatewayCpu.length > 1 ? ` (${r.gatewayCpu.map((g) => `${(g * 100).toFixed(0)} %`).join(' + ')})` : '') +
         (r.redisCpu !== undefined ? `, Redis ${(r.redisCpu * 100).toFixed(0)} %` : '') +
         `, generators ${(r.generatorCpu * 100).toFixed(0)} %` +
+        (r.gc
+          ? `, GC: promoted ${r.gc.promotedMBps.toFixed(2)} MB/s, ${r.gc.scavenges} scavenges (median ${r.gc.scavengeMedianMs.toFixed(1)} ms), ${r.gc.markCompacts} mark-compacts`
+          : '') +
         (r.pass ? '' : ` — FAIL: ${r.failures.join('; ')}`) +
         (r.generatorBound.length ? ` [generator-bound: ${r.generatorBound.join('; ')}]` : ''),
     );

@@ -105,17 +105,65 @@ function headroomMark(p: PointResult): string {
 }
 
 function pointTable(c: CaseResult): string[] {
+  // The gateway's garbage collections, where they were traced (a lone Switchboard, results since the bench read them).
+  const gc = c.points.some((p) => p.gc !== undefined);
   const lines = [
-    '| offered msg/s | delivered msg/s | deliveries/s | lost | p50 ms | p99 ms | max ms | server CPU | CPU s per million deliveries | generator CPU | result | notes |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---|',
+    '| offered msg/s | delivered msg/s | deliveries/s | lost | p50 ms | p99 ms | max ms | server CPU | CPU s per million deliveries | generator CPU |' +
+      (gc ? ' GC: promoted MB/s, scavenge median, mark-compacts |' : '') +
+      ' result | notes |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|' + (gc ? '---:|' : '') + ':---:|---|',
   ];
   for (const p of c.points) {
     lines.push(
       `| ${int(p.rate)} | ${int(p.deliveredRate)} | ${int(p.deliveriesPerSecond ?? p.deliveredRate * (c.case.members - 1))} | ${(p.lossFraction * 100).toFixed(p.lossFraction > 0 ? 3 : 0)} % | ` +
-        `${ms(p.p50Ms)} | ${ms(p.p99Ms)} | ${ms(p.maxMs)} | ${pct(p.serverCpu)} | ${Number.isFinite(p.cpuSecondsPerMillion) ? p.cpuSecondsPerMillion.toFixed(3) : '—'}${headroomMark(p)} | ${pct(p.generatorCpu)} | ${p.pass ? 'pass' : '**fail**'} | ${pointNotes(p)} |`,
+        `${ms(p.p50Ms)} | ${ms(p.p99Ms)} | ${ms(p.maxMs)} | ${pct(p.serverCpu)} | ${Number.isFinite(p.cpuSecondsPerMillion) ? p.cpuSecondsPerMillion.toFixed(3) : '—'}${headroomMark(p)} | ${pct(p.generatorCpu)} | ` +
+        (gc ? `${gcText(p.gc)} | ` : '') +
+        `${p.pass ? 'pass' : '**fail**'} | ${pointNotes(p)} |`,
     );
   }
   return lines;
+}
+
+/** A point's garbage-collection figures (medians of its runs): promoted MB/s, scavenge median, mark-compacts. */
+function gcText(gc: PointResult['gc']): string {
+  return gc ? `${mbps(gc.promotedMBps)}, ${ms(gc.scavengeMedianMs)} ms, ${int(gc.markCompacts)}` : '—';
+}
+
+const mbps = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)} MB/s` : '—');
+
+/** Where the promotion regression showed (docs/benchmark.md: 3.2-3.9 MB/s before its fix, 0.05 after), and the most promotion that counts as none. */
+const GC_TARGET = { rate: 4000, members: 200, promotedMBps: 0.5 };
+
+/**
+ * Scenario 1's Switchboard at GC_TARGET.rate (or the traced point nearest to it) in each
+ * invocation: its promotion to the old generation, the verdict the median's.
+ */
+function gcTarget(file: ScenarioFile<FanoutData> | undefined): Target[] {
+  if (!file) return [];
+  const what = `No message promoted to the old generation: at most ${GC_TARGET.promotedMBps} MB/s at ${int(GC_TARGET.rate)} msg/s, K = ${GC_TARGET.members}`;
+  const points = invocationsOf(file)
+    .map((d) => d.cases.find((c) => c.case.id === 'switchboard-tcp-k200'))
+    .map((c) => nearestTraced(c?.points ?? [], GC_TARGET.rate))
+    .filter((p): p is PointResult & { gc: NonNullable<PointResult['gc']> } => p?.gc !== undefined);
+  if (points.length === 0) return [{ what, measured: 'not measured (results from before the bench traced the gateway’s collections)', pass: null }];
+  const rates = [...new Set(points.map((p) => p.rate))].map(int).join(', ');
+  const promoted = points.map((p) => p.gc.promotedMBps);
+  // The verdict's figure with its spread; the others as medians, to explain it.
+  const scavenge = ms(medianOf(points.map((p) => p.gc.scavengeMedianMs)));
+  const markCompacts = int(medianOf(points.map((p) => p.gc.markCompacts)));
+  return [
+    {
+      what,
+      measured: `${spread(promoted, mbps)} at ${rates} msg/s; scavenge median ${scavenge} ms; mark-compacts in the window: ${markCompacts}`,
+      pass: medianOf(promoted) <= GC_TARGET.promotedMBps,
+    },
+  ];
+}
+
+/** The point with garbage-collection figures whose rate is nearest `rate` (by ratio; the lower on a tie). */
+function nearestTraced(points: PointResult[], rate: number): PointResult | undefined {
+  const distance = (p: PointResult): number => Math.abs(Math.log(p.rate / rate));
+  return points.filter((p) => p.gc !== undefined).sort((a, b) => distance(a) - distance(b) || a.rate - b.rate)[0];
 }
 
 function mixedByWire(c: CaseResult): string[] {
@@ -166,6 +214,7 @@ function targets(all: AllResults): Target[] {
   if (sbCaps.length > 0 && hubCaps.length === sbCaps.length) {
     t.push(versus('Fan-out capacity, K=200: above the bare hub', sbCaps, hubCaps, boundIn(all.fanoutTcp, 'bare-hub-k200'), (r) => r > 1));
   }
+  t.push(...gcTarget(all.fanoutTcp));
   t.push(...efficiencyTargets(all.efficiency));
   const mixedCaps = invocationsOf(all.fanoutMixed).map((d) => d.cases[0]?.capacity ?? 0);
   if (mixedCaps.length > 0 && ircCaps.length > 0) {
@@ -1162,6 +1211,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
     `- **A point passes** when every delivery of the run (warm-up included) arrived, none twice, no member was disconnected, and the p99 latency of messages sent in the window is at most ${P99_LIMIT_MS} ms. Latency = arrival − the message’s intended send time, on one monotonic clock, at 20 sample members; a sender running late shows up as latency. The point’s result is the majority of its runs; its figures are medians. **Capacity** is the highest offered rate that passed, below the first that failed.`,
     '- **Generator-bound**: the generators’ CPU reached 90 % of their core, their event-loop delay p99 passed 20 ms, or senders wrote more than 5 ms behind schedule (p99). Such points describe the load generator as much as the server.',
     '- Server CPU is utime + stime of the server process (/proc/<pid>/stat) over the window, as a share of one core.',
+    '- **GC** (a lone Switchboard in scenarios 1, 2 and 9–11, not in the profiled run): the gateway runs with `node --trace-gc-nvp`, and the collections that ended in the window are read from its log: the bytes scavenges promoted to the old generation per second (MB = 10⁶ bytes), the median scavenge pause, and the mark-compacts. Per-message objects that live past two scavenges are promoted and then die in the old generation; that regression doubled the tail (docs/benchmark.md).',
     '',
   ];
   if (svg) out.push(`![p99 latency against delivered rate, K = 200](${relative(join(file, '..'), svg)})`, '');

@@ -412,14 +412,19 @@ function chosen<C extends { id: string }>(o: Options, cases: C[]): C[] {
   return o.cases === undefined ? cases : cases.filter((c) => o.cases!.some((pattern) => matches(c.id, pattern)));
 }
 
-/** runLadder, then extra bisection steps between the last pass and the first fail. */
-async function capacity(c: FanoutCase, timing: Timing, ladder: Ladder): Promise<CaseResult> {
-  let result = await runLadder(c, timing, { rates: ladder.rates, refine: ladder.refineSteps > 0, log, sessionOptions });
+/**
+ * runLadder, then extra bisection steps between the last pass and the first fail. `traceGc`: a
+ * lone gateway's garbage collections are read over each window (scenarios 1, 2, 9-11; not where
+ * CPU per delivery is the figure, nor on several gateways).
+ */
+async function capacity(c: FanoutCase, timing: Timing, ladder: Ladder, traceGc = false): Promise<CaseResult> {
+  const traced = { ...sessionOptions, traceGc };
+  let result = await runLadder(c, timing, { rates: ladder.rates, refine: ladder.refineSteps > 0, log, sessionOptions: traced });
   // If even the first rate failed, step down so the chart has a passing point.
   let lowest = ladder.rates[0]!;
   for (let i = 0; i < 3 && result.capacity === null && ladder.fixed !== true; i++) {
     lowest = Math.round(lowest / 2);
-    const lower = await runLadder(c, timing, { rates: [lowest], refine: false, log, sessionOptions });
+    const lower = await runLadder(c, timing, { rates: [lowest], refine: false, log, sessionOptions: traced });
     result = merge(result, lower.points);
   }
   for (let step = 1; step < ladder.refineSteps && result.capacity !== null; step++) {
@@ -427,7 +432,7 @@ async function capacity(c: FanoutCase, timing: Timing, ladder: Ladder): Promise<
     if (!fail) break;
     const mid = Math.round(Math.sqrt(result.capacity * fail.rate) / 100) * 100;
     if (mid <= result.capacity || mid >= fail.rate || result.points.some((p) => p.rate === mid)) break;
-    const extra = await runLadder(c, timing, { rates: [mid], refine: false, log, sessionOptions });
+    const extra = await runLadder(c, timing, { rates: [mid], refine: false, log, sessionOptions: traced });
     result = merge(result, extra.points);
   }
   if (generatorCheck) {
@@ -435,7 +440,7 @@ async function capacity(c: FanoutCase, timing: Timing, ladder: Ladder): Promise<
     const fail = result.points.find((p) => !p.pass && (result.capacity === null || p.rate > result.capacity));
     if (fail) {
       const more = { ...timing, generators: timing.generators + 1 };
-      const check = await runLadder(c, more, { rates: [fail.rate], refine: false, log, sessionOptions });
+      const check = await runLadder(c, more, { rates: [fail.rate], refine: false, log, sessionOptions: traced });
       result.moreGenerators = { generators: more.generators, point: check.points[0]! };
       log(
         `    with ${more.generators} generator processes ${fail.rate} msg/s ${check.points[0]!.pass ? 'PASSES: the generator was part of the limit' : 'fails too'}`,
@@ -628,7 +633,7 @@ async function main(): Promise<void> {
         const all = tcpCases(members);
         // --history-none: Switchboard also with room `bench`'s history none, beside the durable default.
         if (o.historyNone) all.splice(1, 0, withoutHistory(all[0]!, ['bench']));
-        for (const c of chosen(o, all)) cases.push(await capacity(c, timing, ladderFor(o, members)));
+        for (const c of chosen(o, all)) cases.push(await capacity(c, timing, ladderFor(o, members), true));
       }
       const data: FanoutData = { timing, cases };
       const sb = cases.find((c) => c.case.id === 'switchboard-tcp-k200');
@@ -640,7 +645,7 @@ async function main(): Promise<void> {
       await waitForQuietMachine(o.quick ? 10_000 : 120_000);
       log('Scenario 2: fan-out with half the members on WebSocket (K=200, S=10)');
       const c = mixedCase(200);
-      const result = await capacity(c, timing, ladderFor(o, 200));
+      const result = await capacity(c, timing, ladderFor(o, 200), true);
       const data: FanoutData = { timing, cases: [result] };
       if (o.profile && invocation === o.invocations) data.profile = await profileGateway(c, timing, profileRate(result, ladderFor(o, 200)));
       save('fanoutMixed', scenarioFile(2, 'Fan-out, half the members on WebSocket', o, machine, runId, settings, data));
@@ -812,7 +817,7 @@ async function main(): Promise<void> {
       const top = n === 10 ? 1_024_000 : 256_000;
       const ladder = ladderOr(o, o.quick ? { rates: [2000, 8000, 32000], refineSteps: 0 } : { rates: doublingRates(1000, top), refineSteps: 2 });
       const results: CaseResult[] = [];
-      for (const c of chosen(o, cases)) results.push(await capacity(c, timing, ladder));
+      for (const c of chosen(o, cases)) results.push(await capacity(c, timing, ladder, true));
       const data: FanoutData = { timing, cases: results };
       const sb = results.find((c) => c.case.id === profileId);
       const irc = results.find((c) => c.case.system === 'ngircd');

@@ -6,6 +6,7 @@ import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
+import { GC_TRACE_FLAG, isGcLine } from './gc-trace.js';
 import { freePort, launchRedis, waitForPort } from './local-servers.js';
 import { clusterMasterOfKey, launchRedisCluster } from './redis-cluster-servers.js';
 
@@ -165,9 +166,15 @@ async function waitForListen(port: number, child: ChildProcess, log: string, tim
   }
 }
 
+/** The last lines of a log, a gateway's garbage-collection trace left out. */
 function tail(file: string, lines = 15): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .filter((line) => !isGcLine(line))
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '';
   }
@@ -197,6 +204,8 @@ export interface RunningSystem {
   /** Switchboard's --data-dir. */
   dataDir?: string;
   log: string;
+  /** Set when the gateway's log also holds V8's trace of its garbage collections (SwitchboardOptions.traceGc). */
+  gcTraced?: boolean;
   /** Whether the process is still running (every gateway, and Redis, for a cluster). */
   alive(): boolean;
   stop(): Promise<void>;
@@ -220,6 +229,8 @@ export interface SwitchboardOptions {
   cpuProfileDir?: string;
   /** Node flags for the gateway's process beside GATEWAY_NODE_FLAGS (scenario 5: `--inspect` on loopback, to ask for a GC). */
   nodeFlags?: string[];
+  /** One gateway, not profiled: trace its garbage collections into its log (gc-trace.ts). */
+  traceGc?: boolean;
   /** More documented gateway flags (appended after the bench's own). */
   extraFlags?: string[];
   /**
@@ -355,7 +366,7 @@ async function startSwitchboardCluster(gateways: number, kind: 'single' | 'clust
     for (let i = 0; i < gateways; i++) {
       const id = String.fromCharCode(0x61 + i);
       const clusterFlags = ['--redis-url', url, '--node-id', id, ...(shared ? ['--redis-wait-replicas', '0'] : [])];
-      nodes.push(await startSwitchboard({ ...options, cluster: undefined, extraFlags: [...clusterFlags, ...(options.extraFlags ?? [])] }));
+      nodes.push(await startSwitchboard({ ...options, cluster: undefined, traceGc: false, extraFlags: [...clusterFlags, ...(options.extraFlags ?? [])] }));
     }
   } catch (error) {
     await stop();
@@ -405,7 +416,9 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
           ...['--listen', `line://127.0.0.1:${senderLinePort}?room=${options.lineRoom}&hears=addressed&rate=${LINE_RATE}`],
         ]
       : [];
-  const nodeFlags = [...GATEWAY_NODE_FLAGS, ...(options.nodeFlags ?? [])];
+  // A profiled run is left as it was: the trace's writes would show in its samples.
+  const traceGc = options.traceGc === true && options.cpuProfileDir === undefined;
+  const nodeFlags = [...GATEWAY_NODE_FLAGS, ...(options.nodeFlags ?? []), ...(traceGc ? [GC_TRACE_FLAG] : [])];
   const node = options.cpuProfileDir ? ['node', ...nodeFlags, '--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : ['node', ...nodeFlags];
   // V8's sampling thread starves on a core the main thread keeps busy, and then samples mostly
   // the idle moments: a profiled gateway may use both cores (its main thread stays on the
@@ -443,6 +456,7 @@ export async function startSwitchboard(options: SwitchboardOptions = {}): Promis
     ...(senderLinePort !== undefined && { senderLinePort }),
     dataDir,
     log,
+    ...(traceGc && { gcTraced: true }),
     alive: () => child.exitCode === null && child.signalCode === null,
     stop: async () => {
       await stopChild(child);
