@@ -2,21 +2,56 @@
 // on it, and redis-server on one. The bench uses these, and so do the tests (test/helpers import
 // this file), so both start Redis the same way; only the flags and how the child is spawned differ.
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** Debian's redis-server (`npm test` installs it when missing). */
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (for servers that must be told a port, not given 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The ports the kernel hands out for listen(0) and as the source ports of outgoing connections. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // not Linux: assume its default range
+  }
+  return [32768, 60999];
+}
+
+function listenOn(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as net.AddressInfo;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** Ports this process has handed out, so two calls never name the same one. */
+const handedOut = new Set<number>();
+const LOWEST_PORT = 10_000;
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for servers that must be told a port
+ * (redis-server, a gateway's `--port`). Chosen below the kernel's ephemeral range: a port from
+ * listen(0) lies in that range, where any connection on the machine may take it as its source port
+ * before the server binds it (a fresh-clone CI met "bind: Address already in use" that way, on a
+ * Redis Cluster bus port).
+ */
+export async function freePort(): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  for (let attempt = 0; attempt < 50 && ephemeralLow - LOWEST_PORT >= 1000; attempt++) {
+    const port = LOWEST_PORT + Math.floor(Math.random() * (ephemeralLow - LOWEST_PORT));
+    if (handedOut.has(port) || (await listenOn(port)) === undefined) continue;
+    handedOut.add(port);
+    return port;
+  }
+  const port = await listenOn(0);
+  if (port === undefined) throw new Error('no free TCP port on 127.0.0.1');
+  return port;
 }
 
 function accepts(port: number): Promise<boolean> {

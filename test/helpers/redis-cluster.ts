@@ -180,10 +180,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   };
 
   try {
-    for (let i = 0; i < total; i++) {
+    // Each node's ports were free a moment ago; one taken since (its log says "Address already in
+    // use") is started again on new ones, a few times at most.
+    const withFreshPorts = async (): Promise<Node> => {
       const port = await freePort();
-      // The cluster bus's port chosen free too: by default it is port + 10,000, which another
-      // process may hold (a fresh-clone CI met "bind: Address already in use" there).
+      // The cluster bus's port chosen free too: by default it is port + 10,000, which another process may hold.
       const busPort = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-cluster-'));
       // prettier-ignore
@@ -194,15 +195,31 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         // A replica that lost its master a moment ago may still be promoted (the default refuses one "too old" after 10 × node timeout).
         '--cluster-replica-validity-factor', '0',
       ];
-      const node: Node = { port, url: `redis://127.0.0.1:${port}`, dir, args, child: launch(args), log: '', alive: true, id: '' };
-      watch(node);
-      nodes.push(node);
-    }
-    for (const node of nodes) {
-      try {
-        node.id = (await until(`node ${node.port} answering`, 10_000, async () => (await cli(node.port, ['CLUSTER', 'MYID'])).trim() || undefined)).trim();
-      } catch (error) {
-        throw new Error(`${(error as Error).message}\n${node.log}`, { cause: error });
+      const fresh: Node = { port, url: `redis://127.0.0.1:${port}`, dir, args, child: launch(args), log: '', alive: true, id: '' };
+      watch(fresh);
+      return fresh;
+    };
+    for (let i = 0; i < total; i++) nodes.push(await withFreshPorts());
+    for (const [i, first] of nodes.entries()) {
+      let node = first;
+      for (let attempt = 1; ; attempt++) {
+        let id: string;
+        try {
+          // An exited node answers '' at once (no waiting out the deadline for it).
+          id = await until(`node ${node.port} answering`, 10_000, async () =>
+            node.alive ? (await cli(node.port, ['CLUSTER', 'MYID'])).trim() || undefined : '',
+          );
+        } catch (error) {
+          throw new Error(`${(error as Error).message}\n${node.log}`, { cause: error });
+        }
+        if (id !== '') {
+          node.id = id;
+          break;
+        }
+        await sleep(100); // the rest of its output
+        if (attempt >= 3 || !node.log.includes('Address already in use')) throw new Error(`Redis Cluster: node ${node.port} exited\n${node.log}`);
+        rmSync(node.dir, { recursive: true, force: true });
+        node = nodes[i] = await withFreshPorts();
       }
     }
     // --cluster create takes the first `masters` addresses as masters and gives each `replicas` of the rest.
