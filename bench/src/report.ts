@@ -344,6 +344,7 @@ function pipeTargets(all: AllResults, suffix: string, label: string): Target[] {
     const sbP99 = pipes.map(([ps]) => ps.rttP99Ms);
     const wsP99 = pipes.map(([, pw]) => pw.rttP99Ms);
     const busy = pipes.flat().filter((p) => p.noisyRuns > 0);
+    const peerBound = pipes.filter(([, pw]) => pipeGeneratorBound(pw)).length;
     t.push({
       what: `Raw pipe (/ws/devices/:id), ${label}: at least 3× websockify’s messages/s (64 in flight, same echo server, same client)`,
       measured: `${spread(
@@ -352,8 +353,9 @@ function pipeTargets(all: AllResults, suffix: string, label: string): Target[] {
       )} vs ${spread(
         pipes.map(([, pw]) => pw.messagesPerSecond),
         int,
-      )} msg/s; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
-      pass: medianOf(ratios) >= 3,
+      )} msg/s${peerBound > 0 ? ` (websockify generator-bound in ${peerBound} of ${pipes.length})` : ''}; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
+      // As versus(): websockify held back by the generator in most invocations had more to give, so its ratio can show a miss, never a pass.
+      pass: medianOf(ratios) < 3 ? false : peerBound * 2 > pipes.length ? null : true,
     });
     t.push({
       what: `Raw pipe (/ws/devices/:id), ${label}: lower round-trip p99 than websockify (1 in flight)`,
