@@ -76,6 +76,11 @@ export async function waitForPort(port: number, child: ChildProcess, timeoutMs: 
   throw new Error(`nothing listening on port ${port} after ${timeoutMs} ms`);
 }
 
+/** redis-server's arguments for loopback `port`, its files in `dir`, and the caller's `flags`. */
+export function redisServerArgs(port: number, dir: string, flags: string[]): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--protected-mode', 'no', ...flags];
+}
+
 /**
  * Starts redis-server on loopback `port` with its files in `dir` and the caller's `flags` (the
  * persistence its purpose needs), through the caller's `spawnServer` (which decides where its output
@@ -85,7 +90,7 @@ export async function launchRedis(
   spawnServer: (argv: string[]) => ChildProcess,
   { port, dir, flags, timeoutMs }: { port: number; dir: string; flags: string[]; timeoutMs: number },
 ): Promise<ChildProcess> {
-  const child = spawnServer([REDIS_SERVER, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--protected-mode', 'no', ...flags]);
+  const child = spawnServer([REDIS_SERVER, ...redisServerArgs(port, dir, flags)]);
   try {
     await waitForPort(port, child, timeoutMs);
   } catch (error) {

@@ -1,12 +1,9 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.js';
-import { REDIS_SERVER } from './redis.js';
-
-/** Debian's redis-cli (package redis-tools, which redis-server depends on; `npm test` installs both when missing). */
-export const REDIS_CLI = '/usr/bin/redis-cli';
+import { REDIS_SERVER, redisServerArgs, waitForPort } from '../../bench/src/local-servers.js';
+import { clusterNodeFlags, formCluster, infoFields as fields, onFreePorts, redisCli } from '../../bench/src/redis-cluster-servers.js';
 
 /** One redis-server of the cluster. `role` is what it was at the last look (a replica becomes a master after a failover). */
 export interface ClusterNodeProcess {
@@ -70,14 +67,8 @@ export interface RedisClusterOptions {
   readyTimeoutMs?: number;
 }
 
-function cli(port: number, args: string[], timeoutMs = 5_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(REDIS_CLI, ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: timeoutMs }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`redis-cli -p ${port} ${args.join(' ')}: ${error.message}\n${stderr}`, { cause: error }));
-      else resolve(stdout);
-    });
-  });
-}
+/** The bench's redis-cli runner (one way to start and ask a cluster: bench/src/redis-cluster-servers.ts), with a test's shorter bound. */
+const cli = (port: number, args: string[]): Promise<string> => redisCli(port, args, 5_000);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -98,16 +89,6 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
     }
     await sleep(100);
   }
-}
-
-/** `field:value` lines of CLUSTER INFO or INFO as a map. */
-function fields(text: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) map.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return map;
 }
 
 interface NodeLine {
@@ -180,69 +161,40 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   };
 
   try {
-    // Each node's ports were free a moment ago; one taken since (its log says "Address already in
-    // use") is started again on new ones, a few times at most.
-    const withFreshPorts = async (): Promise<Node> => {
-      const port = await freePort();
-      // The cluster bus's port chosen free too: by default it is port + 10,000, which another process may hold.
-      const busPort = await freePort();
-      const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-cluster-'));
-      // prettier-ignore
-      const args = [
-        '--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--dir', dir, '--protected-mode', 'no',
-        '--save', '', '--appendonly', 'no',
-        '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs),
-        // A replica that lost its master a moment ago may still be promoted (the default refuses one "too old" after 10 × node timeout).
-        '--cluster-replica-validity-factor', '0',
-      ];
-      const fresh: Node = { port, url: `redis://127.0.0.1:${port}`, dir, args, child: launch(args), log: '', alive: true, id: '' };
-      watch(fresh);
-      return fresh;
-    };
-    for (let i = 0; i < total; i++) nodes.push(await withFreshPorts());
-    for (const [i, first] of nodes.entries()) {
-      let node = first;
-      for (let attempt = 1; ; attempt++) {
-        let id: string;
+    // One node at a time, each on ports free a moment ago: one that finds them taken since exits
+    // before it listens, and onFreePorts starts it again on new ones.
+    for (let i = 0; i < total; i++) {
+      const node = await onFreePorts(async (port, busPort): Promise<Node> => {
+        const dir = mkdtempSync(join(tmpdir(), 'switchboard-redis-cluster-'));
+        const args = redisServerArgs(port, dir, [
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          ...clusterNodeFlags(dir, busPort, nodeTimeoutMs),
+          // A replica that lost its master a moment ago may still be promoted (the default refuses one "too old" after 10 × node timeout).
+          '--cluster-replica-validity-factor',
+          '0',
+        ]);
+        const node: Node = { port, url: `redis://127.0.0.1:${port}`, dir, args, child: launch(args), log: '', alive: true, id: '' };
+        watch(node);
         try {
-          // An exited node answers '' at once (no waiting out the deadline for it).
-          id = await until(`node ${node.port} answering`, 10_000, async () =>
-            node.alive ? (await cli(node.port, ['CLUSTER', 'MYID'])).trim() || undefined : '',
-          );
+          await waitForPort(port, node.child, 10_000);
+          node.id = (await cli(port, ['CLUSTER', 'MYID'])).trim();
+          return node;
         } catch (error) {
-          throw new Error(`${(error as Error).message}\n${node.log}`, { cause: error });
+          await killNode(node);
+          rmSync(dir, { recursive: true, force: true });
+          throw new Error(`Redis Cluster: node ${port}: ${(error as Error).message}\n${node.log}`, { cause: error });
         }
-        if (id !== '') {
-          node.id = id;
-          break;
-        }
-        await sleep(100); // the rest of its output
-        if (attempt >= 3 || !node.log.includes('Address already in use')) throw new Error(`Redis Cluster: node ${node.port} exited\n${node.log}`);
-        rmSync(node.dir, { recursive: true, force: true });
-        node = nodes[i] = await withFreshPorts();
-      }
+      });
+      nodes.push(node);
     }
-    // --cluster create takes the first `masters` addresses as masters and gives each `replicas` of the rest.
-    await new Promise<void>((resolve, reject) => {
-      execFile(
-        REDIS_CLI,
-        ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
-        { timeout: readyTimeoutMs },
-        (error, stdout, stderr) =>
-          error ? reject(new Error(`redis-cli --cluster create: ${error.message}\n${stdout}\n${stderr}`, { cause: error })) : resolve(),
-      );
-    });
-    await until('every node ok with every slot assigned and every replica linked', readyTimeoutMs, async () => {
-      for (const node of nodes) {
-        const info = fields(await cli(node.port, ['CLUSTER', 'INFO']));
-        if (info.get('cluster_state') !== 'ok' || info.get('cluster_slots_ok') !== '16384' || info.get('cluster_known_nodes') !== String(total))
-          return undefined;
-        const replication = fields(await cli(node.port, ['INFO', 'replication']));
-        if (replication.get('role') === 'slave' && replication.get('master_link_status') !== 'up') return undefined;
-        if (replication.get('role') === 'master' && Number(replication.get('connected_slaves')) < replicas) return undefined;
-      }
-      return true;
-    });
+    // The first `masters` nodes become masters, each given `replicas` of the rest.
+    await formCluster(
+      nodes.map((n) => n.port),
+      { replicas, timeoutMs: readyTimeoutMs },
+    );
   } catch (error) {
     await stop();
     throw error;
