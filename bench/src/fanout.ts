@@ -793,7 +793,7 @@ export async function measurePoint(session: FanoutSession, rate: number, log: (l
         (r.redisCpu !== undefined ? `, Redis ${(r.redisCpu * 100).toFixed(0)} %` : '') +
         `, generators ${(r.generatorCpu * 100).toFixed(0)} %` +
         (r.gc
-          ? `, GC: promoted ${r.gc.promotedMBps.toFixed(2)} MB/s, ${r.gc.scavenges} scavenges (median ${r.gc.scavengeMedianMs.toFixed(1)} ms), ${r.gc.markCompacts} mark-compacts`
+          ? `, GC: promoted ${r.gc.promotedMBps.toFixed(2)} MB/s, ${r.gc.scavenges} scavenges (median ${r.gc.scavengeMedianMs.toFixed(1)} ms), ${r.gc.markCompacts} mark-compact${r.gc.markCompacts === 1 ? '' : 's'}`
           : '') +
         (r.pass ? '' : ` — FAIL: ${r.failures.join('; ')}`) +
         (r.generatorBound.length ? ` [generator-bound: ${r.generatorBound.join('; ')}]` : ''),
