@@ -36,7 +36,15 @@ export interface IdleResult {
    * memory per connection goes: V8's heap (committed, and in use), external memory (Buffers), and
    * the rest of RSS (Node's and libuv's C++ objects per socket, malloc, code).
    */
-  memory?: { before: MemoryParts; after: MemoryParts; beforeGc: MemoryParts; afterGc: MemoryParts };
+  memory?: { before: MemoryParts; after: MemoryParts; beforeGc: MemoryParts; afterGc: MemoryParts; settled?: MemoryParts };
+  /**
+   * Node servers (absent in older files): RSS read again after the gateway sat idle `settleSeconds`
+   * more, with no collection asked for: what an idle server holds once V8 has had its own chance to
+   * collect the joins' garbage (its memory reducer runs some seconds after the allocation stops).
+   */
+  rssSettledBytes?: number;
+  perConnectionSettledBytes?: number;
+  settleSeconds?: number;
   setupSeconds: number;
   /** Switchboard's own figures from GET /api/stats after connecting. */
   stats?: unknown;
@@ -61,6 +69,9 @@ function wireFor(c: IdleCase, index: number): Wire {
   if (c.wsShare >= 1) return 'sb-ws';
   return c.wsShare > 0 && index % 2 === 1 ? 'sb-ws' : 'sb-tcp';
 }
+
+/** How long an idle Node server sits after the joins before its settled reading. */
+export const SETTLE_MS = 30_000;
 
 /** RSS readings per figure, 200 ms apart: the median is reported (one reading moved by up to 1 KiB per connection between runs). */
 const RSS_READINGS = 5;
@@ -134,7 +145,7 @@ class Inspector {
  * RSS_READINGS readings. Switchboard's are also read after a full GC (the gateway runs with
  * `--inspect` on a loopback port for it).
  */
-export async function measureIdle(c: IdleCase, generators: number, log: (line: string) => void): Promise<IdleResult> {
+export async function measureIdle(c: IdleCase, generators: number, log: (line: string) => void, settleMs = SETTLE_MS): Promise<IdleResult> {
   const inspectPort = c.system === 'switchboard' ? await freePort() : undefined;
   const system = await startSystem(c.system, inspectPort !== undefined ? { nodeFlags: [`--inspect=127.0.0.1:${inspectPort}`] } : {});
   const procs: GeneratorProcess[] = [];
@@ -197,6 +208,13 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
     await sleep(1000);
     const rssAfter = await medianRss(system.pid);
     memory.after = await inspect((inspector) => inspector.memoryUsage());
+    // ngircd frees what it no longer needs at once; a Node server's garbage waits for a collection.
+    let rssSettled: number | undefined;
+    if (c.system !== 'ngircd') {
+      await sleep(settleMs);
+      rssSettled = await medianRss(system.pid);
+      memory.settled = await inspect((inspector) => inspector.memoryUsage());
+    }
     const afterGcReading = await afterGc();
     const rssAfterGc = afterGcReading?.[0];
     if (afterGcReading !== undefined) memory.afterGc = afterGcReading[1];
@@ -209,6 +227,11 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
       rssBeforeBytes: rssBefore,
       rssAfterBytes: rssAfter,
       perConnectionBytes: (rssAfter - rssBefore) / c.connections,
+      ...(rssSettled !== undefined && {
+        rssSettledBytes: rssSettled,
+        perConnectionSettledBytes: (rssSettled - rssBefore) / c.connections,
+        settleSeconds: settleMs / 1000,
+      }),
       ...(rssBeforeGc !== undefined &&
         rssAfterGc !== undefined && {
           rssBeforeGcBytes: rssBeforeGc,
@@ -218,13 +241,24 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
       ...(memory.before !== undefined &&
         memory.after !== undefined &&
         memory.beforeGc !== undefined &&
-        memory.afterGc !== undefined && { memory: { before: memory.before, after: memory.after, beforeGc: memory.beforeGc, afterGc: memory.afterGc } }),
+        memory.afterGc !== undefined && {
+          memory: {
+            before: memory.before,
+            after: memory.after,
+            beforeGc: memory.beforeGc,
+            afterGc: memory.afterGc,
+            ...(memory.settled && { settled: memory.settled }),
+          },
+        }),
       setupSeconds,
       stats,
     };
     log(
       `    ${c.label}: ${c.connections} connections in ${setupSeconds.toFixed(1)} s, RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB, ` +
         `${(result.perConnectionBytes / 1024).toFixed(2)} KiB per connection` +
+        (result.perConnectionSettledBytes !== undefined
+          ? `; after ${settleMs / 1000} s idle ${(result.perConnectionSettledBytes / 1024).toFixed(2)} KiB`
+          : '') +
         (result.perConnectionAfterGcBytes !== undefined ? `; after a full GC ${(result.perConnectionAfterGcBytes / 1024).toFixed(2)} KiB` : ''),
     );
     return result;
