@@ -36,13 +36,23 @@ export interface IdleResult {
    * memory per connection goes: V8's heap (committed, and in use), external memory (Buffers), and
    * the rest of RSS (Node's and libuv's C++ objects per socket, malloc, code).
    */
-  memory?: { before: MemoryParts; after: MemoryParts; beforeGc: MemoryParts; afterGc: MemoryParts; settled?: MemoryParts };
+  memory?: {
+    before: MemoryParts;
+    after: MemoryParts;
+    beforeGc: MemoryParts;
+    afterGc: MemoryParts;
+    settledBefore?: MemoryParts;
+    settledAfter?: MemoryParts;
+  };
   /**
-   * Node servers (absent in older files): RSS read again after the gateway sat idle `settleSeconds`
-   * more, with no collection asked for: what an idle server holds once V8 has had its own chance to
-   * collect the joins' garbage (its memory reducer runs some seconds after the allocation stops).
+   * Switchboard only (absent in older files): the two readings again, each after the gateway sat
+   * idle `settleSeconds` more (before the joins, and after them), with no collection asked for:
+   * what an idle server holds once V8 has had its own chance to collect (its memory reducer runs
+   * some seconds after the allocation stops, and gives back pages it had before the joins too, so
+   * both sides of the difference settle).
    */
-  rssSettledBytes?: number;
+  rssSettledBeforeBytes?: number;
+  rssSettledAfterBytes?: number;
   perConnectionSettledBytes?: number;
   settleSeconds?: number;
   setupSeconds: number;
@@ -70,7 +80,7 @@ function wireFor(c: IdleCase, index: number): Wire {
   return c.wsShare > 0 && index % 2 === 1 ? 'sb-ws' : 'sb-tcp';
 }
 
-/** How long an idle Node server sits after the joins before its settled reading. */
+/** How long the gateway sits idle, before the joins and after them, before each settled reading. */
 export const SETTLE_MS = 30_000;
 
 /** RSS readings per figure, 200 ms apart: the median is reported (one reading moved by up to 1 KiB per connection between runs). */
@@ -171,6 +181,14 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
     await waitForQuiet(system.pid);
     const rssBefore = await medianRss(system.pid);
     memory.before = await inspect((inspector) => inspector.memoryUsage());
+    // Switchboard's settled readings (ngircd frees at once; the bare hub is a reference and keeps the scenario short).
+    const settle = async (): Promise<[number, MemoryParts | undefined] | undefined> => {
+      if (c.system !== 'switchboard') return undefined;
+      await sleep(settleMs);
+      return [await medianRss(system.pid), await inspect((inspector) => inspector.memoryUsage())];
+    };
+    const settledBefore = await settle();
+    memory.settledBefore = settledBefore?.[1];
     const beforeGc = await afterGc();
     const rssBeforeGc = beforeGc?.[0];
     if (beforeGc !== undefined) memory.beforeGc = beforeGc[1];
@@ -208,13 +226,8 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
     await sleep(1000);
     const rssAfter = await medianRss(system.pid);
     memory.after = await inspect((inspector) => inspector.memoryUsage());
-    // ngircd frees what it no longer needs at once; a Node server's garbage waits for a collection.
-    let rssSettled: number | undefined;
-    if (c.system !== 'ngircd') {
-      await sleep(settleMs);
-      rssSettled = await medianRss(system.pid);
-      memory.settled = await inspect((inspector) => inspector.memoryUsage());
-    }
+    const settledAfter = await settle();
+    memory.settledAfter = settledAfter?.[1];
     const afterGcReading = await afterGc();
     const rssAfterGc = afterGcReading?.[0];
     if (afterGcReading !== undefined) memory.afterGc = afterGcReading[1];
@@ -227,11 +240,13 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
       rssBeforeBytes: rssBefore,
       rssAfterBytes: rssAfter,
       perConnectionBytes: (rssAfter - rssBefore) / c.connections,
-      ...(rssSettled !== undefined && {
-        rssSettledBytes: rssSettled,
-        perConnectionSettledBytes: (rssSettled - rssBefore) / c.connections,
-        settleSeconds: settleMs / 1000,
-      }),
+      ...(settledBefore !== undefined &&
+        settledAfter !== undefined && {
+          rssSettledBeforeBytes: settledBefore[0],
+          rssSettledAfterBytes: settledAfter[0],
+          perConnectionSettledBytes: (settledAfter[0] - settledBefore[0]) / c.connections,
+          settleSeconds: settleMs / 1000,
+        }),
       ...(rssBeforeGc !== undefined &&
         rssAfterGc !== undefined && {
           rssBeforeGcBytes: rssBeforeGc,
@@ -247,7 +262,7 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
             after: memory.after,
             beforeGc: memory.beforeGc,
             afterGc: memory.afterGc,
-            ...(memory.settled && { settled: memory.settled }),
+            ...(memory.settledBefore && memory.settledAfter && { settledBefore: memory.settledBefore, settledAfter: memory.settledAfter }),
           },
         }),
       setupSeconds,

@@ -1306,7 +1306,7 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
           ? 'Each RSS figure is the median of 5 readings 200 ms apart. "Per connection" forces no garbage collection, so garbage from the joins counts against the server; "after a full GC" reads both again after two full collections the bench asked V8 for (`HeapProfiler.collectGarbage` over the gateway’s `--inspect` port on 127.0.0.1, which the bench gives Switchboard in this scenario only; the first pair is taken before the joins, so the no-GC "after" also follows that GC).'
           : 'Nothing forces a garbage collection, so garbage from the joins counts against the server.') +
         (settleSeconds !== undefined
-          ? ` "After ${settleSeconds} s idle" reads RSS again once the Node servers have sat idle that much longer, with no collection asked for: V8 collects the joins' garbage on its own some seconds after the allocation stops (its memory reducer), so this is what an idle server holds, and what the target is judged on. ngircd frees at once and is not read again.`
+          ? ` "After ${settleSeconds} s idle" takes both readings again, each once Switchboard has sat idle that much longer (before the joins, and after them), with no collection asked for: V8 collects on its own some seconds after the allocation stops (its memory reducer), and gives back pages it held before the joins too, so both readings settle. That is what an idle server holds, and what the target is judged on. ngircd frees at once; the bare hub is not read again.`
           : ''),
       '',
       `| system | connections (TCP / WS) | RSS before | RSS after | per connection |${settleSeconds !== undefined ? ` per connection after ${settleSeconds} s idle |` : ''}${gc ? ' per connection after a full GC |' : ''} time to connect all |`,
@@ -1339,8 +1339,8 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
           const m = r.memory!;
           return [
             row(r, 'no GC', r.rssBeforeBytes, r.rssAfterBytes, m.before, m.after),
-            ...(m.settled !== undefined && r.rssSettledBytes !== undefined
-              ? [row(r, `after ${r.settleSeconds ?? '?'} s idle`, r.rssBeforeBytes, r.rssSettledBytes, m.before, m.settled)]
+            ...(m.settledBefore !== undefined && m.settledAfter !== undefined && r.rssSettledBeforeBytes !== undefined && r.rssSettledAfterBytes !== undefined
+              ? [row(r, `after ${r.settleSeconds ?? '?'} s idle`, r.rssSettledBeforeBytes, r.rssSettledAfterBytes, m.settledBefore, m.settledAfter)]
               : []),
             row(r, 'after a full GC', r.rssBeforeGcBytes ?? NaN, r.rssAfterGcBytes ?? NaN, m.beforeGc, m.afterGc),
           ];
