@@ -36,25 +36,7 @@ export interface IdleResult {
    * memory per connection goes: V8's heap (committed, and in use), external memory (Buffers), and
    * the rest of RSS (Node's and libuv's C++ objects per socket, malloc, code).
    */
-  memory?: {
-    before: MemoryParts;
-    after: MemoryParts;
-    beforeGc: MemoryParts;
-    afterGc: MemoryParts;
-    settledBefore?: MemoryParts;
-    settledAfter?: MemoryParts;
-  };
-  /**
-   * Switchboard only (absent in older files): the two readings again, each after the gateway sat
-   * idle `settleSeconds` more (before the joins, and after them), with no collection asked for:
-   * what an idle server holds once V8 has had its own chance to collect (its memory reducer runs
-   * some seconds after the allocation stops, and gives back pages it had before the joins too, so
-   * both sides of the difference settle).
-   */
-  rssSettledBeforeBytes?: number;
-  rssSettledAfterBytes?: number;
-  perConnectionSettledBytes?: number;
-  settleSeconds?: number;
+  memory?: { before: MemoryParts; after: MemoryParts; beforeGc: MemoryParts; afterGc: MemoryParts };
   setupSeconds: number;
   /** Switchboard's own figures from GET /api/stats after connecting. */
   stats?: unknown;
@@ -79,9 +61,6 @@ function wireFor(c: IdleCase, index: number): Wire {
   if (c.wsShare >= 1) return 'sb-ws';
   return c.wsShare > 0 && index % 2 === 1 ? 'sb-ws' : 'sb-tcp';
 }
-
-/** How long the gateway sits idle, before the joins and after them, before each settled reading. */
-export const SETTLE_MS = 30_000;
 
 /** RSS readings per figure, 200 ms apart: the median is reported (one reading moved by up to 1 KiB per connection between runs). */
 const RSS_READINGS = 5;
@@ -155,7 +134,7 @@ class Inspector {
  * RSS_READINGS readings. Switchboard's are also read after a full GC (the gateway runs with
  * `--inspect` on a loopback port for it).
  */
-export async function measureIdle(c: IdleCase, generators: number, log: (line: string) => void, settleMs = SETTLE_MS): Promise<IdleResult> {
+export async function measureIdle(c: IdleCase, generators: number, log: (line: string) => void): Promise<IdleResult> {
   const inspectPort = c.system === 'switchboard' ? await freePort() : undefined;
   const system = await startSystem(c.system, inspectPort !== undefined ? { nodeFlags: [`--inspect=127.0.0.1:${inspectPort}`] } : {});
   const procs: GeneratorProcess[] = [];
@@ -181,14 +160,6 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
     await waitForQuiet(system.pid);
     const rssBefore = await medianRss(system.pid);
     memory.before = await inspect((inspector) => inspector.memoryUsage());
-    // Switchboard's settled readings (ngircd frees at once; the bare hub is a reference and keeps the scenario short).
-    const settle = async (): Promise<[number, MemoryParts | undefined] | undefined> => {
-      if (c.system !== 'switchboard') return undefined;
-      await sleep(settleMs);
-      return [await medianRss(system.pid), await inspect((inspector) => inspector.memoryUsage())];
-    };
-    const settledBefore = await settle();
-    memory.settledBefore = settledBefore?.[1];
     const beforeGc = await afterGc();
     const rssBeforeGc = beforeGc?.[0];
     if (beforeGc !== undefined) memory.beforeGc = beforeGc[1];
@@ -226,8 +197,6 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
     await sleep(1000);
     const rssAfter = await medianRss(system.pid);
     memory.after = await inspect((inspector) => inspector.memoryUsage());
-    const settledAfter = await settle();
-    memory.settledAfter = settledAfter?.[1];
     const afterGcReading = await afterGc();
     const rssAfterGc = afterGcReading?.[0];
     if (afterGcReading !== undefined) memory.afterGc = afterGcReading[1];
@@ -240,13 +209,6 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
       rssBeforeBytes: rssBefore,
       rssAfterBytes: rssAfter,
       perConnectionBytes: (rssAfter - rssBefore) / c.connections,
-      ...(settledBefore !== undefined &&
-        settledAfter !== undefined && {
-          rssSettledBeforeBytes: settledBefore[0],
-          rssSettledAfterBytes: settledAfter[0],
-          perConnectionSettledBytes: (settledAfter[0] - settledBefore[0]) / c.connections,
-          settleSeconds: settleMs / 1000,
-        }),
       ...(rssBeforeGc !== undefined &&
         rssAfterGc !== undefined && {
           rssBeforeGcBytes: rssBeforeGc,
@@ -256,24 +218,13 @@ export async function measureIdle(c: IdleCase, generators: number, log: (line: s
       ...(memory.before !== undefined &&
         memory.after !== undefined &&
         memory.beforeGc !== undefined &&
-        memory.afterGc !== undefined && {
-          memory: {
-            before: memory.before,
-            after: memory.after,
-            beforeGc: memory.beforeGc,
-            afterGc: memory.afterGc,
-            ...(memory.settledBefore && memory.settledAfter && { settledBefore: memory.settledBefore, settledAfter: memory.settledAfter }),
-          },
-        }),
+        memory.afterGc !== undefined && { memory: { before: memory.before, after: memory.after, beforeGc: memory.beforeGc, afterGc: memory.afterGc } }),
       setupSeconds,
       stats,
     };
     log(
       `    ${c.label}: ${c.connections} connections in ${setupSeconds.toFixed(1)} s, RSS ${(rssBefore / 2 ** 20).toFixed(1)} → ${(rssAfter / 2 ** 20).toFixed(1)} MiB, ` +
         `${(result.perConnectionBytes / 1024).toFixed(2)} KiB per connection` +
-        (result.perConnectionSettledBytes !== undefined
-          ? `; after ${settleMs / 1000} s idle ${(result.perConnectionSettledBytes / 1024).toFixed(2)} KiB`
-          : '') +
         (result.perConnectionAfterGcBytes !== undefined ? `; after a full GC ${(result.perConnectionAfterGcBytes / 1024).toFixed(2)} KiB` : ''),
     );
     return result;

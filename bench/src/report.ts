@@ -305,14 +305,11 @@ function targets(all: AllResults): Target[] {
     const afterGcs = idles.map((r) => r.perConnectionAfterGcBytes ?? NaN);
     const afterGc = afterGcs.some(Number.isFinite) ? `; after a full GC ${spread(afterGcs, kib)}` : '';
     const perConnection = idles.map((r) => r.perConnectionBytes);
-    // Idle is judged idle: after the settle, where every invocation has one (older files: right after the joins).
-    const settled = idles.map((r) => r.perConnectionSettledBytes ?? NaN);
-    const judged = settled.every(Number.isFinite) ? settled : perConnection;
-    const measured =
-      judged === settled
-        ? `after ${idle.settleSeconds ?? '?'} s idle ${spread(settled, kib)} over ${int(idle.case.connections)} connections; right after the joins ${spread(perConnection, kib)}${afterGc}`
-        : `${spread(perConnection, kib)} over ${int(idle.case.connections)} connections${afterGc}`;
-    t.push({ what: 'Idle memory: at most 6 KiB per connection (½ TCP, ½ WebSocket)', measured, pass: medianOf(judged) <= 6 * 1024 });
+    t.push({
+      what: 'Idle memory: at most 6 KiB per connection (½ TCP, ½ WebSocket)',
+      measured: `${spread(perConnection, kib)} over ${int(idle.case.connections)} connections${afterGc}`,
+      pass: medianOf(perConnection) <= 6 * 1024,
+    });
   }
   const crowd = all.crowd?.data;
   if (crowd) {
@@ -1311,24 +1308,19 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
   if (all.idle) {
     const gc = all.idle.data.results.some((r) => r.perConnectionAfterGcBytes !== undefined);
     const afterGc = (r: IdleResult): string => (r.perConnectionAfterGcBytes !== undefined ? kib(r.perConnectionAfterGcBytes) : '—');
-    const settleSeconds = all.idle.data.results.find((r) => r.settleSeconds !== undefined)?.settleSeconds;
-    const settled = (r: IdleResult): string => (r.perConnectionSettledBytes !== undefined ? kib(r.perConnectionSettledBytes) : '—');
     out.push(
       '## Scenario 5: idle members',
       '',
       `Invocation ${all.idle.runId}. Connections that joined and then stay silent, in rooms of 100 (\`idle-<i % 100>\` for Switchboard, \`#idle-<i % 100>\` for ngircd) so join presence does not fan out to every member (O(n²)). Resident memory = VmRSS of the server (/proc/<pid>/status) once started and settled, and again once every member has joined and the join traffic has died down; per connection = the difference ÷ connections. ` +
         (gc
           ? 'Each RSS figure is the median of 5 readings 200 ms apart. "Per connection" forces no garbage collection, so garbage from the joins counts against the server; "after a full GC" reads both again after two full collections the bench asked V8 for (`HeapProfiler.collectGarbage` over the gateway’s `--inspect` port on 127.0.0.1, which the bench gives Switchboard in this scenario only; the first pair is taken before the joins, so the no-GC "after" also follows that GC).'
-          : 'Nothing forces a garbage collection, so garbage from the joins counts against the server.') +
-        (settleSeconds !== undefined
-          ? ` "After ${settleSeconds} s idle" takes both readings again, each once Switchboard has sat idle that much longer (before the joins, and after them), with no collection asked for: V8 collects on its own some seconds after the allocation stops (its memory reducer), and gives back pages it held before the joins too, so both readings settle. That is what an idle server holds, and what the target is judged on. ngircd frees at once; the bare hub is not read again.`
-          : ''),
+          : 'Nothing forces a garbage collection, so garbage from the joins counts against the server.'),
       '',
-      `| system | connections (TCP / WS) | RSS before | RSS after | per connection |${settleSeconds !== undefined ? ` per connection after ${settleSeconds} s idle |` : ''}${gc ? ' per connection after a full GC |' : ''} time to connect all |`,
-      `|---|---:|---:|---:|---:|${settleSeconds !== undefined ? '---:|' : ''}${gc ? '---:|' : ''}---:|`,
+      `| system | connections (TCP / WS) | RSS before | RSS after | per connection |${gc ? ' per connection after a full GC |' : ''} time to connect all |`,
+      `|---|---:|---:|---:|---:|${gc ? '---:|' : ''}---:|`,
       ...all.idle.data.results.map(
         (r) =>
-          `| ${r.case.label} | ${int(r.case.connections)} (${int(r.tcp)} / ${int(r.ws)}) | ${mib(r.rssBeforeBytes)} | ${mib(r.rssAfterBytes)} | ${kib(r.perConnectionBytes)} |${settleSeconds !== undefined ? ` ${settled(r)} |` : ''}${gc ? ` ${afterGc(r)} |` : ''} ${r.setupSeconds.toFixed(1)} s |`,
+          `| ${r.case.label} | ${int(r.case.connections)} (${int(r.tcp)} / ${int(r.ws)}) | ${mib(r.rssBeforeBytes)} | ${mib(r.rssAfterBytes)} | ${kib(r.perConnectionBytes)} |${gc ? ` ${afterGc(r)} |` : ''} ${r.setupSeconds.toFixed(1)} s |`,
       ),
       '',
     );
@@ -1354,9 +1346,6 @@ export function writeReport(all: AllResults, file: string, resultsDir: string): 
           const m = r.memory!;
           return [
             row(r, 'no GC', r.rssBeforeBytes, r.rssAfterBytes, m.before, m.after),
-            ...(m.settledBefore !== undefined && m.settledAfter !== undefined && r.rssSettledBeforeBytes !== undefined && r.rssSettledAfterBytes !== undefined
-              ? [row(r, `after ${r.settleSeconds ?? '?'} s idle`, r.rssSettledBeforeBytes, r.rssSettledAfterBytes, m.settledBefore, m.settledAfter)]
-              : []),
             row(r, 'after a full GC', r.rssBeforeGcBytes ?? NaN, r.rssAfterGcBytes ?? NaN, m.beforeGc, m.afterGc),
           ];
         }),

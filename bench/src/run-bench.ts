@@ -24,7 +24,7 @@ import {
   type Timing,
 } from './fanout.js';
 import { measureCrowd } from './crowd.js';
-import { SETTLE_MS, measureIdle, type IdleCase, type IdleResult } from './idle.js';
+import { measureIdle, type IdleCase, type IdleResult } from './idle.js';
 import { machineInfo, type MachineInfo } from './machine.js';
 import { ensurePeers } from './prerequisites.js';
 import { buildCPipeClient, buildCReceiver } from './c-receiver.js';
@@ -727,7 +727,7 @@ async function main(): Promise<void> {
       ];
       const results: IdleResult[] = [];
       // `--case 'switchboard-*'` measures Switchboard's cases alone (a second reading of them is quicker).
-      for (const c of chosen(o, cases)) results.push(await measureIdle(c, o.generators, log, o.quick ? 3_000 : SETTLE_MS));
+      for (const c of chosen(o, cases)) results.push(await measureIdle(c, o.generators, log));
       save('idle', scenarioFile(5, 'Idle members', o, machine, runId, { connections: n, roomSize: 100 }, { results }));
     }
 
