@@ -8,15 +8,15 @@ import net from 'node:net';
 /** Debian's redis-server (`npm test` installs it when missing). */
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
-/** The ports the kernel hands out for listen(0) and as the source ports of outgoing connections. */
-function ephemeralRange(): [number, number] {
+/** The lowest port the kernel hands out for listen(0) and as the source port of an outgoing connection. */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low)) return low;
   } catch {
     // not Linux: assume its default range
   }
-  return [32768, 60999];
+  return 32768;
 }
 
 function listenOn(port: number): Promise<number | undefined> {
@@ -33,6 +33,8 @@ function listenOn(port: number): Promise<number | undefined> {
 /** Ports this process has handed out, so two calls never name the same one. */
 const handedOut = new Set<number>();
 const LOWEST_PORT = 10_000;
+/** Read once: the range does not change while the bench or a test file runs. */
+const EPHEMERAL_LOW = ephemeralLow();
 
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago, for servers that must be told a port
@@ -42,9 +44,8 @@ const LOWEST_PORT = 10_000;
  * Redis Cluster bus port).
  */
 export async function freePort(): Promise<number> {
-  const [ephemeralLow] = ephemeralRange();
-  for (let attempt = 0; attempt < 50 && ephemeralLow - LOWEST_PORT >= 1000; attempt++) {
-    const port = LOWEST_PORT + Math.floor(Math.random() * (ephemeralLow - LOWEST_PORT));
+  for (let attempt = 0; attempt < 50 && EPHEMERAL_LOW - LOWEST_PORT >= 1000; attempt++) {
+    const port = LOWEST_PORT + Math.floor(Math.random() * (EPHEMERAL_LOW - LOWEST_PORT));
     if (handedOut.has(port) || (await listenOn(port)) === undefined) continue;
     handedOut.add(port);
     return port;

@@ -4,7 +4,7 @@ import { freePort, launchRedis } from './local-servers.js';
 import { sleep } from './clock.js';
 
 /** Debian's redis-cli (package redis-tools, which redis-server depends on). */
-export const REDIS_CLI = '/usr/bin/redis-cli';
+const REDIS_CLI = '/usr/bin/redis-cli';
 
 /** Runs redis-cli against one loopback node and resolves with its output (rejects on a non-zero exit). */
 export function redisCli(port: number, args: string[], timeoutMs = 10_000): Promise<string> {

@@ -361,7 +361,7 @@ function pipeTargets(all: AllResults, suffix: string, label: string): Target[] {
     const sbP99 = pipes.map(([ps]) => ps.rttP99Ms);
     const wsP99 = pipes.map(([, pw]) => pw.rttP99Ms);
     const busy = pipes.flat().filter((p) => p.noisyRuns > 0);
-    const peerBound = pipes.filter(([, pw]) => pipeGeneratorBound(pw)).length;
+    const peerBound: Bound = { in: pipes.filter(([, pw]) => pipeGeneratorBound(pw)).length, of: pipes.length };
     t.push({
       what: `Raw pipe (/ws/devices/:id), ${label}: at least 3× websockify’s messages/s (64 in flight, same echo server, same client)`,
       measured: `${spread(
@@ -370,9 +370,9 @@ function pipeTargets(all: AllResults, suffix: string, label: string): Target[] {
       )} vs ${spread(
         pipes.map(([, pw]) => pw.messagesPerSecond),
         int,
-      )} msg/s${peerBound > 0 ? ` (websockify generator-bound in ${peerBound} of ${pipes.length})` : ''}; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
+      )} msg/s${peerBoundNote(peerBound)}; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
       // websockify held back by the generator in most invocations had more to give (verdict()).
-      pass: verdict(medianOf(ratios), (r) => r >= 3, { in: peerBound, of: pipes.length }),
+      pass: verdict(medianOf(ratios), (r) => r >= 3, peerBound),
     });
     t.push({
       what: `Raw pipe (/ws/devices/:id), ${label}: lower round-trip p99 than websockify (1 in flight)`,
