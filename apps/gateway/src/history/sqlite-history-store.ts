@@ -71,11 +71,16 @@ CREATE TABLE IF NOT EXISTS id_reserved (one INTEGER PRIMARY KEY CHECK (one = 1),
  * A batch at a time, each page carries many rows and a segment thousands; in a transaction and
  * a turn of its own, after the flush whose commit completed it (#indexLater). Meanwhile reads by
  * identity also look through the short tail of rows waiting, a search first indexes it, and a
- * start indexes what a crash left waiting: every read sees every committed row. Not 2,048: a
- * batch runs on the event loop, and one of 2,048 rows (some 30-40 ms) every quarter second at
- * 8,000 private messages a second put the bench's p99 past 50 ms with the core half idle.
+ * start indexes what a crash left waiting: every read sees every committed row.
+ *
+ * 1,024, not 256: a batch of 256 private rows between 200 members still rewrote most of those
+ * index pages (some 400) for 256 rows; 1,024 share them four times as widely (the store alone:
+ * 22 -> 15 CPU µs a private row, 15.6 -> 11.5 a room's; the bench at 16,000 private messages
+ * a second: 56 -> 44 µs a message, p99 39 -> 30 ms). Not 2,048: a batch runs on the event loop,
+ * and one of 2,048 rows (some 30-40 ms) every quarter second at 8,000 private messages a second
+ * put the bench's p99 past 50 ms with the core half idle; one of 1,024 takes about 10 ms.
  */
-export const INDEX_BATCH = 256;
+export const INDEX_BATCH = 1024;
 
 /**
  * The rows of one identity (sender or recipient) as `id IN (…)`, four parameters (the identity
