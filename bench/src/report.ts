@@ -220,7 +220,8 @@ function verdict(r: number, meets: (r: number) => boolean, peerBound: Bound): bo
   return !meets(r) ? false : peerBound.in * 2 > peerBound.of ? null : true;
 }
 
-const peerBoundNote = (peerBound: Bound): string => (peerBound.in > 0 ? ` (the peer generator-bound in ${peerBound.in} of ${peerBound.of})` : '');
+const peerBoundNote = (peerBound: Bound, what = 'the peer generator-bound'): string =>
+  peerBound.in > 0 ? ` (${what} in ${peerBound.in} of ${peerBound.of})` : '';
 
 /** A capacity ratio target: ratios of one invocation's two cases, the verdict the median's (verdict()). */
 function versus(what: string, mine: number[], peer: number[], peerBound: Bound, meets: (r: number) => boolean): Target {
@@ -372,7 +373,7 @@ function pipeTargets(all: AllResults, suffix: string, label: string): Target[] {
       )} vs ${spread(
         pipes.map(([, pw]) => pw.messagesPerSecond),
         int,
-      )} msg/s${peerBound.in > 0 ? ` (websockify’s generator core at ${pct(HEADROOM_CPU)} or more in ${peerBound.in} of ${peerBound.of})` : ''}; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
+      )} msg/s${peerBoundNote(peerBound, `websockify’s generator core at ${pct(HEADROOM_CPU)} or more`)}; ratio ${spread(ratios, ratio)}${generatorBoundNote(pipes.flat())}`,
       // websockify without generator headroom in most invocations may have had more to give (verdict()).
       pass: verdict(medianOf(ratios), (r) => r >= 3, peerBound),
     });
